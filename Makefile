@@ -1,0 +1,115 @@
+# carechain — GNU Makefile.
+#
+#   make            build/carechain and build/libcarechain.a
+#   make test       every test; the last line is "N passed, N failed"
+#   make demo       install what is missing, build, run the single-node demo
+#   make asan       unit + integration tests under ASan + UBSan (build-asan/)
+#   make fuzz       libFuzzer targets (clang), each run for FUZZ_SECONDS
+#   make lint       clang-format check and cppcheck
+#   make bench      carechain bench --txs 200000
+#
+# Every target that compiles first runs scripts/deps.sh, which installs the
+# Debian packages that are missing (or says which to install).
+
+CC      ?= cc
+BUILD   ?= build
+PKGS    := libsodium lmdb jansson libmicrohttpd libcurl
+SAN     ?=
+
+ifeq ($(filter lint clean,$(MAKECMDGOALS)),)
+DEPS_STATUS := $(shell scripts/deps.sh 1>&2; echo $$?)
+ifneq ($(DEPS_STATUS),0)
+$(error scripts/deps.sh failed: install the packages it names, then run make again)
+endif
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CFLAGS     ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+              -Iinclude -Isrc $(PKG_CFLAGS) $(SAN) $(CFLAGS) -MMD -MP
+LDLIBS     := $(PKG_LIBS) -lpthread -lm
+TEST_LIBS  := $(shell pkg-config --libs cmocka)
+
+LIB_SRC := $(wildcard src/core/*.c src/store/*.c src/exec/*.c src/apps/*.c src/node/*.c src/cli/*.c)
+LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+TEST_SUPPORT := $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/replay_%)
+
+.PHONY: all test unit integration demo asan fuzz lint bench clean
+all: $(BUILD)/carechain $(BUILD)/libcarechain.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libcarechain.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/carechain: $(BUILD)/obj/src/cli/main.o $(BUILD)/libcarechain.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcarechain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcarechain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+
+# Fuzz targets built as plain programs that replay the seed corpus.
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libcarechain.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $^ $(LDLIBS)
+
+test: all $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
+	@BUILD=$(BUILD) scripts/run-tests.sh
+
+unit: all $(UNIT_BIN)
+	@BUILD=$(BUILD) scripts/run-tests.sh unit
+
+integration: all $(INTEG_BIN)
+	@BUILD=$(BUILD) scripts/run-tests.sh integration
+
+demo: all
+	$(BUILD)/carechain demo
+
+bench: all
+	$(BUILD)/carechain bench --txs 200000
+
+asan:
+	$(MAKE) BUILD=build-asan CC=clang SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    CFLAGS="-O1 -g" all $(UNIT_BIN:$(BUILD)/%=build-asan/%) $(INTEG_BIN:$(BUILD)/%=build-asan/%)
+	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 scripts/run-tests.sh unit integration
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	@for f in $(FUZZ_SRC); do \
+	    n=$$(basename $$f .c); \
+	    clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itests $(PKG_CFLAGS) -g -O1 \
+	        -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) -o $(BUILD)/fuzz/$$n $(LDLIBS) || exit 1; \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+CLANG_FORMAT ?= clang-format
+lint:
+	$(CLANG_FORMAT) --dry-run -Werror $(shell find include src tests bench -name '*.[ch]')
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc src include
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d

@@ -1,0 +1,139 @@
+/*
+ * carechain/chain.h — one node's copy of the chain: the LMDB store plus the
+ * deterministic executor, as the node and the CLI see it.
+ *
+ * Thread safety: a cc_chain may be shared by many threads. Queries run in
+ * LMDB read transactions and may run concurrently with each other and with
+ * one writer (produce/apply), which must be called from one thread at a time.
+ */
+#ifndef CARECHAIN_CHAIN_H
+#define CARECHAIN_CHAIN_H
+
+#include "carechain.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cc_chain cc_chain;
+
+typedef struct cc_chain_options {
+    size_t map_size;     /* initial LMDB map size in bytes; 0 = 64 MiB */
+    size_t map_size_max; /* the map grows up to this; 0 = 64 GiB */
+    bool readonly;       /* open for queries only (verify-chain, tools) */
+} cc_chain_options;
+
+/* Open (creating when needed) the store in data_dir for the chain whose
+ * genesis document is genesis (the file's exact bytes). A new store gets the
+ * genesis state. Errors: CC_ERR_IO, CC_ERR_MALFORMED (genesis),
+ * CC_ERR_CHAIN_ID (the store belongs to another chain), CC_ERR_CORRUPT. */
+cc_err cc_chain_open(const char *data_dir, const uint8_t *genesis, size_t genesis_len,
+                     const cc_chain_options *opt, cc_chain **out, cc_errbuf *eb) CC_WUR;
+void cc_chain_close(cc_chain *c);
+
+/* The parsed genesis; valid until cc_chain_close. */
+const cc_genesis *cc_chain_genesis(const cc_chain *c);
+
+typedef struct cc_head {
+    uint64_t height; /* 0 before the first block */
+    uint8_t hash[CC_HASH_BYTES];
+    uint64_t time_ms;
+    uint8_t state_root[CC_HASH_BYTES];
+    uint64_t tx_total; /* txs committed in all blocks */
+} cc_head;
+
+/* The newest committed block (cached; cheap). */
+void cc_chain_head(cc_chain *c, cc_head *out);
+
+/* Admission: what a node checks before a tx enters its mempool — chain id,
+ * lifetime (against now_ms, with the same windows exec applies), known type,
+ * payload rules, attachment presence and hash, signer registered and not
+ * revoked with a role allowed to send the type, txid not committed before.
+ * Does not verify the signature (the verify pool does). */
+cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *eb) CC_WUR;
+
+/* Solo block production: execute txs (in order) on top of the head at
+ * time_ms, build and sign the header with node_key, and commit the block,
+ * its tx index, attachments, state writes and this node's checkpoint
+ * signature in ONE LMDB write transaction. results[n] receives each tx's
+ * result. CC_ERR_STORE_FULL when the map cannot grow: nothing changed.
+ * time_ms must exceed the head's time (the caller bumps it). */
+cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
+                        cc_header *out, cc_result *results, cc_errbuf *eb) CC_WUR;
+
+/* Apply a block made elsewhere: checks linkage, time, proposer, signature,
+ * tx root, re-executes every tx (verifying signatures not yet checked here)
+ * and compares results and state roots with the header before committing
+ * atomically. CC_ERR_VERIFY names the mismatch. node_key (may be NULL) adds
+ * this node's checkpoint signature. */
+cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc_result *results,
+                      cc_errbuf *eb) CC_WUR;
+
+/* Stateless payload check of a tx type (the same rules exec applies before
+ * it looks at state): CC_ERR_UNKNOWN_TYPE, CC_ERR_MALFORMED, CC_ERR_INVALID
+ * with the reason in eb. payload need not be canonical. */
+cc_err cc_payload_validate(const char *type, const uint8_t *payload, size_t len, cc_errbuf *eb) CC_WUR;
+
+/* ---- queries (each in its own read transaction) --------------------------- */
+
+/* The stored block bytes; caller frees *out with free(). CC_ERR_NOT_FOUND. */
+cc_err cc_chain_block_raw(cc_chain *c, uint64_t height, uint8_t **out, size_t *len) CC_WUR;
+/* A block as JSON: header fields in hex, txs with txid, type, signer and
+ * result. Caller decrefs. */
+cc_err cc_chain_block_json(cc_chain *c, uint64_t height, json_t **out) CC_WUR;
+
+typedef struct cc_tx_location {
+    uint64_t height;
+    uint32_t index;
+    cc_result result;
+} cc_tx_location;
+
+/* Where a committed tx is. CC_ERR_NOT_FOUND when it never committed. */
+cc_err cc_chain_tx_find(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], cc_tx_location *loc) CC_WUR;
+/* A committed tx as JSON (fields, payload, location, result). */
+cc_err cc_chain_tx_json(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **out) CC_WUR;
+/* The proof document for a tx, anchored at the newest checkpoint signed by a
+ * majority of nodes. Caller decrefs. */
+cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **out, cc_errbuf *eb) CC_WUR;
+/* The newest majority-signed checkpoint: {height, block_hash, state_root,
+ * header (hex), signatures: [{node, sig}]}. CC_ERR_NOT_FOUND before block 1. */
+cc_err cc_chain_checkpoint_json(cc_chain *c, json_t **out) CC_WUR;
+/* Record another node's checkpoint signature (verified first). */
+cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint_sig *s, cc_errbuf *eb) CC_WUR;
+
+/* The state value under key (without its height prefix); caller frees. */
+cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len) CC_WUR;
+/* An identity: {id, role, org, name, status, registered_height}. */
+cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], json_t **out) CC_WUR;
+/* Attachment bytes by SHA-256; caller frees. CC_ERR_NOT_FOUND once erased. */
+cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len) CC_WUR;
+
+typedef struct cc_chain_stats {
+    size_t map_size;  /* current LMDB map size */
+    size_t map_used;  /* bytes of pages in use */
+    size_t map_max;   /* growth limit */
+    bool store_full;  /* a commit failed for lack of space */
+} cc_chain_stats;
+void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st);
+
+/* ---- verification ---------------------------------------------------------- */
+
+typedef struct cc_verify_report {
+    uint64_t blocks;     /* blocks checked */
+    uint64_t txs;        /* txs re-executed */
+    uint64_t bad_height; /* first bad height, 0 when sound */
+    char what[256];      /* what is wrong there */
+} cc_verify_report;
+
+/* verify-chain: re-read every block in data_dir, recompute every hash,
+ * Merkle root and signature, replay all txs into a scratch store under
+ * scratch_dir, compare every root, then compare the stored state with the
+ * replayed one. CC_OK on a sound chain; CC_ERR_VERIFY with report filled on
+ * tampering; other errors when the directory cannot be read. */
+cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t genesis_len,
+                       const char *scratch_dir, cc_verify_report *report, cc_errbuf *eb) CC_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

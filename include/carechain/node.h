@@ -1,0 +1,38 @@
+/*
+ * carechain/node.h — run a node: HTTP API, mempool, signature verification
+ * pool, block producer and consensus (solo here), over one cc_chain.
+ *
+ * A node directory holds genesis.json, node.key (the node's Ed25519 key),
+ * config.json ({"name","api","raft"}) and data/ (the LMDB store).
+ */
+#ifndef CARECHAIN_NODE_H
+#define CARECHAIN_NODE_H
+
+#include "carechain.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cc_node_config {
+    const char *dir;          /* node directory */
+    const char *api;          /* "host:port"; NULL = config.json, else 127.0.0.1:7800 */
+    size_t map_size;          /* 0 = default */
+    size_t map_size_max;      /* 0 = default */
+    unsigned verify_threads;  /* 0 = one per core */
+    size_t mempool_max;       /* txs; 0 = 200,000 */
+    unsigned max_connections; /* 0 = 256 */
+    unsigned wait_timeout_ms; /* ?wait=commit limit; 0 = 30,000 */
+    bool quiet;               /* no log lines on stderr */
+} cc_node_config;
+
+/* Run until SIGTERM or SIGINT, then stop gracefully (the block in flight
+ * finishes, the store closes cleanly). Returns a process exit code:
+ * 0 after a clean stop, 1 when the node could not start (the reason is
+ * logged on stderr). */
+int cc_node_run(const cc_node_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

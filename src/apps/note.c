@@ -1,0 +1,54 @@
+/*
+ * note.c — note.put: a signed, time-stamped anchor of any document.
+ *
+ * The payload names the document by SHA-256 (the document itself stays off
+ * the ledger); the state keeps "note/<sha256>/<signer>" -> where and when
+ * it was anchored, so anyone can later show who vouched for a document and
+ * since when.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "apps/apps.h"
+
+#define KIND_MAX_BYTES 64
+#define URI_MAX_BYTES 512
+
+static cc_err note_validate(const json_t *p, cc_errbuf *eb)
+{
+    static const char *const fields[] = {"kind", "sha256", "uri", NULL};
+    uint8_t h[CC_HASH_BYTES];
+    const char *kind, *uri;
+    cc_err rc;
+    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK ||
+        (rc = cc_payload_str(p, "kind", true, KIND_MAX_BYTES, &kind, eb)) != CC_OK ||
+        (rc = cc_payload_hex(p, "sha256", h, sizeof h, eb)) != CC_OK ||
+        (rc = cc_payload_str(p, "uri", false, URI_MAX_BYTES, &uri, eb)) != CC_OK)
+        return rc;
+    return CC_OK;
+}
+
+static cc_err note_apply(cc_exec_ctx *ctx)
+{
+    const char *sha = json_string_value(json_object_get(ctx->payload, "sha256"));
+    const char *uri = json_string_value(json_object_get(ctx->payload, "uri"));
+    char key[160], signer_hex[CC_HASH_HEX], txid_hex[CC_HASH_HEX];
+    const uint8_t *old;
+    size_t old_len;
+    snprintf(key, sizeof key, "note/%s/%s", sha, cc_hex(ctx->signer->pk, CC_PUBKEY_BYTES, signer_hex));
+    if (cc_state_get(ctx, key, &old, &old_len) == CC_OK)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT, "you already anchored document %.12s…", sha);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kind", json_string_value(json_object_get(ctx->payload, "kind")),
+                          "txid", cc_hex(ctx->tx->txid, CC_HASH_BYTES, txid_hex), "height", (json_int_t)ctx->height,
+                          "time_ms", (json_int_t)ctx->time_ms);
+    if (!o) return CC_ERR_NOMEM;
+    if (uri) json_object_set_new(o, "uri", json_string(uri));
+    cc_err rc = cc_state_put_json(ctx, key, o);
+    json_decref(o);
+    return rc;
+}
+
+const cc_tx_type cc_note_tx_types[] = {
+    {"note.put", CC_ROLES_PEOPLE, note_validate, note_apply},
+    {NULL, 0, NULL, NULL},
+};

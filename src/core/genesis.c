@@ -1,0 +1,164 @@
+/*
+ * genesis.c — the genesis document (genesis.json) and the role names.
+ *
+ * The chain id is SHA-256 of the genesis file's exact bytes, so every node
+ * must hold an identical copy. Schema: docs/PROTOCOL.md "Genesis".
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "carechain.h"
+
+static const char *const role_names[] = {"admin",       "clinician", "patient",    "payer",
+                                         "manufacturer", "distributor", "pharmacy", "sponsor",
+                                         "researcher",  "regulator", "auditor",    "node"};
+#define ROLE_COUNT (sizeof role_names / sizeof role_names[0])
+
+unsigned cc_role_parse(const char *name)
+{
+    for (size_t i = 0; name && i < ROLE_COUNT; i++)
+        if (strcmp(name, role_names[i]) == 0) return 1u << i;
+    return 0;
+}
+
+const char *cc_role_name(unsigned role)
+{
+    for (size_t i = 0; i < ROLE_COUNT; i++)
+        if (role == 1u << i) return role_names[i];
+    return "?";
+}
+
+/* Copy a required string field of at most cap-1 bytes. */
+static cc_err get_str(json_t *o, const char *field, char *dst, size_t cap, const char *where, cc_errbuf *eb)
+{
+    const char *s = json_string_value(json_object_get(o, field));
+    if (!s || !*s) return cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: \"%s\" must be a non-empty string", where, field);
+    if (strlen(s) >= cap) return cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: \"%s\" is too long", where, field);
+    strcpy(dst, s);
+    return CC_OK;
+}
+
+static cc_err get_pk(json_t *o, uint8_t pk[CC_PUBKEY_BYTES], const char *where, cc_errbuf *eb)
+{
+    const char *s = json_string_value(json_object_get(o, "id"));
+    if (!s || cc_unhex(s, pk, CC_PUBKEY_BYTES) != CC_OK)
+        return cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: \"id\" must be a 64-digit hex public key", where);
+    return CC_OK;
+}
+
+static bool org_known(const cc_genesis *g, const char *id)
+{
+    for (size_t i = 0; i < g->org_count; i++)
+        if (strcmp(g->orgs[i].id, id) == 0) return true;
+    return false;
+}
+
+static bool pk_used(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    for (size_t i = 0; i < g->node_count; i++)
+        if (memcmp(g->nodes[i].pk, pk, CC_PUBKEY_BYTES) == 0) return true;
+    for (size_t i = 0; i < g->identity_count; i++)
+        if (memcmp(g->identities[i].pk, pk, CC_PUBKEY_BYTES) == 0) return true;
+    return false;
+}
+
+void cc_genesis_free(cc_genesis *g)
+{
+    if (!g) return;
+    free(g->orgs);
+    free(g->nodes);
+    free(g->identities);
+    memset(g, 0, sizeof *g);
+}
+
+cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf *eb)
+{
+    cc_err rc = CC_OK;
+    char where[64];
+    memset(g, 0, sizeof *g);
+    json_t *doc = cc_json_parse(buf, len, eb);
+    if (!doc) return CC_ERR_MALFORMED;
+    json_t *ver = json_object_get(doc, "carechain_genesis");
+    json_t *orgs = json_object_get(doc, "organisations");
+    json_t *nodes = json_object_get(doc, "nodes");
+    json_t *ids = json_object_get(doc, "identities");
+    json_t *t = json_object_get(doc, "time_ms");
+    if (!json_is_object(doc) || !json_is_integer(ver) || json_integer_value(ver) != 1) {
+        rc = cc_errf(eb, CC_ERR_VERSION, "not a carechain genesis document (\"carechain_genesis\": 1)");
+        goto done;
+    }
+    if (!json_is_array(orgs) || !json_is_array(nodes) || json_array_size(nodes) == 0 || !json_is_array(ids) ||
+        !json_is_integer(t) || json_integer_value(t) < 0) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED,
+                     "genesis needs time_ms, organisations, a non-empty nodes list and identities");
+        goto done;
+    }
+    if ((rc = get_str(doc, "chain_name", g->chain_name, sizeof g->chain_name, "document", eb)) != CC_OK) goto done;
+    g->time_ms = (uint64_t)json_integer_value(t);
+    cc_sha256(buf, len, g->chain_id);
+
+    g->orgs = calloc(json_array_size(orgs) + 1, sizeof *g->orgs);
+    g->nodes = calloc(json_array_size(nodes) + 1, sizeof *g->nodes);
+    g->identities = calloc(json_array_size(ids) + 1, sizeof *g->identities);
+    if (!g->orgs || !g->nodes || !g->identities) {
+        rc = CC_ERR_NOMEM;
+        goto done;
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(orgs, i, o) {
+        cc_genesis_org *org = &g->orgs[i];
+        snprintf(where, sizeof where, "organisations[%zu]", i);
+        if ((rc = get_str(o, "id", org->id, sizeof org->id, where, eb)) != CC_OK ||
+            (rc = get_str(o, "name", org->name, sizeof org->name, where, eb)) != CC_OK ||
+            (rc = get_str(o, "kind", org->kind, sizeof org->kind, where, eb)) != CC_OK)
+            goto done;
+        if (org_known(g, org->id)) {
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: organisation \"%s\" is listed twice", where, org->id);
+            goto done;
+        }
+        g->org_count = i + 1;
+    }
+    json_array_foreach(nodes, i, o) {
+        cc_genesis_node *n = &g->nodes[i];
+        snprintf(where, sizeof where, "nodes[%zu]", i);
+        if ((rc = get_str(o, "name", n->name, sizeof n->name, where, eb)) != CC_OK ||
+            (rc = get_pk(o, n->pk, where, eb)) != CC_OK ||
+            (rc = get_str(o, "org", n->org, sizeof n->org, where, eb)) != CC_OK ||
+            (rc = get_str(o, "api", n->api, sizeof n->api, where, eb)) != CC_OK ||
+            (rc = get_str(o, "raft", n->raft, sizeof n->raft, where, eb)) != CC_OK)
+            goto done;
+        if (!org_known(g, n->org) || pk_used(g, n->pk)) {
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: unknown organisation or repeated key", where);
+            goto done;
+        }
+        g->node_count = i + 1;
+    }
+    json_array_foreach(ids, i, o) {
+        cc_genesis_identity *id = &g->identities[i];
+        snprintf(where, sizeof where, "identities[%zu]", i);
+        if ((rc = get_pk(o, id->pk, where, eb)) != CC_OK ||
+            (rc = get_str(o, "role", id->role, sizeof id->role, where, eb)) != CC_OK ||
+            (rc = get_str(o, "org", id->org, sizeof id->org, where, eb)) != CC_OK)
+            goto done;
+        const char *name = json_string_value(json_object_get(o, "name"));
+        if (name) snprintf(id->name, sizeof id->name, "%s", name);
+        unsigned role = cc_role_parse(id->role);
+        if (!role || role == CC_ROLE_NODE || !org_known(g, id->org) || pk_used(g, id->pk)) {
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: unknown role or organisation, or repeated key", where);
+            goto done;
+        }
+        g->identity_count = i + 1;
+    }
+done:
+    json_decref(doc);
+    if (rc != CC_OK) cc_genesis_free(g);
+    return rc;
+}
+
+int cc_genesis_node_index(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    for (size_t i = 0; i < g->node_count; i++)
+        if (memcmp(g->nodes[i].pk, pk, CC_PUBKEY_BYTES) == 0) return (int)i;
+    return -1;
+}

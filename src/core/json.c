@@ -1,0 +1,81 @@
+/*
+ * json.c — strict JSON parsing and the canonical payload form.
+ *
+ * Canonical form: a JSON object dumped by jansson with JSON_COMPACT |
+ * JSON_SORT_KEYS (keys in bytewise order, no spaces, UTF-8 kept as is), and
+ * no real numbers anywhere (determinism; money is integer cents). A payload
+ * is valid only when its bytes are exactly that form, so each payload has
+ * one encoding.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "carechain.h"
+
+#define CANONICAL_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+
+json_t *cc_json_parse(const uint8_t *buf, size_t len, cc_errbuf *eb)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!v) cc_errf(eb, CC_ERR_MALFORMED, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    return v;
+}
+
+/* Depth-first search for a real number; on a hit, path holds where it is
+ * (".a.b[2]"), cut to fit. */
+static bool has_real(const json_t *v, char *path, size_t used, size_t cap)
+{
+    if (json_is_real(v)) return true;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            int n = snprintf(path + used, cap - used, ".%s", k);
+            size_t next = used + (n > 0 ? (size_t)n : 0);
+            if (has_real(x, path, next < cap ? next : cap - 1, cap)) return true;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+            int n = snprintf(path + used, cap - used, "[%zu]", i);
+            size_t next = used + (n > 0 ? (size_t)n : 0);
+            if (has_real(x, path, next < cap ? next : cap - 1, cap)) return true;
+        }
+    }
+    path[used] = '\0';
+    return false;
+}
+
+char *cc_json_dump(const json_t *v)
+{
+    return json_dumps(v, CANONICAL_FLAGS | JSON_ENCODE_ANY);
+}
+
+cc_err cc_json_canonical(const uint8_t *buf, size_t len, char **out, size_t *out_len, cc_errbuf *eb)
+{
+    char path[256] = "";
+    cc_err rc = CC_OK;
+    json_t *v = cc_json_parse(buf, len, eb);
+    if (!v) return CC_ERR_MALFORMED;
+    if (!json_is_object(v)) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "payload must be a JSON object");
+        goto done;
+    }
+    if (has_real(v, path, 0, sizeof path)) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "payload holds a real number at %s; use integers (cents) or strings",
+                     path);
+        goto done;
+    }
+    char *s = json_dumps(v, CANONICAL_FLAGS);
+    if (!s) {
+        rc = cc_errf(eb, CC_ERR_NOMEM, "out of memory dumping JSON");
+        goto done;
+    }
+    *out = s;
+    *out_len = strlen(s);
+done:
+    json_decref(v);
+    return rc;
+}

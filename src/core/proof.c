@@ -1,0 +1,192 @@
+/*
+ * proof.c — offline verification of a tx inclusion proof.
+ *
+ * A proof (docs/PROTOCOL.md "Proofs") carries the tx, its result, its
+ * block's header with the tx's and result's audit paths, a checkpoint
+ * header signed by a majority of the genesis nodes, and the audit path of
+ * the block's hash in the history tree whose root the checkpoint carries.
+ * Nothing but the proof and the genesis file is needed to check it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "carechain.h"
+
+static cc_err hex_field(const json_t *o, const char *k, uint8_t *out, size_t n, cc_errbuf *eb)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    if (!s || cc_unhex(s, out, n) != CC_OK)
+        return cc_errf(eb, CC_ERR_MALFORMED, "proof field \"%s\" must be %zu bytes of hex", k, n);
+    return CC_OK;
+}
+
+static cc_err path_field(const json_t *o, const char *k, uint8_t path[][CC_HASH_BYTES], size_t *n, cc_errbuf *eb)
+{
+    json_t *a = json_object_get(o, k);
+    size_t i;
+    json_t *x;
+    if (!json_is_array(a) || json_array_size(a) > CC_MERKLE_PATH_MAX)
+        return cc_errf(eb, CC_ERR_MALFORMED, "proof field \"%s\" must be a list of at most %d hashes", k,
+                       CC_MERKLE_PATH_MAX);
+    json_array_foreach(a, i, x) {
+        if (!json_is_string(x) || cc_unhex(json_string_value(x), path[i], CC_HASH_BYTES) != CC_OK)
+            return cc_errf(eb, CC_ERR_MALFORMED, "proof field \"%s\"[%zu] is not a hash", k, i);
+    }
+    *n = json_array_size(a);
+    return CC_OK;
+}
+
+static cc_err header_field(const json_t *o, cc_header *h, const char *what, cc_errbuf *eb)
+{
+    uint8_t buf[CC_HEADER_BYTES];
+    if (hex_field(o, "header", buf, sizeof buf, eb) != CC_OK)
+        return cc_errf(eb, CC_ERR_MALFORMED, "%s header must be %d bytes of hex", what, CC_HEADER_BYTES);
+    return cc_header_decode(buf, sizeof buf, h, eb);
+}
+
+cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genesis_len, cc_proof_report *rep,
+                       cc_errbuf *eb)
+{
+    cc_genesis g;
+    cc_tx tx = {0};
+    cc_header bh, ch;
+    uint8_t chain_id[CC_HASH_BYTES], leaf[CC_HASH_BYTES], bhash[CC_HASH_BYTES];
+    uint8_t path[CC_MERKLE_PATH_MAX][CC_HASH_BYTES];
+    size_t plen = 0;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    cc_err rc;
+
+    memset(rep, 0, sizeof *rep);
+    rc = cc_genesis_parse(genesis, genesis_len, &g, eb);
+    if (rc != CC_OK) return rc;
+
+    json_t *block = json_object_get(proof, "block");
+    json_t *cp = json_object_get(proof, "checkpoint");
+    json_t *res = json_object_get(proof, "result");
+    json_t *ver = json_object_get(proof, "carechain_proof");
+    const char *tx_b64 = json_string_value(json_object_get(proof, "tx"));
+    if (!json_is_object(proof) || json_integer_value(ver) != 1 || !json_is_object(block) || !json_is_object(cp) ||
+        !json_is_object(res) || !tx_b64) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "not a carechain proof (needs carechain_proof 1, tx, result, block, checkpoint)");
+        goto done;
+    }
+    if ((rc = hex_field(proof, "chain_id", chain_id, sizeof chain_id, eb)) != CC_OK) goto done;
+    if (memcmp(chain_id, g.chain_id, CC_HASH_BYTES) != 0) {
+        rc = cc_errf(eb, CC_ERR_CHAIN_ID, "the proof is for another chain than this genesis file");
+        goto done;
+    }
+
+    /* 1. The tx itself: well formed, of this chain, signed by its signer. */
+    if (cc_unbase64(tx_b64, &raw, &raw_len) != CC_OK) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "proof tx is not base64");
+        goto done;
+    }
+    cc_errbuf txe;
+    if ((rc = cc_tx_decode(raw, raw_len, &tx, &txe)) != CC_OK) {
+        rc = cc_errf(eb, rc, "proof tx does not decode: %s", txe.msg);
+        goto done;
+    }
+    if (memcmp(tx.chain_id, g.chain_id, CC_HASH_BYTES) != 0 || !cc_tx_verify_sig(&tx)) {
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the tx's signature or chain id is wrong");
+        goto done;
+    }
+
+    /* 2. The tx and its result are in the block. */
+    if ((rc = header_field(block, &bh, "block", eb)) != CC_OK) goto done;
+    json_t *idx = json_object_get(block, "index");
+    json_t *code = json_object_get(res, "code_num");
+    const char *code_name = json_string_value(json_object_get(res, "code"));
+    const char *msg = json_string_value(json_object_get(res, "message"));
+    if (!json_is_integer(idx) || json_integer_value(idx) < 0 || !json_is_integer(code) ||
+        json_integer_value(code) < 0 || json_integer_value(code) >= CC_ERR__COUNT || !msg ||
+        strlen(msg) > CC_RESULT_MSG_MAX || !code_name ||
+        strcmp(code_name, cc_err_name((cc_err)json_integer_value(code))) != 0) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "proof needs block.index and a result {code, code_num, message} that agree");
+        goto done;
+    }
+    uint64_t index = (uint64_t)json_integer_value(idx);
+    if (memcmp(bh.chain_id, g.chain_id, CC_HASH_BYTES) != 0) {
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the block header belongs to another chain");
+        goto done;
+    }
+    if ((rc = path_field(block, "tx_path", path, &plen, eb)) != CC_OK) goto done;
+    cc_merkle_leaf(tx.txid, CC_HASH_BYTES, leaf);
+    if (!cc_merkle_verify(leaf, index, bh.tx_count, (const uint8_t(*)[CC_HASH_BYTES])path, plen, bh.tx_root)) {
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the tx is not in block %llu: its audit path does not lead to the tx root",
+                     (unsigned long long)bh.height);
+        goto done;
+    }
+    rep->result.code = (uint16_t)json_integer_value(code);
+    snprintf(rep->result.message, sizeof rep->result.message, "%s", msg);
+    if ((rc = path_field(block, "result_path", path, &plen, eb)) != CC_OK) goto done;
+    cc_result_leaf(tx.txid, &rep->result, leaf);
+    if (!cc_merkle_verify(leaf, index, bh.tx_count, (const uint8_t(*)[CC_HASH_BYTES])path, plen, bh.results_root)) {
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the stated result is not the one block %llu committed",
+                     (unsigned long long)bh.height);
+        goto done;
+    }
+
+    /* 3. The checkpoint is signed by a majority of the genesis nodes. */
+    if ((rc = header_field(cp, &ch, "checkpoint", eb)) != CC_OK) goto done;
+    if (memcmp(ch.chain_id, g.chain_id, CC_HASH_BYTES) != 0 || ch.height < bh.height) {
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the checkpoint is of another chain or older than the block");
+        goto done;
+    }
+    json_t *sigs = json_object_get(cp, "signatures");
+    bool *seen = calloc(g.node_count, sizeof *seen);
+    size_t good = 0, i;
+    json_t *s;
+    if (!seen) {
+        rc = CC_ERR_NOMEM;
+        goto done;
+    }
+    json_array_foreach(sigs, i, s) {
+        cc_checkpoint_sig cs;
+        if (hex_field(s, "node", cs.node, sizeof cs.node, NULL) != CC_OK ||
+            hex_field(s, "sig", cs.sig, sizeof cs.sig, NULL) != CC_OK)
+            continue;
+        int n = cc_genesis_node_index(&g, cs.node);
+        if (n < 0 || seen[n] || !cc_checkpoint_verify(&ch, &cs)) continue;
+        seen[n] = true;
+        good++;
+    }
+    free(seen);
+    if (good * 2 <= g.node_count) {
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the checkpoint at height %llu has %zu valid node signatures of %zu; a majority is needed",
+                     (unsigned long long)ch.height, good, g.node_count);
+        goto done;
+    }
+
+    /* 4. The block is in the history the checkpoint commits to. */
+    cc_header_hash(&bh, bhash);
+    if ((rc = path_field(proof, "history_path", path, &plen, eb)) != CC_OK) goto done;
+    if (ch.height == bh.height) {
+        uint8_t chash[CC_HASH_BYTES];
+        cc_header_hash(&ch, chash);
+        if (memcmp(chash, bhash, CC_HASH_BYTES) != 0 || plen != 0) {
+            rc = cc_errf(eb, CC_ERR_VERIFY, "the checkpoint is at the block's height but is another block");
+            goto done;
+        }
+    } else {
+        cc_merkle_leaf(bhash, CC_HASH_BYTES, leaf);
+        if (!cc_merkle_verify(leaf, bh.height, ch.height, (const uint8_t(*)[CC_HASH_BYTES])path, plen, ch.blocks_root)) {
+            rc = cc_errf(eb, CC_ERR_VERIFY, "block %llu is not in the history of checkpoint %llu",
+                         (unsigned long long)bh.height, (unsigned long long)ch.height);
+            goto done;
+        }
+    }
+
+    rep->height = bh.height;
+    rep->checkpoint_height = ch.height;
+    memcpy(rep->txid, tx.txid, CC_HASH_BYTES);
+    snprintf(rep->type, sizeof rep->type, "%s", tx.type);
+    rep->block_time_ms = bh.time_ms;
+    rep->signatures = good;
+    rc = CC_OK;
+done:
+    free(raw);
+    cc_tx_free(&tx);
+    cc_genesis_free(&g);
+    return rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * chain_internal.h — the cc_chain object shared by chain.c (open, admit,
+ * produce, apply), query.c (read-only views) and verify.c.
+ */
+#ifndef CC_CHAIN_INTERNAL_H
+#define CC_CHAIN_INTERNAL_H
+
+#include <pthread.h>
+
+#include "carechain/chain.h"
+#include "exec/exec.h"
+#include "store/store.h"
+
+#define CC_META_HEAD_BYTES (8 + 32 + 8 + 32 + 8)
+
+struct cc_chain {
+    cc_store *s;
+    cc_genesis g;
+    pthread_mutex_t writer; /* one produce/apply at a time */
+    pthread_mutex_t lock;   /* guards head, acc and store_full */
+    cc_head head;
+    cc_lthash acc; /* the state accumulator after head */
+    bool store_full;
+};
+
+/* Decode meta "head". */
+void cc_chain_head_decode(const uint8_t *buf, cc_head *h);
+/* Read block `height`'s header from the store inside txn. */
+cc_err cc_chain_header_at(cc_store *s, MDB_txn *txn, uint64_t height, cc_header *h);
+
+#endif

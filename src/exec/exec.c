@@ -1,0 +1,353 @@
+/*
+ * exec.c — executing a block's txs against the state, deterministically.
+ *
+ * For every tx, in block order:
+ *
+ *   signature (unless this process already verified it) -> chain id ->
+ *   lifetime and block time window -> known type -> never committed ->
+ *   signer registered, not revoked, role allowed -> payload rules ->
+ *   handler apply on a per-tx overlay -> merge overlay into the block
+ *
+ * The first failing step becomes the tx's result (code + message) and the
+ * overlay is dropped, so a failed tx changes no state. The txid is indexed
+ * whatever the outcome: a txid is in at most one block, ever.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/codec.h"
+#include "exec/exec.h"
+
+#define HEIGHT_PREFIX 8 /* stored state values start with the height of their last write */
+
+typedef struct state_write {
+    char *key;
+    uint8_t *val; /* NULL: delete */
+    size_t len;
+} state_write;
+
+struct cc_state {
+    cc_store *s;
+    MDB_txn *txn;
+    cc_lthash *acc;
+    uint64_t height;
+    state_write *w;
+    size_t count, cap;
+};
+
+/* ---- the state view --------------------------------------------------------- */
+
+static state_write *overlay_find(cc_state *st, const char *key)
+{
+    for (size_t i = st->count; i-- > 0;)
+        if (strcmp(st->w[i].key, key) == 0) return &st->w[i];
+    return NULL;
+}
+
+cc_err cc_state_get(cc_exec_ctx *ctx, const char *key, const uint8_t **val, size_t *len)
+{
+    cc_state *st = ctx->st;
+    state_write *w = overlay_find(st, key);
+    if (w) {
+        if (!w->val) return CC_ERR_NOT_FOUND;
+        *val = w->val;
+        *len = w->len;
+        return CC_OK;
+    }
+    MDB_val v;
+    cc_err rc = cc_store_get(st->txn, st->s->state, key, strlen(key), &v);
+    if (rc != CC_OK) return rc;
+    if (v.mv_size < HEIGHT_PREFIX) return CC_ERR_CORRUPT;
+    *val = (const uint8_t *)v.mv_data + HEIGHT_PREFIX;
+    *len = v.mv_size - HEIGHT_PREFIX;
+    return CC_OK;
+}
+
+cc_err cc_state_get_json(cc_exec_ctx *ctx, const char *key, json_t **out)
+{
+    const uint8_t *val;
+    size_t len;
+    cc_err rc = cc_state_get(ctx, key, &val, &len);
+    if (rc != CC_OK) return rc;
+    *out = cc_json_parse(val, len, NULL);
+    return *out ? CC_OK : CC_ERR_CORRUPT;
+}
+
+static cc_err overlay_add(cc_state *st, const char *key, const void *val, size_t len, bool del)
+{
+    if (st->count == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 8;
+        state_write *w = realloc(st->w, cap * sizeof *w);
+        if (!w) return CC_ERR_NOMEM;
+        st->w = w;
+        st->cap = cap;
+    }
+    state_write *w = &st->w[st->count];
+    w->key = strdup(key);
+    w->val = del ? NULL : malloc(len ? len : 1);
+    w->len = len;
+    if (!w->key || (!del && !w->val)) {
+        free(w->key);
+        free(w->val);
+        return CC_ERR_NOMEM;
+    }
+    if (!del) memcpy(w->val, val, len);
+    st->count++;
+    return CC_OK;
+}
+
+cc_err cc_state_put(cc_exec_ctx *ctx, const char *key, const void *val, size_t len)
+{
+    return overlay_add(ctx->st, key, val, len, false);
+}
+
+cc_err cc_state_put_json(cc_exec_ctx *ctx, const char *key, const json_t *v)
+{
+    char *s = cc_json_dump(v);
+    if (!s) return CC_ERR_NOMEM;
+    cc_err rc = cc_state_put(ctx, key, s, strlen(s));
+    free(s);
+    return rc;
+}
+
+cc_err cc_state_del(cc_exec_ctx *ctx, const char *key)
+{
+    return overlay_add(ctx->st, key, NULL, 0, true);
+}
+
+static void overlay_clear(cc_state *st)
+{
+    for (size_t i = 0; i < st->count; i++) {
+        free(st->w[i].key);
+        free(st->w[i].val);
+    }
+    st->count = 0;
+}
+
+/* Write one value (or delete it) in the store, keeping the accumulator in
+ * step: subtract the old stored bytes, add the new. */
+static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, size_t len, cc_errbuf *eb)
+{
+    size_t klen = strlen(key);
+    MDB_val k = {klen, (void *)key}, old;
+    int mrc = mdb_get(st->txn, st->s->state, &k, &old);
+    if (mrc == 0) cc_lthash_sub(st->acc, (const uint8_t *)key, klen, old.mv_data, old.mv_size);
+    else if (mrc != MDB_NOTFOUND) return cc_store_err(mrc, "reading state", eb);
+    if (!val) {
+        if (mrc == MDB_NOTFOUND) return CC_OK;
+        mrc = mdb_del(st->txn, st->s->state, &k, NULL);
+        return cc_store_err(mrc, "deleting state", eb);
+    }
+    MDB_val v = {HEIGHT_PREFIX + len, NULL};
+    mrc = mdb_put(st->txn, st->s->state, &k, &v, MDB_RESERVE);
+    if (mrc != 0) return cc_store_err(mrc, "writing state", eb);
+    cc_put_u64(v.mv_data, st->height);
+    memcpy((uint8_t *)v.mv_data + HEIGHT_PREFIX, val, len);
+    cc_lthash_add(st->acc, (const uint8_t *)key, klen, v.mv_data, v.mv_size);
+    return CC_OK;
+}
+
+static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
+{
+    cc_err rc = CC_OK;
+    for (size_t i = 0; i < st->count && rc == CC_OK; i++) rc = state_store(st, st->w[i].key, st->w[i].val, st->w[i].len, eb);
+    overlay_clear(st);
+    return rc;
+}
+
+/* ---- identities ------------------------------------------------------------- */
+
+static cc_err identity_parse(const uint8_t *val, size_t len, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
+{
+    json_t *o = cc_json_parse(val, len, NULL);
+    if (!o) return CC_ERR_CORRUPT;
+    const char *org = json_string_value(json_object_get(o, "org"));
+    const char *status = json_string_value(json_object_get(o, "status"));
+    memcpy(out->pk, pk, CC_PUBKEY_BYTES);
+    out->role = cc_role_parse(json_string_value(json_object_get(o, "role")));
+    snprintf(out->org, sizeof out->org, "%s", org ? org : "");
+    out->revoked = status && strcmp(status, "revoked") == 0;
+    json_decref(o);
+    return out->role ? CC_OK : CC_ERR_CORRUPT;
+}
+
+static void identity_key(const uint8_t pk[CC_PUBKEY_BYTES], char key[3 + 2 * CC_PUBKEY_BYTES + 1])
+{
+    memcpy(key, "id/", 3);
+    cc_hex(pk, CC_PUBKEY_BYTES, key + 3);
+}
+
+cc_err cc_identity_read(MDB_txn *txn, const cc_store *s, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
+{
+    char key[3 + 2 * CC_PUBKEY_BYTES + 1];
+    MDB_val v;
+    identity_key(pk, key);
+    cc_err rc = cc_store_get(txn, s->state, key, strlen(key), &v);
+    if (rc != CC_OK) return rc;
+    if (v.mv_size < HEIGHT_PREFIX) return CC_ERR_CORRUPT;
+    return identity_parse((const uint8_t *)v.mv_data + HEIGHT_PREFIX, v.mv_size - HEIGHT_PREFIX, pk, out);
+}
+
+/* ---- genesis ---------------------------------------------------------------- */
+
+cc_err cc_exec_genesis(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_lthash *acc, cc_errbuf *eb)
+{
+    cc_state st = {.s = s, .txn = txn, .acc = acc, .height = 0};
+    cc_exec_ctx ctx = {.st = &st, .genesis = g, .eb = eb};
+    cc_err rc = CC_OK;
+    char key[160];
+    for (size_t i = 0; i < g->org_count && rc == CC_OK; i++) {
+        json_t *o = json_pack("{s:s, s:s}", "name", g->orgs[i].name, "kind", g->orgs[i].kind);
+        snprintf(key, sizeof key, "org/%s", g->orgs[i].id);
+        rc = o ? cc_state_put_json(&ctx, key, o) : CC_ERR_NOMEM;
+        json_decref(o);
+    }
+    for (size_t i = 0; i < g->node_count && rc == CC_OK; i++) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "role", "node", "org", g->nodes[i].org, "name",
+                              g->nodes[i].name, "status", "active", "since", (json_int_t)0);
+        identity_key(g->nodes[i].pk, key);
+        rc = o ? cc_state_put_json(&ctx, key, o) : CC_ERR_NOMEM;
+        json_decref(o);
+    }
+    for (size_t i = 0; i < g->identity_count && rc == CC_OK; i++) {
+        const cc_genesis_identity *id = &g->identities[i];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "role", id->role, "org", id->org, "status", "active", "since",
+                              (json_int_t)0);
+        if (o && id->name[0]) json_object_set_new(o, "name", json_string(id->name));
+        identity_key(id->pk, key);
+        rc = o ? cc_state_put_json(&ctx, key, o) : CC_ERR_NOMEM;
+        json_decref(o);
+    }
+    if (rc == CC_OK) rc = overlay_flush(&st, eb);
+    overlay_clear(&st);
+    free(st.w);
+    return rc;
+}
+
+/* ---- blocks ----------------------------------------------------------------- */
+
+static void result_set(cc_result *r, cc_err code, const char *msg)
+{
+    r->code = (uint16_t)code;
+    snprintf(r->message, sizeof r->message, "%s", msg && *msg ? msg : code ? cc_strerror(code) : "");
+}
+
+/* The checks every tx passes before its handler runs, in a fixed order.
+ * Returns CC_OK or the failing code with a message in eb. */
+static cc_err check_tx(MDB_txn *txn, cc_store *s, const cc_genesis *g, const cc_tx *tx, uint64_t time_ms,
+                       const cc_tx_type **type, cc_identity *signer, cc_errbuf *eb)
+{
+    if (!tx->sig_checked && !cc_tx_verify_sig(tx)) return cc_errf(eb, CC_ERR_SIGNATURE, "the signature does not verify");
+    if (memcmp(tx->chain_id, g->chain_id, CC_HASH_BYTES) != 0)
+        return cc_errf(eb, CC_ERR_CHAIN_ID, "the tx is for another chain");
+    if (tx->expiry_ms < tx->created_ms || tx->expiry_ms - tx->created_ms > CC_TX_MAX_LIFETIME_MS)
+        return cc_errf(eb, CC_ERR_LIFETIME, "expiry must be after created and at most 24 h later");
+    if (time_ms + CC_TX_PAST_WINDOW_MS < tx->created_ms)
+        return cc_errf(eb, CC_ERR_FUTURE, "created %llu ms after the block time; at most 5 min is allowed",
+                       (unsigned long long)(tx->created_ms - time_ms));
+    if (time_ms > tx->expiry_ms)
+        return cc_errf(eb, CC_ERR_EXPIRED, "expired %llu ms before the block time",
+                       (unsigned long long)(time_ms - tx->expiry_ms));
+    if (!(*type = cc_tx_type_find(tx->type)))
+        return cc_errf(eb, CC_ERR_UNKNOWN_TYPE, "no tx type \"%s\"", tx->type);
+    MDB_val v;
+    cc_err rc = cc_store_get(txn, s->txindex, tx->txid, CC_HASH_BYTES, &v);
+    if (rc == CC_OK) {
+        return cc_errf(eb, CC_ERR_DUPLICATE, "this txid was already committed at height %llu",
+                       (unsigned long long)cc_get_u64(v.mv_data));
+    }
+    if (rc != CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "reading the tx index");
+    rc = cc_identity_read(txn, s, tx->signer, signer);
+    if (rc == CC_ERR_NOT_FOUND) return cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");
+    if (rc != CC_OK) return cc_errf(eb, rc, "reading the signer's identity");
+    if (signer->revoked) return cc_errf(eb, CC_ERR_REVOKED, "the signer's identity was revoked");
+    if (!(signer->role & (*type)->roles))
+        return cc_errf(eb, CC_ERR_FORBIDDEN, "role %s may not send %s", cc_role_name(signer->role), tx->type);
+    return CC_OK;
+}
+
+cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs, size_t n, uint64_t height,
+                     uint64_t time_ms, cc_lthash *acc, cc_result *results, cc_errbuf *eb)
+{
+    cc_state st = {.s = s, .txn = txn, .acc = acc, .height = height};
+    cc_err rc = CC_OK;
+    for (size_t i = 0; i < n && rc == CC_OK; i++) {
+        const cc_tx *tx = &txs[i];
+        const cc_tx_type *type = NULL;
+        cc_identity signer;
+        cc_errbuf why = {""};
+        json_t *payload = NULL;
+        bool fresh = true; /* index this txid (not when it is a duplicate) */
+
+        cc_err code = check_tx(txn, s, g, tx, time_ms, &type, &signer, &why);
+        if (code == CC_ERR_DUPLICATE) fresh = false;
+        if (code == CC_OK) {
+            payload = cc_json_parse((const uint8_t *)tx->payload, tx->payload_len, &why);
+            code = payload ? type->validate(payload, &why) : CC_ERR_MALFORMED;
+        }
+        if (code == CC_OK) {
+            cc_exec_ctx ctx = {.st = &st, .tx = tx, .payload = payload, .signer = &signer, .genesis = g,
+                               .height = height, .time_ms = time_ms, .index = (uint32_t)i, .eb = &why};
+            code = type->apply(&ctx);
+        }
+        json_decref(payload);
+        if (code == CC_OK) {
+            rc = overlay_flush(&st, eb);
+        } else {
+            overlay_clear(&st);
+            if (code == CC_ERR_NOMEM || code == CC_ERR_IO || code == CC_ERR_STORE_FULL || code == CC_ERR_CORRUPT) {
+                rc = cc_errf(eb, code, "executing tx %zu: %s", i, why.msg); /* the node, not the tx, failed */
+                break;
+            }
+        }
+        result_set(&results[i], code, why.msg);
+        if (rc == CC_OK && tx->attachment) {
+            rc = cc_store_put(txn, s->attachments, tx->attachment_hash, CC_HASH_BYTES, tx->attachment,
+                              tx->attachment_len, eb);
+        }
+        if (rc == CC_OK && fresh) {
+            uint8_t loc[12];
+            cc_put_u64(loc, height);
+            cc_put_u32(loc + 8, (uint32_t)i);
+            rc = cc_store_put(txn, s->txindex, tx->txid, CC_HASH_BYTES, loc, sizeof loc, eb);
+        }
+    }
+    overlay_clear(&st);
+    free(st.w);
+    return rc;
+}
+
+cc_err cc_results_encode(const cc_result *results, size_t n, uint8_t **out, size_t *len)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += 4 + strlen(results[i].message);
+    uint8_t *buf = malloc(total ? total : 1), *p = buf;
+    if (!buf) return CC_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t m = strlen(results[i].message);
+        cc_put_u16(p, results[i].code);
+        cc_put_u16(p + 2, (uint16_t)m);
+        memcpy(p + 4, results[i].message, m);
+        p += 4 + m;
+    }
+    *out = buf;
+    *len = total;
+    return CC_OK;
+}
+
+cc_err cc_results_get(const uint8_t *buf, size_t len, uint32_t index, cc_result *out)
+{
+    cc_reader r = {buf, len};
+    for (uint32_t i = 0;; i++) {
+        const uint8_t *h = cc_take(&r, 4), *m;
+        if (!h) return CC_ERR_CORRUPT;
+        uint16_t mlen = cc_get_u16(h + 2);
+        if (mlen > CC_RESULT_MSG_MAX || !(m = cc_take(&r, mlen))) return CC_ERR_CORRUPT;
+        if (i == index) {
+            out->code = cc_get_u16(h);
+            memcpy(out->message, m, mlen);
+            out->message[mlen] = '\0';
+            return CC_OK;
+        }
+    }
+}

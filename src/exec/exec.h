@@ -1,0 +1,83 @@
+/*
+ * exec.h — the deterministic state machine, as the application modules see
+ * it: the tx type table, the execution context and the state view.
+ *
+ * Determinism (DESIGN.md invariant 1): a handler may read only the state
+ * view, the tx and the block's height and time. No clock, no randomness, no
+ * environment, no iteration over anything whose order can differ between
+ * processes. Writes go to a per-tx overlay that is merged into the block
+ * only when the handler succeeds, so a failed tx changes nothing.
+ */
+#ifndef CC_EXEC_H
+#define CC_EXEC_H
+
+#include "carechain.h"
+#include "store/store.h"
+
+/* An identity as the state holds it. */
+typedef struct cc_identity {
+    uint8_t pk[CC_PUBKEY_BYTES];
+    unsigned role; /* one cc_role bit */
+    char org[64];
+    bool revoked;
+} cc_identity;
+
+typedef struct cc_state cc_state;
+
+/* What a handler gets: the tx, its parsed payload, its signer, the block. */
+typedef struct cc_exec_ctx {
+    cc_state *st;
+    const cc_tx *tx;
+    const json_t *payload;
+    const cc_identity *signer;
+    const cc_genesis *genesis;
+    uint64_t height;
+    uint64_t time_ms; /* the block time: the only clock exec may read */
+    uint32_t index;   /* position of the tx in its block */
+    cc_errbuf *eb;    /* the reason a handler fails, for the tx result */
+} cc_exec_ctx;
+
+/* One entry of the tx type table. validate is stateless (also run at
+ * admission and by the payload fuzzer); apply reads and writes state. */
+typedef struct cc_tx_type {
+    const char *name;
+    unsigned roles; /* cc_role bits allowed to send it */
+    cc_err (*validate)(const json_t *payload, cc_errbuf *eb);
+    cc_err (*apply)(cc_exec_ctx *ctx);
+} cc_tx_type;
+
+/* The type registered under name, or NULL. */
+const cc_tx_type *cc_tx_type_find(const char *name);
+
+/* State access for handlers. Keys are NUL-terminated strings such as
+ * "id/<hex>"; values are bytes. get's value is valid until the next write
+ * of the same tx or the end of the tx. */
+cc_err cc_state_get(cc_exec_ctx *ctx, const char *key, const uint8_t **val, size_t *len);
+/* Parse a JSON value; caller decrefs. CC_ERR_NOT_FOUND when absent. */
+cc_err cc_state_get_json(cc_exec_ctx *ctx, const char *key, json_t **out);
+cc_err cc_state_put(cc_exec_ctx *ctx, const char *key, const void *val, size_t len);
+/* Store v in canonical JSON form. */
+cc_err cc_state_put_json(cc_exec_ctx *ctx, const char *key, const json_t *v);
+cc_err cc_state_del(cc_exec_ctx *ctx, const char *key);
+
+/* Read an identity straight from a store txn (admission, queries). */
+cc_err cc_identity_read(MDB_txn *txn, const cc_store *s, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out);
+
+/* ---- the executor (used by chain.c) ------------------------------------- */
+
+/* Write the genesis state (organisations, nodes, founding identities) into
+ * an empty store inside txn, updating acc. */
+cc_err cc_exec_genesis(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_lthash *acc, cc_errbuf *eb) CC_WUR;
+
+/* Execute txs as block `height` at time_ms inside txn: check each tx,
+ * run its handler, merge its writes, index it; results[i] receives each
+ * result. acc is updated with every state change. Returns an error only
+ * when the store fails (then the caller aborts the txn). */
+cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs, size_t n, uint64_t height,
+                     uint64_t time_ms, cc_lthash *acc, cc_result *results, cc_errbuf *eb) CC_WUR;
+
+/* Encode and decode a block's result list (store "results" value). */
+cc_err cc_results_encode(const cc_result *results, size_t n, uint8_t **out, size_t *len) CC_WUR;
+cc_err cc_results_get(const uint8_t *buf, size_t len, uint32_t index, cc_result *out) CC_WUR;
+
+#endif

@@ -1,0 +1,403 @@
+/*
+ * query.c — read-only views of the chain: blocks, txs, identities, state,
+ * attachments, checkpoints and inclusion proofs. Each call runs in its own
+ * LMDB read transaction, concurrently with the writer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/codec.h"
+#include "exec/chain_internal.h"
+
+#define CHECKPOINT_SCAN_MAX 4096 /* heights searched back for a majority */
+
+static char *hex32(const uint8_t *b, char out[CC_HASH_HEX])
+{
+    return cc_hex(b, CC_HASH_BYTES, out);
+}
+
+static json_t *result_json(const cc_result *r)
+{
+    return json_pack("{s:s, s:i, s:s}", "code", cc_err_name((cc_err)r->code), "code_num", (int)r->code, "message",
+                     r->message);
+}
+
+cc_err cc_chain_block_raw(cc_chain *c, uint64_t height, uint8_t **out, size_t *len)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    uint8_t key[8];
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    cc_put_u64(key, height);
+    rc = cc_store_get(txn, c->s->blocks, key, sizeof key, &v);
+    if (rc == CC_OK) {
+        *out = malloc(v.mv_size);
+        if (*out) {
+            memcpy(*out, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        } else {
+            rc = CC_ERR_NOMEM;
+        }
+    }
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+static json_t *header_json(const cc_header *h)
+{
+    char a[CC_HASH_HEX], b[CC_HASH_HEX], d[CC_HASH_HEX], e[CC_HASH_HEX], f[CC_HASH_HEX], g[CC_HASH_HEX],
+        p[CC_HASH_HEX], s[2 * CC_SIG_BYTES + 1];
+    uint8_t hash[CC_HASH_BYTES];
+    cc_header_hash(h, hash);
+    return json_pack("{s:I, s:s, s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:s, s:s}", "height", (json_int_t)h->height, "hash",
+                     hex32(hash, a), "prev_hash", hex32(h->prev_hash, b), "time_ms", (json_int_t)h->time_ms,
+                     "tx_count", (int)h->tx_count, "tx_root", hex32(h->tx_root, d), "results_root",
+                     hex32(h->results_root, e), "state_root", hex32(h->state_root, f), "blocks_root",
+                     hex32(h->blocks_root, g), "proposer", hex32(h->proposer, p), "signature",
+                     cc_hex(h->sig, CC_SIG_BYTES, s));
+}
+
+/* Read and decode block `height` and its results within txn. */
+static cc_err read_block(cc_chain *c, MDB_txn *txn, uint64_t height, cc_block *b, MDB_val *results)
+{
+    uint8_t key[8];
+    MDB_val v;
+    cc_put_u64(key, height);
+    cc_err rc = cc_store_get(txn, c->s->blocks, key, sizeof key, &v);
+    if (rc != CC_OK) return rc;
+    if (cc_block_decode(v.mv_data, v.mv_size, b, NULL) != CC_OK) return CC_ERR_CORRUPT;
+    if (results && cc_store_get(txn, c->s->results, key, sizeof key, results) != CC_OK) {
+        cc_block_free(b);
+        return CC_ERR_CORRUPT;
+    }
+    return CC_OK;
+}
+
+cc_err cc_chain_block_json(cc_chain *c, uint64_t height, json_t **out)
+{
+    MDB_txn *txn;
+    MDB_val res;
+    cc_block b;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    rc = read_block(c, txn, height, &b, &res);
+    if (rc != CC_OK) goto done;
+    json_t *o = header_json(&b.h), *txs = json_array();
+    for (size_t i = 0; i < b.tx_count && o && txs; i++) {
+        char id[CC_HASH_HEX], signer[CC_HASH_HEX];
+        cc_result r = {0};
+        if (cc_results_get(res.mv_data, res.mv_size, (uint32_t)i, &r) != CC_OK) rc = CC_ERR_CORRUPT;
+        json_array_append_new(txs, json_pack("{s:s, s:s, s:s, s:o}", "txid", hex32(b.txs[i].txid, id), "type",
+                                             b.txs[i].type, "signer", hex32(b.txs[i].signer, signer), "result",
+                                             result_json(&r)));
+    }
+    if (!o || !txs) rc = CC_ERR_NOMEM;
+    if (rc == CC_OK) {
+        json_object_set_new(o, "txs", txs);
+        *out = o;
+    } else {
+        json_decref(o);
+        json_decref(txs);
+    }
+    cc_block_free(&b);
+done:
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+/* Where txid is, with its result, inside txn. */
+static cc_err find_tx(cc_chain *c, MDB_txn *txn, const uint8_t txid[CC_HASH_BYTES], cc_tx_location *loc)
+{
+    MDB_val v, res;
+    uint8_t key[8];
+    cc_err rc = cc_store_get(txn, c->s->txindex, txid, CC_HASH_BYTES, &v);
+    if (rc != CC_OK) return rc;
+    if (v.mv_size != 12) return CC_ERR_CORRUPT;
+    loc->height = cc_get_u64(v.mv_data);
+    loc->index = cc_get_u32((const uint8_t *)v.mv_data + 8);
+    cc_put_u64(key, loc->height);
+    if (cc_store_get(txn, c->s->results, key, sizeof key, &res) != CC_OK) return CC_ERR_CORRUPT;
+    return cc_results_get(res.mv_data, res.mv_size, loc->index, &loc->result);
+}
+
+cc_err cc_chain_tx_find(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], cc_tx_location *loc)
+{
+    MDB_txn *txn;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    rc = find_tx(c, txn, txid, loc);
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+cc_err cc_chain_tx_json(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **out)
+{
+    MDB_txn *txn;
+    cc_tx_location loc;
+    cc_block b;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    if ((rc = find_tx(c, txn, txid, &loc)) != CC_OK) goto done;
+    if ((rc = read_block(c, txn, loc.height, &b, NULL)) != CC_OK) goto done;
+    if (loc.index >= b.tx_count) {
+        rc = CC_ERR_CORRUPT;
+        goto free_block;
+    }
+    const cc_tx *tx = &b.txs[loc.index];
+    char id[CC_HASH_HEX], signer[CC_HASH_HEX], chain[CC_HASH_HEX], att[CC_HASH_HEX];
+    json_t *payload = cc_json_parse((const uint8_t *)tx->payload, tx->payload_len, NULL);
+    json_t *attachment = tx->has_attachment ? json_pack("{s:s, s:i}", "sha256", hex32(tx->attachment_hash, att), "bytes",
+                                                        (int)tx->attachment_len)
+                                            : json_null();
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:i, s:I, s:o}", "txid",
+                          hex32(tx->txid, id), "status", "committed", "type", tx->type, "signer",
+                          hex32(tx->signer, signer), "chain_id", hex32(tx->chain_id, chain), "created_ms",
+                          (json_int_t)tx->created_ms, "expiry_ms", (json_int_t)tx->expiry_ms, "payload",
+                          payload ? payload : json_null(),
+                          "attachment", attachment, "height", (json_int_t)loc.height, "index", (int)loc.index,
+                          "block_time_ms", (json_int_t)b.h.time_ms, "result", result_json(&loc.result));
+    if (o) { /* a u64 does not fit a JSON integer (int64): give it as a decimal string */
+        char nonce[24];
+        snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)tx->nonce);
+        json_object_set_new(o, "nonce", json_string(nonce));
+    }
+    if (!o) rc = CC_ERR_NOMEM;
+    else *out = o;
+free_block:
+    cc_block_free(&b);
+done:
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+/* The newest height at or below head whose checkpoint a majority of the
+ * genesis nodes signed, with those signatures (as JSON). */
+static cc_err find_checkpoint(cc_chain *c, MDB_txn *txn, uint64_t *height, json_t **sigs)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t need = c->g.node_count / 2 + 1;
+    int mrc = mdb_cursor_open(txn, c->s->checkpoints, &cur);
+    if (mrc != 0) return CC_ERR_IO;
+    uint64_t at = UINT64_MAX, scanned = 0;
+    json_t *list = NULL;
+    cc_err rc = CC_ERR_NOT_FOUND;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST); mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        if (k.mv_size != 8 + CC_PUBKEY_BYTES || v.mv_size != CC_SIG_BYTES) continue;
+        uint64_t h = cc_get_u64(k.mv_data);
+        if (h != at) {
+            if (list && json_array_size(list) >= need) break;
+            json_decref(list);
+            list = json_array();
+            at = h;
+            if (++scanned > CHECKPOINT_SCAN_MAX) break;
+        }
+        const uint8_t *node = (const uint8_t *)k.mv_data + 8;
+        if (cc_genesis_node_index(&c->g, node) < 0) continue;
+        char n[CC_HASH_HEX], s[2 * CC_SIG_BYTES + 1];
+        json_array_append_new(list, json_pack("{s:s, s:s}", "node", hex32(node, n), "sig",
+                                              cc_hex(v.mv_data, CC_SIG_BYTES, s)));
+    }
+    mdb_cursor_close(cur);
+    if (list && json_array_size(list) >= need) {
+        *height = at;
+        *sigs = list;
+        rc = CC_OK;
+    } else {
+        json_decref(list);
+    }
+    return rc;
+}
+
+cc_err cc_chain_checkpoint_json(cc_chain *c, json_t **out)
+{
+    MDB_txn *txn;
+    uint64_t height;
+    json_t *sigs = NULL;
+    cc_header h;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    if ((rc = find_checkpoint(c, txn, &height, &sigs)) != CC_OK) goto done;
+    if ((rc = cc_chain_header_at(c->s, txn, height, &h)) != CC_OK) goto done;
+    uint8_t raw[CC_HEADER_BYTES], hash[CC_HASH_BYTES];
+    char hh[CC_HASH_HEX], sr[CC_HASH_HEX], hdr[2 * CC_HEADER_BYTES + 1];
+    cc_header_encode(&h, raw);
+    cc_header_hash(&h, hash);
+    *out = json_pack("{s:I, s:s, s:s, s:s, s:O, s:i, s:i}", "height", (json_int_t)height, "block_hash", hex32(hash, hh),
+                     "state_root", hex32(h.state_root, sr), "header", cc_hex(raw, sizeof raw, hdr), "signatures", sigs,
+                     "nodes", (int)c->g.node_count, "required", (int)(c->g.node_count / 2 + 1));
+    if (!*out) rc = CC_ERR_NOMEM;
+done:
+    json_decref(sigs);
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint_sig *s, cc_errbuf *eb)
+{
+    MDB_txn *txn;
+    cc_header h;
+    uint8_t key[8 + CC_PUBKEY_BYTES];
+    if (cc_genesis_node_index(&c->g, s->node) < 0)
+        return cc_errf(eb, CC_ERR_FORBIDDEN, "checkpoint signer is not a node of this chain");
+    cc_err rc = cc_store_begin(c->s, true, &txn, eb);
+    if (rc != CC_OK) return rc;
+    if ((rc = cc_chain_header_at(c->s, txn, height, &h)) != CC_OK) {
+        rc = cc_errf(eb, rc, "no block at height %llu", (unsigned long long)height);
+        goto err;
+    }
+    if (!cc_checkpoint_verify(&h, s)) {
+        rc = cc_errf(eb, CC_ERR_SIGNATURE, "checkpoint signature for height %llu does not verify", (unsigned long long)height);
+        goto err;
+    }
+    cc_put_u64(key, height);
+    memcpy(key + 8, s->node, CC_PUBKEY_BYTES);
+    if ((rc = cc_store_put(txn, c->s->checkpoints, key, sizeof key, s->sig, CC_SIG_BYTES, eb)) != CC_OK) goto err;
+    return cc_store_commit(c->s, txn, eb);
+err:
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+static json_t *path_json(uint8_t path[][CC_HASH_BYTES], size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n && a; i++) {
+        char h[CC_HASH_HEX];
+        json_array_append_new(a, json_string(hex32(path[i], h)));
+    }
+    return a;
+}
+
+cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **out, cc_errbuf *eb)
+{
+    MDB_txn *txn;
+    cc_tx_location loc;
+    cc_block b = {0};
+    cc_header ch;
+    uint64_t cp_height = 0;
+    json_t *sigs = NULL;
+    uint8_t(*leaves)[CC_HASH_BYTES] = NULL;
+    uint8_t tx_path[CC_MERKLE_PATH_MAX][CC_HASH_BYTES], res_path[CC_MERKLE_PATH_MAX][CC_HASH_BYTES],
+        hist_path[CC_MERKLE_PATH_MAX][CC_HASH_BYTES];
+    size_t tx_n = 0, res_n = 0, hist_n = 0;
+    MDB_val res;
+    cc_err rc = cc_store_begin(c->s, false, &txn, eb);
+    if (rc != CC_OK) return rc;
+    cc_store_ctx sc = {c->s, txn};
+    cc_merkle_source hist = {&sc, cc_store_history_get};
+
+    if ((rc = find_tx(c, txn, txid, &loc)) != CC_OK) {
+        rc = cc_errf(eb, rc, rc == CC_ERR_NOT_FOUND ? "no committed tx has this id" : "cannot read the tx index");
+        goto done;
+    }
+    if ((rc = read_block(c, txn, loc.height, &b, &res)) != CC_OK) goto done;
+    if ((rc = find_checkpoint(c, txn, &cp_height, &sigs)) != CC_OK || cp_height < loc.height) {
+        rc = cc_errf(eb, CC_ERR_NOT_FOUND, "no majority-signed checkpoint covers height %llu yet",
+                     (unsigned long long)loc.height);
+        goto done;
+    }
+    if ((rc = cc_chain_header_at(c->s, txn, cp_height, &ch)) != CC_OK) goto done;
+
+    leaves = malloc(b.tx_count * sizeof *leaves);
+    if (!leaves) {
+        rc = CC_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < b.tx_count; i++) cc_merkle_leaf(b.txs[i].txid, CC_HASH_BYTES, leaves[i]);
+    if ((rc = cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, b.tx_count, loc.index, tx_path, &tx_n)) != CC_OK)
+        goto done;
+    for (size_t i = 0; i < b.tx_count; i++) {
+        cc_result r;
+        if ((rc = cc_results_get(res.mv_data, res.mv_size, (uint32_t)i, &r)) != CC_OK) goto done;
+        cc_result_leaf(b.txs[i].txid, &r, leaves[i]);
+    }
+    if ((rc = cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, b.tx_count, loc.index, res_path, &res_n)) != CC_OK)
+        goto done;
+    if (cp_height > loc.height && (rc = cc_merkle_path_src(&hist, cp_height, loc.height, hist_path, &hist_n)) != CC_OK)
+        goto done;
+
+    uint8_t bh[CC_HEADER_BYTES], chh[CC_HEADER_BYTES];
+    char bhex[2 * CC_HEADER_BYTES + 1], chex[2 * CC_HEADER_BYTES + 1], chain[CC_HASH_HEX], id[CC_HASH_HEX];
+    cc_header_encode(&b.h, bh);
+    cc_header_encode(&ch, chh);
+    const cc_tx *tx = &b.txs[loc.index];
+    char *tx_b64 = cc_base64(tx->raw, tx->raw_len);
+    *out = json_pack("{s:i, s:s, s:s, s:s, s:o, s:{s:I, s:s, s:i, s:o, s:o}, s:{s:I, s:s, s:O}, s:o}",
+                     "carechain_proof", 1, "chain_id", hex32(c->g.chain_id, chain), "txid", hex32(tx->txid, id), "tx",
+                     tx_b64 ? tx_b64 : "", "result", result_json(&loc.result), "block", "height",
+                     (json_int_t)loc.height, "header", cc_hex(bh, sizeof bh, bhex), "index", (int)loc.index, "tx_path",
+                     path_json(tx_path, tx_n), "result_path", path_json(res_path, res_n), "checkpoint", "height",
+                     (json_int_t)cp_height, "header", cc_hex(chh, sizeof chh, chex), "signatures", sigs,
+                     "history_path", path_json(hist_path, hist_n));
+    free(tx_b64);
+    if (!*out) rc = CC_ERR_NOMEM;
+done:
+    free(leaves);
+    json_decref(sigs);
+    cc_block_free(&b);
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    rc = cc_store_get(txn, c->s->state, key, strlen(key), &v);
+    if (rc == CC_OK && v.mv_size < 8) rc = CC_ERR_CORRUPT;
+    if (rc == CC_OK) {
+        *len = v.mv_size - 8;
+        *val = malloc(*len + 1);
+        if (*val) {
+            memcpy(*val, (const char *)v.mv_data + 8, *len);
+            (*val)[*len] = '\0';
+        } else {
+            rc = CC_ERR_NOMEM;
+        }
+    }
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], json_t **out)
+{
+    char key[3 + CC_HASH_HEX], *val = NULL;
+    size_t len;
+    memcpy(key, "id/", 3);
+    cc_hex(pk, CC_PUBKEY_BYTES, key + 3);
+    cc_err rc = cc_chain_state_get(c, key, &val, &len);
+    if (rc != CC_OK) return rc;
+    json_t *o = cc_json_parse((const uint8_t *)val, len, NULL);
+    free(val);
+    if (!o) return CC_ERR_CORRUPT;
+    json_object_set_new(o, "id", json_string(key + 3));
+    json_t *since = json_object_get(o, "since");
+    if (since) json_object_set(o, "registered_height", since);
+    if (!json_object_get(o, "name")) json_object_set_new(o, "name", json_null());
+    *out = o;
+    return CC_OK;
+}
+
+cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    rc = cc_store_get(txn, c->s->attachments, hash, CC_HASH_BYTES, &v);
+    if (rc == CC_OK) {
+        *out = malloc(v.mv_size ? v.mv_size : 1);
+        if (*out) {
+            memcpy(*out, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        } else {
+            rc = CC_ERR_NOMEM;
+        }
+    }
+    cc_store_abort(c->s, txn);
+    return rc;
+}

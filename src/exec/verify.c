@@ -1,0 +1,204 @@
+/*
+ * verify.c — verify-chain: rebuild the chain from a node's stored blocks and
+ * compare everything the node stored with what re-execution produces.
+ *
+ * For each height: decode the stored block, check linkage, proposer
+ * signature, tx root, every tx signature, re-execute, and compare results,
+ * state and history roots (cc_chain_apply on a scratch store does all of
+ * it), then compare the stored results. At the end compare the head, the
+ * whole state, the tx index and the history tree key by key, and check
+ * every checkpoint signature and attachment hash. The first difference
+ * names the height at fault.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/codec.h"
+#include "exec/chain_internal.h"
+
+static cc_err bad(cc_verify_report *rep, uint64_t height, const char *fmt, const char *detail)
+{
+    rep->bad_height = height;
+    snprintf(rep->what, sizeof rep->what, fmt, detail);
+    return CC_ERR_VERIFY;
+}
+
+/* Compare two databases key by key. On the first difference, *key_out gets
+ * a printable copy of the key and the stored/replayed values' height
+ * prefix (for state) names the height. */
+static cc_err compare_db(MDB_txn *ta, MDB_dbi da, MDB_txn *tb, MDB_dbi db, char *key_out, size_t cap,
+                         uint64_t *height, bool height_prefixed)
+{
+    MDB_cursor *ca, *cb;
+    MDB_val ka, va, kb, vb;
+    if (mdb_cursor_open(ta, da, &ca) != 0) return CC_ERR_IO;
+    if (mdb_cursor_open(tb, db, &cb) != 0) {
+        mdb_cursor_close(ca);
+        return CC_ERR_IO;
+    }
+    int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST), rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
+    cc_err rc = CC_OK;
+    while (ra == 0 || rb == 0) {
+        bool same_key = ra == 0 && rb == 0 && ka.mv_size == kb.mv_size && memcmp(ka.mv_data, kb.mv_data, ka.mv_size) == 0;
+        if (!same_key || va.mv_size != vb.mv_size || memcmp(va.mv_data, vb.mv_data, va.mv_size) != 0) {
+            const MDB_val *k = ra == 0 ? &ka : &kb;
+            const MDB_val *v = rb == 0 && same_key ? &vb : ra == 0 ? &va : &vb;
+            size_t n = k->mv_size < cap - 1 ? k->mv_size : cap - 1;
+            for (size_t i = 0; i < n; i++) {
+                char ch = ((const char *)k->mv_data)[i];
+                key_out[i] = ch >= 0x20 && ch < 0x7f ? ch : '?';
+            }
+            key_out[n] = '\0';
+            *height = height_prefixed && v->mv_size >= 8 ? cc_get_u64(v->mv_data) : 0;
+            rc = CC_ERR_VERIFY;
+            break;
+        }
+        ra = mdb_cursor_get(ca, &ka, &va, MDB_NEXT);
+        rb = mdb_cursor_get(cb, &kb, &vb, MDB_NEXT);
+    }
+    mdb_cursor_close(ca);
+    mdb_cursor_close(cb);
+    return rc;
+}
+
+static cc_err check_checkpoints(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_verify_report *rep)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    cc_err rc = CC_OK;
+    if (mdb_cursor_open(txn, s->checkpoints, &cur) != 0) return CC_ERR_IO;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == CC_OK;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        cc_checkpoint_sig cs;
+        cc_header h;
+        uint64_t height = k.mv_size >= 8 ? cc_get_u64(k.mv_data) : 0;
+        if (k.mv_size != 8 + CC_PUBKEY_BYTES || v.mv_size != CC_SIG_BYTES ||
+            cc_chain_header_at(s, txn, height, &h) != CC_OK) {
+            rc = bad(rep, height, "%s", "a checkpoint record is malformed or names a missing block");
+            break;
+        }
+        memcpy(cs.node, (const uint8_t *)k.mv_data + 8, CC_PUBKEY_BYTES);
+        memcpy(cs.sig, v.mv_data, CC_SIG_BYTES);
+        if (cc_genesis_node_index(g, cs.node) < 0 || !cc_checkpoint_verify(&h, &cs))
+            rc = bad(rep, height, "%s", "a checkpoint signature does not verify");
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static cc_err check_attachments(cc_store *s, MDB_txn *txn, cc_verify_report *rep)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    cc_err rc = CC_OK;
+    if (mdb_cursor_open(txn, s->attachments, &cur) != 0) return CC_ERR_IO;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == CC_OK;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint8_t h[CC_HASH_BYTES];
+        cc_sha256(v.mv_data, v.mv_size, h);
+        if (k.mv_size != CC_HASH_BYTES || memcmp(h, k.mv_data, CC_HASH_BYTES) != 0)
+            rc = bad(rep, 0, "%s", "a stored attachment does not match its SHA-256");
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t genesis_len, const char *scratch_dir,
+                       cc_verify_report *rep, cc_errbuf *eb)
+{
+    cc_chain *src = NULL, *re = NULL;
+    MDB_txn *ts = NULL, *tr = NULL;
+    cc_result *results = NULL, *stored = NULL;
+    cc_chain_options ro = {.readonly = true};
+    cc_err rc;
+    memset(rep, 0, sizeof *rep);
+
+    if ((rc = cc_chain_open(data_dir, genesis, genesis_len, &ro, &src, eb)) != CC_OK) return rc;
+    if ((rc = cc_chain_open(scratch_dir, genesis, genesis_len, NULL, &re, eb)) != CC_OK) goto done;
+    results = calloc(CC_BLOCK_MAX_TXS, sizeof *results);
+    stored = calloc(CC_BLOCK_MAX_TXS, sizeof *stored);
+    if (!results || !stored) {
+        rc = CC_ERR_NOMEM;
+        goto done;
+    }
+    if ((rc = cc_store_begin(src->s, false, &ts, eb)) != CC_OK) goto done;
+
+    cc_head head = src->head;
+    for (uint64_t h = 1; h <= head.height; h++) {
+        uint8_t key[8];
+        MDB_val v, res;
+        cc_block b;
+        cc_errbuf why;
+        cc_put_u64(key, h);
+        if (cc_store_get(ts, src->s->blocks, key, sizeof key, &v) != CC_OK) {
+            rc = bad(rep, h, "%s", "the block is missing");
+            goto done;
+        }
+        if (cc_block_decode(v.mv_data, v.mv_size, &b, &why) != CC_OK) {
+            rc = bad(rep, h, "the block does not decode: %.200s", why.msg);
+            goto done;
+        }
+        if (b.h.height != h) {
+            cc_block_free(&b);
+            rc = bad(rep, h, "%s", "the block stored at this height says another height");
+            goto done;
+        }
+        for (size_t i = 0; i < b.tx_count; i++) b.txs[i].sig_checked = false; /* verify every signature */
+        rc = cc_chain_apply(re, &b, NULL, results, &why);
+        size_t n = b.tx_count;
+        cc_block_free(&b);
+        if (rc != CC_OK) {
+            rc = bad(rep, h, "%s", why.msg);
+            goto done;
+        }
+        if (cc_store_get(ts, src->s->results, key, sizeof key, &res) != CC_OK) {
+            rc = bad(rep, h, "%s", "the block's results are missing");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (cc_results_get(res.mv_data, res.mv_size, (uint32_t)i, &stored[i]) != CC_OK ||
+                stored[i].code != results[i].code || strcmp(stored[i].message, results[i].message) != 0) {
+                rc = bad(rep, h, "%s", "a stored tx result differs from the one re-execution computes");
+                goto done;
+            }
+        }
+        rep->blocks++;
+        rep->txs += n;
+    }
+
+    if (memcmp(re->head.hash, head.hash, CC_HASH_BYTES) != 0 ||
+        memcmp(re->head.state_root, head.state_root, CC_HASH_BYTES) != 0 || re->head.tx_total != head.tx_total) {
+        rc = bad(rep, head.height, "%s", "the stored head record differs from the replayed chain");
+        goto done;
+    }
+    if (memcmp(&re->acc, &src->acc, sizeof re->acc) != 0) {
+        rc = bad(rep, head.height, "%s", "the stored state accumulator differs from the replayed one");
+        goto done;
+    }
+    if ((rc = cc_store_begin(re->s, false, &tr, eb)) != CC_OK) goto done;
+    char k[96];
+    uint64_t at = 0;
+    if (compare_db(ts, src->s->state, tr, re->s->state, k, sizeof k, &at, true) != CC_OK) {
+        rc = bad(rep, at, "the state under key \"%.90s\" differs from the replayed state", k);
+        goto done;
+    }
+    if (compare_db(ts, src->s->txindex, tr, re->s->txindex, k, sizeof k, &at, false) != CC_OK) {
+        rc = bad(rep, head.height, "%s", "the tx index differs from the replayed one");
+        goto done;
+    }
+    if (compare_db(ts, src->s->history, tr, re->s->history, k, sizeof k, &at, false) != CC_OK) {
+        rc = bad(rep, head.height, "%s", "the stored block history differs from the replayed one");
+        goto done;
+    }
+    if ((rc = check_checkpoints(src->s, ts, &src->g, rep)) != CC_OK) goto done;
+    rc = check_attachments(src->s, ts, rep);
+done:
+    if (rc == CC_ERR_VERIFY) cc_errf(eb, rc, "height %llu: %s", (unsigned long long)rep->bad_height, rep->what);
+    if (tr) cc_store_abort(re->s, tr);
+    if (ts) cc_store_abort(src->s, ts);
+    free(results);
+    free(stored);
+    cc_chain_close(re);
+    cc_chain_close(src);
+    return rc;
+}

@@ -1,0 +1,180 @@
+/*
+ * store.c — opening, growing and transacting on the node's LMDB environment.
+ * See store.h for the databases and their invariants.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "carechain/os.h"
+#include "core/codec.h"
+#include "store/store.h"
+
+#define DEFAULT_MAP_SIZE ((size_t)64 << 20)
+#define DEFAULT_MAP_MAX ((size_t)64 << 30)
+#define MAX_READERS 1024
+
+cc_err cc_store_err(int mdb_rc, const char *what, cc_errbuf *eb)
+{
+    switch (mdb_rc) {
+    case MDB_SUCCESS: return CC_OK;
+    case MDB_NOTFOUND: return cc_errf(eb, CC_ERR_NOT_FOUND, "%s: not found", what);
+    case MDB_MAP_FULL: return cc_errf(eb, CC_ERR_STORE_FULL, "%s: the store's map is full", what);
+    case ENOMEM: return cc_errf(eb, CC_ERR_NOMEM, "%s: out of memory", what);
+    default: return cc_errf(eb, CC_ERR_IO, "%s: %s", what, mdb_strerror(mdb_rc));
+    }
+}
+
+cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out, cc_errbuf *eb)
+{
+    cc_err rc;
+    int mrc;
+    MDB_txn *txn = NULL;
+    cc_store *s = calloc(1, sizeof *s);
+    if (!s) return CC_ERR_NOMEM;
+    s->map_max = map_max ? map_max : DEFAULT_MAP_MAX;
+    s->map_size = map_size ? map_size : DEFAULT_MAP_SIZE;
+    if (s->map_size > s->map_max) s->map_size = s->map_max;
+    s->readonly = readonly;
+    pthread_rwlock_init(&s->resize_lock, NULL);
+
+    if (!readonly && (rc = cc_mkdirs(dir, eb)) != CC_OK) goto err_free;
+    if ((mrc = mdb_env_create(&s->env)) != 0) {
+        rc = cc_store_err(mrc, "mdb_env_create", eb);
+        goto err_free;
+    }
+    mdb_env_set_maxdbs(s->env, 16);
+    mdb_env_set_maxreaders(s->env, MAX_READERS);
+    if (!readonly) mdb_env_set_mapsize(s->env, s->map_size);
+    mrc = mdb_env_open(s->env, dir, MDB_NOTLS | (readonly ? MDB_RDONLY : 0), 0600);
+    if (mrc != 0) {
+        rc = cc_store_err(mrc, dir, eb);
+        goto err_env;
+    }
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    s->map_size = info.me_mapsize; /* an existing store keeps its larger map */
+
+    if ((mrc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &txn)) != 0) {
+        rc = cc_store_err(mrc, "opening the store", eb);
+        goto err_env;
+    }
+    const struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {{"blocks", &s->blocks},           {"results", &s->results}, {"txindex", &s->txindex},
+               {"state", &s->state},             {"attachments", &s->attachments},
+               {"history", &s->history},         {"checkpoints", &s->checkpoints}, {"meta", &s->meta}};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        unsigned flags = readonly ? 0 : MDB_CREATE;
+        if ((mrc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi)) != 0) {
+            rc = cc_store_err(mrc, readonly ? "this directory holds no carechain store" : dbs[i].name, eb);
+            mdb_txn_abort(txn);
+            goto err_env;
+        }
+    }
+    if ((mrc = mdb_txn_commit(txn)) != 0) {
+        rc = cc_store_err(mrc, "opening the store", eb);
+        goto err_env;
+    }
+    *out = s;
+    return CC_OK;
+err_env:
+    mdb_env_close(s->env);
+err_free:
+    pthread_rwlock_destroy(&s->resize_lock);
+    free(s);
+    return rc;
+}
+
+void cc_store_close(cc_store *s)
+{
+    if (!s) return;
+    if (!s->readonly) mdb_env_sync(s->env, 1);
+    mdb_env_close(s->env);
+    pthread_rwlock_destroy(&s->resize_lock);
+    free(s);
+}
+
+cc_err cc_store_begin(cc_store *s, bool write, MDB_txn **txn, cc_errbuf *eb)
+{
+    pthread_rwlock_rdlock(&s->resize_lock);
+    int mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    if (mrc == MDB_MAP_RESIZED) { /* another process grew the map */
+        mdb_env_set_mapsize(s->env, 0);
+        mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    }
+    if (mrc != 0) {
+        pthread_rwlock_unlock(&s->resize_lock);
+        return cc_store_err(mrc, "beginning a store transaction", eb);
+    }
+    return CC_OK;
+}
+
+cc_err cc_store_commit(cc_store *s, MDB_txn *txn, cc_errbuf *eb)
+{
+    int mrc = mdb_txn_commit(txn);
+    pthread_rwlock_unlock(&s->resize_lock);
+    return cc_store_err(mrc, "committing to the store", eb);
+}
+
+void cc_store_abort(cc_store *s, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->resize_lock);
+}
+
+cc_err cc_store_grow(cc_store *s, cc_errbuf *eb)
+{
+    if (s->map_size >= s->map_max)
+        return cc_errf(eb, CC_ERR_STORE_FULL, "the store is full: its map is at the limit of %zu bytes", s->map_max);
+    size_t next = s->map_size * 2 > s->map_max ? s->map_max : s->map_size * 2;
+    pthread_rwlock_wrlock(&s->resize_lock);
+    int mrc = mdb_env_set_mapsize(s->env, next);
+    if (mrc == 0) s->map_size = next;
+    pthread_rwlock_unlock(&s->resize_lock);
+    return cc_store_err(mrc, "growing the store's map", eb);
+}
+
+cc_err cc_store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *val)
+{
+    MDB_val k = {klen, (void *)key};
+    int mrc = mdb_get(txn, dbi, &k, val);
+    return mrc == 0 ? CC_OK : mrc == MDB_NOTFOUND ? CC_ERR_NOT_FOUND : CC_ERR_IO;
+}
+
+cc_err cc_store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
+                    cc_errbuf *eb)
+{
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int mrc = mdb_put(txn, dbi, &k, &v, 0);
+    return mrc == 0 ? CC_OK : cc_store_err(mrc, "writing to the store", eb);
+}
+
+static void history_key(unsigned level, uint64_t index, uint8_t key[9])
+{
+    key[0] = (uint8_t)level;
+    cc_put_u64(key + 1, index);
+}
+
+cc_err cc_store_history_get(void *ctx, unsigned level, uint64_t index, uint8_t out[CC_HASH_BYTES])
+{
+    cc_store_ctx *c = ctx;
+    uint8_t key[9];
+    MDB_val v;
+    history_key(level, index, key);
+    cc_err rc = cc_store_get(c->txn, c->s->history, key, sizeof key, &v);
+    if (rc != CC_OK) return rc == CC_ERR_NOT_FOUND ? CC_ERR_CORRUPT : rc;
+    if (v.mv_size != CC_HASH_BYTES) return CC_ERR_CORRUPT;
+    memcpy(out, v.mv_data, CC_HASH_BYTES);
+    return CC_OK;
+}
+
+cc_err cc_store_history_put(void *ctx, unsigned level, uint64_t index, const uint8_t h[CC_HASH_BYTES])
+{
+    cc_store_ctx *c = ctx;
+    uint8_t key[9];
+    history_key(level, index, key);
+    return cc_store_put(c->txn, c->s->history, key, sizeof key, h, CC_HASH_BYTES, NULL);
+}

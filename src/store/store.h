@@ -1,0 +1,72 @@
+/*
+ * store.h — the LMDB environment of one node and its named databases.
+ * Internal to the library: exec and the chain API use it.
+ *
+ * Databases (keys and values in docs/PROTOCOL.md "Store"):
+ *   blocks       u64 height               -> block encoding
+ *   results      u64 height               -> (u16 code, u16 n, msg)* per tx
+ *   txindex      txid                     -> u64 height, u32 index
+ *   state        key bytes                -> u64 height of last write || value
+ *   attachments  sha256                   -> bytes (erasable)
+ *   history      u8 level || u64 index    -> perfect-subtree hash over block hashes
+ *   checkpoints  u64 height || node pk    -> checkpoint signature
+ *   meta         name                     -> "chain_id", "head", "lthash"
+ *
+ * Invariants:
+ *  1. Everything a block causes is written in ONE write transaction, so a
+ *     crash leaves the store at height h-1 or h.
+ *  2. meta "head" and meta "lthash" always describe the newest block in
+ *     "blocks"; history holds leaf i for every height i <= head (leaf 0 is
+ *     the chain id).
+ *  3. The map only grows, under an exclusive lock that no transaction holds.
+ */
+#ifndef CC_STORE_H
+#define CC_STORE_H
+
+#include <pthread.h>
+
+#include <lmdb.h>
+
+#include "carechain.h"
+
+typedef struct cc_store {
+    MDB_env *env;
+    MDB_dbi blocks, results, txindex, state, attachments, history, checkpoints, meta;
+    size_t map_size;
+    size_t map_max;
+    bool readonly;
+    pthread_rwlock_t resize_lock; /* shared by every txn; exclusive to grow */
+} cc_store;
+
+/* Open or create the environment in dir (created 0700 when missing). */
+cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out,
+                     cc_errbuf *eb) CC_WUR;
+void cc_store_close(cc_store *s);
+
+/* Begin a transaction (holding the resize lock shared until end/abort). */
+cc_err cc_store_begin(cc_store *s, bool write, MDB_txn **txn, cc_errbuf *eb) CC_WUR;
+/* Commit; CC_ERR_STORE_FULL when the map is full (the txn is gone either way). */
+cc_err cc_store_commit(cc_store *s, MDB_txn *txn, cc_errbuf *eb) CC_WUR;
+void cc_store_abort(cc_store *s, MDB_txn *txn);
+/* Double the map, up to map_max. CC_ERR_STORE_FULL when it is at the limit.
+ * Call with no transaction open in this thread. */
+cc_err cc_store_grow(cc_store *s, cc_errbuf *eb) CC_WUR;
+
+/* Map an LMDB return code to cc_err (MDB_NOTFOUND -> CC_ERR_NOT_FOUND,
+ * MDB_MAP_FULL -> CC_ERR_STORE_FULL) with a message. */
+cc_err cc_store_err(int mdb_rc, const char *what, cc_errbuf *eb);
+
+/* Get/put helpers; get's value is valid until the txn ends. */
+cc_err cc_store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *val);
+cc_err cc_store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
+                    cc_errbuf *eb) CC_WUR;
+
+/* The history tree's node source over a txn (ctx is the txn's cc_store_ctx). */
+typedef struct cc_store_ctx {
+    cc_store *s;
+    MDB_txn *txn;
+} cc_store_ctx;
+cc_err cc_store_history_get(void *ctx, unsigned level, uint64_t index, uint8_t out[CC_HASH_BYTES]);
+cc_err cc_store_history_put(void *ctx, unsigned level, uint64_t index, const uint8_t h[CC_HASH_BYTES]);
+
+#endif

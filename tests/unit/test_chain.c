@@ -1,0 +1,355 @@
+/*
+ * test_chain.c — the store + exec path in one process: genesis state,
+ * producing blocks, tx results and their rules, proofs, and verify-chain
+ * catching tampering with a stored block and with a state value.
+ */
+#include "unit_support.h"
+
+#include <lmdb.h>
+
+#include "carechain/chain.h"
+
+#define T0 1764000100000ULL
+
+typedef struct fixture {
+    char *dir;
+    char *genesis;
+    cc_chain *c;
+    cc_key node, admin, payer_admin;
+    const uint8_t *chain_id;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    cc_errbuf eb;
+    char data[600];
+    f->dir = ut_tmpdir();
+    f->genesis = ut_genesis();
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    if (cc_chain_open(data, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, &eb) != CC_OK)
+        fail_msg("open: %s", eb.msg);
+    ut_key(1, &f->node);
+    ut_key(2, &f->admin);
+    ut_key(3, &f->payer_admin);
+    f->chain_id = cc_chain_genesis(f->c)->chain_id;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    cc_chain_close(f->c);
+    ut_rmdir(f->dir);
+    free(f->genesis);
+    free(f);
+    return 0;
+}
+
+/* Produce one block of n txs at time t; returns the results in r. */
+static void produce(fixture *f, cc_tx *txs, size_t n, uint64_t t, cc_result *r)
+{
+    cc_header h;
+    cc_errbuf eb = {""};
+    if (cc_chain_produce(f->c, txs, n, t, &f->node, &h, r, &eb) != CC_OK) fail_msg("produce: %s", eb.msg);
+}
+
+static void register_member(fixture *f, int key, const char *role, uint64_t t)
+{
+    cc_key k;
+    char hex[CC_HASH_HEX], payload[200];
+    cc_tx tx;
+    cc_result r;
+    ut_key(key, &k);
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"%s\"}", cc_hex(k.pk, 32, hex), role);
+    ut_tx(&tx, f->chain_id, &f->admin, "member.register", payload, t - 1000, (uint64_t)key);
+    produce(f, &tx, 1, t, &r);
+    assert_int_equal(r.code, CC_OK);
+    cc_tx_free(&tx);
+}
+
+static void test_genesis_state(void **state)
+{
+    fixture *f = *state;
+    cc_head h;
+    json_t *id = NULL;
+    cc_chain_head(f->c, &h);
+    assert_int_equal(h.height, 0);
+    assert_int_equal(cc_chain_identity_json(f->c, f->admin.pk, &id), CC_OK);
+    assert_string_equal(json_string_value(json_object_get(id, "role")), "admin");
+    assert_string_equal(json_string_value(json_object_get(id, "org")), "hospital");
+    json_decref(id);
+}
+
+static void test_rules_and_results(void **state)
+{
+    fixture *f = *state;
+    cc_key clin, patient, stranger;
+    cc_tx txs[6];
+    cc_result r[6];
+    char hex[CC_HASH_HEX], payload[200];
+    ut_key(10, &clin);
+    ut_key(11, &patient);
+    ut_key(12, &stranger);
+    register_member(f, 10, "clinician", T0);
+    register_member(f, 11, "patient", T0 + 10);
+
+    /* 0: a clinician anchors a document: ok */
+    ut_tx(&txs[0], f->chain_id, &clin, "note.put", "{\"kind\":\"discharge\",\"sha256\":\"" 
+          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0, 1);
+    /* 1: a patient may not register members */
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"clinician\"}", cc_hex(stranger.pk, 32, hex));
+    ut_tx(&txs[1], f->chain_id, &patient, "member.register", payload, T0, 2);
+    /* 2: an unregistered signer */
+    ut_tx(&txs[2], f->chain_id, &stranger, "note.put", "{\"kind\":\"x\",\"sha256\":\""
+          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0, 3);
+    /* 3: expired: created 2 h before the block, expiry 1 h after created */
+    ut_tx(&txs[3], f->chain_id, &clin, "note.put", "{\"kind\":\"y\",\"sha256\":\""
+          "10112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0 + 100 - 7200000, 4);
+    /* 4: the same tx as 0 again: duplicate */
+    assert_int_equal(cc_tx_copy(&txs[4], &txs[0]), CC_OK);
+    /* 5: patient named: invalid */
+    ut_tx(&txs[5], f->chain_id, &f->admin, "member.register",
+          "{\"id\":\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\",\"name\":\"Jane\","
+          "\"role\":\"patient\"}", T0, 5);
+    produce(f, txs, 6, T0 + 100, r);
+    assert_int_equal(r[0].code, CC_OK);
+    assert_int_equal(r[1].code, CC_ERR_FORBIDDEN);
+    assert_int_equal(r[2].code, CC_ERR_UNKNOWN_SIGNER);
+    assert_int_equal(r[3].code, CC_ERR_EXPIRED);
+    assert_int_equal(r[4].code, CC_ERR_DUPLICATE);
+    assert_int_equal(r[5].code, CC_ERR_INVALID);
+    assert_non_null(strstr(r[5].message, "pseudonymous"));
+
+    /* The txid of tx 0 maps to its first position, and admission refuses it. */
+    cc_tx_location loc;
+    assert_int_equal(cc_chain_tx_find(f->c, txs[0].txid, &loc), CC_OK);
+    assert_int_equal(loc.index, 0);
+    assert_int_equal(loc.result.code, CC_OK);
+    assert_int_equal(cc_chain_admit(f->c, &txs[0], T0 + 200, NULL), CC_ERR_DUPLICATE);
+    /* a committed tx is a duplicate even when it failed */
+    assert_int_equal(cc_chain_admit(f->c, &txs[1], T0 + 200, NULL), CC_ERR_DUPLICATE);
+    for (int i = 0; i < 6; i++) cc_tx_free(&txs[i]);
+    ut_tx(&txs[1], f->chain_id, &patient, "member.register", payload, T0, 12);
+    ut_tx(&txs[2], f->chain_id, &stranger, "note.put", "{\"kind\":\"x\",\"sha256\":\""
+          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0, 13);
+    assert_int_equal(cc_chain_admit(f->c, &txs[1], T0 + 200, NULL), CC_ERR_FORBIDDEN);
+    assert_int_equal(cc_chain_admit(f->c, &txs[2], T0 + 200, NULL), CC_ERR_UNKNOWN_SIGNER);
+    assert_int_equal(cc_chain_admit(f->c, &txs[2], T0 + 3 * 3600 * 1000, NULL), CC_ERR_EXPIRED);
+    assert_int_equal(cc_chain_admit(f->c, &txs[2], T0 - 3600 * 1000, NULL), CC_ERR_FUTURE);
+    cc_tx_free(&txs[1]);
+    cc_tx_free(&txs[2]);
+
+    /* Revoke the clinician; their next tx fails with revoked. */
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"reason\":\"left\"}", cc_hex(clin.pk, 32, hex));
+    ut_tx(&txs[0], f->chain_id, &f->admin, "member.revoke", payload, T0 + 150, 6);
+    ut_tx(&txs[1], f->chain_id, &clin, "note.put", "{\"kind\":\"z\",\"sha256\":\""
+          "20112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0 + 150, 7);
+    /* the payer's admin may not revoke a hospital identity */
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\"}", cc_hex(patient.pk, 32, hex));
+    ut_tx(&txs[2], f->chain_id, &f->payer_admin, "member.revoke", payload, T0 + 150, 8);
+    produce(f, txs, 3, T0 + 200, r);
+    assert_int_equal(r[0].code, CC_OK);
+    assert_int_equal(r[1].code, CC_ERR_REVOKED);
+    assert_int_equal(r[2].code, CC_ERR_FORBIDDEN);
+    for (int i = 0; i < 3; i++) cc_tx_free(&txs[i]);
+}
+
+static void test_block_time_must_increase(void **state)
+{
+    fixture *f = *state;
+    cc_tx tx;
+    cc_result r;
+    cc_header h;
+    register_member(f, 10, "clinician", T0);
+    ut_tx(&tx, f->chain_id, &f->admin, "note.put", "{\"kind\":\"a\",\"sha256\":\""
+          "30112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0, 1);
+    assert_int_equal(cc_chain_produce(f->c, &tx, 1, T0, &f->node, &h, &r, NULL), CC_ERR_INVALID);
+    cc_tx_free(&tx);
+}
+
+/* Many blocks, then a proof for a tx in every one, each checked offline. */
+static void test_proofs(void **state)
+{
+    fixture *f = *state;
+    cc_tx txs[40];
+    cc_result r[40];
+    uint8_t ids[13][CC_HASH_BYTES];
+    for (int b = 0; b < 13; b++) {
+        size_t n = (size_t)(b % 5) + 1;
+        for (size_t i = 0; i < n; i++) {
+            char payload[160];
+            snprintf(payload, sizeof payload, "{\"kind\":\"k\",\"sha256\":\"%064x\"}", b * 100 + (int)i);
+            ut_tx(&txs[i], f->chain_id, &f->admin, "note.put", payload, T0 + (uint64_t)b * 10, (uint64_t)(b * 100 + (int)i));
+        }
+        produce(f, txs, n, T0 + (uint64_t)b * 10 + 5, r);
+        memcpy(ids[b], txs[n - 1].txid, CC_HASH_BYTES);
+        for (size_t i = 0; i < n; i++) cc_tx_free(&txs[i]);
+    }
+    for (int b = 0; b < 13; b++) {
+        json_t *proof = NULL;
+        cc_proof_report rep;
+        cc_errbuf eb = {""};
+        assert_int_equal(cc_chain_proof(f->c, ids[b], &proof, &eb), CC_OK);
+        if (cc_proof_verify(proof, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb) != CC_OK)
+            fail_msg("proof of block %d: %s", b + 1, eb.msg);
+        assert_int_equal(rep.height, (uint64_t)b + 1);
+        assert_int_equal(rep.checkpoint_height, 13);
+        assert_int_equal(rep.result.code, CC_OK);
+
+        /* Tamper with the history path, the result, the tx path: each fails. */
+        json_t *bad = json_deep_copy(proof);
+        json_t *hp = json_object_get(bad, "history_path");
+        if (json_array_size(hp) > 0) {
+            json_array_set_new(hp, 0, json_string("00000000000000000000000000000000000000000000000000000000000000aa"));
+            assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb), CC_ERR_VERIFY);
+        }
+        json_decref(bad);
+        bad = json_deep_copy(proof);
+        json_object_set_new(json_object_get(bad, "result"), "code_num", json_integer(CC_ERR_FORBIDDEN));
+        json_object_set_new(json_object_get(bad, "result"), "code", json_string("forbidden"));
+        assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb), CC_ERR_VERIFY);
+        json_decref(bad);
+        bad = json_deep_copy(proof);
+        json_object_set_new(json_object_get(bad, "checkpoint"), "signatures", json_array());
+        assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb), CC_ERR_VERIFY);
+        assert_non_null(strstr(eb.msg, "majority"));
+        json_decref(bad);
+        json_decref(proof);
+    }
+}
+
+/* Run verify-chain on the fixture's data dir; returns the report. */
+static cc_err verify(fixture *f, cc_verify_report *rep)
+{
+    char data[600], *scratch = ut_tmpdir();
+    cc_errbuf eb = {""};
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    cc_err rc = cc_chain_verify(data, (uint8_t *)f->genesis, strlen(f->genesis), scratch, rep, &eb);
+    ut_rmdir(scratch);
+    return rc;
+}
+
+/* Flip one byte of a value in a named database of the closed store. */
+static void flip(fixture *f, const char *db, const void *key, size_t klen, size_t offset_from_end)
+{
+    char data[600];
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_val k = {klen, (void *)key}, v;
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, data, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    uint8_t *copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[v.mv_size - 1 - offset_from_end] ^= 0x01;
+    MDB_val nv = {v.mv_size, copy};
+    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+}
+
+static void reopen(fixture *f)
+{
+    char data[600];
+    cc_errbuf eb;
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    assert_int_equal(cc_chain_open(data, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, &eb), CC_OK);
+}
+
+static void build_three_blocks(fixture *f)
+{
+    register_member(f, 10, "clinician", T0);
+    register_member(f, 11, "patient", T0 + 10);
+    register_member(f, 12, "payer", T0 + 20);
+}
+
+static void test_verify_chain_sound(void **state)
+{
+    fixture *f = *state;
+    cc_verify_report rep;
+    build_three_blocks(f);
+    assert_int_equal(verify(f, &rep), CC_OK);
+    assert_int_equal(rep.blocks, 3);
+    assert_int_equal(rep.txs, 3);
+}
+
+static void test_verify_chain_catches_block_tamper(void **state)
+{
+    fixture *f = *state;
+    cc_verify_report rep;
+    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    build_three_blocks(f);
+    cc_chain_close(f->c);
+    flip(f, "blocks", key, sizeof key, 70); /* inside the tx's payload */
+    assert_int_equal(verify(f, &rep), CC_ERR_VERIFY);
+    assert_int_equal(rep.bad_height, 2);
+    reopen(f);
+}
+
+static void test_verify_chain_catches_state_tamper(void **state)
+{
+    fixture *f = *state;
+    cc_verify_report rep;
+    cc_key patient;
+    char key[80], hex[CC_HASH_HEX];
+    build_three_blocks(f);
+    cc_chain_close(f->c);
+    ut_key(11, &patient);
+    snprintf(key, sizeof key, "id/%s", cc_hex(patient.pk, 32, hex));
+    flip(f, "state", key, strlen(key), 3);
+    assert_int_equal(verify(f, &rep), CC_ERR_VERIFY);
+    assert_int_equal(rep.bad_height, 2); /* the patient was registered in block 2 */
+    assert_non_null(strstr(rep.what, "state"));
+    reopen(f);
+}
+
+static void test_verify_chain_catches_header_tamper(void **state)
+{
+    fixture *f = *state;
+    cc_verify_report rep;
+    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    build_three_blocks(f);
+    cc_chain_close(f->c);
+    flip(f, "blocks", key, sizeof key, 0); /* the last byte of the block: its only tx's signature */
+    assert_int_equal(verify(f, &rep), CC_ERR_VERIFY);
+    assert_int_equal(rep.bad_height, 1);
+    reopen(f);
+}
+
+static void test_reopen_keeps_head(void **state)
+{
+    fixture *f = *state;
+    cc_head before, after;
+    build_three_blocks(f);
+    cc_chain_head(f->c, &before);
+    cc_chain_close(f->c);
+    reopen(f);
+    cc_chain_head(f->c, &after);
+    assert_int_equal(after.height, 3);
+    assert_memory_equal(before.hash, after.hash, CC_HASH_BYTES);
+    assert_memory_equal(before.state_root, after.state_root, CC_HASH_BYTES);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_time_must_increase, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proofs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_chain_sound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_chain_catches_block_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_chain_catches_state_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_chain_catches_header_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("chain", tests, NULL, NULL);
+}
