@@ -228,6 +228,7 @@ cc_err cc_exec_genesis(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_lthash
 
 static void result_set(cc_result *r, cc_err code, const char *msg)
 {
+    memset(r, 0, sizeof *r);
     r->code = (uint16_t)code;
     snprintf(r->message, sizeof r->message, "%s", msg && *msg ? msg : code ? cc_strerror(code) : "");
 }
@@ -344,6 +345,7 @@ cc_err cc_results_get(const uint8_t *buf, size_t len, uint32_t index, cc_result 
         uint16_t mlen = cc_get_u16(h + 2);
         if (mlen > CC_RESULT_MSG_MAX || !(m = cc_take(&r, mlen))) return CC_ERR_CORRUPT;
         if (i == index) {
+            memset(out, 0, sizeof *out);
             out->code = cc_get_u16(h);
             memcpy(out->message, m, mlen);
             out->message[mlen] = '\0';

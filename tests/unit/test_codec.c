@@ -1,0 +1,347 @@
+/*
+ * test_codec.c — the tx wire format: the PROTOCOL.md vectors, round trips,
+ * and the rejection of every malformed form (one encoding per tx).
+ */
+#include "unit_support.h"
+
+#include "core/codec.h"
+#include "vectors.h"
+
+static const char *const vector_payloads[] = {
+    "{\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"kind\":\"consent-form\"}",
+    "{\"role\":\"clinician\",\"id\":\"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\","
+    "\"name\":\"Dr. Ada Example\"}",
+    "{\"kind\":\"scan\",\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\","
+    "\"uri\":\"urn:example:scan:7\"}",
+};
+
+static void vector_chain(uint8_t chain[CC_HASH_BYTES])
+{
+    const char *name = "carechain test vectors";
+    cc_sha256((const uint8_t *)name, strlen(name), chain);
+}
+
+/* Decode hex into a fresh buffer. */
+static uint8_t *unhex_alloc(const char *hex, size_t *n)
+{
+    *n = strlen(hex) / 2;
+    uint8_t *b = malloc(*n);
+    assert_int_equal(cc_unhex(hex, b, *n), CC_OK);
+    return b;
+}
+
+static void check_vector(int seed, const char *type, int which, uint64_t nonce, const char *att, const char *raw_hex,
+                         const char *txid_hex)
+{
+    uint8_t chain[CC_HASH_BYTES];
+    cc_key k;
+    cc_tx made, got;
+    char hex[CC_HASH_HEX];
+    size_t n;
+    vector_chain(chain);
+    ut_key(seed, &k);
+    cc_tx_params p = {.chain_id = chain, .type = type, .payload = vector_payloads[which],
+                      .payload_len = strlen(vector_payloads[which]), .created_ms = 1764000000000ULL,
+                      .expiry_ms = 1764003600000ULL, .nonce = nonce, .attachment = (const uint8_t *)att,
+                      .attachment_len = att ? strlen(att) : 0};
+    assert_int_equal(cc_tx_create(&p, &k, &made, NULL), CC_OK);
+    uint8_t *raw = unhex_alloc(raw_hex, &n);
+    assert_int_equal(made.raw_len, n);
+    assert_memory_equal(made.raw, raw, n);
+    assert_string_equal(cc_hex(made.txid, 32, hex), txid_hex);
+
+    assert_int_equal(cc_tx_decode(raw, n, &got, NULL), CC_OK);
+    assert_true(cc_tx_verify_sig(&got));
+    assert_string_equal(got.type, type);
+    assert_int_equal(got.nonce, nonce);
+    assert_int_equal(got.created_ms, 1764000000000ULL);
+    assert_memory_equal(got.signer, k.pk, 32);
+    assert_memory_equal(got.txid, made.txid, 32);
+    assert_int_equal(got.has_attachment, att != NULL);
+    assert_null(got.attachment); /* the bytes travel apart */
+    cc_tx_free(&made);
+    cc_tx_free(&got);
+    free(raw);
+}
+
+static void test_vectors(void **state)
+{
+    (void)state;
+    check_vector(1, "note.put", 0, 1, NULL, V1_RAW, V1_TXID);
+    check_vector(2, "member.register", 1, 42, NULL, V2_RAW, V2_TXID);
+    check_vector(3, "note.put", 2, UINT64_MAX, "hello, carechain", V3_RAW, V3_TXID);
+}
+
+static cc_err decode_hex_mutated(const char *raw_hex, size_t offset, uint8_t xor_with, cc_errbuf *eb)
+{
+    size_t n;
+    cc_tx tx;
+    uint8_t *raw = unhex_alloc(raw_hex, &n);
+    raw[offset] ^= xor_with;
+    cc_err rc = cc_tx_decode(raw, n, &tx, eb);
+    if (rc == CC_OK) cc_tx_free(&tx);
+    free(raw);
+    return rc;
+}
+
+static void test_rejects_truncation_and_trailing(void **state)
+{
+    (void)state;
+    size_t n;
+    cc_tx tx;
+    uint8_t *raw = unhex_alloc(V3_RAW, &n);
+    for (size_t len = 0; len < n; len++) {
+        cc_errbuf eb = {""};
+        assert_int_not_equal(cc_tx_decode(raw, len, &tx, &eb), CC_OK);
+        assert_true(eb.msg[0] != '\0'); /* every rejection says why */
+    }
+    uint8_t *longer = malloc(n + 1);
+    memcpy(longer, raw, n);
+    longer[n] = 0;
+    cc_errbuf eb;
+    assert_int_equal(cc_tx_decode(longer, n + 1, &tx, &eb), CC_ERR_MALFORMED);
+    assert_non_null(strstr(eb.msg, "trailing"));
+    free(longer);
+    free(raw);
+}
+
+static void test_rejects_bad_fields(void **state)
+{
+    (void)state;
+    cc_errbuf eb;
+    /* version 2 */
+    assert_int_equal(decode_hex_mutated(V1_RAW, 0, 0x03, &eb), CC_ERR_VERSION);
+    /* type length 0 (8 ^ 8) and over-long (8 ^ 0x48 = 0x40+8 = 72) */
+    assert_int_equal(decode_hex_mutated(V1_RAW, 33, 0x08, &eb), CC_ERR_MALFORMED);
+    assert_int_equal(decode_hex_mutated(V1_RAW, 33, 0x48, &eb), CC_ERR_MALFORMED);
+    /* upper-case letter in the type */
+    assert_int_equal(decode_hex_mutated(V1_RAW, 34, 0x20, &eb), CC_ERR_MALFORMED);
+    /* payload length over the limit: set its top byte */
+    size_t plen_at = 1 + 32 + 1 + 8 + 32 + 24;
+    assert_int_equal(decode_hex_mutated(V1_RAW, plen_at, 0x01, &eb), CC_ERR_TOO_LARGE);
+    /* payload length one longer than the payload */
+    assert_int_equal(decode_hex_mutated(V1_RAW, plen_at + 3, 0x01 ^ 0x00, &eb), CC_ERR_MALFORMED);
+    /* attachment flag 2 */
+    size_t flag_at = plen_at + 4 + 0x63;
+    assert_int_equal(decode_hex_mutated(V1_RAW, flag_at, 0x02, &eb), CC_ERR_MALFORMED);
+    /* a flipped signature bit decodes but does not verify */
+    size_t n;
+    cc_tx tx;
+    uint8_t *raw = unhex_alloc(V1_RAW, &n);
+    raw[n - 5] ^= 0x10;
+    assert_int_equal(cc_tx_decode(raw, n, &tx, NULL), CC_OK);
+    assert_false(cc_tx_verify_sig(&tx));
+    cc_tx_free(&tx);
+    free(raw);
+}
+
+/* Build a tx by hand around a given payload (signature not valid). */
+static cc_err decode_with_payload(const char *payload, size_t plen, cc_errbuf *eb)
+{
+    uint8_t buf[1024], *p = buf;
+    *p++ = 1;
+    memset(p, 0xab, 32), p += 32;
+    *p++ = 8;
+    memcpy(p, "note.put", 8), p += 8;
+    memset(p, 0x11, 32), p += 32;
+    memset(p, 0, 24), p += 24;
+    cc_put_u32(p, (uint32_t)plen), p += 4;
+    memcpy(p, payload, plen), p += plen;
+    *p++ = 0;
+    memset(p, 0, 64), p += 64;
+    cc_tx tx;
+    cc_err rc = cc_tx_decode(buf, (size_t)(p - buf), &tx, eb);
+    if (rc == CC_OK) cc_tx_free(&tx);
+    return rc;
+}
+
+static void test_rejects_bad_payloads(void **state)
+{
+    (void)state;
+    cc_errbuf eb;
+    assert_int_equal(decode_with_payload("{\"a\":1}", 7, &eb), CC_OK);
+    assert_int_equal(decode_with_payload("[1,2]", 5, &eb), CC_ERR_MALFORMED);            /* not an object */
+    assert_int_equal(decode_with_payload("\"x\"", 3, &eb), CC_ERR_MALFORMED);            /* not an object */
+    assert_int_equal(decode_with_payload("{\"a\":1,\"a\":2}", 13, &eb), CC_ERR_MALFORMED); /* duplicate key */
+    assert_non_null(strstr(eb.msg, "duplicate"));
+    assert_int_equal(decode_with_payload("{\"a\":\"\xff\"}", 8, &eb), CC_ERR_MALFORMED); /* invalid UTF-8 */
+    assert_int_equal(decode_with_payload("{\"a\":1.5}", 9, &eb), CC_ERR_MALFORMED);      /* real number */
+    assert_non_null(strstr(eb.msg, ".a"));
+    assert_int_equal(decode_with_payload("{\"b\":1,\"a\":2}", 13, &eb), CC_ERR_MALFORMED); /* keys unsorted */
+    assert_int_equal(decode_with_payload("{\"a\": 1}", 8, &eb), CC_ERR_MALFORMED);       /* not compact */
+    assert_int_equal(decode_with_payload("{\"a\":1} ", 8, &eb), CC_ERR_MALFORMED);       /* trailing space */
+    assert_int_equal(decode_with_payload("{\"a\":1}{}", 9, &eb), CC_ERR_MALFORMED);      /* two values */
+    assert_int_equal(decode_with_payload("", 0, &eb), CC_ERR_MALFORMED);
+}
+
+static void test_create_canonicalises_and_limits(void **state)
+{
+    (void)state;
+    uint8_t chain[CC_HASH_BYTES] = {0};
+    cc_key k;
+    cc_tx tx;
+    cc_errbuf eb;
+    ut_key(5, &k);
+    cc_tx_params p = {.chain_id = chain, .type = "note.put", .payload = "{ \"z\": 1, \"a\": [true, null] }",
+                      .created_ms = 1, .expiry_ms = 2};
+    p.payload_len = strlen(p.payload);
+    assert_int_equal(cc_tx_create(&p, &k, &tx, &eb), CC_OK);
+    assert_string_equal(tx.payload, "{\"a\":[true,null],\"z\":1}");
+    cc_tx copy;
+    assert_int_equal(cc_tx_decode(tx.raw, tx.raw_len, &copy, NULL), CC_OK);
+    assert_memory_equal(copy.txid, tx.txid, 32);
+    cc_tx_free(&copy);
+    cc_tx_free(&tx);
+
+    char *big = malloc(CC_PAYLOAD_MAX + 100);
+    memset(big, 'x', CC_PAYLOAD_MAX + 100);
+    memcpy(big, "{\"a\":\"", 6);
+    memcpy(big + CC_PAYLOAD_MAX + 98, "\"}", 2);
+    p.payload = big;
+    p.payload_len = CC_PAYLOAD_MAX + 100;
+    assert_int_equal(cc_tx_create(&p, &k, &tx, &eb), CC_ERR_TOO_LARGE);
+    free(big);
+
+    p.payload = "{}";
+    p.payload_len = 2;
+    p.type = "Bad Type";
+    assert_int_equal(cc_tx_create(&p, &k, &tx, &eb), CC_ERR_MALFORMED);
+    p.type = "note.put";
+    static uint8_t att[CC_ATTACHMENT_MAX + 1];
+    p.attachment = att;
+    p.attachment_len = sizeof att;
+    assert_int_equal(cc_tx_create(&p, &k, &tx, &eb), CC_ERR_TOO_LARGE);
+    p.attachment_len = CC_ATTACHMENT_MAX;
+    assert_int_equal(cc_tx_create(&p, &k, &tx, &eb), CC_OK);
+    assert_int_equal(tx.attachment_len, CC_ATTACHMENT_MAX);
+    cc_tx_free(&tx);
+}
+
+static void test_header_and_block_round_trip(void **state)
+{
+    (void)state;
+    cc_header h, back;
+    cc_key k;
+    uint8_t buf[CC_HEADER_BYTES];
+    memset(&h, 0, sizeof h);
+    h.version = CC_BLOCK_VERSION;
+    h.height = 7;
+    h.time_ms = 1764000000123ULL;
+    h.tx_count = 2;
+    memset(h.state_root, 0x5a, 32);
+    ut_key(9, &k);
+    cc_header_sign(&h, &k);
+    assert_true(cc_header_verify_sig(&h));
+    cc_header_encode(&h, buf);
+    assert_int_equal(cc_header_decode(buf, sizeof buf, &back, NULL), CC_OK);
+    assert_memory_equal(&back, &h, sizeof h);
+    back.time_ms++;
+    assert_false(cc_header_verify_sig(&back));
+    assert_int_equal(cc_header_decode(buf, sizeof buf - 1, &back, NULL), CC_ERR_MALFORMED);
+    buf[0] = 9;
+    assert_int_equal(cc_header_decode(buf, sizeof buf, &back, NULL), CC_ERR_VERSION);
+
+    /* a block of the three vectors round-trips byte for byte */
+    cc_block b = {h, calloc(3, sizeof(cc_tx)), 3};
+    const char *raws[] = {V1_RAW, V2_RAW, V3_RAW};
+    for (int i = 0; i < 3; i++) {
+        size_t n;
+        uint8_t *raw = unhex_alloc(raws[i], &n);
+        assert_int_equal(cc_tx_decode(raw, n, &b.txs[i], NULL), CC_OK);
+        free(raw);
+    }
+    b.h.tx_count = 3;
+    uint8_t *enc;
+    size_t len;
+    cc_block dec;
+    assert_int_equal(cc_block_encode(&b, &enc, &len), CC_OK);
+    assert_int_equal(cc_block_decode(enc, len, &dec, NULL), CC_OK);
+    assert_int_equal(dec.tx_count, 3);
+    assert_memory_equal(dec.txs[2].txid, b.txs[2].txid, 32);
+    cc_block_free(&dec);
+    assert_int_equal(cc_block_decode(enc, len - 1, &dec, NULL), CC_ERR_MALFORMED);
+    enc[CC_HEADER_BYTES + 3] = 2; /* count disagrees with the header */
+    assert_int_equal(cc_block_decode(enc, len, &dec, NULL), CC_ERR_MALFORMED);
+    free(enc);
+    cc_block_free(&b);
+}
+
+static void test_keys_and_hex(void **state)
+{
+    (void)state;
+    cc_key k, back;
+    json_t *extra = json_pack("{s:s}", "role", "patient"), *got = NULL;
+    ut_key(7, &k);
+    char *text = cc_key_to_json(&k, extra);
+    assert_non_null(text);
+    assert_int_equal(cc_key_from_json((uint8_t *)text, strlen(text), &back, &got, NULL), CC_OK);
+    assert_memory_equal(back.sk, k.sk, CC_SECKEY_BYTES);
+    assert_string_equal(json_string_value(json_object_get(got, "role")), "patient");
+    assert_null(json_object_get(got, "secret")); /* the secret is not handed back */
+    json_decref(got);
+    /* a key file whose id does not match its secret is refused */
+    char *id = strstr(text, "\"id\": \"") + 7;
+    id[0] = id[0] == 'a' ? 'b' : 'a';
+    cc_errbuf eb;
+    assert_int_equal(cc_key_from_json((uint8_t *)text, strlen(text), &back, NULL, &eb), CC_ERR_MALFORMED);
+    free(text);
+    json_decref(extra);
+
+    uint8_t bin[3];
+    assert_int_equal(cc_unhex("a1B2c3", bin, 3), CC_OK);
+    assert_int_equal(cc_unhex("a1b2c", bin, 3), CC_ERR_MALFORMED);
+    assert_int_equal(cc_unhex("zz0000", bin, 3), CC_ERR_MALFORMED);
+    uint8_t *b64out;
+    size_t n;
+    assert_int_equal(cc_unbase64("aGVsbG8=", &b64out, &n), CC_OK);
+    assert_int_equal(n, 5);
+    assert_memory_equal(b64out, "hello", 5);
+    free(b64out);
+    assert_int_equal(cc_unbase64("aGVsbG8", &b64out, &n), CC_ERR_MALFORMED);
+    assert_int_equal(cc_unbase64("a*==", &b64out, &n), CC_ERR_MALFORMED);
+}
+
+static void test_genesis_rejects(void **state)
+{
+    (void)state;
+    cc_genesis g;
+    cc_errbuf eb;
+    char *ok = ut_genesis();
+    assert_int_equal(cc_genesis_parse((uint8_t *)ok, strlen(ok), &g, &eb), CC_OK);
+    assert_int_equal(g.node_count, 1);
+    assert_int_equal(g.identity_count, 2);
+    uint8_t id[32];
+    cc_sha256((uint8_t *)ok, strlen(ok), id);
+    assert_memory_equal(g.chain_id, id, 32);
+    cc_genesis_free(&g);
+    const char *bad[] = {
+        "{}",
+        "{\"carechain_genesis\":2}",
+        "{\"carechain_genesis\":1,\"chain_name\":\"x\",\"time_ms\":1,\"organisations\":[],\"nodes\":[],\"identities\":[]}",
+        "[1]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_not_equal(cc_genesis_parse((const uint8_t *)bad[i], strlen(bad[i]), &g, &eb), CC_OK);
+    /* an identity of an unknown organisation */
+    char *s = strdup(ok);
+    char *org = strstr(s, "\"org\":\"payer\"");
+    memcpy(org, "\"org\":\"pzyer\"", 13);
+    assert_int_equal(cc_genesis_parse((uint8_t *)s, strlen(s), &g, &eb), CC_ERR_MALFORMED);
+    free(s);
+    free(ok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_rejects_truncation_and_trailing),
+        cmocka_unit_test(test_rejects_bad_fields),
+        cmocka_unit_test(test_rejects_bad_payloads),
+        cmocka_unit_test(test_create_canonicalises_and_limits),
+        cmocka_unit_test(test_header_and_block_round_trip),
+        cmocka_unit_test(test_keys_and_hex),
+        cmocka_unit_test(test_genesis_rejects),
+    };
+    return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
+}
