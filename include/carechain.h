@@ -23,26 +23,26 @@ extern "C" {
 
 /* ---- sizes ------------------------------------------------------------ */
 
-#define CC_HASH_BYTES 32
-#define CC_HASH_HEX 65 /* 64 hex digits and a NUL */
+#define CC_HASH_BYTES   32
+#define CC_HASH_HEX     65 /* 64 hex digits and a NUL */
 #define CC_PUBKEY_BYTES 32
 #define CC_SECKEY_BYTES 64 /* libsodium form: seed || public key */
-#define CC_SEED_BYTES 32
-#define CC_SIG_BYTES 64
+#define CC_SEED_BYTES   32
+#define CC_SIG_BYTES    64
 
-#define CC_TX_VERSION 1
-#define CC_TX_TYPE_MAX 64              /* bytes in a tx type name */
-#define CC_PAYLOAD_MAX (64 * 1024)     /* bytes of payload JSON */
+#define CC_TX_VERSION     1
+#define CC_TX_TYPE_MAX    64            /* bytes in a tx type name */
+#define CC_PAYLOAD_MAX    (64 * 1024)   /* bytes of payload JSON */
 #define CC_ATTACHMENT_MAX (1024 * 1024) /* bytes of one attachment */
-#define CC_TX_MAX_BYTES (1 + 32 + 1 + CC_TX_TYPE_MAX + 32 + 24 + 4 + CC_PAYLOAD_MAX + 1 + 4 + 32 + 64)
+#define CC_TX_MAX_BYTES   (1 + 32 + 1 + CC_TX_TYPE_MAX + 32 + 24 + 4 + CC_PAYLOAD_MAX + 1 + 4 + 32 + 64)
 #define CC_RESULT_MSG_MAX 200 /* bytes of a tx result message */
 
-#define CC_TX_PAST_WINDOW_MS (5 * 60 * 1000)     /* block time may precede created by this */
+#define CC_TX_PAST_WINDOW_MS  (5 * 60 * 1000)    /* block time may precede created by this */
 #define CC_TX_MAX_LIFETIME_MS (24 * 3600 * 1000) /* expiry - created */
 
-#define CC_BLOCK_VERSION 1
-#define CC_HEADER_BYTES (1 + 32 + 8 + 32 + 8 + 4 + 4 * 32 + 32 + 64)
-#define CC_BLOCK_MAX_TXS 2000
+#define CC_BLOCK_VERSION   1
+#define CC_HEADER_BYTES    (1 + 32 + 8 + 32 + 8 + 4 + 4 * 32 + 32 + 64)
+#define CC_BLOCK_MAX_TXS   2000
 #define CC_BLOCK_MAX_BYTES (4 * 1024 * 1024)
 
 #define CC_MERKLE_PATH_MAX 64 /* hashes in an audit path of any tree */
@@ -52,32 +52,32 @@ extern "C" {
 /* One enum for every layer. Codes are stable: they appear in tx results. */
 typedef enum cc_err {
     CC_OK = 0,
-    CC_ERR_NOMEM,         /* out of memory */
-    CC_ERR_MALFORMED,     /* bytes or JSON that do not parse */
-    CC_ERR_TOO_LARGE,     /* over a size limit */
-    CC_ERR_VERSION,       /* unknown format version */
-    CC_ERR_SIGNATURE,     /* signature does not verify */
-    CC_ERR_CHAIN_ID,      /* tx or block of another chain */
-    CC_ERR_EXPIRED,       /* block time after tx expiry */
-    CC_ERR_FUTURE,        /* tx created too far after block time */
-    CC_ERR_LIFETIME,      /* expiry before created or more than 24 h after */
-    CC_ERR_UNKNOWN_SIGNER,/* signer is not a registered identity */
-    CC_ERR_REVOKED,       /* signer was revoked */
-    CC_ERR_FORBIDDEN,     /* signer's role may not do this */
-    CC_ERR_UNKNOWN_TYPE,  /* no handler for this tx type */
-    CC_ERR_DUPLICATE,     /* txid already committed or queued */
-    CC_ERR_NOT_FOUND,     /* no such object */
-    CC_ERR_CONFLICT,      /* state forbids it (already exists, wrong state) */
-    CC_ERR_INVALID,       /* well-formed but breaks a rule of its type */
-    CC_ERR_ATTACHMENT,    /* attachment missing or its hash does not match */
-    CC_ERR_IO,            /* disk or system call failed */
-    CC_ERR_STORE_FULL,    /* LMDB map full and may not grow */
-    CC_ERR_BUSY,          /* mempool or queue full; retry later */
-    CC_ERR_TIMEOUT,       /* waited too long */
-    CC_ERR_UNREACHABLE,   /* node cannot be reached */
-    CC_ERR_VERIFY,        /* proof or chain verification failed */
-    CC_ERR_USAGE,         /* bad command-line or API usage */
-    CC_ERR_CORRUPT,       /* stored data is inconsistent */
+    CC_ERR_NOMEM,          /* out of memory */
+    CC_ERR_MALFORMED,      /* bytes or JSON that do not parse */
+    CC_ERR_TOO_LARGE,      /* over a size limit */
+    CC_ERR_VERSION,        /* unknown format version */
+    CC_ERR_SIGNATURE,      /* signature does not verify */
+    CC_ERR_CHAIN_ID,       /* tx or block of another chain */
+    CC_ERR_EXPIRED,        /* block time after tx expiry */
+    CC_ERR_FUTURE,         /* tx created too far after block time */
+    CC_ERR_LIFETIME,       /* expiry before created or more than 24 h after */
+    CC_ERR_UNKNOWN_SIGNER, /* signer is not a registered identity */
+    CC_ERR_REVOKED,        /* signer was revoked */
+    CC_ERR_FORBIDDEN,      /* signer's role may not do this */
+    CC_ERR_UNKNOWN_TYPE,   /* no handler for this tx type */
+    CC_ERR_DUPLICATE,      /* txid already committed or queued */
+    CC_ERR_NOT_FOUND,      /* no such object */
+    CC_ERR_CONFLICT,       /* state forbids it (already exists, wrong state) */
+    CC_ERR_INVALID,        /* well-formed but breaks a rule of its type */
+    CC_ERR_ATTACHMENT,     /* attachment missing or its hash does not match */
+    CC_ERR_IO,             /* disk or system call failed */
+    CC_ERR_STORE_FULL,     /* LMDB map full and may not grow */
+    CC_ERR_BUSY,           /* mempool or queue full; retry later */
+    CC_ERR_TIMEOUT,        /* waited too long */
+    CC_ERR_UNREACHABLE,    /* node cannot be reached */
+    CC_ERR_VERIFY,         /* proof or chain verification failed */
+    CC_ERR_USAGE,          /* bad command-line or API usage */
+    CC_ERR_CORRUPT,        /* stored data is inconsistent */
     CC_ERR__COUNT
 } cc_err;
 
@@ -116,8 +116,11 @@ json_t *cc_json_parse(const uint8_t *buf, size_t len, cc_errbuf *eb);
 /* Canonical payload form: a JSON object, compact, keys sorted bytewise,
  * no real numbers (money is integer cents). *out is malloc'd,
  * NUL-terminated; caller frees with free(). */
-cc_err cc_json_canonical(const uint8_t *buf, size_t len, char **out, size_t *out_len,
-                         cc_errbuf *eb) CC_WUR;
+cc_err cc_json_canonical(const uint8_t *buf, size_t len, char **out, size_t *out_len, cc_errbuf *eb) CC_WUR;
+/* The same, also handing back the parsed object (*parsed, caller decrefs)
+ * so that callers need not parse the payload again. */
+cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_t *out_len, json_t **parsed,
+                               cc_errbuf *eb) CC_WUR;
 /* Dump a JSON value in canonical form (compact, sorted). Caller frees. */
 char *cc_json_dump(const json_t *v);
 
@@ -160,8 +163,9 @@ typedef struct cc_tx {
     uint8_t txid[CC_HASH_BYTES]; /* SHA-256 of raw */
     uint8_t *raw;                /* owned: the signed encoding */
     uint32_t raw_len;
-    bool sig_checked;     /* this process verified sig (admission pool) */
-    uint8_t *attachment;  /* owned bytes when this process has them, else NULL */
+    bool sig_checked;    /* this process verified sig (admission pool) */
+    uint8_t *attachment; /* owned bytes when this process has them, else NULL */
+    json_t *json;        /* owned parsed payload (a reference), or NULL */
 } cc_tx;
 
 typedef struct cc_tx_params {
@@ -275,7 +279,8 @@ bool cc_merkle_verify(const uint8_t leaf[CC_HASH_BYTES], uint64_t index, uint64_
  * perfect subtrees it completes: calls put(level, index, hash) for each,
  * starting with the leaf itself at level 0. get must return earlier nodes. */
 cc_err cc_merkle_append(const cc_merkle_source *src, uint64_t index, const uint8_t leaf[CC_HASH_BYTES],
-                        cc_err (*put)(void *ctx, unsigned level, uint64_t index, const uint8_t h[CC_HASH_BYTES]),
+                        cc_err (*put)(void *ctx, unsigned level, uint64_t index,
+                                      const uint8_t h[CC_HASH_BYTES]),
                         void *put_ctx);
 
 /* ---- state commitment ------------------------------------------------------ */
@@ -369,7 +374,7 @@ typedef enum cc_role {
 } cc_role;
 
 #define CC_ROLES_PEOPLE 0x7ffu /* every role but node */
-#define CC_ROLES_ALL 0xfffu
+#define CC_ROLES_ALL    0xfffu
 
 /* "admin" -> CC_ROLE_ADMIN; 0 for an unknown name. */
 unsigned cc_role_parse(const char *name);

@@ -99,7 +99,8 @@ cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **o
  * header (hex), signatures: [{node, sig}]}. CC_ERR_NOT_FOUND before block 1. */
 cc_err cc_chain_checkpoint_json(cc_chain *c, json_t **out) CC_WUR;
 /* Record another node's checkpoint signature (verified first). */
-cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint_sig *s, cc_errbuf *eb) CC_WUR;
+cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint_sig *s,
+                               cc_errbuf *eb) CC_WUR;
 
 /* The state value under key (without its height prefix); caller frees. */
 cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len) CC_WUR;
@@ -109,10 +110,10 @@ cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], js
 cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len) CC_WUR;
 
 typedef struct cc_chain_stats {
-    size_t map_size;  /* current LMDB map size */
-    size_t map_used;  /* bytes of pages in use */
-    size_t map_max;   /* growth limit */
-    bool store_full;  /* a commit failed for lack of space */
+    size_t map_size; /* current LMDB map size */
+    size_t map_used; /* bytes of pages in use */
+    size_t map_max;  /* growth limit */
+    bool store_full; /* a commit failed for lack of space */
 } cc_chain_stats;
 void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st);
 

@@ -26,7 +26,8 @@ cc_err cc_payload_validate(const char *type, const uint8_t *payload, size_t len,
     if (!t) return cc_errf(eb, CC_ERR_UNKNOWN_TYPE, "no tx type \"%s\"", type);
     json_t *p = cc_json_parse(payload, len, eb);
     if (!p) return CC_ERR_MALFORMED;
-    cc_err rc = json_is_object(p) ? t->validate(p, eb) : cc_errf(eb, CC_ERR_MALFORMED, "payload must be a JSON object");
+    cc_err rc = json_is_object(p) ? t->validate(p, eb)
+                                  : cc_errf(eb, CC_ERR_MALFORMED, "payload must be a JSON object");
     json_decref(p);
     return rc;
 }
@@ -35,7 +36,8 @@ cc_err cc_payload_only(const json_t *p, const char *const *allowed, cc_errbuf *e
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)p, k, v) {
+    json_object_foreach((json_t *)p, k, v)
+    {
         size_t i = 0;
         while (allowed[i] && strcmp(allowed[i], k) != 0) i++;
         if (!allowed[i]) return cc_errf(eb, CC_ERR_INVALID, "unknown payload field \"%s\"", k);
@@ -43,7 +45,8 @@ cc_err cc_payload_only(const json_t *p, const char *const *allowed, cc_errbuf *e
     return CC_OK;
 }
 
-cc_err cc_payload_str(const json_t *p, const char *field, bool required, size_t max, const char **out, cc_errbuf *eb)
+cc_err cc_payload_str(const json_t *p, const char *field, bool required, size_t max, const char **out,
+                      cc_errbuf *eb)
 {
     json_t *v = json_object_get(p, field);
     *out = NULL;
@@ -51,7 +54,8 @@ cc_err cc_payload_str(const json_t *p, const char *field, bool required, size_t 
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
         return cc_errf(eb, CC_ERR_INVALID, "\"%s\" must be a string of 1..%zu bytes", field, max);
     for (const char *c = json_string_value(v); *c; c++)
-        if ((unsigned char)*c < 0x20) return cc_errf(eb, CC_ERR_INVALID, "\"%s\" holds a control character", field);
+        if ((unsigned char)*c < 0x20)
+            return cc_errf(eb, CC_ERR_INVALID, "\"%s\" holds a control character", field);
     *out = json_string_value(v);
     return CC_OK;
 }

@@ -14,7 +14,8 @@ extern const cc_tx_type cc_note_tx_types[];
 /* Payload field helpers: each fails with CC_ERR_INVALID and a message
  * naming the field. */
 cc_err cc_payload_only(const json_t *p, const char *const *allowed, cc_errbuf *eb);
-cc_err cc_payload_str(const json_t *p, const char *field, bool required, size_t max, const char **out, cc_errbuf *eb);
+cc_err cc_payload_str(const json_t *p, const char *field, bool required, size_t max, const char **out,
+                      cc_errbuf *eb);
 cc_err cc_payload_hex(const json_t *p, const char *field, uint8_t *out, size_t n, cc_errbuf *eb);
 
 #endif

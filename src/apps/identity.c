@@ -11,7 +11,7 @@
 
 #include "apps/apps.h"
 
-#define NAME_MAX_BYTES 64
+#define NAME_MAX_BYTES   64
 #define REASON_MAX_BYTES 200
 
 static cc_err register_validate(const json_t *p, cc_errbuf *eb)
@@ -20,14 +20,17 @@ static cc_err register_validate(const json_t *p, cc_errbuf *eb)
     uint8_t pk[CC_PUBKEY_BYTES];
     const char *role, *name;
     cc_err rc;
-    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK || (rc = cc_payload_hex(p, "id", pk, sizeof pk, eb)) != CC_OK ||
+    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK ||
+        (rc = cc_payload_hex(p, "id", pk, sizeof pk, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "role", true, 16, &role, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "name", false, NAME_MAX_BYTES, &name, eb)) != CC_OK)
         return rc;
     unsigned r = cc_role_parse(role);
-    if (!r || r == CC_ROLE_NODE) return cc_errf(eb, CC_ERR_INVALID, "\"%s\" is not a role that can be registered", role);
+    if (!r || r == CC_ROLE_NODE)
+        return cc_errf(eb, CC_ERR_INVALID, "\"%s\" is not a role that can be registered", role);
     if (r == CC_ROLE_PATIENT && name)
-        return cc_errf(eb, CC_ERR_INVALID, "patients are pseudonymous: a patient identity has no name on the ledger");
+        return cc_errf(eb, CC_ERR_INVALID,
+                       "patients are pseudonymous: a patient identity has no name on the ledger");
     return CC_OK;
 }
 
@@ -40,13 +43,15 @@ static cc_err register_apply(cc_exec_ctx *ctx)
     snprintf(key, sizeof key, "id/%s", id);
     if (cc_state_get_json(ctx, key, &old) == CC_OK) {
         const char *status = json_string_value(json_object_get(old, "status"));
-        cc_err rc = cc_errf(ctx->eb, CC_ERR_CONFLICT, "identity %.12s… is already registered (%s)", id, status);
+        cc_err rc =
+            cc_errf(ctx->eb, CC_ERR_CONFLICT, "identity %.12s… is already registered (%s)", id, status);
         json_decref(old);
         return rc;
     }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "role", json_string_value(json_object_get(ctx->payload, "role")),
-                          "org", ctx->signer->org, "status", "active", "since", (json_int_t)ctx->height,
-                          "registered_by", cc_hex(ctx->signer->pk, CC_PUBKEY_BYTES, signer_hex));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "role",
+                          json_string_value(json_object_get(ctx->payload, "role")), "org", ctx->signer->org,
+                          "status", "active", "since", (json_int_t)ctx->height, "registered_by",
+                          cc_hex(ctx->signer->pk, CC_PUBKEY_BYTES, signer_hex));
     if (!o) return CC_ERR_NOMEM;
     if (name) json_object_set_new(o, "name", json_string(name));
     cc_err rc = cc_state_put_json(ctx, key, o);
@@ -60,7 +65,8 @@ static cc_err revoke_validate(const json_t *p, cc_errbuf *eb)
     uint8_t pk[CC_PUBKEY_BYTES];
     const char *reason;
     cc_err rc;
-    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK || (rc = cc_payload_hex(p, "id", pk, sizeof pk, eb)) != CC_OK ||
+    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK ||
+        (rc = cc_payload_hex(p, "id", pk, sizeof pk, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "reason", false, REASON_MAX_BYTES, &reason, eb)) != CC_OK)
         return rc;
     return CC_OK;
@@ -82,7 +88,8 @@ static cc_err revoke_apply(cc_exec_ctx *ctx)
     if (!org || strcmp(org, ctx->signer->org) != 0) {
         rc = cc_errf(ctx->eb, CC_ERR_FORBIDDEN, "identity %.12s… belongs to another organisation", id);
     } else if (role && strcmp(role, "node") == 0) {
-        rc = cc_errf(ctx->eb, CC_ERR_FORBIDDEN, "a node's key is changed by network governance, not member.revoke");
+        rc = cc_errf(ctx->eb, CC_ERR_FORBIDDEN,
+                     "a node's key is changed by network governance, not member.revoke");
     } else if (status && strcmp(status, "revoked") == 0) {
         rc = cc_errf(ctx->eb, CC_ERR_CONFLICT, "identity %.12s… is already revoked", id);
     } else {

@@ -12,7 +12,7 @@
 #include "apps/apps.h"
 
 #define KIND_MAX_BYTES 64
-#define URI_MAX_BYTES 512
+#define URI_MAX_BYTES  512
 
 static cc_err note_validate(const json_t *p, cc_errbuf *eb)
 {
@@ -38,9 +38,10 @@ static cc_err note_apply(cc_exec_ctx *ctx)
     snprintf(key, sizeof key, "note/%s/%s", sha, cc_hex(ctx->signer->pk, CC_PUBKEY_BYTES, signer_hex));
     if (cc_state_get(ctx, key, &old, &old_len) == CC_OK)
         return cc_errf(ctx->eb, CC_ERR_CONFLICT, "you already anchored document %.12s…", sha);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kind", json_string_value(json_object_get(ctx->payload, "kind")),
-                          "txid", cc_hex(ctx->tx->txid, CC_HASH_BYTES, txid_hex), "height", (json_int_t)ctx->height,
-                          "time_ms", (json_int_t)ctx->time_ms);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:I}", "kind", json_string_value(json_object_get(ctx->payload, "kind")),
+                  "txid", cc_hex(ctx->tx->txid, CC_HASH_BYTES, txid_hex), "height", (json_int_t)ctx->height,
+                  "time_ms", (json_int_t)ctx->time_ms);
     if (!o) return CC_ERR_NOMEM;
     if (uri) json_object_set_new(o, "uri", json_string(uri));
     cc_err rc = cc_state_put_json(ctx, key, o);

@@ -43,9 +43,11 @@ cc_err cc_header_decode(const uint8_t *buf, size_t len, cc_header *h, cc_errbuf 
 {
     cc_reader r = {buf, len};
     memset(h, 0, sizeof *h);
-    if (len < CC_HEADER_BYTES) return cc_errf(eb, CC_ERR_MALFORMED, "block header is truncated (%zu bytes)", len);
+    if (len < CC_HEADER_BYTES)
+        return cc_errf(eb, CC_ERR_MALFORMED, "block header is truncated (%zu bytes)", len);
     cc_take_u8(&r, &h->version);
-    if (h->version != CC_BLOCK_VERSION) return cc_errf(eb, CC_ERR_VERSION, "block version %u is not supported", h->version);
+    if (h->version != CC_BLOCK_VERSION)
+        return cc_errf(eb, CC_ERR_VERSION, "block version %u is not supported", h->version);
     cc_take_copy(&r, h->chain_id, 32);
     cc_take_u64(&r, &h->height);
     cc_take_copy(&r, h->prev_hash, 32);
@@ -57,7 +59,8 @@ cc_err cc_header_decode(const uint8_t *buf, size_t len, cc_header *h, cc_errbuf 
     cc_take_copy(&r, h->blocks_root, 32);
     cc_take_copy(&r, h->proposer, 32);
     cc_take_copy(&r, h->sig, 64);
-    if (len != CC_HEADER_BYTES) return cc_errf(eb, CC_ERR_MALFORMED, "%zu trailing bytes after the header", len - CC_HEADER_BYTES);
+    if (len != CC_HEADER_BYTES)
+        return cc_errf(eb, CC_ERR_MALFORMED, "%zu trailing bytes after the header", len - CC_HEADER_BYTES);
     return CC_OK;
 }
 
@@ -120,14 +123,15 @@ cc_err cc_block_decode(const uint8_t *buf, size_t len, cc_block *b, cc_errbuf *e
     uint32_t count = 0;
     cc_err rc;
     memset(b, 0, sizeof *b);
-    if (len < CC_HEADER_BYTES + 4) return cc_errf(eb, CC_ERR_MALFORMED, "block is truncated (%zu bytes)", len);
+    if (len < CC_HEADER_BYTES + 4)
+        return cc_errf(eb, CC_ERR_MALFORMED, "block is truncated (%zu bytes)", len);
     rc = cc_header_decode(buf, CC_HEADER_BYTES, &b->h, eb);
     if (rc != CC_OK) return rc;
     cc_take(&r, CC_HEADER_BYTES);
     cc_take_u32(&r, &count);
     if (count != b->h.tx_count || count == 0 || count > CC_BLOCK_MAX_TXS)
-        return cc_errf(eb, CC_ERR_MALFORMED, "block holds %u txs but its header says %u (1..%d allowed)", count,
-                       b->h.tx_count, CC_BLOCK_MAX_TXS);
+        return cc_errf(eb, CC_ERR_MALFORMED, "block holds %u txs but its header says %u (1..%d allowed)",
+                       count, b->h.tx_count, CC_BLOCK_MAX_TXS);
     b->txs = calloc(count, sizeof *b->txs);
     if (!b->txs) return CC_ERR_NOMEM;
     for (uint32_t i = 0; i < count; i++) {

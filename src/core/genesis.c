@@ -9,9 +9,9 @@
 
 #include "carechain.h"
 
-static const char *const role_names[] = {"admin",       "clinician", "patient",    "payer",
+static const char *const role_names[] = {"admin",        "clinician",   "patient",  "payer",
                                          "manufacturer", "distributor", "pharmacy", "sponsor",
-                                         "researcher",  "regulator", "auditor",    "node"};
+                                         "researcher",   "regulator",   "auditor",  "node"};
 #define ROLE_COUNT (sizeof role_names / sizeof role_names[0])
 
 unsigned cc_role_parse(const char *name)
@@ -32,8 +32,10 @@ const char *cc_role_name(unsigned role)
 static cc_err get_str(json_t *o, const char *field, char *dst, size_t cap, const char *where, cc_errbuf *eb)
 {
     const char *s = json_string_value(json_object_get(o, field));
-    if (!s || !*s) return cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: \"%s\" must be a non-empty string", where, field);
-    if (strlen(s) >= cap) return cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: \"%s\" is too long", where, field);
+    if (!s || !*s)
+        return cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: \"%s\" must be a non-empty string", where, field);
+    if (strlen(s) >= cap)
+        return cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: \"%s\" is too long", where, field);
     strcpy(dst, s);
     return CC_OK;
 }
@@ -93,7 +95,8 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
                      "genesis needs time_ms, organisations, a non-empty nodes list and identities");
         goto done;
     }
-    if ((rc = get_str(doc, "chain_name", g->chain_name, sizeof g->chain_name, "document", eb)) != CC_OK) goto done;
+    if ((rc = get_str(doc, "chain_name", g->chain_name, sizeof g->chain_name, "document", eb)) != CC_OK)
+        goto done;
     g->time_ms = (uint64_t)json_integer_value(t);
     cc_sha256(buf, len, g->chain_id);
 
@@ -106,7 +109,8 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
     }
     size_t i;
     json_t *o;
-    json_array_foreach(orgs, i, o) {
+    json_array_foreach(orgs, i, o)
+    {
         cc_genesis_org *org = &g->orgs[i];
         snprintf(where, sizeof where, "organisations[%zu]", i);
         if ((rc = get_str(o, "id", org->id, sizeof org->id, where, eb)) != CC_OK ||
@@ -114,12 +118,14 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
             (rc = get_str(o, "kind", org->kind, sizeof org->kind, where, eb)) != CC_OK)
             goto done;
         if (org_known(g, org->id)) {
-            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: organisation \"%s\" is listed twice", where, org->id);
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: organisation \"%s\" is listed twice", where,
+                         org->id);
             goto done;
         }
         g->org_count = i + 1;
     }
-    json_array_foreach(nodes, i, o) {
+    json_array_foreach(nodes, i, o)
+    {
         cc_genesis_node *n = &g->nodes[i];
         snprintf(where, sizeof where, "nodes[%zu]", i);
         if ((rc = get_str(o, "name", n->name, sizeof n->name, where, eb)) != CC_OK ||
@@ -134,7 +140,8 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
         }
         g->node_count = i + 1;
     }
-    json_array_foreach(ids, i, o) {
+    json_array_foreach(ids, i, o)
+    {
         cc_genesis_identity *id = &g->identities[i];
         snprintf(where, sizeof where, "identities[%zu]", i);
         if ((rc = get_pk(o, id->pk, where, eb)) != CC_OK ||
@@ -145,7 +152,8 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
         if (name) snprintf(id->name, sizeof id->name, "%s", name);
         unsigned role = cc_role_parse(id->role);
         if (!role || role == CC_ROLE_NODE || !org_known(g, id->org) || pk_used(g, id->pk)) {
-            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: unknown role or organisation, or repeated key", where);
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: unknown role or organisation, or repeated key",
+                         where);
             goto done;
         }
         g->identity_count = i + 1;

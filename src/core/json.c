@@ -18,7 +18,9 @@ json_t *cc_json_parse(const uint8_t *buf, size_t len, cc_errbuf *eb)
 {
     json_error_t jerr;
     json_t *v = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!v) cc_errf(eb, CC_ERR_MALFORMED, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+    if (!v)
+        cc_errf(eb, CC_ERR_MALFORMED, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+                jerr.text);
     return v;
 }
 
@@ -30,7 +32,8 @@ static bool has_real(const json_t *v, char *path, size_t used, size_t cap)
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             int n = snprintf(path + used, cap - used, ".%s", k);
             size_t next = used + (n > 0 ? (size_t)n : 0);
             if (has_real(x, path, next < cap ? next : cap - 1, cap)) return true;
@@ -38,7 +41,8 @@ static bool has_real(const json_t *v, char *path, size_t used, size_t cap)
     } else if (json_is_array(v)) {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             int n = snprintf(path + used, cap - used, "[%zu]", i);
             size_t next = used + (n > 0 ? (size_t)n : 0);
             if (has_real(x, path, next < cap ? next : cap - 1, cap)) return true;
@@ -55,6 +59,12 @@ char *cc_json_dump(const json_t *v)
 
 cc_err cc_json_canonical(const uint8_t *buf, size_t len, char **out, size_t *out_len, cc_errbuf *eb)
 {
+    return cc_json_canonical_parse(buf, len, out, out_len, NULL, eb);
+}
+
+cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_t *out_len, json_t **parsed,
+                               cc_errbuf *eb)
+{
     char path[256] = "";
     cc_err rc = CC_OK;
     json_t *v = cc_json_parse(buf, len, eb);
@@ -64,8 +74,8 @@ cc_err cc_json_canonical(const uint8_t *buf, size_t len, char **out, size_t *out
         goto done;
     }
     if (has_real(v, path, 0, sizeof path)) {
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "payload holds a real number at %s; use integers (cents) or strings",
-                     path);
+        rc = cc_errf(eb, CC_ERR_MALFORMED,
+                     "payload holds a real number at %s; use integers (cents) or strings", path);
         goto done;
     }
     char *s = json_dumps(v, CANONICAL_FLAGS);
@@ -75,6 +85,7 @@ cc_err cc_json_canonical(const uint8_t *buf, size_t len, char **out, size_t *out
     }
     *out = s;
     *out_len = strlen(s);
+    if (parsed) *parsed = json_incref(v);
 done:
     json_decref(v);
     return rc;

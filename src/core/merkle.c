@@ -23,7 +23,8 @@ void cc_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[CC_HASH_BYTES])
     crypto_hash_sha256_final(&st, out);
 }
 
-void cc_merkle_node(const uint8_t left[CC_HASH_BYTES], const uint8_t right[CC_HASH_BYTES], uint8_t out[CC_HASH_BYTES])
+void cc_merkle_node(const uint8_t left[CC_HASH_BYTES], const uint8_t right[CC_HASH_BYTES],
+                    uint8_t out[CC_HASH_BYTES])
 {
     uint8_t buf[1 + 2 * CC_HASH_BYTES];
     buf[0] = 0x01;
@@ -54,7 +55,8 @@ static unsigned log2_u64(uint64_t n)
 
 /* MTH of leaves [lo, lo + size); every call site keeps lo aligned so that
  * perfect ranges are whole subtrees of the source. */
-static cc_err subtree_hash(const cc_merkle_source *src, uint64_t lo, uint64_t size, uint8_t out[CC_HASH_BYTES])
+static cc_err subtree_hash(const cc_merkle_source *src, uint64_t lo, uint64_t size,
+                           uint8_t out[CC_HASH_BYTES])
 {
     if (size == 0) {
         crypto_hash_sha256(out, NULL, 0);
@@ -94,8 +96,8 @@ static cc_err path_rec(const cc_merkle_source *src, uint64_t m, uint64_t lo, uin
     return rc;
 }
 
-cc_err cc_merkle_path_src(const cc_merkle_source *src, uint64_t size, uint64_t index, uint8_t path[][CC_HASH_BYTES],
-                          size_t *path_len)
+cc_err cc_merkle_path_src(const cc_merkle_source *src, uint64_t size, uint64_t index,
+                          uint8_t path[][CC_HASH_BYTES], size_t *path_len)
 {
     *path_len = 0;
     if (index >= size) return CC_ERR_NOT_FOUND;
@@ -123,8 +125,8 @@ void cc_merkle_root(const uint8_t (*leaves)[CC_HASH_BYTES], size_t n, uint8_t ou
     (void)cc_merkle_root_src(&src, n, out); /* the array source cannot fail */
 }
 
-cc_err cc_merkle_path(const uint8_t (*leaves)[CC_HASH_BYTES], size_t n, size_t index, uint8_t path[][CC_HASH_BYTES],
-                      size_t *path_len)
+cc_err cc_merkle_path(const uint8_t (*leaves)[CC_HASH_BYTES], size_t n, size_t index,
+                      uint8_t path[][CC_HASH_BYTES], size_t *path_len)
 {
     cc_merkle_source src = {(void *)leaves, array_get};
     return cc_merkle_path_src(&src, n, index, path, path_len);
@@ -153,7 +155,8 @@ bool cc_merkle_verify(const uint8_t leaf[CC_HASH_BYTES], uint64_t index, uint64_
 }
 
 cc_err cc_merkle_append(const cc_merkle_source *src, uint64_t index, const uint8_t leaf[CC_HASH_BYTES],
-                        cc_err (*put)(void *ctx, unsigned level, uint64_t index, const uint8_t h[CC_HASH_BYTES]),
+                        cc_err (*put)(void *ctx, unsigned level, uint64_t index,
+                                      const uint8_t h[CC_HASH_BYTES]),
                         void *put_ctx)
 {
     uint8_t h[CC_HASH_BYTES], sibling[CC_HASH_BYTES];

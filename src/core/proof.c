@@ -20,7 +20,8 @@ static cc_err hex_field(const json_t *o, const char *k, uint8_t *out, size_t n, 
     return CC_OK;
 }
 
-static cc_err path_field(const json_t *o, const char *k, uint8_t path[][CC_HASH_BYTES], size_t *n, cc_errbuf *eb)
+static cc_err path_field(const json_t *o, const char *k, uint8_t path[][CC_HASH_BYTES], size_t *n,
+                         cc_errbuf *eb)
 {
     json_t *a = json_object_get(o, k);
     size_t i;
@@ -28,7 +29,8 @@ static cc_err path_field(const json_t *o, const char *k, uint8_t path[][CC_HASH_
     if (!json_is_array(a) || json_array_size(a) > CC_MERKLE_PATH_MAX)
         return cc_errf(eb, CC_ERR_MALFORMED, "proof field \"%s\" must be a list of at most %d hashes", k,
                        CC_MERKLE_PATH_MAX);
-    json_array_foreach(a, i, x) {
+    json_array_foreach(a, i, x)
+    {
         if (!json_is_string(x) || cc_unhex(json_string_value(x), path[i], CC_HASH_BYTES) != CC_OK)
             return cc_errf(eb, CC_ERR_MALFORMED, "proof field \"%s\"[%zu] is not a hash", k, i);
     }
@@ -66,9 +68,10 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     json_t *res = json_object_get(proof, "result");
     json_t *ver = json_object_get(proof, "carechain_proof");
     const char *tx_b64 = json_string_value(json_object_get(proof, "tx"));
-    if (!json_is_object(proof) || json_integer_value(ver) != 1 || !json_is_object(block) || !json_is_object(cp) ||
-        !json_is_object(res) || !tx_b64) {
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "not a carechain proof (needs carechain_proof 1, tx, result, block, checkpoint)");
+    if (!json_is_object(proof) || json_integer_value(ver) != 1 || !json_is_object(block) ||
+        !json_is_object(cp) || !json_is_object(res) || !tx_b64) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED,
+                     "not a carechain proof (needs carechain_proof 1, tx, result, block, checkpoint)");
         goto done;
     }
     if ((rc = hex_field(proof, "chain_id", chain_id, sizeof chain_id, eb)) != CC_OK) goto done;
@@ -102,7 +105,8 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
         json_integer_value(code) < 0 || json_integer_value(code) >= CC_ERR__COUNT || !msg ||
         strlen(msg) > CC_RESULT_MSG_MAX || !code_name ||
         strcmp(code_name, cc_err_name((cc_err)json_integer_value(code))) != 0) {
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "proof needs block.index and a result {code, code_num, message} that agree");
+        rc = cc_errf(eb, CC_ERR_MALFORMED,
+                     "proof needs block.index and a result {code, code_num, message} that agree");
         goto done;
     }
     uint64_t index = (uint64_t)json_integer_value(idx);
@@ -112,8 +116,10 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     }
     if ((rc = path_field(block, "tx_path", path, &plen, eb)) != CC_OK) goto done;
     cc_merkle_leaf(tx.txid, CC_HASH_BYTES, leaf);
-    if (!cc_merkle_verify(leaf, index, bh.tx_count, (const uint8_t(*)[CC_HASH_BYTES])path, plen, bh.tx_root)) {
-        rc = cc_errf(eb, CC_ERR_VERIFY, "the tx is not in block %llu: its audit path does not lead to the tx root",
+    if (!cc_merkle_verify(leaf, index, bh.tx_count, (const uint8_t(*)[CC_HASH_BYTES])path, plen,
+                          bh.tx_root)) {
+        rc = cc_errf(eb, CC_ERR_VERIFY,
+                     "the tx is not in block %llu: its audit path does not lead to the tx root",
                      (unsigned long long)bh.height);
         goto done;
     }
@@ -121,7 +127,8 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     snprintf(rep->result.message, sizeof rep->result.message, "%s", msg);
     if ((rc = path_field(block, "result_path", path, &plen, eb)) != CC_OK) goto done;
     cc_result_leaf(tx.txid, &rep->result, leaf);
-    if (!cc_merkle_verify(leaf, index, bh.tx_count, (const uint8_t(*)[CC_HASH_BYTES])path, plen, bh.results_root)) {
+    if (!cc_merkle_verify(leaf, index, bh.tx_count, (const uint8_t(*)[CC_HASH_BYTES])path, plen,
+                          bh.results_root)) {
         rc = cc_errf(eb, CC_ERR_VERIFY, "the stated result is not the one block %llu committed",
                      (unsigned long long)bh.height);
         goto done;
@@ -141,7 +148,8 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
         rc = CC_ERR_NOMEM;
         goto done;
     }
-    json_array_foreach(sigs, i, s) {
+    json_array_foreach(sigs, i, s)
+    {
         cc_checkpoint_sig cs;
         if (hex_field(s, "node", cs.node, sizeof cs.node, NULL) != CC_OK ||
             hex_field(s, "sig", cs.sig, sizeof cs.sig, NULL) != CC_OK)
@@ -153,8 +161,10 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     }
     free(seen);
     if (good * 2 <= g.node_count) {
-        rc = cc_errf(eb, CC_ERR_VERIFY, "the checkpoint at height %llu has %zu valid node signatures of %zu; a majority is needed",
-                     (unsigned long long)ch.height, good, g.node_count);
+        rc = cc_errf(
+            eb, CC_ERR_VERIFY,
+            "the checkpoint at height %llu has %zu valid node signatures of %zu; a majority is needed",
+            (unsigned long long)ch.height, good, g.node_count);
         goto done;
     }
 
@@ -170,7 +180,8 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
         }
     } else {
         cc_merkle_leaf(bhash, CC_HASH_BYTES, leaf);
-        if (!cc_merkle_verify(leaf, bh.height, ch.height, (const uint8_t(*)[CC_HASH_BYTES])path, plen, ch.blocks_root)) {
+        if (!cc_merkle_verify(leaf, bh.height, ch.height, (const uint8_t(*)[CC_HASH_BYTES])path, plen,
+                              ch.blocks_root)) {
             rc = cc_errf(eb, CC_ERR_VERIFY, "block %llu is not in the history of checkpoint %llu",
                          (unsigned long long)bh.height, (unsigned long long)ch.height);
             goto done;

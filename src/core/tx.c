@@ -29,7 +29,8 @@ bool cc_tx_type_valid(const char *type)
     if (n < 1 || n > CC_TX_TYPE_MAX || type[0] < 'a' || type[0] > 'z') return false;
     for (size_t i = 0; i < n; i++) {
         char c = type[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
     }
     return true;
 }
@@ -40,6 +41,7 @@ void cc_tx_free(cc_tx *tx)
     free(tx->payload);
     free(tx->raw);
     free(tx->attachment);
+    json_decref(tx->json);
     memset(tx, 0, sizeof *tx);
 }
 
@@ -79,7 +81,8 @@ cc_err cc_tx_create(const cc_tx_params *p, const cc_key *key, cc_tx *out, cc_err
     if (!p->type || !cc_tx_type_valid(p->type))
         return cc_errf(eb, CC_ERR_MALFORMED, "tx type must be 1..64 of a-z 0-9 . _ - starting with a letter");
     if (p->payload_len > CC_PAYLOAD_MAX)
-        return cc_errf(eb, CC_ERR_TOO_LARGE, "payload is %zu bytes; the limit is %d", p->payload_len, CC_PAYLOAD_MAX);
+        return cc_errf(eb, CC_ERR_TOO_LARGE, "payload is %zu bytes; the limit is %d", p->payload_len,
+                       CC_PAYLOAD_MAX);
     if (p->attachment && (p->attachment_len == 0 || p->attachment_len > CC_ATTACHMENT_MAX))
         return cc_errf(eb, CC_ERR_TOO_LARGE, "attachment must be 1..%d bytes", CC_ATTACHMENT_MAX);
 
@@ -92,10 +95,12 @@ cc_err cc_tx_create(const cc_tx_params *p, const cc_key *key, cc_tx *out, cc_err
     out->nonce = p->nonce;
 
     size_t n = 0;
-    rc = cc_json_canonical((const uint8_t *)p->payload, p->payload_len, &out->payload, &n, eb);
+    rc = cc_json_canonical_parse((const uint8_t *)p->payload, p->payload_len, &out->payload, &n, &out->json,
+                                 eb);
     if (rc != CC_OK) goto err;
     if (n > CC_PAYLOAD_MAX) {
-        rc = cc_errf(eb, CC_ERR_TOO_LARGE, "canonical payload is %zu bytes; the limit is %d", n, CC_PAYLOAD_MAX);
+        rc = cc_errf(eb, CC_ERR_TOO_LARGE, "canonical payload is %zu bytes; the limit is %d", n,
+                     CC_PAYLOAD_MAX);
         goto err;
     }
     out->payload_len = (uint32_t)n;
@@ -133,9 +138,11 @@ cc_err cc_tx_decode(const uint8_t *buf, size_t len, cc_tx *out, cc_errbuf *eb)
     cc_err rc;
     memset(out, 0, sizeof *out);
 
-    if (len > CC_TX_MAX_BYTES) return cc_errf(eb, CC_ERR_TOO_LARGE, "tx is %zu bytes; the limit is %d", len, CC_TX_MAX_BYTES);
+    if (len > CC_TX_MAX_BYTES)
+        return cc_errf(eb, CC_ERR_TOO_LARGE, "tx is %zu bytes; the limit is %d", len, CC_TX_MAX_BYTES);
     if (!cc_take_u8(&r, &out->version)) return cc_errf(eb, CC_ERR_MALFORMED, "empty tx");
-    if (out->version != CC_TX_VERSION) return cc_errf(eb, CC_ERR_VERSION, "tx version %u is not supported (only 1)", out->version);
+    if (out->version != CC_TX_VERSION)
+        return cc_errf(eb, CC_ERR_VERSION, "tx version %u is not supported (only 1)", out->version);
     if (!cc_take_copy(&r, out->chain_id, CC_HASH_BYTES) || !cc_take_u8(&r, &type_len))
         return cc_errf(eb, CC_ERR_MALFORMED, "tx is truncated in its header");
     if (type_len == 0 || type_len > CC_TX_TYPE_MAX)
@@ -143,14 +150,18 @@ cc_err cc_tx_decode(const uint8_t *buf, size_t len, cc_tx *out, cc_errbuf *eb)
     if (!(type = cc_take(&r, type_len))) return cc_errf(eb, CC_ERR_MALFORMED, "tx is truncated in its type");
     memcpy(out->type, type, type_len);
     out->type[type_len] = '\0';
-    if (!cc_tx_type_valid(out->type)) return cc_errf(eb, CC_ERR_MALFORMED, "tx type has characters outside a-z 0-9 . _ -");
+    if (!cc_tx_type_valid(out->type))
+        return cc_errf(eb, CC_ERR_MALFORMED, "tx type has characters outside a-z 0-9 . _ -");
     if (!cc_take_copy(&r, out->signer, CC_PUBKEY_BYTES) || !cc_take_u64(&r, &out->created_ms) ||
-        !cc_take_u64(&r, &out->expiry_ms) || !cc_take_u64(&r, &out->nonce) || !cc_take_u32(&r, &out->payload_len))
+        !cc_take_u64(&r, &out->expiry_ms) || !cc_take_u64(&r, &out->nonce) ||
+        !cc_take_u32(&r, &out->payload_len))
         return cc_errf(eb, CC_ERR_MALFORMED, "tx is truncated before its payload");
     if (out->payload_len > CC_PAYLOAD_MAX)
-        return cc_errf(eb, CC_ERR_TOO_LARGE, "payload length %u is over the limit of %d", out->payload_len, CC_PAYLOAD_MAX);
+        return cc_errf(eb, CC_ERR_TOO_LARGE, "payload length %u is over the limit of %d", out->payload_len,
+                       CC_PAYLOAD_MAX);
     if (!(payload = cc_take(&r, out->payload_len)))
-        return cc_errf(eb, CC_ERR_MALFORMED, "payload length %u runs past the end of the tx", out->payload_len);
+        return cc_errf(eb, CC_ERR_MALFORMED, "payload length %u runs past the end of the tx",
+                       out->payload_len);
     if (!cc_take_u8(&r, &flag) || flag > 1)
         return cc_errf(eb, CC_ERR_MALFORMED, "attachment flag must be 0 or 1");
     out->has_attachment = flag == 1;
@@ -161,16 +172,19 @@ cc_err cc_tx_decode(const uint8_t *buf, size_t len, cc_tx *out, cc_errbuf *eb)
             return cc_errf(eb, CC_ERR_TOO_LARGE, "attachment length %u is not in 1..%d", out->attachment_len,
                            CC_ATTACHMENT_MAX);
     }
-    if (!cc_take_copy(&r, out->sig, CC_SIG_BYTES)) return cc_errf(eb, CC_ERR_MALFORMED, "tx is truncated in its signature");
+    if (!cc_take_copy(&r, out->sig, CC_SIG_BYTES))
+        return cc_errf(eb, CC_ERR_MALFORMED, "tx is truncated in its signature");
     if (r.left != 0) return cc_errf(eb, CC_ERR_MALFORMED, "%zu trailing bytes after the tx", r.left);
 
     /* The payload must be exactly its canonical form. */
     char *canon = NULL;
     size_t canon_len = 0;
-    rc = cc_json_canonical(payload, out->payload_len, &canon, &canon_len, eb);
+    rc = cc_json_canonical_parse(payload, out->payload_len, &canon, &canon_len, &out->json, eb);
     if (rc != CC_OK) return rc;
     if (canon_len != out->payload_len || memcmp(canon, payload, canon_len) != 0) {
         free(canon);
+        json_decref(out->json);
+        out->json = NULL;
         return cc_errf(eb, CC_ERR_MALFORMED, "payload is not in canonical form (compact, keys sorted)");
     }
     out->payload = canon;
@@ -195,6 +209,7 @@ cc_err cc_tx_copy(cc_tx *dst, const cc_tx *src)
 {
     *dst = *src;
     dst->payload = NULL, dst->raw = NULL, dst->attachment = NULL;
+    dst->json = json_incref(src->json);
     dst->payload = malloc(src->payload_len + 1);
     dst->raw = malloc(src->raw_len);
     if (src->attachment) dst->attachment = malloc(src->attachment_len);

@@ -67,7 +67,8 @@ static cc_err init_genesis(cc_chain *c, cc_errbuf *eb)
     cc_lthash_root(&c->acc, c->head.state_root);
     head_encode(&c->head, head_buf);
     cc_lthash_encode(&c->acc, acc_buf);
-    if ((rc = cc_store_put(txn, c->s->meta, meta_chain_id, strlen(meta_chain_id), c->g.chain_id, CC_HASH_BYTES, eb)) ||
+    if ((rc = cc_store_put(txn, c->s->meta, meta_chain_id, strlen(meta_chain_id), c->g.chain_id,
+                           CC_HASH_BYTES, eb)) ||
         (rc = cc_store_put(txn, c->s->meta, meta_head, strlen(meta_head), head_buf, sizeof head_buf, eb)) ||
         (rc = cc_store_put(txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf, eb)))
         goto err;
@@ -90,12 +91,14 @@ static cc_err load_meta(cc_chain *c, cc_errbuf *eb)
         rc = cc_errf(eb, CC_ERR_CHAIN_ID, "this store belongs to another chain than this genesis.json");
         goto done;
     }
-    if (cc_store_get(txn, c->s->meta, meta_head, strlen(meta_head), &v) != CC_OK || v.mv_size != CC_META_HEAD_BYTES) {
+    if (cc_store_get(txn, c->s->meta, meta_head, strlen(meta_head), &v) != CC_OK ||
+        v.mv_size != CC_META_HEAD_BYTES) {
         rc = cc_errf(eb, CC_ERR_CORRUPT, "the store has no valid head record");
         goto done;
     }
     cc_chain_head_decode(v.mv_data, &c->head);
-    if (cc_store_get(txn, c->s->meta, meta_lthash, strlen(meta_lthash), &v) != CC_OK || v.mv_size != CC_LTHASH_BYTES) {
+    if (cc_store_get(txn, c->s->meta, meta_lthash, strlen(meta_lthash), &v) != CC_OK ||
+        v.mv_size != CC_LTHASH_BYTES) {
         rc = cc_errf(eb, CC_ERR_CORRUPT, "the store has no valid state accumulator");
         goto done;
     }
@@ -105,8 +108,8 @@ done:
     return rc;
 }
 
-cc_err cc_chain_open(const char *data_dir, const uint8_t *genesis, size_t genesis_len, const cc_chain_options *opt,
-                     cc_chain **out, cc_errbuf *eb)
+cc_err cc_chain_open(const char *data_dir, const uint8_t *genesis, size_t genesis_len,
+                     const cc_chain_options *opt, cc_chain **out, cc_errbuf *eb)
 {
     static const cc_chain_options defaults = {0};
     cc_err rc;
@@ -116,10 +119,13 @@ cc_err cc_chain_open(const char *data_dir, const uint8_t *genesis, size_t genesi
     pthread_mutex_init(&c->writer, NULL);
     pthread_mutex_init(&c->lock, NULL);
     if ((rc = cc_genesis_parse(genesis, genesis_len, &c->g, eb)) != CC_OK) goto err;
-    if ((rc = cc_store_open(data_dir, opt->map_size, opt->map_size_max, opt->readonly, &c->s, eb)) != CC_OK) goto err;
+    if ((rc = cc_store_open(data_dir, opt->map_size, opt->map_size_max, opt->readonly, &c->s, eb)) != CC_OK)
+        goto err;
     rc = load_meta(c, eb);
-    if (rc == CC_ERR_NOT_FOUND && !opt->readonly) rc = init_genesis(c, eb);
-    else if (rc == CC_ERR_NOT_FOUND) rc = cc_errf(eb, CC_ERR_NOT_FOUND, "%s holds no chain yet", data_dir);
+    if (rc == CC_ERR_NOT_FOUND && !opt->readonly)
+        rc = init_genesis(c, eb);
+    else if (rc == CC_ERR_NOT_FOUND)
+        rc = cc_errf(eb, CC_ERR_NOT_FOUND, "%s holds no chain yet", data_dir);
     if (rc != CC_OK) goto err;
     *out = c;
     return CC_OK;
@@ -170,23 +176,29 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
 {
     cc_err rc;
     if (memcmp(tx->chain_id, c->g.chain_id, CC_HASH_BYTES) != 0)
-        return cc_errf(eb, CC_ERR_CHAIN_ID, "the tx is for another chain (chain id differs from this node's genesis)");
+        return cc_errf(eb, CC_ERR_CHAIN_ID,
+                       "the tx is for another chain (chain id differs from this node's genesis)");
     if (tx->expiry_ms < tx->created_ms || tx->expiry_ms - tx->created_ms > CC_TX_MAX_LIFETIME_MS)
         return cc_errf(eb, CC_ERR_LIFETIME, "expiry must be after created and at most 24 h later");
     if (now_ms + CC_TX_PAST_WINDOW_MS < tx->created_ms)
         return cc_errf(eb, CC_ERR_FUTURE, "the tx is dated %llu s in the future; at most 300 s is allowed",
                        (unsigned long long)((tx->created_ms - now_ms) / 1000));
     if (now_ms > tx->expiry_ms)
-        return cc_errf(eb, CC_ERR_EXPIRED, "the tx expired %llu s ago", (unsigned long long)((now_ms - tx->expiry_ms) / 1000));
+        return cc_errf(eb, CC_ERR_EXPIRED, "the tx expired %llu s ago",
+                       (unsigned long long)((now_ms - tx->expiry_ms) / 1000));
     const cc_tx_type *type = cc_tx_type_find(tx->type);
     if (!type) return cc_errf(eb, CC_ERR_UNKNOWN_TYPE, "no tx type \"%s\"", tx->type);
-    if ((rc = cc_payload_validate(tx->type, (const uint8_t *)tx->payload, tx->payload_len, eb)) != CC_OK) return rc;
+    rc = tx->json ? type->validate(tx->json, eb)
+                  : cc_payload_validate(tx->type, (const uint8_t *)tx->payload, tx->payload_len, eb);
+    if (rc != CC_OK) return rc;
     if (tx->has_attachment) {
         uint8_t h[CC_HASH_BYTES];
-        if (!tx->attachment) return cc_errf(eb, CC_ERR_ATTACHMENT, "the tx declares an attachment but none was sent");
+        if (!tx->attachment)
+            return cc_errf(eb, CC_ERR_ATTACHMENT, "the tx declares an attachment but none was sent");
         cc_sha256(tx->attachment, tx->attachment_len, h);
         if (memcmp(h, tx->attachment_hash, CC_HASH_BYTES) != 0)
-            return cc_errf(eb, CC_ERR_ATTACHMENT, "the attachment's SHA-256 differs from the one the tx signs");
+            return cc_errf(eb, CC_ERR_ATTACHMENT,
+                           "the attachment's SHA-256 differs from the one the tx signs");
     }
 
     MDB_txn *txn;
@@ -200,9 +212,12 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
         goto done;
     }
     rc = cc_identity_read(txn, c->s, tx->signer, &who);
-    if (rc == CC_ERR_NOT_FOUND) rc = cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");
-    else if (rc != CC_OK) rc = cc_errf(eb, rc, "cannot read the signer's identity");
-    else if (who.revoked) rc = cc_errf(eb, CC_ERR_REVOKED, "the signer's identity was revoked");
+    if (rc == CC_ERR_NOT_FOUND)
+        rc = cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");
+    else if (rc != CC_OK)
+        rc = cc_errf(eb, rc, "cannot read the signer's identity");
+    else if (who.revoked)
+        rc = cc_errf(eb, CC_ERR_REVOKED, "the signer's identity was revoked");
     else if (!(who.role & type->roles))
         rc = cc_errf(eb, CC_ERR_FORBIDDEN, "role %s may not send %s", cc_role_name(who.role), tx->type);
 done:
@@ -245,7 +260,8 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     h.tx_count = (uint32_t)n;
     cc_block_tx_root(txs, n, h.tx_root);
     if (given && memcmp(h.tx_root, given->tx_root, CC_HASH_BYTES) != 0)
-        return cc_errf(eb, CC_ERR_VERIFY, "block %llu: the tx root does not match its txs", (unsigned long long)h.height);
+        return cc_errf(eb, CC_ERR_VERIFY, "block %llu: the tx root does not match its txs",
+                       (unsigned long long)h.height);
 
     if ((rc = cc_store_begin(c->s, true, &txn, eb)) != CC_OK) return rc;
     cc_store_ctx sc = {c->s, txn};
@@ -267,9 +283,9 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     }
     if (given) {
         const char *what = memcmp(h.results_root, given->results_root, 32) != 0 ? "results root"
-                           : memcmp(h.state_root, given->state_root, 32) != 0     ? "state root"
-                           : memcmp(h.blocks_root, given->blocks_root, 32) != 0   ? "history root"
-                                                                                  : NULL;
+                           : memcmp(h.state_root, given->state_root, 32) != 0   ? "state root"
+                           : memcmp(h.blocks_root, given->blocks_root, 32) != 0 ? "history root"
+                                                                                : NULL;
         if (what) {
             rc = cc_errf(eb, CC_ERR_VERIFY, "block %llu: the %s differs from the one re-execution computes",
                          (unsigned long long)h.height, what);
@@ -301,7 +317,8 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         cc_checkpoint_sign(&h, key, &cs);
         memcpy(ckey, hkey, 8);
         memcpy(ckey + 8, key->pk, CC_PUBKEY_BYTES);
-        if ((rc = cc_store_put(txn, c->s->checkpoints, ckey, sizeof ckey, cs.sig, CC_SIG_BYTES, eb)) != CC_OK) goto err;
+        if ((rc = cc_store_put(txn, c->s->checkpoints, ckey, sizeof ckey, cs.sig, CC_SIG_BYTES, eb)) != CC_OK)
+            goto err;
     }
 
     cc_head next = {.height = h.height, .time_ms = h.time_ms, .tx_total = head.tx_total + n};
@@ -310,8 +327,10 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     memcpy(next.state_root, h.state_root, CC_HASH_BYTES);
     head_encode(&next, head_buf);
     cc_lthash_encode(&acc, acc_buf);
-    if ((rc = cc_store_put(txn, c->s->meta, meta_head, strlen(meta_head), head_buf, sizeof head_buf, eb)) != CC_OK ||
-        (rc = cc_store_put(txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf, eb)) != CC_OK)
+    if ((rc = cc_store_put(txn, c->s->meta, meta_head, strlen(meta_head), head_buf, sizeof head_buf, eb)) !=
+            CC_OK ||
+        (rc = cc_store_put(txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf, eb)) !=
+            CC_OK)
         goto err;
     rc = cc_store_commit(c->s, txn, eb);
     if (rc == CC_OK) {
@@ -353,19 +372,21 @@ static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms
     return rc;
 }
 
-cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key, cc_header *out,
-                        cc_result *results, cc_errbuf *eb)
+cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
+                        cc_header *out, cc_result *results, cc_errbuf *eb)
 {
     return commit_growing(c, txs, n, time_ms, NULL, node_key, out, results, eb);
 }
 
-cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc_result *results, cc_errbuf *eb)
+cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc_result *results,
+                      cc_errbuf *eb)
 {
     cc_head head;
     cc_chain_head(c, &head);
     const cc_header *h = &b->h;
     if (h->version != CC_BLOCK_VERSION || memcmp(h->chain_id, c->g.chain_id, CC_HASH_BYTES) != 0)
-        return cc_errf(eb, CC_ERR_VERIFY, "block %llu is of another chain or version", (unsigned long long)h->height);
+        return cc_errf(eb, CC_ERR_VERIFY, "block %llu is of another chain or version",
+                       (unsigned long long)h->height);
     if (h->height != head.height + 1 || memcmp(h->prev_hash, head.hash, CC_HASH_BYTES) != 0)
         return cc_errf(eb, CC_ERR_VERIFY, "block %llu does not extend the head (height %llu)",
                        (unsigned long long)h->height, (unsigned long long)head.height);
@@ -373,7 +394,8 @@ cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc
         return cc_errf(eb, CC_ERR_VERIFY, "block %llu: header counts %u txs, body holds %zu",
                        (unsigned long long)h->height, h->tx_count, b->tx_count);
     if (cc_genesis_node_index(&c->g, h->proposer) < 0 || !cc_header_verify_sig(h))
-        return cc_errf(eb, CC_ERR_VERIFY, "block %llu: proposer is not a node or its signature does not verify",
+        return cc_errf(eb, CC_ERR_VERIFY,
+                       "block %llu: proposer is not a node or its signature does not verify",
                        (unsigned long long)h->height);
     if (h->time_ms <= head.time_ms)
         return cc_errf(eb, CC_ERR_VERIFY, "block %llu: time is not after the previous block's",

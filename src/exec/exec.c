@@ -131,8 +131,10 @@ static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, siz
     size_t klen = strlen(key);
     MDB_val k = {klen, (void *)key}, old;
     int mrc = mdb_get(st->txn, st->s->state, &k, &old);
-    if (mrc == 0) cc_lthash_sub(st->acc, (const uint8_t *)key, klen, old.mv_data, old.mv_size);
-    else if (mrc != MDB_NOTFOUND) return cc_store_err(mrc, "reading state", eb);
+    if (mrc == 0)
+        cc_lthash_sub(st->acc, (const uint8_t *)key, klen, old.mv_data, old.mv_size);
+    else if (mrc != MDB_NOTFOUND)
+        return cc_store_err(mrc, "reading state", eb);
     if (!val) {
         if (mrc == MDB_NOTFOUND) return CC_OK;
         mrc = mdb_del(st->txn, st->s->state, &k, NULL);
@@ -150,14 +152,16 @@ static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, siz
 static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
 {
     cc_err rc = CC_OK;
-    for (size_t i = 0; i < st->count && rc == CC_OK; i++) rc = state_store(st, st->w[i].key, st->w[i].val, st->w[i].len, eb);
+    for (size_t i = 0; i < st->count && rc == CC_OK; i++)
+        rc = state_store(st, st->w[i].key, st->w[i].val, st->w[i].len, eb);
     overlay_clear(st);
     return rc;
 }
 
 /* ---- identities ------------------------------------------------------------- */
 
-static cc_err identity_parse(const uint8_t *val, size_t len, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
+static cc_err identity_parse(const uint8_t *val, size_t len, const uint8_t pk[CC_PUBKEY_BYTES],
+                             cc_identity *out)
 {
     json_t *o = cc_json_parse(val, len, NULL);
     if (!o) return CC_ERR_CORRUPT;
@@ -211,8 +215,8 @@ cc_err cc_exec_genesis(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_lthash
     }
     for (size_t i = 0; i < g->identity_count && rc == CC_OK; i++) {
         const cc_genesis_identity *id = &g->identities[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "role", id->role, "org", id->org, "status", "active", "since",
-                              (json_int_t)0);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "role", id->role, "org", id->org, "status", "active",
+                              "since", (json_int_t)0);
         if (o && id->name[0]) json_object_set_new(o, "name", json_string(id->name));
         identity_key(id->pk, key);
         rc = o ? cc_state_put_json(&ctx, key, o) : CC_ERR_NOMEM;
@@ -238,7 +242,8 @@ static void result_set(cc_result *r, cc_err code, const char *msg)
 static cc_err check_tx(MDB_txn *txn, cc_store *s, const cc_genesis *g, const cc_tx *tx, uint64_t time_ms,
                        const cc_tx_type **type, cc_identity *signer, cc_errbuf *eb)
 {
-    if (!tx->sig_checked && !cc_tx_verify_sig(tx)) return cc_errf(eb, CC_ERR_SIGNATURE, "the signature does not verify");
+    if (!tx->sig_checked && !cc_tx_verify_sig(tx))
+        return cc_errf(eb, CC_ERR_SIGNATURE, "the signature does not verify");
     if (memcmp(tx->chain_id, g->chain_id, CC_HASH_BYTES) != 0)
         return cc_errf(eb, CC_ERR_CHAIN_ID, "the tx is for another chain");
     if (tx->expiry_ms < tx->created_ms || tx->expiry_ms - tx->created_ms > CC_TX_MAX_LIFETIME_MS)
@@ -259,7 +264,8 @@ static cc_err check_tx(MDB_txn *txn, cc_store *s, const cc_genesis *g, const cc_
     }
     if (rc != CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "reading the tx index");
     rc = cc_identity_read(txn, s, tx->signer, signer);
-    if (rc == CC_ERR_NOT_FOUND) return cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");
+    if (rc == CC_ERR_NOT_FOUND)
+        return cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");
     if (rc != CC_OK) return cc_errf(eb, rc, "reading the signer's identity");
     if (signer->revoked) return cc_errf(eb, CC_ERR_REVOKED, "the signer's identity was revoked");
     if (!(signer->role & (*type)->roles))
@@ -283,12 +289,20 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
         cc_err code = check_tx(txn, s, g, tx, time_ms, &type, &signer, &why);
         if (code == CC_ERR_DUPLICATE) fresh = false;
         if (code == CC_OK) {
-            payload = cc_json_parse((const uint8_t *)tx->payload, tx->payload_len, &why);
+            payload = tx->json ? json_incref(tx->json)
+                               : cc_json_parse((const uint8_t *)tx->payload, tx->payload_len, &why);
             code = payload ? type->validate(payload, &why) : CC_ERR_MALFORMED;
         }
         if (code == CC_OK) {
-            cc_exec_ctx ctx = {.st = &st, .tx = tx, .payload = payload, .signer = &signer, .genesis = g,
-                               .height = height, .time_ms = time_ms, .index = (uint32_t)i, .eb = &why};
+            cc_exec_ctx ctx = {.st = &st,
+                               .tx = tx,
+                               .payload = payload,
+                               .signer = &signer,
+                               .genesis = g,
+                               .height = height,
+                               .time_ms = time_ms,
+                               .index = (uint32_t)i,
+                               .eb = &why};
             code = type->apply(&ctx);
         }
         json_decref(payload);
@@ -296,7 +310,8 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
             rc = overlay_flush(&st, eb);
         } else {
             overlay_clear(&st);
-            if (code == CC_ERR_NOMEM || code == CC_ERR_IO || code == CC_ERR_STORE_FULL || code == CC_ERR_CORRUPT) {
+            if (code == CC_ERR_NOMEM || code == CC_ERR_IO || code == CC_ERR_STORE_FULL ||
+                code == CC_ERR_CORRUPT) {
                 rc = cc_errf(eb, code, "executing tx %zu: %s", i, why.msg); /* the node, not the tx, failed */
                 break;
             }

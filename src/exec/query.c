@@ -18,8 +18,8 @@ static char *hex32(const uint8_t *b, char out[CC_HASH_HEX])
 
 static json_t *result_json(const cc_result *r)
 {
-    return json_pack("{s:s, s:i, s:s}", "code", cc_err_name((cc_err)r->code), "code_num", (int)r->code, "message",
-                     r->message);
+    return json_pack("{s:s, s:i, s:s}", "code", cc_err_name((cc_err)r->code), "code_num", (int)r->code,
+                     "message", r->message);
 }
 
 cc_err cc_chain_block_raw(cc_chain *c, uint64_t height, uint8_t **out, size_t *len)
@@ -50,12 +50,12 @@ static json_t *header_json(const cc_header *h)
         p[CC_HASH_HEX], s[2 * CC_SIG_BYTES + 1];
     uint8_t hash[CC_HASH_BYTES];
     cc_header_hash(h, hash);
-    return json_pack("{s:I, s:s, s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:s, s:s}", "height", (json_int_t)h->height, "hash",
-                     hex32(hash, a), "prev_hash", hex32(h->prev_hash, b), "time_ms", (json_int_t)h->time_ms,
-                     "tx_count", (int)h->tx_count, "tx_root", hex32(h->tx_root, d), "results_root",
-                     hex32(h->results_root, e), "state_root", hex32(h->state_root, f), "blocks_root",
-                     hex32(h->blocks_root, g), "proposer", hex32(h->proposer, p), "signature",
-                     cc_hex(h->sig, CC_SIG_BYTES, s));
+    return json_pack("{s:I, s:s, s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:s, s:s}", "height",
+                     (json_int_t)h->height, "hash", hex32(hash, a), "prev_hash", hex32(h->prev_hash, b),
+                     "time_ms", (json_int_t)h->time_ms, "tx_count", (int)h->tx_count, "tx_root",
+                     hex32(h->tx_root, d), "results_root", hex32(h->results_root, e), "state_root",
+                     hex32(h->state_root, f), "blocks_root", hex32(h->blocks_root, g), "proposer",
+                     hex32(h->proposer, p), "signature", cc_hex(h->sig, CC_SIG_BYTES, s));
 }
 
 /* Read and decode block `height` and its results within txn. */
@@ -89,8 +89,8 @@ cc_err cc_chain_block_json(cc_chain *c, uint64_t height, json_t **out)
         cc_result r = {0};
         if (cc_results_get(res.mv_data, res.mv_size, (uint32_t)i, &r) != CC_OK) rc = CC_ERR_CORRUPT;
         json_array_append_new(txs, json_pack("{s:s, s:s, s:s, s:o}", "txid", hex32(b.txs[i].txid, id), "type",
-                                             b.txs[i].type, "signer", hex32(b.txs[i].signer, signer), "result",
-                                             result_json(&r)));
+                                             b.txs[i].type, "signer", hex32(b.txs[i].signer, signer),
+                                             "result", result_json(&r)));
     }
     if (!o || !txs) rc = CC_ERR_NOMEM;
     if (rc == CC_OK) {
@@ -147,23 +147,26 @@ cc_err cc_chain_tx_json(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t *
     const cc_tx *tx = &b.txs[loc.index];
     char id[CC_HASH_HEX], signer[CC_HASH_HEX], chain[CC_HASH_HEX], att[CC_HASH_HEX];
     json_t *payload = cc_json_parse((const uint8_t *)tx->payload, tx->payload_len, NULL);
-    json_t *attachment = tx->has_attachment ? json_pack("{s:s, s:i}", "sha256", hex32(tx->attachment_hash, att), "bytes",
-                                                        (int)tx->attachment_len)
-                                            : json_null();
+    json_t *attachment = tx->has_attachment
+                             ? json_pack("{s:s, s:i}", "sha256", hex32(tx->attachment_hash, att), "bytes",
+                                         (int)tx->attachment_len)
+                             : json_null();
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:i, s:I, s:o}", "txid",
                           hex32(tx->txid, id), "status", "committed", "type", tx->type, "signer",
                           hex32(tx->signer, signer), "chain_id", hex32(tx->chain_id, chain), "created_ms",
                           (json_int_t)tx->created_ms, "expiry_ms", (json_int_t)tx->expiry_ms, "payload",
-                          payload ? payload : json_null(),
-                          "attachment", attachment, "height", (json_int_t)loc.height, "index", (int)loc.index,
-                          "block_time_ms", (json_int_t)b.h.time_ms, "result", result_json(&loc.result));
+                          payload ? payload : json_null(), "attachment", attachment, "height",
+                          (json_int_t)loc.height, "index", (int)loc.index, "block_time_ms",
+                          (json_int_t)b.h.time_ms, "result", result_json(&loc.result));
     if (o) { /* a u64 does not fit a JSON integer (int64): give it as a decimal string */
         char nonce[24];
         snprintf(nonce, sizeof nonce, "%llu", (unsigned long long)tx->nonce);
         json_object_set_new(o, "nonce", json_string(nonce));
     }
-    if (!o) rc = CC_ERR_NOMEM;
-    else *out = o;
+    if (!o)
+        rc = CC_ERR_NOMEM;
+    else
+        *out = o;
 free_block:
     cc_block_free(&b);
 done:
@@ -196,8 +199,8 @@ static cc_err find_checkpoint(cc_chain *c, MDB_txn *txn, uint64_t *height, json_
         const uint8_t *node = (const uint8_t *)k.mv_data + 8;
         if (cc_genesis_node_index(&c->g, node) < 0) continue;
         char n[CC_HASH_HEX], s[2 * CC_SIG_BYTES + 1];
-        json_array_append_new(list, json_pack("{s:s, s:s}", "node", hex32(node, n), "sig",
-                                              cc_hex(v.mv_data, CC_SIG_BYTES, s)));
+        json_array_append_new(
+            list, json_pack("{s:s, s:s}", "node", hex32(node, n), "sig", cc_hex(v.mv_data, CC_SIG_BYTES, s)));
     }
     mdb_cursor_close(cur);
     if (list && json_array_size(list) >= need) {
@@ -224,9 +227,10 @@ cc_err cc_chain_checkpoint_json(cc_chain *c, json_t **out)
     char hh[CC_HASH_HEX], sr[CC_HASH_HEX], hdr[2 * CC_HEADER_BYTES + 1];
     cc_header_encode(&h, raw);
     cc_header_hash(&h, hash);
-    *out = json_pack("{s:I, s:s, s:s, s:s, s:O, s:i, s:i}", "height", (json_int_t)height, "block_hash", hex32(hash, hh),
-                     "state_root", hex32(h.state_root, sr), "header", cc_hex(raw, sizeof raw, hdr), "signatures", sigs,
-                     "nodes", (int)c->g.node_count, "required", (int)(c->g.node_count / 2 + 1));
+    *out = json_pack("{s:I, s:s, s:s, s:s, s:O, s:i, s:i}", "height", (json_int_t)height, "block_hash",
+                     hex32(hash, hh), "state_root", hex32(h.state_root, sr), "header",
+                     cc_hex(raw, sizeof raw, hdr), "signatures", sigs, "nodes", (int)c->g.node_count,
+                     "required", (int)(c->g.node_count / 2 + 1));
     if (!*out) rc = CC_ERR_NOMEM;
 done:
     json_decref(sigs);
@@ -248,12 +252,14 @@ cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint
         goto err;
     }
     if (!cc_checkpoint_verify(&h, s)) {
-        rc = cc_errf(eb, CC_ERR_SIGNATURE, "checkpoint signature for height %llu does not verify", (unsigned long long)height);
+        rc = cc_errf(eb, CC_ERR_SIGNATURE, "checkpoint signature for height %llu does not verify",
+                     (unsigned long long)height);
         goto err;
     }
     cc_put_u64(key, height);
     memcpy(key + 8, s->node, CC_PUBKEY_BYTES);
-    if ((rc = cc_store_put(txn, c->s->checkpoints, key, sizeof key, s->sig, CC_SIG_BYTES, eb)) != CC_OK) goto err;
+    if ((rc = cc_store_put(txn, c->s->checkpoints, key, sizeof key, s->sig, CC_SIG_BYTES, eb)) != CC_OK)
+        goto err;
     return cc_store_commit(c->s, txn, eb);
 err:
     cc_store_abort(c->s, txn);
@@ -289,7 +295,8 @@ cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **o
     cc_merkle_source hist = {&sc, cc_store_history_get};
 
     if ((rc = find_tx(c, txn, txid, &loc)) != CC_OK) {
-        rc = cc_errf(eb, rc, rc == CC_ERR_NOT_FOUND ? "no committed tx has this id" : "cannot read the tx index");
+        rc = cc_errf(eb, rc,
+                     rc == CC_ERR_NOT_FOUND ? "no committed tx has this id" : "cannot read the tx index");
         goto done;
     }
     if ((rc = read_block(c, txn, loc.height, &b, &res)) != CC_OK) goto done;
@@ -306,16 +313,19 @@ cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **o
         goto done;
     }
     for (size_t i = 0; i < b.tx_count; i++) cc_merkle_leaf(b.txs[i].txid, CC_HASH_BYTES, leaves[i]);
-    if ((rc = cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, b.tx_count, loc.index, tx_path, &tx_n)) != CC_OK)
+    if ((rc = cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, b.tx_count, loc.index, tx_path,
+                             &tx_n)) != CC_OK)
         goto done;
     for (size_t i = 0; i < b.tx_count; i++) {
         cc_result r;
         if ((rc = cc_results_get(res.mv_data, res.mv_size, (uint32_t)i, &r)) != CC_OK) goto done;
         cc_result_leaf(b.txs[i].txid, &r, leaves[i]);
     }
-    if ((rc = cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, b.tx_count, loc.index, res_path, &res_n)) != CC_OK)
+    if ((rc = cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, b.tx_count, loc.index, res_path,
+                             &res_n)) != CC_OK)
         goto done;
-    if (cp_height > loc.height && (rc = cc_merkle_path_src(&hist, cp_height, loc.height, hist_path, &hist_n)) != CC_OK)
+    if (cp_height > loc.height &&
+        (rc = cc_merkle_path_src(&hist, cp_height, loc.height, hist_path, &hist_n)) != CC_OK)
         goto done;
 
     uint8_t bh[CC_HEADER_BYTES], chh[CC_HEADER_BYTES];
@@ -324,13 +334,13 @@ cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **o
     cc_header_encode(&ch, chh);
     const cc_tx *tx = &b.txs[loc.index];
     char *tx_b64 = cc_base64(tx->raw, tx->raw_len);
-    *out = json_pack("{s:i, s:s, s:s, s:s, s:o, s:{s:I, s:s, s:i, s:o, s:o}, s:{s:I, s:s, s:O}, s:o}",
-                     "carechain_proof", 1, "chain_id", hex32(c->g.chain_id, chain), "txid", hex32(tx->txid, id), "tx",
-                     tx_b64 ? tx_b64 : "", "result", result_json(&loc.result), "block", "height",
-                     (json_int_t)loc.height, "header", cc_hex(bh, sizeof bh, bhex), "index", (int)loc.index, "tx_path",
-                     path_json(tx_path, tx_n), "result_path", path_json(res_path, res_n), "checkpoint", "height",
-                     (json_int_t)cp_height, "header", cc_hex(chh, sizeof chh, chex), "signatures", sigs,
-                     "history_path", path_json(hist_path, hist_n));
+    *out = json_pack(
+        "{s:i, s:s, s:s, s:s, s:o, s:{s:I, s:s, s:i, s:o, s:o}, s:{s:I, s:s, s:O}, s:o}", "carechain_proof",
+        1, "chain_id", hex32(c->g.chain_id, chain), "txid", hex32(tx->txid, id), "tx", tx_b64 ? tx_b64 : "",
+        "result", result_json(&loc.result), "block", "height", (json_int_t)loc.height, "header",
+        cc_hex(bh, sizeof bh, bhex), "index", (int)loc.index, "tx_path", path_json(tx_path, tx_n),
+        "result_path", path_json(res_path, res_n), "checkpoint", "height", (json_int_t)cp_height, "header",
+        cc_hex(chh, sizeof chh, chex), "signatures", sigs, "history_path", path_json(hist_path, hist_n));
     free(tx_b64);
     if (!*out) rc = CC_ERR_NOMEM;
 done:

@@ -39,7 +39,8 @@ static cc_err compare_db(MDB_txn *ta, MDB_dbi da, MDB_txn *tb, MDB_dbi db, char 
     int ra = mdb_cursor_get(ca, &ka, &va, MDB_FIRST), rb = mdb_cursor_get(cb, &kb, &vb, MDB_FIRST);
     cc_err rc = CC_OK;
     while (ra == 0 || rb == 0) {
-        bool same_key = ra == 0 && rb == 0 && ka.mv_size == kb.mv_size && memcmp(ka.mv_data, kb.mv_data, ka.mv_size) == 0;
+        bool same_key =
+            ra == 0 && rb == 0 && ka.mv_size == kb.mv_size && memcmp(ka.mv_data, kb.mv_data, ka.mv_size) == 0;
         if (!same_key || va.mv_size != vb.mv_size || memcmp(va.mv_data, vb.mv_data, va.mv_size) != 0) {
             const MDB_val *k = ra == 0 ? &ka : &kb;
             const MDB_val *v = rb == 0 && same_key ? &vb : ra == 0 ? &va : &vb;
@@ -103,8 +104,8 @@ static cc_err check_attachments(cc_store *s, MDB_txn *txn, cc_verify_report *rep
     return rc;
 }
 
-cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t genesis_len, const char *scratch_dir,
-                       cc_verify_report *rep, cc_errbuf *eb)
+cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t genesis_len,
+                       const char *scratch_dir, cc_verify_report *rep, cc_errbuf *eb)
 {
     cc_chain *src = NULL, *re = NULL;
     MDB_txn *ts = NULL, *tr = NULL;
@@ -167,7 +168,8 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
     }
 
     if (memcmp(re->head.hash, head.hash, CC_HASH_BYTES) != 0 ||
-        memcmp(re->head.state_root, head.state_root, CC_HASH_BYTES) != 0 || re->head.tx_total != head.tx_total) {
+        memcmp(re->head.state_root, head.state_root, CC_HASH_BYTES) != 0 ||
+        re->head.tx_total != head.tx_total) {
         rc = bad(rep, head.height, "%s", "the stored head record differs from the replayed chain");
         goto done;
     }
@@ -193,7 +195,8 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
     if ((rc = check_checkpoints(src->s, ts, &src->g, rep)) != CC_OK) goto done;
     rc = check_attachments(src->s, ts, rep);
 done:
-    if (rc == CC_ERR_VERIFY) cc_errf(eb, rc, "height %llu: %s", (unsigned long long)rep->bad_height, rep->what);
+    if (rc == CC_ERR_VERIFY)
+        cc_errf(eb, rc, "height %llu: %s", (unsigned long long)rep->bad_height, rep->what);
     if (tr) cc_store_abort(re->s, tr);
     if (ts) cc_store_abort(src->s, ts);
     free(results);

@@ -26,7 +26,8 @@ cc_err cc_file_read(const char *path, size_t max, uint8_t **out, size_t *len, cc
         goto done;
     }
     if ((size_t)st.st_size > max) {
-        rc = cc_errf(eb, CC_ERR_TOO_LARGE, "%s is %lld bytes; the limit is %zu", path, (long long)st.st_size, max);
+        rc = cc_errf(eb, CC_ERR_TOO_LARGE, "%s is %lld bytes; the limit is %zu", path, (long long)st.st_size,
+                     max);
         goto done;
     }
     buf = malloc((size_t)st.st_size + 1);
@@ -86,7 +87,8 @@ cc_err cc_file_write(const char *path, const void *data, size_t len, unsigned mo
 cc_err cc_mkdirs(const char *path, cc_errbuf *eb)
 {
     char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return cc_errf(eb, CC_ERR_IO, "path too long");
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return cc_errf(eb, CC_ERR_IO, "path too long");
     for (char *p = buf + 1;; p++) {
         if (*p == '/' || *p == '\0') {
             char c = *p;

@@ -12,21 +12,27 @@
 #include "store/store.h"
 
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
-#define DEFAULT_MAP_MAX ((size_t)64 << 30)
-#define MAX_READERS 1024
+#define DEFAULT_MAP_MAX  ((size_t)64 << 30)
+#define MAX_READERS      1024
 
 cc_err cc_store_err(int mdb_rc, const char *what, cc_errbuf *eb)
 {
     switch (mdb_rc) {
-    case MDB_SUCCESS: return CC_OK;
-    case MDB_NOTFOUND: return cc_errf(eb, CC_ERR_NOT_FOUND, "%s: not found", what);
-    case MDB_MAP_FULL: return cc_errf(eb, CC_ERR_STORE_FULL, "%s: the store's map is full", what);
-    case ENOMEM: return cc_errf(eb, CC_ERR_NOMEM, "%s: out of memory", what);
-    default: return cc_errf(eb, CC_ERR_IO, "%s: %s", what, mdb_strerror(mdb_rc));
+    case MDB_SUCCESS:
+        return CC_OK;
+    case MDB_NOTFOUND:
+        return cc_errf(eb, CC_ERR_NOT_FOUND, "%s: not found", what);
+    case MDB_MAP_FULL:
+        return cc_errf(eb, CC_ERR_STORE_FULL, "%s: the store's map is full", what);
+    case ENOMEM:
+        return cc_errf(eb, CC_ERR_NOMEM, "%s: out of memory", what);
+    default:
+        return cc_errf(eb, CC_ERR_IO, "%s: %s", what, mdb_strerror(mdb_rc));
     }
 }
 
-cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out, cc_errbuf *eb)
+cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out,
+                     cc_errbuf *eb)
 {
     cc_err rc;
     int mrc;
@@ -63,9 +69,10 @@ cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool read
     const struct {
         const char *name;
         MDB_dbi *dbi;
-    } dbs[] = {{"blocks", &s->blocks},           {"results", &s->results}, {"txindex", &s->txindex},
-               {"state", &s->state},             {"attachments", &s->attachments},
-               {"history", &s->history},         {"checkpoints", &s->checkpoints}, {"meta", &s->meta}};
+    } dbs[] = {{"blocks", &s->blocks},           {"results", &s->results},
+               {"txindex", &s->txindex},         {"state", &s->state},
+               {"attachments", &s->attachments}, {"history", &s->history},
+               {"checkpoints", &s->checkpoints}, {"meta", &s->meta}};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         unsigned flags = readonly ? 0 : MDB_CREATE;
         if ((mrc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi)) != 0) {
@@ -128,7 +135,8 @@ void cc_store_abort(cc_store *s, MDB_txn *txn)
 cc_err cc_store_grow(cc_store *s, cc_errbuf *eb)
 {
     if (s->map_size >= s->map_max)
-        return cc_errf(eb, CC_ERR_STORE_FULL, "the store is full: its map is at the limit of %zu bytes", s->map_max);
+        return cc_errf(eb, CC_ERR_STORE_FULL, "the store is full: its map is at the limit of %zu bytes",
+                       s->map_max);
     size_t next = s->map_size * 2 > s->map_max ? s->map_max : s->map_size * 2;
     pthread_rwlock_wrlock(&s->resize_lock);
     int mrc = mdb_env_set_mapsize(s->env, next);

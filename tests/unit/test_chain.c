@@ -96,23 +96,30 @@ static void test_rules_and_results(void **state)
     register_member(f, 11, "patient", T0 + 10);
 
     /* 0: a clinician anchors a document: ok */
-    ut_tx(&txs[0], f->chain_id, &clin, "note.put", "{\"kind\":\"discharge\",\"sha256\":\"" 
-          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0, 1);
+    ut_tx(&txs[0], f->chain_id, &clin, "note.put",
+          "{\"kind\":\"discharge\",\"sha256\":\""
+          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 1);
     /* 1: a patient may not register members */
     snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"clinician\"}", cc_hex(stranger.pk, 32, hex));
     ut_tx(&txs[1], f->chain_id, &patient, "member.register", payload, T0, 2);
     /* 2: an unregistered signer */
-    ut_tx(&txs[2], f->chain_id, &stranger, "note.put", "{\"kind\":\"x\",\"sha256\":\""
-          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0, 3);
+    ut_tx(&txs[2], f->chain_id, &stranger, "note.put",
+          "{\"kind\":\"x\",\"sha256\":\""
+          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 3);
     /* 3: expired: created 2 h before the block, expiry 1 h after created */
-    ut_tx(&txs[3], f->chain_id, &clin, "note.put", "{\"kind\":\"y\",\"sha256\":\""
-          "10112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0 + 100 - 7200000, 4);
+    ut_tx(&txs[3], f->chain_id, &clin, "note.put",
+          "{\"kind\":\"y\",\"sha256\":\""
+          "10112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0 + 100 - 7200000, 4);
     /* 4: the same tx as 0 again: duplicate */
     assert_int_equal(cc_tx_copy(&txs[4], &txs[0]), CC_OK);
     /* 5: patient named: invalid */
     ut_tx(&txs[5], f->chain_id, &f->admin, "member.register",
           "{\"id\":\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\",\"name\":\"Jane\","
-          "\"role\":\"patient\"}", T0, 5);
+          "\"role\":\"patient\"}",
+          T0, 5);
     produce(f, txs, 6, T0 + 100, r);
     assert_int_equal(r[0].code, CC_OK);
     assert_int_equal(r[1].code, CC_ERR_FORBIDDEN);
@@ -132,8 +139,10 @@ static void test_rules_and_results(void **state)
     assert_int_equal(cc_chain_admit(f->c, &txs[1], T0 + 200, NULL), CC_ERR_DUPLICATE);
     for (int i = 0; i < 6; i++) cc_tx_free(&txs[i]);
     ut_tx(&txs[1], f->chain_id, &patient, "member.register", payload, T0, 12);
-    ut_tx(&txs[2], f->chain_id, &stranger, "note.put", "{\"kind\":\"x\",\"sha256\":\""
-          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0, 13);
+    ut_tx(&txs[2], f->chain_id, &stranger, "note.put",
+          "{\"kind\":\"x\",\"sha256\":\""
+          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 13);
     assert_int_equal(cc_chain_admit(f->c, &txs[1], T0 + 200, NULL), CC_ERR_FORBIDDEN);
     assert_int_equal(cc_chain_admit(f->c, &txs[2], T0 + 200, NULL), CC_ERR_UNKNOWN_SIGNER);
     assert_int_equal(cc_chain_admit(f->c, &txs[2], T0 + 3 * 3600 * 1000, NULL), CC_ERR_EXPIRED);
@@ -144,8 +153,10 @@ static void test_rules_and_results(void **state)
     /* Revoke the clinician; their next tx fails with revoked. */
     snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"reason\":\"left\"}", cc_hex(clin.pk, 32, hex));
     ut_tx(&txs[0], f->chain_id, &f->admin, "member.revoke", payload, T0 + 150, 6);
-    ut_tx(&txs[1], f->chain_id, &clin, "note.put", "{\"kind\":\"z\",\"sha256\":\""
-          "20112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0 + 150, 7);
+    ut_tx(&txs[1], f->chain_id, &clin, "note.put",
+          "{\"kind\":\"z\",\"sha256\":\""
+          "20112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0 + 150, 7);
     /* the payer's admin may not revoke a hospital identity */
     snprintf(payload, sizeof payload, "{\"id\":\"%s\"}", cc_hex(patient.pk, 32, hex));
     ut_tx(&txs[2], f->chain_id, &f->payer_admin, "member.revoke", payload, T0 + 150, 8);
@@ -163,8 +174,10 @@ static void test_block_time_must_increase(void **state)
     cc_result r;
     cc_header h;
     register_member(f, 10, "clinician", T0);
-    ut_tx(&tx, f->chain_id, &f->admin, "note.put", "{\"kind\":\"a\",\"sha256\":\""
-          "30112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}", T0, 1);
+    ut_tx(&tx, f->chain_id, &f->admin, "note.put",
+          "{\"kind\":\"a\",\"sha256\":\""
+          "30112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 1);
     assert_int_equal(cc_chain_produce(f->c, &tx, 1, T0, &f->node, &h, &r, NULL), CC_ERR_INVALID);
     cc_tx_free(&tx);
 }
@@ -181,7 +194,8 @@ static void test_proofs(void **state)
         for (size_t i = 0; i < n; i++) {
             char payload[160];
             snprintf(payload, sizeof payload, "{\"kind\":\"k\",\"sha256\":\"%064x\"}", b * 100 + (int)i);
-            ut_tx(&txs[i], f->chain_id, &f->admin, "note.put", payload, T0 + (uint64_t)b * 10, (uint64_t)(b * 100 + (int)i));
+            ut_tx(&txs[i], f->chain_id, &f->admin, "note.put", payload, T0 + (uint64_t)b * 10,
+                  (uint64_t)(b * 100 + (int)i));
         }
         produce(f, txs, n, T0 + (uint64_t)b * 10 + 5, r);
         memcpy(ids[b], txs[n - 1].txid, CC_HASH_BYTES);
@@ -202,18 +216,22 @@ static void test_proofs(void **state)
         json_t *bad = json_deep_copy(proof);
         json_t *hp = json_object_get(bad, "history_path");
         if (json_array_size(hp) > 0) {
-            json_array_set_new(hp, 0, json_string("00000000000000000000000000000000000000000000000000000000000000aa"));
-            assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb), CC_ERR_VERIFY);
+            json_array_set_new(
+                hp, 0, json_string("00000000000000000000000000000000000000000000000000000000000000aa"));
+            assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb),
+                             CC_ERR_VERIFY);
         }
         json_decref(bad);
         bad = json_deep_copy(proof);
         json_object_set_new(json_object_get(bad, "result"), "code_num", json_integer(CC_ERR_FORBIDDEN));
         json_object_set_new(json_object_get(bad, "result"), "code", json_string("forbidden"));
-        assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb), CC_ERR_VERIFY);
+        assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb),
+                         CC_ERR_VERIFY);
         json_decref(bad);
         bad = json_deep_copy(proof);
         json_object_set_new(json_object_get(bad, "checkpoint"), "signatures", json_array());
-        assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb), CC_ERR_VERIFY);
+        assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb),
+                         CC_ERR_VERIFY);
         assert_non_null(strstr(eb.msg, "majority"));
         json_decref(bad);
         json_decref(proof);

@@ -8,7 +8,8 @@
 #include "vectors.h"
 
 static const char *const vector_payloads[] = {
-    "{\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"kind\":\"consent-form\"}",
+    "{\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\",\"kind\":\"consent-"
+    "form\"}",
     "{\"role\":\"clinician\",\"id\":\"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\","
     "\"name\":\"Dr. Ada Example\"}",
     "{\"kind\":\"scan\",\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\","
@@ -30,8 +31,8 @@ static uint8_t *unhex_alloc(const char *hex, size_t *n)
     return b;
 }
 
-static void check_vector(int seed, const char *type, int which, uint64_t nonce, const char *att, const char *raw_hex,
-                         const char *txid_hex)
+static void check_vector(int seed, const char *type, int which, uint64_t nonce, const char *att,
+                         const char *raw_hex, const char *txid_hex)
 {
     uint8_t chain[CC_HASH_BYTES];
     cc_key k;
@@ -40,9 +41,14 @@ static void check_vector(int seed, const char *type, int which, uint64_t nonce, 
     size_t n;
     vector_chain(chain);
     ut_key(seed, &k);
-    cc_tx_params p = {.chain_id = chain, .type = type, .payload = vector_payloads[which],
-                      .payload_len = strlen(vector_payloads[which]), .created_ms = 1764000000000ULL,
-                      .expiry_ms = 1764003600000ULL, .nonce = nonce, .attachment = (const uint8_t *)att,
+    cc_tx_params p = {.chain_id = chain,
+                      .type = type,
+                      .payload = vector_payloads[which],
+                      .payload_len = strlen(vector_payloads[which]),
+                      .created_ms = 1764000000000ULL,
+                      .expiry_ms = 1764003600000ULL,
+                      .nonce = nonce,
+                      .attachment = (const uint8_t *)att,
                       .attachment_len = att ? strlen(att) : 0};
     assert_int_equal(cc_tx_create(&p, &k, &made, NULL), CC_OK);
     uint8_t *raw = unhex_alloc(raw_hex, &n);
@@ -160,17 +166,17 @@ static void test_rejects_bad_payloads(void **state)
     (void)state;
     cc_errbuf eb;
     assert_int_equal(decode_with_payload("{\"a\":1}", 7, &eb), CC_OK);
-    assert_int_equal(decode_with_payload("[1,2]", 5, &eb), CC_ERR_MALFORMED);            /* not an object */
-    assert_int_equal(decode_with_payload("\"x\"", 3, &eb), CC_ERR_MALFORMED);            /* not an object */
+    assert_int_equal(decode_with_payload("[1,2]", 5, &eb), CC_ERR_MALFORMED);              /* not an object */
+    assert_int_equal(decode_with_payload("\"x\"", 3, &eb), CC_ERR_MALFORMED);              /* not an object */
     assert_int_equal(decode_with_payload("{\"a\":1,\"a\":2}", 13, &eb), CC_ERR_MALFORMED); /* duplicate key */
     assert_non_null(strstr(eb.msg, "duplicate"));
     assert_int_equal(decode_with_payload("{\"a\":\"\xff\"}", 8, &eb), CC_ERR_MALFORMED); /* invalid UTF-8 */
     assert_int_equal(decode_with_payload("{\"a\":1.5}", 9, &eb), CC_ERR_MALFORMED);      /* real number */
     assert_non_null(strstr(eb.msg, ".a"));
     assert_int_equal(decode_with_payload("{\"b\":1,\"a\":2}", 13, &eb), CC_ERR_MALFORMED); /* keys unsorted */
-    assert_int_equal(decode_with_payload("{\"a\": 1}", 8, &eb), CC_ERR_MALFORMED);       /* not compact */
-    assert_int_equal(decode_with_payload("{\"a\":1} ", 8, &eb), CC_ERR_MALFORMED);       /* trailing space */
-    assert_int_equal(decode_with_payload("{\"a\":1}{}", 9, &eb), CC_ERR_MALFORMED);      /* two values */
+    assert_int_equal(decode_with_payload("{\"a\": 1}", 8, &eb), CC_ERR_MALFORMED);         /* not compact */
+    assert_int_equal(decode_with_payload("{\"a\":1} ", 8, &eb), CC_ERR_MALFORMED);  /* trailing space */
+    assert_int_equal(decode_with_payload("{\"a\":1}{}", 9, &eb), CC_ERR_MALFORMED); /* two values */
     assert_int_equal(decode_with_payload("", 0, &eb), CC_ERR_MALFORMED);
 }
 
@@ -182,8 +188,11 @@ static void test_create_canonicalises_and_limits(void **state)
     cc_tx tx;
     cc_errbuf eb;
     ut_key(5, &k);
-    cc_tx_params p = {.chain_id = chain, .type = "note.put", .payload = "{ \"z\": 1, \"a\": [true, null] }",
-                      .created_ms = 1, .expiry_ms = 2};
+    cc_tx_params p = {.chain_id = chain,
+                      .type = "note.put",
+                      .payload = "{ \"z\": 1, \"a\": [true, null] }",
+                      .created_ms = 1,
+                      .expiry_ms = 2};
     p.payload_len = strlen(p.payload);
     assert_int_equal(cc_tx_create(&p, &k, &tx, &eb), CC_OK);
     assert_string_equal(tx.payload, "{\"a\":[true,null],\"z\":1}");
@@ -317,7 +326,8 @@ static void test_genesis_rejects(void **state)
     const char *bad[] = {
         "{}",
         "{\"carechain_genesis\":2}",
-        "{\"carechain_genesis\":1,\"chain_name\":\"x\",\"time_ms\":1,\"organisations\":[],\"nodes\":[],\"identities\":[]}",
+        "{\"carechain_genesis\":1,\"chain_name\":\"x\",\"time_ms\":1,\"organisations\":[],\"nodes\":[],"
+        "\"identities\":[]}",
         "[1]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -77,7 +77,8 @@ static void test_leaf_and_node_are_domain_separated(void **state)
     assert_memory_equal(a, b, 32);
     /* empty tree: SHA-256 of nothing */
     cc_merkle_root(NULL, 0, a);
-    assert_string_equal(cc_hex(a, 32, (char[65]){0}), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(cc_hex(a, 32, (char[65]){0}),
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 static void test_roots_match_reference(void **state)
@@ -104,20 +105,25 @@ static void test_every_position_of_every_size(void **state)
         ref_mth(0, n, root);
         for (size_t i = 0; i < n; i++) {
             size_t len = 0, len2 = 0;
-            assert_int_equal(cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, n, i, path, &len), CC_OK);
+            assert_int_equal(cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, n, i, path, &len),
+                             CC_OK);
             assert_int_equal(cc_merkle_path_src(&src, n, i, path2, &len2), CC_OK);
             assert_int_equal(len, len2);
             assert_memory_equal(path, path2, len * CC_HASH_BYTES);
             assert_true(cc_merkle_verify(leaves[i], i, n, (const uint8_t(*)[CC_HASH_BYTES])path, len, root));
             /* the same path must not prove another position, size or leaf */
             if (n > 1) {
-                assert_false(cc_merkle_verify(leaves[i], (i + 1) % n, n, (const uint8_t(*)[CC_HASH_BYTES])path, len, root));
-                assert_false(cc_merkle_verify(leaves[(i + 1) % n], i, n, (const uint8_t(*)[CC_HASH_BYTES])path, len, root));
+                assert_false(cc_merkle_verify(leaves[i], (i + 1) % n, n,
+                                              (const uint8_t(*)[CC_HASH_BYTES])path, len, root));
+                assert_false(cc_merkle_verify(leaves[(i + 1) % n], i, n,
+                                              (const uint8_t(*)[CC_HASH_BYTES])path, len, root));
             }
             if (len > 0) {
                 path[len - 1][0] ^= 1;
-                assert_false(cc_merkle_verify(leaves[i], i, n, (const uint8_t(*)[CC_HASH_BYTES])path, len, root));
-                assert_false(cc_merkle_verify(leaves[i], i, n, (const uint8_t(*)[CC_HASH_BYTES])path, len - 1, root));
+                assert_false(
+                    cc_merkle_verify(leaves[i], i, n, (const uint8_t(*)[CC_HASH_BYTES])path, len, root));
+                assert_false(
+                    cc_merkle_verify(leaves[i], i, n, (const uint8_t(*)[CC_HASH_BYTES])path, len - 1, root));
             }
         }
         assert_int_equal(cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, n, n, path, &(size_t){0}),

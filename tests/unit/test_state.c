@@ -17,14 +17,20 @@ static void test_lthash_order_independent(void **state)
     memset(&c, 0, sizeof c);
     const char *keys[] = {"id/1", "id/2", "note/x", "org/hospital", "z"};
     const char *vals[] = {"one", "two", "three", "four", ""};
-    for (int i = 0; i < 5; i++) cc_lthash_add(&a, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)vals[i], strlen(vals[i]));
-    for (int i = 4; i >= 0; i--) cc_lthash_add(&b, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)vals[i], strlen(vals[i]));
+    for (int i = 0; i < 5; i++)
+        cc_lthash_add(&a, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)vals[i],
+                      strlen(vals[i]));
+    for (int i = 4; i >= 0; i--)
+        cc_lthash_add(&b, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)vals[i],
+                      strlen(vals[i]));
     cc_lthash_root(&a, ra);
     cc_lthash_root(&b, rb);
     assert_memory_equal(ra, rb, 32);
 
     /* removing every entry returns to the empty state */
-    for (int i = 0; i < 5; i++) cc_lthash_sub(&a, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)vals[i], strlen(vals[i]));
+    for (int i = 0; i < 5; i++)
+        cc_lthash_sub(&a, (const uint8_t *)keys[i], strlen(keys[i]), (const uint8_t *)vals[i],
+                      strlen(vals[i]));
     cc_lthash_root(&a, ra);
     cc_lthash_root(&c, rc);
     assert_memory_equal(ra, rc, 32);
@@ -68,9 +74,13 @@ static void test_two_stores_agree(void **state)
             cc_key k;
             char hex[65];
             ut_key(20 + h * 4 + i, &k);
-            if (i % 2) snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"researcher\"}", cc_hex(k.pk, 32, hex));
-            else snprintf(payload, sizeof payload, "{\"kind\":\"k\",\"sha256\":\"%064d\"}", h * 10 + i);
-            ut_tx(&txs[i], chain_id, &admin, i % 2 ? "member.register" : "note.put", payload, 1764000000000ULL, (uint64_t)(h * 10 + i));
+            if (i % 2)
+                snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"researcher\"}",
+                         cc_hex(k.pk, 32, hex));
+            else
+                snprintf(payload, sizeof payload, "{\"kind\":\"k\",\"sha256\":\"%064d\"}", h * 10 + i);
+            ut_tx(&txs[i], chain_id, &admin, i % 2 ? "member.register" : "note.put", payload,
+                  1764000000000ULL, (uint64_t)(h * 10 + i));
         }
         uint64_t t = 1764000000000ULL + (uint64_t)h;
         assert_int_equal(cc_chain_produce(a, txs, 4, t, &node, &hdr, ra, &eb), CC_OK);

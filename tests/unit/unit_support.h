@@ -36,22 +36,23 @@ static inline char *ut_genesis(void)
     ut_key(2, &admin);
     ut_key(3, &payer);
     char *out = NULL;
-    if (asprintf(&out,
-                 "{\"carechain_genesis\":1,\"chain_name\":\"unit\",\"time_ms\":1764000000000,"
-                 "\"organisations\":[{\"id\":\"hospital\",\"name\":\"St Example\",\"kind\":\"hospital\"},"
-                 "{\"id\":\"payer\",\"name\":\"Example Plan\",\"kind\":\"payer\"}],"
-                 "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\",\"api\":\"127.0.0.1:7800\","
-                 "\"raft\":\"127.0.0.1:7900\"}],"
-                 "\"identities\":[{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Admin\"},"
-                 "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}",
-                 cc_hex(node.pk, 32, n), cc_hex(admin.pk, 32, a), cc_hex(payer.pk, 32, p)) < 0)
+    if (asprintf(
+            &out,
+            "{\"carechain_genesis\":1,\"chain_name\":\"unit\",\"time_ms\":1764000000000,"
+            "\"organisations\":[{\"id\":\"hospital\",\"name\":\"St Example\",\"kind\":\"hospital\"},"
+            "{\"id\":\"payer\",\"name\":\"Example Plan\",\"kind\":\"payer\"}],"
+            "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\",\"api\":\"127.0.0.1:7800\","
+            "\"raft\":\"127.0.0.1:7900\"}],"
+            "\"identities\":[{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Admin\"},"
+            "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}",
+            cc_hex(node.pk, 32, n), cc_hex(admin.pk, 32, a), cc_hex(payer.pk, 32, p)) < 0)
         return NULL;
     return out;
 }
 
 /* Make and sign a tx; asserts success. */
-static inline void ut_tx(cc_tx *tx, const uint8_t *chain_id, const cc_key *k, const char *type, const char *payload,
-                         uint64_t created_ms, uint64_t nonce)
+static inline void ut_tx(cc_tx *tx, const uint8_t *chain_id, const cc_key *k, const char *type,
+                         const char *payload, uint64_t created_ms, uint64_t nonce)
 {
     cc_tx_params p = {.chain_id = chain_id,
                       .type = type,
