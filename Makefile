@@ -40,6 +40,7 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+.SECONDARY: $(TEST_SUPPORT_OBJ) # keep them: make would delete them as intermediates
 
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
@@ -61,16 +62,16 @@ $(BUILD)/carechain: $(BUILD)/obj/src/cli/main.o $(BUILD)/libcarechain.a
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcarechain.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcarechain.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(TEST_LIBS)
 
 # Fuzz targets built as plain programs that replay the seed corpus.
 $(BUILD)/tests/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libcarechain.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
 test: all $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh
@@ -113,3 +114,4 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d
+-include $(TEST_SUPPORT_OBJ:.o=.d) $(UNIT_BIN:=.d) $(INTEG_BIN:=.d) $(REPLAY_BIN:=.d)

@@ -1,0 +1,245 @@
+/*
+ * cli/cli.h — what the `carechain` subcommands share: exit codes, the option
+ * parser, output helpers, the libcurl HTTP client, building and posting txs,
+ * the demo network (orgs and keyring) and running a node as a child process.
+ *
+ * Every command is `int cc_cmd_<name>(int argc, char **argv)` where argv[0]
+ * is the command's own name; it returns the process exit code.
+ */
+#ifndef CARECHAIN_CLI_H
+#define CARECHAIN_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "carechain.h"
+
+/* ---- exit codes (DESIGN.md "Interface contract") ------------------------- */
+
+#define CC_EXIT_OK          0 /* done */
+#define CC_EXIT_FAIL        1 /* rejected, failed result, verification failed */
+#define CC_EXIT_USAGE       2 /* bad command line, refused to overwrite */
+#define CC_EXIT_UNREACHABLE 3 /* the node did not answer */
+
+#define CC_CLI_DEFAULT_NODE "http://127.0.0.1:7800"
+#define CC_CLI_POS_MAX      4 /* positional arguments a command may take */
+
+/* ---- option parsing ------------------------------------------------------- */
+
+/* One long option. A value option stores into *(const char **)dest (a
+ * pointer into argv); a flag (metavar NULL) stores true into *(bool *)dest. */
+typedef struct cc_cli_opt {
+    const char *name;    /* without the dashes: "key" */
+    const char *metavar; /* "FILE"; NULL for a flag */
+    const char *help;
+    void *dest;
+} cc_cli_opt;
+
+typedef struct cc_cli_spec {
+    const char *cmd;        /* "tx send" */
+    const char *usage;      /* what follows the command in the usage line */
+    const char *summary;    /* one sentence */
+    const cc_cli_opt *opts; /* terminated by an entry with name NULL */
+    unsigned pos_min, pos_max;
+    bool node;        /* accepts --node URL */
+    bool json;        /* accepts --json */
+    const char *more; /* extra help text after the options (may be NULL) */
+} cc_cli_spec;
+
+/* What every command gets besides its own options. */
+typedef struct cc_cli_ctx {
+    const char *cmd;  /* for messages */
+    const char *node; /* base URL of the node */
+    bool json;
+    const char *pos[CC_CLI_POS_MAX];
+    unsigned pos_count;
+} cc_cli_ctx;
+
+/* Parse argv[1..argc) against spec. Returns -1 to go on, CC_EXIT_OK after
+ * printing --help, or CC_EXIT_USAGE after a one-line message on stderr. */
+int cc_cli_parse(const cc_cli_spec *spec, int argc, char **argv, cc_cli_ctx *ctx);
+/* "carechain CMD: <message> (try carechain CMD --help)" on stderr; returns
+ * CC_EXIT_USAGE. */
+int cc_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parse an unsigned integer with an optional K/M/G/T suffix (binary units
+ * when bytes is true). false when str is not such a number. */
+bool cc_cli_parse_u64(const char *str, bool bytes, uint64_t *out);
+
+/* ---- output ----------------------------------------------------------------- */
+
+/* "3f1c…e2": the first 4 and last 2 hex digits. out holds 16 bytes. */
+#define CC_CLI_SHORT_BYTES 16
+const char *cc_cli_short(const char *hex, char out[CC_CLI_SHORT_BYTES]);
+/* UTC time "2025-11-25 17:30:00.123 UTC" from ms since the epoch. */
+const char *cc_cli_time(uint64_t ms, char out[40]);
+/* Print v on stdout, indented, with a newline. */
+void cc_cli_print_json(const json_t *v);
+/* Accessors that tolerate a missing field. */
+const char *cc_cli_jstr(const json_t *obj, const char *key, const char *dflt);
+uint64_t cc_cli_juint(const json_t *obj, const char *key);
+
+/* ---- HTTP client (libcurl) --------------------------------------------------- */
+
+typedef struct cc_cli_http cc_cli_http;
+
+typedef struct cc_cli_resp {
+    long status; /* HTTP status; 0 when unreachable */
+    char *body;  /* owned, NUL-terminated */
+    size_t len;
+    json_t *json; /* owned parsed body, NULL when not JSON */
+} cc_cli_resp;
+
+/* A client for one node; keeps its connection alive between requests. Not
+ * thread safe: one per thread. base is copied. NULL on OOM. */
+cc_cli_http *cc_cli_http_new(const char *base);
+void cc_cli_http_free(cc_cli_http *h);
+/* Set the request timeout (default 60 s). */
+void cc_cli_http_timeout(cc_cli_http *h, long timeout_ms);
+/* GET (body NULL) or POST path. CC_OK with resp filled whatever the status;
+ * CC_ERR_UNREACHABLE when no HTTP answer came (eb says why). The caller
+ * releases resp with cc_cli_resp_free. */
+cc_err cc_cli_http_request(cc_cli_http *h, const char *path, const char *content_type, const void *body,
+                           size_t len, cc_cli_resp *resp, cc_errbuf *eb) CC_WUR;
+void cc_cli_resp_free(cc_cli_resp *r);
+/* The error code and message of an error body ("unreachable"/"http 500"
+ * when the body has none). Valid while resp lives. */
+const char *cc_cli_resp_code(const cc_cli_resp *r);
+const char *cc_cli_resp_message(const cc_cli_resp *r);
+
+/* GET path on ctx->node, expecting JSON. Returns -1 with *out set (caller
+ * decrefs) on 2xx; otherwise prints why (stderr, or the JSON with --json)
+ * and returns the exit code (1 for an HTTP error, 3 unreachable). */
+int cc_cli_get_json(const cc_cli_ctx *ctx, const char *path, json_t **out, long *status);
+
+/* ---- transactions -------------------------------------------------------------- */
+
+/* Where a tx goes: the chain id comes from genesis (SHA-256 of the file) or
+ * from the node's GET /v1/status. */
+cc_err cc_cli_chain_id(cc_cli_http *h, const char *genesis_path, uint8_t chain_id[CC_HASH_BYTES],
+                       cc_errbuf *eb) CC_WUR;
+
+/* Build and sign a tx now: created = cc_now_ms(), expiry = created + 1 h,
+ * nonce random. payload is a JSON object text. out: caller cc_tx_free()s. */
+cc_err cc_cli_tx_build(const uint8_t chain_id[CC_HASH_BYTES], const cc_key *key, const char *type,
+                       const char *payload, const uint8_t *attachment, size_t attachment_len, cc_tx *out,
+                       cc_errbuf *eb) CC_WUR;
+
+/* What the node said about one tx. */
+typedef struct cc_cli_sent {
+    char txid[CC_HASH_HEX];
+    long status;    /* HTTP status */
+    bool accepted;  /* 2xx */
+    bool committed; /* ?wait=commit answered with a height */
+    uint64_t height;
+    uint32_t index;
+    char code[40]; /* result code ("ok") or the error code */
+    char message[256];
+    json_t *json; /* the whole answer (owned; cc_cli_sent_free) */
+} cc_cli_sent;
+
+/* POST /v1/tx as octet-stream (tx bytes then the attachment). CC_OK with
+ * out filled whatever the node answered; CC_ERR_UNREACHABLE otherwise. */
+cc_err cc_cli_tx_post(cc_cli_http *h, const cc_tx *tx, bool wait, cc_cli_sent *out, cc_errbuf *eb) CC_WUR;
+void cc_cli_sent_free(cc_cli_sent *s);
+/* true when the tx was accepted and, if it committed, with result ok. */
+bool cc_cli_sent_ok(const cc_cli_sent *s);
+/* Print the outcome as a sentence (or the JSON) and return the exit code. */
+int cc_cli_sent_report(const cc_cli_ctx *ctx, const cc_cli_sent *s, const char *what);
+
+/* Append one tx (u32 big-endian length || tx || attachment) to a batch
+ * buffer for POST /v1/txs. */
+cc_err cc_cli_batch_add(uint8_t **buf, size_t *len, size_t *cap, const cc_tx *tx) CC_WUR;
+
+/* Load a key file, printing why not (stderr). Returns false on failure.
+ * *extra may be NULL. */
+bool cc_cli_key_load(const char *cmd, const char *path, cc_key *k, json_t **extra);
+
+/* Build, sign and send one tx of a command (member, note, tx send), then
+ * report it. The common path of the write commands. */
+int cc_cli_send_and_report(const cc_cli_ctx *ctx, const char *key_path, const char *genesis_path,
+                           const char *type, const char *payload, const uint8_t *attachment,
+                           size_t attachment_len, bool wait);
+
+/* ---- the demo network ------------------------------------------------------------ */
+
+typedef struct cc_cli_org {
+    const char *id, *name, *kind;
+} cc_cli_org;
+
+/* A keyring identity that init writes but genesis does not hold: the demo
+ * registers it with member.register, signed by the admin of its org. */
+typedef struct cc_cli_member {
+    const char *role, *org, *name;
+} cc_cli_member;
+
+extern const cc_cli_org cc_cli_orgs[];
+extern const size_t cc_cli_org_count;
+extern const cc_cli_member cc_cli_members[];
+extern const size_t cc_cli_member_count;
+
+/* Write a fresh network into dir (must be absent or empty): genesis.json,
+ * node1..N, keys/, the marker. chain_name NULL = "carechain-demo". */
+cc_err cc_cli_net_init(const char *dir, unsigned nodes, const char *chain_name, cc_errbuf *eb) CC_WUR;
+#define CC_CLI_NET_MARKER ".carechain-net"
+
+/* The member.register payload for a keyring member's key file. Caller frees. */
+char *cc_cli_member_payload(const cc_key *k, const char *role, const char *name);
+
+/* Register every keyring member of the network in net_dir, each signed by
+ * the admin of its org, in one POST /v1/txs?wait=commit. *answer gets the
+ * node's answer ({accepted, rejected, results: [...]} in cc_cli_members
+ * order; caller decrefs). CC_ERR_INVALID when the node refused the batch. */
+cc_err cc_cli_keyring_register(cc_cli_http *h, const char *net_dir, const uint8_t chain_id[CC_HASH_BYTES],
+                               json_t **answer, cc_errbuf *eb) CC_WUR;
+
+/* Remove a directory tree (like rm -rf). */
+cc_err cc_cli_rmtree(const char *path, cc_errbuf *eb) CC_WUR;
+
+/* verify-chain of a node directory (genesis.json, data/) with a scratch
+ * store under mkdtemp, removed afterwards. As cc_chain_verify. */
+struct cc_verify_report;
+cc_err cc_cli_verify_dir(const char *dir, struct cc_verify_report *rep, cc_errbuf *eb) CC_WUR;
+
+/* ---- a node as a child process ---------------------------------------------------- */
+
+/* fork/exec /proc/self/exe node --dir DIR --api API --quiet; the child's
+ * stderr goes to log_path when not NULL. */
+cc_err cc_cli_node_spawn(const char *dir, const char *api, const char *log_path, pid_t *pid,
+                         cc_errbuf *eb) CC_WUR;
+/* Wait until GET /v1/status answers (or the child dies, or timeout). */
+cc_err cc_cli_node_wait_ready(const char *base, pid_t pid, unsigned timeout_ms, cc_errbuf *eb) CC_WUR;
+/* SIGTERM then wait (SIGKILL after timeout_ms). Returns the exit status
+ * as waitpid reported it, or -1. */
+int cc_cli_node_stop(pid_t pid, unsigned timeout_ms);
+/* A TCP port on 127.0.0.1 that was free a moment ago; 0 on failure. */
+unsigned cc_cli_free_port(void);
+/* true when nothing listens on 127.0.0.1:port right now. */
+bool cc_cli_port_free(unsigned port);
+
+/* ---- commands ------------------------------------------------------------------------ */
+
+int cc_cmd_keygen(int argc, char **argv);
+int cc_cmd_init(int argc, char **argv);
+int cc_cmd_node(int argc, char **argv);
+int cc_cmd_status(int argc, char **argv);
+int cc_cmd_tx(int argc, char **argv);
+int cc_cmd_block(int argc, char **argv);
+int cc_cmd_proof(int argc, char **argv);
+int cc_cmd_verify_proof(int argc, char **argv);
+int cc_cmd_verify_chain(int argc, char **argv);
+int cc_cmd_member(int argc, char **argv);
+int cc_cmd_note(int argc, char **argv);
+int cc_cmd_demo(int argc, char **argv);
+int cc_cmd_bench(int argc, char **argv);
+
+/* Dispatch "GROUP SUB ..." to one of subs (NULL-terminated names). */
+typedef struct cc_cli_sub {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cc_cli_sub;
+int cc_cli_dispatch(const char *group, const cc_cli_sub *subs, int argc, char **argv);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * cli/cmd_status.c — `carechain status`: what the node says about itself
+ * and its chain, in a few sentences.
+ */
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cc_cmd_status(int argc, char **argv)
+{
+    const cc_cli_opt opts[] = {{NULL, NULL, NULL, NULL}};
+    const cc_cli_spec spec = {"status", NULL, "Show the node's chain, height and mempool.", opts, 0, 0, true,
+                              true,     NULL};
+    cc_cli_ctx ctx;
+    json_t *j;
+    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    if (rc >= 0) return rc;
+    rc = cc_cli_get_json(&ctx, "/v1/status", &j, NULL);
+    if (rc >= 0) return rc;
+    if (ctx.json) {
+        cc_cli_print_json(j);
+        json_decref(j);
+        return CC_EXIT_OK;
+    }
+    char sc[CC_CLI_SHORT_BYTES], sh[CC_CLI_SHORT_BYTES], tm[40];
+    json_t *node = json_object_get(j, "node");
+    uint64_t height = cc_cli_juint(j, "height");
+    printf("Node %s at %s is in %s mode (leader %s) on chain %s (id %s).\n", cc_cli_jstr(node, "name", "?"),
+           ctx.node, cc_cli_jstr(j, "mode", "?"), cc_cli_jstr(j, "leader", "?"),
+           cc_cli_jstr(j, "chain_name", "?"), cc_cli_short(cc_cli_jstr(j, "chain_id", "?"), sc));
+    if (height == 0)
+        printf("No blocks yet: the chain holds only its genesis state.\n");
+    else
+        printf("Height %llu, head block %s made %s; %llu txs committed in all.\n", (unsigned long long)height,
+               cc_cli_short(cc_cli_jstr(j, "head_hash", "?"), sh),
+               cc_cli_time(cc_cli_juint(j, "head_time_ms"), tm),
+               (unsigned long long)cc_cli_juint(j, "tx_total"));
+    printf("%llu txs wait in the mempool.%s\n", (unsigned long long)cc_cli_juint(j, "mempool"),
+           json_is_true(json_object_get(j, "store_full")) ? " The node's store is FULL: it refuses new txs."
+                                                          : "");
+    json_decref(j);
+    return CC_EXIT_OK;
+}

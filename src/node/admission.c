@@ -1,0 +1,193 @@
+/*
+ * node/admission.c — decode, admission checks, signature verification and
+ * mempool insertion for submitted txs (see admission.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "carechain/os.h"
+#include "core/codec.h"
+#include "node/admission.h"
+#include "node/log.h"
+
+typedef struct admit_batch {
+    cc_node *node;
+    cc_admit_item *items;
+    uint64_t now_ms;
+} admit_batch;
+
+/* Length of the tx encoding at the start of buf (docs/PROTOCOL.md
+ * "Transactions"): the octet-stream form puts the attachment bytes right
+ * after it. false when buf is too short to tell; the decoder then says
+ * what is wrong. */
+static bool tx_encoded_len(const uint8_t *buf, size_t len, size_t *out)
+{
+    cc_reader r = {buf, len};
+    uint8_t type_len, flag;
+    uint32_t payload_len;
+    const uint8_t *p;
+    if (!cc_take(&r, 1 + CC_HASH_BYTES) || !cc_take_u8(&r, &type_len) || !cc_take(&r, type_len) ||
+        !cc_take(&r, CC_PUBKEY_BYTES + 3 * 8) || !cc_take_u32(&r, &payload_len) || !cc_take(&r, payload_len) ||
+        !cc_take_u8(&r, &flag))
+        return false;
+    if (flag == 1 && !cc_take(&r, 4 + CC_HASH_BYTES)) return false;
+    if (!(p = cc_take(&r, CC_SIG_BYTES))) return false;
+    *out = (size_t)(p + CC_SIG_BYTES - buf);
+    return true;
+}
+
+/* Attach att_len bytes of attachment to a decoded tx (copied). */
+static cc_err attach(cc_tx *tx, const uint8_t *att, size_t att_len, cc_errbuf *eb)
+{
+    if (att_len == 0) return CC_OK; /* none sent: admission says whether one is needed */
+    if (!tx->has_attachment)
+        return cc_errf(eb, CC_ERR_ATTACHMENT, "%zu attachment bytes were sent but the tx declares no attachment",
+                       att_len);
+    if (att_len != tx->attachment_len)
+        return cc_errf(eb, CC_ERR_ATTACHMENT, "the tx declares a %u-byte attachment but %zu bytes were sent",
+                       tx->attachment_len, att_len);
+    tx->attachment = malloc(att_len);
+    if (!tx->attachment) return cc_errf(eb, CC_ERR_NOMEM, "no memory for the attachment");
+    memcpy(tx->attachment, att, att_len);
+    return CC_OK;
+}
+
+/* Decode an octet-stream item: the tx encoding, then its attachment. */
+static cc_err decode_binary(cc_admit_item *it)
+{
+    size_t tx_len = it->bin_len;
+    if (!tx_encoded_len(it->bin, it->bin_len, &tx_len)) tx_len = it->bin_len;
+    cc_err rc = cc_tx_decode(it->bin, tx_len, &it->tx, &it->eb);
+    if (rc != CC_OK) return rc;
+    return attach(&it->tx, it->bin + tx_len, it->bin_len - tx_len, &it->eb);
+}
+
+/* Decode a JSON item: base64 tx and optional base64 attachment. */
+static cc_err decode_base64(cc_admit_item *it)
+{
+    uint8_t *raw = NULL, *att = NULL;
+    size_t raw_len = 0, att_len = 0;
+    cc_err rc;
+
+    if (cc_unbase64(it->tx_b64, &raw, &raw_len) != CC_OK) {
+        rc = cc_errf(&it->eb, CC_ERR_MALFORMED, "\"tx\" is not valid base64");
+        goto out;
+    }
+    rc = cc_tx_decode(raw, raw_len, &it->tx, &it->eb);
+    if (rc != CC_OK) goto out_after_raw;
+    if (it->att_b64) {
+        if (cc_unbase64(it->att_b64, &att, &att_len) != CC_OK) {
+            rc = cc_errf(&it->eb, CC_ERR_MALFORMED, "\"attachment\" is not valid base64");
+            goto out_after_raw;
+        }
+        if (att_len == 0) {
+            rc = cc_errf(&it->eb, CC_ERR_ATTACHMENT, "\"attachment\" is empty");
+            goto out_after_att;
+        }
+        rc = attach(&it->tx, att, att_len, &it->eb);
+    }
+out_after_att:
+    free(att);
+out_after_raw:
+    free(raw);
+out:
+    return rc;
+}
+
+/* Verify-pool work on items [begin, end): everything per tx that does not
+ * need the mempool's order. */
+static void admit_chunk(void *ctx, size_t begin, size_t end)
+{
+    admit_batch *b = ctx;
+    cc_node *node = b->node;
+    size_t verified = 0;
+
+    for (size_t i = begin; i < end; i++) {
+        cc_admit_item *it = &b->items[i];
+        if (it->err != CC_OK) continue; /* rejected before admission */
+        it->err = it->bin ? decode_binary(it) : decode_base64(it);
+        if (it->tx.raw) {
+            memcpy(it->txid, it->tx.txid, CC_HASH_BYTES);
+            it->has_txid = true;
+        }
+        if (it->err == CC_OK) it->err = cc_chain_admit(node->chain, &it->tx, b->now_ms, &it->eb);
+    }
+
+    /* Already queued? (checked again on insertion; this saves the verify) */
+    cc_mempool_lock(&node->mempool);
+    for (size_t i = begin; i < end; i++) {
+        cc_admit_item *it = &b->items[i];
+        if (it->err == CC_OK && cc_mempool_has_locked(&node->mempool, it->txid))
+            it->err = cc_errf(&it->eb, CC_ERR_DUPLICATE, "the tx is already queued for the next block");
+    }
+    cc_mempool_unlock(&node->mempool);
+
+    for (size_t i = begin; i < end; i++) {
+        cc_admit_item *it = &b->items[i];
+        if (it->err != CC_OK) continue;
+        verified++;
+        if (cc_tx_verify_sig(&it->tx)) it->tx.sig_checked = true;
+        else it->err = cc_errf(&it->eb, CC_ERR_SIGNATURE, "the tx signature does not verify for its signer");
+    }
+    cc_metrics_sig_verified(&node->metrics, verified);
+}
+
+static const char *refusal_message(cc_err e)
+{
+    switch (e) {
+    case CC_ERR_DUPLICATE: return "the tx is already queued for the next block";
+    case CC_ERR_BUSY: return "the mempool is full; retry later";
+    case CC_ERR_STORE_FULL: return "the node's storage is full; it accepts no new txs";
+    case CC_ERR_UNREACHABLE: return "the node is stopping";
+    default: return cc_strerror(e);
+    }
+}
+
+size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait)
+{
+    admit_batch b = {node, items, cc_now_ms()};
+    uint64_t admitted_ns = cc_mono_ns();
+    cc_waiter **waiting = NULL;
+    size_t waiting_count = 0, accepted = 0;
+    cc_wait_group group;
+
+    cc_verify_pool_run(node->pool, admit_chunk, &b, n);
+
+    /* Register waiters before the txs become visible to the producer. */
+    if (wait) {
+        waiting = malloc(n * sizeof *waiting);
+        if (!waiting) wait = false; /* answer "pending" rather than fail the batch */
+    }
+    if (wait) {
+        cc_wait_group_init(&group);
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].err != CC_OK) continue;
+            memcpy(items[i].waiter.txid, items[i].txid, CC_HASH_BYTES);
+            waiting[waiting_count++] = &items[i].waiter;
+        }
+        cc_waiters_add(&node->waiters, &group, waiting, waiting_count);
+    }
+
+    cc_mempool_lock(&node->mempool);
+    for (size_t i = 0; i < n; i++) {
+        cc_admit_item *it = &items[i];
+        if (it->err != CC_OK) continue;
+        it->err = cc_mempool_push_locked(&node->mempool, &it->tx, admitted_ns);
+        if (it->err == CC_OK) accepted++;
+        else cc_errf(&it->eb, it->err, "%s", refusal_message(it->err));
+    }
+    cc_mempool_signal_locked(&node->mempool);
+    cc_mempool_unlock(&node->mempool);
+
+    for (size_t i = 0; i < n; i++)
+        if (items[i].err != CC_OK) cc_tx_free(&items[i].tx);
+
+    if (wait) {
+        for (size_t i = 0; i < n; i++)
+            if (items[i].err != CC_OK && items[i].waiter.group) cc_waiters_cancel(&node->waiters, &items[i].waiter);
+        if (accepted > 0) (void)cc_waiters_wait(&node->waiters, &group, cc_now_ms() + node->wait_timeout_ms);
+        cc_wait_group_destroy(&group);
+    }
+    free(waiting);
+    return accepted;
+}

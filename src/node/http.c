@@ -1,0 +1,413 @@
+/*
+ * node/http.c — the HTTP server: libmicrohttpd with one thread per
+ * connection, the route table, upload accounting (413 as soon as a body is
+ * known to be over its limit) and the responders every handler uses.
+ *
+ * Per request, libmicrohttpd calls on_request several times:
+ *   1. headers read (*con_cls == NULL): route; answer 404/405/413/503 at
+ *      once, before any body is read, or accept the request;
+ *   2. zero or more body chunks: appended up to the route's limit, the rest
+ *      counted and dropped (a body without Content-Length can only be
+ *      answered once it ends: libmicrohttpd refuses responses mid-upload);
+ *   3. end of body (*upload_data_size == 0): run the handler.
+ * on_completed frees the request context in every case.
+ */
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "carechain/os.h"
+#include "node/http.h"
+#include "node/log.h"
+#include "node/strbuf.h"
+
+#define HTTP_CONN_MEMORY (128u * 1024)   /* per-connection buffer pool */
+#define HTTP_IDLE_TIMEOUT_MIN_S 60       /* idle connections close after this */
+#define HTTP_TIMEOUT_WAIT_MARGIN_S 30    /* beyond ?wait=commit's limit */
+#define HTTP_DISCARD_MAX (256u * 1024 * 1024) /* hang up on a chunked upload this far over */
+
+/* The API (docs/API.md). Longer patterns are not shadowed: each pattern
+ * matches whole segments only. */
+static const cc_http_route routes[] = {
+    {"GET", "/v1/status", cc_http_get_status, 0},
+    {"POST", "/v1/tx", cc_http_post_tx, CC_HTTP_TX_BODY_MAX},
+    {"POST", "/v1/txs", cc_http_post_txs, CC_HTTP_BATCH_BODY_MAX},
+    {"GET", "/v1/tx/*", cc_http_get_tx, 0},
+    {"GET", "/v1/tx/*/proof", cc_http_get_proof, 0},
+    {"GET", "/v1/blocks", cc_http_get_blocks, 0},
+    {"GET", "/v1/blocks/*", cc_http_get_block, 0},
+    {"GET", "/v1/checkpoint", cc_http_get_checkpoint, 0},
+    {"GET", "/v1/identities/*", cc_http_get_identity, 0},
+    {"GET", "/v1/events", cc_http_get_events, 0},
+    {"GET", "/metrics", cc_http_get_metrics, 0},
+};
+
+/* ---- responders ---------------------------------------------------------- */
+
+unsigned cc_http_status_of(cc_err e)
+{
+    switch (e) {
+    case CC_OK: return MHD_HTTP_OK;
+    case CC_ERR_MALFORMED:
+    case CC_ERR_VERSION:
+    case CC_ERR_USAGE: return MHD_HTTP_BAD_REQUEST;
+    case CC_ERR_SIGNATURE: return MHD_HTTP_UNAUTHORIZED;
+    case CC_ERR_UNKNOWN_SIGNER:
+    case CC_ERR_REVOKED:
+    case CC_ERR_FORBIDDEN: return MHD_HTTP_FORBIDDEN;
+    case CC_ERR_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
+    case CC_ERR_DUPLICATE:
+    case CC_ERR_CONFLICT: return MHD_HTTP_CONFLICT;
+    case CC_ERR_TOO_LARGE: return MHD_HTTP_CONTENT_TOO_LARGE;
+    case CC_ERR_CHAIN_ID:
+    case CC_ERR_EXPIRED:
+    case CC_ERR_FUTURE:
+    case CC_ERR_LIFETIME:
+    case CC_ERR_UNKNOWN_TYPE:
+    case CC_ERR_INVALID:
+    case CC_ERR_ATTACHMENT: return MHD_HTTP_UNPROCESSABLE_CONTENT;
+    case CC_ERR_BUSY: return MHD_HTTP_TOO_MANY_REQUESTS;
+    case CC_ERR_STORE_FULL:
+    case CC_ERR_UNREACHABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case CC_ERR_TIMEOUT: return MHD_HTTP_GATEWAY_TIMEOUT;
+    default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *content_type, char *body, size_t len)
+{
+    static char oom_body[] = "{\"error\":{\"code\":\"nomem\",\"message\":\"out of memory\"}}";
+    struct MHD_Response *resp;
+    enum MHD_Result rc;
+
+    if (!body) {
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        content_type = "application/json";
+        resp = MHD_create_response_from_buffer(sizeof oom_body - 1, oom_body, MHD_RESPMEM_PERSISTENT);
+    } else {
+        resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!resp) free(body);
+    }
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->route)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, strcmp(req->route->method, "GET") == 0 ? "GET, HEAD" : "POST");
+    rc = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    cc_metrics_http_status(&req->node->metrics, status);
+    if (status >= 500 && status != MHD_HTTP_SERVICE_UNAVAILABLE && status != MHD_HTTP_GATEWAY_TIMEOUT)
+        cc_node_log(CC_LOG_WARN, "http", "answered %u", status);
+    return rc;
+}
+
+enum MHD_Result cc_http_send_json(cc_http_req *req, unsigned status, json_t *v)
+{
+    char *body = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return cc_http_send(req, status, "application/json", body, body ? strlen(body) : 0);
+}
+
+/* {"error":{"code":..,"message":..}[,"txid":..]} */
+static enum MHD_Result send_error_body(cc_http_req *req, unsigned status, cc_err e, const uint8_t *txid,
+                                       const char *message)
+{
+    cc_strbuf sb = {0};
+    size_t len = 0;
+    cc_strbuf_puts(&sb, "{\"error\":{\"code\":");
+    cc_strbuf_json_str(&sb, cc_err_name(e));
+    cc_strbuf_puts(&sb, ",\"message\":");
+    cc_strbuf_json_str(&sb, message && *message ? message : cc_strerror(e));
+    cc_strbuf_puts(&sb, "}");
+    if (txid) {
+        cc_strbuf_puts(&sb, ",\"txid\":");
+        cc_strbuf_json_hex(&sb, txid, CC_HASH_BYTES);
+    }
+    cc_strbuf_puts(&sb, "}");
+    char *body = cc_strbuf_take(&sb, &len);
+    return cc_http_send(req, status, "application/json", body, len);
+}
+
+enum MHD_Result cc_http_send_error(cc_http_req *req, cc_err e, const uint8_t *txid, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    return send_error_body(req, cc_http_status_of(e), e, txid, message);
+}
+
+enum MHD_Result cc_http_send_error_status(cc_http_req *req, unsigned status, cc_err e, const char *message)
+{
+    return send_error_body(req, status, e, NULL, message);
+}
+
+const char *cc_http_query(cc_http_req *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *cc_http_header(cc_http_req *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
+}
+
+/* ---- routing and uploads ------------------------------------------------- */
+
+/* Match path against pattern; '*' captures one non-empty segment into arg. */
+static bool path_match(const char *pattern, const char *path, char *arg, size_t arg_size)
+{
+    while (*pattern) {
+        if (*pattern == '*') {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= arg_size) return false;
+            memcpy(arg, path, n);
+            arg[n] = '\0';
+            path += n;
+            pattern++;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *path == '\0';
+}
+
+/* Reserve cap bytes (in all) of the node-wide upload budget for req. */
+static bool budget_reserve(cc_http_req *req, size_t cap)
+{
+    if (cap <= req->budget) return true;
+    size_t more = cap - req->budget;
+    size_t before = atomic_fetch_add(&req->node->upload_bytes, more);
+    if (before + more > CC_NODE_UPLOAD_MAX_BYTES) {
+        atomic_fetch_sub(&req->node->upload_bytes, more);
+        return false;
+    }
+    req->budget = cap;
+    return true;
+}
+
+static void budget_release(cc_http_req *req)
+{
+    atomic_fetch_sub(&req->node->upload_bytes, req->budget);
+    req->budget = 0;
+}
+
+/* Stop keeping the body: the rest of the upload is counted and dropped. */
+static void refuse_body(cc_http_req *req, cc_err why)
+{
+    req->body_refusal = why;
+    free(req->body);
+    req->body = NULL;
+    req->discarded = req->body_len;
+    req->body_len = req->body_cap = 0;
+    budget_release(req);
+}
+
+/* Headers are in: route, and answer now whatever can be answered before
+ * reading a body. */
+static enum MHD_Result begin_request(cc_http_req *req, const char *url, const char *method)
+{
+    const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    const cc_http_route *path_hit = NULL;
+
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!path_match(routes[i].pattern, url, req->arg, sizeof req->arg)) continue;
+        if (strcmp(routes[i].method, m) == 0) {
+            req->route = &routes[i];
+            break;
+        }
+        path_hit = &routes[i];
+    }
+    if (!req->route) {
+        if (!path_hit) return cc_http_send_error_status(req, MHD_HTTP_NOT_FOUND, CC_ERR_NOT_FOUND, "no such endpoint");
+        req->route = path_hit; /* for the Allow header */
+        char message[96];
+        snprintf(message, sizeof message, "use %s for this endpoint", path_hit->method);
+        return cc_http_send_error_status(req, MHD_HTTP_METHOD_NOT_ALLOWED, CC_ERR_USAGE, message);
+    }
+
+    req->body_limit = req->route->body_limit;
+    if (req->body_limit == 0) return MHD_YES;
+
+    /* A write: refuse early when the node takes no txs, or when the body is
+     * declared too large (the client is not even asked to send it). */
+    cc_node *node = req->node;
+    if (atomic_load(&node->stopping))
+        return cc_http_send_error(req, CC_ERR_UNREACHABLE, NULL, "the node is stopping");
+    if (atomic_load(&node->store_full))
+        return cc_http_send_error(req, CC_ERR_STORE_FULL, NULL, "the node's storage is full; it accepts no new txs");
+    const char *cl = cc_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end = NULL;
+        unsigned long long declared = strtoull(cl, &end, 10);
+        if (end == cl || *end != '\0')
+            return cc_http_send_error(req, CC_ERR_USAGE, NULL, "Content-Length is not a number");
+        if (declared > req->body_limit)
+            return cc_http_send_error(req, CC_ERR_TOO_LARGE, NULL, "the body is %llu bytes; the limit here is %zu",
+                                      declared, req->body_limit);
+        if (!budget_reserve(req, (size_t)declared))
+            return cc_http_send_error(req, CC_ERR_BUSY, NULL, "too many large uploads in flight; retry later");
+        req->body_cap = (size_t)declared; /* allocated with the first chunk */
+    }
+    return MHD_YES;
+}
+
+/* Append an upload chunk, or count and drop it once over the limit. */
+static enum MHD_Result take_upload(cc_http_req *req, const char *data, size_t n)
+{
+    if (req->body_refusal == CC_OK && req->body_len + n > req->body_limit) refuse_body(req, CC_ERR_TOO_LARGE);
+    if (req->body_refusal == CC_OK && (req->body_len + n > req->body_cap || !req->body)) {
+        size_t cap = req->body_cap > req->body_len + n ? req->body_cap : req->body_len + n;
+        if (cap < 2 * req->body_len) cap = 2 * req->body_len;
+        if (cap > req->body_limit) cap = req->body_limit;
+        uint8_t *p = budget_reserve(req, cap) ? realloc(req->body, cap) : NULL;
+        if (p) {
+            req->body = p;
+            req->body_cap = cap;
+        } else {
+            refuse_body(req, CC_ERR_BUSY);
+        }
+    }
+    if (req->body_refusal != CC_OK) {
+        req->discarded += n;
+        /* libmicrohttpd cannot answer in the middle of an upload: drop the
+         * rest (nothing is kept) and answer at its end; hang up on an
+         * upload that will not stop. */
+        return req->discarded > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
+    }
+    memcpy(req->body + req->body_len, data, n);
+    req->body_len += n;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    cc_http_req *req = *con_cls;
+    (void)version;
+
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req) return MHD_NO;
+        req->node = cls;
+        req->conn = conn;
+        *con_cls = req;
+        return begin_request(req, url, method);
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        return take_upload(req, upload_data, n);
+    }
+    if (req->body_refusal == CC_ERR_TOO_LARGE)
+        return cc_http_send_error(req, CC_ERR_TOO_LARGE, NULL, "the body is over the limit of %zu bytes here",
+                                  req->body_limit);
+    if (req->body_refusal != CC_OK)
+        return cc_http_send_error(req, CC_ERR_BUSY, NULL, "too many large uploads in flight; retry later");
+    return req->route->handler(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    cc_http_req *req = *con_cls;
+    (void)cls, (void)conn, (void)toe;
+    if (!req) return;
+    budget_release(req);
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char message[256];
+    (void)cls;
+    vsnprintf(message, sizeof message, fmt, ap);
+    cc_node_log(CC_LOG_WARN, "httpd", "%s", message);
+}
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+/* "host:port" or "[v6]:port" -> socket address. */
+static cc_err parse_listen_addr(const char *api, struct sockaddr_storage *ss, socklen_t *ss_len, uint16_t *port,
+                                cc_errbuf *eb)
+{
+    char host[CC_NODE_ADDR_MAX];
+    const char *colon = strrchr(api, ':');
+    struct addrinfo hints = {0}, *res = NULL;
+    char *end = NULL;
+
+    if (!colon || colon == api || (size_t)(colon - api) >= sizeof host)
+        return cc_errf(eb, CC_ERR_USAGE, "API address \"%s\" is not host:port", api);
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || p > 65535)
+        return cc_errf(eb, CC_ERR_USAGE, "API address \"%s\" has no valid port", api);
+    memcpy(host, api, (size_t)(colon - api));
+    host[colon - api] = '\0';
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host) - 2);
+        host[strlen(host) - 2] = '\0';
+    }
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    int gai = getaddrinfo(host, colon + 1, &hints, &res);
+    if (gai != 0 || !res) return cc_errf(eb, CC_ERR_USAGE, "cannot resolve \"%s\": %s", host, gai_strerror(gai));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *ss_len = res->ai_addrlen;
+    *port = (uint16_t)p;
+    freeaddrinfo(res);
+    return CC_OK;
+}
+
+cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
+{
+    struct sockaddr_storage ss;
+    socklen_t ss_len = 0;
+    uint16_t port = 0;
+    cc_err rc = parse_listen_addr(node->api, &ss, &ss_len, &port, eb);
+    if (rc != CC_OK) return rc;
+
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* A connection blocked in ?wait=commit must not be timed out first. */
+    unsigned timeout_s = node->wait_timeout_ms / 1000 + HTTP_TIMEOUT_WAIT_MARGIN_S;
+    if (timeout_s < HTTP_IDLE_TIMEOUT_MIN_S) timeout_s = HTTP_IDLE_TIMEOUT_MIN_S;
+
+    node->httpd = MHD_start_daemon(flags, port, NULL, NULL, on_request, node,
+                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, node, /* first, to catch all */
+                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)node->max_connections,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, node,
+                                   MHD_OPTION_END);
+    if (!node->httpd) return cc_errf(eb, CC_ERR_IO, "cannot serve HTTP on %s (address in use?)", node->api);
+
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->httpd, MHD_DAEMON_INFO_BIND_PORT);
+    cc_node_log(CC_LOG_INFO, "http", "API listening on %s (port %u), at most %u connections", node->api,
+                info ? (unsigned)info->port : (unsigned)port, node->max_connections);
+    return CC_OK;
+}
+
+void cc_http_quiesce(cc_node *node)
+{
+    if (!node->httpd) return;
+    MHD_socket fd = MHD_quiesce_daemon(node->httpd);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void cc_http_stop(cc_node *node)
+{
+    if (!node->httpd) return;
+    MHD_stop_daemon(node->httpd);
+    node->httpd = NULL;
+}

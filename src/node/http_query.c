@@ -1,0 +1,181 @@
+/*
+ * node/http_query.c — the read-only endpoints: status, txs, proofs, blocks,
+ * the checkpoint, identities and /metrics. They read the chain through the
+ * query functions of carechain/chain.h (each in its own LMDB read
+ * transaction) and keep working when the store is full.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/http.h"
+
+#define BLOCKS_DEFAULT_LIMIT 20
+#define BLOCKS_MAX_LIMIT 100
+
+/* Strict unsigned decimal (no sign, no spaces, no overflow). */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    if (!s || *s < '0' || *s > '9') return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') return false;
+    *out = v;
+    return true;
+}
+
+/* 64 hex digits -> 32 bytes. */
+static bool parse_hash(const char *hex, uint8_t out[CC_HASH_BYTES])
+{
+    return strlen(hex) == 2 * CC_HASH_BYTES && cc_unhex(hex, out, CC_HASH_BYTES) == CC_OK;
+}
+
+/* Answer a failed chain query with its fitting status. */
+static enum MHD_Result send_query_error(cc_http_req *req, cc_err e, const char *what, const cc_errbuf *eb)
+{
+    if (eb && eb->msg[0]) return cc_http_send_error(req, e, NULL, "%s", eb->msg);
+    if (e == CC_ERR_NOT_FOUND) return cc_http_send_error(req, e, NULL, "no such %s", what);
+    return cc_http_send_error(req, e, NULL, "cannot read the %s: %s", what, cc_strerror(e));
+}
+
+enum MHD_Result cc_http_get_status(cc_http_req *req)
+{
+    cc_node *node = req->node;
+    const cc_genesis *g = cc_chain_genesis(node->chain);
+    cc_head head;
+    char head_hash[CC_HASH_HEX], state_root[CC_HASH_HEX], leader[CC_NODE_NAME_MAX];
+
+    cc_chain_head(node->chain, &head);
+    node->consensus.leader(&node->consensus, leader, sizeof leader);
+    json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:b, s:s,"
+                          " s:s, s:I, s:I, s:I}",
+                          "chain_id", node->chain_id_hex, "chain_name", g->chain_name,
+                          "node", "name", node->name, "id", node->node_id_hex,
+                          "mode", node->consensus.mode, "leader", leader,
+                          "height", (json_int_t)head.height,
+                          "head_hash", cc_hex(head.hash, CC_HASH_BYTES, head_hash),
+                          "head_time_ms", (json_int_t)head.time_ms,
+                          "state_root", cc_hex(head.state_root, CC_HASH_BYTES, state_root),
+                          "tx_total", (json_int_t)head.tx_total,
+                          "mempool", (json_int_t)cc_mempool_count(&node->mempool),
+                          "store_full", atomic_load(&node->store_full) ? 1 : 0,
+                          "version", CC_NODE_VERSION,
+                          "api", node->api,
+                          "mempool_max", (json_int_t)node->mempool_max,
+                          "verify_threads", (json_int_t)cc_verify_pool_threads(node->pool),
+                          "wait_timeout_ms", (json_int_t)node->wait_timeout_ms);
+    return cc_http_send_json(req, MHD_HTTP_OK, v);
+}
+
+enum MHD_Result cc_http_get_tx(cc_http_req *req)
+{
+    uint8_t txid[CC_HASH_BYTES];
+    json_t *v = NULL;
+    if (!parse_hash(req->arg, txid)) return cc_http_send_error(req, CC_ERR_USAGE, NULL, "txid must be 64 hex digits");
+
+    cc_err e = cc_chain_tx_json(req->node->chain, txid, &v);
+    if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
+    if (e == CC_ERR_NOT_FOUND && cc_mempool_has(&req->node->mempool, txid)) {
+        char hex[CC_HASH_HEX];
+        v = json_pack("{s:s, s:s}", "txid", cc_hex(txid, CC_HASH_BYTES, hex), "status", "pending");
+        return cc_http_send_json(req, MHD_HTTP_OK, v);
+    }
+    if (e == CC_ERR_NOT_FOUND) return cc_http_send_error(req, e, txid, "no such tx on this node");
+    return send_query_error(req, e, "tx", NULL);
+}
+
+enum MHD_Result cc_http_get_proof(cc_http_req *req)
+{
+    uint8_t txid[CC_HASH_BYTES];
+    json_t *v = NULL;
+    cc_errbuf eb = {{0}};
+    if (!parse_hash(req->arg, txid)) return cc_http_send_error(req, CC_ERR_USAGE, NULL, "txid must be 64 hex digits");
+
+    cc_err e = cc_chain_proof(req->node->chain, txid, &v, &eb);
+    if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
+    if (e == CC_ERR_NOT_FOUND && cc_mempool_has(&req->node->mempool, txid))
+        return cc_http_send_error(req, e, txid, "the tx is not committed yet; no proof exists");
+    return send_query_error(req, e, "tx", &eb);
+}
+
+enum MHD_Result cc_http_get_block(cc_http_req *req)
+{
+    uint64_t height;
+    json_t *v = NULL;
+    if (!parse_u64(req->arg, &height))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "height must be a non-negative integer");
+    cc_err e = cc_chain_block_json(req->node->chain, height, &v);
+    if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
+    return send_query_error(req, e, "block", NULL);
+}
+
+enum MHD_Result cc_http_get_blocks(cc_http_req *req)
+{
+    cc_head head;
+    uint64_t from, limit = BLOCKS_DEFAULT_LIMIT;
+    const char *from_s = cc_http_query(req, "from"), *limit_s = cc_http_query(req, "limit");
+    cc_err e = CC_OK;
+
+    cc_chain_head(req->node->chain, &head);
+    from = head.height;
+    if (from_s && !parse_u64(from_s, &from))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "from must be a non-negative integer");
+    if (limit_s && (!parse_u64(limit_s, &limit) || limit < 1 || limit > BLOCKS_MAX_LIMIT))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "limit must be 1..%d", BLOCKS_MAX_LIMIT);
+    if (from > head.height) from = head.height;
+
+    json_t *blocks = json_array();
+    for (uint64_t h = from; h >= 1 && limit > 0 && blocks; h--, limit--) {
+        json_t *b = NULL;
+        e = cc_chain_block_json(req->node->chain, h, &b);
+        if (e != CC_OK) break;
+        json_object_del(b, "txs");
+        json_array_append_new(blocks, b);
+    }
+    if (e != CC_OK) {
+        json_decref(blocks);
+        return send_query_error(req, e, "block", NULL);
+    }
+    return cc_http_send_json(req, MHD_HTTP_OK, json_pack("{s:I, s:o}", "height", (json_int_t)head.height, "blocks", blocks));
+}
+
+enum MHD_Result cc_http_get_checkpoint(cc_http_req *req)
+{
+    const cc_genesis *g = cc_chain_genesis(req->node->chain);
+    json_t *v = NULL;
+    cc_err e = cc_chain_checkpoint_json(req->node->chain, &v);
+    if (e == CC_ERR_NOT_FOUND) return cc_http_send_error(req, e, NULL, "no checkpoint yet: no block has committed");
+    if (e != CC_OK) return send_query_error(req, e, "checkpoint", NULL);
+    /* docs/API.md promises these; add them when the chain did not. */
+    if (!json_object_get(v, "nodes")) json_object_set_new(v, "nodes", json_integer((json_int_t)g->node_count));
+    if (!json_object_get(v, "required"))
+        json_object_set_new(v, "required", json_integer((json_int_t)(g->node_count / 2 + 1)));
+    return cc_http_send_json(req, MHD_HTTP_OK, v);
+}
+
+enum MHD_Result cc_http_get_identity(cc_http_req *req)
+{
+    uint8_t pk[CC_PUBKEY_BYTES];
+    json_t *v = NULL;
+    if (!parse_hash(req->arg, pk))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "an identity id is 64 hex digits (its public key)");
+    cc_err e = cc_chain_identity_json(req->node->chain, pk, &v);
+    if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
+    return send_query_error(req, e, "identity", NULL);
+}
+
+enum MHD_Result cc_http_get_metrics(cc_http_req *req)
+{
+    cc_node *node = req->node;
+    cc_head head;
+    size_t len = 0;
+    cc_chain_head(node->chain, &head);
+    cc_metrics_gauges g = {
+        .height = head.height,
+        .mempool_size = cc_mempool_count(&node->mempool),
+        .store_full = atomic_load(&node->store_full),
+    };
+    char *body = cc_metrics_render(&node->metrics, &g, &len);
+    return cc_http_send(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}

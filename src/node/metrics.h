@@ -1,0 +1,72 @@
+/*
+ * node/metrics.h — the node's counters and histograms, rendered as
+ * Prometheus text for GET /metrics.
+ *
+ *   carechain_height                         gauge
+ *   carechain_blocks_total                   counter
+ *   carechain_txs_committed_total{type,result}  counter
+ *   carechain_mempool_size                   gauge
+ *   carechain_commit_latency_seconds         histogram (admission -> commit)
+ *   carechain_signature_verifications_total  counter (admission pool)
+ *   carechain_http_requests_total{status}    counter
+ *   carechain_store_full                     gauge (0 | 1)
+ *
+ * Counters that change per request are atomics; the per-block ones are
+ * updated once per block under a lock.
+ */
+#ifndef CC_NODE_METRICS_H
+#define CC_NODE_METRICS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "carechain.h"
+
+#define CC_METRICS_TYPE_SLOTS 256 /* distinct (type, result) pairs kept */
+#define CC_METRICS_LATENCY_BUCKETS 14
+#define CC_METRICS_STATUS_MAX 600
+
+typedef struct cc_metrics_pair {
+    char type[CC_TX_TYPE_MAX + 1]; /* "" = free slot */
+    uint16_t code;
+    uint64_t count;
+} cc_metrics_pair;
+
+typedef struct cc_metrics {
+    pthread_mutex_t mu;
+    cc_metrics_pair pairs[CC_METRICS_TYPE_SLOTS];
+    uint64_t other_txs; /* txs whose (type, result) found no free slot */
+    uint64_t blocks_total;
+    uint64_t latency_le[CC_METRICS_LATENCY_BUCKETS]; /* non-cumulative counts */
+    uint64_t latency_inf;
+    uint64_t latency_count;
+    double latency_sum_s;
+
+    atomic_uint_fast64_t sig_verifications;
+    atomic_uint_fast64_t http_status[CC_METRICS_STATUS_MAX];
+} cc_metrics;
+
+/* The gauges the node reads at render time. */
+typedef struct cc_metrics_gauges {
+    uint64_t height;
+    size_t mempool_size;
+    bool store_full;
+} cc_metrics_gauges;
+
+cc_err cc_metrics_init(cc_metrics *m) CC_WUR;
+void cc_metrics_destroy(cc_metrics *m);
+
+/* A block committed: count it, its txs by (type, result) and each tx's
+ * latency from admitted_ns[i] to now_ns (cc_mono_ns clock; 0 = unknown). */
+void cc_metrics_block(cc_metrics *m, const cc_tx *txs, const cc_result *results, const uint64_t *admitted_ns,
+                      size_t n, uint64_t now_ns);
+void cc_metrics_sig_verified(cc_metrics *m, size_t count);
+void cc_metrics_http_status(cc_metrics *m, unsigned status);
+
+/* Prometheus text exposition; caller frees. NULL on OOM. */
+char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * node/node.c — cc_node_run: read the node directory, open the chain, start
+ * the verify pool, the block producer and the HTTP API, then sleep in
+ * sigwait until SIGTERM or SIGINT and stop everything in order.
+ *
+ * Start-up order (stop runs it backwards, with the steps in between):
+ *   signals blocked -> config, key, genesis -> chain -> mempool, waiters,
+ *   events, metrics -> consensus -> verify pool -> producer -> HTTP
+ *
+ * Stop:
+ *   1. refuse new txs (stopping flag) and new connections (quiesce);
+ *   2. close the mempool: the producer finishes the block in flight, exits;
+ *   3. fail whatever still waits (503), end event streams;
+ *   4. stop HTTP (joins connection threads), then the verify pool;
+ *   5. close the chain (LMDB closes cleanly), wipe the key.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "carechain/os.h"
+#include "node/http.h"
+#include "node/log.h"
+#include "node/node_internal.h"
+
+#define GENESIS_MAX_BYTES (16u * 1024 * 1024)
+#define CONFIG_MAX_BYTES (64u * 1024)
+
+/* Read dir/config.json when present: name, api (the raft address is for the
+ * raft issue). A missing file leaves the defaults. */
+static cc_err read_config(cc_node *node, cc_errbuf *eb)
+{
+    char path[PATH_MAX + 32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    json_t *doc = NULL;
+    cc_err rc = CC_OK;
+
+    snprintf(path, sizeof path, "%s/config.json", node->dir);
+    if (access(path, F_OK) != 0) return CC_OK;
+    rc = cc_file_read(path, CONFIG_MAX_BYTES, &buf, &len, eb);
+    if (rc != CC_OK) goto out;
+    doc = cc_json_parse(buf, len, eb);
+    if (!doc || !json_is_object(doc)) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s is not a JSON object", path);
+        goto out_after_buf;
+    }
+    const json_t *name = json_object_get(doc, "name"), *api = json_object_get(doc, "api");
+    if ((name && !json_is_string(name)) || (api && !json_is_string(api))) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"name\" and \"api\" must be strings", path);
+        goto out_after_doc;
+    }
+    if (name) snprintf(node->name, sizeof node->name, "%s", json_string_value(name));
+    if (api) snprintf(node->api, sizeof node->api, "%s", json_string_value(api));
+out_after_doc:
+    json_decref(doc);
+out_after_buf:
+    free(buf);
+out:
+    return rc;
+}
+
+/* Fill node's configuration from cfg and the node directory. */
+static cc_err configure(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
+{
+    if (!cfg->dir || !*cfg->dir) return cc_errf(eb, CC_ERR_USAGE, "no node directory given");
+    if (strlen(cfg->dir) >= sizeof node->dir) return cc_errf(eb, CC_ERR_USAGE, "node directory path is too long");
+    snprintf(node->dir, sizeof node->dir, "%s", cfg->dir);
+    snprintf(node->api, sizeof node->api, "%s", CC_NODE_DEFAULT_API);
+    cc_err rc = read_config(node, eb);
+    if (rc != CC_OK) return rc;
+    if (cfg->api) snprintf(node->api, sizeof node->api, "%s", cfg->api);
+
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    node->verify_threads = cfg->verify_threads ? cfg->verify_threads : (unsigned)(cores > 0 ? cores : 1);
+    node->mempool_max = cfg->mempool_max ? cfg->mempool_max : CC_NODE_DEFAULT_MEMPOOL_MAX;
+    node->max_connections = cfg->max_connections ? cfg->max_connections : CC_NODE_DEFAULT_CONNECTIONS;
+    node->wait_timeout_ms = cfg->wait_timeout_ms ? cfg->wait_timeout_ms : CC_NODE_DEFAULT_WAIT_MS;
+    return CC_OK;
+}
+
+/* Open the store with the genesis file and check that this node's key is
+ * the (one) node of that genesis. */
+static cc_err open_chain(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
+{
+    char path[PATH_MAX + 32];
+    uint8_t *genesis = NULL;
+    size_t genesis_len = 0;
+    cc_chain_options opt = {.map_size = cfg->map_size, .map_size_max = cfg->map_size_max, .readonly = false};
+    cc_err rc;
+
+    snprintf(path, sizeof path, "%s/node.key", node->dir);
+    rc = cc_key_load(path, &node->key, NULL, eb);
+    if (rc != CC_OK) goto out;
+    cc_hex(node->key.pk, CC_PUBKEY_BYTES, node->node_id_hex);
+
+    snprintf(path, sizeof path, "%s/genesis.json", node->dir);
+    rc = cc_file_read(path, GENESIS_MAX_BYTES, &genesis, &genesis_len, eb);
+    if (rc != CC_OK) goto out;
+
+    snprintf(path, sizeof path, "%s/data", node->dir);
+    rc = cc_mkdirs(path, eb);
+    if (rc != CC_OK) goto out_after_genesis;
+    rc = cc_chain_open(path, genesis, genesis_len, &opt, &node->chain, eb);
+    if (rc != CC_OK) goto out_after_genesis;
+
+    const cc_genesis *g = cc_chain_genesis(node->chain);
+    cc_hex(g->chain_id, CC_HASH_BYTES, node->chain_id_hex);
+    int self = cc_genesis_node_index(g, node->key.pk);
+    if (self < 0) {
+        rc = cc_errf(eb, CC_ERR_USAGE, "node.key (%.16s...) is not a node of this genesis", node->node_id_hex);
+        goto out_after_chain;
+    }
+    if (g->node_count != 1) {
+        rc = cc_errf(eb, CC_ERR_USAGE, "the genesis has %zu nodes; this build runs single-node (solo) networks only",
+                     g->node_count);
+        goto out_after_chain;
+    }
+    if (!node->name[0]) snprintf(node->name, sizeof node->name, "%s", g->nodes[self].name);
+    goto out_after_genesis;
+
+out_after_chain:
+    cc_chain_close(node->chain);
+    node->chain = NULL;
+out_after_genesis:
+    free(genesis);
+out:
+    return rc;
+}
+
+int cc_node_run(const cc_node_config *cfg)
+{
+    cc_node *node = calloc(1, sizeof *node);
+    cc_errbuf eb = {{0}};
+    sigset_t stop_signals, old_mask;
+    struct sigaction ignore = {.sa_handler = SIG_IGN}, old_pipe;
+    cc_tx *drained = NULL;
+    int exit_code = 1, sig = 0;
+    cc_err rc;
+
+    cc_node_log_quiet(cfg->quiet);
+    if (!node) {
+        cc_node_log(CC_LOG_ERROR, "node", "out of memory");
+        return 1;
+    }
+
+    /* Every thread started from here on inherits the blocked signals, so
+     * only sigwait below ever sees SIGTERM/SIGINT. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+    sigaction(SIGPIPE, &ignore, &old_pipe);
+
+    rc = configure(node, cfg, &eb);
+    if (rc != CC_OK) goto err;
+    rc = open_chain(node, cfg, &eb);
+    if (rc != CC_OK) goto err;
+    rc = cc_mempool_init(&node->mempool, node->mempool_max, CC_NODE_MEMPOOL_MAX_BYTES);
+    if (rc != CC_OK) goto err_after_chain;
+    rc = cc_waiters_init(&node->waiters);
+    if (rc != CC_OK) goto err_after_mempool;
+    rc = cc_events_init(&node->events);
+    if (rc != CC_OK) goto err_after_waiters;
+    rc = cc_metrics_init(&node->metrics);
+    if (rc != CC_OK) goto err_after_events;
+    rc = cc_consensus_solo_init(&node->consensus, node->chain, &node->key, node->name, &eb);
+    if (rc != CC_OK) goto err_after_metrics;
+    rc = cc_verify_pool_start(node->verify_threads, &node->pool, &eb);
+    if (rc != CC_OK) goto err_after_consensus;
+    rc = cc_producer_start(node, &eb);
+    if (rc != CC_OK) goto err_after_pool;
+    rc = cc_http_start(node, &eb);
+    if (rc != CC_OK) goto err_after_producer;
+
+    cc_head head;
+    cc_chain_head(node->chain, &head);
+    cc_node_log(CC_LOG_INFO, "node", "%s up: chain %.16s..., height %llu, %s consensus, %u verify threads",
+                node->name, node->chain_id_hex, (unsigned long long)head.height, node->consensus.mode,
+                node->verify_threads);
+
+    while (sigwait(&stop_signals, &sig) != 0) continue;
+    cc_node_log(CC_LOG_INFO, "node", "%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    exit_code = 0;
+
+    /* Stop, steps 1-4 (see the top of this file). */
+    atomic_store(&node->stopping, true);
+    cc_http_quiesce(node);
+err_after_producer: {
+    size_t n = cc_mempool_close(&node->mempool, &drained);
+    cc_producer_join(node);
+    cc_waiters_fail(&node->waiters, drained, n, CC_ERR_UNREACHABLE);
+    for (size_t i = 0; i < n; i++) cc_tx_free(&drained[i]);
+    free(drained);
+    if (n) cc_node_log(CC_LOG_INFO, "node", "%zu queued txs were not committed", n);
+    cc_waiters_close(&node->waiters);
+    cc_events_close(&node->events);
+    cc_http_stop(node);
+}
+err_after_pool:
+    cc_verify_pool_stop(node->pool);
+err_after_consensus:
+    node->consensus.close(&node->consensus);
+err_after_metrics:
+    cc_metrics_destroy(&node->metrics);
+err_after_events:
+    cc_events_destroy(&node->events);
+err_after_waiters:
+    cc_waiters_destroy(&node->waiters);
+err_after_mempool:
+    cc_mempool_destroy(&node->mempool);
+err_after_chain:
+    cc_chain_close(node->chain);
+err:
+    if (exit_code != 0) cc_node_log(CC_LOG_ERROR, "node", "cannot start: %s (%s)", eb.msg[0] ? eb.msg : cc_strerror(rc), cc_err_name(rc));
+    else cc_node_log(CC_LOG_INFO, "node", "stopped cleanly");
+    cc_key_wipe(&node->key);
+    free(node);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    return exit_code;
+}

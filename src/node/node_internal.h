@@ -1,0 +1,96 @@
+/*
+ * node/node_internal.h — the running node's state, shared by the files of
+ * src/node/ (not part of the public API; see include/carechain/node.h).
+ *
+ * Threads and what they own:
+ *   main       cc_node_run: starts everything, waits for SIGTERM/SIGINT with
+ *              sigwait, then stops everything in order (node.c).
+ *   producer   cuts blocks from the mempool and proposes them to consensus;
+ *              the only writer of the chain (producer.c).
+ *   verify     the admission pool: decode, admission checks, Ed25519
+ *              (verify_pool.c, admission.c).
+ *   http       libmicrohttpd, one thread per connection (http*.c); handlers
+ *              may block (on the verify pool, on ?wait=commit, on SSE).
+ *
+ * Lock order (never take a lock to the left while holding one to its right):
+ *   mempool -> waiters -> events -> metrics. Each is held only briefly.
+ */
+#ifndef CC_NODE_INTERNAL_H
+#define CC_NODE_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "carechain.h"
+#include "carechain/chain.h"
+#include "carechain/node.h"
+#include "node/consensus.h"
+#include "node/events.h"
+#include "node/mempool.h"
+#include "node/metrics.h"
+#include "node/verify_pool.h"
+#include "node/waiters.h"
+
+#define CC_NODE_VERSION "0.1.0"
+
+#define CC_NODE_DEFAULT_API "127.0.0.1:7800"
+#define CC_NODE_DEFAULT_MEMPOOL_MAX 200000
+#define CC_NODE_MEMPOOL_MAX_BYTES (1024u * 1024 * 1024)  /* queued tx bytes (attachments count) */
+#define CC_NODE_UPLOAD_MAX_BYTES (1024u * 1024 * 1024)   /* request bodies held at once, all connections */
+#define CC_NODE_DEFAULT_CONNECTIONS 256
+#define CC_NODE_DEFAULT_WAIT_MS 30000
+#define CC_NODE_NAME_MAX 64
+#define CC_NODE_ADDR_MAX 128
+
+struct MHD_Daemon;
+
+typedef struct cc_node {
+    /* configuration, defaults resolved (node.c) */
+    char dir[PATH_MAX];
+    char name[CC_NODE_NAME_MAX];
+    char api[CC_NODE_ADDR_MAX];
+    unsigned verify_threads;
+    size_t mempool_max;
+    unsigned max_connections;
+    unsigned wait_timeout_ms;
+
+    cc_key key; /* the node's signing key; wiped at exit */
+    char node_id_hex[CC_HASH_HEX];
+    char chain_id_hex[CC_HASH_HEX];
+
+    cc_chain *chain;
+    cc_consensus consensus;
+    cc_mempool mempool;
+    cc_waiters waiters;
+    cc_events events;
+    cc_metrics metrics;
+    cc_verify_pool *pool;
+
+    pthread_t producer;
+    struct MHD_Daemon *httpd;
+
+    atomic_size_t upload_bytes; /* request body bytes buffered, all connections */
+    atomic_bool stopping;       /* SIGTERM seen: refuse new txs */
+    atomic_bool store_full; /* a commit failed for lack of space */
+} cc_node;
+
+/* ---- producer.c ---- */
+
+/* Start the block producer thread. */
+cc_err cc_producer_start(cc_node *node, cc_errbuf *eb) CC_WUR;
+/* Wait for the producer to finish its block in flight and exit (the
+ * mempool must be closed first). */
+void cc_producer_join(cc_node *node);
+
+/* ---- http.c ---- */
+
+/* Start the HTTP API on node->api. CC_ERR_IO with the reason in eb. */
+cc_err cc_http_start(cc_node *node, cc_errbuf *eb) CC_WUR;
+/* Stop accepting connections (requests on open ones are still served). */
+void cc_http_quiesce(cc_node *node);
+/* Close every connection and join the HTTP threads. */
+void cc_http_stop(cc_node *node);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * gen_corpus.c — writes the seed corpus of the fuzz targets (run once, by
+ * hand, when the tx format changes; the output is committed):
+ *
+ *   cc gen_corpus.c build/libcarechain.a ... && ./a.out tests/fuzz/corpus
+ *
+ * fuzz_tx/: valid txs of each built-in type (one with an attachment),
+ * truncations, single flipped bytes and a trailing byte. fuzz_payload/:
+ * a type selector byte (see fuzz_payload.c) then a payload, valid or not.
+ * Keys, times and nonces are fixed, so the output is the same every run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "carechain.h"
+
+#define CREATED_MS  1764000000000ull
+#define LIFETIME_MS 3600000ull
+
+static const char *out_dir;
+
+static void put(const char *sub, const char *name, const void *data, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", out_dir, sub);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s/%s", out_dir, sub, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+static void key(const char *label, cc_key *k)
+{
+    uint8_t seed[CC_SEED_BYTES];
+    cc_sha256((const uint8_t *)label, strlen(label), seed);
+    cc_key_from_seed(seed, k);
+}
+
+static cc_tx make(const uint8_t *chain, const cc_key *k, const char *type, const char *payload,
+                  uint64_t nonce, const uint8_t *att, size_t att_len)
+{
+    cc_tx_params p = {.chain_id = chain,
+                      .type = type,
+                      .payload = payload,
+                      .payload_len = strlen(payload),
+                      .created_ms = CREATED_MS,
+                      .expiry_ms = CREATED_MS + LIFETIME_MS,
+                      .nonce = nonce,
+                      .attachment = att,
+                      .attachment_len = att_len};
+    cc_tx tx;
+    cc_errbuf eb = {{0}};
+    memset(&tx, 0, sizeof tx);
+    if (cc_tx_create(&p, k, &tx, &eb) != CC_OK) {
+        fprintf(stderr, "cc_tx_create %s: %s\n", type, eb.msg);
+        exit(1);
+    }
+    return tx;
+}
+
+static void payload(unsigned selector, const char *name, const char *json)
+{
+    size_t len = strlen(json);
+    uint8_t *buf = malloc(len + 1);
+    buf[0] = (uint8_t)selector;
+    memcpy(buf + 1, json, len);
+    put("fuzz_payload", name, buf, len + 1);
+    free(buf);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen_corpus DIR\n");
+        return 2;
+    }
+    out_dir = argv[1];
+    mkdir(out_dir, 0755);
+
+    uint8_t chain[CC_HASH_BYTES];
+    cc_sha256((const uint8_t *)"fuzz chain", 10, chain);
+    cc_key admin, member;
+    key("fuzz/admin", &admin);
+    key("fuzz/member", &member);
+    char member_hex[CC_HASH_HEX], sha_hex[CC_HASH_HEX], json[512];
+    cc_hex(member.pk, CC_PUBKEY_BYTES, member_hex);
+    uint8_t doc[CC_HASH_BYTES];
+    cc_sha256((const uint8_t *)"a document", 10, doc);
+    cc_hex(doc, CC_HASH_BYTES, sha_hex);
+
+    /* ---- fuzz_tx: valid ---- */
+    cc_tx txs[5];
+    snprintf(json, sizeof json, "{\"kind\":\"doc\",\"sha256\":\"%s\"}", sha_hex);
+    txs[0] = make(chain, &member, "note.put", json, 1, NULL, 0);
+    snprintf(json, sizeof json, "{\"kind\":\"doc\",\"sha256\":\"%s\",\"uri\":\"https://example.org/d/1\"}",
+             sha_hex);
+    txs[1] = make(chain, &member, "note.put", json, 2, NULL, 0);
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"role\":\"clinician\",\"name\":\"Dr \\u00e9 Example\"}",
+             member_hex);
+    txs[2] = make(chain, &admin, "member.register", json, 3, NULL, 0);
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"reason\":\"left\"}", member_hex);
+    txs[3] = make(chain, &admin, "member.revoke", json, 4, NULL, 0);
+    const uint8_t att[] = "ciphertext bytes of an encrypted record";
+    snprintf(json, sizeof json, "{\"kind\":\"record\",\"sha256\":\"%s\"}", sha_hex);
+    txs[4] = make(chain, &member, "note.put", json, 5, att, sizeof att - 1);
+    const char *names[] = {"valid-note", "valid-note-uri", "valid-register", "valid-revoke",
+                           "valid-attachment"};
+    for (int i = 0; i < 5; i++) put("fuzz_tx", names[i], txs[i].raw, txs[i].raw_len);
+
+    /* ---- fuzz_tx: truncated, flipped, trailing ---- */
+    const cc_tx *t = &txs[1];
+    size_t n = t->raw_len;
+    size_t cuts[] = {0, 1, 2, 33, 34, 40, 80, n / 2, n - 65, n - 64, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "trunc-%zu", cuts[i]);
+        put("fuzz_tx", name, t->raw, cuts[i]);
+    }
+    uint8_t *buf = malloc(n + 1);
+    size_t flips[] = {0, 1, 33, 34, 36, 90, 110, 130, 140, n / 2, n - 70, n - 66, n - 65, n - 1};
+    for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
+        char name[64];
+        memcpy(buf, t->raw, n);
+        buf[flips[i]] ^= (uint8_t)(i % 2 ? 0x80 : 0x01);
+        snprintf(name, sizeof name, "flip-%zu", flips[i]);
+        put("fuzz_tx", name, buf, n);
+    }
+    memcpy(buf, t->raw, n);
+    buf[n] = 0;
+    put("fuzz_tx", "trailing-byte", buf, n + 1);
+    free(buf);
+    const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00};
+    put("fuzz_tx", "garbage", garbage, sizeof garbage);
+    for (int i = 0; i < 5; i++) cc_tx_free(&txs[i]);
+
+    /* ---- fuzz_payload: 0 member.register, 1 member.revoke, 2 note.put, 3 unknown ---- */
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"role\":\"clinician\"}", member_hex);
+    payload(0, "register-valid", json);
+    snprintf(json, sizeof json, "{\"role\":\"patient\",\"name\":\"P\",\"id\":\"%s\"}", member_hex);
+    payload(0, "register-name-unsorted", json);
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"role\":\"king\"}", member_hex);
+    payload(0, "register-bad-role", json);
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"role\":\"node\"}", member_hex);
+    payload(0, "register-node-role", json);
+    payload(0, "register-short-id", "{\"id\":\"abcd\",\"role\":\"admin\"}");
+    payload(0, "register-missing-id", "{\"role\":\"admin\"}");
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"role\":\"admin\",\"extra\":1}", member_hex);
+    payload(0, "register-extra-field", json);
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"role\":7}", member_hex);
+    payload(0, "register-role-number", json);
+    snprintf(json, sizeof json, "{\"id\":\"%s\"}", member_hex);
+    payload(1, "revoke-valid", json);
+    snprintf(json, sizeof json, "{\"id\":\"%s\",\"reason\":\"left the hospital\"}", member_hex);
+    payload(1, "revoke-reason", json);
+    payload(1, "revoke-bad-id", "{\"id\":\"zz\"}");
+    snprintf(json, sizeof json, "{\"kind\":\"doc\",\"sha256\":\"%s\"}", sha_hex);
+    payload(2, "note-valid", json);
+    snprintf(json, sizeof json, "{ \"sha256\" : \"%s\" ,\n \"kind\" : \"doc\", \"uri\": \"s3://b/k\" }",
+             sha_hex);
+    payload(2, "note-spaced-uri", json);
+    payload(2, "note-bad-sha", "{\"kind\":\"doc\",\"sha256\":\"xyz\"}");
+    snprintf(json, sizeof json, "{\"kind\":\"doc\",\"kind\":\"x\",\"sha256\":\"%s\"}", sha_hex);
+    payload(2, "note-duplicate-key", json);
+    snprintf(json, sizeof json, "{\"kind\":1.5,\"sha256\":\"%s\"}", sha_hex);
+    payload(2, "note-real-number", json);
+    snprintf(json, sizeof json, "{\"kind\":{\"a\":[1,2,{\"b\":null}]},\"sha256\":\"%s\"}", sha_hex);
+    payload(2, "note-nested", json);
+    payload(2, "note-bad-utf8", "{\"kind\":\"\xc3\x28\",\"sha256\":\"00\"}");
+    payload(2, "note-escapes", "{\"kind\":\"\\u0000\\ud83d\\ude00\\\"\",\"sha256\":\"\"}");
+    payload(2, "not-object", "[1,2,3]");
+    payload(2, "empty", "");
+    payload(2, "trailing", "{} {}");
+    payload(2, "big-int", "{\"kind\":123456789012345678901234567890}");
+    payload(3, "unknown-type", "{}");
+    return 0;
+}

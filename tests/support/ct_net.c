@@ -1,0 +1,172 @@
+/*
+ * ct_net.c — a one-node carechain network directory made without the CLI
+ * (deterministic keys, genesis.json, node.key, config.json) and signed test
+ * txs built with cc_tx_create.
+ */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "carechain/os.h"
+
+#define GENESIS_TIME_MS 1764000000000ull
+
+static uint64_t nonce_counter = 1;
+
+void ct_key(const char *label, cc_key *k)
+{
+    char *s = ct_strf("carechain-test/%s", label);
+    uint8_t seed[CC_SEED_BYTES];
+    cc_sha256((const uint8_t *)s, strlen(s), seed);
+    free(s);
+    cc_key_from_seed(seed, k);
+}
+
+char *ct_pk_hex(const cc_key *k, char out[CC_HASH_HEX])
+{
+    return cc_hex(k->pk, CC_PUBKEY_BYTES, out);
+}
+
+char *ct_txid_hex(const cc_tx *tx, char out[CC_HASH_HEX])
+{
+    return cc_hex(tx->txid, CC_HASH_BYTES, out);
+}
+
+int ct_net_create(ct_net *net, const char *tag)
+{
+    memset(net, 0, sizeof *net);
+    net->dir = ct_tmpdir(tag);
+    if (!net->dir) return -1;
+    net->node_dir = ct_strf("%s/node1", net->dir);
+    net->genesis_path = ct_strf("%s/genesis.json", net->dir);
+    if (mkdir(net->node_dir, 0700) != 0) return -1;
+
+    ct_key("hospital-admin", &net->admin);
+    ct_key("payer-admin", &net->payer_admin);
+    ct_key("node1", &net->node_key);
+    net->api_port = ct_free_port();
+    net->raft_port = ct_free_port();
+    if (net->api_port <= 0 || net->raft_port <= 0) return -1;
+    snprintf(net->url, sizeof net->url, "http://127.0.0.1:%d", net->api_port);
+
+    char node_hex[CC_HASH_HEX], admin_hex[CC_HASH_HEX], payer_hex[CC_HASH_HEX];
+    ct_pk_hex(&net->node_key, node_hex);
+    ct_pk_hex(&net->admin, admin_hex);
+    ct_pk_hex(&net->payer_admin, payer_hex);
+    char *genesis = ct_strf(
+        "{\"carechain_genesis\":1,\"chain_name\":\"test\",\"time_ms\":%llu,"
+        "\"organisations\":["
+        "{\"id\":\"hospital\",\"name\":\"St Example Hospital\",\"kind\":\"hospital\"},"
+        "{\"id\":\"payer\",\"name\":\"Example Health Plan\",\"kind\":\"payer\"}],"
+        "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\","
+        "\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"}],"
+        "\"identities\":["
+        "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Hospital admin\"},"
+        "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}\n",
+        (unsigned long long)GENESIS_TIME_MS, node_hex, net->api_port, net->raft_port, admin_hex, payer_hex);
+    net->genesis = (uint8_t *)genesis;
+    net->genesis_len = strlen(genesis);
+    cc_sha256(net->genesis, net->genesis_len, net->chain_id);
+
+    cc_genesis g;
+    cc_errbuf eb = {{0}};
+    memset(&g, 0, sizeof g);
+    if (cc_genesis_parse(net->genesis, net->genesis_len, &g, &eb) != CC_OK) {
+        fprintf(stderr, "test genesis does not parse: %s\n", eb.msg);
+        return -1;
+    }
+    bool same_id = memcmp(g.chain_id, net->chain_id, CC_HASH_BYTES) == 0;
+    cc_genesis_free(&g);
+    if (!same_id) {
+        fprintf(stderr, "cc_genesis_parse chain id is not SHA-256 of the file\n");
+        return -1;
+    }
+
+    char *node_genesis = ct_strf("%s/genesis.json", net->node_dir);
+    char *key_path = ct_strf("%s/node.key", net->node_dir);
+    char *config_path = ct_strf("%s/config.json", net->node_dir);
+    char *config = ct_strf("{\"name\":\"node1\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"}\n",
+                           net->api_port, net->raft_port);
+    int rc = 0;
+    if (ct_write_file(net->genesis_path, net->genesis, net->genesis_len) != 0 ||
+        ct_write_file(node_genesis, net->genesis, net->genesis_len) != 0 ||
+        ct_write_file(config_path, config, strlen(config)) != 0)
+        rc = -1;
+    if (rc == 0 && cc_key_save(key_path, &net->node_key, NULL, &eb) != CC_OK) {
+        fprintf(stderr, "cc_key_save %s: %s\n", key_path, eb.msg);
+        rc = -1;
+    }
+    free(node_genesis);
+    free(key_path);
+    free(config_path);
+    free(config);
+    return rc;
+}
+
+void ct_net_destroy(ct_net *net)
+{
+    if (net->dir && !getenv("CT_KEEP")) ct_rmtree(net->dir); /* else the exit hook says where it is */
+    free(net->dir);
+    free(net->node_dir);
+    free(net->genesis_path);
+    free(net->genesis);
+    cc_key_wipe(&net->admin);
+    cc_key_wipe(&net->payer_admin);
+    cc_key_wipe(&net->node_key);
+    memset(net, 0, sizeof *net);
+}
+
+int ct_tx_make(const ct_net *net, const uint8_t *chain_id, const cc_key *signer, const char *type,
+               const char *payload, uint64_t created_ms, uint64_t lifetime_ms, cc_tx *out)
+{
+    cc_tx_params p = {0};
+    p.chain_id = chain_id ? chain_id : net->chain_id;
+    p.type = type;
+    p.payload = payload;
+    p.payload_len = strlen(payload);
+    p.created_ms = created_ms ? created_ms : ct_now_ms();
+    p.expiry_ms = p.created_ms + (lifetime_ms ? lifetime_ms : CT_TX_LIFETIME_MS);
+    p.nonce = __atomic_fetch_add(&nonce_counter, 1, __ATOMIC_RELAXED);
+    cc_errbuf eb = {{0}};
+    memset(out, 0, sizeof *out);
+    if (cc_tx_create(&p, signer, out, &eb) != CC_OK) {
+        fprintf(stderr, "cc_tx_create %s: %s\n", type, eb.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int ct_tx_note(const ct_net *net, const cc_key *signer, uint64_t n, cc_tx *out)
+{
+    char *doc = ct_strf("test document %llu", (unsigned long long)n);
+    uint8_t h[CC_HASH_BYTES];
+    char hex[CC_HASH_HEX];
+    cc_sha256((const uint8_t *)doc, strlen(doc), h);
+    free(doc);
+    char *payload = ct_strf("{\"kind\":\"doc\",\"sha256\":\"%s\"}", cc_hex(h, CC_HASH_BYTES, hex));
+    int rc = ct_tx_make(net, NULL, signer, "note.put", payload, 0, 0, out);
+    free(payload);
+    return rc;
+}
+
+int ct_tx_register(const ct_net *net, const cc_key *admin, const uint8_t pk[CC_PUBKEY_BYTES],
+                   const char *role, cc_tx *out)
+{
+    char hex[CC_HASH_HEX];
+    char *payload = ct_strf("{\"id\":\"%s\",\"role\":\"%s\"}", cc_hex(pk, CC_PUBKEY_BYTES, hex), role);
+    int rc = ct_tx_make(net, NULL, admin, "member.register", payload, 0, 0, out);
+    free(payload);
+    return rc;
+}
+
+int ct_tx_revoke(const ct_net *net, const cc_key *admin, const uint8_t pk[CC_PUBKEY_BYTES], cc_tx *out)
+{
+    char hex[CC_HASH_HEX];
+    char *payload = ct_strf("{\"id\":\"%s\"}", cc_hex(pk, CC_PUBKEY_BYTES, hex));
+    int rc = ct_tx_make(net, NULL, admin, "member.revoke", payload, 0, 0, out);
+    free(payload);
+    return rc;
+}

@@ -1,0 +1,170 @@
+/*
+ * support.h — helpers shared by carechain's integration tests: temporary
+ * directories, free ports, a network directory made without the CLI, node
+ * processes, HTTP over libcurl, signed test txs and CLI runs.
+ *
+ * Helpers never call cmocka; they return an error (and print why on stderr)
+ * so tests assert on what they get. Everything they allocate is the
+ * caller's, freed as each function says. Node processes and temporary
+ * directories still alive at exit are killed and removed by an atexit hook
+ * (set CT_KEEP=1 to keep the directories for a post-mortem).
+ */
+#ifndef CARECHAIN_TEST_SUPPORT_H
+#define CARECHAIN_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "carechain.h"
+
+#define CT_URL_MAX        64
+#define CT_TX_LIFETIME_MS (3600 * 1000) /* expiry - created of ordinary test txs */
+
+/* ---- files and directories (ct_fs.c) ---------------------------------------- */
+
+/* A new directory /tmp/carechain-<tag>-XXXXXX; caller frees the string and
+ * removes the directory with ct_rmtree (or leaves it to the exit hook). */
+char *ct_tmpdir(const char *tag);
+/* rm -rf path. 0 on success. */
+int ct_rmtree(const char *path);
+/* cp -a src dst (dst must not exist). 0 on success. */
+int ct_copytree(const char *src, const char *dst);
+/* asprintf that aborts on OOM; caller frees. */
+char *ct_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Write / read a whole file. ct_read_file NUL-terminates; caller frees. */
+int ct_write_file(const char *path, const void *data, size_t len);
+uint8_t *ct_read_file(const char *path, size_t *len);
+/* A TCP port on 127.0.0.1 that was free a moment ago. -1 on error. */
+int ct_free_port(void);
+/* Wall clock in ms. */
+uint64_t ct_now_ms(void);
+/* Sleep ms milliseconds. */
+void ct_sleep_ms(unsigned ms);
+
+/* ---- keys, network directories and txs (ct_net.c) ----------------------------- */
+
+/* A deterministic key: seed = SHA-256("carechain-test/" label). */
+void ct_key(const char *label, cc_key *k);
+/* Lowercase hex of a public key into out (65 bytes). Returns out. */
+char *ct_pk_hex(const cc_key *k, char out[CC_HASH_HEX]);
+
+typedef struct ct_net {
+    char *dir;          /* the network directory (temporary) */
+    char *node_dir;     /* dir/node1: genesis.json, node.key, config.json */
+    char *genesis_path; /* dir/genesis.json */
+    uint8_t *genesis;   /* its bytes */
+    size_t genesis_len;
+    uint8_t chain_id[CC_HASH_BYTES];
+    cc_key admin;       /* the hospital's admin (genesis identity) */
+    cc_key payer_admin; /* the payer's admin (genesis identity) */
+    cc_key node_key;
+    int api_port;
+    int raft_port;
+    char url[CT_URL_MAX]; /* http://127.0.0.1:api_port */
+} ct_net;
+
+/* Make a one-node network directory under a new temporary directory: keys
+ * from fixed seeds, genesis.json (also copied byte for byte into the node
+ * directory), node.key and config.json. Checks the genesis parses with
+ * cc_genesis_parse. 0 on success. */
+int ct_net_create(ct_net *net, const char *tag);
+/* Free what net holds and remove its directory. */
+void ct_net_destroy(ct_net *net);
+
+/* Build and sign a tx of net's chain (chain_id NULL) or of another chain.
+ * created_ms 0 means now; lifetime_ms 0 means CT_TX_LIFETIME_MS. The nonce
+ * is taken from a process-wide counter. Caller frees out with cc_tx_free. */
+int ct_tx_make(const ct_net *net, const uint8_t *chain_id, const cc_key *signer, const char *type,
+               const char *payload, uint64_t created_ms, uint64_t lifetime_ms, cc_tx *out);
+/* note.put {"kind":"doc","sha256": SHA-256 of (tag, n)} signed by signer. */
+int ct_tx_note(const ct_net *net, const cc_key *signer, uint64_t n, cc_tx *out);
+/* member.register {"id": hex pk, "role": role} signed by admin. */
+int ct_tx_register(const ct_net *net, const cc_key *admin, const uint8_t pk[CC_PUBKEY_BYTES],
+                   const char *role, cc_tx *out);
+/* member.revoke {"id": hex pk} signed by admin. */
+int ct_tx_revoke(const ct_net *net, const cc_key *admin, const uint8_t pk[CC_PUBKEY_BYTES], cc_tx *out);
+/* Hex txid (65 bytes). Returns out. */
+char *ct_txid_hex(const cc_tx *tx, char out[CC_HASH_HEX]);
+
+/* ---- processes (ct_proc.c) --------------------------------------------------- */
+
+/* The build directory (env BUILD, default "build") made absolute, and the
+ * carechain binary in it. Static strings. */
+const char *ct_build_dir(void);
+const char *ct_carechain_bin(void);
+
+typedef struct ct_node {
+    pid_t pid; /* 0 when not running */
+    int port;
+    char url[CT_URL_MAX];
+    char *dir;       /* copied */
+    char *log_path;  /* the node's stdout+stderr, in dir/../<name>.log */
+    int exit_status; /* last exit: code, or 128 + signal */
+} ct_node;
+
+/* Spawn `carechain node --dir DIR --api 127.0.0.1:PORT --quiet` (adding
+ * --map-size and --map-size-max when map_size is not 0) and wait up to
+ * timeout_ms for GET /v1/status to answer 200. 0 on success; on failure
+ * the process is killed and its log printed on stderr. */
+int ct_node_start(ct_node *n, const char *dir, int port, size_t map_size, size_t map_size_max,
+                  unsigned timeout_ms);
+/* Send sig and wait up to timeout_ms for the process to end (then SIGKILL).
+ * Returns the exit code (128 + signal number when killed by one). */
+int ct_node_stop(ct_node *n, int sig, unsigned timeout_ms);
+/* Is the process still running (not exited, not a zombie)? */
+bool ct_node_alive(ct_node *n);
+/* Print the node's log on stderr (for a failing test). */
+void ct_node_dump_log(const ct_node *n);
+void ct_node_free(ct_node *n);
+
+/* Run the carechain CLI with the NULL-terminated arguments after the
+ * program name; *out (may be NULL) receives stdout and stderr together
+ * (caller frees). Returns the exit code, or -1 when it could not run or was
+ * killed after timeout_ms. */
+int ct_cli(char **out, unsigned timeout_ms, ...) __attribute__((sentinel));
+
+/* ---- HTTP (ct_http.c) ------------------------------------------------------- */
+
+typedef struct ct_resp {
+    long status; /* 0 when there was no HTTP answer */
+    char *body;  /* NUL-terminated; owned */
+    size_t len;
+    json_t *json; /* the body parsed, when it is JSON; owned */
+    char curl_error[256];
+} ct_resp;
+
+void ct_resp_free(ct_resp *r);
+/* error.code of a JSON error body, or "" when there is none. */
+const char *ct_resp_error_code(const ct_resp *r);
+/* error.message of a JSON error body, or "". */
+const char *ct_resp_error_message(const ct_resp *r);
+
+/* A reusable connection (keep-alive); one per thread. */
+typedef struct ct_http ct_http;
+ct_http *ct_http_new(void);
+void ct_http_free(ct_http *h);
+
+/* One request. method is "GET" or "POST"; ctype NULL for none; timeout_ms 0
+ * for 60 s. Returns 0 when an HTTP answer came back (r->status set), -1 on
+ * a transport error (r->curl_error says which). r is always initialised. */
+int ct_http_do(ct_http *h, const char *method, const char *url, const char *ctype, const void *body,
+               size_t len, unsigned timeout_ms, ct_resp *r);
+/* The same on a one-off connection. */
+int ct_get(const char *url, ct_resp *r);
+int ct_post(const char *url, const char *ctype, const void *body, size_t len, ct_resp *r);
+
+/* POST a tx as application/octet-stream to base/v1/tx (?wait=commit). */
+int ct_submit(ct_http *h, const char *base, const cc_tx *tx, bool wait_commit, ct_resp *r);
+/* The octet-stream batch body for POST /v1/txs: (u32 BE length || tx)*.
+ * Caller frees. */
+uint8_t *ct_batch_body(const cc_tx *txs, size_t n, size_t *len);
+/* Poll GET /v1/status until "height" >= height; 0 when it did in time. */
+int ct_wait_height(const char *base, uint64_t height, unsigned timeout_ms);
+/* GET /v1/status "height" (or -1). */
+int64_t ct_status_height(const char *base);
+
+#endif
