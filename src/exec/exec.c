@@ -26,6 +26,11 @@ typedef struct state_write {
     size_t len;
 } state_write;
 
+/* Signers seen earlier in this block. A block's txs mostly come from few
+ * signers, so this spares an identity read and parse per tx. Emptied
+ * whenever a tx writes any identity, so it never disagrees with the state. */
+#define SIGNER_CACHE_SLOTS 16
+
 struct cc_state {
     cc_store *s;
     MDB_txn *txn;
@@ -33,6 +38,8 @@ struct cc_state {
     uint64_t height;
     state_write *w;
     size_t count, cap;
+    cc_identity signers[SIGNER_CACHE_SLOTS];
+    size_t signer_count;
 };
 
 /* ---- the state view --------------------------------------------------------- */
@@ -152,6 +159,8 @@ static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, siz
 static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
 {
     cc_err rc = CC_OK;
+    for (size_t i = 0; i < st->count; i++)
+        if (strncmp(st->w[i].key, "id/", 3) == 0) st->signer_count = 0;
     for (size_t i = 0; i < st->count && rc == CC_OK; i++)
         rc = state_store(st, st->w[i].key, st->w[i].val, st->w[i].len, eb);
     overlay_clear(st);
@@ -239,9 +248,25 @@ static void result_set(cc_result *r, cc_err code, const char *msg)
 
 /* The checks every tx passes before its handler runs, in a fixed order.
  * Returns CC_OK or the failing code with a message in eb. */
-static cc_err check_tx(MDB_txn *txn, cc_store *s, const cc_genesis *g, const cc_tx *tx, uint64_t time_ms,
+/* The signer's identity, from the block's cache or the store. */
+static cc_err signer_read(cc_state *st, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
+{
+    for (size_t i = 0; i < st->signer_count; i++) {
+        if (memcmp(st->signers[i].pk, pk, CC_PUBKEY_BYTES) == 0) {
+            *out = st->signers[i];
+            return CC_OK;
+        }
+    }
+    cc_err rc = cc_identity_read(st->txn, st->s, pk, out);
+    if (rc == CC_OK && st->signer_count < SIGNER_CACHE_SLOTS) st->signers[st->signer_count++] = *out;
+    return rc;
+}
+
+static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint64_t time_ms,
                        const cc_tx_type **type, cc_identity *signer, cc_errbuf *eb)
 {
+    MDB_txn *txn = st->txn;
+    cc_store *s = st->s;
     if (!tx->sig_checked && !cc_tx_verify_sig(tx))
         return cc_errf(eb, CC_ERR_SIGNATURE, "the signature does not verify");
     if (memcmp(tx->chain_id, g->chain_id, CC_HASH_BYTES) != 0)
@@ -263,7 +288,7 @@ static cc_err check_tx(MDB_txn *txn, cc_store *s, const cc_genesis *g, const cc_
                        (unsigned long long)cc_get_u64(v.mv_data));
     }
     if (rc != CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "reading the tx index");
-    rc = cc_identity_read(txn, s, tx->signer, signer);
+    rc = signer_read(st, tx->signer, signer);
     if (rc == CC_ERR_NOT_FOUND)
         return cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");
     if (rc != CC_OK) return cc_errf(eb, rc, "reading the signer's identity");
@@ -286,7 +311,7 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
         json_t *payload = NULL;
         bool fresh = true; /* index this txid (not when it is a duplicate) */
 
-        cc_err code = check_tx(txn, s, g, tx, time_ms, &type, &signer, &why);
+        cc_err code = check_tx(&st, g, tx, time_ms, &type, &signer, &why);
         if (code == CC_ERR_DUPLICATE) fresh = false;
         if (code == CC_OK) {
             payload = tx->json ? json_incref(tx->json)

@@ -167,6 +167,33 @@ static void test_rules_and_results(void **state)
     for (int i = 0; i < 3; i++) cc_tx_free(&txs[i]);
 }
 
+/* A signer revoked mid-block is refused for the rest of that block. */
+static void test_revoke_takes_effect_within_block(void **state)
+{
+    fixture *f = *state;
+    cc_key clin;
+    cc_tx txs[3];
+    cc_result r[3];
+    char hex[CC_HASH_HEX], payload[200];
+    ut_key(10, &clin);
+    register_member(f, 10, "clinician", T0);
+    ut_tx(&txs[0], f->chain_id, &clin, "note.put",
+          "{\"kind\":\"a\",\"sha256\":\""
+          "40112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 1);
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\"}", cc_hex(clin.pk, 32, hex));
+    ut_tx(&txs[1], f->chain_id, &f->admin, "member.revoke", payload, T0, 2);
+    ut_tx(&txs[2], f->chain_id, &clin, "note.put",
+          "{\"kind\":\"b\",\"sha256\":\""
+          "50112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 3);
+    produce(f, txs, 3, T0 + 100, r);
+    assert_int_equal(r[0].code, CC_OK);
+    assert_int_equal(r[1].code, CC_OK);
+    assert_int_equal(r[2].code, CC_ERR_REVOKED);
+    for (int i = 0; i < 3; i++) cc_tx_free(&txs[i]);
+}
+
 static void test_block_time_must_increase(void **state)
 {
     fixture *f = *state;
@@ -361,6 +388,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_time_must_increase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proofs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_sound, setup, teardown),
