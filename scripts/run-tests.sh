@@ -31,7 +31,11 @@ run_one() { # name, command...
         echo "FAIL $name ($((SECONDS - t0)) s): $p passed, $f failed — log: $log"
         grep -E '^\[  (ERROR|FAILED|  SKIPPED) \]|error:|Assertion|Sanitizer' "$log" | head -20 | sed 's/^/    /'
     else
-        echo "ok   $name ($((SECONDS - t0)) s): $p passed${s:+, $s skipped}"
+        if [ "$s" -gt 0 ]; then
+            echo "ok   $name ($((SECONDS - t0)) s): $p passed, $s skipped"
+        else
+            echo "ok   $name ($((SECONDS - t0)) s): $p passed"
+        fi
         grep -E '^\[  SKIPPED \] [a-z_]' "$log" | sed 's/^/    /'
     fi
 }

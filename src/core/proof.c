@@ -71,7 +71,7 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     if (!json_is_object(proof) || json_integer_value(ver) != 1 || !json_is_object(block) ||
         !json_is_object(cp) || !json_is_object(res) || !tx_b64) {
         rc = cc_errf(eb, CC_ERR_MALFORMED,
-                     "not a carechain proof (needs carechain_proof 1, tx, result, block, checkpoint)");
+                     "not a carechain proof (needs carechain_proof 1, txid, tx, result, block, checkpoint)");
         goto done;
     }
     if ((rc = hex_field(proof, "chain_id", chain_id, sizeof chain_id, eb)) != CC_OK) goto done;
@@ -88,6 +88,12 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     cc_errbuf txe;
     if ((rc = cc_tx_decode(raw, raw_len, &tx, &txe)) != CC_OK) {
         rc = cc_errf(eb, rc, "proof tx does not decode: %s", txe.msg);
+        goto done;
+    }
+    uint8_t claimed[CC_HASH_BYTES];
+    if ((rc = hex_field(proof, "txid", claimed, sizeof claimed, eb)) != CC_OK) goto done;
+    if (memcmp(claimed, tx.txid, CC_HASH_BYTES) != 0) {
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the proof's txid is not the id of the tx it carries");
         goto done;
     }
     if (memcmp(tx.chain_id, g.chain_id, CC_HASH_BYTES) != 0 || !cc_tx_verify_sig(&tx)) {

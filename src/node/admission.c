@@ -27,8 +27,8 @@ static bool tx_encoded_len(const uint8_t *buf, size_t len, size_t *out)
     uint32_t payload_len;
     const uint8_t *p;
     if (!cc_take(&r, 1 + CC_HASH_BYTES) || !cc_take_u8(&r, &type_len) || !cc_take(&r, type_len) ||
-        !cc_take(&r, CC_PUBKEY_BYTES + 3 * 8) || !cc_take_u32(&r, &payload_len) || !cc_take(&r, payload_len) ||
-        !cc_take_u8(&r, &flag))
+        !cc_take(&r, CC_PUBKEY_BYTES + 3 * 8) || !cc_take_u32(&r, &payload_len) ||
+        !cc_take(&r, payload_len) || !cc_take_u8(&r, &flag))
         return false;
     if (flag == 1 && !cc_take(&r, 4 + CC_HASH_BYTES)) return false;
     if (!(p = cc_take(&r, CC_SIG_BYTES))) return false;
@@ -41,8 +41,8 @@ static cc_err attach(cc_tx *tx, const uint8_t *att, size_t att_len, cc_errbuf *e
 {
     if (att_len == 0) return CC_OK; /* none sent: admission says whether one is needed */
     if (!tx->has_attachment)
-        return cc_errf(eb, CC_ERR_ATTACHMENT, "%zu attachment bytes were sent but the tx declares no attachment",
-                       att_len);
+        return cc_errf(eb, CC_ERR_ATTACHMENT,
+                       "%zu attachment bytes were sent but the tx declares no attachment", att_len);
     if (att_len != tx->attachment_len)
         return cc_errf(eb, CC_ERR_ATTACHMENT, "the tx declares a %u-byte attachment but %zu bytes were sent",
                        tx->attachment_len, att_len);
@@ -126,8 +126,10 @@ static void admit_chunk(void *ctx, size_t begin, size_t end)
         cc_admit_item *it = &b->items[i];
         if (it->err != CC_OK) continue;
         verified++;
-        if (cc_tx_verify_sig(&it->tx)) it->tx.sig_checked = true;
-        else it->err = cc_errf(&it->eb, CC_ERR_SIGNATURE, "the tx signature does not verify for its signer");
+        if (cc_tx_verify_sig(&it->tx))
+            it->tx.sig_checked = true;
+        else
+            it->err = cc_errf(&it->eb, CC_ERR_SIGNATURE, "the tx signature does not verify for its signer");
     }
     cc_metrics_sig_verified(&node->metrics, verified);
 }
@@ -135,11 +137,16 @@ static void admit_chunk(void *ctx, size_t begin, size_t end)
 static const char *refusal_message(cc_err e)
 {
     switch (e) {
-    case CC_ERR_DUPLICATE: return "the tx is already queued for the next block";
-    case CC_ERR_BUSY: return "the mempool is full; retry later";
-    case CC_ERR_STORE_FULL: return "the node's storage is full; it accepts no new txs";
-    case CC_ERR_UNREACHABLE: return "the node is stopping";
-    default: return cc_strerror(e);
+    case CC_ERR_DUPLICATE:
+        return "the tx is already queued for the next block";
+    case CC_ERR_BUSY:
+        return "the mempool is full; retry later";
+    case CC_ERR_STORE_FULL:
+        return "the node's storage is full; it accepts no new txs";
+    case CC_ERR_UNREACHABLE:
+        return "the node is stopping";
+    default:
+        return cc_strerror(e);
     }
 }
 
@@ -173,8 +180,10 @@ size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait)
         cc_admit_item *it = &items[i];
         if (it->err != CC_OK) continue;
         it->err = cc_mempool_push_locked(&node->mempool, &it->tx, admitted_ns);
-        if (it->err == CC_OK) accepted++;
-        else cc_errf(&it->eb, it->err, "%s", refusal_message(it->err));
+        if (it->err == CC_OK)
+            accepted++;
+        else
+            cc_errf(&it->eb, it->err, "%s", refusal_message(it->err));
     }
     cc_mempool_signal_locked(&node->mempool);
     cc_mempool_unlock(&node->mempool);
@@ -184,7 +193,8 @@ size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait)
 
     if (wait) {
         for (size_t i = 0; i < n; i++)
-            if (items[i].err != CC_OK && items[i].waiter.group) cc_waiters_cancel(&node->waiters, &items[i].waiter);
+            if (items[i].err != CC_OK && items[i].waiter.group)
+                cc_waiters_cancel(&node->waiters, &items[i].waiter);
         if (accepted > 0) (void)cc_waiters_wait(&node->waiters, &group, cc_now_ms() + node->wait_timeout_ms);
         cc_wait_group_destroy(&group);
     }

@@ -28,11 +28,11 @@ typedef struct cc_admit_item {
     const char *att_b64; /* JSON: base64 attachment, or NULL */
 
     /* out */
-    cc_err err;                  /* CC_OK: accepted into the mempool */
-    cc_errbuf eb;                /* why, when err != CC_OK */
-    bool has_txid;               /* the tx decoded (txid is known) */
+    cc_err err;    /* CC_OK: accepted into the mempool */
+    cc_errbuf eb;  /* why, when err != CC_OK */
+    bool has_txid; /* the tx decoded (txid is known) */
     uint8_t txid[CC_HASH_BYTES];
-    cc_waiter waiter;            /* with wait: DONE (outcome) or IDLE (timed out) */
+    cc_waiter waiter; /* with wait: DONE (outcome) or IDLE (timed out) */
 
     cc_tx tx; /* private: the decoded tx until it moves into the mempool */
 } cc_admit_item;

@@ -19,7 +19,8 @@ static cc_err solo_propose(cc_consensus *cs, cc_proposal *p)
 {
     solo *s = cs->impl;
     p->eb.msg[0] = '\0';
-    p->err = cc_chain_produce(s->chain, p->txs, p->tx_count, p->time_ms, s->key, &p->header, p->results, &p->eb);
+    p->err =
+        cc_chain_produce(s->chain, p->txs, p->tx_count, p->time_ms, s->key, &p->header, p->results, &p->eb);
     p->done(p);
     return CC_OK;
 }

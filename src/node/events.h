@@ -41,9 +41,9 @@ void cc_events_close(cc_events *ev);
 uint64_t cc_events_tail(cc_events *ev);
 
 typedef enum cc_events_next_rc {
-    CC_EVENTS_FRAME,   /* *out is a copy of the next frame; caller frees */
-    CC_EVENTS_IDLE,    /* nothing within timeout_ms */
-    CC_EVENTS_CLOSED,  /* the node is stopping */
+    CC_EVENTS_FRAME,  /* *out is a copy of the next frame; caller frees */
+    CC_EVENTS_IDLE,   /* nothing within timeout_ms */
+    CC_EVENTS_CLOSED, /* the node is stopping */
     CC_EVENTS_NOMEM,
 } cc_events_next_rc;
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "carechain/os.h"
@@ -25,10 +26,11 @@
 #include "node/log.h"
 #include "node/strbuf.h"
 
-#define HTTP_CONN_MEMORY (128u * 1024)   /* per-connection buffer pool */
-#define HTTP_IDLE_TIMEOUT_MIN_S 60       /* idle connections close after this */
-#define HTTP_TIMEOUT_WAIT_MARGIN_S 30    /* beyond ?wait=commit's limit */
-#define HTTP_DISCARD_MAX (256u * 1024 * 1024) /* hang up on a chunked upload this far over */
+#define HTTP_CONN_MEMORY           (128u * 1024) /* per-connection buffer pool */
+#define HTTP_IDLE_TIMEOUT_MIN_S    60            /* idle connections close after this */
+#define HTTP_TIMEOUT_WAIT_MARGIN_S 30            /* beyond ?wait=commit's limit */
+#define HTTP_DRAIN_TICK_MS         10
+#define HTTP_DISCARD_MAX           (256u * 1024 * 1024) /* hang up on a chunked upload this far over */
 
 /* The API (docs/API.md). Longer patterns are not shadowed: each pattern
  * matches whole segments only. */
@@ -51,34 +53,47 @@ static const cc_http_route routes[] = {
 unsigned cc_http_status_of(cc_err e)
 {
     switch (e) {
-    case CC_OK: return MHD_HTTP_OK;
+    case CC_OK:
+        return MHD_HTTP_OK;
     case CC_ERR_MALFORMED:
     case CC_ERR_VERSION:
-    case CC_ERR_USAGE: return MHD_HTTP_BAD_REQUEST;
-    case CC_ERR_SIGNATURE: return MHD_HTTP_UNAUTHORIZED;
+    case CC_ERR_USAGE:
+        return MHD_HTTP_BAD_REQUEST;
+    case CC_ERR_SIGNATURE:
+        return MHD_HTTP_UNAUTHORIZED;
     case CC_ERR_UNKNOWN_SIGNER:
     case CC_ERR_REVOKED:
-    case CC_ERR_FORBIDDEN: return MHD_HTTP_FORBIDDEN;
-    case CC_ERR_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
+    case CC_ERR_FORBIDDEN:
+        return MHD_HTTP_FORBIDDEN;
+    case CC_ERR_NOT_FOUND:
+        return MHD_HTTP_NOT_FOUND;
     case CC_ERR_DUPLICATE:
-    case CC_ERR_CONFLICT: return MHD_HTTP_CONFLICT;
-    case CC_ERR_TOO_LARGE: return MHD_HTTP_CONTENT_TOO_LARGE;
+    case CC_ERR_CONFLICT:
+        return MHD_HTTP_CONFLICT;
+    case CC_ERR_TOO_LARGE:
+        return MHD_HTTP_CONTENT_TOO_LARGE;
     case CC_ERR_CHAIN_ID:
     case CC_ERR_EXPIRED:
     case CC_ERR_FUTURE:
     case CC_ERR_LIFETIME:
     case CC_ERR_UNKNOWN_TYPE:
     case CC_ERR_INVALID:
-    case CC_ERR_ATTACHMENT: return MHD_HTTP_UNPROCESSABLE_CONTENT;
-    case CC_ERR_BUSY: return MHD_HTTP_TOO_MANY_REQUESTS;
+    case CC_ERR_ATTACHMENT:
+        return MHD_HTTP_UNPROCESSABLE_CONTENT;
+    case CC_ERR_BUSY:
+        return MHD_HTTP_TOO_MANY_REQUESTS;
     case CC_ERR_STORE_FULL:
-    case CC_ERR_UNREACHABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
-    case CC_ERR_TIMEOUT: return MHD_HTTP_GATEWAY_TIMEOUT;
-    default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    case CC_ERR_UNREACHABLE:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case CC_ERR_TIMEOUT:
+        return MHD_HTTP_GATEWAY_TIMEOUT;
+    default:
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
 }
 
-enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *content_type, char *body, size_t len)
+enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *content_type, char *body,
+                             size_t len)
 {
     static char oom_body[] = "{\"error\":{\"code\":\"nomem\",\"message\":\"out of memory\"}}";
     struct MHD_Response *resp;
@@ -95,7 +110,8 @@ enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *cont
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->route)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, strcmp(req->route->method, "GET") == 0 ? "GET, HEAD" : "POST");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                strcmp(req->route->method, "GET") == 0 ? "GET, HEAD" : "POST");
     rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     cc_metrics_http_status(&req->node->metrics, status);
@@ -223,7 +239,8 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
         path_hit = &routes[i];
     }
     if (!req->route) {
-        if (!path_hit) return cc_http_send_error_status(req, MHD_HTTP_NOT_FOUND, CC_ERR_NOT_FOUND, "no such endpoint");
+        if (!path_hit)
+            return cc_http_send_error_status(req, MHD_HTTP_NOT_FOUND, CC_ERR_NOT_FOUND, "no such endpoint");
         req->route = path_hit; /* for the Allow header */
         char message[96];
         snprintf(message, sizeof message, "use %s for this endpoint", path_hit->method);
@@ -239,7 +256,8 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
     if (atomic_load(&node->stopping))
         return cc_http_send_error(req, CC_ERR_UNREACHABLE, NULL, "the node is stopping");
     if (atomic_load(&node->store_full))
-        return cc_http_send_error(req, CC_ERR_STORE_FULL, NULL, "the node's storage is full; it accepts no new txs");
+        return cc_http_send_error(req, CC_ERR_STORE_FULL, NULL,
+                                  "the node's storage is full; it accepts no new txs");
     const char *cl = cc_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end = NULL;
@@ -247,10 +265,12 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
         if (end == cl || *end != '\0')
             return cc_http_send_error(req, CC_ERR_USAGE, NULL, "Content-Length is not a number");
         if (declared > req->body_limit)
-            return cc_http_send_error(req, CC_ERR_TOO_LARGE, NULL, "the body is %llu bytes; the limit here is %zu",
-                                      declared, req->body_limit);
+            return cc_http_send_error(req, CC_ERR_TOO_LARGE, NULL,
+                                      "the body is %llu bytes; the limit here is %zu", declared,
+                                      req->body_limit);
         if (!budget_reserve(req, (size_t)declared))
-            return cc_http_send_error(req, CC_ERR_BUSY, NULL, "too many large uploads in flight; retry later");
+            return cc_http_send_error(req, CC_ERR_BUSY, NULL,
+                                      "too many large uploads in flight; retry later");
         req->body_cap = (size_t)declared; /* allocated with the first chunk */
     }
     return MHD_YES;
@@ -309,7 +329,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   req->body_limit);
     if (req->body_refusal != CC_OK)
         return cc_http_send_error(req, CC_ERR_BUSY, NULL, "too many large uploads in flight; retry later");
-    return req->route->handler(req);
+    atomic_fetch_add(&req->node->active_handlers, 1);
+    enum MHD_Result rc = req->route->handler(req);
+    atomic_fetch_sub(&req->node->active_handlers, 1);
+    return rc;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -335,8 +358,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- the daemon ---------------------------------------------------------- */
 
 /* "host:port" or "[v6]:port" -> socket address. */
-static cc_err parse_listen_addr(const char *api, struct sockaddr_storage *ss, socklen_t *ss_len, uint16_t *port,
-                                cc_errbuf *eb)
+static cc_err parse_listen_addr(const char *api, struct sockaddr_storage *ss, socklen_t *ss_len,
+                                uint16_t *port, cc_errbuf *eb)
 {
     char host[CC_NODE_ADDR_MAX];
     const char *colon = strrchr(api, ':');
@@ -358,7 +381,8 @@ static cc_err parse_listen_addr(const char *api, struct sockaddr_storage *ss, so
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
     int gai = getaddrinfo(host, colon + 1, &hints, &res);
-    if (gai != 0 || !res) return cc_errf(eb, CC_ERR_USAGE, "cannot resolve \"%s\": %s", host, gai_strerror(gai));
+    if (gai != 0 || !res)
+        return cc_errf(eb, CC_ERR_USAGE, "cannot resolve \"%s\": %s", host, gai_strerror(gai));
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *ss_len = res->ai_addrlen;
     *port = (uint16_t)p;
@@ -374,22 +398,22 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
     cc_err rc = parse_listen_addr(node->api, &ss, &ss_len, &port, eb);
     if (rc != CC_OK) return rc;
 
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    /* A connection blocked in ?wait=commit must not be timed out first. */
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it means SO_REUSEPORT,
+     * which would let a second node share the port. MHD's default
+     * SO_REUSEADDR already allows a restart while old sockets linger.
+     * A connection blocked in ?wait=commit must not be timed out first. */
     unsigned timeout_s = node->wait_timeout_ms / 1000 + HTTP_TIMEOUT_WAIT_MARGIN_S;
     if (timeout_s < HTTP_IDLE_TIMEOUT_MIN_S) timeout_s = HTTP_IDLE_TIMEOUT_MIN_S;
 
-    node->httpd = MHD_start_daemon(flags, port, NULL, NULL, on_request, node,
-                                   MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, node, /* first, to catch all */
-                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)node->max_connections,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+    node->httpd = MHD_start_daemon(flags, port, NULL, NULL, on_request, node, MHD_OPTION_EXTERNAL_LOGGER,
+                                   on_mhd_log, node, /* first, to catch all */
+                                   MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+                                   (unsigned)node->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, node,
-                                   MHD_OPTION_END);
+                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, node, MHD_OPTION_END);
     if (!node->httpd) return cc_errf(eb, CC_ERR_IO, "cannot serve HTTP on %s (address in use?)", node->api);
 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->httpd, MHD_DAEMON_INFO_BIND_PORT);
@@ -403,6 +427,14 @@ void cc_http_quiesce(cc_node *node)
     if (!node->httpd) return;
     MHD_socket fd = MHD_quiesce_daemon(node->httpd);
     if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void cc_http_drain(cc_node *node, unsigned timeout_ms)
+{
+    const struct timespec tick = {0, HTTP_DRAIN_TICK_MS * 1000000L};
+    for (unsigned waited = 0; atomic_load(&node->active_handlers) > 0 && waited < timeout_ms;
+         waited += HTTP_DRAIN_TICK_MS)
+        nanosleep(&tick, NULL);
 }
 
 void cc_http_stop(cc_node *node)

@@ -17,10 +17,10 @@
 #include "carechain.h"
 #include "node/node_internal.h"
 
-#define CC_HTTP_TX_BODY_MAX (2u * 1024 * 1024)     /* POST /v1/tx */
+#define CC_HTTP_TX_BODY_MAX    (2u * 1024 * 1024)  /* POST /v1/tx */
 #define CC_HTTP_BATCH_BODY_MAX (64u * 1024 * 1024) /* POST /v1/txs */
-#define CC_HTTP_BATCH_MAX_TXS 10000
-#define CC_HTTP_ARG_MAX 128 /* bytes of the {param} path segment */
+#define CC_HTTP_BATCH_MAX_TXS  10000
+#define CC_HTTP_ARG_MAX        128 /* bytes of the {param} path segment */
 
 typedef struct cc_http_req {
     cc_node *node;
@@ -30,7 +30,7 @@ typedef struct cc_http_req {
 
     uint8_t *body; /* owned; the upload so far */
     size_t body_len, body_cap, body_limit;
-    size_t budget; /* bytes reserved from node->upload_bytes (== body_cap) */
+    size_t budget;       /* bytes reserved from node->upload_bytes (== body_cap) */
     cc_err body_refusal; /* CC_ERR_TOO_LARGE (over body_limit) or CC_ERR_BUSY (over
                           * the node's upload budget): the rest is discarded */
     size_t discarded;
@@ -48,7 +48,8 @@ typedef struct cc_http_route {
 /* ---- responders (each queues exactly one response) ---- */
 
 /* body is owned by the response afterwards (freed with free()). */
-enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *content_type, char *body, size_t len);
+enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *content_type, char *body,
+                             size_t len);
 /* Steals the reference to v. */
 enum MHD_Result cc_http_send_json(cc_http_req *req, unsigned status, json_t *v);
 /* {"error":{"code","message"}} (plus "txid" when txid is not NULL) with the

@@ -14,7 +14,7 @@
 #include "node/http.h"
 
 #define SSE_KEEPALIVE_MS 15000
-#define SSE_BLOCK_SIZE (16 * 1024)
+#define SSE_BLOCK_SIZE   (16 * 1024)
 
 typedef struct sse_stream {
     cc_node *node;
@@ -34,14 +34,17 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
         char *frame = NULL;
         size_t len = 0;
         switch (cc_events_next(&s->node->events, &s->seq, SSE_KEEPALIVE_MS, &frame, &len)) {
-        case CC_EVENTS_FRAME: break;
+        case CC_EVENTS_FRAME:
+            break;
         case CC_EVENTS_IDLE:
             frame = strdup(sse_keepalive);
             len = sizeof sse_keepalive - 1;
             if (!frame) return MHD_CONTENT_READER_END_WITH_ERROR;
             break;
-        case CC_EVENTS_CLOSED: return MHD_CONTENT_READER_END_OF_STREAM;
-        default: return MHD_CONTENT_READER_END_WITH_ERROR;
+        case CC_EVENTS_CLOSED:
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        default:
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         s->pending = frame;
         s->pending_len = len;
@@ -79,7 +82,8 @@ enum MHD_Result cc_http_get_events(cc_http_req *req)
         return cc_http_send_error(req, CC_ERR_NOMEM, NULL, "no memory for the event stream");
     }
 
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE, sse_read, s, sse_free);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE, sse_read, s, sse_free);
     if (!resp) {
         sse_free(s);
         return MHD_NO;

@@ -11,7 +11,7 @@
 #include "node/http.h"
 
 #define BLOCKS_DEFAULT_LIMIT 20
-#define BLOCKS_MAX_LIMIT 100
+#define BLOCKS_MAX_LIMIT     100
 
 /* Strict unsigned decimal (no sign, no spaces, no overflow). */
 static bool parse_u64(const char *s, uint64_t *out)
@@ -48,23 +48,17 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
 
     cc_chain_head(node->chain, &head);
     node->consensus.leader(&node->consensus, leader, sizeof leader);
-    json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:b, s:s,"
-                          " s:s, s:I, s:I, s:I}",
-                          "chain_id", node->chain_id_hex, "chain_name", g->chain_name,
-                          "node", "name", node->name, "id", node->node_id_hex,
-                          "mode", node->consensus.mode, "leader", leader,
-                          "height", (json_int_t)head.height,
-                          "head_hash", cc_hex(head.hash, CC_HASH_BYTES, head_hash),
-                          "head_time_ms", (json_int_t)head.time_ms,
-                          "state_root", cc_hex(head.state_root, CC_HASH_BYTES, state_root),
-                          "tx_total", (json_int_t)head.tx_total,
-                          "mempool", (json_int_t)cc_mempool_count(&node->mempool),
-                          "store_full", atomic_load(&node->store_full) ? 1 : 0,
-                          "version", CC_NODE_VERSION,
-                          "api", node->api,
-                          "mempool_max", (json_int_t)node->mempool_max,
-                          "verify_threads", (json_int_t)cc_verify_pool_threads(node->pool),
-                          "wait_timeout_ms", (json_int_t)node->wait_timeout_ms);
+    json_t *v = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:I, s:b, s:s,"
+        " s:s, s:I, s:I, s:I}",
+        "chain_id", node->chain_id_hex, "chain_name", g->chain_name, "node", "name", node->name, "id",
+        node->node_id_hex, "mode", node->consensus.mode, "leader", leader, "height", (json_int_t)head.height,
+        "head_hash", cc_hex(head.hash, CC_HASH_BYTES, head_hash), "head_time_ms", (json_int_t)head.time_ms,
+        "state_root", cc_hex(head.state_root, CC_HASH_BYTES, state_root), "tx_total",
+        (json_int_t)head.tx_total, "mempool", (json_int_t)cc_mempool_count(&node->mempool), "store_full",
+        atomic_load(&node->store_full) ? 1 : 0, "version", CC_NODE_VERSION, "api", node->api, "mempool_max",
+        (json_int_t)node->mempool_max, "verify_threads", (json_int_t)cc_verify_pool_threads(node->pool),
+        "wait_timeout_ms", (json_int_t)node->wait_timeout_ms);
     return cc_http_send_json(req, MHD_HTTP_OK, v);
 }
 
@@ -72,7 +66,8 @@ enum MHD_Result cc_http_get_tx(cc_http_req *req)
 {
     uint8_t txid[CC_HASH_BYTES];
     json_t *v = NULL;
-    if (!parse_hash(req->arg, txid)) return cc_http_send_error(req, CC_ERR_USAGE, NULL, "txid must be 64 hex digits");
+    if (!parse_hash(req->arg, txid))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "txid must be 64 hex digits");
 
     cc_err e = cc_chain_tx_json(req->node->chain, txid, &v);
     if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
@@ -90,7 +85,8 @@ enum MHD_Result cc_http_get_proof(cc_http_req *req)
     uint8_t txid[CC_HASH_BYTES];
     json_t *v = NULL;
     cc_errbuf eb = {{0}};
-    if (!parse_hash(req->arg, txid)) return cc_http_send_error(req, CC_ERR_USAGE, NULL, "txid must be 64 hex digits");
+    if (!parse_hash(req->arg, txid))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "txid must be 64 hex digits");
 
     cc_err e = cc_chain_proof(req->node->chain, txid, &v, &eb);
     if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
@@ -137,7 +133,8 @@ enum MHD_Result cc_http_get_blocks(cc_http_req *req)
         json_decref(blocks);
         return send_query_error(req, e, "block", NULL);
     }
-    return cc_http_send_json(req, MHD_HTTP_OK, json_pack("{s:I, s:o}", "height", (json_int_t)head.height, "blocks", blocks));
+    return cc_http_send_json(req, MHD_HTTP_OK,
+                             json_pack("{s:I, s:o}", "height", (json_int_t)head.height, "blocks", blocks));
 }
 
 enum MHD_Result cc_http_get_checkpoint(cc_http_req *req)
@@ -145,10 +142,12 @@ enum MHD_Result cc_http_get_checkpoint(cc_http_req *req)
     const cc_genesis *g = cc_chain_genesis(req->node->chain);
     json_t *v = NULL;
     cc_err e = cc_chain_checkpoint_json(req->node->chain, &v);
-    if (e == CC_ERR_NOT_FOUND) return cc_http_send_error(req, e, NULL, "no checkpoint yet: no block has committed");
+    if (e == CC_ERR_NOT_FOUND)
+        return cc_http_send_error(req, e, NULL, "no checkpoint yet: no block has committed");
     if (e != CC_OK) return send_query_error(req, e, "checkpoint", NULL);
     /* docs/API.md promises these; add them when the chain did not. */
-    if (!json_object_get(v, "nodes")) json_object_set_new(v, "nodes", json_integer((json_int_t)g->node_count));
+    if (!json_object_get(v, "nodes"))
+        json_object_set_new(v, "nodes", json_integer((json_int_t)g->node_count));
     if (!json_object_get(v, "required"))
         json_object_set_new(v, "required", json_integer((json_int_t)(g->node_count / 2 + 1)));
     return cc_http_send_json(req, MHD_HTTP_OK, v);
@@ -159,7 +158,8 @@ enum MHD_Result cc_http_get_identity(cc_http_req *req)
     uint8_t pk[CC_PUBKEY_BYTES];
     json_t *v = NULL;
     if (!parse_hash(req->arg, pk))
-        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "an identity id is 64 hex digits (its public key)");
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL,
+                                  "an identity id is 64 hex digits (its public key)");
     cc_err e = cc_chain_identity_json(req->node->chain, pk, &v);
     if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
     return send_query_error(req, e, "identity", NULL);

@@ -79,8 +79,9 @@ static void put_accepted(cc_strbuf *sb, const cc_admit_item *it, bool wait)
         cc_strbuf_puts(sb, ",\"error\":{\"code\":");
         cc_strbuf_json_str(sb, cc_err_name(w->err));
         cc_strbuf_puts(sb, ",\"message\":");
-        cc_strbuf_json_str(sb, w->err == CC_ERR_STORE_FULL ? "the node's storage is full; the tx was not committed"
-                                                           : "the node stopped before the tx committed");
+        cc_strbuf_json_str(sb, w->err == CC_ERR_STORE_FULL
+                                   ? "the node's storage is full; the tx was not committed"
+                                   : "the node stopped before the tx committed");
         cc_strbuf_puts(sb, "}}");
     } else {
         cc_strbuf_puts(sb, ",\"status\":\"committed\",\"height\":");
@@ -121,10 +122,12 @@ enum MHD_Result cc_http_post_tx(cc_http_req *req)
     enum MHD_Result rc;
 
     memset(&item, 0, sizeof item);
-    if (!parse_wait(req, &wait)) return cc_http_send_error(req, CC_ERR_USAGE, NULL, "wait must be \"commit\"");
+    if (!parse_wait(req, &wait))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "wait must be \"commit\"");
     if (body_is_json(req)) {
         doc = cc_json_parse(req->body, req->body_len, &eb);
-        if (!doc) return cc_http_send_error(req, CC_ERR_MALFORMED, NULL, "body is not valid JSON: %s", eb.msg);
+        if (!doc)
+            return cc_http_send_error(req, CC_ERR_MALFORMED, NULL, "body is not valid JSON: %s", eb.msg);
         if (!item_from_json(doc, &item)) {
             rc = cc_http_send_error(req, item.err, NULL, "%s", item.eb.msg);
             goto out;
@@ -139,12 +142,14 @@ enum MHD_Result cc_http_post_tx(cc_http_req *req)
     if (item.err != CC_OK) {
         rc = cc_http_send_error(req, item.err, item.has_txid ? item.txid : NULL, "%s", item.eb.msg);
     } else if (wait && item.waiter.state != CC_WAITER_DONE) {
-        rc = cc_http_send_error(req, CC_ERR_TIMEOUT, item.txid,
-                                "not committed within %u ms; it may still commit", req->node->wait_timeout_ms);
+        rc =
+            cc_http_send_error(req, CC_ERR_TIMEOUT, item.txid,
+                               "not committed within %u ms; it may still commit", req->node->wait_timeout_ms);
     } else if (wait && item.waiter.err != CC_OK) {
         rc = cc_http_send_error(req, item.waiter.err, item.txid, "%s",
-                                item.waiter.err == CC_ERR_STORE_FULL ? "the node's storage is full; the tx was not committed"
-                                                                     : "the node stopped before the tx committed");
+                                item.waiter.err == CC_ERR_STORE_FULL
+                                    ? "the node's storage is full; the tx was not committed"
+                                    : "the node stopped before the tx committed");
     } else {
         cc_strbuf sb = {0};
         size_t len = 0;
@@ -175,7 +180,8 @@ static cc_err items_from_frames(cc_http_req *req, cc_admit_item **out, size_t *c
         if (++n > CC_HTTP_BATCH_MAX_TXS)
             return cc_errf(eb, CC_ERR_TOO_LARGE, "a batch holds at most %d txs", CC_HTTP_BATCH_MAX_TXS);
     }
-    if (n > 0 && !(items = calloc(n, sizeof *items))) return cc_errf(eb, CC_ERR_NOMEM, "no memory for the batch");
+    if (n > 0 && !(items = calloc(n, sizeof *items)))
+        return cc_errf(eb, CC_ERR_NOMEM, "no memory for the batch");
     off = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t len = cc_get_u32(req->body + off);
@@ -197,7 +203,8 @@ static cc_err items_from_json(const json_t *doc, cc_admit_item **out, size_t *co
     size_t n = json_array_size(txs);
     if (n > CC_HTTP_BATCH_MAX_TXS)
         return cc_errf(eb, CC_ERR_TOO_LARGE, "a batch holds at most %d txs", CC_HTTP_BATCH_MAX_TXS);
-    if (n > 0 && !(items = calloc(n, sizeof *items))) return cc_errf(eb, CC_ERR_NOMEM, "no memory for the batch");
+    if (n > 0 && !(items = calloc(n, sizeof *items)))
+        return cc_errf(eb, CC_ERR_NOMEM, "no memory for the batch");
     for (size_t i = 0; i < n; i++) (void)item_from_json(json_array_get(txs, i), &items[i]);
     *out = items;
     *count = n;
@@ -215,10 +222,12 @@ enum MHD_Result cc_http_post_txs(cc_http_req *req)
     cc_err err;
     enum MHD_Result rc;
 
-    if (!parse_wait(req, &wait)) return cc_http_send_error(req, CC_ERR_USAGE, NULL, "wait must be \"commit\"");
+    if (!parse_wait(req, &wait))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "wait must be \"commit\"");
     if (body_is_json(req)) {
         doc = cc_json_parse(req->body, req->body_len, &eb);
-        if (!doc) return cc_http_send_error(req, CC_ERR_MALFORMED, NULL, "body is not valid JSON: %s", eb.msg);
+        if (!doc)
+            return cc_http_send_error(req, CC_ERR_MALFORMED, NULL, "body is not valid JSON: %s", eb.msg);
         err = items_from_json(doc, &items, &n, &eb);
     } else {
         err = items_from_frames(req, &items, &n, &eb);
@@ -240,8 +249,10 @@ enum MHD_Result cc_http_post_txs(cc_http_req *req)
     cc_strbuf_puts(&sb, ",\"results\":[");
     for (size_t i = 0; i < n; i++) {
         if (i) cc_strbuf_puts(&sb, ",");
-        if (items[i].err == CC_OK) put_accepted(&sb, &items[i], wait);
-        else put_rejected(&sb, &items[i]);
+        if (items[i].err == CC_OK)
+            put_accepted(&sb, &items[i], wait);
+        else
+            put_rejected(&sb, &items[i]);
     }
     cc_strbuf_puts(&sb, "]}");
     char *body = cc_strbuf_take(&sb, &len);

@@ -12,7 +12,7 @@
 
 #include "node/mempool.h"
 
-#define RING_MIN_CAP 4096
+#define RING_MIN_CAP   4096
 #define TX_FRAME_BYTES 4 /* u32 length before each tx in a block */
 
 size_t cc_mempool_tx_bytes(const cc_tx *tx)
@@ -224,8 +224,10 @@ static size_t drain_locked(cc_mempool *mp, cc_tx **out)
     for (size_t i = 0; i < n; i++) {
         cc_mempool_slot *slot = &mp->ring[(mp->head + i) % mp->cap];
         set_remove(mp, slot->tx.txid);
-        if (txs) txs[i] = slot->tx;
-        else cc_tx_free(&slot->tx); /* no memory to report them: just drop */
+        if (txs)
+            txs[i] = slot->tx;
+        else
+            cc_tx_free(&slot->tx); /* no memory to report them: just drop */
         memset(&slot->tx, 0, sizeof slot->tx);
     }
     mp->head = 0;

@@ -66,7 +66,8 @@ void cc_metrics_block(cc_metrics *m, const cc_tx *txs, const cc_result *results,
      * each run with one lookup. */
     size_t run = 0;
     for (size_t i = 1; i <= n; i++) {
-        if (i < n && results[i].code == results[run].code && strcmp(txs[i].type, txs[run].type) == 0) continue;
+        if (i < n && results[i].code == results[run].code && strcmp(txs[i].type, txs[run].type) == 0)
+            continue;
         count_pair_locked(m, txs[run].type, results[run].code, i - run);
         run = i;
     }
@@ -75,8 +76,10 @@ void cc_metrics_block(cc_metrics *m, const cc_tx *txs, const cc_result *results,
         double s = (double)(now_ns - admitted_ns[i]) / 1e9;
         size_t b = 0;
         while (b < CC_METRICS_LATENCY_BUCKETS && s > latency_bounds_s[b]) b++;
-        if (b < CC_METRICS_LATENCY_BUCKETS) m->latency_le[b]++;
-        else m->latency_inf++;
+        if (b < CC_METRICS_LATENCY_BUCKETS)
+            m->latency_le[b]++;
+        else
+            m->latency_inf++;
         m->latency_count++;
         m->latency_sum_s += s;
     }
@@ -90,7 +93,8 @@ void cc_metrics_sig_verified(cc_metrics *m, size_t count)
 
 void cc_metrics_http_status(cc_metrics *m, unsigned status)
 {
-    if (status < CC_METRICS_STATUS_MAX) atomic_fetch_add_explicit(&m->http_status[status], 1, memory_order_relaxed);
+    if (status < CC_METRICS_STATUS_MAX)
+        atomic_fetch_add_explicit(&m->http_status[status], 1, memory_order_relaxed);
 }
 
 char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
@@ -124,8 +128,9 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
                      "# TYPE carechain_blocks_total counter\n"
                      "carechain_blocks_total %llu\n",
                      (unsigned long long)m->blocks_total);
-    cc_strbuf_puts(&sb, "# HELP carechain_txs_committed_total Txs committed since start, by type and result.\n"
-                        "# TYPE carechain_txs_committed_total counter\n");
+    cc_strbuf_puts(&sb,
+                   "# HELP carechain_txs_committed_total Txs committed since start, by type and result.\n"
+                   "# TYPE carechain_txs_committed_total counter\n");
     for (size_t i = 0; i < CC_METRICS_TYPE_SLOTS; i++) {
         const cc_metrics_pair *p = &m->pairs[i];
         if (p->type[0] == '\0') continue;
@@ -142,20 +147,23 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
     uint64_t cumulative = 0;
     for (size_t b = 0; b < CC_METRICS_LATENCY_BUCKETS; b++) {
         cumulative += m->latency_le[b];
-        cc_strbuf_printf(&sb, "carechain_commit_latency_seconds_bucket{le=\"%s\"} %llu\n", latency_bound_labels[b],
-                         (unsigned long long)cumulative);
+        cc_strbuf_printf(&sb, "carechain_commit_latency_seconds_bucket{le=\"%s\"} %llu\n",
+                         latency_bound_labels[b], (unsigned long long)cumulative);
     }
     cc_strbuf_printf(&sb, "carechain_commit_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
                      (unsigned long long)m->latency_count);
     cc_strbuf_printf(&sb, "carechain_commit_latency_seconds_sum %.6f\n", m->latency_sum_s);
-    cc_strbuf_printf(&sb, "carechain_commit_latency_seconds_count %llu\n", (unsigned long long)m->latency_count);
+    cc_strbuf_printf(&sb, "carechain_commit_latency_seconds_count %llu\n",
+                     (unsigned long long)m->latency_count);
     pthread_mutex_unlock(&m->mu);
 
     cc_strbuf_puts(&sb, "# HELP carechain_http_requests_total HTTP answers by status.\n"
                         "# TYPE carechain_http_requests_total counter\n");
     for (unsigned s = 100; s < CC_METRICS_STATUS_MAX; s++) {
         uint64_t v = atomic_load_explicit(&m->http_status[s], memory_order_relaxed);
-        if (v) cc_strbuf_printf(&sb, "carechain_http_requests_total{status=\"%u\"} %llu\n", s, (unsigned long long)v);
+        if (v)
+            cc_strbuf_printf(&sb, "carechain_http_requests_total{status=\"%u\"} %llu\n", s,
+                             (unsigned long long)v);
     }
     return cc_strbuf_take(&sb, len);
 }

@@ -25,9 +25,9 @@
 
 #include "carechain.h"
 
-#define CC_METRICS_TYPE_SLOTS 256 /* distinct (type, result) pairs kept */
+#define CC_METRICS_TYPE_SLOTS      256 /* distinct (type, result) pairs kept */
 #define CC_METRICS_LATENCY_BUCKETS 14
-#define CC_METRICS_STATUS_MAX 600
+#define CC_METRICS_STATUS_MAX      600
 
 typedef struct cc_metrics_pair {
     char type[CC_TX_TYPE_MAX + 1]; /* "" = free slot */

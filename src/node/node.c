@@ -4,17 +4,21 @@
  * sigwait until SIGTERM or SIGINT and stop everything in order.
  *
  * Start-up order (stop runs it backwards, with the steps in between):
- *   signals blocked -> config, key, genesis -> chain -> mempool, waiters,
+ *   signals blocked -> config -> dir lock -> key, genesis -> chain -> mempool, waiters,
  *   events, metrics -> consensus -> verify pool -> producer -> HTTP
  *
  * Stop:
  *   1. refuse new txs (stopping flag) and new connections (quiesce);
  *   2. close the mempool: the producer finishes the block in flight, exits;
- *   3. fail whatever still waits (503), end event streams;
+ *   3. fail whatever still waits (503), end event streams, let handlers in
+ *      flight answer (bounded);
  *   4. stop HTTP (joins connection threads), then the verify pool;
  *   5. close the chain (LMDB closes cleanly), wipe the key.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +30,8 @@
 #include "node/node_internal.h"
 
 #define GENESIS_MAX_BYTES (16u * 1024 * 1024)
-#define CONFIG_MAX_BYTES (64u * 1024)
+#define CONFIG_MAX_BYTES  (64u * 1024)
+#define STOP_DRAIN_MS     10000 /* how long requests in flight may take to answer at stop */
 
 /* Read dir/config.json when present: name, api (the raft address is for the
  * raft issue). A missing file leaves the defaults. */
@@ -66,7 +71,8 @@ out:
 static cc_err configure(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
 {
     if (!cfg->dir || !*cfg->dir) return cc_errf(eb, CC_ERR_USAGE, "no node directory given");
-    if (strlen(cfg->dir) >= sizeof node->dir) return cc_errf(eb, CC_ERR_USAGE, "node directory path is too long");
+    if (strlen(cfg->dir) >= sizeof node->dir)
+        return cc_errf(eb, CC_ERR_USAGE, "node directory path is too long");
     snprintf(node->dir, sizeof node->dir, "%s", cfg->dir);
     snprintf(node->api, sizeof node->api, "%s", CC_NODE_DEFAULT_API);
     cc_err rc = read_config(node, eb);
@@ -79,6 +85,32 @@ static cc_err configure(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
     node->max_connections = cfg->max_connections ? cfg->max_connections : CC_NODE_DEFAULT_CONNECTIONS;
     node->wait_timeout_ms = cfg->wait_timeout_ms ? cfg->wait_timeout_ms : CC_NODE_DEFAULT_WAIT_MS;
     return CC_OK;
+}
+
+/* Take dir/node.lock so that no second node runs on this directory (and
+ * its store). The kernel drops the lock when the process dies, kill -9
+ * included. */
+static cc_err lock_dir(cc_node *node, cc_errbuf *eb)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/node.lock", node->dir);
+    node->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (node->lock_fd < 0) return cc_errf(eb, CC_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (flock(node->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(node->lock_fd);
+        node->lock_fd = -1;
+        if (err == EWOULDBLOCK)
+            return cc_errf(eb, CC_ERR_USAGE, "another node is already running on %s", node->dir);
+        return cc_errf(eb, CC_ERR_IO, "cannot lock %s: %s", path, strerror(err));
+    }
+    return CC_OK;
+}
+
+static void unlock_dir(cc_node *node)
+{
+    if (node->lock_fd >= 0) close(node->lock_fd); /* releases the flock */
+    node->lock_fd = -1;
 }
 
 /* Open the store with the genesis file and check that this node's key is
@@ -110,11 +142,13 @@ static cc_err open_chain(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb
     cc_hex(g->chain_id, CC_HASH_BYTES, node->chain_id_hex);
     int self = cc_genesis_node_index(g, node->key.pk);
     if (self < 0) {
-        rc = cc_errf(eb, CC_ERR_USAGE, "node.key (%.16s...) is not a node of this genesis", node->node_id_hex);
+        rc =
+            cc_errf(eb, CC_ERR_USAGE, "node.key (%.16s...) is not a node of this genesis", node->node_id_hex);
         goto out_after_chain;
     }
     if (g->node_count != 1) {
-        rc = cc_errf(eb, CC_ERR_USAGE, "the genesis has %zu nodes; this build runs single-node (solo) networks only",
+        rc = cc_errf(eb, CC_ERR_USAGE,
+                     "the genesis has %zu nodes; this build runs single-node (solo) networks only",
                      g->node_count);
         goto out_after_chain;
     }
@@ -154,10 +188,13 @@ int cc_node_run(const cc_node_config *cfg)
     pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
     sigaction(SIGPIPE, &ignore, &old_pipe);
 
+    node->lock_fd = -1;
     rc = configure(node, cfg, &eb);
     if (rc != CC_OK) goto err;
-    rc = open_chain(node, cfg, &eb);
+    rc = lock_dir(node, &eb);
     if (rc != CC_OK) goto err;
+    rc = open_chain(node, cfg, &eb);
+    if (rc != CC_OK) goto err_after_lock;
     rc = cc_mempool_init(&node->mempool, node->mempool_max, CC_NODE_MEMPOOL_MAX_BYTES);
     if (rc != CC_OK) goto err_after_chain;
     rc = cc_waiters_init(&node->waiters);
@@ -188,7 +225,7 @@ int cc_node_run(const cc_node_config *cfg)
     /* Stop, steps 1-4 (see the top of this file). */
     atomic_store(&node->stopping, true);
     cc_http_quiesce(node);
-err_after_producer: {
+err_after_producer : {
     size_t n = cc_mempool_close(&node->mempool, &drained);
     cc_producer_join(node);
     cc_waiters_fail(&node->waiters, drained, n, CC_ERR_UNREACHABLE);
@@ -197,6 +234,7 @@ err_after_producer: {
     if (n) cc_node_log(CC_LOG_INFO, "node", "%zu queued txs were not committed", n);
     cc_waiters_close(&node->waiters);
     cc_events_close(&node->events);
+    cc_http_drain(node, STOP_DRAIN_MS);
     cc_http_stop(node);
 }
 err_after_pool:
@@ -213,9 +251,14 @@ err_after_mempool:
     cc_mempool_destroy(&node->mempool);
 err_after_chain:
     cc_chain_close(node->chain);
+err_after_lock:
+    unlock_dir(node);
 err:
-    if (exit_code != 0) cc_node_log(CC_LOG_ERROR, "node", "cannot start: %s (%s)", eb.msg[0] ? eb.msg : cc_strerror(rc), cc_err_name(rc));
-    else cc_node_log(CC_LOG_INFO, "node", "stopped cleanly");
+    if (exit_code != 0)
+        cc_node_log(CC_LOG_ERROR, "node", "cannot start: %s (%s)", eb.msg[0] ? eb.msg : cc_strerror(rc),
+                    cc_err_name(rc));
+    else
+        cc_node_log(CC_LOG_INFO, "node", "stopped cleanly");
     cc_key_wipe(&node->key);
     free(node);
     sigaction(SIGPIPE, &old_pipe, NULL);

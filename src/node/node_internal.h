@@ -35,14 +35,14 @@
 
 #define CC_NODE_VERSION "0.1.0"
 
-#define CC_NODE_DEFAULT_API "127.0.0.1:7800"
+#define CC_NODE_DEFAULT_API         "127.0.0.1:7800"
 #define CC_NODE_DEFAULT_MEMPOOL_MAX 200000
-#define CC_NODE_MEMPOOL_MAX_BYTES (1024u * 1024 * 1024)  /* queued tx bytes (attachments count) */
-#define CC_NODE_UPLOAD_MAX_BYTES (1024u * 1024 * 1024)   /* request bodies held at once, all connections */
+#define CC_NODE_MEMPOOL_MAX_BYTES   (1024u * 1024 * 1024) /* queued tx bytes (attachments count) */
+#define CC_NODE_UPLOAD_MAX_BYTES    (1024u * 1024 * 1024) /* request bodies held at once, all connections */
 #define CC_NODE_DEFAULT_CONNECTIONS 256
-#define CC_NODE_DEFAULT_WAIT_MS 30000
-#define CC_NODE_NAME_MAX 64
-#define CC_NODE_ADDR_MAX 128
+#define CC_NODE_DEFAULT_WAIT_MS     30000
+#define CC_NODE_NAME_MAX            64
+#define CC_NODE_ADDR_MAX            128
 
 struct MHD_Daemon;
 
@@ -56,7 +56,8 @@ typedef struct cc_node {
     unsigned max_connections;
     unsigned wait_timeout_ms;
 
-    cc_key key; /* the node's signing key; wiped at exit */
+    int lock_fd; /* flock on dir/node.lock: one node per directory */
+    cc_key key;  /* the node's signing key; wiped at exit */
     char node_id_hex[CC_HASH_HEX];
     char chain_id_hex[CC_HASH_HEX];
 
@@ -71,9 +72,10 @@ typedef struct cc_node {
     pthread_t producer;
     struct MHD_Daemon *httpd;
 
-    atomic_size_t upload_bytes; /* request body bytes buffered, all connections */
-    atomic_bool stopping;       /* SIGTERM seen: refuse new txs */
-    atomic_bool store_full; /* a commit failed for lack of space */
+    atomic_size_t upload_bytes;  /* request body bytes buffered, all connections */
+    atomic_uint active_handlers; /* HTTP handlers running now */
+    atomic_bool stopping;        /* SIGTERM seen: refuse new txs */
+    atomic_bool store_full;      /* a commit failed for lack of space */
 } cc_node;
 
 /* ---- producer.c ---- */
@@ -90,6 +92,9 @@ void cc_producer_join(cc_node *node);
 cc_err cc_http_start(cc_node *node, cc_errbuf *eb) CC_WUR;
 /* Stop accepting connections (requests on open ones are still served). */
 void cc_http_quiesce(cc_node *node);
+/* Wait (at most timeout_ms) until no handler is running, so requests in
+ * flight get their answer before the connections close. */
+void cc_http_drain(cc_node *node, unsigned timeout_ms);
 /* Close every connection and join the HTTP threads. */
 void cc_http_stop(cc_node *node);
 

@@ -142,7 +142,8 @@ static void *producer_main(void *arg)
             enter_store_full(node, &p, head.height + 1);
         } else {
             cc_waiters_fail(&node->waiters, txs, n, p.err);
-            cc_node_log(CC_LOG_ERROR, "block", "block at height %llu failed (%s: %s); its %zu txs were dropped",
+            cc_node_log(CC_LOG_ERROR, "block",
+                        "block at height %llu failed (%s: %s); its %zu txs were dropped",
                         (unsigned long long)head.height + 1, cc_err_name(p.err), p.eb.msg, n);
         }
         cc_mempool_release(&node->mempool, txs, n);

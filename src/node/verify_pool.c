@@ -12,10 +12,10 @@
 
 #include "node/verify_pool.h"
 
-#define POOL_MAX_THREADS 256
+#define POOL_MAX_THREADS  256
 #define CHUNKS_PER_THREAD 4   /* smaller chunks balance the load between workers */
-#define CHUNK_MIN_ITEMS 16    /* below this, one chunk per item is not worth it */
-#define CHUNKS_MAX 256        /* chunks of one call (they sit on the caller's stack) */
+#define CHUNK_MIN_ITEMS   16  /* below this, one chunk per item is not worth it */
+#define CHUNKS_MAX        256 /* chunks of one call (they sit on the caller's stack) */
 
 typedef struct pool_job {
     size_t remaining; /* chunks not yet done; guarded by the pool lock */
@@ -139,11 +139,18 @@ void cc_verify_pool_run(cc_verify_pool *p, cc_verify_fn fn, void *ctx, size_t n)
     }
 
     pthread_mutex_lock(&p->mu);
-    if (p->tail) p->tail->next = &chunks[0];
-    else p->head = &chunks[0];
+    if (p->tail)
+        p->tail->next = &chunks[0];
+    else
+        p->head = &chunks[0];
+    /* The queue points into this frame only until every chunk is done, and
+     * we do not return before that (see the top of the file). */
+    // cppcheck-suppress autoVariables
     p->tail = &chunks[count - 1];
-    if (count == 1) pthread_cond_signal(&p->work);
-    else pthread_cond_broadcast(&p->work);
+    if (count == 1)
+        pthread_cond_signal(&p->work);
+    else
+        pthread_cond_broadcast(&p->work);
     while (job.remaining > 0) pthread_cond_wait(&job.done, &p->mu);
     pthread_mutex_unlock(&p->mu);
     pthread_cond_destroy(&job.done);

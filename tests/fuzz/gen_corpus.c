@@ -2,7 +2,9 @@
  * gen_corpus.c — writes the seed corpus of the fuzz targets (run once, by
  * hand, when the tx format changes; the output is committed):
  *
- *   cc gen_corpus.c build/libcarechain.a ... && ./a.out tests/fuzz/corpus
+ *   cc -std=c11 -D_GNU_SOURCE -Iinclude tests/fuzz/gen_corpus.c build/libcarechain.a \
+ *      $(pkg-config --libs libsodium lmdb jansson libmicrohttpd libcurl) -lpthread -lm -o /tmp/gen_corpus
+ *   rm -rf tests/fuzz/corpus && /tmp/gen_corpus tests/fuzz/corpus
  *
  * fuzz_tx/: valid txs of each built-in type (one with an attachment),
  * truncations, single flipped bytes and a trailing byte. fuzz_payload/:

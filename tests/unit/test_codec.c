@@ -326,8 +326,8 @@ static void test_genesis_rejects(void **state)
     const char *bad[] = {
         "{}",
         "{\"carechain_genesis\":2}",
-        "{\"carechain_genesis\":1,\"chain_name\":\"x\",\"time_ms\":1,\"organisations\":[],\"nodes\":[],"
-        "\"identities\":[]}",
+        ("{\"carechain_genesis\":1,\"chain_name\":\"x\",\"time_ms\":1,\"organisations\":[],\"nodes\":[],"
+         "\"identities\":[]}"),
         "[1]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
