@@ -163,9 +163,10 @@ typedef struct cc_tx {
     uint8_t txid[CC_HASH_BYTES]; /* SHA-256 of raw */
     uint8_t *raw;                /* owned: the signed encoding */
     uint32_t raw_len;
-    bool sig_checked;    /* this process verified sig (admission pool) */
-    uint8_t *attachment; /* owned bytes when this process has them, else NULL */
-    json_t *json;        /* owned parsed payload (a reference), or NULL */
+    bool sig_checked;     /* this process verified sig (admission pool) */
+    bool payload_checked; /* this process ran the type's payload rules */
+    uint8_t *attachment;  /* owned bytes when this process has them, else NULL */
+    json_t *json;         /* owned parsed payload (a reference), or NULL */
 } cc_tx;
 
 typedef struct cc_tx_params {
@@ -185,6 +186,10 @@ cc_err cc_tx_create(const cc_tx_params *p, const cc_key *key, cc_tx *out, cc_err
 /* Decode exactly one tx from buf (no trailing bytes). Does not verify the
  * signature. On success the caller frees with cc_tx_free. */
 cc_err cc_tx_decode(const uint8_t *buf, size_t len, cc_tx *out, cc_errbuf *eb) CC_WUR;
+/* Length of the tx encoding that starts buf, read from its length fields
+ * (no other checks): lets a caller split "tx || attachment". false when buf
+ * is too short to hold one. */
+bool cc_tx_encoded_len(const uint8_t *buf, size_t len, size_t *out);
 /* Verify the Ed25519 signature over the signed part. */
 bool cc_tx_verify_sig(const cc_tx *tx) CC_WUR;
 /* Release what a tx owns; safe on a zeroed tx. */

@@ -3,7 +3,8 @@
  * pool, block producer and consensus (solo here), over one cc_chain.
  *
  * A node directory holds genesis.json, node.key (the node's Ed25519 key),
- * config.json ({"name","api","raft"}) and data/ (the LMDB store).
+ * config.json ({"name","api","raft"}), data/ (the LMDB store) and node.lock
+ * (held with flock while a node runs, so two nodes never share a store).
  */
 #ifndef CARECHAIN_NODE_H
 #define CARECHAIN_NODE_H

@@ -3,8 +3,8 @@
  *
  * Layout (docs/PROTOCOL.md "Transactions"; integers big-endian):
  *
- *   u8  version (1)            u8  type_len (1..64)    type_len bytes type
- *   32  chain id               32  signer public key
+ *   u8  version (1)            32  chain id
+ *   u8  type_len (1..64)       type_len bytes type     32  signer public key
  *   u64 created_ms             u64 expiry_ms           u64 nonce
  *   u32 payload_len (2..64 KiB) payload (canonical JSON object)
  *   u8  attachment flag (0|1)  [u32 attachment_len (1..1 MiB), 32 sha256]
@@ -198,6 +198,22 @@ cc_err cc_tx_decode(const uint8_t *buf, size_t len, cc_tx *out, cc_errbuf *eb)
     out->raw_len = (uint32_t)len;
     cc_sha256(buf, len, out->txid);
     return CC_OK;
+}
+
+bool cc_tx_encoded_len(const uint8_t *buf, size_t len, size_t *out)
+{
+    cc_reader r = {buf, len};
+    uint8_t type_len, flag;
+    uint32_t payload_len;
+    const uint8_t *p;
+    if (!cc_take(&r, 1 + CC_HASH_BYTES) || !cc_take_u8(&r, &type_len) || !cc_take(&r, type_len) ||
+        !cc_take(&r, CC_PUBKEY_BYTES + 3 * 8) || !cc_take_u32(&r, &payload_len) ||
+        !cc_take(&r, payload_len) || !cc_take_u8(&r, &flag))
+        return false;
+    if (flag == 1 && !cc_take(&r, 4 + CC_HASH_BYTES)) return false;
+    if (!(p = cc_take(&r, CC_SIG_BYTES))) return false;
+    *out = (size_t)(p + CC_SIG_BYTES - buf);
+    return true;
 }
 
 bool cc_tx_verify_sig(const cc_tx *tx)

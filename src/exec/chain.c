@@ -172,6 +172,36 @@ void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st)
 
 /* ---- admission ---------------------------------------------------------------- */
 
+/* The signer's identity for admission: from the cache when it holds the
+ * identity as of the current head, else from the store (then cached, unless
+ * a block committed meanwhile: a stale entry must never enter the cache). */
+static cc_err admit_identity(cc_chain *c, MDB_txn *txn, uint64_t height, const uint8_t pk[CC_PUBKEY_BYTES],
+                             cc_identity *out)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->admit_cache_height == height) {
+        for (size_t i = 0; i < c->admit_cache_count; i++) {
+            if (memcmp(c->admit_cache[i].pk, pk, CC_PUBKEY_BYTES) == 0) {
+                *out = c->admit_cache[i];
+                pthread_mutex_unlock(&c->lock);
+                return CC_OK;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    cc_err rc = cc_identity_read(txn, c->s, pk, out);
+    if (rc != CC_OK) return rc;
+    pthread_mutex_lock(&c->lock);
+    if (c->head.height == height && c->admit_cache_height != height) {
+        c->admit_cache_height = height;
+        c->admit_cache_count = 0;
+    }
+    if (c->admit_cache_height == height && c->admit_cache_count < CC_ADMIT_CACHE_SLOTS)
+        c->admit_cache[c->admit_cache_count++] = *out;
+    pthread_mutex_unlock(&c->lock);
+    return CC_OK;
+}
+
 cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *eb)
 {
     cc_err rc;
@@ -204,6 +234,10 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
     MDB_txn *txn;
     MDB_val v;
     cc_identity who;
+    uint64_t height; /* the txn below sees at least this height */
+    pthread_mutex_lock(&c->lock);
+    height = c->head.height;
+    pthread_mutex_unlock(&c->lock);
     if ((rc = cc_store_begin(c->s, false, &txn, eb)) != CC_OK) return rc;
     rc = cc_store_get(txn, c->s->txindex, tx->txid, CC_HASH_BYTES, &v);
     if (rc == CC_OK) {
@@ -211,7 +245,7 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
                      (unsigned long long)cc_get_u64(v.mv_data));
         goto done;
     }
-    rc = cc_identity_read(txn, c->s, tx->signer, &who);
+    rc = admit_identity(c, txn, height, tx->signer, &who);
     if (rc == CC_ERR_NOT_FOUND)
         rc = cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");
     else if (rc != CC_OK)
@@ -337,6 +371,8 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         pthread_mutex_lock(&c->lock);
         c->head = next;
         c->acc = acc;
+        c->admit_cache_count = 0; /* identities may have changed */
+        c->admit_cache_height = next.height;
         pthread_mutex_unlock(&c->lock);
         if (out) *out = h;
     }

@@ -11,7 +11,8 @@
 #include "exec/exec.h"
 #include "store/store.h"
 
-#define CC_META_HEAD_BYTES (8 + 32 + 8 + 32 + 8)
+#define CC_META_HEAD_BYTES   (8 + 32 + 8 + 32 + 8)
+#define CC_ADMIT_CACHE_SLOTS 32
 
 struct cc_chain {
     cc_store *s;
@@ -21,6 +22,11 @@ struct cc_chain {
     cc_head head;
     cc_lthash acc; /* the state accumulator after head */
     bool store_full;
+    /* Identities admission looked up at head height admit_cache_height;
+     * emptied whenever a block commits, so it never outlives its state. */
+    cc_identity admit_cache[CC_ADMIT_CACHE_SLOTS];
+    size_t admit_cache_count;
+    uint64_t admit_cache_height;
 };
 
 /* Decode meta "head". */

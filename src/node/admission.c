@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "carechain/os.h"
-#include "core/codec.h"
 #include "node/admission.h"
 #include "node/log.h"
 
@@ -15,26 +14,6 @@ typedef struct admit_batch {
     cc_admit_item *items;
     uint64_t now_ms;
 } admit_batch;
-
-/* Length of the tx encoding at the start of buf (docs/PROTOCOL.md
- * "Transactions"): the octet-stream form puts the attachment bytes right
- * after it. false when buf is too short to tell; the decoder then says
- * what is wrong. */
-static bool tx_encoded_len(const uint8_t *buf, size_t len, size_t *out)
-{
-    cc_reader r = {buf, len};
-    uint8_t type_len, flag;
-    uint32_t payload_len;
-    const uint8_t *p;
-    if (!cc_take(&r, 1 + CC_HASH_BYTES) || !cc_take_u8(&r, &type_len) || !cc_take(&r, type_len) ||
-        !cc_take(&r, CC_PUBKEY_BYTES + 3 * 8) || !cc_take_u32(&r, &payload_len) ||
-        !cc_take(&r, payload_len) || !cc_take_u8(&r, &flag))
-        return false;
-    if (flag == 1 && !cc_take(&r, 4 + CC_HASH_BYTES)) return false;
-    if (!(p = cc_take(&r, CC_SIG_BYTES))) return false;
-    *out = (size_t)(p + CC_SIG_BYTES - buf);
-    return true;
-}
 
 /* Attach att_len bytes of attachment to a decoded tx (copied). */
 static cc_err attach(cc_tx *tx, const uint8_t *att, size_t att_len, cc_errbuf *eb)
@@ -52,11 +31,12 @@ static cc_err attach(cc_tx *tx, const uint8_t *att, size_t att_len, cc_errbuf *e
     return CC_OK;
 }
 
-/* Decode an octet-stream item: the tx encoding, then its attachment. */
+/* Decode an octet-stream item: the tx encoding, then its attachment (when
+ * the length fields cannot be read, the decoder says what is wrong). */
 static cc_err decode_binary(cc_admit_item *it)
 {
     size_t tx_len = it->bin_len;
-    if (!tx_encoded_len(it->bin, it->bin_len, &tx_len)) tx_len = it->bin_len;
+    if (!cc_tx_encoded_len(it->bin, it->bin_len, &tx_len)) tx_len = it->bin_len;
     cc_err rc = cc_tx_decode(it->bin, tx_len, &it->tx, &it->eb);
     if (rc != CC_OK) return rc;
     return attach(&it->tx, it->bin + tx_len, it->bin_len - tx_len, &it->eb);
@@ -111,6 +91,7 @@ static void admit_chunk(void *ctx, size_t begin, size_t end)
             it->has_txid = true;
         }
         if (it->err == CC_OK) it->err = cc_chain_admit(node->chain, &it->tx, b->now_ms, &it->eb);
+        if (it->err == CC_OK) it->tx.payload_checked = true; /* exec need not run the rules again */
     }
 
     /* Already queued? (checked again on insertion; this saves the verify) */
