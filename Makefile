@@ -7,12 +7,15 @@
 #   make fuzz       libFuzzer targets (clang), each run for FUZZ_SECONDS
 #   make lint       clang-format check and cppcheck
 #   make bench      carechain bench --txs 200000
+#   make V=1 ...    show the full compiler command lines
 #
 # Every target that compiles first runs scripts/deps.sh, which installs the
 # Debian packages that are missing (or says which to install).
 
 CC      ?= cc
 BUILD   ?= build
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
 PKGS    := libsodium lmdb jansson libmicrohttpd libcurl
 SAN     ?=
 
@@ -51,27 +54,33 @@ all: $(BUILD)/carechain $(BUILD)/libcarechain.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libcarechain.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/carechain: $(BUILD)/obj/src/cli/main.o $(BUILD)/libcarechain.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcarechain.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(TEST_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcarechain.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(TEST_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(TEST_LIBS)
 
 # Fuzz targets built as plain programs that replay the seed corpus.
 $(BUILD)/tests/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libcarechain.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
 test: all $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh
