@@ -61,6 +61,14 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
 cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
                         cc_header *out, cc_result *results, cc_errbuf *eb) CC_WUR;
 
+/* Build the next block without writing it (for consensus: the leader
+ * proposes it, and every node, the leader too, then commits it with
+ * cc_chain_apply). Executes txs on top of the head at time_ms in a
+ * transaction that is rolled back, and fills the signed header and
+ * results. The txs are not changed. */
+cc_err cc_chain_build(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
+                      cc_header *out, cc_result *results, cc_errbuf *eb) CC_WUR;
+
 /* Apply a block made elsewhere: checks linkage, time, proposer, signature,
  * tx root, re-executes every tx (verifying signatures not yet checked here)
  * and compares results and state roots with the header before committing

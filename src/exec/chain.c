@@ -265,7 +265,7 @@ done:
  * header is built and signed with key; otherwise every computed root must
  * equal given's. */
 static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_header *given,
-                           const cc_key *key, cc_header *out, cc_result *results, cc_errbuf *eb)
+                           const cc_key *key, bool dry, cc_header *out, cc_result *results, cc_errbuf *eb)
 {
     MDB_txn *txn;
     cc_head head;
@@ -366,6 +366,11 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         (rc = cc_store_put(txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf, eb)) !=
             CC_OK)
         goto err;
+    if (dry) { /* build only: the block is proposed, not written */
+        cc_store_abort(c->s, txn);
+        if (out) *out = h;
+        goto done;
+    }
     rc = cc_store_commit(c->s, txn, eb);
     if (rc == CC_OK) {
         pthread_mutex_lock(&c->lock);
@@ -388,14 +393,14 @@ done:
 
 /* Commit with map growth: a full map grows and the block runs again. */
 static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_header *given,
-                             const cc_key *key, cc_header *out, cc_result *results, cc_errbuf *eb)
+                             const cc_key *key, bool dry, cc_header *out, cc_result *results, cc_errbuf *eb)
 {
     cc_err rc;
     if (n == 0 || n > CC_BLOCK_MAX_TXS)
         return cc_errf(eb, CC_ERR_INVALID, "a block holds 1..%d txs, not %zu", CC_BLOCK_MAX_TXS, n);
     pthread_mutex_lock(&c->writer);
     for (;;) {
-        rc = commit_block(c, txs, n, time_ms, given, key, out, results, eb);
+        rc = commit_block(c, txs, n, time_ms, given, key, dry, out, results, eb);
         if (rc != CC_ERR_STORE_FULL) break;
         if (cc_store_grow(c->s, eb) != CC_OK) {
             pthread_mutex_lock(&c->lock);
@@ -411,7 +416,13 @@ static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms
 cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
                         cc_header *out, cc_result *results, cc_errbuf *eb)
 {
-    return commit_growing(c, txs, n, time_ms, NULL, node_key, out, results, eb);
+    return commit_growing(c, txs, n, time_ms, NULL, node_key, false, out, results, eb);
+}
+
+cc_err cc_chain_build(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
+                      cc_header *out, cc_result *results, cc_errbuf *eb)
+{
+    return commit_growing(c, txs, n, time_ms, NULL, node_key, true, out, results, eb);
 }
 
 cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc_result *results,
@@ -436,5 +447,5 @@ cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc
     if (h->time_ms <= head.time_ms)
         return cc_errf(eb, CC_ERR_VERIFY, "block %llu: time is not after the previous block's",
                        (unsigned long long)h->height);
-    return commit_growing(c, b->txs, b->tx_count, h->time_ms, h, node_key, NULL, results, eb);
+    return commit_growing(c, b->txs, b->tx_count, h->time_ms, h, node_key, false, NULL, results, eb);
 }

@@ -115,11 +115,49 @@ static void test_two_stores_agree(void **state)
     free(genesis);
 }
 
+/* A block built (not written) on one store applies on another and on
+ * itself, with the same roots. */
+static void test_build_then_apply(void **state)
+{
+    (void)state;
+    char *da = ut_tmpdir(), *genesis = ut_genesis();
+    cc_chain *a;
+    cc_key node, admin;
+    cc_errbuf eb = {""};
+    cc_tx txs[3];
+    cc_result built[3], applied[3];
+    cc_header h;
+    ut_key(1, &node);
+    ut_key(2, &admin);
+    assert_int_equal(cc_chain_open(da, (uint8_t *)genesis, strlen(genesis), NULL, &a, &eb), CC_OK);
+    for (int i = 0; i < 3; i++) {
+        char payload[160];
+        snprintf(payload, sizeof payload, "{\"kind\":\"k\",\"sha256\":\"%064d\"}", i);
+        ut_tx(&txs[i], cc_chain_genesis(a)->chain_id, &admin, "note.put", payload, 1764000000000ULL,
+              (uint64_t)i);
+    }
+    assert_int_equal(cc_chain_build(a, txs, 3, 1764000000001ULL, &node, &h, built, &eb), CC_OK);
+    cc_head head;
+    cc_chain_head(a, &head);
+    assert_int_equal(head.height, 0); /* nothing written */
+    cc_block b = {h, txs, 3};
+    assert_int_equal(cc_chain_apply(a, &b, &node, applied, &eb), CC_OK);
+    assert_memory_equal(built, applied, sizeof built);
+    cc_chain_head(a, &head);
+    assert_int_equal(head.height, 1);
+    assert_memory_equal(head.state_root, h.state_root, 32);
+    for (int i = 0; i < 3; i++) cc_tx_free(&txs[i]);
+    cc_chain_close(a);
+    ut_rmdir(da);
+    free(genesis);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lthash_order_independent),
         cmocka_unit_test(test_two_stores_agree),
+        cmocka_unit_test(test_build_then_apply),
     };
     return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }
