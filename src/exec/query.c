@@ -22,17 +22,16 @@ static json_t *result_json(const cc_result *r)
                      "message", r->message);
 }
 
-cc_err cc_chain_block_raw(cc_chain *c, uint64_t height, uint8_t **out, size_t *len)
+/* A malloc'd copy of the value under key in dbi, in its own read txn. */
+static cc_err copy_value(cc_chain *c, MDB_dbi dbi, const void *key, size_t klen, uint8_t **out, size_t *len)
 {
     MDB_txn *txn;
     MDB_val v;
-    uint8_t key[8];
     cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
     if (rc != CC_OK) return rc;
-    cc_put_u64(key, height);
-    rc = cc_store_get(txn, c->s->blocks, key, sizeof key, &v);
+    rc = cc_store_get(txn, dbi, key, klen, &v);
     if (rc == CC_OK) {
-        *out = malloc(v.mv_size);
+        *out = malloc(v.mv_size ? v.mv_size : 1);
         if (*out) {
             memcpy(*out, v.mv_data, v.mv_size);
             *len = v.mv_size;
@@ -42,6 +41,13 @@ cc_err cc_chain_block_raw(cc_chain *c, uint64_t height, uint8_t **out, size_t *l
     }
     cc_store_abort(c->s, txn);
     return rc;
+}
+
+cc_err cc_chain_block_raw(cc_chain *c, uint64_t height, uint8_t **out, size_t *len)
+{
+    uint8_t key[8];
+    cc_put_u64(key, height);
+    return copy_value(c, c->s->blocks, key, sizeof key, out, len);
 }
 
 static json_t *header_json(const cc_header *h)
@@ -394,20 +400,5 @@ cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], js
 
 cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len)
 {
-    MDB_txn *txn;
-    MDB_val v;
-    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
-    if (rc != CC_OK) return rc;
-    rc = cc_store_get(txn, c->s->attachments, hash, CC_HASH_BYTES, &v);
-    if (rc == CC_OK) {
-        *out = malloc(v.mv_size ? v.mv_size : 1);
-        if (*out) {
-            memcpy(*out, v.mv_data, v.mv_size);
-            *len = v.mv_size;
-        } else {
-            rc = CC_ERR_NOMEM;
-        }
-    }
-    cc_store_abort(c->s, txn);
-    return rc;
+    return copy_value(c, c->s->attachments, hash, CC_HASH_BYTES, out, len);
 }
