@@ -67,10 +67,12 @@ static cc_err init_genesis(cc_chain *c, cc_errbuf *eb)
     cc_lthash_root(&c->acc, c->head.state_root);
     head_encode(&c->head, head_buf);
     cc_lthash_encode(&c->acc, acc_buf);
-    if ((rc = cc_store_put(txn, c->s->meta, meta_chain_id, strlen(meta_chain_id), c->g.chain_id,
+    if ((rc = cc_store_put(c->s, txn, c->s->meta, meta_chain_id, strlen(meta_chain_id), c->g.chain_id,
                            CC_HASH_BYTES, eb)) ||
-        (rc = cc_store_put(txn, c->s->meta, meta_head, strlen(meta_head), head_buf, sizeof head_buf, eb)) ||
-        (rc = cc_store_put(txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf, eb)))
+        (rc = cc_store_put(c->s, txn, c->s->meta, meta_head, strlen(meta_head), head_buf, sizeof head_buf,
+                           eb)) ||
+        (rc = cc_store_put(c->s, txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf,
+                           eb)))
         goto err;
     return cc_store_commit(c->s, txn, eb);
 err:
@@ -336,8 +338,8 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         (rc = cc_results_encode(results, n, &res_buf, &res_len)) != CC_OK)
         goto err;
     cc_put_u64(hkey, h.height);
-    if ((rc = cc_store_put(txn, c->s->blocks, hkey, 8, block_buf, block_len, eb)) != CC_OK ||
-        (rc = cc_store_put(txn, c->s->results, hkey, 8, res_buf, res_len, eb)) != CC_OK)
+    if ((rc = cc_store_put(c->s, txn, c->s->blocks, hkey, 8, block_buf, block_len, eb)) != CC_OK ||
+        (rc = cc_store_put(c->s, txn, c->s->results, hkey, 8, res_buf, res_len, eb)) != CC_OK)
         goto err;
     cc_header_hash(&h, hash);
     cc_merkle_leaf(hash, CC_HASH_BYTES, leaf);
@@ -351,7 +353,8 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         cc_checkpoint_sign(&h, key, &cs);
         memcpy(ckey, hkey, 8);
         memcpy(ckey + 8, key->pk, CC_PUBKEY_BYTES);
-        if ((rc = cc_store_put(txn, c->s->checkpoints, ckey, sizeof ckey, cs.sig, CC_SIG_BYTES, eb)) != CC_OK)
+        if ((rc = cc_store_put(c->s, txn, c->s->checkpoints, ckey, sizeof ckey, cs.sig, CC_SIG_BYTES, eb)) !=
+            CC_OK)
             goto err;
     }
 
@@ -361,10 +364,10 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     memcpy(next.state_root, h.state_root, CC_HASH_BYTES);
     head_encode(&next, head_buf);
     cc_lthash_encode(&acc, acc_buf);
-    if ((rc = cc_store_put(txn, c->s->meta, meta_head, strlen(meta_head), head_buf, sizeof head_buf, eb)) !=
-            CC_OK ||
-        (rc = cc_store_put(txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf, eb)) !=
-            CC_OK)
+    if ((rc = cc_store_put(c->s, txn, c->s->meta, meta_head, strlen(meta_head), head_buf, sizeof head_buf,
+                           eb)) != CC_OK ||
+        (rc = cc_store_put(c->s, txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf,
+                           eb)) != CC_OK)
         goto err;
     if (dry) { /* build only: the block is proposed, not written */
         cc_store_abort(c->s, txn);

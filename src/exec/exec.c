@@ -137,6 +137,8 @@ static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, siz
 {
     size_t klen = strlen(key);
     MDB_val k = {klen, (void *)key}, old;
+    cc_err rc = cc_store_write_check(st->s, eb);
+    if (rc != CC_OK) return rc;
     int mrc = mdb_get(st->txn, st->s->state, &k, &old);
     if (mrc == 0)
         cc_lthash_sub(st->acc, (const uint8_t *)key, klen, old.mv_data, old.mv_size);
@@ -345,14 +347,14 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
         }
         result_set(&results[i], code, why.msg);
         if (rc == CC_OK && tx->attachment) {
-            rc = cc_store_put(txn, s->attachments, tx->attachment_hash, CC_HASH_BYTES, tx->attachment,
+            rc = cc_store_put(s, txn, s->attachments, tx->attachment_hash, CC_HASH_BYTES, tx->attachment,
                               tx->attachment_len, eb);
         }
         if (rc == CC_OK && fresh) {
             uint8_t loc[12];
             cc_put_u64(loc, height);
             cc_put_u32(loc + 8, (uint32_t)i);
-            rc = cc_store_put(txn, s->txindex, tx->txid, CC_HASH_BYTES, loc, sizeof loc, eb);
+            rc = cc_store_put(s, txn, s->txindex, tx->txid, CC_HASH_BYTES, loc, sizeof loc, eb);
         }
     }
     overlay_clear(&st);

@@ -264,7 +264,7 @@ cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint
     }
     cc_put_u64(key, height);
     memcpy(key + 8, s->node, CC_PUBKEY_BYTES);
-    if ((rc = cc_store_put(txn, c->s->checkpoints, key, sizeof key, s->sig, CC_SIG_BYTES, eb)) != CC_OK)
+    if ((rc = cc_store_put(c->s, txn, c->s->checkpoints, key, sizeof key, s->sig, CC_SIG_BYTES, eb)) != CC_OK)
         goto err;
     return cc_store_commit(c->s, txn, eb);
 err:

@@ -152,9 +152,22 @@ cc_err cc_store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB
     return mrc == 0 ? CC_OK : mrc == MDB_NOTFOUND ? CC_ERR_NOT_FOUND : CC_ERR_IO;
 }
 
-cc_err cc_store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
-                    cc_errbuf *eb)
+cc_err cc_store_write_check(cc_store *s, cc_errbuf *eb)
 {
+    if (s->fault_countdown == 0 || --s->fault_countdown != 0) return CC_OK;
+    return cc_errf(eb, CC_ERR_IO, "injected write fault");
+}
+
+void cc_store_fault_after(cc_store *s, unsigned n)
+{
+    s->fault_countdown = n;
+}
+
+cc_err cc_store_put(cc_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+                    size_t vlen, cc_errbuf *eb)
+{
+    cc_err rc = cc_store_write_check(s, eb);
+    if (rc != CC_OK) return rc;
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
     int mrc = mdb_put(txn, dbi, &k, &v, 0);
     return mrc == 0 ? CC_OK : cc_store_err(mrc, "writing to the store", eb);
@@ -184,5 +197,5 @@ cc_err cc_store_history_put(void *ctx, unsigned level, uint64_t index, const uin
     cc_store_ctx *c = ctx;
     uint8_t key[9];
     history_key(level, index, key);
-    return cc_store_put(c->txn, c->s->history, key, sizeof key, h, CC_HASH_BYTES, NULL);
+    return cc_store_put(c->s, c->txn, c->s->history, key, sizeof key, h, CC_HASH_BYTES, NULL);
 }

@@ -36,6 +36,7 @@ typedef struct cc_store {
     size_t map_max;
     bool readonly;
     pthread_rwlock_t resize_lock; /* shared by every txn; exclusive to grow */
+    unsigned fault_countdown;     /* tests only: fail the Nth write from now; 0 = never */
 } cc_store;
 
 /* Open or create the environment in dir (created 0700 when missing). */
@@ -58,8 +59,15 @@ cc_err cc_store_err(int mdb_rc, const char *what, cc_errbuf *eb);
 
 /* Get/put helpers; get's value is valid until the txn ends. */
 cc_err cc_store_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, MDB_val *val);
-cc_err cc_store_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen,
-                    cc_errbuf *eb) CC_WUR;
+cc_err cc_store_put(cc_store *s, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+                    size_t vlen, cc_errbuf *eb) CC_WUR;
+
+/* Every write goes through here first: CC_ERR_IO when a test armed
+ * fault_countdown and this is the write it names (a fault loop proves that a
+ * write failing anywhere in a block leaves the store at h-1). */
+cc_err cc_store_write_check(cc_store *s, cc_errbuf *eb) CC_WUR;
+/* Arm the fault: the nth write from now fails (0 disarms). */
+void cc_store_fault_after(cc_store *s, unsigned n);
 
 /* The history tree's node source over a txn (ctx is the txn's cc_store_ctx). */
 typedef struct cc_store_ctx {

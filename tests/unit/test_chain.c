@@ -8,6 +8,7 @@
 #include <lmdb.h>
 
 #include "carechain/chain.h"
+#include "exec/chain_internal.h"
 
 #define T0 1764000100000ULL
 
@@ -369,6 +370,61 @@ static void test_verify_chain_catches_header_tamper(void **state)
     reopen(f);
 }
 
+/* Fault loop: fail the 1st, 2nd, ... write of a block; each time the block
+ * is refused whole and the chain stays exactly at h-1; once no write fails
+ * the block commits and the chain verifies. */
+static void test_write_fault_loop(void **state)
+{
+    fixture *f = *state;
+    cc_key clin;
+    char hex[CC_HASH_HEX], payload[200];
+    register_member(f, 11, "patient", T0);
+    ut_key(10, &clin);
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"clinician\"}", cc_hex(clin.pk, 32, hex));
+    unsigned faults = 0;
+    for (unsigned n = 1;; n++) {
+        cc_tx txs[3];
+        cc_result r[3];
+        cc_header h;
+        cc_head before, after;
+        cc_errbuf eb = {""};
+        ut_tx(&txs[0], f->chain_id, &f->admin, "member.register", payload, T0, 100);
+        ut_tx(&txs[1], f->chain_id, &f->admin, "note.put",
+              "{\"kind\":\"a\",\"sha256\":\""
+              "60112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+              T0, 101);
+        ut_tx(&txs[2], f->chain_id, &f->payer_admin, "note.put",
+              "{\"kind\":\"b\",\"sha256\":\""
+              "70112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+              T0, 102);
+        cc_chain_head(f->c, &before);
+        cc_store_fault_after(f->c->s, n);
+        cc_err rc = cc_chain_produce(f->c, txs, 3, T0 + 1000, &f->node, &h, r, &eb);
+        cc_store_fault_after(f->c->s, 0);
+        cc_chain_head(f->c, &after);
+        for (int i = 0; i < 3; i++) cc_tx_free(&txs[i]);
+        if (rc == CC_OK) {
+            assert_int_equal(after.height, before.height + 1);
+            break;
+        }
+        faults++;
+        assert_int_equal(rc, CC_ERR_IO);
+        assert_int_equal(after.height, before.height);
+        assert_memory_equal(after.hash, before.hash, CC_HASH_BYTES);
+        assert_memory_equal(after.state_root, before.state_root, CC_HASH_BYTES);
+        json_t *id = NULL;
+        assert_int_equal(cc_chain_identity_json(f->c, clin.pk, &id), CC_ERR_NOT_FOUND);
+        assert_true(n < 100); /* a block of 3 txs makes far fewer writes */
+    }
+    assert_true(faults >= 10); /* every kind of write was failed once */
+    json_t *id = NULL;
+    assert_int_equal(cc_chain_identity_json(f->c, clin.pk, &id), CC_OK);
+    json_decref(id);
+    cc_verify_report rep;
+    assert_int_equal(verify(f, &rep), CC_OK);
+    assert_int_equal(rep.blocks, 2);
+}
+
 static void test_reopen_keeps_head(void **state)
 {
     fixture *f = *state;
@@ -396,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_state_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_header_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_fault_loop, setup, teardown),
     };
     return cmocka_run_group_tests_name("chain", tests, NULL, NULL);
 }
