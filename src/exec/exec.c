@@ -346,7 +346,7 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
             }
         }
         result_set(&results[i], code, why.msg);
-        if (rc == CC_OK && tx->attachment) {
+        if (rc == CC_OK && code == CC_OK && tx->attachment) { /* a failed tx stores nothing */
             rc = cc_store_put(s, txn, s->attachments, tx->attachment_hash, CC_HASH_BYTES, tx->attachment,
                               tx->attachment_len, eb);
         }
