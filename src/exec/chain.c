@@ -223,16 +223,6 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
     rc = tx->json ? type->validate(tx->json, eb)
                   : cc_payload_validate(tx->type, (const uint8_t *)tx->payload, tx->payload_len, eb);
     if (rc != CC_OK) return rc;
-    if (tx->has_attachment) {
-        uint8_t h[CC_HASH_BYTES];
-        if (!tx->attachment)
-            return cc_errf(eb, CC_ERR_ATTACHMENT, "the tx declares an attachment but none was sent");
-        cc_sha256(tx->attachment, tx->attachment_len, h);
-        if (memcmp(h, tx->attachment_hash, CC_HASH_BYTES) != 0)
-            return cc_errf(eb, CC_ERR_ATTACHMENT,
-                           "the attachment's SHA-256 differs from the one the tx signs");
-    }
-
     MDB_txn *txn;
     MDB_val v;
     cc_identity who;
@@ -258,6 +248,15 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
         rc = cc_errf(eb, CC_ERR_FORBIDDEN, "role %s may not send %s", cc_role_name(who.role), tx->type);
 done:
     cc_store_abort(c->s, txn);
+    if (rc == CC_OK && tx->has_attachment) { /* last: hashing up to 1 MiB is the dearest check */
+        uint8_t h[CC_HASH_BYTES];
+        if (!tx->attachment)
+            return cc_errf(eb, CC_ERR_ATTACHMENT, "the tx declares an attachment but none was sent");
+        cc_sha256(tx->attachment, tx->attachment_len, h);
+        if (memcmp(h, tx->attachment_hash, CC_HASH_BYTES) != 0)
+            return cc_errf(eb, CC_ERR_ATTACHMENT,
+                           "the attachment's SHA-256 differs from the one the tx signs");
+    }
     return rc;
 }
 

@@ -195,6 +195,71 @@ static void test_revoke_takes_effect_within_block(void **state)
     for (int i = 0; i < 3; i++) cc_tx_free(&txs[i]);
 }
 
+/* An attachment is stored apart, by hash, when its tx succeeds; a failed
+ * tx's attachment is not kept. */
+static void test_attachments(void **state)
+{
+    fixture *f = *state;
+    cc_key stranger;
+    cc_tx txs[2];
+    cc_result r[2];
+    const char *doc = "encrypted bytes stand-in", *other = "a stranger's bytes";
+    ut_key(12, &stranger);
+    for (int i = 0; i < 2; i++) {
+        const cc_key *k = i == 0 ? &f->admin : &stranger;
+        const char *att = i == 0 ? doc : other;
+        const char *payload = i == 0 ? "{\"kind\":\"scan\",\"sha256\":\""
+                                       "80112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}"
+                                     : "{\"kind\":\"scan\",\"sha256\":\""
+                                       "90112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}";
+        cc_tx_params p = {.chain_id = f->chain_id,
+                          .type = "note.put",
+                          .payload = payload,
+                          .payload_len = strlen(payload),
+                          .created_ms = T0,
+                          .expiry_ms = T0 + 60000,
+                          .nonce = (uint64_t)i,
+                          .attachment = (const uint8_t *)att,
+                          .attachment_len = strlen(att)};
+        assert_int_equal(cc_tx_create(&p, k, &txs[i], NULL), CC_OK);
+    }
+    produce(f, txs, 2, T0 + 10, r);
+    assert_int_equal(r[0].code, CC_OK);
+    assert_int_equal(r[1].code, CC_ERR_UNKNOWN_SIGNER);
+    uint8_t *got = NULL;
+    size_t len = 0;
+    assert_int_equal(cc_chain_attachment(f->c, txs[0].attachment_hash, &got, &len), CC_OK);
+    assert_int_equal(len, strlen(doc));
+    assert_memory_equal(got, doc, len);
+    free(got);
+    assert_int_equal(cc_chain_attachment(f->c, txs[1].attachment_hash, &got, &len), CC_ERR_NOT_FOUND);
+    /* admission wants the bytes of a declared attachment, matching its hash */
+    cc_tx copy;
+    assert_int_equal(cc_tx_decode(txs[0].raw, txs[0].raw_len, &copy, NULL), CC_OK);
+    assert_int_equal(cc_chain_admit(f->c, &copy, T0 + 20, NULL), CC_ERR_DUPLICATE);
+    cc_tx_free(&copy);
+    cc_tx fresh;
+    const char *payload = "{\"kind\":\"scan\",\"sha256\":\""
+                          "a0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}";
+    cc_tx_params p = {.chain_id = f->chain_id,
+                      .type = "note.put",
+                      .payload = payload,
+                      .payload_len = strlen(payload),
+                      .created_ms = T0,
+                      .expiry_ms = T0 + 60000,
+                      .nonce = 9,
+                      .attachment = (const uint8_t *)doc,
+                      .attachment_len = strlen(doc)};
+    assert_int_equal(cc_tx_create(&p, &f->admin, &fresh, NULL), CC_OK);
+    fresh.attachment[0] ^= 1; /* bytes that do not match the signed hash */
+    assert_int_equal(cc_chain_admit(f->c, &fresh, T0 + 20, NULL), CC_ERR_ATTACHMENT);
+    free(fresh.attachment);
+    fresh.attachment = NULL; /* bytes missing */
+    assert_int_equal(cc_chain_admit(f->c, &fresh, T0 + 20, NULL), CC_ERR_ATTACHMENT);
+    cc_tx_free(&fresh);
+    for (int i = 0; i < 2; i++) cc_tx_free(&txs[i]);
+}
+
 static void test_block_time_must_increase(void **state)
 {
     fixture *f = *state;
@@ -445,6 +510,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attachments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_time_must_increase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proofs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_sound, setup, teardown),
