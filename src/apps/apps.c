@@ -10,6 +10,7 @@
 static const cc_tx_type *const modules[] = {
     cc_identity_tx_types,
     cc_note_tx_types,
+    cc_network_tx_types,
 };
 
 const cc_tx_type *cc_tx_type_find(const char *name)
@@ -18,6 +19,11 @@ const cc_tx_type *cc_tx_type_find(const char *name)
         for (const cc_tx_type *t = modules[m]; t->name; t++)
             if (strcmp(t->name, name) == 0) return t;
     return NULL;
+}
+
+cc_err cc_apps_genesis(cc_exec_ctx *ctx)
+{
+    return cc_network_genesis(ctx);
 }
 
 cc_err cc_payload_validate(const char *type, const uint8_t *payload, size_t len, cc_errbuf *eb)

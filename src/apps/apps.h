@@ -10,6 +10,10 @@
 
 extern const cc_tx_type cc_identity_tx_types[];
 extern const cc_tx_type cc_note_tx_types[];
+extern const cc_tx_type cc_network_tx_types[];
+
+/* Genesis state of the network module: node records and network/config. */
+cc_err cc_network_genesis(cc_exec_ctx *ctx);
 
 /* Payload field helpers: each fails with CC_ERR_INVALID and a message
  * naming the field. */

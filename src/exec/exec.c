@@ -233,6 +233,7 @@ cc_err cc_exec_genesis(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_lthash
         rc = o ? cc_state_put_json(&ctx, key, o) : CC_ERR_NOMEM;
         json_decref(o);
     }
+    if (rc == CC_OK) rc = cc_apps_genesis(&ctx);
     if (rc == CC_OK) rc = overlay_flush(&st, eb);
     overlay_clear(&st);
     free(st.w);

@@ -48,6 +48,8 @@ typedef struct cc_tx_type {
 
 /* The type registered under name, or NULL. */
 const cc_tx_type *cc_tx_type_find(const char *name);
+/* Let every module write its part of the genesis state (apps.c). */
+cc_err cc_apps_genesis(cc_exec_ctx *ctx);
 
 /* State access for handlers. Keys are NUL-terminated strings such as
  * "id/<hex>"; values are bytes. get's value is valid until the next write

@@ -1,0 +1,261 @@
+/*
+ * network.c — network governance: adding and removing consensus nodes.
+ *
+ * A change of membership is a proposal (network.propose) that an admin of
+ * any organisation makes, then approvals (network.approve) by admins of
+ * other organisations. Each organisation counts once; when more than half
+ * of the organisations have approved, the change takes effect in the same
+ * tx: the node's record and identity are written (add) or marked removed
+ * (remove), and "network/config" lists the new set, which the consensus
+ * layer turns into a raft configuration change.
+ *
+ * State:
+ *   network/config       {"nodes": [hex ids, sorted], "organisations": n}
+ *   node/<hex>           {"name","org","api","raft","status","since"[,"removed_at"]}
+ *   netprop/<txid hex>   {"action","node"|"id","approvals":[org ids],"status","height"}
+ *
+ * Proposal:   open --approvals > organisations/2--> approved (effect applied)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "apps/apps.h"
+
+#define NAME_MAX_BYTES 63
+#define ADDR_MAX_BYTES 63
+
+/* ---- the membership record ------------------------------------------------ */
+
+static cc_err config_read(cc_exec_ctx *ctx, json_t **cfg)
+{
+    if (cc_state_get_json(ctx, "network/config", cfg) != CC_OK)
+        return cc_errf(ctx->eb, CC_ERR_CORRUPT, "the state has no network/config");
+    if (!json_is_array(json_object_get(*cfg, "nodes")) ||
+        !json_is_integer(json_object_get(*cfg, "organisations"))) {
+        json_decref(*cfg);
+        return cc_errf(ctx->eb, CC_ERR_CORRUPT, "network/config is malformed");
+    }
+    return CC_OK;
+}
+
+/* Insert or remove id in the sorted node list of cfg. */
+static void config_set(json_t *cfg, const char *id, bool present)
+{
+    json_t *nodes = json_object_get(cfg, "nodes");
+    size_t i, at = json_array_size(nodes);
+    json_t *v;
+    json_array_foreach(nodes, i, v)
+    {
+        int cmp = strcmp(json_string_value(v), id);
+        if (cmp == 0) {
+            if (!present) json_array_remove(nodes, i);
+            return;
+        }
+        if (cmp > 0 && at == json_array_size(nodes)) at = i;
+    }
+    if (present) json_array_insert_new(nodes, at, json_string(id));
+}
+
+cc_err cc_network_genesis(cc_exec_ctx *ctx)
+{
+    const cc_genesis *g = ctx->genesis;
+    json_t *cfg = json_pack("{s:[], s:I}", "nodes", "organisations", (json_int_t)g->org_count);
+    cc_err rc = cfg ? CC_OK : CC_ERR_NOMEM;
+    for (size_t i = 0; i < g->node_count && rc == CC_OK; i++) {
+        char hex[CC_HASH_HEX], key[80];
+        cc_hex(g->nodes[i].pk, CC_PUBKEY_BYTES, hex);
+        json_t *n = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "name", g->nodes[i].name, "org",
+                              g->nodes[i].org, "api", g->nodes[i].api, "raft", g->nodes[i].raft, "status",
+                              "active", "since", (json_int_t)0);
+        snprintf(key, sizeof key, "node/%s", hex);
+        rc = n ? cc_state_put_json(ctx, key, n) : CC_ERR_NOMEM;
+        json_decref(n);
+        config_set(cfg, hex, true);
+    }
+    if (rc == CC_OK) rc = cc_state_put_json(ctx, "network/config", cfg);
+    json_decref(cfg);
+    return rc;
+}
+
+/* ---- network.propose ---------------------------------------------------------- */
+
+static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
+{
+    static const char *const fields[] = {"action", "node", "id", NULL};
+    static const char *const node_fields[] = {"name", "id", "org", "api", "raft", NULL};
+    const char *action, *s;
+    uint8_t pk[CC_PUBKEY_BYTES];
+    cc_err rc;
+    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK ||
+        (rc = cc_payload_str(p, "action", true, 8, &action, eb)) != CC_OK)
+        return rc;
+    if (strcmp(action, "add") == 0) {
+        const json_t *n = json_object_get(p, "node");
+        if (!json_is_object(n) || json_object_get(p, "id"))
+            return cc_errf(eb, CC_ERR_INVALID,
+                           "an add proposal carries \"node\": {name, id, org, api, raft}");
+        if ((rc = cc_payload_only(n, node_fields, eb)) != CC_OK ||
+            (rc = cc_payload_str(n, "name", true, NAME_MAX_BYTES, &s, eb)) != CC_OK ||
+            (rc = cc_payload_hex(n, "id", pk, sizeof pk, eb)) != CC_OK ||
+            (rc = cc_payload_str(n, "org", true, NAME_MAX_BYTES, &s, eb)) != CC_OK ||
+            (rc = cc_payload_str(n, "api", true, ADDR_MAX_BYTES, &s, eb)) != CC_OK ||
+            (rc = cc_payload_str(n, "raft", true, ADDR_MAX_BYTES, &s, eb)) != CC_OK)
+            return rc;
+        return CC_OK;
+    }
+    if (strcmp(action, "remove") == 0) {
+        if (json_object_get(p, "node"))
+            return cc_errf(eb, CC_ERR_INVALID, "a remove proposal carries only \"id\"");
+        return cc_payload_hex(p, "id", pk, sizeof pk, eb);
+    }
+    return cc_errf(eb, CC_ERR_INVALID, "\"action\" must be \"add\" or \"remove\"");
+}
+
+/* Apply an approved proposal's effect. */
+static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
+{
+    const char *action = json_string_value(json_object_get(prop, "action"));
+    json_t *cfg = NULL;
+    char key[80];
+    cc_err rc = config_read(ctx, &cfg);
+    if (rc != CC_OK) return rc;
+    if (strcmp(action, "add") == 0) {
+        const json_t *n = json_object_get(prop, "node");
+        const char *id = json_string_value(json_object_get(n, "id"));
+        json_t *rec =
+            json_pack("{s:O, s:O, s:O, s:O, s:s, s:I}", "name", json_object_get(n, "name"), "org",
+                      json_object_get(n, "org"), "api", json_object_get(n, "api"), "raft",
+                      json_object_get(n, "raft"), "status", "active", "since", (json_int_t)ctx->height);
+        json_t *ident = json_pack("{s:s, s:O, s:s, s:I}", "role", "node", "org", json_object_get(n, "org"),
+                                  "status", "active", "since", (json_int_t)ctx->height);
+        snprintf(key, sizeof key, "node/%s", id);
+        rc = rec && ident ? cc_state_put_json(ctx, key, rec) : CC_ERR_NOMEM;
+        snprintf(key, sizeof key, "id/%s", id);
+        if (rc == CC_OK) rc = cc_state_put_json(ctx, key, ident);
+        config_set(cfg, id, true);
+        json_decref(rec);
+        json_decref(ident);
+    } else {
+        const char *id = json_string_value(json_object_get(prop, "id"));
+        json_t *rec = NULL, *ident = NULL;
+        snprintf(key, sizeof key, "node/%s", id);
+        if (cc_state_get_json(ctx, key, &rec) == CC_OK) {
+            json_object_set_new(rec, "status", json_string("removed"));
+            json_object_set_new(rec, "removed_at", json_integer((json_int_t)ctx->height));
+            rc = cc_state_put_json(ctx, key, rec);
+        }
+        snprintf(key, sizeof key, "id/%s", id);
+        if (rc == CC_OK && cc_state_get_json(ctx, key, &ident) == CC_OK) {
+            json_object_set_new(ident, "status", json_string("revoked"));
+            json_object_set_new(ident, "revoked_at", json_integer((json_int_t)ctx->height));
+            rc = cc_state_put_json(ctx, key, ident);
+        }
+        json_decref(rec);
+        json_decref(ident);
+        config_set(cfg, id, false);
+    }
+    if (rc == CC_OK) rc = cc_state_put_json(ctx, "network/config", cfg);
+    json_decref(cfg);
+    return rc;
+}
+
+/* Record one more organisation's approval; enact on a majority. */
+static cc_err approve(cc_exec_ctx *ctx, const char *prop_key, json_t *prop)
+{
+    json_t *approvals = json_object_get(prop, "approvals"), *cfg = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(approvals, i, v)
+    {
+        if (strcmp(json_string_value(v), ctx->signer->org) == 0)
+            return cc_errf(ctx->eb, CC_ERR_CONFLICT, "organisation %s already approved this proposal",
+                           ctx->signer->org);
+    }
+    json_array_append_new(approvals, json_string(ctx->signer->org));
+    cc_err rc = config_read(ctx, &cfg);
+    if (rc != CC_OK) return rc;
+    json_int_t orgs = json_integer_value(json_object_get(cfg, "organisations"));
+    json_decref(cfg);
+    if ((json_int_t)json_array_size(approvals) * 2 > orgs) {
+        json_object_set_new(prop, "status", json_string("approved"));
+        json_object_set_new(prop, "approved_at", json_integer((json_int_t)ctx->height));
+        if ((rc = enact(ctx, prop)) != CC_OK) return rc;
+    }
+    return cc_state_put_json(ctx, prop_key, prop);
+}
+
+static cc_err propose_apply(cc_exec_ctx *ctx)
+{
+    const json_t *p = ctx->payload;
+    const char *action = json_string_value(json_object_get(p, "action"));
+    char key[96], txid[CC_HASH_HEX];
+    json_t *cfg = NULL, *existing = NULL;
+    cc_err rc;
+    if (strcmp(action, "add") == 0) {
+        const json_t *n = json_object_get(p, "node");
+        const char *id = json_string_value(json_object_get(n, "id"));
+        const char *org = json_string_value(json_object_get(n, "org"));
+        snprintf(key, sizeof key, "id/%s", id);
+        if (cc_state_get_json(ctx, key, &existing) == CC_OK) {
+            json_decref(existing);
+            return cc_errf(ctx->eb, CC_ERR_CONFLICT, "key %.12s… is already an identity on this chain", id);
+        }
+        snprintf(key, sizeof key, "org/%s", org);
+        if (cc_state_get_json(ctx, key, &existing) != CC_OK)
+            return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "no organisation \"%s\"", org);
+        json_decref(existing);
+    } else {
+        const char *id = json_string_value(json_object_get(p, "id"));
+        if ((rc = config_read(ctx, &cfg)) != CC_OK) return rc;
+        json_t *nodes = json_object_get(cfg, "nodes");
+        size_t i, count = json_array_size(nodes);
+        bool found = false;
+        json_t *v;
+        json_array_foreach(nodes, i, v) found = found || strcmp(json_string_value(v), id) == 0;
+        json_decref(cfg);
+        if (!found) return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "%.12s… is not a node of this network", id);
+        if (count == 1) return cc_errf(ctx->eb, CC_ERR_CONFLICT, "the last node cannot be removed");
+    }
+    json_t *prop = json_deep_copy(p);
+    if (!prop) return CC_ERR_NOMEM;
+    json_object_set_new(prop, "approvals", json_array());
+    json_object_set_new(prop, "status", json_string("open"));
+    json_object_set_new(prop, "height", json_integer((json_int_t)ctx->height));
+    snprintf(key, sizeof key, "netprop/%s", cc_hex(ctx->tx->txid, CC_HASH_BYTES, txid));
+    rc = approve(ctx, key, prop); /* the proposer's organisation approves */
+    json_decref(prop);
+    return rc;
+}
+
+/* ---- network.approve ---------------------------------------------------------- */
+
+static cc_err approve_validate(const json_t *p, cc_errbuf *eb)
+{
+    static const char *const fields[] = {"proposal", NULL};
+    uint8_t id[CC_HASH_BYTES];
+    cc_err rc = cc_payload_only(p, fields, eb);
+    return rc == CC_OK ? cc_payload_hex(p, "proposal", id, sizeof id, eb) : rc;
+}
+
+static cc_err approve_apply(cc_exec_ctx *ctx)
+{
+    const char *id = json_string_value(json_object_get(ctx->payload, "proposal"));
+    char key[96];
+    json_t *prop = NULL;
+    snprintf(key, sizeof key, "netprop/%s", id);
+    if (cc_state_get_json(ctx, key, &prop) != CC_OK)
+        return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "no proposal %.12s…", id);
+    const char *status = json_string_value(json_object_get(prop, "status"));
+    cc_err rc = status && strcmp(status, "open") == 0
+                    ? approve(ctx, key, prop)
+                    : cc_errf(ctx->eb, CC_ERR_CONFLICT, "proposal %.12s… is already %s", id,
+                              status ? status : "closed");
+    json_decref(prop);
+    return rc;
+}
+
+const cc_tx_type cc_network_tx_types[] = {
+    {"network.propose", CC_ROLE_ADMIN, propose_validate, propose_apply},
+    {"network.approve", CC_ROLE_ADMIN, approve_validate, approve_apply},
+    {NULL, 0, NULL, NULL},
+};

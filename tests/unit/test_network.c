@@ -1,0 +1,166 @@
+/*
+ * test_network.c — network governance: a node joins or leaves only when
+ * admins of a majority of organisations approved, each organisation once.
+ */
+#include "unit_support.h"
+
+#include "carechain/chain.h"
+
+#define T0 1764000100000ULL
+
+typedef struct fixture {
+    char *dir, *genesis;
+    cc_chain *c;
+    cc_key node, hospital, payer;
+    uint64_t t;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = ut_tmpdir();
+    f->genesis = ut_genesis(); /* organisations hospital and payer, one node */
+    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
+                     CC_OK);
+    ut_key(1, &f->node);
+    ut_key(2, &f->hospital);
+    ut_key(3, &f->payer);
+    f->t = T0;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    cc_chain_close(f->c);
+    ut_rmdir(f->dir);
+    free(f->genesis);
+    free(f);
+    return 0;
+}
+
+/* Send one tx in its own block; returns its result code and txid. */
+static cc_err send(fixture *f, const cc_key *k, const char *type, const char *payload, uint8_t txid[32])
+{
+    cc_tx tx;
+    cc_result r;
+    cc_header h;
+    f->t += 10;
+    ut_tx(&tx, cc_chain_genesis(f->c)->chain_id, k, type, payload, f->t, f->t);
+    if (txid) memcpy(txid, tx.txid, 32);
+    assert_int_equal(cc_chain_produce(f->c, &tx, 1, f->t + 1, &f->node, &h, &r, NULL), CC_OK);
+    cc_tx_free(&tx);
+    return (cc_err)r.code;
+}
+
+static json_t *state_json(fixture *f, const char *key)
+{
+    char *v = NULL;
+    size_t n;
+    if (cc_chain_state_get(f->c, key, &v, &n) != CC_OK) return NULL;
+    json_t *o = cc_json_parse((uint8_t *)v, n, NULL);
+    free(v);
+    return o;
+}
+
+static size_t node_count(fixture *f)
+{
+    json_t *cfg = state_json(f, "network/config");
+    size_t n = json_array_size(json_object_get(cfg, "nodes"));
+    json_decref(cfg);
+    return n;
+}
+
+static void test_add_then_remove_by_majority(void **state)
+{
+    fixture *f = *state;
+    cc_key newnode;
+    char hex[CC_HASH_HEX], payload[400], prop_hex[CC_HASH_HEX], key[100];
+    uint8_t prop[32];
+    ut_key(40, &newnode);
+    cc_hex(newnode.pk, 32, hex);
+    assert_int_equal(node_count(f), 1);
+
+    snprintf(payload, sizeof payload,
+             "{\"action\":\"add\",\"node\":{\"name\":\"node2\",\"id\":\"%s\",\"org\":\"payer\","
+             "\"api\":\"127.0.0.1:7801\",\"raft\":\"127.0.0.1:7901\"}}",
+             hex);
+    assert_int_equal(send(f, &f->hospital, "network.propose", payload, prop), CC_OK);
+    assert_int_equal(node_count(f), 1); /* 1 of 2 organisations: not yet */
+    json_t *id = NULL;
+    assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_ERR_NOT_FOUND);
+
+    /* the same organisation approving again does not count */
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, prop_hex));
+    assert_int_equal(send(f, &f->hospital, "network.approve", payload, NULL), CC_ERR_CONFLICT);
+    assert_int_equal(send(f, &f->payer, "network.approve", payload, NULL), CC_OK);
+    assert_int_equal(node_count(f), 2);
+    assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_OK);
+    assert_string_equal(json_string_value(json_object_get(id, "role")), "node");
+    json_decref(id);
+    snprintf(key, sizeof key, "netprop/%s", prop_hex);
+    json_t *p = state_json(f, key);
+    assert_string_equal(json_string_value(json_object_get(p, "status")), "approved");
+    json_decref(p);
+    /* a closed proposal takes no more approvals */
+    assert_int_equal(send(f, &f->payer, "network.approve", payload, NULL), CC_ERR_CONFLICT);
+
+    /* removal: proposed by the payer, approved by the hospital */
+    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", hex);
+    assert_int_equal(send(f, &f->payer, "network.propose", payload, prop), CC_OK);
+    assert_int_equal(node_count(f), 2);
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, prop_hex));
+    assert_int_equal(send(f, &f->hospital, "network.approve", payload, NULL), CC_OK);
+    assert_int_equal(node_count(f), 1);
+    assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_OK);
+    assert_string_equal(json_string_value(json_object_get(id, "status")), "revoked");
+    json_decref(id);
+    snprintf(key, sizeof key, "node/%s", hex);
+    json_t *rec = state_json(f, key);
+    assert_string_equal(json_string_value(json_object_get(rec, "status")), "removed");
+    json_decref(rec);
+}
+
+static void test_refusals(void **state)
+{
+    fixture *f = *state;
+    char hex[CC_HASH_HEX], payload[400];
+    cc_key clin;
+    /* the last node cannot go */
+    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", cc_hex(f->node.pk, 32, hex));
+    assert_int_equal(send(f, &f->hospital, "network.propose", payload, NULL), CC_ERR_CONFLICT);
+    /* an existing identity's key cannot become a node */
+    snprintf(payload, sizeof payload,
+             "{\"action\":\"add\",\"node\":{\"name\":\"n\",\"id\":\"%s\",\"org\":\"payer\",\"api\":\"a:1\","
+             "\"raft\":\"a:2\"}}",
+             cc_hex(f->payer.pk, 32, hex));
+    assert_int_equal(send(f, &f->hospital, "network.propose", payload, NULL), CC_ERR_CONFLICT);
+    /* unknown organisation, unknown proposal, bad action, missing fields */
+    ut_key(41, &clin);
+    snprintf(payload, sizeof payload,
+             "{\"action\":\"add\",\"node\":{\"name\":\"n\",\"id\":\"%s\",\"org\":\"nowhere\",\"api\":\"a:1\","
+             "\"raft\":\"a:2\"}}",
+             cc_hex(clin.pk, 32, hex));
+    assert_int_equal(send(f, &f->hospital, "network.propose", payload, NULL), CC_ERR_NOT_FOUND);
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%064d\"}", 7);
+    assert_int_equal(send(f, &f->hospital, "network.approve", payload, NULL), CC_ERR_NOT_FOUND);
+    assert_int_equal(send(f, &f->hospital, "network.propose", "{\"action\":\"rename\"}", NULL),
+                     CC_ERR_INVALID);
+    assert_int_equal(send(f, &f->hospital, "network.propose", "{\"action\":\"add\"}", NULL), CC_ERR_INVALID);
+    /* only admins govern */
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"clinician\"}", cc_hex(clin.pk, 32, hex));
+    assert_int_equal(send(f, &f->hospital, "member.register", payload, NULL), CC_OK);
+    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", cc_hex(f->node.pk, 32, hex));
+    assert_int_equal(send(f, &clin, "network.propose", payload, NULL), CC_ERR_FORBIDDEN);
+    assert_int_equal(node_count(f), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_add_then_remove_by_majority, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("network", tests, NULL, NULL);
+}
