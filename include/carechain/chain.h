@@ -125,6 +125,28 @@ typedef struct cc_chain_stats {
 } cc_chain_stats;
 void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st);
 
+/* ---- evidence ------------------------------------------------------------- */
+
+typedef enum cc_evidence_kind {
+    CC_EVIDENCE_EQUIVOCATION = 1, /* two different signed blocks for one height */
+    CC_EVIDENCE_DIVERGENCE = 2,   /* re-execution disagrees with signed roots */
+} cc_evidence_kind;
+
+/* Record evidence (both signed headers, a = ours, b = theirs) and halt the
+ * chain: cc_chain_produce and cc_chain_apply then refuse with CC_ERR_CONFLICT
+ * until the store is repaired; queries go on. Survives restarts. */
+cc_err cc_chain_evidence_add(cc_chain *c, cc_evidence_kind kind, const cc_header *a, const cc_header *b,
+                             const char *detail, cc_errbuf *eb) CC_WUR;
+/* Compare a header a peer sent with ours at its height: a validly signed
+ * node header that differs from our block there is equivocation, recorded
+ * (and CC_ERR_CONFLICT returned). CC_OK when consistent or unknown. */
+cc_err cc_chain_check_header(cc_chain *c, const cc_header *h, cc_errbuf *eb) CC_WUR;
+/* Is the chain halted? reason (may be NULL) gets why. */
+bool cc_chain_halted(cc_chain *c, char *reason, size_t cap);
+/* All evidence, oldest height first: [{kind, height, headers: [{header,
+ * hash, proposer}, ...], detail}]. Caller decrefs. */
+cc_err cc_chain_evidence_json(cc_chain *c, json_t **out) CC_WUR;
+
 /* ---- verification ---------------------------------------------------------- */
 
 typedef struct cc_verify_report {

@@ -400,6 +400,9 @@ static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms
     cc_err rc;
     if (n == 0 || n > CC_BLOCK_MAX_TXS)
         return cc_errf(eb, CC_ERR_INVALID, "a block holds 1..%d txs, not %zu", CC_BLOCK_MAX_TXS, n);
+    char why[256];
+    if (cc_chain_halted(c, why, sizeof why))
+        return cc_errf(eb, CC_ERR_CONFLICT, "the chain is halted (%.200s); it takes no more blocks", why);
     pthread_mutex_lock(&c->writer);
     for (;;) {
         rc = commit_block(c, txs, n, time_ms, given, key, dry, out, results, eb);

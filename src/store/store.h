@@ -10,7 +10,8 @@
  *   attachments  sha256                   -> bytes (erasable)
  *   history      u8 level || u64 index    -> perfect-subtree hash over block hashes
  *   checkpoints  u64 height || node pk    -> checkpoint signature
- *   meta         name                     -> "chain_id", "head", "lthash"
+ *   evidence     u64 height || u8 kind    -> JSON: two conflicting signed headers
+ *   meta         name                     -> "chain_id", "head", "lthash", "halted"
  *
  * Invariants:
  *  1. Everything a block causes is written in ONE write transaction, so a
@@ -31,7 +32,7 @@
 
 typedef struct cc_store {
     MDB_env *env;
-    MDB_dbi blocks, results, txindex, state, attachments, history, checkpoints, meta;
+    MDB_dbi blocks, results, txindex, state, attachments, history, checkpoints, evidence, meta;
     size_t map_size;
     size_t map_max;
     bool readonly;

@@ -490,6 +490,58 @@ static void test_write_fault_loop(void **state)
     assert_int_equal(rep.blocks, 2);
 }
 
+/* A second, different block signed for a height we have is equivocation:
+ * recorded with both headers, and the chain halts (also after a restart). */
+static void test_equivocation_halts(void **state)
+{
+    fixture *f = *state;
+    cc_tx tx;
+    cc_result r;
+    cc_header h, other;
+    cc_errbuf eb = {""};
+    register_member(f, 10, "clinician", T0);
+    uint8_t *raw;
+    size_t len;
+    assert_int_equal(cc_chain_block_raw(f->c, 1, &raw, &len), CC_OK);
+    assert_int_equal(cc_header_decode(raw, CC_HEADER_BYTES, &h, NULL), CC_OK);
+    free(raw);
+    /* the same header again: consistent */
+    assert_int_equal(cc_chain_check_header(f->c, &h, &eb), CC_OK);
+    /* a different header signed by a key that is not a node: ignored */
+    other = h;
+    other.time_ms++;
+    cc_header_sign(&other, &f->admin);
+    assert_int_equal(cc_chain_check_header(f->c, &other, &eb), CC_OK);
+    assert_false(cc_chain_halted(f->c, NULL, 0));
+    /* signed by the node: equivocation */
+    cc_header_sign(&other, &f->node);
+    assert_int_equal(cc_chain_check_header(f->c, &other, &eb), CC_ERR_CONFLICT);
+    char why[200];
+    assert_true(cc_chain_halted(f->c, why, sizeof why));
+    assert_non_null(strstr(why, "equivocation"));
+    json_t *ev = NULL;
+    assert_int_equal(cc_chain_evidence_json(f->c, &ev), CC_OK);
+    assert_int_equal(json_array_size(ev), 1);
+    json_t *e0 = json_array_get(ev, 0);
+    assert_string_equal(json_string_value(json_object_get(e0, "kind")), "equivocation");
+    assert_int_equal(json_array_size(json_object_get(e0, "headers")), 2);
+    json_decref(ev);
+    /* no more blocks, even after a restart; reads go on */
+    ut_tx(&tx, f->chain_id, &f->admin, "note.put",
+          "{\"kind\":\"a\",\"sha256\":\""
+          "b0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 1);
+    assert_int_equal(cc_chain_produce(f->c, &tx, 1, T0 + 50, &f->node, &h, &r, &eb), CC_ERR_CONFLICT);
+    cc_chain_close(f->c);
+    reopen(f);
+    assert_true(cc_chain_halted(f->c, NULL, 0));
+    assert_int_equal(cc_chain_produce(f->c, &tx, 1, T0 + 50, &f->node, &h, &r, &eb), CC_ERR_CONFLICT);
+    cc_head head;
+    cc_chain_head(f->c, &head);
+    assert_int_equal(head.height, 1);
+    cc_tx_free(&tx);
+}
+
 static void test_reopen_keeps_head(void **state)
 {
     fixture *f = *state;
@@ -519,6 +571,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_header_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_fault_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_equivocation_halts, setup, teardown),
     };
     return cmocka_run_group_tests_name("chain", tests, NULL, NULL);
 }
