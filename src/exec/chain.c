@@ -276,6 +276,7 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     size_t block_len = 0, res_len = 0;
     uint8_t(*leaves)[CC_HASH_BYTES] = NULL;
     uint8_t hkey[8], hash[CC_HASH_BYTES], leaf[CC_HASH_BYTES];
+    cc_header diverged = {0};
     cc_err rc;
 
     pthread_mutex_lock(&c->lock);
@@ -324,6 +325,8 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         if (what) {
             rc = cc_errf(eb, CC_ERR_VERIFY, "block %llu: the %s differs from the one re-execution computes",
                          (unsigned long long)h.height, what);
+            diverged = h; /* our view, signed when we have a key, kept as evidence below */
+            if (key) cc_header_sign(&diverged, key);
             goto err;
         }
         memcpy(h.proposer, given->proposer, CC_PUBKEY_BYTES);
@@ -386,6 +389,11 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     goto done;
 err:
     cc_store_abort(c->s, txn);
+    if (diverged.height) { /* the proposer signed roots that re-execution does not give: halt */
+        cc_errbuf ignored;
+        (void)!cc_chain_evidence_add(c, CC_EVIDENCE_DIVERGENCE, &diverged, given, eb ? eb->msg : "",
+                                     &ignored);
+    }
 done:
     free(leaves);
     free(block_buf);

@@ -89,12 +89,37 @@ static void test_two_stores_agree(void **state)
         cc_block blk;
         assert_int_equal(cc_chain_block_raw(a, (uint64_t)h, &raw, &len), CC_OK);
         assert_int_equal(cc_block_decode(raw, len, &blk, NULL), CC_OK);
-        if (h == 3) { /* a forged state root is refused and changes nothing */
+        if (h == 3) { /* a forged state root is refused, changes nothing, and halts the chain */
+            cc_chain *x;
+            char *dx = ut_tmpdir();
+            assert_int_equal(cc_chain_open(dx, (uint8_t *)genesis, strlen(genesis), NULL, &x, &eb), CC_OK);
+            for (uint64_t k = 1; k < 3; k++) {
+                uint8_t *r2;
+                size_t l2;
+                cc_block b2;
+                assert_int_equal(cc_chain_block_raw(a, k, &r2, &l2), CC_OK);
+                assert_int_equal(cc_block_decode(r2, l2, &b2, NULL), CC_OK);
+                assert_int_equal(cc_chain_apply(x, &b2, NULL, rb, &eb), CC_OK);
+                cc_block_free(&b2);
+                free(r2);
+            }
             cc_block forged = blk;
             forged.h.state_root[0] ^= 1;
             cc_header_sign(&forged.h, &node);
-            assert_int_equal(cc_chain_apply(b, &forged, NULL, rb, &eb), CC_ERR_VERIFY);
+            assert_int_equal(cc_chain_apply(x, &forged, NULL, rb, &eb), CC_ERR_VERIFY);
             assert_non_null(strstr(eb.msg, "state root"));
+            cc_head hx;
+            cc_chain_head(x, &hx);
+            assert_int_equal(hx.height, 2);
+            assert_true(cc_chain_halted(x, NULL, 0));
+            json_t *ev = NULL;
+            assert_int_equal(cc_chain_evidence_json(x, &ev), CC_OK);
+            assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "kind")),
+                                "divergence");
+            json_decref(ev);
+            assert_int_equal(cc_chain_apply(x, &blk, NULL, rb, &eb), CC_ERR_CONFLICT); /* halted */
+            cc_chain_close(x);
+            ut_rmdir(dx);
         }
         assert_int_equal(cc_chain_apply(b, &blk, NULL, rb, &eb), CC_OK);
         assert_memory_equal(ra, rb, sizeof ra);
