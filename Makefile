@@ -16,7 +16,7 @@ CC      ?= cc
 BUILD   ?= build
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
-PKGS    := libsodium lmdb jansson libmicrohttpd libcurl
+PKGS    := libsodium lmdb jansson libmicrohttpd libcurl raft libuv
 SAN     ?=
 
 ifeq ($(filter lint clean,$(MAKECMDGOALS)),)
@@ -41,6 +41,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+SIM_SRC   := $(wildcard tests/sim/sim_*.c)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 .SECONDARY: $(TEST_SUPPORT_OBJ) # keep them: make would delete them as intermediates
@@ -48,8 +49,9 @@ TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/replay_%)
+SIM_BIN    := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/sim/%)
 
-.PHONY: all test unit integration demo asan fuzz lint bench clean
+.PHONY: all test unit integration sim demo asan fuzz lint bench clean
 all: $(BUILD)/carechain $(BUILD)/libcarechain.a
 
 $(BUILD)/obj/%.o: %.c
@@ -76,13 +78,19 @@ $(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT_OBJ) $(BUILD)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(TEST_LIBS)
 
+# Deterministic simulations over libraft's test fixture (tests/sim/); raft is in PKGS.
+$(BUILD)/tests/sim/%: tests/sim/%.c $(BUILD)/libcarechain.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS) $(TEST_LIBS)
+
 # Fuzz targets built as plain programs that replay the seed corpus.
 $(BUILD)/tests/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libcarechain.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
-test: all $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN)
+test: all $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN) $(SIM_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh
 
 unit: all $(UNIT_BIN)
@@ -90,6 +98,9 @@ unit: all $(UNIT_BIN)
 
 integration: all $(INTEG_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh integration
+
+sim: all $(SIM_BIN)
+	@BUILD=$(BUILD) scripts/run-tests.sh sim
 
 demo: all
 	$(BUILD)/carechain demo
@@ -123,4 +134,4 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d
--include $(TEST_SUPPORT_OBJ:.o=.d) $(UNIT_BIN:=.d) $(INTEG_BIN:=.d) $(REPLAY_BIN:=.d)
+-include $(TEST_SUPPORT_OBJ:.o=.d) $(UNIT_BIN:=.d) $(INTEG_BIN:=.d) $(REPLAY_BIN:=.d) $(SIM_BIN:=.d)

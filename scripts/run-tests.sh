@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Run carechain's test programs and total their cmocka results.
-# Usage: scripts/run-tests.sh [unit] [integration] [fuzz]   (default: all)
+# Usage: scripts/run-tests.sh [unit] [integration] [fuzz] [sim]   (default: all)
 # The last line is "N passed, N failed"; the exit code is 1 when any failed.
 set -u
 BUILD=${BUILD:-build}
 kinds=("$@")
-[ ${#kinds[@]} -eq 0 ] && kinds=(unit integration fuzz)
+[ ${#kinds[@]} -eq 0 ] && kinds=(unit integration fuzz sim)
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -52,6 +52,11 @@ for kind in "${kinds[@]}"; do
             [ -x "$t" ] || continue
             n=${t##*/replay_}
             run_one "fuzz-$n" "$t" "tests/fuzz/corpus/$n"
+        done ;;
+    sim)
+        for t in "$BUILD"/tests/sim/sim_*; do
+            [ -x "$t" ] || continue
+            run_one "sim-$(basename "$t")" "$t"
         done ;;
     esac
 done

@@ -182,6 +182,10 @@ extern const size_t cc_cli_member_count;
 /* Write a fresh network into dir (must be absent or empty): genesis.json,
  * node1..N, keys/, the marker. chain_name NULL = "carechain-demo". */
 cc_err cc_cli_net_init(const char *dir, unsigned nodes, const char *chain_name, cc_errbuf *eb) CC_WUR;
+/* The same with node I's API on api_base+I-1 and raft on raft_base+I-1
+ * (cc_cli_net_init uses 7800 and 7900). */
+cc_err cc_cli_net_init_ports(const char *dir, unsigned nodes, const char *chain_name, unsigned api_base,
+                             unsigned raft_base, cc_errbuf *eb) CC_WUR;
 #define CC_CLI_NET_MARKER ".carechain-net"
 
 /* The member.register payload for a keyring member's key file. Caller frees. */
@@ -232,6 +236,7 @@ int cc_cmd_verify_chain(int argc, char **argv);
 int cc_cmd_member(int argc, char **argv);
 int cc_cmd_note(int argc, char **argv);
 int cc_cmd_demo(int argc, char **argv);
+int cc_cmd_devnet(int argc, char **argv);
 int cc_cmd_bench(int argc, char **argv);
 
 /* Dispatch "GROUP SUB ..." to one of subs (NULL-terminated names). */

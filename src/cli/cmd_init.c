@@ -114,6 +114,12 @@ static void admin_name(const char *org, char *out, size_t n)
 
 cc_err cc_cli_net_init(const char *dir, unsigned nodes, const char *chain_name, cc_errbuf *eb)
 {
+    return cc_cli_net_init_ports(dir, nodes, chain_name, API_PORT_BASE, RAFT_PORT_BASE, eb);
+}
+
+cc_err cc_cli_net_init_ports(const char *dir, unsigned nodes, const char *chain_name, unsigned api_base,
+                             unsigned raft_base, cc_errbuf *eb)
+{
     cc_err rc;
     char path[PATH_BYTES], hex[2 * CC_PUBKEY_BYTES + 1], name[64], addr[64], raft[64];
     cc_key k;
@@ -121,6 +127,8 @@ cc_err cc_cli_net_init(const char *dir, unsigned nodes, const char *chain_name, 
     char *gtext = NULL;
 
     if (nodes < 1 || nodes > NODES_MAX) return cc_errf(eb, CC_ERR_USAGE, "--nodes must be 1..%d", NODES_MAX);
+    if (api_base < 1 || api_base + nodes - 1 > 65535 || raft_base < 1 || raft_base + nodes - 1 > 65535)
+        return cc_errf(eb, CC_ERR_USAGE, "the ports of %u nodes do not fit below 65536", nodes);
     rc = check_empty(dir, eb);
     if (rc != CC_OK) return rc;
     snprintf(path, sizeof path, "%s/keys", dir);
@@ -165,8 +173,8 @@ cc_err cc_cli_net_init(const char *dir, unsigned nodes, const char *chain_name, 
     for (unsigned i = 1; i <= nodes; i++) {
         const char *org = cc_cli_orgs[(i - 1) % cc_cli_org_count].id;
         snprintf(name, sizeof name, "node%u", i);
-        snprintf(addr, sizeof addr, "127.0.0.1:%u", API_PORT_BASE + i - 1);
-        snprintf(raft, sizeof raft, "127.0.0.1:%u", RAFT_PORT_BASE + i - 1);
+        snprintf(addr, sizeof addr, "127.0.0.1:%u", api_base + i - 1);
+        snprintf(raft, sizeof raft, "127.0.0.1:%u", raft_base + i - 1);
         snprintf(path, sizeof path, "%s/%s", dir, name);
         rc = cc_mkdirs(path, eb);
         if (rc != CC_OK) goto err;

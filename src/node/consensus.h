@@ -2,7 +2,8 @@
  * node/consensus.h — the interface between the block producer and the way
  * this node agrees on blocks with the others: a small vtable, like canonical
  * raft's struct raft_io. `solo` (one node, consensus_solo.c) commits a block
- * as soon as it is proposed; `raft` (a later issue) replicates it first.
+ * as soon as it is proposed; `raft` (several nodes, consensus_raft.c)
+ * replicates it first and commits it on every node in log order.
  *
  * Protocol between producer and implementation:
  *   1. The producer fills a cc_proposal (txs, time_ms, done, data) and calls
@@ -14,6 +15,11 @@
  *      CC_OK, p->header and p->results filled.
  *   3. The producer proposes the next block only after done().
  *   If propose() itself returns an error, done() is not called.
+ *   raft only: propose() and done() may also report CC_ERR_UNREACHABLE (this
+ *   node is not, or no longer, the leader: the block did not commit here,
+ *   though after a lost leadership it may still commit through the next
+ *   leader) and CC_ERR_CONFLICT (the block was stale and every node skipped
+ *   it); the txs are intact and may be proposed or forwarded again.
  *
  * Invariants: a block is committed to the store at most once; on
  * CC_ERR_STORE_FULL nothing was written.
@@ -44,6 +50,28 @@ struct cc_proposal {
     cc_result *results; /* tx_count entries, supplied by the producer */
 };
 
+/* What a replicating implementation reports (GET /v1/status, metrics). */
+typedef struct cc_consensus_status {
+    const char *raft_state; /* "leader" | "follower" | "candidate" | "unavailable" */
+    uint64_t term;
+    char leader[64];      /* the leader's node name; "" when unknown */
+    char leader_api[128]; /* its API host:port from genesis; "" when unknown */
+    bool leader_self;     /* this node is the raft leader */
+    bool ready;           /* ... and caught up: it proposes blocks now */
+    bool halted;          /* applying stopped (see halt_reason) */
+    char halt_reason[256];
+    uint64_t blocks_refused; /* committed entries refused here (time rule, stale) */
+} cc_consensus_status;
+
+/* What a replicating implementation tells the node. Called on its apply
+ * thread, one block at a time, in chain order. */
+typedef struct cc_consensus_hooks {
+    void *ctx;
+    /* A block committed that no local proposal waits for (every block on a
+     * follower; replays and blocks of earlier leaderships on a leader). */
+    void (*committed)(void *ctx, const cc_header *h, const cc_tx *txs, size_t n, const cc_result *results);
+} cc_consensus_hooks;
+
 typedef struct cc_consensus {
     const char *mode; /* "solo" | "raft" */
     void *impl;
@@ -53,6 +81,12 @@ typedef struct cc_consensus {
     bool (*is_leader)(struct cc_consensus *cs);
     /* The current leader's node name into out (n bytes); "" when unknown. */
     void (*leader)(struct cc_consensus *cs, char *out, size_t n);
+    /* Replication state; NULL for solo (which has none to report). */
+    void (*status)(struct cc_consensus *cs, cc_consensus_status *out);
+    /* Stop replicating (NULL for solo): the proposal in flight finishes or
+     * fails (done() runs), blocks already committed are applied, and no
+     * hook runs afterwards. Called once, before close. */
+    void (*stop)(struct cc_consensus *cs);
     /* Release the implementation (no proposal may be in flight). */
     void (*close)(struct cc_consensus *cs);
 } cc_consensus;
@@ -61,5 +95,15 @@ typedef struct cc_consensus {
  * (both must outlive cs). name is this node's name, copied. */
 cc_err cc_consensus_solo_init(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *name,
                               cc_errbuf *eb) CC_WUR;
+
+/* Raft: this node (its key must be a node of chain's genesis) runs a raft
+ * server with id 1 + its genesis index on its genesis "raft" address, state
+ * under node_dir/raft, and bootstraps the configuration from genesis (every
+ * node a voter) on first start. chain and key must outlive cs; hooks is
+ * copied.
+ * Errors: CC_ERR_USAGE (key not in genesis), CC_ERR_IO (raft would not
+ * start; eb says why), CC_ERR_NOMEM. */
+cc_err cc_consensus_raft_init(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *node_dir,
+                              const cc_consensus_hooks *hooks, cc_errbuf *eb) CC_WUR;
 
 #endif

@@ -56,6 +56,8 @@ cc_err cc_consensus_solo_init(cc_consensus *cs, cc_chain *chain, const cc_key *k
     cs->propose = solo_propose;
     cs->is_leader = solo_is_leader;
     cs->leader = solo_leader;
+    cs->status = NULL; /* nothing to report beyond mode and leader */
+    cs->stop = NULL;
     cs->close = solo_close;
     return CC_OK;
 }

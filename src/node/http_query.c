@@ -59,6 +59,15 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         atomic_load(&node->store_full) ? 1 : 0, "version", CC_NODE_VERSION, "api", node->api, "mempool_max",
         (json_int_t)node->mempool_max, "verify_threads", (json_int_t)cc_verify_pool_threads(node->pool),
         "wait_timeout_ms", (json_int_t)node->wait_timeout_ms);
+    if (v && node->consensus.status) {
+        cc_consensus_status cs;
+        node->consensus.status(&node->consensus, &cs);
+        json_object_set_new(v, "term", json_integer((json_int_t)cs.term));
+        json_object_set_new(v, "raft_state", json_string(cs.raft_state));
+        json_object_set_new(v, "blocks_refused", json_integer((json_int_t)cs.blocks_refused));
+        json_object_set_new(v, "halted", json_boolean(cs.halted));
+        if (cs.halted) json_object_set_new(v, "halt_reason", json_string(cs.halt_reason));
+    }
     return cc_http_send_json(req, MHD_HTTP_OK, v);
 }
 
@@ -176,6 +185,15 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         .mempool_size = cc_mempool_count(&node->mempool),
         .store_full = atomic_load(&node->store_full),
     };
+    if (node->consensus.status) {
+        cc_consensus_status cs;
+        node->consensus.status(&node->consensus, &cs);
+        g.raft = true;
+        g.raft_term = cs.term;
+        g.raft_leader = cs.leader_self;
+        g.blocks_refused = cs.blocks_refused;
+        g.apply_halted = cs.halted;
+    }
     char *body = cc_metrics_render(&node->metrics, &g, &len);
     return cc_http_send(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }

@@ -61,6 +61,21 @@ static bool item_from_json(const json_t *entry, cc_admit_item *it)
     return true;
 }
 
+/* Why an accepted tx will not commit (its waiter failed with e). */
+static const char *waiter_message(cc_err e)
+{
+    switch (e) {
+    case CC_ERR_STORE_FULL:
+        return "the node's storage is full; the tx was not committed";
+    case CC_ERR_UNREACHABLE:
+        return "the node stopped before the tx committed";
+    case CC_ERR_TIMEOUT: /* raft */
+        return "no leader took the tx in time; it was dropped (send it again)";
+    default:
+        return "the leader refused the tx";
+    }
+}
+
 /* The committed form, or the pending form, of an accepted tx. */
 static void put_accepted(cc_strbuf *sb, const cc_admit_item *it, bool wait)
 {
@@ -79,9 +94,7 @@ static void put_accepted(cc_strbuf *sb, const cc_admit_item *it, bool wait)
         cc_strbuf_puts(sb, ",\"error\":{\"code\":");
         cc_strbuf_json_str(sb, cc_err_name(w->err));
         cc_strbuf_puts(sb, ",\"message\":");
-        cc_strbuf_json_str(sb, w->err == CC_ERR_STORE_FULL
-                                   ? "the node's storage is full; the tx was not committed"
-                                   : "the node stopped before the tx committed");
+        cc_strbuf_json_str(sb, waiter_message(w->err));
         cc_strbuf_puts(sb, "}}");
     } else {
         cc_strbuf_puts(sb, ",\"status\":\"committed\",\"height\":");
@@ -146,10 +159,7 @@ enum MHD_Result cc_http_post_tx(cc_http_req *req)
             cc_http_send_error(req, CC_ERR_TIMEOUT, item.txid,
                                "not committed within %u ms; it may still commit", req->node->wait_timeout_ms);
     } else if (wait && item.waiter.err != CC_OK) {
-        rc = cc_http_send_error(req, item.waiter.err, item.txid, "%s",
-                                item.waiter.err == CC_ERR_STORE_FULL
-                                    ? "the node's storage is full; the tx was not committed"
-                                    : "the node stopped before the tx committed");
+        rc = cc_http_send_error(req, item.waiter.err, item.txid, "%s", waiter_message(item.waiter.err));
     } else {
         cc_strbuf sb = {0};
         size_t len = 0;

@@ -91,6 +91,11 @@ void cc_metrics_sig_verified(cc_metrics *m, size_t count)
     atomic_fetch_add_explicit(&m->sig_verifications, count, memory_order_relaxed);
 }
 
+void cc_metrics_forwarded(cc_metrics *m, size_t count)
+{
+    atomic_fetch_add_explicit(&m->txs_forwarded, count, memory_order_relaxed);
+}
+
 void cc_metrics_http_status(cc_metrics *m, unsigned status)
 {
     if (status < CC_METRICS_STATUS_MAX)
@@ -121,6 +126,27 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
                      "# TYPE carechain_signature_verifications_total counter\n"
                      "carechain_signature_verifications_total %llu\n",
                      (unsigned long long)atomic_load(&m->sig_verifications));
+    if (g->raft) {
+        cc_strbuf_printf(
+            &sb,
+            "# HELP carechain_raft_term The raft term this node is in.\n"
+            "# TYPE carechain_raft_term gauge\n"
+            "carechain_raft_term %llu\n"
+            "# HELP carechain_raft_leader 1 while this node is the raft leader.\n"
+            "# TYPE carechain_raft_leader gauge\n"
+            "carechain_raft_leader %d\n"
+            "# HELP carechain_blocks_refused_total Committed blocks refused here (time rule, stale).\n"
+            "# TYPE carechain_blocks_refused_total counter\n"
+            "carechain_blocks_refused_total %llu\n"
+            "# HELP carechain_apply_halted 1 once this node stopped applying blocks (see its log).\n"
+            "# TYPE carechain_apply_halted gauge\n"
+            "carechain_apply_halted %d\n"
+            "# HELP carechain_txs_forwarded_total Txs this node sent to the leader.\n"
+            "# TYPE carechain_txs_forwarded_total counter\n"
+            "carechain_txs_forwarded_total %llu\n",
+            (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
+            g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded));
+    }
 
     pthread_mutex_lock(&m->mu);
     cc_strbuf_printf(&sb,

@@ -10,6 +10,12 @@
  *   carechain_signature_verifications_total  counter (admission pool)
  *   carechain_http_requests_total{status}    counter
  *   carechain_store_full                     gauge (0 | 1)
+ * and with raft only:
+ *   carechain_raft_term                      gauge
+ *   carechain_raft_leader                    gauge (1 on the leader)
+ *   carechain_blocks_refused_total           counter (time rule, stale proposals)
+ *   carechain_apply_halted                   gauge (0 | 1)
+ *   carechain_txs_forwarded_total            counter (sent to the leader)
  *
  * Counters that change per request are atomics; the per-block ones are
  * updated once per block under a lock.
@@ -46,6 +52,7 @@ typedef struct cc_metrics {
     double latency_sum_s;
 
     atomic_uint_fast64_t sig_verifications;
+    atomic_uint_fast64_t txs_forwarded;
     atomic_uint_fast64_t http_status[CC_METRICS_STATUS_MAX];
 } cc_metrics;
 
@@ -54,6 +61,11 @@ typedef struct cc_metrics_gauges {
     uint64_t height;
     size_t mempool_size;
     bool store_full;
+    bool raft; /* the raft lines below are rendered */
+    uint64_t raft_term;
+    bool raft_leader;
+    uint64_t blocks_refused;
+    bool apply_halted;
 } cc_metrics_gauges;
 
 cc_err cc_metrics_init(cc_metrics *m) CC_WUR;
@@ -64,6 +76,7 @@ void cc_metrics_destroy(cc_metrics *m);
 void cc_metrics_block(cc_metrics *m, const cc_tx *txs, const cc_result *results, const uint64_t *admitted_ns,
                       size_t n, uint64_t now_ns);
 void cc_metrics_sig_verified(cc_metrics *m, size_t count);
+void cc_metrics_forwarded(cc_metrics *m, size_t count);
 void cc_metrics_http_status(cc_metrics *m, unsigned status);
 
 /* Prometheus text exposition; caller frees. NULL on OOM. */

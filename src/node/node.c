@@ -5,11 +5,14 @@
  *
  * Start-up order (stop runs it backwards, with the steps in between):
  *   signals blocked -> config -> dir lock -> key, genesis -> chain -> mempool, waiters,
- *   events, metrics -> consensus -> verify pool -> producer -> HTTP
+ *   events, metrics -> consensus (solo for one genesis node, else raft) -> verify pool ->
+ *   producer -> HTTP
  *
  * Stop:
  *   1. refuse new txs (stopping flag) and new connections (quiesce);
- *   2. close the mempool: the producer finishes the block in flight, exits;
+ *   2. close the mempool: the producer finishes the block in flight, exits
+ *      (raft: consensus stops first, bounded: the block in flight commits
+ *      or fails, blocks raft committed are applied, raft closes);
  *   3. fail whatever still waits (503), end event streams, let handlers in
  *      flight answer (bounded);
  *   4. stop HTTP (joins connection threads), then the verify pool;
@@ -114,7 +117,7 @@ static void unlock_dir(cc_node *node)
 }
 
 /* Open the store with the genesis file and check that this node's key is
- * the (one) node of that genesis. */
+ * a node of that genesis. */
 static cc_err open_chain(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
 {
     char path[PATH_MAX + 32];
@@ -144,12 +147,6 @@ static cc_err open_chain(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb
     if (self < 0) {
         rc =
             cc_errf(eb, CC_ERR_USAGE, "node.key (%.16s...) is not a node of this genesis", node->node_id_hex);
-        goto out_after_chain;
-    }
-    if (g->node_count != 1) {
-        rc = cc_errf(eb, CC_ERR_USAGE,
-                     "the genesis has %zu nodes; this build runs single-node (solo) networks only",
-                     g->node_count);
         goto out_after_chain;
     }
     if (!node->name[0]) snprintf(node->name, sizeof node->name, "%s", g->nodes[self].name);
@@ -203,7 +200,12 @@ int cc_node_run(const cc_node_config *cfg)
     if (rc != CC_OK) goto err_after_waiters;
     rc = cc_metrics_init(&node->metrics);
     if (rc != CC_OK) goto err_after_events;
-    rc = cc_consensus_solo_init(&node->consensus, node->chain, &node->key, node->name, &eb);
+    if (cc_chain_genesis(node->chain)->node_count > 1) {
+        const cc_consensus_hooks hooks = {.ctx = node, .committed = cc_producer_committed};
+        rc = cc_consensus_raft_init(&node->consensus, node->chain, &node->key, node->dir, &hooks, &eb);
+    } else {
+        rc = cc_consensus_solo_init(&node->consensus, node->chain, &node->key, node->name, &eb);
+    }
     if (rc != CC_OK) goto err_after_metrics;
     rc = cc_verify_pool_start(node->verify_threads, &node->pool, &eb);
     if (rc != CC_OK) goto err_after_consensus;
@@ -227,6 +229,7 @@ int cc_node_run(const cc_node_config *cfg)
     cc_http_quiesce(node);
 err_after_producer : {
     size_t n = cc_mempool_close(&node->mempool, &drained);
+    if (node->consensus.stop) node->consensus.stop(&node->consensus); /* the block in flight ends */
     cc_producer_join(node);
     cc_waiters_fail(&node->waiters, drained, n, CC_ERR_UNREACHABLE);
     for (size_t i = 0; i < n; i++) cc_tx_free(&drained[i]);

@@ -6,7 +6,12 @@
  *   main       cc_node_run: starts everything, waits for SIGTERM/SIGINT with
  *              sigwait, then stops everything in order (node.c).
  *   producer   cuts blocks from the mempool and proposes them to consensus;
- *              the only writer of the chain (producer.c).
+ *              the only writer of the chain in solo; with raft it proposes
+ *              when this node leads and forwards txs to the leader when it
+ *              does not (producer.c, forward.c).
+ *   raft loop, raft apply   with raft only (consensus_raft.c): the libuv
+ *              loop that runs raft, and the one writer of the chain, which
+ *              commits every committed entry in log order.
  *   verify     the admission pool: decode, admission checks, Ed25519
  *              (verify_pool.c, admission.c).
  *   http       libmicrohttpd, one thread per connection (http*.c); handlers
@@ -41,6 +46,8 @@
 #define CC_NODE_UPLOAD_MAX_BYTES    (1024u * 1024 * 1024) /* request bodies held at once, all connections */
 #define CC_NODE_DEFAULT_CONNECTIONS 256
 #define CC_NODE_DEFAULT_WAIT_MS     30000
+#define CC_NODE_PLACE_GIVEUP_MS     10000 /* raft: drop txs no leader took for this long */
+#define CC_NODE_PLACE_RETRY_MS      20    /* raft: pause before placing them again */
 #define CC_NODE_NAME_MAX            64
 #define CC_NODE_ADDR_MAX            128
 
@@ -85,6 +92,10 @@ cc_err cc_producer_start(cc_node *node, cc_errbuf *eb) CC_WUR;
 /* Wait for the producer to finish its block in flight and exit (the
  * mempool must be closed first). */
 void cc_producer_join(cc_node *node);
+/* The consensus hook for a block no local proposal waited for: wake its
+ * waiters, publish it on the event stream, count it. ctx is the cc_node. */
+void cc_producer_committed(void *ctx, const cc_header *h, const cc_tx *txs, size_t n,
+                           const cc_result *results);
 
 /* ---- http.c ---- */
 

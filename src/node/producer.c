@@ -14,13 +14,27 @@
  *     |                      +--done(other)--> block's txs failed --> IDLE
  *     +--mempool closed (SIGTERM)--> exit (a block in flight finishes first)
  *
- * Invariant: the producer is the only thread that writes to the chain.
+ * With raft (consensus.status set) the producer is a leader's block cutter
+ * or a follower's forwarder, whichever this node is when a batch is taken:
+ *
+ *   taken --leader--> PROPOSING --done(OK/STORE_FULL/other)--> as above
+ *     |                   +--done(UNREACHABLE: deposed | CONFLICT: stale)--+
+ *     +--follower, leader known--> FORWARDING --leader took or refused all--> IDLE
+ *     |                   ^            +--busy / no answer--+              |
+ *     +--no leader yet----+<---------------- retry ----------+-------------+
+ *   (given up, waiters failed, after CC_NODE_PLACE_GIVEUP_MS or at stop)
+ *
+ * Invariant: the producer is the only thread that writes to the chain in
+ * solo; with raft the consensus apply thread is, and the producer only
+ * builds blocks (cc_chain_build, rolled back).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "carechain/os.h"
+#include "node/forward.h"
 #include "node/log.h"
 #include "node/node_internal.h"
 #include "node/strbuf.h"
@@ -62,20 +76,44 @@ static char *block_event_frame(const cc_header *h, size_t ok, size_t failed, siz
     return cc_strbuf_take(&sb, len);
 }
 
-static void block_committed(cc_node *node, const cc_proposal *p, const uint64_t *admitted_ns,
-                            uint64_t started_ns)
+/* Tell everyone a block committed: waiters, the event stream, metrics,
+ * the log. admitted_ns may be NULL (latency unknown: a block this node did
+ * not cut). */
+static void announce(cc_node *node, const cc_header *h, const cc_tx *txs, size_t n, const cc_result *results,
+                     const uint64_t *admitted_ns, uint64_t started_ns)
 {
     size_t ok = 0, len = 0;
     uint64_t now_ns = cc_mono_ns();
-    for (size_t i = 0; i < p->tx_count; i++) ok += p->results[i].code == CC_OK;
+    for (size_t i = 0; i < n; i++) ok += results[i].code == CC_OK;
 
-    cc_waiters_commit(&node->waiters, p->txs, p->tx_count, p->header.height, p->results);
-    char *frame = block_event_frame(&p->header, ok, p->tx_count - ok, &len);
+    cc_waiters_commit(&node->waiters, txs, n, h->height, results);
+    char *frame = block_event_frame(h, ok, n - ok, &len);
     if (frame) cc_events_publish(&node->events, frame, len);
-    cc_metrics_block(&node->metrics, p->txs, p->results, admitted_ns, p->tx_count, now_ns);
-    cc_node_log(CC_LOG_INFO, "block", "height %llu committed: %zu txs (%zu ok, %zu failed) in %.1f ms",
-                (unsigned long long)p->header.height, p->tx_count, ok, p->tx_count - ok,
-                (double)(now_ns - started_ns) / 1e6);
+    if (admitted_ns) {
+        cc_metrics_block(&node->metrics, txs, results, admitted_ns, n, now_ns);
+    } else {
+        uint64_t *unknown = calloc(n ? n : 1, sizeof *unknown);
+        if (unknown) cc_metrics_block(&node->metrics, txs, results, unknown, n, now_ns);
+        free(unknown);
+    }
+    if (started_ns)
+        cc_node_log(CC_LOG_INFO, "block", "height %llu committed: %zu txs (%zu ok, %zu failed) in %.1f ms",
+                    (unsigned long long)h->height, n, ok, n - ok, (double)(now_ns - started_ns) / 1e6);
+    else
+        cc_node_log(CC_LOG_INFO, "block", "height %llu committed: %zu txs (%zu ok, %zu failed)",
+                    (unsigned long long)h->height, n, ok, n - ok);
+}
+
+static void block_committed(cc_node *node, const cc_proposal *p, const uint64_t *admitted_ns,
+                            uint64_t started_ns)
+{
+    announce(node, &p->header, p->txs, p->tx_count, p->results, admitted_ns, started_ns);
+}
+
+void cc_producer_committed(void *ctx, const cc_header *h, const cc_tx *txs, size_t n,
+                           const cc_result *results)
+{
+    announce(ctx, h, txs, n, results, NULL, 0);
 }
 
 /* The store cannot grow: fail this block and everything queued, and make
@@ -95,12 +133,165 @@ static void enter_store_full(cc_node *node, const cc_proposal *p, uint64_t heigh
                 (unsigned long long)height, p->eb.msg, p->tx_count, n);
 }
 
+#define FORWARD_WARN_EVERY_NS 1000000000ull /* rate of "forwarding failed" log lines */
+
+/* Propose p and wait until consensus calls done. Returns p->err. */
+static cc_err propose_and_wait(cc_node *node, cc_proposal *p, producer_done *done)
+{
+    done->finished = false;
+    cc_err rc = node->consensus.propose(&node->consensus, p);
+    if (rc == CC_OK) {
+        pthread_mutex_lock(&done->mu);
+        while (!done->finished) pthread_cond_wait(&done->cond, &done->mu);
+        pthread_mutex_unlock(&done->mu);
+    } else {
+        p->err = rc;
+    }
+    return p->err;
+}
+
+/* The outcome of a proposal that will not be retried. */
+static void settle(cc_node *node, cc_proposal *p, const uint64_t *admitted_ns, uint64_t started_ns,
+                   uint64_t height)
+{
+    if (p->err == CC_OK) {
+        block_committed(node, p, admitted_ns, started_ns);
+    } else if (p->err == CC_ERR_STORE_FULL) {
+        enter_store_full(node, p, height);
+    } else {
+        cc_waiters_fail(&node->waiters, p->txs, p->tx_count, p->err);
+        cc_node_log(CC_LOG_ERROR, "block", "block at height %llu failed (%s: %s); its %zu txs were dropped",
+                    (unsigned long long)height, cc_err_name(p->err), p->eb.msg, p->tx_count);
+    }
+}
+
+static cc_proposal make_proposal(cc_node *node, cc_tx *txs, size_t n, cc_result *results, producer_done *done,
+                                 uint64_t *height)
+{
+    cc_head head;
+    cc_chain_head(node->chain, &head);
+    uint64_t now_ms = cc_now_ms();
+    cc_proposal p = {
+        .txs = txs,
+        .tx_count = n,
+        .time_ms = now_ms > head.time_ms ? now_ms : head.time_ms + 1,
+        .done = proposal_done,
+        .data = done,
+        .results = results,
+    };
+    *height = head.height + 1;
+    return p;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Move the txs still to place to the front (keeping their order and their
+ * admission times); returns how many there are. */
+static size_t compact_unsent(cc_tx *txs, uint64_t *admitted_ns, cc_forward_state *st, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (st[i].outcome != CC_FORWARD_UNSENT) continue;
+        if (i != k) {
+            cc_tx t = txs[k];
+            uint64_t a = admitted_ns[k];
+            cc_forward_state s = st[k];
+            txs[k] = txs[i], admitted_ns[k] = admitted_ns[i], st[k] = st[i];
+            txs[i] = t, admitted_ns[i] = a, st[i] = s;
+        }
+        k++;
+    }
+    return k;
+}
+
+/* raft: commit the block's txs if this node leads, else hand them to the
+ * leader; when leadership moves meanwhile, try again the other way. Gives
+ * up (failing the waiters) after CC_NODE_PLACE_GIVEUP_MS without a leader
+ * that takes them, or when the node stops. */
+static void place_raft(cc_node *node, cc_tx *txs, uint64_t *admitted_ns, size_t n, cc_result *results,
+                       producer_done *done, cc_forward **fwd)
+{
+    cc_forward_state *st = calloc(n, sizeof *st);
+    uint64_t deadline = cc_mono_ns() + (uint64_t)CC_NODE_PLACE_GIVEUP_MS * 1000000ull;
+    uint64_t started_ns = cc_mono_ns();
+    uint64_t last_warn_ns = 0;
+    cc_errbuf eb = {{0}};
+    const char *why = "no leader took them";
+
+    if (!st) {
+        cc_waiters_fail(&node->waiters, txs, n, CC_ERR_NOMEM);
+        return;
+    }
+    for (;;) {
+        size_t left = compact_unsent(txs, admitted_ns, st, n);
+        if (left == 0) break;
+        if (atomic_load(&node->stopping)) {
+            why = "the node is stopping";
+            goto give_up;
+        }
+        cc_consensus_status cs;
+        node->consensus.status(&node->consensus, &cs);
+        if (cs.halted) {
+            why = "this node stopped applying blocks";
+            goto give_up;
+        }
+        if (node->consensus.is_leader(&node->consensus)) {
+            uint64_t height;
+            cc_proposal p = make_proposal(node, txs, left, results, done, &height);
+            cc_err rc = propose_and_wait(node, &p, done);
+            if (rc != CC_ERR_UNREACHABLE && rc != CC_ERR_CONFLICT) {
+                settle(node, &p, admitted_ns, started_ns, height);
+                break;
+            }
+            cc_node_log(CC_LOG_WARN, "block",
+                        "block at height %llu not committed (%s); placing its %zu txs again",
+                        (unsigned long long)height, p.eb.msg, left);
+        } else if (cs.leader_api[0] && !cs.leader_self) {
+            size_t sent = 0;
+            if (!*fwd) *fwd = cc_forward_new();
+            cc_err rc = *fwd ? cc_forward_send(*fwd, cs.leader_api, txs, left, st, &sent, &eb)
+                             : cc_errf(&eb, CC_ERR_NOMEM, "no memory for forwarding");
+            if (rc == CC_OK) {
+                cc_metrics_forwarded(&node->metrics, sent);
+                for (size_t i = 0; i < left; i++) {
+                    if (st[i].outcome != CC_FORWARD_REFUSED) continue;
+                    cc_waiters_fail(&node->waiters, &txs[i], 1, st[i].err);
+                    cc_node_log(CC_LOG_WARN, "forward", "the leader %s refused a forwarded tx: %s", cs.leader,
+                                cc_err_name(st[i].err));
+                }
+            } else if (cc_mono_ns() - last_warn_ns >= FORWARD_WARN_EVERY_NS) {
+                /* once a second at most while the leader is away */
+                last_warn_ns = cc_mono_ns();
+                cc_node_log(CC_LOG_WARN, "forward", "forwarding %zu txs to %s failed (retrying): %s", left,
+                            cs.leader, eb.msg);
+            }
+            if (compact_unsent(txs, admitted_ns, st, n) == 0) break;
+        }
+        if (cc_mono_ns() > deadline) goto give_up;
+        sleep_ms(CC_NODE_PLACE_RETRY_MS);
+    }
+    free(st);
+    return;
+give_up : {
+    size_t left = compact_unsent(txs, admitted_ns, st, n);
+    cc_waiters_fail(&node->waiters, txs, left,
+                    atomic_load(&node->stopping) ? CC_ERR_UNREACHABLE : CC_ERR_TIMEOUT);
+    cc_node_log(CC_LOG_ERROR, "forward", "%zu txs were dropped: %s", left, why);
+    free(st);
+}
+}
+
 static void *producer_main(void *arg)
 {
     cc_node *node = arg;
     cc_tx *txs = calloc(CC_BLOCK_MAX_TXS, sizeof *txs);
     uint64_t *admitted_ns = calloc(CC_BLOCK_MAX_TXS, sizeof *admitted_ns);
     cc_result *results = calloc(CC_BLOCK_MAX_TXS, sizeof *results);
+    cc_forward *fwd = NULL;
     producer_done done;
 
     if (!txs || !admitted_ns || !results) {
@@ -114,37 +305,13 @@ static void *producer_main(void *arg)
         size_t n = cc_mempool_take(&node->mempool, txs, admitted_ns, CC_BLOCK_MAX_TXS, CC_BLOCK_MAX_BYTES);
         if (n == 0) break; /* closed */
 
-        uint64_t started_ns = cc_mono_ns();
-        cc_head head;
-        cc_chain_head(node->chain, &head);
-        uint64_t now_ms = cc_now_ms();
-        cc_proposal p = {
-            .txs = txs,
-            .tx_count = n,
-            .time_ms = now_ms > head.time_ms ? now_ms : head.time_ms + 1,
-            .done = proposal_done,
-            .data = &done,
-            .results = results,
-        };
-        done.finished = false;
-        cc_err rc = node->consensus.propose(&node->consensus, &p);
-        if (rc == CC_OK) {
-            pthread_mutex_lock(&done.mu);
-            while (!done.finished) pthread_cond_wait(&done.cond, &done.mu);
-            pthread_mutex_unlock(&done.mu);
+        if (node->consensus.status) {
+            place_raft(node, txs, admitted_ns, n, results, &done, &fwd);
         } else {
-            p.err = rc;
-        }
-
-        if (p.err == CC_OK) {
-            block_committed(node, &p, admitted_ns, started_ns);
-        } else if (p.err == CC_ERR_STORE_FULL) {
-            enter_store_full(node, &p, head.height + 1);
-        } else {
-            cc_waiters_fail(&node->waiters, txs, n, p.err);
-            cc_node_log(CC_LOG_ERROR, "block",
-                        "block at height %llu failed (%s: %s); its %zu txs were dropped",
-                        (unsigned long long)head.height + 1, cc_err_name(p.err), p.eb.msg, n);
+            uint64_t started_ns = cc_mono_ns(), height;
+            cc_proposal p = make_proposal(node, txs, n, results, &done, &height);
+            (void)propose_and_wait(node, &p, &done);
+            settle(node, &p, admitted_ns, started_ns, height);
         }
         cc_mempool_release(&node->mempool, txs, n);
         for (size_t i = 0; i < n; i++) cc_tx_free(&txs[i]);
@@ -152,6 +319,7 @@ static void *producer_main(void *arg)
     pthread_cond_destroy(&done.cond);
     pthread_mutex_destroy(&done.mu);
 out:
+    cc_forward_free(fwd);
     free(results);
     free(admitted_ns);
     free(txs);

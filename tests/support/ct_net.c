@@ -1,5 +1,5 @@
 /*
- * ct_net.c — a one-node carechain network directory made without the CLI
+ * ct_net.c — a carechain network directory of one or more nodes made without the CLI
  * (deterministic keys, genesis.json, node.key, config.json) and signed test
  * txs built with cc_tx_create.
  */
@@ -37,36 +37,83 @@ char *ct_txid_hex(const cc_tx *tx, char out[CC_HASH_HEX])
 
 int ct_net_create(ct_net *net, const char *tag)
 {
+    return ct_net_create_nodes(net, tag, 1);
+}
+
+/* Write nodeI's directory: genesis.json (the network's bytes), node.key,
+ * config.json. */
+static int write_node_dir(const ct_net *net, unsigned i)
+{
+    cc_errbuf eb = {{0}};
+    char *node_genesis = ct_strf("%s/genesis.json", net->node_dirs[i]);
+    char *key_path = ct_strf("%s/node.key", net->node_dirs[i]);
+    char *config_path = ct_strf("%s/config.json", net->node_dirs[i]);
+    char *config = ct_strf("{\"name\":\"node%u\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"}\n",
+                           i + 1, net->api_ports[i], net->raft_ports[i]);
+    int rc = 0;
+    if (ct_write_file(node_genesis, net->genesis, net->genesis_len) != 0 ||
+        ct_write_file(config_path, config, strlen(config)) != 0)
+        rc = -1;
+    if (rc == 0 && cc_key_save(key_path, &net->node_keys[i], NULL, &eb) != CC_OK) {
+        fprintf(stderr, "cc_key_save %s: %s\n", key_path, eb.msg);
+        rc = -1;
+    }
+    free(node_genesis);
+    free(key_path);
+    free(config_path);
+    free(config);
+    return rc;
+}
+
+int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes)
+{
     memset(net, 0, sizeof *net);
+    if (nodes < 1 || nodes > CT_NET_NODES_MAX) return -1;
     net->dir = ct_tmpdir(tag);
     if (!net->dir) return -1;
-    net->node_dir = ct_strf("%s/node1", net->dir);
     net->genesis_path = ct_strf("%s/genesis.json", net->dir);
-    if (mkdir(net->node_dir, 0700) != 0) return -1;
-
     ct_key("hospital-admin", &net->admin);
     ct_key("payer-admin", &net->payer_admin);
-    ct_key("node1", &net->node_key);
-    net->api_port = ct_free_port();
-    net->raft_port = ct_free_port();
-    if (net->api_port <= 0 || net->raft_port <= 0) return -1;
+
+    size_t cap = 256 * nodes, len = 0;
+    char *jnodes = calloc(1, cap);
+    if (!jnodes) return -1;
+    net->node_count = nodes;
+    for (unsigned i = 0; i < nodes; i++) {
+        char label[16], hex[CC_HASH_HEX];
+        snprintf(label, sizeof label, "node%u", i + 1);
+        net->node_dirs[i] = ct_strf("%s/node%u", net->dir, i + 1);
+        if (mkdir(net->node_dirs[i], 0700) != 0) return -1;
+        ct_key(label, &net->node_keys[i]);
+        net->api_ports[i] = ct_free_port();
+        net->raft_ports[i] = ct_free_port();
+        if (net->api_ports[i] <= 0 || net->raft_ports[i] <= 0) return -1;
+        len += (size_t)snprintf(jnodes + len, cap - len,
+                                "%s{\"name\":\"node%u\",\"id\":\"%s\",\"org\":\"hospital\","
+                                "\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"}",
+                                i ? "," : "", i + 1, ct_pk_hex(&net->node_keys[i], hex), net->api_ports[i],
+                                net->raft_ports[i]);
+    }
+    net->node_dir = strdup(net->node_dirs[0]);
+    net->node_key = net->node_keys[0];
+    net->api_port = net->api_ports[0];
+    net->raft_port = net->raft_ports[0];
     snprintf(net->url, sizeof net->url, "http://127.0.0.1:%d", net->api_port);
 
-    char node_hex[CC_HASH_HEX], admin_hex[CC_HASH_HEX], payer_hex[CC_HASH_HEX];
-    ct_pk_hex(&net->node_key, node_hex);
+    char admin_hex[CC_HASH_HEX], payer_hex[CC_HASH_HEX];
     ct_pk_hex(&net->admin, admin_hex);
     ct_pk_hex(&net->payer_admin, payer_hex);
-    char *genesis = ct_strf(
-        "{\"carechain_genesis\":1,\"chain_name\":\"test\",\"time_ms\":%llu,"
-        "\"organisations\":["
-        "{\"id\":\"hospital\",\"name\":\"St Example Hospital\",\"kind\":\"hospital\"},"
-        "{\"id\":\"payer\",\"name\":\"Example Health Plan\",\"kind\":\"payer\"}],"
-        "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\","
-        "\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"}],"
-        "\"identities\":["
-        "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Hospital admin\"},"
-        "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}\n",
-        (unsigned long long)GENESIS_TIME_MS, node_hex, net->api_port, net->raft_port, admin_hex, payer_hex);
+    char *genesis =
+        ct_strf("{\"carechain_genesis\":1,\"chain_name\":\"test\",\"time_ms\":%llu,"
+                "\"organisations\":["
+                "{\"id\":\"hospital\",\"name\":\"St Example Hospital\",\"kind\":\"hospital\"},"
+                "{\"id\":\"payer\",\"name\":\"Example Health Plan\",\"kind\":\"payer\"}],"
+                "\"nodes\":[%s],"
+                "\"identities\":["
+                "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Hospital admin\"},"
+                "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}\n",
+                (unsigned long long)GENESIS_TIME_MS, jnodes, admin_hex, payer_hex);
+    free(jnodes);
     net->genesis = (uint8_t *)genesis;
     net->genesis_len = strlen(genesis);
     cc_sha256(net->genesis, net->genesis_len, net->chain_id);
@@ -85,25 +132,10 @@ int ct_net_create(ct_net *net, const char *tag)
         return -1;
     }
 
-    char *node_genesis = ct_strf("%s/genesis.json", net->node_dir);
-    char *key_path = ct_strf("%s/node.key", net->node_dir);
-    char *config_path = ct_strf("%s/config.json", net->node_dir);
-    char *config = ct_strf("{\"name\":\"node1\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"}\n",
-                           net->api_port, net->raft_port);
-    int rc = 0;
-    if (ct_write_file(net->genesis_path, net->genesis, net->genesis_len) != 0 ||
-        ct_write_file(node_genesis, net->genesis, net->genesis_len) != 0 ||
-        ct_write_file(config_path, config, strlen(config)) != 0)
-        rc = -1;
-    if (rc == 0 && cc_key_save(key_path, &net->node_key, NULL, &eb) != CC_OK) {
-        fprintf(stderr, "cc_key_save %s: %s\n", key_path, eb.msg);
-        rc = -1;
-    }
-    free(node_genesis);
-    free(key_path);
-    free(config_path);
-    free(config);
-    return rc;
+    if (ct_write_file(net->genesis_path, net->genesis, net->genesis_len) != 0) return -1;
+    for (unsigned i = 0; i < nodes; i++)
+        if (write_node_dir(net, i) != 0) return -1;
+    return 0;
 }
 
 void ct_net_destroy(ct_net *net)
@@ -113,6 +145,10 @@ void ct_net_destroy(ct_net *net)
     free(net->node_dir);
     free(net->genesis_path);
     free(net->genesis);
+    for (unsigned i = 0; i < CT_NET_NODES_MAX; i++) {
+        free(net->node_dirs[i]);
+        cc_key_wipe(&net->node_keys[i]);
+    }
     cc_key_wipe(&net->admin);
     cc_key_wipe(&net->payer_admin);
     cc_key_wipe(&net->node_key);

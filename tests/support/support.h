@@ -52,6 +52,8 @@ void ct_key(const char *label, cc_key *k);
 /* Lowercase hex of a public key into out (65 bytes). Returns out. */
 char *ct_pk_hex(const cc_key *k, char out[CC_HASH_HEX]);
 
+#define CT_NET_NODES_MAX 7
+
 typedef struct ct_net {
     char *dir;          /* the network directory (temporary) */
     char *node_dir;     /* dir/node1: genesis.json, node.key, config.json */
@@ -65,6 +67,12 @@ typedef struct ct_net {
     int api_port;
     int raft_port;
     char url[CT_URL_MAX]; /* http://127.0.0.1:api_port */
+    /* every node, node1 first (the fields above repeat node1's) */
+    unsigned node_count;
+    char *node_dirs[CT_NET_NODES_MAX]; /* dir/nodeI */
+    cc_key node_keys[CT_NET_NODES_MAX];
+    int api_ports[CT_NET_NODES_MAX];
+    int raft_ports[CT_NET_NODES_MAX];
 } ct_net;
 
 /* Make a one-node network directory under a new temporary directory: keys
@@ -72,6 +80,11 @@ typedef struct ct_net {
  * directory), node.key and config.json. Checks the genesis parses with
  * cc_genesis_parse. 0 on success. */
 int ct_net_create(ct_net *net, const char *tag);
+/* The same with nodes (1..CT_NET_NODES_MAX) nodes node1..nodeN, each with
+ * its own directory, key (label "nodeI"), free API and raft ports; more
+ * than one node makes a raft network. nodes = 1 writes exactly what
+ * ct_net_create writes. */
+int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes);
 /* Free what net holds and remove its directory. */
 void ct_net_destroy(ct_net *net);
 

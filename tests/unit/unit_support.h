@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "carechain.h"
+#include "../test_genesis.h"
 
 /* Key number i (a fixed seed: 32 bytes of i). */
 static inline void ut_key(int i, cc_key *k)
@@ -30,24 +31,7 @@ static inline void ut_key(int i, cc_key *k)
  * an org "payer" with admin key 3. Caller frees the returned string. */
 static inline char *ut_genesis(void)
 {
-    cc_key node, admin, payer;
-    char n[CC_HASH_HEX], a[CC_HASH_HEX], p[CC_HASH_HEX];
-    ut_key(1, &node);
-    ut_key(2, &admin);
-    ut_key(3, &payer);
-    char *out = NULL;
-    if (asprintf(
-            &out,
-            "{\"carechain_genesis\":1,\"chain_name\":\"unit\",\"time_ms\":1764000000000,"
-            "\"organisations\":[{\"id\":\"hospital\",\"name\":\"St Example\",\"kind\":\"hospital\"},"
-            "{\"id\":\"payer\",\"name\":\"Example Plan\",\"kind\":\"payer\"}],"
-            "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\",\"api\":\"127.0.0.1:7800\","
-            "\"raft\":\"127.0.0.1:7900\"}],"
-            "\"identities\":[{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Admin\"},"
-            "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}",
-            cc_hex(node.pk, 32, n), cc_hex(admin.pk, 32, a), cc_hex(payer.pk, 32, p)) < 0)
-        return NULL;
-    return out;
+    return tg_genesis();
 }
 
 /* Make and sign a tx; asserts success. */

@@ -1,0 +1,897 @@
+/*
+ * node/consensus_raft.c — consensus for a network of several nodes over
+ * canonical raft (libraft 0.15, its libuv backend, TCP transport). The
+ * committed raft entries are blocks; only the leader proposes them, and
+ * every node (the leader too) commits each one with cc_chain_apply in log
+ * order. docs/CONSENSUS.md explains the design; consensus.h the protocol.
+ *
+ * Threads:
+ *   loop      runs the libuv loop: raft, its TCP transport and disk I/O, a
+ *             tick timer that publishes the raft state, and an async handle
+ *             through which the other threads hand it work (a proposal, the
+ *             stop). Only this thread calls raft.
+ *   apply     takes committed entries, in log order, from the apply queue
+ *             and commits them with cc_chain_apply (which verifies every
+ *             signature not verified in this process), so that neither exec
+ *             nor LMDB ever holds up heartbeats. libraft 0.15's FSM apply
+ *             is synchronous: it only copies the entry onto the queue.
+ *   producer  (producer.c) calls propose: builds and signs the block with
+ *             cc_chain_build, encodes it, hands it to the loop and later
+ *             receives done().
+ *
+ * States of this node (published by the loop on every tick):
+ *
+ *   follower/candidate --elected--> leader, not ready --barrier applied and
+ *        ^                               |             the queue drained
+ *        |                               |                    v
+ *        +--------- leadership lost -----+------------ leader, ready: proposes
+ *
+ * Invariants:
+ *   1. Only the loop thread touches struct raft and the libuv handles
+ *      (other threads use uv_async_send only).
+ *   2. Entries are applied one at a time, in log order, on the apply
+ *      thread; the chain's head moves nowhere else while raft runs.
+ *   3. The leader proposes only when ready (every entry before its term's
+ *      barrier is applied), and at most one proposal is in flight.
+ *   4. Every decision to apply or skip an entry depends only on the entry
+ *      and the chain state the log prefix produced, so every node decides
+ *      alike: an entry that does not extend the head (a stale proposal of a
+ *      deposed leader, or one already applied before a restart — raft
+ *      replays its whole log: there are no snapshots) is skipped. The one
+ *      local rule, a block time over 2 s ahead of this node's clock, halts
+ *      this node instead of skipping, so it never diverges silently.
+ *   5. A proposal completes exactly once: whoever takes it out of
+ *      `inflight` under the lock calls done().
+ *   6. A halted node applies nothing more and keeps serving reads.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+
+#include "carechain/os.h"
+#include "core/codec.h"
+#include "node/consensus.h"
+#include "node/log.h"
+
+#define RAFT_TICK_MS            20  /* how often the loop publishes its state */
+#define RAFT_ELECTION_MS        600 /* libraft randomises it to [1x, 2x) */
+#define RAFT_HEARTBEAT_MS       60
+#define RAFT_STOP_INFLIGHT_MS   5000 /* at stop, how long the block in flight may take */
+#define RAFT_STOP_POLL_MS       10
+#define BLOCK_AHEAD_MAX_MS      2000 /* refuse a block this far ahead of the local clock */
+#define ENTRY_VERSION           1
+#define ENTRY_HEAD_BYTES        (1 + 4)
+#define ENTRY_ATT_HEAD_BYTES    (4 + 4)
+#define ENTRY_ALIGN             8        /* libraft 0.15 reloads unpadded entries wrongly: pad them */
+#define RAFT_SNAPSHOT_THRESHOLD UINT_MAX /* no snapshots yet (docs/CONSENSUS.md) */
+
+/* One item of the apply queue. */
+typedef struct apply_item {
+    struct apply_item *next;
+    uint64_t ready_term; /* a marker (entry NULL): the leader is ready in this term */
+    uint8_t *entry;      /* a committed command entry (owned) */
+    size_t len;
+} apply_item;
+
+typedef struct rr {
+    cc_chain *chain;
+    const cc_key *key;
+    const cc_genesis *g;
+    cc_consensus_hooks hooks;
+    int self; /* genesis index */
+    char raft_dir[PATH_MAX];
+
+    /* loop thread only */
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t tick;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft_fsm fsm;
+    struct raft raft;
+    uint64_t barrier_term;   /* the term whose barrier was issued */
+    uint64_t last_leader_id; /* for the "new leader" log line */
+    bool closing;
+
+    pthread_t loop_thread, apply_thread;
+    bool loop_started, apply_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* start-up result, apply queue, inflight changes */
+    /* start-up handshake */
+    bool setup_done;
+    cc_err setup_err;
+    cc_errbuf setup_eb;
+    /* published by the loop */
+    int state;
+    uint64_t term;
+    uint64_t leader_id; /* 0 = unknown */
+    uint64_t ready_term;
+    /* hand-over to the loop */
+    uint8_t *pending_buf; /* raft_malloc'd entry to raft_apply */
+    size_t pending_len;
+    uint64_t pending_term;
+    bool stop_requested;
+    /* the proposal in flight */
+    cc_proposal *inflight;
+    uint8_t inflight_hash[CC_HASH_BYTES];
+    /* the apply queue */
+    apply_item *head, *tail;
+    bool apply_stop;
+    bool apply_idle;
+    /* outcome */
+    bool halted;
+    char halt_reason[256];
+    uint64_t blocks_refused;
+} rr;
+
+/* ---- small helpers -------------------------------------------------------------- */
+
+static const char *state_name(int state)
+{
+    switch (state) {
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_FOLLOWER:
+        return "follower";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    default:
+        return "unavailable";
+    }
+}
+
+/* Take the proposal in flight when it is the one hashing to hash (NULL:
+ * whichever it is). Returns it, or NULL when none matches. */
+static cc_proposal *take_inflight(rr *r, const uint8_t *hash)
+{
+    cc_proposal *p = NULL;
+    pthread_mutex_lock(&r->mu);
+    if (r->inflight && (!hash || memcmp(hash, r->inflight_hash, CC_HASH_BYTES) == 0)) {
+        p = r->inflight;
+        r->inflight = NULL;
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return p;
+}
+
+static void finish(cc_proposal *p, cc_err err, const char *why)
+{
+    p->err = err;
+    if (why) snprintf(p->eb.msg, sizeof p->eb.msg, "%s", why);
+    p->done(p);
+}
+
+/* Stop applying for good; the node keeps serving reads. */
+static void halt(rr *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void halt(rr *r, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&r->mu);
+    if (!r->halted) {
+        r->halted = true;
+        snprintf(r->halt_reason, sizeof r->halt_reason, "%s", why);
+    }
+    pthread_mutex_unlock(&r->mu);
+    cc_node_log(CC_LOG_ERROR, "raft",
+                "applying stopped: %s; the node serves reads but applies no more blocks", why);
+}
+
+static void count_refused(rr *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->blocks_refused++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- entries: u8 version || u32 n || block || u32 count || (u32 i || u32 n || bytes)*
+ * || zero bytes up to a multiple of 8 */
+
+/* Encode the block and its attachments into a raft_malloc'd entry. */
+static cc_err entry_encode(const cc_header *h, cc_tx *txs, size_t n, uint8_t **out, size_t *len)
+{
+    cc_block b = {*h, txs, n};
+    uint8_t *blk = NULL, *buf, *p;
+    size_t blk_len = 0, total, atts = 0;
+    cc_err rc = cc_block_encode(&b, &blk, &blk_len);
+    if (rc != CC_OK) return rc;
+    total = ENTRY_HEAD_BYTES + blk_len + 4;
+    for (size_t i = 0; i < n; i++) {
+        if (!txs[i].attachment) continue;
+        total += ENTRY_ATT_HEAD_BYTES + txs[i].attachment_len;
+        atts++;
+    }
+    total = (total + ENTRY_ALIGN - 1) / ENTRY_ALIGN * ENTRY_ALIGN;
+    buf = raft_malloc(total);
+    if (!buf) {
+        free(blk);
+        return CC_ERR_NOMEM;
+    }
+    memset(buf, 0, total);
+    p = buf;
+    *p++ = ENTRY_VERSION;
+    cc_put_u32(p, (uint32_t)blk_len);
+    memcpy(p + 4, blk, blk_len);
+    p += 4 + blk_len;
+    cc_put_u32(p, (uint32_t)atts);
+    p += 4;
+    for (size_t i = 0; i < n; i++) {
+        if (!txs[i].attachment) continue;
+        cc_put_u32(p, (uint32_t)i);
+        cc_put_u32(p + 4, txs[i].attachment_len);
+        memcpy(p + 8, txs[i].attachment, txs[i].attachment_len);
+        p += ENTRY_ATT_HEAD_BYTES + txs[i].attachment_len;
+    }
+    free(blk);
+    *out = buf;
+    *len = total;
+    return CC_OK;
+}
+
+/* Split an entry: the block's bytes, and the reader at its attachments. */
+static cc_err entry_split(const uint8_t *e, size_t len, const uint8_t **blk, size_t *blk_len, cc_reader *atts,
+                          cc_errbuf *eb)
+{
+    cc_reader r = {e, len};
+    const uint8_t *v = cc_take(&r, ENTRY_HEAD_BYTES);
+    if (!v) return cc_errf(eb, CC_ERR_MALFORMED, "entry of %zu bytes is too short", len);
+    if (v[0] != ENTRY_VERSION) return cc_errf(eb, CC_ERR_VERSION, "entry version %u is unknown", v[0]);
+    *blk_len = cc_get_u32(v + 1);
+    *blk = cc_take(&r, *blk_len);
+    if (!*blk || *blk_len < CC_HEADER_BYTES)
+        return cc_errf(eb, CC_ERR_MALFORMED, "entry's block is truncated or too short");
+    *atts = r;
+    return CC_OK;
+}
+
+/* Give decoded txs their attachment bytes, each checked against the hash
+ * its tx signs. */
+static cc_err entry_attach(cc_reader *r, cc_block *b, cc_errbuf *eb)
+{
+    const uint8_t *c = cc_take(r, 4);
+    if (!c) return cc_errf(eb, CC_ERR_MALFORMED, "entry has no attachment count");
+    uint32_t count = cc_get_u32(c);
+    for (uint32_t k = 0; k < count; k++) {
+        const uint8_t *h = cc_take(r, ENTRY_ATT_HEAD_BYTES), *bytes;
+        if (!h) return cc_errf(eb, CC_ERR_MALFORMED, "entry's attachment %u is truncated", k);
+        uint32_t i = cc_get_u32(h), n = cc_get_u32(h + 4);
+        if (!(bytes = cc_take(r, n)))
+            return cc_errf(eb, CC_ERR_MALFORMED, "entry's attachment %u is truncated", k);
+        if (i >= b->tx_count || !b->txs[i].has_attachment || b->txs[i].attachment ||
+            n != b->txs[i].attachment_len)
+            return cc_errf(eb, CC_ERR_MALFORMED, "entry's attachment %u does not belong to tx %u", k, i);
+        uint8_t sum[CC_HASH_BYTES];
+        cc_sha256(bytes, n, sum);
+        if (memcmp(sum, b->txs[i].attachment_hash, CC_HASH_BYTES) != 0)
+            return cc_errf(eb, CC_ERR_ATTACHMENT, "entry's attachment of tx %u does not match its hash", i);
+        if (!(b->txs[i].attachment = malloc(n ? n : 1))) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+        memcpy(b->txs[i].attachment, bytes, n);
+    }
+    for (size_t i = 0; i < r->left; i++)
+        if (r->left >= ENTRY_ALIGN || r->p[i] != 0)
+            return cc_errf(eb, CC_ERR_MALFORMED, "entry has %zu trailing bytes", r->left);
+    return CC_OK;
+}
+
+/* ---- the apply thread ------------------------------------------------------------ */
+
+/* Commit one entry (invariant 4 says which are skipped). */
+static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
+{
+    const uint8_t *blk = NULL;
+    size_t blk_len = 0;
+    cc_reader atts = {NULL, 0};
+    cc_header h;
+    cc_head head;
+    uint8_t hash[CC_HASH_BYTES];
+    char hex[CC_HASH_HEX], proposer[CC_HASH_HEX];
+    cc_errbuf eb = {{0}};
+    cc_block b;
+    cc_err rc;
+
+    if (entry_split(e, len, &blk, &blk_len, &atts, &eb) != CC_OK ||
+        cc_header_decode(blk, CC_HEADER_BYTES, &h, &eb) != CC_OK) {
+        halt(r, "a committed raft entry is not a block (%s)", eb.msg);
+        return;
+    }
+    cc_header_hash(&h, hash);
+    cc_hex(hash, CC_HASH_BYTES, hex);
+    cc_hex(h.proposer, CC_PUBKEY_BYTES, proposer);
+    cc_chain_head(r->chain, &head);
+
+    const char *skip = NULL;
+    if (h.height <= head.height) {
+        skip = ""; /* applied before a restart, or a stale proposal: quietly */
+    } else if (h.height > head.height + 1) {
+        halt(r, "block %llu (%.16s...) follows height %llu: blocks are missing", (unsigned long long)h.height,
+             hex, (unsigned long long)head.height);
+        return;
+    } else if (memcmp(h.prev_hash, head.hash, CC_HASH_BYTES) != 0) {
+        skip = "it does not extend the head (a stale proposal)";
+    } else if (h.time_ms <= head.time_ms) {
+        skip = "its time is not after the previous block's";
+    }
+    if (skip) {
+        cc_proposal *p = take_inflight(r, hash);
+        if (*skip) {
+            count_refused(r);
+            cc_node_log(CC_LOG_WARN, "raft", "block %llu (%.16s..., proposer %.16s...) refused: %s",
+                        (unsigned long long)h.height, hex, proposer, skip);
+        }
+        if (p) finish(p, CC_ERR_CONFLICT, "the block was stale; every node skipped it");
+        return;
+    }
+    uint64_t now = cc_now_ms();
+    if (h.time_ms > now + BLOCK_AHEAD_MAX_MS) {
+        count_refused(r);
+        halt(r,
+             "block %llu (%.16s..., proposer %.16s...) is dated %llu ms ahead of this node's clock (at most "
+             "%d)",
+             (unsigned long long)h.height, hex, proposer, (unsigned long long)(h.time_ms - now),
+             BLOCK_AHEAD_MAX_MS);
+        cc_proposal *p = take_inflight(r, hash);
+        if (p) finish(p, CC_ERR_VERIFY, "this node refused its own block's time");
+        return;
+    }
+
+    cc_proposal *p = take_inflight(r, hash);
+    if (p) {
+        /* our own block: its txs were verified at admission here */
+        b.h = h;
+        b.txs = p->txs;
+        b.tx_count = p->tx_count;
+        p->eb.msg[0] = '\0';
+        rc = cc_chain_apply(r->chain, &b, r->key, p->results, &p->eb);
+        if (rc != CC_OK)
+            halt(r, "own block %llu (%.16s...) did not commit: %s (%s)", (unsigned long long)h.height, hex,
+                 p->eb.msg, cc_err_name(rc));
+        p->header = h;
+        p->err = rc;
+        p->done(p);
+        return;
+    }
+
+    memset(&b, 0, sizeof b);
+    rc = cc_block_decode(blk, blk_len, &b, &eb);
+    if (rc == CC_OK) rc = entry_attach(&atts, &b, &eb);
+    if (rc != CC_OK) {
+        halt(r, "block %llu (%.16s..., proposer %.16s...) does not decode: %s", (unsigned long long)h.height,
+             hex, proposer, eb.msg);
+        cc_block_free(&b);
+        return;
+    }
+    rc = cc_chain_apply(r->chain, &b, r->key, results, &eb);
+    if (rc == CC_OK) {
+        if (r->hooks.committed) r->hooks.committed(r->hooks.ctx, &b.h, b.txs, b.tx_count, results);
+    } else {
+        halt(r, "block %llu (%.16s..., proposer %.16s...) does not apply: %s (%s)",
+             (unsigned long long)h.height, hex, proposer, eb.msg, cc_err_name(rc));
+    }
+    cc_block_free(&b);
+}
+
+static void *apply_main(void *arg)
+{
+    rr *r = arg;
+    cc_result *results = calloc(CC_BLOCK_MAX_TXS, sizeof *results);
+    if (!results) {
+        halt(r, "no memory for the apply thread");
+        return NULL;
+    }
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->head && !r->apply_stop) {
+            r->apply_idle = true;
+            pthread_cond_broadcast(&r->cond);
+            pthread_cond_wait(&r->cond, &r->mu);
+        }
+        if (!r->head) break; /* stopping, and everything committed is applied */
+        apply_item *it = r->head;
+        r->head = it->next;
+        if (!r->head) r->tail = NULL;
+        r->apply_idle = false;
+        bool halted = r->halted;
+        if (!it->entry) {
+            r->ready_term = it->ready_term; /* every entry before the barrier is applied */
+            cc_node_log(CC_LOG_INFO, "raft",
+                        "this node leads in term %llu and is caught up; it proposes blocks",
+                        (unsigned long long)it->ready_term);
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (it->entry && !halted) apply_entry(r, it->entry, it->len, results);
+        free(it->entry);
+        free(it);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    free(results);
+    return NULL;
+}
+
+static void queue_push(rr *r, apply_item *it)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- the FSM (called by raft on the loop thread) ------------------------------------ */
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+    rr *r = fsm->data;
+    apply_item *it = calloc(1, sizeof *it);
+    uint8_t *copy = malloc(buf->len ? buf->len : 1);
+    *result = NULL;
+    if (!it || !copy) {
+        free(it);
+        free(copy);
+        return RAFT_NOMEM;
+    }
+    memcpy(copy, buf->base, buf->len);
+    it->entry = copy;
+    it->len = buf->len;
+    queue_push(r, it);
+    return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    (void)fsm, (void)bufs, (void)n_bufs;
+    return RAFT_NOTFOUND; /* never asked: the threshold is UINT_MAX */
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    (void)fsm, (void)buf;
+    return RAFT_NOTFOUND; /* this node never takes snapshots, so none exists */
+}
+
+/* ---- the loop thread ---------------------------------------------------------------- */
+
+typedef struct barrier_req {
+    struct raft_barrier req;
+    rr *r;
+    uint64_t term;
+} barrier_req;
+
+typedef struct apply_req {
+    struct raft_apply req;
+    rr *r;
+} apply_req;
+
+static void on_barrier(struct raft_barrier *req, int status)
+{
+    barrier_req *br = (barrier_req *)req;
+    rr *r = br->r;
+    if (status == 0) {
+        apply_item *it = calloc(1, sizeof *it);
+        if (it) {
+            it->ready_term = br->term;
+            queue_push(r, it);
+        }
+    } else if (r->barrier_term == br->term) {
+        r->barrier_term = 0; /* try again on the next tick, if still leader */
+    }
+    free(br);
+}
+
+static void on_applied(struct raft_apply *req, int status, void *result)
+{
+    apply_req *ar = (apply_req *)req;
+    rr *r = ar->r;
+    (void)result;
+    if (status != 0) {
+        /* not committed (yet): a new leader may still commit it, and then
+         * the apply thread commits it as anyone's block */
+        cc_proposal *p = take_inflight(r, NULL);
+        if (p) {
+            char why[128];
+            snprintf(why, sizeof why, "raft did not commit the block: %s", raft_strerror(status));
+            finish(p, CC_ERR_UNREACHABLE, why);
+        }
+    }
+    free(ar);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    rr *r = t->data;
+    if (r->closing) return;
+    int state = raft_state(&r->raft);
+    raft_id leader = 0;
+    const char *address = NULL;
+    raft_leader(&r->raft, &leader, &address);
+    uint64_t term = r->raft.current_term;
+
+    pthread_mutex_lock(&r->mu);
+    r->state = state;
+    r->term = term;
+    r->leader_id = leader;
+    pthread_mutex_unlock(&r->mu);
+
+    if (leader != 0 && leader != r->last_leader_id && leader <= r->g->node_count)
+        cc_node_log(CC_LOG_INFO, "raft", "%s leads in term %llu", r->g->nodes[leader - 1].name,
+                    (unsigned long long)term);
+    r->last_leader_id = leader;
+
+    if (state == RAFT_LEADER && r->barrier_term != term) {
+        barrier_req *br = calloc(1, sizeof *br);
+        if (!br) return;
+        br->r = r;
+        br->term = term;
+        if (raft_barrier(&r->raft, &br->req, on_barrier) == 0)
+            r->barrier_term = term;
+        else
+            free(br);
+    }
+}
+
+static void on_raft_closed(struct raft *raft)
+{
+    rr *r = raft->data;
+    raft_uv_close(&r->io);
+    raft_uv_tcp_close(&r->transport);
+    uv_close((uv_handle_t *)&r->tick, NULL);
+    uv_close((uv_handle_t *)&r->wake, NULL);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    rr *r = a->data;
+    uint8_t *buf;
+    size_t len;
+    uint64_t term;
+    bool stop;
+
+    pthread_mutex_lock(&r->mu);
+    buf = r->pending_buf;
+    len = r->pending_len;
+    term = r->pending_term;
+    stop = r->stop_requested;
+    r->pending_buf = NULL;
+    pthread_mutex_unlock(&r->mu);
+
+    if (buf) {
+        int rv = RAFT_NOTLEADER;
+        apply_req *ar = NULL;
+        /* the block was built on the head of term `term`'s leadership */
+        if (!r->closing && raft_state(&r->raft) == RAFT_LEADER && r->raft.current_term == term) {
+            struct raft_buffer rb = {buf, len};
+            rv = RAFT_NOMEM;
+            if ((ar = calloc(1, sizeof *ar))) {
+                ar->r = r;
+                rv = raft_apply(&r->raft, &ar->req, &rb, 1, on_applied);
+            }
+        }
+        if (rv != 0) {
+            free(ar);
+            raft_free(buf);
+            cc_proposal *p = take_inflight(r, NULL);
+            if (p) {
+                char why[128];
+                snprintf(why, sizeof why, "raft refused the block: %s", raft_strerror(rv));
+                finish(p, CC_ERR_UNREACHABLE, why);
+            }
+        }
+    }
+    if (stop && !r->closing) {
+        r->closing = true;
+        uv_timer_stop(&r->tick);
+        raft_close(&r->raft, on_raft_closed);
+    }
+}
+
+static void on_setup_raft_closed(struct raft *raft)
+{
+    rr *r = raft->data;
+    raft_uv_close(&r->io);
+    raft_uv_tcp_close(&r->transport);
+}
+
+/* Everything raft needs, on the loop thread before the loop runs. */
+static cc_err loop_setup(rr *r, cc_errbuf *eb)
+{
+    const cc_genesis_node *me = &r->g->nodes[r->self];
+    struct raft_configuration conf;
+    int rv;
+
+    if (uv_loop_init(&r->loop) != 0) return cc_errf(eb, CC_ERR_IO, "cannot start a libuv loop");
+    if ((rv = raft_uv_tcp_init(&r->transport, &r->loop)) != 0) {
+        cc_errf(eb, CC_ERR_IO, "raft TCP transport: %s", raft_strerror(rv));
+        goto err_loop;
+    }
+    if ((rv = raft_uv_init(&r->io, &r->loop, r->raft_dir, &r->transport)) != 0) {
+        cc_errf(eb, CC_ERR_IO, "raft storage in %s: %s", r->raft_dir, r->io.errmsg);
+        raft_uv_tcp_close(&r->transport);
+        goto err_loop;
+    }
+    r->fsm.version = 1;
+    r->fsm.data = r;
+    r->fsm.apply = fsm_apply;
+    r->fsm.snapshot = fsm_snapshot;
+    r->fsm.restore = fsm_restore;
+    if ((rv = raft_init(&r->raft, &r->io, &r->fsm, (raft_id)r->self + 1, me->raft)) != 0) {
+        cc_errf(eb, CC_ERR_IO, "raft: %s", raft_errmsg(&r->raft));
+        raft_uv_close(&r->io);
+        raft_uv_tcp_close(&r->transport);
+        goto err_loop;
+    }
+    r->raft.data = r;
+    raft_set_election_timeout(&r->raft, RAFT_ELECTION_MS);
+    raft_set_heartbeat_timeout(&r->raft, RAFT_HEARTBEAT_MS);
+    raft_set_snapshot_threshold(&r->raft, RAFT_SNAPSHOT_THRESHOLD);
+
+    /* first start: every genesis node is a voter; later starts keep the
+     * configuration raft stored (RAFT_CANTBOOTSTRAP) */
+    raft_configuration_init(&conf);
+    for (size_t i = 0; i < r->g->node_count && rv == 0; i++)
+        rv = raft_configuration_add(&conf, (raft_id)i + 1, r->g->nodes[i].raft, RAFT_VOTER);
+    if (rv == 0) rv = raft_bootstrap(&r->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
+        cc_errf(eb, CC_ERR_IO, "raft bootstrap: %s", raft_strerror(rv));
+        goto err_raft;
+    }
+    if ((rv = raft_start(&r->raft)) != 0) {
+        cc_errf(eb, CC_ERR_IO, "raft on %s: %s", me->raft, raft_errmsg(&r->raft));
+        goto err_raft;
+    }
+    uv_timer_init(&r->loop, &r->tick);
+    r->tick.data = r;
+    uv_timer_start(&r->tick, on_tick, RAFT_TICK_MS, RAFT_TICK_MS);
+    uv_async_init(&r->loop, &r->wake, on_wake);
+    r->wake.data = r;
+    return CC_OK;
+
+err_raft:
+    raft_close(&r->raft, on_setup_raft_closed);
+err_loop:
+    uv_run(&r->loop, UV_RUN_DEFAULT); /* finish the closes */
+    uv_loop_close(&r->loop);
+    return CC_ERR_IO;
+}
+
+static void *loop_main(void *arg)
+{
+    rr *r = arg;
+    cc_errbuf eb = {{0}};
+    cc_err rc = loop_setup(r, &eb);
+
+    pthread_mutex_lock(&r->mu);
+    r->setup_done = true;
+    r->setup_err = rc;
+    r->setup_eb = eb;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    if (rc != CC_OK) return NULL;
+
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&r->loop);
+    return NULL;
+}
+
+/* ---- the vtable ---------------------------------------------------------------------- */
+
+static bool ready_locked(const rr *r)
+{
+    return r->state == RAFT_LEADER && r->ready_term == r->term && r->term != 0 && !r->halted &&
+           !r->stop_requested;
+}
+
+static cc_err raft_propose(cc_consensus *cs, cc_proposal *p)
+{
+    rr *r = cs->impl;
+    uint64_t term;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cc_err rc;
+
+    pthread_mutex_lock(&r->mu);
+    bool ready = ready_locked(r) && !r->inflight;
+    term = r->term;
+    pthread_mutex_unlock(&r->mu);
+    if (!ready) return cc_errf(&p->eb, CC_ERR_UNREACHABLE, "this node is not the leader (or not caught up)");
+
+    p->eb.msg[0] = '\0';
+    rc = cc_chain_build(r->chain, p->txs, p->tx_count, p->time_ms, r->key, &p->header, p->results, &p->eb);
+    if (rc == CC_ERR_CONFLICT) rc = CC_ERR_VERIFY; /* the chain halted (evidence): not a stale block */
+    if (rc != CC_OK) return rc;
+    rc = entry_encode(&p->header, p->txs, p->tx_count, &buf, &len);
+    if (rc != CC_OK) return cc_errf(&p->eb, rc, "cannot encode the block");
+
+    pthread_mutex_lock(&r->mu);
+    r->inflight = p;
+    cc_header_hash(&p->header, r->inflight_hash);
+    r->pending_buf = buf;
+    r->pending_len = len;
+    r->pending_term = term;
+    pthread_mutex_unlock(&r->mu);
+    uv_async_send(&r->wake);
+    return CC_OK;
+}
+
+static bool raft_is_leader(cc_consensus *cs)
+{
+    rr *r = cs->impl;
+    pthread_mutex_lock(&r->mu);
+    bool ready = ready_locked(r);
+    pthread_mutex_unlock(&r->mu);
+    return ready;
+}
+
+static void raft_status(cc_consensus *cs, cc_consensus_status *out)
+{
+    rr *r = cs->impl;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&r->mu);
+    out->raft_state = state_name(r->state);
+    out->term = r->term;
+    if (r->leader_id >= 1 && r->leader_id <= r->g->node_count) {
+        const cc_genesis_node *n = &r->g->nodes[r->leader_id - 1];
+        snprintf(out->leader, sizeof out->leader, "%s", n->name);
+        snprintf(out->leader_api, sizeof out->leader_api, "%s", n->api);
+    }
+    out->leader_self = r->leader_id == (uint64_t)r->self + 1;
+    out->ready = ready_locked(r);
+    out->halted = r->halted;
+    snprintf(out->halt_reason, sizeof out->halt_reason, "%s", r->halt_reason);
+    if (!out->halted) /* the chain itself halts on recorded evidence */
+        out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);
+    out->blocks_refused = r->blocks_refused;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void raft_leader_name(cc_consensus *cs, char *out, size_t n)
+{
+    cc_consensus_status st;
+    raft_status(cs, &st);
+    snprintf(out, n, "%s", st.leader);
+}
+
+static void raft_stop(cc_consensus *cs)
+{
+    rr *r = cs->impl;
+    if (!r || !r->loop_started) return;
+
+    /* the block in flight may finish (bounded) */
+    pthread_mutex_lock(&r->mu);
+    for (unsigned waited = 0; r->inflight && waited < RAFT_STOP_INFLIGHT_MS; waited += RAFT_STOP_POLL_MS) {
+        pthread_mutex_unlock(&r->mu);
+        struct timespec ts = {0, RAFT_STOP_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&r->mu);
+    }
+    r->stop_requested = true;
+    pthread_mutex_unlock(&r->mu);
+    uv_async_send(&r->wake);
+    pthread_join(r->loop_thread, NULL);
+    r->loop_started = false;
+
+    /* what raft committed is applied; then the apply thread ends */
+    pthread_mutex_lock(&r->mu);
+    r->apply_stop = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->apply_thread, NULL);
+    r->apply_started = false;
+
+    cc_proposal *p = take_inflight(r, NULL);
+    if (p) finish(p, CC_ERR_UNREACHABLE, "the node stopped before the block committed");
+    pthread_mutex_lock(&r->mu);
+    if (r->pending_buf) raft_free(r->pending_buf);
+    r->pending_buf = NULL;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void raft_close_impl(cc_consensus *cs)
+{
+    rr *r = cs->impl;
+    if (!r) return;
+    raft_stop(cs);
+    if (r->apply_started) {
+        pthread_mutex_lock(&r->mu);
+        r->apply_stop = true;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->apply_thread, NULL);
+    }
+    while (r->head) {
+        apply_item *it = r->head;
+        r->head = it->next;
+        free(it->entry);
+        free(it);
+    }
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    cs->impl = NULL;
+}
+
+cc_err cc_consensus_raft_init(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *node_dir,
+                              const cc_consensus_hooks *hooks, cc_errbuf *eb)
+{
+    const cc_genesis *g = cc_chain_genesis(chain);
+    int self = cc_genesis_node_index(g, key->pk);
+    cc_err rc;
+
+    if (self < 0) return cc_errf(eb, CC_ERR_USAGE, "this node's key is not a node of the genesis");
+    rr *r = calloc(1, sizeof *r);
+    if (!r) return cc_errf(eb, CC_ERR_NOMEM, "no memory for raft consensus");
+    r->chain = chain;
+    r->key = key;
+    r->g = g;
+    r->self = self;
+    if (hooks) r->hooks = *hooks;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    if ((size_t)snprintf(r->raft_dir, sizeof r->raft_dir, "%s/raft", node_dir) >= sizeof r->raft_dir) {
+        rc = cc_errf(eb, CC_ERR_USAGE, "node directory path is too long");
+        goto err;
+    }
+    if ((rc = cc_mkdirs(r->raft_dir, eb)) != CC_OK) goto err;
+
+    cs->mode = "raft";
+    cs->impl = r;
+    cs->propose = raft_propose;
+    cs->is_leader = raft_is_leader;
+    cs->leader = raft_leader_name;
+    cs->status = raft_status;
+    cs->stop = raft_stop;
+    cs->close = raft_close_impl;
+
+    if (pthread_create(&r->apply_thread, NULL, apply_main, r) != 0) {
+        rc = cc_errf(eb, CC_ERR_IO, "cannot start the raft apply thread");
+        goto err;
+    }
+    r->apply_started = true;
+    if (pthread_create(&r->loop_thread, NULL, loop_main, r) != 0) {
+        rc = cc_errf(eb, CC_ERR_IO, "cannot start the raft loop thread");
+        goto err_after_apply;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (!r->setup_done) pthread_cond_wait(&r->cond, &r->mu);
+    rc = r->setup_err;
+    if (rc != CC_OK) cc_errf(eb, rc, "%s", r->setup_eb.msg);
+    pthread_mutex_unlock(&r->mu);
+    if (rc != CC_OK) {
+        pthread_join(r->loop_thread, NULL);
+        goto err_after_apply;
+    }
+    r->loop_started = true;
+    cc_node_log(CC_LOG_INFO, "raft", "raft id %d on %s, %zu voters, state in %s", self + 1,
+                g->nodes[self].raft, g->node_count, r->raft_dir);
+    return CC_OK;
+
+err_after_apply:
+    pthread_mutex_lock(&r->mu);
+    r->apply_stop = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->apply_thread, NULL);
+err:
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    memset(cs, 0, sizeof *cs);
+    return rc;
+}
