@@ -28,15 +28,16 @@ static inline char *tg_genesis(void)
     tg_key(2, &admin);
     tg_key(3, &payer);
     char *out = NULL;
-    if (asprintf(&out,
-                 "{\"carechain_genesis\":1,\"chain_name\":\"unit\",\"time_ms\":1764000000000,"
-                 "\"organisations\":[{\"id\":\"hospital\",\"name\":\"St Example\",\"kind\":\"hospital\"},"
-                 "{\"id\":\"payer\",\"name\":\"Example Plan\",\"kind\":\"payer\"}],"
-                 "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\",\"api\":\"127.0.0.1:7800\","
-                 "\"raft\":\"127.0.0.1:7900\"}],"
-                 "\"identities\":[{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Admin\"},"
-                 "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}",
-                 cc_hex(node.pk, 32, n), cc_hex(admin.pk, 32, a), cc_hex(payer.pk, 32, p)) < 0)
+    if (asprintf(
+            &out,
+            "{\"carechain_genesis\":1,\"chain_name\":\"unit\",\"time_ms\":1764000000000,"
+            "\"organisations\":[{\"id\":\"hospital\",\"name\":\"St Example\",\"kind\":\"hospital\"},"
+            "{\"id\":\"payer\",\"name\":\"Example Plan\",\"kind\":\"payer\"}],"
+            "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\",\"api\":\"127.0.0.1:7800\","
+            "\"raft\":\"127.0.0.1:7900\"}],"
+            "\"identities\":[{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Admin\"},"
+            "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}",
+            cc_hex(node.pk, 32, n), cc_hex(admin.pk, 32, a), cc_hex(payer.pk, 32, p)) < 0)
         return NULL;
     return out;
 }
