@@ -432,6 +432,18 @@ cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, con
     return commit_growing(c, txs, n, time_ms, NULL, node_key, false, out, results, eb);
 }
 
+/* Is pk a consensus node of the network as of the head? (Genesis nodes, and
+ * nodes added by governance, are identities with role node; removal revokes.) */
+static bool is_active_node(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    MDB_txn *txn;
+    cc_identity who;
+    if (cc_store_begin(c->s, false, &txn, NULL) != CC_OK) return false;
+    bool ok = cc_identity_read(txn, c->s, pk, &who) == CC_OK && who.role == CC_ROLE_NODE && !who.revoked;
+    cc_store_abort(c->s, txn);
+    return ok;
+}
+
 cc_err cc_chain_build(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
                       cc_header *out, cc_result *results, cc_errbuf *eb)
 {
@@ -453,7 +465,7 @@ cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc
     if (h->tx_count != b->tx_count)
         return cc_errf(eb, CC_ERR_VERIFY, "block %llu: header counts %u txs, body holds %zu",
                        (unsigned long long)h->height, h->tx_count, b->tx_count);
-    if (cc_genesis_node_index(&c->g, h->proposer) < 0 || !cc_header_verify_sig(h))
+    if (!is_active_node(c, h->proposer) || !cc_header_verify_sig(h))
         return cc_errf(eb, CC_ERR_VERIFY,
                        "block %llu: proposer is not a node or its signature does not verify",
                        (unsigned long long)h->height);

@@ -122,6 +122,50 @@ static void test_add_then_remove_by_majority(void **state)
     json_decref(rec);
 }
 
+/* Build a 1-tx block signed by proposer and apply it; returns apply's code. */
+static cc_err apply_from(fixture *f, const cc_key *proposer)
+{
+    cc_tx tx;
+    cc_result r;
+    cc_header h;
+    char payload[160];
+    f->t += 10;
+    snprintf(payload, sizeof payload, "{\"kind\":\"k\",\"sha256\":\"%064llu\"}", (unsigned long long)f->t);
+    ut_tx(&tx, cc_chain_genesis(f->c)->chain_id, &f->hospital, "note.put", payload, f->t, f->t);
+    assert_int_equal(cc_chain_build(f->c, &tx, 1, f->t + 1, proposer, &h, &r, NULL), CC_OK);
+    cc_block b = {h, &tx, 1};
+    cc_err rc = cc_chain_apply(f->c, &b, NULL, &r, NULL);
+    cc_tx_free(&tx);
+    return rc;
+}
+
+/* Blocks are accepted from the nodes governance admitted, and no longer
+ * from a node it removed. */
+static void test_proposers_follow_membership(void **state)
+{
+    fixture *f = *state;
+    cc_key newnode;
+    char hex[CC_HASH_HEX], payload[400], prop_hex[CC_HASH_HEX];
+    uint8_t prop[32];
+    ut_key(40, &newnode);
+    cc_hex(newnode.pk, 32, hex);
+    assert_int_equal(apply_from(f, &newnode), CC_ERR_VERIFY); /* not a node yet */
+    snprintf(payload, sizeof payload,
+             "{\"action\":\"add\",\"node\":{\"name\":\"node2\",\"id\":\"%s\",\"org\":\"payer\","
+             "\"api\":\"127.0.0.1:7801\",\"raft\":\"127.0.0.1:7901\"}}",
+             hex);
+    assert_int_equal(send(f, &f->payer, "network.propose", payload, prop), CC_OK);
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, prop_hex));
+    assert_int_equal(send(f, &f->hospital, "network.approve", payload, NULL), CC_OK);
+    assert_int_equal(apply_from(f, &newnode), CC_OK);
+    assert_int_equal(apply_from(f, &f->node), CC_OK);
+    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", hex);
+    assert_int_equal(send(f, &f->hospital, "network.propose", payload, prop), CC_OK);
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, prop_hex));
+    assert_int_equal(send(f, &f->payer, "network.approve", payload, NULL), CC_OK);
+    assert_int_equal(apply_from(f, &newnode), CC_ERR_VERIFY);
+}
+
 static void test_refusals(void **state)
 {
     fixture *f = *state;
@@ -161,6 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_then_remove_by_majority, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proposers_follow_membership, setup, teardown),
     };
     return cmocka_run_group_tests_name("network", tests, NULL, NULL);
 }
