@@ -3,8 +3,8 @@
  *
  * For every tx, in block order:
  *
- *   signature (unless this process already verified it) -> chain id ->
- *   lifetime and block time window -> known type -> never committed ->
+ *   never committed -> signature (unless this process already verified it)
+ *   -> chain id -> lifetime and block time window -> known type ->
  *   signer registered, not revoked, role allowed -> payload rules ->
  *   handler apply on a per-tx overlay -> merge overlay into the block
  *
@@ -270,6 +270,14 @@ static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint6
 {
     MDB_txn *txn = st->txn;
     cc_store *s = st->s;
+    /* first: a txid commits at most once, whatever else is wrong with it */
+    MDB_val v;
+    cc_err rc = cc_store_get(txn, s->txindex, tx->txid, CC_HASH_BYTES, &v);
+    if (rc == CC_OK) {
+        return cc_errf(eb, CC_ERR_DUPLICATE, "this txid was already committed at height %llu",
+                       (unsigned long long)cc_get_u64(v.mv_data));
+    }
+    if (rc != CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "reading the tx index");
     if (!tx->sig_checked && !cc_tx_verify_sig(tx))
         return cc_errf(eb, CC_ERR_SIGNATURE, "the signature does not verify");
     if (memcmp(tx->chain_id, g->chain_id, CC_HASH_BYTES) != 0)
@@ -284,13 +292,6 @@ static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint6
                        (unsigned long long)(time_ms - tx->expiry_ms));
     if (!(*type = cc_tx_type_find(tx->type)))
         return cc_errf(eb, CC_ERR_UNKNOWN_TYPE, "no tx type \"%s\"", tx->type);
-    MDB_val v;
-    cc_err rc = cc_store_get(txn, s->txindex, tx->txid, CC_HASH_BYTES, &v);
-    if (rc == CC_OK) {
-        return cc_errf(eb, CC_ERR_DUPLICATE, "this txid was already committed at height %llu",
-                       (unsigned long long)cc_get_u64(v.mv_data));
-    }
-    if (rc != CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "reading the tx index");
     rc = signer_read(st, tx->signer, signer);
     if (rc == CC_ERR_NOT_FOUND)
         return cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");

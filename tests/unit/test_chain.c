@@ -260,6 +260,30 @@ static void test_attachments(void **state)
     for (int i = 0; i < 2; i++) cc_tx_free(&txs[i]);
 }
 
+/* A txid commits once, ever, even when it failed: an expired tx replayed
+ * in a later block is a duplicate and its index entry does not move. */
+static void test_failed_tx_never_commits_again(void **state)
+{
+    fixture *f = *state;
+    cc_tx tx, again;
+    cc_result r;
+    cc_tx_location loc;
+    ut_tx(&tx, f->chain_id, &f->admin, "note.put",
+          "{\"kind\":\"a\",\"sha256\":\""
+          "c0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0 - 7200000, 1);
+    assert_int_equal(cc_tx_copy(&again, &tx), CC_OK);
+    produce(f, &tx, 1, T0, &r);
+    assert_int_equal(r.code, CC_ERR_EXPIRED);
+    produce(f, &again, 1, T0 + 10, &r);
+    assert_int_equal(r.code, CC_ERR_DUPLICATE);
+    assert_int_equal(cc_chain_tx_find(f->c, tx.txid, &loc), CC_OK);
+    assert_int_equal(loc.height, 1);
+    assert_int_equal(loc.result.code, CC_ERR_EXPIRED);
+    cc_tx_free(&tx);
+    cc_tx_free(&again);
+}
+
 static void test_block_time_must_increase(void **state)
 {
     fixture *f = *state;
@@ -563,6 +587,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attachments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_tx_never_commits_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_time_must_increase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proofs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_sound, setup, teardown),
