@@ -110,6 +110,22 @@ cc_err cc_chain_checkpoint_json(cc_chain *c, json_t **out) CC_WUR;
 cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint_sig *s,
                                cc_errbuf *eb) CC_WUR;
 
+/* Record n checkpoint signatures of nodes (sigs[i] for heights[i]) in ONE
+ * write transaction, each checked as cc_chain_checkpoint_add checks it;
+ * outcomes[i] (n entries, caller's) gets each one's result: CC_OK (stored,
+ * or known already), CC_ERR_NOT_FOUND (no block at that height here yet),
+ * CC_ERR_FORBIDDEN (not a node of this chain), CC_ERR_SIGNATURE (does not
+ * verify over this node's block there). Returns CC_OK unless the store
+ * failed (then nothing was written). */
+cc_err cc_chain_checkpoint_add_many(cc_chain *c, const uint64_t *heights, const cc_checkpoint_sig *sigs,
+                                    size_t n, cc_err *outcomes, cc_errbuf *eb) CC_WUR;
+/* Every checkpoint signature stored for height: {height, block_hash,
+ * header (hex), signatures: [{node, sig}]}. Caller decrefs.
+ * CC_ERR_NOT_FOUND when there is no block at height. */
+cc_err cc_chain_checkpoint_sigs_json(cc_chain *c, uint64_t height, json_t **out) CC_WUR;
+/* The header of the block at height. CC_ERR_NOT_FOUND when there is none. */
+cc_err cc_chain_header_get(cc_chain *c, uint64_t height, cc_header *out) CC_WUR;
+
 /* The state value under key (without its height prefix); caller frees. */
 cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len) CC_WUR;
 /* An identity: {id, role, org, name, status, registered_height}. */

@@ -235,6 +235,7 @@ int cc_cmd_verify_proof(int argc, char **argv);
 int cc_cmd_verify_chain(int argc, char **argv);
 int cc_cmd_member(int argc, char **argv);
 int cc_cmd_note(int argc, char **argv);
+int cc_cmd_network(int argc, char **argv);
 int cc_cmd_demo(int argc, char **argv);
 int cc_cmd_devnet(int argc, char **argv);
 int cc_cmd_bench(int argc, char **argv);

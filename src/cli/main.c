@@ -28,6 +28,8 @@ static const command commands[] = {
     {"verify-chain", cc_cmd_verify_chain, "re-check a node's whole chain from its data directory"},
     {"member", cc_cmd_member, "register or revoke an identity (member register, member revoke)"},
     {"note", cc_cmd_note, "anchor a document's hash (note put)"},
+    {"network", cc_cmd_network,
+     "govern the consensus nodes (network propose-add|propose-remove|approve|members)"},
     {"devnet", cc_cmd_devnet, "run a network of N nodes on this machine until Ctrl-C"},
     {"demo", cc_cmd_demo, "walk through a fresh single-node network"},
     {"bench", cc_cmd_bench, "measure committed tx/s against this machine's Ed25519 rate"},

@@ -272,6 +272,97 @@ err:
     return rc;
 }
 
+cc_err cc_chain_checkpoint_add_many(cc_chain *c, const uint64_t *heights, const cc_checkpoint_sig *sigs,
+                                    size_t n, cc_err *outcomes, cc_errbuf *eb)
+{
+    MDB_txn *txn;
+    size_t writes = 0;
+    cc_err rc = cc_store_begin(c->s, true, &txn, eb);
+    if (rc != CC_OK) return rc;
+    for (size_t i = 0; i < n; i++) {
+        cc_header h;
+        MDB_val old;
+        uint8_t key[8 + CC_PUBKEY_BYTES];
+        if (cc_genesis_node_index(&c->g, sigs[i].node) < 0) {
+            outcomes[i] = CC_ERR_FORBIDDEN;
+            continue;
+        }
+        if ((outcomes[i] = cc_chain_header_at(c->s, txn, heights[i], &h)) != CC_OK) continue;
+        if (!cc_checkpoint_verify(&h, &sigs[i])) {
+            outcomes[i] = CC_ERR_SIGNATURE;
+            continue;
+        }
+        cc_put_u64(key, heights[i]);
+        memcpy(key + 8, sigs[i].node, CC_PUBKEY_BYTES);
+        if (cc_store_get(txn, c->s->checkpoints, key, sizeof key, &old) == CC_OK &&
+            old.mv_size == CC_SIG_BYTES && memcmp(old.mv_data, sigs[i].sig, CC_SIG_BYTES) == 0)
+            continue; /* already known: no write */
+        if ((rc = cc_store_put(c->s, txn, c->s->checkpoints, key, sizeof key, sigs[i].sig, CC_SIG_BYTES,
+                               eb)) != CC_OK)
+            goto err;
+        writes++;
+    }
+    if (writes == 0) {
+        cc_store_abort(c->s, txn);
+        return CC_OK;
+    }
+    return cc_store_commit(c->s, txn, eb);
+err:
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+cc_err cc_chain_header_get(cc_chain *c, uint64_t height, cc_header *out)
+{
+    MDB_txn *txn;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    rc = cc_chain_header_at(c->s, txn, height, out);
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+cc_err cc_chain_checkpoint_sigs_json(cc_chain *c, uint64_t height, json_t **out)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    cc_header h;
+    uint8_t start[8], raw[CC_HEADER_BYTES], hash[CC_HASH_BYTES];
+    char hh[CC_HASH_HEX], hdr[2 * CC_HEADER_BYTES + 1];
+    json_t *list = NULL;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    if ((rc = cc_chain_header_at(c->s, txn, height, &h)) != CC_OK) goto done;
+    if (mdb_cursor_open(txn, c->s->checkpoints, &cur) != 0) {
+        rc = CC_ERR_IO;
+        goto done;
+    }
+    list = json_array();
+    cc_put_u64(start, height);
+    k.mv_data = start;
+    k.mv_size = sizeof start;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && list;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 + CC_PUBKEY_BYTES || cc_get_u64(k.mv_data) != height) break;
+        if (v.mv_size != CC_SIG_BYTES) continue;
+        char n[CC_HASH_HEX], s[2 * CC_SIG_BYTES + 1];
+        json_array_append_new(list, json_pack("{s:s, s:s}", "node", hex32((const uint8_t *)k.mv_data + 8, n),
+                                              "sig", cc_hex(v.mv_data, CC_SIG_BYTES, s)));
+    }
+    mdb_cursor_close(cur);
+    cc_header_encode(&h, raw);
+    cc_header_hash(&h, hash);
+    *out = list ? json_pack("{s:I, s:s, s:s, s:O}", "height", (json_int_t)height, "block_hash",
+                            hex32(hash, hh), "header", cc_hex(raw, sizeof raw, hdr), "signatures", list)
+                : NULL;
+    if (!*out) rc = CC_ERR_NOMEM;
+done:
+    json_decref(list);
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
 static json_t *path_json(uint8_t path[][CC_HASH_BYTES], size_t n)
 {
     json_t *a = json_array();

@@ -61,6 +61,8 @@ typedef struct cc_consensus_status {
     bool halted;          /* applying stopped (see halt_reason) */
     char halt_reason[256];
     uint64_t blocks_refused; /* committed entries refused here (time rule, stale) */
+    unsigned voters;         /* voters in this node's raft configuration */
+    unsigned servers;        /* servers in it (voters, standbys, spares) */
 } cc_consensus_status;
 
 /* What a replicating implementation tells the node. Called on its apply
@@ -89,7 +91,18 @@ typedef struct cc_consensus {
     void (*stop)(struct cc_consensus *cs);
     /* Release the implementation (no proposal may be in flight). */
     void (*close)(struct cc_consensus *cs);
+    /* This node's view of the raft configuration: the role ("voter",
+     * "standby", "spare") of the node with public key pk, or NULL when it
+     * is not in the configuration; *raft_id gets its raft id either way.
+     * NULL for solo. */
+    const char *(*raft_role)(struct cc_consensus *cs, const uint8_t pk[CC_PUBKEY_BYTES], uint64_t *raft_id);
 } cc_consensus;
+
+/* The raft id of the node with public key pk: 1 + its index in genesis
+ * "nodes", or for a node added at runtime (not in genesis) 2^62 | the low
+ * 62 bits of the first 8 bytes of pk read big-endian (docs/CONSENSUS.md
+ * "Membership"); always below 2^63, so it fits a JSON integer. */
+uint64_t cc_raft_id_of(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES]);
 
 /* Solo: this node alone commits blocks on chain, signing them with key
  * (both must outlive cs). name is this node's name, copied. */
@@ -99,11 +112,31 @@ cc_err cc_consensus_solo_init(cc_consensus *cs, cc_chain *chain, const cc_key *k
 /* Raft: this node (its key must be a node of chain's genesis) runs a raft
  * server with id 1 + its genesis index on its genesis "raft" address, state
  * under node_dir/raft, and bootstraps the configuration from genesis (every
- * node a voter) on first start. chain and key must outlive cs; hooks is
- * copied.
+ * node a voter) on first start. Whoever leads then moves the raft
+ * configuration towards the node set of network/config in the applied
+ * state (docs/CONSENSUS.md "Membership"). chain and key must outlive cs;
+ * hooks is copied.
  * Errors: CC_ERR_USAGE (key not in genesis), CC_ERR_IO (raft would not
  * start; eb says why), CC_ERR_NOMEM. */
 cc_err cc_consensus_raft_init(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *node_dir,
                               const cc_consensus_hooks *hooks, cc_errbuf *eb) CC_WUR;
+
+/* How a node that genesis does not list takes part (it was added by an
+ * approved network.propose): its raft address, and what a peer's
+ * GET /v1/network said (its "nodes" array, so that leader names and API
+ * addresses are known before this node's chain has caught up; may be NULL;
+ * read during init only). */
+typedef struct cc_raft_join {
+    const char *raft; /* this node's raft host:port (copied) */
+    const json_t *nodes;
+} cc_raft_join;
+
+/* Raft for a node added at runtime: as cc_consensus_raft_init, but with raft
+ * id cc_raft_id_of(key) on join->raft, and raft is NOT bootstrapped: the
+ * leader brings the node in (raft_add, then raft_assign voter) and sends it
+ * the log. join NULL is cc_consensus_raft_init. */
+cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *node_dir,
+                                   const cc_consensus_hooks *hooks, const cc_raft_join *join,
+                                   cc_errbuf *eb) CC_WUR;
 
 #endif

@@ -43,6 +43,12 @@
  *   5. A proposal completes exactly once: whoever takes it out of
  *      `inflight` under the lock calls done().
  *   6. A halted node applies nothing more and keeps serving reads.
+ *   7. Membership: the apply thread re-reads network/config after each
+ *      block with a successful network.* tx; only the ready leader changes
+ *      the raft configuration, one change at a time, towards that set
+ *      (add as spare -> promote to voter; remove). A node not in genesis
+ *      never proposes (src/exec/chain.c accepts genesis proposers only):
+ *      it hands leadership on when elected.
  */
 #include <errno.h>
 #include <limits.h>
@@ -71,8 +77,13 @@
 #define ENTRY_VERSION           1
 #define ENTRY_HEAD_BYTES        (1 + 4)
 #define ENTRY_ATT_HEAD_BYTES    (4 + 4)
-#define ENTRY_ALIGN             8        /* libraft 0.15 reloads unpadded entries wrongly: pad them */
-#define RAFT_SNAPSHOT_THRESHOLD UINT_MAX /* no snapshots yet (docs/CONSENSUS.md) */
+#define ENTRY_ALIGN             8            /* libraft 0.15 reloads unpadded entries wrongly: pad them */
+#define RAFT_SNAPSHOT_THRESHOLD UINT_MAX     /* no snapshots yet (docs/CONSENSUS.md) */
+#define RAFT_MEMBERS_MAX        128          /* nodes of network/config this node tracks */
+#define RAFT_ID_DERIVED_BIT     (1ULL << 62) /* raft ids of nodes added at runtime */
+#define RAFT_CHANGE_RETRY_MS    500          /* pause after a refused or failed configuration change */
+#define MEMBER_NAME_MAX         64
+#define MEMBER_ADDR_MAX         128
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -82,12 +93,30 @@ typedef struct apply_item {
     size_t len;
 } apply_item;
 
+/* A node of network/config, as the applied state (or a peer) describes it. */
+typedef struct member {
+    uint64_t id; /* raft id (cc_raft_id_of) */
+    uint8_t pk[CC_PUBKEY_BYTES];
+    char name[MEMBER_NAME_MAX];
+    char api[MEMBER_ADDR_MAX];
+    char raft[MEMBER_ADDR_MAX];
+} member;
+
+/* One server of the raft configuration, as the loop last saw it. */
+typedef struct conf_server {
+    uint64_t id;
+    int role;
+} conf_server;
+
 typedef struct rr {
     cc_chain *chain;
     const cc_key *key;
     const cc_genesis *g;
     cc_consensus_hooks hooks;
-    int self; /* genesis index */
+    uint64_t self_id;                /* raft id (cc_raft_id_of) */
+    char self_raft[MEMBER_ADDR_MAX]; /* raft address, bound and announced */
+    bool joining;                    /* not in genesis: raft is not bootstrapped */
+    bool can_propose;                /* the chain takes blocks this node signs */
     char raft_dir[PATH_MAX];
 
     /* loop thread only */
@@ -101,6 +130,13 @@ typedef struct rr {
     uint64_t barrier_term;   /* the term whose barrier was issued */
     uint64_t last_leader_id; /* for the "new leader" log line */
     bool closing;
+    bool change_inflight;          /* a raft_add/assign/remove is pending */
+    uint64_t change_retry_at;      /* uv_now before which no change starts */
+    uint64_t change_refused;       /* the raft id last logged as refused */
+    uint64_t transfer_term;        /* the term in which handing leadership on was logged */
+    bool transfer_pending;         /* a raft_transfer is in flight */
+    unsigned transfer_next;        /* round robin over the candidate voters */
+    member want[RAFT_MEMBERS_MAX]; /* scratch: the node set to reach */
 
     pthread_t loop_thread, apply_thread;
     bool loop_started, apply_started;
@@ -132,6 +168,15 @@ typedef struct rr {
     bool halted;
     char halt_reason[256];
     uint64_t blocks_refused;
+    /* membership (the apply thread writes members, the loop conf) */
+    member members[RAFT_MEMBERS_MAX]; /* network/config at the applied head */
+    size_t member_count;
+    bool members_known;             /* network/config was read and is sound */
+    bool self_removed;              /* this node was removed from network/config */
+    member known[RAFT_MEMBERS_MAX]; /* what a peer said at join (names, APIs) */
+    size_t known_count;
+    conf_server conf[RAFT_MEMBERS_MAX]; /* the raft configuration */
+    unsigned conf_count;
 } rr;
 
 /* ---- small helpers -------------------------------------------------------------- */
@@ -287,6 +332,152 @@ static cc_err entry_attach(cc_reader *r, cc_block *b, cc_errbuf *eb)
     return CC_OK;
 }
 
+/* ---- membership: network/config as the applied state says ------------------------------ */
+
+uint64_t cc_raft_id_of(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    int i = g ? cc_genesis_node_index(g, pk) : -1;
+    if (i >= 0) return (uint64_t)i + 1;
+    return RAFT_ID_DERIVED_BIT | (cc_get_u64(pk) & (RAFT_ID_DERIVED_BIT - 1));
+}
+
+/* Until src/exec/chain.c accepts blocks from any active node of
+ * network/config, only a genesis node's blocks apply: a node added at
+ * runtime must never propose (every node would halt on its block), so it
+ * hands leadership on when it wins an election. */
+static bool proposer_allowed(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    return cc_genesis_node_index(g, pk) >= 0;
+}
+
+/* Fill m from a node record {"id"?, "name", "api", "raft"}; false when a
+ * field is missing. */
+static bool member_fill(member *m, const json_t *rec)
+{
+    const char *name = json_string_value(json_object_get(rec, "name"));
+    const char *api = json_string_value(json_object_get(rec, "api"));
+    const char *raft = json_string_value(json_object_get(rec, "raft"));
+    if (!name || !api || !raft) return false;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    snprintf(m->api, sizeof m->api, "%s", api);
+    snprintf(m->raft, sizeof m->raft, "%s", raft);
+    return true;
+}
+
+static json_t *state_json(cc_chain *c, const char *key)
+{
+    char *val = NULL;
+    size_t len = 0;
+    if (cc_chain_state_get(c, key, &val, &len) != CC_OK) return NULL;
+    json_t *v = cc_json_parse((const uint8_t *)val, len, NULL);
+    free(val);
+    return v;
+}
+
+/* Read network/config and every node/<id> it lists into out (cap
+ * entries). Returns the count; *sound is false when anything was missing. */
+static size_t members_read(rr *r, member *out, size_t cap, bool *sound)
+{
+    json_t *cfg = state_json(r->chain, "network/config");
+    const json_t *nodes = json_object_get(cfg, "nodes"), *v;
+    size_t i, count = 0;
+    *sound = json_is_array(nodes);
+    json_array_foreach(nodes, i, v)
+    {
+        const char *hex = json_string_value(v);
+        char key[96];
+        member m = {0};
+        if (!hex || count == cap || cc_unhex(hex, m.pk, CC_PUBKEY_BYTES) != CC_OK) {
+            *sound = false;
+            continue;
+        }
+        snprintf(key, sizeof key, "node/%s", hex);
+        json_t *rec = state_json(r->chain, key);
+        if (!rec || !member_fill(&m, rec)) {
+            *sound = false;
+        } else {
+            m.id = cc_raft_id_of(r->g, m.pk);
+            out[count++] = m;
+        }
+        json_decref(rec);
+    }
+    json_decref(cfg);
+    return count;
+}
+
+/* Re-read the node set after a block that changed it (apply thread, or
+ * init before the threads run). */
+static void members_refresh(rr *r)
+{
+    member *fresh = calloc(RAFT_MEMBERS_MAX, sizeof *fresh);
+    bool sound = false, in = false;
+    if (!fresh) return;
+    size_t n = members_read(r, fresh, RAFT_MEMBERS_MAX, &sound);
+    for (size_t i = 0; i < n; i++) in = in || fresh[i].id == r->self_id;
+    pthread_mutex_lock(&r->mu);
+    memcpy(r->members, fresh, n * sizeof *fresh);
+    r->member_count = n;
+    r->members_known = sound && n > 0;
+    bool was_removed = r->self_removed;
+    r->self_removed = sound && !in;
+    pthread_mutex_unlock(&r->mu);
+    free(fresh);
+    if (r->self_removed && !was_removed && !r->joining)
+        cc_node_log(CC_LOG_WARN, "raft",
+                    "this node is not in network/config (removed by governance); it leaves the raft "
+                    "configuration and serves reads");
+}
+
+/* Seed the names and API addresses a peer reported (join). */
+static void members_seed_known(rr *r, const json_t *nodes)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(nodes, i, v)
+    {
+        const char *hex = json_string_value(json_object_get(v, "id"));
+        member m = {0};
+        if (r->known_count == RAFT_MEMBERS_MAX || !hex || cc_unhex(hex, m.pk, CC_PUBKEY_BYTES) != CC_OK ||
+            !member_fill(&m, v))
+            continue;
+        m.id = cc_raft_id_of(r->g, m.pk);
+        r->known[r->known_count++] = m;
+    }
+}
+
+/* The node with raft id id (mu held): network/config first, then what a
+ * peer said at join. NULL when unknown. */
+static const member *member_by_id_locked(const rr *r, uint64_t id)
+{
+    for (size_t i = 0; i < r->member_count; i++)
+        if (r->members[i].id == id) return &r->members[i];
+    for (size_t i = 0; i < r->known_count; i++)
+        if (r->known[i].id == id) return &r->known[i];
+    return NULL;
+}
+
+/* "node4" for raft id id, or its number. out has MEMBER_NAME_MAX bytes. */
+static const char *member_name(rr *r, uint64_t id, char *out)
+{
+    pthread_mutex_lock(&r->mu);
+    const member *m = member_by_id_locked(r, id);
+    if (m)
+        snprintf(out, MEMBER_NAME_MAX, "%s", m->name);
+    else
+        snprintf(out, MEMBER_NAME_MAX, "raft id %llu", (unsigned long long)id);
+    pthread_mutex_unlock(&r->mu);
+    return out;
+}
+
+/* Did a committed block change the node set? */
+static bool touches_network(const cc_tx *txs, size_t n, const cc_result *results)
+{
+    for (size_t i = 0; i < n; i++)
+        if (results[i].code == CC_OK && strncmp(txs[i].type, "network.", strlen("network.")) == 0)
+            return true;
+    return false;
+}
+
 /* ---- the apply thread ------------------------------------------------------------ */
 
 /* Commit one entry (invariant 4 says which are skipped). */
@@ -359,6 +550,8 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
         if (rc != CC_OK)
             halt(r, "own block %llu (%.16s...) did not commit: %s (%s)", (unsigned long long)h.height, hex,
                  p->eb.msg, cc_err_name(rc));
+        else if (touches_network(p->txs, p->tx_count, p->results))
+            members_refresh(r);
         p->header = h;
         p->err = rc;
         p->done(p);
@@ -376,6 +569,7 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
     }
     rc = cc_chain_apply(r->chain, &b, r->key, results, &eb);
     if (rc == CC_OK) {
+        if (touches_network(b.txs, b.tx_count, results)) members_refresh(r);
         if (r->hooks.committed) r->hooks.committed(r->hooks.ctx, &b.h, b.txs, b.tx_count, results);
     } else {
         halt(r, "block %llu (%.16s..., proposer %.16s...) does not apply: %s (%s)",
@@ -513,6 +707,142 @@ static void on_applied(struct raft_apply *req, int status, void *result)
     free(ar);
 }
 
+/* ---- configuration changes (loop thread; one in flight, as libraft allows) ---------------- */
+
+typedef enum change_kind { CHANGE_ADD, CHANGE_PROMOTE, CHANGE_REMOVE } change_kind;
+
+typedef struct change_req {
+    struct raft_change req;
+    rr *r;
+    change_kind kind;
+    uint64_t id;
+} change_req;
+
+static const char *const change_done[] = {"joins the raft configuration (spare; promotion next)",
+                                          "is a voter now", "left the raft configuration"};
+
+static void on_change(struct raft_change *req, int status)
+{
+    change_req *cr = (change_req *)req;
+    rr *r = cr->r;
+    char name[MEMBER_NAME_MAX];
+    member_name(r, cr->id, name);
+    r->change_inflight = false;
+    if (status == 0) {
+        cc_node_log(CC_LOG_INFO, "raft", "%s %s", name, change_done[cr->kind]);
+        r->change_refused = 0;
+    } else {
+        cc_node_log(CC_LOG_WARN, "raft", "configuration change for %s failed (%s); retrying", name,
+                    raft_strerror(status));
+        if (!r->closing) r->change_retry_at = uv_now(&r->loop) + RAFT_CHANGE_RETRY_MS;
+    }
+    free(cr);
+}
+
+static void change_start(rr *r, change_kind kind, const member *m, uint64_t id)
+{
+    change_req *cr = calloc(1, sizeof *cr);
+    char name[MEMBER_NAME_MAX];
+    int rv = RAFT_NOMEM;
+    if (cr) {
+        cr->r = r;
+        cr->kind = kind;
+        cr->id = id;
+        rv = kind == CHANGE_ADD       ? raft_add(&r->raft, &cr->req, id, m->raft, on_change)
+             : kind == CHANGE_PROMOTE ? raft_assign(&r->raft, &cr->req, id, RAFT_VOTER, on_change)
+                                      : raft_remove(&r->raft, &cr->req, id, on_change);
+    }
+    if (rv == 0) {
+        r->change_inflight = true;
+        cc_node_log(CC_LOG_INFO, "raft", "network/config changed: %s %s",
+                    kind == CHANGE_ADD       ? "adding"
+                    : kind == CHANGE_PROMOTE ? "promoting to voter"
+                                             : "removing",
+                    member_name(r, id, name));
+        return;
+    }
+    free(cr);
+    r->change_retry_at = uv_now(&r->loop) + RAFT_CHANGE_RETRY_MS;
+    if (r->change_refused != id)
+        cc_node_log(CC_LOG_WARN, "raft", "raft refused a configuration change for %s (%s); retrying",
+                    member_name(r, id, name), raft_strerror(rv));
+    r->change_refused = id;
+}
+
+static void on_transferred(struct raft_transfer *req)
+{
+    rr *r = req->data;
+    r->transfer_pending = false; /* done, or timed out: the next tick tries again if still leader */
+    free(req);
+}
+
+/* Hand leadership to another voter whose blocks apply (a genesis node),
+ * trying them in turn: one may be down, and raft_transfer gives up on it
+ * after an election timeout. */
+static void transfer_leadership(rr *r, uint64_t term, const char *why)
+{
+    const struct raft_configuration *c = &r->raft.configuration;
+    raft_id target = 0;
+    if (r->transfer_pending || c->n == 0) return;
+    for (unsigned k = 0; k < c->n && !target; k++) {
+        const struct raft_server *s = &c->servers[(r->transfer_next + k) % c->n];
+        if (s->id != r->self_id && s->role == RAFT_VOTER && s->id <= r->g->node_count) target = s->id;
+    }
+    r->transfer_next++;
+    if (!target) return;
+    struct raft_transfer *req = calloc(1, sizeof *req);
+    if (!req) return;
+    req->data = r;
+    int rv = raft_transfer(&r->raft, req, target, on_transferred);
+    if (rv != 0) {
+        free(req);
+        if (r->transfer_term != term)
+            cc_node_log(CC_LOG_WARN, "raft", "cannot hand leadership on (%s): %s", why, raft_strerror(rv));
+        r->transfer_term = term;
+        return;
+    }
+    r->transfer_pending = true;
+    if (r->transfer_term != term) {
+        char name[MEMBER_NAME_MAX];
+        cc_node_log(CC_LOG_INFO, "raft", "handing leadership to %s: %s", member_name(r, target, name), why);
+    }
+    r->transfer_term = term;
+}
+
+/* The ready leader moves the raft configuration one step towards the node
+ * set of network/config: add a missing node (as spare), promote it to
+ * voter, remove a node the set no longer lists. */
+static void membership_step(rr *r, uint64_t term)
+{
+    const struct raft_configuration *c = &r->raft.configuration;
+    pthread_mutex_lock(&r->mu);
+    bool go = r->members_known && r->ready_term == term && !r->halted && !r->stop_requested;
+    size_t n = go ? r->member_count : 0;
+    memcpy(r->want, r->members, n * sizeof *r->want);
+    pthread_mutex_unlock(&r->mu);
+    if (!go || n == 0 || r->change_inflight || uv_now(&r->loop) < r->change_retry_at) return;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct raft_server *s = NULL;
+        for (unsigned k = 0; k < c->n && !s; k++)
+            if (c->servers[k].id == r->want[i].id) s = &c->servers[k];
+        if (!s || s->role != RAFT_VOTER) {
+            change_start(r, s ? CHANGE_PROMOTE : CHANGE_ADD, &r->want[i], r->want[i].id);
+            return;
+        }
+    }
+    for (unsigned k = 0; k < c->n; k++) {
+        bool wanted = false;
+        for (size_t i = 0; i < n && !wanted; i++) wanted = c->servers[k].id == r->want[i].id;
+        if (wanted) continue;
+        if (c->servers[k].id == r->self_id)
+            transfer_leadership(r, term, "this node was removed from network/config");
+        else
+            change_start(r, CHANGE_REMOVE, NULL, c->servers[k].id);
+        return;
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     rr *r = t->data;
@@ -523,16 +853,28 @@ static void on_tick(uv_timer_t *t)
     raft_leader(&r->raft, &leader, &address);
     uint64_t term = r->raft.current_term;
 
+    const struct raft_configuration *c = &r->raft.configuration;
+
     pthread_mutex_lock(&r->mu);
     r->state = state;
     r->term = term;
     r->leader_id = leader;
+    r->conf_count = c->n < RAFT_MEMBERS_MAX ? c->n : RAFT_MEMBERS_MAX;
+    for (unsigned k = 0; k < r->conf_count; k++)
+        r->conf[k] = (conf_server){c->servers[k].id, c->servers[k].role};
     pthread_mutex_unlock(&r->mu);
 
-    if (leader != 0 && leader != r->last_leader_id && leader <= r->g->node_count)
-        cc_node_log(CC_LOG_INFO, "raft", "%s leads in term %llu", r->g->nodes[leader - 1].name,
+    if (leader != 0 && leader != r->last_leader_id) {
+        char name[MEMBER_NAME_MAX];
+        cc_node_log(CC_LOG_INFO, "raft", "%s leads in term %llu", member_name(r, leader, name),
                     (unsigned long long)term);
+    }
     r->last_leader_id = leader;
+
+    if (state == RAFT_LEADER && !r->can_propose)
+        transfer_leadership(r, term, "blocks from a node added at runtime do not apply yet");
+    else if (state == RAFT_LEADER)
+        membership_step(r, term);
 
     if (state == RAFT_LEADER && r->barrier_term != term) {
         barrier_req *br = calloc(1, sizeof *br);
@@ -611,7 +953,6 @@ static void on_setup_raft_closed(struct raft *raft)
 /* Everything raft needs, on the loop thread before the loop runs. */
 static cc_err loop_setup(rr *r, cc_errbuf *eb)
 {
-    const cc_genesis_node *me = &r->g->nodes[r->self];
     struct raft_configuration conf;
     int rv;
 
@@ -630,7 +971,7 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
     r->fsm.apply = fsm_apply;
     r->fsm.snapshot = fsm_snapshot;
     r->fsm.restore = fsm_restore;
-    if ((rv = raft_init(&r->raft, &r->io, &r->fsm, (raft_id)r->self + 1, me->raft)) != 0) {
+    if ((rv = raft_init(&r->raft, &r->io, &r->fsm, r->self_id, r->self_raft)) != 0) {
         cc_errf(eb, CC_ERR_IO, "raft: %s", raft_errmsg(&r->raft));
         raft_uv_close(&r->io);
         raft_uv_tcp_close(&r->transport);
@@ -642,18 +983,19 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
     raft_set_snapshot_threshold(&r->raft, RAFT_SNAPSHOT_THRESHOLD);
 
     /* first start: every genesis node is a voter; later starts keep the
-     * configuration raft stored (RAFT_CANTBOOTSTRAP) */
+     * configuration raft stored (RAFT_CANTBOOTSTRAP). A node added at
+     * runtime never bootstraps: the leader adds it and sends it the log. */
     raft_configuration_init(&conf);
-    for (size_t i = 0; i < r->g->node_count && rv == 0; i++)
+    for (size_t i = 0; i < r->g->node_count && rv == 0 && !r->joining; i++)
         rv = raft_configuration_add(&conf, (raft_id)i + 1, r->g->nodes[i].raft, RAFT_VOTER);
-    if (rv == 0) rv = raft_bootstrap(&r->raft, &conf);
+    if (rv == 0 && !r->joining) rv = raft_bootstrap(&r->raft, &conf);
     raft_configuration_close(&conf);
     if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
         cc_errf(eb, CC_ERR_IO, "raft bootstrap: %s", raft_strerror(rv));
         goto err_raft;
     }
     if ((rv = raft_start(&r->raft)) != 0) {
-        cc_errf(eb, CC_ERR_IO, "raft on %s: %s", me->raft, raft_errmsg(&r->raft));
+        cc_errf(eb, CC_ERR_IO, "raft on %s: %s", r->self_raft, raft_errmsg(&r->raft));
         goto err_raft;
     }
     uv_timer_init(&r->loop, &r->tick);
@@ -695,7 +1037,7 @@ static void *loop_main(void *arg)
 static bool ready_locked(const rr *r)
 {
     return r->state == RAFT_LEADER && r->ready_term == r->term && r->term != 0 && !r->halted &&
-           !r->stop_requested;
+           !r->stop_requested && r->can_propose;
 }
 
 static cc_err raft_propose(cc_consensus *cs, cc_proposal *p)
@@ -746,12 +1088,14 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     pthread_mutex_lock(&r->mu);
     out->raft_state = state_name(r->state);
     out->term = r->term;
-    if (r->leader_id >= 1 && r->leader_id <= r->g->node_count) {
-        const cc_genesis_node *n = &r->g->nodes[r->leader_id - 1];
-        snprintf(out->leader, sizeof out->leader, "%s", n->name);
-        snprintf(out->leader_api, sizeof out->leader_api, "%s", n->api);
+    const member *m = r->leader_id ? member_by_id_locked(r, r->leader_id) : NULL;
+    if (m) {
+        snprintf(out->leader, sizeof out->leader, "%s", m->name);
+        snprintf(out->leader_api, sizeof out->leader_api, "%s", m->api);
     }
-    out->leader_self = r->leader_id == (uint64_t)r->self + 1;
+    out->leader_self = r->leader_id == r->self_id;
+    for (unsigned k = 0; k < r->conf_count; k++) out->voters += r->conf[k].role == RAFT_VOTER;
+    out->servers = r->conf_count;
     out->ready = ready_locked(r);
     out->halted = r->halted;
     snprintf(out->halt_reason, sizeof out->halt_reason, "%s", r->halt_reason);
@@ -759,6 +1103,23 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
         out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);
     out->blocks_refused = r->blocks_refused;
     pthread_mutex_unlock(&r->mu);
+}
+
+static const char *raft_role_of(cc_consensus *cs, const uint8_t pk[CC_PUBKEY_BYTES], uint64_t *raft_id)
+{
+    rr *r = cs->impl;
+    uint64_t id = cc_raft_id_of(r->g, pk);
+    const char *role = NULL;
+    if (raft_id) *raft_id = id;
+    pthread_mutex_lock(&r->mu);
+    for (unsigned k = 0; k < r->conf_count && !role; k++) {
+        if (r->conf[k].id != id) continue;
+        role = r->conf[k].role == RAFT_VOTER     ? "voter"
+               : r->conf[k].role == RAFT_STANDBY ? "standby"
+                                                 : "spare";
+    }
+    pthread_mutex_unlock(&r->mu);
+    return role;
 }
 
 static void raft_leader_name(cc_consensus *cs, char *out, size_t n)
@@ -830,20 +1191,35 @@ static void raft_close_impl(cc_consensus *cs)
 cc_err cc_consensus_raft_init(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *node_dir,
                               const cc_consensus_hooks *hooks, cc_errbuf *eb)
 {
+    return cc_consensus_raft_init_join(cs, chain, key, node_dir, hooks, NULL, eb);
+}
+
+cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *node_dir,
+                                   const cc_consensus_hooks *hooks, const cc_raft_join *join, cc_errbuf *eb)
+{
     const cc_genesis *g = cc_chain_genesis(chain);
     int self = cc_genesis_node_index(g, key->pk);
     cc_err rc;
 
-    if (self < 0) return cc_errf(eb, CC_ERR_USAGE, "this node's key is not a node of the genesis");
+    if (self < 0 && (!join || !join->raft || !*join->raft))
+        return cc_errf(eb, CC_ERR_USAGE, "this node's key is not a node of the genesis");
     rr *r = calloc(1, sizeof *r);
     if (!r) return cc_errf(eb, CC_ERR_NOMEM, "no memory for raft consensus");
     r->chain = chain;
     r->key = key;
     r->g = g;
-    r->self = self;
+    r->self_id = cc_raft_id_of(g, key->pk);
+    r->joining = self < 0;
+    r->can_propose = proposer_allowed(g, key->pk);
+    snprintf(r->self_raft, sizeof r->self_raft, "%s",
+             self >= 0 ? g->nodes[self].raft
+             : join    ? join->raft
+                       : "");
     if (hooks) r->hooks = *hooks;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cond, NULL);
+    if (join && join->nodes) members_seed_known(r, join->nodes);
+    members_refresh(r);
     if ((size_t)snprintf(r->raft_dir, sizeof r->raft_dir, "%s/raft", node_dir) >= sizeof r->raft_dir) {
         rc = cc_errf(eb, CC_ERR_USAGE, "node directory path is too long");
         goto err;
@@ -858,6 +1234,7 @@ cc_err cc_consensus_raft_init(cc_consensus *cs, cc_chain *chain, const cc_key *k
     cs->status = raft_status;
     cs->stop = raft_stop;
     cs->close = raft_close_impl;
+    cs->raft_role = raft_role_of;
 
     if (pthread_create(&r->apply_thread, NULL, apply_main, r) != 0) {
         rc = cc_errf(eb, CC_ERR_IO, "cannot start the raft apply thread");
@@ -878,8 +1255,14 @@ cc_err cc_consensus_raft_init(cc_consensus *cs, cc_chain *chain, const cc_key *k
         goto err_after_apply;
     }
     r->loop_started = true;
-    cc_node_log(CC_LOG_INFO, "raft", "raft id %d on %s, %zu voters, state in %s", self + 1,
-                g->nodes[self].raft, g->node_count, r->raft_dir);
+    if (r->joining)
+        cc_node_log(CC_LOG_INFO, "raft",
+                    "raft id %llu on %s, joining (not in genesis): waiting for the leader to add this node; "
+                    "state in %s",
+                    (unsigned long long)r->self_id, r->self_raft, r->raft_dir);
+    else
+        cc_node_log(CC_LOG_INFO, "raft", "raft id %llu on %s, %zu genesis voters, state in %s",
+                    (unsigned long long)r->self_id, r->self_raft, g->node_count, r->raft_dir);
     return CC_OK;
 
 err_after_apply:

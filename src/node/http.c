@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "carechain/os.h"
+#include "node/checkpoints.h"
 #include "node/http.h"
 #include "node/log.h"
 #include "node/strbuf.h"
@@ -43,7 +44,13 @@ static const cc_http_route routes[] = {
     {"GET", "/v1/blocks", cc_http_get_blocks, 0},
     {"GET", "/v1/blocks/*", cc_http_get_block, 0},
     {"GET", "/v1/checkpoint", cc_http_get_checkpoint, 0},
+    {"GET", "/v1/checkpoint/signatures", cc_http_get_checkpoint_sigs, 0},
+    {"POST", "/v1/checkpoint/signatures", cc_http_post_checkpoint_sigs, CC_CHECKPOINT_BODY_MAX},
+    {"GET", "/v1/evidence", cc_http_get_evidence, 0},
     {"GET", "/v1/identities/*", cc_http_get_identity, 0},
+    {"GET", "/v1/network", cc_http_get_network, 0},
+    {"GET", "/v1/network/nodes/*", cc_http_get_network_node, 0},
+    {"GET", "/v1/network/proposals/*", cc_http_get_network_proposal, 0},
     {"GET", "/v1/events", cc_http_get_events, 0},
     {"GET", "/metrics", cc_http_get_metrics, 0},
 };

@@ -80,6 +80,14 @@ enum MHD_Result cc_http_get_blocks(cc_http_req *req);
 enum MHD_Result cc_http_get_checkpoint(cc_http_req *req);
 enum MHD_Result cc_http_get_identity(cc_http_req *req);
 enum MHD_Result cc_http_get_metrics(cc_http_req *req);
+/* http_checkpoints.c */
+enum MHD_Result cc_http_post_checkpoint_sigs(cc_http_req *req);
+enum MHD_Result cc_http_get_checkpoint_sigs(cc_http_req *req);
+enum MHD_Result cc_http_get_evidence(cc_http_req *req);
+/* http_network.c */
+enum MHD_Result cc_http_get_network(cc_http_req *req);
+enum MHD_Result cc_http_get_network_node(cc_http_req *req);
+enum MHD_Result cc_http_get_network_proposal(cc_http_req *req);
 /* http_events.c */
 enum MHD_Result cc_http_get_events(cc_http_req *req);
 

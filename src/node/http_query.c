@@ -65,6 +65,8 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "term", json_integer((json_int_t)cs.term));
         json_object_set_new(v, "raft_state", json_string(cs.raft_state));
         json_object_set_new(v, "blocks_refused", json_integer((json_int_t)cs.blocks_refused));
+        json_object_set_new(v, "raft_voters", json_integer((json_int_t)cs.voters));
+        json_object_set_new(v, "raft_servers", json_integer((json_int_t)cs.servers));
         json_object_set_new(v, "halted", json_boolean(cs.halted));
         if (cs.halted) json_object_set_new(v, "halt_reason", json_string(cs.halt_reason));
     }
@@ -194,6 +196,10 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.blocks_refused = cs.blocks_refused;
         g.apply_halted = cs.halted;
     }
+    json_t *evidence = NULL;
+    if (cc_chain_evidence_json(node->chain, &evidence) == CC_OK) g.evidence = json_array_size(evidence);
+    json_decref(evidence);
+    g.halted = g.apply_halted || cc_chain_halted(node->chain, NULL, 0);
     char *body = cc_metrics_render(&node->metrics, &g, &len);
     return cc_http_send(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }

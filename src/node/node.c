@@ -5,11 +5,13 @@
  *
  * Start-up order (stop runs it backwards, with the steps in between):
  *   signals blocked -> config -> dir lock -> key, genesis -> chain -> mempool, waiters,
- *   events, metrics -> consensus (solo for one genesis node, else raft) -> verify pool ->
- *   producer -> HTTP
+ *   events, metrics -> consensus (solo for one genesis node, else raft; a node added at
+ *   runtime joins: join.c) -> verify pool ->
+ *   producer -> HTTP -> checkpoint senders (raft)
  *
  * Stop:
- *   1. refuse new txs (stopping flag) and new connections (quiesce);
+ *   1. refuse new txs (stopping flag) and new connections (quiesce); stop
+ *      the checkpoint senders;
  *   2. close the mempool: the producer finishes the block in flight, exits
  *      (raft: consensus stops first, bounded: the block in flight commits
  *      or fails, blocks raft committed are applied, raft closes);
@@ -28,7 +30,9 @@
 #include <unistd.h>
 
 #include "carechain/os.h"
+#include "node/checkpoints.h"
 #include "node/http.h"
+#include "node/join.h"
 #include "node/log.h"
 #include "node/node_internal.h"
 
@@ -144,21 +148,37 @@ static cc_err open_chain(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb
     const cc_genesis *g = cc_chain_genesis(node->chain);
     cc_hex(g->chain_id, CC_HASH_BYTES, node->chain_id_hex);
     int self = cc_genesis_node_index(g, node->key.pk);
-    if (self < 0) {
-        rc =
-            cc_errf(eb, CC_ERR_USAGE, "node.key (%.16s...) is not a node of this genesis", node->node_id_hex);
-        goto out_after_chain;
-    }
-    if (!node->name[0]) snprintf(node->name, sizeof node->name, "%s", g->nodes[self].name);
-    goto out_after_genesis;
+    /* a node genesis does not list must have been added by governance:
+     * start_consensus checks that (join.c) */
+    if (!node->name[0] && self >= 0) snprintf(node->name, sizeof node->name, "%s", g->nodes[self].name);
+    if (!node->name[0]) snprintf(node->name, sizeof node->name, "node-%.8s", node->node_id_hex);
 
-out_after_chain:
-    cc_chain_close(node->chain);
-    node->chain = NULL;
 out_after_genesis:
     free(genesis);
 out:
     return rc;
+}
+
+/* Solo for a one-node genesis; raft for more, or for a node added at
+ * runtime (not in genesis), which first learns its place (join.c). */
+static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
+{
+    const cc_genesis *g = cc_chain_genesis(node->chain);
+    const cc_consensus_hooks hooks = {.ctx = node, .committed = cc_producer_committed};
+    if (cc_genesis_node_index(g, node->key.pk) < 0) {
+        json_t *nodes = NULL;
+        char raft[CC_NODE_ADDR_MAX];
+        cc_err rc = cc_join_resolve(node->chain, &node->key, node->dir, &nodes, raft, sizeof raft, eb);
+        if (rc != CC_OK) return rc;
+        const cc_raft_join join = {raft, nodes};
+        rc = cc_consensus_raft_init_join(&node->consensus, node->chain, &node->key, node->dir, &hooks, &join,
+                                         eb);
+        json_decref(nodes);
+        return rc;
+    }
+    if (g->node_count > 1)
+        return cc_consensus_raft_init(&node->consensus, node->chain, &node->key, node->dir, &hooks, eb);
+    return cc_consensus_solo_init(&node->consensus, node->chain, &node->key, node->name, eb);
 }
 
 int cc_node_run(const cc_node_config *cfg)
@@ -200,18 +220,15 @@ int cc_node_run(const cc_node_config *cfg)
     if (rc != CC_OK) goto err_after_waiters;
     rc = cc_metrics_init(&node->metrics);
     if (rc != CC_OK) goto err_after_events;
-    if (cc_chain_genesis(node->chain)->node_count > 1) {
-        const cc_consensus_hooks hooks = {.ctx = node, .committed = cc_producer_committed};
-        rc = cc_consensus_raft_init(&node->consensus, node->chain, &node->key, node->dir, &hooks, &eb);
-    } else {
-        rc = cc_consensus_solo_init(&node->consensus, node->chain, &node->key, node->name, &eb);
-    }
+    rc = start_consensus(node, &eb);
     if (rc != CC_OK) goto err_after_metrics;
     rc = cc_verify_pool_start(node->verify_threads, &node->pool, &eb);
     if (rc != CC_OK) goto err_after_consensus;
     rc = cc_producer_start(node, &eb);
     if (rc != CC_OK) goto err_after_pool;
     rc = cc_http_start(node, &eb);
+    if (rc != CC_OK) goto err_after_producer;
+    rc = cc_checkpoints_start(node, &node->checkpoints, &eb);
     if (rc != CC_OK) goto err_after_producer;
 
     cc_head head;
@@ -228,6 +245,8 @@ int cc_node_run(const cc_node_config *cfg)
     atomic_store(&node->stopping, true);
     cc_http_quiesce(node);
 err_after_producer : {
+    cc_checkpoints_stop(node->checkpoints); /* NULL when not started */
+    node->checkpoints = NULL;
     size_t n = cc_mempool_close(&node->mempool, &drained);
     if (node->consensus.stop) node->consensus.stop(&node->consensus); /* the block in flight ends */
     cc_producer_join(node);

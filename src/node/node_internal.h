@@ -77,6 +77,7 @@ typedef struct cc_node {
     cc_verify_pool *pool;
 
     pthread_t producer;
+    struct cc_checkpoints *checkpoints; /* raft: the checkpoint signature senders */
     struct MHD_Daemon *httpd;
 
     atomic_size_t upload_bytes;  /* request body bytes buffered, all connections */

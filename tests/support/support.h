@@ -180,4 +180,40 @@ int ct_wait_height(const char *base, uint64_t height, unsigned timeout_ms);
 /* GET /v1/status "height" (or -1). */
 int64_t ct_status_height(const char *base);
 
+/* ---- a loopback TCP proxy with links that can be cut (ct_proxy.c) ------------ */
+
+/* One thread forwards every link; bounded buffers, so a stopped peer does not
+ * stall the others. Freed (thread stopped, sockets closed) by ct_proxy_free. */
+typedef struct ct_proxy ct_proxy;
+ct_proxy *ct_proxy_new(void);
+/* A link: listen on 127.0.0.1 (a port the kernel picks, in *listen_port) and
+ * forward each connection to 127.0.0.1:target_port. Returns the link's
+ * index, or -1 on error. */
+int ct_proxy_add(ct_proxy *p, int target_port, int *listen_port);
+/* Cut a link (its open connections are closed, new ones closed at once) or
+ * restore it. Takes effect before it returns. */
+void ct_proxy_set_cut(ct_proxy *p, int link_index, bool cut);
+void ct_proxy_free(ct_proxy *p);
+
+/* Raft traffic of a network routed through one proxy link per ordered pair
+ * of nodes. A node binds its genesis raft address and peers dial what its
+ * stored raft configuration says, so the mesh bootstraps each node's raft
+ * directory (before its first start) with a configuration naming peer j at
+ * port[i][j], the link from i to j. */
+typedef struct ct_raft_mesh {
+    ct_proxy *proxy;
+    unsigned node_count;
+    int link[CT_NET_NODES_MAX][CT_NET_NODES_MAX]; /* link index i -> j; -1 on the diagonal */
+    int port[CT_NET_NODES_MAX][CT_NET_NODES_MAX]; /* its listening port */
+} ct_raft_mesh;
+
+/* Make the links and bootstrap every node's raft directory. Call after
+ * ct_net_create_nodes and before the nodes start. 0 on success. */
+int ct_raft_mesh_create(ct_raft_mesh *m, const ct_net *net);
+/* Bootstrap node's (empty) raft directory again, e.g. after it was wiped. */
+int ct_raft_mesh_bootstrap(const ct_raft_mesh *m, const ct_net *net, unsigned node);
+/* Cut (or restore) every link to and from node. */
+void ct_raft_mesh_isolate(ct_raft_mesh *m, unsigned node, bool cut);
+void ct_raft_mesh_destroy(ct_raft_mesh *m);
+
 #endif

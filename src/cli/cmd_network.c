@@ -1,0 +1,291 @@
+/*
+ * cli/cmd_network.c — `carechain network propose-add|propose-remove|
+ * approve|members`: network governance. An organisation admin proposes to
+ * add or remove a consensus node (network.propose); admins of other
+ * organisations approve (network.approve); once more than half of the
+ * organisations approved, the node set changes and the raft leader turns
+ * it into a raft configuration change (docs/CONSENSUS.md "Membership").
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+
+#define PATH_BYTES 160
+
+static bool hex_id_ok(const char *hex)
+{
+    uint8_t pk[CC_PUBKEY_BYTES];
+    return strlen(hex) == 2 * CC_PUBKEY_BYTES && cc_unhex(hex, pk, CC_PUBKEY_BYTES) == CC_OK;
+}
+
+static int fail(const cc_cli_ctx *ctx, cc_err e, const char *msg)
+{
+    if (ctx->json) {
+        json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", cc_err_name(e), "message", msg);
+        cc_cli_print_json(j);
+        json_decref(j);
+    } else {
+        fprintf(stderr, "carechain %s: %s\n", ctx->cmd, msg);
+    }
+    return e == CC_ERR_UNREACHABLE ? CC_EXIT_UNREACHABLE : e == CC_ERR_USAGE ? CC_EXIT_USAGE : CC_EXIT_FAIL;
+}
+
+/* One sentence about a proposal record (GET /v1/network/proposals/{txid}). */
+static void say_proposal(const json_t *p, const char *txid)
+{
+    char sh[CC_CLI_SHORT_BYTES];
+    const json_t *node = json_object_get(p, "node");
+    const char *status = cc_cli_jstr(p, "status", "?");
+    size_t approvals = json_array_size(json_object_get(p, "approvals"));
+    const char *who = node ? cc_cli_jstr(node, "name", "?") : cc_cli_short(cc_cli_jstr(p, "id", "?"), sh);
+    if (strcmp(status, "approved") == 0)
+        printf("The proposal to %s %s is approved (%zu organisations) and took effect at height %llu.\n",
+               cc_cli_jstr(p, "action", "?"), who, approvals,
+               (unsigned long long)cc_cli_juint(p, "approved_at"));
+    else
+        printf("The proposal to %s %s is %s with %zu organisation approval%s so far; more than half of the "
+               "organisations must approve.\n",
+               cc_cli_jstr(p, "action", "?"), who, status, approvals, approvals == 1 ? "" : "s");
+    printf("proposal %s\n", txid);
+}
+
+/* Sign and send one governance tx; when it committed, show the proposal
+ * (propose: this tx's own id; approve: the proposal approved). */
+static int send_governance(const cc_cli_ctx *ctx, const char *key_path, const char *genesis, const char *type,
+                           const char *payload, const char *proposal, bool wait)
+{
+    cc_errbuf eb = {{0}};
+    cc_key key;
+    cc_tx tx;
+    cc_cli_sent sent;
+    uint8_t chain_id[CC_HASH_BYTES];
+    int rc;
+
+    if (!cc_cli_key_load(ctx->cmd, key_path, &key, NULL)) return CC_EXIT_FAIL;
+    cc_cli_http *h = cc_cli_http_new(ctx->node);
+    if (!h) {
+        cc_key_wipe(&key);
+        return fail(ctx, CC_ERR_NOMEM, "out of memory");
+    }
+    cc_err e = cc_cli_chain_id(h, genesis, chain_id, &eb);
+    if (e == CC_OK) e = cc_cli_tx_build(chain_id, &key, type, payload, NULL, 0, &tx, &eb);
+    cc_key_wipe(&key);
+    if (e != CC_OK) {
+        cc_cli_http_free(h);
+        return fail(ctx, e, eb.msg);
+    }
+    e = cc_cli_tx_post(h, &tx, wait, &sent, &eb);
+    cc_tx_free(&tx);
+    if (e != CC_OK) {
+        cc_cli_http_free(h);
+        return fail(ctx, e, eb.msg);
+    }
+    if (ctx->json || !sent.committed || !cc_cli_sent_ok(&sent)) {
+        rc = cc_cli_sent_report(ctx, &sent, type);
+    } else {
+        char path[PATH_BYTES];
+        const char *id = proposal ? proposal : sent.txid;
+        json_t *p = NULL;
+        long status = 0;
+        printf("Committed %s in block %llu.\n", type, (unsigned long long)sent.height);
+        snprintf(path, sizeof path, "/v1/network/proposals/%s", id);
+        rc = cc_cli_get_json(ctx, path, &p, &status);
+        if (rc < 0) {
+            say_proposal(p, id);
+            json_decref(p);
+            rc = CC_EXIT_OK;
+        }
+    }
+    cc_cli_sent_free(&sent);
+    cc_cli_http_free(h);
+    return rc;
+}
+
+static int propose_add(int argc, char **argv)
+{
+    const char *key = NULL, *name = NULL, *id = NULL, *keyfile = NULL, *org = NULL, *api = NULL, *raft = NULL,
+               *genesis = NULL;
+    bool no_wait = false;
+    const cc_cli_opt opts[] = {
+        {"key", "ADMINKEY", "key file of an organisation admin (the proposer's organisation approves)", &key},
+        {"name", "NAME", "the new node's name", &name},
+        {"id", "HEX", "the new node's public key (hex)", &id},
+        {"keyfile", "NODEKEY", "take the id from the node's key file instead", &keyfile},
+        {"org", "ORG", "the organisation that runs the node", &org},
+        {"api", "HOST:PORT", "the node's API address", &api},
+        {"raft", "HOST:PORT", "the node's raft address (the others connect there)", &raft},
+        {"no-wait", NULL, "do not wait for the block", &no_wait},
+        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        {NULL, NULL, NULL, NULL},
+    };
+    const cc_cli_spec spec = {
+        "network propose-add",
+        "--key ADMINKEY --name N (--id HEX | --keyfile NODEKEY) --org ORG --api HOST:PORT --raft HOST:PORT",
+        "Propose a new consensus node (a network.propose tx).",
+        opts,
+        0,
+        0,
+        true,
+        true,
+        "The proposer's organisation approves at once; admins of other organisations approve with\n"
+        "`carechain network approve --proposal TXID` until more than half of the organisations have.\n"
+        "Then start the node with a config.json that lists \"peers\" (docs/CONSENSUS.md).\n"};
+    cc_cli_ctx ctx;
+    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    if (rc >= 0) return rc;
+    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
+    if (!name || !org || !api || !raft)
+        return cc_cli_usage(ctx.cmd, "--name, --org, --api and --raft are needed");
+    if (!id == !keyfile) return cc_cli_usage(ctx.cmd, "give exactly one of --id and --keyfile");
+    if (id && !hex_id_ok(id)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
+
+    char hex[CC_HASH_HEX];
+    if (keyfile) {
+        cc_key k;
+        if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
+        sodium_memzero(k.sk, sizeof k.sk); /* only the public key is used */
+        id = cc_hex(k.pk, CC_PUBKEY_BYTES, hex);
+    }
+    json_t *p = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "action", "add", "node", "name", name, "id",
+                          id, "org", org, "api", api, "raft", raft);
+    char *payload = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(p);
+    if (!payload) return CC_EXIT_FAIL;
+    rc = send_governance(&ctx, key, genesis, "network.propose", payload, NULL, !no_wait);
+    free(payload);
+    return rc;
+}
+
+static int propose_remove(int argc, char **argv)
+{
+    const char *key = NULL, *id = NULL, *genesis = NULL;
+    bool no_wait = false;
+    const cc_cli_opt opts[] = {
+        {"key", "ADMINKEY", "key file of an organisation admin", &key},
+        {"id", "HEX", "the node to remove (hex public key)", &id},
+        {"no-wait", NULL, "do not wait for the block", &no_wait},
+        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        {NULL, NULL, NULL, NULL},
+    };
+    const cc_cli_spec spec = {"network propose-remove",
+                              "--key ADMINKEY --id HEX",
+                              "Propose to remove a consensus node (a network.propose tx).",
+                              opts,
+                              0,
+                              0,
+                              true,
+                              true,
+                              "Once more than half of the organisations approved, the node leaves the raft\n"
+                              "configuration and its node identity is revoked.\n"};
+    cc_cli_ctx ctx;
+    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    if (rc >= 0) return rc;
+    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
+    if (!id) return cc_cli_usage(ctx.cmd, "missing --id");
+    if (!hex_id_ok(id)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
+    json_t *p = json_pack("{s:s, s:s}", "action", "remove", "id", id);
+    char *payload = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(p);
+    if (!payload) return CC_EXIT_FAIL;
+    rc = send_governance(&ctx, key, genesis, "network.propose", payload, NULL, !no_wait);
+    free(payload);
+    return rc;
+}
+
+static int approve(int argc, char **argv)
+{
+    const char *key = NULL, *proposal = NULL, *genesis = NULL;
+    bool no_wait = false;
+    const cc_cli_opt opts[] = {
+        {"key", "ADMINKEY", "key file of an admin of an organisation that has not approved yet", &key},
+        {"proposal", "TXID", "the proposal (the txid of its network.propose)", &proposal},
+        {"no-wait", NULL, "do not wait for the block", &no_wait},
+        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        {NULL, NULL, NULL, NULL},
+    };
+    const cc_cli_spec spec = {"network approve",
+                              "--key ADMINKEY --proposal TXID",
+                              "Approve a membership proposal for your organisation (a network.approve tx).",
+                              opts,
+                              0,
+                              0,
+                              true,
+                              true,
+                              NULL};
+    cc_cli_ctx ctx;
+    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    if (rc >= 0) return rc;
+    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
+    if (!proposal) return cc_cli_usage(ctx.cmd, "missing --proposal");
+    if (!hex_id_ok(proposal)) return cc_cli_usage(ctx.cmd, "--proposal must be a txid (64 hex digits)");
+    json_t *p = json_pack("{s:s}", "proposal", proposal);
+    char *payload = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(p);
+    if (!payload) return CC_EXIT_FAIL;
+    rc = send_governance(&ctx, key, genesis, "network.approve", payload, proposal, !no_wait);
+    free(payload);
+    return rc;
+}
+
+static int members(int argc, char **argv)
+{
+    const cc_cli_opt opts[] = {{NULL, NULL, NULL, NULL}};
+    const cc_cli_spec spec = {"network members",
+                              NULL,
+                              "List the network's consensus nodes (GET /v1/network).",
+                              opts,
+                              0,
+                              0,
+                              true,
+                              true,
+                              NULL};
+    cc_cli_ctx ctx;
+    json_t *j = NULL;
+    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    if (rc >= 0) return rc;
+    rc = cc_cli_get_json(&ctx, "/v1/network", &j, NULL);
+    if (rc >= 0) return rc;
+    if (ctx.json) {
+        cc_cli_print_json(j);
+        json_decref(j);
+        return CC_EXIT_OK;
+    }
+    const json_t *nodes = json_object_get(j, "nodes"), *n;
+    size_t i;
+    printf(
+        "The network has %llu active node%s; %llu organisations govern it (a change needs more than half).\n",
+        (unsigned long long)cc_cli_juint(j, "active"), cc_cli_juint(j, "active") == 1 ? "" : "s",
+        (unsigned long long)cc_cli_juint(j, "organisations"));
+    json_array_foreach(nodes, i, n)
+    {
+        char sh[CC_CLI_SHORT_BYTES];
+        const char *status = cc_cli_jstr(n, "status", "?");
+        const char *role = cc_cli_jstr(n, "raft_role", NULL);
+        printf("%s (%s) of %s: API %s, raft %s, %s since height %llu", cc_cli_jstr(n, "name", "?"),
+               cc_cli_short(cc_cli_jstr(n, "id", "?"), sh), cc_cli_jstr(n, "org", "?"),
+               cc_cli_jstr(n, "api", "?"), cc_cli_jstr(n, "raft", "?"), status,
+               (unsigned long long)cc_cli_juint(n, "since"));
+        if (strcmp(status, "removed") == 0)
+            printf(", removed at height %llu", (unsigned long long)cc_cli_juint(n, "removed_at"));
+        if (json_object_get(n, "raft_role"))
+            printf("; %s", role ? role : "not in this node's raft configuration");
+        printf(".\n");
+    }
+    json_decref(j);
+    return CC_EXIT_OK;
+}
+
+int cc_cmd_network(int argc, char **argv)
+{
+    static const cc_cli_sub subs[] = {
+        {"propose-add", propose_add, "propose a new consensus node"},
+        {"propose-remove", propose_remove, "propose to remove a consensus node"},
+        {"approve", approve, "approve a proposal for your organisation"},
+        {"members", members, "list the consensus nodes"},
+        {NULL, NULL, NULL},
+    };
+    return cc_cli_dispatch("network", subs, argc, argv);
+}

@@ -1,0 +1,140 @@
+/*
+ * node/http_network.c — the network's membership as the applied state
+ * records it (network/config, node/<id>, netprop/<txid>; see
+ * src/apps/network.c), with this node's view of the raft configuration.
+ *
+ *   GET /v1/network                   the nodes and the organisation count
+ *   GET /v1/network/nodes/{id}        one node's record (also once removed)
+ *   GET /v1/network/proposals/{txid}  one governance proposal
+ *
+ * Open proposals are not listed: the chain has no prefix scan over state
+ * keys, and reading netprop/ records one by one needs their txids.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/http.h"
+
+/* The JSON object stored under key; NULL when absent or not JSON. */
+static json_t *state_json(cc_chain *c, const char *key, cc_err *err)
+{
+    char *val = NULL;
+    size_t len = 0;
+    *err = cc_chain_state_get(c, key, &val, &len);
+    if (*err != CC_OK) return NULL;
+    json_t *v = cc_json_parse((const uint8_t *)val, len, NULL);
+    free(val);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        *err = CC_ERR_CORRUPT;
+        return NULL;
+    }
+    return v;
+}
+
+static bool parse_hex32(const char *hex, uint8_t out[CC_HASH_BYTES])
+{
+    return strlen(hex) == 2 * CC_HASH_BYTES && cc_unhex(hex, out, CC_HASH_BYTES) == CC_OK;
+}
+
+/* node/<hex> with "id", and, on raft, "raft_id" and "raft_role" (this
+ * node's view of the raft configuration; null when not in it). */
+static json_t *node_record(cc_node *node, const char *hex, cc_err *err)
+{
+    char key[96];
+    uint8_t pk[CC_PUBKEY_BYTES];
+    snprintf(key, sizeof key, "node/%s", hex);
+    json_t *rec = state_json(node->chain, key, err);
+    if (!rec) return NULL;
+    json_object_set_new(rec, "id", json_string(hex));
+    if (node->consensus.raft_role && cc_unhex(hex, pk, sizeof pk) == CC_OK) {
+        uint64_t raft_id = 0;
+        const char *role = node->consensus.raft_role(&node->consensus, pk, &raft_id);
+        json_object_set_new(rec, "raft_id", json_integer((json_int_t)raft_id));
+        json_object_set_new(rec, "raft_role", role ? json_string(role) : json_null());
+    }
+    return rec;
+}
+
+static bool listed(const json_t *ids, const char *hex)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(ids, i, v) if (strcmp(json_string_value(v), hex) == 0) return true;
+    return false;
+}
+
+enum MHD_Result cc_http_get_network(cc_http_req *req)
+{
+    cc_node *node = req->node;
+    const cc_genesis *g = cc_chain_genesis(node->chain);
+    cc_err err;
+    json_t *cfg = state_json(node->chain, "network/config", &err);
+    const json_t *ids = json_object_get(cfg, "nodes");
+    if (!json_is_array(ids) || !json_is_integer(json_object_get(cfg, "organisations"))) {
+        json_decref(cfg);
+        return cc_http_send_error(req, CC_ERR_CORRUPT, NULL, "the state has no sound network/config");
+    }
+    json_t *nodes = json_array();
+    size_t i;
+    const json_t *v;
+    json_array_foreach(ids, i, v)
+    {
+        json_t *rec = node_record(node, json_string_value(v), &err);
+        if (rec) json_array_append_new(nodes, rec);
+    }
+    /* genesis nodes removed since: their records say when */
+    for (size_t k = 0; k < g->node_count; k++) {
+        char hex[CC_HASH_HEX];
+        cc_hex(g->nodes[k].pk, CC_PUBKEY_BYTES, hex);
+        if (listed(ids, hex)) continue;
+        json_t *rec = node_record(node, hex, &err);
+        if (rec) json_array_append_new(nodes, rec);
+    }
+    json_t *out =
+        json_pack("{s:o, s:O, s:I}", "nodes", nodes, "organisations", json_object_get(cfg, "organisations"),
+                  "active", (json_int_t)json_array_size(ids));
+    if (out && node->consensus.status) {
+        cc_consensus_status cs;
+        node->consensus.status(&node->consensus, &cs);
+        json_object_set_new(out, "raft_voters", json_integer((json_int_t)cs.voters));
+        json_object_set_new(out, "raft_servers", json_integer((json_int_t)cs.servers));
+    }
+    json_decref(cfg);
+    return cc_http_send_json(req, MHD_HTTP_OK, out);
+}
+
+enum MHD_Result cc_http_get_network_node(cc_http_req *req)
+{
+    uint8_t pk[CC_PUBKEY_BYTES];
+    cc_err err;
+    if (!parse_hex32(req->arg, pk))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "a node id is 64 hex digits (its public key)");
+    char hex[CC_HASH_HEX];
+    json_t *rec = node_record(req->node, cc_hex(pk, CC_PUBKEY_BYTES, hex), &err);
+    if (rec) return cc_http_send_json(req, MHD_HTTP_OK, rec);
+    if (err == CC_ERR_NOT_FOUND)
+        return cc_http_send_error(req, err, NULL, "%.12s... is not and never was a node of this network",
+                                  hex);
+    return cc_http_send_error(req, err, NULL, "cannot read the node record: %s", cc_strerror(err));
+}
+
+enum MHD_Result cc_http_get_network_proposal(cc_http_req *req)
+{
+    uint8_t txid[CC_HASH_BYTES];
+    char hex[CC_HASH_HEX], key[96];
+    cc_err err;
+    if (!parse_hex32(req->arg, txid))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "a proposal is named by its txid (64 hex digits)");
+    snprintf(key, sizeof key, "netprop/%s", cc_hex(txid, CC_HASH_BYTES, hex));
+    json_t *prop = state_json(req->node->chain, key, &err);
+    if (prop) {
+        json_object_set_new(prop, "txid", json_string(hex));
+        return cc_http_send_json(req, MHD_HTTP_OK, prop);
+    }
+    if (err == CC_ERR_NOT_FOUND)
+        return cc_http_send_error(req, err, txid, "no proposal %.12s... (not a committed network.propose)",
+                                  hex);
+    return cc_http_send_error(req, err, txid, "cannot read the proposal: %s", cc_strerror(err));
+}

@@ -1,0 +1,211 @@
+/*
+ * node/join.c — a node added at runtime learns its raft address and the
+ * network from the applied state or from a peer's GET /v1/network (see
+ * join.h and docs/CONSENSUS.md "Membership").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "carechain/os.h"
+#include "node/join.h"
+#include "node/log.h"
+
+#define JOIN_CONFIG_MAX     (64u * 1024)
+#define JOIN_ANSWER_MAX     (4u * 1024 * 1024)
+#define JOIN_TIMEOUT_MS     5000L
+#define JOIN_CONNECT_MS     1000L
+#define JOIN_URL_MAX        512
+#define JOIN_RECORD_KEY_MAX 96
+
+typedef struct answer {
+    char *buf;
+    size_t len;
+} answer;
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    answer *a = ctx;
+    size_t n = size * nmemb;
+    if (a->len + n > JOIN_ANSWER_MAX) return 0;
+    char *p = realloc(a->buf, a->len + n + 1);
+    if (!p) return 0;
+    memcpy(p + a->len, data, n);
+    a->buf = p;
+    a->len += n;
+    a->buf[a->len] = '\0';
+    return n;
+}
+
+/* GET base/v1/network; the parsed answer or NULL (why in eb). */
+static json_t *fetch_network(const char *base, cc_errbuf *eb)
+{
+    char url[JOIN_URL_MAX];
+    answer a = {NULL, 0};
+    long status = 0;
+    json_t *v = NULL;
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/') n--;
+    snprintf(url, sizeof url, "%s%.*s/v1/network", strstr(base, "://") ? "" : "http://", (int)n, base);
+    CURL *c = curl_easy_init();
+    if (!c) {
+        cc_errf(eb, CC_ERR_NOMEM, "no memory for libcurl");
+        return NULL;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, JOIN_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, JOIN_CONNECT_MS);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cr = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    if (cr != CURLE_OK)
+        cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url, curl_easy_strerror(cr));
+    else if (status != 200)
+        cc_errf(eb, CC_ERR_UNREACHABLE, "%s answered HTTP %ld", url, status);
+    else if (!(v = cc_json_parse((const uint8_t *)a.buf, a.len, NULL)) ||
+             !json_is_array(json_object_get(v, "nodes"))) {
+        cc_errf(eb, CC_ERR_UNREACHABLE, "%s did not answer a network description", url);
+        json_decref(v);
+        v = NULL;
+    }
+    free(a.buf);
+    return v;
+}
+
+/* This node's record in nodes, or NULL. */
+static const json_t *find_self(const json_t *nodes, const char *self_hex)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(nodes, i, v)
+    {
+        const char *id = json_string_value(json_object_get(v, "id"));
+        if (id && strcmp(id, self_hex) == 0) return v;
+    }
+    return NULL;
+}
+
+/* Active -> CC_OK with raft copied; removed -> CC_ERR_USAGE. */
+static cc_err take_record(const json_t *rec, const char *where, char *raft, size_t cap, cc_errbuf *eb)
+{
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    const char *addr = json_string_value(json_object_get(rec, "raft"));
+    if (!status || strcmp(status, "active") != 0)
+        return cc_errf(eb, CC_ERR_USAGE, "%s says this node was removed from the network (at height %lld)",
+                       where, (long long)json_integer_value(json_object_get(rec, "removed_at")));
+    if (!addr || !*addr || strlen(addr) >= cap)
+        return cc_errf(eb, CC_ERR_USAGE, "%s holds no usable raft address for this node", where);
+    snprintf(raft, cap, "%s", addr);
+    return CC_OK;
+}
+
+/* dir/config.json "peers" (NULL when absent; caller decrefs). */
+static cc_err read_peers(const char *dir, json_t **peers, cc_errbuf *eb)
+{
+    char path[PATH_MAX + 32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    *peers = NULL;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (access(path, F_OK) != 0) return CC_OK;
+    cc_err rc = cc_file_read(path, JOIN_CONFIG_MAX, &buf, &len, eb);
+    if (rc != CC_OK) return rc;
+    json_t *doc = cc_json_parse(buf, len, eb);
+    free(buf);
+    const json_t *p = json_object_get(doc, "peers");
+    size_t i;
+    const json_t *v;
+    if (p && !json_is_array(p))
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"peers\" must be a list of URLs", path);
+    json_array_foreach(p, i, v) if (!json_is_string(v)) rc =
+        cc_errf(eb, CC_ERR_MALFORMED, "%s: \"peers\" must be a list of URLs", path);
+    if (rc == CC_OK && p) *peers = json_incref((json_t *)p);
+    json_decref(doc);
+    return rc;
+}
+
+/* This node's record in its own applied state (a restart): true with *rc
+ * set when there is one. The state may lag the network (a node removed
+ * from raft never receives the block that removed it), so peers are asked
+ * first. */
+static bool from_state(cc_chain *chain, const char *self_hex, char *raft, size_t cap, cc_errbuf *eb,
+                       cc_err *rc)
+{
+    char rkey[JOIN_RECORD_KEY_MAX], *val = NULL;
+    size_t len = 0;
+    snprintf(rkey, sizeof rkey, "node/%s", self_hex);
+    if (cc_chain_state_get(chain, rkey, &val, &len) != CC_OK) return false;
+    json_t *rec = cc_json_parse((const uint8_t *)val, len, NULL);
+    free(val);
+    *rc = rec ? take_record(rec, "this node's chain", raft, cap, eb)
+              : cc_errf(eb, CC_ERR_CORRUPT, "this node's record in the state is not JSON");
+    json_decref(rec);
+    return true;
+}
+
+cc_err cc_join_resolve(cc_chain *chain, const cc_key *key, const char *dir, json_t **nodes, char *raft,
+                       size_t cap, cc_errbuf *eb)
+{
+    char self_hex[CC_HASH_HEX];
+    json_t *peers = NULL;
+    cc_err rc;
+
+    *nodes = NULL;
+    cc_hex(key->pk, CC_PUBKEY_BYTES, self_hex);
+    if ((rc = read_peers(dir, &peers, eb)) != CC_OK) return rc;
+    if (json_array_size(peers) == 0 && from_state(chain, self_hex, raft, cap, eb, &rc)) {
+        json_decref(peers);
+        return rc;
+    }
+    if (json_array_size(peers) == 0) {
+        json_decref(peers);
+        return cc_errf(eb, CC_ERR_USAGE,
+                       "node.key (%.16s...) is not a node of this genesis; a node added to the network "
+                       "later needs \"peers\" (API URLs of running nodes) in %s/config.json",
+                       self_hex, dir);
+    }
+    rc = CC_ERR_UNREACHABLE;
+    cc_errbuf why = {{0}};
+    size_t i;
+    const json_t *v;
+    json_array_foreach(peers, i, v)
+    {
+        const char *url = json_string_value(v);
+        json_t *net = fetch_network(url, &why);
+        if (!net) {
+            cc_node_log(CC_LOG_WARN, "join", "peer %s: %s", url, why.msg);
+            continue;
+        }
+        const json_t *rec = find_self(json_object_get(net, "nodes"), self_hex);
+        if (!rec) {
+            rc =
+                cc_errf(eb, CC_ERR_USAGE,
+                        "peer %s does not list this node (%.16s...) as a member (not approved yet, or "
+                        "removed): an admin proposes it with `carechain network propose-add` and admins of a "
+                        "majority of organisations approve it",
+                        url, self_hex);
+            json_decref(net);
+            continue;
+        }
+        char where[JOIN_URL_MAX];
+        snprintf(where, sizeof where, "peer %s", url);
+        rc = take_record(rec, where, raft, cap, eb);
+        if (rc == CC_OK) {
+            *nodes = json_incref(json_object_get(net, "nodes"));
+            cc_node_log(CC_LOG_INFO, "join", "peer %s lists this node as a member; raft address %s", url,
+                        raft);
+        }
+        json_decref(net);
+        break;
+    }
+    if (rc == CC_ERR_UNREACHABLE && !from_state(chain, self_hex, raft, cap, eb, &rc))
+        cc_errf(eb, rc, "no peer in %s/config.json answered (%s)", dir, why.msg);
+    json_decref(peers);
+    return rc;
+}

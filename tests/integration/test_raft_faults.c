@@ -1,0 +1,678 @@
+/*
+ * test_raft_faults.c — three real node processes on loopback under faults:
+ * the same tx sent to every node at once (20 txs concurrently) commits once
+ * each; the leader SIGSTOPped for 5 s under load is replaced and steps down
+ * after SIGCONT without losing or doubling a committed tx; a node cut off by
+ * a partition commits nothing while the majority goes on, and converges once
+ * the partition heals; a follower whose data and raft directories were wiped
+ * rejoins and catches up; verify-chain passes on every directory at the end.
+ *
+ * The nodes' raft traffic goes through a loopback TCP proxy, one link per
+ * ordered pair of nodes (ct_raft_mesh in tests/support/ct_proxy.c), so the
+ * partition needs no root. Tests run in order on one network started by the
+ * group setup; every wait polls with a deadline and says what it waited for
+ * when it gives up.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/support.h"
+
+#define NODES            3
+#define NODE_START_MS    20000
+#define LEADER_WAIT_MS   10000
+#define CONVERGE_MS      15000
+#define STATUS_HTTP_MS   1500 /* a stopped node must not stall a poll */
+#define SUBMIT_HTTP_MS   4000 /* the load's wait=commit requests */
+#define COMMIT_HTTP_MS   20000
+#define POLL_MS          20
+#define VERIFY_MS        60000
+#define STOP_MS          20000
+#define SAME_TX_COUNT    20
+#define SIGSTOP_MS       5000 /* how long the leader stays stopped (the 5 s) */
+#define STEP_DOWN_MS     5000
+#define LOAD_AFTER_MS    1000 /* load after SIGCONT / after healing */
+#define LOAD_PAUSE_MS    10
+#define LOAD_TXS_MAX     4096
+#define LOAD_ATTEMPTS    20
+#define SETTLE_MS        1500 /* let a cut-off node finish what it had in hand */
+#define MINORITY_WAIT_MS 3000 /* how long a client waits on the isolated node */
+#define MAJORITY_NOTES   3
+#define BLOCKS_PAGE_MS   5000
+
+typedef struct fixture {
+    ct_net net;
+    ct_raft_mesh mesh;
+    ct_node node[NODES];
+    bool out[NODES]; /* stopped, isolated or down: left out of leader/convergence polls */
+    uint64_t nonce;  /* note numbers: every note is a new tx */
+} fixture;
+
+static fixture fx;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static int64_t jint(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+/* GET base+path with a short timeout; the JSON body on 200, else NULL. */
+static json_t *get_json(int i, const char *path, unsigned timeout_ms)
+{
+    ct_http *h = ct_http_new();
+    char *url = ct_strf("%s%s", fx.node[i].url, path);
+    ct_resp r;
+    json_t *v = NULL;
+    if (h && ct_http_do(h, "GET", url, NULL, NULL, 0, timeout_ms, &r) == 0 && r.status == 200 && r.json)
+        v = json_incref(r.json);
+    if (h) ct_resp_free(&r);
+    free(url);
+    ct_http_free(h);
+    return v;
+}
+
+static json_t *status_of(int i)
+{
+    return get_json(i, "/v1/status", STATUS_HTTP_MS);
+}
+
+static void dump_logs(void)
+{
+    for (int i = 0; i < NODES; i++) ct_node_dump_log(&fx.node[i]);
+}
+
+static void print_status(void)
+{
+    for (int i = 0; i < NODES; i++) {
+        json_t *st = fx.node[i].pid > 0 ? status_of(i) : NULL;
+        fprintf(stderr, "  node%d%s: %s height %lld head %.16s term %lld leader '%s'\n", i + 1,
+                fx.out[i] ? " (left out)" : "", st ? jstr(st, "raft_state") : "(no answer)",
+                (long long)(st ? jint(st, "height") : -1), st ? jstr(st, "head_hash") : "",
+                (long long)(st ? jint(st, "term") : -1), st ? jstr(st, "leader") : "");
+        json_decref(st);
+    }
+}
+
+/* The index of the node every node not left out names as leader, once they
+ * agree and it says it leads; -1 after timeout_ms (and says what it saw). */
+static int wait_leader(unsigned timeout_ms)
+{
+    uint64_t deadline = ct_now_ms() + timeout_ms;
+    do {
+        char agreed[64] = "";
+        bool same = true;
+        int leader = -1;
+        for (int i = 0; i < NODES && same; i++) {
+            if (fx.out[i]) continue;
+            json_t *st = status_of(i);
+            const char *name = st ? jstr(st, "leader") : "";
+            if (!*name || (agreed[0] && strcmp(agreed, name) != 0)) same = false;
+            snprintf(agreed, sizeof agreed, "%s", name);
+            if (st && strcmp(jstr(st, "raft_state"), "leader") == 0) leader = i;
+            json_decref(st);
+        }
+        if (same && leader >= 0 && !fx.out[leader]) {
+            char want[16];
+            snprintf(want, sizeof want, "node%d", leader + 1);
+            if (strcmp(agreed, want) == 0) return leader;
+        }
+        ct_sleep_ms(POLL_MS);
+    } while (ct_now_ms() < deadline);
+    fprintf(stderr, "waited %u ms for the nodes not left out to agree on a leader that leads:\n", timeout_ms);
+    print_status();
+    return -1;
+}
+
+static int some_follower(int leader)
+{
+    for (int i = 0; i < NODES; i++)
+        if (i != leader && !fx.out[i]) return i;
+    return -1;
+}
+
+/* Wait until every node not left out reports the same height (>= min_height),
+ * head hash and state root; *out gets the first one's status. */
+static bool wait_converged(int64_t min_height, json_t **out, unsigned timeout_ms)
+{
+    uint64_t deadline = ct_now_ms() + timeout_ms;
+    do {
+        json_t *first = NULL;
+        bool same = true;
+        for (int i = 0; i < NODES && same; i++) {
+            if (fx.out[i]) continue;
+            json_t *st = status_of(i);
+            if (!st || jint(st, "height") < min_height) {
+                same = false;
+            } else if (!first) {
+                first = json_incref(st);
+            } else if (jint(st, "height") != jint(first, "height") ||
+                       strcmp(jstr(st, "head_hash"), jstr(first, "head_hash")) != 0 ||
+                       strcmp(jstr(st, "state_root"), jstr(first, "state_root")) != 0) {
+                same = false;
+            }
+            json_decref(st);
+        }
+        if (same && first) {
+            if (out)
+                *out = first;
+            else
+                json_decref(first);
+            return true;
+        }
+        json_decref(first);
+        ct_sleep_ms(POLL_MS);
+    } while (ct_now_ms() < deadline);
+    fprintf(stderr, "waited %u ms for the nodes to agree on height >= %lld, head and state root:\n",
+            timeout_ms, (long long)min_height);
+    print_status();
+    return false;
+}
+
+/* Undo what an earlier test may have left behind when it failed half-way:
+ * continue stopped nodes, heal every link. */
+static void restore_all(void)
+{
+    for (int i = 0; i < NODES; i++) {
+        if (fx.node[i].pid > 0) kill(fx.node[i].pid, SIGCONT);
+        ct_raft_mesh_isolate(&fx.mesh, (unsigned)i, false);
+        fx.out[i] = fx.node[i].pid <= 0;
+    }
+}
+
+/* Submit a new note to node i with ?wait=commit and expect "committed". */
+static void commit_note_via(int i)
+{
+    cc_tx tx;
+    ct_resp r;
+    ct_http *h = ct_http_new();
+    assert_non_null(h);
+    assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &tx), 0);
+    char *url = ct_strf("%s/v1/tx?wait=commit", fx.node[i].url);
+    int rc = ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, COMMIT_HTTP_MS, &r);
+    if (rc != 0 || r.status != 200 || strcmp(jstr(r.json, "status"), "committed") != 0) {
+        fprintf(stderr, "waited for a note to commit through node%d: %ld %s %s\n", i + 1, r.status, r.body,
+                r.curl_error);
+        print_status();
+        dump_logs();
+    }
+    assert_int_equal(r.status, 200);
+    assert_string_equal(jstr(r.json, "status"), "committed");
+    ct_resp_free(&r);
+    free(url);
+    cc_tx_free(&tx);
+    ct_http_free(h);
+}
+
+/* Is txid committed on node i (GET /v1/tx/{txid} answers "committed")? */
+static bool committed_on(int i, const char *txid)
+{
+    char *path = ct_strf("/v1/tx/%s", txid);
+    json_t *v = get_json(i, path, STATUS_HTTP_MS);
+    bool ok = v && strcmp(jstr(v, "status"), "committed") == 0;
+    json_decref(v);
+    free(path);
+    return ok;
+}
+
+typedef struct seen {
+    char txid[CC_HASH_HEX];
+    bool ok;
+    int64_t height;
+} seen;
+
+static int seen_cmp(const void *a, const void *b)
+{
+    return strcmp(((const seen *)a)->txid, ((const seen *)b)->txid);
+}
+
+/* Read blocks 1..height from node i and count, per txid, the blocks whose
+ * result for it is "ok". Returns the number of txids committed ok more than
+ * once (printing each), or -1 when a block could not be read. */
+static int count_double_commits(int i, int64_t height)
+{
+    size_t cap = 1024, n = 0;
+    seen *all = malloc(cap * sizeof *all);
+    assert_non_null(all);
+    for (int64_t h = 1; h <= height; h++) {
+        char *path = ct_strf("/v1/blocks/%lld", (long long)h);
+        json_t *b = get_json(i, path, BLOCKS_PAGE_MS);
+        free(path);
+        if (!b) {
+            fprintf(stderr, "node%d did not serve block %lld\n", i + 1, (long long)h);
+            free(all);
+            return -1;
+        }
+        size_t k;
+        json_t *t;
+        json_array_foreach(json_object_get(b, "txs"), k, t)
+        {
+            if (n == cap) {
+                cap *= 2;
+                all = realloc(all, cap * sizeof *all);
+                assert_non_null(all);
+            }
+            snprintf(all[n].txid, sizeof all[n].txid, "%s", jstr(t, "txid"));
+            all[n].ok = strcmp(jstr(json_object_get(t, "result"), "code"), "ok") == 0;
+            all[n].height = h;
+            n++;
+        }
+        json_decref(b);
+    }
+    qsort(all, n, sizeof *all, seen_cmp);
+    int doubles = 0;
+    for (size_t a = 0; a < n;) {
+        size_t b = a, oks = 0;
+        while (b < n && strcmp(all[b].txid, all[a].txid) == 0) oks += all[b++].ok;
+        if (oks > 1) {
+            fprintf(stderr, "tx %s committed ok %zu times (heights", all[a].txid, oks);
+            for (size_t k = a; k < b; k++) fprintf(stderr, " %lld", (long long)all[k].height);
+            fprintf(stderr, ")\n");
+            doubles++;
+        }
+        if (b - a > 1 && oks <= 1)
+            fprintf(stderr, "note: tx %.16s... is in %zu blocks, ok once\n", all[a].txid, b - a);
+        a = b;
+    }
+    free(all);
+    return doubles;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    memset(&fx, 0, sizeof fx);
+    if (ct_net_create_nodes(&fx.net, "raft-faults", NODES) != 0) return -1;
+    if (ct_raft_mesh_create(&fx.mesh, &fx.net) != 0) {
+        fprintf(stderr, "could not route raft through the loopback proxy\n");
+        return -1;
+    }
+    for (int i = 0; i < NODES; i++)
+        if (ct_node_start(&fx.node[i], fx.net.node_dirs[i], fx.net.api_ports[i], 0, 0, NODE_START_MS) != 0)
+            return -1;
+    if (wait_leader(LEADER_WAIT_MS) < 0) {
+        dump_logs();
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NODES; i++) {
+        if (fx.node[i].pid > 0) kill(fx.node[i].pid, SIGCONT); /* a stopped node cannot take SIGKILL's exit */
+        ct_node_free(&fx.node[i]);
+    }
+    ct_raft_mesh_destroy(&fx.mesh);
+    ct_net_destroy(&fx.net);
+    return 0;
+}
+
+/* ---- the same tx to every node, 20 txs at once ------------------------------ */
+
+typedef struct racer {
+    int node;
+    const cc_tx *tx;
+    pthread_barrier_t *start;
+    long status;
+    char state[32];
+    char code[32];
+    char curl_error[256];
+} racer;
+
+static void *race(void *arg)
+{
+    racer *rc = arg;
+    ct_http *h = ct_http_new();
+    ct_resp r;
+    char *url = ct_strf("%s/v1/tx?wait=commit", fx.node[rc->node].url);
+    pthread_barrier_wait(rc->start);
+    if (h) {
+        ct_http_do(h, "POST", url, "application/octet-stream", rc->tx->raw, rc->tx->raw_len, COMMIT_HTTP_MS,
+                   &r);
+        rc->status = r.status;
+        snprintf(rc->state, sizeof rc->state, "%s", jstr(r.json, "status"));
+        snprintf(rc->code, sizeof rc->code, "%s", ct_resp_error_code(&r));
+        snprintf(rc->curl_error, sizeof rc->curl_error, "%s", r.curl_error);
+        ct_resp_free(&r);
+    }
+    free(url);
+    ct_http_free(h);
+    return NULL;
+}
+
+static void test_same_txs_to_all_nodes_commit_once(void **state)
+{
+    (void)state;
+    enum { RACERS = SAME_TX_COUNT * NODES };
+    json_t *before = NULL;
+    assert_true(wait_converged(0, &before, CONVERGE_MS));
+    int64_t total_before = jint(before, "tx_total"), height_before = jint(before, "height");
+    json_decref(before);
+
+    cc_tx txs[SAME_TX_COUNT];
+    for (int k = 0; k < SAME_TX_COUNT; k++)
+        assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &txs[k]), 0);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    racer racers[RACERS];
+    pthread_t threads[RACERS];
+    for (int k = 0; k < RACERS; k++) {
+        racers[k] = (racer){.node = k % NODES, .tx = &txs[k / NODES], .start = &start};
+        assert_int_equal(pthread_create(&threads[k], NULL, race, &racers[k]), 0);
+    }
+    for (int k = 0; k < RACERS; k++) pthread_join(threads[k], NULL);
+    pthread_barrier_destroy(&start);
+
+    for (int k = 0; k < RACERS; k++) {
+        /* committed, or refused as already queued/committed on that node */
+        bool ok = (racers[k].status == 200 && strcmp(racers[k].state, "committed") == 0) ||
+                  (racers[k].status == 409 && strcmp(racers[k].code, "duplicate") == 0);
+        if (!ok)
+            fprintf(stderr, "tx %d via node%d: %ld '%s' '%s' %s\n", k / NODES, racers[k].node + 1,
+                    racers[k].status, racers[k].state, racers[k].code, racers[k].curl_error);
+        assert_true(ok);
+    }
+
+    json_t *after = NULL;
+    assert_true(wait_converged(height_before + 1, &after, CONVERGE_MS));
+    int64_t height_after = jint(after, "height");
+    json_decref(after);
+    for (int i = 0; i < NODES; i++) {
+        json_t *st = status_of(i);
+        assert_non_null(st);
+        if (jint(st, "tx_total") != total_before + SAME_TX_COUNT)
+            fprintf(stderr, "node%d tx_total %lld, want %lld + %d\n", i + 1, (long long)jint(st, "tx_total"),
+                    (long long)total_before, SAME_TX_COUNT);
+        assert_int_equal(jint(st, "tx_total"), total_before + SAME_TX_COUNT);
+        json_decref(st);
+    }
+    char hex[CC_HASH_HEX];
+    for (int k = 0; k < SAME_TX_COUNT; k++)
+        for (int i = 0; i < NODES; i++) assert_true(committed_on(i, ct_txid_hex(&txs[k], hex)));
+    assert_int_equal(count_double_commits(0, height_after), 0);
+    for (int k = 0; k < SAME_TX_COUNT; k++) cc_tx_free(&txs[k]);
+}
+
+/* ---- SIGSTOP the leader under load ------------------------------------------- */
+
+typedef struct load_tx {
+    char txid[CC_HASH_HEX];
+    bool acked; /* answered 200 "committed" */
+} load_tx;
+
+typedef struct load {
+    int first_node;
+    volatile bool stop;
+    load_tx txs[LOAD_TXS_MAX];
+    size_t count;
+    size_t acked, retries, gave_up;
+} load;
+
+/* Send one tx at a time with ?wait=commit to first_node; on any error send
+ * the same tx again to the next node (and the next...). */
+static void *load_main(void *arg)
+{
+    load *l = arg;
+    uint64_t n = 5000000;
+    while (!l->stop && l->count < LOAD_TXS_MAX) {
+        cc_tx tx;
+        if (ct_tx_note(&fx.net, &fx.net.admin, n++, &tx) != 0) break;
+        load_tx *lt = &l->txs[l->count++];
+        ct_txid_hex(&tx, lt->txid);
+        int node = l->first_node;
+        for (int attempt = 0; attempt < LOAD_ATTEMPTS && !lt->acked; attempt++) {
+            ct_http *h = ct_http_new();
+            char *url = ct_strf("%s/v1/tx?wait=commit", fx.node[node].url);
+            ct_resp r;
+            ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, SUBMIT_HTTP_MS, &r);
+            if (r.status == 200 && strcmp(jstr(r.json, "status"), "committed") == 0) {
+                lt->acked = true;
+                l->acked++;
+            }
+            bool dup = r.status == 409 && strcmp(ct_resp_error_code(&r), "duplicate") == 0;
+            ct_resp_free(&r);
+            free(url);
+            ct_http_free(h);
+            if (lt->acked || (dup && attempt > 0)) break; /* an earlier attempt got it in */
+            l->retries++;
+            node = (node + 1) % NODES;
+            if (l->stop) break;
+        }
+        if (!lt->acked) l->gave_up++;
+        cc_tx_free(&tx);
+        ct_sleep_ms(LOAD_PAUSE_MS);
+    }
+    return NULL;
+}
+
+static void test_sigstop_leader_steps_down(void **state)
+{
+    (void)state;
+    restore_all();
+    int old = wait_leader(LEADER_WAIT_MS);
+    assert_true(old >= 0);
+    json_t *st = status_of(old);
+    int64_t old_term = jint(st, "term");
+    json_decref(st);
+
+    load *l = calloc(1, sizeof *l);
+    assert_non_null(l);
+    l->first_node = some_follower(old);
+    pthread_t loader;
+    assert_int_equal(pthread_create(&loader, NULL, load_main, l), 0);
+    ct_sleep_ms(LOAD_AFTER_MS); /* the load is flowing */
+    size_t acked_before_stop = l->acked;
+
+    /* nothing asserts until the old leader runs again and the load is joined */
+    bool stopped = kill(fx.node[old].pid, SIGSTOP) == 0;
+    uint64_t t0 = ct_now_ms();
+    fx.out[old] = true;
+    int leader = stopped ? wait_leader(SIGSTOP_MS) : -1;
+    fprintf(stderr, "node%d stopped; new leader node%d after %llu ms\n", old + 1, leader + 1,
+            (unsigned long long)(ct_now_ms() - t0));
+    if (ct_now_ms() < t0 + SIGSTOP_MS) ct_sleep_ms((unsigned)(t0 + SIGSTOP_MS - ct_now_ms()));
+    kill(fx.node[old].pid, SIGCONT);
+    fx.out[old] = false;
+
+    /* the old leader hears the higher term and follows the new leader */
+    uint64_t deadline = ct_now_ms() + STEP_DOWN_MS;
+    bool stepped_down = false;
+    while (!stepped_down && ct_now_ms() < deadline) {
+        st = status_of(old);
+        stepped_down = st && strcmp(jstr(st, "raft_state"), "follower") == 0 && jint(st, "term") > old_term;
+        json_decref(st);
+        if (!stepped_down) ct_sleep_ms(POLL_MS);
+    }
+    if (!stepped_down)
+        fprintf(stderr, "waited %d ms after SIGCONT for node%d to be a follower in a term > %lld\n",
+                STEP_DOWN_MS, old + 1, (long long)old_term);
+
+    ct_sleep_ms(LOAD_AFTER_MS); /* load through the new leader, the old one back */
+    l->stop = true;
+    pthread_join(loader, NULL);
+    fprintf(stderr, "load: %zu txs, %zu committed (%zu before SIGSTOP), %zu retries, %zu not acknowledged\n",
+            l->count, l->acked, acked_before_stop, l->retries, l->gave_up);
+    if (leader < 0 || !stepped_down) {
+        print_status();
+        dump_logs();
+    }
+    assert_true(stopped);
+    assert_true(leader >= 0 && leader != old);
+    assert_true(stepped_down);
+    assert_true(acked_before_stop > 0);
+    assert_true(l->acked > acked_before_stop); /* it committed during or after the stop too */
+
+    json_t *head = NULL;
+    if (!wait_converged(1, &head, CONVERGE_MS)) dump_logs();
+    assert_non_null(head);
+    int64_t height = jint(head, "height");
+    json_decref(head);
+    for (size_t k = 0; k < l->count; k++) {
+        if (!l->txs[k].acked) continue;
+        for (int i = 0; i < NODES; i++) {
+            bool found = committed_on(i, l->txs[k].txid);
+            if (!found)
+                fprintf(stderr, "acknowledged tx %s is not committed on node%d\n", l->txs[k].txid, i + 1);
+            assert_true(found);
+        }
+    }
+    assert_int_equal(count_double_commits(old, height), 0);
+    free(l);
+}
+
+/* ---- partition ------------------------------------------------------------- */
+
+static void test_partition_minority_commits_nothing(void **state)
+{
+    (void)state;
+    restore_all();
+    int cut = wait_leader(LEADER_WAIT_MS); /* isolate the leader: the hardest minority */
+    assert_true(cut >= 0);
+    ct_raft_mesh_isolate(&fx.mesh, (unsigned)cut, true);
+    fx.out[cut] = true;
+    fprintf(stderr, "node%d (the leader) cut off\n", cut + 1);
+
+    int leader = wait_leader(LEADER_WAIT_MS);
+    if (leader < 0) dump_logs();
+    assert_true(leader >= 0 && leader != cut);
+    ct_sleep_ms(SETTLE_MS); /* what the cut node had committed before the cut is applied by now */
+    json_t *st = status_of(cut);
+    assert_non_null(st);
+    int64_t cut_height = jint(st, "height");
+    char cut_head[CC_HASH_HEX];
+    snprintf(cut_head, sizeof cut_head, "%s", jstr(st, "head_hash"));
+    json_decref(st);
+
+    /* the majority keeps committing */
+    for (int k = 0; k < MAJORITY_NOTES; k++) commit_note_via(k % 2 ? leader : some_follower(leader));
+
+    /* the minority takes a tx but cannot commit it */
+    cc_tx tx;
+    assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &tx), 0);
+    ct_http *h = ct_http_new();
+    char *url = ct_strf("%s/v1/tx?wait=commit", fx.node[cut].url);
+    ct_resp r;
+    ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, MINORITY_WAIT_MS, &r);
+    fprintf(stderr, "isolated node%d answered %ld %s%s\n", cut + 1, r.status, r.body, r.curl_error);
+    assert_false(r.status == 200 && strcmp(jstr(r.json, "status"), "committed") == 0);
+    ct_resp_free(&r);
+    free(url);
+    ct_http_free(h);
+
+    st = status_of(cut);
+    assert_non_null(st);
+    if (jint(st, "height") != cut_height || strcmp(jstr(st, "head_hash"), cut_head) != 0) {
+        fprintf(stderr, "isolated node%d moved from height %lld to %lld\n", cut + 1, (long long)cut_height,
+                (long long)jint(st, "height"));
+        dump_logs();
+    }
+    assert_int_equal(jint(st, "height"), cut_height);
+    assert_string_equal(jstr(st, "head_hash"), cut_head);
+    assert_string_not_equal(jstr(st, "raft_state"), "leader");
+    json_decref(st);
+    json_t *major = NULL;
+    assert_true(wait_converged(cut_height + 1, &major, CONVERGE_MS)); /* the two others, ahead of it */
+    json_decref(major);
+
+    /* heal: it converges on the majority's chain */
+    ct_raft_mesh_isolate(&fx.mesh, (unsigned)cut, false);
+    fx.out[cut] = false;
+    fprintf(stderr, "node%d reconnected\n", cut + 1);
+    assert_true(wait_leader(LEADER_WAIT_MS) >= 0);
+    commit_note_via(cut);
+    json_t *head = NULL;
+    if (!wait_converged(cut_height + MAJORITY_NOTES + 1, &head, CONVERGE_MS)) dump_logs();
+    assert_non_null(head);
+    assert_int_equal(count_double_commits(cut, jint(head, "height")), 0);
+    json_decref(head);
+    cc_tx_free(&tx);
+}
+
+/* ---- a follower's data wiped ------------------------------------------------- */
+
+static void test_wiped_follower_rejoins(void **state)
+{
+    (void)state;
+    restore_all();
+    int leader = wait_leader(LEADER_WAIT_MS);
+    assert_true(leader >= 0);
+    int w = some_follower(leader);
+    assert_int_equal(ct_node_stop(&fx.node[w], SIGTERM, STOP_MS), 0);
+    fx.out[w] = true;
+    commit_note_via(leader); /* the chain moves on while it is away */
+
+    char *data = ct_strf("%s/data", fx.net.node_dirs[w]);
+    char *raft = ct_strf("%s/raft", fx.net.node_dirs[w]);
+    assert_int_equal(ct_rmtree(data), 0);
+    assert_int_equal(ct_rmtree(raft), 0);
+    free(data);
+    free(raft);
+    /* node.key, config.json and genesis.json stay; raft goes through the proxy again */
+    assert_int_equal(ct_raft_mesh_bootstrap(&fx.mesh, &fx.net, (unsigned)w), 0);
+
+    json_t *st = status_of(leader);
+    assert_non_null(st);
+    int64_t height = jint(st, "height");
+    json_decref(st);
+    assert_int_equal(
+        ct_node_start(&fx.node[w], fx.net.node_dirs[w], fx.net.api_ports[w], 0, 0, NODE_START_MS), 0);
+    fx.out[w] = false;
+    json_t *head = NULL;
+    if (!wait_converged(height, &head, CONVERGE_MS)) dump_logs();
+    assert_non_null(head);
+    json_decref(head);
+    commit_note_via(w);
+    assert_true(wait_converged(height + 1, NULL, CONVERGE_MS));
+}
+
+/* ---- at the end -------------------------------------------------------------- */
+
+static void test_verify_chain_on_every_node(void **state)
+{
+    (void)state;
+    restore_all();
+    json_t *head = NULL;
+    assert_true(wait_converged(1, &head, CONVERGE_MS));
+    assert_int_equal(count_double_commits(0, jint(head, "height")), 0);
+    json_decref(head);
+    for (int i = 0; i < NODES; i++) assert_int_equal(ct_node_stop(&fx.node[i], SIGTERM, STOP_MS), 0);
+    for (int i = 0; i < NODES; i++) {
+        char *out = NULL;
+        int rc = ct_cli(&out, VERIFY_MS, "verify-chain", "--dir", fx.net.node_dirs[i], (char *)NULL);
+        if (rc != 0) fprintf(stderr, "verify-chain node%d: %s\n", i + 1, out ? out : "");
+        assert_int_equal(rc, 0);
+        free(out);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_txs_to_all_nodes_commit_once),
+        cmocka_unit_test(test_sigstop_leader_steps_down),
+        cmocka_unit_test(test_partition_minority_commits_nothing),
+        cmocka_unit_test(test_wiped_follower_rejoins),
+        cmocka_unit_test(test_verify_chain_on_every_node),
+    };
+    return cmocka_run_group_tests_name("raft_faults", tests, group_setup, group_teardown);
+}
