@@ -12,21 +12,28 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "carechain/chain.h"
 #include "carechain/os.h"
 #include "cli/cli.h"
 
-#define PATH_BYTES       4096
-#define DEFAULT_DIR      "demo-net"
-#define DEFAULT_PORT     7800
-#define READY_TIMEOUT_MS 20000
-#define STOP_TIMEOUT_MS  15000
-#define GENESIS_MAX      (16u * 1024 * 1024)
+#define PATH_BYTES        4096
+#define DEFAULT_DIR       "demo-net"
+#define DEFAULT_PORT      7800
+#define READY_TIMEOUT_MS  20000
+#define STOP_TIMEOUT_MS   15000
+#define GENESIS_MAX       (16u * 1024 * 1024)
+#define MAX_NODES         5
+#define LEADER_TIMEOUT_MS 15000
+#define PROOF_TIMEOUT_MS  10000
 
 typedef struct demo {
     const char *dir;
+    unsigned nodes;          /* 1: solo; more: a raft network on this machine */
+    unsigned api_base;       /* node I's API port is api_base + I - 1 */
+    pid_t others[MAX_NODES]; /* nodes 2..N (index I-1); node1 is `node` */
     char node_dir[PATH_BYTES];
     char log_path[PATH_BYTES];
     char api[64];  /* 127.0.0.1:port */
@@ -105,13 +112,74 @@ static bool send_tx(demo *d, const cc_key *k, const char *type, const char *payl
     return true;
 }
 
+/* Start nodes 2..N (node1 is started on its own, as in a single-node demo). */
+static int start_others(demo *d)
+{
+    for (unsigned i = 2; i <= d->nodes; i++) {
+        char dir[PATH_BYTES], log[PATH_BYTES], api[64], base[80];
+        cc_errbuf eb = {{0}};
+        snprintf(dir, sizeof dir, "%s/node%u", d->dir, i);
+        snprintf(log, sizeof log, "%s/node%u/node.log", d->dir, i);
+        snprintf(api, sizeof api, "127.0.0.1:%u", d->api_base + i - 1);
+        snprintf(base, sizeof base, "http://%s", api);
+        if (cc_cli_node_spawn(dir, api, log, &d->others[i - 1], &eb) != CC_OK ||
+            cc_cli_node_wait_ready(base, d->others[i - 1], READY_TIMEOUT_MS, &eb) != CC_OK) {
+            d->others[i - 1] = 0;
+            printf("   FAILED: node%u did not start: %s (its log: %s)\n", i, eb.msg, log);
+            return CC_EXIT_FAIL;
+        }
+    }
+    return CC_EXIT_OK;
+}
+
+/* SIGTERM nodes 2..N; true when all exited 0. */
+static bool stop_others(demo *d)
+{
+    bool clean = true;
+    for (unsigned i = 2; i <= d->nodes; i++) {
+        if (d->others[i - 1] <= 0) continue;
+        int status = cc_cli_node_stop(d->others[i - 1], STOP_TIMEOUT_MS);
+        d->others[i - 1] = 0;
+        clean = clean && status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    return clean;
+}
+
+/* Wait until node1 names a raft leader; prints who leads. */
+static int wait_leader(demo *d)
+{
+    uint64_t deadline = cc_mono_ns() + (uint64_t)LEADER_TIMEOUT_MS * 1000000u;
+    while (cc_mono_ns() < deadline) {
+        cc_cli_resp r;
+        cc_errbuf eb = {{0}};
+        if (cc_cli_http_request(d->http, "/v1/status", NULL, NULL, 0, &r, &eb) == CC_OK && r.status == 200) {
+            const char *leader = json_string_value(json_object_get(r.json, "leader"));
+            json_t *term = json_object_get(r.json, "term");
+            if (leader && *leader) {
+                printf("   The nodes elected %s as raft leader (term %lld). Any node takes txs: followers\n"
+                       "   forward them to the leader, and every node re-checks every block itself.\n",
+                       leader, (long long)json_integer_value(term));
+                cc_cli_resp_free(&r);
+                return CC_EXIT_OK;
+            }
+        }
+        cc_cli_resp_free(&r);
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return fail("%s", "no raft leader yet: see the nodes' node.log");
+}
+
 /* ---- the steps ---------------------------------------------------------------- */
 
 static int step_init(demo *d)
 {
     cc_errbuf eb = {{0}};
     char path[PATH_BYTES];
-    if (cc_cli_net_init(d->dir, 1, NULL, &eb) != CC_OK) return fail("%s", eb.msg);
+    cc_err e = d->nodes == 1
+                   ? cc_cli_net_init(d->dir, 1, NULL, &eb)
+                   : cc_cli_net_init_ports(d->dir, d->nodes, NULL, d->api_base, d->api_base + 100, &eb);
+    if (e != CC_OK) return fail("%s", eb.msg);
     snprintf(path, sizeof path, "%s/genesis.json", d->dir);
     if (cc_file_read(path, GENESIS_MAX, &d->genesis, &d->genesis_len, &eb) != CC_OK)
         return fail("%s", eb.msg);
@@ -121,8 +189,13 @@ static int step_init(demo *d)
     printf("   Genesis founds %zu organisations, each with one admin:", cc_cli_org_count);
     for (size_t i = 0; i < cc_cli_org_count; i++)
         printf("%s %s", i ? (i + 1 == cc_cli_org_count ? " and" : ",") : "", cc_cli_orgs[i].name);
-    printf(".\n   One node (node1, run by %s) and a keyring of %zu more identities in %s/keys.\n",
-           cc_cli_orgs[0].name, cc_cli_member_count, d->dir);
+    if (d->nodes == 1)
+        printf(".\n   One node (node1, run by %s) and a keyring of %zu more identities in %s/keys.\n",
+               cc_cli_orgs[0].name, cc_cli_member_count, d->dir);
+    else
+        printf(".\n   %u nodes (node1..node%u, run by different organisations) and a keyring of %zu more\n"
+               "   identities in %s/keys.\n",
+               d->nodes, d->nodes, cc_cli_member_count, d->dir);
     return CC_EXIT_OK;
 }
 
@@ -137,7 +210,12 @@ static int step_start(demo *d)
         return CC_EXIT_FAIL;
     }
     printf("   Node node1 (process %d) answers at %s; it logs to %s.\n", (int)d->node, d->base, d->log_path);
-    return CC_EXIT_OK;
+    if (d->nodes == 1) return CC_EXIT_OK;
+    int rc = start_others(d);
+    if (rc != CC_EXIT_OK) return rc;
+    printf("   Nodes node2..node%u answer at http://127.0.0.1:%u..%u; the demo talks to node1.\n", d->nodes,
+           d->api_base + 1, d->api_base + d->nodes - 1);
+    return wait_leader(d);
 }
 
 static int step_register(demo *d)
@@ -321,7 +399,15 @@ static int step_proof(demo *d)
     cc_proof_report rep;
 
     snprintf(url, sizeof url, "/v1/tx/%s/proof", d->note_txid);
-    if (cc_cli_http_request(d->http, url, NULL, NULL, 0, &r, &eb) != CC_OK) return fail("%s", eb.msg);
+    /* on several nodes the checkpoint needs a majority's signatures first */
+    uint64_t deadline = cc_mono_ns() + (uint64_t)PROOF_TIMEOUT_MS * 1000000u;
+    for (;;) {
+        if (cc_cli_http_request(d->http, url, NULL, NULL, 0, &r, &eb) != CC_OK) return fail("%s", eb.msg);
+        if (r.status != 404 || cc_mono_ns() >= deadline) break;
+        cc_cli_resp_free(&r);
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     if (r.status != 200 || !r.json) {
         printf("   FAILED: GET %s answered HTTP %ld: %s\n", url, r.status, cc_cli_resp_message(&r));
         cc_cli_resp_free(&r);
@@ -336,11 +422,13 @@ static int step_proof(demo *d)
     cc_err e = cc_proof_verify(d->proof, d->genesis, d->genesis_len, &rep, &eb);
     double ms = (double)(cc_mono_ns() - t0) / 1e6;
     if (e != CC_OK) return fail("the proof does not verify: %s", eb.msg);
-    printf("   Checked offline with only that file and genesis.json (%.3f ms): tx %s is in block %llu with "
-           "result %s,\n"
-           "   and block %llu is in the history of the checkpoint at height %llu, signed by %zu of 1 node.\n",
-           ms, sh_bin(rep.txid), (unsigned long long)rep.height, rep.result.code == CC_OK ? "ok" : "not ok",
-           (unsigned long long)rep.height, (unsigned long long)rep.checkpoint_height, rep.signatures);
+    printf(
+        "   Checked offline with only that file and genesis.json (%.3f ms): tx %s is in block %llu with "
+        "result %s,\n"
+        "   and block %llu is in the history of the checkpoint at height %llu, signed by %zu of %u node%s.\n",
+        ms, sh_bin(rep.txid), (unsigned long long)rep.height, rep.result.code == CC_OK ? "ok" : "not ok",
+        (unsigned long long)rep.height, (unsigned long long)rep.checkpoint_height, rep.signatures, d->nodes,
+        d->nodes == 1 ? "" : "s");
     printf("   Try it yourself: carechain verify-proof %s --genesis %s/genesis.json\n", path, d->dir);
     return CC_EXIT_OK;
 }
@@ -407,16 +495,29 @@ static int step_verify_chain(demo *d)
         printf("   The node did not stop cleanly (wait status %d); its log: %s\n", status, d->log_path);
     else
         printf("   Sent SIGTERM: the node finished its block in flight, closed its store and exited 0.\n");
-    memset(&rep, 0, sizeof rep);
-    cc_err e = cc_cli_verify_dir(d->node_dir, &rep, &eb);
-    if (e != CC_OK) {
-        printf("   verify-chain: NOT sound%s%llu: %s\n", rep.bad_height ? " at height " : "",
-               (unsigned long long)rep.bad_height, rep.what[0] ? rep.what : eb.msg);
-        return CC_EXIT_FAIL;
+    if (d->nodes > 1) {
+        if (stop_others(d))
+            printf("   Sent SIGTERM to the other %u nodes too; each exited 0.\n", d->nodes - 1);
+        else
+            printf("   Sent SIGTERM to the other %u nodes; not all exited cleanly (see their node.log).\n",
+                   d->nodes - 1);
     }
-    printf("   verify-chain --dir %s: sound. %llu blocks and %llu txs re-checked from disk: every hash,\n"
-           "   Merkle root and signature recomputed, every tx replayed, the state roots match.\n",
-           d->node_dir, (unsigned long long)rep.blocks, (unsigned long long)rep.txs);
+    for (unsigned i = 1; i <= d->nodes; i++) {
+        char dir[PATH_BYTES];
+        snprintf(dir, sizeof dir, "%s/node%u", d->dir, i);
+        memset(&rep, 0, sizeof rep);
+        cc_err e = cc_cli_verify_dir(dir, &rep, &eb);
+        if (e != CC_OK) {
+            printf("   verify-chain --dir %s: NOT sound%s%llu: %s\n", dir,
+                   rep.bad_height ? " at height " : "", (unsigned long long)rep.bad_height,
+                   rep.what[0] ? rep.what : eb.msg);
+            return CC_EXIT_FAIL;
+        }
+        printf("   verify-chain --dir %s: sound. %llu blocks and %llu txs re-checked from disk%s\n", dir,
+               (unsigned long long)rep.blocks, (unsigned long long)rep.txs, i == 1 ? ": every hash," : ".");
+        if (i == 1)
+            printf("   Merkle root and signature recomputed, every tx replayed, the state roots match.\n");
+    }
     return CC_EXIT_OK;
 }
 
@@ -430,7 +531,7 @@ static const demo_step steps[] = {
     {"Revocation", step_revoke},
     {"A proof, checked offline", step_proof},
     {"Tampered proofs fail", step_tamper},
-    {"Stop the node and verify the whole chain", step_verify_chain},
+    {"Stop the node(s) and verify the whole chain", step_verify_chain},
 };
 
 /* ---- setup, serve, main ---------------------------------------------------------- */
@@ -512,13 +613,13 @@ int cc_cmd_demo(int argc, char **argv)
     const cc_cli_opt opts[] = {
         {"dir", "DIR", "where to create the network (default ./" DEFAULT_DIR "; wiped if made by carechain)",
          &dir},
-        {"nodes", "N", "number of nodes (only 1 in this version)", &nodes_s},
+        {"nodes", "N", "number of nodes, 1..5 (default 1; more run raft on this machine)", &nodes_s},
         {"serve", NULL, "keep the node running afterwards, until Ctrl-C", &do_serve},
         {"port", "PORT", "the node's API port (default 7800)", &port_s},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"demo",
-                              "[--dir D] [--nodes 1] [--serve] [--port P]",
+                              "[--dir D] [--nodes N] [--serve] [--port P]",
                               "Create a fresh network, start its node and walk through what the ledger does.",
                               opts,
                               0,
@@ -530,8 +631,8 @@ int cc_cmd_demo(int argc, char **argv)
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
     uint64_t nodes = 1, port = DEFAULT_PORT;
-    if (nodes_s && (!cc_cli_parse_u64(nodes_s, false, &nodes) || nodes != 1))
-        return cc_cli_usage(ctx.cmd, "--nodes: only a single-node demo exists in this version");
+    if (nodes_s && (!cc_cli_parse_u64(nodes_s, false, &nodes) || nodes < 1 || nodes > MAX_NODES))
+        return cc_cli_usage(ctx.cmd, "--nodes must be 1..%d", MAX_NODES);
     if (port_s && (!cc_cli_parse_u64(port_s, false, &port) || port < 1 || port > 65535))
         return cc_cli_usage(ctx.cmd, "--port must be 1..65535");
     if (!*dir) return cc_cli_usage(ctx.cmd, "--dir is empty");
@@ -539,19 +640,28 @@ int cc_cmd_demo(int argc, char **argv)
     demo d;
     memset(&d, 0, sizeof d);
     d.dir = dir;
+    d.nodes = (unsigned)nodes;
+    d.api_base = (unsigned)port;
     snprintf(d.node_dir, sizeof d.node_dir, "%s/node1", dir);
     snprintf(d.log_path, sizeof d.log_path, "%s/node1/node.log", dir);
     snprintf(d.api, sizeof d.api, "127.0.0.1:%u", (unsigned)port);
     snprintf(d.base, sizeof d.base, "http://%s", d.api);
-    if (!cc_cli_port_free((unsigned)port))
-        return cc_cli_usage(ctx.cmd, "port %u is in use (another node?); pass --port", (unsigned)port);
+    for (unsigned i = 0; i < (unsigned)nodes; i++) {
+        unsigned p = (unsigned)port + i, raft = (unsigned)port + 100 + i;
+        if (!cc_cli_port_free(p) || (nodes > 1 && !cc_cli_port_free(raft)))
+            return cc_cli_usage(ctx.cmd, "port %u or %u is in use (another node?); pass --port", p, raft);
+    }
     rc = prepare_dir(dir);
     if (rc != CC_EXIT_OK) return rc;
     d.http = cc_cli_http_new(d.base);
     if (!d.http) return CC_EXIT_FAIL;
     signal(SIGPIPE, SIG_IGN);
 
-    printf("carechain demo: a fresh single-node network in %s, walked through step by step.\n", dir);
+    if (nodes == 1)
+        printf("carechain demo: a fresh single-node network in %s, walked through step by step.\n", dir);
+    else
+        printf("carechain demo: a fresh %u-node raft network in %s, walked through step by step.\n",
+               (unsigned)nodes, dir);
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         printf("\n%zu. %s\n", i + 1, steps[i].title);
         fflush(stdout);
@@ -562,15 +672,25 @@ int cc_cmd_demo(int argc, char **argv)
             goto out;
         }
     }
-    printf("\nDone. The network lives in %s; the node listened on %s.\n", dir, d.base);
-    if (do_serve) {
+    if (d.nodes == 1)
+        printf("\nDone. The network lives in %s; the node listened on %s.\n", dir, d.base);
+    else
+        printf("\nDone. The network lives in %s; its nodes listened on http://127.0.0.1:%u..%u.\n"
+               "Start them all again with:  carechain devnet --dir %s\n",
+               dir, d.api_base, d.api_base + d.nodes - 1, dir);
+    if (do_serve && d.nodes > 1) {
+        printf(
+            "--serve keeps a single-node demo running; for several nodes run:  carechain devnet --dir %s\n",
+            dir);
+    } else if (do_serve) {
         rc = serve(&d);
-    } else {
+    } else if (d.nodes == 1) {
         printf("Start it again with:  carechain node --dir %s --api %s\n", d.node_dir, d.api);
         printf("or run the demo again and keep its node:  carechain demo --serve\n");
     }
 out:
     if (d.node > 0) cc_cli_node_stop(d.node, STOP_TIMEOUT_MS);
+    stop_others(&d);
     json_decref(d.proof);
     free(d.genesis);
     cc_cli_http_free(d.http);
