@@ -33,6 +33,7 @@
 #include "carechain/os.h"
 #include "node/checkpoints.h"
 #include "node/log.h"
+#include "node/peer_answer.h"
 #include "node/node_internal.h"
 
 #define CKPT_POLL_MS            25   /* how often an idle sender looks at the head */
@@ -63,11 +64,6 @@ struct cc_checkpoints {
     peer *peers;
 };
 
-typedef struct answer {
-    char *buf;
-    size_t len;
-} answer;
-
 /* Sleep up to ms or until the stop; true when stopping. */
 static bool pause_ms(cc_checkpoints *cp, unsigned ms)
 {
@@ -81,20 +77,6 @@ static bool pause_ms(cc_checkpoints *cp, unsigned ms)
     bool stop = cp->stop;
     pthread_mutex_unlock(&cp->mu);
     return stop;
-}
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
-{
-    answer *a = ctx;
-    size_t n = size * nmemb;
-    if (a->len + n > CKPT_ANSWER_MAX) return 0;
-    char *p = realloc(a->buf, a->len + n + 1);
-    if (!p) return 0;
-    memcpy(p + a->len, data, n);
-    a->buf = p;
-    a->len += n;
-    a->buf[a->len] = '\0';
-    return n;
 }
 
 /* {"signatures": [{height, node, sig, header}, ...]} for from..to; NULL on
@@ -153,7 +135,7 @@ static unsigned send_round(peer *p)
     cc_node *node = p->cp->node;
     const cc_genesis_node *to_node = &cc_chain_genesis(node->chain)->nodes[p->index];
     cc_head head;
-    answer a = {0};
+    cc_peer_answer a = {.max = CKPT_ANSWER_MAX};
     long status = 0;
     unsigned pause = CKPT_POLL_MS;
     char url[192];
@@ -172,7 +154,7 @@ static unsigned send_round(peer *p)
     curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
-    curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
     curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, &a);
     curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, CKPT_TIMEOUT_MS);
     curl_easy_setopt(p->curl, CURLOPT_CONNECTTIMEOUT_MS, CKPT_CONNECT_TIMEOUT_MS);

@@ -10,6 +10,7 @@
 
 #include "core/codec.h"
 #include "node/forward.h"
+#include "node/peer_answer.h"
 
 #define FORWARD_TIMEOUT_MS         5000L
 #define FORWARD_CONNECT_TIMEOUT_MS 1000L
@@ -20,12 +21,6 @@ struct cc_forward {
     CURL *curl;
     struct curl_slist *headers;
 };
-
-typedef struct answer {
-    char *buf;
-    size_t len;
-    bool too_long;
-} answer;
 
 cc_forward *cc_forward_new(void)
 {
@@ -47,23 +42,6 @@ void cc_forward_free(cc_forward *f)
     if (f->curl) curl_easy_cleanup(f->curl);
     curl_slist_free_all(f->headers);
     free(f);
-}
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
-{
-    answer *a = ctx;
-    size_t n = size * nmemb;
-    if (a->len + n > FORWARD_ANSWER_MAX) {
-        a->too_long = true;
-        return 0;
-    }
-    char *p = realloc(a->buf, a->len + n + 1);
-    if (!p) return 0;
-    memcpy(p + a->len, data, n);
-    a->buf = p;
-    a->len += n;
-    a->buf[a->len] = '\0';
-    return n;
 }
 
 /* "duplicate" -> CC_ERR_DUPLICATE; CC_ERR__COUNT when unknown. */
@@ -99,7 +77,7 @@ static uint8_t *batch_body(const cc_tx *txs, size_t n, const cc_forward_state *s
 }
 
 /* Read {"results": [...]} into the states of the sent txs. */
-static cc_err read_answer(const answer *a, const size_t *order, size_t count, cc_forward_state *st,
+static cc_err read_answer(const cc_peer_answer *a, const size_t *order, size_t count, cc_forward_state *st,
                           cc_errbuf *eb)
 {
     json_t *doc = cc_json_parse((const uint8_t *)a->buf, a->len, NULL);
@@ -137,7 +115,7 @@ cc_err cc_forward_send(cc_forward *f, const char *api, const cc_tx *txs, size_t 
 {
     char url[192];
     size_t count = 0, len = 0;
-    answer a = {0};
+    cc_peer_answer a = {.max = FORWARD_ANSWER_MAX};
     long status = 0;
     cc_err rc;
 
@@ -158,7 +136,7 @@ cc_err cc_forward_send(cc_forward *f, const char *api, const cc_tx *txs, size_t 
     curl_easy_setopt(f->curl, CURLOPT_POSTFIELDS, (const char *)body);
     curl_easy_setopt(f->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, f->headers);
-    curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
     curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, &a);
     curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, FORWARD_TIMEOUT_MS);
     curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, FORWARD_CONNECT_TIMEOUT_MS);

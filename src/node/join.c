@@ -13,6 +13,7 @@
 #include "carechain/os.h"
 #include "node/join.h"
 #include "node/log.h"
+#include "node/peer_answer.h"
 
 #define JOIN_CONFIG_MAX     (64u * 1024)
 #define JOIN_ANSWER_MAX     (4u * 1024 * 1024)
@@ -21,30 +22,11 @@
 #define JOIN_URL_MAX        512
 #define JOIN_RECORD_KEY_MAX 96
 
-typedef struct answer {
-    char *buf;
-    size_t len;
-} answer;
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
-{
-    answer *a = ctx;
-    size_t n = size * nmemb;
-    if (a->len + n > JOIN_ANSWER_MAX) return 0;
-    char *p = realloc(a->buf, a->len + n + 1);
-    if (!p) return 0;
-    memcpy(p + a->len, data, n);
-    a->buf = p;
-    a->len += n;
-    a->buf[a->len] = '\0';
-    return n;
-}
-
 /* GET base/v1/network; the parsed answer or NULL (why in eb). */
 static json_t *fetch_network(const char *base, cc_errbuf *eb)
 {
     char url[JOIN_URL_MAX];
-    answer a = {NULL, 0};
+    cc_peer_answer a = {.max = JOIN_ANSWER_MAX};
     long status = 0;
     json_t *v = NULL;
     size_t n = strlen(base);
@@ -56,7 +38,7 @@ static json_t *fetch_network(const char *base, cc_errbuf *eb)
         return NULL;
     }
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, JOIN_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, JOIN_CONNECT_MS);
