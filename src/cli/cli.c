@@ -2,6 +2,7 @@
  * cli/cli.c — the option parser, usage messages, output helpers and
  * subcommand dispatch shared by every `carechain` command.
  */
+#include <assert.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -152,6 +153,13 @@ bool cc_cli_parse_u64(const char *str, bool bytes, uint64_t *out)
     if (v > UINT64_MAX / mult) return false;
     *out = (uint64_t)v * mult;
     return true;
+}
+
+bool cc_cli_hex_ok(const char *hex, size_t n)
+{
+    uint8_t bin[CC_CLI_HEX_MAX_BYTES];
+    assert(n <= sizeof bin);
+    return cc_unhex(hex, bin, n) == CC_OK;
 }
 
 const char *cc_cli_short(const char *hex, char out[CC_CLI_SHORT_BYTES])

@@ -66,6 +66,9 @@ int cc_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 /* Parse an unsigned integer with an optional K/M/G/T suffix (binary units
  * when bytes is true). false when str is not such a number. */
 bool cc_cli_parse_u64(const char *str, bool bytes, uint64_t *out);
+/* true when hex is exactly n bytes of hex (2n digits): an id, a txid. */
+#define CC_CLI_HEX_MAX_BYTES 64
+bool cc_cli_hex_ok(const char *hex, size_t n);
 
 /* ---- output ----------------------------------------------------------------- */
 
@@ -156,11 +159,48 @@ cc_err cc_cli_batch_add(uint8_t **buf, size_t *len, size_t *cap, const cc_tx *tx
  * *extra may be NULL. */
 bool cc_cli_key_load(const char *cmd, const char *path, cc_key *k, json_t **extra);
 
-/* Build, sign and send one tx of a command (member, note, tx send), then
- * report it. The common path of the write commands. */
-int cc_cli_send_and_report(const cc_cli_ctx *ctx, const char *key_path, const char *genesis_path,
-                           const char *type, const char *payload, const uint8_t *attachment,
-                           size_t attachment_len, bool wait);
+/* ---- write commands (member, note, network, tx send) ------------------------------ */
+
+/* The options every write command shares. Pointers into argv. */
+typedef struct cc_cli_write {
+    const char *key;     /* --key FILE: the signer; required */
+    const char *genesis; /* --genesis FILE: the chain id from this file, not the node */
+    bool no_wait;        /* --no-wait (tx send sets it when --wait is absent) */
+} cc_cli_write;
+
+/* The option table entries of --no-wait and --genesis, the same in every
+ * write command (--key's help differs: each command says whose key). */
+/* clang-format off */
+#define CC_CLI_OPT_NO_WAIT(w) {"no-wait", NULL, "do not wait for the block", &(w)->no_wait}
+#define CC_CLI_OPT_GENESIS(w) \
+    {"genesis", "FILE", "take the chain id from this genesis file, not the node", &(w)->genesis}
+/* clang-format on */
+
+/* cc_cli_parse, then "missing --key" unless w->key was given (before the
+ * command's own checks). Returns as cc_cli_parse. */
+int cc_cli_parse_write(const cc_cli_spec *spec, int argc, char **argv, cc_cli_ctx *ctx,
+                       const cc_cli_write *w);
+
+/* Load w->key, take the chain id from w->genesis or the node, build and
+ * sign a tx of type with payload (JSON object text, signed as it is) and
+ * the attachment (may be NULL), POST it and wait for its block unless
+ * w->no_wait. Returns -1 with *out filled when the node answered (caller
+ * cc_cli_sent_free()s); otherwise says why (stderr, or the JSON with
+ * --json) and returns the exit code: 1, 2 for a tx that cannot be built,
+ * 3 when the node is unreachable. */
+int cc_cli_send(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type, const char *payload,
+                const uint8_t *attachment, size_t attachment_len, cc_cli_sent *out);
+/* cc_cli_send, then cc_cli_sent_report (as a "tx"): the whole of a write
+ * command after its own checks. Returns the exit code. */
+int cc_cli_send_and_report(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type,
+                           const char *payload, const uint8_t *attachment, size_t attachment_len);
+/* The same with a payload built with jansson, which it takes (NULL, as
+ * after a failed json_pack: exit 1). */
+int cc_cli_send_json(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type, json_t *payload);
+/* A payload as the write commands sign it: compact JSON, keys sorted.
+ * Takes payload (may be NULL). NULL when payload is NULL or on OOM;
+ * caller frees. */
+char *cc_cli_json_text(json_t *payload);
 
 /* ---- the demo network ------------------------------------------------------------ */
 

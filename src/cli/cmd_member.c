@@ -2,7 +2,6 @@
  * cli/cmd_member.c — `carechain member register|revoke`: an organisation
  * admin adds an identity with a role, or revokes one.
  */
-#include <string.h>
 #include <stdlib.h>
 
 #include <sodium.h>
@@ -12,24 +11,18 @@
 
 #define NAME_MAX_BYTES 128
 
-static bool hex_id_ok(const char *hex)
-{
-    uint8_t pk[CC_PUBKEY_BYTES];
-    return strlen(hex) == 2 * CC_PUBKEY_BYTES && cc_unhex(hex, pk, CC_PUBKEY_BYTES) == CC_OK;
-}
-
 static int member_register(int argc, char **argv)
 {
-    const char *key = NULL, *id = NULL, *keyfile = NULL, *role = NULL, *name = NULL, *genesis = NULL;
-    bool no_wait = false;
+    const char *id = NULL, *keyfile = NULL, *role = NULL, *name = NULL;
+    cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
-        {"key", "ADMINKEY", "key file of an admin of the identity's organisation", &key},
+        {"key", "ADMINKEY", "key file of an admin of the identity's organisation", &w.key},
         {"id", "HEX", "the new identity's public key (hex)", &id},
         {"keyfile", "FILE", "take the id (and the name) from this key file instead", &keyfile},
         {"role", "ROLE", "the identity's role (see below)", &role},
         {"name", "NAME", "display name (not allowed for patients: they are pseudonymous)", &name},
-        {"no-wait", NULL, "do not wait for the block", &no_wait},
-        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        CC_CLI_OPT_NO_WAIT(&w),
+        CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {
@@ -45,14 +38,13 @@ static int member_register(int argc, char **argv)
         "researcher regulator auditor. The identity joins the organisation of the admin\n"
         "who signs. The command waits for the block and shows the result (--no-wait).\n"};
     cc_cli_ctx ctx;
-    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
     if (!role) return cc_cli_usage(ctx.cmd, "missing --role");
     if (!id == !keyfile) return cc_cli_usage(ctx.cmd, "give exactly one of --id and --keyfile");
     unsigned r = cc_role_parse(role);
     if (!r || !(r & CC_ROLES_PEOPLE)) return cc_cli_usage(ctx.cmd, "unknown role '%s'", role);
-    if (id && !hex_id_ok(id)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
+    if (id && !cc_cli_hex_ok(id, CC_PUBKEY_BYTES)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
     if (name && r == CC_ROLE_PATIENT)
         return cc_cli_usage(ctx.cmd, "patients are pseudonymous: --name is not allowed with --role patient");
 
@@ -72,21 +64,21 @@ static int member_register(int argc, char **argv)
     }
     char *payload = cc_cli_member_payload(&k, role, name);
     if (!payload) return CC_EXIT_FAIL;
-    rc = cc_cli_send_and_report(&ctx, key, genesis, "member.register", payload, NULL, 0, !no_wait);
+    rc = cc_cli_send_and_report(&ctx, &w, "member.register", payload, NULL, 0);
     free(payload);
     return rc;
 }
 
 static int member_revoke(int argc, char **argv)
 {
-    const char *key = NULL, *id = NULL, *reason = NULL, *genesis = NULL;
-    bool no_wait = false;
+    const char *id = NULL, *reason = NULL;
+    cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
-        {"key", "ADMINKEY", "key file of an admin of the identity's organisation", &key},
+        {"key", "ADMINKEY", "key file of an admin of the identity's organisation", &w.key},
         {"id", "HEX", "the identity to revoke (hex public key)", &id},
         {"reason", "TEXT", "why (kept on the ledger; no PHI)", &reason},
-        {"no-wait", NULL, "do not wait for the block", &no_wait},
-        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        CC_CLI_OPT_NO_WAIT(&w),
+        CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"member revoke",
@@ -99,19 +91,13 @@ static int member_revoke(int argc, char **argv)
                               true,
                               NULL};
     cc_cli_ctx ctx;
-    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
     if (!id) return cc_cli_usage(ctx.cmd, "missing --id");
-    if (!hex_id_ok(id)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
+    if (!cc_cli_hex_ok(id, CC_PUBKEY_BYTES)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
     json_t *p = json_pack("{s:s}", "id", id);
     if (p && reason) json_object_set_new(p, "reason", json_string(reason));
-    char *payload = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(p);
-    if (!payload) return CC_EXIT_FAIL;
-    rc = cc_cli_send_and_report(&ctx, key, genesis, "member.revoke", payload, NULL, 0, !no_wait);
-    free(payload);
-    return rc;
+    return cc_cli_send_json(&ctx, &w, "member.revoke", p);
 }
 
 int cc_cmd_member(int argc, char **argv)

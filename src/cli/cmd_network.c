@@ -15,24 +15,6 @@
 
 #define PATH_BYTES 160
 
-static bool hex_id_ok(const char *hex)
-{
-    uint8_t pk[CC_PUBKEY_BYTES];
-    return strlen(hex) == 2 * CC_PUBKEY_BYTES && cc_unhex(hex, pk, CC_PUBKEY_BYTES) == CC_OK;
-}
-
-static int fail(const cc_cli_ctx *ctx, cc_err e, const char *msg)
-{
-    if (ctx->json) {
-        json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", cc_err_name(e), "message", msg);
-        cc_cli_print_json(j);
-        json_decref(j);
-    } else {
-        fprintf(stderr, "carechain %s: %s\n", ctx->cmd, msg);
-    }
-    return e == CC_ERR_UNREACHABLE ? CC_EXIT_UNREACHABLE : e == CC_ERR_USAGE ? CC_EXIT_USAGE : CC_EXIT_FAIL;
-}
-
 /* One sentence about a proposal record (GET /v1/network/proposals/{txid}). */
 static void say_proposal(const json_t *p, const char *txid)
 {
@@ -52,37 +34,17 @@ static void say_proposal(const json_t *p, const char *txid)
     printf("proposal %s\n", txid);
 }
 
-/* Sign and send one governance tx; when it committed, show the proposal
- * (propose: this tx's own id; approve: the proposal approved). */
-static int send_governance(const cc_cli_ctx *ctx, const char *key_path, const char *genesis, const char *type,
-                           const char *payload, const char *proposal, bool wait)
+/* Sign and send one governance tx (payload taken); when it committed, show
+ * the proposal (propose: this tx's own id; approve: the proposal approved). */
+static int send_governance(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type, json_t *payload,
+                           const char *proposal)
 {
-    cc_errbuf eb = {{0}};
-    cc_key key;
-    cc_tx tx;
     cc_cli_sent sent;
-    uint8_t chain_id[CC_HASH_BYTES];
-    int rc;
-
-    if (!cc_cli_key_load(ctx->cmd, key_path, &key, NULL)) return CC_EXIT_FAIL;
-    cc_cli_http *h = cc_cli_http_new(ctx->node);
-    if (!h) {
-        cc_key_wipe(&key);
-        return fail(ctx, CC_ERR_NOMEM, "out of memory");
-    }
-    cc_err e = cc_cli_chain_id(h, genesis, chain_id, &eb);
-    if (e == CC_OK) e = cc_cli_tx_build(chain_id, &key, type, payload, NULL, 0, &tx, &eb);
-    cc_key_wipe(&key);
-    if (e != CC_OK) {
-        cc_cli_http_free(h);
-        return fail(ctx, e, eb.msg);
-    }
-    e = cc_cli_tx_post(h, &tx, wait, &sent, &eb);
-    cc_tx_free(&tx);
-    if (e != CC_OK) {
-        cc_cli_http_free(h);
-        return fail(ctx, e, eb.msg);
-    }
+    char *text = cc_cli_json_text(payload);
+    if (!text) return CC_EXIT_FAIL;
+    int rc = cc_cli_send(ctx, w, type, text, NULL, 0, &sent);
+    free(text);
+    if (rc >= 0) return rc;
     if (ctx->json || !sent.committed || !cc_cli_sent_ok(&sent)) {
         rc = cc_cli_sent_report(ctx, &sent, type);
     } else {
@@ -100,25 +62,24 @@ static int send_governance(const cc_cli_ctx *ctx, const char *key_path, const ch
         }
     }
     cc_cli_sent_free(&sent);
-    cc_cli_http_free(h);
     return rc;
 }
 
 static int propose_add(int argc, char **argv)
 {
-    const char *key = NULL, *name = NULL, *id = NULL, *keyfile = NULL, *org = NULL, *api = NULL, *raft = NULL,
-               *genesis = NULL;
-    bool no_wait = false;
+    const char *name = NULL, *id = NULL, *keyfile = NULL, *org = NULL, *api = NULL, *raft = NULL;
+    cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
-        {"key", "ADMINKEY", "key file of an organisation admin (the proposer's organisation approves)", &key},
+        {"key", "ADMINKEY", "key file of an organisation admin (the proposer's organisation approves)",
+         &w.key},
         {"name", "NAME", "the new node's name", &name},
         {"id", "HEX", "the new node's public key (hex)", &id},
         {"keyfile", "NODEKEY", "take the id from the node's key file instead", &keyfile},
         {"org", "ORG", "the organisation that runs the node", &org},
         {"api", "HOST:PORT", "the node's API address", &api},
         {"raft", "HOST:PORT", "the node's raft address (the others connect there)", &raft},
-        {"no-wait", NULL, "do not wait for the block", &no_wait},
-        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        CC_CLI_OPT_NO_WAIT(&w),
+        CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {
@@ -134,13 +95,12 @@ static int propose_add(int argc, char **argv)
         "`carechain network approve --proposal TXID` until more than half of the organisations have.\n"
         "Then start the node with a config.json that lists \"peers\" (docs/CONSENSUS.md).\n"};
     cc_cli_ctx ctx;
-    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
     if (!name || !org || !api || !raft)
         return cc_cli_usage(ctx.cmd, "--name, --org, --api and --raft are needed");
     if (!id == !keyfile) return cc_cli_usage(ctx.cmd, "give exactly one of --id and --keyfile");
-    if (id && !hex_id_ok(id)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
+    if (id && !cc_cli_hex_ok(id, CC_PUBKEY_BYTES)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
 
     char hex[CC_HASH_HEX];
     if (keyfile) {
@@ -151,23 +111,18 @@ static int propose_add(int argc, char **argv)
     }
     json_t *p = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "action", "add", "node", "name", name, "id",
                           id, "org", org, "api", api, "raft", raft);
-    char *payload = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(p);
-    if (!payload) return CC_EXIT_FAIL;
-    rc = send_governance(&ctx, key, genesis, "network.propose", payload, NULL, !no_wait);
-    free(payload);
-    return rc;
+    return send_governance(&ctx, &w, "network.propose", p, NULL);
 }
 
 static int propose_remove(int argc, char **argv)
 {
-    const char *key = NULL, *id = NULL, *genesis = NULL;
-    bool no_wait = false;
+    const char *id = NULL;
+    cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
-        {"key", "ADMINKEY", "key file of an organisation admin", &key},
+        {"key", "ADMINKEY", "key file of an organisation admin", &w.key},
         {"id", "HEX", "the node to remove (hex public key)", &id},
-        {"no-wait", NULL, "do not wait for the block", &no_wait},
-        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        CC_CLI_OPT_NO_WAIT(&w),
+        CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"network propose-remove",
@@ -181,29 +136,23 @@ static int propose_remove(int argc, char **argv)
                               "Once more than half of the organisations approved, the node leaves the raft\n"
                               "configuration and its node identity is revoked.\n"};
     cc_cli_ctx ctx;
-    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
     if (!id) return cc_cli_usage(ctx.cmd, "missing --id");
-    if (!hex_id_ok(id)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
+    if (!cc_cli_hex_ok(id, CC_PUBKEY_BYTES)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
     json_t *p = json_pack("{s:s, s:s}", "action", "remove", "id", id);
-    char *payload = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(p);
-    if (!payload) return CC_EXIT_FAIL;
-    rc = send_governance(&ctx, key, genesis, "network.propose", payload, NULL, !no_wait);
-    free(payload);
-    return rc;
+    return send_governance(&ctx, &w, "network.propose", p, NULL);
 }
 
 static int approve(int argc, char **argv)
 {
-    const char *key = NULL, *proposal = NULL, *genesis = NULL;
-    bool no_wait = false;
+    const char *proposal = NULL;
+    cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
-        {"key", "ADMINKEY", "key file of an admin of an organisation that has not approved yet", &key},
+        {"key", "ADMINKEY", "key file of an admin of an organisation that has not approved yet", &w.key},
         {"proposal", "TXID", "the proposal (the txid of its network.propose)", &proposal},
-        {"no-wait", NULL, "do not wait for the block", &no_wait},
-        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        CC_CLI_OPT_NO_WAIT(&w),
+        CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"network approve",
@@ -216,18 +165,13 @@ static int approve(int argc, char **argv)
                               true,
                               NULL};
     cc_cli_ctx ctx;
-    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
     if (!proposal) return cc_cli_usage(ctx.cmd, "missing --proposal");
-    if (!hex_id_ok(proposal)) return cc_cli_usage(ctx.cmd, "--proposal must be a txid (64 hex digits)");
+    if (!cc_cli_hex_ok(proposal, CC_HASH_BYTES))
+        return cc_cli_usage(ctx.cmd, "--proposal must be a txid (64 hex digits)");
     json_t *p = json_pack("{s:s}", "proposal", proposal);
-    char *payload = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(p);
-    if (!payload) return CC_EXIT_FAIL;
-    rc = send_governance(&ctx, key, genesis, "network.approve", payload, proposal, !no_wait);
-    free(payload);
-    return rc;
+    return send_governance(&ctx, &w, "network.approve", p, proposal);
 }
 
 static int members(int argc, char **argv)

@@ -3,7 +3,6 @@
  * its SHA-256 (a signed, time-stamped note.put; the document stays local).
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -32,16 +31,16 @@ static bool hash_file(const char *path, uint8_t out[CC_HASH_BYTES])
 
 static int note_put(int argc, char **argv)
 {
-    const char *key = NULL, *kind = NULL, *sha = NULL, *file = NULL, *uri = NULL, *genesis = NULL;
-    bool no_wait = false;
+    const char *kind = NULL, *sha = NULL, *file = NULL, *uri = NULL;
+    cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
-        {"key", "FILE", "key file of the signer", &key},
+        {"key", "FILE", "key file of the signer", &w.key},
         {"kind", "KIND", "what the document is (1..64 chars), e.g. discharge-summary", &kind},
         {"sha256", "HEX", "the document's SHA-256", &sha},
         {"file", "FILE", "hash this file (it is not uploaded)", &file},
         {"uri", "URI", "where the document lives (at most 512 bytes)", &uri},
-        {"no-wait", NULL, "do not wait for the block", &no_wait},
-        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        CC_CLI_OPT_NO_WAIT(&w),
+        CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"note put",
@@ -54,9 +53,8 @@ static int note_put(int argc, char **argv)
                               true,
                               NULL};
     cc_cli_ctx ctx;
-    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
     if (!kind) return cc_cli_usage(ctx.cmd, "missing --kind");
     if (!sha == !file) return cc_cli_usage(ctx.cmd, "give exactly one of --sha256 and --file");
     if (!*kind || strlen(kind) > KIND_MAX)
@@ -66,7 +64,7 @@ static int note_put(int argc, char **argv)
     uint8_t h[CC_HASH_BYTES];
     char hex[CC_HASH_HEX];
     if (sha) {
-        if (strlen(sha) != 2 * CC_HASH_BYTES || cc_unhex(sha, h, CC_HASH_BYTES) != CC_OK)
+        if (cc_unhex(sha, h, CC_HASH_BYTES) != CC_OK)
             return cc_cli_usage(ctx.cmd, "--sha256 must be 64 hex digits");
     } else {
         if (!hash_file(file, h)) {
@@ -77,12 +75,7 @@ static int note_put(int argc, char **argv)
     cc_hex(h, CC_HASH_BYTES, hex);
     json_t *p = json_pack("{s:s,s:s}", "kind", kind, "sha256", hex);
     if (p && uri) json_object_set_new(p, "uri", json_string(uri));
-    char *payload = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(p);
-    if (!payload) return CC_EXIT_FAIL;
-    rc = cc_cli_send_and_report(&ctx, key, genesis, "note.put", payload, NULL, 0, !no_wait);
-    free(payload);
-    return rc;
+    return cc_cli_send_json(&ctx, &w, "note.put", p);
 }
 
 int cc_cmd_note(int argc, char **argv)

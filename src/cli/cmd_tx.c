@@ -1,6 +1,7 @@
 /*
  * cli/cmd_tx.c — `carechain tx send|get`, and the path every write command
- * shares: find the chain id, build and sign a tx, POST it, report the answer.
+ * (member, note, network, tx send) shares: its --key/--genesis/--no-wait,
+ * load the key, find the chain id, build and sign a tx, POST it, report.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ cc_err cc_cli_chain_id(cc_cli_http *h, const char *genesis_path, uint8_t chain_i
     const char *hex = cc_cli_jstr(r.json, "chain_id", NULL);
     if (r.status != 200 || !hex)
         rc = cc_errf(eb, CC_ERR_MALFORMED, "the node's /v1/status gave no chain_id (HTTP %ld)", r.status);
-    else if (strlen(hex) != 2 * CC_HASH_BYTES || cc_unhex(hex, chain_id, CC_HASH_BYTES) != CC_OK)
+    else if (cc_unhex(hex, chain_id, CC_HASH_BYTES) != CC_OK)
         rc = cc_errf(eb, CC_ERR_MALFORMED, "the node's chain_id is not 64 hex digits");
     cc_cli_resp_free(&r);
     return rc;
@@ -170,8 +171,19 @@ bool cc_cli_key_load(const char *cmd, const char *path, cc_key *k, json_t **extr
     return true;
 }
 
-/* Say why a write command could not get an answer: stderr, or JSON. */
-static void report_error(const cc_cli_ctx *ctx, cc_err e, const char *msg)
+/* ---- the write commands' shared path ------------------------------------------ */
+
+int cc_cli_parse_write(const cc_cli_spec *spec, int argc, char **argv, cc_cli_ctx *ctx, const cc_cli_write *w)
+{
+    int rc = cc_cli_parse(spec, argc, argv, ctx);
+    if (rc >= 0) return rc;
+    if (!w->key) return cc_cli_usage(ctx->cmd, "missing --key");
+    return -1;
+}
+
+/* Say why a write command could not get an answer (stderr, or JSON) and
+ * return its exit code. */
+static int send_failed(const cc_cli_ctx *ctx, cc_err e, const char *msg)
 {
     if (ctx->json) {
         json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", cc_err_name(e), "message", msg);
@@ -180,49 +192,64 @@ static void report_error(const cc_cli_ctx *ctx, cc_err e, const char *msg)
     } else {
         fprintf(stderr, "carechain %s: %s\n", ctx->cmd, msg);
     }
+    return e == CC_ERR_UNREACHABLE ? CC_EXIT_UNREACHABLE : e == CC_ERR_USAGE ? CC_EXIT_USAGE : CC_EXIT_FAIL;
 }
 
-int cc_cli_send_and_report(const cc_cli_ctx *ctx, const char *key_path, const char *genesis_path,
-                           const char *type, const char *payload, const uint8_t *attachment,
-                           size_t attachment_len, bool wait)
+int cc_cli_send(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type, const char *payload,
+                const uint8_t *attachment, size_t attachment_len, cc_cli_sent *out)
 {
-    int rc = CC_EXIT_FAIL;
+    int rc = -1;
     cc_errbuf eb = {{0}};
     cc_key key;
     cc_tx tx;
-    cc_cli_sent sent;
     uint8_t chain_id[CC_HASH_BYTES];
     cc_cli_http *h;
+    cc_err e = CC_OK;
 
-    if (!cc_cli_key_load(ctx->cmd, key_path, &key, NULL)) return CC_EXIT_FAIL;
+    if (!cc_cli_key_load(ctx->cmd, w->key, &key, NULL)) return CC_EXIT_FAIL;
     h = cc_cli_http_new(ctx->node);
-    if (!h) goto err_after_key;
-    cc_err e = cc_cli_chain_id(h, genesis_path, chain_id, &eb);
-    if (e != CC_OK) {
-        report_error(ctx, e, eb.msg);
-        rc = e == CC_ERR_UNREACHABLE ? CC_EXIT_UNREACHABLE : CC_EXIT_FAIL;
-        goto err_after_http;
+    if (!h) {
+        rc = send_failed(ctx, CC_ERR_NOMEM, "out of memory");
+        goto err_after_key;
     }
+    e = cc_cli_chain_id(h, w->genesis, chain_id, &eb);
+    if (e != CC_OK) goto err_after_http;
     e = cc_cli_tx_build(chain_id, &key, type, payload, attachment, attachment_len, &tx, &eb);
-    if (e != CC_OK) {
-        report_error(ctx, e, eb.msg);
-        rc = e == CC_ERR_USAGE ? CC_EXIT_USAGE : CC_EXIT_FAIL;
-        goto err_after_http;
-    }
-    e = cc_cli_tx_post(h, &tx, wait, &sent, &eb);
-    if (e != CC_OK) {
-        report_error(ctx, e, eb.msg);
-        rc = e == CC_ERR_UNREACHABLE ? CC_EXIT_UNREACHABLE : CC_EXIT_FAIL;
-        goto err_after_tx;
-    }
-    rc = cc_cli_sent_report(ctx, &sent, NULL);
-    cc_cli_sent_free(&sent);
-err_after_tx:
+    if (e != CC_OK) goto err_after_http;
+    e = cc_cli_tx_post(h, &tx, !w->no_wait, out, &eb);
     cc_tx_free(&tx);
 err_after_http:
+    if (e != CC_OK) rc = send_failed(ctx, e, eb.msg);
     cc_cli_http_free(h);
 err_after_key:
     cc_key_wipe(&key);
+    return rc;
+}
+
+int cc_cli_send_and_report(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type,
+                           const char *payload, const uint8_t *attachment, size_t attachment_len)
+{
+    cc_cli_sent sent;
+    int rc = cc_cli_send(ctx, w, type, payload, attachment, attachment_len, &sent);
+    if (rc >= 0) return rc;
+    rc = cc_cli_sent_report(ctx, &sent, NULL);
+    cc_cli_sent_free(&sent);
+    return rc;
+}
+
+char *cc_cli_json_text(json_t *payload)
+{
+    char *text = payload ? json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(payload);
+    return text;
+}
+
+int cc_cli_send_json(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type, json_t *payload)
+{
+    char *text = cc_cli_json_text(payload);
+    if (!text) return CC_EXIT_FAIL;
+    int rc = cc_cli_send_and_report(ctx, w, type, text, NULL, 0);
+    free(text);
     return rc;
 }
 
@@ -230,15 +257,16 @@ err_after_key:
 
 static int tx_send(int argc, char **argv)
 {
-    const char *key = NULL, *type = NULL, *payload = NULL, *attach = NULL, *genesis = NULL;
+    const char *type = NULL, *payload = NULL, *attach = NULL;
+    cc_cli_write w = {0};
     bool wait = false;
     const cc_cli_opt opts[] = {
-        {"key", "FILE", "key file of the signer", &key},
+        {"key", "FILE", "key file of the signer", &w.key},
         {"type", "TYPE", "tx type, e.g. note.put", &type},
         {"payload", "JSON|@FILE", "payload: a JSON object, or @file to read it", &payload},
         {"attach", "FILE", "attach this file (at most 1 MiB)", &attach},
         {"wait", NULL, "wait until the tx is committed and show its result", &wait},
-        {"genesis", "FILE", "take the chain id from this genesis file, not the node", &genesis},
+        CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"tx send",
@@ -252,9 +280,8 @@ static int tx_send(int argc, char **argv)
                               "Exit status: 0 accepted (and ok with --wait), 1 rejected or failed,\n"
                               "2 usage, 3 node unreachable.\n"};
     cc_cli_ctx ctx;
-    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!key) return cc_cli_usage(ctx.cmd, "missing --key");
     if (!type) return cc_cli_usage(ctx.cmd, "missing --type");
     if (!payload) return cc_cli_usage(ctx.cmd, "missing --payload");
     if (!cc_tx_type_valid(type)) return cc_cli_usage(ctx.cmd, "'%s' is not a tx type name", type);
@@ -281,7 +308,8 @@ static int tx_send(int argc, char **argv)
         fprintf(stderr, "carechain tx send: cannot read the attachment: %s\n", eb.msg);
         goto out;
     }
-    rc = cc_cli_send_and_report(&ctx, key, genesis, type, payload, abuf, alen, wait);
+    w.no_wait = !wait;
+    rc = cc_cli_send_and_report(&ctx, &w, type, payload, abuf, alen);
 out:
     free(pbuf);
     free(abuf);
@@ -298,9 +326,7 @@ static int tx_get(int argc, char **argv)
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
-    uint8_t txid[CC_HASH_BYTES];
-    if (strlen(ctx.pos[0]) != 2 * CC_HASH_BYTES || cc_unhex(ctx.pos[0], txid, CC_HASH_BYTES) != CC_OK)
-        return cc_cli_usage(ctx.cmd, "TXID must be 64 hex digits");
+    if (!cc_cli_hex_ok(ctx.pos[0], CC_HASH_BYTES)) return cc_cli_usage(ctx.cmd, "TXID must be 64 hex digits");
 
     char path[128], sh[CC_CLI_SHORT_BYTES], sg[CC_CLI_SHORT_BYTES], tm[40];
     json_t *j;
