@@ -37,9 +37,7 @@
 #define POLL_MS        50
 
 typedef struct fixture {
-    ct_net net;
-    ct_node node[ALL_NODES];
-    bool running[ALL_NODES];
+    ct_cluster cl; /* the genesis nodes, then node4 (out[i]: not running) */
     char *node4_dir;
     char *admin_key, *payer_key, *node4_key;
     int node4_api, node4_raft;
@@ -56,48 +54,13 @@ static fixture fx;
 static json_t *get_json(int i, const char *path, long *status)
 {
     ct_resp r;
-    char *url = ct_strf("%s%s", fx.node[i].url, path);
+    char *url = ct_strf("%s%s", fx.cl.node[i].url, path);
     json_t *v = NULL;
     if (ct_get(url, &r) == 0 && r.json) v = json_incref(r.json);
     if (status) *status = r.status;
     ct_resp_free(&r);
     free(url);
     return v;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static int64_t jint(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-}
-
-static void dump_logs(void)
-{
-    for (int i = 0; i < ALL_NODES; i++)
-        if (fx.node[i].log_path) ct_node_dump_log(&fx.node[i]);
-}
-
-/* The genesis node that leads (and says so), or -1 after timeout_ms. */
-static int wait_leader(unsigned timeout_ms)
-{
-    uint64_t deadline = ct_now_ms() + timeout_ms;
-    do {
-        for (int i = 0; i < GENESIS_NODES; i++) {
-            if (!fx.running[i]) continue;
-            json_t *st = get_json(i, "/v1/status", NULL);
-            bool leads = st && strcmp(jstr(st, "raft_state"), "leader") == 0;
-            json_decref(st);
-            if (leads) return i;
-        }
-        ct_sleep_ms(POLL_MS);
-    } while (ct_now_ms() < deadline);
-    return -1;
 }
 
 /* Wait until every running genesis node reports raft_servers == servers
@@ -108,9 +71,10 @@ static bool wait_raft_config(int64_t servers, int64_t voters, unsigned timeout_m
     do {
         bool all = true;
         for (int i = 0; i < GENESIS_NODES && all; i++) {
-            if (!fx.running[i]) continue;
-            json_t *st = get_json(i, "/v1/status", NULL);
-            all = st && jint(st, "raft_servers") == servers && jint(st, "raft_voters") == voters;
+            if (fx.cl.out[i]) continue;
+            json_t *st = ct_cluster_status(&fx.cl, i);
+            all =
+                st && ct_json_int(st, "raft_servers") == servers && ct_json_int(st, "raft_voters") == voters;
             json_decref(st);
         }
         if (all) return true;
@@ -119,37 +83,10 @@ static bool wait_raft_config(int64_t servers, int64_t voters, unsigned timeout_m
     return false;
 }
 
-/* Every running node at the same height (>= min) and head hash. */
-static bool wait_converged(int64_t min_height, unsigned timeout_ms)
-{
-    uint64_t deadline = ct_now_ms() + timeout_ms;
-    do {
-        char hash[CC_HASH_HEX] = "";
-        int64_t height = -1;
-        bool same = true;
-        for (int i = 0; i < ALL_NODES && same; i++) {
-            if (!fx.running[i]) continue;
-            json_t *st = get_json(i, "/v1/status", NULL);
-            if (!st || jint(st, "height") < min_height) {
-                same = false;
-            } else if (height < 0) {
-                height = jint(st, "height");
-                snprintf(hash, sizeof hash, "%s", jstr(st, "head_hash"));
-            } else {
-                same = jint(st, "height") == height && strcmp(jstr(st, "head_hash"), hash) == 0;
-            }
-            json_decref(st);
-        }
-        if (same && height >= min_height) return true;
-        ct_sleep_ms(POLL_MS);
-    } while (ct_now_ms() < deadline);
-    return false;
-}
-
 static int64_t height_of(int i)
 {
-    json_t *st = get_json(i, "/v1/status", NULL);
-    int64_t h = jint(st, "height");
+    json_t *st = ct_cluster_status(&fx.cl, i);
+    int64_t h = ct_json_int(st, "height");
     json_decref(st);
     return h;
 }
@@ -160,10 +97,10 @@ static bool commit_note_via(int i)
     cc_tx tx;
     ct_resp r;
     ct_http *h = ct_http_new();
-    bool ok = h && ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &tx) == 0;
+    bool ok = h && ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx) == 0;
     if (ok) {
-        ok = ct_submit(h, fx.node[i].url, &tx, true, &r) == 0 && r.status == 200 &&
-             strcmp(jstr(r.json, "status"), "committed") == 0;
+        ok = ct_submit(h, fx.cl.node[i].url, &tx, true, &r) == 0 && r.status == 200 &&
+             strcmp(ct_json_str(r.json, "status"), "committed") == 0;
         if (!ok) fprintf(stderr, "node%d answered %ld: %s\n", i + 1, r.status, r.body ? r.body : "");
         ct_resp_free(&r);
         cc_tx_free(&tx);
@@ -188,7 +125,7 @@ static json_t *network_node(int i, const char *id, json_t **net_out)
     json_t *net = get_json(i, "/v1/network", NULL);
     json_t *found = NULL, *v;
     size_t k;
-    json_array_foreach(json_object_get(net, "nodes"), k, v) if (strcmp(jstr(v, "id"), id) == 0) found =
+    json_array_foreach(json_object_get(net, "nodes"), k, v) if (strcmp(ct_json_str(v, "id"), id) == 0) found =
         json_incref(v);
     if (net_out)
         *net_out = net;
@@ -211,16 +148,17 @@ static int group_setup(void **state)
 {
     (void)state;
     memset(&fx, 0, sizeof fx);
-    if (ct_net_create_nodes(&fx.net, "member", GENESIS_NODES) != 0) return -1;
-    fx.admin_key = ct_strf("%s/admin-hospital.key", fx.net.dir);
-    fx.payer_key = ct_strf("%s/admin-payer.key", fx.net.dir);
-    if (save_key(fx.admin_key, &fx.net.admin) != 0 || save_key(fx.payer_key, &fx.net.payer_admin) != 0)
+    if (ct_cluster_create(&fx.cl, "member", GENESIS_NODES, ALL_NODES) != 0) return -1;
+    fx.cl.poll_ms = POLL_MS;
+    fx.admin_key = ct_strf("%s/admin-hospital.key", fx.cl.net.dir);
+    fx.payer_key = ct_strf("%s/admin-payer.key", fx.cl.net.dir);
+    if (save_key(fx.admin_key, &fx.cl.net.admin) != 0 || save_key(fx.payer_key, &fx.cl.net.payer_admin) != 0)
         return -1;
 
     /* node4's directory: the same genesis, its own key, peers to ask */
     ct_key("node4", &fx.node4);
     ct_pk_hex(&fx.node4, fx.node4_hex);
-    fx.node4_dir = ct_strf("%s/node4", fx.net.dir);
+    fx.node4_dir = ct_strf("%s/node4", fx.cl.net.dir);
     fx.node4_key = ct_strf("%s/node.key", fx.node4_dir);
     fx.node4_api = ct_free_port();
     fx.node4_raft = ct_free_port();
@@ -228,41 +166,30 @@ static int group_setup(void **state)
     char *config_path = ct_strf("%s/config.json", fx.node4_dir);
     cc_errbuf eb = {{0}};
     int rc = cc_mkdirs(fx.node4_dir, &eb) == CC_OK &&
-                     ct_write_file(genesis, fx.net.genesis, fx.net.genesis_len) == 0
+                     ct_write_file(genesis, fx.cl.net.genesis, fx.cl.net.genesis_len) == 0
                  ? save_key(fx.node4_key, &fx.node4)
                  : -1;
     free(genesis);
     /* the peers: a dead address first (it is skipped), then node2 */
     char *config = ct_strf("{\"name\":\"node4\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
                            "\"peers\":[\"http://127.0.0.1:%d\",\"127.0.0.1:%d\"]}\n",
-                           fx.node4_api, fx.node4_raft, fx.node4_api, fx.net.api_ports[1]);
+                           fx.node4_api, fx.node4_raft, fx.node4_api, fx.cl.net.api_ports[1]);
     if (rc == 0) rc = ct_write_file(config_path, config, strlen(config));
     free(config);
     free(config_path);
     if (rc != 0) return -1;
 
-    for (int i = 0; i < GENESIS_NODES; i++) {
-        if (ct_node_start(&fx.node[i], fx.net.node_dirs[i], fx.net.api_ports[i], 0, 0, NODE_START_MS) != 0)
-            return -1;
-        fx.running[i] = true;
-    }
-    if (wait_leader(LEADER_WAIT_MS) < 0) {
-        fprintf(stderr, "no leader within %d ms\n", LEADER_WAIT_MS);
-        dump_logs();
-        return -1;
-    }
-    return 0;
+    return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < ALL_NODES; i++) ct_node_free(&fx.node[i]);
     free(fx.node4_dir);
     free(fx.admin_key);
     free(fx.payer_key);
     free(fx.node4_key);
-    ct_net_destroy(&fx.net);
+    ct_cluster_destroy(&fx.cl);
     return 0;
 }
 
@@ -274,22 +201,23 @@ static void test_network_lists_the_genesis_nodes(void **state)
     assert_true(wait_raft_config(GENESIS_NODES, GENESIS_NODES, CHANGE_MS));
     json_t *net = get_json(0, "/v1/network", NULL);
     assert_non_null(net);
-    assert_int_equal(jint(net, "organisations"), 2);
-    assert_int_equal(jint(net, "active"), GENESIS_NODES);
+    assert_int_equal(ct_json_int(net, "organisations"), 2);
+    assert_int_equal(ct_json_int(net, "active"), GENESIS_NODES);
     const json_t *nodes = json_object_get(net, "nodes"), *n;
     assert_int_equal(json_array_size(nodes), GENESIS_NODES);
     size_t i;
     json_array_foreach(nodes, i, n)
     {
-        assert_string_equal(jstr(n, "status"), "active");
-        assert_string_equal(jstr(n, "raft_role"), "voter");
-        assert_true(jint(n, "raft_id") >= 1 && jint(n, "raft_id") <= GENESIS_NODES);
-        assert_true(strlen(jstr(n, "api")) > 0 && strlen(jstr(n, "raft")) > 0);
+        assert_string_equal(ct_json_str(n, "status"), "active");
+        assert_string_equal(ct_json_str(n, "raft_role"), "voter");
+        assert_true(ct_json_int(n, "raft_id") >= 1 && ct_json_int(n, "raft_id") <= GENESIS_NODES);
+        assert_true(strlen(ct_json_str(n, "api")) > 0 && strlen(ct_json_str(n, "raft")) > 0);
     }
     json_decref(net);
 
     char *out = NULL;
-    assert_int_equal(ct_cli(&out, CLI_MS, "network", "members", "--node", fx.node[1].url, (char *)NULL), 0);
+    assert_int_equal(ct_cli(&out, CLI_MS, "network", "members", "--node", fx.cl.node[1].url, (char *)NULL),
+                     0);
     assert_non_null(strstr(out, "3 active nodes"));
     assert_non_null(strstr(out, "node2"));
     free(out);
@@ -310,7 +238,7 @@ static void test_cli_usage_and_unreachable(void **state)
     /* no --org: usage (2); a node nobody runs: unreachable (3) */
     assert_int_equal(ct_cli(NULL, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", "node4",
                             "--keyfile", fx.node4_key, "--api", "127.0.0.1:1", "--raft", "127.0.0.1:2",
-                            "--node", fx.node[0].url, (char *)NULL),
+                            "--node", fx.cl.node[0].url, (char *)NULL),
                      2);
     char *url = ct_strf("http://127.0.0.1:%d", fx.node4_api);
     assert_int_equal(ct_cli(NULL, CLI_MS, "network", "members", "--node", url, (char *)NULL), 3);
@@ -328,7 +256,7 @@ static void test_add_takes_two_organisations(void **state)
     snprintf(raft, sizeof raft, "127.0.0.1:%d", fx.node4_raft);
     int rc = ct_cli(&out, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", "node4",
                     "--keyfile", fx.node4_key, "--org", "payer", "--api", api, "--raft", raft, "--node",
-                    fx.node[1].url, (char *)NULL);
+                    fx.cl.node[1].url, (char *)NULL);
     if (rc != 0) fprintf(stderr, "propose-add: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "is open with 1 organisation approval"));
@@ -336,10 +264,10 @@ static void test_add_takes_two_organisations(void **state)
     free(out);
 
     /* open: only the hospital approved; node4 is not a node yet */
-    assert_true(wait_converged(1, CONVERGE_MS));
+    assert_true(ct_cluster_wait_converged(&fx.cl, 1, NULL, CONVERGE_MS));
     char *path = ct_strf("/v1/network/proposals/%s", fx.add_proposal);
     json_t *p = get_json(2, path, NULL);
-    assert_string_equal(jstr(p, "status"), "open");
+    assert_string_equal(ct_json_str(p, "status"), "open");
     assert_int_equal(json_array_size(json_object_get(p, "approvals")), 1);
     json_decref(p);
     json_t *rec = network_node(0, fx.node4_hex, NULL);
@@ -347,29 +275,29 @@ static void test_add_takes_two_organisations(void **state)
 
     /* the hospital cannot approve twice */
     rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.admin_key, "--proposal", fx.add_proposal,
-                "--node", fx.node[0].url, (char *)NULL);
+                "--node", fx.cl.node[0].url, (char *)NULL);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "already approved"));
     free(out);
 
     /* the payer's approval is the majority of two organisations */
     rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.payer_key, "--proposal", fx.add_proposal,
-                "--node", fx.node[2].url, (char *)NULL);
+                "--node", fx.cl.node[2].url, (char *)NULL);
     if (rc != 0) fprintf(stderr, "approve: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "is approved"));
     free(out);
     json_t *net = NULL;
-    assert_true(wait_converged(1, CONVERGE_MS));
+    assert_true(ct_cluster_wait_converged(&fx.cl, 1, NULL, CONVERGE_MS));
     p = get_json(0, path, NULL);
-    assert_string_equal(jstr(p, "status"), "approved");
+    assert_string_equal(ct_json_str(p, "status"), "approved");
     json_decref(p);
     free(path);
     rec = network_node(0, fx.node4_hex, &net);
     assert_non_null(rec);
-    assert_string_equal(jstr(rec, "status"), "active");
-    assert_string_equal(jstr(rec, "org"), "payer");
-    assert_int_equal(jint(net, "active"), ALL_NODES);
+    assert_string_equal(ct_json_str(rec, "status"), "active");
+    assert_string_equal(ct_json_str(rec, "org"), "payer");
+    assert_int_equal(ct_json_int(net, "active"), ALL_NODES);
     json_decref(rec);
     json_decref(net);
 
@@ -378,42 +306,44 @@ static void test_add_takes_two_organisations(void **state)
     uint64_t deadline = ct_now_ms() + CHANGE_MS;
     int64_t servers = -1;
     do {
-        int leader = wait_leader(LEADER_WAIT_MS);
-        json_t *st = leader >= 0 ? get_json(leader, "/v1/status", NULL) : NULL;
-        servers = jint(st, "raft_servers");
+        int leader = ct_cluster_wait_any_leader(&fx.cl, GENESIS_NODES, LEADER_WAIT_MS);
+        json_t *st = leader >= 0 ? ct_cluster_status(&fx.cl, leader) : NULL;
+        servers = ct_json_int(st, "raft_servers");
         json_decref(st);
         if (servers != ALL_NODES) ct_sleep_ms(POLL_MS);
     } while (servers != ALL_NODES && ct_now_ms() < deadline);
-    if (servers != ALL_NODES) dump_logs();
+    if (servers != ALL_NODES) ct_cluster_dump_logs(&fx.cl);
     assert_int_equal(servers, ALL_NODES);
 }
 
 static void test_joined_node_reaches_the_same_head(void **state)
 {
     (void)state;
-    if (ct_node_start(&fx.node[3], fx.node4_dir, fx.node4_api, 0, 0, NODE_START_MS) != 0) dump_logs();
-    fx.running[3] = true;
-    assert_true(ct_node_alive(&fx.node[3]));
+    if (ct_node_start(&fx.cl.node[3], fx.node4_dir, fx.node4_api, 0, 0, NODE_START_MS) != 0)
+        ct_cluster_dump_logs(&fx.cl);
+    fx.cl.out[3] = false;
+    assert_true(ct_node_alive(&fx.cl.node[3]));
     bool ok = wait_raft_config(ALL_NODES, ALL_NODES, CHANGE_MS + 30000);
-    if (!ok) dump_logs();
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
 
     /* blocks go on, through node4 too (it forwards to the leader) */
     assert_true(commit_note_via(0));
     ok = commit_note_via(3);
-    if (!ok) dump_logs();
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
     int64_t h = height_of(0);
-    ok = wait_converged(h, CONVERGE_MS);
-    if (!ok) dump_logs();
+    ok = ct_cluster_wait_converged(&fx.cl, h, NULL, CONVERGE_MS);
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
 
     json_t *rec = network_node(3, fx.node4_hex, NULL);
     assert_non_null(rec);
-    assert_string_equal(jstr(rec, "raft_role"), "voter");
+    assert_string_equal(ct_json_str(rec, "raft_role"), "voter");
     json_decref(rec);
     char *out = NULL;
-    assert_int_equal(ct_cli(&out, CLI_MS, "network", "members", "--node", fx.node[3].url, (char *)NULL), 0);
+    assert_int_equal(ct_cli(&out, CLI_MS, "network", "members", "--node", fx.cl.node[3].url, (char *)NULL),
+                     0);
     assert_non_null(strstr(out, "4 active nodes"));
     free(out);
 }
@@ -424,21 +354,19 @@ static void test_joined_node_reaches_the_same_head(void **state)
 static void test_leader_loss_with_four_voters(void **state)
 {
     (void)state;
-    int old = wait_leader(LEADER_WAIT_MS);
+    int old = ct_cluster_wait_any_leader(&fx.cl, GENESIS_NODES, LEADER_WAIT_MS);
     assert_true(old >= 0);
-    ct_node_stop(&fx.node[old], SIGKILL, 5000);
-    fx.running[old] = false;
-    int leader = wait_leader(LEADER_WAIT_MS);
-    if (leader < 0) dump_logs();
+    ct_cluster_stop_node(&fx.cl, old, SIGKILL, 5000);
+    int leader = ct_cluster_wait_any_leader(&fx.cl, GENESIS_NODES, LEADER_WAIT_MS);
+    if (leader < 0) ct_cluster_dump_logs(&fx.cl);
     assert_true(leader >= 0 && leader != old);
     bool ok = commit_note_via(3);
-    if (!ok) dump_logs();
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
-    assert_int_equal(
-        ct_node_start(&fx.node[old], fx.net.node_dirs[old], fx.net.api_ports[old], 0, 0, NODE_START_MS), 0);
-    fx.running[old] = true;
-    ok = wait_converged(height_of(leader), CONVERGE_MS) && wait_raft_config(ALL_NODES, ALL_NODES, CHANGE_MS);
-    if (!ok) dump_logs();
+    assert_int_equal(ct_cluster_start_node(&fx.cl, old, NODE_START_MS), 0);
+    ok = ct_cluster_wait_converged(&fx.cl, height_of(leader), NULL, CONVERGE_MS) &&
+         wait_raft_config(ALL_NODES, ALL_NODES, CHANGE_MS);
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
 }
 
@@ -447,19 +375,19 @@ static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
     (void)state;
     char *out = NULL, txid[CC_HASH_HEX];
     int rc = ct_cli(&out, CLI_MS, "network", "propose-remove", "--key", fx.payer_key, "--id", fx.node4_hex,
-                    "--node", fx.node[0].url, (char *)NULL);
+                    "--node", fx.cl.node[0].url, (char *)NULL);
     if (rc != 0) fprintf(stderr, "propose-remove: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
     assert_true(proposal_of(out, txid));
     free(out);
     rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.admin_key, "--proposal", txid, "--node",
-                fx.node[1].url, (char *)NULL);
+                fx.cl.node[1].url, (char *)NULL);
     if (rc != 0) fprintf(stderr, "approve: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
     free(out);
 
     bool ok = wait_raft_config(GENESIS_NODES, GENESIS_NODES, CHANGE_MS);
-    if (!ok) dump_logs();
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
     /* no longer listed; its record stays, by id */
     json_t *rec = network_node(0, fx.node4_hex, NULL);
@@ -468,35 +396,27 @@ static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
     rec = get_json(0, path, NULL);
     free(path);
     assert_non_null(rec);
-    assert_string_equal(jstr(rec, "status"), "removed");
-    assert_true(jint(rec, "removed_at") > 0);
+    assert_string_equal(ct_json_str(rec, "status"), "removed");
+    assert_true(ct_json_int(rec, "removed_at") > 0);
     assert_true(json_is_null(json_object_get(rec, "raft_role")));
     json_decref(rec);
 
-    assert_int_equal(ct_node_stop(&fx.node[3], SIGTERM, 20000), 0);
-    fx.running[3] = false;
+    assert_int_equal(ct_cluster_stop_node(&fx.cl, 3, SIGTERM, 20000), 0);
     for (int i = 0; i < GENESIS_NODES; i++) assert_true(commit_note_via(i));
-    ok = wait_converged(height_of(0), CONVERGE_MS);
-    if (!ok) dump_logs();
+    ok = ct_cluster_wait_converged(&fx.cl, height_of(0), NULL, CONVERGE_MS);
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
 
     /* a removed node that starts again is told so */
-    rc = ct_node_start(&fx.node[3], fx.node4_dir, fx.node4_api, 0, 0, 3000);
+    rc = ct_node_start(&fx.cl.node[3], fx.node4_dir, fx.node4_api, 0, 0, 3000);
     assert_int_not_equal(rc, 0);
 }
 
 static void test_verify_chain_on_every_node(void **state)
 {
     (void)state;
-    for (int i = 0; i < GENESIS_NODES; i++)
-        if (fx.running[i]) assert_int_equal(ct_node_stop(&fx.node[i], SIGTERM, 20000), 0);
-    for (int i = 0; i < GENESIS_NODES; i++) {
-        char *out = NULL;
-        int rc = ct_cli(&out, 60000, "verify-chain", "--dir", fx.net.node_dirs[i], (char *)NULL);
-        if (rc != 0) fprintf(stderr, "verify-chain node%d: %s\n", i + 1, out ? out : "");
-        assert_int_equal(rc, 0);
-        free(out);
-    }
+    assert_int_equal(ct_cluster_stop_all(&fx.cl, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_verify_chains(&fx.cl, 60000), 0);
 }
 
 int main(void)

@@ -28,120 +28,18 @@
 #define LEADER_WAIT_MS 10000
 #define CONVERGE_MS    10000
 #define NEW_LEADER_MS  3000 /* the bound after kill -9 */
-#define POLL_MS        20
 #define LOAD_PAUSE_MS  10
 #define VERIFY_MS      60000
 #define BATCH_TXS      20
 
 typedef struct fixture {
-    ct_net net;
-    ct_node node[NODES];
-    bool down[NODES];
+    ct_cluster cl;  /* out[i]: killed */
     uint64_t nonce; /* note numbers: every note is a new tx */
 } fixture;
 
 static fixture fx;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-/* GET /v1/status of node i; NULL when it does not answer 200. Caller decrefs. */
-static json_t *status_of(int i)
-{
-    ct_resp r;
-    char *url = ct_strf("%s/v1/status", fx.node[i].url);
-    json_t *v = NULL;
-    if (ct_get(url, &r) == 0 && r.status == 200 && r.json) v = json_incref(r.json);
-    ct_resp_free(&r);
-    free(url);
-    return v;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static int64_t jint(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-}
-
-/* The index of the node every live node names as leader, once they agree
- * and that node says it leads; -1 after timeout_ms. */
-static int wait_leader(unsigned timeout_ms)
-{
-    uint64_t deadline = ct_now_ms() + timeout_ms;
-    do {
-        char agreed[64] = "";
-        bool same = true;
-        int leader = -1;
-        for (int i = 0; i < NODES && same; i++) {
-            if (fx.down[i]) continue;
-            json_t *st = status_of(i);
-            const char *name = st ? jstr(st, "leader") : "";
-            if (!*name || (agreed[0] && strcmp(agreed, name) != 0)) same = false;
-            snprintf(agreed, sizeof agreed, "%s", name);
-            if (st && strcmp(jstr(st, "raft_state"), "leader") == 0) leader = i;
-            json_decref(st);
-        }
-        if (same && leader >= 0 && agreed[0]) {
-            char want[16];
-            snprintf(want, sizeof want, "node%d", leader + 1);
-            if (strcmp(agreed, want) == 0) return leader;
-        }
-        ct_sleep_ms(POLL_MS);
-    } while (ct_now_ms() < deadline);
-    return -1;
-}
-
-static int some_follower(int leader)
-{
-    for (int i = 0; i < NODES; i++)
-        if (i != leader && !fx.down[i]) return i;
-    return -1;
-}
-
-/* Wait until every live node reports the same height (>= min_height) and
- * head hash; fills *out with the status of the first live node. */
-static bool wait_converged(int64_t min_height, json_t **out, unsigned timeout_ms)
-{
-    uint64_t deadline = ct_now_ms() + timeout_ms;
-    do {
-        json_t *first = NULL;
-        bool same = true;
-        for (int i = 0; i < NODES && same; i++) {
-            if (fx.down[i]) continue;
-            json_t *st = status_of(i);
-            if (!st || jint(st, "height") < min_height) {
-                same = false;
-            } else if (!first) {
-                first = json_incref(st);
-            } else if (jint(st, "height") != jint(first, "height") ||
-                       strcmp(jstr(st, "head_hash"), jstr(first, "head_hash")) != 0 ||
-                       strcmp(jstr(st, "state_root"), jstr(first, "state_root")) != 0) {
-                same = false;
-            }
-            json_decref(st);
-        }
-        if (same && first) {
-            if (out)
-                *out = first;
-            else
-                json_decref(first);
-            return true;
-        }
-        json_decref(first);
-        ct_sleep_ms(POLL_MS);
-    } while (ct_now_ms() < deadline);
-    return false;
-}
-
-static void dump_logs(void)
-{
-    for (int i = 0; i < NODES; i++) ct_node_dump_log(&fx.node[i]);
-}
 
 /* Submit a new note to node i with ?wait=commit and expect "committed". */
 static void commit_note_via(int i)
@@ -150,14 +48,14 @@ static void commit_note_via(int i)
     ct_resp r;
     ct_http *h = ct_http_new();
     assert_non_null(h);
-    assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &tx), 0);
-    assert_int_equal(ct_submit(h, fx.node[i].url, &tx, true, &r), 0);
-    if (r.status != 200 || strcmp(jstr(r.json, "status"), "committed") != 0) {
+    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
+    assert_int_equal(ct_submit(h, fx.cl.node[i].url, &tx, true, &r), 0);
+    if (r.status != 200 || strcmp(ct_json_str(r.json, "status"), "committed") != 0) {
         fprintf(stderr, "node%d answered %ld: %s\n", i + 1, r.status, r.body);
-        dump_logs();
+        ct_cluster_dump_logs(&fx.cl);
     }
     assert_int_equal(r.status, 200);
-    assert_string_equal(jstr(r.json, "status"), "committed");
+    assert_string_equal(ct_json_str(r.json, "status"), "committed");
     ct_resp_free(&r);
     cc_tx_free(&tx);
     ct_http_free(h);
@@ -169,23 +67,14 @@ static int group_setup(void **state)
 {
     (void)state;
     memset(&fx, 0, sizeof fx);
-    if (ct_net_create_nodes(&fx.net, "raft", NODES) != 0) return -1;
-    for (int i = 0; i < NODES; i++)
-        if (ct_node_start(&fx.node[i], fx.net.node_dirs[i], fx.net.api_ports[i], 0, 0, NODE_START_MS) != 0)
-            return -1;
-    if (wait_leader(LEADER_WAIT_MS) < 0) {
-        fprintf(stderr, "no leader within %d ms\n", LEADER_WAIT_MS);
-        dump_logs();
-        return -1;
-    }
-    return 0;
+    if (ct_cluster_create(&fx.cl, "raft", NODES, NODES) != 0) return -1;
+    return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < NODES; i++) ct_node_free(&fx.node[i]);
-    ct_net_destroy(&fx.net);
+    ct_cluster_destroy(&fx.cl);
     return 0;
 }
 
@@ -194,17 +83,17 @@ static int group_teardown(void **state)
 static void test_status_reports_raft(void **state)
 {
     (void)state;
-    int leader = wait_leader(LEADER_WAIT_MS);
+    int leader = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
     assert_true(leader >= 0);
     for (int i = 0; i < NODES; i++) {
-        json_t *st = status_of(i);
+        json_t *st = ct_cluster_status(&fx.cl, i);
         assert_non_null(st);
-        assert_string_equal(jstr(st, "mode"), "raft");
-        assert_true(jint(st, "term") >= 1);
-        assert_string_equal(jstr(st, "raft_state"), i == leader ? "leader" : "follower");
+        assert_string_equal(ct_json_str(st, "mode"), "raft");
+        assert_true(ct_json_int(st, "term") >= 1);
+        assert_string_equal(ct_json_str(st, "raft_state"), i == leader ? "leader" : "follower");
         char want[16];
         snprintf(want, sizeof want, "node%d", leader + 1);
-        assert_string_equal(jstr(st, "leader"), want);
+        assert_string_equal(ct_json_str(st, "leader"), want);
         json_decref(st);
     }
 }
@@ -212,26 +101,26 @@ static void test_status_reports_raft(void **state)
 static void test_follower_commits_with_wait(void **state)
 {
     (void)state;
-    int leader = wait_leader(LEADER_WAIT_MS);
+    int leader = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
     assert_true(leader >= 0);
-    commit_note_via(some_follower(leader));
+    commit_note_via(ct_cluster_follower(&fx.cl, leader));
     /* and a batch through the other follower */
     int other = -1;
     for (int i = 0; i < NODES; i++)
-        if (i != leader && i != some_follower(leader)) other = i;
+        if (i != leader && i != ct_cluster_follower(&fx.cl, leader)) other = i;
     cc_tx txs[BATCH_TXS];
     for (int k = 0; k < BATCH_TXS; k++)
-        assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &txs[k]), 0);
+        assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &txs[k]), 0);
     size_t len = 0;
     uint8_t *body = ct_batch_body(txs, BATCH_TXS, &len);
-    char *url = ct_strf("%s/v1/txs?wait=commit", fx.node[other].url);
+    char *url = ct_strf("%s/v1/txs?wait=commit", fx.cl.node[other].url);
     ct_resp r;
     assert_int_equal(ct_post(url, "application/octet-stream", body, len, &r), 0);
     assert_int_equal(r.status, 200);
-    assert_int_equal(jint(r.json, "accepted"), BATCH_TXS);
+    assert_int_equal(ct_json_int(r.json, "accepted"), BATCH_TXS);
     const json_t *results = json_object_get(r.json, "results");
     for (size_t k = 0; k < BATCH_TXS; k++)
-        assert_string_equal(jstr(json_array_get(results, k), "status"), "committed");
+        assert_string_equal(ct_json_str(json_array_get(results, k), "status"), "committed");
     ct_resp_free(&r);
     free(url);
     free(body);
@@ -253,9 +142,9 @@ static void *race(void *arg)
     ct_http *h = ct_http_new();
     ct_resp r;
     pthread_barrier_wait(rc->start);
-    if (h && ct_submit(h, fx.node[rc->node].url, rc->tx, true, &r) == 0) {
+    if (h && ct_submit(h, fx.cl.node[rc->node].url, rc->tx, true, &r) == 0) {
         rc->status = r.status;
-        snprintf(rc->state, sizeof rc->state, "%s", jstr(r.json, "status"));
+        snprintf(rc->state, sizeof rc->state, "%s", ct_json_str(r.json, "status"));
         snprintf(rc->code, sizeof rc->code, "%s", ct_resp_error_code(&r));
     }
     if (h) ct_resp_free(&r);
@@ -267,12 +156,12 @@ static void test_same_tx_to_all_nodes_commits_once(void **state)
 {
     (void)state;
     json_t *before = NULL;
-    assert_true(wait_converged(1, &before, CONVERGE_MS));
-    int64_t total_before = jint(before, "tx_total");
+    assert_true(ct_cluster_wait_converged(&fx.cl, 1, &before, CONVERGE_MS));
+    int64_t total_before = ct_json_int(before, "tx_total");
     json_decref(before);
 
     cc_tx tx;
-    assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &tx), 0);
+    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, NODES);
     racer racers[NODES];
@@ -297,12 +186,12 @@ static void test_same_tx_to_all_nodes_commits_once(void **state)
     assert_true(committed >= 1);
 
     json_t *after = NULL;
-    assert_true(wait_converged(1, &after, CONVERGE_MS));
-    assert_int_equal(jint(after, "tx_total"), total_before + 1); /* in one block, once */
+    assert_true(ct_cluster_wait_converged(&fx.cl, 1, &after, CONVERGE_MS));
+    assert_int_equal(ct_json_int(after, "tx_total"), total_before + 1); /* in one block, once */
     json_decref(after);
     char hex[CC_HASH_HEX];
     for (int i = 0; i < NODES; i++) {
-        char *url = ct_strf("%s/v1/tx/%s", fx.node[i].url, ct_txid_hex(&tx, hex));
+        char *url = ct_strf("%s/v1/tx/%s", fx.cl.node[i].url, ct_txid_hex(&tx, hex));
         ct_resp r;
         assert_int_equal(ct_get(url, &r), 0);
         assert_int_equal(r.status, 200);
@@ -316,7 +205,7 @@ static void test_every_node_has_the_same_head(void **state)
 {
     (void)state;
     json_t *st = NULL;
-    if (!wait_converged(3, &st, CONVERGE_MS)) dump_logs();
+    if (!ct_cluster_wait_converged(&fx.cl, 3, &st, CONVERGE_MS)) ct_cluster_dump_logs(&fx.cl);
     assert_non_null(st);
     json_decref(st);
 }
@@ -337,8 +226,9 @@ static void *load_main(void *arg)
     for (size_t k = 0; h && !l->stop; k++) {
         cc_tx tx;
         ct_resp r;
-        if (ct_tx_note(&fx.net, &fx.net.admin, n++, &tx) != 0) break;
-        if (ct_submit(h, fx.node[l->nodes[k % (size_t)l->count]].url, &tx, false, &r) == 0 && r.status == 202)
+        if (ct_tx_note(&fx.cl.net, &fx.cl.net.admin, n++, &tx) != 0) break;
+        if (ct_submit(h, fx.cl.node[l->nodes[k % (size_t)l->count]].url, &tx, false, &r) == 0 &&
+            r.status == 202)
             l->accepted++;
         l->sent++;
         ct_resp_free(&r);
@@ -352,10 +242,10 @@ static void *load_main(void *arg)
 static void test_kill_leader_elects_a_new_one(void **state)
 {
     (void)state;
-    int old = wait_leader(LEADER_WAIT_MS);
+    int old = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
     assert_true(old >= 0);
-    json_t *st = status_of(old);
-    int64_t old_term = jint(st, "term");
+    json_t *st = ct_cluster_status(&fx.cl, old);
+    int64_t old_term = ct_json_int(st, "term");
     json_decref(st);
 
     load l = {.count = 0, .first_nonce = 1000000};
@@ -365,16 +255,15 @@ static void test_kill_leader_elects_a_new_one(void **state)
     assert_int_equal(pthread_create(&loader, NULL, load_main, &l), 0);
     ct_sleep_ms(300); /* the load is flowing */
 
-    ct_node_stop(&fx.node[old], SIGKILL, 5000);
-    fx.down[old] = true;
+    ct_cluster_stop_node(&fx.cl, old, SIGKILL, 5000);
     uint64_t t0 = ct_now_ms();
-    int leader = wait_leader(NEW_LEADER_MS + 2000);
+    int leader = ct_cluster_wait_leader(&fx.cl, NEW_LEADER_MS + 2000);
     uint64_t took = ct_now_ms() - t0;
     fprintf(stderr, "new leader node%d after %llu ms\n", leader + 1, (unsigned long long)took);
     assert_true(leader >= 0 && leader != old);
     assert_true(took <= NEW_LEADER_MS);
-    st = status_of(leader);
-    assert_true(jint(st, "term") > old_term);
+    st = ct_cluster_status(&fx.cl, leader);
+    assert_true(ct_json_int(st, "term") > old_term);
     json_decref(st);
 
     ct_sleep_ms(300); /* some load through the new leader */
@@ -383,9 +272,9 @@ static void test_kill_leader_elects_a_new_one(void **state)
     assert_true(l.accepted > 0);
 
     for (int i = 0; i < NODES; i++)
-        if (!fx.down[i]) commit_note_via(i);
+        if (!fx.cl.out[i]) commit_note_via(i);
     json_t *head = NULL;
-    if (!wait_converged(1, &head, CONVERGE_MS)) dump_logs();
+    if (!ct_cluster_wait_converged(&fx.cl, 1, &head, CONVERGE_MS)) ct_cluster_dump_logs(&fx.cl);
     assert_non_null(head);
     json_decref(head);
 }
@@ -393,15 +282,8 @@ static void test_kill_leader_elects_a_new_one(void **state)
 static void test_verify_chain_on_every_node(void **state)
 {
     (void)state;
-    for (int i = 0; i < NODES; i++)
-        if (!fx.down[i]) assert_int_equal(ct_node_stop(&fx.node[i], SIGTERM, 20000), 0);
-    for (int i = 0; i < NODES; i++) {
-        char *out = NULL;
-        int rc = ct_cli(&out, VERIFY_MS, "verify-chain", "--dir", fx.net.node_dirs[i], (char *)NULL);
-        if (rc != 0) fprintf(stderr, "verify-chain node%d: %s\n", i + 1, out ? out : "");
-        assert_int_equal(rc, 0);
-        free(out);
-    }
+    assert_int_equal(ct_cluster_stop_all(&fx.cl, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_verify_chains(&fx.cl, VERIFY_MS), 0);
 }
 
 int main(void)

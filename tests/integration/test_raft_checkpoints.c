@@ -32,8 +32,7 @@
 #define CLI_MS         20000
 
 typedef struct fixture {
-    ct_net net;
-    ct_node node[NODES];
+    ct_cluster cl;
     uint64_t nonce;
     char txid[CC_HASH_HEX]; /* a committed note */
     int64_t tx_height;
@@ -46,7 +45,7 @@ static fixture fx;
 /* GET base+path into r; the status (0 when no answer). */
 static long get(int i, const char *path, ct_resp *r)
 {
-    char *url = ct_strf("%s%s", fx.node[i].url, path);
+    char *url = ct_strf("%s%s", fx.cl.node[i].url, path);
     ct_get(url, r);
     free(url);
     return r->status;
@@ -54,43 +53,10 @@ static long get(int i, const char *path, ct_resp *r)
 
 static long post_json(int i, const char *path, const char *body, ct_resp *r)
 {
-    char *url = ct_strf("%s%s", fx.node[i].url, path);
+    char *url = ct_strf("%s%s", fx.cl.node[i].url, path);
     ct_post(url, "application/json", body, strlen(body), r);
     free(url);
     return r->status;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static int64_t jint(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-}
-
-static void dump_logs(void)
-{
-    for (int i = 0; i < NODES; i++) ct_node_dump_log(&fx.node[i]);
-}
-
-/* The leader's index once a node says it leads; -1 after timeout_ms. */
-static int wait_leader(unsigned timeout_ms)
-{
-    uint64_t deadline = ct_now_ms() + timeout_ms;
-    do {
-        for (int i = 0; i < NODES; i++) {
-            ct_resp r;
-            bool lead = get(i, "/v1/status", &r) == 200 && strcmp(jstr(r.json, "raft_state"), "leader") == 0;
-            ct_resp_free(&r);
-            if (lead) return i;
-        }
-        ct_sleep_ms(POLL_MS);
-    } while (ct_now_ms() < deadline);
-    return -1;
 }
 
 /* Commit a new note through node i (?wait=commit); its height. */
@@ -100,15 +66,15 @@ static int64_t commit_note_via(int i, char txid[CC_HASH_HEX])
     ct_resp r;
     ct_http *h = ct_http_new();
     assert_non_null(h);
-    assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &tx), 0);
-    assert_int_equal(ct_submit(h, fx.node[i].url, &tx, true, &r), 0);
+    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
+    assert_int_equal(ct_submit(h, fx.cl.node[i].url, &tx, true, &r), 0);
     if (r.status != 200) {
         fprintf(stderr, "node%d answered %ld: %s\n", i + 1, r.status, r.body);
-        dump_logs();
+        ct_cluster_dump_logs(&fx.cl);
     }
     assert_int_equal(r.status, 200);
-    assert_string_equal(jstr(r.json, "status"), "committed");
-    int64_t height = jint(r.json, "height");
+    assert_string_equal(ct_json_str(r.json, "status"), "committed");
+    int64_t height = ct_json_int(r.json, "height");
     if (txid) ct_txid_hex(&tx, txid);
     ct_resp_free(&r);
     cc_tx_free(&tx);
@@ -124,9 +90,9 @@ static int64_t wait_checkpoint(int i, int64_t min_height, unsigned timeout_ms)
     do {
         ct_resp r;
         int64_t h = -1;
-        if (get(i, "/v1/checkpoint", &r) == 200 && jint(r.json, "height") >= min_height &&
+        if (get(i, "/v1/checkpoint", &r) == 200 && ct_json_int(r.json, "height") >= min_height &&
             json_array_size(json_object_get(r.json, "signatures")) >= MAJORITY)
-            h = jint(r.json, "height");
+            h = ct_json_int(r.json, "height");
         ct_resp_free(&r);
         if (h >= 0) return h;
         ct_sleep_ms(POLL_MS);
@@ -167,7 +133,7 @@ static void header_at(int i, uint64_t height, cc_header *out)
     char *path = ct_strf("/v1/checkpoint/signatures?height=%llu", (unsigned long long)height);
     assert_int_equal(get(i, path, &r), 200);
     uint8_t raw[CC_HEADER_BYTES];
-    const char *hex = jstr(r.json, "header");
+    const char *hex = ct_json_str(r.json, "header");
     assert_int_equal(strlen(hex), 2 * CC_HEADER_BYTES);
     assert_int_equal(cc_unhex(hex, raw, sizeof raw), CC_OK);
     assert_int_equal(cc_header_decode(raw, sizeof raw, out, NULL), CC_OK);
@@ -181,23 +147,14 @@ static int group_setup(void **state)
 {
     (void)state;
     memset(&fx, 0, sizeof fx);
-    if (ct_net_create_nodes(&fx.net, "ckpt", NODES) != 0) return -1;
-    for (int i = 0; i < NODES; i++)
-        if (ct_node_start(&fx.node[i], fx.net.node_dirs[i], fx.net.api_ports[i], 0, 0, NODE_START_MS) != 0)
-            return -1;
-    if (wait_leader(LEADER_WAIT_MS) < 0) {
-        fprintf(stderr, "no leader within %d ms\n", LEADER_WAIT_MS);
-        dump_logs();
-        return -1;
-    }
-    return 0;
+    if (ct_cluster_create(&fx.cl, "ckpt", NODES, NODES) != 0) return -1;
+    return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < NODES; i++) ct_node_free(&fx.node[i]);
-    ct_net_destroy(&fx.net);
+    ct_cluster_destroy(&fx.cl);
     return 0;
 }
 
@@ -211,7 +168,7 @@ static void test_every_node_has_a_majority_checkpoint(void **state)
     fx.tx_height = last;
     for (int i = 0; i < NODES; i++) {
         int64_t h = wait_checkpoint(i, last, CHECKPOINT_MS);
-        if (h < 0) dump_logs();
+        if (h < 0) ct_cluster_dump_logs(&fx.cl);
         assert_true(h >= last);
         /* each signature is a distinct node */
         ct_resp r;
@@ -219,9 +176,9 @@ static void test_every_node_has_a_majority_checkpoint(void **state)
         const json_t *sigs = json_object_get(r.json, "signatures");
         for (size_t a = 0; a < json_array_size(sigs); a++)
             for (size_t b = a + 1; b < json_array_size(sigs); b++)
-                assert_string_not_equal(jstr(json_array_get(sigs, a), "node"),
-                                        jstr(json_array_get(sigs, b), "node"));
-        assert_int_equal(jint(r.json, "required"), MAJORITY);
+                assert_string_not_equal(ct_json_str(json_array_get(sigs, a), "node"),
+                                        ct_json_str(json_array_get(sigs, b), "node"));
+        assert_int_equal(ct_json_int(r.json, "required"), MAJORITY);
         ct_resp_free(&r);
     }
 }
@@ -229,7 +186,7 @@ static void test_every_node_has_a_majority_checkpoint(void **state)
 static void test_proof_from_a_follower_verifies_offline(void **state)
 {
     (void)state;
-    int leader = wait_leader(LEADER_WAIT_MS);
+    int leader = ct_cluster_wait_any_leader(&fx.cl, NODES, LEADER_WAIT_MS);
     assert_true(leader >= 0);
     int follower = (leader + 1) % NODES;
     assert_true(wait_checkpoint(follower, fx.tx_height, CHECKPOINT_MS) >= fx.tx_height);
@@ -245,7 +202,7 @@ static void test_proof_from_a_follower_verifies_offline(void **state)
     /* tamper: one hex digit of the block header */
     json_t *doc = json_deep_copy(r.json);
     json_t *block = json_object_get(doc, "block");
-    char *hdr = strdup(jstr(block, "header"));
+    char *hdr = strdup(ct_json_str(block, "header"));
     assert_true(strlen(hdr) > 100);
     hdr[100] = hdr[100] == '0' ? '1' : '0';
     json_object_set_new(block, "header", json_string(hdr));
@@ -253,12 +210,12 @@ static void test_proof_from_a_follower_verifies_offline(void **state)
     assert_int_equal(ct_write_file(bad, text, strlen(text)), 0);
 
     char *out = NULL;
-    int rc = ct_cli(&out, CLI_MS, "verify-proof", good, "--genesis", fx.net.genesis_path, (char *)NULL);
+    int rc = ct_cli(&out, CLI_MS, "verify-proof", good, "--genesis", fx.cl.net.genesis_path, (char *)NULL);
     if (rc != 0) fprintf(stderr, "verify-proof: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
     free(out);
     out = NULL;
-    rc = ct_cli(&out, CLI_MS, "verify-proof", bad, "--genesis", fx.net.genesis_path, (char *)NULL);
+    rc = ct_cli(&out, CLI_MS, "verify-proof", bad, "--genesis", fx.cl.net.genesis_path, (char *)NULL);
     if (rc != 1) fprintf(stderr, "verify-proof (tampered): %s\n", out ? out : "");
     assert_int_equal(rc, 1);
     free(out);
@@ -288,7 +245,7 @@ static void test_bogus_signatures_are_refused(void **state)
     cc_key stranger;
     ct_key("not-a-node", &stranger);
     cc_checkpoint_sign(&h, &stranger, &s);
-    memcpy(s.node, fx.net.node_keys[1].pk, CC_PUBKEY_BYTES);
+    memcpy(s.node, fx.cl.net.node_keys[1].pk, CC_PUBKEY_BYTES);
     char *body = one_signature_body(height, &h, &s);
     assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 401);
     assert_string_equal(ct_resp_error_code(&r), "signature");
@@ -316,10 +273,11 @@ static void test_bogus_signatures_are_refused(void **state)
     ct_resp_free(&after);
 
     /* a genuine one is taken (again: idempotent) */
-    cc_checkpoint_sign(&h, &fx.net.node_keys[1], &s);
+    cc_checkpoint_sign(&h, &fx.cl.net.node_keys[1], &s);
     body = one_signature_body(height, &h, &s);
     assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 200);
-    assert_string_equal(jstr(json_array_get(json_object_get(r.json, "results"), 0), "status"), "stored");
+    assert_string_equal(ct_json_str(json_array_get(json_object_get(r.json, "results"), 0), "status"),
+                        "stored");
     ct_resp_free(&r);
     free(body);
 }
@@ -342,7 +300,7 @@ static void test_healthy_network_has_no_evidence(void **state)
 static void test_equivocation_halts_the_node(void **state)
 {
     (void)state;
-    int leader = wait_leader(LEADER_WAIT_MS);
+    int leader = ct_cluster_wait_any_leader(&fx.cl, NODES, LEADER_WAIT_MS);
     assert_true(leader >= 0);
     int victim = (leader + 1) % NODES, liar = (leader + 2) % NODES;
     const uint64_t height = 1;
@@ -352,8 +310,8 @@ static void test_equivocation_halts_the_node(void **state)
     cc_checkpoint_sig s;
     header_at(victim, height, &h);
     h.time_ms += 1;
-    cc_header_sign(&h, &fx.net.node_keys[liar]);
-    cc_checkpoint_sign(&h, &fx.net.node_keys[liar], &s);
+    cc_header_sign(&h, &fx.cl.net.node_keys[liar]);
+    cc_checkpoint_sign(&h, &fx.cl.net.node_keys[liar], &s);
     char *body = one_signature_body(height, &h, &s);
     ct_resp r;
     if (post_json(victim, "/v1/checkpoint/signatures", body, &r) != 409) fprintf(stderr, "%s\n", r.body);
@@ -368,13 +326,13 @@ static void test_equivocation_halts_the_node(void **state)
     assert_true(json_is_string(json_object_get(r.json, "reason")));
     const json_t *ev = json_object_get(r.json, "evidence");
     assert_int_equal(json_array_size(ev), 1);
-    assert_string_equal(jstr(json_array_get(ev, 0), "kind"), "equivocation");
-    assert_int_equal(jint(json_array_get(ev, 0), "height"), height);
+    assert_string_equal(ct_json_str(json_array_get(ev, 0), "kind"), "equivocation");
+    assert_int_equal(ct_json_int(json_array_get(ev, 0), "height"), height);
     assert_int_equal(json_array_size(json_object_get(json_array_get(ev, 0), "headers")), 2);
     ct_resp_free(&r);
     assert_int_equal(get(victim, "/v1/status", &r), 200);
     assert_true(json_is_true(json_object_get(r.json, "halted")));
-    int64_t halted_height = jint(r.json, "height");
+    int64_t halted_height = ct_json_int(r.json, "height");
     ct_resp_free(&r);
     assert_int_equal(metric(victim, "carechain_evidence"), 1);
     assert_int_equal(metric(victim, "carechain_halted"), 1);
@@ -389,12 +347,12 @@ static void test_equivocation_halts_the_node(void **state)
     assert_int_equal(get(victim, "/v1/blocks/1", &r), 200);
     ct_resp_free(&r);
     /* the victim got that block too: its apply path refuses it and stops */
-    assert_int_equal(ct_wait_height(fx.node[liar].url, (uint64_t)later, CHECKPOINT_MS), 0);
+    assert_int_equal(ct_wait_height(fx.cl.node[liar].url, (uint64_t)later, CHECKPOINT_MS), 0);
     uint64_t deadline = ct_now_ms() + CHECKPOINT_MS;
     while (metric(victim, "carechain_apply_halted") != 1 && ct_now_ms() < deadline) ct_sleep_ms(POLL_MS);
     assert_int_equal(metric(victim, "carechain_apply_halted"), 1);
     assert_int_equal(get(victim, "/v1/status", &r), 200);
-    assert_int_equal(jint(r.json, "height"), halted_height);
+    assert_int_equal(ct_json_int(r.json, "height"), halted_height);
     assert_true(json_is_true(json_object_get(r.json, "halted")));
     ct_resp_free(&r);
     assert_int_equal(get(leader, "/v1/evidence", &r), 200);

@@ -50,34 +50,20 @@
 #define BLOCKS_PAGE_MS   5000
 
 typedef struct fixture {
-    ct_net net;
+    ct_cluster cl; /* out[i]: stopped, isolated or down */
     ct_raft_mesh mesh;
-    ct_node node[NODES];
-    bool out[NODES]; /* stopped, isolated or down: left out of leader/convergence polls */
-    uint64_t nonce;  /* note numbers: every note is a new tx */
+    uint64_t nonce; /* note numbers: every note is a new tx */
 } fixture;
 
 static fixture fx;
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static const char *jstr(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static int64_t jint(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-}
-
 /* GET base+path with a short timeout; the JSON body on 200, else NULL. */
 static json_t *get_json(int i, const char *path, unsigned timeout_ms)
 {
     ct_http *h = ct_http_new();
-    char *url = ct_strf("%s%s", fx.node[i].url, path);
+    char *url = ct_strf("%s%s", fx.cl.node[i].url, path);
     ct_resp r;
     json_t *v = NULL;
     if (h && ct_http_do(h, "GET", url, NULL, NULL, 0, timeout_ms, &r) == 0 && r.status == 200 && r.json)
@@ -88,111 +74,14 @@ static json_t *get_json(int i, const char *path, unsigned timeout_ms)
     return v;
 }
 
-static json_t *status_of(int i)
-{
-    return get_json(i, "/v1/status", STATUS_HTTP_MS);
-}
-
-static void dump_logs(void)
-{
-    for (int i = 0; i < NODES; i++) ct_node_dump_log(&fx.node[i]);
-}
-
-static void print_status(void)
-{
-    for (int i = 0; i < NODES; i++) {
-        json_t *st = fx.node[i].pid > 0 ? status_of(i) : NULL;
-        fprintf(stderr, "  node%d%s: %s height %lld head %.16s term %lld leader '%s'\n", i + 1,
-                fx.out[i] ? " (left out)" : "", st ? jstr(st, "raft_state") : "(no answer)",
-                (long long)(st ? jint(st, "height") : -1), st ? jstr(st, "head_hash") : "",
-                (long long)(st ? jint(st, "term") : -1), st ? jstr(st, "leader") : "");
-        json_decref(st);
-    }
-}
-
-/* The index of the node every node not left out names as leader, once they
- * agree and it says it leads; -1 after timeout_ms (and says what it saw). */
-static int wait_leader(unsigned timeout_ms)
-{
-    uint64_t deadline = ct_now_ms() + timeout_ms;
-    do {
-        char agreed[64] = "";
-        bool same = true;
-        int leader = -1;
-        for (int i = 0; i < NODES && same; i++) {
-            if (fx.out[i]) continue;
-            json_t *st = status_of(i);
-            const char *name = st ? jstr(st, "leader") : "";
-            if (!*name || (agreed[0] && strcmp(agreed, name) != 0)) same = false;
-            snprintf(agreed, sizeof agreed, "%s", name);
-            if (st && strcmp(jstr(st, "raft_state"), "leader") == 0) leader = i;
-            json_decref(st);
-        }
-        if (same && leader >= 0 && !fx.out[leader]) {
-            char want[16];
-            snprintf(want, sizeof want, "node%d", leader + 1);
-            if (strcmp(agreed, want) == 0) return leader;
-        }
-        ct_sleep_ms(POLL_MS);
-    } while (ct_now_ms() < deadline);
-    fprintf(stderr, "waited %u ms for the nodes not left out to agree on a leader that leads:\n", timeout_ms);
-    print_status();
-    return -1;
-}
-
-static int some_follower(int leader)
-{
-    for (int i = 0; i < NODES; i++)
-        if (i != leader && !fx.out[i]) return i;
-    return -1;
-}
-
-/* Wait until every node not left out reports the same height (>= min_height),
- * head hash and state root; *out gets the first one's status. */
-static bool wait_converged(int64_t min_height, json_t **out, unsigned timeout_ms)
-{
-    uint64_t deadline = ct_now_ms() + timeout_ms;
-    do {
-        json_t *first = NULL;
-        bool same = true;
-        for (int i = 0; i < NODES && same; i++) {
-            if (fx.out[i]) continue;
-            json_t *st = status_of(i);
-            if (!st || jint(st, "height") < min_height) {
-                same = false;
-            } else if (!first) {
-                first = json_incref(st);
-            } else if (jint(st, "height") != jint(first, "height") ||
-                       strcmp(jstr(st, "head_hash"), jstr(first, "head_hash")) != 0 ||
-                       strcmp(jstr(st, "state_root"), jstr(first, "state_root")) != 0) {
-                same = false;
-            }
-            json_decref(st);
-        }
-        if (same && first) {
-            if (out)
-                *out = first;
-            else
-                json_decref(first);
-            return true;
-        }
-        json_decref(first);
-        ct_sleep_ms(POLL_MS);
-    } while (ct_now_ms() < deadline);
-    fprintf(stderr, "waited %u ms for the nodes to agree on height >= %lld, head and state root:\n",
-            timeout_ms, (long long)min_height);
-    print_status();
-    return false;
-}
-
 /* Undo what an earlier test may have left behind when it failed half-way:
  * continue stopped nodes, heal every link. */
 static void restore_all(void)
 {
     for (int i = 0; i < NODES; i++) {
-        if (fx.node[i].pid > 0) kill(fx.node[i].pid, SIGCONT);
+        if (fx.cl.node[i].pid > 0) kill(fx.cl.node[i].pid, SIGCONT);
         ct_raft_mesh_isolate(&fx.mesh, (unsigned)i, false);
-        fx.out[i] = fx.node[i].pid <= 0;
+        fx.cl.out[i] = fx.cl.node[i].pid <= 0;
     }
 }
 
@@ -203,17 +92,17 @@ static void commit_note_via(int i)
     ct_resp r;
     ct_http *h = ct_http_new();
     assert_non_null(h);
-    assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &tx), 0);
-    char *url = ct_strf("%s/v1/tx?wait=commit", fx.node[i].url);
+    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
+    char *url = ct_strf("%s/v1/tx?wait=commit", fx.cl.node[i].url);
     int rc = ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, COMMIT_HTTP_MS, &r);
-    if (rc != 0 || r.status != 200 || strcmp(jstr(r.json, "status"), "committed") != 0) {
+    if (rc != 0 || r.status != 200 || strcmp(ct_json_str(r.json, "status"), "committed") != 0) {
         fprintf(stderr, "waited for a note to commit through node%d: %ld %s %s\n", i + 1, r.status, r.body,
                 r.curl_error);
-        print_status();
-        dump_logs();
+        ct_cluster_print_status(&fx.cl);
+        ct_cluster_dump_logs(&fx.cl);
     }
     assert_int_equal(r.status, 200);
-    assert_string_equal(jstr(r.json, "status"), "committed");
+    assert_string_equal(ct_json_str(r.json, "status"), "committed");
     ct_resp_free(&r);
     free(url);
     cc_tx_free(&tx);
@@ -225,7 +114,7 @@ static bool committed_on(int i, const char *txid)
 {
     char *path = ct_strf("/v1/tx/%s", txid);
     json_t *v = get_json(i, path, STATUS_HTTP_MS);
-    bool ok = v && strcmp(jstr(v, "status"), "committed") == 0;
+    bool ok = v && strcmp(ct_json_str(v, "status"), "committed") == 0;
     json_decref(v);
     free(path);
     return ok;
@@ -268,8 +157,8 @@ static int count_double_commits(int i, int64_t height)
                 all = realloc(all, cap * sizeof *all);
                 assert_non_null(all);
             }
-            snprintf(all[n].txid, sizeof all[n].txid, "%s", jstr(t, "txid"));
-            all[n].ok = strcmp(jstr(json_object_get(t, "result"), "code"), "ok") == 0;
+            snprintf(all[n].txid, sizeof all[n].txid, "%s", ct_json_str(t, "txid"));
+            all[n].ok = strcmp(ct_json_str(json_object_get(t, "result"), "code"), "ok") == 0;
             all[n].height = h;
             n++;
         }
@@ -300,30 +189,20 @@ static int group_setup(void **state)
 {
     (void)state;
     memset(&fx, 0, sizeof fx);
-    if (ct_net_create_nodes(&fx.net, "raft-faults", NODES) != 0) return -1;
-    if (ct_raft_mesh_create(&fx.mesh, &fx.net) != 0) {
+    if (ct_cluster_create(&fx.cl, "raft-faults", NODES, NODES) != 0) return -1;
+    fx.cl.status_timeout_ms = STATUS_HTTP_MS;
+    if (ct_raft_mesh_create(&fx.mesh, &fx.cl.net) != 0) {
         fprintf(stderr, "could not route raft through the loopback proxy\n");
         return -1;
     }
-    for (int i = 0; i < NODES; i++)
-        if (ct_node_start(&fx.node[i], fx.net.node_dirs[i], fx.net.api_ports[i], 0, 0, NODE_START_MS) != 0)
-            return -1;
-    if (wait_leader(LEADER_WAIT_MS) < 0) {
-        dump_logs();
-        return -1;
-    }
-    return 0;
+    return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < NODES; i++) {
-        if (fx.node[i].pid > 0) kill(fx.node[i].pid, SIGCONT); /* a stopped node cannot take SIGKILL's exit */
-        ct_node_free(&fx.node[i]);
-    }
+    ct_cluster_destroy(&fx.cl);
     ct_raft_mesh_destroy(&fx.mesh);
-    ct_net_destroy(&fx.net);
     return 0;
 }
 
@@ -344,13 +223,13 @@ static void *race(void *arg)
     racer *rc = arg;
     ct_http *h = ct_http_new();
     ct_resp r;
-    char *url = ct_strf("%s/v1/tx?wait=commit", fx.node[rc->node].url);
+    char *url = ct_strf("%s/v1/tx?wait=commit", fx.cl.node[rc->node].url);
     pthread_barrier_wait(rc->start);
     if (h) {
         ct_http_do(h, "POST", url, "application/octet-stream", rc->tx->raw, rc->tx->raw_len, COMMIT_HTTP_MS,
                    &r);
         rc->status = r.status;
-        snprintf(rc->state, sizeof rc->state, "%s", jstr(r.json, "status"));
+        snprintf(rc->state, sizeof rc->state, "%s", ct_json_str(r.json, "status"));
         snprintf(rc->code, sizeof rc->code, "%s", ct_resp_error_code(&r));
         snprintf(rc->curl_error, sizeof rc->curl_error, "%s", r.curl_error);
         ct_resp_free(&r);
@@ -365,13 +244,13 @@ static void test_same_txs_to_all_nodes_commit_once(void **state)
     (void)state;
     enum { RACERS = SAME_TX_COUNT * NODES };
     json_t *before = NULL;
-    assert_true(wait_converged(0, &before, CONVERGE_MS));
-    int64_t total_before = jint(before, "tx_total"), height_before = jint(before, "height");
+    assert_true(ct_cluster_wait_converged(&fx.cl, 0, &before, CONVERGE_MS));
+    int64_t total_before = ct_json_int(before, "tx_total"), height_before = ct_json_int(before, "height");
     json_decref(before);
 
     cc_tx txs[SAME_TX_COUNT];
     for (int k = 0; k < SAME_TX_COUNT; k++)
-        assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &txs[k]), 0);
+        assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &txs[k]), 0);
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, RACERS);
     racer racers[RACERS];
@@ -394,16 +273,16 @@ static void test_same_txs_to_all_nodes_commit_once(void **state)
     }
 
     json_t *after = NULL;
-    assert_true(wait_converged(height_before + 1, &after, CONVERGE_MS));
-    int64_t height_after = jint(after, "height");
+    assert_true(ct_cluster_wait_converged(&fx.cl, height_before + 1, &after, CONVERGE_MS));
+    int64_t height_after = ct_json_int(after, "height");
     json_decref(after);
     for (int i = 0; i < NODES; i++) {
-        json_t *st = status_of(i);
+        json_t *st = ct_cluster_status(&fx.cl, i);
         assert_non_null(st);
-        if (jint(st, "tx_total") != total_before + SAME_TX_COUNT)
-            fprintf(stderr, "node%d tx_total %lld, want %lld + %d\n", i + 1, (long long)jint(st, "tx_total"),
-                    (long long)total_before, SAME_TX_COUNT);
-        assert_int_equal(jint(st, "tx_total"), total_before + SAME_TX_COUNT);
+        if (ct_json_int(st, "tx_total") != total_before + SAME_TX_COUNT)
+            fprintf(stderr, "node%d tx_total %lld, want %lld + %d\n", i + 1,
+                    (long long)ct_json_int(st, "tx_total"), (long long)total_before, SAME_TX_COUNT);
+        assert_int_equal(ct_json_int(st, "tx_total"), total_before + SAME_TX_COUNT);
         json_decref(st);
     }
     char hex[CC_HASH_HEX];
@@ -436,16 +315,16 @@ static void *load_main(void *arg)
     uint64_t n = 5000000;
     while (!l->stop && l->count < LOAD_TXS_MAX) {
         cc_tx tx;
-        if (ct_tx_note(&fx.net, &fx.net.admin, n++, &tx) != 0) break;
+        if (ct_tx_note(&fx.cl.net, &fx.cl.net.admin, n++, &tx) != 0) break;
         load_tx *lt = &l->txs[l->count++];
         ct_txid_hex(&tx, lt->txid);
         int node = l->first_node;
         for (int attempt = 0; attempt < LOAD_ATTEMPTS && !lt->acked; attempt++) {
             ct_http *h = ct_http_new();
-            char *url = ct_strf("%s/v1/tx?wait=commit", fx.node[node].url);
+            char *url = ct_strf("%s/v1/tx?wait=commit", fx.cl.node[node].url);
             ct_resp r;
             ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, SUBMIT_HTTP_MS, &r);
-            if (r.status == 200 && strcmp(jstr(r.json, "status"), "committed") == 0) {
+            if (r.status == 200 && strcmp(ct_json_str(r.json, "status"), "committed") == 0) {
                 lt->acked = true;
                 l->acked++;
             }
@@ -469,37 +348,38 @@ static void test_sigstop_leader_steps_down(void **state)
 {
     (void)state;
     restore_all();
-    int old = wait_leader(LEADER_WAIT_MS);
+    int old = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
     assert_true(old >= 0);
-    json_t *st = status_of(old);
-    int64_t old_term = jint(st, "term");
+    json_t *st = ct_cluster_status(&fx.cl, old);
+    int64_t old_term = ct_json_int(st, "term");
     json_decref(st);
 
     load *l = calloc(1, sizeof *l);
     assert_non_null(l);
-    l->first_node = some_follower(old);
+    l->first_node = ct_cluster_follower(&fx.cl, old);
     pthread_t loader;
     assert_int_equal(pthread_create(&loader, NULL, load_main, l), 0);
     ct_sleep_ms(LOAD_AFTER_MS); /* the load is flowing */
     size_t acked_before_stop = l->acked;
 
     /* nothing asserts until the old leader runs again and the load is joined */
-    bool stopped = kill(fx.node[old].pid, SIGSTOP) == 0;
+    bool stopped = kill(fx.cl.node[old].pid, SIGSTOP) == 0;
     uint64_t t0 = ct_now_ms();
-    fx.out[old] = true;
-    int leader = stopped ? wait_leader(SIGSTOP_MS) : -1;
+    fx.cl.out[old] = true;
+    int leader = stopped ? ct_cluster_wait_leader(&fx.cl, SIGSTOP_MS) : -1;
     fprintf(stderr, "node%d stopped; new leader node%d after %llu ms\n", old + 1, leader + 1,
             (unsigned long long)(ct_now_ms() - t0));
     if (ct_now_ms() < t0 + SIGSTOP_MS) ct_sleep_ms((unsigned)(t0 + SIGSTOP_MS - ct_now_ms()));
-    kill(fx.node[old].pid, SIGCONT);
-    fx.out[old] = false;
+    kill(fx.cl.node[old].pid, SIGCONT);
+    fx.cl.out[old] = false;
 
     /* the old leader hears the higher term and follows the new leader */
     uint64_t deadline = ct_now_ms() + STEP_DOWN_MS;
     bool stepped_down = false;
     while (!stepped_down && ct_now_ms() < deadline) {
-        st = status_of(old);
-        stepped_down = st && strcmp(jstr(st, "raft_state"), "follower") == 0 && jint(st, "term") > old_term;
+        st = ct_cluster_status(&fx.cl, old);
+        stepped_down = st && strcmp(ct_json_str(st, "raft_state"), "follower") == 0 &&
+                       ct_json_int(st, "term") > old_term;
         json_decref(st);
         if (!stepped_down) ct_sleep_ms(POLL_MS);
     }
@@ -513,8 +393,8 @@ static void test_sigstop_leader_steps_down(void **state)
     fprintf(stderr, "load: %zu txs, %zu committed (%zu before SIGSTOP), %zu retries, %zu not acknowledged\n",
             l->count, l->acked, acked_before_stop, l->retries, l->gave_up);
     if (leader < 0 || !stepped_down) {
-        print_status();
-        dump_logs();
+        ct_cluster_print_status(&fx.cl);
+        ct_cluster_dump_logs(&fx.cl);
     }
     assert_true(stopped);
     assert_true(leader >= 0 && leader != old);
@@ -523,9 +403,9 @@ static void test_sigstop_leader_steps_down(void **state)
     assert_true(l->acked > acked_before_stop); /* it committed during or after the stop too */
 
     json_t *head = NULL;
-    if (!wait_converged(1, &head, CONVERGE_MS)) dump_logs();
+    if (!ct_cluster_wait_converged(&fx.cl, 1, &head, CONVERGE_MS)) ct_cluster_dump_logs(&fx.cl);
     assert_non_null(head);
-    int64_t height = jint(head, "height");
+    int64_t height = ct_json_int(head, "height");
     json_decref(head);
     for (size_t k = 0; k < l->count; k++) {
         if (!l->txs[k].acked) continue;
@@ -546,64 +426,67 @@ static void test_partition_minority_commits_nothing(void **state)
 {
     (void)state;
     restore_all();
-    int cut = wait_leader(LEADER_WAIT_MS); /* isolate the leader: the hardest minority */
+    int cut = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS); /* isolate the leader: the hardest minority */
     assert_true(cut >= 0);
     ct_raft_mesh_isolate(&fx.mesh, (unsigned)cut, true);
-    fx.out[cut] = true;
+    fx.cl.out[cut] = true;
     fprintf(stderr, "node%d (the leader) cut off\n", cut + 1);
 
-    int leader = wait_leader(LEADER_WAIT_MS);
-    if (leader < 0) dump_logs();
+    int leader = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
+    if (leader < 0) ct_cluster_dump_logs(&fx.cl);
     assert_true(leader >= 0 && leader != cut);
     ct_sleep_ms(SETTLE_MS); /* what the cut node had committed before the cut is applied by now */
-    json_t *st = status_of(cut);
+    json_t *st = ct_cluster_status(&fx.cl, cut);
     assert_non_null(st);
-    int64_t cut_height = jint(st, "height");
+    int64_t cut_height = ct_json_int(st, "height");
     char cut_head[CC_HASH_HEX];
-    snprintf(cut_head, sizeof cut_head, "%s", jstr(st, "head_hash"));
+    snprintf(cut_head, sizeof cut_head, "%s", ct_json_str(st, "head_hash"));
     json_decref(st);
 
     /* the majority keeps committing */
-    for (int k = 0; k < MAJORITY_NOTES; k++) commit_note_via(k % 2 ? leader : some_follower(leader));
+    for (int k = 0; k < MAJORITY_NOTES; k++)
+        commit_note_via(k % 2 ? leader : ct_cluster_follower(&fx.cl, leader));
 
     /* the minority takes a tx but cannot commit it */
     cc_tx tx;
-    assert_int_equal(ct_tx_note(&fx.net, &fx.net.admin, ++fx.nonce, &tx), 0);
+    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
     ct_http *h = ct_http_new();
-    char *url = ct_strf("%s/v1/tx?wait=commit", fx.node[cut].url);
+    char *url = ct_strf("%s/v1/tx?wait=commit", fx.cl.node[cut].url);
     ct_resp r;
     ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, MINORITY_WAIT_MS, &r);
     fprintf(stderr, "isolated node%d answered %ld %s%s\n", cut + 1, r.status, r.body, r.curl_error);
-    assert_false(r.status == 200 && strcmp(jstr(r.json, "status"), "committed") == 0);
+    assert_false(r.status == 200 && strcmp(ct_json_str(r.json, "status"), "committed") == 0);
     ct_resp_free(&r);
     free(url);
     ct_http_free(h);
 
-    st = status_of(cut);
+    st = ct_cluster_status(&fx.cl, cut);
     assert_non_null(st);
-    if (jint(st, "height") != cut_height || strcmp(jstr(st, "head_hash"), cut_head) != 0) {
+    if (ct_json_int(st, "height") != cut_height || strcmp(ct_json_str(st, "head_hash"), cut_head) != 0) {
         fprintf(stderr, "isolated node%d moved from height %lld to %lld\n", cut + 1, (long long)cut_height,
-                (long long)jint(st, "height"));
-        dump_logs();
+                (long long)ct_json_int(st, "height"));
+        ct_cluster_dump_logs(&fx.cl);
     }
-    assert_int_equal(jint(st, "height"), cut_height);
-    assert_string_equal(jstr(st, "head_hash"), cut_head);
-    assert_string_not_equal(jstr(st, "raft_state"), "leader");
+    assert_int_equal(ct_json_int(st, "height"), cut_height);
+    assert_string_equal(ct_json_str(st, "head_hash"), cut_head);
+    assert_string_not_equal(ct_json_str(st, "raft_state"), "leader");
     json_decref(st);
     json_t *major = NULL;
-    assert_true(wait_converged(cut_height + 1, &major, CONVERGE_MS)); /* the two others, ahead of it */
+    assert_true(ct_cluster_wait_converged(&fx.cl, cut_height + 1, &major,
+                                          CONVERGE_MS)); /* the two others, ahead of it */
     json_decref(major);
 
     /* heal: it converges on the majority's chain */
     ct_raft_mesh_isolate(&fx.mesh, (unsigned)cut, false);
-    fx.out[cut] = false;
+    fx.cl.out[cut] = false;
     fprintf(stderr, "node%d reconnected\n", cut + 1);
-    assert_true(wait_leader(LEADER_WAIT_MS) >= 0);
+    assert_true(ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS) >= 0);
     commit_note_via(cut);
     json_t *head = NULL;
-    if (!wait_converged(cut_height + MAJORITY_NOTES + 1, &head, CONVERGE_MS)) dump_logs();
+    if (!ct_cluster_wait_converged(&fx.cl, cut_height + MAJORITY_NOTES + 1, &head, CONVERGE_MS))
+        ct_cluster_dump_logs(&fx.cl);
     assert_non_null(head);
-    assert_int_equal(count_double_commits(cut, jint(head, "height")), 0);
+    assert_int_equal(count_double_commits(cut, ct_json_int(head, "height")), 0);
     json_decref(head);
     cc_tx_free(&tx);
 }
@@ -614,35 +497,32 @@ static void test_wiped_follower_rejoins(void **state)
 {
     (void)state;
     restore_all();
-    int leader = wait_leader(LEADER_WAIT_MS);
+    int leader = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
     assert_true(leader >= 0);
-    int w = some_follower(leader);
-    assert_int_equal(ct_node_stop(&fx.node[w], SIGTERM, STOP_MS), 0);
-    fx.out[w] = true;
+    int w = ct_cluster_follower(&fx.cl, leader);
+    assert_int_equal(ct_cluster_stop_node(&fx.cl, w, SIGTERM, STOP_MS), 0);
     commit_note_via(leader); /* the chain moves on while it is away */
 
-    char *data = ct_strf("%s/data", fx.net.node_dirs[w]);
-    char *raft = ct_strf("%s/raft", fx.net.node_dirs[w]);
+    char *data = ct_strf("%s/data", fx.cl.net.node_dirs[w]);
+    char *raft = ct_strf("%s/raft", fx.cl.net.node_dirs[w]);
     assert_int_equal(ct_rmtree(data), 0);
     assert_int_equal(ct_rmtree(raft), 0);
     free(data);
     free(raft);
     /* node.key, config.json and genesis.json stay; raft goes through the proxy again */
-    assert_int_equal(ct_raft_mesh_bootstrap(&fx.mesh, &fx.net, (unsigned)w), 0);
+    assert_int_equal(ct_raft_mesh_bootstrap(&fx.mesh, &fx.cl.net, (unsigned)w), 0);
 
-    json_t *st = status_of(leader);
+    json_t *st = ct_cluster_status(&fx.cl, leader);
     assert_non_null(st);
-    int64_t height = jint(st, "height");
+    int64_t height = ct_json_int(st, "height");
     json_decref(st);
-    assert_int_equal(
-        ct_node_start(&fx.node[w], fx.net.node_dirs[w], fx.net.api_ports[w], 0, 0, NODE_START_MS), 0);
-    fx.out[w] = false;
+    assert_int_equal(ct_cluster_start_node(&fx.cl, w, NODE_START_MS), 0);
     json_t *head = NULL;
-    if (!wait_converged(height, &head, CONVERGE_MS)) dump_logs();
+    if (!ct_cluster_wait_converged(&fx.cl, height, &head, CONVERGE_MS)) ct_cluster_dump_logs(&fx.cl);
     assert_non_null(head);
     json_decref(head);
     commit_note_via(w);
-    assert_true(wait_converged(height + 1, NULL, CONVERGE_MS));
+    assert_true(ct_cluster_wait_converged(&fx.cl, height + 1, NULL, CONVERGE_MS));
 }
 
 /* ---- at the end -------------------------------------------------------------- */
@@ -652,17 +532,11 @@ static void test_verify_chain_on_every_node(void **state)
     (void)state;
     restore_all();
     json_t *head = NULL;
-    assert_true(wait_converged(1, &head, CONVERGE_MS));
-    assert_int_equal(count_double_commits(0, jint(head, "height")), 0);
+    assert_true(ct_cluster_wait_converged(&fx.cl, 1, &head, CONVERGE_MS));
+    assert_int_equal(count_double_commits(0, ct_json_int(head, "height")), 0);
     json_decref(head);
-    for (int i = 0; i < NODES; i++) assert_int_equal(ct_node_stop(&fx.node[i], SIGTERM, STOP_MS), 0);
-    for (int i = 0; i < NODES; i++) {
-        char *out = NULL;
-        int rc = ct_cli(&out, VERIFY_MS, "verify-chain", "--dir", fx.net.node_dirs[i], (char *)NULL);
-        if (rc != 0) fprintf(stderr, "verify-chain node%d: %s\n", i + 1, out ? out : "");
-        assert_int_equal(rc, 0);
-        free(out);
-    }
+    for (int i = 0; i < NODES; i++) assert_int_equal(ct_node_stop(&fx.cl.node[i], SIGTERM, STOP_MS), 0);
+    assert_int_equal(ct_cluster_verify_chains(&fx.cl, VERIFY_MS), 0);
 }
 
 int main(void)

@@ -71,6 +71,18 @@ const char *ct_resp_error_message(const ct_resp *r)
     return error_field(r, "message");
 }
 
+const char *ct_json_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+int64_t ct_json_int(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
     ct_resp *r = ctx;

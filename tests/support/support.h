@@ -1,7 +1,8 @@
 /*
  * support.h — helpers shared by carechain's integration tests: temporary
  * directories, free ports, a network directory made without the CLI, node
- * processes, HTTP over libcurl, signed test txs and CLI runs.
+ * processes, HTTP over libcurl, signed test txs, CLI runs, a loopback proxy
+ * and a cluster of raft nodes polled as one.
  *
  * Helpers never call cmocka; they return an error (and print why on stderr)
  * so tests assert on what they get. Everything they allocate is the
@@ -155,6 +156,11 @@ void ct_resp_free(ct_resp *r);
 const char *ct_resp_error_code(const ct_resp *r);
 /* error.message of a JSON error body, or "". */
 const char *ct_resp_error_message(const ct_resp *r);
+/* o[key] as a string, or "" when it is missing or not a string (o may be
+ * NULL). Valid while o is. */
+const char *ct_json_str(const json_t *o, const char *key);
+/* o[key] as an integer, or -1 when it is missing or not an integer. */
+int64_t ct_json_int(const json_t *o, const char *key);
 
 /* A reusable connection (keep-alive); one per thread. */
 typedef struct ct_http ct_http;
@@ -215,5 +221,68 @@ int ct_raft_mesh_bootstrap(const ct_raft_mesh *m, const ct_net *net, unsigned no
 /* Cut (or restore) every link to and from node. */
 void ct_raft_mesh_isolate(ct_raft_mesh *m, unsigned node, bool cut);
 void ct_raft_mesh_destroy(ct_raft_mesh *m);
+
+/* ---- a network of node processes polled as one (ct_cluster.c) ------------------- */
+
+#define CT_CLUSTER_POLL_MS 20 /* default pause between two polls */
+
+/* The nodes of a ct_net as processes, and what a test asks of all of them
+ * at once: who leads, whether they hold the same chain. A node "left out"
+ * (not started yet, stopped, killed, SIGSTOPped or cut off) is skipped by
+ * the leader and convergence polls; the test says so in out[]. Every wait
+ * polls with a deadline and, when it gives up, prints on stderr what each
+ * node answered. Nodes are named node1..nodeN after their index + 1. */
+typedef struct ct_cluster {
+    ct_net net;
+    unsigned count;                 /* node slots: net's nodes, then nodes the test adds itself */
+    ct_node node[CT_NET_NODES_MAX]; /* node[i] runs net.node_dirs[i] for i < net.node_count */
+    bool out[CT_NET_NODES_MAX];     /* left out of the polls; true until the node starts */
+    unsigned status_timeout_ms;     /* one GET /v1/status; 0 (the default) for ct_http_do's */
+    unsigned poll_ms;               /* CT_CLUSTER_POLL_MS unless the test changes it */
+} ct_cluster;
+
+/* A network of nodes (1..slots) nodes made by ct_net_create_nodes, with
+ * slots (<= CT_NET_NODES_MAX) node slots: those past the network's nodes
+ * are for nodes the test makes and starts itself, and stay left out until
+ * it clears out[i]. Nothing runs yet. 0 on success. */
+int ct_cluster_create(ct_cluster *c, const char *tag, unsigned nodes, unsigned slots);
+/* Start every node of the network (each must answer within start_ms) and
+ * wait up to leader_ms for them to agree on a leader (ct_cluster_wait_leader).
+ * 0 on success; on failure says why on stderr, with the nodes' logs. */
+int ct_cluster_start(ct_cluster *c, unsigned start_ms, unsigned leader_ms);
+/* Start (or restart) network node i in its directory; it is no longer left
+ * out. ct_node_start's result. */
+int ct_cluster_start_node(ct_cluster *c, int i, unsigned timeout_ms);
+/* ct_node_stop node i and leave it out. Its exit code (128 + signal). */
+int ct_cluster_stop_node(ct_cluster *c, int i, int sig, unsigned timeout_ms);
+/* Stop every node not left out with sig. The number that did not exit 0
+ * (each named on stderr). */
+int ct_cluster_stop_all(ct_cluster *c, int sig, unsigned timeout_ms);
+/* Kill what still runs (continuing SIGSTOPped nodes first), free the nodes
+ * and destroy the network. */
+void ct_cluster_destroy(ct_cluster *c);
+
+/* GET /v1/status of node i: the JSON body on 200, NULL otherwise. Caller
+ * decrefs. */
+json_t *ct_cluster_status(const ct_cluster *c, int i);
+/* The index of the node that every node not left out names as leader, once
+ * they agree and that node says it leads; -1 after timeout_ms. */
+int ct_cluster_wait_leader(const ct_cluster *c, unsigned timeout_ms);
+/* The first of nodes 0..among-1 not left out that says it leads (the others
+ * are not asked to agree); -1 after timeout_ms. */
+int ct_cluster_wait_any_leader(const ct_cluster *c, unsigned among, unsigned timeout_ms);
+/* The first node that is not leader and not left out, or -1. */
+int ct_cluster_follower(const ct_cluster *c, int leader);
+/* Wait until every node not left out reports the same height (>= min_height),
+ * head hash and state root. On true *out (may be NULL) gets the first such
+ * node's status (caller decrefs). */
+bool ct_cluster_wait_converged(const ct_cluster *c, int64_t min_height, json_t **out, unsigned timeout_ms);
+/* One line per node on stderr: role, height, head, term, leader. */
+void ct_cluster_print_status(const ct_cluster *c);
+/* Every started node's log on stderr (for a failing test). */
+void ct_cluster_dump_logs(const ct_cluster *c);
+/* `carechain verify-chain --dir` on every network node's directory (the
+ * nodes should be stopped). The number that failed (each output printed). */
+int ct_cluster_verify_chains(const ct_cluster *c, unsigned timeout_ms);
 
 #endif

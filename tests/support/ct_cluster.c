@@ -1,0 +1,214 @@
+/*
+ * ct_cluster.c — the nodes of a test network as processes, polled as one:
+ * start and stop them, ask who leads and wait until they hold the same
+ * chain, and say on stderr what each node answered when a wait gives up.
+ */
+#include "support.h"
+
+#include <assert.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NODE_NAME_MAX 16 /* "node" and an index */
+
+int ct_cluster_create(ct_cluster *c, const char *tag, unsigned nodes, unsigned slots)
+{
+    assert(nodes >= 1 && nodes <= slots && slots <= CT_NET_NODES_MAX);
+    memset(c, 0, sizeof *c);
+    if (ct_net_create_nodes(&c->net, tag, nodes) != 0) return -1;
+    c->count = slots;
+    for (unsigned i = 0; i < slots; i++) c->out[i] = true;
+    c->poll_ms = CT_CLUSTER_POLL_MS;
+    return 0;
+}
+
+int ct_cluster_start(ct_cluster *c, unsigned start_ms, unsigned leader_ms)
+{
+    for (unsigned i = 0; i < c->net.node_count; i++)
+        if (ct_cluster_start_node(c, (int)i, start_ms) != 0) return -1;
+    if (ct_cluster_wait_leader(c, leader_ms) < 0) {
+        fprintf(stderr, "no leader within %u ms\n", leader_ms);
+        ct_cluster_dump_logs(c);
+        return -1;
+    }
+    return 0;
+}
+
+int ct_cluster_start_node(ct_cluster *c, int i, unsigned timeout_ms)
+{
+    assert(i >= 0 && (unsigned)i < c->net.node_count);
+    int rc = ct_node_start(&c->node[i], c->net.node_dirs[i], c->net.api_ports[i], 0, 0, timeout_ms);
+    if (rc == 0) c->out[i] = false;
+    return rc;
+}
+
+int ct_cluster_stop_node(ct_cluster *c, int i, int sig, unsigned timeout_ms)
+{
+    assert(i >= 0 && (unsigned)i < c->count);
+    int rc = ct_node_stop(&c->node[i], sig, timeout_ms);
+    c->out[i] = true;
+    return rc;
+}
+
+int ct_cluster_stop_all(ct_cluster *c, int sig, unsigned timeout_ms)
+{
+    int failed = 0;
+    for (unsigned i = 0; i < c->count; i++) {
+        if (c->out[i]) continue;
+        int rc = ct_cluster_stop_node(c, (int)i, sig, timeout_ms);
+        if (rc != 0) {
+            fprintf(stderr, "node%u exited %d after signal %d\n", i + 1, rc, sig);
+            failed++;
+        }
+    }
+    return failed;
+}
+
+void ct_cluster_destroy(ct_cluster *c)
+{
+    for (unsigned i = 0; i < c->count; i++) {
+        if (c->node[i].pid > 0) kill(c->node[i].pid, SIGCONT); /* a stopped node cannot take SIGKILL's exit */
+        ct_node_free(&c->node[i]);
+    }
+    ct_net_destroy(&c->net);
+    memset(c, 0, sizeof *c);
+}
+
+json_t *ct_cluster_status(const ct_cluster *c, int i)
+{
+    assert(i >= 0 && (unsigned)i < c->count);
+    ct_http *h = ct_http_new();
+    char *url = ct_strf("%s/v1/status", c->node[i].url);
+    ct_resp r;
+    json_t *v = NULL;
+    if (ct_http_do(h, "GET", url, NULL, NULL, 0, c->status_timeout_ms, &r) == 0 && r.status == 200 && r.json)
+        v = json_incref(r.json);
+    ct_resp_free(&r);
+    free(url);
+    ct_http_free(h);
+    return v;
+}
+
+void ct_cluster_print_status(const ct_cluster *c)
+{
+    for (unsigned i = 0; i < c->count; i++) {
+        json_t *st = c->node[i].pid > 0 ? ct_cluster_status(c, (int)i) : NULL;
+        fprintf(stderr, "  node%u%s: %s height %lld head %.16s term %lld leader '%s'\n", i + 1,
+                c->out[i] ? " (left out)" : "", st ? ct_json_str(st, "raft_state") : "(no answer)",
+                (long long)(st ? ct_json_int(st, "height") : -1), st ? ct_json_str(st, "head_hash") : "",
+                (long long)(st ? ct_json_int(st, "term") : -1), st ? ct_json_str(st, "leader") : "");
+        json_decref(st);
+    }
+}
+
+void ct_cluster_dump_logs(const ct_cluster *c)
+{
+    for (unsigned i = 0; i < c->count; i++) ct_node_dump_log(&c->node[i]); /* skips nodes never started */
+}
+
+int ct_cluster_wait_leader(const ct_cluster *c, unsigned timeout_ms)
+{
+    uint64_t deadline = ct_now_ms() + timeout_ms;
+    do {
+        char agreed[64] = "";
+        bool same = true;
+        int leader = -1;
+        for (unsigned i = 0; i < c->count && same; i++) {
+            if (c->out[i]) continue;
+            json_t *st = ct_cluster_status(c, (int)i);
+            const char *name = st ? ct_json_str(st, "leader") : "";
+            if (!*name || (agreed[0] && strcmp(agreed, name) != 0)) same = false;
+            snprintf(agreed, sizeof agreed, "%s", name);
+            if (st && strcmp(ct_json_str(st, "raft_state"), "leader") == 0) leader = (int)i;
+            json_decref(st);
+        }
+        if (same && leader >= 0) {
+            char want[NODE_NAME_MAX];
+            snprintf(want, sizeof want, "node%d", leader + 1);
+            if (strcmp(agreed, want) == 0) return leader;
+        }
+        ct_sleep_ms(c->poll_ms);
+    } while (ct_now_ms() < deadline);
+    fprintf(stderr, "waited %u ms for the nodes not left out to agree on a leader that leads:\n", timeout_ms);
+    ct_cluster_print_status(c);
+    return -1;
+}
+
+int ct_cluster_wait_any_leader(const ct_cluster *c, unsigned among, unsigned timeout_ms)
+{
+    assert(among <= c->count);
+    uint64_t deadline = ct_now_ms() + timeout_ms;
+    do {
+        for (unsigned i = 0; i < among; i++) {
+            if (c->out[i]) continue;
+            json_t *st = ct_cluster_status(c, (int)i);
+            bool leads = st && strcmp(ct_json_str(st, "raft_state"), "leader") == 0;
+            json_decref(st);
+            if (leads) return (int)i;
+        }
+        ct_sleep_ms(c->poll_ms);
+    } while (ct_now_ms() < deadline);
+    fprintf(stderr, "waited %u ms for one of node1..node%u to say it leads:\n", timeout_ms, among);
+    ct_cluster_print_status(c);
+    return -1;
+}
+
+int ct_cluster_follower(const ct_cluster *c, int leader)
+{
+    for (unsigned i = 0; i < c->count; i++)
+        if ((int)i != leader && !c->out[i]) return (int)i;
+    return -1;
+}
+
+bool ct_cluster_wait_converged(const ct_cluster *c, int64_t min_height, json_t **out, unsigned timeout_ms)
+{
+    uint64_t deadline = ct_now_ms() + timeout_ms;
+    do {
+        json_t *first = NULL;
+        bool same = true;
+        for (unsigned i = 0; i < c->count && same; i++) {
+            if (c->out[i]) continue;
+            json_t *st = ct_cluster_status(c, (int)i);
+            if (!st || ct_json_int(st, "height") < min_height) {
+                same = false;
+            } else if (!first) {
+                first = json_incref(st);
+            } else if (ct_json_int(st, "height") != ct_json_int(first, "height") ||
+                       strcmp(ct_json_str(st, "head_hash"), ct_json_str(first, "head_hash")) != 0 ||
+                       strcmp(ct_json_str(st, "state_root"), ct_json_str(first, "state_root")) != 0) {
+                same = false;
+            }
+            json_decref(st);
+        }
+        if (same && first) {
+            if (out)
+                *out = first;
+            else
+                json_decref(first);
+            return true;
+        }
+        json_decref(first);
+        ct_sleep_ms(c->poll_ms);
+    } while (ct_now_ms() < deadline);
+    fprintf(stderr, "waited %u ms for the nodes to agree on height >= %lld, head and state root:\n",
+            timeout_ms, (long long)min_height);
+    ct_cluster_print_status(c);
+    return false;
+}
+
+int ct_cluster_verify_chains(const ct_cluster *c, unsigned timeout_ms)
+{
+    int failed = 0;
+    for (unsigned i = 0; i < c->net.node_count; i++) {
+        char *out = NULL;
+        int rc = ct_cli(&out, timeout_ms, "verify-chain", "--dir", c->net.node_dirs[i], (char *)NULL);
+        if (rc != 0) {
+            fprintf(stderr, "verify-chain node%u: %s\n", i + 1, out ? out : "");
+            failed++;
+        }
+        free(out);
+    }
+    return failed;
+}
