@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Install the Debian packages carechain needs, when any is missing.
 # As root it runs apt-get; otherwise it prints the line to run and fails.
-# Usage: scripts/deps.sh [--browser]   (--browser adds chromium for UI tests)
+# Usage: scripts/deps.sh [--browser] [--bench]
+#   --browser adds chromium for UI tests; --bench adds etcd-server and
+#   etcd-client for bench/etcd-compare.sh (not needed to build or test)
 set -eu
 
 pkgs=(build-essential pkg-config clang clang-format cppcheck
       libsodium-dev liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev
       libcurl4-openssl-dev libcmocka-dev liblua5.4-dev libraft-dev libuv1-dev
       libclang-rt-14-dev curl)
-if [ "${1:-}" = "--browser" ]; then
-    pkgs+=(chromium nodejs npm)
-fi
+for arg in "$@"; do
+    case "$arg" in
+    --browser) pkgs+=(chromium nodejs npm) ;;
+    --bench) pkgs+=(etcd-server etcd-client) ;;
+    *) echo "usage: scripts/deps.sh [--browser] [--bench]" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,20 +1,28 @@
 /*
- * cli/bench.c — `carechain bench`: committed tx/s of one node against this
- * machine's raw Ed25519 verify rate, measured in the same run, and commit
- * latency at half the measured peak. A benchmark, not a test.
+ * cli/bench.c — `carechain bench`: committed tx/s of one node (or of a
+ * --nodes N raft network on this machine) against this machine's raw
+ * Ed25519 verify rate, measured in the same run, and commit latency at half
+ * the measured peak. A benchmark, not a test.
  *
  * Phases, in order:
  *   1. raw Ed25519 verify rate: one core for ~2 s, then every core at once
- *   2. a fresh network in a temp dir, its node started as a child process
- *      on a free port, the keyring registered (not timed)
- *   3. N note.put txs pre-signed by several identities (not timed)
- *   4. throughput: batches over POST /v1/txs from several client threads;
- *      from the first send until /v1/status shows the last one committed
+ *   2. a fresh network in a temp dir, its N nodes started as child processes
+ *      on free ports (API and raft), a raft leader waited for, the keyring
+ *      registered and seen on every node (not timed)
+ *   3. the note.put txs pre-signed by several identities (not timed)
+ *   4. throughput: batches over POST /v1/txs from several client threads,
+ *      batch k to node k mod N (followers forward to the leader); from the
+ *      first send until /v1/status shows the last one committed on the
+ *      leader, and on every node; the raft term before and after
  *   5. latency, open loop: exactly half the peak tx/s (or --latency-rate),
  *      offered as small batches (POST /v1/txs?wait=commit) on a schedule
- *      fixed in advance, by several client threads; each tx's latency runs
- *      from its batch's send to the committed answer
+ *      fixed in advance, by several client threads, batch k to node k mod
+ *      N; each tx's latency runs from its batch's send to the committed
+ *      answer
  *   6. latency, closed loop: one client, one tx at a time with ?wait=commit
+ *      (with N > 1: against a follower, then against the leader)
+ *   7. with --etcd: the nodes stopped, bench/etcd-compare.sh measures a
+ *      3-member etcd cluster with the same payload size (see bench/README.md)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +47,11 @@
 #define DEFAULT_BATCH     2000
 #define DEFAULT_CLIENTS   4
 #define DEFAULT_LATENCY_S 10
+#define NODES_MAX         7
+#define PORT_TRIES        64
+#define LEADER_TIMEOUT_MS 20000
+#define SYNC_TIMEOUT_MS   20000
+#define LEADER_POLL_MS    50
 #define RAW_SECONDS       2.0
 #define RAW_CHECK_EVERY   256
 #define POLL_MS           5
@@ -57,6 +71,9 @@
 #define STOP_TIMEOUT_MS   30000
 #define TARGET_RATIO      0.7
 #define TARGET_P99_MS     50.0
+#define TARGET_RAFT_TPS   10000.0 /* issue 3: a 3-node network on this machine */
+#define TARGET_ETCD_RATIO 3.0
+#define ETCD_EXIT_MISSING 3 /* etcd-compare.sh: etcd is not installed */
 #define NS_PER_S          1e9
 #define NS_PER_MS         1e6
 #define U32_BYTES         4
@@ -67,16 +84,38 @@ typedef struct batch {
     size_t count;
 } batch;
 
+/* One node of the bench network, and what the throughput phase saw of it. */
+typedef struct bench_node {
+    char name[32], api[64], base[80], log_path[PATH_BYTES];
+    pid_t pid;
+    uint64_t base_total;
+    double seconds; /* first send until its tx_total had every accepted tx */
+} bench_node;
+
+/* What /v1/status says about consensus (term 0 and "" under solo). */
+typedef struct node_status {
+    uint64_t tx_total, height, term;
+    char raft_state[16], leader[32];
+} node_status;
+
+/* One closed-loop run: one client, one tx at a time, against one node. */
+typedef struct closed_loop {
+    size_t node;
+    double tps, p50, p99, max;
+    uint64_t count, failed;
+} closed_loop;
+
 typedef struct bench {
     /* options */
     uint64_t txs, batch_size, clients, latency_s, latency_rate_opt;
-    bool json, keep;
+    uint64_t node_count;
+    bool json, keep, etcd;
     const char *dir_opt;
     /* network */
     char dir[PATH_BYTES / 2]; /* room left for the file names under it */
     bool temp_dir;
-    char base[80], api[64], log_path[PATH_BYTES];
-    pid_t node;
+    bench_node nodes[NODES_MAX];
+    size_t leader; /* index into nodes; 0 with one node */
     uint8_t chain_id[CC_HASH_BYTES];
     cc_key *signers;
     size_t signer_count;
@@ -92,8 +131,12 @@ typedef struct bench {
     atomic_bool send_error;
     char first_error[256];
     pthread_mutex_t err_lock;
-    uint64_t base_total, committed;
-    double tps, seconds;
+    uint64_t committed;
+    double tps, seconds;               /* every node has every tx (the only node with one) */
+    double tps_leader, seconds_leader; /* the leader has every tx */
+    uint64_t term_before, term_after, term_max;
+    char leader_before[32], leader_after[32];
+    bool leader_changed;
     /* latency, open loop */
     uint64_t lat_batch_opt;
     batch *lat_batches;
@@ -102,9 +145,14 @@ typedef struct bench {
     uint64_t lat_t0;
     double lat_rate, lat_p50, lat_p99, lat_max, lat_achieved, lat_lag_max;
     uint64_t lat_sent, lat_failed, lat_late;
-    /* latency, closed loop */
-    double one_tps, one_p50, one_p99, one_max;
-    uint64_t one_count, one_failed;
+    double lat_leader_p50, lat_leader_p99, lat_follower_p50, lat_follower_p99; /* N > 1: by the node asked */
+    /* latency, closed loop: [0] the only node or a follower, [1] the leader */
+    closed_loop one[2];
+    size_t one_runs;
+    /* etcd, --etcd */
+    bool etcd_ran, etcd_missing;
+    double etcd_puts_per_s, etcd_single_puts_per_s; /* best run; best run of single puts */
+    char etcd_how[256];
 } bench;
 
 static void sleep_ms(unsigned ms)
@@ -188,10 +236,117 @@ static void measure_raw(bench *b)
 
 /* ---- 2. the network --------------------------------------------------------------- */
 
+/* count consecutive free ports on 127.0.0.1, none in [avoid, avoid + count);
+ * 0 when none were found. */
+static unsigned free_port_range(unsigned count, unsigned avoid)
+{
+    for (unsigned t = 0; t < PORT_TRIES; t++) {
+        unsigned p = cc_cli_free_port(), i = 1;
+        if (!p || p + count - 1 > 65535) continue;
+        if (avoid && p < avoid + count && avoid < p + count) continue;
+        while (i < count && cc_cli_port_free(p + i)) i++;
+        if (i == count) return p;
+    }
+    return 0;
+}
+
+static cc_err node_status_get(cc_cli_http *h, node_status *st, cc_errbuf *eb)
+{
+    cc_cli_resp r;
+    cc_err rc = cc_cli_http_request(h, "/v1/status", NULL, NULL, 0, &r, eb);
+    if (rc != CC_OK) return rc;
+    memset(st, 0, sizeof *st);
+    if (r.status != 200 || !json_is_integer(json_object_get(r.json, "tx_total"))) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "/v1/status answered HTTP %ld without tx_total", r.status);
+    } else {
+        st->tx_total = cc_cli_juint(r.json, "tx_total");
+        st->height = cc_cli_juint(r.json, "height");
+        st->term = cc_cli_juint(r.json, "term");
+        snprintf(st->raft_state, sizeof st->raft_state, "%s", cc_cli_jstr(r.json, "raft_state", ""));
+        snprintf(st->leader, sizeof st->leader, "%s", cc_cli_jstr(r.json, "leader", ""));
+    }
+    cc_cli_resp_free(&r);
+    return rc;
+}
+
+/* One HTTP handle per node (all or none). */
+static bool node_handles(const bench *b, cc_cli_http **h, long timeout_ms)
+{
+    for (size_t i = 0; i < b->node_count; i++) {
+        h[i] = cc_cli_http_new(b->nodes[i].base);
+        if (!h[i]) {
+            while (i > 0) cc_cli_http_free(h[--i]);
+            return false;
+        }
+        if (timeout_ms) cc_cli_http_timeout(h[i], timeout_ms);
+    }
+    return true;
+}
+
+static void node_handles_free(const bench *b, cc_cli_http **h)
+{
+    for (size_t i = 0; i < b->node_count; i++) cc_cli_http_free(h[i]);
+}
+
+/* Wait until one node says it leads and every node names it leader, in
+ * the same term. Sets b->leader. */
+static cc_err wait_leader(bench *b, cc_cli_http **h, cc_errbuf *eb)
+{
+    uint64_t deadline = cc_mono_ns() + (uint64_t)LEADER_TIMEOUT_MS * (uint64_t)NS_PER_MS;
+    char seen[160] = "";
+    for (;;) {
+        node_status st[NODES_MAX];
+        size_t leader = SIZE_MAX, agree = 0;
+        cc_errbuf ignored;
+        for (size_t i = 0; i < b->node_count; i++) {
+            if (node_status_get(h[i], &st[i], &ignored) != CC_OK) st[i] = (node_status){0};
+            if (strcmp(st[i].raft_state, "leader") == 0) leader = i;
+        }
+        for (size_t i = 0; leader != SIZE_MAX && i < b->node_count; i++)
+            agree += strcmp(st[i].leader, b->nodes[leader].name) == 0 && st[i].term == st[leader].term;
+        if (leader != SIZE_MAX && agree == b->node_count) {
+            b->leader = leader;
+            return CC_OK;
+        }
+        size_t off = 0;
+        for (size_t i = 0; i < b->node_count && off < sizeof seen; i++)
+            off += (size_t)snprintf(seen + off, sizeof seen - off, "%s%s %s", i ? ", " : "", b->nodes[i].name,
+                                    st[i].raft_state[0] ? st[i].raft_state : "no answer");
+        if (cc_mono_ns() > deadline)
+            return cc_errf(eb, CC_ERR_TIMEOUT, "no raft leader within %d ms (%s)", LEADER_TIMEOUT_MS, seen);
+        sleep_ms(LEADER_POLL_MS);
+    }
+}
+
+/* Wait until every node has the leader's tx_total (the keyring is known
+ * everywhere, so every node admits the bench's txs). */
+static cc_err wait_synced(bench *b, cc_cli_http **h, cc_errbuf *eb)
+{
+    uint64_t deadline = cc_mono_ns() + (uint64_t)SYNC_TIMEOUT_MS * (uint64_t)NS_PER_MS;
+    for (;;) {
+        node_status st;
+        size_t synced = 0;
+        cc_err rc = node_status_get(h[b->leader], &st, eb);
+        if (rc != CC_OK) return rc;
+        uint64_t want = st.tx_total;
+        for (size_t i = 0; i < b->node_count; i++) {
+            cc_errbuf ignored;
+            synced += node_status_get(h[i], &st, &ignored) == CC_OK && st.tx_total >= want;
+        }
+        if (synced == b->node_count) return CC_OK;
+        if (cc_mono_ns() > deadline)
+            return cc_errf(eb, CC_ERR_TIMEOUT, "the nodes did not reach the leader's %llu txs within %d ms",
+                           (unsigned long long)want, SYNC_TIMEOUT_MS);
+        sleep_ms(LEADER_POLL_MS);
+    }
+}
+
 static cc_err start_network(bench *b, cc_errbuf *eb)
 {
     cc_err rc;
     char path[PATH_BYTES], node_dir[PATH_BYTES];
+    cc_cli_http *h[NODES_MAX];
+    unsigned n = (unsigned)b->node_count;
     if (b->dir_opt) {
         if (strlen(b->dir_opt) >= sizeof b->dir) return cc_errf(eb, CC_ERR_USAGE, "--dir is too long");
         snprintf(b->dir, sizeof b->dir, "%s", b->dir_opt);
@@ -201,7 +356,11 @@ static cc_err start_network(bench *b, cc_errbuf *eb)
         if (!mkdtemp(b->dir)) return cc_errf(eb, CC_ERR_IO, "mkdtemp %s: %s", b->dir, strerror(errno));
         b->temp_dir = true;
     }
-    rc = cc_cli_net_init(b->dir, 1, "carechain-bench", eb);
+    /* API ports P..P+n-1 and raft ports R..R+n-1, both free a moment ago */
+    unsigned api_port = free_port_range(n, 0), raft_port = api_port ? free_port_range(n, api_port) : 0;
+    if (!api_port || !raft_port)
+        return cc_errf(eb, CC_ERR_IO, "no %u consecutive free TCP ports on 127.0.0.1", n);
+    rc = cc_cli_net_init_ports(b->dir, n, "carechain-bench", api_port, raft_port, eb);
     if (rc != CC_OK) return rc;
     snprintf(path, sizeof path, "%s/genesis.json", b->dir);
     uint8_t *g;
@@ -211,28 +370,33 @@ static cc_err start_network(bench *b, cc_errbuf *eb)
     cc_sha256(g, glen, b->chain_id);
     free(g);
 
-    unsigned port = cc_cli_free_port();
-    if (!port) return cc_errf(eb, CC_ERR_IO, "no free TCP port on 127.0.0.1");
-    snprintf(b->api, sizeof b->api, "127.0.0.1:%u", port);
-    snprintf(b->base, sizeof b->base, "http://%s", b->api);
-    snprintf(node_dir, sizeof node_dir, "%s/node1", b->dir);
-    snprintf(b->log_path, sizeof b->log_path, "%s/node1/node.log", b->dir);
-    rc = cc_cli_node_spawn(node_dir, b->api, b->log_path, &b->node, eb);
-    if (rc != CC_OK) return rc;
-    rc = cc_cli_node_wait_ready(b->base, b->node, READY_TIMEOUT_MS, eb);
-    if (rc != CC_OK) {
-        b->node = 0;
-        return rc;
+    for (unsigned i = 0; i < n; i++) {
+        bench_node *nd = &b->nodes[i];
+        snprintf(nd->name, sizeof nd->name, "node%u", i + 1);
+        snprintf(nd->api, sizeof nd->api, "127.0.0.1:%u", api_port + i);
+        snprintf(nd->base, sizeof nd->base, "http://%s", nd->api);
+        snprintf(node_dir, sizeof node_dir, "%s/%s", b->dir, nd->name);
+        snprintf(nd->log_path, sizeof nd->log_path, "%s/%s/node.log", b->dir, nd->name);
+        rc = cc_cli_node_spawn(node_dir, nd->api, nd->log_path, &nd->pid, eb);
+        if (rc != CC_OK) return rc;
     }
+    for (unsigned i = 0; i < n; i++) {
+        rc = cc_cli_node_wait_ready(b->nodes[i].base, b->nodes[i].pid, READY_TIMEOUT_MS, eb);
+        if (rc != CC_OK) {
+            if (kill(b->nodes[i].pid, 0) != 0) b->nodes[i].pid = 0; /* reaped by the wait */
+            return rc;
+        }
+    }
+    if (!node_handles(b, h, 0)) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    if (n > 1) rc = wait_leader(b, h, eb);
 
     /* identities that sign: the founding admins and the registered keyring */
-    cc_cli_http *h = cc_cli_http_new(b->base);
     json_t *answer = NULL;
-    if (!h) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
-    rc = cc_cli_keyring_register(h, b->dir, b->chain_id, &answer, eb);
-    cc_cli_http_free(h);
-    if (rc != CC_OK) return rc;
+    if (rc == CC_OK) rc = cc_cli_keyring_register(h[b->leader], b->dir, b->chain_id, &answer, eb);
     json_decref(answer);
+    if (rc == CC_OK && n > 1) rc = wait_synced(b, h, eb);
+    node_handles_free(b, h);
+    if (rc != CC_OK) return rc;
     b->signers = calloc(cc_cli_org_count + cc_cli_member_count, sizeof *b->signers);
     if (!b->signers) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < cc_cli_org_count + cc_cli_member_count; i++) {
@@ -339,16 +503,22 @@ static bool keep_busy(batch *bt, const json_t *results)
     return kept > 0;
 }
 
+/* Batch k goes to node k mod N; its busy entries are resent there. */
 static void *send_worker(void *arg)
 {
     bench *b = arg;
     cc_errbuf eb = {{0}};
-    cc_cli_http *h = cc_cli_http_new(b->base);
-    if (!h) return NULL;
+    cc_cli_http *hs[NODES_MAX];
+    if (!node_handles(b, hs, 0)) {
+        note_error(b, "out of memory");
+        atomic_store(&b->send_error, true);
+        return NULL;
+    }
     while (!atomic_load(&b->send_error)) {
         size_t k = atomic_fetch_add(&b->next_batch, 1);
         if (k >= b->batch_count) break;
         batch *bt = &b->batches[k];
+        cc_cli_http *h = hs[k % b->node_count];
         while (bt->count > 0 && !atomic_load(&b->send_error)) {
             cc_cli_resp r;
             if (cc_cli_http_request(h, "/v1/txs", "application/octet-stream", bt->buf, bt->len, &r, &eb) !=
@@ -395,7 +565,7 @@ static void *send_worker(void *arg)
         free(bt->buf);
         bt->buf = NULL;
     }
-    cc_cli_http_free(h);
+    node_handles_free(b, hs);
     return NULL;
 }
 
@@ -412,33 +582,31 @@ static void *senders_main(void *arg)
     return NULL;
 }
 
-static cc_err status_total(cc_cli_http *h, uint64_t *total, cc_errbuf *eb)
-{
-    cc_cli_resp r;
-    cc_err rc = cc_cli_http_request(h, "/v1/status", NULL, NULL, 0, &r, eb);
-    if (rc != CC_OK) return rc;
-    if (r.status != 200 || !json_is_integer(json_object_get(r.json, "tx_total")))
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "/v1/status answered HTTP %ld without tx_total", r.status);
-    else
-        *total = cc_cli_juint(r.json, "tx_total");
-    cc_cli_resp_free(&r);
-    return rc;
-}
-
+/* Poll every node until each has every accepted tx: the leader's time and
+ * the slowest node's; the raft term before, during (the highest any node
+ * reported) and after. */
 static cc_err measure_throughput(bench *b, cc_errbuf *eb)
 {
     cc_err rc;
     pthread_t th;
     sender_arg sa = {b, false};
-    uint64_t total = 0, last_total, last_progress;
-    cc_cli_http *h = cc_cli_http_new(b->base);
-    if (!h) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
-    cc_cli_http_timeout(h, 5000);
-    rc = status_total(h, &b->base_total, eb);
-    if (rc != CC_OK) goto out;
-    last_total = b->base_total;
+    cc_cli_http *h[NODES_MAX];
+    node_status st[NODES_MAX];
+    uint64_t last_sum = 0, last_progress;
+    size_t done_count = 0;
+    if (!node_handles(b, h, 5000)) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < b->node_count; i++) {
+        rc = node_status_get(h[i], &st[i], eb);
+        if (rc != CC_OK) goto out;
+        b->nodes[i].base_total = st[i].tx_total;
+        b->nodes[i].seconds = 0;
+        last_sum += st[i].tx_total;
+        if (st[i].term > b->term_max) b->term_max = st[i].term;
+    }
+    b->term_before = st[b->leader].term;
+    snprintf(b->leader_before, sizeof b->leader_before, "%s", st[b->leader].leader);
 
-    uint64_t t0 = cc_mono_ns(), t_end = t0;
+    uint64_t t0 = cc_mono_ns();
     last_progress = t0;
     if (pthread_create(&th, NULL, senders_main, &sa) != 0) {
         rc = cc_errf(eb, CC_ERR_IO, "cannot start the client threads");
@@ -447,37 +615,63 @@ static cc_err measure_throughput(bench *b, cc_errbuf *eb)
     for (;;) {
         sleep_ms(POLL_MS);
         bool done = atomic_load(&sa.done);
-        uint64_t now = cc_mono_ns();
-        rc = status_total(h, &total, eb);
+        uint64_t accepted = atomic_load(&b->accepted), sum = 0;
+        for (size_t i = 0; i < b->node_count && rc == CC_OK; i++) {
+            bench_node *nd = &b->nodes[i];
+            rc = node_status_get(h[i], &st[i], eb);
+            if (rc != CC_OK) break;
+            sum += st[i].tx_total;
+            if (st[i].term > b->term_max) b->term_max = st[i].term;
+            if (done && nd->seconds == 0 && st[i].tx_total >= nd->base_total + accepted) {
+                nd->seconds = (double)(cc_mono_ns() - t0) / NS_PER_S;
+                done_count++;
+            }
+        }
         if (rc != CC_OK) break;
-        if (total != last_total) {
-            last_total = total;
+        uint64_t now = cc_mono_ns();
+        if (sum != last_sum) {
+            last_sum = sum;
             last_progress = now;
         }
         if (atomic_load(&b->send_error) && done) {
             rc = cc_errf(eb, CC_ERR_INVALID, "%s", b->first_error);
             break;
         }
-        if (done && total >= b->base_total + atomic_load(&b->accepted)) {
-            t_end = now;
-            break;
-        }
+        if (done_count == b->node_count) break;
         if (now - last_progress > STALL_TIMEOUT_NS) {
-            rc = cc_errf(eb, CC_ERR_TIMEOUT, "no tx committed for 60 s (%llu of %llu committed)",
-                         (unsigned long long)(total - b->base_total),
-                         (unsigned long long)atomic_load(&b->accepted));
+            size_t off = 0;
+            char where[256] = "";
+            for (size_t i = 0; i < b->node_count && off < sizeof where; i++)
+                off += (size_t)snprintf(where + off, sizeof where - off, "%s%s %llu", i ? ", " : "",
+                                        b->nodes[i].name,
+                                        (unsigned long long)(st[i].tx_total - b->nodes[i].base_total));
+            rc = cc_errf(eb, CC_ERR_TIMEOUT, "no tx committed for 60 s (%llu accepted; committed: %s)",
+                         (unsigned long long)accepted, where);
             atomic_store(&b->send_error, true);
             break;
         }
     }
     pthread_join(th, NULL);
     if (rc == CC_OK) {
-        b->seconds = (double)(t_end - t0) / NS_PER_S;
-        b->committed = total - b->base_total;
+        b->committed = atomic_load(&b->accepted);
+        for (size_t i = 0; i < b->node_count; i++)
+            if (b->nodes[i].seconds > b->seconds) b->seconds = b->nodes[i].seconds;
+        b->seconds_leader = b->nodes[b->leader].seconds;
         b->tps = b->seconds > 0 ? (double)b->committed / b->seconds : 0;
+        b->tps_leader = b->seconds_leader > 0 ? (double)b->committed / b->seconds_leader : 0;
+        /* the term now, on every node: the highest, and who they name leader */
+        b->term_after = 0;
+        for (size_t i = 0; i < b->node_count && rc == CC_OK; i++) {
+            rc = node_status_get(h[i], &st[i], eb);
+            if (rc != CC_OK) break;
+            if (st[i].term > b->term_after) b->term_after = st[i].term;
+            if (st[i].term > b->term_max) b->term_max = st[i].term;
+            if (strcmp(st[i].leader, b->leader_before) != 0) b->leader_changed = true;
+        }
+        snprintf(b->leader_after, sizeof b->leader_after, "%s", st[b->leader].leader);
     }
 out:
-    cc_cli_http_free(h);
+    node_handles_free(b, h);
     return rc;
 }
 
@@ -598,12 +792,13 @@ static void lat_start(lat_client *c, CURLM *m, lat_slot *s, size_t k, const char
 }
 
 /* Send this client's batches at their scheduled instants, however slow the
- * answers (up to LAT_INFLIGHT_MAX in flight), and wait for every answer. */
+ * answers (up to LAT_INFLIGHT_MAX in flight), and wait for every answer.
+ * Batch k goes to node k mod N. */
 static void *lat_client_main(void *arg)
 {
     lat_client *c = arg;
     bench *b = c->b;
-    char url[128];
+    char urls[NODES_MAX][128];
     CURLM *m = curl_multi_init();
     lat_slot slots[LAT_INFLIGHT_MAX] = {{0}};
     lat_slot *free_slots[LAT_INFLIGHT_MAX];
@@ -612,7 +807,8 @@ static void *lat_client_main(void *arg)
 
     hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
     hdrs = curl_slist_append(hdrs, "Expect:");
-    snprintf(url, sizeof url, "%s/v1/txs?wait=commit", b->base);
+    for (size_t i = 0; i < b->node_count; i++)
+        snprintf(urls[i], sizeof urls[i], "%s/v1/txs?wait=commit", b->nodes[i].base);
     for (size_t i = 0; i < LAT_INFLIGHT_MAX; i++) {
         slots[i].easy = curl_easy_init();
         if (slots[i].easy) free_slots[nfree++] = &slots[i];
@@ -627,7 +823,7 @@ static void *lat_client_main(void *arg)
     }
     while (next < b->lat_batch_count || inflight > 0) {
         while (next < b->lat_batch_count && nfree > 0 && lat_sched_ns(b, next) <= cc_mono_ns()) {
-            lat_start(c, m, free_slots[--nfree], next, url, hdrs);
+            lat_start(c, m, free_slots[--nfree], next, urls[next % b->node_count], hdrs);
             inflight++;
             next += LAT_CLIENTS;
         }
@@ -693,6 +889,19 @@ static cc_err measure_latency(bench *b, cc_errbuf *eb)
         if (clients[i].lag_max_ms > b->lat_lag_max) b->lat_lag_max = clients[i].lag_max_ms;
         if (clients[i].t_last > t_last) t_last = clients[i].t_last;
     }
+    if (b->node_count > 1) { /* by the node asked: the leader, or a follower that forwarded */
+        double *via[2] = {malloc(b->lat_count * sizeof(double)), malloc(b->lat_count * sizeof(double))};
+        size_t n[2] = {0, 0};
+        double ignored;
+        for (size_t i = 0; via[0] && via[1] && i < b->lat_count; i++) {
+            size_t side = (i / b->lat_batch_size) % b->node_count == b->leader ? 0 : 1;
+            if (b->lat_ms[i] >= 0) via[side][n[side]++] = b->lat_ms[i];
+        }
+        percentiles(via[0], n[0], &b->lat_leader_p50, &b->lat_leader_p99, &ignored);
+        percentiles(via[1], n[1], &b->lat_follower_p50, &b->lat_follower_p99, &ignored);
+        free(via[0]);
+        free(via[1]);
+    }
     for (size_t i = 0; i < b->lat_count; i++)
         if (b->lat_ms[i] >= 0) b->lat_ms[ok++] = b->lat_ms[i];
     percentiles(b->lat_ms, ok, &b->lat_p50, &b->lat_p99, &b->lat_max);
@@ -703,15 +912,16 @@ static cc_err measure_latency(bench *b, cc_errbuf *eb)
 
 /* ---- 6. latency, closed loop ------------------------------------------------------------------ */
 
-/* One client, one tx at a time with ?wait=commit, for SINGLE_SECONDS. Each
- * tx is signed just before it is sent; its latency excludes the signing. */
-static cc_err measure_single(bench *b, cc_errbuf *eb)
+/* One client, one tx at a time with ?wait=commit, for SINGLE_SECONDS,
+ * against node cl->node. Each tx is signed just before it is sent; its
+ * latency excludes the signing. *idx numbers the txs (goes on across runs). */
+static cc_err measure_single(bench *b, closed_loop *cl, uint64_t *idx, cc_errbuf *eb)
 {
     cc_err rc = CC_OK;
     size_t cap = 1024, n = 0;
     double *lat = malloc(cap * sizeof *lat), busy_s = 0;
-    cc_cli_http *h = cc_cli_http_new(b->base);
-    uint64_t idx = b->txs + b->lat_count, t0 = cc_mono_ns();
+    cc_cli_http *h = cc_cli_http_new(b->nodes[cl->node].base);
+    uint64_t t0 = cc_mono_ns();
 
     if (!lat || !h) {
         rc = cc_errf(eb, CC_ERR_NOMEM, "out of memory");
@@ -720,7 +930,7 @@ static cc_err measure_single(bench *b, cc_errbuf *eb)
     while ((double)(cc_mono_ns() - t0) < SINGLE_SECONDS * NS_PER_S) {
         cc_tx tx;
         cc_cli_sent sent;
-        rc = sign_note(b, idx++, &tx, eb);
+        rc = sign_note(b, (*idx)++, &tx, eb);
         if (rc != CC_OK) goto out;
         uint64_t t_send = cc_mono_ns();
         rc = cc_cli_tx_post(h, &tx, true, &sent, eb);
@@ -728,7 +938,7 @@ static cc_err measure_single(bench *b, cc_errbuf *eb)
         cc_tx_free(&tx);
         if (rc != CC_OK) goto out;
         busy_s += (double)(t_end - t_send) / NS_PER_S;
-        b->one_count++;
+        cl->count++;
         if (sent.committed && strcmp(sent.code, "ok") == 0) {
             if (n == cap) {
                 double *p = realloc(lat, 2 * cap * sizeof *lat);
@@ -742,20 +952,250 @@ static cc_err measure_single(bench *b, cc_errbuf *eb)
             }
             lat[n++] = (double)(t_end - t_send) / NS_PER_MS;
         } else {
-            b->one_failed++;
+            cl->failed++;
             note_error(b, "closed loop: HTTP %ld %s: %s", sent.status, sent.code, sent.message);
         }
         cc_cli_sent_free(&sent);
     }
-    b->one_tps = busy_s > 0 ? (double)n / busy_s : 0;
-    percentiles(lat, n, &b->one_p50, &b->one_p99, &b->one_max);
+    cl->tps = busy_s > 0 ? (double)n / busy_s : 0;
+    percentiles(lat, n, &cl->p50, &cl->p99, &cl->max);
 out:
     cc_cli_http_free(h);
     free(lat);
     return rc;
 }
 
+/* ---- 7. etcd, --etcd ------------------------------------------------------------------------ */
+
+/* The comparison script: $CARECHAIN_ETCD_COMPARE, else bench/etcd-compare.sh
+ * beside the build directory of this binary (build/carechain), else under
+ * the current directory. false when none exists. */
+static bool etcd_script(char *out, size_t n)
+{
+    char exe[PATH_BYTES / 2];
+    const char *env = getenv("CARECHAIN_ETCD_COMPARE");
+    if (env && *env) {
+        snprintf(out, n, "%s", env);
+        return access(out, X_OK) == 0;
+    }
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(out, n, "%s/../bench/etcd-compare.sh", exe);
+            if (access(out, X_OK) == 0) return true;
+        }
+    }
+    snprintf(out, n, "bench/etcd-compare.sh");
+    return access(out, X_OK) == 0;
+}
+
+/* Run the script with the payload size of one tx; its lines go to the
+ * progress stream; its last "etcd_puts_per_s=" line is the figure. */
+static void run_etcd(bench *b, size_t value_bytes, FILE *progress_to)
+{
+    char script[PATH_BYTES], cmd[PATH_BYTES + 64], line[512];
+    if (!etcd_script(script, sizeof script) || strchr(script, '\'')) {
+        snprintf(b->etcd_how, sizeof b->etcd_how,
+                 "bench/etcd-compare.sh not found (set CARECHAIN_ETCD_COMPARE)");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "'%s' --value-bytes %zu 2>&1", script, value_bytes);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p) {
+        snprintf(b->etcd_how, sizeof b->etcd_how, "cannot run %.200s: %s", script, strerror(errno));
+        return;
+    }
+    while (fgets(line, sizeof line, p)) {
+        double v;
+        if (sscanf(line, "etcd_puts_per_s=%lf", &v) == 1) {
+            b->etcd_puts_per_s = v;
+        } else if (sscanf(line, "etcd_single_puts_per_s=%lf", &v) == 1) {
+            b->etcd_single_puts_per_s = v;
+        } else if (strncmp(line, "etcd_how=", 9) == 0) {
+            snprintf(b->etcd_how, sizeof b->etcd_how, "%.255s", line + 9);
+            b->etcd_how[strcspn(b->etcd_how, "\n")] = '\0';
+        }
+        fprintf(progress_to, "  | %s", line);
+        fflush(progress_to);
+    }
+    int st = pclose(p);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == ETCD_EXIT_MISSING) {
+        b->etcd_missing = true;
+        b->etcd_puts_per_s = 0;
+    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || b->etcd_puts_per_s <= 0) {
+        b->etcd_puts_per_s = 0;
+        snprintf(b->etcd_how, sizeof b->etcd_how, "%.200s failed (%s %d); no figure", script,
+                 WIFEXITED(st) ? "exit status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    } else {
+        b->etcd_ran = true;
+    }
+}
+
 /* ---- report ------------------------------------------------------------------------------- */
+
+static json_t *closed_loop_json(const bench *b, const closed_loop *cl)
+{
+    json_t *j =
+        json_pack("{s:I,s:I,s:f,s:f,s:f,s:f}", "txs", (json_int_t)cl->count, "failed", (json_int_t)cl->failed,
+                  "tx_per_s", cl->tps, "p50_ms", cl->p50, "p99_ms", cl->p99, "max_ms", cl->max);
+    if (b->node_count > 1) json_object_set_new(j, "node", json_string(b->nodes[cl->node].name));
+    return j;
+}
+
+/* The --nodes N > 1 parts of the JSON report. */
+static void report_raft_json(const bench *b, json_t *j)
+{
+    json_t *t = json_object_get(j, "throughput");
+    json_object_set_new(t, "seconds_leader", json_real(b->seconds_leader));
+    json_object_set_new(t, "tx_per_s_leader", json_real(b->tps_leader));
+    json_object_set_new(t, "target_tx_per_s", json_real(TARGET_RAFT_TPS));
+    json_object_set_new(t, "met", json_boolean(b->tps >= TARGET_RAFT_TPS));
+    json_t *per = json_object();
+    for (size_t i = 0; i < b->node_count; i++)
+        json_object_set_new(per, b->nodes[i].name, json_real(b->nodes[i].seconds));
+    json_object_set_new(t, "seconds_by_node", per);
+    json_object_set_new(j, "raft",
+                        json_pack("{s:s,s:I,s:I,s:I,s:s,s:b,s:b}", "leader", b->nodes[b->leader].name,
+                                  "term_before", (json_int_t)b->term_before, "term_after",
+                                  (json_int_t)b->term_after, "term_max_seen", (json_int_t)b->term_max,
+                                  "leader_after", b->leader_after, "leader_changed", b->leader_changed,
+                                  "term_unchanged",
+                                  b->term_after == b->term_before && b->term_max == b->term_before));
+    json_t *l = json_object_get(j, "latency");
+    json_object_set_new(l, "via_leader",
+                        json_pack("{s:f,s:f}", "p50_ms", b->lat_leader_p50, "p99_ms", b->lat_leader_p99));
+    json_object_set_new(l, "via_followers",
+                        json_pack("{s:f,s:f}", "p50_ms", b->lat_follower_p50, "p99_ms", b->lat_follower_p99));
+    if (b->one_runs > 1) json_object_set_new(j, "closed_loop_leader", closed_loop_json(b, &b->one[1]));
+    json_object_del(j, "met"); /* the single-node ratio target does not apply */
+}
+
+static void report_etcd_json(const bench *b, json_t *j)
+{
+    if (!b->etcd) return;
+    json_t *e = json_pack("{s:b,s:b,s:s,s:f}", "ran", b->etcd_ran, "installed", !b->etcd_missing, "how",
+                          b->etcd_how, "target_ratio", TARGET_ETCD_RATIO);
+    if (b->etcd_ran) {
+        double ratio = b->tps / b->etcd_puts_per_s;
+        json_object_set_new(e, "puts_per_s", json_real(b->etcd_puts_per_s));
+        json_object_set_new(e, "single_puts_per_s", json_real(b->etcd_single_puts_per_s));
+        json_object_set_new(e, "ratio", json_real(ratio));
+        json_object_set_new(e, "met", json_boolean(ratio >= TARGET_ETCD_RATIO));
+    }
+    json_object_set_new(j, "etcd", e);
+}
+
+static void report_latency_text(const bench *b)
+{
+    bool at_load = b->lat_sent > 0 && b->lat_achieved >= LAT_AT_LOAD * b->lat_rate;
+    if (!b->lat_sent) return;
+    printf("  Latency, open loop: %.0f tx/s offered (%s) as batches of %zu with ?wait=commit from %d "
+           "clients\n"
+           "  (%.0f requests/s on a fixed schedule%s), %llu txs over ~%llu s; achieved %.0f tx/s "
+           "(%.0f%% of offered).\n",
+           b->lat_rate, b->latency_rate_opt ? "set by --latency-rate" : "half the peak", b->lat_batch_size,
+           LAT_CLIENTS, b->lat_rate / (double)b->lat_batch_size,
+           b->node_count > 1 ? ", round-robin over the nodes" : "", (unsigned long long)b->lat_sent,
+           (unsigned long long)b->latency_s, b->lat_achieved,
+           b->lat_rate > 0 ? 100 * b->lat_achieved / b->lat_rate : 0);
+    printf("  Per tx, batch sent -> committed answer: p50 %.1f ms, p99 %.1f ms, max %.1f ms; %llu failed;\n"
+           "  %llu of %zu sends over %.0f ms late (latest %.1f ms).\n",
+           b->lat_p50, b->lat_p99, b->lat_max, (unsigned long long)b->lat_failed,
+           (unsigned long long)b->lat_late, b->lat_batch_count, (double)LAT_LATE_NS / NS_PER_MS,
+           b->lat_lag_max);
+    if (b->node_count > 1)
+        printf(
+            "  By the node asked: the leader p50 %.1f ms, p99 %.1f ms; the followers p50 %.1f ms, p99 %.1f "
+            "ms.\n",
+            b->lat_leader_p50, b->lat_leader_p99, b->lat_follower_p50, b->lat_follower_p99);
+    if (at_load)
+        printf("  Target p99 <= %.0f ms at half of peak: %s.\n", TARGET_P99_MS,
+               b->lat_p99 <= TARGET_P99_MS ? "met" : "NOT met");
+    else
+        printf("  NOT AT THE INTENDED LOAD: achieved %.0f of %.0f tx/s (below %.0f%%), so these figures are "
+               "not\n  latency at %s and say nothing about the p99 target.\n",
+               b->lat_achieved, b->lat_rate, 100 * LAT_AT_LOAD,
+               b->latency_rate_opt ? "the rate asked for" : "half of peak");
+}
+
+static void report_closed_text(const bench *b)
+{
+    if (b->node_count == 1) {
+        const closed_loop *cl = &b->one[0];
+        if (cl->count)
+            printf("  Closed loop, one client, one tx at a time with ?wait=commit, %llu txs in ~%.0f s: %.0f "
+                   "tx/s,\n"
+                   "  p50 %.1f ms, p99 %.1f ms, max %.1f ms; %llu failed.\n",
+                   (unsigned long long)cl->count, SINGLE_SECONDS, cl->tps, cl->p50, cl->p99, cl->max,
+                   (unsigned long long)cl->failed);
+        return;
+    }
+    if (!b->one_runs) return;
+    printf("  Closed loop, one client, one tx at a time with ?wait=commit, ~%.0f s each:\n", SINGLE_SECONDS);
+    for (size_t i = 0; i < b->one_runs; i++) {
+        const closed_loop *cl = &b->one[i];
+        printf("    against %s (%s): %llu txs, %.0f tx/s, p50 %.1f ms, p99 %.1f ms, max %.1f ms; %llu "
+               "failed.\n",
+               cl->node == b->leader ? "the leader" : "a follower", b->nodes[cl->node].name,
+               (unsigned long long)cl->count, cl->tps, cl->p50, cl->p99, cl->max,
+               (unsigned long long)cl->failed);
+    }
+}
+
+static void report_raft_text(const bench *b, double raw_x)
+{
+    size_t slowest = 0;
+    for (size_t i = 0; i < b->node_count; i++)
+        if (b->nodes[i].seconds > b->nodes[slowest].seconds) slowest = i;
+    printf("  Every node verifies every signature: if verifying were all this machine did, %.0f / %llu "
+           "nodes\n  = %.0f tx/s would be its ceiling.\n",
+           raw_x, (unsigned long long)b->node_count, raw_x / (double)b->node_count);
+    printf("  Committed: %llu txs sent to all %llu nodes (batch k to node k mod %llu; followers forward to "
+           "the leader),\n"
+           "  first send to last commit: on the leader (%s) %.2f s = %.0f tx/s; on every node (slowest: %s) "
+           "%.2f s = %.0f tx/s.\n",
+           (unsigned long long)b->committed, (unsigned long long)b->node_count,
+           (unsigned long long)b->node_count, b->nodes[b->leader].name, b->seconds_leader, b->tps_leader,
+           b->nodes[slowest].name, b->seconds, b->tps);
+    if (atomic_load(&b->rejected))
+        printf("  %llu txs were rejected (first: %s).\n", (unsigned long long)atomic_load(&b->rejected),
+               b->first_error);
+    printf("  Target >= %.0f tx/s committed on every node: %s (%.0f tx/s).\n", TARGET_RAFT_TPS,
+           b->tps >= TARGET_RAFT_TPS ? "met" : "NOT met", b->tps);
+    bool same = b->term_after == b->term_before && b->term_max == b->term_before;
+    printf("  Raft term: %llu before the peak phase, %llu after (highest any node reported while polling: "
+           "%llu);\n  leader %s before, %s after%s. Target: term unchanged under peak load: %s.\n",
+           (unsigned long long)b->term_before, (unsigned long long)b->term_after,
+           (unsigned long long)b->term_max, b->leader_before, b->leader_after[0] ? b->leader_after : "none",
+           b->leader_changed ? " (some node named another leader afterwards)" : "",
+           same ? "met, the term did not change" : "NOT met, the term changed");
+}
+
+static void report_etcd_text(const bench *b)
+{
+    if (!b->etcd) return;
+    if (b->etcd_missing) {
+        printf(
+            "  etcd: not installed, so the comparison was skipped (install it with scripts/deps.sh --bench, "
+            "or\n  apt-get install etcd-server etcd-client as root). Target >= %.0fx etcd: not measured.\n",
+            TARGET_ETCD_RATIO);
+    } else if (!b->etcd_ran) {
+        printf("  etcd: no figure (%s). Target >= %.0fx etcd: not measured.\n", b->etcd_how,
+               TARGET_ETCD_RATIO);
+    } else {
+        double ratio = b->tps / b->etcd_puts_per_s;
+        printf("  etcd, 3 members on this machine (%s): %.0f puts/s.\n", b->etcd_how, b->etcd_puts_per_s);
+        printf("  Ratio carechain / etcd: %.0f / %.0f = %.2fx (target >= %.0fx: %s).\n", b->tps,
+               b->etcd_puts_per_s, ratio, TARGET_ETCD_RATIO, ratio >= TARGET_ETCD_RATIO ? "met" : "NOT met");
+        if (b->etcd_single_puts_per_s > 0 && b->etcd_single_puts_per_s != b->etcd_puts_per_s)
+            printf("  (Against etcd's best run of single puts, %.0f puts/s: %.2fx; not the judged figure.)\n",
+                   b->etcd_single_puts_per_s, b->tps / b->etcd_single_puts_per_s);
+    }
+}
 
 static void report(const bench *b)
 {
@@ -767,6 +1207,7 @@ static void report(const bench *b)
         json_t *j =
             json_pack("{s:I,s:I,s:I,s:i}", "txs", (json_int_t)b->txs, "batch", (json_int_t)b->batch_size,
                       "clients", (json_int_t)b->clients, "cores", (int)b->cores);
+        if (b->node_count > 1) json_object_set_new(j, "nodes", json_integer((json_int_t)b->node_count));
         json_object_set_new(j, "ed25519",
                             json_pack("{s:f,s:f,s:f,s:I}", "verify_per_s_one_core", b->raw_one,
                                       "verify_per_s_x_cores", raw_x, "verify_per_s_all_cores", b->raw_all,
@@ -791,60 +1232,40 @@ static void report(const bench *b)
         json_object_set_new(l, "send_lag_max_ms", json_real(b->lat_lag_max));
         json_object_set_new(l, "p99_met", at_load ? json_boolean(b->lat_p99 <= TARGET_P99_MS) : json_null());
         json_object_set_new(j, "latency", l);
-        json_object_set_new(j, "closed_loop",
-                            json_pack("{s:I,s:I,s:f,s:f,s:f,s:f}", "txs", (json_int_t)b->one_count, "failed",
-                                      (json_int_t)b->one_failed, "tx_per_s", b->one_tps, "p50_ms", b->one_p50,
-                                      "p99_ms", b->one_p99, "max_ms", b->one_max));
+        json_object_set_new(j, "closed_loop", closed_loop_json(b, &b->one[0]));
         json_object_set_new(j, "target_p99_ms", json_real(TARGET_P99_MS));
         json_object_set_new(j, "met", json_boolean(ratio >= TARGET_RATIO));
+        if (b->node_count > 1) report_raft_json(b, j);
+        report_etcd_json(b, j);
         cc_cli_print_json(j);
         json_decref(j);
         return;
     }
-    printf("\nResults\n");
+    if (b->node_count > 1)
+        printf("\nResults (%llu raft nodes on this machine, %u cores)\n", (unsigned long long)b->node_count,
+               b->cores);
+    else
+        printf("\nResults\n");
     printf("  Ed25519 verify (libsodium, %zu-byte messages): %.0f/s on one core; x %u cores = %.0f/s;\n"
            "  measured on all %u cores at once: %.0f/s.\n",
            b->msg_len, b->raw_one, b->cores, raw_x, b->cores, b->raw_all);
-    printf("  Committed: %llu txs in %.2f s = %.0f tx/s (first send to last commit, every signature verified "
-           "by the node).\n",
-           (unsigned long long)b->committed, b->seconds, b->tps);
-    if (atomic_load(&b->rejected))
-        printf("  %llu txs were rejected (first: %s).\n", (unsigned long long)atomic_load(&b->rejected),
-               b->first_error);
-    printf("  Ratio: %.0f / %.0f = %.2f of raw verify x cores (target >= %.1f: %s); %.2f of the all-cores "
-           "measurement.\n",
-           b->tps, raw_x, ratio, TARGET_RATIO, ratio >= TARGET_RATIO ? "met" : "NOT met", ratio_all);
-    if (b->lat_sent) {
-        printf("  Latency, open loop: %.0f tx/s offered (%s) as batches of %zu with ?wait=commit from %d "
-               "clients\n"
-               "  (%.0f requests/s on a fixed schedule), %llu txs over ~%llu s; achieved %.0f tx/s "
-               "(%.0f%% of offered).\n",
-               b->lat_rate, b->latency_rate_opt ? "set by --latency-rate" : "half the peak",
-               b->lat_batch_size, LAT_CLIENTS, b->lat_rate / (double)b->lat_batch_size,
-               (unsigned long long)b->lat_sent, (unsigned long long)b->latency_s, b->lat_achieved,
-               b->lat_rate > 0 ? 100 * b->lat_achieved / b->lat_rate : 0);
+    if (b->node_count > 1) {
+        report_raft_text(b, raw_x);
+    } else {
+        printf("  Committed: %llu txs in %.2f s = %.0f tx/s (first send to last commit, every signature "
+               "verified by the node).\n",
+               (unsigned long long)b->committed, b->seconds, b->tps);
+        if (atomic_load(&b->rejected))
+            printf("  %llu txs were rejected (first: %s).\n", (unsigned long long)atomic_load(&b->rejected),
+                   b->first_error);
         printf(
-            "  Per tx, batch sent -> committed answer: p50 %.1f ms, p99 %.1f ms, max %.1f ms; %llu failed;\n"
-            "  %llu of %zu sends over %.0f ms late (latest %.1f ms).\n",
-            b->lat_p50, b->lat_p99, b->lat_max, (unsigned long long)b->lat_failed,
-            (unsigned long long)b->lat_late, b->lat_batch_count, (double)LAT_LATE_NS / NS_PER_MS,
-            b->lat_lag_max);
-        if (at_load)
-            printf("  Target p99 <= %.0f ms at half of peak: %s.\n", TARGET_P99_MS,
-                   b->lat_p99 <= TARGET_P99_MS ? "met" : "NOT met");
-        else
-            printf(
-                "  NOT AT THE INTENDED LOAD: achieved %.0f of %.0f tx/s (below %.0f%%), so these figures are "
-                "not\n  latency at %s and say nothing about the p99 target.\n",
-                b->lat_achieved, b->lat_rate, 100 * LAT_AT_LOAD,
-                b->latency_rate_opt ? "the rate asked for" : "half of peak");
+            "  Ratio: %.0f / %.0f = %.2f of raw verify x cores (target >= %.1f: %s); %.2f of the all-cores "
+            "measurement.\n",
+            b->tps, raw_x, ratio, TARGET_RATIO, ratio >= TARGET_RATIO ? "met" : "NOT met", ratio_all);
     }
-    if (b->one_count)
-        printf(
-            "  Closed loop, one client, one tx at a time with ?wait=commit, %llu txs in ~%.0f s: %.0f tx/s,\n"
-            "  p50 %.1f ms, p99 %.1f ms, max %.1f ms; %llu failed.\n",
-            (unsigned long long)b->one_count, SINGLE_SECONDS, b->one_tps, b->one_p50, b->one_p99, b->one_max,
-            (unsigned long long)b->one_failed);
+    report_latency_text(b);
+    report_closed_text(b);
+    report_etcd_text(b);
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -860,11 +1281,26 @@ static void progress(const bench *b, const char *fmt, ...)
     fflush(f);
 }
 
+/* Stop the nodes one after the other. One SIGTERM each: a node that gets a
+ * second one while it stops dies of it once it unblocks the signal at the
+ * end of a clean stop. */
+static void stop_nodes(bench *b)
+{
+    for (size_t i = 0; i < b->node_count; i++) {
+        if (b->nodes[i].pid <= 0) continue;
+        int st = cc_cli_node_stop(b->nodes[i].pid, STOP_TIMEOUT_MS);
+        if (st != 0)
+            progress(b, "%s did not stop cleanly (wait status %d; log %s).\n", b->nodes[i].name, st,
+                     b->nodes[i].log_path);
+        b->nodes[i].pid = 0;
+    }
+}
+
 int cc_cmd_bench(int argc, char **argv)
 {
     const char *txs_s = NULL, *dir = NULL, *batch_s = NULL, *clients_s = NULL, *lat_s = NULL, *rate_s = NULL,
-               *lat_batch_s = NULL;
-    bool keep = false;
+               *lat_batch_s = NULL, *nodes_s = NULL;
+    bool keep = false, etcd = false;
     const cc_cli_opt opts[] = {
         {"txs", "N", "pre-signed note.put txs to commit (default 200000)", &txs_s},
         {"dir", "DIR", "make the network here (absent or empty) instead of a temp dir", &dir},
@@ -874,13 +1310,16 @@ int cc_cmd_bench(int argc, char **argv)
         {"latency-rate", "R", "tx/s in the latency phase (default: half the measured peak)", &rate_s},
         {"latency-batch", "N", "txs per request in the latency phase (default: 8..64, ~400 requests/s)",
          &lat_batch_s},
+        {"nodes", "N", "run a raft network of N nodes on this machine (default 1: one node, solo)", &nodes_s},
+        {"etcd", NULL, "then measure a 3-member etcd cluster (bench/etcd-compare.sh) and compare", &etcd},
         {"keep", NULL, "keep the temp network directory afterwards", &keep},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {
         "bench",
-        "[--txs N] [--dir D] [--batch 2000] [--clients 4]",
-        "Measure committed tx/s of one node against this machine's Ed25519 verify rate, and latency.",
+        "[--nodes N] [--txs N] [--dir D] [--batch 2000] [--clients 4] [--etcd]",
+        "Measure committed tx/s of one node (or N raft nodes) against this machine's Ed25519 verify rate,\n"
+        "and latency.",
         opts,
         0,
         0,
@@ -897,8 +1336,10 @@ int cc_cmd_bench(int argc, char **argv)
     b->batch_size = DEFAULT_BATCH;
     b->clients = DEFAULT_CLIENTS;
     b->latency_s = DEFAULT_LATENCY_S;
+    b->node_count = 1;
     b->json = ctx.json;
     b->keep = keep;
+    b->etcd = etcd || getenv("CARECHAIN_BENCH_ETCD");
     b->dir_opt = dir;
     pthread_mutex_init(&b->err_lock, NULL);
     if ((txs_s && (!cc_cli_parse_u64(txs_s, false, &b->txs) || b->txs < 1 || b->txs > 100000000)) ||
@@ -909,10 +1350,13 @@ int cc_cmd_bench(int argc, char **argv)
         (lat_s && (!cc_cli_parse_u64(lat_s, false, &b->latency_s) || b->latency_s > 3600)) ||
         (rate_s && (!cc_cli_parse_u64(rate_s, false, &b->latency_rate_opt) || b->latency_rate_opt < 1)) ||
         (lat_batch_s && (!cc_cli_parse_u64(lat_batch_s, false, &b->lat_batch_opt) || b->lat_batch_opt < 1 ||
-                         b->lat_batch_opt > 10000))) {
+                         b->lat_batch_opt > 10000)) ||
+        (nodes_s && (!cc_cli_parse_u64(nodes_s, false, &b->node_count) || b->node_count < 1 ||
+                     b->node_count > NODES_MAX))) {
         rc = cc_cli_usage(ctx.cmd,
                           "--txs 1..1e8, --batch 1..10000, --clients 1..256, --latency-seconds 0..3600, "
-                          "--latency-rate >= 1, --latency-batch 1..10000");
+                          "--latency-rate >= 1, --latency-batch 1..10000, --nodes 1..%d",
+                          NODES_MAX);
         goto out_free;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -924,12 +1368,23 @@ int cc_cmd_bench(int argc, char **argv)
     progress(b, "carechain bench: %llu pre-signed note.put txs, batches of %llu, %llu clients, %u cores.\n",
              (unsigned long long)b->txs, (unsigned long long)b->batch_size, (unsigned long long)b->clients,
              b->cores);
-    progress(b, "Starting a fresh single-node network... ");
+    if (b->node_count == 1)
+        progress(b, "Starting a fresh single-node network... ");
+    else
+        progress(b, "Starting a fresh %llu-node raft network on this machine, waiting for a leader... ",
+                 (unsigned long long)b->node_count);
     if (start_network(b, &eb) != CC_OK) {
-        progress(b, "failed: %s\n", eb.msg);
+        progress(b, "failed: %s (logs: %s/node*/node.log)\n", eb.msg, b->dir);
         goto out;
     }
-    progress(b, "node at %s (data in %s).\n", b->base, b->dir);
+    if (b->node_count == 1) {
+        progress(b, "node at %s (data in %s).\n", b->nodes[0].base, b->dir);
+    } else {
+        progress(b, "data in %s.\n", b->dir);
+        for (size_t i = 0; i < b->node_count; i++)
+            progress(b, "  %s at %s%s\n", b->nodes[i].name, b->nodes[i].base,
+                     i == b->leader ? " (the leader)" : "");
+    }
 
     /* the raw rate is measured on a message as long as a tx's signed part */
     cc_tx probe;
@@ -938,6 +1393,7 @@ int cc_cmd_bench(int argc, char **argv)
         goto out;
     }
     b->msg_len = probe.raw_len - CC_SIG_BYTES;
+    size_t tx_bytes = probe.raw_len;
     cc_tx_free(&probe);
     progress(b, "Measuring raw Ed25519 verify: one core, then %u cores at once (~%.0f s)...\n", b->cores,
              2 * RAW_SECONDS);
@@ -957,10 +1413,15 @@ int cc_cmd_bench(int argc, char **argv)
 
     progress(b, "Sending batches over POST /v1/txs and watching /v1/status...\n");
     if (measure_throughput(b, &eb) != CC_OK) {
-        progress(b, "Throughput phase failed: %s (node log: %s)\n", eb.msg, b->log_path);
+        progress(b, "Throughput phase failed: %s (logs: %s/node*/node.log)\n", eb.msg, b->dir);
         goto out;
     }
-    progress(b, "  %.0f tx/s committed.\n", b->tps);
+    if (b->node_count == 1)
+        progress(b, "  %.0f tx/s committed.\n", b->tps);
+    else
+        progress(b, "  %.0f tx/s committed on the leader, %.0f tx/s on every node; raft term %llu -> %llu.\n",
+                 b->tps_leader, b->tps, (unsigned long long)b->term_before,
+                 (unsigned long long)b->term_after);
 
     if (b->latency_s > 0 && b->tps > 0) {
         b->lat_rate = b->latency_rate_opt ? (double)b->latency_rate_opt : b->tps / 2;
@@ -995,24 +1456,39 @@ int cc_cmd_bench(int argc, char **argv)
         }
         if (b->lat_failed)
             progress(b, "  %llu failed; first: %s\n", (unsigned long long)b->lat_failed, b->first_error);
-        b->first_error[0] = '\0';
-        progress(b, "Latency, closed loop: one client, one tx at a time with ?wait=commit, ~%.0f s...\n",
-                 SINGLE_SECONDS);
-        if (measure_single(b, &eb) != CC_OK) {
-            progress(b, "Closed-loop phase failed: %s\n", eb.msg);
-            goto out;
+        /* with several nodes: a follower first, then the leader */
+        b->one[0].node = b->node_count > 1 ? (b->leader + 1) % b->node_count : 0;
+        b->one[1].node = b->leader;
+        b->one_runs = b->node_count > 1 ? 2 : 1;
+        uint64_t idx = b->txs + b->lat_count;
+        for (size_t i = 0; i < b->one_runs; i++) {
+            closed_loop *cl = &b->one[i];
+            b->first_error[0] = '\0';
+            progress(
+                b, "Latency, closed loop: one client, one tx at a time with ?wait=commit, ~%.0f s%s%s%s...\n",
+                SINGLE_SECONDS, b->node_count > 1 ? ", against " : "",
+                b->node_count > 1 ? (cl->node == b->leader ? "the leader " : "a follower ") : "",
+                b->node_count > 1 ? b->nodes[cl->node].name : "");
+            if (measure_single(b, cl, &idx, &eb) != CC_OK) {
+                progress(b, "Closed-loop phase failed: %s\n", eb.msg);
+                goto out;
+            }
+            if (cl->failed)
+                progress(b, "  %llu failed; first: %s\n", (unsigned long long)cl->failed, b->first_error);
         }
-        if (b->one_failed)
-            progress(b, "  %llu failed; first: %s\n", (unsigned long long)b->one_failed, b->first_error);
+    }
+    if (b->etcd) {
+        stop_nodes(b); /* etcd gets the machine to itself, as the nodes had */
+        progress(b,
+                 "etcd comparison: bench/etcd-compare.sh --value-bytes %zu (a carechain note.put tx is %zu "
+                 "bytes)...\n",
+                 tx_bytes, tx_bytes);
+        run_etcd(b, tx_bytes, b->json ? stderr : stdout);
     }
     report(b);
     rc = CC_EXIT_OK;
 out:
-    if (b->node > 0) {
-        int st = cc_cli_node_stop(b->node, STOP_TIMEOUT_MS);
-        if (st != 0)
-            progress(b, "The node did not stop cleanly (wait status %d; log %s).\n", st, b->log_path);
-    }
+    stop_nodes(b);
     if (b->temp_dir && !b->keep) {
         cc_errbuf rm_eb;
         if (cc_cli_rmtree(b->dir, &rm_eb) != CC_OK) progress(b, "%s\n", rm_eb.msg);
