@@ -284,6 +284,11 @@ err:
     cc_key_wipe(&node->key);
     free(node);
     sigaction(SIGPIPE, &old_pipe, NULL);
+    /* A second SIGTERM/SIGINT sent while we stopped is already answered:
+     * consume it, or restoring the mask would deliver it and kill the
+     * process after a clean stop. */
+    struct timespec no_wait = {0, 0};
+    while (sigtimedwait(&stop_signals, NULL, &no_wait) > 0) continue;
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     return exit_code;
 }
