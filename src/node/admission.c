@@ -154,12 +154,26 @@ size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait)
             waiting[waiting_count++] = &items[i].waiter;
         }
         cc_waiters_add(&node->waiters, &group, waiting, waiting_count);
+        /* With several nodes a block holding one of these txs may have been
+         * applied between admission's check and the registration above (it
+         * came from another node): its waiter would never be woken. */
+        for (size_t i = 0; i < n; i++) {
+            cc_tx_location loc;
+            if (items[i].err != CC_OK || cc_chain_tx_find(node->chain, items[i].txid, &loc) != CC_OK)
+                continue;
+            cc_waiters_commit_one(&node->waiters, items[i].txid, &loc);
+            items[i].committed_already = true;
+        }
     }
 
     cc_mempool_lock(&node->mempool);
     for (size_t i = 0; i < n; i++) {
         cc_admit_item *it = &items[i];
         if (it->err != CC_OK) continue;
+        if (it->committed_already) { /* answered from the chain: nothing left to do */
+            accepted++;
+            continue;
+        }
         it->err = cc_mempool_push_locked(&node->mempool, &it->tx, admitted_ns);
         if (it->err == CC_OK)
             accepted++;
@@ -170,7 +184,7 @@ size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait)
     cc_mempool_unlock(&node->mempool);
 
     for (size_t i = 0; i < n; i++)
-        if (items[i].err != CC_OK) cc_tx_free(&items[i].tx);
+        if (items[i].err != CC_OK || items[i].committed_already) cc_tx_free(&items[i].tx);
 
     if (wait) {
         for (size_t i = 0; i < n; i++)

@@ -34,7 +34,8 @@ typedef struct cc_admit_item {
     uint8_t txid[CC_HASH_BYTES];
     cc_waiter waiter; /* with wait: DONE (outcome) or IDLE (timed out) */
 
-    cc_tx tx; /* private: the decoded tx until it moves into the mempool */
+    cc_tx tx;               /* private: the decoded tx until it moves into the mempool */
+    bool committed_already; /* private: a block with it was applied after admission checked */
 } cc_admit_item;
 
 /* Admit items[0..n) (zero-initialised apart from the inputs; an item whose

@@ -70,7 +70,7 @@
 
 #define RAFT_TICK_MS            20  /* how often the loop publishes its state */
 #define RAFT_ELECTION_MS        600 /* libraft randomises it to [1x, 2x) */
-#define RAFT_HEARTBEAT_MS       60
+#define RAFT_HEARTBEAT_MS       20
 #define RAFT_STOP_INFLIGHT_MS   5000 /* at stop, how long the block in flight may take */
 #define RAFT_STOP_POLL_MS       10
 #define BLOCK_AHEAD_MAX_MS      2000 /* refuse a block this far ahead of the local clock */

@@ -176,6 +176,13 @@ void cc_waiters_commit(cc_waiters *ws, const cc_tx *txs, size_t n, uint64_t heig
     pthread_mutex_unlock(&ws->mu);
 }
 
+void cc_waiters_commit_one(cc_waiters *ws, const uint8_t txid[CC_HASH_BYTES], const cc_tx_location *loc)
+{
+    pthread_mutex_lock(&ws->mu);
+    if (ws->pending > 0) complete_locked(ws, txid, CC_OK, loc->height, loc->index, &loc->result);
+    pthread_mutex_unlock(&ws->mu);
+}
+
 void cc_waiters_fail(cc_waiters *ws, const cc_tx *txs, size_t n, cc_err err)
 {
     pthread_mutex_lock(&ws->mu);

@@ -81,6 +81,9 @@ bool cc_waiters_wait(cc_waiters *ws, cc_wait_group *g, uint64_t deadline_ms);
 void cc_waiters_commit(cc_waiters *ws, const cc_tx *txs, size_t n, uint64_t height, const cc_result *results);
 /* These txs will not commit: complete their waiters with err. */
 void cc_waiters_fail(cc_waiters *ws, const cc_tx *txs, size_t n, cc_err err);
+/* The tx committed before its waiter was registered (a block from another
+ * node applied meanwhile): complete the waiter with where it is. */
+void cc_waiters_commit_one(cc_waiters *ws, const uint8_t txid[CC_HASH_BYTES], const cc_tx_location *loc);
 /* Stop: fail every pending waiter with CC_ERR_UNREACHABLE and refuse new ones. */
 void cc_waiters_close(cc_waiters *ws);
 

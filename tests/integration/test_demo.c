@@ -11,6 +11,11 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "support/support.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,14 +46,30 @@ static void run_demo(const char *nodes, int port)
     free(dir);
 }
 
-/* A base port for count nodes (API at p.., raft at p+100..); the demo
- * itself refuses when one of them is taken, and the test then fails with
- * its message. */
+/* Can we listen on 127.0.0.1:port right now (as a node would, with
+ * SO_REUSEADDR)? */
+static bool port_free(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A base port for count nodes (API at p.., raft at p+100..), below the
+ * kernel's ephemeral range so that no outgoing connection takes one of
+ * them between this check and the demo's start. */
 static int free_base_port(unsigned count)
 {
-    for (int tries = 0; tries < 50; tries++) {
-        int p = ct_free_port();
-        if (p > 1024 && p + 100 + (int)count <= 65535) return p;
+    for (int tries = 0; tries < 200; tries++) {
+        int p = 20000 + (int)((ct_now_ms() * 7919u + (unsigned)tries * 104729u) % 9000u);
+        bool ok = true;
+        for (unsigned i = 0; i < count && ok; i++) ok = port_free(p + (int)i) && port_free(p + 100 + (int)i);
+        if (ok) return p;
     }
     return -1;
 }
