@@ -61,6 +61,7 @@ typedef struct cc_consensus_status {
     bool halted;          /* applying stopped (see halt_reason) */
     char halt_reason[256];
     uint64_t blocks_refused; /* committed entries refused here (time rule, stale) */
+    uint64_t blocks_fetched; /* blocks fetched from peers to catch up to raft snapshots */
     unsigned voters;         /* voters in this node's raft configuration */
     unsigned servers;        /* servers in it (voters, standbys, spares) */
 } cc_consensus_status;

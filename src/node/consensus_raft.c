@@ -37,9 +37,9 @@
  *      and the chain state the log prefix produced, so every node decides
  *      alike: an entry that does not extend the head (a stale proposal of a
  *      deposed leader, or one already applied before a restart — raft
- *      replays its whole log: there are no snapshots) is skipped. The one
- *      local rule, a block time over 2 s ahead of this node's clock, halts
- *      this node instead of skipping, so it never diverges silently.
+ *      replays its log from its last snapshot) is skipped. The one local
+ *      rule, a block time over 2 s ahead of this node's clock, halts this
+ *      node instead of skipping, so it never diverges silently.
  *   5. A proposal completes exactly once: whoever takes it out of
  *      `inflight` under the lock calls done().
  *   6. A halted node applies nothing more and keeps serving reads.
@@ -49,6 +49,12 @@
  *      (add as spare -> promote to voter; remove). A node not in genesis
  *      never proposes (src/exec/chain.c accepts genesis proposers only):
  *      it hands leadership on when elected.
+ *   8. Snapshots: a raft snapshot is only the record (height, block hash,
+ *      state root) of a chain head that includes every entry up to the
+ *      snapshot's raft index (fsm_snapshot says how). Restoring one
+ *      queues it like an entry; the apply thread then fetches the missing
+ *      blocks from peers' APIs and applies each with cc_chain_apply, never
+ *      the loop thread (catch_up).
  */
 #include <errno.h>
 #include <limits.h>
@@ -58,15 +64,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <raft.h>
 #include <raft/uv.h>
 #include <uv.h>
 
+#include <curl/curl.h>
+
 #include "carechain/os.h"
 #include "core/codec.h"
 #include "node/consensus.h"
 #include "node/log.h"
+#include "node/peer_answer.h"
 
 #define RAFT_TICK_MS            20  /* how often the loop publishes its state */
 #define RAFT_ELECTION_MS        600 /* libraft randomises it to [1x, 2x) */
@@ -77,8 +87,19 @@
 #define ENTRY_VERSION           1
 #define ENTRY_HEAD_BYTES        (1 + 4)
 #define ENTRY_ATT_HEAD_BYTES    (4 + 4)
-#define ENTRY_ALIGN             8            /* libraft 0.15 reloads unpadded entries wrongly: pad them */
-#define RAFT_SNAPSHOT_THRESHOLD UINT_MAX     /* no snapshots yet (docs/CONSENSUS.md) */
+#define ENTRY_ALIGN             8   /* libraft 0.15 reloads unpadded entries wrongly: pad them */
+#define RAFT_SNAPSHOT_THRESHOLD 512 /* raft entries between two snapshots (config.json may lower it) */
+#define RAFT_SNAPSHOT_TRAILING  128 /* entries kept in the log behind a snapshot */
+#define RAFT_CONFIG_MAX         (64u * 1024) /* config.json */
+#define SNAP_VERSION            1
+#define SNAP_BYTES              (8 + 8 + CC_HASH_BYTES + CC_HASH_BYTES) /* a multiple of 8, see ENTRY_ALIGN */
+#define SNAP_WAIT_MS            20   /* how long the loop may wait for the apply thread to snapshot */
+#define SNAP_WAIT_EVERY_MS      1000 /* and how often it may wait */
+#define CATCHUP_CONNECT_MS      1000L
+#define CATCHUP_TIMEOUT_MS      10000L
+#define CATCHUP_RETRY_MS        500   /* pause after every peer failed to give a block */
+#define CATCHUP_GIVE_UP_MS      60000 /* then halt: no peer gave a block that applies */
+#define CATCHUP_URL_MAX         512
 #define RAFT_MEMBERS_MAX        128          /* nodes of network/config this node tracks */
 #define RAFT_ID_DERIVED_BIT     (1ULL << 62) /* raft ids of nodes added at runtime */
 #define RAFT_CHANGE_RETRY_MS    500          /* pause after a refused or failed configuration change */
@@ -89,8 +110,9 @@
 typedef struct apply_item {
     struct apply_item *next;
     uint64_t ready_term; /* a marker (entry NULL): the leader is ready in this term */
-    uint8_t *entry;      /* a committed command entry (owned) */
+    uint8_t *entry;      /* a committed command entry, or a snapshot record (owned) */
     size_t len;
+    bool restore; /* entry is a snapshot record to catch up to */
 } apply_item;
 
 /* A node of network/config, as the applied state (or a peer) describes it. */
@@ -118,6 +140,8 @@ typedef struct rr {
     bool joining;                    /* not in genesis: raft is not bootstrapped */
     bool can_propose;                /* the chain takes blocks this node signs */
     char raft_dir[PATH_MAX];
+    unsigned snapshot_threshold; /* raft entries between two snapshots */
+    unsigned snapshot_trailing;  /* entries kept behind one */
 
     /* loop thread only */
     uv_loop_t loop;
@@ -164,6 +188,11 @@ typedef struct rr {
     apply_item *head, *tail;
     bool apply_stop;
     bool apply_idle;
+    uint64_t pushed_seq;     /* items ever queued */
+    uint64_t done_seq;       /* items the apply thread finished (applied, skipped or refused) */
+    uint64_t snap_wait_at;   /* loop: no waiting for a snapshot before this cc_now_ms */
+    bool catchup_abandoned;  /* stopping in the middle of a catch-up: apply nothing more */
+    uint64_t blocks_fetched; /* blocks fetched from peers for snapshots */
     /* outcome */
     bool halted;
     char halt_reason[256];
@@ -578,6 +607,238 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
     cc_block_free(&b);
 }
 
+/* ---- catch-up to a snapshot (apply thread) ---------------------------------------------
+ * A snapshot record: u8 version = 1 || 7 zero bytes || u64 height || block hash || state
+ * root (80 bytes). The node fetches blocks head+1..height from the peers' GET
+ * /v1/blocks/{height}/raw, applies each with cc_chain_apply (linkage, proposer and its
+ * signature, tx root, every tx signature, re-execution against the signed roots), and ends
+ * at the record's hash and root. */
+
+typedef struct snap_record {
+    uint64_t height;
+    uint8_t hash[CC_HASH_BYTES];
+    uint8_t state_root[CC_HASH_BYTES];
+} snap_record;
+
+static void snap_encode(const cc_head *h, uint8_t out[SNAP_BYTES])
+{
+    memset(out, 0, SNAP_BYTES);
+    out[0] = SNAP_VERSION;
+    cc_put_u64(out + 8, h->height);
+    memcpy(out + 16, h->hash, CC_HASH_BYTES);
+    memcpy(out + 16 + CC_HASH_BYTES, h->state_root, CC_HASH_BYTES);
+}
+
+static bool snap_decode(const uint8_t *p, size_t len, snap_record *out)
+{
+    if (len != SNAP_BYTES || p[0] != SNAP_VERSION) return false;
+    for (int i = 1; i < 8; i++)
+        if (p[i] != 0) return false;
+    out->height = cc_get_u64(p + 8);
+    memcpy(out->hash, p + 16, CC_HASH_BYTES);
+    memcpy(out->state_root, p + 16 + CC_HASH_BYTES, CC_HASH_BYTES);
+    return true;
+}
+
+static bool stopping(rr *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool stop = r->stop_requested;
+    pthread_mutex_unlock(&r->mu);
+    return stop;
+}
+
+/* The API addresses of the other nodes (network/config, what a peer said at
+ * join, genesis), without repeats; returns the count. */
+static size_t peer_apis(rr *r, char (*out)[MEMBER_ADDR_MAX], size_t cap)
+{
+    size_t count = 0;
+    pthread_mutex_lock(&r->mu);
+    size_t total = r->member_count + r->known_count + r->g->node_count;
+    for (size_t k = 0; k < total && count < cap; k++) {
+        const char *api;
+        const uint8_t *pk;
+        if (k < r->member_count) {
+            api = r->members[k].api;
+            pk = r->members[k].pk;
+        } else if (k < r->member_count + r->known_count) {
+            api = r->known[k - r->member_count].api;
+            pk = r->known[k - r->member_count].pk;
+        } else {
+            api = r->g->nodes[k - r->member_count - r->known_count].api;
+            pk = r->g->nodes[k - r->member_count - r->known_count].pk;
+        }
+        bool dup = !*api || memcmp(pk, r->key->pk, CC_PUBKEY_BYTES) == 0;
+        for (size_t i = 0; i < count && !dup; i++) dup = strcmp(out[i], api) == 0;
+        if (!dup) snprintf(out[count++], MEMBER_ADDR_MAX, "%s", api);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return count;
+}
+
+/* GET api/v1/blocks/{height}/raw into *out (caller frees). */
+static cc_err fetch_block(CURL *c, const char *api, uint64_t height, uint8_t **out, size_t *len,
+                          cc_errbuf *eb)
+{
+    char url[CATCHUP_URL_MAX];
+    cc_peer_answer a = {.max = CC_BLOCK_MAX_BYTES};
+    long status = 0;
+    snprintf(url, sizeof url, "%s%s/v1/blocks/%llu/raw", strstr(api, "://") ? "" : "http://", api,
+             (unsigned long long)height);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, CATCHUP_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CATCHUP_CONNECT_MS);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cr = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    cc_err rc = CC_OK;
+    if (cr != CURLE_OK)
+        rc = cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url,
+                     a.too_long ? "block too large" : curl_easy_strerror(cr));
+    else if (status != 200)
+        rc = cc_errf(eb, status == 404 ? CC_ERR_NOT_FOUND : CC_ERR_UNREACHABLE, "%s answered HTTP %ld", url,
+                     status);
+    if (rc != CC_OK || !a.buf) {
+        free(a.buf);
+        return rc != CC_OK ? rc : cc_errf(eb, CC_ERR_MALFORMED, "%s answered an empty body", url);
+    }
+    *out = (uint8_t *)a.buf;
+    *len = a.len;
+    return CC_OK;
+}
+
+/* Block height from the first peer that has one that applies. CC_OK once
+ * it is committed; otherwise the last peer's failure in eb. */
+static cc_err fetch_and_apply(rr *r, CURL *c, uint64_t height, cc_result *results, cc_errbuf *eb)
+{
+    char(*apis)[MEMBER_ADDR_MAX] = calloc(RAFT_MEMBERS_MAX, sizeof *apis);
+    if (!apis) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    size_t n = peer_apis(r, apis, RAFT_MEMBERS_MAX);
+    cc_err rc = cc_errf(eb, CC_ERR_UNREACHABLE, "no peer API address is known");
+    for (size_t i = 0; i < n && !stopping(r); i++) {
+        uint8_t *raw = NULL;
+        size_t len = 0;
+        cc_block b;
+        cc_errbuf e2 = {{0}};
+        memset(&b, 0, sizeof b);
+        rc = fetch_block(c, apis[i], height, &raw, &len, &e2);
+        if (rc == CC_OK) rc = cc_block_decode(raw, len, &b, &e2);
+        free(raw);
+        if (rc == CC_OK && b.h.height != height)
+            rc = cc_errf(&e2, CC_ERR_VERIFY, "the peer sent block %llu", (unsigned long long)b.h.height);
+        if (rc == CC_OK) rc = cc_chain_apply(r->chain, &b, r->key, results, &e2);
+        if (rc == CC_OK) {
+            size_t missing = 0;
+            for (size_t k = 0; k < b.tx_count; k++)
+                missing += b.txs[k].has_attachment && !b.txs[k].attachment;
+            if (missing)
+                cc_node_log(CC_LOG_WARN, "raft",
+                            "block %llu fetched from %s applied without the bytes of its %zu attachment(s): "
+                            "blocks do not carry them and catch-up does not fetch them yet, so this node "
+                            "does not hold them",
+                            (unsigned long long)height, apis[i], missing);
+            if (touches_network(b.txs, b.tx_count, results)) members_refresh(r);
+            if (r->hooks.committed) r->hooks.committed(r->hooks.ctx, &b.h, b.txs, b.tx_count, results);
+            pthread_mutex_lock(&r->mu);
+            r->blocks_fetched++;
+            pthread_mutex_unlock(&r->mu);
+            cc_block_free(&b);
+            break;
+        }
+        cc_block_free(&b);
+        cc_errf(eb, rc, "%s", e2.msg);
+        if (rc != CC_ERR_NOT_FOUND && rc != CC_ERR_UNREACHABLE)
+            cc_node_log(CC_LOG_WARN, "raft", "block %llu from %s refused (%s): %s; trying the next peer",
+                        (unsigned long long)height, apis[i], cc_err_name(rc), e2.msg);
+        if (cc_chain_halted(r->chain, NULL, 0)) break; /* evidence recorded: nothing applies any more */
+    }
+    free(apis);
+    return rc;
+}
+
+/* Reach the chain state a snapshot names (see the section comment). */
+static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
+{
+    snap_record s;
+    cc_head head;
+    cc_header h;
+    uint8_t hash[CC_HASH_BYTES];
+    char hex[CC_HASH_HEX];
+    cc_errbuf eb = {{0}};
+
+    if (!snap_decode(rec, len, &s)) {
+        halt(r, "a raft snapshot of %zu bytes is not a chain head record (version %u)", len,
+             len ? rec[0] : 0);
+        return;
+    }
+    cc_hex(s.hash, CC_HASH_BYTES, hex);
+    cc_chain_head(r->chain, &head);
+    if (head.height < s.height) {
+        CURL *c = curl_easy_init();
+        if (!c) {
+            halt(r, "no memory for libcurl to catch up to a raft snapshot");
+            return;
+        }
+        uint64_t from = head.height, started = cc_now_ms();
+        cc_node_log(CC_LOG_INFO, "raft",
+                    "raft snapshot at height %llu (%.16s...): this node is at %llu, fetching the blocks "
+                    "in between from its peers",
+                    (unsigned long long)s.height, hex, (unsigned long long)head.height);
+        uint64_t give_up = cc_now_ms() + CATCHUP_GIVE_UP_MS;
+        while (head.height < s.height) {
+            cc_err rc = fetch_and_apply(r, c, head.height + 1, results, &eb);
+            if (rc == CC_OK) {
+                cc_chain_head(r->chain, &head);
+                give_up = cc_now_ms() + CATCHUP_GIVE_UP_MS;
+                continue;
+            }
+            if (stopping(r)) break;
+            if (cc_chain_halted(r->chain, NULL, 0) || cc_now_ms() > give_up) {
+                curl_easy_cleanup(c);
+                halt(r,
+                     "cannot catch up to the raft snapshot at height %llu: no peer gave block %llu that "
+                     "applies (%s)",
+                     (unsigned long long)s.height, (unsigned long long)head.height + 1, eb.msg);
+                return;
+            }
+            for (unsigned waited = 0; waited < CATCHUP_RETRY_MS && !stopping(r);
+                 waited += RAFT_STOP_POLL_MS) {
+                struct timespec ts = {0, RAFT_STOP_POLL_MS * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+        curl_easy_cleanup(c);
+        if (head.height < s.height) { /* stopping: a restart restores the snapshot again */
+            pthread_mutex_lock(&r->mu);
+            r->catchup_abandoned = true;
+            pthread_mutex_unlock(&r->mu);
+            cc_node_log(CC_LOG_WARN, "raft",
+                        "stopping at height %llu while catching up to %llu; the next start goes on",
+                        (unsigned long long)head.height, (unsigned long long)s.height);
+            return;
+        }
+        cc_node_log(CC_LOG_INFO, "raft",
+                    "caught up to height %llu: %llu blocks fetched and verified in %llu ms",
+                    (unsigned long long)s.height, (unsigned long long)(s.height - from),
+                    (unsigned long long)(cc_now_ms() - started));
+    }
+    if (s.height == 0) return; /* a snapshot before the first block: nothing to compare */
+    cc_err rc = cc_chain_header_get(r->chain, s.height, &h);
+    if (rc != CC_OK) {
+        halt(r, "cannot read block %llu to check it against the raft snapshot (%s)",
+             (unsigned long long)s.height, cc_err_name(rc));
+        return;
+    }
+    cc_header_hash(&h, hash);
+    if (memcmp(hash, s.hash, CC_HASH_BYTES) != 0 || memcmp(h.state_root, s.state_root, CC_HASH_BYTES) != 0) {
+        char mine[CC_HASH_HEX];
+        halt(r, "block %llu here (%.16s...) differs from the raft snapshot's (%.16s...) or its state root",
+             (unsigned long long)s.height, cc_hex(hash, CC_HASH_BYTES, mine), hex);
+    }
+}
+
 static void *apply_main(void *arg)
 {
     rr *r = arg;
@@ -598,7 +859,7 @@ static void *apply_main(void *arg)
         r->head = it->next;
         if (!r->head) r->tail = NULL;
         r->apply_idle = false;
-        bool halted = r->halted;
+        bool halted = r->halted || r->catchup_abandoned;
         if (!it->entry) {
             r->ready_term = it->ready_term; /* every entry before the barrier is applied */
             cc_node_log(CC_LOG_INFO, "raft",
@@ -606,10 +867,15 @@ static void *apply_main(void *arg)
                         (unsigned long long)it->ready_term);
         }
         pthread_mutex_unlock(&r->mu);
-        if (it->entry && !halted) apply_entry(r, it->entry, it->len, results);
+        if (it->entry && !halted && it->restore)
+            catch_up(r, it->entry, it->len, results);
+        else if (it->entry && !halted)
+            apply_entry(r, it->entry, it->len, results);
         free(it->entry);
         free(it);
         pthread_mutex_lock(&r->mu);
+        r->done_seq++;
+        pthread_cond_broadcast(&r->cond);
     }
     pthread_mutex_unlock(&r->mu);
     free(results);
@@ -624,6 +890,7 @@ static void queue_push(rr *r, apply_item *it)
     else
         r->head = it;
     r->tail = it;
+    r->pushed_seq++;
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
 }
@@ -648,16 +915,82 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     return 0;
 }
 
+/* Snapshots. libraft 0.15's snapshot is synchronous (its asynchronous
+ * variant needs an io->async_work that raft_uv 0.15 lacks) and is taken at
+ * raft's last applied index N, right after fsm_apply queued the entries up
+ * to N. "Applied" only means queued here: a record of the head while the
+ * apply thread still works on entries <= N would miss blocks that raft then
+ * drops from its log. So a snapshot is taken only when the apply thread has
+ * finished every queued item (done_seq == pushed_seq; nothing after N is
+ * queued yet, since this runs on the loop thread inside raft's apply): the
+ * head is then exactly the chain the entries up to N produced. Otherwise
+ * the loop waits for the apply thread, at most SNAP_WAIT_MS and at most
+ * once per SNAP_WAIT_EVERY_MS (a missed heartbeat or two, far below the
+ * election timeout), and else answers RAFT_BUSY: raft tries again after
+ * the next entry. A halted node (or one that stopped mid catch-up) never
+ * snapshots. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
-    (void)fsm, (void)bufs, (void)n_bufs;
-    return RAFT_NOTFOUND; /* never asked: the threshold is UINT_MAX */
+    rr *r = fsm->data;
+    uint64_t now = cc_now_ms();
+    pthread_mutex_lock(&r->mu);
+    if (r->done_seq != r->pushed_seq && now >= r->snap_wait_at) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SNAP_WAIT_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int wrc = 0;
+        while (r->done_seq != r->pushed_seq && !r->halted && wrc != ETIMEDOUT)
+            wrc = pthread_cond_timedwait(&r->cond, &r->mu, &until);
+        if (r->done_seq != r->pushed_seq) r->snap_wait_at = now + SNAP_WAIT_EVERY_MS;
+    }
+    bool ok = r->done_seq == r->pushed_seq && !r->halted && !r->catchup_abandoned;
+    pthread_mutex_unlock(&r->mu);
+    if (!ok) return RAFT_BUSY;
+
+    cc_head head;
+    cc_chain_head(r->chain, &head);
+    struct raft_buffer *b = raft_malloc(sizeof *b);
+    if (!b) return RAFT_NOMEM;
+    if (!(b->base = raft_malloc(SNAP_BYTES))) {
+        raft_free(b);
+        return RAFT_NOMEM;
+    }
+    b->len = SNAP_BYTES;
+    snap_encode(&head, b->base);
+    *bufs = b; /* raft frees both (fsm version 1) */
+    *n_bufs = 1;
+    char hex[CC_HASH_HEX];
+    cc_node_log(CC_LOG_INFO, "raft", "raft snapshot at index %llu: height %llu (%.16s...)",
+                (unsigned long long)r->raft.last_applied, (unsigned long long)head.height,
+                cc_hex(head.hash, CC_HASH_BYTES, hex));
+    return 0;
 }
 
+/* A snapshot to reach: installed from the leader (this node is far
+ * behind) or reloaded at start. Queued behind the entries before it; the
+ * apply thread catches up (catch_up). The FSM owns buf->base. */
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
-    (void)fsm, (void)buf;
-    return RAFT_NOTFOUND; /* this node never takes snapshots, so none exists */
+    rr *r = fsm->data;
+    apply_item *it = calloc(1, sizeof *it);
+    uint8_t *copy = malloc(buf->len ? buf->len : 1);
+    if (!it || !copy) {
+        free(it);
+        free(copy);
+        return RAFT_NOMEM;
+    }
+    memcpy(copy, buf->base, buf->len);
+    it->entry = copy;
+    it->len = buf->len;
+    it->restore = true;
+    raft_free(buf->base);
+    buf->base = NULL;
+    queue_push(r, it);
+    return 0;
 }
 
 /* ---- the loop thread ---------------------------------------------------------------- */
@@ -980,7 +1313,8 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
     r->raft.data = r;
     raft_set_election_timeout(&r->raft, RAFT_ELECTION_MS);
     raft_set_heartbeat_timeout(&r->raft, RAFT_HEARTBEAT_MS);
-    raft_set_snapshot_threshold(&r->raft, RAFT_SNAPSHOT_THRESHOLD);
+    raft_set_snapshot_threshold(&r->raft, r->snapshot_threshold);
+    raft_set_snapshot_trailing(&r->raft, r->snapshot_trailing);
 
     /* first start: every genesis node is a voter; later starts keep the
      * configuration raft stored (RAFT_CANTBOOTSTRAP). A node added at
@@ -1102,6 +1436,7 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     if (!out->halted) /* the chain itself halts on recorded evidence */
         out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);
     out->blocks_refused = r->blocks_refused;
+    out->blocks_fetched = r->blocks_fetched;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -1188,6 +1523,35 @@ static void raft_close_impl(cc_consensus *cs)
     cs->impl = NULL;
 }
 
+/* config.json "raft_snapshot_threshold" / "raft_snapshot_trailing" (both
+ * optional, positive integers; tests lower them to snapshot often). */
+static cc_err read_snapshot_config(rr *r, const char *node_dir, cc_errbuf *eb)
+{
+    char path[PATH_MAX + 32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    r->snapshot_threshold = RAFT_SNAPSHOT_THRESHOLD;
+    r->snapshot_trailing = RAFT_SNAPSHOT_TRAILING;
+    snprintf(path, sizeof path, "%s/config.json", node_dir);
+    if (access(path, F_OK) != 0) return CC_OK;
+    cc_err rc = cc_file_read(path, RAFT_CONFIG_MAX, &buf, &len, eb);
+    if (rc != CC_OK) return rc;
+    json_t *doc = cc_json_parse(buf, len, NULL);
+    free(buf);
+    static const char *const keys[] = {"raft_snapshot_threshold", "raft_snapshot_trailing"};
+    unsigned *vals[] = {&r->snapshot_threshold, &r->snapshot_trailing};
+    for (size_t k = 0; k < 2 && rc == CC_OK; k++) {
+        const json_t *v = json_object_get(doc, keys[k]);
+        if (!v) continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > UINT_MAX)
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"%s\" must be a positive integer", path, keys[k]);
+        else
+            *vals[k] = (unsigned)json_integer_value(v);
+    }
+    json_decref(doc);
+    return rc;
+}
+
 cc_err cc_consensus_raft_init(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *node_dir,
                               const cc_consensus_hooks *hooks, cc_errbuf *eb)
 {
@@ -1225,6 +1589,7 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
         goto err;
     }
     if ((rc = cc_mkdirs(r->raft_dir, eb)) != CC_OK) goto err;
+    if ((rc = read_snapshot_config(r, node_dir, eb)) != CC_OK) goto err;
 
     cs->mode = "raft";
     cs->impl = r;

@@ -43,6 +43,7 @@ static const cc_http_route routes[] = {
     {"GET", "/v1/tx/*/proof", cc_http_get_proof, 0},
     {"GET", "/v1/blocks", cc_http_get_blocks, 0},
     {"GET", "/v1/blocks/*", cc_http_get_block, 0},
+    {"GET", "/v1/blocks/*/raw", cc_http_get_block_raw, 0},
     {"GET", "/v1/checkpoint", cc_http_get_checkpoint, 0},
     {"GET", "/v1/checkpoint/signatures", cc_http_get_checkpoint_sigs, 0},
     {"POST", "/v1/checkpoint/signatures", cc_http_post_checkpoint_sigs, CC_CHECKPOINT_BODY_MAX},

@@ -76,6 +76,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req);
 enum MHD_Result cc_http_get_tx(cc_http_req *req);
 enum MHD_Result cc_http_get_proof(cc_http_req *req);
 enum MHD_Result cc_http_get_block(cc_http_req *req);
+enum MHD_Result cc_http_get_block_raw(cc_http_req *req);
 enum MHD_Result cc_http_get_blocks(cc_http_req *req);
 enum MHD_Result cc_http_get_checkpoint(cc_http_req *req);
 enum MHD_Result cc_http_get_identity(cc_http_req *req);

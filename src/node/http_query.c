@@ -65,6 +65,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "term", json_integer((json_int_t)cs.term));
         json_object_set_new(v, "raft_state", json_string(cs.raft_state));
         json_object_set_new(v, "blocks_refused", json_integer((json_int_t)cs.blocks_refused));
+        json_object_set_new(v, "blocks_fetched", json_integer((json_int_t)cs.blocks_fetched));
         json_object_set_new(v, "raft_voters", json_integer((json_int_t)cs.voters));
         json_object_set_new(v, "raft_servers", json_integer((json_int_t)cs.servers));
         json_object_set_new(v, "halted", json_boolean(cs.halted));
@@ -114,6 +115,20 @@ enum MHD_Result cc_http_get_block(cc_http_req *req)
         return cc_http_send_error(req, CC_ERR_USAGE, NULL, "height must be a non-negative integer");
     cc_err e = cc_chain_block_json(req->node->chain, height, &v);
     if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
+    return send_query_error(req, e, "block", NULL);
+}
+
+/* The stored block bytes (cc_block_encode), for a node catching up to a
+ * raft snapshot (docs/CONSENSUS.md "Snapshots and catch-up"). */
+enum MHD_Result cc_http_get_block_raw(cc_http_req *req)
+{
+    uint64_t height;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    if (!parse_u64(req->arg, &height))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "height must be a non-negative integer");
+    cc_err e = cc_chain_block_raw(req->node->chain, height, &raw, &len);
+    if (e == CC_OK) return cc_http_send(req, MHD_HTTP_OK, "application/octet-stream", (char *)raw, len);
     return send_query_error(req, e, "block", NULL);
 }
 
@@ -194,6 +209,7 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.raft_term = cs.term;
         g.raft_leader = cs.leader_self;
         g.blocks_refused = cs.blocks_refused;
+        g.blocks_fetched = cs.blocks_fetched;
         g.apply_halted = cs.halted;
     }
     json_t *evidence = NULL;

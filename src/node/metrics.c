@@ -146,6 +146,9 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "# HELP carechain_blocks_refused_total Committed blocks refused here (time rule, stale).\n"
             "# TYPE carechain_blocks_refused_total counter\n"
             "carechain_blocks_refused_total %llu\n"
+            "# HELP carechain_blocks_fetched_total Blocks fetched from peers to catch up to raft snapshots.\n"
+            "# TYPE carechain_blocks_fetched_total counter\n"
+            "carechain_blocks_fetched_total %llu\n"
             "# HELP carechain_apply_halted 1 once this node stopped applying blocks (see its log).\n"
             "# TYPE carechain_apply_halted gauge\n"
             "carechain_apply_halted %d\n"
@@ -153,7 +156,8 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "# TYPE carechain_txs_forwarded_total counter\n"
             "carechain_txs_forwarded_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
-            g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded));
+            (unsigned long long)g->blocks_fetched, g->apply_halted ? 1 : 0,
+            (unsigned long long)atomic_load(&m->txs_forwarded));
     }
 
     pthread_mutex_lock(&m->mu);

@@ -16,6 +16,7 @@
  *   carechain_raft_term                      gauge
  *   carechain_raft_leader                    gauge (1 on the leader)
  *   carechain_blocks_refused_total           counter (time rule, stale proposals)
+ *   carechain_blocks_fetched_total           counter (catch-up to raft snapshots)
  *   carechain_apply_halted                   gauge (0 | 1)
  *   carechain_txs_forwarded_total            counter (sent to the leader)
  *
@@ -69,6 +70,7 @@ typedef struct cc_metrics_gauges {
     uint64_t raft_term;
     bool raft_leader;
     uint64_t blocks_refused;
+    uint64_t blocks_fetched;
     bool apply_halted;
 } cc_metrics_gauges;
 
