@@ -138,7 +138,6 @@ typedef struct rr {
     uint64_t self_id;                /* raft id (cc_raft_id_of) */
     char self_raft[MEMBER_ADDR_MAX]; /* raft address, bound and announced */
     bool joining;                    /* not in genesis: raft is not bootstrapped */
-    bool can_propose;                /* the chain takes blocks this node signs */
     char raft_dir[PATH_MAX];
     unsigned snapshot_threshold; /* raft entries between two snapshots */
     unsigned snapshot_trailing;  /* entries kept behind one */
@@ -368,15 +367,6 @@ uint64_t cc_raft_id_of(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])
     int i = g ? cc_genesis_node_index(g, pk) : -1;
     if (i >= 0) return (uint64_t)i + 1;
     return RAFT_ID_DERIVED_BIT | (cc_get_u64(pk) & (RAFT_ID_DERIVED_BIT - 1));
-}
-
-/* Until src/exec/chain.c accepts blocks from any active node of
- * network/config, only a genesis node's blocks apply: a node added at
- * runtime must never propose (every node would halt on its block), so it
- * hands leadership on when it wins an election. */
-static bool proposer_allowed(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])
-{
-    return cc_genesis_node_index(g, pk) >= 0;
 }
 
 /* Fill m from a node record {"id"?, "name", "api", "raft"}; false when a
@@ -1204,10 +1194,7 @@ static void on_tick(uv_timer_t *t)
     }
     r->last_leader_id = leader;
 
-    if (state == RAFT_LEADER && !r->can_propose)
-        transfer_leadership(r, term, "blocks from a node added at runtime do not apply yet");
-    else if (state == RAFT_LEADER)
-        membership_step(r, term);
+    if (state == RAFT_LEADER) membership_step(r, term);
 
     if (state == RAFT_LEADER && r->barrier_term != term) {
         barrier_req *br = calloc(1, sizeof *br);
@@ -1371,7 +1358,7 @@ static void *loop_main(void *arg)
 static bool ready_locked(const rr *r)
 {
     return r->state == RAFT_LEADER && r->ready_term == r->term && r->term != 0 && !r->halted &&
-           !r->stop_requested && r->can_propose;
+           !r->stop_requested;
 }
 
 static cc_err raft_propose(cc_consensus *cs, cc_proposal *p)
@@ -1574,7 +1561,6 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
     r->g = g;
     r->self_id = cc_raft_id_of(g, key->pk);
     r->joining = self < 0;
-    r->can_propose = proposer_allowed(g, key->pk);
     snprintf(r->self_raft, sizeof r->self_raft, "%s",
              self >= 0 ? g->nodes[self].raft
              : join    ? join->raft
