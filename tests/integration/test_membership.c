@@ -94,19 +94,7 @@ static int64_t height_of(int i)
 /* A new note through node i with ?wait=commit; true when committed. */
 static bool commit_note_via(int i)
 {
-    cc_tx tx;
-    ct_resp r;
-    ct_http *h = ct_http_new();
-    bool ok = h && ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx) == 0;
-    if (ok) {
-        ok = ct_submit(h, fx.cl.node[i].url, &tx, true, &r) == 0 && r.status == 200 &&
-             strcmp(ct_json_str(r.json, "status"), "committed") == 0;
-        if (!ok) fprintf(stderr, "node%d answered %ld: %s\n", i + 1, r.status, r.body ? r.body : "");
-        ct_resp_free(&r);
-        cc_tx_free(&tx);
-    }
-    ct_http_free(h);
-    return ok;
+    return ct_cluster_commit_note(&fx.cl, i, &fx.nonce, 0, NULL) > 0;
 }
 
 /* The "proposal <txid>" line of the CLI's output into out. */

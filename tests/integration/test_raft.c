@@ -44,21 +44,7 @@ static fixture fx;
 /* Submit a new note to node i with ?wait=commit and expect "committed". */
 static void commit_note_via(int i)
 {
-    cc_tx tx;
-    ct_resp r;
-    ct_http *h = ct_http_new();
-    assert_non_null(h);
-    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
-    assert_int_equal(ct_submit(h, fx.cl.node[i].url, &tx, true, &r), 0);
-    if (r.status != 200 || strcmp(ct_json_str(r.json, "status"), "committed") != 0) {
-        fprintf(stderr, "node%d answered %ld: %s\n", i + 1, r.status, r.body);
-        ct_cluster_dump_logs(&fx.cl);
-    }
-    assert_int_equal(r.status, 200);
-    assert_string_equal(ct_json_str(r.json, "status"), "committed");
-    ct_resp_free(&r);
-    cc_tx_free(&tx);
-    ct_http_free(h);
+    assert_true(ct_cluster_commit_note(&fx.cl, i, &fx.nonce, 0, NULL) > 0);
 }
 
 /* ---- setup ---------------------------------------------------------------- */

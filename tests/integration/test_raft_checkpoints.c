@@ -62,23 +62,8 @@ static long post_json(int i, const char *path, const char *body, ct_resp *r)
 /* Commit a new note through node i (?wait=commit); its height. */
 static int64_t commit_note_via(int i, char txid[CC_HASH_HEX])
 {
-    cc_tx tx;
-    ct_resp r;
-    ct_http *h = ct_http_new();
-    assert_non_null(h);
-    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
-    assert_int_equal(ct_submit(h, fx.cl.node[i].url, &tx, true, &r), 0);
-    if (r.status != 200) {
-        fprintf(stderr, "node%d answered %ld: %s\n", i + 1, r.status, r.body);
-        ct_cluster_dump_logs(&fx.cl);
-    }
-    assert_int_equal(r.status, 200);
-    assert_string_equal(ct_json_str(r.json, "status"), "committed");
-    int64_t height = ct_json_int(r.json, "height");
-    if (txid) ct_txid_hex(&tx, txid);
-    ct_resp_free(&r);
-    cc_tx_free(&tx);
-    ct_http_free(h);
+    int64_t height = ct_cluster_commit_note(&fx.cl, i, &fx.nonce, 0, txid);
+    assert_true(height > 0);
     return height;
 }
 

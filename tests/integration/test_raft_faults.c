@@ -88,25 +88,7 @@ static void restore_all(void)
 /* Submit a new note to node i with ?wait=commit and expect "committed". */
 static void commit_note_via(int i)
 {
-    cc_tx tx;
-    ct_resp r;
-    ct_http *h = ct_http_new();
-    assert_non_null(h);
-    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
-    char *url = ct_strf("%s/v1/tx?wait=commit", fx.cl.node[i].url);
-    int rc = ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, COMMIT_HTTP_MS, &r);
-    if (rc != 0 || r.status != 200 || strcmp(ct_json_str(r.json, "status"), "committed") != 0) {
-        fprintf(stderr, "waited for a note to commit through node%d: %ld %s %s\n", i + 1, r.status, r.body,
-                r.curl_error);
-        ct_cluster_print_status(&fx.cl);
-        ct_cluster_dump_logs(&fx.cl);
-    }
-    assert_int_equal(r.status, 200);
-    assert_string_equal(ct_json_str(r.json, "status"), "committed");
-    ct_resp_free(&r);
-    free(url);
-    cc_tx_free(&tx);
-    ct_http_free(h);
+    assert_true(ct_cluster_commit_note(&fx.cl, i, &fx.nonce, COMMIT_HTTP_MS, NULL) > 0);
 }
 
 /* Is txid committed on node i (GET /v1/tx/{txid} answers "committed")? */

@@ -212,3 +212,33 @@ int ct_cluster_verify_chains(const ct_cluster *c, unsigned timeout_ms)
     }
     return failed;
 }
+
+int64_t ct_cluster_commit_note(ct_cluster *c, int i, uint64_t *nonce, unsigned timeout_ms,
+                               char txid[CC_HASH_HEX])
+{
+    cc_tx tx;
+    ct_resp r;
+    int64_t height = -1;
+    ct_http *h = ct_http_new();
+    if (!h) return -1;
+    if (ct_tx_note(&c->net, &c->net.admin, ++*nonce, &tx) != 0) {
+        ct_http_free(h);
+        return -1;
+    }
+    char *url = ct_strf("%s/v1/tx?wait=commit", c->node[i].url);
+    int rc = ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, timeout_ms, &r);
+    if (rc == 0 && r.status == 200 && strcmp(ct_json_str(r.json, "status"), "committed") == 0) {
+        height = ct_json_int(r.json, "height");
+        if (txid) ct_txid_hex(&tx, txid);
+    } else {
+        fprintf(stderr, "waited for a note to commit through node%d: %ld %s %s\n", i + 1, r.status,
+                r.body ? r.body : "", r.curl_error);
+        ct_cluster_print_status(c);
+        ct_cluster_dump_logs(c);
+    }
+    ct_resp_free(&r);
+    free(url);
+    cc_tx_free(&tx);
+    ct_http_free(h);
+    return height;
+}

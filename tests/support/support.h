@@ -281,6 +281,13 @@ bool ct_cluster_wait_converged(const ct_cluster *c, int64_t min_height, json_t *
 void ct_cluster_print_status(const ct_cluster *c);
 /* Every started node's log on stderr (for a failing test). */
 void ct_cluster_dump_logs(const ct_cluster *c);
+/* Sign a new note.put (the nonce is ++*nonce) and submit it to node i with
+ * ?wait=commit (timeout_ms for the request; 0 = the HTTP default). Returns
+ * the height it committed at, or -1 after printing the answer, the
+ * cluster's status and the node logs on stderr. txid (may be NULL) gets
+ * the tx's id. */
+int64_t ct_cluster_commit_note(ct_cluster *c, int i, uint64_t *nonce, unsigned timeout_ms,
+                               char txid[CC_HASH_HEX]);
 /* `carechain verify-chain --dir` on every network node's directory (the
  * nodes should be stopped). The number that failed (each output printed). */
 int ct_cluster_verify_chains(const ct_cluster *c, unsigned timeout_ms);
