@@ -149,18 +149,11 @@ static unsigned send_round(peer *p)
     char *body = batch_body(node, from, head.height);
     if (!body) return CKPT_RETRY_MS;
     snprintf(url, sizeof url, "http://%s/v1/checkpoint/signatures", to_node->api);
-    curl_easy_setopt(p->curl, CURLOPT_URL, url);
     curl_easy_setopt(p->curl, CURLOPT_POST, 1L);
     curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     curl_easy_setopt(p->curl, CURLOPT_HTTPHEADER, p->headers);
-    curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
-    curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, &a);
-    curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, CKPT_TIMEOUT_MS);
-    curl_easy_setopt(p->curl, CURLOPT_CONNECTTIMEOUT_MS, CKPT_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cr = curl_easy_perform(p->curl);
-    if (cr == CURLE_OK) curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &status);
+    CURLcode cr = cc_peer_perform(p->curl, url, CKPT_TIMEOUT_MS, CKPT_CONNECT_TIMEOUT_MS, &a, &status);
     json_t *doc = a.buf ? cc_json_parse((const uint8_t *)a.buf, a.len, NULL) : NULL;
 
     if (cr != CURLE_OK || status >= 500 || !doc) {

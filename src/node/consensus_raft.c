@@ -675,14 +675,7 @@ static cc_err fetch_block(CURL *c, const char *api, uint64_t height, uint8_t **o
     long status = 0;
     snprintf(url, sizeof url, "%s%s/v1/blocks/%llu/raw", strstr(api, "://") ? "" : "http://", api,
              (unsigned long long)height);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, CATCHUP_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CATCHUP_CONNECT_MS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cr = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
     cc_err rc = CC_OK;
     if (cr != CURLE_OK)
         rc = cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url,
@@ -887,20 +880,29 @@ static void queue_push(rr *r, apply_item *it)
 
 /* ---- the FSM (called by raft on the loop thread) ------------------------------------ */
 
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+/* A queue item holding a copy of buf (the apply thread frees both); NULL
+ * when out of memory. */
+static apply_item *item_copy(const struct raft_buffer *buf)
 {
-    rr *r = fsm->data;
     apply_item *it = calloc(1, sizeof *it);
     uint8_t *copy = malloc(buf->len ? buf->len : 1);
-    *result = NULL;
     if (!it || !copy) {
         free(it);
         free(copy);
-        return RAFT_NOMEM;
+        return NULL;
     }
     memcpy(copy, buf->base, buf->len);
     it->entry = copy;
     it->len = buf->len;
+    return it;
+}
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+    rr *r = fsm->data;
+    apply_item *it = item_copy(buf);
+    *result = NULL;
+    if (!it) return RAFT_NOMEM;
     queue_push(r, it);
     return 0;
 }
@@ -966,16 +968,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     rr *r = fsm->data;
-    apply_item *it = calloc(1, sizeof *it);
-    uint8_t *copy = malloc(buf->len ? buf->len : 1);
-    if (!it || !copy) {
-        free(it);
-        free(copy);
-        return RAFT_NOMEM;
-    }
-    memcpy(copy, buf->base, buf->len);
-    it->entry = copy;
-    it->len = buf->len;
+    apply_item *it = item_copy(buf);
+    if (!it) return RAFT_NOMEM;
     it->restore = true;
     raft_free(buf->base);
     buf->base = NULL;

@@ -131,22 +131,15 @@ cc_err cc_forward_send(cc_forward *f, const char *api, const cc_tx *txs, size_t 
         goto out;
     }
     snprintf(url, sizeof url, "http://%s/v1/txs", api);
-    curl_easy_setopt(f->curl, CURLOPT_URL, url);
     curl_easy_setopt(f->curl, CURLOPT_POST, 1L);
     curl_easy_setopt(f->curl, CURLOPT_POSTFIELDS, (const char *)body);
     curl_easy_setopt(f->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, f->headers);
-    curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
-    curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, &a);
-    curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, FORWARD_TIMEOUT_MS);
-    curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, FORWARD_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cr = curl_easy_perform(f->curl);
+    CURLcode cr = cc_peer_perform(f->curl, url, FORWARD_TIMEOUT_MS, FORWARD_CONNECT_TIMEOUT_MS, &a, &status);
     if (cr != CURLE_OK) {
         rc = cc_errf(eb, CC_ERR_UNREACHABLE, "POST %s: %s", url, curl_easy_strerror(cr));
         goto out;
     }
-    curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200 || !a.buf) {
         rc = cc_errf(eb, CC_ERR_UNREACHABLE, "POST %s answered %ld", url, status);
         goto out;

@@ -37,14 +37,7 @@ static json_t *fetch_network(const char *base, cc_errbuf *eb)
         cc_errf(eb, CC_ERR_NOMEM, "no memory for libcurl");
         return NULL;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, JOIN_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, JOIN_CONNECT_MS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cr = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    CURLcode cr = cc_peer_perform(c, url, JOIN_TIMEOUT_MS, JOIN_CONNECT_MS, &a, &status);
     curl_easy_cleanup(c);
     if (cr != CURLE_OK)
         cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url, curl_easy_strerror(cr));

@@ -1,5 +1,6 @@
 /*
- * peer_answer.c — collecting a peer's HTTP answer, bounded (peer_answer.h).
+ * peer_answer.c — one request to a peer node, its answer bounded
+ * (peer_answer.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,4 +22,19 @@ size_t cc_peer_answer_write(char *data, size_t size, size_t nmemb, void *answer)
     a->len += n;
     a->buf[a->len] = '\0';
     return n;
+}
+
+CURLcode cc_peer_perform(CURL *c, const char *url, long timeout_ms, long connect_ms, cc_peer_answer *a,
+                         long *status)
+{
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cr = curl_easy_perform(c);
+    *status = 0;
+    if (cr == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    return cr;
 }

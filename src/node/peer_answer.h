@@ -1,13 +1,16 @@
 /*
- * peer_answer.h — a bounded buffer for the body a peer node sends back over
- * libcurl (forwarding, checkpoint exchange, joining). Shared so the three
- * clients cap and collect answers the same way.
+ * peer_answer.h — one request to a peer node over libcurl, with a bounded
+ * buffer for its answer (forwarding, checkpoint exchange, joining, block
+ * catch-up). Shared so every peer client caps, times out and collects
+ * answers the same way.
  */
 #ifndef CC_NODE_PEER_ANSWER_H
 #define CC_NODE_PEER_ANSWER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <curl/curl.h>
 
 typedef struct cc_peer_answer {
     char *buf; /* NUL-terminated body so far; caller frees */
@@ -18,5 +21,12 @@ typedef struct cc_peer_answer {
 
 /* CURLOPT_WRITEFUNCTION for a cc_peer_answer (CURLOPT_WRITEDATA). */
 size_t cc_peer_answer_write(char *data, size_t size, size_t nmemb, void *answer);
+
+/* Perform a request on c to url, collecting the body into a, within
+ * timeout_ms (connecting within connect_ms). A POST sets its method, body
+ * and headers on c before the call. *status gets the HTTP status (0 when
+ * there was no answer). Returns libcurl's result. */
+CURLcode cc_peer_perform(CURL *c, const char *url, long timeout_ms, long connect_ms, cc_peer_answer *a,
+                         long *status);
 
 #endif
