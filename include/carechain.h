@@ -78,6 +78,8 @@ typedef enum cc_err {
     CC_ERR_VERIFY,         /* proof or chain verification failed */
     CC_ERR_USAGE,          /* bad command-line or API usage */
     CC_ERR_CORRUPT,        /* stored data is inconsistent */
+    CC_ERR_UNAUTHENTICATED, /* a request's signature is missing, bad, stale or replayed */
+    CC_ERR_GONE,           /* the object existed but was erased */
     CC_ERR__COUNT
 } cc_err;
 

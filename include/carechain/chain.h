@@ -133,6 +133,18 @@ cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], js
 /* Attachment bytes by SHA-256; caller frees. CC_ERR_NOT_FOUND once erased. */
 cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len) CC_WUR;
 
+/* A consistent read of the state at one height: every get sees the same
+ * committed block. Opened views hold an LMDB read txn; close them soon. */
+typedef struct cc_chain_view cc_chain_view;
+cc_err cc_chain_view_open(cc_chain *c, cc_chain_view **out) CC_WUR;
+void cc_chain_view_close(cc_chain_view *v);
+/* The height and block time the view reads at. */
+uint64_t cc_chain_view_height(const cc_chain_view *v);
+uint64_t cc_chain_view_time(const cc_chain_view *v);
+/* The JSON state value under key; CC_ERR_NOT_FOUND when absent. Caller
+ * decrefs. (Matches cc_state_reader of src/apps/records.h with v as ctx.) */
+cc_err cc_chain_view_get_json(void *v, const char *key, json_t **out) CC_WUR;
+
 typedef struct cc_chain_stats {
     size_t map_size; /* current LMDB map size */
     size_t map_used; /* bytes of pages in use */

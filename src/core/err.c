@@ -37,6 +37,8 @@ static const struct {
     [CC_ERR_VERIFY] = {"verify", "verification failed"},
     [CC_ERR_USAGE] = {"usage", "bad usage"},
     [CC_ERR_CORRUPT] = {"corrupt", "stored data is inconsistent"},
+    [CC_ERR_UNAUTHENTICATED] = {"unauthenticated", "the request is not signed by a known identity"},
+    [CC_ERR_GONE] = {"gone", "the object was erased"},
 };
 
 const char *cc_strerror(cc_err e)

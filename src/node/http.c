@@ -68,7 +68,10 @@ unsigned cc_http_status_of(cc_err e)
     case CC_ERR_USAGE:
         return MHD_HTTP_BAD_REQUEST;
     case CC_ERR_SIGNATURE:
+    case CC_ERR_UNAUTHENTICATED:
         return MHD_HTTP_UNAUTHORIZED;
+    case CC_ERR_GONE:
+        return MHD_HTTP_GONE;
     case CC_ERR_UNKNOWN_SIGNER:
     case CC_ERR_REVOKED:
     case CC_ERR_FORBIDDEN:
