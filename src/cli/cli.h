@@ -105,6 +105,12 @@ void cc_cli_http_timeout(cc_cli_http *h, long timeout_ms);
  * releases resp with cc_cli_resp_free. */
 cc_err cc_cli_http_request(cc_cli_http *h, const char *path, const char *content_type, const void *body,
                            size_t len, cc_cli_resp *resp, cc_errbuf *eb) CC_WUR;
+/* A GET signed with key (docs/RECORDS.md "Signed requests"); path may
+ * carry a query string, which is signed as it is sent. As
+ * cc_cli_http_request. */
+#define CC_CLI_PATH_MAX 1024
+cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *path, cc_cli_resp *resp,
+                              cc_errbuf *eb) CC_WUR;
 void cc_cli_resp_free(cc_cli_resp *r);
 /* The error code and message of an error body ("unreachable"/"http 500"
  * when the body has none). Valid while resp lives. */
@@ -115,6 +121,9 @@ const char *cc_cli_resp_message(const cc_cli_resp *r);
  * decrefs) on 2xx; otherwise prints why (stderr, or the JSON with --json)
  * and returns the exit code (1 for an HTTP error, 3 unreachable). */
 int cc_cli_get_json(const cc_cli_ctx *ctx, const char *path, json_t **out, long *status);
+/* The same as a signed request (key: the requester; NULL = unsigned). */
+int cc_cli_get_signed_json(const cc_cli_ctx *ctx, const cc_key *key, const char *path, json_t **out,
+                           long *status);
 
 /* ---- transactions -------------------------------------------------------------- */
 
@@ -202,6 +211,61 @@ int cc_cli_send_json(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *t
  * caller frees. */
 char *cc_cli_json_text(json_t *payload);
 
+/* ---- health records (records_client.c) -------------------------------------------- */
+
+/* A signed GET expecting JSON. CC_OK with *out (caller decrefs) on 2xx;
+ * otherwise the node's reason in eb, with CC_ERR_UNAUTHENTICATED (401),
+ * CC_ERR_FORBIDDEN (403), CC_ERR_NOT_FOUND (404), CC_ERR_GONE (410),
+ * CC_ERR_USAGE (400), CC_ERR_UNREACHABLE, or CC_ERR_INVALID. */
+cc_err cc_cli_signed_json(cc_cli_http *h, const cc_key *key, const char *path, json_t **out, long *status,
+                          cc_errbuf *eb) CC_WUR;
+
+/* What record put encrypts and for whom. */
+typedef struct cc_cli_record_in {
+    const char *patient; /* hex id */
+    const char *record;  /* the record to update (hex), or NULL for a new one */
+    const uint8_t *plain;
+    size_t len;
+    const char *resource_type, *category, *purpose;
+} cc_cli_record_in;
+
+/* Encrypt in->plain under a fresh data key, wrap it for every reader the
+ * node names (GET /v1/patients/{id}/readers), and send the record.put with
+ * the ciphertext as its attachment. record_id receives the id (new or
+ * in->record). As cc_cli_tx_post once the tx is built. */
+cc_err cc_cli_record_put(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const cc_key *author,
+                         const cc_cli_record_in *in, bool wait, cc_cli_sent *out, char record_id[33],
+                         cc_errbuf *eb) CC_WUR;
+
+/* Fetch a record (signed, audited), check its ciphertext against the
+ * ledger's hash, open the wrapped key (with reader's key, or org_key when
+ * the node serves the organisation's copy) and decrypt. *plain and
+ * *answer (the node's JSON) are the caller's. */
+cc_err cc_cli_record_get(cc_cli_http *h, const cc_key *reader, const cc_key *org_key, const char *record,
+                         const char *purpose, uint8_t **plain, size_t *len, json_t **answer,
+                         cc_errbuf *eb) CC_WUR;
+
+/* Send a consent.grant (payload without keys; taken). A read permit first
+ * re-wraps the signer's keys of every covered record for the grantee. */
+cc_err cc_cli_consent_grant(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const cc_key *signer,
+                            json_t *consent, bool wait, cc_cli_sent *out, cc_errbuf *eb) CC_WUR;
+
+/* A key, a client and the chain id: what a records command works with. */
+typedef struct cc_cli_session {
+    cc_cli_http *h;
+    cc_key key;
+    uint8_t chain_id[CC_HASH_BYTES];
+} cc_cli_session;
+
+/* Load keyfile, open a client to ctx->node, learn the chain id (from
+ * genesis when not NULL). -1 when ready; otherwise it said why and returns
+ * the exit code. */
+int cc_cli_session_open(const cc_cli_ctx *ctx, const char *keyfile, const char *genesis, cc_cli_session *s);
+void cc_cli_session_close(cc_cli_session *s);
+/* Say why a command failed (stderr, or {"error"} with --json) and return
+ * its exit code: 3 unreachable, 2 usage, 1 otherwise. */
+int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message);
+
 /* ---- the demo network ------------------------------------------------------------ */
 
 typedef struct cc_cli_org {
@@ -275,6 +339,11 @@ int cc_cmd_verify_proof(int argc, char **argv);
 int cc_cmd_verify_chain(int argc, char **argv);
 int cc_cmd_member(int argc, char **argv);
 int cc_cmd_note(int argc, char **argv);
+int cc_cmd_patient(int argc, char **argv);
+int cc_cmd_record(int argc, char **argv);
+int cc_cmd_consent(int argc, char **argv);
+int cc_cmd_audit(int argc, char **argv);
+int cc_cmd_alerts(int argc, char **argv);
 int cc_cmd_network(int argc, char **argv);
 int cc_cmd_demo(int argc, char **argv);
 int cc_cmd_devnet(int argc, char **argv);

@@ -9,6 +9,8 @@
 
 #include <curl/curl.h>
 
+#include "carechain/os.h"
+#include "carechain/records.h"
 #include "cli/cli.h"
 
 #define DEFAULT_TIMEOUT_MS 60000L
@@ -90,8 +92,9 @@ void cc_cli_http_timeout(cc_cli_http *h, long timeout_ms)
     h->timeout_ms = timeout_ms;
 }
 
-cc_err cc_cli_http_request(cc_cli_http *h, const char *path, const char *content_type, const void *body,
-                           size_t len, cc_cli_resp *resp, cc_errbuf *eb)
+/* One request; extra (may be NULL) holds more header lines. */
+static cc_err request(cc_cli_http *h, const char *path, const char *content_type, const void *body, size_t len,
+                      struct curl_slist *extra, cc_cli_resp *resp, cc_errbuf *eb)
 {
     cc_err rc = CC_OK;
     body_buf b = {0};
@@ -115,6 +118,7 @@ cc_err cc_cli_http_request(cc_cli_http *h, const char *path, const char *content
     curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "carechain-cli/1");
     hdrs = curl_slist_append(hdrs, "Expect:");
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    for (const struct curl_slist *e = extra; e; e = e->next) hdrs = curl_slist_append(hdrs, e->data);
     if (body) {
         snprintf(header, sizeof header, "Content-Type: %s", content_type ? content_type : "application/json");
         hdrs = curl_slist_append(hdrs, header);
@@ -152,6 +156,38 @@ out:
     return rc;
 }
 
+cc_err cc_cli_http_request(cc_cli_http *h, const char *path, const char *content_type, const void *body,
+                           size_t len, cc_cli_resp *resp, cc_errbuf *eb)
+{
+    return request(h, path, content_type, body, len, NULL, resp, eb);
+}
+
+cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *path, cc_cli_resp *resp,
+                              cc_errbuf *eb)
+{
+    char bare[CC_CLI_PATH_MAX], line[320];
+    const char *q = strchr(path, '?');
+    size_t n = q ? (size_t)(q - path) : strlen(path);
+    memset(resp, 0, sizeof *resp);
+    if (n >= sizeof bare) return cc_errf(eb, CC_ERR_USAGE, "request path is too long");
+    memcpy(bare, path, n);
+    bare[n] = '\0';
+
+    cc_reqsig_headers sig;
+    cc_err rc = cc_reqsig_sign(key, "GET", bare, q ? q + 1 : "", NULL, 0, (int64_t)(cc_now_ms() / 1000), &sig, eb);
+    if (rc != CC_OK) return rc;
+    struct curl_slist *extra = NULL;
+    snprintf(line, sizeof line, "Content-Digest: %s", sig.content_digest);
+    extra = curl_slist_append(extra, line);
+    snprintf(line, sizeof line, "Signature-Input: %s", sig.signature_input);
+    extra = curl_slist_append(extra, line);
+    snprintf(line, sizeof line, "Signature: %s", sig.signature);
+    extra = curl_slist_append(extra, line);
+    rc = extra ? request(h, path, NULL, NULL, 0, extra, resp, eb) : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    curl_slist_free_all(extra);
+    return rc;
+}
+
 void cc_cli_resp_free(cc_cli_resp *r)
 {
     if (!r) return;
@@ -171,6 +207,9 @@ const char *cc_cli_resp_message(const cc_cli_resp *r)
 {
     const char *m = json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
     if (m) return m;
+    /* a FHIR endpoint's OperationOutcome */
+    m = json_string_value(json_object_get(json_array_get(json_object_get(r->json, "issue"), 0), "diagnostics"));
+    if (m) return m;
     if (r->body && *r->body && !r->json) return r->body;
     return "the node gave no reason";
 }
@@ -188,6 +227,12 @@ static void print_unreachable(const cc_cli_ctx *ctx, const cc_errbuf *eb)
 
 int cc_cli_get_json(const cc_cli_ctx *ctx, const char *path, json_t **out, long *status)
 {
+    return cc_cli_get_signed_json(ctx, NULL, path, out, status);
+}
+
+int cc_cli_get_signed_json(const cc_cli_ctx *ctx, const cc_key *key, const char *path, json_t **out,
+                           long *status)
+{
     int rc = CC_EXIT_FAIL;
     cc_errbuf eb = {{0}};
     cc_cli_resp r;
@@ -198,7 +243,8 @@ int cc_cli_get_json(const cc_cli_ctx *ctx, const char *path, json_t **out, long 
         fprintf(stderr, "carechain %s: out of memory\n", ctx->cmd);
         return CC_EXIT_FAIL;
     }
-    cc_err e = cc_cli_http_request(h, path, NULL, NULL, 0, &r, &eb);
+    cc_err e = key ? cc_cli_http_signed_get(h, key, path, &r, &eb)
+                   : cc_cli_http_request(h, path, NULL, NULL, 0, &r, &eb);
     if (e == CC_ERR_UNREACHABLE) {
         print_unreachable(ctx, &eb);
         rc = CC_EXIT_UNREACHABLE;

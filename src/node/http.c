@@ -49,6 +49,8 @@ static const cc_http_route routes[] = {
     {"POST", "/v1/checkpoint/signatures", cc_http_post_checkpoint_sigs, CC_CHECKPOINT_BODY_MAX},
     {"GET", "/v1/evidence", cc_http_get_evidence, 0},
     {"GET", "/v1/identities/*", cc_http_get_identity, 0},
+    {"GET", "/v1/orgs", cc_http_get_orgs, 0},
+    {"GET", "/v1/orgs/*", cc_http_get_org, 0},
     {"GET", "/v1/network", cc_http_get_network, 0},
     {"GET", "/v1/network/nodes/*", cc_http_get_network_node, 0},
     {"GET", "/v1/network/proposals/*", cc_http_get_network_proposal, 0},

@@ -80,6 +80,8 @@ enum MHD_Result cc_http_get_block_raw(cc_http_req *req);
 enum MHD_Result cc_http_get_blocks(cc_http_req *req);
 enum MHD_Result cc_http_get_checkpoint(cc_http_req *req);
 enum MHD_Result cc_http_get_identity(cc_http_req *req);
+enum MHD_Result cc_http_get_orgs(cc_http_req *req);
+enum MHD_Result cc_http_get_org(cc_http_req *req);
 enum MHD_Result cc_http_get_metrics(cc_http_req *req);
 /* http_checkpoints.c */
 enum MHD_Result cc_http_post_checkpoint_sigs(cc_http_req *req);
