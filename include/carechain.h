@@ -52,34 +52,34 @@ extern "C" {
 /* One enum for every layer. Codes are stable: they appear in tx results. */
 typedef enum cc_err {
     CC_OK = 0,
-    CC_ERR_NOMEM,          /* out of memory */
-    CC_ERR_MALFORMED,      /* bytes or JSON that do not parse */
-    CC_ERR_TOO_LARGE,      /* over a size limit */
-    CC_ERR_VERSION,        /* unknown format version */
-    CC_ERR_SIGNATURE,      /* signature does not verify */
-    CC_ERR_CHAIN_ID,       /* tx or block of another chain */
-    CC_ERR_EXPIRED,        /* block time after tx expiry */
-    CC_ERR_FUTURE,         /* tx created too far after block time */
-    CC_ERR_LIFETIME,       /* expiry before created or more than 24 h after */
-    CC_ERR_UNKNOWN_SIGNER, /* signer is not a registered identity */
-    CC_ERR_REVOKED,        /* signer was revoked */
-    CC_ERR_FORBIDDEN,      /* signer's role may not do this */
-    CC_ERR_UNKNOWN_TYPE,   /* no handler for this tx type */
-    CC_ERR_DUPLICATE,      /* txid already committed or queued */
-    CC_ERR_NOT_FOUND,      /* no such object */
-    CC_ERR_CONFLICT,       /* state forbids it (already exists, wrong state) */
-    CC_ERR_INVALID,        /* well-formed but breaks a rule of its type */
-    CC_ERR_ATTACHMENT,     /* attachment missing or its hash does not match */
-    CC_ERR_IO,             /* disk or system call failed */
-    CC_ERR_STORE_FULL,     /* LMDB map full and may not grow */
-    CC_ERR_BUSY,           /* mempool or queue full; retry later */
-    CC_ERR_TIMEOUT,        /* waited too long */
-    CC_ERR_UNREACHABLE,    /* node cannot be reached */
-    CC_ERR_VERIFY,         /* proof or chain verification failed */
-    CC_ERR_USAGE,          /* bad command-line or API usage */
-    CC_ERR_CORRUPT,        /* stored data is inconsistent */
+    CC_ERR_NOMEM,           /* out of memory */
+    CC_ERR_MALFORMED,       /* bytes or JSON that do not parse */
+    CC_ERR_TOO_LARGE,       /* over a size limit */
+    CC_ERR_VERSION,         /* unknown format version */
+    CC_ERR_SIGNATURE,       /* signature does not verify */
+    CC_ERR_CHAIN_ID,        /* tx or block of another chain */
+    CC_ERR_EXPIRED,         /* block time after tx expiry */
+    CC_ERR_FUTURE,          /* tx created too far after block time */
+    CC_ERR_LIFETIME,        /* expiry before created or more than 24 h after */
+    CC_ERR_UNKNOWN_SIGNER,  /* signer is not a registered identity */
+    CC_ERR_REVOKED,         /* signer was revoked */
+    CC_ERR_FORBIDDEN,       /* signer's role may not do this */
+    CC_ERR_UNKNOWN_TYPE,    /* no handler for this tx type */
+    CC_ERR_DUPLICATE,       /* txid already committed or queued */
+    CC_ERR_NOT_FOUND,       /* no such object */
+    CC_ERR_CONFLICT,        /* state forbids it (already exists, wrong state) */
+    CC_ERR_INVALID,         /* well-formed but breaks a rule of its type */
+    CC_ERR_ATTACHMENT,      /* attachment missing or its hash does not match */
+    CC_ERR_IO,              /* disk or system call failed */
+    CC_ERR_STORE_FULL,      /* LMDB map full and may not grow */
+    CC_ERR_BUSY,            /* mempool or queue full; retry later */
+    CC_ERR_TIMEOUT,         /* waited too long */
+    CC_ERR_UNREACHABLE,     /* node cannot be reached */
+    CC_ERR_VERIFY,          /* proof or chain verification failed */
+    CC_ERR_USAGE,           /* bad command-line or API usage */
+    CC_ERR_CORRUPT,         /* stored data is inconsistent */
     CC_ERR_UNAUTHENTICATED, /* a request's signature is missing, bad, stale or replayed */
-    CC_ERR_GONE,           /* the object existed but was erased */
+    CC_ERR_GONE,            /* the object existed but was erased */
     CC_ERR__COUNT
 } cc_err;
 

@@ -19,11 +19,11 @@
 extern "C" {
 #endif
 
-#define CC_RECORD_ID_BYTES   16 /* record ids are 32 hex digits */
-#define CC_DATA_KEY_BYTES    32
-#define CC_WRAPPED_KEY_BYTES 80 /* sealed box of a data key: 32 + 48 */
+#define CC_RECORD_ID_BYTES    16 /* record ids are 32 hex digits */
+#define CC_DATA_KEY_BYTES     32
+#define CC_WRAPPED_KEY_BYTES  80 /* sealed box of a data key: 32 + 48 */
 #define CC_RECORD_NONCE_BYTES 24
-#define CC_RECORD_TAG_BYTES  16
+#define CC_RECORD_TAG_BYTES   16
 /* Ciphertext = nonce || XChaCha20-Poly1305(plaintext) || tag. */
 #define CC_RECORD_OVERHEAD (CC_RECORD_NONCE_BYTES + CC_RECORD_TAG_BYTES)
 
@@ -39,8 +39,8 @@ cc_err cc_record_encrypt(const uint8_t *plain, size_t len, const uint8_t id[CC_R
 /* Decrypt; CC_ERR_VERIFY when the tag, id or version does not match.
  * *plain is malloc'd (NUL-terminated for convenience, not counted). */
 cc_err cc_record_decrypt(const uint8_t *ct, size_t ct_len, const uint8_t id[CC_RECORD_ID_BYTES],
-                         uint32_t version, const uint8_t key[CC_DATA_KEY_BYTES], uint8_t **plain,
-                         size_t *len, cc_errbuf *eb) CC_WUR;
+                         uint32_t version, const uint8_t key[CC_DATA_KEY_BYTES], uint8_t **plain, size_t *len,
+                         cc_errbuf *eb) CC_WUR;
 
 /* Wrap a data key for the holder of the Ed25519 public key reader (sealed
  * box to its X25519 form). CC_ERR_INVALID when reader is not a valid point. */
@@ -85,8 +85,7 @@ typedef struct cc_reqsig_verified {
  * replay (the caller keeps the cache) or that keyid is a member. */
 cc_err cc_reqsig_verify(const char *method, const char *path, const char *query, const uint8_t *body,
                         size_t len, const char *content_digest, const char *signature_input,
-                        const char *signature, int64_t now_s, cc_reqsig_verified *out,
-                        cc_errbuf *eb) CC_WUR;
+                        const char *signature, int64_t now_s, cc_reqsig_verified *out, cc_errbuf *eb) CC_WUR;
 
 #ifdef __cplusplus
 }

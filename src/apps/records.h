@@ -44,12 +44,12 @@ typedef struct cc_access_request {
 
 typedef struct cc_access_decision {
     bool permit;
-    bool emergency;             /* permitted only by break-glass (ETREAT) */
-    char via[16];               /* "patient", "consent", "break-glass", or "" when denied */
-    char consent[CC_HASH_HEX];  /* the consent that decided, when one did */
+    bool emergency;               /* permitted only by break-glass (ETREAT) */
+    char via[16];                 /* "patient", "consent", "break-glass", or "" when denied */
+    char consent[CC_HASH_HEX];    /* the consent that decided, when one did */
     char key_holder[CC_HASH_HEX]; /* read permits: whose wrapped key to serve
                                    * (the requester's own, or its organisation's key) */
-    char reason[200];           /* one sentence, for the audit event and the 403 */
+    char reason[200];             /* one sentence, for the audit event and the 403 */
 } cc_access_decision;
 
 /* Decide. Order: an unknown or revoked requester is denied; the patient may

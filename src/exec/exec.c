@@ -11,6 +11,12 @@
  * The first failing step becomes the tx's result (code + message) and the
  * overlay is dropped, so a failed tx changes no state. The txid is indexed
  * whatever the outcome: a txid is in at most one block, ever.
+ *
+ * Attachment erasures (cc_exec_erase_attachment) follow the overlay's
+ * rule: a failed tx's are dropped; a successful tx's are carried out after
+ * the last tx, so that they also reach bytes a later tx of the block
+ * stored. They touch only the attachments database, never the state, so
+ * the state root does not depend on which bytes a node holds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +46,10 @@ struct cc_state {
     size_t count, cap;
     cc_identity signers[SIGNER_CACHE_SLOTS];
     size_t signer_count;
+    /* attachments to erase at the end of the block: [0, erase_kept) from
+     * txs that succeeded, [erase_kept, erase_count) from the running tx */
+    uint8_t (*erase)[CC_HASH_BYTES];
+    size_t erase_count, erase_kept, erase_cap;
 };
 
 /* ---- the state view --------------------------------------------------------- */
@@ -120,6 +130,33 @@ cc_err cc_state_put_json(cc_exec_ctx *ctx, const char *key, const json_t *v)
 cc_err cc_state_del(cc_exec_ctx *ctx, const char *key)
 {
     return overlay_add(ctx->st, key, NULL, 0, true);
+}
+
+cc_err cc_exec_erase_attachment(cc_exec_ctx *ctx, const uint8_t hash[CC_HASH_BYTES])
+{
+    cc_state *st = ctx->st;
+    if (st->erase_count == st->erase_cap) {
+        size_t cap = st->erase_cap ? st->erase_cap * 2 : 8;
+        uint8_t(*e)[CC_HASH_BYTES] = realloc(st->erase, cap * sizeof *e);
+        if (!e) return CC_ERR_NOMEM;
+        st->erase = e;
+        st->erase_cap = cap;
+    }
+    memcpy(st->erase[st->erase_count++], hash, CC_HASH_BYTES);
+    return CC_OK;
+}
+
+/* Carry out the erasures of the block's successful txs. */
+static cc_err erase_flush(cc_state *st, cc_errbuf *eb)
+{
+    for (size_t i = 0; i < st->erase_kept; i++) {
+        MDB_val k = {CC_HASH_BYTES, st->erase[i]};
+        cc_err rc = cc_store_write_check(st->s, eb);
+        if (rc != CC_OK) return rc;
+        int mrc = mdb_del(st->txn, st->s->attachments, &k, NULL);
+        if (mrc != 0 && mrc != MDB_NOTFOUND) return cc_store_err(mrc, "erasing an attachment", eb);
+    }
+    return CC_OK;
 }
 
 static void overlay_clear(cc_state *st)
@@ -339,8 +376,10 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
         json_decref(payload);
         if (code == CC_OK) {
             rc = overlay_flush(&st, eb);
+            st.erase_kept = st.erase_count;
         } else {
             overlay_clear(&st);
+            st.erase_count = st.erase_kept;
             if (code == CC_ERR_NOMEM || code == CC_ERR_IO || code == CC_ERR_STORE_FULL ||
                 code == CC_ERR_CORRUPT) {
                 rc = cc_errf(eb, code, "executing tx %zu: %s", i, why.msg); /* the node, not the tx, failed */
@@ -359,8 +398,10 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
             rc = cc_store_put(s, txn, s->txindex, tx->txid, CC_HASH_BYTES, loc, sizeof loc, eb);
         }
     }
+    if (rc == CC_OK) rc = erase_flush(&st, eb); /* after the block's attachments are stored */
     overlay_clear(&st);
     free(st.w);
+    free(st.erase);
     return rc;
 }
 

@@ -62,6 +62,14 @@ cc_err cc_state_put(cc_exec_ctx *ctx, const char *key, const void *val, size_t l
 cc_err cc_state_put_json(cc_exec_ctx *ctx, const char *key, const json_t *v);
 cc_err cc_state_del(cc_exec_ctx *ctx, const char *key);
 
+/* Erase the attachment whose SHA-256 is hash from this node's store (a
+ * record's ciphertext: crypto-shredding). Like a state write it is kept
+ * with the tx and takes effect only if the tx succeeds: then, in the
+ * block's write transaction, after every attachment of the block is
+ * stored. Erasing bytes this node never held is not an error. Attachments
+ * are not part of the state root, so the chain still verifies. */
+cc_err cc_exec_erase_attachment(cc_exec_ctx *ctx, const uint8_t hash[CC_HASH_BYTES]);
+
 /* Read an identity straight from a store txn (admission, queries). */
 cc_err cc_identity_read(MDB_txn *txn, const cc_store *s, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out);
 

@@ -1,7 +1,8 @@
 /*
  * query.c — read-only views of the chain: blocks, txs, identities, state,
  * attachments, checkpoints and inclusion proofs. Each call runs in its own
- * LMDB read transaction, concurrently with the writer.
+ * LMDB read transaction, concurrently with the writer; a cc_chain_view
+ * keeps one read transaction open so that many reads see one height.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -492,4 +493,67 @@ cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], js
 cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len)
 {
     return copy_value(c, c->s->attachments, hash, CC_HASH_BYTES, out, len);
+}
+
+/* ---- consistent views ---------------------------------------------------------- */
+
+struct cc_chain_view {
+    cc_chain *c;
+    MDB_txn *txn; /* one read txn for the view's lifetime */
+    uint64_t height, time_ms;
+};
+
+cc_err cc_chain_view_open(cc_chain *c, cc_chain_view **out)
+{
+    cc_chain_view *v = calloc(1, sizeof *v);
+    MDB_val head;
+    cc_head h;
+    if (!v) return CC_ERR_NOMEM;
+    cc_err rc = cc_store_begin(c->s, false, &v->txn, NULL);
+    if (rc != CC_OK) {
+        free(v);
+        return rc;
+    }
+    /* the head as of this txn, not the cached one: a block may commit meanwhile */
+    rc = cc_store_get(v->txn, c->s->meta, "head", 4, &head);
+    if (rc == CC_OK && head.mv_size != CC_META_HEAD_BYTES) rc = CC_ERR_CORRUPT;
+    if (rc != CC_OK) {
+        cc_store_abort(c->s, v->txn);
+        free(v);
+        return rc == CC_ERR_NOT_FOUND ? CC_ERR_CORRUPT : rc;
+    }
+    cc_chain_head_decode(head.mv_data, &h);
+    v->c = c;
+    v->height = h.height;
+    v->time_ms = h.time_ms;
+    *out = v;
+    return CC_OK;
+}
+
+void cc_chain_view_close(cc_chain_view *v)
+{
+    if (!v) return;
+    cc_store_abort(v->c->s, v->txn);
+    free(v);
+}
+
+uint64_t cc_chain_view_height(const cc_chain_view *v)
+{
+    return v->height;
+}
+
+uint64_t cc_chain_view_time(const cc_chain_view *v)
+{
+    return v->time_ms;
+}
+
+cc_err cc_chain_view_get_json(void *view, const char *key, json_t **out)
+{
+    cc_chain_view *v = view;
+    MDB_val val;
+    cc_err rc = cc_store_get(v->txn, v->c->s->state, key, strlen(key), &val);
+    if (rc != CC_OK) return rc;
+    if (val.mv_size < 8) return CC_ERR_CORRUPT; /* u64 height of the last write || value */
+    *out = cc_json_parse((const uint8_t *)val.mv_data + 8, val.mv_size - 8, NULL);
+    return *out ? CC_OK : CC_ERR_CORRUPT;
 }
