@@ -85,14 +85,16 @@ int cc_cmd_audit(int argc, char **argv)
     }
     const json_t *entries = json_object_get(bundle, "entry");
     printf("%zu access(es) to the data of patient %s:\n", json_array_size(entries), a.patient);
-    printf("  %-24s %-8s %-16s %-8s %-34s %s\n", "recorded", "outcome", "requester", "purpose", "record", "why");
+    printf("  %-24s %-8s %-16s %-8s %-34s %s\n", "recorded", "outcome", "requester", "purpose", "record",
+           "why");
     size_t i;
     const json_t *e;
     json_array_foreach(entries, i, e)
     {
         const json_t *ev = json_object_get(e, "resource");
         const json_t *agent = json_array_get(json_object_get(ev, "agent"), 0);
-        const json_t *purpose = json_array_get(json_object_get(json_array_get(json_object_get(ev, "purposeOfEvent"), 0), "coding"), 0);
+        const json_t *purpose = json_array_get(
+            json_object_get(json_array_get(json_object_get(ev, "purposeOfEvent"), 0), "coding"), 0);
         const json_t *what = json_object_get(json_array_get(json_object_get(ev, "entity"), 1), "what");
         const char *outcome = cc_cli_jstr(ev, "outcome", "?");
         printf("  %-24s %-8s %-16.16s %-8s %-34s %s%s\n", cc_cli_jstr(ev, "recorded", "?"),
@@ -141,7 +143,8 @@ int cc_cmd_alerts(int argc, char **argv)
     json_array_foreach(alerts, i, al)
     {
         printf("  %s  by %-16.16s record %s (audit tx %.16s…)\n", cc_cli_time(cc_cli_juint(al, "time"), when),
-               cc_cli_jstr(al, "requester", "?"), cc_cli_jstr(al, "record", "-"), cc_cli_jstr(al, "txid", "?"));
+               cc_cli_jstr(al, "requester", "?"), cc_cli_jstr(al, "record", "-"),
+               cc_cli_jstr(al, "txid", "?"));
     }
     json_decref(ans);
     return CC_EXIT_OK;

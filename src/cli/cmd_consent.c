@@ -46,8 +46,8 @@ static bool parse_date(const char *s, uint64_t *ms)
 
 static int consent_grant(int argc, char **argv)
 {
-    const char *patient = NULL, *to = NULL, *to_org = NULL, *actions = "read", *purposes = NULL, *types = NULL,
-               *categories = NULL, *records = NULL, *from = NULL, *until = NULL, *days = NULL;
+    const char *patient = NULL, *to = NULL, *to_org = NULL, *actions = "read", *purposes = NULL,
+               *types = NULL, *categories = NULL, *records = NULL, *from = NULL, *until = NULL, *days = NULL;
     bool deny = false;
     cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
@@ -70,7 +70,8 @@ static int consent_grant(int argc, char **argv)
     };
     const cc_cli_spec spec = {
         "consent grant",
-        "--key K --patient ID (--to ID | --to-org ORG) --purpose LIST [--actions LIST] [scope] [period] [--deny]",
+        "--key K --patient ID (--to ID | --to-org ORG) --purpose LIST [--actions LIST] [scope] [period] "
+        "[--deny]",
         "Grant (or deny) access to a patient's records (a consent.grant tx).",
         opts,
         0,
@@ -87,7 +88,8 @@ static int consent_grant(int argc, char **argv)
     if (!patient || !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
         return cc_cli_usage(ctx.cmd, "--patient must be a 64-digit hex id");
     if (!to == !to_org) return cc_cli_usage(ctx.cmd, "give exactly one of --to and --to-org");
-    if (to && !cc_cli_hex_ok(to, CC_PUBKEY_BYTES)) return cc_cli_usage(ctx.cmd, "--to must be a 64-digit hex id");
+    if (to && !cc_cli_hex_ok(to, CC_PUBKEY_BYTES))
+        return cc_cli_usage(ctx.cmd, "--to must be a 64-digit hex id");
     if (!purposes) return cc_cli_usage(ctx.cmd, "missing --purpose");
     if (until && days) return cc_cli_usage(ctx.cmd, "give --until or --days, not both");
 
@@ -115,8 +117,8 @@ static int consent_grant(int argc, char **argv)
         json_decref(period);
         return cc_cli_usage(ctx.cmd, "--actions and --purpose are comma-separated lists without empty items");
     }
-    json_t *consent = json_pack("{s:s, s:o, s:o, s:o, s:s}", "patient", patient, "grantee", grantee, "actions",
-                                act, "purposes", purp, "provision", deny ? "deny" : "permit");
+    json_t *consent = json_pack("{s:s, s:o, s:o, s:o, s:s}", "patient", patient, "grantee", grantee,
+                                "actions", act, "purposes", purp, "provision", deny ? "deny" : "permit");
     if (consent && json_object_size(period) > 0) json_object_set(consent, "period", period);
     json_decref(period);
     json_t *scope = json_object();
@@ -177,7 +179,8 @@ static int consent_revoke(int argc, char **argv)
     cc_cli_ctx ctx;
     int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!cc_cli_hex_ok(ctx.pos[0], CC_HASH_BYTES)) return cc_cli_usage(ctx.cmd, "CONSENT must be a consent id (a txid)");
+    if (!cc_cli_hex_ok(ctx.pos[0], CC_HASH_BYTES))
+        return cc_cli_usage(ctx.cmd, "CONSENT must be a consent id (a txid)");
     json_t *p = json_pack("{s:s}", "consent", ctx.pos[0]);
     if (p && reason) json_object_set_new(p, "reason", json_string(reason));
     return cc_cli_send_json(&ctx, &w, "consent.revoke", p);

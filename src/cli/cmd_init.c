@@ -26,7 +26,7 @@ const cc_cli_org cc_cli_orgs[] = {
     {"hospital", "St Example Hospital", "hospital"}, {"payer", "Example Health Plan", "payer"},
     {"pharma", "Example Pharma", "manufacturer"},    {"distributor", "Example Wholesale", "distributor"},
     {"pharmacy", "Corner Pharmacy", "pharmacy"},     {"research", "Example Research Sponsor", "sponsor"},
-    {"regulator", "Example Regulator", "regulator"},  {"clinic", "Riverside Clinic", "clinic"},
+    {"regulator", "Example Regulator", "regulator"}, {"clinic", "Riverside Clinic", "clinic"},
 };
 const size_t cc_cli_org_count = sizeof cc_cli_orgs / sizeof cc_cli_orgs[0];
 

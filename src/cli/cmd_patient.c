@@ -50,7 +50,8 @@ static int patient_register(int argc, char **argv)
     } else if (keyfile) {
         if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
     } else {
-        if (access(newfile, F_OK) == 0) return cc_cli_usage(ctx.cmd, "%s exists: not overwriting it", newfile);
+        if (access(newfile, F_OK) == 0)
+            return cc_cli_usage(ctx.cmd, "%s exists: not overwriting it", newfile);
         cc_key_generate(&k);
         json_t *extra = json_pack("{s:s}", "role", "patient");
         cc_err e = cc_key_save(newfile, &k, extra, &eb);

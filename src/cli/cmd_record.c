@@ -32,7 +32,8 @@ static void category_of(const json_t *res, char out[CATEGORY_MAX + 1])
 {
     const json_t *cat = json_object_get(res, "category");
     if (json_is_array(cat)) cat = json_array_get(cat, 0);
-    const char *code = json_string_value(json_object_get(json_array_get(json_object_get(cat, "coding"), 0), "code"));
+    const char *code =
+        json_string_value(json_object_get(json_array_get(json_object_get(cat, "coding"), 0), "code"));
     size_t n = 0;
     for (; code && *code && n < CATEGORY_MAX; code++) {
         unsigned char c = (unsigned char)*code;
@@ -130,7 +131,8 @@ static int record_get(int argc, char **argv)
     const char *keyfile = NULL, *orgkey = NULL, *purpose = DEFAULT_PURPOSE, *out = NULL;
     const cc_cli_opt opts[] = {
         {"key", "FILE", "the reader's key file (signs the request, opens the key)", &keyfile},
-        {"org-key", "FILE", "your organisation's records key, when the record's key is wrapped to it", &orgkey},
+        {"org-key", "FILE", "your organisation's records key, when the record's key is wrapped to it",
+         &orgkey},
         {"purpose", "P", "purpose of use (default TREAT; ETREAT is break-glass)", &purpose},
         {"out", "FILE", "write the decrypted resource here (mode 0600); default stdout", &out},
         {NULL, NULL, NULL, NULL},
@@ -151,7 +153,8 @@ static int record_get(int argc, char **argv)
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
     if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
-    if (!cc_cli_hex_ok(ctx.pos[0], CC_RECORD_ID_BYTES)) return cc_cli_usage(ctx.cmd, "ID must be a 32-digit hex record id");
+    if (!cc_cli_hex_ok(ctx.pos[0], CC_RECORD_ID_BYTES))
+        return cc_cli_usage(ctx.cmd, "ID must be a 32-digit hex record id");
     if (!purpose_ok(purpose)) return cc_cli_usage(ctx.cmd, "unknown purpose '%s'", purpose);
 
     cc_key org;
@@ -167,7 +170,8 @@ static int record_get(int argc, char **argv)
         size_t len = 0;
         json_t *ans = NULL;
         cc_errbuf eb = {{0}};
-        cc_err e = cc_cli_record_get(s.h, &s.key, have_org ? &org : NULL, ctx.pos[0], purpose, &plain, &len, &ans, &eb);
+        cc_err e = cc_cli_record_get(s.h, &s.key, have_org ? &org : NULL, ctx.pos[0], purpose, &plain, &len,
+                                     &ans, &eb);
         if (e != CC_OK) {
             rc = cc_cli_fail(&ctx, e, eb.msg);
         } else if (out) {
@@ -181,8 +185,8 @@ static int record_get(int argc, char **argv)
             } else if (rc == CC_EXIT_OK) {
                 const json_t *meta = json_object_get(ans, "record");
                 printf("Decrypted record %s version %llu (%s) into %s: %zu bytes; audit tx %s.\n", ctx.pos[0],
-                       (unsigned long long)cc_cli_juint(meta, "version"), cc_cli_jstr(meta, "resourceType", "?"),
-                       out, len, cc_cli_jstr(ans, "audit", "?"));
+                       (unsigned long long)cc_cli_juint(meta, "version"),
+                       cc_cli_jstr(meta, "resourceType", "?"), out, len, cc_cli_jstr(ans, "audit", "?"));
             }
         } else {
             rc = fwrite(plain, 1, len, stdout) == len ? CC_EXIT_OK : CC_EXIT_FAIL;
@@ -274,9 +278,11 @@ static int record_erase(int argc, char **argv)
     cc_cli_ctx ctx;
     int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
-    if (!cc_cli_hex_ok(ctx.pos[0], CC_RECORD_ID_BYTES)) return cc_cli_usage(ctx.cmd, "ID must be a 32-digit hex record id");
+    if (!cc_cli_hex_ok(ctx.pos[0], CC_RECORD_ID_BYTES))
+        return cc_cli_usage(ctx.cmd, "ID must be a 32-digit hex record id");
     if (!reason || !*reason) return cc_cli_usage(ctx.cmd, "missing --reason");
-    return cc_cli_send_json(&ctx, &w, "record.erase", json_pack("{s:s, s:s}", "record", ctx.pos[0], "reason", reason));
+    return cc_cli_send_json(&ctx, &w, "record.erase",
+                            json_pack("{s:s, s:s}", "record", ctx.pos[0], "reason", reason));
 }
 
 int cc_cmd_record(int argc, char **argv)

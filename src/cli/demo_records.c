@@ -25,7 +25,8 @@ static const char observation[] =
     "{\"resourceType\":\"Observation\",\"status\":\"final\","
     "\"category\":[{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/observation-category\","
     "\"code\":\"laboratory\"}]}],"
-    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"4548-4\",\"display\":\"Hemoglobin A1c\"}]},"
+    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"4548-4\",\"display\":\"Hemoglobin "
+    "A1c\"}]},"
     "\"subject\":{\"display\":\"Alex Demo-Patient, born 1980-02-29\"},"
     "\"valueQuantity\":{\"value\":6.1,\"unit\":\"%\"}}\n";
 
@@ -112,10 +113,11 @@ static cc_err read_as(scene *s, const char *who, const cc_key *k, const cc_key *
     if (e == CC_OK) {
         bool same = len == sizeof observation - 1 && memcmp(plain, observation, len) == 0;
         const json_t *access = json_object_get(ans, "access");
-        printf("   %s reads it for %s: granted (via %s%s); decrypted %zu bytes, %s the clinic's; audit tx %s.\n",
-               who, purpose, cc_cli_jstr(access, "via", "?"),
-               json_is_true(json_object_get(access, "emergency")) ? ", EMERGENCY" : "", len,
-               same ? "byte-identical to" : "DIFFERENT from", cc_cli_jstr(ans, "audit", "?"));
+        printf(
+            "   %s reads it for %s: granted (via %s%s); decrypted %zu bytes, %s the clinic's; audit tx %s.\n",
+            who, purpose, cc_cli_jstr(access, "via", "?"),
+            json_is_true(json_object_get(access, "emergency")) ? ", EMERGENCY" : "", len,
+            same ? "byte-identical to" : "DIFFERENT from", cc_cli_jstr(ans, "audit", "?"));
         if (!same) e = CC_ERR_VERIFY;
         sodium_memzero(plain, len);
     } else {
@@ -134,24 +136,25 @@ static int run(scene *s)
     char hex[CC_HASH_HEX];
 
     /* 1. people */
-    if (!key_at(s, "admin-clinic", &admin_clinic, false) || !key_at(s, "admin-hospital", &admin_hospital, false))
+    if (!key_at(s, "admin-clinic", &admin_clinic, false) ||
+        !key_at(s, "admin-hospital", &admin_hospital, false))
         return CC_EXIT_FAIL;
     s->clinic_records = admin_clinic; /* genesis made the clinic's first admin its records key */
-    if (!key_at(s, "patient-alex", &s->patient, true) || !key_at(s, "clinic-clinician", &s->clinic_doc, true) ||
-        !key_at(s, "er-doctor", &s->er_doc, true) || !key_at(s, "clinician", &s->specialist, false) ||
-        !key_at(s, "researcher", &s->researcher, false))
+    if (!key_at(s, "patient-alex", &s->patient, true) ||
+        !key_at(s, "clinic-clinician", &s->clinic_doc, true) || !key_at(s, "er-doctor", &s->er_doc, true) ||
+        !key_at(s, "clinician", &s->specialist, false) || !key_at(s, "researcher", &s->researcher, false))
         return CC_EXIT_FAIL;
     cc_hex(s->patient.pk, CC_PUBKEY_BYTES, s->patient_id);
     cc_hex(s->specialist.pk, CC_PUBKEY_BYTES, s->specialist_id);
     bool ok = commit(s, &admin_hospital, "member.register",
                      json_pack("{s:s, s:s}", "id", s->patient_id, "role", "patient"), NULL) &&
               commit(s, &admin_clinic, "member.register",
-                     json_pack("{s:s, s:s, s:s}", "id", cc_hex(s->clinic_doc.pk, 32, hex), "role", "clinician",
-                               "name", "Dr Lee (Riverside Clinic)"),
+                     json_pack("{s:s, s:s, s:s}", "id", cc_hex(s->clinic_doc.pk, 32, hex), "role",
+                               "clinician", "name", "Dr Lee (Riverside Clinic)"),
                      NULL) &&
               commit(s, &admin_clinic, "member.register",
-                     json_pack("{s:s, s:s, s:s}", "id", cc_hex(s->er_doc.pk, 32, hex), "role", "clinician", "name",
-                               "Dr Okafor (Riverside emergency department)"),
+                     json_pack("{s:s, s:s, s:s}", "id", cc_hex(s->er_doc.pk, 32, hex), "role", "clinician",
+                               "name", "Dr Okafor (Riverside emergency department)"),
                      NULL);
     cc_key_wipe(&admin_hospital);
     if (!ok) return CC_EXIT_FAIL;
@@ -160,20 +163,23 @@ static int run(scene *s)
 
     /* 2. the clinic may write; it writes an encrypted record */
     ok = grant(s,
-               json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:s}", "patient", s->patient_id, "grantee", "org", "clinic",
-                         "actions", "write", "purposes", "TREAT", "provision", "permit"),
+               json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:s}", "patient", s->patient_id, "grantee", "org",
+                         "clinic", "actions", "write", "purposes", "TREAT", "provision", "permit"),
                NULL);
     if (!ok) return CC_EXIT_FAIL;
     printf("   The patient lets Riverside Clinic write records for treatment (consent.grant, write).\n");
-    cc_cli_record_in in = {s->patient_id, NULL, (const uint8_t *)observation, sizeof observation - 1,
-                           "Observation", "laboratory", "TREAT"};
+    cc_cli_record_in in = {
+        s->patient_id, NULL,   (const uint8_t *)observation, sizeof observation - 1, "Observation",
+        "laboratory",  "TREAT"};
     cc_cli_sent sent;
     if (cc_cli_record_put(s->h, s->chain_id, &s->clinic_doc, &in, true, &sent, s->record, &eb) != CC_OK)
         return failed("record.put", eb.msg);
     ok = cc_cli_sent_ok(&sent) && sent.committed;
-    if (!ok) printf("   FAILED: record.put: %s %s\n", sent.code, sent.message);
+    if (!ok)
+        printf("   FAILED: record.put: %s %s\n", sent.code, sent.message);
     else
-        printf("   Dr Lee at the clinic writes a lab result: encrypted on her machine, key sealed for the patient\n"
+        printf("   Dr Lee at the clinic writes a lab result: encrypted on her machine, key sealed for the "
+               "patient\n"
                "   and the clinic; record %s in block %llu. The ledger holds its hash, never its text.\n",
                s->record, (unsigned long long)sent.height);
     cc_cli_sent_free(&sent);
@@ -183,8 +189,8 @@ static int run(scene *s)
     uint64_t until = cc_now_ms() + 30 * DAY_MS;
     if (!grant(s,
                json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:{s:I}, s:s}", "patient", s->patient_id, "grantee",
-                         "identity", s->specialist_id, "actions", "read", "purposes", "TREAT", "period", "until",
-                         (json_int_t)until, "provision", "permit"),
+                         "identity", s->specialist_id, "actions", "read", "purposes", "TREAT", "period",
+                         "until", (json_int_t)until, "provision", "permit"),
                s->consent))
         return CC_EXIT_FAIL;
     printf("   The patient shares with Dr Ada Example (hospital) for treatment, 30 days: consent %.16s…;\n"
@@ -215,22 +221,25 @@ static int run(scene *s)
     char path[PATH_BYTES];
     json_t *bundle = NULL, *alerts = NULL;
     snprintf(path, sizeof path, "/fhir/AuditEvent?patient=%s", s->patient_id);
-    if (cc_cli_signed_json(s->h, &s->patient, path, &bundle, NULL, &eb) != CC_OK) return failed("audit", eb.msg);
+    if (cc_cli_signed_json(s->h, &s->patient, path, &bundle, NULL, &eb) != CC_OK)
+        return failed("audit", eb.msg);
     size_t n = json_array_size(json_object_get(bundle, "entry")), granted = 0;
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(bundle, "entry"), i, e)
-        granted += strcmp(cc_cli_jstr(json_object_get(e, "resource"), "outcome", ""), "0") == 0;
+    json_array_foreach(json_object_get(bundle, "entry"), i, e) granted +=
+        strcmp(cc_cli_jstr(json_object_get(e, "resource"), "outcome", ""), "0") == 0;
     json_decref(bundle);
-    printf("   The patient asks who accessed the data: %zu audit events on the ledger (%zu granted, %zu denied),\n"
+    printf("   The patient asks who accessed the data: %zu audit events on the ledger (%zu granted, %zu "
+           "denied),\n"
            "   every read above included (the patient's own key re-wrapping reads too).\n",
            n, granted, n - granted);
     snprintf(path, sizeof path, "/v1/patients/%s/alerts", s->patient_id);
-    if (cc_cli_signed_json(s->h, &s->patient, path, &alerts, NULL, &eb) != CC_OK) return failed("alerts", eb.msg);
+    if (cc_cli_signed_json(s->h, &s->patient, path, &alerts, NULL, &eb) != CC_OK)
+        return failed("alerts", eb.msg);
     size_t alert_count = json_array_size(json_object_get(alerts, "alerts"));
     json_t *first = json_array_get(json_object_get(alerts, "alerts"), 0);
-    printf("   The patient's alerts: %zu emergency access(es)%s%.16s%s\n", alert_count,
-           first ? ", by " : "", first ? cc_cli_jstr(first, "requester", "?") : "", first ? "… (break-glass)." : ".");
+    printf("   The patient's alerts: %zu emergency access(es)%s%.16s%s\n", alert_count, first ? ", by " : "",
+           first ? cc_cli_jstr(first, "requester", "?") : "", first ? "… (break-glass)." : ".");
     json_decref(alerts);
     return alert_count == 1 ? CC_EXIT_OK : failed("alerts", "expected exactly one emergency access");
 }

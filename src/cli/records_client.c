@@ -24,8 +24,8 @@ static void query_escape(const char *s, char *out, size_t cap)
     size_t n = 0;
     for (; *s && n + 4 < cap; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-            c == '.' || c == '~') {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+            c == '_' || c == '.' || c == '~') {
             out[n++] = (char)c;
         } else {
             out[n++] = '%';
@@ -80,8 +80,8 @@ static cc_err current_version(cc_cli_http *h, const cc_key *key, const char *rec
 }
 
 /* The ids a version must be wrapped for (GET /v1/patients/{id}/readers). */
-static cc_err required_readers(cc_cli_http *h, const cc_key *key, const cc_cli_record_in *in, json_t **readers,
-                               cc_errbuf *eb)
+static cc_err required_readers(cc_cli_http *h, const cc_key *key, const cc_cli_record_in *in,
+                               json_t **readers, cc_errbuf *eb)
 {
     char path[CC_CLI_PATH_MAX], rt[QUERY_BYTES / 4], cat[QUERY_BYTES / 4];
     json_t *ans;
@@ -112,7 +112,8 @@ static cc_err wrap_into(json_t *keys, const char *reader, const uint8_t key[CC_D
     cc_err rc = cc_data_key_wrap(key, pk, wrapped, eb);
     if (rc != CC_OK) return rc;
     char *b64 = cc_base64(wrapped, sizeof wrapped);
-    if (!b64 || json_object_set_new(keys, reader, json_string(b64)) != 0) rc = cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    if (!b64 || json_object_set_new(keys, reader, json_string(b64)) != 0)
+        rc = cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     free(b64);
     return rc;
 }
@@ -150,10 +151,10 @@ cc_err cc_cli_record_put(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], 
     cc_sha256(ct, ct_len, hash);
 
     json_t *keys = json_object();
-    payload = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "record", record_id, "patient", in->patient,
-                        "resourceType", in->resource_type, "category", in->category, "purpose", in->purpose,
-                        "version", (json_int_t)version, "ciphertext", cc_hex(hash, sizeof hash, hash_hex), "keys",
-                        keys);
+    payload = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "record", record_id, "patient",
+                        in->patient, "resourceType", in->resource_type, "category", in->category, "purpose",
+                        in->purpose, "version", (json_int_t)version, "ciphertext",
+                        cc_hex(hash, sizeof hash, hash_hex), "keys", keys);
     if (!payload) {
         rc = cc_errf(eb, CC_ERR_NOMEM, "out of memory");
         goto out;
@@ -201,9 +202,9 @@ static cc_err open_key(const json_t *ans, const cc_key *reader, const cc_key *or
     size_t n = 0;
     if (!holder || !wrapped_b64 || cc_unhex(holder, pk, sizeof pk) != CC_OK)
         return cc_errf(eb, CC_ERR_MALFORMED, "the node's answer has no wrapped key");
-    const cc_key *opener = memcmp(pk, reader->pk, sizeof pk) == 0                     ? reader
+    const cc_key *opener = memcmp(pk, reader->pk, sizeof pk) == 0               ? reader
                            : org_key && memcmp(pk, org_key->pk, sizeof pk) == 0 ? org_key
-                                                                                      : NULL;
+                                                                                : NULL;
     if (!opener)
         return cc_errf(eb, CC_ERR_FORBIDDEN,
                        "the record's key is wrapped for %.12s… (your organisation's records key): "
@@ -211,7 +212,8 @@ static cc_err open_key(const json_t *ans, const cc_key *reader, const cc_key *or
                        holder);
     if (cc_unbase64(wrapped_b64, &wrapped, &n) != CC_OK || n != CC_WRAPPED_KEY_BYTES) {
         free(wrapped);
-        return cc_errf(eb, CC_ERR_MALFORMED, "the wrapped key is not %d bytes of base64", CC_WRAPPED_KEY_BYTES);
+        return cc_errf(eb, CC_ERR_MALFORMED, "the wrapped key is not %d bytes of base64",
+                       CC_WRAPPED_KEY_BYTES);
     }
     cc_err rc = cc_data_key_unwrap(wrapped, opener, key, eb);
     free(wrapped);
@@ -228,7 +230,8 @@ cc_err cc_cli_record_get(cc_cli_http *h, const cc_key *reader, const cc_key *org
 
     *plain = NULL;
     *answer = NULL;
-    if (cc_unhex(record, id, sizeof id) != CC_OK) return cc_errf(eb, CC_ERR_USAGE, "a record id is 32 hex digits");
+    if (cc_unhex(record, id, sizeof id) != CC_OK)
+        return cc_errf(eb, CC_ERR_USAGE, "a record id is 32 hex digits");
     snprintf(path, sizeof path, "/v1/records/%s?purpose=%s", record, purpose);
     cc_err rc = cc_cli_signed_json(h, reader, path, &ans, NULL, eb);
     if (rc != CC_OK) return rc;
@@ -236,7 +239,8 @@ cc_err cc_cli_record_get(cc_cli_http *h, const cc_key *reader, const cc_key *org
     const char *want = json_string_value(json_object_get(meta, "ciphertext"));
     json_int_t version = json_integer_value(json_object_get(meta, "version"));
     const char *ct_b64 = json_string_value(json_object_get(ans, "ciphertext"));
-    if (!want || version < 1 || version > UINT32_MAX || !ct_b64 || cc_unbase64(ct_b64, &ct, &ct_len) != CC_OK) {
+    if (!want || version < 1 || version > UINT32_MAX || !ct_b64 ||
+        cc_unbase64(ct_b64, &ct, &ct_len) != CC_OK) {
         rc = cc_errf(eb, CC_ERR_MALFORMED, "the node's answer lacks the record's ciphertext or metadata");
         goto out;
     }
@@ -267,7 +271,8 @@ static bool list_has(const json_t *scope, const char *list, const char *value)
     if (json_array_size(a) == 0) return true;
     size_t i;
     const json_t *v;
-    json_array_foreach(a, i, v) if (value && json_is_string(v) && strcmp(json_string_value(v), value) == 0) return true;
+    json_array_foreach(a, i, v) if (value && json_is_string(v) &&
+                                    strcmp(json_string_value(v), value) == 0) return true;
     return false;
 }
 
@@ -331,7 +336,8 @@ static cc_err rewrap_keys(cc_cli_http *h, const cc_key *signer, const json_t *co
     {
         const char *rec = json_string_value(json_object_get(meta, "record"));
         const char *status = json_string_value(json_object_get(meta, "status"));
-        if (!rec || (status && strcmp(status, "active") != 0) || !scope_covers(json_object_get(consent, "scope"), meta))
+        if (!rec || (status && strcmp(status, "active") != 0) ||
+            !scope_covers(json_object_get(consent, "scope"), meta))
             continue;
         json_t *ans = NULL;
         uint8_t key[CC_DATA_KEY_BYTES];
@@ -364,7 +370,8 @@ cc_err cc_cli_consent_grant(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES
     memset(out, 0, sizeof *out);
     if (!consent) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     const char *provision = json_string_value(json_object_get(consent, "provision"));
-    if (provision && strcmp(provision, "permit") == 0 && has_string(json_object_get(consent, "actions"), "read")) {
+    if (provision && strcmp(provision, "permit") == 0 &&
+        has_string(json_object_get(consent, "actions"), "read")) {
         json_t *keys = json_object();
         rc = keys ? rewrap_keys(h, signer, consent, keys, eb) : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
         if (rc == CC_OK && json_object_size(keys) > 0) json_object_set(consent, "keys", keys);

@@ -31,7 +31,8 @@ enum MHD_Result cc_http_get_orgs(cc_http_req *req)
 {
     const cc_genesis *g = cc_chain_genesis(req->node->chain);
     json_t *list = json_array();
-    for (size_t i = 0; list && i < g->org_count; i++) json_array_append_new(list, org_json(req->node, &g->orgs[i]));
+    for (size_t i = 0; list && i < g->org_count; i++)
+        json_array_append_new(list, org_json(req->node, &g->orgs[i]));
     return cc_http_send_json(req, MHD_HTTP_OK, json_pack("{s:o}", "orgs", list));
 }
 
@@ -41,5 +42,6 @@ enum MHD_Result cc_http_get_org(cc_http_req *req)
     for (size_t i = 0; i < g->org_count; i++)
         if (strcmp(g->orgs[i].id, req->arg) == 0)
             return cc_http_send_json(req, MHD_HTTP_OK, org_json(req->node, &g->orgs[i]));
-    return cc_http_send_error(req, CC_ERR_NOT_FOUND, NULL, "no organisation \"%s\" in this network", req->arg);
+    return cc_http_send_error(req, CC_ERR_NOT_FOUND, NULL, "no organisation \"%s\" in this network",
+                              req->arg);
 }

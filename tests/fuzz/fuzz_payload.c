@@ -20,7 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         if (!(cond)) abort();                                                                                \
     } while (0)
 
-static const char *const types[] = {"member.register", "member.revoke", "note.put", "no.such.type"};
+/* New types go at the end: the seed corpus selects types by index. */
+static const char *const types[] = {"member.register", "member.revoke",    "note.put",    "no.such.type",
+                                    "record.put",      "record.erase",     "org.key",     "consent.grant",
+                                    "consent.revoke",  "patient.delegate", "audit.access"};
 #define TYPE_COUNT (sizeof types / sizeof types[0])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -179,5 +179,53 @@ int main(int argc, char **argv)
     payload(2, "trailing", "{} {}");
     payload(2, "big-int", "{\"kind\":123456789012345678901234567890}");
     payload(3, "unknown-type", "{}");
+
+    /* ---- 4 record.put, 5 record.erase, 6 org.key, 7 consent.grant, 8 consent.revoke,
+     *      9 patient.delegate, 10 audit.access ---- */
+    char keys[256];
+    snprintf(keys, sizeof keys, "{\"%s\":\"%s\"}", member_hex,
+             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+             "AAAAAAAAAAAA=");
+    snprintf(json, sizeof json,
+             "{\"category\":\"laboratory\",\"ciphertext\":\"%s\",\"keys\":%s,\"patient\":\"%s\","
+             "\"purpose\":\"TREAT\",\"record\":\"000102030405060708090a0b0c0d0e0f\",\"resourceType\":"
+             "\"Observation\","
+             "\"version\":1}",
+             sha_hex, keys, member_hex);
+    payload(4, "record-put-valid", json);
+    snprintf(json, sizeof json,
+             "{\"category\":\"Lab\",\"ciphertext\":\"%s\",\"keys\":{},\"patient\":\"%s\",\"purpose\":\"FUN\","
+             "\"record\":\"00\",\"resourceType\":\"observation\",\"version\":0}",
+             sha_hex, member_hex);
+    payload(4, "record-put-bad-fields", json);
+    payload(5, "record-erase-valid",
+            "{\"reason\":\"patient request\",\"record\":\"000102030405060708090a0b0c0d0e0f\"}");
+    snprintf(json, sizeof json, "{\"key\":\"%s\"}", member_hex);
+    payload(6, "org-key-valid", json);
+    snprintf(
+        json, sizeof json,
+        "{\"actions\":[\"read\"],\"grantee\":{\"identity\":\"%s\"},\"patient\":\"%s\",\"period\":{\"until\":"
+        "1900000000000},\"provision\":\"permit\",\"purposes\":[\"TREAT\"],\"scope\":{\"resourceTypes\":["
+        "\"Observation\"]}}",
+        member_hex, member_hex);
+    payload(7, "consent-grant-valid", json);
+    snprintf(
+        json, sizeof json,
+        "{\"actions\":[\"read\",\"read\"],\"grantee\":{\"org\":\"\"},\"patient\":\"%s\",\"period\":{\"from\":"
+        "5,\"until\":4},\"provision\":\"maybe\",\"purposes\":[]}",
+        member_hex);
+    payload(7, "consent-grant-bad", json);
+    snprintf(json, sizeof json, "{\"consent\":\"%s\",\"reason\":\"done\"}", sha_hex);
+    payload(8, "consent-revoke-valid", json);
+    snprintf(json, sizeof json, "{\"active\":true,\"delegate\":\"%s\"}", member_hex);
+    payload(9, "delegate-valid", json);
+    snprintf(
+        json, sizeof json,
+        "{\"emergency\":true,\"endpoint\":\"GET "
+        "/v1/records/{id}\",\"outcome\":\"granted\",\"patient\":\"%s\","
+        "\"purpose\":\"ETREAT\",\"reason\":\"break-glass\",\"record\":\"000102030405060708090a0b0c0d0e0f\","
+        "\"request\":\"%s\",\"requester\":\"%s\",\"time\":1764090000000}",
+        member_hex, sha_hex, member_hex);
+    payload(10, "audit-access-valid", json);
     return 0;
 }

@@ -81,7 +81,8 @@ static void grant(json_t *consent, char txid[CC_HASH_HEX])
 {
     cc_cli_sent sent;
     cc_errbuf eb = {{0}};
-    assert_int_equal(cc_cli_consent_grant(fx.h, fx.net.chain_id, &fx.patient, consent, true, &sent, &eb), CC_OK);
+    assert_int_equal(cc_cli_consent_grant(fx.h, fx.net.chain_id, &fx.patient, consent, true, &sent, &eb),
+                     CC_OK);
     if (!cc_cli_sent_ok(&sent) || !sent.committed) fail_msg("consent.grant: %s: %s", sent.code, sent.message);
     if (txid) snprintf(txid, CC_HASH_HEX, "%s", sent.txid);
     cc_cli_sent_free(&sent);
@@ -148,16 +149,22 @@ static int setup(void **state)
     ct_pk_hex(&fx.specialist, fx.specialist_id);
     char stranger_id[CC_HASH_HEX];
     ct_pk_hex(&fx.stranger, stranger_id);
-    if (!commit_payload(&fx.net.admin, "member.register", json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient"), NULL) ||
-        !commit_payload(&fx.net.admin, "member.register", json_pack("{s:s,s:s}", "id", fx.clinician_id, "role", "clinician"), NULL) ||
-        !commit_payload(&fx.net.payer_admin, "member.register", json_pack("{s:s,s:s}", "id", fx.specialist_id, "role", "clinician"), NULL) ||
-        !commit_payload(&fx.net.payer_admin, "member.register", json_pack("{s:s,s:s}", "id", stranger_id, "role", "clinician"), NULL))
+    if (!commit_payload(&fx.net.admin, "member.register",
+                        json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient"), NULL) ||
+        !commit_payload(&fx.net.admin, "member.register",
+                        json_pack("{s:s,s:s}", "id", fx.clinician_id, "role", "clinician"), NULL) ||
+        !commit_payload(&fx.net.payer_admin, "member.register",
+                        json_pack("{s:s,s:s}", "id", fx.specialist_id, "role", "clinician"), NULL) ||
+        !commit_payload(&fx.net.payer_admin, "member.register",
+                        json_pack("{s:s,s:s}", "id", stranger_id, "role", "clinician"), NULL))
         return -1;
     /* key files for the CLI */
     const struct {
         const char *name;
         const cc_key *k;
-    } files[] = {{"patient", &fx.patient}, {"clinician", &fx.clinician}, {"specialist", &fx.specialist},
+    } files[] = {{"patient", &fx.patient},
+                 {"clinician", &fx.clinician},
+                 {"specialist", &fx.specialist},
                  {"stranger", &fx.stranger}};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char *p = ct_strf("%s/%s.key", fx.dir, files[i].name);
@@ -196,9 +203,10 @@ static void test_cli_flow(void **state)
     char *out = NULL, *res = ct_strf("%s/obs.json", fx.dir), *back = ct_strf("%s/back.json", fx.dir);
     char *pkey = ct_strf("%s/patient.key", fx.dir), *ckey = ct_strf("%s/clinician.key", fx.dir);
     char *skey = ct_strf("%s/specialist.key", fx.dir);
-    char *doc = ct_strf("{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":[{\"code\":"
-                        "\"vital-signs\"}]}],\"subject\":{\"display\":\"%s\"},\"valueQuantity\":{\"value\":72}}\n",
-                        fx.canary);
+    char *doc =
+        ct_strf("{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":[{\"code\":"
+                "\"vital-signs\"}]}],\"subject\":{\"display\":\"%s\"},\"valueQuantity\":{\"value\":72}}\n",
+                fx.canary);
     assert_int_equal(ct_write_file(res, doc, strlen(doc)), 0);
 
     /* without a write consent the clinician is refused, with the reason */
@@ -208,12 +216,12 @@ static void test_cli_flow(void **state)
     assert_non_null(strstr(out, "forbidden"));
     free(out);
 
-    code = ct_cli(&out, CLI_MS, "consent", "grant", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id,
-                  "--to", fx.clinician_id, "--actions", "write", "--purpose", "TREAT", NULL);
+    code = ct_cli(&out, CLI_MS, "consent", "grant", "--node", fx.node.url, "--key", pkey, "--patient",
+                  fx.patient_id, "--to", fx.clinician_id, "--actions", "write", "--purpose", "TREAT", NULL);
     if (code != 0) fail_msg("consent grant exited %d:\n%s", code, out);
     free(out);
-    code = ct_cli(&out, CLI_MS, "record", "put", "--node", fx.node.url, "--key", ckey, "--patient", fx.patient_id,
-                  "--file", res, NULL);
+    code = ct_cli(&out, CLI_MS, "record", "put", "--node", fx.node.url, "--key", ckey, "--patient",
+                  fx.patient_id, "--file", res, NULL);
     if (code != 0) fail_msg("record put exited %d:\n%s", code, out);
     const char *rec = strstr(out, "record ");
     assert_non_null(rec);
@@ -222,8 +230,8 @@ static void test_cli_flow(void **state)
     free(out);
 
     /* the patient reads it back, byte for byte */
-    code = ct_cli(&out, CLI_MS, "record", "get", fx.canary_record, "--node", fx.node.url, "--key", pkey, "--out",
-                  back, NULL);
+    code = ct_cli(&out, CLI_MS, "record", "get", fx.canary_record, "--node", fx.node.url, "--key", pkey,
+                  "--out", back, NULL);
     if (code != 0) fail_msg("record get exited %d:\n%s", code, out);
     free(out);
     size_t len = 0;
@@ -234,36 +242,42 @@ static void test_cli_flow(void **state)
     free(got);
 
     /* the specialist has no consent: exit 1, forbidden */
-    code = ct_cli(&out, CLI_MS, "record", "get", fx.canary_record, "--node", fx.node.url, "--key", skey, NULL);
+    code =
+        ct_cli(&out, CLI_MS, "record", "get", fx.canary_record, "--node", fx.node.url, "--key", skey, NULL);
     if (code != 1) fail_msg("record get without consent exited %d:\n%s", code, out);
     assert_non_null(strstr(out, "consent"));
     free(out);
     /* share for 30 days, then the specialist reads it */
-    code = ct_cli(&out, CLI_MS, "consent", "grant", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id,
-                  "--to", fx.specialist_id, "--purpose", "TREAT", "--days", "30", NULL);
+    code = ct_cli(&out, CLI_MS, "consent", "grant", "--node", fx.node.url, "--key", pkey, "--patient",
+                  fx.patient_id, "--to", fx.specialist_id, "--purpose", "TREAT", "--days", "30", NULL);
     if (code != 0) fail_msg("consent grant (read) exited %d:\n%s", code, out);
     free(out);
-    code = ct_cli(&out, CLI_MS, "record", "get", fx.canary_record, "--node", fx.node.url, "--key", skey, NULL);
+    code =
+        ct_cli(&out, CLI_MS, "record", "get", fx.canary_record, "--node", fx.node.url, "--key", skey, NULL);
     if (code != 0) fail_msg("record get with consent exited %d:\n%s", code, out);
     assert_non_null(strstr(out, fx.canary)); /* decrypted on stdout */
     free(out);
 
-    code = ct_cli(&out, CLI_MS, "record", "list", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id,
-                  NULL);
+    code = ct_cli(&out, CLI_MS, "record", "list", "--node", fx.node.url, "--key", pkey, "--patient",
+                  fx.patient_id, NULL);
     if (code != 0 || !strstr(out, fx.canary_record)) fail_msg("record list exited %d:\n%s", code, out);
     free(out);
-    code = ct_cli(&out, CLI_MS, "consent", "list", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id,
-                  NULL);
+    code = ct_cli(&out, CLI_MS, "consent", "list", "--node", fx.node.url, "--key", pkey, "--patient",
+                  fx.patient_id, NULL);
     if (code != 0 || !strstr(out, "2 consent(s)")) fail_msg("consent list exited %d:\n%s", code, out);
     free(out);
-    code = ct_cli(&out, CLI_MS, "audit", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id, NULL);
-    if (code != 0 || !strstr(out, "denied") || !strstr(out, "granted")) fail_msg("audit exited %d:\n%s", code, out);
+    code =
+        ct_cli(&out, CLI_MS, "audit", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id, NULL);
+    if (code != 0 || !strstr(out, "denied") || !strstr(out, "granted"))
+        fail_msg("audit exited %d:\n%s", code, out);
     free(out);
-    code = ct_cli(&out, CLI_MS, "alerts", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id, NULL);
+    code = ct_cli(&out, CLI_MS, "alerts", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id,
+                  NULL);
     if (code != 0 || !strstr(out, "0 emergency")) fail_msg("alerts exited %d:\n%s", code, out);
     free(out);
     /* someone else's audit trail: exit 1 */
-    code = ct_cli(&out, CLI_MS, "audit", "--node", fx.node.url, "--key", skey, "--patient", fx.patient_id, NULL);
+    code =
+        ct_cli(&out, CLI_MS, "audit", "--node", fx.node.url, "--key", skey, "--patient", fx.patient_id, NULL);
     if (code != 1) fail_msg("audit by a stranger exited %d:\n%s", code, out);
     free(out);
     /* usage errors: exit 2 */
@@ -344,8 +358,8 @@ static void check_consent(const json_t *c)
     assert_string_equal(ct_json_str(c, "resourceType"), "Consent");
     assert_true(strlen(ct_json_str(c, "id")) == 64);
     const char *status = ct_json_str(c, "status");
-    assert_true(strcmp(status, "active") == 0 || strcmp(status, "inactive") == 0 || strcmp(status, "proposed") == 0 ||
-                strcmp(status, "rejected") == 0);
+    assert_true(strcmp(status, "active") == 0 || strcmp(status, "inactive") == 0 ||
+                strcmp(status, "proposed") == 0 || strcmp(status, "rejected") == 0);
     assert_true(has_coding(json_object_get(c, "scope")));
     assert_true(json_array_size(json_object_get(c, "category")) > 0);
     assert_true(has_coding(json_array_get(json_object_get(c, "category"), 0)));
@@ -364,9 +378,9 @@ static void test_fhir_views(void **state)
     char c_active[CC_HASH_HEX], c_deny[CC_HASH_HEX], c_revoked[CC_HASH_HEX], c_expired[CC_HASH_HEX],
         c_future[CC_HASH_HEX], c_org[CC_HASH_HEX];
     uint64_t now = cc_now_ms();
-    grant(json_pack("{s:s,s:{s:s},s:[s],s:[s,s],s:s,s:{s:[s]}}", "patient", fx.patient_id, "grantee", "identity",
-                    fx.specialist_id, "actions", "read", "purposes", "TREAT", "HPAYMT", "provision", "permit", "scope",
-                    "resourceTypes", "Observation"),
+    grant(json_pack("{s:s,s:{s:s},s:[s],s:[s,s],s:s,s:{s:[s]}}", "patient", fx.patient_id, "grantee",
+                    "identity", fx.specialist_id, "actions", "read", "purposes", "TREAT", "HPAYMT",
+                    "provision", "permit", "scope", "resourceTypes", "Observation"),
           c_active);
     grant(json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee", "identity",
                     fx.specialist_id, "actions", "read", "purposes", "HRESCH", "provision", "deny"),
@@ -374,17 +388,18 @@ static void test_fhir_views(void **state)
     grant(json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee", "identity",
                     fx.specialist_id, "actions", "read", "purposes", "HOPERAT", "provision", "permit"),
           c_revoked);
-    assert_true(commit_payload(&fx.patient, "consent.revoke", json_pack("{s:s}", "consent", c_revoked), NULL));
+    assert_true(
+        commit_payload(&fx.patient, "consent.revoke", json_pack("{s:s}", "consent", c_revoked), NULL));
     grant(json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s,s:{s:I}}", "patient", fx.patient_id, "grantee", "identity",
-                    fx.specialist_id, "actions", "read", "purposes", "TREAT", "provision", "permit", "period", "until",
-                    (json_int_t)(now + 1000)),
+                    fx.specialist_id, "actions", "read", "purposes", "TREAT", "provision", "permit", "period",
+                    "until", (json_int_t)(now + 1000)),
           c_expired);
     grant(json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s,s:{s:I}}", "patient", fx.patient_id, "grantee", "identity",
-                    fx.specialist_id, "actions", "read", "purposes", "TREAT", "provision", "permit", "period", "from",
-                    (json_int_t)(now + 10 * DAY_MS)),
+                    fx.specialist_id, "actions", "read", "purposes", "TREAT", "provision", "permit", "period",
+                    "from", (json_int_t)(now + 10 * DAY_MS)),
           c_future);
-    grant(json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee", "org", "payer", "actions",
-                    "read", "purposes", "HPAYMT", "provision", "permit"),
+    grant(json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee", "org", "payer",
+                    "actions", "read", "purposes", "HPAYMT", "provision", "permit"),
           c_org);
     ct_sleep_ms(1200);
     assert_true(commit_payload(&fx.net.admin, "note.put",
@@ -414,8 +429,10 @@ static void test_fhir_views(void **state)
         if (strcmp(id, c_future) == 0) seen++, assert_string_equal(status, "proposed");
         if (strcmp(id, c_org) == 0) {
             seen++;
-            const json_t *actor = json_array_get(json_object_get(json_object_get(c, "provision"), "actor"), 0);
-            assert_non_null(strstr(ct_json_str(json_object_get(actor, "reference"), "reference"), "Organization/payer"));
+            const json_t *actor =
+                json_array_get(json_object_get(json_object_get(c, "provision"), "actor"), 0);
+            assert_non_null(
+                strstr(ct_json_str(json_object_get(actor, "reference"), "reference"), "Organization/payer"));
         }
     }
     assert_int_equal(seen, 6);
@@ -443,7 +460,8 @@ static void test_fhir_views(void **state)
         assert_non_null(json_object_get(json_object_get(a, "type"), "code"));
         assert_true(*ct_json_str(a, "recorded"));
         assert_true(json_array_size(json_object_get(a, "agent")) > 0);
-        assert_true(json_is_boolean(json_object_get(json_array_get(json_object_get(a, "agent"), 0), "requestor")));
+        assert_true(
+            json_is_boolean(json_object_get(json_array_get(json_object_get(a, "agent"), 0), "requestor")));
         assert_non_null(json_object_get(json_object_get(a, "source"), "observer"));
         const char *outcome = ct_json_str(a, "outcome");
         assert_true(strcmp(outcome, "0") == 0 || strcmp(outcome, "4") == 0);
@@ -522,7 +540,7 @@ static void test_canary(void **state)
     }
 
     assert_int_equal(ct_node_stop(&fx.node, SIGTERM, 15000), 0); /* flush the log */
-    assert_false(tree_contains(fx.net.dir, fx.canary));         /* data/, raft, genesis, keys */
+    assert_false(tree_contains(fx.net.dir, fx.canary));          /* data/, raft, genesis, keys */
     assert_false(tree_contains(fx.node.log_path, fx.canary));
     assert_int_equal(ct_node_start(&fx.node, fx.net.node_dir, fx.net.api_port, 0, 0, NODE_START_MS), 0);
 }
@@ -530,10 +548,8 @@ static void test_canary(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cli_flow),
-        cmocka_unit_test(test_fhir_examples_roundtrip),
-        cmocka_unit_test(test_fhir_views),
-        cmocka_unit_test(test_erasure),
+        cmocka_unit_test(test_cli_flow),   cmocka_unit_test(test_fhir_examples_roundtrip),
+        cmocka_unit_test(test_fhir_views), cmocka_unit_test(test_erasure),
         cmocka_unit_test(test_canary),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

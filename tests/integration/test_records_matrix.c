@@ -38,7 +38,7 @@ enum {
     W_ADMIN,  /* the hospital's admin */
     W_COUNT
 };
-static const char *const who_name[W_COUNT] = {"patient1", "patient2", "clinA",  "clinB",
+static const char *const who_name[W_COUNT] = {"patient1", "patient2",   "clinA", "clinB",
                                               "clinX",    "researcher", "payer", "admin"};
 
 /* The consent states of P1 that the matrix walks through. */
@@ -53,14 +53,24 @@ typedef enum state {
     S_ORG,
     S_COUNT
 } consent_state;
-static const char *const state_name[S_COUNT] = {"none",          "permit",  "deny-over-permit", "expired",
-                                                "not-yet-valid", "revoked", "wrong-purpose",    "organisation"};
+static const char *const state_name[S_COUNT] = {"none",          "permit",        "deny-over-permit",
+                                                "expired",       "not-yet-valid", "revoked",
+                                                "wrong-purpose", "organisation"};
 
-typedef enum endpoint { E_RECORD, E_LIST, E_CONSENTS, E_AUDIT, E_ALERTS, E_READERS, E_CONSENT_ID, E_COUNT } endpoint;
-static const char *const endpoint_name[E_COUNT] = {"GET /v1/records/{id}",  "GET /v1/patients/{id}/records",
-                                                   "GET /fhir/Consent",     "GET /fhir/AuditEvent",
-                                                   "GET /v1/patients/{id}/alerts", "GET /v1/patients/{id}/readers",
-                                                   "GET /fhir/Consent/{id}"};
+typedef enum endpoint {
+    E_RECORD,
+    E_LIST,
+    E_CONSENTS,
+    E_AUDIT,
+    E_ALERTS,
+    E_READERS,
+    E_CONSENT_ID,
+    E_COUNT
+} endpoint;
+static const char *const endpoint_name[E_COUNT] = {
+    "GET /v1/records/{id}",  "GET /v1/patients/{id}/records", "GET /fhir/Consent",
+    "GET /fhir/AuditEvent",  "GET /v1/patients/{id}/alerts",  "GET /v1/patients/{id}/readers",
+    "GET /fhir/Consent/{id}"};
 
 typedef struct fixture {
     ct_net net;
@@ -68,7 +78,7 @@ typedef struct fixture {
     cc_cli_http *h;
     cc_key key[W_COUNT];
     char id[W_COUNT][CC_HASH_HEX];
-    char record[2][33]; /* P1's and P2's record */
+    char record[2][33];  /* P1's and P2's record */
     uint64_t audited[2]; /* authenticated requests about P1, P2 */
     char consents[4][CC_HASH_HEX];
     size_t consent_count;
@@ -108,7 +118,8 @@ static void grant(json_t *consent, bool read_permit)
 {
     cc_cli_sent sent;
     cc_errbuf eb = {{0}};
-    assert_int_equal(cc_cli_consent_grant(fx.h, fx.net.chain_id, &fx.key[W_P1], consent, true, &sent, &eb), CC_OK);
+    assert_int_equal(cc_cli_consent_grant(fx.h, fx.net.chain_id, &fx.key[W_P1], consent, true, &sent, &eb),
+                     CC_OK);
     if (!cc_cli_sent_ok(&sent) || !sent.committed) fail_msg("consent.grant: %s: %s", sent.code, sent.message);
     assert_true(fx.consent_count < 4);
     snprintf(fx.consents[fx.consent_count++], CC_HASH_HEX, "%s", sent.txid);
@@ -125,8 +136,8 @@ static json_t *clinx_consent(const char *purpose, const char *provision)
 static void revoke_all(void)
 {
     for (size_t i = 0; i < fx.consent_count; i++)
-        assert_true(commit_payload(&fx.key[W_P1], "consent.revoke", json_pack("{s:s}", "consent", fx.consents[i]),
-                                   NULL));
+        assert_true(commit_payload(&fx.key[W_P1], "consent.revoke",
+                                   json_pack("{s:s}", "consent", fx.consents[i]), NULL));
     fx.consent_count = 0;
 }
 
@@ -198,7 +209,8 @@ static void check(consent_state s, int w, int p, endpoint e, const char *path)
     if (got != want) {
         fx.unexpected++;
         fprintf(stderr, "state %-16s %-10s patient%d %-32s: HTTP %ld, expected %ld (%s)\n", state_name[s],
-                who_name[w], p + 1, endpoint_name[e], got, want, body ? ct_json_str(body, "audit") : "no body");
+                who_name[w], p + 1, endpoint_name[e], got, want,
+                body ? ct_json_str(body, "audit") : "no body");
     }
     if (got == 200 && e == E_RECORD) { /* what a granted read serves */
         assert_non_null(json_object_get(body, "ciphertext"));
@@ -224,7 +236,8 @@ static void run_matrix(consent_state s)
             check(s, w, p, E_AUDIT, path);
             snprintf(path, sizeof path, "/v1/patients/%s/alerts", pid);
             check(s, w, p, E_ALERTS, path);
-            snprintf(path, sizeof path, "/v1/patients/%s/readers?resourceType=Observation&category=laboratory&purpose=TREAT",
+            snprintf(path, sizeof path,
+                     "/v1/patients/%s/readers?resourceType=Observation&category=laboratory&purpose=TREAT",
                      pid);
             check(s, w, p, E_READERS, path);
         }
@@ -237,7 +250,8 @@ static void run_matrix(consent_state s)
 
 /* ---- setup ---------------------------------------------------------------------- */
 
-static const char resource[] = "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"HbA1c\"}}";
+static const char resource[] =
+    "{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"HbA1c\"}}";
 
 static int setup(void **state)
 {
@@ -259,7 +273,7 @@ static int setup(void **state)
         int w;
         const char *role;
         bool payer_org;
-    } reg[] = {{W_P1, "patient", false},    {W_P2, "patient", false},     {W_CLIN_A, "clinician", false},
+    } reg[] = {{W_P1, "patient", false},       {W_P2, "patient", false},      {W_CLIN_A, "clinician", false},
                {W_CLIN_B, "clinician", false}, {W_CLIN_X, "clinician", true}, {W_RES, "researcher", false},
                {W_PAYER, "payer", true}};
     for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++) {
@@ -270,13 +284,19 @@ static int setup(void **state)
     }
     /* clinA may write P1's records; it writes one; P2 writes their own */
     if (!commit_payload(&fx.key[W_P1], "consent.grant",
-                        json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:s}", "patient", fx.id[W_P1], "grantee", "identity",
-                                  fx.id[W_CLIN_A], "actions", "write", "purposes", "TREAT", "provision", "permit"),
+                        json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:s}", "patient", fx.id[W_P1], "grantee",
+                                  "identity", fx.id[W_CLIN_A], "actions", "write", "purposes", "TREAT",
+                                  "provision", "permit"),
                         NULL))
         return -1;
     for (int p = 0; p < 2; p++) {
-        cc_cli_record_in in = {fx.id[p == 0 ? W_P1 : W_P2], NULL, (const uint8_t *)resource, sizeof resource - 1,
-                               "Observation", "laboratory", "TREAT"};
+        cc_cli_record_in in = {fx.id[p == 0 ? W_P1 : W_P2],
+                               NULL,
+                               (const uint8_t *)resource,
+                               sizeof resource - 1,
+                               "Observation",
+                               "laboratory",
+                               "TREAT"};
         cc_cli_sent sent;
         cc_errbuf eb = {{0}};
         const cc_key *author = p == 0 ? &fx.key[W_CLIN_A] : &fx.key[W_P2];
@@ -328,15 +348,17 @@ static void test_authorization_matrix(void **state)
             grant(c, true);
             ct_sleep_ms(2000);
             /* a block after the end of the period */
-            assert_true(commit_payload(&fx.net.admin, "note.put",
-                                       json_pack("{s:s, s:s}", "kind", "tick", "sha256",
-                                                 "00000000000000000000000000000000000000000000000000000000000000aa"),
-                                       NULL));
+            assert_true(
+                commit_payload(&fx.net.admin, "note.put",
+                               json_pack("{s:s, s:s}", "kind", "tick", "sha256",
+                                         "00000000000000000000000000000000000000000000000000000000000000aa"),
+                               NULL));
             break;
         }
         case S_NOT_YET_VALID: {
             json_t *c = clinx_consent("TREAT", "permit");
-            json_object_set_new(c, "period", json_pack("{s:I}", "from", (json_int_t)(cc_now_ms() + 3600 * 1000)));
+            json_object_set_new(c, "period",
+                                json_pack("{s:I}", "from", (json_int_t)(cc_now_ms() + 3600 * 1000)));
             grant(c, true);
             break;
         }
@@ -349,8 +371,8 @@ static void test_authorization_matrix(void **state)
             grant(clinx_consent("HPAYMT", "permit"), true);
             break;
         case S_ORG:
-            grant(json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:s}", "patient", fx.id[W_P1], "grantee", "org", "payer",
-                            "actions", "read", "purposes", "TREAT", "provision", "permit"),
+            grant(json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:s}", "patient", fx.id[W_P1], "grantee", "org",
+                            "payer", "actions", "read", "purposes", "TREAT", "provision", "permit"),
                   true);
             break;
         default:
@@ -395,7 +417,7 @@ static void test_break_glass(void **state)
     snprintf(path, sizeof path, "/v1/records/%s?purpose=TREAT", fx.record[0]);
     assert_int_equal(signed_get(&fx.key[W_CLIN_B], 0, path, NULL), 403);
     snprintf(path, sizeof path, "/v1/records/%s?purpose=ETREAT", fx.record[0]);
-    assert_int_equal(signed_get(&fx.key[W_RES], 0, path, NULL), 403);   /* not a clinician */
+    assert_int_equal(signed_get(&fx.key[W_RES], 0, path, NULL), 403);    /* not a clinician */
     assert_int_equal(signed_get(&fx.key[W_CLIN_X], 0, path, NULL), 403); /* key not wrapped to its org */
     assert_int_equal(signed_get(&fx.key[W_CLIN_B], 0, path, &body), 200);
     assert_true(json_is_true(json_object_get(json_object_get(body, "access"), "emergency")));
@@ -440,10 +462,10 @@ static void test_audit_count(void **state)
         snprintf(key, sizeof key, "auditn/%s", fx.id[p == 0 ? W_P1 : W_P2]);
         assert_int_equal(cc_chain_state_get(c, key, &val, &len), CC_OK);
         json_t *n = json_loadb(val, len, JSON_DECODE_ANY, NULL);
-        json_int_t count = json_is_integer(n) ? json_integer_value(n)
-                                              : json_integer_value(json_object_get(n, "count"));
-        fprintf(stderr, "patient%d: %lld audit events, %llu authenticated requests\n", p + 1, (long long)count,
-                (unsigned long long)fx.audited[p]);
+        json_int_t count =
+            json_is_integer(n) ? json_integer_value(n) : json_integer_value(json_object_get(n, "count"));
+        fprintf(stderr, "patient%d: %lld audit events, %llu authenticated requests\n", p + 1,
+                (long long)count, (unsigned long long)fx.audited[p]);
         assert_int_equal((uint64_t)count, fx.audited[p]);
         json_decref(n);
         free(val);

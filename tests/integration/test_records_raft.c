@@ -107,8 +107,10 @@ static int setup(void **state)
     ct_pk_hex(&fx.clinician, fx.clinician_id);
     ct_pk_hex(&fx.specialist, fx.specialist_id);
     const cc_key *admin = &fx.cl.net.admin;
-    if (!commit_payload(0, admin, "member.register", json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient")) ||
-        !commit_payload(1, admin, "member.register", json_pack("{s:s,s:s}", "id", fx.clinician_id, "role", "clinician")) ||
+    if (!commit_payload(0, admin, "member.register",
+                        json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient")) ||
+        !commit_payload(1, admin, "member.register",
+                        json_pack("{s:s,s:s}", "id", fx.clinician_id, "role", "clinician")) ||
         !commit_payload(2, &fx.cl.net.payer_admin, "member.register",
                         json_pack("{s:s,s:s}", "id", fx.specialist_id, "role", "clinician")))
         return -1;
@@ -151,17 +153,19 @@ static void test_records_on_every_node(void **state)
                                json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee",
                                          "identity", fx.clinician_id, "actions", "write", "purposes", "TREAT",
                                          "provision", "permit")));
-    cc_cli_record_in in = {fx.patient_id, NULL, (const uint8_t *)doc, strlen(doc), "Observation", "vital-signs", "TREAT"};
+    cc_cli_record_in in = {fx.patient_id, NULL,   (const uint8_t *)doc, strlen(doc), "Observation",
+                           "vital-signs", "TREAT"};
     cc_cli_sent sent;
-    assert_int_equal(cc_cli_record_put(fx.h[1], fx.cl.net.chain_id, &fx.clinician, &in, true, &sent, id, &eb), CC_OK);
+    assert_int_equal(cc_cli_record_put(fx.h[1], fx.cl.net.chain_id, &fx.clinician, &in, true, &sent, id, &eb),
+                     CC_OK);
     if (!cc_cli_sent_ok(&sent) || !sent.committed) fail_msg("record.put: %s: %s", sent.code, sent.message);
     cc_cli_sent_free(&sent);
     /* the patient shares it with the specialist through node1 */
     cc_cli_sent gs;
     assert_int_equal(cc_cli_consent_grant(fx.h[0], fx.cl.net.chain_id, &fx.patient,
                                           json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id,
-                                                    "grantee", "identity", fx.specialist_id, "actions", "read",
-                                                    "purposes", "TREAT", "provision", "permit"),
+                                                    "grantee", "identity", fx.specialist_id, "actions",
+                                                    "read", "purposes", "TREAT", "provision", "permit"),
                                           true, &gs, &eb),
                      CC_OK);
     assert_true(cc_cli_sent_ok(&gs) && gs.committed);
@@ -178,7 +182,8 @@ static void test_records_on_every_node(void **state)
         assert_int_equal(len, strlen(doc));
         assert_memory_equal(plain, doc, len);
         assert_int_equal(strlen(ct_json_str(ans, "audit")), 64);
-        if (i == 0) snprintf(hash, sizeof hash, "%s", ct_json_str(json_object_get(ans, "record"), "ciphertext"));
+        if (i == 0)
+            snprintf(hash, sizeof hash, "%s", ct_json_str(json_object_get(ans, "record"), "ciphertext"));
         free(plain);
         json_decref(ans);
     }
@@ -204,8 +209,9 @@ static void test_records_on_every_node(void **state)
     char seen[NODES][CC_HASH_HEX] = {{0}};
     json_array_foreach(json_object_get(b, "entry"), i, e)
     {
-        const char *obs = ct_json_str(json_object_get(json_object_get(json_object_get(e, "resource"), "source"), "observer"),
-                                      "reference");
+        const char *obs = ct_json_str(
+            json_object_get(json_object_get(json_object_get(e, "resource"), "source"), "observer"),
+            "reference");
         bool known = false;
         for (size_t k = 0; k < observers; k++) known |= strcmp(seen[k], obs) == 0;
         if (!known && observers < NODES) snprintf(seen[observers++], CC_HASH_HEX, "%.64s", obs);
