@@ -3,8 +3,11 @@
  * connection, the route table, upload accounting (413 as soon as a body is
  * known to be over its limit) and the responders every handler uses.
  *
- * Per request, libmicrohttpd calls on_request several times:
- *   1. headers read (*con_cls == NULL): route; answer 404/405/413/503 at
+ * Per request, libmicrohttpd first calls on_uri with the request target as
+ * sent (before it splits off and decodes the query): that allocates the
+ * request context and keeps the target, which signed requests cover. Then
+ * it calls on_request several times:
+ *   1. headers read (!req->started): route; answer 404/405/413/503 at
  *      once, before any body is read, or accept the request;
  *   2. zero or more body chunks: appended up to the route's limit, the rest
  *      counted and dropped (a body without Content-Length can only be
@@ -25,6 +28,7 @@
 #include "node/checkpoints.h"
 #include "node/http.h"
 #include "node/log.h"
+#include "node/reqauth.h"
 #include "node/strbuf.h"
 
 #define HTTP_CONN_MEMORY           (128u * 1024) /* per-connection buffer pool */
@@ -55,6 +59,13 @@ static const cc_http_route routes[] = {
     {"GET", "/v1/network/nodes/*", cc_http_get_network_node, 0},
     {"GET", "/v1/network/proposals/*", cc_http_get_network_proposal, 0},
     {"GET", "/v1/events", cc_http_get_events, 0},
+    {"GET", "/v1/records/*", cc_http_get_record, 0},
+    {"GET", "/v1/patients/*/records", cc_http_get_patient_records, 0},
+    {"GET", "/v1/patients/*/readers", cc_http_get_patient_readers, 0},
+    {"GET", "/v1/patients/*/alerts", cc_http_get_patient_alerts, 0},
+    {"GET", "/fhir/Consent", cc_http_get_fhir_consents, 0},
+    {"GET", "/fhir/Consent/*", cc_http_get_fhir_consent, 0},
+    {"GET", "/fhir/AuditEvent", cc_http_get_fhir_audit_events, 0},
     {"GET", "/metrics", cc_http_get_metrics, 0},
 };
 
@@ -122,6 +133,7 @@ enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *cont
     }
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (req->audit_txid[0]) MHD_add_response_header(resp, "X-Audit-Txid", req->audit_txid);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->route)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                                 strcmp(req->route->method, "GET") == 0 ? "GET, HEAD" : "POST");
@@ -317,6 +329,18 @@ static enum MHD_Result take_upload(cc_http_req *req, const char *data, size_t n)
     return MHD_YES;
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: the request target as sent. The context
+ * returned here is the request's *con_cls from now on. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    cc_http_req *req = calloc(1, sizeof *req);
+    if (!req) return NULL; /* on_request tries again */
+    req->node = cls;
+    req->conn = conn;
+    req->uri = strdup(uri);
+    return req;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -324,11 +348,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     cc_http_req *req = *con_cls;
     (void)version;
 
-    if (!req) {
-        req = calloc(1, sizeof *req);
-        if (!req) return MHD_NO;
+    if (!req || !req->started) {
+        if (!req && !(req = calloc(1, sizeof *req))) return MHD_NO;
         req->node = cls;
         req->conn = conn;
+        req->started = true;
+        snprintf(req->method, sizeof req->method, "%s", method);
         *con_cls = req;
         return begin_request(req, url, method);
     }
@@ -356,6 +381,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req) return;
     budget_release(req);
     free(req->body);
+    free(req->uri);
     free(req);
     *con_cls = NULL;
 }
@@ -410,6 +436,8 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
     uint16_t port = 0;
     cc_err rc = parse_listen_addr(node->api, &ss, &ss_len, &port, eb);
     if (rc != CC_OK) return rc;
+    rc = cc_reqauth_start(eb);
+    if (rc != CC_OK) return rc;
 
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -426,8 +454,12 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
                                    (unsigned)node->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, node, MHD_OPTION_END);
-    if (!node->httpd) return cc_errf(eb, CC_ERR_IO, "cannot serve HTTP on %s (address in use?)", node->api);
+                                   MHD_OPTION_URI_LOG_CALLBACK, on_uri, node, MHD_OPTION_NOTIFY_COMPLETED,
+                                   on_completed, node, MHD_OPTION_END);
+    if (!node->httpd) {
+        cc_reqauth_stop();
+        return cc_errf(eb, CC_ERR_IO, "cannot serve HTTP on %s (address in use?)", node->api);
+    }
 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->httpd, MHD_DAEMON_INFO_BIND_PORT);
     cc_node_log(CC_LOG_INFO, "http", "API listening on %s (port %u), at most %u connections", node->api,
@@ -455,4 +487,5 @@ void cc_http_stop(cc_node *node)
     if (!node->httpd) return;
     MHD_stop_daemon(node->httpd);
     node->httpd = NULL;
+    cc_reqauth_stop();
 }

@@ -16,17 +16,24 @@
 
 #include "carechain.h"
 #include "node/node_internal.h"
+#include "node/reqauth.h"
 
 #define CC_HTTP_TX_BODY_MAX    (2u * 1024 * 1024)  /* POST /v1/tx */
 #define CC_HTTP_BATCH_BODY_MAX (64u * 1024 * 1024) /* POST /v1/txs */
 #define CC_HTTP_BATCH_MAX_TXS  10000
 #define CC_HTTP_ARG_MAX        128 /* bytes of the {param} path segment */
+#define CC_HTTP_METHOD_MAX     16  /* bytes of a method we keep (longer ones get 405) */
 
 typedef struct cc_http_req {
     cc_node *node;
     struct MHD_Connection *conn;
     const struct cc_http_route *route;
-    char arg[CC_HTTP_ARG_MAX]; /* the path segment matched by '*' */
+    char arg[CC_HTTP_ARG_MAX];       /* the path segment matched by '*' */
+    char method[CC_HTTP_METHOD_MAX]; /* as sent ("HEAD" too) */
+    char *uri;                       /* owned: the request target exactly as sent, query included
+                                      * (signed requests cover it); NULL when it could not be kept */
+    bool started;                    /* begin_request ran */
+    char audit_txid[CC_HASH_HEX];    /* set: every answer carries X-Audit-Txid */
 
     uint8_t *body; /* owned; the upload so far */
     size_t body_len, body_cap, body_limit;
@@ -93,5 +100,50 @@ enum MHD_Result cc_http_get_network_node(cc_http_req *req);
 enum MHD_Result cc_http_get_network_proposal(cc_http_req *req);
 /* http_events.c */
 enum MHD_Result cc_http_get_events(cc_http_req *req);
+/* ---- signed reads (http_records.c; docs/RECORDS.md "Endpoints") ---- */
+
+/* The frame of a signed, audited read: a consistent view of the state, the
+ * authenticated requester, and how errors are answered (JSON or FHIR
+ * OperationOutcome). */
+typedef struct cc_signed_read {
+    cc_http_req *req;
+    cc_chain_view *view; /* open from begin until the answer */
+    cc_reqauth who;
+    bool fhir;
+    uint64_t now_ms;   /* the view's block time: access decisions use it */
+    char endpoint[96]; /* "GET /v1/records/{id}": the audited endpoint */
+} cc_signed_read;
+
+/* Open a view, authenticate the request (401 on failure, not audited) and
+ * check its query has only the parameters in params (NULL-terminated),
+ * each at most once (400). false when it answered already (*answered). */
+bool cc_signed_read_begin(cc_http_req *req, const char *pattern, bool fhir, const char *const *params,
+                          cc_signed_read *sr, enum MHD_Result *answered);
+/* Answer without an audit event (400 bad query, 404 unknown object, 5xx)
+ * and close the view. */
+enum MHD_Result cc_signed_read_fail(cc_signed_read *sr, cc_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Close the view, commit the audit event ev, then answer: e == CC_OK
+ * sends body (stolen; JSON answers get "audit": txid), any other e the
+ * error (message, or ev->reason when NULL) with its status; every answer
+ * carries X-Audit-Txid. 503 without data when the audit cannot commit. */
+enum MHD_Result cc_signed_read_answer(cc_signed_read *sr, const cc_reqauth_event *ev, cc_err e,
+                                      const char *message, json_t *body);
+/* Check that hex is a patient's id (64 lowercase hex digits of an identity
+ * with role patient): CC_ERR_USAGE or CC_ERR_NOT_FOUND with why in eb. */
+cc_err cc_signed_read_patient(cc_signed_read *sr, const char *hex, cc_errbuf *eb) CC_WUR;
+
+/* http_fhir.c: an OperationOutcome with the status of e. */
+enum MHD_Result cc_http_send_fhir_error(cc_http_req *req, cc_err e, unsigned status, const char *message);
+
+/* http_records.c */
+enum MHD_Result cc_http_get_record(cc_http_req *req);
+enum MHD_Result cc_http_get_patient_records(cc_http_req *req);
+enum MHD_Result cc_http_get_patient_readers(cc_http_req *req);
+enum MHD_Result cc_http_get_patient_alerts(cc_http_req *req);
+/* http_fhir.c */
+enum MHD_Result cc_http_get_fhir_consents(cc_http_req *req);
+enum MHD_Result cc_http_get_fhir_consent(cc_http_req *req);
+enum MHD_Result cc_http_get_fhir_audit_events(cc_http_req *req);
 
 #endif
