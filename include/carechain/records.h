@@ -62,6 +62,8 @@ typedef struct cc_reqsig_headers {
     char signature[100];       /* Signature: cc=:<base64>: */
 } cc_reqsig_headers;
 
+#define CC_REQSIG_NONCE_BYTES 16 /* cc_reqsig_sign's random nonce (32 hex digits) */
+
 /* Sign a request. path is the request path without the query ("/v1/records/
  * ab12"); query is the raw query string without '?' as it will be sent
  * ("purpose=TREAT"), "" or NULL for none; body may be NULL when len is 0.
@@ -69,6 +71,13 @@ typedef struct cc_reqsig_headers {
 cc_err cc_reqsig_sign(const cc_key *key, const char *method, const char *path, const char *query,
                       const uint8_t *body, size_t len, int64_t created_s, cc_reqsig_headers *out,
                       cc_errbuf *eb) CC_WUR;
+/* The same with a given nonce (RFC 9421 "nonce": 16..64 characters of
+ * [A-Za-z0-9_-]), or none when nonce is NULL. cc_reqsig_sign always sends a
+ * fresh random one, so two identical requests in the same second carry
+ * different signatures (Ed25519 signatures are deterministic). */
+cc_err cc_reqsig_sign_nonce(const cc_key *key, const char *method, const char *path, const char *query,
+                            const uint8_t *body, size_t len, int64_t created_s, const char *nonce,
+                            cc_reqsig_headers *out, cc_errbuf *eb) CC_WUR;
 
 /* A verified signature. */
 typedef struct cc_reqsig_verified {

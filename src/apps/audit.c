@@ -76,6 +76,22 @@ static cc_err access_apply(cc_exec_ctx *ctx)
     json_int_t seq, alert_seq;
     cc_err rc;
 
+    /* One signed request is one access, on whichever node: a signature
+     * replayed to another node (or after a restart, which empties the
+     * node's replay cache) is refused here, once for the whole network. */
+    const char *request = json_string_value(json_object_get(p, "request"));
+    json_t *seen = NULL;
+    snprintf(key, sizeof key, "auditreq/%s", request);
+    rc = cc_state_get_json(ctx, key, &seen);
+    json_decref(seen);
+    if (rc == CC_OK)
+        return cc_errf(ctx->eb, CC_ERR_DUPLICATE, "this signed request was already served: a replay");
+    if (rc != CC_ERR_NOT_FOUND) return cc_errf(ctx->eb, rc, "cannot read %s", key);
+    json_t *h = json_integer((json_int_t)ctx->height);
+    rc = h ? cc_state_put_json(ctx, key, h) : CC_ERR_NOMEM;
+    json_decref(h);
+    if (rc != CC_OK) return rc;
+
     snprintf(key, sizeof key, "auditn/%s", patient);
     if ((rc = next_seq(ctx, key, &seq)) != CC_OK) return rc;
     json_t *event = json_deep_copy(p);

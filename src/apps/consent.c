@@ -296,6 +296,54 @@ static cc_err revoke_validate(const json_t *p, cc_errbuf *eb)
     return CC_OK;
 }
 
+/* After a read permit is revoked: take its recipient's wrapped key off every
+ * record of the patient that no longer needs it (no other consent covers it
+ * for them, and they are not the patient or the authoring organisation's
+ * key). The key stays inside the committed grant tx, but the state no longer
+ * lists the recipient as a reader, so break-glass through that key ends too. */
+static cc_err withdraw_keys(cc_exec_ctx *ctx, const json_t *consent)
+{
+    const char *patient = str(consent, "patient");
+    char recipient[CC_HASH_HEX], list_key[16 + CC_HASH_HEX];
+    const json_t *grantee = json_object_get(consent, "grantee");
+    json_t *ids = NULL, *v;
+    size_t i;
+    cc_err rc = CC_OK;
+    if (str(grantee, "identity"))
+        snprintf(recipient, sizeof recipient, "%.64s", str(grantee, "identity"));
+    else if (cc_records_org_key(cc_apps_reader, ctx, str(grantee, "org"), recipient) != CC_OK)
+        return CC_OK; /* no org key: no key was wrapped for it */
+    snprintf(list_key, sizeof list_key, "precs/%s", patient);
+    if (cc_state_get_json(ctx, list_key, &ids) != CC_OK) return CC_OK;
+    json_array_foreach(ids, i, v)
+    {
+        char key[8 + CC_HASH_HEX];
+        json_t *rec = NULL, *readers = NULL;
+        const char *id = json_string_value(v);
+        if (rc != CC_OK) break;
+        snprintf(key, sizeof key, "rec/%.32s", id ? id : "");
+        if (!id || cc_state_get_json(ctx, key, &rec) != CC_OK) continue;
+        json_t *keys = json_object_get(rec, "keys");
+        if (json_object_get(keys, recipient)) {
+            rc = cc_records_required_readers(cc_apps_reader, ctx, patient, id, str(rec, "resourceType"),
+                                             str(rec, "category"), str(rec, "org"), ctx->time_ms, &readers,
+                                             ctx->eb);
+            bool needed = false;
+            size_t j;
+            json_t *r;
+            json_array_foreach(readers, j, r) needed |= strcmp(json_string_value(r), recipient) == 0;
+            if (rc == CC_OK && !needed) {
+                json_object_del(keys, recipient);
+                rc = cc_state_put_json(ctx, key, rec);
+            }
+            json_decref(readers);
+        }
+        json_decref(rec);
+    }
+    json_decref(ids);
+    return rc;
+}
+
 static cc_err revoke_apply(cc_exec_ctx *ctx)
 {
     const char *id = str(ctx->payload, "consent"), *reason = str(ctx->payload, "reason");
@@ -316,6 +364,8 @@ static cc_err revoke_apply(cc_exec_ctx *ctx)
         if (reason) json_object_set_new(c, "revoke_reason", json_string(reason));
         rc = cc_state_put_json(ctx, key, c);
     }
+    if (rc == CC_OK && strcmp(str(c, "provision"), "permit") == 0 && lists(c, "actions", "read"))
+        rc = withdraw_keys(ctx, c);
     json_decref(c);
     return rc;
 }

@@ -132,17 +132,19 @@ static cc_err read_as(scene *s, const char *who, const cc_key *k, const cc_key *
 static int run(scene *s)
 {
     cc_errbuf eb = {{0}};
-    cc_key admin_clinic, admin_hospital;
+    cc_key admin_clinic, admin_hospital, admin_research;
     char hex[CC_HASH_HEX];
 
     /* 1. people */
     if (!key_at(s, "admin-clinic", &admin_clinic, false) ||
-        !key_at(s, "admin-hospital", &admin_hospital, false))
+        !key_at(s, "admin-hospital", &admin_hospital, false) ||
+        !key_at(s, "admin-research", &admin_research, false))
         return CC_EXIT_FAIL;
     s->clinic_records = admin_clinic; /* genesis made the clinic's first admin its records key */
     if (!key_at(s, "patient-alex", &s->patient, true) ||
         !key_at(s, "clinic-clinician", &s->clinic_doc, true) || !key_at(s, "er-doctor", &s->er_doc, true) ||
-        !key_at(s, "clinician", &s->specialist, false) || !key_at(s, "researcher", &s->researcher, false))
+        !key_at(s, "clinician", &s->specialist, false) ||
+        !key_at(s, "records-researcher", &s->researcher, true))
         return CC_EXIT_FAIL;
     cc_hex(s->patient.pk, CC_PUBKEY_BYTES, s->patient_id);
     cc_hex(s->specialist.pk, CC_PUBKEY_BYTES, s->specialist_id);
@@ -156,7 +158,12 @@ static int run(scene *s)
                      json_pack("{s:s, s:s, s:s}", "id", cc_hex(s->er_doc.pk, 32, hex), "role", "clinician",
                                "name", "Dr Okafor (Riverside emergency department)"),
                      NULL);
+    ok = ok && commit(s, &admin_research, "member.register",
+                      json_pack("{s:s, s:s, s:s}", "id", cc_hex(s->researcher.pk, 32, hex), "role",
+                                "researcher", "name", "Dr Chen (outcomes study)"),
+                      NULL);
     cc_key_wipe(&admin_hospital);
+    cc_key_wipe(&admin_research);
     if (!ok) return CC_EXIT_FAIL;
     printf("   A patient registers: id %.16s… (a public key; no name, birth date or record number).\n",
            s->patient_id);
@@ -199,7 +206,8 @@ static int run(scene *s)
     if (read_as(s, "Dr Ada Example", &s->specialist, NULL, "TREAT") != CC_OK) return CC_EXIT_FAIL;
 
     /* 4. a researcher has no consent */
-    if (read_as(s, "The study researcher", &s->researcher, NULL, "HRESCH") != CC_ERR_FORBIDDEN)
+    if (read_as(s, "Dr Chen, a researcher with no consent,", &s->researcher, NULL, "HRESCH") !=
+        CC_ERR_FORBIDDEN)
         return failed("researcher", "was not denied");
 
     /* 5. revoke */
@@ -214,7 +222,7 @@ static int run(scene *s)
     printf("   At night the patient arrives unconscious at Riverside's emergency department.\n");
     if (read_as(s, "Dr Okafor (no consent)", &s->er_doc, &s->clinic_records, "TREAT") != CC_ERR_FORBIDDEN)
         return failed("emergency doctor", "was not denied without break-glass");
-    if (read_as(s, "Dr Okafor, breaking the glass", &s->er_doc, &s->clinic_records, "ETREAT") != CC_OK)
+    if (read_as(s, "Dr Okafor, breaking the glass,", &s->er_doc, &s->clinic_records, "ETREAT") != CC_OK)
         return CC_EXIT_FAIL;
 
     /* 7. the patient's view */

@@ -8,10 +8,11 @@
  *
  *   Content-Digest:  sha-256=:<base64 of 32 bytes>:
  *   Signature-Input: cc=("@method" "@path" "@query" "content-digest")
- *                       ;created=<int>;keyid="<64 hex>";alg="ed25519"     (one line)
+ *                       ;created=<int>;keyid="<64 hex>";alg="ed25519"[;nonce="<16..64>"]  (one line)
  *   Signature:       cc=:<base64 of 64 bytes>:
  *
- * (the three parameters in any order, each exactly once, no others). The
+ * (created, keyid and alg in any order, each exactly once; an optional
+ * nonce, which our signer always sends; no others). The
  * signature base is five lines joined by '\n' with no final newline; the
  * last one repeats the Signature-Input value after "cc=" byte for byte.
  * Pure code: the caller passes the clock.
@@ -97,11 +98,37 @@ static char *signature_base(const char *method, const char *path, const char *qu
     return base;
 }
 
+#define REQSIG_NONCE_MIN 16
+#define REQSIG_NONCE_MAX 64
+
 /* ---- signing ------------------------------------------------------------------ */
 
 cc_err cc_reqsig_sign(const cc_key *key, const char *method, const char *path, const char *query,
                       const uint8_t *body, size_t len, int64_t created_s, cc_reqsig_headers *out,
                       cc_errbuf *eb)
+{
+    uint8_t rnd[CC_REQSIG_NONCE_BYTES];
+    char nonce[2 * CC_REQSIG_NONCE_BYTES + 1];
+    randombytes_buf(rnd, sizeof rnd);
+    return cc_reqsig_sign_nonce(key, method, path, query, body, len, created_s, cc_hex(rnd, sizeof rnd, nonce),
+                                out, eb);
+}
+
+/* A nonce is 16..64 characters of [A-Za-z0-9_-] (no quoting needed). */
+static bool nonce_valid(const char *n, size_t len)
+{
+    if (len < REQSIG_NONCE_MIN || len > REQSIG_NONCE_MAX) return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+cc_err cc_reqsig_sign_nonce(const cc_key *key, const char *method, const char *path, const char *query,
+                            const uint8_t *body, size_t len, int64_t created_s, const char *nonce,
+                            cc_reqsig_headers *out, cc_errbuf *eb)
 {
     char keyid[2 * CC_PUBKEY_BYTES + 1];
     char sig_b64[sodium_base64_ENCODED_LEN(CC_SIG_BYTES, sodium_base64_VARIANT_ORIGINAL)];
@@ -119,12 +146,16 @@ cc_err cc_reqsig_sign(const cc_key *key, const char *method, const char *path, c
     if (len > 0 && !body)
         return cc_errf(eb, CC_ERR_USAGE, "a body of %zu bytes was announced but not given", len);
     if (created_s < 0) return cc_errf(eb, CC_ERR_USAGE, "created must not be negative");
+    if (nonce && !nonce_valid(nonce, strlen(nonce)))
+        return cc_errf(eb, CC_ERR_USAGE, "a nonce is 16..64 characters of letters, digits, - and _");
 
     cc_hex(key->pk, CC_PUBKEY_BYTES, keyid);
     content_digest(body, len, out->content_digest);
-    snprintf(out->signature_input, sizeof out->signature_input,
-             CC_REQSIG_LABEL "=" REQSIG_COMPONENTS ";created=%lld;keyid=\"%s\";alg=\"" REQSIG_ALG "\"",
-             (long long)created_s, keyid);
+    int n = snprintf(out->signature_input, sizeof out->signature_input,
+                     CC_REQSIG_LABEL "=" REQSIG_COMPONENTS ";created=%lld;keyid=\"%s\";alg=\"" REQSIG_ALG "\"",
+                     (long long)created_s, keyid);
+    if (nonce && n > 0 && (size_t)n < sizeof out->signature_input)
+        snprintf(out->signature_input + n, sizeof out->signature_input - (size_t)n, ";nonce=\"%s\"", nonce);
     const char *params = out->signature_input + strlen(CC_REQSIG_LABEL "=");
 
     char *base = signature_base(method, path, query, out->content_digest, params, &base_len);
@@ -176,7 +207,7 @@ static bool take_quoted(const char **p, const char *end, const char **val, size_
 /* Parse the parameters after the component list: ;created=..;keyid="..";alg=".." */
 static cc_err parse_params(const char *p, const char *end, sig_params *out, cc_errbuf *eb)
 {
-    bool have_created = false, have_keyid = false, have_alg = false;
+    bool have_created = false, have_keyid = false, have_alg = false, have_nonce = false;
 
     while (p < end) {
         if (*p != ';')
@@ -225,10 +256,18 @@ static cc_err parse_params(const char *p, const char *end, sig_params *out, cc_e
                 memcmp(val, REQSIG_ALG, val_len) != 0)
                 return cc_errf(eb, CC_ERR_UNAUTHENTICATED, "Signature-Input: alg must be \"" REQSIG_ALG "\"");
             have_alg = true;
+        } else if (name_len == 5 && memcmp(name, "nonce", 5) == 0) {
+            const char *val;
+            size_t val_len;
+            if (have_nonce) return cc_errf(eb, CC_ERR_UNAUTHENTICATED, "Signature-Input: nonce is given twice");
+            if (!take_quoted(&p, end, &val, &val_len) || !nonce_valid(val, val_len))
+                return cc_errf(eb, CC_ERR_UNAUTHENTICATED,
+                               "Signature-Input: nonce must be a quoted string of 16..64 letters, digits, - or _");
+            have_nonce = true;
         } else {
             return cc_errf(eb, CC_ERR_UNAUTHENTICATED,
                            "Signature-Input: parameter \"%.*s\" is not part of this profile (only created, "
-                           "keyid, alg)",
+                           "keyid, alg, nonce)",
                            (int)(name_len > 32 ? 32 : name_len), name);
         }
     }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "apps/records.h"
+#include "carechain/os.h"
 #include "carechain/records.h"
 #include "node/http.h"
 
@@ -97,7 +98,12 @@ bool cc_signed_read_begin(cc_http_req *req, const char *pattern, bool fhir, cons
         *answered = send_problem(sr, cc_http_status_of(rc), rc, "cannot read the chain", NULL);
         return false;
     }
+    /* Consents are judged at the later of the head block's time and this
+     * node's clock: with no block for an hour, a consent that ended half an
+     * hour ago has still ended. (The ledger's own checks use block time.) */
+    uint64_t clock_ms = cc_now_ms();
     sr->now_ms = cc_chain_view_time(sr->view);
+    if (clock_ms > sr->now_ms) sr->now_ms = clock_ms;
     rc = cc_reqauth_check(req, sr->view, &sr->who, &eb);
     if (rc != CC_OK) {
         *answered = cc_signed_read_fail(sr, rc, "%s", eb.msg);
@@ -140,6 +146,8 @@ enum MHD_Result cc_signed_read_answer(cc_signed_read *sr, const cc_reqauth_event
     if (rc != CC_OK) {
         char why[400];
         json_decref(body);
+        if (rc == CC_ERR_UNAUTHENTICATED) /* a replay the ledger caught */
+            return send_problem(sr, MHD_HTTP_UNAUTHORIZED, rc, eb.msg, NULL);
         snprintf(why, sizeof why, "no audit, no data: %s", eb.msg[0] ? eb.msg : cc_strerror(rc));
         return send_problem(sr, MHD_HTTP_SERVICE_UNAVAILABLE, rc, why, NULL);
     }

@@ -274,6 +274,9 @@ cc_err cc_reqauth_audit(cc_node *node, const cc_reqauth *who, const cc_reqauth_e
     if (item.waiter.err != CC_OK)
         return cc_errf(eb, item.waiter.err, "the audit event could not commit: %s",
                        cc_strerror(item.waiter.err));
+    if (item.waiter.loc.result.code == CC_ERR_DUPLICATE) /* audit.access: the request hash was seen */
+        return cc_errf(eb, CC_ERR_UNAUTHENTICATED,
+                       "this signed request was already served (by this or another node): a replay");
     if (item.waiter.loc.result.code != CC_OK)
         return cc_errf(eb, (cc_err)item.waiter.loc.result.code, "the ledger refused the audit event: %s",
                        item.waiter.loc.result.message);

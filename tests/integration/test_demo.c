@@ -31,8 +31,18 @@ static void run_demo(const char *nodes, int port)
     int code = ct_cli(&out, DEMO_TIMEOUT_MS, "demo", "--dir", net, "--nodes", nodes, "--port", port_s, NULL);
     if (code != 0) fprintf(stderr, "demo --nodes %s exited %d:\n%s\n", nodes, code, out ? out : "");
     assert_int_equal(code, 0);
-    const char *expect[] = {"forbidden",    "duplicate", "revoked", "Checked offline",
-                            "NOT verified", "sound",     "Done."};
+    const char *expect[] = {"forbidden",
+                            "duplicate",
+                            "revoked",
+                            "Checked offline",
+                            "NOT verified",
+                            "sound",
+                            "Done.",
+                            "byte-identical",
+                            "with no consent, reads it for HRESCH: denied",
+                            "was revoked",
+                            "via break-glass, EMERGENCY",
+                            "1 emergency access"};
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
         if (!strstr(out, expect[i])) fail_msg("demo output lacks \"%s\":\n%s", expect[i], out);
     }

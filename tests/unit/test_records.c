@@ -832,6 +832,23 @@ static void test_revoke(void **state)
     json_decref(c);
     EXPECT(CC_ERR_FORBIDDEN,
            put(f, &(put_args){.signer = CLIN2, .patient = PAT, .record = 2, .readers = {PAT, PADMIN}}));
+
+    /* revoking a read permit takes the grantee's key off the records, unless
+     * another consent still covers them */
+    uint8_t c3[CC_HASH_BYTES], c4[CC_HASH_BYTES];
+    EXPECT(CC_OK,
+           grant(f, PAT, PAT, CLIN3, NULL, "\"read\"", "\"TREAT\"", "permit", "", (int[]){1, 0}, CLIN3, c3));
+    EXPECT(CC_OK,
+           grant(f, PAT, PAT, CLIN3, NULL, "\"read\"", "\"HPAYMT\"", "permit", "", (int[]){1, 0}, CLIN3, c4));
+    EXPECT(CC_OK, revoke_consent(f, PAT, c3));
+    json_t *rec = rec_json(f, 1);
+    assert_non_null(json_object_get(json_object_get(rec, "keys"), f->hex[CLIN3])); /* c4 still covers */
+    json_decref(rec);
+    EXPECT(CC_OK, revoke_consent(f, PAT, c4));
+    rec = rec_json(f, 1);
+    assert_null(json_object_get(json_object_get(rec, "keys"), f->hex[CLIN3]));
+    assert_non_null(json_object_get(json_object_get(rec, "keys"), f->hex[PAT])); /* the patient's stays */
+    json_decref(rec);
 }
 
 /* A revoked identity is never a reader: its key may be compromised. */
@@ -1120,13 +1137,14 @@ static void test_erase(void **state)
 
 static cc_err audit(fixture *f, int signer, const char *outcome, bool emergency, uint8_t txid[CC_HASH_BYTES])
 {
+    static unsigned request; /* each signed request has its own hash */
     char payload[900], id[33];
     rec_id(1, id);
     snprintf(payload, sizeof payload,
              "{\"requester\":\"%s\",\"patient\":\"%s\",\"record\":\"%s\",\"endpoint\":\"GET /v1/records/%s\","
              "\"purpose\":\"ETREAT\",\"outcome\":\"%s\",\"reason\":\"break-glass\",\"emergency\":%s,"
-             "\"time\":1764000200000,\"request\":\"%064d\"}",
-             f->hex[CLIN], f->hex[PAT], id, id, outcome, emergency ? "true" : "false", 7);
+             "\"time\":1764000200000,\"request\":\"%064u\"}",
+             f->hex[CLIN], f->hex[PAT], id, id, outcome, emergency ? "true" : "false", ++request);
     return send(f, signer, "audit.access", payload, txid);
 }
 
@@ -1189,6 +1207,13 @@ static void test_audit(void **state)
              "\"outcome\":\"granted\",\"emergency\":false,\"time\":1,\"request\":\"%064d\"}",
              f->hex[PAT], f->hex[PAT], f->hex[PAT], 8);
     EXPECT(CC_OK, send(f, NODE, "audit.access", payload, NULL));
+    /* the same signed request again (replayed to another node): refused, counted nowhere */
+    EXPECT(CC_ERR_DUPLICATE, send(f, NODE, "audit.access", payload, NULL));
+    assert_non_null(strstr(f->msg, "replay"));
+    snprintf(key, sizeof key, "auditn/%s", f->hex[PAT]);
+    e = state_json(f, key);
+    assert_int_equal(json_integer_value(e), 5);
+    json_decref(e);
 }
 
 /* ---- payload rules ---------------------------------------------------------------------- */
