@@ -272,7 +272,6 @@ int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message);
  * made by cc_cli_net_init whose keyring members are registered. */
 int cc_cli_demo_records(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
 
-
 typedef struct cc_cli_org {
     const char *id, *name, *kind;
 } cc_cli_org;

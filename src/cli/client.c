@@ -93,8 +93,8 @@ void cc_cli_http_timeout(cc_cli_http *h, long timeout_ms)
 }
 
 /* One request; extra (may be NULL) holds more header lines. */
-static cc_err request(cc_cli_http *h, const char *path, const char *content_type, const void *body, size_t len,
-                      struct curl_slist *extra, cc_cli_resp *resp, cc_errbuf *eb)
+static cc_err request(cc_cli_http *h, const char *path, const char *content_type, const void *body,
+                      size_t len, struct curl_slist *extra, cc_cli_resp *resp, cc_errbuf *eb)
 {
     cc_err rc = CC_OK;
     body_buf b = {0};
@@ -174,7 +174,8 @@ cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *pat
     bare[n] = '\0';
 
     cc_reqsig_headers sig;
-    cc_err rc = cc_reqsig_sign(key, "GET", bare, q ? q + 1 : "", NULL, 0, (int64_t)(cc_now_ms() / 1000), &sig, eb);
+    cc_err rc =
+        cc_reqsig_sign(key, "GET", bare, q ? q + 1 : "", NULL, 0, (int64_t)(cc_now_ms() / 1000), &sig, eb);
     if (rc != CC_OK) return rc;
     struct curl_slist *extra = NULL;
     snprintf(line, sizeof line, "Content-Digest: %s", sig.content_digest);
@@ -183,7 +184,8 @@ cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *pat
     extra = curl_slist_append(extra, line);
     snprintf(line, sizeof line, "Signature: %s", sig.signature);
     extra = curl_slist_append(extra, line);
-    rc = extra ? request(h, path, NULL, NULL, 0, extra, resp, eb) : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    rc =
+        extra ? request(h, path, NULL, NULL, 0, extra, resp, eb) : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     curl_slist_free_all(extra);
     return rc;
 }
@@ -208,7 +210,8 @@ const char *cc_cli_resp_message(const cc_cli_resp *r)
     const char *m = json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
     if (m) return m;
     /* a FHIR endpoint's OperationOutcome */
-    m = json_string_value(json_object_get(json_array_get(json_object_get(r->json, "issue"), 0), "diagnostics"));
+    m = json_string_value(
+        json_object_get(json_array_get(json_object_get(r->json, "issue"), 0), "diagnostics"));
     if (m) return m;
     if (r->body && *r->body && !r->json) return r->body;
     return "the node gave no reason";

@@ -110,8 +110,8 @@ cc_err cc_reqsig_sign(const cc_key *key, const char *method, const char *path, c
     uint8_t rnd[CC_REQSIG_NONCE_BYTES];
     char nonce[2 * CC_REQSIG_NONCE_BYTES + 1];
     randombytes_buf(rnd, sizeof rnd);
-    return cc_reqsig_sign_nonce(key, method, path, query, body, len, created_s, cc_hex(rnd, sizeof rnd, nonce),
-                                out, eb);
+    return cc_reqsig_sign_nonce(key, method, path, query, body, len, created_s,
+                                cc_hex(rnd, sizeof rnd, nonce), out, eb);
 }
 
 /* A nonce is 16..64 characters of [A-Za-z0-9_-] (no quoting needed). */
@@ -120,7 +120,8 @@ static bool nonce_valid(const char *n, size_t len)
     if (len < REQSIG_NONCE_MIN || len > REQSIG_NONCE_MAX) return false;
     for (size_t i = 0; i < len; i++) {
         char c = n[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_'))
             return false;
     }
     return true;
@@ -151,9 +152,10 @@ cc_err cc_reqsig_sign_nonce(const cc_key *key, const char *method, const char *p
 
     cc_hex(key->pk, CC_PUBKEY_BYTES, keyid);
     content_digest(body, len, out->content_digest);
-    int n = snprintf(out->signature_input, sizeof out->signature_input,
-                     CC_REQSIG_LABEL "=" REQSIG_COMPONENTS ";created=%lld;keyid=\"%s\";alg=\"" REQSIG_ALG "\"",
-                     (long long)created_s, keyid);
+    int n =
+        snprintf(out->signature_input, sizeof out->signature_input,
+                 CC_REQSIG_LABEL "=" REQSIG_COMPONENTS ";created=%lld;keyid=\"%s\";alg=\"" REQSIG_ALG "\"",
+                 (long long)created_s, keyid);
     if (nonce && n > 0 && (size_t)n < sizeof out->signature_input)
         snprintf(out->signature_input + n, sizeof out->signature_input - (size_t)n, ";nonce=\"%s\"", nonce);
     const char *params = out->signature_input + strlen(CC_REQSIG_LABEL "=");
@@ -259,10 +261,12 @@ static cc_err parse_params(const char *p, const char *end, sig_params *out, cc_e
         } else if (name_len == 5 && memcmp(name, "nonce", 5) == 0) {
             const char *val;
             size_t val_len;
-            if (have_nonce) return cc_errf(eb, CC_ERR_UNAUTHENTICATED, "Signature-Input: nonce is given twice");
+            if (have_nonce)
+                return cc_errf(eb, CC_ERR_UNAUTHENTICATED, "Signature-Input: nonce is given twice");
             if (!take_quoted(&p, end, &val, &val_len) || !nonce_valid(val, val_len))
-                return cc_errf(eb, CC_ERR_UNAUTHENTICATED,
-                               "Signature-Input: nonce must be a quoted string of 16..64 letters, digits, - or _");
+                return cc_errf(
+                    eb, CC_ERR_UNAUTHENTICATED,
+                    "Signature-Input: nonce must be a quoted string of 16..64 letters, digits, - or _");
             have_nonce = true;
         } else {
             return cc_errf(eb, CC_ERR_UNAUTHENTICATED,

@@ -164,10 +164,10 @@ static void test_records_on_every_node(void **state)
     cc_cli_sent gs;
     assert_true(ct_cluster_wait_converged(&fx.cl, 0, NULL, CONVERGE_MS)); /* node1 has the record too */
     cc_err ge = cc_cli_consent_grant(fx.h[0], fx.cl.net.chain_id, &fx.patient,
-                                          json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id,
-                                                    "grantee", "identity", fx.specialist_id, "actions",
-                                                    "read", "purposes", "TREAT", "provision", "permit"),
-                                          true, &gs, &eb);
+                                     json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id,
+                                               "grantee", "identity", fx.specialist_id, "actions", "read",
+                                               "purposes", "TREAT", "provision", "permit"),
+                                     true, &gs, &eb);
     if (ge != CC_OK) fail_msg("consent grant via node1: %s", eb.msg);
     assert_true(cc_cli_sent_ok(&gs) && gs.committed);
     cc_cli_sent_free(&gs);

@@ -219,7 +219,8 @@ static void test_reqsig_vector(void **state)
 
     vector_key(&k);
     assert_string_equal(cc_hex(k.pk, CC_PUBKEY_BYTES, hex), V_KEYID);
-    assert_int_equal(cc_reqsig_sign_nonce(&k, "GET", V_PATH, V_QUERY, NULL, 0, V_CREATED, NULL, &h, NULL), CC_OK);
+    assert_int_equal(cc_reqsig_sign_nonce(&k, "GET", V_PATH, V_QUERY, NULL, 0, V_CREATED, NULL, &h, NULL),
+                     CC_OK);
     assert_string_equal(h.content_digest, V_DIGEST);
     assert_string_equal(h.signature_input, "cc=" V_PARAMS);
     assert_string_equal(h.signature, "cc=:" V_SIG ":");
@@ -329,8 +330,10 @@ static void test_reqsig_nonce(void **state)
     cc_reqsig_verified v;
     cc_errbuf eb = {{0}};
     ut_key(32, &k);
-    assert_int_equal(cc_reqsig_sign(&k, "GET", "/v1/records/ab", "purpose=TREAT", NULL, 0, NOW, &a, NULL), CC_OK);
-    assert_int_equal(cc_reqsig_sign(&k, "GET", "/v1/records/ab", "purpose=TREAT", NULL, 0, NOW, &b, NULL), CC_OK);
+    assert_int_equal(cc_reqsig_sign(&k, "GET", "/v1/records/ab", "purpose=TREAT", NULL, 0, NOW, &a, NULL),
+                     CC_OK);
+    assert_int_equal(cc_reqsig_sign(&k, "GET", "/v1/records/ab", "purpose=TREAT", NULL, 0, NOW, &b, NULL),
+                     CC_OK);
     assert_non_null(strstr(a.signature_input, ";nonce=\""));
     assert_string_not_equal(a.signature, b.signature);
     assert_int_equal(cc_reqsig_verify("GET", "/v1/records/ab", "purpose=TREAT", NULL, 0, a.content_digest,
@@ -343,14 +346,18 @@ static void test_reqsig_nonce(void **state)
                                       a.signature_input, a.signature, NOW, &v, &eb),
                      CC_ERR_UNAUTHENTICATED);
     /* shapes */
-    assert_int_equal(cc_reqsig_sign_nonce(&k, "GET", "/x", "", NULL, 0, NOW, "short", &a, NULL), CC_ERR_USAGE);
-    assert_int_equal(cc_reqsig_sign_nonce(&k, "GET", "/x", "", NULL, 0, NOW, "has a space in it ......", &a, NULL),
+    assert_int_equal(cc_reqsig_sign_nonce(&k, "GET", "/x", "", NULL, 0, NOW, "short", &a, NULL),
                      CC_ERR_USAGE);
-    assert_int_equal(cc_reqsig_sign_nonce(&k, "GET", "/x", "", NULL, 0, NOW, "abcdefghijklmnop", &a, NULL), CC_OK);
+    assert_int_equal(
+        cc_reqsig_sign_nonce(&k, "GET", "/x", "", NULL, 0, NOW, "has a space in it ......", &a, NULL),
+        CC_ERR_USAGE);
+    assert_int_equal(cc_reqsig_sign_nonce(&k, "GET", "/x", "", NULL, 0, NOW, "abcdefghijklmnop", &a, NULL),
+                     CC_OK);
     char twice[sizeof a.signature_input + 32];
     snprintf(twice, sizeof twice, "%s;nonce=\"abcdefghijklmnop\"", a.signature_input);
-    assert_int_equal(cc_reqsig_verify("GET", "/x", "", NULL, 0, a.content_digest, twice, a.signature, NOW, &v, &eb),
-                     CC_ERR_UNAUTHENTICATED);
+    assert_int_equal(
+        cc_reqsig_verify("GET", "/x", "", NULL, 0, a.content_digest, twice, a.signature, NOW, &v, &eb),
+        CC_ERR_UNAUTHENTICATED);
     assert_non_null(strstr(eb.msg, "twice"));
     cc_key_wipe(&k);
 }
