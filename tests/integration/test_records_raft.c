@@ -153,6 +153,9 @@ static void test_records_on_every_node(void **state)
                                json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee",
                                          "identity", fx.clinician_id, "actions", "write", "purposes", "TREAT",
                                          "provision", "permit")));
+    /* a client that moves between nodes waits until the next node has the
+     * block it just committed (each node answers from its own height) */
+    assert_true(ct_cluster_wait_converged(&fx.cl, 0, NULL, CONVERGE_MS));
     cc_cli_record_in in = {fx.patient_id, NULL,   (const uint8_t *)doc, strlen(doc), "Observation",
                            "vital-signs", "TREAT"};
     cc_cli_sent sent;
