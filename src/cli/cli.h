@@ -262,6 +262,10 @@ typedef struct cc_cli_session {
  * the exit code. */
 int cc_cli_session_open(const cc_cli_ctx *ctx, const char *keyfile, const char *genesis, cc_cli_session *s);
 void cc_cli_session_close(cc_cli_session *s);
+/* The patient a view command is about: --patient when given (already
+ * checked to be hex), else the id of the key in keyfile (a patient looking
+ * at their own data). false after saying why the key file failed. */
+bool cc_cli_patient_arg(const char *cmd, const char *patient, const char *keyfile, char out[CC_HASH_HEX]);
 /* Say why a command failed (stderr, or {"error"} with --json) and return
  * its exit code: 3 unreachable, 2 usage, 1 otherwise. */
 int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message);

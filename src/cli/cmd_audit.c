@@ -10,6 +10,7 @@
 
 typedef struct view_args {
     const char *keyfile, *patient;
+    char id[CC_HASH_HEX]; /* the patient: --patient, or the key's own id */
 } view_args;
 
 /* Parse the options both commands share; -1 to go on. */
@@ -18,8 +19,10 @@ static int parse_view(const cc_cli_spec *spec, int argc, char **argv, cc_cli_ctx
     int rc = cc_cli_parse(spec, argc, argv, ctx);
     if (rc >= 0) return rc;
     if (!a->keyfile) return cc_cli_usage(ctx->cmd, "missing --key");
-    if (!a->patient || !cc_cli_hex_ok(a->patient, CC_PUBKEY_BYTES))
+    if (a->patient && !cc_cli_hex_ok(a->patient, CC_PUBKEY_BYTES))
         return cc_cli_usage(ctx->cmd, "--patient must be a 64-digit hex id");
+    if (!cc_cli_patient_arg(ctx->cmd, a->patient, a->keyfile, a->id)) return CC_EXIT_FAIL;
+    a->patient = a->id;
     return -1;
 }
 
@@ -57,11 +60,11 @@ int cc_cmd_audit(int argc, char **argv)
     view_args a = {0};
     const cc_cli_opt opts[] = {
         {"key", "FILE", "the patient's key (or a delegate's, an auditor's or a regulator's)", &a.keyfile},
-        {"patient", "ID", "the patient's id (hex)", &a.patient},
+        {"patient", "ID", "the patient's id (hex; default: the key's own)", &a.patient},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"audit",
-                              "--key K --patient ID",
+                              "--key K [--patient ID]",
                               "Who accessed a patient's data: every request, granted or denied.",
                               opts,
                               0,
@@ -96,11 +99,12 @@ int cc_cmd_audit(int argc, char **argv)
         const json_t *purpose = json_array_get(
             json_object_get(json_array_get(json_object_get(ev, "purposeOfEvent"), 0), "coding"), 0);
         const json_t *what = json_object_get(json_array_get(json_object_get(ev, "entity"), 1), "what");
+        const char *record = cc_cli_jstr(json_object_get(what, "identifier"), "value", "(all records)");
         const char *outcome = cc_cli_jstr(ev, "outcome", "?");
         printf("  %-24s %-8s %-16.16s %-8s %-34s %s%s\n", cc_cli_jstr(ev, "recorded", "?"),
                strcmp(outcome, "0") == 0 ? "granted" : "denied", ref_id(json_object_get(agent, "who")),
-               cc_cli_jstr(purpose, "code", "-"), what ? ref_id(what) : "(all records)",
-               is_emergency(ev) ? "EMERGENCY " : "", cc_cli_jstr(ev, "outcomeDesc", ""));
+               cc_cli_jstr(purpose, "code", "-"), record, is_emergency(ev) ? "EMERGENCY " : "",
+               cc_cli_jstr(ev, "outcomeDesc", ""));
     }
     json_decref(bundle);
     return CC_EXIT_OK;
@@ -111,11 +115,11 @@ int cc_cmd_alerts(int argc, char **argv)
     view_args a = {0};
     const cc_cli_opt opts[] = {
         {"key", "FILE", "the patient's (or a delegate's) key file", &a.keyfile},
-        {"patient", "ID", "the patient's id (hex)", &a.patient},
+        {"patient", "ID", "the patient's id (hex; default: the key's own)", &a.patient},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"alerts",
-                              "--key K --patient ID",
+                              "--key K [--patient ID]",
                               "Break-glass (emergency) accesses to a patient's records.",
                               opts,
                               0,

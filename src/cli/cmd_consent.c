@@ -199,11 +199,11 @@ static int consent_list(int argc, char **argv)
     const char *keyfile = NULL, *patient = NULL;
     const cc_cli_opt opts[] = {
         {"key", "FILE", "the patient's (or a delegate's) key file", &keyfile},
-        {"patient", "ID", "the patient's id (hex)", &patient},
+        {"patient", "ID", "the patient's id (hex; default: the key's own)", &patient},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"consent list",
-                              "--key K --patient ID",
+                              "--key K [--patient ID]",
                               "List a patient's consents (GET /fhir/Consent, signed and audited).",
                               opts,
                               0,
@@ -215,8 +215,11 @@ static int consent_list(int argc, char **argv)
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
     if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
-    if (!patient || !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
+    if (patient && !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
         return cc_cli_usage(ctx.cmd, "--patient must be a 64-digit hex id");
+    char self[CC_HASH_HEX];
+    if (!cc_cli_patient_arg(ctx.cmd, patient, keyfile, self)) return CC_EXIT_FAIL;
+    patient = self;
     cc_key k;
     if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
     char path[CC_CLI_PATH_MAX];

@@ -205,12 +205,12 @@ static int record_list(int argc, char **argv)
     const char *keyfile = NULL, *patient = NULL, *purpose = DEFAULT_PURPOSE;
     const cc_cli_opt opts[] = {
         {"key", "FILE", "the requester's key file (signs the request)", &keyfile},
-        {"patient", "ID", "the patient's id (hex)", &patient},
+        {"patient", "ID", "the patient's id (hex; default: the key's own)", &patient},
         {"purpose", "P", "purpose of use (default TREAT)", &purpose},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"record list",
-                              "--key K --patient ID [--purpose P]",
+                              "--key K [--patient ID] [--purpose P]",
                               "List a patient's records that you may read (a signed, audited request).",
                               opts,
                               0,
@@ -222,8 +222,11 @@ static int record_list(int argc, char **argv)
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
     if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
-    if (!patient || !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
+    if (patient && !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
         return cc_cli_usage(ctx.cmd, "--patient must be a 64-digit hex id");
+    char self[CC_HASH_HEX];
+    if (!cc_cli_patient_arg(ctx.cmd, patient, keyfile, self)) return CC_EXIT_FAIL;
+    patient = self;
     if (!purpose_ok(purpose)) return cc_cli_usage(ctx.cmd, "unknown purpose '%s'", purpose);
     cc_key k;
     if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;

@@ -432,3 +432,16 @@ int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message)
     }
     return e == CC_ERR_UNREACHABLE ? CC_EXIT_UNREACHABLE : e == CC_ERR_USAGE ? CC_EXIT_USAGE : CC_EXIT_FAIL;
 }
+
+bool cc_cli_patient_arg(const char *cmd, const char *patient, const char *keyfile, char out[CC_HASH_HEX])
+{
+    if (patient) {
+        snprintf(out, CC_HASH_HEX, "%s", patient);
+        return true;
+    }
+    cc_key k;
+    if (!cc_cli_key_load(cmd, keyfile, &k, NULL)) return false;
+    cc_hex(k.pk, CC_PUBKEY_BYTES, out);
+    cc_key_wipe(&k);
+    return true;
+}
