@@ -125,6 +125,11 @@ cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_
                                cc_errbuf *eb) CC_WUR;
 /* Dump a JSON value in canonical form (compact, sorted). Caller frees. */
 char *cc_json_dump(const json_t *v);
+/* True when the canonical dump of the JSON string s is s itself between
+ * quotes: s is printable ASCII without '"' or '\\' (conservative: any other
+ * byte, even one jansson would keep as is, answers false). For writers that
+ * format canonical JSON directly on their fast path. */
+bool cc_json_str_plain(const char *s);
 
 /* ---- keys --------------------------------------------------------------- */
 

@@ -100,6 +100,9 @@ cc_cli_http *cc_cli_http_new(const char *base);
 void cc_cli_http_free(cc_cli_http *h);
 /* Set the request timeout (default 60 s). */
 void cc_cli_http_timeout(cc_cli_http *h, long timeout_ms);
+/* raw: answers are not parsed (resp->json stays NULL; read resp->body).
+ * Default false: JSON answers are parsed into resp->json. */
+void cc_cli_http_raw(cc_cli_http *h, bool raw);
 /* GET (body NULL) or POST path. CC_OK with resp filled whatever the status;
  * CC_ERR_UNREACHABLE when no HTTP answer came (eb says why). The caller
  * releases resp with cc_cli_resp_free. */

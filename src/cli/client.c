@@ -20,6 +20,7 @@ struct cc_cli_http {
     CURL *curl;
     char *base; /* owned, without a trailing slash */
     long timeout_ms;
+    bool raw; /* leave answers unparsed (cc_cli_http_raw) */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -92,6 +93,11 @@ void cc_cli_http_timeout(cc_cli_http *h, long timeout_ms)
     h->timeout_ms = timeout_ms;
 }
 
+void cc_cli_http_raw(cc_cli_http *h, bool raw)
+{
+    h->raw = raw;
+}
+
 /* One request; extra (may be NULL) holds more header lines. */
 static cc_err request(cc_cli_http *h, const char *path, const char *content_type, const void *body,
                       size_t len, struct curl_slist *extra, cc_cli_resp *resp, cc_errbuf *eb)
@@ -147,7 +153,7 @@ static cc_err request(cc_cli_http *h, const char *path, const char *content_type
         rc = cc_errf(eb, CC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (resp->len > 0 && (resp->body[0] == '{' || resp->body[0] == '['))
+    if (!h->raw && resp->len > 0 && (resp->body[0] == '{' || resp->body[0] == '['))
         resp->json = json_loadb(resp->body, resp->len, 0, NULL);
 out:
     free(b.data);

@@ -52,6 +52,13 @@ static bool has_real(const json_t *v, char *path, size_t used, size_t cap)
     return false;
 }
 
+bool cc_json_str_plain(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '"' || *s == '\\') return false;
+    return true;
+}
+
 char *cc_json_dump(const json_t *v)
 {
     return json_dumps(v, CANONICAL_FLAGS | JSON_ENCODE_ANY);

@@ -4,11 +4,23 @@
  *
  * Chunks live on the caller's stack: a caller cannot return before its
  * chunks are done, so the queue never points at a dead frame.
+ *
+ * The workers run at a lower scheduling priority (nice +WORKER_NICE) than
+ * the node's other threads. Under load they are CPU-bound and there are as
+ * many of them as cores, so at equal priority the block producer, which is
+ * serial, gets only its fair share of a core and falls behind: admitted txs
+ * pile up in the mempool and are committed long after the last one was
+ * verified. At lower priority the workers take exactly the CPU the
+ * producer (and the HTTP threads) leave idle, e.g. while a commit waits on
+ * fsync. Priority is only a scheduling hint: correctness does not depend on
+ * it, and a worker that cannot lower its priority runs at the normal one.
  */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "node/verify_pool.h"
 
@@ -16,6 +28,7 @@
 #define CHUNKS_PER_THREAD 4   /* smaller chunks balance the load between workers */
 #define CHUNK_MIN_ITEMS   16  /* below this, one chunk per item is not worth it */
 #define CHUNKS_MAX        256 /* chunks of one call (they sit on the caller's stack) */
+#define WORKER_NICE       5   /* see the top of the file; CFS weight 335 against 1024 at nice 0 */
 
 typedef struct pool_job {
     size_t remaining; /* chunks not yet done; guarded by the pool lock */
@@ -42,6 +55,10 @@ struct cc_verify_pool {
 static void *worker_main(void *arg)
 {
     cc_verify_pool *p = arg;
+    /* Linux: PRIO_PROCESS with a thread id reads and sets that thread's
+     * nice value; relative, so a node started under nice stays below. */
+    id_t self = (id_t)gettid();
+    (void)setpriority(PRIO_PROCESS, self, getpriority(PRIO_PROCESS, self) + WORKER_NICE);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (!p->head && !p->stopping) pthread_cond_wait(&p->work, &p->mu);

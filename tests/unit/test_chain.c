@@ -195,6 +195,50 @@ static void test_revoke_takes_effect_within_block(void **state)
     for (int i = 0; i < 3; i++) cc_tx_free(&txs[i]);
 }
 
+/* note.put formats its record directly when its strings need no escaping
+ * and goes through jansson when they do: either way the stored bytes must
+ * be exactly jansson's canonical dump (they feed the state root). */
+static void test_note_record_is_canonical(void **state)
+{
+    static const struct {
+        const char *payload, *kind, *uri; /* uri NULL: none */
+    } cases[] = {
+        {"{\"kind\":\"scan\",\"sha256\":\"a0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\","
+         "\"uri\":\"https://example.org/a?b=c&d=%20~\"}",
+         "scan", "https://example.org/a?b=c&d=%20~"},
+        {"{\"kind\":\"x\",\"sha256\":\"b0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+         "x", NULL},
+        {"{\"kind\":\"q\\\"uote\\\\back\",\"sha256\":"
+         "\"c0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\",\"uri\":\"caf\u00e9/\"}",
+         "q\"uote\\back", "caf\u00e9/"},
+    };
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cc_tx tx;
+        cc_result r;
+        char key[160], hex[CC_HASH_HEX], txid[CC_HASH_HEX], *val = NULL;
+        size_t len = 0;
+        ut_tx(&tx, f->chain_id, &f->admin, "note.put", cases[i].payload, T0, 100 + i);
+        produce(f, &tx, 1, T0 + 100 * (i + 1), &r);
+        if (r.code != CC_OK) fail_msg("case %zu: %s", i, r.message);
+        json_t *sha = json_object_get(tx.json, "sha256");
+        snprintf(key, sizeof key, "note/%s/%s", json_string_value(sha), cc_hex(f->admin.pk, 32, hex));
+        assert_int_equal(cc_chain_state_get(f->c, key, &val, &len), CC_OK);
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "kind", cases[i].kind, "txid",
+                              cc_hex(tx.txid, CC_HASH_BYTES, txid), "height", (json_int_t)(i + 1), "time_ms",
+                              (json_int_t)(T0 + 100 * (i + 1)));
+        if (cases[i].uri) json_object_set_new(o, "uri", json_string(cases[i].uri));
+        char *want = cc_json_dump(o);
+        assert_int_equal(len, strlen(want));
+        assert_memory_equal(val, want, len);
+        assert_int_equal(cc_json_str_plain(cases[i].kind), i < 2);
+        free(want);
+        json_decref(o);
+        free(val);
+        cc_tx_free(&tx);
+    }
+}
+
 /* An attachment is stored apart, by hash, when its tx succeeds; a failed
  * tx's attachment is not kept. */
 static void test_attachments(void **state)
@@ -586,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_note_record_is_canonical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attachments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_tx_never_commits_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_time_must_increase, setup, teardown),
