@@ -112,6 +112,9 @@ typedef struct cc_signed_read {
     bool fhir;
     uint64_t now_ms;   /* the view's block time: access decisions use it */
     char endpoint[96]; /* "GET /v1/records/{id}": the audited endpoint */
+    /* FHIR answers: how the body becomes text (NULL: compact JSON). Claims
+     * set cc_claims_fhir_dump, whose decimals are held as strings. */
+    char *(*fhir_dump)(const json_t *body);
 } cc_signed_read;
 
 /* Open a view, authenticate the request (401 on failure, not audited) and

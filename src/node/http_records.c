@@ -157,7 +157,7 @@ enum MHD_Result cc_signed_read_answer(cc_signed_read *sr, const cc_reqauth_event
         return send_problem(sr, cc_http_status_of(e), e, message ? message : ev->reason, sr->req->audit_txid);
     }
     if (sr->fhir) {
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        char *text = !body ? NULL : sr->fhir_dump ? sr->fhir_dump(body) : json_dumps(body, JSON_COMPACT);
         json_decref(body);
         return cc_http_send(sr->req, MHD_HTTP_OK, "application/fhir+json", text, text ? strlen(text) : 0);
     }
