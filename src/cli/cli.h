@@ -114,6 +114,9 @@ cc_err cc_cli_http_request(cc_cli_http *h, const char *path, const char *content
 #define CC_CLI_PATH_MAX 1024
 cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *path, cc_cli_resp *resp,
                               cc_errbuf *eb) CC_WUR;
+/* A signed POST of body (GET when body is NULL). */
+cc_err cc_cli_http_signed(cc_cli_http *h, const cc_key *key, const char *path, const char *content_type,
+                          const void *body, size_t len, cc_cli_resp *resp, cc_errbuf *eb) CC_WUR;
 void cc_cli_resp_free(cc_cli_resp *r);
 /* The error code and message of an error body ("unreachable"/"http 500"
  * when the body has none). Valid while resp lives. */

@@ -168,8 +168,8 @@ cc_err cc_cli_http_request(cc_cli_http *h, const char *path, const char *content
     return request(h, path, content_type, body, len, NULL, resp, eb);
 }
 
-cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *path, cc_cli_resp *resp,
-                              cc_errbuf *eb)
+cc_err cc_cli_http_signed(cc_cli_http *h, const cc_key *key, const char *path, const char *content_type,
+                          const void *body, size_t len, cc_cli_resp *resp, cc_errbuf *eb)
 {
     char bare[CC_CLI_PATH_MAX], line[320];
     const char *q = strchr(path, '?');
@@ -180,8 +180,8 @@ cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *pat
     bare[n] = '\0';
 
     cc_reqsig_headers sig;
-    cc_err rc =
-        cc_reqsig_sign(key, "GET", bare, q ? q + 1 : "", NULL, 0, (int64_t)(cc_now_ms() / 1000), &sig, eb);
+    cc_err rc = cc_reqsig_sign(key, body ? "POST" : "GET", bare, q ? q + 1 : "", body, body ? len : 0,
+                               (int64_t)(cc_now_ms() / 1000), &sig, eb);
     if (rc != CC_OK) return rc;
     struct curl_slist *extra = NULL;
     snprintf(line, sizeof line, "Content-Digest: %s", sig.content_digest);
@@ -190,10 +190,16 @@ cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *pat
     extra = curl_slist_append(extra, line);
     snprintf(line, sizeof line, "Signature: %s", sig.signature);
     extra = curl_slist_append(extra, line);
-    rc =
-        extra ? request(h, path, NULL, NULL, 0, extra, resp, eb) : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    rc = extra ? request(h, path, content_type, body, len, extra, resp, eb)
+               : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     curl_slist_free_all(extra);
     return rc;
+}
+
+cc_err cc_cli_http_signed_get(cc_cli_http *h, const cc_key *key, const char *path, cc_cli_resp *resp,
+                              cc_errbuf *eb)
+{
+    return cc_cli_http_signed(h, key, path, NULL, NULL, 0, resp, eb);
 }
 
 void cc_cli_resp_free(cc_cli_resp *r)
