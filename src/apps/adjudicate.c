@@ -1,0 +1,1055 @@
+/*
+ * adjudicate.c — the adjudication engine: a FHIR R4 Claim, the plan
+ * document, the member's enrolment and what the ledger already holds
+ * (accumulators, adjudicated lines, daily units, authorizations) -> a FHIR
+ * R4 ClaimResponse, the line decisions, and the state writes they imply.
+ * The order of the steps and the arithmetic: docs/PLANS.md "Adjudication".
+ *
+ * Invariants:
+ *   1. Pure and deterministic: state is read through the caller's
+ *      cc_state_reader, the time is the caller's, lines are visited in item
+ *      order, plan lists in document order; nothing depends on a hash
+ *      table's order or on the process.
+ *   2. Integers only: cents, basis points, days since 1970-01-01. Money
+ *      arrives as decimal strings (cc_claims_cents) and leaves as decimal
+ *      strings (cc_claims_cents_format).
+ *   3. Nothing is written here. The writes are returned as effects; the
+ *      caller makes them only for an adjudicated claim (not a pended one,
+ *      not a preauthorization).
+ *   4. Denied lines count toward nothing: no accumulator, no daily units,
+ *      no duplicate key, no authorization consumed.
+ *
+ * A line's decision:
+ *
+ *   approve --(a check fails: steps 1-8)------------------> deny (final)
+ *   approve --(custom rule, rule failure, preauth code)---> pend
+ *   pend    --(review: approve | deny)--------------------> approve | deny
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps/claims.h"
+
+#define SYS_ADJUDICATION "http://terminology.hl7.org/CodeSystem/adjudication"
+#define SYS_C4BB         "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
+#define EXT_DECISION     "urn:carechain:line-decision"
+#define MS_PER_DAY       86400000LL
+#define DAY_NONE         INT64_MAX /* an open end */
+#define CARC_BYTES       8
+#define DIGITS_MAX       32 /* significant digits of a decimal literal */
+
+/* ---- dates ------------------------------------------------------------------- */
+
+/* Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static unsigned days_in_month(int64_t y, unsigned m)
+{
+    static const unsigned dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+static unsigned num(const char *s, size_t n)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) v = v * 10 + (unsigned)(s[i] - '0');
+    return v;
+}
+
+bool cc_claims_date_parse(const char *s, int64_t *days)
+{
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4) || !digits(s + 5, 2) ||
+        !digits(s + 8, 2))
+        return false;
+    unsigned y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
+    if (y < 1900 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) return false;
+    *days = days_from_civil(y, m, d);
+    return true;
+}
+
+char *cc_claims_date_format(int64_t days, char *out)
+{
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    snprintf(out, 11, "%04" PRId64 "-%02u-%02u", y, m, d);
+    return out;
+}
+
+/* ms since the epoch -> "2026-03-02T10:04:05Z" (FHIR dateTime). */
+static char *date_time(uint64_t ms, char out[32])
+{
+    char date[11];
+    uint64_t s = (ms % MS_PER_DAY) / 1000;
+    snprintf(out, 32, "%sT%02u:%02u:%02uZ", cc_claims_date_format((int64_t)(ms / MS_PER_DAY), date),
+             (unsigned)(s / 3600), (unsigned)(s / 60 % 60), (unsigned)(s % 60));
+    return out;
+}
+
+int64_t cc_claims_plan_year(const json_t *plan, int64_t day)
+{
+    const char *ys = json_string_value(json_object_get(plan, "planYearStart"));
+    unsigned m = 1, d = 1, dd;
+    int64_t y;
+    if (ys && strlen(ys) == 5 && digits(ys, 2) && ys[2] == '-' && digits(ys + 3, 2)) {
+        m = num(ys, 2);
+        d = num(ys + 3, 2);
+        if (m < 1 || m > 12 || d < 1 || d > 28 + (m != 2) * 3) m = d = 1;
+    }
+    civil_from_days(day, &y, &dd, &dd);
+    if (d > days_in_month(y, m)) d = days_in_month(y, m);
+    return day >= days_from_civil(y, m, d) ? y : y - 1;
+}
+
+void cc_claims_acc_key(char *out, const char *patient, const char *plan, int64_t year)
+{
+    snprintf(out, CC_CLAIMS_KEY_MAX, "acc/%.64s/%.64s/%" PRId64, patient, plan, year);
+}
+
+/* ---- money -------------------------------------------------------------------- */
+
+cc_err cc_claims_cents(const json_t *v, int64_t *cents)
+{
+    if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x > CC_CLAIMS_MONEY_MAX / 100 || x < -CC_CLAIMS_MONEY_MAX / 100) return CC_ERR_INVALID;
+        *cents = (int64_t)x * 100;
+        return CC_OK;
+    }
+    const char *s = json_string_value(v);
+    char dig[DIGITS_MAX];
+    size_t i = 0, nd = 0, nfrac = 0, nint = 0;
+    bool neg = false;
+    long exp = 0;
+    if (!s) return CC_ERR_INVALID;
+    if (s[i] == '-') neg = (i++, true);
+    for (; s[i] >= '0' && s[i] <= '9'; i++, nint++) {
+        if (nd == DIGITS_MAX) return CC_ERR_INVALID;
+        dig[nd++] = s[i];
+    }
+    if (nint == 0) return CC_ERR_INVALID;
+    if (s[i] == '.') {
+        for (i++; s[i] >= '0' && s[i] <= '9'; i++, nfrac++) {
+            if (nd == DIGITS_MAX) return CC_ERR_INVALID;
+            dig[nd++] = s[i];
+        }
+        if (nfrac == 0) return CC_ERR_INVALID;
+    }
+    if (s[i] == 'e' || s[i] == 'E') {
+        bool eneg = false;
+        size_t ne = 0;
+        i++;
+        if (s[i] == '+' || s[i] == '-') eneg = s[i++] == '-';
+        for (; s[i] >= '0' && s[i] <= '9'; i++, ne++) {
+            exp = exp * 10 + (s[i] - '0');
+            if (exp > 64) return CC_ERR_INVALID;
+        }
+        if (ne == 0) return CC_ERR_INVALID;
+        if (eneg) exp = -exp;
+    }
+    if (s[i]) return CC_ERR_INVALID;
+    /* cents = digits x 10^shift; a negative shift drops digits that must be 0 */
+    long shift = exp - (long)nfrac + 2;
+    for (; shift < 0 && nd > 0; shift++, nd--)
+        if (dig[nd - 1] != '0') return CC_ERR_INVALID;
+    int64_t x = 0;
+    for (size_t k = 0; k < nd; k++)
+        if ((x = x * 10 + (dig[k] - '0')) > CC_CLAIMS_MONEY_MAX) return CC_ERR_INVALID;
+    for (; shift > 0 && x != 0; shift--)
+        if ((x *= 10) > CC_CLAIMS_MONEY_MAX) return CC_ERR_INVALID;
+    *cents = neg ? -x : x;
+    return CC_OK;
+}
+
+char *cc_claims_cents_format(int64_t cents, char *out)
+{
+    uint64_t a = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+    snprintf(out, 32, "%s%" PRIu64 ".%02u", cents < 0 ? "-" : "", a / 100, (unsigned)(a % 100));
+    return out;
+}
+
+/* ---- small JSON readers --------------------------------------------------------- */
+
+static const char *str(const json_t *o, const char *field)
+{
+    return json_string_value(json_object_get(o, field));
+}
+
+static int64_t integer(const json_t *o, const char *field, int64_t dflt)
+{
+    const json_t *v = json_object_get(o, field);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+const char *cc_claims_concept_code(const json_t *concept)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(concept, "coding"), i, c)
+    {
+        const char *code = str(c, "code");
+        if (code) return code;
+    }
+    return NULL;
+}
+
+bool cc_claims_item_date(const json_t *item, int64_t *day)
+{
+    const char *d = str(item, "servicedDate");
+    char date[11];
+    if (!d) {
+        d = str(json_object_get(item, "servicedPeriod"), "start");
+        if (!d || strlen(d) < 10) return false;
+        memcpy(date, d, 10);
+        date[10] = '\0';
+        d = date;
+    }
+    return cc_claims_date_parse(d, day);
+}
+
+/* ---- the plan as adjudication reads it ------------------------------------------ */
+
+typedef struct pcov {
+    const char *code, *from, *to, *category;
+    size_t len;
+    int64_t allowed, copay, bp;
+    bool deductible;
+} pcov;
+
+typedef struct plan_view {
+    const json_t *doc;
+    const char *id, *currency, *rules;
+    int64_t version, eff_start, eff_end, deductible, oop, filing_days, pa_days;
+    pcov *cov;
+    size_t ncov;
+    const json_t *diagnosis, *prior_auth, *units, *pairs;
+} plan_view;
+
+static cc_err plan_view_load(const json_t *doc, plan_view *p)
+{
+    const json_t *eff = json_object_get(doc, "effective"), *cats = json_object_get(doc, "categories");
+    const json_t *covered = json_object_get(doc, "covered"), *e;
+    size_t i;
+    memset(p, 0, sizeof *p);
+    p->doc = doc;
+    p->id = str(doc, "id");
+    p->currency = str(doc, "currency") ? str(doc, "currency") : "USD";
+    p->rules = str(doc, "rules");
+    p->version = integer(doc, "version", 0);
+    p->deductible = integer(doc, "deductibleCents", 0);
+    p->oop = integer(doc, "outOfPocketMaxCents", 0);
+    p->filing_days = integer(doc, "timelyFilingDays", 0);
+    p->pa_days = integer(doc, "priorAuthValidDays", 90);
+    p->diagnosis = json_object_get(doc, "diagnosis");
+    p->prior_auth = json_object_get(doc, "priorAuth");
+    p->units = json_object_get(doc, "unitsPerDay");
+    p->pairs = json_object_get(doc, "pairs");
+    if (!p->id || !cc_claims_date_parse(str(eff, "start"), &p->eff_start)) return CC_ERR_INVALID;
+    if (!str(eff, "end") || !cc_claims_date_parse(str(eff, "end"), &p->eff_end)) p->eff_end = DAY_NONE;
+    p->cov = calloc(json_array_size(covered) + 1, sizeof *p->cov);
+    if (!p->cov) return CC_ERR_NOMEM;
+    json_array_foreach(covered, i, e)
+    {
+        pcov *c = &p->cov[p->ncov++];
+        const json_t *cat = json_object_get(cats, str(e, "category") ? str(e, "category") : "");
+        c->code = str(e, "code");
+        c->from = str(e, "from");
+        c->to = str(e, "to");
+        c->len = c->from ? strlen(c->from) : 0;
+        c->category = str(e, "category");
+        c->allowed = integer(e, "allowedCents", 0);
+        c->copay = integer(cat, "copayCents", 0);
+        c->bp = integer(cat, "coinsuranceBp", 0);
+        c->deductible = !json_is_false(json_object_get(cat, "deductible"));
+        if (!c->category || !cat || (!c->code && (!c->from || !c->to))) return CC_ERR_INVALID;
+    }
+    return CC_OK;
+}
+
+/* The fee schedule entry of a code: the first that matches. */
+static const pcov *plan_covered(const plan_view *p, const char *code)
+{
+    size_t n = strlen(code);
+    for (size_t i = 0; i < p->ncov; i++) {
+        const pcov *c = &p->cov[i];
+        if (c->code ? strcmp(c->code, code) == 0
+                    : n == c->len && strcmp(c->from, code) <= 0 && strcmp(code, c->to) <= 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool list_has(const json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *x = json_string_value(v);
+        if (x && strcmp(x, s) == 0) return true;
+    }
+    return false;
+}
+
+/* ICD-10 matching: dots ignored, letters upper-cased; a pattern ending in
+ * '*' is a prefix. */
+static void icd_norm(const char *in, char out[CC_CLAIMS_CODE_MAX + 2])
+{
+    size_t n = 0;
+    for (; *in && n < CC_CLAIMS_CODE_MAX + 1; in++)
+        if (*in != '.') out[n++] = (*in >= 'a' && *in <= 'z') ? (char)(*in - 32) : *in;
+    out[n] = '\0';
+}
+
+static bool icd_match(const char *pattern, const char *code)
+{
+    char p[CC_CLAIMS_CODE_MAX + 2], c[CC_CLAIMS_CODE_MAX + 2];
+    icd_norm(pattern, p);
+    icd_norm(code, c);
+    size_t n = strlen(p);
+    if (n > 0 && p[n - 1] == '*') return strncmp(c, p, n - 1) == 0;
+    return strcmp(c, p) == 0;
+}
+
+/* ---- one adjudication ------------------------------------------------------------ */
+
+typedef enum verdict { APPROVE = 0, DENY, PEND } verdict;
+static const char *const decision_names[] = {"approve", "deny", "pend"};
+
+typedef struct line {
+    const json_t *item;
+    json_int_t seq;
+    const char *code;
+    int64_t day, units, billed, year;
+    char date[11];
+    const pcov *cov;
+    verdict d;
+    char carc[CARC_BYTES];
+    char reason[CC_CLAIMS_REASON_MAX + 1];
+    char dup_key[8 + CC_HASH_HEX];
+    char auth[CC_HASH_HEX]; /* the authorization it consumes: a preauthorization id ... */
+    json_int_t auth_line;   /* ... and its line */
+    int64_t allowed, ded, copay, coins, patient, benefit;
+} line;
+
+typedef struct acc {
+    int64_t year, ded, oop;
+    bool dirty;
+} acc;
+
+typedef struct adj {
+    const cc_claims_input *in;
+    cc_errbuf *eb;
+    plan_view p;
+    bool preauth, pended, priced;
+    int64_t cov_start, cov_end, filed_day;
+    line *lines;
+    size_t n;
+    acc accs[CC_CLAIMS_LINES_MAX];
+    size_t nacc;
+    json_t *effects;  /* key -> value written */
+    json_t *tally;    /* "units/..." and "dup/..." keys of this claim's earlier lines */
+    json_t *reserved; /* "<preauth>#<line>" taken by an earlier line of this claim */
+    const json_t *preauth_refs;
+} adj;
+
+/* Read state, seeing this adjudication's own effects first. */
+static cc_err get(adj *a, const char *key, json_t **out)
+{
+    json_t *v = json_object_get(a->effects, key);
+    if (v) return (*out = json_deep_copy(v)) ? CC_OK : CC_ERR_NOMEM;
+    return a->in->get(a->in->get_ctx, key, out);
+}
+
+static void deny(line *l, const char *carc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void deny(line *l, const char *carc, const char *fmt, ...)
+{
+    va_list ap;
+    l->d = DENY;
+    snprintf(l->carc, sizeof l->carc, "%s", carc);
+    va_start(ap, fmt);
+    vsnprintf(l->reason, sizeof l->reason, fmt, ap);
+    va_end(ap);
+}
+
+static void pend(line *l, const char *reason)
+{
+    l->d = PEND;
+    snprintf(l->carc, sizeof l->carc, "133");
+    snprintf(l->reason, sizeof l->reason, "%s", reason);
+}
+
+/* Parse the claim's items into lines (the claim passed cc_claim_validate). */
+static cc_err lines_load(adj *a)
+{
+    const json_t *items = json_object_get(a->in->claim, "item"), *item;
+    size_t i;
+    a->n = json_array_size(items);
+    if (a->n == 0 || a->n > CC_CLAIMS_LINES_MAX)
+        return cc_errf(a->eb, CC_ERR_INVALID, "a claim has 1..%d items", CC_CLAIMS_LINES_MAX);
+    if (!(a->lines = calloc(a->n, sizeof *a->lines))) return CC_ERR_NOMEM;
+    json_array_foreach(items, i, item)
+    {
+        line *l = &a->lines[i];
+        const json_t *qty = json_object_get(json_object_get(item, "quantity"), "value");
+        const json_t *net = json_object_get(json_object_get(item, "net"), "value");
+        const json_t *unit = json_object_get(json_object_get(item, "unitPrice"), "value");
+        int64_t q = 100, price = 0;
+        l->item = item;
+        l->seq = json_integer_value(json_object_get(item, "sequence"));
+        l->code = cc_claims_concept_code(json_object_get(item, "productOrService"));
+        if (!l->code || !cc_claims_item_date(item, &l->day))
+            return cc_errf(a->eb, CC_ERR_INVALID, "item %zu needs a code and a service date", i);
+        cc_claims_date_format(l->day, l->date);
+        if ((qty && (cc_claims_cents(qty, &q) != CC_OK || q <= 0 || q % 100 != 0)) ||
+            q / 100 > CC_CLAIMS_UNITS_MAX)
+            return cc_errf(a->eb, CC_ERR_INVALID, "item %zu: quantity must be whole units", i);
+        l->units = q / 100;
+        if (net) {
+            if (cc_claims_cents(net, &l->billed) != CC_OK || l->billed < 0)
+                return cc_errf(a->eb, CC_ERR_INVALID, "item %zu: net is not an amount", i);
+        } else if (unit && cc_claims_cents(unit, &price) == CC_OK && price >= 0) {
+            l->billed = price * l->units;
+        } else {
+            return cc_errf(a->eb, CC_ERR_INVALID, "item %zu needs net or unitPrice", i);
+        }
+        if (l->billed > CC_CLAIMS_MONEY_MAX)
+            return cc_errf(a->eb, CC_ERR_INVALID, "item %zu: the amount is over the limit", i);
+        l->year = cc_claims_plan_year(a->p.doc, l->day);
+    }
+    return CC_OK;
+}
+
+/* Every Money of the claim must be in the plan's currency. */
+static cc_err currency_check(adj *a)
+{
+    static const char *const fields[] = {"net", "unitPrice"};
+    const json_t *total = json_object_get(a->in->claim, "total");
+    const char *cur = str(total, "currency");
+    if (cur && strcmp(cur, a->p.currency) != 0) goto bad;
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t f = 0; f < 2; f++)
+            if ((cur = str(json_object_get(a->lines[i].item, fields[f]), "currency")) &&
+                strcmp(cur, a->p.currency) != 0)
+                goto bad;
+    return CC_OK;
+bad:
+    return cc_errf(a->eb, CC_ERR_INVALID, "the claim's money is in %.8s; plan %s is in %s", cur, a->p.id,
+                   a->p.currency);
+}
+
+/* The diagnoses a line points at (diagnosisSequence), or all of the claim's. */
+static bool diagnosis_supports(adj *a, const line *l, const json_t *patterns)
+{
+    const json_t *diags = json_object_get(a->in->claim, "diagnosis"),
+                 *seqs = json_object_get(l->item, "diagnosisSequence");
+    const json_t *d, *pat;
+    size_t i, j;
+    json_array_foreach(diags, i, d)
+    {
+        const char *code = cc_claims_concept_code(json_object_get(d, "diagnosisCodeableConcept"));
+        bool pointed = json_array_size(seqs) == 0;
+        size_t k;
+        json_t *s;
+        json_array_foreach(seqs, k, s) pointed |=
+            json_integer_value(s) == json_integer_value(json_object_get(d, "sequence"));
+        if (!code || !pointed) continue;
+        json_array_foreach(patterns, j, pat) if (icd_match(json_string_value(pat), code)) return true;
+    }
+    return false;
+}
+
+/* An approved, unconsumed authorization for line l (claims only). */
+static cc_err authorization_find(adj *a, line *l)
+{
+    char key[16 + CC_CLAIMS_KEY_MAX];
+    json_t *list = NULL, *id;
+    size_t i;
+    cc_err rc = CC_OK;
+    if (json_array_size(a->preauth_refs) > 0) {
+        list = json_incref((json_t *)a->preauth_refs);
+    } else {
+        snprintf(key, sizeof key, "ppreauth/%.64s", a->in->patient);
+        rc = get(a, key, &list);
+        if (rc == CC_ERR_NOT_FOUND) return CC_OK;
+        if (rc != CC_OK) return cc_errf(a->eb, rc, "cannot read %s", key);
+    }
+    json_array_foreach(list, i, id)
+    {
+        json_t *rec = NULL, *pl;
+        size_t j;
+        if (!json_string_value(id)) continue;
+        snprintf(key, sizeof key, "claim/%.64s", json_string_value(id));
+        rc = get(a, key, &rec);
+        if (rc == CC_ERR_NOT_FOUND) {
+            rc = CC_OK;
+            continue;
+        }
+        if (rc != CC_OK) break;
+        const char *use = str(rec, "use"), *patient = str(rec, "patient"), *provider = str(rec, "provider");
+        bool fits = use && strcmp(use, "preauthorization") == 0 && patient &&
+                    strcmp(patient, a->in->patient) == 0 && provider &&
+                    strcmp(provider, a->in->provider) == 0;
+        json_array_foreach(json_object_get(rec, "lines"), j, pl)
+        {
+            int64_t from;
+            const char *code = str(pl, "code"), *dec = str(pl, "decision");
+            char taken[CC_HASH_HEX + 24];
+            snprintf(taken, sizeof taken, "%.64s#%lld", json_string_value(id),
+                     (long long)integer(pl, "line", 0));
+            if (!fits || !code || strcmp(code, l->code) != 0 || !dec || strcmp(dec, "approve") != 0 ||
+                json_object_get(pl, "consumedBy") || json_object_get(a->reserved, taken) ||
+                integer(pl, "units", 0) < l->units || !cc_claims_date_parse(str(pl, "date"), &from) ||
+                l->day < from || l->day > from + a->p.pa_days)
+                continue;
+            snprintf(l->auth, sizeof l->auth, "%.64s", json_string_value(id));
+            l->auth_line = integer(pl, "line", 0);
+            rc = json_object_set_new(a->reserved, taken, json_true()) == 0 ? CC_OK : CC_ERR_NOMEM;
+            break;
+        }
+        json_decref(rec);
+        if (rc != CC_OK || l->auth[0]) break;
+    }
+    json_decref(list);
+    return rc;
+}
+
+/* The duplicate key of a line: provider, patient, code, date, billed. */
+static void dup_key(adj *a, line *l)
+{
+    char buf[512], hex[CC_HASH_HEX];
+    uint8_t h[CC_HASH_BYTES];
+    int n = snprintf(buf, sizeof buf, "%s|%s|%s|%s|%" PRId64, a->in->provider, a->in->patient, l->code,
+                     l->date, l->billed);
+    cc_sha256((const uint8_t *)buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, h);
+    snprintf(l->dup_key, sizeof l->dup_key, "dup/%s", cc_hex(h, CC_HASH_BYTES, hex));
+}
+
+/* Steps 1.1 .. 1.6 of one line. */
+static cc_err check_line(adj *a, line *l)
+{
+    char d1[11], d2[11];
+    json_t *seen = NULL;
+    cc_err rc;
+    int64_t start = a->cov_start > a->p.eff_start ? a->cov_start : a->p.eff_start;
+    int64_t end = a->cov_end < a->p.eff_end ? a->cov_end : a->p.eff_end;
+    if (l->day < start)
+        return deny(l, "26", "service date %s is before coverage starts (%s)", l->date,
+                    cc_claims_date_format(start, d1)),
+               CC_OK;
+    if (l->day > end)
+        return deny(l, "27", "service date %s is after coverage ended (%s)", l->date,
+                    cc_claims_date_format(end, d1)),
+               CC_OK;
+    if (!a->preauth) {
+        if (l->day > a->filed_day)
+            return deny(l, "110", "service date %s is after the claim was filed (%s)", l->date,
+                        cc_claims_date_format(a->filed_day, d2)),
+                   CC_OK;
+        if (a->filed_day - l->day > a->p.filing_days)
+            return deny(l, "29", "filed %" PRId64 " days after the service date; the limit is %" PRId64,
+                        a->filed_day - l->day, a->p.filing_days),
+                   CC_OK;
+        dup_key(a, l);
+        if (json_object_get(a->tally, l->dup_key))
+            return deny(l, "18", "the same service is billed twice in this claim"), CC_OK;
+        rc = get(a, l->dup_key, &seen);
+        if (rc == CC_OK) {
+            deny(l, "18", "duplicate of line %lld of claim %.12s…", (long long)integer(seen, "line", 0),
+                 str(seen, "claim") ? str(seen, "claim") : "?");
+            json_decref(seen);
+            return CC_OK;
+        }
+        if (rc != CC_ERR_NOT_FOUND) return cc_errf(a->eb, rc, "cannot read the duplicate index");
+        if (json_object_set_new(a->tally, l->dup_key, json_true()) != 0) return CC_ERR_NOMEM;
+    }
+    if (!(l->cov = plan_covered(&a->p, l->code)))
+        return deny(l, "96", "%s is not covered by plan %s", l->code, a->p.id), CC_OK;
+    if (!a->preauth && list_has(a->p.prior_auth, l->code)) {
+        if ((rc = authorization_find(a, l)) != CC_OK) return rc;
+        if (!l->auth[0])
+            return deny(l, "197", "%s needs a prior authorization; none applies", l->code), CC_OK;
+    }
+    const json_t *patterns = json_object_get(a->p.diagnosis, l->code);
+    if (patterns && !diagnosis_supports(a, l, patterns))
+        return deny(l, "11", "no diagnosis on the line supports %s", l->code), CC_OK;
+    return CC_OK;
+}
+
+/* Step 1.7: pair edits, against the decisions of steps 1.1 .. 1.6. */
+static void pair_edits(adj *a)
+{
+    bool *was_denied = calloc(a->n + 1, sizeof *was_denied);
+    const json_t *pair;
+    size_t k;
+    if (!was_denied) return;
+    for (size_t i = 0; i < a->n; i++) was_denied[i] = a->lines[i].d == DENY;
+    for (size_t i = 0; i < a->n; i++) {
+        line *l = &a->lines[i];
+        if (was_denied[i]) continue;
+        json_array_foreach(a->p.pairs, k, pair)
+        {
+            const char *primary = str(pair, "primary"), *secondary = str(pair, "secondary");
+            if (!primary || !secondary || strcmp(secondary, l->code) != 0) continue;
+            for (size_t j = 0; j < a->n && l->d != DENY; j++)
+                if (j != i && !was_denied[j] && a->lines[j].day == l->day &&
+                    strcmp(a->lines[j].code, primary) == 0)
+                    deny(l, "97", "%s is bundled into %s (line %lld) on %s", l->code, primary,
+                         (long long)a->lines[j].seq, l->date);
+            if (l->d == DENY) break;
+        }
+    }
+    free(was_denied);
+}
+
+/* Step 1.8: units per member, code and day, over all claims. */
+static cc_err unit_limits(adj *a)
+{
+    char key[CC_CLAIMS_KEY_MAX];
+    for (size_t i = 0; i < a->n; i++) {
+        line *l = &a->lines[i];
+        const json_t *limit = json_object_get(a->p.units, l->code);
+        json_t *prior = NULL;
+        if (l->d == DENY || !limit) continue;
+        snprintf(key, sizeof key, "units/%.64s/%.16s/%s", a->in->patient, l->code, l->date);
+        cc_err rc = get(a, key, &prior);
+        if (rc != CC_OK && rc != CC_ERR_NOT_FOUND) return cc_errf(a->eb, rc, "cannot read %s", key);
+        int64_t before = json_is_integer(prior) ? (int64_t)json_integer_value(prior) : 0;
+        json_decref(prior);
+        int64_t mine = integer(a->tally, key, 0);
+        if (before + mine + l->units > json_integer_value(limit)) {
+            deny(l, "119", "%" PRId64 " units of %s on %s would exceed the limit of %lld a day",
+                 before + mine + l->units, l->code, l->date, (long long)json_integer_value(limit));
+            continue;
+        }
+        if (json_object_set_new(a->tally, key, json_integer(mine + l->units)) != 0) return CC_ERR_NOMEM;
+    }
+    return CC_OK;
+}
+
+/* ---- money (step 4) ----------------------------------------------------------------- */
+
+/* The member's accumulators for a plan year, read once per adjudication. */
+static cc_err acc_get(adj *a, int64_t year, acc **out)
+{
+    char key[CC_CLAIMS_KEY_MAX];
+    json_t *v = NULL;
+    for (size_t i = 0; i < a->nacc; i++)
+        if (a->accs[i].year == year) return (*out = &a->accs[i]), CC_OK;
+    if (a->nacc == CC_CLAIMS_LINES_MAX) return CC_ERR_INVALID; /* a line has one year: cannot happen */
+    cc_claims_acc_key(key, a->in->patient, a->p.id, year);
+    cc_err rc = get(a, key, &v);
+    if (rc != CC_OK && rc != CC_ERR_NOT_FOUND) return cc_errf(a->eb, rc, "cannot read %s", key);
+    acc *m = &a->accs[a->nacc++];
+    m->year = year;
+    m->ded = integer(v, "deductibleMetCents", 0);
+    m->oop = integer(v, "outOfPocketMetCents", 0);
+    m->dirty = false;
+    json_decref(v);
+    *out = m;
+    return CC_OK;
+}
+
+static int64_t min64(int64_t x, int64_t y)
+{
+    return x < y ? x : y;
+}
+
+/* Cut up to *excess from *part. */
+static void cut(int64_t *part, int64_t *excess)
+{
+    int64_t c = min64(*part, *excess);
+    *part -= c;
+    *excess -= c;
+}
+
+static cc_err price(adj *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        line *l = &a->lines[i];
+        acc *m = NULL;
+        cc_err rc;
+        if (l->d != APPROVE) continue;
+        if ((rc = acc_get(a, l->year, &m)) != CC_OK) return rc;
+        l->allowed = min64(l->billed, l->cov->allowed * l->units);
+        l->ded = l->cov->deductible
+                     ? min64(l->allowed, a->p.deductible > m->ded ? a->p.deductible - m->ded : 0)
+                     : 0;
+        l->copay = min64(l->cov->copay, l->allowed - l->ded);
+        /* coinsurance: round half up to the cent */
+        l->coins = ((l->allowed - l->ded - l->copay) * l->cov->bp + 5000) / 10000;
+        int64_t room = a->p.oop > m->oop ? a->p.oop - m->oop : 0;
+        int64_t excess = l->ded + l->copay + l->coins - room;
+        if (excess > 0) {
+            cut(&l->coins, &excess);
+            cut(&l->copay, &excess);
+            cut(&l->ded, &excess);
+        }
+        l->patient = l->ded + l->copay + l->coins;
+        l->benefit = l->allowed - l->patient;
+        m->ded += l->ded;
+        m->oop += l->patient;
+        m->dirty = true;
+    }
+    a->priced = true;
+    return CC_OK;
+}
+
+/* ---- effects (step 5) ------------------------------------------------------------------ */
+
+static cc_err effect_set(adj *a, const char *key, json_t *v)
+{
+    return v && json_object_set_new(a->effects, key, v) == 0 ? CC_OK : CC_ERR_NOMEM;
+}
+
+static cc_err consume(adj *a, const line *l)
+{
+    char key[16 + CC_HASH_HEX];
+    json_t *rec = NULL, *pl;
+    size_t j;
+    snprintf(key, sizeof key, "claim/%s", l->auth);
+    cc_err rc = get(a, key, &rec);
+    if (rc != CC_OK) return cc_errf(a->eb, rc, "cannot read %s", key);
+    json_array_foreach(json_object_get(rec, "lines"), j, pl) if (integer(pl, "line", 0) == l->auth_line)
+    {
+        json_object_set_new(pl, "consumedBy", json_string(a->in->claim_id));
+        json_object_set_new(pl, "consumedLine", json_integer(l->seq));
+    }
+    return effect_set(a, key, rec);
+}
+
+static cc_err effects(adj *a)
+{
+    char key[CC_CLAIMS_KEY_MAX];
+    cc_err rc = CC_OK;
+    for (size_t i = 0; i < a->nacc && rc == CC_OK; i++) {
+        if (!a->accs[i].dirty) continue;
+        cc_claims_acc_key(key, a->in->patient, a->p.id, a->accs[i].year);
+        rc = effect_set(a, key,
+                        json_pack("{s:I, s:I}", "deductibleMetCents", (json_int_t)a->accs[i].ded,
+                                  "outOfPocketMetCents", (json_int_t)a->accs[i].oop));
+    }
+    for (size_t i = 0; i < a->n && rc == CC_OK; i++) {
+        line *l = &a->lines[i];
+        if (l->d != APPROVE) continue;
+        rc = effect_set(a, l->dup_key, json_pack("{s:s, s:I}", "claim", a->in->claim_id, "line", l->seq));
+        if (rc == CC_OK && json_object_get(a->p.units, l->code)) {
+            json_t *prior = NULL;
+            snprintf(key, sizeof key, "units/%.64s/%.16s/%s", a->in->patient, l->code, l->date);
+            rc = get(a, key, &prior);
+            if (rc == CC_OK || rc == CC_ERR_NOT_FOUND)
+                rc = effect_set(
+                    a, key,
+                    json_integer((json_is_integer(prior) ? json_integer_value(prior) : 0) + l->units));
+            json_decref(prior);
+        }
+        if (rc == CC_OK && l->auth[0]) rc = consume(a, l);
+    }
+    return rc;
+}
+
+/* ---- the ClaimResponse -------------------------------------------------------------------- */
+
+static json_t *money(const adj *a, int64_t cents)
+{
+    char v[32];
+    return json_pack("{s:s, s:s}", "value", cc_claims_cents_format(cents, v), "currency", a->p.currency);
+}
+
+static json_t *concept1(const char *system, const char *code)
+{
+    return json_pack("{s:[{s:s, s:s}]}", "coding", "system", system, "code", code);
+}
+
+static bool add_adj(json_t *list, const adj *a, const char *system, const char *category, int64_t cents,
+                    const char *carc)
+{
+    json_t *e = json_pack("{s:o, s:o}", "category", concept1(system, category), "amount", money(a, cents));
+    if (e && carc && carc[0]) json_object_set_new(e, "reason", concept1(CC_CLAIMS_CARC_SYSTEM, carc));
+    return e && json_array_append_new(list, e) == 0;
+}
+
+typedef struct sums {
+    int64_t submitted, eligible, ded, copay, coins, patient, benefit;
+} sums;
+
+static json_t *item_json(const adj *a, const line *l, json_t *notes, sums *t)
+{
+    json_t *adjs = json_array();
+    bool ok = adjs != NULL;
+    t->submitted += l->billed;
+    ok = ok && add_adj(adjs, a, SYS_ADJUDICATION, "submitted", l->billed, l->d == PEND ? l->carc : NULL);
+    if (l->d == DENY) {
+        ok = ok && add_adj(adjs, a, SYS_ADJUDICATION, "eligible", 0, l->carc) &&
+             add_adj(adjs, a, SYS_C4BB, "noncovered", l->billed, NULL) &&
+             add_adj(adjs, a, SYS_ADJUDICATION, "benefit", 0, NULL);
+    } else if (l->d == APPROVE && a->priced) {
+        t->eligible += l->allowed;
+        t->ded += l->ded;
+        t->copay += l->copay;
+        t->coins += l->coins;
+        t->patient += l->patient;
+        t->benefit += l->benefit;
+        ok = ok &&
+             add_adj(adjs, a, SYS_ADJUDICATION, "eligible", l->allowed,
+                     l->allowed < l->billed ? "45" : NULL) &&
+             add_adj(adjs, a, SYS_ADJUDICATION, "deductible", l->ded, l->ded ? "1" : NULL) &&
+             add_adj(adjs, a, SYS_ADJUDICATION, "copay", l->copay, l->copay ? "3" : NULL) &&
+             add_adj(adjs, a, SYS_C4BB, "coinsurance", l->coins, l->coins ? "2" : NULL) &&
+             add_adj(adjs, a, SYS_C4BB, "memberliability", l->patient, NULL) &&
+             add_adj(adjs, a, SYS_ADJUDICATION, "benefit", l->benefit, NULL);
+    }
+    json_t *item = json_pack("{s:I, s:o, s:[{s:s, s:s}]}", "itemSequence", l->seq, "adjudication", adjs,
+                             "extension", "url", EXT_DECISION, "valueCode", decision_names[l->d]);
+    if (item && l->reason[0]) {
+        json_int_t number = (json_int_t)json_array_size(notes) + 1;
+        json_array_append_new(
+            notes, json_pack("{s:I, s:s, s:s}", "number", number, "type", "display", "text", l->reason));
+        json_object_set_new(item, "noteNumber", json_pack("[I]", number));
+    }
+    if (!ok) {
+        json_decref(item);
+        return NULL;
+    }
+    return item;
+}
+
+static json_t *totals_json(const adj *a, const sums *t)
+{
+    json_t *list = json_array();
+    struct {
+        const char *system, *code;
+        int64_t cents;
+    } rows[] = {{SYS_ADJUDICATION, "submitted", t->submitted}, {SYS_ADJUDICATION, "eligible", t->eligible},
+                {SYS_ADJUDICATION, "deductible", t->ded},      {SYS_ADJUDICATION, "copay", t->copay},
+                {SYS_C4BB, "coinsurance", t->coins},           {SYS_C4BB, "memberliability", t->patient},
+                {SYS_ADJUDICATION, "benefit", t->benefit}};
+    for (size_t i = 0; list && i < sizeof rows / sizeof rows[0]; i++) {
+        if (i > 0 && !a->priced) break;
+        if (json_array_append_new(list,
+                                  json_pack("{s:o, s:o}", "category", concept1(rows[i].system, rows[i].code),
+                                            "amount", money(a, rows[i].cents))) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+static const char *disposition(const adj *a, char *out, size_t cap)
+{
+    size_t approved = 0, denied = 0, pended = 0;
+    const char *why = "";
+    for (size_t i = 0; i < a->n; i++) {
+        approved += a->lines[i].d == APPROVE;
+        denied += a->lines[i].d == DENY;
+        if (a->lines[i].d == PEND && !pended++) why = a->lines[i].reason;
+    }
+    if (pended && !a->preauth)
+        snprintf(out, cap, "Pended for review: %s", why);
+    else if (a->preauth)
+        snprintf(out, cap,
+                 "Preauthorization under plan %s version %" PRId64
+                 ": %zu authorized, %zu denied, %zu pending review.",
+                 a->p.id, a->p.version, approved, denied, pended);
+    else
+        snprintf(out, cap, "Adjudicated under plan %s version %" PRId64 ": %zu of %zu lines approved.",
+                 a->p.id, a->p.version, approved, a->n);
+    return out;
+}
+
+static cc_err response(adj *a, cc_claims_output *out)
+{
+    char ref[3][16 + CC_CLAIMS_ID_MAX + CC_HASH_HEX], created[32], plan[CC_CLAIMS_ID_MAX + 24], disp[400];
+    json_t *items = json_array(), *notes = json_array(), *lines = json_array();
+    sums t = {0};
+    cc_err rc = items && notes && lines ? CC_OK : CC_ERR_NOMEM;
+    for (size_t i = 0; i < a->n && rc == CC_OK; i++) {
+        const line *l = &a->lines[i];
+        json_t *lj = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s}", "line", l->seq, "code", l->code, "date",
+                               l->date, "units", (json_int_t)l->units, "billedCents", (json_int_t)l->billed,
+                               "decision", decision_names[l->d]);
+        if (lj && l->d != APPROVE) json_object_set_new(lj, "carc", json_string(l->carc));
+        if (lj && l->reason[0]) json_object_set_new(lj, "reason", json_string(l->reason));
+        if (lj && l->d == APPROVE && a->priced) {
+            json_object_set_new(lj, "allowedCents", json_integer(l->allowed));
+            json_object_set_new(lj, "deductibleCents", json_integer(l->ded));
+            json_object_set_new(lj, "copayCents", json_integer(l->copay));
+            json_object_set_new(lj, "coinsuranceCents", json_integer(l->coins));
+            json_object_set_new(lj, "patientCents", json_integer(l->patient));
+            json_object_set_new(lj, "benefitCents", json_integer(l->benefit));
+        }
+        if (lj && l->auth[0]) json_object_set_new(lj, "authorization", json_string(l->auth));
+        if (!lj || json_array_append_new(lines, lj) != 0 ||
+            json_array_append_new(items, item_json(a, l, notes, &t)) != 0)
+            rc = CC_ERR_NOMEM;
+    }
+    if (rc != CC_OK) goto fail;
+    snprintf(ref[0], sizeof ref[0], "Patient/%s", a->in->patient);
+    snprintf(ref[1], sizeof ref[1], "Organization/%s", a->in->insurer);
+    snprintf(ref[2], sizeof ref[2], "Organization/%s", a->in->provider);
+    snprintf(plan, sizeof plan, "%s|%" PRId64, a->p.id, a->p.version);
+    char request[16 + CC_HASH_HEX];
+    snprintf(request, sizeof request, "Claim/%s", a->in->claim_id);
+    json_t *r = json_pack(
+        "{s:s, s:s, s:s, s:O, s:s, s:{s:s}, s:s, s:{s:s}, s:{s:s}, s:{s:s}, s:s, s:s, "
+        "s:[{s:s, s:s}], s:O, s:o}",
+        "resourceType", "ClaimResponse", "id", a->in->claim_id, "status", "active", "type",
+        json_object_get(a->in->claim, "type"), "use", a->preauth ? "preauthorization" : "claim", "patient",
+        "reference", ref[0], "created", date_time(a->in->now_ms, created), "insurer", "reference", ref[1],
+        "requestor", "reference", ref[2], "request", "reference", request, "outcome",
+        a->pended ? "queued" : "complete", "disposition", disposition(a, disp, sizeof disp), "extension",
+        "url", CC_CLAIMS_PLAN_EXTENSION, "valueString", plan, "item", items, "total", totals_json(a, &t));
+    if (!r) {
+        rc = CC_ERR_NOMEM;
+        goto fail;
+    }
+    if (json_object_get(a->in->claim, "subType"))
+        json_object_set(r, "subType", json_object_get(a->in->claim, "subType"));
+    if (a->preauth) json_object_set_new(r, "preAuthRef", json_string(a->in->claim_id));
+    if (json_array_size(notes) > 0) json_object_set(r, "processNote", notes);
+    out->response = r;
+    out->lines = lines;
+    out->benefit_cents = t.benefit;
+    out->patient_cents = t.patient;
+    lines = NULL;
+fail:
+    json_decref(items);
+    json_decref(notes);
+    json_decref(lines);
+    return rc;
+}
+
+/* ---- the steps in order ------------------------------------------------------------------- */
+
+static const json_t *focal_insurance(const json_t *claim)
+{
+    const json_t *list = json_object_get(claim, "insurance"), *e;
+    size_t i;
+    json_array_foreach(list, i, e) if (json_is_true(json_object_get(e, "focal"))) return e;
+    return json_array_get(list, 0);
+}
+
+static void review(adj *a)
+{
+    const cc_claims_input *in = a->in;
+    for (size_t i = 0; i < a->n; i++) {
+        line *l = &a->lines[i];
+        if (l->d != PEND || in->review == CC_CLAIMS_REVIEW_NONE) continue;
+        if (in->review == CC_CLAIMS_REVIEW_APPROVE) {
+            l->d = APPROVE;
+            l->carc[0] = l->reason[0] = '\0';
+        } else {
+            deny(l,
+                 in->review_carc && *in->review_carc ? in->review_carc
+                 : a->preauth                        ? "197"
+                                                     : "96",
+                 "%s",
+                 in->review_reason && *in->review_reason ? in->review_reason
+                                                         : "denied by the payer's reviewer");
+        }
+    }
+}
+
+cc_err cc_claims_adjudicate(const cc_claims_input *in, cc_claims_output *out, cc_errbuf *eb)
+{
+    adj a = {.in = in, .eb = eb};
+    const char *use = str(in->claim, "use");
+    cc_err rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = plan_view_load(in->plan, &a.p)) != CC_OK) {
+        rc = rc == CC_ERR_NOMEM ? rc : cc_errf(eb, CC_ERR_CORRUPT, "the plan is not a valid plan document");
+        goto done;
+    }
+    a.preauth = use && strcmp(use, "preauthorization") == 0;
+    a.filed_day = (int64_t)((in->filed_ms ? in->filed_ms : in->now_ms) / MS_PER_DAY);
+    a.cov_start = a.p.eff_start;
+    a.cov_end = a.p.eff_end;
+    if (in->coverage) {
+        const json_t *period = json_object_get(in->coverage, "period");
+        if (!cc_claims_date_parse(str(period, "start"), &a.cov_start)) {
+            rc = cc_errf(eb, CC_ERR_CORRUPT, "the coverage has no start date");
+            goto done;
+        }
+        if (!str(period, "end") || !cc_claims_date_parse(str(period, "end"), &a.cov_end))
+            a.cov_end = DAY_NONE;
+    }
+    a.preauth_refs = json_object_get(focal_insurance(in->claim), "preAuthRef");
+    a.effects = json_object();
+    a.tally = json_object();
+    a.reserved = json_object();
+    if (!a.effects || !a.tally || !a.reserved) {
+        rc = CC_ERR_NOMEM;
+        goto done;
+    }
+    if ((rc = lines_load(&a)) != CC_OK || (rc = currency_check(&a)) != CC_OK) goto done;
+
+    /* 1. the checks, line by line, then pair edits and unit limits */
+    for (size_t i = 0; i < a.n; i++)
+        if ((rc = check_line(&a, &a.lines[i])) != CC_OK) goto done;
+    pair_edits(&a);
+    if ((rc = unit_limits(&a)) != CC_OK) goto done;
+    if (a.preauth)
+        for (size_t i = 0; i < a.n; i++)
+            if (a.lines[i].d == APPROVE && list_has(a.p.prior_auth, a.lines[i].code))
+                pend(&a.lines[i], "the service needs a prior authorization review");
+    /* 2. custom rules; 3. a review resolves what pends */
+    review(&a);
+    for (size_t i = 0; i < a.n; i++) a.pended |= a.lines[i].d == PEND;
+    /* 4. money; 5. effects */
+    if (!a.pended && (rc = price(&a)) != CC_OK) goto done;
+    if (!a.pended && !a.preauth && (rc = effects(&a)) != CC_OK) goto done;
+    if ((rc = response(&a, out)) != CC_OK) goto done;
+    out->pended = a.pended;
+    if (a.pended || a.preauth) json_object_clear(a.effects);
+    out->effects = a.effects;
+    a.effects = NULL;
+done:
+    if (rc != CC_OK) cc_claims_output_free(out);
+    free(a.p.cov);
+    free(a.lines);
+    json_decref(a.effects);
+    json_decref(a.tally);
+    json_decref(a.reserved);
+    return rc;
+}
+
+void cc_claims_output_free(cc_claims_output *out)
+{
+    json_decref(out->response);
+    json_decref(out->lines);
+    json_decref(out->effects);
+    memset(out, 0, sizeof *out);
+}
