@@ -20,9 +20,10 @@
 typedef struct cc_rules cc_rules;
 
 typedef struct cc_rules_limits {
-    uint64_t
-        instructions; /* VM instructions per call (count hook granularity ok); 0 = CC_RULES_INSTRUCTIONS */
-    size_t memory;    /* bytes the state may hold; 0 = CC_RULES_MEMORY */
+    /* VM instructions per call (count hook granularity ok); 0 = CC_RULES_INSTRUCTIONS */
+    uint64_t instructions;
+    /* bytes the state may hold; 0 = CC_RULES_MEMORY */
+    size_t memory;
 } cc_rules_limits;
 
 #define CC_RULES_INSTRUCTIONS 1000000
