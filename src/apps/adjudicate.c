@@ -483,10 +483,15 @@ static bool diagnosis_supports(adj *a, const line *l, const json_t *patterns)
         bool pointed = json_array_size(seqs) == 0;
         size_t k;
         json_t *s;
-        json_array_foreach(seqs, k, s) pointed |=
-            json_integer_value(s) == json_integer_value(json_object_get(d, "sequence"));
+        json_array_foreach(seqs, k, s)
+        {
+            pointed |= json_integer_value(s) == json_integer_value(json_object_get(d, "sequence"));
+        }
         if (!code || !pointed) continue;
-        json_array_foreach(patterns, j, pat) if (icd_match(json_string_value(pat), code)) return true;
+        json_array_foreach(patterns, j, pat)
+        {
+            if (icd_match(json_string_value(pat), code)) return true;
+        }
     }
     return false;
 }
@@ -742,9 +747,11 @@ static cc_err consume(adj *a, const line *l)
     snprintf(key, sizeof key, "claim/%s", l->auth);
     cc_err rc = get(a, key, &rec);
     if (rc != CC_OK) return cc_errf(a->eb, rc, "cannot read %s", key);
-    json_array_foreach(json_object_get(rec, "lines"), j, pl) if (integer(pl, "line", 0) == l->auth_line)
+    json_array_foreach(json_object_get(rec, "lines"), j, pl)
     {
-        json_object_set_new(pl, "consumedBy", json_string(a->in->claim_id));
+        if (integer(pl, "line", 0) == l->auth_line) {
+            json_object_set_new(pl, "consumedBy", json_string(a->in->claim_id));
+        }
         json_object_set_new(pl, "consumedLine", json_integer(l->seq));
     }
     return effect_set(a, key, rec);
@@ -958,7 +965,10 @@ static const json_t *focal_insurance(const json_t *claim)
 {
     const json_t *list = json_object_get(claim, "insurance"), *e;
     size_t i;
-    json_array_foreach(list, i, e) if (json_is_true(json_object_get(e, "focal"))) return e;
+    json_array_foreach(list, i, e)
+    {
+        if (json_is_true(json_object_get(e, "focal"))) return e;
+    }
     return json_array_get(list, 0);
 }
 

@@ -16,6 +16,7 @@ static const cc_tx_type *const modules[] = {
     cc_consent_tx_types,  /* consent.grant, consent.revoke, patient.delegate */
     cc_records_tx_types,  /* record.put, record.erase, org.key */
     cc_audit_tx_types,    /* audit.access */
+    cc_claims_tx_types,   /* plan.deploy, coverage.enroll, claim.submit, priorauth.decide, payment.settle */
 };
 
 const cc_tx_type *cc_tx_type_find(const char *name)

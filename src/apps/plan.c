@@ -312,8 +312,10 @@ static cc_err sequence_list(const json_t *v, const char *path, size_t max, const
         bool found = among == NULL;
         if (!json_is_integer(x) || json_integer_value(x) < 1)
             return bad(eb, "%s[%zu] must be a positive integer", path, i);
-        json_array_foreach(among, j, e) found |=
-            json_integer_value(json_object_get(e, "sequence")) == json_integer_value(x);
+        json_array_foreach(among, j, e)
+        {
+            found |= json_integer_value(json_object_get(e, "sequence")) == json_integer_value(x);
+        }
         if (!found) return bad(eb, "%s[%zu] names no diagnosis of the claim", path, i);
     }
     return CC_OK;
@@ -432,13 +434,11 @@ static cc_err claim_insurance(const json_t *list, const char *path, cc_errbuf *e
             if (!json_is_array(refs) || json_array_size(refs) == 0 || json_array_size(refs) > PREAUTH_REFS)
                 return bad(eb, "%s.preAuthRef must be an array of 1..%d preauthorization claim ids", p,
                            PREAUTH_REFS);
-            json_array_foreach(
-                refs, j,
-                r) if (!json_string_value(r) ||
-                       !hex_id(json_string_value(
-                           r))) return bad(eb,
-                                           "%s.preAuthRef[%zu] must be a claim id (64 lowercase hex digits)",
-                                           p, j);
+            json_array_foreach(refs, j, r)
+            {
+                if (!json_string_value(r) || !hex_id(json_string_value(r)))
+                    return bad(eb, "%s.preAuthRef[%zu] must be a claim id (64 lowercase hex digits)", p, j);
+            }
         }
     }
     if (focal > 1 || (focal == 0 && json_array_size(list) > 1))
@@ -790,8 +790,10 @@ static cc_err plan_test_shape(const json_t *t, const char *p, cc_errbuf *eb)
         size_t k;
         if (carc && (!json_is_array(carc) || json_array_size(carc) > 8))
             return bad(eb, "%s.carc must be an array of reason codes (strings)", r);
-        json_array_foreach(carc, k, c) if (!text_ok(c, CARC_MAX)) return bad(
-            eb, "%s.carc[%zu] must be a reason code", r, k);
+        json_array_foreach(carc, k, c)
+        {
+            if (!text_ok(c, CARC_MAX)) return bad(eb, "%s.carc[%zu] must be a reason code", r, k);
+        }
     }
     return CC_OK;
 }
@@ -952,8 +954,10 @@ static void expected_carcs(const json_t *list, char *out, size_t cap)
     size_t i, n = 0;
     json_t *c;
     n += (size_t)snprintf(out, cap, "[");
-    json_array_foreach(list, i, c) if (n < cap) n +=
-        (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", json_string_value(c));
+    json_array_foreach(list, i, c)
+    {
+        if (n < cap) n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "," : "", json_string_value(c));
+    }
     if (n < cap) snprintf(out + n, cap - n, "]");
 }
 
@@ -990,7 +994,10 @@ static void test_compare(const json_t *expect, const cc_claims_output *o, char *
     {
         json_int_t n = json_integer_value(json_object_get(e, "line"));
         l = NULL;
-        json_array_foreach(o->lines, j, l) if (json_integer_value(json_object_get(l, "line")) == n) break;
+        json_array_foreach(o->lines, j, l)
+        {
+            if (json_integer_value(json_object_get(l, "line")) == n) break;
+        }
         if (j == json_array_size(o->lines)) {
             snprintf(msg, cap, "the claim has no line %lld", (long long)n);
             return;
@@ -1036,10 +1043,12 @@ cc_err cc_plan_test(const json_t *plan, json_t **report, cc_errbuf *eb)
         int64_t first = INT64_MAX, last = INT64_MIN, day, today;
         size_t k;
         cc_errbuf why = {""};
-        json_array_foreach(json_object_get(claim, "item"), k, item) if (cc_claims_item_date(item, &day))
+        json_array_foreach(json_object_get(claim, "item"), k, item)
         {
-            first = day < first ? day : first;
-            last = day > last ? day : last;
+            if (cc_claims_item_date(item, &day)) {
+                first = day < first ? day : first;
+                last = day > last ? day : last;
+            }
         }
         if (!cc_claims_date_parse(str(t, "date"), &today)) today = last;
         json_t *st = first != INT64_MAX ? test_state(plan, t, first) : NULL;
