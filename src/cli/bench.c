@@ -1325,7 +1325,7 @@ static void stop_nodes(bench *b)
 int cc_cmd_bench(int argc, char **argv)
 {
     const char *txs_s = NULL, *dir = NULL, *batch_s = NULL, *clients_s = NULL, *lat_s = NULL, *rate_s = NULL,
-               *lat_batch_s = NULL, *nodes_s = NULL;
+               *lat_batch_s = NULL, *nodes_s = NULL, *claims_s = NULL;
     bool keep = false, etcd = false;
     const cc_cli_opt opts[] = {
         {"txs", "N", "pre-signed note.put txs to commit (default 200000)", &txs_s},
@@ -1339,11 +1339,13 @@ int cc_cmd_bench(int argc, char **argv)
         {"nodes", "N", "run a raft network of N nodes on this machine (default 1: one node, solo)", &nodes_s},
         {"etcd", NULL, "then measure a 3-member etcd cluster (bench/etcd-compare.sh) and compare", &etcd},
         {"keep", NULL, "keep the temp network directory afterwards", &keep},
+        {"claims", "N", "instead: adjudicated 10-line claims/s on one node (plan with a Lua rule)",
+         &claims_s},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {
         "bench",
-        "[--nodes N] [--txs N] [--dir D] [--batch 2000] [--clients 4] [--etcd]",
+        "[--nodes N] [--txs N] [--dir D] [--batch 2000] [--clients 4] [--etcd] | --claims N",
         "Measure committed tx/s of one node (or N raft nodes) against this machine's Ed25519 verify rate,\n"
         "and latency.",
         opts,
@@ -1355,6 +1357,12 @@ int cc_cmd_bench(int argc, char **argv)
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
+    if (claims_s) {
+        uint64_t n;
+        if (!cc_cli_parse_u64(claims_s, false, &n) || n < 1 || n > 10000000)
+            return cc_cli_usage(ctx.cmd, "--claims must be 1..10000000");
+        return cc_cli_bench_claims(n, ctx.json);
+    }
 
     bench *b = calloc(1, sizeof *b);
     if (!b) return CC_EXIT_FAIL;

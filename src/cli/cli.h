@@ -281,6 +281,10 @@ int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message);
 /* The health records scenario of the demo (demo_records.c), on a network
  * made by cc_cli_net_init whose keyring members are registered. */
 int cc_cli_demo_records(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
+/* The claims scenario of the demo (demo_claims.c), after the records one. */
+int cc_cli_demo_claims(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
+/* carechain bench --claims N (bench_claims.c): adjudicated claims/s on one node. */
+int cc_cli_bench_claims(uint64_t n, bool json_out);
 
 typedef struct cc_cli_org {
     const char *id, *name, *kind;
@@ -358,6 +362,11 @@ int cc_cmd_record(int argc, char **argv);
 int cc_cmd_consent(int argc, char **argv);
 int cc_cmd_audit(int argc, char **argv);
 int cc_cmd_alerts(int argc, char **argv);
+int cc_cmd_plan(int argc, char **argv);
+int cc_cmd_coverage(int argc, char **argv);
+int cc_cmd_claim(int argc, char **argv);
+int cc_cmd_priorauth(int argc, char **argv);
+int cc_cmd_payment(int argc, char **argv);
 int cc_cmd_network(int argc, char **argv);
 int cc_cmd_demo(int argc, char **argv);
 int cc_cmd_devnet(int argc, char **argv);

@@ -66,6 +66,11 @@ static const cc_http_route routes[] = {
     {"GET", "/fhir/Consent", cc_http_get_fhir_consents, 0},
     {"GET", "/fhir/Consent/*", cc_http_get_fhir_consent, 0},
     {"GET", "/fhir/AuditEvent", cc_http_get_fhir_audit_events, 0},
+    {"GET", "/v1/plans/*", cc_http_get_plan, 0},
+    {"GET", "/v1/claims/*", cc_http_get_claim, 0},
+    {"POST", "/v1/claims/simulate", cc_http_post_claim_simulate, CC_PAYLOAD_MAX * 2},
+    {"GET", "/v1/patients/*/claims", cc_http_get_patient_claims, 0},
+    {"GET", "/fhir/ExplanationOfBenefit", cc_http_get_fhir_eob, 0},
     {"GET", "/metrics", cc_http_get_metrics, 0},
 };
 

@@ -139,6 +139,13 @@ cc_err cc_signed_read_patient(cc_signed_read *sr, const char *hex, cc_errbuf *eb
 /* http_fhir.c: an OperationOutcome with the status of e. */
 enum MHD_Result cc_http_send_fhir_error(cc_http_req *req, cc_err e, unsigned status, const char *message);
 
+/* http_claims.c */
+enum MHD_Result cc_http_get_plan(cc_http_req *req);
+enum MHD_Result cc_http_get_claim(cc_http_req *req);
+enum MHD_Result cc_http_get_patient_claims(cc_http_req *req);
+enum MHD_Result cc_http_post_claim_simulate(cc_http_req *req);
+enum MHD_Result cc_http_get_fhir_eob(cc_http_req *req);
+
 /* http_records.c */
 enum MHD_Result cc_http_get_record(cc_http_req *req);
 enum MHD_Result cc_http_get_patient_records(cc_http_req *req);
