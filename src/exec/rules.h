@@ -30,7 +30,7 @@ typedef struct cc_rules_limits {
 #define CC_RULES_MEMORY       (8u * 1024 * 1024)
 #define CC_RULES_SOURCE_MAX   (64u * 1024)
 #define CC_RULES_STRING_MAX   (64u * 1024) /* bytes in one Lua string (inputs included) */
-#define CC_RULES_DEPTH_MAX    32           /* nesting of tables converted to or from JSON */
+#define CC_RULES_DEPTH_MAX    32           /* nesting of a result converted to JSON */
 #define CC_RULES_RESULT_MAX   (64u * 1024) /* approximate bytes of the JSON a call returns */
 
 /* Compile source (text only: binary chunks refused) in a fresh sandboxed state
@@ -62,21 +62,25 @@ void cc_rules_free(cc_rules *r);
  * depth > 32). Deterministic: same inputs -> byte-identical output in any
  * process. Not thread safe: one caller at a time per cc_rules.
  *
- * Details: each call runs the chunk's top level again in a fresh global
+ * Details: the inputs are read-only views (tables the rule can index,
+ * ipairs, pairs and #, whose members are converted when read: a call costs
+ * what the rule reads, not the size of the plan; writing to them raises an
+ * error; rawget and rawlen see nothing). A real number, or a string over
+ * CC_RULES_STRING_MAX, fails the call when the rule reads it (INVALID,
+ * TOO_LARGE). Each call runs the chunk's top level again in a fresh global
  * environment, so no call sees what an earlier one left; the top level and
  * adjudicate share the call's budget. The first value adjudicate returns is
  * converted: nil and json.null -> null, an empty table -> [], a table with
- * keys 1..n -> an array, a table with string keys -> an object. Also
- * CC_ERR_TOO_LARGE for a string over CC_RULES_STRING_MAX (input or built)
- * or a result over CC_RULES_RESULT_MAX; CC_ERR_INVALID for inputs that
- * cannot be converted (reals, nesting over CC_RULES_DEPTH_MAX). claim,
- * member and plan may be NULL (the rule gets json.null); lim may be NULL. */
+ * keys 1..n -> an array, a table with string keys -> an object (keys
+ * sorted), an input view -> a copy of its JSON. Also CC_ERR_TOO_LARGE for
+ * any string over CC_RULES_STRING_MAX or a result over CC_RULES_RESULT_MAX.
+ * claim, member and plan may be NULL (the rule gets json.null) and must not
+ * change during the call; lim may be NULL. */
 cc_err cc_rules_call(cc_rules *r, const json_t *claim, const json_t *member, const json_t *plan,
                      const cc_rules_limits *lim, json_t **out, cc_errbuf *eb) CC_WUR;
 
 /* The most bytes r's Lua state has held at once since it was created
- * (metrics and tests: it stays within the memory cap plus a small
- * allowance for garbage collected between calls, see rules.c). */
+ * (metrics and tests): never more than the largest memory cap r was given. */
 size_t cc_rules_peak_bytes(const cc_rules *r);
 
 #endif
