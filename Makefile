@@ -16,7 +16,7 @@ CC      ?= cc
 BUILD   ?= build
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
-PKGS    := libsodium lmdb jansson libmicrohttpd libcurl raft libuv
+PKGS    := libsodium lmdb jansson libmicrohttpd libcurl raft libuv lua5.4
 SAN     ?=
 
 ifeq ($(filter lint clean,$(MAKECMDGOALS)),)
