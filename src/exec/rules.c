@@ -24,7 +24,9 @@
  *     carry only the chunk name "rules" and line numbers.
  *  4. No call sees another: each call runs the chunk's top level again in a
  *     fresh global table, then makes the globals read-only (writes raise an
- *     error) before adjudicate runs. The inputs are fresh tables too.
+ *     error) before adjudicate runs. The inputs are read-only views of the
+ *     caller's JSON (push_input), converted member by member as the rule
+ *     reads them, so a call costs what the rule reads.
  *  5. Every call is bounded. Time: a count hook every HOOK_STEP VM
  *     instructions, plus library functions whose work is not O(1) charge it
  *     to the same budget first (patterns at their worst case, table.insert,
@@ -33,6 +35,16 @@
  *     string over CC_RULES_STRING_MAX.
  *  6. Budget and memory errors cannot be swallowed: pcall re-raises them, and
  *     once the cap is hit every further allocation of the call is refused.
+ *
+ * What the budget does not see: VM instructions whose own cost grows with
+ * their operands. Comparing two long strings (up to CC_RULES_STRING_MAX) and
+ * pairs over a table whose keys were mostly removed (Lua scans the empty
+ * slots; their number depends on the hash seed, so it cannot be charged
+ * without breaking determinism) are one instruction each. Both are bounded
+ * by the string cap and the memory cap (pairs allocates, and nothing is
+ * collected inside a call): a deliberately slow rule can take about a second
+ * on this machine before it fails, not forever. '...' is refused because
+ * passing varargs on is the same kind of instruction.
  *
  * Memory and the garbage collector. The collector never runs inside a
  * call (stopped since creation), so a call's memory use is a function of
@@ -51,7 +63,7 @@
  * one node and success on another.
  *
  * A call, step by step (call_body):
- *   inputs -> Lua tables; hook on; top level runs with globals writable;
+ *   inputs -> views; hook on; top level runs with globals writable;
  *   globals read-only; adjudicate(claim, member, plan); hook off;
  *   result -> JSON (sorted keys, so even the first bad value found is the
  *   same everywhere); errors classified by what the sandbox saw (budget,
@@ -267,7 +279,7 @@ enum key_kind { K_INT, K_FLOAT, K_STRING, K_BOOL };
 
 struct key_ent {
     enum key_kind kind;
-    lua_Integer i; /* K_INT, K_BOOL (0 or 1), index into the key list for the others */
+    lua_Integer i; /* K_INT: the key; K_BOOL: 0 or 1 */
     double d;
     const char *s;
     size_t len;
@@ -512,18 +524,22 @@ static uint64_t span(lua_Integer from, lua_Integer to)
     return to >= from ? (uint64_t)to - (uint64_t)from + 1 : 0;
 }
 
+/* #t as the stock function will see it (an input view's __len included). */
+static lua_Integer table_len(lua_State *L, int idx)
+{
+    return lua_istable(L, idx) ? luaL_len(L, idx) : 0;
+}
+
 static int sb_insert(lua_State *L)
 {
-    if (lua_gettop(L) >= 3 && lua_istable(L, 1)) charge(L, lua_rawlen(L, 1) + 1);
+    if (lua_gettop(L) >= 3) charge(L, (uint64_t)table_len(L, 1) + 1);
     return call_stock(L, 0);
 }
 
 static int sb_remove(lua_State *L)
 {
-    if (lua_istable(L, 1)) {
-        lua_Integer size = (lua_Integer)lua_rawlen(L, 1);
-        charge(L, span(luaL_optinteger(L, 2, size), size) + 1);
-    }
+    lua_Integer size = table_len(L, 1);
+    charge(L, span(luaL_optinteger(L, 2, size), size) + 1);
     return call_stock(L, 1);
 }
 
@@ -535,21 +551,20 @@ static int sb_move(lua_State *L)
 
 static int sb_concat(lua_State *L)
 {
-    if (lua_istable(L, 1))
-        charge(L, span(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, (lua_Integer)lua_rawlen(L, 1))) + 1);
+    charge(L, span(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, table_len(L, 1))) + 1);
     return call_stock(L, 1);
 }
 
 static int sb_unpack(lua_State *L)
 {
-    lua_Integer len = lua_istable(L, 1) ? (lua_Integer)lua_rawlen(L, 1) : 0;
-    charge(L, span(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, len)) + 1);
+    charge(L, span(luaL_optinteger(L, 2, 1), luaL_optinteger(L, 3, table_len(L, 1))) + 1);
     return call_stock(L, LUA_MULTRET);
 }
 
 static int sb_sort(lua_State *L)
 {
-    if (lua_istable(L, 1)) charge(L, n_log_n(lua_rawlen(L, 1)) + 1);
+    lua_Integer n = table_len(L, 1);
+    charge(L, n_log_n(n > 0 ? (uint64_t)n : 0) + 1);
     return call_stock(L, 0);
 }
 

@@ -542,6 +542,21 @@ static void test_c_functions_are_charged(void **state)
     expect_error("function adjudicate() local t = {} for i = 1, 200000 do t[i] = -i end\n"
                  "  for i = 1, 100 do table.sort(t) end end",
                  "{}", CC_ERR_TIMEOUT, "budget");
+    /* Functions over input views are charged by #t too. */
+    cc_rules *r = compile_ok(
+        "function adjudicate(c, m, p)\n"
+        "  local n = 0\n"
+        "  for i = 1, 1000000 do n = n + select('#', table.unpack(p.big)) + #table.concat(p.big) end\n"
+        "  return n\n"
+        "end");
+    char *plan = malloc(2000 * 4 + 32);
+    strcpy(plan, "{\"big\":[");
+    for (int i = 0; i < 2000; i++) strcat(plan, i ? ",7" : "7");
+    strcat(plan, "]}");
+    cc_errbuf eb = {""};
+    assert_int_equal(call_text(r, "{}", "{}", plan, NULL, NULL, &eb), CC_ERR_TIMEOUT);
+    free(plan);
+    cc_rules_free(r);
     double seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
     print_message("charged C functions stopped in %.3f s of CPU\n", seconds);
     assert_true(seconds < 10);
