@@ -69,6 +69,7 @@
  *   same everywhere); errors classified by what the sandbox saw (budget,
  *   memory, string) before what Lua raised.
  */
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1435,6 +1436,7 @@ static void limits_of(const cc_rules_limits *lim, uint64_t *instructions, size_t
 cc_err cc_rules_compile(const char *source, size_t len, const cc_rules_limits *lim, cc_rules **out,
                         cc_errbuf *eb)
 {
+    assert(out);
     *out = NULL;
     if (!source) return cc_errf(eb, CC_ERR_INVALID, "no rules source");
     if (len > CC_RULES_SOURCE_MAX)
@@ -1524,6 +1526,7 @@ static int call_body(lua_State *L)
 cc_err cc_rules_call(cc_rules *r, const json_t *claim, const json_t *member, const json_t *plan,
                      const cc_rules_limits *lim, json_t **out, cc_errbuf *eb)
 {
+    assert(r && out);
     *out = NULL;
     struct call_ctx c = {.in = {claim, member, plan}, .eb = eb};
     limits_of(lim, &c.budget, &r->cap);
@@ -1550,6 +1553,7 @@ cc_err cc_rules_call(cc_rules *r, const json_t *claim, const json_t *member, con
         c.out = NULL;
         collect(r);
         if (!retry) break;
+        if (eb) eb->msg[0] = '\0';
     }
     if (r->used > r->after_gc + GC_SLACK) collect(r);
     *out = c.out;

@@ -497,6 +497,33 @@ static void test_memory_cap(void **state)
     assert_int_equal(call_text(s, "{\"n\":100000}", NULL, NULL, NULL, NULL, &eb), CC_OK);
     cc_rules_free(s);
     cc_rules_free(r);
+
+    /* Garbage an earlier call left (under the collection threshold) never
+     * makes a later call fail: that call runs again after a collection,
+     * and gets what a freshly compiled state would. */
+    static const char grow_src[] = "function adjudicate(c)\n"
+                                   "  for i = 1, c.garbage do local s = string.rep('y', 1000) .. i end\n"
+                                   "  local t = {}\n"
+                                   "  for i = 1, c.n do t[i] = i end\n"
+                                   "  return #t\n"
+                                   "end";
+    cc_rules_limits small = {.memory = 700 * 1024}; /* a fresh state needs ~540 KB for n = 32768 */
+    cc_rules *fresh = compile_ok(grow_src), *used = compile_ok(grow_src);
+    char *got;
+    assert_int_equal(call_text(fresh, "{\"garbage\":0,\"n\":32768}", NULL, NULL, &small, &got, &eb), CC_OK);
+    assert_string_equal(got, "32768");
+    free(got);
+    assert_int_equal(call_text(used, "{\"garbage\":110,\"n\":0}", NULL, NULL, &small, NULL, &eb), CC_OK);
+    assert_int_equal(call_text(used, "{\"garbage\":0,\"n\":32768}", NULL, NULL, &small, &got, &eb), CC_OK);
+    assert_string_equal(got, "32768");
+    free(got);
+    assert_true(cc_rules_peak_bytes(used) <= small.memory);
+    assert_int_equal(call_text(used, "{\"garbage\":0,\"n\":65536}", NULL, NULL, &small, NULL, &eb),
+                     CC_ERR_TOO_LARGE);
+    assert_int_equal(call_text(fresh, "{\"garbage\":0,\"n\":65536}", NULL, NULL, &small, NULL, &eb),
+                     CC_ERR_TOO_LARGE);
+    cc_rules_free(fresh);
+    cc_rules_free(used);
 }
 
 static void test_string_rep_bombs(void **state)
