@@ -26,12 +26,14 @@
  *   pend    --(review: approve | deny)--------------------> approve | deny
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apps/claims.h"
+#include "exec/rules.h"
 
 #define SYS_ADJUDICATION "http://terminology.hl7.org/CodeSystem/adjudication"
 #define SYS_C4BB         "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
@@ -40,6 +42,7 @@
 #define DAY_NONE         INT64_MAX /* an open end */
 #define CARC_BYTES       8
 #define DIGITS_MAX       32 /* significant digits of a decimal literal */
+#define RULES_CACHE      4  /* compiled rules kept per thread */
 
 /* ---- dates ------------------------------------------------------------------- */
 
@@ -358,9 +361,10 @@ typedef struct line {
     verdict d;
     char carc[CARC_BYTES];
     char reason[CC_CLAIMS_REASON_MAX + 1];
-    char dup_key[8 + CC_HASH_HEX];
-    char auth[CC_HASH_HEX]; /* the authorization it consumes: a preauthorization id ... */
-    json_int_t auth_line;   /* ... and its line */
+    char dup_key[8 + CC_HASH_HEX];           /* the member's day at this provider ... */
+    char dup_entry[CC_CLAIMS_CODE_MAX + 24]; /* ... and the service in it: "<code>|<billed>" */
+    char auth[CC_HASH_HEX];                  /* the authorization it consumes: a preauthorization id ... */
+    json_int_t auth_line;                    /* ... and its line */
     int64_t allowed, ded, copay, coins, patient, benefit;
 } line;
 
@@ -380,7 +384,8 @@ typedef struct adj {
     acc accs[CC_CLAIMS_LINES_MAX];
     size_t nacc;
     json_t *effects;  /* key -> value written */
-    json_t *tally;    /* "units/..." and "dup/..." keys of this claim's earlier lines */
+    json_t *tally;    /* "units/..." and "dup/...#entry" keys of this claim's earlier lines */
+    json_t *days;     /* "dup/..." -> that day's duplicate index, as read */
     json_t *reserved; /* "<preauth>#<line>" taken by an earlier line of this claim */
     const json_t *preauth_refs;
 } adj;
@@ -393,6 +398,17 @@ static cc_err get(adj *a, const char *key, json_t **out)
     return a->in->get(a->in->get_ctx, key, out);
 }
 
+/* Cut s before a UTF-8 sequence that a truncation left incomplete. */
+static void utf8_trim(char *s)
+{
+    size_t n = strlen(s), i = n, need;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) i--; /* continuation bytes */
+    if (i == 0) return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (n - (i - 1) < need) s[i - 1] = '\0';
+}
+
 static void deny(line *l, const char *carc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void deny(line *l, const char *carc, const char *fmt, ...)
 {
@@ -402,6 +418,7 @@ static void deny(line *l, const char *carc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(l->reason, sizeof l->reason, fmt, ap);
     va_end(ap);
+    utf8_trim(l->reason);
 }
 
 static void pend(line *l, const char *reason)
@@ -409,6 +426,7 @@ static void pend(line *l, const char *reason)
     l->d = PEND;
     snprintf(l->carc, sizeof l->carc, "133");
     snprintf(l->reason, sizeof l->reason, "%s", reason);
+    utf8_trim(l->reason);
 }
 
 /* Parse the claim's items into lines (the claim passed cc_claim_validate). */
@@ -551,22 +569,45 @@ static cc_err authorization_find(adj *a, line *l)
     return rc;
 }
 
-/* The duplicate key of a line: provider, patient, code, date, billed. */
+/* The duplicate index of a line: one state value per provider, patient and
+ * day ("dup/<sha-256 of provider|patient|date>"), an object of the services
+ * approved that day ("<code>|<billedCents>" -> {claim, line}). One read and
+ * one write per day of a claim, not per line. */
 static void dup_key(adj *a, line *l)
 {
     char buf[512], hex[CC_HASH_HEX];
     uint8_t h[CC_HASH_BYTES];
-    int n = snprintf(buf, sizeof buf, "%s|%s|%s|%s|%" PRId64, a->in->provider, a->in->patient, l->code,
-                     l->date, l->billed);
+    int n = snprintf(buf, sizeof buf, "%s|%s|%s", a->in->provider, a->in->patient, l->date);
     cc_sha256((const uint8_t *)buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, h);
     snprintf(l->dup_key, sizeof l->dup_key, "dup/%s", cc_hex(h, CC_HASH_BYTES, hex));
+    snprintf(l->dup_entry, sizeof l->dup_entry, "%s|%" PRId64, l->code, l->billed);
+}
+
+/* The day's duplicate index (from state, or empty), kept in a->days. */
+static cc_err dup_day(adj *a, const line *l, json_t **out)
+{
+    json_t *day = json_object_get(a->days, l->dup_key);
+    if (!day) {
+        cc_err rc = get(a, l->dup_key, &day);
+        if (rc == CC_ERR_NOT_FOUND)
+            day = json_object();
+        else if (rc != CC_OK)
+            return cc_errf(a->eb, rc, "cannot read the duplicate index");
+        if (!json_is_object(day)) {
+            json_decref(day);
+            return day ? cc_errf(a->eb, CC_ERR_CORRUPT, "%s is not an object", l->dup_key) : CC_ERR_NOMEM;
+        }
+        if (json_object_set_new(a->days, l->dup_key, day) != 0) return CC_ERR_NOMEM;
+    }
+    *out = day;
+    return CC_OK;
 }
 
 /* Steps 1.1 .. 1.6 of one line. */
 static cc_err check_line(adj *a, line *l)
 {
     char d1[11], d2[11];
-    json_t *seen = NULL;
+    json_t *seen = NULL, *day = NULL;
     cc_err rc;
     int64_t start = a->cov_start > a->p.eff_start ? a->cov_start : a->p.eff_start;
     int64_t end = a->cov_end < a->p.eff_end ? a->cov_end : a->p.eff_end;
@@ -587,18 +628,17 @@ static cc_err check_line(adj *a, line *l)
             return deny(l, "29", "filed %" PRId64 " days after the service date; the limit is %" PRId64,
                         a->filed_day - l->day, a->p.filing_days),
                    CC_OK;
+        char mine[sizeof l->dup_key + sizeof l->dup_entry + 2];
         dup_key(a, l);
-        if (json_object_get(a->tally, l->dup_key))
+        snprintf(mine, sizeof mine, "%s#%s", l->dup_key, l->dup_entry);
+        if (json_object_get(a->tally, mine))
             return deny(l, "18", "the same service is billed twice in this claim"), CC_OK;
-        rc = get(a, l->dup_key, &seen);
-        if (rc == CC_OK) {
-            deny(l, "18", "duplicate of line %lld of claim %.12s…", (long long)integer(seen, "line", 0),
-                 str(seen, "claim") ? str(seen, "claim") : "?");
-            json_decref(seen);
-            return CC_OK;
-        }
-        if (rc != CC_ERR_NOT_FOUND) return cc_errf(a->eb, rc, "cannot read the duplicate index");
-        if (json_object_set_new(a->tally, l->dup_key, json_true()) != 0) return CC_ERR_NOMEM;
+        if ((rc = dup_day(a, l, &day)) != CC_OK) return rc;
+        if ((seen = json_object_get(day, l->dup_entry)))
+            return deny(l, "18", "duplicate of line %lld of claim %.12s…",
+                        (long long)integer(seen, "line", 0), str(seen, "claim") ? str(seen, "claim") : "?"),
+                   CC_OK;
+        if (json_object_set_new(a->tally, mine, json_true()) != 0) return CC_ERR_NOMEM;
     }
     if (!(l->cov = plan_covered(&a->p, l->code)))
         return deny(l, "96", "%s is not covered by plan %s", l->code, a->p.id), CC_OK;
@@ -732,6 +772,234 @@ static cc_err price(adj *a)
     return CC_OK;
 }
 
+/* ---- custom rules (step 2) --------------------------------------------------------- */
+
+/* Compiled rules, kept per thread (a cc_rules serves one caller at a
+ * time) and keyed by the SHA-256 of their source. Every call runs the
+ * chunk afresh (exec/rules.h), so reusing a compiled rule changes no
+ * answer; it only spares a compile per claim. */
+typedef struct rules_slot {
+    uint8_t hash[CC_HASH_BYTES];
+    cc_rules *r;
+    uint64_t used;
+} rules_slot;
+
+typedef struct rules_cache {
+    rules_slot slot[RULES_CACHE];
+    uint64_t tick;
+} rules_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+    rules_cache *c = p;
+    for (size_t i = 0; i < RULES_CACHE; i++) cc_rules_free(c->slot[i].r);
+    free(c);
+}
+
+static void cache_init(void)
+{
+    if (pthread_key_create(&cache_key, cache_free) != 0) abort();
+}
+
+cc_err cc_claims_rules_get(const char *source, cc_rules **out, cc_errbuf *eb)
+{
+    uint8_t h[CC_HASH_BYTES];
+    size_t len = strlen(source), lru = 0;
+    pthread_once(&cache_once, cache_init);
+    rules_cache *c = pthread_getspecific(cache_key);
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c))) return CC_ERR_NOMEM;
+        if (pthread_setspecific(cache_key, c) != 0) {
+            free(c);
+            return CC_ERR_NOMEM;
+        }
+    }
+    cc_sha256((const uint8_t *)source, len, h);
+    for (size_t i = 0; i < RULES_CACHE; i++) {
+        rules_slot *s = &c->slot[i];
+        if (s->r && memcmp(s->hash, h, sizeof h) == 0) {
+            s->used = ++c->tick;
+            *out = s->r;
+            return CC_OK;
+        }
+        if (c->slot[lru].r && (!s->r || s->used < c->slot[lru].used)) lru = i; /* empty, else least recent */
+    }
+    cc_rules *r = NULL;
+    cc_err rc = cc_rules_compile(source, len, NULL, &r, eb);
+    if (rc != CC_OK) return rc;
+    rules_slot *s = &c->slot[lru];
+    cc_rules_free(s->r);
+    memcpy(s->hash, h, sizeof h);
+    s->r = r;
+    s->used = ++c->tick;
+    *out = r;
+    return CC_OK;
+}
+
+void cc_claims_rules_flush(void)
+{
+    pthread_once(&cache_once, cache_init);
+    rules_cache *c = pthread_getspecific(cache_key);
+    if (c && pthread_setspecific(cache_key, NULL) == 0) cache_free(c);
+}
+
+/* The diagnosis codes line l points at (all of the claim's when it points at none). */
+static json_t *line_diagnoses(const adj *a, const line *l)
+{
+    const json_t *diags = json_object_get(a->in->claim, "diagnosis"), *d, *s;
+    const json_t *seqs = l ? json_object_get(l->item, "diagnosisSequence") : NULL;
+    json_t *out = json_array();
+    size_t i, k;
+    json_array_foreach(diags, i, d)
+    {
+        bool pointed = json_array_size(seqs) == 0;
+        json_array_foreach(seqs, k, s)
+        {
+            pointed |= json_integer_value(s) == json_integer_value(json_object_get(d, "sequence"));
+        }
+        const char *code = cc_claims_concept_code(json_object_get(d, "diagnosisCodeableConcept"));
+        if (out && pointed && code) json_array_append_new(out, json_string(code));
+    }
+    return out;
+}
+
+/* The claim as a rule sees it (docs/PLANS.md "What a custom rule is given"). */
+static json_t *rules_claim(const adj *a)
+{
+    json_t *lines = json_array();
+    for (size_t i = 0; lines && i < a->n; i++) {
+        const line *l = &a->lines[i];
+        json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:o}", "line", l->seq, "code", l->code, "date",
+                              l->date, "units", (json_int_t)l->units, "billedCents", (json_int_t)l->billed,
+                              "decision", decision_names[l->d], "diagnoses", line_diagnoses(a, l));
+        if (o && l->cov) {
+            json_object_set_new(o, "category", json_string(l->cov->category));
+            json_object_set_new(o, "allowedCents",
+                                json_integer(min64(l->billed, l->cov->allowed * l->units)));
+        }
+        if (o && l->d != APPROVE) json_object_set_new(o, "carc", json_string(l->carc));
+        if (!o || json_array_append_new(lines, o) != 0) {
+            json_decref(lines);
+            return NULL;
+        }
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", a->in->claim_id, "use",
+                     a->preauth ? "preauthorization" : "claim", "patient", a->in->patient, "provider",
+                     a->in->provider, "diagnoses", line_diagnoses(a, NULL), "lines", lines);
+}
+
+static bool carc_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s && s[n]; n++)
+        if (n >= 4 || !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'A' && s[n] <= 'Z'))) return false;
+    return n > 0;
+}
+
+/* Every line a check did not deny is pended with why (a rule that failed). */
+static void pend_all(adj *a, const char *why)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->lines[i].d != DENY) pend(&a->lines[i], why);
+}
+
+/* Apply the rule's decisions; false (and nothing applied) when its answer
+ * is not a list of well-formed decisions for lines of this claim. */
+static bool rules_apply(adj *a, const json_t *decisions, char *why, size_t cap)
+{
+    const json_t *d;
+    size_t i;
+    if (!json_is_array(decisions))
+        return snprintf(why, cap, "it did not return a list of line decisions"), false;
+    json_array_foreach(decisions, i, d)
+    {
+        const char *dec = json_string_value(json_object_get(d, "decision"));
+        const json_t *carc = json_object_get(d, "carc"), *reason = json_object_get(d, "reason");
+        json_int_t n = json_integer_value(json_object_get(d, "line"));
+        size_t k = 0;
+        while (k < a->n && a->lines[k].seq != n) k++;
+        if (!json_is_object(d) || k == a->n)
+            return snprintf(why, cap, "decision %zu names no line of the claim", i + 1), false;
+        if (!dec || (strcmp(dec, "deny") && strcmp(dec, "pend") && strcmp(dec, "approve")))
+            return snprintf(why, cap, "decision %zu is not deny, pend or approve", i + 1), false;
+        if ((carc && !carc_valid(json_string_value(carc))) || (reason && !json_is_string(reason)))
+            return snprintf(why, cap, "decision %zu has a malformed carc or reason", i + 1), false;
+    }
+    json_array_foreach(decisions, i, d)
+    {
+        const char *dec = json_string_value(json_object_get(d, "decision"));
+        const char *carc = json_string_value(json_object_get(d, "carc"));
+        const char *reason = json_string_value(json_object_get(d, "reason"));
+        char text[CC_CLAIMS_REASON_MAX + 1];
+        line *l = a->lines;
+        while (l->seq != json_integer_value(json_object_get(d, "line"))) l++;
+        snprintf(text, sizeof text, "%s", reason && *reason ? reason : "");
+        for (char *c = text; *c; c++)
+            if ((unsigned char)*c < 0x20) *c = ' ';
+        if (l->d == DENY) continue; /* a rule cannot lift a denial */
+        if (strcmp(dec, "deny") == 0)
+            deny(l, carc ? carc : "96", "%s", text[0] ? text : "denied by the plan's custom rule");
+        else if (strcmp(dec, "pend") == 0)
+            pend(l, text[0] ? text : "the plan's custom rule asks for a review");
+        else if (l->d == PEND)
+            l->d = APPROVE, l->carc[0] = l->reason[0] = '\0';
+    }
+    return true;
+}
+
+static cc_err run_rules(adj *a)
+{
+    cc_errbuf why = {""};
+    cc_rules *r = NULL;
+    acc *m = NULL;
+    json_t *claim = NULL, *member = NULL, *plan = NULL, *decisions = NULL, *v;
+    const char *k;
+    size_t first = 0;
+    cc_err rc = cc_claims_rules_get(a->p.rules, &r, &why);
+    if (rc == CC_ERR_NOMEM) return rc;
+    if (rc != CC_OK) {
+        char text[CC_CLAIMS_REASON_MAX + 1];
+        snprintf(text, sizeof text, "custom rule failed: %s", why.msg);
+        pend_all(a, text);
+        return CC_OK;
+    }
+    for (size_t i = 1; i < a->n; i++)
+        if (a->lines[i].day < a->lines[first].day) first = i;
+    if ((rc = acc_get(a, a->lines[first].year, &m)) != CC_OK) return rc;
+    claim = rules_claim(a);
+    member = json_pack("{s:I, s:I, s:I}", "deductibleMetCents", (json_int_t)m->ded, "outOfPocketMetCents",
+                       (json_int_t)m->oop, "planYear", (json_int_t)m->year);
+    plan = json_object();
+    json_object_foreach((json_t *)a->p.doc, k, v)
+    {
+        if (plan && strcmp(k, "rules") != 0 && strcmp(k, "tests") != 0) json_object_set(plan, k, v);
+    }
+    if (!claim || !member || !plan) {
+        rc = CC_ERR_NOMEM;
+        goto done;
+    }
+    rc = cc_rules_call(r, claim, member, plan, NULL, &decisions, &why);
+    if (rc == CC_ERR_NOMEM) goto done;
+    char text[CC_CLAIMS_REASON_MAX + 1], bad[120];
+    if (rc != CC_OK) {
+        snprintf(text, sizeof text, "custom rule failed: %s", why.msg);
+        pend_all(a, text);
+    } else if (!rules_apply(a, decisions, bad, sizeof bad)) {
+        snprintf(text, sizeof text, "custom rule answered wrongly: %s", bad);
+        pend_all(a, text);
+    }
+    rc = CC_OK;
+done:
+    json_decref(claim);
+    json_decref(member);
+    json_decref(plan);
+    json_decref(decisions);
+    return rc;
+}
+
 /* ---- effects (step 5) ------------------------------------------------------------------ */
 
 static cc_err effect_set(adj *a, const char *key, json_t *v)
@@ -771,7 +1039,12 @@ static cc_err effects(adj *a)
     for (size_t i = 0; i < a->n && rc == CC_OK; i++) {
         line *l = &a->lines[i];
         if (l->d != APPROVE) continue;
-        rc = effect_set(a, l->dup_key, json_pack("{s:s, s:I}", "claim", a->in->claim_id, "line", l->seq));
+        json_t *day = NULL;
+        if ((rc = dup_day(a, l, &day)) == CC_OK &&
+            json_object_set_new(day, l->dup_entry,
+                                json_pack("{s:s, s:I}", "claim", a->in->claim_id, "line", l->seq)))
+            rc = CC_ERR_NOMEM;
+        if (rc == CC_OK) rc = effect_set(a, l->dup_key, json_incref(day));
         if (rc == CC_OK && json_object_get(a->p.units, l->code)) {
             json_t *prior = NULL;
             snprintf(key, sizeof key, "units/%.64s/%.16s/%s", a->in->patient, l->code, l->date);
@@ -789,39 +1062,142 @@ static cc_err effects(adj *a)
 
 /* ---- the ClaimResponse -------------------------------------------------------------------- */
 
-static json_t *money(const adj *a, int64_t cents)
+/* The response and the lines are written as canonical JSON text directly
+ * (keys in bytewise order, compact, jansson's escaping): the same bytes
+ * json_dumps(JSON_COMPACT | JSON_SORT_KEYS) would give, without building
+ * and sorting a tree per claim. claim.submit stores them as they are. */
+typedef struct sb {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} sb;
+
+static void sb_raw(sb *b, const char *s, size_t n)
 {
-    char v[32];
-    return json_pack("{s:s, s:s}", "value", cc_claims_cents_format(cents, v), "currency", a->p.currency);
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
 }
 
-static json_t *concept1(const char *system, const char *code)
+static void sb_lit(sb *b, const char *s)
 {
-    return json_pack("{s:[{s:s, s:s}]}", "coding", "system", system, "code", code);
+    sb_raw(b, s, strlen(s));
 }
 
-static bool add_adj(json_t *list, const adj *a, const char *system, const char *category, int64_t cents,
-                    const char *carc)
+/* Decimal digits of v, written backwards ending at end; returns the start. */
+static char *digits_of(uint64_t v, char *end)
 {
-    json_t *e = json_pack("{s:o, s:o}", "category", concept1(system, category), "amount", money(a, cents));
-    if (e && carc && carc[0]) json_object_set_new(e, "reason", concept1(CC_CLAIMS_CARC_SYSTEM, carc));
-    return e && json_array_append_new(list, e) == 0;
+    do *--end = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return end;
+}
+
+static void sb_int(sb *b, int64_t v)
+{
+    char buf[24], *end = buf + sizeof buf,
+                  *p = digits_of(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, end);
+    if (v < 0) *--p = '-';
+    sb_raw(b, p, (size_t)(end - p));
+}
+
+/* A JSON value, dumped canonically. */
+static void sb_json(sb *b, const json_t *v)
+{
+    char *d = v ? cc_json_dump(v) : NULL;
+    if (!d) {
+        b->oom = true;
+        return;
+    }
+    sb_lit(b, d);
+    free(d);
+}
+
+/* A JSON string as jansson writes it. */
+static void sb_str(sb *b, const char *s)
+{
+    if (cc_json_str_plain(s)) {
+        sb_raw(b, "\"", 1);
+        sb_lit(b, s);
+        sb_raw(b, "\"", 1);
+        return;
+    }
+    json_t *j = json_string(s);
+    char *d = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    if (!d) {
+        b->oom = true;
+        return;
+    }
+    sb_lit(b, d);
+    free(d);
+}
+
+/* A CodeableConcept of one coding, as canonical text, from literals. */
+#define CONCEPT(system, code) "{\"coding\":[{\"code\":\"" code "\",\"system\":\"" system "\"}]}"
+#define ADJ(code)             CONCEPT(SYS_ADJUDICATION, code)
+#define C4BB(code)            CONCEPT(SYS_C4BB, code)
+
+/* {"currency":cur,"value":"12.34"}; currency is 3 capital letters (plan.c). */
+static void sb_money(sb *b, const adj *a, int64_t cents)
+{
+    char buf[40], *end = buf + sizeof buf, *p = end;
+    uint64_t v = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+    *--p = '}';
+    *--p = '"';
+    *--p = (char)('0' + v % 10);
+    *--p = (char)('0' + v / 10 % 10);
+    *--p = '.';
+    p = digits_of(v / 100, p);
+    if (cents < 0) *--p = '-';
+    sb_lit(b, "{\"currency\":\"");
+    sb_raw(b, a->p.currency, 3);
+    sb_lit(b, "\",\"value\":\"");
+    sb_raw(b, p, (size_t)(end - p));
+}
+
+/* One adjudication: {"amount":...,"category":...,"reason":...}; carc is
+ * 1..4 of [0-9A-Z] (checked where it comes from). */
+static void sb_adj(sb *b, const adj *a, bool *first, const char *category, int64_t cents, const char *carc)
+{
+    sb_lit(b, *first ? "{\"amount\":" : ",{\"amount\":");
+    *first = false;
+    sb_money(b, a, cents);
+    sb_lit(b, ",\"category\":");
+    sb_lit(b, category);
+    if (carc && carc[0]) {
+        sb_lit(b, ",\"reason\":{\"coding\":[{\"code\":");
+        sb_str(b, carc);
+        sb_lit(b, ",\"system\":\"" CC_CLAIMS_CARC_SYSTEM "\"}]}");
+    }
+    sb_lit(b, "}");
 }
 
 typedef struct sums {
     int64_t submitted, eligible, ded, copay, coins, patient, benefit;
 } sums;
 
-static json_t *item_json(const adj *a, const line *l, json_t *notes, sums *t)
+static void sb_item(sb *b, const adj *a, const line *l, size_t note, sums *t)
 {
-    json_t *adjs = json_array();
-    bool ok = adjs != NULL;
+    bool first = true;
     t->submitted += l->billed;
-    ok = ok && add_adj(adjs, a, SYS_ADJUDICATION, "submitted", l->billed, l->d == PEND ? l->carc : NULL);
+    sb_lit(b, "{\"adjudication\":[");
+    sb_adj(b, a, &first, ADJ("submitted"), l->billed, l->d == PEND ? l->carc : NULL);
     if (l->d == DENY) {
-        ok = ok && add_adj(adjs, a, SYS_ADJUDICATION, "eligible", 0, l->carc) &&
-             add_adj(adjs, a, SYS_C4BB, "noncovered", l->billed, NULL) &&
-             add_adj(adjs, a, SYS_ADJUDICATION, "benefit", 0, NULL);
+        sb_adj(b, a, &first, ADJ("eligible"), 0, l->carc);
+        sb_adj(b, a, &first, C4BB("noncovered"), l->billed, NULL);
+        sb_adj(b, a, &first, ADJ("benefit"), 0, NULL);
     } else if (l->d == APPROVE && a->priced) {
         t->eligible += l->allowed;
         t->ded += l->ded;
@@ -829,50 +1205,47 @@ static json_t *item_json(const adj *a, const line *l, json_t *notes, sums *t)
         t->coins += l->coins;
         t->patient += l->patient;
         t->benefit += l->benefit;
-        ok = ok &&
-             add_adj(adjs, a, SYS_ADJUDICATION, "eligible", l->allowed,
-                     l->allowed < l->billed ? "45" : NULL) &&
-             add_adj(adjs, a, SYS_ADJUDICATION, "deductible", l->ded, l->ded ? "1" : NULL) &&
-             add_adj(adjs, a, SYS_ADJUDICATION, "copay", l->copay, l->copay ? "3" : NULL) &&
-             add_adj(adjs, a, SYS_C4BB, "coinsurance", l->coins, l->coins ? "2" : NULL) &&
-             add_adj(adjs, a, SYS_C4BB, "memberliability", l->patient, NULL) &&
-             add_adj(adjs, a, SYS_ADJUDICATION, "benefit", l->benefit, NULL);
+        sb_adj(b, a, &first, ADJ("eligible"), l->allowed, l->allowed < l->billed ? "45" : NULL);
+        sb_adj(b, a, &first, ADJ("deductible"), l->ded, l->ded ? "1" : NULL);
+        sb_adj(b, a, &first, ADJ("copay"), l->copay, l->copay ? "3" : NULL);
+        sb_adj(b, a, &first, C4BB("coinsurance"), l->coins, l->coins ? "2" : NULL);
+        sb_adj(b, a, &first, C4BB("memberliability"), l->patient, NULL);
+        sb_adj(b, a, &first, ADJ("benefit"), l->benefit, NULL);
+    } else if (l->d == APPROVE) {
+        t->eligible += l->allowed;
+        sb_adj(b, a, &first, ADJ("eligible"), l->allowed, l->allowed < l->billed ? "45" : NULL);
     }
-    json_t *item = json_pack("{s:I, s:o, s:[{s:s, s:s}]}", "itemSequence", l->seq, "adjudication", adjs,
-                             "extension", "url", EXT_DECISION, "valueCode", decision_names[l->d]);
-    if (item && l->reason[0]) {
-        json_int_t number = (json_int_t)json_array_size(notes) + 1;
-        json_array_append_new(
-            notes, json_pack("{s:I, s:s, s:s}", "number", number, "type", "display", "text", l->reason));
-        json_object_set_new(item, "noteNumber", json_pack("[I]", number));
+    sb_lit(b, "],\"extension\":[{\"url\":\"" EXT_DECISION "\",\"valueCode\":\"");
+    sb_lit(b, decision_names[l->d]);
+    sb_lit(b, "\"}],\"itemSequence\":");
+    sb_int(b, l->seq);
+    if (note) {
+        sb_lit(b, ",\"noteNumber\":[");
+        sb_int(b, (int64_t)note);
+        sb_lit(b, "]");
     }
-    if (!ok) {
-        json_decref(item);
-        return NULL;
-    }
-    return item;
+    sb_lit(b, "}");
 }
 
-static json_t *totals_json(const adj *a, const sums *t)
+static void sb_totals(sb *b, const adj *a, const sums *t)
 {
-    json_t *list = json_array();
     struct {
-        const char *system, *code;
+        const char *category;
         int64_t cents;
-    } rows[] = {{SYS_ADJUDICATION, "submitted", t->submitted}, {SYS_ADJUDICATION, "eligible", t->eligible},
-                {SYS_ADJUDICATION, "deductible", t->ded},      {SYS_ADJUDICATION, "copay", t->copay},
-                {SYS_C4BB, "coinsurance", t->coins},           {SYS_C4BB, "memberliability", t->patient},
-                {SYS_ADJUDICATION, "benefit", t->benefit}};
-    for (size_t i = 0; list && i < sizeof rows / sizeof rows[0]; i++) {
-        if (i > 0 && !a->priced) break;
-        if (json_array_append_new(list,
-                                  json_pack("{s:o, s:o}", "category", concept1(rows[i].system, rows[i].code),
-                                            "amount", money(a, rows[i].cents))) != 0) {
-            json_decref(list);
-            return NULL;
-        }
+    } rows[] = {{ADJ("submitted"), t->submitted}, {ADJ("eligible"), t->eligible},
+                {ADJ("deductible"), t->ded},      {ADJ("copay"), t->copay},
+                {C4BB("coinsurance"), t->coins},  {C4BB("memberliability"), t->patient},
+                {ADJ("benefit"), t->benefit}};
+    size_t n = a->priced ? sizeof rows / sizeof rows[0] : 2;
+    sb_lit(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        sb_lit(b, i ? ",{\"amount\":" : "{\"amount\":");
+        sb_money(b, a, rows[i].cents);
+        sb_lit(b, ",\"category\":");
+        sb_lit(b, rows[i].category);
+        sb_lit(b, "}");
     }
-    return list;
+    sb_lit(b, "]");
 }
 
 static const char *disposition(const adj *a, char *out, size_t cap)
@@ -894,68 +1267,165 @@ static const char *disposition(const adj *a, char *out, size_t cap)
     else
         snprintf(out, cap, "Adjudicated under plan %s version %" PRId64 ": %zu of %zu lines approved.",
                  a->p.id, a->p.version, approved, a->n);
+    utf8_trim(out);
     return out;
+}
+
+/* The lines as claim.submit stores them (keys in bytewise order). */
+static void sb_lines(sb *b, const adj *a)
+{
+    sb_lit(b, "[");
+    for (size_t i = 0; i < a->n; i++) {
+        const line *l = &a->lines[i];
+        bool priced = l->d == APPROVE && a->priced;
+        sb_lit(b, i ? ",{" : "{");
+        if (priced) {
+            sb_lit(b, "\"allowedCents\":");
+            sb_int(b, l->allowed);
+            sb_lit(b, ",");
+        }
+        if (l->auth[0]) {
+            sb_lit(b, "\"authorization\":");
+            sb_str(b, l->auth);
+            sb_lit(b, ",");
+        }
+        if (priced) {
+            sb_lit(b, "\"benefitCents\":");
+            sb_int(b, l->benefit);
+            sb_lit(b, ",");
+        }
+        sb_lit(b, "\"billedCents\":");
+        sb_int(b, l->billed);
+        if (l->d != APPROVE) {
+            sb_lit(b, ",\"carc\":");
+            sb_str(b, l->carc);
+        }
+        sb_lit(b, ",\"code\":");
+        sb_str(b, l->code);
+        if (priced) {
+            sb_lit(b, ",\"coinsuranceCents\":");
+            sb_int(b, l->coins);
+            sb_lit(b, ",\"copayCents\":");
+            sb_int(b, l->copay);
+        }
+        sb_lit(b, ",\"date\":\"");
+        sb_lit(b, l->date);
+        sb_lit(b, "\",\"decision\":\"");
+        sb_lit(b, decision_names[l->d]);
+        sb_lit(b, "\"");
+        if (priced) {
+            sb_lit(b, ",\"deductibleCents\":");
+            sb_int(b, l->ded);
+        }
+        sb_lit(b, ",\"line\":");
+        sb_int(b, l->seq);
+        if (priced) {
+            sb_lit(b, ",\"patientCents\":");
+            sb_int(b, l->patient);
+        }
+        if (l->reason[0]) {
+            sb_lit(b, ",\"reason\":");
+            sb_str(b, l->reason);
+        }
+        sb_lit(b, ",\"units\":");
+        sb_int(b, l->units);
+        sb_lit(b, "}");
+    }
+    sb_lit(b, "]");
+}
+
+/* {"reference":"<type>/<id>"} */
+static void sb_ref(sb *b, const char *type, const char *id)
+{
+    char ref[32 + CC_CLAIMS_ID_MAX + CC_HASH_HEX];
+    snprintf(ref, sizeof ref, "%s/%s", type, id);
+    sb_lit(b, "{\"reference\":");
+    sb_str(b, ref);
+    sb_lit(b, "}");
 }
 
 static cc_err response(adj *a, cc_claims_output *out)
 {
-    char ref[3][16 + CC_CLAIMS_ID_MAX + CC_HASH_HEX], created[32], plan[CC_CLAIMS_ID_MAX + 24], disp[400];
-    json_t *items = json_array(), *notes = json_array(), *lines = json_array();
+    const json_t *sub = json_object_get(a->in->claim, "subType");
+    char created[32], disp[400], plan[CC_CLAIMS_ID_MAX + 24];
+    size_t notes = 0;
     sums t = {0};
-    cc_err rc = items && notes && lines ? CC_OK : CC_ERR_NOMEM;
-    for (size_t i = 0; i < a->n && rc == CC_OK; i++) {
-        const line *l = &a->lines[i];
-        json_t *lj = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s}", "line", l->seq, "code", l->code, "date",
-                               l->date, "units", (json_int_t)l->units, "billedCents", (json_int_t)l->billed,
-                               "decision", decision_names[l->d]);
-        if (lj && l->d != APPROVE) json_object_set_new(lj, "carc", json_string(l->carc));
-        if (lj && l->reason[0]) json_object_set_new(lj, "reason", json_string(l->reason));
-        if (lj && l->d == APPROVE && a->priced) {
-            json_object_set_new(lj, "allowedCents", json_integer(l->allowed));
-            json_object_set_new(lj, "deductibleCents", json_integer(l->ded));
-            json_object_set_new(lj, "copayCents", json_integer(l->copay));
-            json_object_set_new(lj, "coinsuranceCents", json_integer(l->coins));
-            json_object_set_new(lj, "patientCents", json_integer(l->patient));
-            json_object_set_new(lj, "benefitCents", json_integer(l->benefit));
-        }
-        if (lj && l->auth[0]) json_object_set_new(lj, "authorization", json_string(l->auth));
-        if (!lj || json_array_append_new(lines, lj) != 0 ||
-            json_array_append_new(items, item_json(a, l, notes, &t)) != 0)
-            rc = CC_ERR_NOMEM;
+    sb r = {0}, items = {0}, l = {0};
+    cc_err rc = CC_OK;
+
+    for (size_t i = 0; i < a->n; i++) {
+        if (i) sb_lit(&items, ",");
+        sb_item(&items, a, &a->lines[i], a->lines[i].reason[0] ? ++notes : 0, &t);
     }
-    if (rc != CC_OK) goto fail;
-    snprintf(ref[0], sizeof ref[0], "Patient/%s", a->in->patient);
-    snprintf(ref[1], sizeof ref[1], "Organization/%s", a->in->insurer);
-    snprintf(ref[2], sizeof ref[2], "Organization/%s", a->in->provider);
     snprintf(plan, sizeof plan, "%s|%" PRId64, a->p.id, a->p.version);
-    char request[16 + CC_HASH_HEX];
-    snprintf(request, sizeof request, "Claim/%s", a->in->claim_id);
-    json_t *r = json_pack(
-        "{s:s, s:s, s:s, s:O, s:s, s:{s:s}, s:s, s:{s:s}, s:{s:s}, s:{s:s}, s:s, s:s, "
-        "s:[{s:s, s:s}], s:O, s:o}",
-        "resourceType", "ClaimResponse", "id", a->in->claim_id, "status", "active", "type",
-        json_object_get(a->in->claim, "type"), "use", a->preauth ? "preauthorization" : "claim", "patient",
-        "reference", ref[0], "created", date_time(a->in->now_ms, created), "insurer", "reference", ref[1],
-        "requestor", "reference", ref[2], "request", "reference", request, "outcome",
-        a->pended ? "queued" : "complete", "disposition", disposition(a, disp, sizeof disp), "extension",
-        "url", CC_CLAIMS_PLAN_EXTENSION, "valueString", plan, "item", items, "total", totals_json(a, &t));
-    if (!r) {
+    sb_lit(&r, "{\"created\":\"");
+    sb_lit(&r, date_time(a->in->now_ms, created));
+    sb_lit(&r, "\",\"disposition\":");
+    sb_str(&r, disposition(a, disp, sizeof disp));
+    sb_lit(&r, ",\"extension\":[{\"url\":\"" CC_CLAIMS_PLAN_EXTENSION "\",\"valueString\":");
+    sb_str(&r, plan);
+    sb_lit(&r, "}],\"id\":");
+    sb_str(&r, a->in->claim_id);
+    sb_lit(&r, ",\"insurer\":");
+    sb_ref(&r, "Organization", a->in->insurer);
+    sb_lit(&r, ",\"item\":[");
+    if (items.p) sb_raw(&r, items.p, items.n);
+    r.oom |= items.oom;
+    sb_lit(&r, "],\"outcome\":\"");
+    sb_lit(&r, a->pended ? "queued" : "complete");
+    sb_lit(&r, "\",\"patient\":");
+    sb_ref(&r, "Patient", a->in->patient);
+    if (a->preauth) {
+        sb_lit(&r, ",\"preAuthRef\":");
+        sb_str(&r, a->in->claim_id);
+    }
+    if (notes) {
+        sb_lit(&r, ",\"processNote\":[");
+        for (size_t i = 0, k = 0; i < a->n; i++) {
+            if (!a->lines[i].reason[0]) continue;
+            sb_lit(&r, k ? ",{\"number\":" : "{\"number\":");
+            sb_int(&r, (int64_t)++k);
+            sb_lit(&r, ",\"text\":");
+            sb_str(&r, a->lines[i].reason);
+            sb_lit(&r, ",\"type\":\"display\"}");
+        }
+        sb_lit(&r, "]");
+    }
+    sb_lit(&r, ",\"request\":");
+    sb_ref(&r, "Claim", a->in->claim_id);
+    sb_lit(&r, ",\"requestor\":");
+    sb_ref(&r, "Organization", a->in->provider);
+    sb_lit(&r, ",\"resourceType\":\"ClaimResponse\",\"status\":\"active\"");
+    if (sub) {
+        sb_lit(&r, ",\"subType\":");
+        sb_json(&r, sub);
+    }
+    sb_lit(&r, ",\"total\":");
+    sb_totals(&r, a, &t);
+    sb_lit(&r, ",\"type\":");
+    sb_json(&r, json_object_get(a->in->claim, "type"));
+    sb_lit(&r, ",\"use\":\"");
+    sb_lit(&r, a->preauth ? "preauthorization" : "claim");
+    sb_lit(&r, "\"}");
+    sb_lines(&l, a);
+    if (r.oom || l.oom) {
         rc = CC_ERR_NOMEM;
         goto fail;
     }
-    if (json_object_get(a->in->claim, "subType"))
-        json_object_set(r, "subType", json_object_get(a->in->claim, "subType"));
-    if (a->preauth) json_object_set_new(r, "preAuthRef", json_string(a->in->claim_id));
-    if (json_array_size(notes) > 0) json_object_set(r, "processNote", notes);
-    out->response = r;
-    out->lines = lines;
+    out->response_text = r.p;
+    out->lines_text = l.p;
+    r.p = l.p = NULL;
     out->benefit_cents = t.benefit;
     out->patient_cents = t.patient;
-    lines = NULL;
+    if (!a->in->text_only) {
+        out->response = cc_json_parse((const uint8_t *)out->response_text, strlen(out->response_text), NULL);
+        out->lines = cc_json_parse((const uint8_t *)out->lines_text, strlen(out->lines_text), NULL);
+        if (!out->response || !out->lines) rc = CC_ERR_NOMEM;
+    }
 fail:
-    json_decref(items);
-    json_decref(notes);
-    json_decref(lines);
+    free(r.p);
+    free(items.p);
+    free(l.p);
     return rc;
 }
 
@@ -1020,7 +1490,8 @@ cc_err cc_claims_adjudicate(const cc_claims_input *in, cc_claims_output *out, cc
     a.effects = json_object();
     a.tally = json_object();
     a.reserved = json_object();
-    if (!a.effects || !a.tally || !a.reserved) {
+    a.days = json_object();
+    if (!a.effects || !a.tally || !a.reserved || !a.days) {
         rc = CC_ERR_NOMEM;
         goto done;
     }
@@ -1036,6 +1507,7 @@ cc_err cc_claims_adjudicate(const cc_claims_input *in, cc_claims_output *out, cc
             if (a.lines[i].d == APPROVE && list_has(a.p.prior_auth, a.lines[i].code))
                 pend(&a.lines[i], "the service needs a prior authorization review");
     /* 2. custom rules; 3. a review resolves what pends */
+    if (a.p.rules && (rc = run_rules(&a)) != CC_OK) goto done;
     review(&a);
     for (size_t i = 0; i < a.n; i++) a.pended |= a.lines[i].d == PEND;
     /* 4. money; 5. effects */
@@ -1053,11 +1525,14 @@ done:
     json_decref(a.effects);
     json_decref(a.tally);
     json_decref(a.reserved);
+    json_decref(a.days);
     return rc;
 }
 
 void cc_claims_output_free(cc_claims_output *out)
 {
+    free(out->response_text);
+    free(out->lines_text);
     json_decref(out->response);
     json_decref(out->lines);
     json_decref(out->effects);

@@ -21,6 +21,7 @@
  * never paid; an approved line is consumed once by a later claim line.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,85 @@ static cc_err read_json(cc_state_reader get, void *ctx, const char *key, json_t 
     return CC_OK;
 }
 
+/* ---- plan documents, parsed once per thread -------------------------------------------- */
+
+/* A plan version's stored bytes never change (plan.deploy refuses a version
+ * that exists), so a parsed copy can serve every claim; the key is the
+ * bytes themselves (compared in full), so chains in one process cannot mix
+ * up two plans of the same id. */
+#define PLAN_CACHE 8
+
+typedef struct plan_slot {
+    char *bytes;
+    size_t len;
+    json_t *rec;
+    uint64_t used;
+} plan_slot;
+
+typedef struct plan_cache {
+    plan_slot slot[PLAN_CACHE];
+    uint64_t tick;
+} plan_cache;
+
+static pthread_key_t plan_key;
+static pthread_once_t plan_once = PTHREAD_ONCE_INIT;
+
+static void plan_cache_free(void *p)
+{
+    plan_cache *c = p;
+    for (size_t i = 0; i < PLAN_CACHE; i++) {
+        free(c->slot[i].bytes);
+        json_decref(c->slot[i].rec);
+    }
+    free(c);
+}
+
+static void plan_cache_init(void)
+{
+    if (pthread_key_create(&plan_key, plan_cache_free) != 0) abort();
+}
+
+/* The "plan/<id>/<v>" record under key; caller decrefs. Through the
+ * thread's cache when get reads exec's state. */
+static cc_err plan_record(cc_state_reader get, void *ctx, const char *key, json_t **out, cc_errbuf *eb,
+                          const char *missing)
+{
+    const uint8_t *val;
+    size_t len, lru = 0;
+    if (get != cc_apps_reader) return read_json(get, ctx, key, out, eb, missing);
+    cc_err rc = cc_state_get(ctx, key, &val, &len);
+    if (rc == CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "%s", missing);
+    if (rc != CC_OK) return cc_errf(eb, rc, "cannot read %s", key);
+    pthread_once(&plan_once, plan_cache_init);
+    plan_cache *c = pthread_getspecific(plan_key);
+    if (!c && (c = calloc(1, sizeof *c)) && pthread_setspecific(plan_key, c) != 0) {
+        free(c);
+        c = NULL;
+    }
+    for (size_t i = 0; c && i < PLAN_CACHE; i++) {
+        plan_slot *sl = &c->slot[i];
+        if (sl->rec && sl->len == len && memcmp(sl->bytes, val, len) == 0) {
+            sl->used = ++c->tick;
+            *out = json_incref(sl->rec);
+            return CC_OK;
+        }
+        if (c->slot[lru].rec && (!sl->rec || sl->used < c->slot[lru].used)) lru = i;
+    }
+    if (!(*out = cc_json_parse(val, len, NULL))) return cc_errf(eb, CC_ERR_CORRUPT, "%s is not JSON", key);
+    char *copy = c ? malloc(len) : NULL;
+    if (copy) {
+        plan_slot *sl = &c->slot[lru];
+        free(sl->bytes);
+        json_decref(sl->rec);
+        memcpy(copy, val, len);
+        sl->bytes = copy;
+        sl->len = len;
+        sl->rec = json_incref(*out);
+        sl->used = ++c->tick;
+    }
+    return CC_OK;
+}
+
 /* Is hex an active patient identity? */
 static cc_err patient_check(cc_state_reader get, void *ctx, const char *hex, cc_errbuf *eb)
 {
@@ -101,7 +181,7 @@ static cc_err plan_pick(cc_state_reader get, void *ctx, const char *id, json_int
     if (version > 0) {
         snprintf(key, sizeof key, "plan/%.64s/%lld", id, (long long)version);
         snprintf(missing, sizeof missing, "no plan %.64s version %lld", id, (long long)version);
-        return read_json(get, ctx, key, out, eb, missing);
+        return plan_record(get, ctx, key, out, eb, missing);
     }
     snprintf(key, sizeof key, "plan/%.64s", id);
     if ((rc = read_json(get, ctx, key, &head, eb, missing)) != CC_OK) return rc;
@@ -112,7 +192,7 @@ static cc_err plan_pick(cc_state_reader get, void *ctx, const char *id, json_int
         int64_t start, end;
         snprintf(key, sizeof key, "plan/%.64s/%lld", id,
                  (long long)json_integer_value(json_array_get(versions, i)));
-        if ((rc = read_json(get, ctx, key, &rec, eb, "a plan version is missing")) != CC_OK) break;
+        if ((rc = plan_record(get, ctx, key, &rec, eb, "a plan version is missing")) != CC_OK) break;
         const json_t *eff = json_object_get(json_object_get(rec, "plan"), "effective");
         bool holds = cc_claims_date_parse(str(eff, "start"), &start) && first_day >= start &&
                      (!str(eff, "end") || (cc_claims_date_parse(str(eff, "end"), &end) && first_day <= end));
@@ -137,8 +217,8 @@ static cc_err plan_pick(cc_state_reader get, void *ctx, const char *id, json_int
 }
 
 cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, const char *signer_org,
-                          const char *claim_id, uint64_t now_ms, cc_claims_output *out, json_t **coverage_out,
-                          json_t **plan_out, cc_errbuf *eb)
+                          const char *claim_id, uint64_t now_ms, bool text_only, cc_claims_output *out,
+                          json_t **coverage_out, json_t **plan_out, cc_errbuf *eb)
 {
     const char *patient = ref_id(json_object_get(claim, "patient"), "Patient/");
     const char *provider = ref_id(json_object_get(claim, "provider"), "Organization/");
@@ -185,7 +265,8 @@ cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, c
                           .insurer = str(cov, "org") ? str(cov, "org") : "",
                           .now_ms = now_ms,
                           .get = get,
-                          .get_ctx = ctx};
+                          .get_ctx = ctx,
+                          .text_only = text_only};
     rc = cc_claims_adjudicate(&in, out, eb);
 done:
     if (rc == CC_OK && coverage_out) *coverage_out = json_incref(cov);
@@ -207,7 +288,7 @@ cc_err cc_claim_simulate(cc_state_reader get, void *ctx, const json_t *payload, 
         (rc = cc_claim_validate(json_object_get(payload, "claim"), false, "claim", eb)) != CC_OK)
         return rc;
     if ((rc = cc_claims_evaluate(get, ctx, json_object_get(payload, "claim"), provider_org, SIMULATION,
-                                 now_ms, &out, NULL, NULL, eb)) != CC_OK)
+                                 now_ms, false, &out, NULL, NULL, eb)) != CC_OK)
         return rc;
     *response = json_incref(out.response);
     cc_claims_output_free(&out);
@@ -396,47 +477,120 @@ static cc_err submit_validate(const json_t *p, cc_errbuf *eb)
     return cc_claim_validate(json_object_get(p, "claim"), false, "claim", eb);
 }
 
+/* Append id to the JSON array of strings under key, splicing its canonical
+ * text (ids are hex: no escaping) instead of parsing the list. */
+static cc_err list_append_id(cc_exec_ctx *ctx, const char *key, const char *id)
+{
+    const uint8_t *val;
+    size_t len, n = strlen(id);
+    cc_err rc = cc_state_get(ctx, key, &val, &len);
+    if (rc == CC_ERR_NOT_FOUND) {
+        val = (const uint8_t *)"[]";
+        len = 2;
+    } else if (rc != CC_OK) {
+        return cc_errf(ctx->eb, rc, "cannot read %s", key);
+    }
+    if (len < 2 || val[0] != '[' || val[len - 1] != ']')
+        return cc_errf(ctx->eb, CC_ERR_CORRUPT, "%s is not a JSON array", key);
+    char *buf = malloc(len + n + 4);
+    if (!buf) return CC_ERR_NOMEM;
+    size_t k = len - 1;
+    memcpy(buf, val, k);
+    if (len > 2) buf[k++] = ',';
+    buf[k++] = '"';
+    memcpy(buf + k, id, n);
+    k += n;
+    buf[k++] = '"';
+    buf[k++] = ']';
+    rc = cc_state_put(ctx, key, buf, k);
+    free(buf);
+    return rc;
+}
+
+/* s as a canonical JSON string literal (quotes included); caller frees. */
+static char *json_quote(const char *s)
+{
+    if (!s) return NULL;
+    if (cc_json_str_plain(s)) {
+        char *q = NULL;
+        return asprintf(&q, "\"%s\"", s) < 0 ? NULL : q;
+    }
+    json_t *j = json_string(s);
+    char *d = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    return d;
+}
+
+/* The claim's canonical text: the payload is canonical {"claim":{...}}. */
+static char *claim_text(const cc_exec_ctx *ctx, const json_t *claim)
+{
+    static const char prefix[] = "{\"claim\":";
+    const char *p = ctx->tx->payload;
+    size_t n = ctx->tx->payload_len, k = sizeof prefix - 1;
+    if (p && n > k + 1 && memcmp(p, prefix, k) == 0 && p[n - 1] == '}') {
+        char *t = malloc(n - k);
+        if (t) {
+            memcpy(t, p + k, n - k - 1);
+            t[n - k - 1] = '\0';
+        }
+        return t;
+    }
+    return cc_json_dump(claim);
+}
+
 static cc_err submit_apply(cc_exec_ctx *ctx)
 {
     const json_t *claim = json_object_get(ctx->payload, "claim");
-    char txid[CC_HASH_HEX], signer[CC_HASH_HEX], key[KEY_BYTES];
+    char txid[CC_HASH_HEX], signer[CC_HASH_HEX], key[KEY_BYTES], *ctext = NULL, *rec = NULL;
     cc_claims_output out;
-    json_t *cov = NULL, *plan = NULL, *rec = NULL;
+    json_t *cov = NULL, *plan = NULL;
     hex_of(ctx->tx->txid, CC_HASH_BYTES, txid);
     hex_of(ctx->signer->pk, CC_PUBKEY_BYTES, signer);
-    cc_err rc = cc_claims_evaluate(cc_apps_reader, ctx, claim, ctx->signer->org, txid, ctx->time_ms, &out,
-                                   &cov, &plan, ctx->eb);
+    cc_err rc = cc_claims_evaluate(cc_apps_reader, ctx, claim, ctx->signer->org, txid, ctx->time_ms, true,
+                                   &out, &cov, &plan, ctx->eb);
     if (rc != CC_OK) return rc;
     const char *patient = str(cov, "patient"), *use = str(claim, "use");
+    const char *status = out.pended ? "pended" : "adjudicated";
     const json_t *doc = json_object_get(plan, "plan");
-    rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:O, s:O, s:O, s:I, s:I, s:I, s:[]}",
-                    "id", txid, "use", use, "patient", patient, "provider", ctx->signer->org, "insurer",
-                    str(cov, "org"), "submitter", signer, "coverage", str(cov, "coverage"), "plan",
-                    str(doc, "id"), "planVersion", json_object_get(doc, "version"), "status",
-                    out.pended ? "pended" : "adjudicated", "claim", claim, "response", out.response, "lines",
-                    out.lines, "benefitCents", (json_int_t)out.benefit_cents, "patientCents",
-                    (json_int_t)out.patient_cents, "submitted", (json_int_t)ctx->time_ms, "history");
+    /* the record, in canonical form (keys in bytewise order) */
+    const char *plain[] = {str(cov, "coverage"), str(cov, "org"), patient, str(doc, "id"), ctx->signer->org};
+    char *q[5] = {NULL};
+    bool ok = (ctext = claim_text(ctx, claim)) != NULL;
+    for (size_t i = 0; i < 5; i++) ok = ok && (q[i] = json_quote(plain[i])) != NULL;
+    if (ok && asprintf(&rec,
+                       "{\"benefitCents\":%" PRId64
+                       ",\"claim\":%s,\"coverage\":%s,\"history\":[{\"height\":%" PRIu64
+                       ",\"status\":\"submitted\",\"time\":%" PRIu64 "},{\"height\":%" PRIu64
+                       ",\"status\":\"%s\",\"time\":%" PRIu64 "}],\"id\":\"%s\",\"insurer\":%s,\"lines\":%s,"
+                       "\"patient\":%s,\"patientCents\":%" PRId64
+                       ",\"plan\":%s,\"planVersion\":%lld,\"provider\":%s,"
+                       "\"response\":%s,\"status\":\"%s\",\"submitted\":%" PRIu64
+                       ",\"submitter\":\"%s\",\"use\":\"%s\"}",
+                       out.benefit_cents, ctext, q[0], ctx->height, ctx->time_ms, ctx->height, status,
+                       ctx->time_ms, txid, q[1], out.lines_text, q[2], out.patient_cents, q[3],
+                       (long long)json_integer_value(json_object_get(doc, "version")), q[4],
+                       out.response_text, status, ctx->time_ms, signer, use) < 0)
+        rec = NULL;
+    for (size_t i = 0; i < 5; i++) free(q[i]);
     if (!rec) {
         rc = CC_ERR_NOMEM;
         goto done;
     }
-    if ((rc = history_add(ctx, rec, "submitted", NULL)) != CC_OK ||
-        (rc = history_add(ctx, rec, out.pended ? "pended" : "adjudicated", NULL)) != CC_OK ||
-        (rc = effects_write(ctx, out.effects)) != CC_OK)
-        goto done;
+    if ((rc = effects_write(ctx, out.effects)) != CC_OK) goto done;
     snprintf(key, sizeof key, "claim/%s", txid);
-    if ((rc = cc_state_put_json(ctx, key, rec)) != CC_OK) goto done;
+    if ((rc = cc_state_put(ctx, key, rec, strlen(rec))) != CC_OK) goto done;
     snprintf(key, sizeof key, "pclaims/%s", patient);
-    if ((rc = cc_apps_list_append(ctx, key, txid)) != CC_OK) goto done;
+    if ((rc = list_append_id(ctx, key, txid)) != CC_OK) goto done;
     if (strcmp(use, "preauthorization") == 0) {
         snprintf(key, sizeof key, "ppreauth/%s", patient);
-        rc = cc_apps_list_append(ctx, key, txid);
+        rc = list_append_id(ctx, key, txid);
     }
 done:
+    free(ctext);
+    free(rec);
     cc_claims_output_free(&out);
     json_decref(cov);
     json_decref(plan);
-    json_decref(rec);
     return rc;
 }
 

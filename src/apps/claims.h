@@ -20,6 +20,7 @@
 
 #include "apps/records.h"
 #include "carechain.h"
+#include "exec/rules.h"
 
 #define CC_CLAIMS_ID_MAX         64             /* bytes of a plan, coverage, subscriber or trace id */
 #define CC_CLAIMS_CODE_MAX       16             /* bytes of a procedure or diagnosis code */
@@ -117,14 +118,19 @@ typedef struct cc_claims_input {
      * lines it denies. */
     cc_claims_review review;
     const char *review_reason, *review_carc;
+    /* Only the texts (claim.submit's fast path): response and lines stay NULL. */
+    bool text_only;
 } cc_claims_input;
 
 /* What an adjudication produces. Caller frees with cc_claims_output_free. */
 typedef struct cc_claims_output {
-    json_t *response; /* FHIR R4 ClaimResponse (decimals as strings) */
-    json_t *lines;    /* [{"line", "code", "date", "units", "billedCents", "decision", "carc"}] */
-    json_t *effects;  /* state writes: {key: value}; empty when pended or a preauthorization */
-    bool pended;      /* outcome queued: waits for priorauth.decide */
+    char *response_text; /* the ClaimResponse as canonical JSON text */
+    char *lines_text;    /* the lines as canonical JSON text */
+    json_t *response;    /* FHIR R4 ClaimResponse (decimals as strings); NULL when text_only */
+    json_t *lines;       /* [{"line", "code", "date", "units", "billedCents", "decision", "carc", ...}];
+                          * NULL when text_only */
+    json_t *effects;     /* state writes: {key: value}; empty when pended or a preauthorization */
+    bool pended;         /* outcome queued: waits for priorauth.decide */
     int64_t benefit_cents, patient_cents;
 } cc_claims_output;
 
@@ -145,10 +151,13 @@ cc_err cc_plan_test(const json_t *plan, json_t **report, cc_errbuf *eb) CC_WUR;
  * signer_org is the submitting organisation. *coverage_out and *plan_out
  * (may be NULL; caller decrefs) get the "coverage/<id>" value and the
  * plan document used. Errors: CC_ERR_NOT_FOUND (no such patient, coverage
- * or plan), CC_ERR_FORBIDDEN (provider is not signer_org), CC_ERR_INVALID. */
+ * or plan), CC_ERR_FORBIDDEN (provider is not signer_org), CC_ERR_INVALID.
+ * text_only: as cc_claims_input.text_only. In exec (get is cc_apps_reader)
+ * plan documents are parsed once per thread and kept (keyed by their
+ * stored bytes, which never change for a plan version). */
 cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, const char *signer_org,
-                          const char *claim_id, uint64_t now_ms, cc_claims_output *out, json_t **coverage_out,
-                          json_t **plan_out, cc_errbuf *eb) CC_WUR;
+                          const char *claim_id, uint64_t now_ms, bool text_only, cc_claims_output *out,
+                          json_t **coverage_out, json_t **plan_out, cc_errbuf *eb) CC_WUR;
 
 /* carechain claim simulate: adjudicate a claim.submit payload ({"claim":
  * {...}}) against committed state (get/ctx: cc_chain_view_get_json and a
@@ -189,5 +198,12 @@ int64_t cc_claims_plan_year(const json_t *plan, int64_t day);
 /* "acc/<patient>/<plan>/<year>" into out (at least CC_CLAIMS_KEY_MAX bytes). */
 #define CC_CLAIMS_KEY_MAX 256
 void cc_claims_acc_key(char *out, const char *patient, const char *plan, int64_t year);
+/* The compiled form of a plan's rules source, from the calling thread's
+ * cache (compiled on a miss). *out belongs to the cache: valid until this
+ * thread's next call. Errors as cc_rules_compile. */
+cc_err cc_claims_rules_get(const char *source, cc_rules **out, cc_errbuf *eb) CC_WUR;
+/* Free the calling thread's compiled rules (they are compiled again when
+ * next needed). */
+void cc_claims_rules_flush(void);
 
 #endif

@@ -595,6 +595,20 @@ static cc_err code_list(const json_t *v, const char *path, size_t max, cc_errbuf
     return CC_OK;
 }
 
+/* Lua source: 1..RULES_MAX bytes; the only control characters are tab, CR, LF. */
+static cc_err rules_field(const json_t *plan, cc_errbuf *eb)
+{
+    const json_t *v = json_object_get(plan, "rules");
+    const char *s = json_string_value(v);
+    if (!v) return CC_OK;
+    if (!s || !*s || json_string_length(v) > RULES_MAX || strlen(s) != json_string_length(v))
+        return bad(eb, "plan.rules must be Lua source of 1..%d bytes", RULES_MAX);
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t' && *s != '\r')
+            return bad(eb, "plan.rules holds a control character");
+    return CC_OK;
+}
+
 /* "MM-DD" of a day that every year has (no 02-29). */
 static bool month_day_valid(const char *s)
 {
@@ -860,8 +874,14 @@ cc_err cc_plan_validate(const json_t *plan, cc_errbuf *eb)
         return bad(eb, "plan.planYearStart must be MM-DD (a day every year has: not 02-29)");
     if ((rc = plan_categories(json_object_get(plan, "categories"), eb)) != CC_OK ||
         (rc = plan_covered(plan, eb)) != CC_OK || (rc = plan_edits(plan, eb)) != CC_OK ||
-        (rc = text_field(plan, "plan", "rules", false, RULES_MAX, eb)) != CC_OK)
+        (rc = rules_field(plan, eb)) != CC_OK)
         return rc;
+    if (str(plan, "rules")) {
+        cc_rules *r = NULL;
+        cc_errbuf why = {""};
+        if ((rc = cc_claims_rules_get(str(plan, "rules"), &r, &why)) == CC_ERR_NOMEM) return rc;
+        if (rc != CC_OK) return bad(eb, "plan.rules: %s", why.msg);
+    }
     v = json_object_get(plan, "tests");
     if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > CC_CLAIMS_TESTS_MAX)
         return bad(eb, "plan.tests must be an array of 1..%d test cases: a plan is deployed with its tests",

@@ -9,6 +9,8 @@
  */
 #include "unit_support.h"
 
+#include <sys/wait.h>
+
 #include <jansson.h>
 
 #include "apps/claims.h"
@@ -247,6 +249,12 @@ static void adjudicate(const run *r, const char *use, const char *diags, const c
     run rr = *r;
     if (!rr.state) rr.state = empty;
     if (adjudicate_with(&rr, claim, out, &eb) != CC_OK) fail_msg("adjudicate: %s", eb.msg);
+    /* the texts the engine writes directly are canonical JSON, byte for byte */
+    char *rt = cc_json_dump(out->response), *lt = cc_json_dump(out->lines);
+    assert_string_equal(rt, out->response_text);
+    assert_string_equal(lt, out->lines_text);
+    free(rt);
+    free(lt);
     json_decref(claim);
     json_decref(empty);
 }
@@ -666,7 +674,7 @@ static void test_denied_lines_outside_accumulators(void **state)
     json_t *v;
     json_object_foreach(o.effects, k, v)
     {
-        dups += strncmp(k, "dup/", 4) == 0;
+        if (strncmp(k, "dup/", 4) == 0) dups += json_object_size(v);
     }
     assert_int_equal(dups, 1);
     cc_claims_output_free(&o);
@@ -1122,6 +1130,149 @@ static void test_deterministic_output(void **state)
     json_decref(r.state);
 }
 
+/* ---- custom rules (Lua) ------------------------------------------------------------------- */
+
+static const char RULES[] =
+    "function adjudicate(claim, member, plan)\n"
+    "  local out = {}\n"
+    "  for _, l in ipairs(claim.lines) do\n"
+    "    if l.code == '97110' and l.units > 2 then\n"
+    "      out[#out + 1] = {line = l.line, decision = 'pend', reason = 'therapy over 2 units needs review'}\n"
+    "    elseif l.code == '99213' and l.billedCents > 50000 then\n"
+    "      out[#out + 1] = {line = l.line, decision = 'deny', carc = 'B5', reason = 'billed far above the "
+    "fee'}\n"
+    "    elseif l.code == '99999' or l.code == '62264' then\n"
+    "      out[#out + 1] = {line = l.line, decision = 'approve'}\n"
+    "    elseif l.code == '80053' and member.deductibleMetCents >= plan.deductibleCents then\n"
+    "      out[#out + 1] = {line = l.line, decision = 'deny', reason = 'screening once the deductible is "
+    "met: ' .. member.planYear}\n"
+    "    end\n"
+    "  end\n"
+    "  return out\n"
+    "end\n";
+
+static json_t *plan_with_rules(const char *lua)
+{
+    json_t *p = json_deep_copy(g_plan);
+    cc_errbuf eb = {""};
+    json_object_set_new(p, "rules", json_string(lua));
+    if (cc_plan_validate(p, &eb) != CC_OK) fail_msg("plan with rules: %s", eb.msg);
+    return p;
+}
+
+static void test_rules_deny_pend_approve(void **state)
+{
+    (void)state;
+    json_t *plan = plan_with_rules(RULES);
+    run r = {.plan = plan};
+    cc_claims_output o;
+    adjudicate(&r, NULL, "", "99213 2025-11-20 1 600.00; 99999 2025-11-20 1 1.00; 99213 2025-11-21 1 95.00",
+               &o);
+    line_is(&o, 1, "deny", "B5", X, X, X, X, X);
+    assert_string_equal(jstr(out_line(&o, 1), "reason"), "billed far above the fee");
+    line_is(&o, 2, "deny", "96", X, X, X, X, X); /* approve cannot lift a denial */
+    line_is(&o, 3, "approve", NULL, 9500, 0, 2500, 0, 7000);
+    cc_claims_output_free(&o);
+    /* it sees the member's accumulators and the plan */
+    r.state = json_object();
+    st_acc(r.state, 2025, 50000, 50000);
+    adjudicate(&r, NULL, "", "80053 2025-11-20 1 25.00", &o);
+    line_is(&o, 1, "deny", "96", X, X, X, X, X);
+    assert_string_equal(jstr(out_line(&o, 1), "reason"), "screening once the deductible is met: 2025");
+    cc_claims_output_free(&o);
+    json_decref(r.state);
+    json_decref(plan);
+}
+
+static void test_rules_pend_then_review(void **state)
+{
+    (void)state;
+    json_t *plan = plan_with_rules(RULES);
+    run r = {.plan = plan};
+    cc_claims_output o;
+    adjudicate(&r, NULL, "", "97110 2025-11-20 3 105.00; 99213 2025-11-20 1 95.00", &o);
+    assert_true(o.pended);
+    assert_string_equal(jstr(o.response, "outcome"), "queued");
+    line_is(&o, 1, "pend", "133", X, X, X, X, X);
+    line_is(&o, 2, "approve", NULL, X, X, X, X, X);
+    assert_int_equal(json_object_size(o.effects), 0); /* nothing counted while pended */
+    assert_non_null(strstr(jstr(o.response, "disposition"), "therapy over 2 units"));
+    cc_claims_output_free(&o);
+    r.review = CC_CLAIMS_REVIEW_APPROVE;
+    adjudicate(&r, NULL, "", "97110 2025-11-20 3 105.00; 99213 2025-11-20 1 95.00", &o);
+    assert_false(o.pended);
+    line_is(&o, 1, "approve", NULL, 10500, 10500, 0, 0, 0);
+    assert_true(json_object_size(o.effects) > 0);
+    cc_claims_output_free(&o);
+    r.review = CC_CLAIMS_REVIEW_DENY;
+    adjudicate(&r, NULL, "", "97110 2025-11-20 3 105.00; 99213 2025-11-20 1 95.00", &o);
+    line_is(&o, 1, "deny", "96", X, X, X, X, X);
+    line_is(&o, 2, "approve", NULL, X, X, X, X, X);
+    cc_claims_output_free(&o);
+    json_decref(plan);
+}
+
+static void test_rules_approve_preauthorization(void **state)
+{
+    (void)state;
+    json_t *plan = plan_with_rules(RULES);
+    run r = {.plan = plan};
+    cc_claims_output o;
+    adjudicate(&r, "preauthorization", "M96.1", "62264 2025-12-10 1 12500.00; 70551 2025-12-10 1 450.00", &o);
+    line_is(&o, 1, "approve", NULL, X, X, X, X, X); /* the rule authorizes it at once */
+    line_is(&o, 2, "pend", "133", X, X, X, X, X);   /* this one waits for a reviewer */
+    cc_claims_output_free(&o);
+    json_decref(plan);
+}
+
+/* A rule that fails pends the claim with the reason; nothing is counted. */
+static void test_rules_failures_pend(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *lua, *needle;
+    } v[] = {
+        {"function adjudicate(c, m, p) while true do end end", "custom rule failed"},
+        {"function adjudicate(c, m, p) local t = {} for i = 1, 100000000 do t[i] = i end return {} end",
+         "custom rule failed"},
+        {"function adjudicate(c, m, p) local s = string.rep('x', 1000) for i = 1, 30 do s = s .. s end "
+         "return {} end",
+         "custom rule failed"},
+        {"function adjudicate(c, m, p) return os.time() end", "custom rule failed"},
+        {"function adjudicate(c, m, p) return io.open('x') end", "custom rule failed"},
+        {"function adjudicate(c, m, p) return debug.getinfo(1) end", "custom rule failed"},
+        {"function adjudicate(c, m, p) return load('return 1')() end", "custom rule failed"},
+        {"function adjudicate(c, m, p) return string.dump(adjudicate) end", "custom rule failed"},
+        {"function adjudicate(c, m, p) return {{line = 99, decision = 'deny'}} end", "answered wrongly"},
+        {"function adjudicate(c, m, p) return {{line = 1, decision = 'maybe'}} end", "answered wrongly"},
+        {"function adjudicate(c, m, p) return 'yes' end", "answered wrongly"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        json_t *plan = plan_with_rules(v[i].lua);
+        run r = {.plan = plan};
+        cc_claims_output o;
+        adjudicate(&r, NULL, "", "99213 2025-11-20 1 95.00; 99999 2025-11-20 1 1.00", &o);
+        if (!o.pended) fail_msg("rule %zu did not pend the claim", i);
+        line_is(&o, 1, "pend", "133", X, X, X, X, X);
+        line_is(&o, 2, "deny", "96", X, X, X, X, X);
+        const char *why = jstr(out_line(&o, 1), "reason");
+        if (!strstr(why, v[i].needle)) fail_msg("rule %zu: %s", i, why);
+        assert_int_equal(json_object_size(o.effects), 0);
+        cc_claims_output_free(&o);
+        json_decref(plan);
+    }
+    /* a rule that does not compile is refused with the plan, naming it */
+    json_t *p = json_deep_copy(g_plan);
+    cc_errbuf eb = {""};
+    json_object_set_new(p, "rules", json_string("function adjudicate(c, m, p) return 1 / 2 end"));
+    assert_int_equal(cc_plan_validate(p, &eb), CC_ERR_INVALID);
+    assert_non_null(strstr(eb.msg, "plan.rules"));
+    json_object_set_new(p, "rules", json_string("function adjudicate(c, m, p) return {"));
+    assert_int_equal(cc_plan_validate(p, &eb), CC_ERR_INVALID);
+    assert_non_null(strstr(eb.msg, "plan.rules"));
+    json_decref(p);
+}
+
 /* ---- plan and claim checks ------------------------------------------------------------------------ */
 
 static void expect_plan_error(const char *edit_key, json_t *value, const char *needle)
@@ -1495,6 +1646,15 @@ static void test_submit_adjudicated(void **state)
                                       "99213 2025-11-20 1 120.00; 82947 2025-11-20 1 12.00"),
                          id));
     json_t *rec = claim_rec(f, id);
+    /* the record is written as text on the fast path: it is canonical JSON */
+    char *raw = NULL, *again = cc_json_dump(rec);
+    size_t n = 0;
+    snprintf(key, sizeof key, "claim/%s", id);
+    assert_int_equal(cc_chain_state_get(f->c, key, &raw, &n), CC_OK);
+    assert_int_equal(n, strlen(again));
+    assert_memory_equal(raw, again, n);
+    free(raw);
+    free(again);
     assert_string_equal(jstr(rec, "status"), "adjudicated");
     assert_string_equal(jstr(rec, "plan"), "test-ppo");
     assert_int_equal(jint(rec, "planVersion"), 1);
@@ -1512,9 +1672,13 @@ static void test_submit_adjudicated(void **state)
     assert_int_equal(jint(acc, "deductibleMetCents"), 800);
     assert_int_equal(jint(acc, "outOfPocketMetCents"), 3300);
     json_decref(acc);
+    char id2[CC_HASH_HEX];
+    EXPECT(CC_OK, submit(f, CLIN, ledger_claim(f, PAT, "cov-1", NULL, "", "99213 2025-11-21 1 120.00"), id2));
     snprintf(key, sizeof key, "pclaims/%s", f->hex[PAT]);
     json_t *list = state_json(f->c, key);
+    assert_int_equal(json_array_size(list), 2);
     assert_string_equal(json_string_value(json_array_get(list, 0)), id);
+    assert_string_equal(json_string_value(json_array_get(list, 1)), id2);
     json_decref(list);
 }
 
@@ -1891,37 +2055,103 @@ static void test_hl7_examples(void **state)
     }
 }
 
-/* Replay every block of f's chain on a fresh chain in dir; returns it open. */
-static cc_chain *replay(fixture *f, const char *dir)
+/* A rule whose answer shows the order pairs() visits a table with many
+ * string keys: stock Lua would visit them in an order that depends on the
+ * state's random hash seed. */
+static const char RULES_MANY_KEYS[] =
+    "function adjudicate(claim, member, plan)\n"
+    "  local t = {}\n"
+    "  for i = 1, 500 do t['k' .. (i * 7919 % 1009)] = i end\n"
+    "  for _, l in ipairs(claim.lines) do t['code-' .. l.code .. '-' .. l.line] = l.units end\n"
+    "  local order, n, sum = {}, 0, 0\n"
+    "  for k, v in pairs(t) do\n"
+    "    n = n + 1\n"
+    "    sum = (sum * 31 + v + #k) % 1000000007\n"
+    "    if n <= 12 then order[#order + 1] = k end\n"
+    "  end\n"
+    "  local out = {}\n"
+    "  for _, l in ipairs(claim.lines) do\n"
+    "    if l.code == '36415' then\n"
+    "      out[#out + 1] = {line = l.line, decision = 'deny', carc = 'B7',\n"
+    "                       reason = table.concat(order, ',') .. ' #' .. n .. ' ' .. sum}\n"
+    "    end\n"
+    "  end\n"
+    "  return out\n"
+    "end\n";
+
+typedef struct blocks {
+    uint8_t **raw;
+    size_t *len, count;
+} blocks;
+
+/* Replay the blocks on a fresh chain in dir, in a child process with no
+ * compiled rules of its parent's (its Lua states get their own hash seeds),
+ * and write to out: the head's state root and the bytes of each key. */
+static pid_t replica(fixture *f, const blocks *bl, const char *dir, const char *const *keys, size_t nkeys,
+                     const char *out)
 {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0) return pid;
+    cc_claims_rules_flush();
     cc_chain *c = NULL;
-    cc_head head;
     cc_errbuf eb = {""};
-    assert_int_equal(cc_chain_open(dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &c, NULL), CC_OK);
-    cc_chain_head(f->c, &head);
-    for (uint64_t h = 1; h <= head.height; h++) {
-        uint8_t *raw = NULL;
-        size_t len = 0;
+    FILE *fp = fopen(out, "wb");
+    if (!fp || cc_chain_open(dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &c, &eb) != CC_OK)
+        _exit(2);
+    for (size_t h = 0; h < bl->count; h++) {
         cc_block b;
-        assert_int_equal(cc_chain_block_raw(f->c, h, &raw, &len), CC_OK);
-        assert_int_equal(cc_block_decode(raw, len, &b, &eb), CC_OK);
-        cc_result *results = calloc(b.tx_count + 1, sizeof *results);
-        if (cc_chain_apply(c, &b, NULL, results, &eb) != CC_OK)
-            fail_msg("apply %llu: %s", (unsigned long long)h, eb.msg);
+        cc_result *results = NULL;
+        if (cc_block_decode(bl->raw[h], bl->len[h], &b, &eb) != CC_OK) _exit(3);
+        results = calloc(b.tx_count + 1, sizeof *results);
+        if (cc_chain_apply(c, &b, NULL, results, &eb) != CC_OK) {
+            fprintf(fp, "apply %zu: %s\n", h + 1, eb.msg);
+            fclose(fp);
+            _exit(4);
+        }
         free(results);
         cc_block_free(&b);
-        free(raw);
     }
-    return c;
+    cc_head head;
+    cc_chain_head(c, &head);
+    char root[CC_HASH_HEX];
+    fprintf(fp, "%s\n", cc_hex(head.state_root, CC_HASH_BYTES, root));
+    for (size_t k = 0; k < nkeys; k++) {
+        char *v = NULL;
+        size_t n = 0;
+        if (cc_chain_state_get(c, keys[k], &v, &n) != CC_OK) _exit(5);
+        fwrite(v, 1, n, fp);
+        fputc('\n', fp);
+        free(v);
+    }
+    fclose(fp);
+    cc_chain_close(c);
+    _exit(0);
 }
 
-/* The same blocks on three chains: byte-identical claims and state roots. */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = calloc(1, (size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, fp) != (size_t)n) buf[0] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+/* The same blocks applied by three fresh chains, each in its own process:
+ * byte-identical ClaimResponses and state roots, with a Lua rule that
+ * iterates a table with many string keys. */
 static void test_determinism_three_chains(void **state)
 {
     fixture *f = *state;
-    char ids[6][CC_HASH_HEX], pa[CC_HASH_HEX];
+    char ids[2][CC_HASH_HEX], pa[CC_HASH_HEX];
     json_t *p = json_deep_copy(g_plan);
     json_object_set_new(p, "version", json_integer(2));
+    json_object_set_new(p, "rules", json_string(RULES_MANY_KEYS));
     EXPECT(CC_OK, deploy(f, PAYER, p));
     json_decref(p);
     EXPECT(CC_OK,
@@ -1930,56 +2160,82 @@ static void test_determinism_three_chains(void **state)
                   pa));
     EXPECT(CC_OK, send(f, PAYER, "priorauth.decide",
                        json_pack("{s:s, s:s}", "claim", pa, "decision", "approve"), NULL));
-    EXPECT(CC_OK,
-           submit(f, CLIN,
-                  ledger_claim(
-                      f, PAT, "cov-1", NULL, "E11.9,M96.1",
-                      "99213 2025-11-20 1 120.00; 82947 2025-11-20 1 12.00; 80053 2025-11-20 1 40.00; "
-                      "80048 2025-11-20 1 20.00; 97110 2025-11-20 3 105.05; 62264 2025-11-25 1 12500.00"),
-                  ids[0]));
+    EXPECT(CC_OK, submit(f, CLIN,
+                         ledger_claim(
+                             f, PAT, "cov-1", NULL, "E11.9,M96.1",
+                             "99213 2025-11-20 1 120.00; 82947 2025-11-20 1 12.00; 80053 2025-11-20 1 40.00; "
+                             "80048 2025-11-20 1 20.00; 97110 2025-11-20 3 105.05; 36415 2025-11-20 1 9.00; "
+                             "62264 2025-11-25 1 12500.00"),
+                         ids[0]));
     EXPECT(CC_OK, submit(f, CLIN,
                          ledger_claim(f, PAT, "cov-1", NULL, "",
                                       "99213 2025-11-20 1 120.00; 97110 2025-11-20 2 70.00"),
                          ids[1]));
+    json_t *rec = claim_rec(f, ids[0]);
+    assert_string_equal(plan_used(f, ids[0], (char[64]){0}), "test-ppo|2");
+    const json_t *l6 = json_array_get(json_object_get(rec, "lines"), 5);
+    assert_string_equal(jstr(l6, "carc"), "B7");
+    assert_non_null(strstr(jstr(l6, "reason"), "#507"));
+    json_int_t benefit = jint(rec, "benefitCents");
+    json_decref(rec);
     EXPECT(CC_ERR_INVALID, send(f, PAYER, "payment.settle",
                                 json_pack("{s:s, s:[{s:s, s:i}]}", "trace", "EFT-D", "claims", "claim",
                                           ids[0], "amountCents", 1),
                                 NULL)); /* not its benefit */
-    json_t *rec = claim_rec(f, ids[0]);
-    json_int_t benefit = jint(rec, "benefitCents");
-    json_decref(rec);
     EXPECT(CC_OK, send(f, PAYER, "payment.settle",
                        json_pack("{s:s, s:[{s:s, s:I}]}", "trace", "EFT-D", "claims", "claim", ids[0],
                                  "amountCents", benefit),
                        NULL));
-    char dir[2][600];
-    cc_chain *others[2];
-    for (int i = 0; i < 2; i++) {
-        snprintf(dir[i], sizeof dir[i], "%s/replica%d", f->dir, i);
-        others[i] = replay(f, dir[i]);
-    }
-    cc_head h0, h1, h2;
-    cc_chain_head(f->c, &h0);
-    cc_chain_head(others[0], &h1);
-    cc_chain_head(others[1], &h2);
-    assert_int_equal(h0.height, h1.height);
-    assert_memory_equal(h0.state_root, h1.state_root, CC_HASH_BYTES);
-    assert_memory_equal(h0.state_root, h2.state_root, CC_HASH_BYTES);
-    const char *keys[] = {ids[0], ids[1], pa};
+
+    /* every block, then three replicas in three processes */
+    cc_head head;
+    blocks bl = {0};
+    cc_chain_head(f->c, &head);
+    bl.count = head.height;
+    bl.raw = calloc(bl.count, sizeof *bl.raw);
+    bl.len = calloc(bl.count, sizeof *bl.len);
+    for (uint64_t h = 1; h <= head.height; h++)
+        assert_int_equal(cc_chain_block_raw(f->c, h, &bl.raw[h - 1], &bl.len[h - 1]), CC_OK);
+    char keybuf[3][80], root[CC_HASH_HEX];
+    const char *keys[3] = {keybuf[0], keybuf[1], keybuf[2]};
+    snprintf(keybuf[0], sizeof keybuf[0], "claim/%s", ids[0]);
+    snprintf(keybuf[1], sizeof keybuf[1], "claim/%s", ids[1]);
+    snprintf(keybuf[2], sizeof keybuf[2], "claim/%s", pa);
+    /* what this chain holds, in the replicas' format */
+    size_t cap = 1 << 20, used = 0;
+    char *mine = calloc(1, cap);
+    used += (size_t)snprintf(mine, cap, "%s\n", cc_hex(head.state_root, CC_HASH_BYTES, root));
     for (size_t k = 0; k < 3; k++) {
-        char key[80], *v[3];
-        size_t n[3];
-        snprintf(key, sizeof key, "claim/%s", keys[k]);
-        assert_int_equal(cc_chain_state_get(f->c, key, &v[0], &n[0]), CC_OK);
-        assert_int_equal(cc_chain_state_get(others[0], key, &v[1], &n[1]), CC_OK);
-        assert_int_equal(cc_chain_state_get(others[1], key, &v[2], &n[2]), CC_OK);
-        assert_int_equal(n[0], n[1]);
-        assert_int_equal(n[0], n[2]);
-        assert_memory_equal(v[0], v[1], n[0]);
-        assert_memory_equal(v[0], v[2], n[0]);
-        for (int i = 0; i < 3; i++) free(v[i]);
+        char *v = NULL;
+        size_t n = 0;
+        assert_int_equal(cc_chain_state_get(f->c, keys[k], &v, &n), CC_OK);
+        assert_true(used + n + 2 < cap);
+        memcpy(mine + used, v, n);
+        used += n;
+        mine[used++] = '\n';
+        free(v);
     }
-    for (int i = 0; i < 2; i++) cc_chain_close(others[i]);
+    pid_t pids[3];
+    char dirs[3][600], outs[3][600];
+    for (int i = 0; i < 3; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s/replica%d", f->dir, i);
+        snprintf(outs[i], sizeof outs[i], "%s/replica%d.out", f->dir, i);
+        pids[i] = replica(f, &bl, dirs[i], keys, 3, outs[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        char *got = slurp(outs[i]);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("replica %d failed (%d): %s", i, st, got ? got : "");
+        assert_non_null(got);
+        assert_string_equal(got, mine);
+        free(got);
+    }
+    free(mine);
+    for (size_t h = 0; h < bl.count; h++) free(bl.raw[h]);
+    free(bl.raw);
+    free(bl.len);
 }
 
 int main(void)
@@ -2033,6 +2289,10 @@ int main(void)
         cmocka_unit_test(test_currency_mismatch),
         cmocka_unit_test(test_claim_response_shape),
         cmocka_unit_test(test_deterministic_output),
+        cmocka_unit_test(test_rules_deny_pend_approve),
+        cmocka_unit_test(test_rules_pend_then_review),
+        cmocka_unit_test(test_rules_approve_preauthorization),
+        cmocka_unit_test(test_rules_failures_pend),
         cmocka_unit_test(test_plan_validate_names_paths),
         cmocka_unit_test(test_claim_minimum_necessary),
         cmocka_unit_test(test_plan_test_runner),
