@@ -284,9 +284,8 @@ static int claim_payload(const cc_cli_ctx *ctx, cc_cli_session *s, const claim_a
     }
     if (!ctx->json && json_array_size(dropped) > 0) {
         fprintf(stderr, "carechain %s: left out (minimum necessary):", ctx->cmd);
-        size_t i;
-        json_t *d;
-        json_array_foreach(dropped, i, d) fprintf(stderr, "%s %s", i ? "," : "", json_string_value(d));
+        for (size_t i = 0; i < json_array_size(dropped); i++)
+            fprintf(stderr, "%s %s", i ? "," : "", json_string_value(json_array_get(dropped, i)));
         fprintf(stderr, "\n");
     }
     json_decref(dropped);
