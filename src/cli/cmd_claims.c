@@ -491,9 +491,11 @@ static int claim_get(int argc, char **argv)
         json_t *h;
         char when[40];
         json_array_foreach(json_object_get(c, "history"), i, h)
+        {
             printf("  %s at block %lld (%s)\n", jstr(h, "status", "?"),
                    (long long)json_integer_value(json_object_get(h, "height")),
                    cc_cli_time((uint64_t)json_integer_value(json_object_get(h, "time")), when));
+        }
     }
     json_decref(c);
     return CC_EXIT_OK;
@@ -539,10 +541,12 @@ static int claim_list(int argc, char **argv)
         size_t i;
         json_t *c;
         json_array_foreach(json_object_get(ans, "claims"), i, c)
+        {
             printf("  %s  %-16s %-11s %-9s payer %s, patient %s\n", jstr(c, "id", "?"), jstr(c, "use", "?"),
                    jstr(c, "status", "?"), jstr(c, "outcome", "?"),
                    cents(json_integer_value(json_object_get(c, "benefitCents")), b),
                    cents(json_integer_value(json_object_get(c, "patientCents")), p));
+        }
     }
     json_decref(ans);
     return CC_EXIT_OK;

@@ -266,8 +266,10 @@ static int run(scene *s)
     size_t n = json_array_size(json_object_get(bundle, "entry")), paid = 0;
     size_t i;
     json_t *en;
-    json_array_foreach(json_object_get(bundle, "entry"), i, en) paid +=
-        json_object_get(json_object_get(en, "resource"), "payment") != NULL;
+    json_array_foreach(json_object_get(bundle, "entry"), i, en)
+    {
+        paid += json_object_get(json_object_get(en, "resource"), "payment") != NULL;
+    }
     printf("   The patient reads their explanations of benefit (FHIR ExplanationOfBenefit): %zu, %zu of them "
            "paid.\n",
            n, paid);
