@@ -361,10 +361,9 @@ typedef struct line {
     verdict d;
     char carc[CARC_BYTES];
     char reason[CC_CLAIMS_REASON_MAX + 1];
-    char dup_key[8 + CC_HASH_HEX];           /* the member's day at this provider ... */
-    char dup_entry[CC_CLAIMS_CODE_MAX + 24]; /* ... and the service in it: "<code>|<billed>" */
-    char auth[CC_HASH_HEX];                  /* the authorization it consumes: a preauthorization id ... */
-    json_int_t auth_line;                    /* ... and its line */
+    char dup_key[8 + CC_HASH_HEX];
+    char auth[CC_HASH_HEX]; /* the authorization it consumes: a preauthorization id ... */
+    json_int_t auth_line;   /* ... and its line */
     int64_t allowed, ded, copay, coins, patient, benefit;
 } line;
 
@@ -384,8 +383,7 @@ typedef struct adj {
     acc accs[CC_CLAIMS_LINES_MAX];
     size_t nacc;
     json_t *effects;  /* key -> value written */
-    json_t *tally;    /* "units/..." and "dup/...#entry" keys of this claim's earlier lines */
-    json_t *days;     /* "dup/..." -> that day's duplicate index, as read */
+    json_t *tally;    /* "units/..." and "dup/..." keys of this claim's earlier lines */
     json_t *reserved; /* "<preauth>#<line>" taken by an earlier line of this claim */
     const json_t *preauth_refs;
 } adj;
@@ -569,45 +567,25 @@ static cc_err authorization_find(adj *a, line *l)
     return rc;
 }
 
-/* The duplicate index of a line: one state value per provider, patient and
- * day ("dup/<sha-256 of provider|patient|date>"), an object of the services
- * approved that day ("<code>|<billedCents>" -> {claim, line}). One read and
- * one write per day of a claim, not per line. */
+/* The duplicate key of a line: "dup/<sha-256 of provider|patient|code|
+ * date|billedCents>". One small value per approved line: a claim reads and
+ * writes only its own lines' keys, however many services the member had
+ * that day. */
 static void dup_key(adj *a, line *l)
 {
     char buf[512], hex[CC_HASH_HEX];
     uint8_t h[CC_HASH_BYTES];
-    int n = snprintf(buf, sizeof buf, "%s|%s|%s", a->in->provider, a->in->patient, l->date);
+    int n = snprintf(buf, sizeof buf, "%s|%s|%s|%s|%" PRId64, a->in->provider, a->in->patient, l->code,
+                     l->date, l->billed);
     cc_sha256((const uint8_t *)buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, h);
     snprintf(l->dup_key, sizeof l->dup_key, "dup/%s", cc_hex(h, CC_HASH_BYTES, hex));
-    snprintf(l->dup_entry, sizeof l->dup_entry, "%s|%" PRId64, l->code, l->billed);
-}
-
-/* The day's duplicate index (from state, or empty), kept in a->days. */
-static cc_err dup_day(adj *a, const line *l, json_t **out)
-{
-    json_t *day = json_object_get(a->days, l->dup_key);
-    if (!day) {
-        cc_err rc = get(a, l->dup_key, &day);
-        if (rc == CC_ERR_NOT_FOUND)
-            day = json_object();
-        else if (rc != CC_OK)
-            return cc_errf(a->eb, rc, "cannot read the duplicate index");
-        if (!json_is_object(day)) {
-            json_decref(day);
-            return day ? cc_errf(a->eb, CC_ERR_CORRUPT, "%s is not an object", l->dup_key) : CC_ERR_NOMEM;
-        }
-        if (json_object_set_new(a->days, l->dup_key, day) != 0) return CC_ERR_NOMEM;
-    }
-    *out = day;
-    return CC_OK;
 }
 
 /* Steps 1.1 .. 1.6 of one line. */
 static cc_err check_line(adj *a, line *l)
 {
     char d1[11], d2[11];
-    json_t *seen = NULL, *day = NULL;
+    json_t *seen = NULL;
     cc_err rc;
     int64_t start = a->cov_start > a->p.eff_start ? a->cov_start : a->p.eff_start;
     int64_t end = a->cov_end < a->p.eff_end ? a->cov_end : a->p.eff_end;
@@ -628,17 +606,18 @@ static cc_err check_line(adj *a, line *l)
             return deny(l, "29", "filed %" PRId64 " days after the service date; the limit is %" PRId64,
                         a->filed_day - l->day, a->p.filing_days),
                    CC_OK;
-        char mine[sizeof l->dup_key + sizeof l->dup_entry + 2];
         dup_key(a, l);
-        snprintf(mine, sizeof mine, "%s#%s", l->dup_key, l->dup_entry);
-        if (json_object_get(a->tally, mine))
+        if (json_object_get(a->tally, l->dup_key))
             return deny(l, "18", "the same service is billed twice in this claim"), CC_OK;
-        if ((rc = dup_day(a, l, &day)) != CC_OK) return rc;
-        if ((seen = json_object_get(day, l->dup_entry)))
-            return deny(l, "18", "duplicate of line %lld of claim %.12s…",
-                        (long long)integer(seen, "line", 0), str(seen, "claim") ? str(seen, "claim") : "?"),
-                   CC_OK;
-        if (json_object_set_new(a->tally, mine, json_true()) != 0) return CC_ERR_NOMEM;
+        rc = get(a, l->dup_key, &seen);
+        if (rc == CC_OK) {
+            deny(l, "18", "duplicate of line %lld of claim %.12s…", (long long)integer(seen, "line", 0),
+                 str(seen, "claim") ? str(seen, "claim") : "?");
+            json_decref(seen);
+            return CC_OK;
+        }
+        if (rc != CC_ERR_NOT_FOUND) return cc_errf(a->eb, rc, "cannot read the duplicate index");
+        if (json_object_set_new(a->tally, l->dup_key, json_true()) != 0) return CC_ERR_NOMEM;
     }
     if (!(l->cov = plan_covered(&a->p, l->code)))
         return deny(l, "96", "%s is not covered by plan %s", l->code, a->p.id), CC_OK;
@@ -955,8 +934,7 @@ static cc_err run_rules(adj *a)
     cc_errbuf why = {""};
     cc_rules *r = NULL;
     acc *m = NULL;
-    json_t *claim = NULL, *member = NULL, *plan = NULL, *decisions = NULL, *v;
-    const char *k;
+    json_t *claim = NULL, *member = NULL, *plan = NULL, *decisions = NULL;
     size_t first = 0;
     cc_err rc = cc_claims_rules_get(a->p.rules, &r, &why);
     if (rc == CC_ERR_NOMEM) return rc;
@@ -972,12 +950,10 @@ static cc_err run_rules(adj *a)
     claim = rules_claim(a);
     member = json_pack("{s:I, s:I, s:I}", "deductibleMetCents", (json_int_t)m->ded, "outOfPocketMetCents",
                        (json_int_t)m->oop, "planYear", (json_int_t)m->year);
-    plan = json_object();
-    json_object_foreach((json_t *)a->p.doc, k, v)
-    {
-        if (plan && strcmp(k, "rules") != 0 && strcmp(k, "tests") != 0) json_object_set(plan, k, v);
-    }
-    if (!claim || !member || !plan) {
+    /* the plan as deployed: the rule reads it through a view, so passing the
+     * whole document costs only what the rule looks at */
+    plan = json_incref((json_t *)a->p.doc);
+    if (!claim || !member) {
         rc = CC_ERR_NOMEM;
         goto done;
     }
@@ -1039,12 +1015,7 @@ static cc_err effects(adj *a)
     for (size_t i = 0; i < a->n && rc == CC_OK; i++) {
         line *l = &a->lines[i];
         if (l->d != APPROVE) continue;
-        json_t *day = NULL;
-        if ((rc = dup_day(a, l, &day)) == CC_OK &&
-            json_object_set_new(day, l->dup_entry,
-                                json_pack("{s:s, s:I}", "claim", a->in->claim_id, "line", l->seq)))
-            rc = CC_ERR_NOMEM;
-        if (rc == CC_OK) rc = effect_set(a, l->dup_key, json_incref(day));
+        rc = effect_set(a, l->dup_key, json_pack("{s:s, s:I}", "claim", a->in->claim_id, "line", l->seq));
         if (rc == CC_OK && json_object_get(a->p.units, l->code)) {
             json_t *prior = NULL;
             snprintf(key, sizeof key, "units/%.64s/%.16s/%s", a->in->patient, l->code, l->date);
@@ -1206,9 +1177,10 @@ static void sb_item(sb *b, const adj *a, const line *l, size_t note, sums *t)
         t->patient += l->patient;
         t->benefit += l->benefit;
         sb_adj(b, a, &first, ADJ("eligible"), l->allowed, l->allowed < l->billed ? "45" : NULL);
-        sb_adj(b, a, &first, ADJ("deductible"), l->ded, l->ded ? "1" : NULL);
-        sb_adj(b, a, &first, ADJ("copay"), l->copay, l->copay ? "3" : NULL);
-        sb_adj(b, a, &first, C4BB("coinsurance"), l->coins, l->coins ? "2" : NULL);
+        /* a line lists the patient's shares it has (totals list every category) */
+        if (l->ded) sb_adj(b, a, &first, ADJ("deductible"), l->ded, "1");
+        if (l->copay) sb_adj(b, a, &first, ADJ("copay"), l->copay, "3");
+        if (l->coins) sb_adj(b, a, &first, C4BB("coinsurance"), l->coins, "2");
         sb_adj(b, a, &first, C4BB("memberliability"), l->patient, NULL);
         sb_adj(b, a, &first, ADJ("benefit"), l->benefit, NULL);
     } else if (l->d == APPROVE) {
@@ -1490,8 +1462,7 @@ cc_err cc_claims_adjudicate(const cc_claims_input *in, cc_claims_output *out, cc
     a.effects = json_object();
     a.tally = json_object();
     a.reserved = json_object();
-    a.days = json_object();
-    if (!a.effects || !a.tally || !a.reserved || !a.days) {
+    if (!a.effects || !a.tally || !a.reserved) {
         rc = CC_ERR_NOMEM;
         goto done;
     }
@@ -1525,7 +1496,6 @@ done:
     json_decref(a.effects);
     json_decref(a.tally);
     json_decref(a.reserved);
-    json_decref(a.days);
     return rc;
 }
 
