@@ -2056,6 +2056,64 @@ static void test_hl7_examples(void **state)
     }
 }
 
+/* A rule that runs away pends the claims it touches, with the reason; the
+ * node goes on committing, the Lua state stays under its memory cap, and
+ * a reviewer can still settle the claim. */
+static void test_runaway_rule_on_the_ledger(void **state)
+{
+    fixture *f = *state;
+    static const char lua[] = "function adjudicate(claim, member, plan)\n"
+                              "  if claim.lines[1].code == '99396' then while true do end end\n"
+                              "  if claim.lines[1].code == '80061' then local s = string.rep('x', 4096)\n"
+                              "    local t = {} for i = 1, 100000 do t[i] = s .. i end end\n"
+                              "  return {}\n"
+                              "end\n";
+    char ids[3][CC_HASH_HEX];
+    json_t *p = json_deep_copy(g_plan);
+    json_object_set_new(p, "version", json_integer(2));
+    json_object_set_new(p, "rules", json_string(lua));
+    /* its own test case says what happens to a preventive visit */
+    json_array_append_new(
+        json_object_get(p, "tests"),
+        load("{\"name\": \"the loop pends\", \"claim\": {\"resourceType\": \"Claim\", \"status\": "
+             "\"active\", \"use\": \"claim\", \"type\": {\"coding\": [{\"code\": \"professional\"}]}, "
+             "\"created\": \"2025-03-02\", \"item\": [{\"sequence\": 1, \"productOrService\": "
+             "{\"coding\": [{\"code\": \"99396\"}]}, \"servicedDate\": \"2025-03-02\", \"net\": "
+             "{\"value\": 180}}]}, \"expect\": {\"outcome\": \"queued\", \"lines\": [{\"line\": 1, "
+             "\"decision\": \"pend\", \"carc\": [\"133\"]}]}}"));
+    EXPECT(CC_OK, deploy(f, PAYER, p));
+    EXPECT(CC_OK,
+           submit(f, CLIN, ledger_claim(f, PAT, "cov-1", NULL, "", "99396 2025-11-20 1 180.00"), ids[0]));
+    EXPECT(CC_OK,
+           submit(f, CLIN, ledger_claim(f, PAT, "cov-1", NULL, "", "80061 2025-11-20 1 10.00"), ids[1]));
+    EXPECT(CC_OK,
+           submit(f, CLIN, ledger_claim(f, PAT, "cov-1", NULL, "", "99213 2025-11-20 1 95.00"), ids[2]));
+    const char *why[] = {"budget", "memory", NULL};
+    for (int i = 0; i < 3; i++) {
+        json_t *rec = claim_rec(f, ids[i]);
+        if (strcmp(jstr(rec, "status"), i < 2 ? "pended" : "adjudicated") != 0)
+            fail_msg("claim %d is %s: %s", i, jstr(rec, "status"),
+                     jstr(json_object_get(rec, "response"), "disposition"));
+        if (why[i] && !strstr(jstr(json_array_get(json_object_get(rec, "lines"), 0), "reason"), why[i]))
+            fail_msg("claim %d: %s", i, jstr(json_array_get(json_object_get(rec, "lines"), 0), "reason"));
+        json_decref(rec);
+    }
+    cc_rules *r = NULL;
+    assert_int_equal(cc_claims_rules_get(lua, &r, NULL), CC_OK);
+    assert_true(cc_rules_peak_bytes(r) <= CC_RULES_MEMORY);
+    /* a reviewer approves the first: adjudicated and payable */
+    EXPECT(CC_OK, send(f, PAYER, "priorauth.decide",
+                       json_pack("{s:s, s:s}", "claim", ids[0], "decision", "approve"), NULL));
+    json_t *rec = claim_rec(f, ids[0]);
+    assert_string_equal(jstr(rec, "status"), "adjudicated");
+    assert_int_equal(jint(rec, "benefitCents"), 18000);
+    json_decref(rec);
+    EXPECT(CC_OK, send(f, PAYER, "payment.settle",
+                       json_pack("{s:s, s:[{s:s, s:i}]}", "trace", "EFT-R", "claims", "claim", ids[0],
+                                 "amountCents", 18000),
+                       NULL));
+}
+
 /* A rule whose answer shows the order pairs() visits a table with many
  * string keys: stock Lua would visit them in an order that depends on the
  * state's random hash seed. */
@@ -2312,6 +2370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_accumulators_roll_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simulate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hl7_examples, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runaway_rule_on_the_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_determinism_three_chains, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("claims engine", engine, group_setup, group_teardown);
