@@ -42,7 +42,11 @@ static void run_demo(const char *nodes, int port)
                             "with no consent, reads it for HRESCH: denied",
                             "was revoked",
                             "via break-glass, EMERGENCY",
-                            "1 emergency access"};
+                            "1 emergency access",
+                            "deny, CARC 18",
+                            "pend, CARC 133",
+                            "EFT-DEMO-0001",
+                            "2 of them paid"};
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
         if (!strstr(out, expect[i])) fail_msg("demo output lacks \"%s\":\n%s", expect[i], out);
     }
