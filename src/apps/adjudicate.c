@@ -783,6 +783,15 @@ static void cache_init(void)
     if (pthread_key_create(&cache_key, cache_free) != 0) abort();
 }
 
+void cc_claims_rules_release(void)
+{
+    pthread_once(&cache_once, cache_init);
+    rules_cache *c = pthread_getspecific(cache_key);
+    if (!c) return;
+    (void)pthread_setspecific(cache_key, NULL);
+    cache_free(c);
+}
+
 cc_err cc_claims_rules_get(const char *source, cc_rules **out, cc_errbuf *eb)
 {
     uint8_t h[CC_HASH_BYTES];

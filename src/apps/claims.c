@@ -108,6 +108,17 @@ static void plan_cache_init(void)
     if (pthread_key_create(&plan_key, plan_cache_free) != 0) abort();
 }
 
+void cc_claims_release_thread(void)
+{
+    pthread_once(&plan_once, plan_cache_init);
+    plan_cache *c = pthread_getspecific(plan_key);
+    if (c) {
+        (void)pthread_setspecific(plan_key, NULL);
+        plan_cache_free(c);
+    }
+    cc_claims_rules_release();
+}
+
 /* The "plan/<id>/<v>" record under key; caller decrefs. Through the
  * thread's cache when get reads exec's state. */
 static cc_err plan_record(cc_state_reader get, void *ctx, const char *key, json_t **out, cc_errbuf *eb,

@@ -167,6 +167,11 @@ cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, c
 cc_err cc_claim_simulate(cc_state_reader get, void *ctx, const json_t *payload, const char *provider_org,
                          uint64_t now_ms, json_t **response, cc_errbuf *eb) CC_WUR;
 
+/* Free the calling thread's caches of parsed plans and compiled rules now
+ * (threads that end free theirs; the main thread calls this before exit so
+ * leak checkers see nothing left). The caches refill on the next use. */
+void cc_claims_release_thread(void);
+
 /* ---- views ------------------------------------------------------------------ */
 
 /* FHIR R4 ExplanationOfBenefit of a stored "claim/<id>" value: status,
@@ -202,6 +207,8 @@ void cc_claims_acc_key(char *out, const char *patient, const char *plan, int64_t
  * cache (compiled on a miss). *out belongs to the cache: valid until this
  * thread's next call. Errors as cc_rules_compile. */
 cc_err cc_claims_rules_get(const char *source, cc_rules **out, cc_errbuf *eb) CC_WUR;
+/* Free the calling thread's compiled rules (part of cc_claims_release_thread). */
+void cc_claims_rules_release(void);
 /* Free the calling thread's compiled rules (they are compiled again when
  * next needed). */
 void cc_claims_rules_flush(void);

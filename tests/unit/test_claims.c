@@ -102,6 +102,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     json_decref(g_plan);
+    cc_claims_release_thread(); /* the main thread's plan and rule caches */
     return 0;
 }
 
@@ -2112,6 +2113,7 @@ static void test_runaway_rule_on_the_ledger(void **state)
                        json_pack("{s:s, s:[{s:s, s:i}]}", "trace", "EFT-R", "claims", "claim", ids[0],
                                  "amountCents", 18000),
                        NULL));
+    json_decref(p);
 }
 
 /* A rule whose answer shows the order pairs() visits a table with many
