@@ -24,8 +24,29 @@ json_t *cc_json_parse(const uint8_t *buf, size_t len, cc_errbuf *eb)
     return v;
 }
 
+/* Is there a real number anywhere in v? (The fast path: no paths built.) */
+static bool any_real(const json_t *v)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_real(v)) return true;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (any_real(x)) return true;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (any_real(x)) return true;
+        }
+    }
+    return false;
+}
+
 /* Depth-first search for a real number; on a hit, path holds where it is
- * (".a.b[2]"), cut to fit. */
+ * (".a.b[2]"), cut to fit. Run only once any_real has found one. */
 static bool has_real(const json_t *v, char *path, size_t used, size_t cap)
 {
     if (json_is_real(v)) return true;
@@ -80,7 +101,7 @@ cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_
         rc = cc_errf(eb, CC_ERR_MALFORMED, "payload must be a JSON object");
         goto done;
     }
-    if (has_real(v, path, 0, sizeof path)) {
+    if (any_real(v) && has_real(v, path, 0, sizeof path)) {
         rc = cc_errf(eb, CC_ERR_MALFORMED,
                      "payload holds a real number at %s; use integers (cents) or strings", path);
         goto done;
@@ -92,6 +113,56 @@ cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_
     }
     *out = s;
     *out_len = strlen(s);
+    if (parsed) *parsed = json_incref(v);
+done:
+    json_decref(v);
+    return rc;
+}
+
+/* json_dump_callback sink that compares the dump with the expected bytes
+ * as it goes (nothing is allocated for the text) and stops at the first
+ * difference. */
+typedef struct canon_cmp {
+    const char *want;
+    size_t len, at;
+    bool differs;
+} canon_cmp;
+
+static int canon_cmp_chunk(const char *buf, size_t n, void *data)
+{
+    canon_cmp *c = data;
+    if (n > c->len - c->at || memcmp(c->want + c->at, buf, n) != 0) {
+        c->differs = true;
+        return -1;
+    }
+    c->at += n;
+    return 0;
+}
+
+cc_err cc_json_canonical_check(const uint8_t *buf, size_t len, json_t **parsed, cc_errbuf *eb)
+{
+    char path[256] = "";
+    cc_err rc = CC_OK;
+    json_t *v = cc_json_parse(buf, len, eb);
+    if (!v) return CC_ERR_MALFORMED;
+    if (!json_is_object(v)) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "payload must be a JSON object");
+        goto done;
+    }
+    if (any_real(v) && has_real(v, path, 0, sizeof path)) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED,
+                     "payload holds a real number at %s; use integers (cents) or strings", path);
+        goto done;
+    }
+    canon_cmp c = {(const char *)buf, len, 0, false};
+    if (json_dump_callback(v, canon_cmp_chunk, &c, CANONICAL_FLAGS) != 0 && !c.differs) {
+        rc = cc_errf(eb, CC_ERR_NOMEM, "out of memory dumping JSON");
+        goto done;
+    }
+    if (c.differs || c.at != len) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "payload is not in canonical form (compact, keys sorted)");
+        goto done;
+    }
     if (parsed) *parsed = json_incref(v);
 done:
     json_decref(v);
