@@ -141,6 +141,11 @@ void cc_claims_acc_key(char *out, const char *patient, const char *plan, int64_t
     snprintf(out, CC_CLAIMS_KEY_MAX, "acc/%.64s/%.64s/%" PRId64, patient, plan, year);
 }
 
+void cc_claims_patient_claim_key(char *out, const char *patient, uint64_t seq)
+{
+    snprintf(out, CC_CLAIMS_KEY_MAX, "pclaim/%.64s/%010" PRIu64, patient, seq);
+}
+
 /* ---- money -------------------------------------------------------------------- */
 
 cc_err cc_claims_cents(const json_t *v, int64_t *cents)

@@ -11,8 +11,8 @@
  *   coverage/<id>         the enrolment: {coverage, patient, plan, version?, period, subscriber, org, txid,
  * height} pcoverage/<patient>   [coverage ids] claim/<id>            {id, use, patient, provider, insurer,
  * submitter, coverage, plan, planVersion, status, claim, response, lines, benefitCents, patientCents,
- * submitted, history, payment?} pclaims/<patient>     [claim ids];  ppreauth/<patient>  [preauthorization
- * ids] acc/<patient>/<plan>/<year>, dup/<hash>, units/<patient>/<code>/<date>   (adjudicate.c)
+ * submitted, history, payment?} pclaimcount/<patient> n;  pclaim/<patient>/<seq> claim id (seq 1..n,
+ * oldest first);  ppreauth/<patient>  [preauthorization ids] acc/<patient>/<plan>/<year>, dup/<hash>, units/<patient>/<code>/<date>   (adjudicate.c)
  *   payment/<trace>       {trace, org, claims, totalCents, date, txid, height}
  *
  * A claim:   (submit) --> adjudicated --(payment.settle)--> paid
@@ -507,6 +507,36 @@ static cc_err list_append_id(cc_exec_ctx *ctx, const char *key, const char *id)
     return rc;
 }
 
+/* Index claim id under the patient: "pclaim/<patient>/<seq>" = "<id>" with
+ * seq = 1, 2, ... from the counter "pclaimcount/<patient>". Two small writes
+ * a claim, whatever the patient's history (a whole list rewritten on every
+ * claim grew with it). */
+static cc_err patient_index_add(cc_exec_ctx *ctx, const char *patient, const char *id)
+{
+    char key[KEY_BYTES], num[32], val[CC_HASH_HEX + 4];
+    const uint8_t *v;
+    size_t len;
+    uint64_t count = 0;
+    snprintf(key, sizeof key, "pclaimcount/%.64s", patient);
+    cc_err rc = cc_state_get(ctx, key, &v, &len);
+    if (rc == CC_OK) {
+        if (len == 0 || len >= sizeof num) return cc_errf(ctx->eb, CC_ERR_CORRUPT, "%s is not a count", key);
+        memcpy(num, v, len);
+        num[len] = '\0';
+        char *end = NULL;
+        count = strtoull(num, &end, 10);
+        if (!end || *end || num[0] < '1' || num[0] > '9')
+            return cc_errf(ctx->eb, CC_ERR_CORRUPT, "%s is not a count", key);
+    } else if (rc != CC_ERR_NOT_FOUND) {
+        return cc_errf(ctx->eb, rc, "cannot read %s", key);
+    }
+    int n = snprintf(num, sizeof num, "%" PRIu64, count + 1);
+    if ((rc = cc_state_put(ctx, key, num, (size_t)n)) != CC_OK) return rc;
+    cc_claims_patient_claim_key(key, patient, count + 1);
+    n = snprintf(val, sizeof val, "\"%.64s\"", id);
+    return cc_state_put(ctx, key, val, (size_t)n);
+}
+
 /* s as a canonical JSON string literal (quotes included); caller frees. */
 static char *json_quote(const char *s)
 {
@@ -579,8 +609,7 @@ static cc_err submit_apply(cc_exec_ctx *ctx)
     if ((rc = effects_write(ctx, out.effects)) != CC_OK) goto done;
     snprintf(key, sizeof key, "claim/%s", txid);
     if ((rc = cc_state_put(ctx, key, rec, strlen(rec))) != CC_OK) goto done;
-    snprintf(key, sizeof key, "pclaims/%s", patient);
-    if ((rc = list_append_id(ctx, key, txid)) != CC_OK) goto done;
+    if ((rc = patient_index_add(ctx, patient, txid)) != CC_OK) goto done;
     if (strcmp(use, "preauthorization") == 0) {
         snprintf(key, sizeof key, "ppreauth/%s", patient);
         rc = list_append_id(ctx, key, txid);
@@ -1067,6 +1096,33 @@ done:
     json_decref(dropped);
     json_decref(diags);
     json_decref(items);
+    return rc;
+}
+
+cc_err cc_claims_patient_claims(cc_state_reader get, void *ctx, const char *patient, json_t **out)
+{
+    char key[CC_CLAIMS_KEY_MAX];
+    json_t *count = NULL, *ids = json_array();
+    cc_err rc = ids ? CC_OK : CC_ERR_NOMEM;
+    *out = NULL;
+    snprintf(key, sizeof key, "pclaimcount/%.64s", patient);
+    if (rc == CC_OK && (rc = get(ctx, key, &count)) == CC_ERR_NOT_FOUND) rc = CC_OK;
+    if (rc == CC_OK && count && (!json_is_integer(count) || json_integer_value(count) < 0)) rc = CC_ERR_CORRUPT;
+    for (json_int_t i = 1; rc == CC_OK && count && i <= json_integer_value(count); i++) {
+        json_t *id = NULL;
+        cc_claims_patient_claim_key(key, patient, (uint64_t)i);
+        if ((rc = get(ctx, key, &id)) != CC_OK) break;
+        if (!json_is_string(id))
+            rc = CC_ERR_CORRUPT;
+        else if (json_array_append_new(ids, id) != 0)
+            rc = CC_ERR_NOMEM;
+        if (rc != CC_OK) json_decref(id);
+    }
+    json_decref(count);
+    if (rc == CC_OK)
+        *out = ids;
+    else
+        json_decref(ids);
     return rc;
 }
 

@@ -198,6 +198,14 @@ int64_t cc_claims_plan_year(const json_t *plan, int64_t day);
 /* "acc/<patient>/<plan>/<year>" into out (at least CC_CLAIMS_KEY_MAX bytes). */
 #define CC_CLAIMS_KEY_MAX 256
 void cc_claims_acc_key(char *out, const char *patient, const char *plan, int64_t year);
+/* "pclaim/<patient>/<seq>" into out (at least CC_CLAIMS_KEY_MAX bytes): the
+ * patient's seq-th claim (1 = oldest), seq zero-padded so keys sort in order. */
+void cc_claims_patient_claim_key(char *out, const char *patient, uint64_t seq);
+/* The patient's claim ids, oldest first (pclaimcount/<patient> and
+ * pclaim/<patient>/<seq>), as a JSON array of strings; an empty array for a
+ * patient without claims. Caller decrefs. CC_ERR_CORRUPT, CC_ERR_NOMEM, or
+ * get's error. */
+cc_err cc_claims_patient_claims(cc_state_reader get, void *ctx, const char *patient, json_t **out);
 /* The compiled form of a plan's rules source, from the calling thread's
  * cache (compiled on a miss). *out belongs to the cache: valid until this
  * thread's next call. Errors as cc_rules_compile. */

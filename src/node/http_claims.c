@@ -195,9 +195,9 @@ enum MHD_Result cc_http_get_patient_claims(cc_http_req *req)
         return answered;
     if ((rc = cc_signed_read_patient(&sr, req->arg, &eb)) != CC_OK)
         return cc_signed_read_fail(&sr, rc, "%s", eb.msg);
-    json_t *claims = json_array(), *ids = view_json(sr.view, "pclaims/%s", req->arg),
-           *pre = view_json(sr.view, "ppreauth/%s", req->arg);
-    rc = claims ? collect(&sr, ids, claims, &total) : CC_ERR_NOMEM;
+    json_t *claims = json_array(), *ids = NULL, *pre = view_json(sr.view, "ppreauth/%s", req->arg);
+    rc = cc_claims_patient_claims(cc_chain_view_get_json, sr.view, req->arg, &ids);
+    if (rc == CC_OK) rc = claims ? collect(&sr, ids, claims, &total) : CC_ERR_NOMEM;
     if (rc == CC_OK) rc = collect(&sr, pre, claims, &total);
     json_decref(ids);
     json_decref(pre);
@@ -309,7 +309,11 @@ enum MHD_Result cc_http_get_fhir_eob(cc_http_req *req)
         return cc_signed_read_answer(&sr, &ev, CC_ERR_FORBIDDEN, NULL, NULL);
     }
     ev.reason = strcmp(sr.who.requester_hex, patient) == 0 ? "the patient" : "a delegate of the patient";
-    json_t *entries = json_array(), *ids = view_json(sr.view, "pclaims/%s", patient);
+    json_t *entries = json_array(), *ids = NULL;
+    if ((rc = cc_claims_patient_claims(cc_chain_view_get_json, sr.view, patient, &ids)) != CC_OK) {
+        json_decref(entries);
+        return cc_signed_read_fail(&sr, rc, "cannot read the claims");
+    }
     for (size_t i = json_array_size(ids); entries && i-- > 0 && json_array_size(entries) < CLAIMS_MAX;) {
         const char *id = json_string_value(json_array_get(ids, i));
         json_t *c = view_json(sr.view, "claim/%s", id ? id : "");

@@ -1675,12 +1675,20 @@ static void test_submit_adjudicated(void **state)
     json_decref(acc);
     char id2[CC_HASH_HEX];
     EXPECT(CC_OK, submit(f, CLIN, ledger_claim(f, PAT, "cov-1", NULL, "", "99213 2025-11-21 1 120.00"), id2));
-    snprintf(key, sizeof key, "pclaims/%s", f->hex[PAT]);
-    json_t *list = state_json(f->c, key);
-    assert_int_equal(json_array_size(list), 2);
-    assert_string_equal(json_string_value(json_array_get(list, 0)), id);
-    assert_string_equal(json_string_value(json_array_get(list, 1)), id2);
-    json_decref(list);
+    /* the patient's index: a counter and one small key per claim, oldest first */
+    snprintf(key, sizeof key, "pclaimcount/%s", f->hex[PAT]);
+    json_t *count = state_json(f->c, key);
+    assert_int_equal(json_integer_value(count), 2);
+    json_decref(count);
+    cc_claims_patient_claim_key(key, f->hex[PAT], 1);
+    assert_non_null(strstr(key, "/0000000001"));
+    json_t *first = state_json(f->c, key);
+    assert_string_equal(json_string_value(first), id);
+    json_decref(first);
+    cc_claims_patient_claim_key(key, f->hex[PAT], 2);
+    json_t *second = state_json(f->c, key);
+    assert_string_equal(json_string_value(second), id2);
+    json_decref(second);
 }
 
 static void test_submit_duplicate_across_claims(void **state)
