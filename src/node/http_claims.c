@@ -37,6 +37,15 @@ static json_t *view_json(cc_chain_view *v, const char *fmt, const char *arg)
     return out;
 }
 
+/* A claim record as the API serves it (its ClaimResponse rendered), or NULL. */
+static json_t *claim_view(cc_chain_view *v, const char *id)
+{
+    json_t *rec = view_json(v, "claim/%s", id), *out = NULL;
+    if (rec && cc_claims_record_view(cc_chain_view_get_json, v, rec, &out) != CC_OK) out = NULL;
+    json_decref(rec);
+    return out;
+}
+
 static const char *jstr(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -129,7 +138,7 @@ enum MHD_Result cc_http_get_claim(cc_http_req *req)
     const char *how = NULL;
 
     if (!cc_signed_read_begin(req, "/v1/claims/{id}", false, params, &sr, &answered)) return answered;
-    json_t *claim = view_json(sr.view, "claim/%s", req->arg);
+    json_t *claim = claim_view(sr.view, req->arg);
     if (!claim) return cc_signed_read_fail(&sr, CC_ERR_NOT_FOUND, "no claim %.64s", req->arg);
     cc_err rc = claim_access(&sr, claim, &ok, &how);
     if (rc != CC_OK) {
@@ -167,7 +176,8 @@ static json_t *claim_summary(const json_t *c)
 static cc_err collect(cc_signed_read *sr, const json_t *ids, json_t *out, size_t *total)
 {
     for (size_t i = json_array_size(ids); i-- > 0;) {
-        json_t *c = view_json(sr->view, "claim/%s", json_string_value(json_array_get(ids, i)));
+        const char *id = json_string_value(json_array_get(ids, i));
+        json_t *c = claim_view(sr->view, id ? id : "");
         bool ok = false;
         const char *how;
         cc_err rc = c ? claim_access(sr, c, &ok, &how) : CC_OK;
@@ -316,7 +326,7 @@ enum MHD_Result cc_http_get_fhir_eob(cc_http_req *req)
     }
     for (size_t i = json_array_size(ids); entries && i-- > 0 && json_array_size(entries) < CLAIMS_MAX;) {
         const char *id = json_string_value(json_array_get(ids, i));
-        json_t *c = view_json(sr.view, "claim/%s", id ? id : "");
+        json_t *c = claim_view(sr.view, id ? id : "");
         json_t *eob = c ? cc_claims_eob(c) : NULL;
         if (eob) {
             char url[160];
