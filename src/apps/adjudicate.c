@@ -856,9 +856,18 @@ static json_t *rules_claim(const adj *a)
     json_t *lines = json_array();
     for (size_t i = 0; lines && i < a->n; i++) {
         const line *l = &a->lines[i];
-        json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:o}", "line", l->seq, "code", l->code, "date",
-                              l->date, "units", (json_int_t)l->units, "billedCents", (json_int_t)l->billed,
-                              "decision", decision_names[l->d], "diagnoses", line_diagnoses(a, l));
+        /* built field by field: json_pack would parse its format for every line */
+        json_t *o = json_object();
+        if (o && (json_object_set_new_nocheck(o, "line", json_integer(l->seq)) ||
+                  json_object_set_new_nocheck(o, "code", json_string(l->code)) ||
+                  json_object_set_new_nocheck(o, "date", json_string(l->date)) ||
+                  json_object_set_new_nocheck(o, "units", json_integer((json_int_t)l->units)) ||
+                  json_object_set_new_nocheck(o, "billedCents", json_integer((json_int_t)l->billed)) ||
+                  json_object_set_new_nocheck(o, "decision", json_string(decision_names[l->d])) ||
+                  json_object_set_new_nocheck(o, "diagnoses", line_diagnoses(a, l)))) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o && l->cov) {
             json_object_set_new(o, "category", json_string(l->cov->category));
             json_object_set_new(o, "allowedCents",

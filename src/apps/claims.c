@@ -302,6 +302,46 @@ static int key_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+#define FLAT_MEMBERS 8
+
+/* The canonical text of v when it is an integer, or an object of at most
+ * FLAT_MEMBERS integers and plain strings under plain keys (accumulators,
+ * duplicate keys, daily units): the bytes cc_json_dump writes, without its
+ * generic machinery. NULL for anything else (use cc_json_dump). Caller
+ * frees. */
+static char *flat_dump(const json_t *v)
+{
+    const char *keys[FLAT_MEMBERS], *k;
+    json_t *x;
+    size_t n = 0, len = 2;
+    char *out = NULL;
+    if (json_is_integer(v))
+        return asprintf(&out, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < 0 ? NULL : out;
+    if (!json_is_object(v) || json_object_size(v) > FLAT_MEMBERS) return NULL;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        if (!cc_json_str_plain(k) ||
+            !(json_is_integer(x) || (json_is_string(x) && cc_json_str_plain(json_string_value(x)))))
+            return NULL;
+        keys[n++] = k;
+        len += strlen(k) + 4 + (json_is_string(x) ? strlen(json_string_value(x)) + 2 : 24);
+    }
+    qsort(keys, n, sizeof *keys, key_cmp);
+    if (!(out = malloc(len + 1))) return NULL;
+    size_t at = 0;
+    out[at++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        x = json_object_get(v, keys[i]);
+        at += (size_t)(json_is_string(x) ? snprintf(out + at, len + 1 - at, "%s\"%s\":\"%s\"", i ? "," : "",
+                                                    keys[i], json_string_value(x))
+                                         : snprintf(out + at, len + 1 - at, "%s\"%s\":%" JSON_INTEGER_FORMAT,
+                                                    i ? "," : "", keys[i], json_integer_value(x)));
+    }
+    out[at++] = '}';
+    out[at] = '\0';
+    return out;
+}
+
 /* Write an adjudication's effects, in key order. */
 static cc_err effects_write(cc_exec_ctx *ctx, const json_t *effects)
 {
@@ -315,8 +355,16 @@ static cc_err effects_write(cc_exec_ctx *ctx, const json_t *effects)
         keys[i++] = k;
     }
     qsort(keys, n, sizeof *keys, key_cmp);
-    for (i = 0; i < n && rc == CC_OK; i++)
-        rc = cc_state_put_json(ctx, keys[i], json_object_get(effects, keys[i]));
+    for (i = 0; i < n && rc == CC_OK; i++) {
+        const json_t *val = json_object_get(effects, keys[i]);
+        char *text = flat_dump(val);
+        if (!text) {
+            rc = cc_state_put_json(ctx, keys[i], val);
+            continue;
+        }
+        rc = cc_state_put(ctx, keys[i], text, strlen(text));
+        free(text);
+    }
     free(keys);
     return rc;
 }
