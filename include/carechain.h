@@ -123,6 +123,12 @@ cc_err cc_json_canonical(const uint8_t *buf, size_t len, char **out, size_t *out
  * so that callers need not parse the payload again. */
 cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_t *out_len, json_t **parsed,
                                cc_errbuf *eb) CC_WUR;
+/* Check that buf is exactly the canonical form of a payload (as
+ * cc_json_canonical would write it) without writing that form: the dump is
+ * compared with buf as it is produced. *parsed (when not NULL) gets the
+ * parsed object; caller decrefs. CC_ERR_MALFORMED when buf is not JSON, not
+ * an object, holds a real number or is not canonical; CC_ERR_NOMEM. */
+cc_err cc_json_canonical_check(const uint8_t *buf, size_t len, json_t **parsed, cc_errbuf *eb) CC_WUR;
 /* Dump a JSON value in canonical form (compact, sorted). Caller frees. */
 char *cc_json_dump(const json_t *v);
 /* True when the canonical dump of the JSON string s is s itself between

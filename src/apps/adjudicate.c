@@ -141,6 +141,11 @@ void cc_claims_acc_key(char *out, const char *patient, const char *plan, int64_t
     snprintf(out, CC_CLAIMS_KEY_MAX, "acc/%.64s/%.64s/%" PRId64, patient, plan, year);
 }
 
+void cc_claims_patient_claim_key(char *out, const char *patient, uint64_t seq)
+{
+    snprintf(out, CC_CLAIMS_KEY_MAX, "pclaim/%.64s/%010" PRIu64, patient, seq);
+}
+
 /* ---- money -------------------------------------------------------------------- */
 
 cc_err cc_claims_cents(const json_t *v, int64_t *cents)
@@ -860,9 +865,18 @@ static json_t *rules_claim(const adj *a)
     json_t *lines = json_array();
     for (size_t i = 0; lines && i < a->n; i++) {
         const line *l = &a->lines[i];
-        json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:o}", "line", l->seq, "code", l->code, "date",
-                              l->date, "units", (json_int_t)l->units, "billedCents", (json_int_t)l->billed,
-                              "decision", decision_names[l->d], "diagnoses", line_diagnoses(a, l));
+        /* built field by field: json_pack would parse its format for every line */
+        json_t *o = json_object();
+        if (o && (json_object_set_new_nocheck(o, "line", json_integer(l->seq)) ||
+                  json_object_set_new_nocheck(o, "code", json_string(l->code)) ||
+                  json_object_set_new_nocheck(o, "date", json_string(l->date)) ||
+                  json_object_set_new_nocheck(o, "units", json_integer((json_int_t)l->units)) ||
+                  json_object_set_new_nocheck(o, "billedCents", json_integer((json_int_t)l->billed)) ||
+                  json_object_set_new_nocheck(o, "decision", json_string(decision_names[l->d])) ||
+                  json_object_set_new_nocheck(o, "diagnoses", line_diagnoses(a, l)))) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o && l->cov) {
             json_object_set_new(o, "category", json_string(l->cov->category));
             json_object_set_new(o, "allowedCents",
@@ -1168,10 +1182,27 @@ typedef struct sums {
     int64_t submitted, eligible, ded, copay, coins, patient, benefit;
 } sums;
 
-static void sb_item(sb *b, const adj *a, const line *l, size_t note, sums *t)
+/* What each category sums to over the lines (the response's total). */
+static void sums_of(const adj *a, sums *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < a->n; i++) {
+        const line *l = &a->lines[i];
+        t->submitted += l->billed;
+        if (l->d != APPROVE) continue;
+        t->eligible += l->allowed;
+        if (!a->priced) continue;
+        t->ded += l->ded;
+        t->copay += l->copay;
+        t->coins += l->coins;
+        t->patient += l->patient;
+        t->benefit += l->benefit;
+    }
+}
+
+static void sb_item(sb *b, const adj *a, const line *l, size_t note)
 {
     bool first = true;
-    t->submitted += l->billed;
     sb_lit(b, "{\"adjudication\":[");
     sb_adj(b, a, &first, ADJ("submitted"), l->billed, l->d == PEND ? l->carc : NULL);
     if (l->d == DENY) {
@@ -1179,12 +1210,6 @@ static void sb_item(sb *b, const adj *a, const line *l, size_t note, sums *t)
         sb_adj(b, a, &first, C4BB("noncovered"), l->billed, NULL);
         sb_adj(b, a, &first, ADJ("benefit"), 0, NULL);
     } else if (l->d == APPROVE && a->priced) {
-        t->eligible += l->allowed;
-        t->ded += l->ded;
-        t->copay += l->copay;
-        t->coins += l->coins;
-        t->patient += l->patient;
-        t->benefit += l->benefit;
         sb_adj(b, a, &first, ADJ("eligible"), l->allowed, l->allowed < l->billed ? "45" : NULL);
         /* a line lists the patient's shares it has (totals list every category) */
         if (l->ded) sb_adj(b, a, &first, ADJ("deductible"), l->ded, "1");
@@ -1193,7 +1218,6 @@ static void sb_item(sb *b, const adj *a, const line *l, size_t note, sums *t)
         sb_adj(b, a, &first, C4BB("memberliability"), l->patient, NULL);
         sb_adj(b, a, &first, ADJ("benefit"), l->benefit, NULL);
     } else if (l->d == APPROVE) {
-        t->eligible += l->allowed;
         sb_adj(b, a, &first, ADJ("eligible"), l->allowed, l->allowed < l->billed ? "45" : NULL);
     }
     sb_lit(b, "],\"extension\":[{\"url\":\"" EXT_DECISION "\",\"valueCode\":\"");
@@ -1325,69 +1349,80 @@ static void sb_ref(sb *b, const char *type, const char *id)
     sb_lit(b, "}");
 }
 
-static cc_err response(adj *a, cc_claims_output *out)
+/* The ClaimResponse as canonical text into r; payment (canonical JSON text,
+ * or NULL) is a paid claim's "payment". */
+static void response_write(const adj *a, const char *payment, sb *r)
 {
     const json_t *sub = json_object_get(a->in->claim, "subType");
     char created[32], disp[400], plan[CC_CLAIMS_ID_MAX + 24];
     size_t notes = 0;
-    sums t = {0};
-    sb r = {0}, items = {0}, l = {0};
-    cc_err rc = CC_OK;
-
-    for (size_t i = 0; i < a->n; i++) {
-        if (i) sb_lit(&items, ",");
-        sb_item(&items, a, &a->lines[i], a->lines[i].reason[0] ? ++notes : 0, &t);
-    }
+    sums t;
+    sums_of(a, &t);
     snprintf(plan, sizeof plan, "%s|%" PRId64, a->p.id, a->p.version);
-    sb_lit(&r, "{\"created\":\"");
-    sb_lit(&r, date_time(a->in->now_ms, created));
-    sb_lit(&r, "\",\"disposition\":");
-    sb_str(&r, disposition(a, disp, sizeof disp));
-    sb_lit(&r, ",\"extension\":[{\"url\":\"" CC_CLAIMS_PLAN_EXTENSION "\",\"valueString\":");
-    sb_str(&r, plan);
-    sb_lit(&r, "}],\"id\":");
-    sb_str(&r, a->in->claim_id);
-    sb_lit(&r, ",\"insurer\":");
-    sb_ref(&r, "Organization", a->in->insurer);
-    sb_lit(&r, ",\"item\":[");
-    if (items.p) sb_raw(&r, items.p, items.n);
-    r.oom |= items.oom;
-    sb_lit(&r, "],\"outcome\":\"");
-    sb_lit(&r, a->pended ? "queued" : "complete");
-    sb_lit(&r, "\",\"patient\":");
-    sb_ref(&r, "Patient", a->in->patient);
+    sb_lit(r, "{\"created\":\"");
+    sb_lit(r, date_time(a->in->now_ms, created));
+    sb_lit(r, "\",\"disposition\":");
+    sb_str(r, disposition(a, disp, sizeof disp));
+    sb_lit(r, ",\"extension\":[{\"url\":\"" CC_CLAIMS_PLAN_EXTENSION "\",\"valueString\":");
+    sb_str(r, plan);
+    sb_lit(r, "}],\"id\":");
+    sb_str(r, a->in->claim_id);
+    sb_lit(r, ",\"insurer\":");
+    sb_ref(r, "Organization", a->in->insurer);
+    sb_lit(r, ",\"item\":[");
+    for (size_t i = 0; i < a->n; i++) {
+        if (i) sb_lit(r, ",");
+        sb_item(r, a, &a->lines[i], a->lines[i].reason[0] ? ++notes : 0);
+    }
+    sb_lit(r, "],\"outcome\":\"");
+    sb_lit(r, a->pended ? "queued" : "complete");
+    sb_lit(r, "\",\"patient\":");
+    sb_ref(r, "Patient", a->in->patient);
+    if (payment) {
+        sb_lit(r, ",\"payment\":");
+        sb_lit(r, payment);
+    }
     if (a->preauth) {
-        sb_lit(&r, ",\"preAuthRef\":");
-        sb_str(&r, a->in->claim_id);
+        sb_lit(r, ",\"preAuthRef\":");
+        sb_str(r, a->in->claim_id);
     }
     if (notes) {
-        sb_lit(&r, ",\"processNote\":[");
+        sb_lit(r, ",\"processNote\":[");
         for (size_t i = 0, k = 0; i < a->n; i++) {
             if (!a->lines[i].reason[0]) continue;
-            sb_lit(&r, k ? ",{\"number\":" : "{\"number\":");
-            sb_int(&r, (int64_t)++k);
-            sb_lit(&r, ",\"text\":");
-            sb_str(&r, a->lines[i].reason);
-            sb_lit(&r, ",\"type\":\"display\"}");
+            sb_lit(r, k ? ",{\"number\":" : "{\"number\":");
+            sb_int(r, (int64_t)++k);
+            sb_lit(r, ",\"text\":");
+            sb_str(r, a->lines[i].reason);
+            sb_lit(r, ",\"type\":\"display\"}");
         }
-        sb_lit(&r, "]");
+        sb_lit(r, "]");
     }
-    sb_lit(&r, ",\"request\":");
-    sb_ref(&r, "Claim", a->in->claim_id);
-    sb_lit(&r, ",\"requestor\":");
-    sb_ref(&r, "Organization", a->in->provider);
-    sb_lit(&r, ",\"resourceType\":\"ClaimResponse\",\"status\":\"active\"");
+    sb_lit(r, ",\"request\":");
+    sb_ref(r, "Claim", a->in->claim_id);
+    sb_lit(r, ",\"requestor\":");
+    sb_ref(r, "Organization", a->in->provider);
+    sb_lit(r, ",\"resourceType\":\"ClaimResponse\",\"status\":\"active\"");
     if (sub) {
-        sb_lit(&r, ",\"subType\":");
-        sb_json(&r, sub);
+        sb_lit(r, ",\"subType\":");
+        sb_json(r, sub);
     }
-    sb_lit(&r, ",\"total\":");
-    sb_totals(&r, a, &t);
-    sb_lit(&r, ",\"type\":");
-    sb_json(&r, json_object_get(a->in->claim, "type"));
-    sb_lit(&r, ",\"use\":\"");
-    sb_lit(&r, a->preauth ? "preauthorization" : "claim");
-    sb_lit(&r, "\"}");
+    sb_lit(r, ",\"total\":");
+    sb_totals(r, a, &t);
+    sb_lit(r, ",\"type\":");
+    sb_json(r, json_object_get(a->in->claim, "type"));
+    sb_lit(r, ",\"use\":\"");
+    sb_lit(r, a->preauth ? "preauthorization" : "claim");
+    sb_lit(r, "\"}");
+}
+
+static cc_err response(adj *a, cc_claims_output *out)
+{
+    sums t;
+    sb r = {0}, l = {0};
+    cc_err rc = CC_OK;
+    sums_of(a, &t);
+    if (!a->in->lines_only) response_write(a, NULL, &r);
     sb_lines(&l, a);
     if (r.oom || l.oom) {
         rc = CC_ERR_NOMEM;
@@ -1399,15 +1434,102 @@ static cc_err response(adj *a, cc_claims_output *out)
     out->benefit_cents = t.benefit;
     out->patient_cents = t.patient;
     if (!a->in->text_only) {
-        out->response = cc_json_parse((const uint8_t *)out->response_text, strlen(out->response_text), NULL);
+        if (out->response_text && !(out->response = cc_json_parse((const uint8_t *)out->response_text,
+                                                                  strlen(out->response_text), NULL)))
+            rc = CC_ERR_NOMEM;
         out->lines = cc_json_parse((const uint8_t *)out->lines_text, strlen(out->lines_text), NULL);
-        if (!out->response || !out->lines) rc = CC_ERR_NOMEM;
+        if (!out->lines) rc = CC_ERR_NOMEM;
     }
 fail:
     free(r.p);
-    free(items.p);
     free(l.p);
     return rc;
+}
+
+/* ---- the ClaimResponse of a stored claim ------------------------------------------------- */
+
+static verdict verdict_of(const char *s)
+{
+    return s && strcmp(s, "deny") == 0 ? DENY : s && strcmp(s, "pend") == 0 ? PEND : APPROVE;
+}
+
+/* The time of the claim's last adjudication (the response's "created"). */
+static bool adjudicated_ms(const json_t *record, uint64_t *ms)
+{
+    const json_t *h = json_object_get(record, "history");
+    for (size_t i = json_array_size(h); i-- > 0;) {
+        const json_t *e = json_array_get(h, i);
+        const char *st = str(e, "status");
+        if (st && (strcmp(st, "adjudicated") == 0 || strcmp(st, "pended") == 0) &&
+            json_is_integer(json_object_get(e, "time")))
+            return (*ms = (uint64_t)json_integer_value(json_object_get(e, "time"))), true;
+    }
+    return false;
+}
+
+char *cc_claims_response_text(const json_t *record, const char *currency)
+{
+    const json_t *lines = json_object_get(record, "lines"), *pl, *pay = json_object_get(record, "payment");
+    const char *status = str(record, "status"), *use = str(record, "use");
+    cc_claims_input in = {.claim = json_object_get(record, "claim"),
+                          .claim_id = str(record, "id"),
+                          .patient = str(record, "patient"),
+                          .provider = str(record, "provider"),
+                          .insurer = str(record, "insurer")};
+    adj a = {.in = &in};
+    char *payment = NULL;
+    size_t i;
+    sb r = {0};
+    if (!in.claim_id || !in.patient || !in.provider || !in.insurer || !status || !use ||
+        !json_is_object(in.claim) || !json_is_array(lines) || !str(record, "plan") ||
+        !adjudicated_ms(record, &in.now_ms) || !currency || strlen(currency) != 3)
+        return NULL;
+    a.p.id = str(record, "plan");
+    a.p.version = integer(record, "planVersion", 0);
+    a.p.currency = currency;
+    a.preauth = strcmp(use, "preauthorization") == 0;
+    a.pended = strcmp(status, "pended") == 0;
+    a.priced = !a.pended;
+    a.n = json_array_size(lines);
+    if (a.n == 0 || !(a.lines = calloc(a.n, sizeof *a.lines))) return NULL;
+    json_array_foreach(lines, i, pl)
+    {
+        line *l = &a.lines[i];
+        l->seq = integer(pl, "line", 0);
+        l->code = str(pl, "code") ? str(pl, "code") : "";
+        l->d = verdict_of(str(pl, "decision"));
+        l->units = integer(pl, "units", 0);
+        l->billed = integer(pl, "billedCents", 0);
+        l->allowed = integer(pl, "allowedCents", 0);
+        l->ded = integer(pl, "deductibleCents", 0);
+        l->copay = integer(pl, "copayCents", 0);
+        l->coins = integer(pl, "coinsuranceCents", 0);
+        l->patient = integer(pl, "patientCents", 0);
+        l->benefit = integer(pl, "benefitCents", 0);
+        snprintf(l->carc, sizeof l->carc, "%s", str(pl, "carc") ? str(pl, "carc") : "");
+        snprintf(l->reason, sizeof l->reason, "%s", str(pl, "reason") ? str(pl, "reason") : "");
+    }
+    if (json_is_object(pay)) {
+        /* as payment.settle writes it: type complete, the date, the amount, the trace */
+        char value[32];
+        json_t *p = json_pack("{s:{s:[{s:s, s:s}]}, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "type", "coding",
+                              "system", CC_CLAIMS_PAYMENT_TYPE_SYSTEM, "code", "complete", "date",
+                              str(pay, "date") ? str(pay, "date") : "", "amount", "value",
+                              cc_claims_cents_format(integer(pay, "amountCents", 0), value), "currency",
+                              currency, "identifier", "system", CC_CLAIMS_TRACE_SYSTEM, "value",
+                              str(pay, "trace") ? str(pay, "trace") : "");
+        payment = p ? cc_json_dump(p) : NULL;
+        json_decref(p);
+        if (!payment) r.oom = true;
+    }
+    if (!r.oom) response_write(&a, payment, &r);
+    free(payment);
+    free(a.lines);
+    if (r.oom) {
+        free(r.p);
+        return NULL;
+    }
+    return r.p;
 }
 
 /* ---- the steps in order ------------------------------------------------------------------- */

@@ -10,10 +10,11 @@
  *   plan/<id>             {id, org, latest, versions: [...]}
  *   coverage/<id>         the enrolment: {coverage, patient, plan, version?, period, subscriber, org, txid,
  * height} pcoverage/<patient>   [coverage ids] claim/<id>            {id, use, patient, provider, insurer,
- * submitter, coverage, plan, planVersion, status, claim, response, lines, benefitCents, patientCents,
- * submitted, history, payment?} pclaims/<patient>     [claim ids];  ppreauth/<patient>  [preauthorization
- * ids] acc/<patient>/<plan>/<year>, dup/<hash>, units/<patient>/<code>/<date>   (adjudicate.c)
- *   payment/<trace>       {trace, org, claims, totalCents, date, txid, height}
+ * submitter, coverage, plan, planVersion, status, claim, lines, benefitCents, patientCents,
+ * submitted, history, payment?} pclaimcount/<patient> n;  pclaim/<patient>/<seq> claim id (seq 1..n,
+ * oldest first);  ppreauth/<patient>  [preauthorization ids] acc/<patient>/<plan>/<year>, dup/<hash>,
+ * units/<patient>/<code>/<date>   (adjudicate.c) payment/<trace>       {trace, org, claims, totalCents, date,
+ * txid, height}
  *
  * A claim:   (submit) --> adjudicated --(payment.settle)--> paid
  *                     \-> pended --(priorauth.decide)--> adjudicated
@@ -29,11 +30,9 @@
 #include "apps/apps.h"
 #include "apps/claims.h"
 
-#define MS_PER_DAY       86400000LL
-#define KEY_BYTES        (32 + 2 * CC_CLAIMS_ID_MAX + CC_HASH_HEX)
-#define SIMULATION       "simulation"
-#define SYS_PAYMENT_TYPE "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
-#define SYS_TRACE        "urn:carechain:payment-trace"
+#define MS_PER_DAY 86400000LL
+#define KEY_BYTES  (32 + 2 * CC_CLAIMS_ID_MAX + CC_HASH_HEX)
+#define SIMULATION "simulation"
 
 static const char *str(const json_t *o, const char *field)
 {
@@ -277,7 +276,8 @@ cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, c
                           .now_ms = now_ms,
                           .get = get,
                           .get_ctx = ctx,
-                          .text_only = text_only};
+                          .text_only = text_only,
+                          .lines_only = text_only};
     rc = cc_claims_adjudicate(&in, out, eb);
 done:
     if (rc == CC_OK && coverage_out) *coverage_out = json_incref(cov);
@@ -313,6 +313,46 @@ static int key_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+#define FLAT_MEMBERS 8
+
+/* The canonical text of v when it is an integer, or an object of at most
+ * FLAT_MEMBERS integers and plain strings under plain keys (accumulators,
+ * duplicate keys, daily units): the bytes cc_json_dump writes, without its
+ * generic machinery. NULL for anything else (use cc_json_dump). Caller
+ * frees. */
+static char *flat_dump(const json_t *v)
+{
+    const char *keys[FLAT_MEMBERS], *k;
+    json_t *x;
+    size_t n = 0, len = 2;
+    char *out = NULL;
+    if (json_is_integer(v))
+        return asprintf(&out, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < 0 ? NULL : out;
+    if (!json_is_object(v) || json_object_size(v) > FLAT_MEMBERS) return NULL;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        if (!cc_json_str_plain(k) ||
+            !(json_is_integer(x) || (json_is_string(x) && cc_json_str_plain(json_string_value(x)))))
+            return NULL;
+        keys[n++] = k;
+        len += strlen(k) + 4 + (json_is_string(x) ? strlen(json_string_value(x)) + 2 : 24);
+    }
+    qsort(keys, n, sizeof *keys, key_cmp);
+    if (!(out = malloc(len + 1))) return NULL;
+    size_t at = 0;
+    out[at++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        x = json_object_get(v, keys[i]);
+        at += (size_t)(json_is_string(x) ? snprintf(out + at, len + 1 - at, "%s\"%s\":\"%s\"", i ? "," : "",
+                                                    keys[i], json_string_value(x))
+                                         : snprintf(out + at, len + 1 - at, "%s\"%s\":%" JSON_INTEGER_FORMAT,
+                                                    i ? "," : "", keys[i], json_integer_value(x)));
+    }
+    out[at++] = '}';
+    out[at] = '\0';
+    return out;
+}
+
 /* Write an adjudication's effects, in key order. */
 static cc_err effects_write(cc_exec_ctx *ctx, const json_t *effects)
 {
@@ -326,8 +366,16 @@ static cc_err effects_write(cc_exec_ctx *ctx, const json_t *effects)
         keys[i++] = k;
     }
     qsort(keys, n, sizeof *keys, key_cmp);
-    for (i = 0; i < n && rc == CC_OK; i++)
-        rc = cc_state_put_json(ctx, keys[i], json_object_get(effects, keys[i]));
+    for (i = 0; i < n && rc == CC_OK; i++) {
+        const json_t *val = json_object_get(effects, keys[i]);
+        char *text = flat_dump(val);
+        if (!text) {
+            rc = cc_state_put_json(ctx, keys[i], val);
+            continue;
+        }
+        rc = cc_state_put(ctx, keys[i], text, strlen(text));
+        free(text);
+    }
     free(keys);
     return rc;
 }
@@ -518,6 +566,36 @@ static cc_err list_append_id(cc_exec_ctx *ctx, const char *key, const char *id)
     return rc;
 }
 
+/* Index claim id under the patient: "pclaim/<patient>/<seq>" = "<id>" with
+ * seq = 1, 2, ... from the counter "pclaimcount/<patient>". Two small writes
+ * a claim, whatever the patient's history (a whole list rewritten on every
+ * claim grew with it). */
+static cc_err patient_index_add(cc_exec_ctx *ctx, const char *patient, const char *id)
+{
+    char key[KEY_BYTES], num[32], val[CC_HASH_HEX + 4];
+    const uint8_t *v;
+    size_t len;
+    uint64_t count = 0;
+    snprintf(key, sizeof key, "pclaimcount/%.64s", patient);
+    cc_err rc = cc_state_get(ctx, key, &v, &len);
+    if (rc == CC_OK) {
+        if (len == 0 || len >= sizeof num) return cc_errf(ctx->eb, CC_ERR_CORRUPT, "%s is not a count", key);
+        memcpy(num, v, len);
+        num[len] = '\0';
+        char *end = NULL;
+        count = strtoull(num, &end, 10);
+        if (!end || *end || num[0] < '1' || num[0] > '9')
+            return cc_errf(ctx->eb, CC_ERR_CORRUPT, "%s is not a count", key);
+    } else if (rc != CC_ERR_NOT_FOUND) {
+        return cc_errf(ctx->eb, rc, "cannot read %s", key);
+    }
+    int n = snprintf(num, sizeof num, "%" PRIu64, count + 1);
+    if ((rc = cc_state_put(ctx, key, num, (size_t)n)) != CC_OK) return rc;
+    cc_claims_patient_claim_key(key, patient, count + 1);
+    n = snprintf(val, sizeof val, "\"%.64s\"", id);
+    return cc_state_put(ctx, key, val, (size_t)n);
+}
+
 /* s as a canonical JSON string literal (quotes included); caller frees. */
 static char *json_quote(const char *s)
 {
@@ -575,12 +653,11 @@ static cc_err submit_apply(cc_exec_ctx *ctx)
                        ",\"status\":\"%s\",\"time\":%" PRIu64 "}],\"id\":\"%s\",\"insurer\":%s,\"lines\":%s,"
                        "\"patient\":%s,\"patientCents\":%" PRId64
                        ",\"plan\":%s,\"planVersion\":%lld,\"provider\":%s,"
-                       "\"response\":%s,\"status\":\"%s\",\"submitted\":%" PRIu64
-                       ",\"submitter\":\"%s\",\"use\":\"%s\"}",
+                       "\"status\":\"%s\",\"submitted\":%" PRIu64 ",\"submitter\":\"%s\",\"use\":\"%s\"}",
                        out.benefit_cents, ctext, q[0], ctx->height, ctx->time_ms, ctx->height, status,
                        ctx->time_ms, txid, q[1], out.lines_text, q[2], out.patient_cents, q[3],
-                       (long long)json_integer_value(json_object_get(doc, "version")), q[4],
-                       out.response_text, status, ctx->time_ms, signer, use) < 0)
+                       (long long)json_integer_value(json_object_get(doc, "version")), q[4], status,
+                       ctx->time_ms, signer, use) < 0)
         rec = NULL;
     for (size_t i = 0; i < 5; i++) free(q[i]);
     if (!rec) {
@@ -590,8 +667,7 @@ static cc_err submit_apply(cc_exec_ctx *ctx)
     if ((rc = effects_write(ctx, out.effects)) != CC_OK) goto done;
     snprintf(key, sizeof key, "claim/%s", txid);
     if ((rc = cc_state_put(ctx, key, rec, strlen(rec))) != CC_OK) goto done;
-    snprintf(key, sizeof key, "pclaims/%s", patient);
-    if ((rc = list_append_id(ctx, key, txid)) != CC_OK) goto done;
+    if ((rc = patient_index_add(ctx, patient, txid)) != CC_OK) goto done;
     if (strcmp(use, "preauthorization") == 0) {
         snprintf(key, sizeof key, "ppreauth/%s", patient);
         rc = list_append_id(ctx, key, txid);
@@ -665,13 +741,14 @@ static cc_err decide_apply(cc_exec_ctx *ctx)
                           .review = strcmp(decision, "approve") == 0 ? CC_CLAIMS_REVIEW_APPROVE
                                                                      : CC_CLAIMS_REVIEW_DENY,
                           .review_reason = str(p, "reason"),
-                          .review_carc = str(p, "carc")};
+                          .review_carc = str(p, "carc"),
+                          .lines_only = true};
     if (!in.patient || !in.provider) {
         rc = cc_errf(ctx->eb, CC_ERR_CORRUPT, "claim %.12s… lacks its patient or provider", id);
         goto done;
     }
     if ((rc = cc_claims_adjudicate(&in, &out, ctx->eb)) != CC_OK) goto done;
-    json_object_set(rec, "response", out.response);
+    json_object_del(rec, "response"); /* rendered on read (a record from before kept its own) */
     json_object_set(rec, "lines", out.lines);
     json_object_set_new(rec, "benefitCents", json_integer(out.benefit_cents));
     json_object_set_new(rec, "patientCents", json_integer(out.patient_cents));
@@ -757,12 +834,13 @@ static cc_err settle_one(cc_exec_ctx *ctx, const json_t *e, const char *txid, in
     json_object_set_new(
         rec, "payment",
         json_pack("{s:s, s:I, s:s, s:s}", "trace", trace, "amountCents", amount, "date", date, "txid", txid));
-    json_object_set_new(response, "payment",
-                        json_pack("{s:{s:[{s:s, s:s}]}, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "type", "coding",
-                                  "system", SYS_PAYMENT_TYPE, "code", "complete", "date", date, "amount",
-                                  "value", cc_claims_cents_format(amount, value), "currency",
-                                  currency ? currency : "USD", "identifier", "system", SYS_TRACE, "value",
-                                  trace));
+    if (response) /* a record from before responses were rendered on read keeps its own */
+        json_object_set_new(response, "payment",
+                            json_pack("{s:{s:[{s:s, s:s}]}, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "type",
+                                      "coding", "system", CC_CLAIMS_PAYMENT_TYPE_SYSTEM, "code", "complete",
+                                      "date", date, "amount", "value", cc_claims_cents_format(amount, value),
+                                      "currency", currency ? currency : "USD", "identifier", "system",
+                                      CC_CLAIMS_TRACE_SYSTEM, "value", trace));
     if ((rc = history_add(ctx, rec, "paid", json_pack("{s:s}", "trace", trace))) == CC_OK)
         rc = cc_state_put_json(ctx, key, rec);
     *total += amount;
@@ -1078,6 +1156,79 @@ done:
     json_decref(dropped);
     json_decref(diags);
     json_decref(items);
+    return rc;
+}
+
+cc_err cc_claims_patient_claims(cc_state_reader get, void *ctx, const char *patient, json_t **out)
+{
+    char key[CC_CLAIMS_KEY_MAX];
+    json_t *count = NULL, *ids = json_array();
+    cc_err rc = ids ? CC_OK : CC_ERR_NOMEM;
+    *out = NULL;
+    snprintf(key, sizeof key, "pclaimcount/%.64s", patient);
+    if (rc == CC_OK && (rc = get(ctx, key, &count)) == CC_ERR_NOT_FOUND) rc = CC_OK;
+    if (rc == CC_OK && count && (!json_is_integer(count) || json_integer_value(count) < 0))
+        rc = CC_ERR_CORRUPT;
+    for (json_int_t i = 1; rc == CC_OK && count && i <= json_integer_value(count); i++) {
+        json_t *id = NULL;
+        cc_claims_patient_claim_key(key, patient, (uint64_t)i);
+        if ((rc = get(ctx, key, &id)) != CC_OK) break;
+        if (!json_is_string(id))
+            rc = CC_ERR_CORRUPT;
+        else if (json_array_append_new(ids, id) != 0)
+            rc = CC_ERR_NOMEM;
+        if (rc != CC_OK) json_decref(id);
+    }
+    json_decref(count);
+    if (rc == CC_OK)
+        *out = ids;
+    else
+        json_decref(ids);
+    return rc;
+}
+
+cc_err cc_claims_record_view(cc_state_reader get, void *ctx, const json_t *record, json_t **out)
+{
+    char key[KEY_BYTES];
+    json_t *plan = NULL, *resp = NULL, *view = NULL, *v;
+    const char *k;
+    char *text = NULL;
+    cc_err rc = CC_OK;
+    *out = NULL;
+    if (json_object_get(record, "response")) return (*out = json_incref((json_t *)record)), CC_OK;
+    snprintf(key, sizeof key, "plan/%.64s/%lld", str(record, "plan") ? str(record, "plan") : "",
+             (long long)json_integer_value(json_object_get(record, "planVersion")));
+    if ((rc = get(ctx, key, &plan)) != CC_OK) return rc == CC_ERR_NOT_FOUND ? CC_ERR_CORRUPT : rc;
+    const char *currency = str(json_object_get(plan, "plan"), "currency");
+    if (!(text = cc_claims_response_text(record, currency ? currency : "USD")) ||
+        !(resp = cc_json_parse((const uint8_t *)text, strlen(text), NULL))) {
+        rc = text ? CC_ERR_NOMEM : CC_ERR_CORRUPT;
+        goto done;
+    }
+    /* keys in bytewise order, "response" among them, as the record was stored before */
+    if (!(view = json_object())) {
+        rc = CC_ERR_NOMEM;
+        goto done;
+    }
+    json_object_foreach((json_t *)record, k, v)
+    {
+        if (resp && strcmp(k, "response") > 0) {
+            json_object_set_new(view, "response", resp);
+            resp = NULL;
+        }
+        json_object_set(view, k, v);
+    }
+    if (resp) {
+        json_object_set_new(view, "response", resp);
+        resp = NULL;
+    }
+    *out = view;
+    view = NULL;
+done:
+    free(text);
+    json_decref(plan);
+    json_decref(resp);
+    json_decref(view);
     return rc;
 }
 

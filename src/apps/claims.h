@@ -22,17 +22,19 @@
 #include "carechain.h"
 #include "exec/rules.h"
 
-#define CC_CLAIMS_ID_MAX         64             /* bytes of a plan, coverage, subscriber or trace id */
-#define CC_CLAIMS_CODE_MAX       16             /* bytes of a procedure or diagnosis code */
-#define CC_CLAIMS_LINES_MAX      50             /* items of one claim */
-#define CC_CLAIMS_DIAGNOSES_MAX  12             /* diagnoses of one claim */
-#define CC_CLAIMS_MONEY_MAX      100000000000LL /* cents of one amount: $1,000,000,000 */
-#define CC_CLAIMS_UNITS_MAX      9999           /* units of one line */
-#define CC_CLAIMS_TESTS_MAX      64             /* test cases of one plan */
-#define CC_CLAIMS_SETTLE_MAX     500            /* claims in one payment.settle */
-#define CC_CLAIMS_REASON_MAX     200            /* bytes of a reviewer's or rule's reason */
-#define CC_CLAIMS_CARC_SYSTEM    "https://x12.org/codes/claim-adjustment-reason-codes"
-#define CC_CLAIMS_PLAN_EXTENSION "urn:carechain:plan"
+#define CC_CLAIMS_ID_MAX              64             /* bytes of a plan, coverage, subscriber or trace id */
+#define CC_CLAIMS_CODE_MAX            16             /* bytes of a procedure or diagnosis code */
+#define CC_CLAIMS_LINES_MAX           50             /* items of one claim */
+#define CC_CLAIMS_DIAGNOSES_MAX       12             /* diagnoses of one claim */
+#define CC_CLAIMS_MONEY_MAX           100000000000LL /* cents of one amount: $1,000,000,000 */
+#define CC_CLAIMS_UNITS_MAX           9999           /* units of one line */
+#define CC_CLAIMS_TESTS_MAX           64             /* test cases of one plan */
+#define CC_CLAIMS_SETTLE_MAX          500            /* claims in one payment.settle */
+#define CC_CLAIMS_REASON_MAX          200            /* bytes of a reviewer's or rule's reason */
+#define CC_CLAIMS_CARC_SYSTEM         "https://x12.org/codes/claim-adjustment-reason-codes"
+#define CC_CLAIMS_PLAN_EXTENSION      "urn:carechain:plan"
+#define CC_CLAIMS_PAYMENT_TYPE_SYSTEM "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
+#define CC_CLAIMS_TRACE_SYSTEM        "urn:carechain:payment-trace"
 
 /* ---- money and dates ------------------------------------------------------- */
 
@@ -120,11 +122,15 @@ typedef struct cc_claims_input {
     const char *review_reason, *review_carc;
     /* Only the texts (claim.submit's fast path): response and lines stay NULL. */
     bool text_only;
+    /* No ClaimResponse (response_text and response stay NULL): the ledger
+     * keeps the lines and renders the response on read
+     * (cc_claims_response_text). */
+    bool lines_only;
 } cc_claims_input;
 
 /* What an adjudication produces. Caller frees with cc_claims_output_free. */
 typedef struct cc_claims_output {
-    char *response_text; /* the ClaimResponse as canonical JSON text */
+    char *response_text; /* the ClaimResponse as canonical JSON text; NULL when lines_only */
     char *lines_text;    /* the lines as canonical JSON text */
     json_t *response;    /* FHIR R4 ClaimResponse (decimals as strings); NULL when text_only */
     json_t *lines;       /* [{"line", "code", "date", "units", "billedCents", "decision", "carc", ...}];
@@ -152,7 +158,8 @@ cc_err cc_plan_test(const json_t *plan, json_t **report, cc_errbuf *eb) CC_WUR;
  * (may be NULL; caller decrefs) get the "coverage/<id>" value and the
  * plan document used. Errors: CC_ERR_NOT_FOUND (no such patient, coverage
  * or plan), CC_ERR_FORBIDDEN (provider is not signer_org), CC_ERR_INVALID.
- * text_only: as cc_claims_input.text_only. In exec (get is cc_apps_reader)
+ * text_only: as cc_claims_input.text_only, and lines_only too (claim.submit
+ * stores the lines; the response is rendered on read). In exec (get is cc_apps_reader)
  * plan documents are parsed once per thread and kept (keyed by their
  * stored bytes, which never change for a plan version). */
 cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, const char *signer_org,
@@ -173,6 +180,18 @@ cc_err cc_claim_simulate(cc_state_reader get, void *ctx, const json_t *payload, 
 void cc_claims_release_thread(void);
 
 /* ---- views ------------------------------------------------------------------ */
+
+/* The ClaimResponse of a stored claim record, as canonical JSON text,
+ * rendered from its lines, status, history and payment exactly as
+ * adjudication writes it (currency: the plan's). NULL when the record is
+ * malformed or out of memory. Caller frees. */
+char *cc_claims_response_text(const json_t *record, const char *currency);
+/* A stored claim record as the API serves it: with its "response" (the
+ * stored one of a record written before responses were rendered on read,
+ * else rendered with the currency of the plan version it names, read
+ * through get). Keys in bytewise order. Caller decrefs. CC_ERR_CORRUPT,
+ * CC_ERR_NOMEM or get's error. */
+cc_err cc_claims_record_view(cc_state_reader get, void *ctx, const json_t *record, json_t **out);
 
 /* FHIR R4 ExplanationOfBenefit of a stored "claim/<id>" value: status,
  * type, use, patient, created, insurer, provider, outcome, insurance, item
@@ -203,6 +222,14 @@ int64_t cc_claims_plan_year(const json_t *plan, int64_t day);
 /* "acc/<patient>/<plan>/<year>" into out (at least CC_CLAIMS_KEY_MAX bytes). */
 #define CC_CLAIMS_KEY_MAX 256
 void cc_claims_acc_key(char *out, const char *patient, const char *plan, int64_t year);
+/* "pclaim/<patient>/<seq>" into out (at least CC_CLAIMS_KEY_MAX bytes): the
+ * patient's seq-th claim (1 = oldest), seq zero-padded so keys sort in order. */
+void cc_claims_patient_claim_key(char *out, const char *patient, uint64_t seq);
+/* The patient's claim ids, oldest first (pclaimcount/<patient> and
+ * pclaim/<patient>/<seq>), as a JSON array of strings; an empty array for a
+ * patient without claims. Caller decrefs. CC_ERR_CORRUPT, CC_ERR_NOMEM, or
+ * get's error. */
+cc_err cc_claims_patient_claims(cc_state_reader get, void *ctx, const char *patient, json_t **out);
 /* The compiled form of a plan's rules source, from the calling thread's
  * cache (compiled on a miss). *out belongs to the cache: valid until this
  * thread's next call. Errors as cc_rules_compile. */

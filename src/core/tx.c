@@ -176,18 +176,17 @@ cc_err cc_tx_decode(const uint8_t *buf, size_t len, cc_tx *out, cc_errbuf *eb)
         return cc_errf(eb, CC_ERR_MALFORMED, "tx is truncated in its signature");
     if (r.left != 0) return cc_errf(eb, CC_ERR_MALFORMED, "%zu trailing bytes after the tx", r.left);
 
-    /* The payload must be exactly its canonical form. */
-    char *canon = NULL;
-    size_t canon_len = 0;
-    rc = cc_json_canonical_parse(payload, out->payload_len, &canon, &canon_len, &out->json, eb);
+    /* The payload must be exactly its canonical form: checked against its
+     * dump as jansson writes it, without keeping a second copy of the text. */
+    rc = cc_json_canonical_check(payload, out->payload_len, &out->json, eb);
     if (rc != CC_OK) return rc;
-    if (canon_len != out->payload_len || memcmp(canon, payload, canon_len) != 0) {
-        free(canon);
+    if (!(out->payload = malloc((size_t)out->payload_len + 1))) {
         json_decref(out->json);
         out->json = NULL;
-        return cc_errf(eb, CC_ERR_MALFORMED, "payload is not in canonical form (compact, keys sorted)");
+        return CC_ERR_NOMEM;
     }
-    out->payload = canon;
+    memcpy(out->payload, payload, out->payload_len);
+    out->payload[out->payload_len] = '\0';
 
     out->raw = malloc(len);
     if (!out->raw) {

@@ -37,6 +37,15 @@ static json_t *view_json(cc_chain_view *v, const char *fmt, const char *arg)
     return out;
 }
 
+/* A claim record as the API serves it (its ClaimResponse rendered), or NULL. */
+static json_t *claim_view(cc_chain_view *v, const char *id)
+{
+    json_t *rec = view_json(v, "claim/%s", id), *out = NULL;
+    if (rec && cc_claims_record_view(cc_chain_view_get_json, v, rec, &out) != CC_OK) out = NULL;
+    json_decref(rec);
+    return out;
+}
+
 static const char *jstr(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -129,7 +138,7 @@ enum MHD_Result cc_http_get_claim(cc_http_req *req)
     const char *how = NULL;
 
     if (!cc_signed_read_begin(req, "/v1/claims/{id}", false, params, &sr, &answered)) return answered;
-    json_t *claim = view_json(sr.view, "claim/%s", req->arg);
+    json_t *claim = claim_view(sr.view, req->arg);
     if (!claim) return cc_signed_read_fail(&sr, CC_ERR_NOT_FOUND, "no claim %.64s", req->arg);
     cc_err rc = claim_access(&sr, claim, &ok, &how);
     if (rc != CC_OK) {
@@ -167,7 +176,8 @@ static json_t *claim_summary(const json_t *c)
 static cc_err collect(cc_signed_read *sr, const json_t *ids, json_t *out, size_t *total)
 {
     for (size_t i = json_array_size(ids); i-- > 0;) {
-        json_t *c = view_json(sr->view, "claim/%s", json_string_value(json_array_get(ids, i)));
+        const char *id = json_string_value(json_array_get(ids, i));
+        json_t *c = claim_view(sr->view, id ? id : "");
         bool ok = false;
         const char *how;
         cc_err rc = c ? claim_access(sr, c, &ok, &how) : CC_OK;
@@ -195,9 +205,9 @@ enum MHD_Result cc_http_get_patient_claims(cc_http_req *req)
         return answered;
     if ((rc = cc_signed_read_patient(&sr, req->arg, &eb)) != CC_OK)
         return cc_signed_read_fail(&sr, rc, "%s", eb.msg);
-    json_t *claims = json_array(), *ids = view_json(sr.view, "pclaims/%s", req->arg),
-           *pre = view_json(sr.view, "ppreauth/%s", req->arg);
-    rc = claims ? collect(&sr, ids, claims, &total) : CC_ERR_NOMEM;
+    json_t *claims = json_array(), *ids = NULL, *pre = view_json(sr.view, "ppreauth/%s", req->arg);
+    rc = cc_claims_patient_claims(cc_chain_view_get_json, sr.view, req->arg, &ids);
+    if (rc == CC_OK) rc = claims ? collect(&sr, ids, claims, &total) : CC_ERR_NOMEM;
     if (rc == CC_OK) rc = collect(&sr, pre, claims, &total);
     json_decref(ids);
     json_decref(pre);
@@ -309,10 +319,14 @@ enum MHD_Result cc_http_get_fhir_eob(cc_http_req *req)
         return cc_signed_read_answer(&sr, &ev, CC_ERR_FORBIDDEN, NULL, NULL);
     }
     ev.reason = strcmp(sr.who.requester_hex, patient) == 0 ? "the patient" : "a delegate of the patient";
-    json_t *entries = json_array(), *ids = view_json(sr.view, "pclaims/%s", patient);
+    json_t *entries = json_array(), *ids = NULL;
+    if ((rc = cc_claims_patient_claims(cc_chain_view_get_json, sr.view, patient, &ids)) != CC_OK) {
+        json_decref(entries);
+        return cc_signed_read_fail(&sr, rc, "cannot read the claims");
+    }
     for (size_t i = json_array_size(ids); entries && i-- > 0 && json_array_size(entries) < CLAIMS_MAX;) {
         const char *id = json_string_value(json_array_get(ids, i));
-        json_t *c = view_json(sr.view, "claim/%s", id ? id : "");
+        json_t *c = claim_view(sr.view, id ? id : "");
         json_t *eob = c ? cc_claims_eob(c) : NULL;
         if (eob) {
             char url[160];

@@ -1491,11 +1491,23 @@ static json_t *state_json(cc_chain *c, const char *key)
     return o;
 }
 
+/* A claim as GET /v1/claims/{id} serves it: the stored record with its
+ * ClaimResponse rendered. */
+static cc_err view_get(void *ctx, const char *key, json_t **out)
+{
+    *out = state_json(ctx, key);
+    return *out ? CC_OK : CC_ERR_NOT_FOUND;
+}
+
 static json_t *claim_rec(fixture *f, const char *id)
 {
     char key[80];
+    json_t *view = NULL;
     snprintf(key, sizeof key, "claim/%s", id);
-    return state_json(f->c, key);
+    json_t *rec = state_json(f->c, key);
+    if (rec && cc_claims_record_view(view_get, f->c, rec, &view) != CC_OK) view = NULL;
+    json_decref(rec);
+    return view;
 }
 
 static void register_as(fixture *f, int admin, int key, const char *role)
@@ -1648,10 +1660,14 @@ static void test_submit_adjudicated(void **state)
                                       "99213 2025-11-20 1 120.00; 82947 2025-11-20 1 12.00"),
                          id));
     json_t *rec = claim_rec(f, id);
-    /* the record is written as text on the fast path: it is canonical JSON */
-    char *raw = NULL, *again = cc_json_dump(rec);
-    size_t n = 0;
+    /* the record is written as text on the fast path: it is canonical JSON,
+     * and it keeps the lines, not the ClaimResponse (rendered on read) */
     snprintf(key, sizeof key, "claim/%s", id);
+    json_t *stored = state_json(f->c, key);
+    assert_null(json_object_get(stored, "response"));
+    char *raw = NULL, *again = cc_json_dump(stored);
+    size_t n = 0;
+    json_decref(stored);
     assert_int_equal(cc_chain_state_get(f->c, key, &raw, &n), CC_OK);
     assert_int_equal(n, strlen(again));
     assert_memory_equal(raw, again, n);
@@ -1676,12 +1692,20 @@ static void test_submit_adjudicated(void **state)
     json_decref(acc);
     char id2[CC_HASH_HEX];
     EXPECT(CC_OK, submit(f, CLIN, ledger_claim(f, PAT, "cov-1", NULL, "", "99213 2025-11-21 1 120.00"), id2));
-    snprintf(key, sizeof key, "pclaims/%s", f->hex[PAT]);
-    json_t *list = state_json(f->c, key);
-    assert_int_equal(json_array_size(list), 2);
-    assert_string_equal(json_string_value(json_array_get(list, 0)), id);
-    assert_string_equal(json_string_value(json_array_get(list, 1)), id2);
-    json_decref(list);
+    /* the patient's index: a counter and one small key per claim, oldest first */
+    snprintf(key, sizeof key, "pclaimcount/%s", f->hex[PAT]);
+    json_t *count = state_json(f->c, key);
+    assert_int_equal(json_integer_value(count), 2);
+    json_decref(count);
+    cc_claims_patient_claim_key(key, f->hex[PAT], 1);
+    assert_non_null(strstr(key, "/0000000001"));
+    json_t *first = state_json(f->c, key);
+    assert_string_equal(json_string_value(first), id);
+    json_decref(first);
+    cc_claims_patient_claim_key(key, f->hex[PAT], 2);
+    json_t *second = state_json(f->c, key);
+    assert_string_equal(json_string_value(second), id2);
+    json_decref(second);
 }
 
 static void test_submit_duplicate_across_claims(void **state)

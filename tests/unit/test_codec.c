@@ -180,6 +180,84 @@ static void test_rejects_bad_payloads(void **state)
     assert_int_equal(decode_with_payload("", 0, &eb), CC_ERR_MALFORMED);
 }
 
+/* cc_json_canonical_check answers what comparing with jansson's canonical
+ * dump answers (its fast lexical path must never accept what the dump
+ * would write differently): fixed cases, then deterministic mutations. */
+static bool dump_equals(const char *t, size_t n, bool *usable)
+{
+    json_t *v = json_loadb(t, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+    *usable = false;
+    if (!v || !json_is_object(v)) {
+        json_decref(v);
+        return false;
+    }
+    char *d = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    bool real = false;
+    for (const char *c = t; !real && c < t + n; c++) real = *c == '.' || *c == 'e' || *c == 'E';
+    *usable = d && !real; /* a text that may hold a real is left out (refused before the form is checked) */
+    bool same = d && strlen(d) == n && memcmp(d, t, n) == 0;
+    free(d);
+    json_decref(v);
+    return same;
+}
+
+static void test_canonical_check_agrees_with_dump(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {"{\"a\":1}",
+                                        "{\"a\":-0}",
+                                        "{\"a\":-1}",
+                                        "{\"a\":01}",
+                                        "{\"b\":1,\"a\":2}",
+                                        "{\"a\":1,\"b\":2}",
+                                        "{\"a\":{\"d\":1,\"c\":2}}",
+                                        "{\"a\":[{\"z\":1,\"y\":2}]}",
+                                        "{\"\":1,\"a\":\"\xc3\xa9\"}",
+                                        "{\"a\":\"\\u0041\"}",
+                                        "{\"a\":\"\\/\"}",
+                                        "{\"a\":\"/\"}",
+                                        "{\"a\":\"\\n\"}",
+                                        "{\"a\":\"\\u00e9\"}",
+                                        "{\"B\":1,\"a\":2}",
+                                        "{\"a\":true,\"b\":false,\"c\":null}",
+                                        "{ \"a\":1}",
+                                        "{\"a\":[]}",
+                                        "{}",
+                                        "{\"ab\":1,\"a\":2}",
+                                        "{\"a\":2,\"ab\":1}",
+                                        "{\"a\":9223372036854775807}",
+                                        "{\"\\u0061\":1}",
+                                        "{\"a\":\"\x7f\"}"};
+    char buf[256];
+    uint64_t x = 88172645463325252ULL;
+    size_t tried = 0;
+    for (size_t it = 0; it < 20000; it++) {
+        const char *seed = cases[it % (sizeof cases / sizeof cases[0])];
+        size_t n = strlen(seed);
+        memcpy(buf, seed, n);
+        if (it >= sizeof cases / sizeof cases[0]) { /* mutate: swap two bytes, or drop one */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t i = x % n, j = (x >> 20) % n;
+            if ((x >> 40) & 1) {
+                char t = buf[i];
+                buf[i] = buf[j], buf[j] = t;
+            } else if (n > 1) {
+                memmove(buf + i, buf + i + 1, n - i - 1), n--;
+            }
+        }
+        bool usable, want = dump_equals(buf, n, &usable);
+        if (!usable) continue;
+        tried++;
+        json_t *v = NULL;
+        cc_err rc = cc_json_canonical_check((const uint8_t *)buf, n, &v, NULL);
+        if ((rc == CC_OK) != want)
+            fail_msg("the canonical check %s what the dump %s: %.*s", rc == CC_OK ? "accepts" : "refuses",
+                     want ? "writes the same" : "writes otherwise", (int)n, buf);
+        json_decref(v);
+    }
+    assert_true(tried > 1000);
+}
+
 static void test_create_canonicalises_and_limits(void **state)
 {
     (void)state;
@@ -348,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_rejects_truncation_and_trailing),
         cmocka_unit_test(test_rejects_bad_fields),
         cmocka_unit_test(test_rejects_bad_payloads),
+        cmocka_unit_test(test_canonical_check_agrees_with_dump),
         cmocka_unit_test(test_create_canonicalises_and_limits),
         cmocka_unit_test(test_header_and_block_round_trip),
         cmocka_unit_test(test_keys_and_hex),
