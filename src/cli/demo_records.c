@@ -164,6 +164,7 @@ static int run(scene *s)
                       NULL);
     cc_key_wipe(&admin_hospital);
     cc_key_wipe(&admin_research);
+    cc_key_wipe(&admin_clinic); /* its copy lives on in s->clinic_records */
     if (!ok) return CC_EXIT_FAIL;
     printf("   A patient registers: id %.16s… (a public key; no name, birth date or record number).\n",
            s->patient_id);
