@@ -17,7 +17,15 @@
  * the last tx, so that they also reach bytes a later tx of the block
  * stored. They touch only the attachments database, never the state, so
  * the state root does not depend on which bytes a node holds.
+ *
+ * State-root hashing runs beside execution. For a block of at least
+ * HASHER_MIN_TXS txs, each successful tx's writes (key, old bytes, new
+ * bytes) go in one batch to a helper thread, which sums their LtHash terms
+ * into a delta of its own; the block adds the delta to the accumulator once
+ * the helper has drained every batch. The LtHash is a sum mod 2^16, so the
+ * root does not depend on the order or the thread that hashed a term.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,10 +45,126 @@ typedef struct state_write {
  * whenever a tx writes any identity, so it never disagrees with the state. */
 #define SIGNER_CACHE_SLOTS 16
 
+/* ---- the state-root hasher thread ----------------------------------------------- */
+
+#define HASHER_MIN_TXS 16         /* smaller blocks hash inline: a thread is not worth it */
+#define HASHER_ABSENT  UINT32_MAX /* an entry's old or new value that does not exist */
+
+/* A batch is a list of entries: u32 klen, u32 olen, u32 nlen (host order;
+ * HASHER_ABSENT: none), then the key, old and new bytes. */
+typedef struct hash_batch {
+    struct hash_batch *next;
+    size_t len, cap;
+    uint8_t *data;
+} hash_batch;
+
+typedef struct hasher {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    hash_batch *head, **tail; /* submitted, not yet taken */
+    bool done;                /* no more batches will come */
+    cc_lthash delta;          /* the helper's sum: written by it alone until joined */
+} hasher;
+
+static void batch_free(hash_batch *b)
+{
+    if (b) free(b->data);
+    free(b);
+}
+
+static void batch_hash(const hash_batch *b, cc_lthash *delta)
+{
+    const uint8_t *p = b->data, *end = b->data + b->len;
+    while (p < end) {
+        uint32_t len[3];
+        memcpy(len, p, sizeof len);
+        p += sizeof len;
+        const uint8_t *key = p, *old = key + len[0];
+        const uint8_t *val = old + (len[1] == HASHER_ABSENT ? 0 : len[1]);
+        if (len[1] != HASHER_ABSENT) cc_lthash_sub(delta, key, len[0], old, len[1]);
+        if (len[2] != HASHER_ABSENT) cc_lthash_add(delta, key, len[0], val, len[2]);
+        p = val + (len[2] == HASHER_ABSENT ? 0 : len[2]);
+    }
+}
+
+static void *hasher_main(void *arg)
+{
+    hasher *h = arg;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        while (!h->head && !h->done) pthread_cond_wait(&h->more, &h->lock);
+        hash_batch *list = h->head;
+        if (!list) break; /* done and drained */
+        h->head = NULL;
+        h->tail = &h->head;
+        pthread_mutex_unlock(&h->lock);
+        while (list) {
+            hash_batch *next = list->next;
+            batch_hash(list, &h->delta);
+            batch_free(list);
+            list = next;
+        }
+        pthread_mutex_lock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* A running hasher, or NULL (hash inline) when one cannot be started. */
+static hasher *hasher_start(void)
+{
+    hasher *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->tail = &h->head;
+    if (pthread_mutex_init(&h->lock, NULL) != 0) goto err_after_alloc;
+    if (pthread_cond_init(&h->more, NULL) != 0) goto err_after_lock;
+    if (pthread_create(&h->thread, NULL, hasher_main, h) != 0) goto err_after_cond;
+    return h;
+err_after_cond:
+    pthread_cond_destroy(&h->more);
+err_after_lock:
+    pthread_mutex_destroy(&h->lock);
+err_after_alloc:
+    free(h);
+    return NULL;
+}
+
+/* Hand batch b to the helper (it frees it). */
+static void hasher_submit(hasher *h, hash_batch *b)
+{
+    b->next = NULL;
+    pthread_mutex_lock(&h->lock);
+    *h->tail = b;
+    h->tail = &b->next;
+    pthread_cond_signal(&h->more);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Wait for the helper to hash every batch, add its sum to acc when acc is
+ * not NULL, and free it. */
+static void hasher_finish(hasher *h, cc_lthash *acc)
+{
+    if (!h) return;
+    pthread_mutex_lock(&h->lock);
+    h->done = true;
+    pthread_cond_signal(&h->more);
+    pthread_mutex_unlock(&h->lock);
+    pthread_join(h->thread, NULL);
+    if (acc)
+        for (size_t i = 0; i < CC_LTHASH_BYTES / 2; i++)
+            acc->lane[i] = (uint16_t)(acc->lane[i] + h->delta.lane[i]);
+    pthread_cond_destroy(&h->more);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
 struct cc_state {
     cc_store *s;
     MDB_txn *txn;
     cc_lthash *acc;
+    hasher *hasher;      /* NULL: hash into acc inline */
+    hash_batch *pending; /* the running flush's entries, for hasher */
     uint64_t height;
     state_write *w;
     size_t count, cap;
@@ -168,8 +292,38 @@ static void overlay_clear(cc_state *st)
     st->count = 0;
 }
 
+/* Append an entry to b: key, the old stored bytes (NULL: none) and room for
+ * new_len new bytes when has_new, which *new_at points to (valid until the
+ * next append). */
+static cc_err batch_entry(hash_batch *b, const char *key, size_t klen, const MDB_val *old, size_t new_len,
+                          bool has_new, uint8_t **new_at)
+{
+    size_t olen = old ? old->mv_size : 0, need = 3 * sizeof(uint32_t) + klen + olen + new_len;
+    if (b->cap - b->len < need) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < need) cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d) return CC_ERR_NOMEM;
+        b->data = d;
+        b->cap = cap;
+    }
+    uint32_t len[3] = {(uint32_t)klen, old ? (uint32_t)olen : HASHER_ABSENT,
+                       has_new ? (uint32_t)new_len : HASHER_ABSENT};
+    uint8_t *p = b->data + b->len;
+    memcpy(p, len, sizeof len);
+    p += sizeof len;
+    memcpy(p, key, klen);
+    p += klen;
+    if (olen) memcpy(p, old->mv_data, olen);
+    p += olen;
+    *new_at = has_new ? p : NULL;
+    b->len += need;
+    return CC_OK;
+}
+
 /* Write one value (or delete it) in the store, keeping the accumulator in
- * step: subtract the old stored bytes, add the new. */
+ * step: subtract the old stored bytes, add the new (inline, or through the
+ * running flush's batch for the hasher). */
 static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, size_t len, cc_errbuf *eb)
 {
     size_t klen = strlen(key);
@@ -177,12 +331,17 @@ static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, siz
     cc_err rc = cc_store_write_check(st->s, eb);
     if (rc != CC_OK) return rc;
     int mrc = mdb_get(st->txn, st->s->state, &k, &old);
-    if (mrc == 0)
+    if (mrc != 0 && mrc != MDB_NOTFOUND) return cc_store_err(mrc, "reading state", eb);
+    if (!val && mrc == MDB_NOTFOUND) return CC_OK;
+    uint8_t *entry = NULL; /* this write's batch entry, when a hasher runs */
+    if (st->pending) {
+        rc = batch_entry(st->pending, key, klen, mrc == 0 ? &old : NULL, val ? HEIGHT_PREFIX + len : 0,
+                         val != NULL, &entry);
+        if (rc != CC_OK) return cc_errf(eb, rc, "no memory to hash the state");
+    } else if (mrc == 0) {
         cc_lthash_sub(st->acc, (const uint8_t *)key, klen, old.mv_data, old.mv_size);
-    else if (mrc != MDB_NOTFOUND)
-        return cc_store_err(mrc, "reading state", eb);
+    }
     if (!val) {
-        if (mrc == MDB_NOTFOUND) return CC_OK;
         mrc = mdb_del(st->txn, st->s->state, &k, NULL);
         return cc_store_err(mrc, "deleting state", eb);
     }
@@ -191,7 +350,10 @@ static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, siz
     if (mrc != 0) return cc_store_err(mrc, "writing state", eb);
     cc_put_u64(v.mv_data, st->height);
     memcpy((uint8_t *)v.mv_data + HEIGHT_PREFIX, val, len);
-    cc_lthash_add(st->acc, (const uint8_t *)key, klen, v.mv_data, v.mv_size);
+    if (entry)
+        memcpy(entry, v.mv_data, v.mv_size);
+    else
+        cc_lthash_add(st->acc, (const uint8_t *)key, klen, v.mv_data, v.mv_size);
     return CC_OK;
 }
 
@@ -200,8 +362,15 @@ static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
     cc_err rc = CC_OK;
     for (size_t i = 0; i < st->count; i++)
         if (strncmp(st->w[i].key, "id/", 3) == 0) st->signer_count = 0;
+    if (st->hasher && st->count > 0 && !(st->pending = calloc(1, sizeof *st->pending)))
+        rc = cc_errf(eb, CC_ERR_NOMEM, "no memory to hash the state");
     for (size_t i = 0; i < st->count && rc == CC_OK; i++)
         rc = state_store(st, st->w[i].key, st->w[i].val, st->w[i].len, eb);
+    if (st->pending && rc == CC_OK)
+        hasher_submit(st->hasher, st->pending);
+    else
+        batch_free(st->pending); /* a failed flush fails the block: its sum is never used */
+    st->pending = NULL;
     overlay_clear(st);
     return rc;
 }
@@ -344,6 +513,7 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
 {
     cc_state st = {.s = s, .txn = txn, .acc = acc, .height = height};
     cc_err rc = CC_OK;
+    if (n >= HASHER_MIN_TXS) st.hasher = hasher_start();
     for (size_t i = 0; i < n && rc == CC_OK; i++) {
         const cc_tx *tx = &txs[i];
         const cc_tx_type *type = NULL;
@@ -399,6 +569,7 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
         }
     }
     if (rc == CC_OK) rc = erase_flush(&st, eb); /* after the block's attachments are stored */
+    hasher_finish(st.hasher, rc == CC_OK ? acc : NULL);
     overlay_clear(&st);
     free(st.w);
     free(st.erase);
