@@ -69,92 +69,106 @@ static cc_err read_json(cc_state_reader get, void *ctx, const char *key, json_t 
     return CC_OK;
 }
 
-/* ---- plan documents, parsed once per thread -------------------------------------------- */
+/* ---- records read by every claim, parsed once per thread ------------------------------ */
 
-/* A plan version's stored bytes never change (plan.deploy refuses a version
- * that exists), so a parsed copy can serve every claim; the key is the
- * bytes themselves (compared in full), so chains in one process cannot mix
- * up two plans of the same id. */
-#define PLAN_CACHE 8
+/* Plan versions, plan heads, coverages and patient identities are read by
+ * every claim and change rarely, so a parsed copy can serve the claims that
+ * follow. A slot is found by its key and serves only while the stored bytes
+ * are the same (compared in full): a record written since, or another
+ * chain's record in the same process, is parsed afresh. Callers must treat
+ * a cached record as read-only. */
+#define RECORD_CACHE 512 /* slots, direct-mapped by key */
 
-typedef struct plan_slot {
+typedef struct record_slot {
+    char *key;
     char *bytes;
     size_t len;
     json_t *rec;
-    uint64_t used;
-} plan_slot;
+} record_slot;
 
-typedef struct plan_cache {
-    plan_slot slot[PLAN_CACHE];
-    uint64_t tick;
-} plan_cache;
+typedef struct record_cache {
+    record_slot slot[RECORD_CACHE];
+} record_cache;
 
-static pthread_key_t plan_key;
-static pthread_once_t plan_once = PTHREAD_ONCE_INIT;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
-static void plan_cache_free(void *p)
+static void slot_clear(record_slot *sl)
 {
-    plan_cache *c = p;
-    for (size_t i = 0; i < PLAN_CACHE; i++) {
-        free(c->slot[i].bytes);
-        json_decref(c->slot[i].rec);
-    }
+    free(sl->key);
+    free(sl->bytes);
+    json_decref(sl->rec);
+    memset(sl, 0, sizeof *sl);
+}
+
+static void record_cache_free(void *p)
+{
+    record_cache *c = p;
+    for (size_t i = 0; i < RECORD_CACHE; i++) slot_clear(&c->slot[i]);
     free(c);
 }
 
-static void plan_cache_init(void)
+static void record_cache_init(void)
 {
-    if (pthread_key_create(&plan_key, plan_cache_free) != 0) abort();
+    if (pthread_key_create(&cache_key, record_cache_free) != 0) abort();
 }
 
 void cc_claims_release_thread(void)
 {
-    pthread_once(&plan_once, plan_cache_init);
-    plan_cache *c = pthread_getspecific(plan_key);
+    pthread_once(&cache_once, record_cache_init);
+    record_cache *c = pthread_getspecific(cache_key);
     if (c) {
-        (void)pthread_setspecific(plan_key, NULL);
-        plan_cache_free(c);
+        (void)pthread_setspecific(cache_key, NULL);
+        record_cache_free(c);
     }
     cc_claims_rules_release();
 }
 
-/* The "plan/<id>/<v>" record under key; caller decrefs. Through the
- * thread's cache when get reads exec's state. */
-static cc_err plan_record(cc_state_reader get, void *ctx, const char *key, json_t **out, cc_errbuf *eb,
+static size_t key_slot(const char *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 16777619u;
+    return h % RECORD_CACHE;
+}
+
+/* The JSON record under key, read as read_json does; caller decrefs and
+ * must not modify it. Through the thread's cache when get reads exec's
+ * state. */
+static cc_err cached_json(cc_state_reader get, void *ctx, const char *key, json_t **out, cc_errbuf *eb,
                           const char *missing)
 {
     const uint8_t *val;
-    size_t len, lru = 0;
+    size_t len;
     if (get != cc_apps_reader) return read_json(get, ctx, key, out, eb, missing);
     cc_err rc = cc_state_get(ctx, key, &val, &len);
     if (rc == CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "%s", missing);
     if (rc != CC_OK) return cc_errf(eb, rc, "cannot read %s", key);
-    pthread_once(&plan_once, plan_cache_init);
-    plan_cache *c = pthread_getspecific(plan_key);
-    if (!c && (c = calloc(1, sizeof *c)) && pthread_setspecific(plan_key, c) != 0) {
+    pthread_once(&cache_once, record_cache_init);
+    record_cache *c = pthread_getspecific(cache_key);
+    if (!c && (c = calloc(1, sizeof *c)) && pthread_setspecific(cache_key, c) != 0) {
         free(c);
         c = NULL;
     }
-    for (size_t i = 0; c && i < PLAN_CACHE; i++) {
-        plan_slot *sl = &c->slot[i];
-        if (sl->rec && sl->len == len && memcmp(sl->bytes, val, len) == 0) {
-            sl->used = ++c->tick;
-            *out = json_incref(sl->rec);
+    record_slot *sl = c ? &c->slot[key_slot(key)] : NULL;
+    if (sl && sl->rec && sl->len == len && strcmp(sl->key, key) == 0 && memcmp(sl->bytes, val, len) == 0) {
+        *out = json_incref(sl->rec);
+        return CC_OK;
+    }
+    if (!(*out = cc_json_parse(val, len, NULL)))
+        return strncmp(key, "plan/", 5) == 0 && strchr(key + 5, '/')
+                   ? cc_errf(eb, CC_ERR_CORRUPT, "%s is not JSON", key) /* a plan version */
+                   : cc_errf(eb, CC_ERR_CORRUPT, "cannot read %s", key);
+    if (sl) {
+        slot_clear(sl);
+        sl->key = strdup(key);
+        sl->bytes = malloc(len ? len : 1);
+        if (!sl->key || !sl->bytes) {
+            slot_clear(sl);
             return CC_OK;
         }
-        if (c->slot[lru].rec && (!sl->rec || sl->used < c->slot[lru].used)) lru = i;
-    }
-    if (!(*out = cc_json_parse(val, len, NULL))) return cc_errf(eb, CC_ERR_CORRUPT, "%s is not JSON", key);
-    char *copy = c ? malloc(len) : NULL;
-    if (copy) {
-        plan_slot *sl = &c->slot[lru];
-        free(sl->bytes);
-        json_decref(sl->rec);
-        memcpy(copy, val, len);
-        sl->bytes = copy;
+        memcpy(sl->bytes, val, len);
         sl->len = len;
         sl->rec = json_incref(*out);
-        sl->used = ++c->tick;
     }
     return CC_OK;
 }
@@ -166,7 +180,7 @@ static cc_err patient_check(cc_state_reader get, void *ctx, const char *hex, cc_
     json_t *o = NULL;
     snprintf(key, sizeof key, "id/%.64s", hex);
     snprintf(missing, sizeof missing, "patient %.12s… is not a registered identity", hex);
-    cc_err rc = read_json(get, ctx, key, &o, eb, missing);
+    cc_err rc = cached_json(get, ctx, key, &o, eb, missing);
     if (rc != CC_OK) return rc;
     const char *role = str(o, "role"), *status = str(o, "status");
     rc = !role || strcmp(role, "patient") != 0
@@ -191,10 +205,10 @@ static cc_err plan_pick(cc_state_reader get, void *ctx, const char *id, json_int
     if (version > 0) {
         snprintf(key, sizeof key, "plan/%.64s/%lld", id, (long long)version);
         snprintf(missing, sizeof missing, "no plan %.64s version %lld", id, (long long)version);
-        return plan_record(get, ctx, key, out, eb, missing);
+        return cached_json(get, ctx, key, out, eb, missing);
     }
     snprintf(key, sizeof key, "plan/%.64s", id);
-    if ((rc = read_json(get, ctx, key, &head, eb, missing)) != CC_OK) return rc;
+    if ((rc = cached_json(get, ctx, key, &head, eb, missing)) != CC_OK) return rc;
     const json_t *versions = json_object_get(head, "versions");
     *out = NULL;
     for (size_t i = json_array_size(versions); i-- > 0 && rc == CC_OK;) {
@@ -202,7 +216,7 @@ static cc_err plan_pick(cc_state_reader get, void *ctx, const char *id, json_int
         int64_t start, end;
         snprintf(key, sizeof key, "plan/%.64s/%lld", id,
                  (long long)json_integer_value(json_array_get(versions, i)));
-        if ((rc = plan_record(get, ctx, key, &rec, eb, "a plan version is missing")) != CC_OK) break;
+        if ((rc = cached_json(get, ctx, key, &rec, eb, "a plan version is missing")) != CC_OK) break;
         const json_t *eff = json_object_get(json_object_get(rec, "plan"), "effective");
         bool holds = cc_claims_date_parse(str(eff, "start"), &start) && first_day >= start &&
                      (!str(eff, "end") || (cc_claims_date_parse(str(eff, "end"), &end) && first_day <= end));
@@ -249,7 +263,7 @@ cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, c
     if ((rc = patient_check(get, ctx, patient, eb)) != CC_OK) return rc;
     snprintf(key, sizeof key, "coverage/%.64s", coverage);
     snprintf(missing, sizeof missing, "no coverage %.64s", coverage);
-    if ((rc = read_json(get, ctx, key, &cov, eb, missing)) != CC_OK) return rc;
+    if ((rc = cached_json(get, ctx, key, &cov, eb, missing)) != CC_OK) return rc;
     if (!str(cov, "patient") || strcmp(str(cov, "patient"), patient) != 0) {
         rc = cc_errf(eb, CC_ERR_NOT_FOUND, "coverage %.64s is not patient %.12s…'s", coverage, patient);
         goto done;
