@@ -19,8 +19,8 @@
  * the state root does not depend on which bytes a node holds.
  *
  * State-root hashing runs beside execution. For a block of at least
- * HASHER_MIN_TXS txs, each successful tx's writes (key, old bytes, new
- * bytes) go in one batch to a helper thread, which sums their LtHash terms
+ * HASHER_MIN_TXS txs, the successful txs' writes (key, old bytes, new
+ * bytes) go in batches to a helper thread, which sums their LtHash terms
  * into a delta of its own; the block adds the delta to the accumulator once
  * the helper has drained every batch. The LtHash is a sum mod 2^16, so the
  * root does not depend on the order or the thread that hashed a term.
@@ -47,8 +47,9 @@ typedef struct state_write {
 
 /* ---- the state-root hasher thread ----------------------------------------------- */
 
-#define HASHER_MIN_TXS 16         /* smaller blocks hash inline: a thread is not worth it */
-#define HASHER_ABSENT  UINT32_MAX /* an entry's old or new value that does not exist */
+#define HASHER_MIN_TXS     16           /* smaller blocks hash inline: a thread is not worth it */
+#define HASHER_ABSENT      UINT32_MAX   /* an entry's old or new value that does not exist */
+#define HASHER_BATCH_BYTES (16u * 1024) /* hand entries over in batches of about this size */
 
 /* A batch is a list of entries: u32 klen, u32 olen, u32 nlen (host order;
  * HASHER_ABSENT: none), then the key, old and new bytes. */
@@ -164,7 +165,7 @@ struct cc_state {
     MDB_txn *txn;
     cc_lthash *acc;
     hasher *hasher;      /* NULL: hash into acc inline */
-    hash_batch *pending; /* the running flush's entries, for hasher */
+    hash_batch *pending; /* entries not yet handed to hasher */
     uint64_t height;
     state_write *w;
     size_t count, cap;
@@ -323,7 +324,7 @@ static cc_err batch_entry(hash_batch *b, const char *key, size_t klen, const MDB
 
 /* Write one value (or delete it) in the store, keeping the accumulator in
  * step: subtract the old stored bytes, add the new (inline, or through the
- * running flush's batch for the hasher). */
+ * pending batch for the hasher). */
 static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, size_t len, cc_errbuf *eb)
 {
     size_t klen = strlen(key);
@@ -362,17 +363,16 @@ static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
     cc_err rc = CC_OK;
     for (size_t i = 0; i < st->count; i++)
         if (strncmp(st->w[i].key, "id/", 3) == 0) st->signer_count = 0;
-    if (st->hasher && st->count > 0 && !(st->pending = calloc(1, sizeof *st->pending)))
+    if (st->hasher && st->count > 0 && !st->pending && !(st->pending = calloc(1, sizeof *st->pending)))
         rc = cc_errf(eb, CC_ERR_NOMEM, "no memory to hash the state");
     for (size_t i = 0; i < st->count && rc == CC_OK; i++)
         rc = state_store(st, st->w[i].key, st->w[i].val, st->w[i].len, eb);
-    if (st->pending && rc == CC_OK)
+    if (st->pending && st->pending->len >= HASHER_BATCH_BYTES) {
         hasher_submit(st->hasher, st->pending);
-    else
-        batch_free(st->pending); /* a failed flush fails the block: its sum is never used */
-    st->pending = NULL;
+        st->pending = NULL;
+    }
     overlay_clear(st);
-    return rc;
+    return rc; /* a failed flush fails the block: its sum is never used */
 }
 
 /* ---- identities ------------------------------------------------------------- */
@@ -569,6 +569,11 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
         }
     }
     if (rc == CC_OK) rc = erase_flush(&st, eb); /* after the block's attachments are stored */
+    if (st.pending && rc == CC_OK) {
+        hasher_submit(st.hasher, st.pending);
+        st.pending = NULL;
+    }
+    batch_free(st.pending);
     hasher_finish(st.hasher, rc == CC_OK ? acc : NULL);
     overlay_clear(&st);
     free(st.w);
