@@ -212,6 +212,13 @@ int cc_cli_send_and_report(const cc_cli_ctx *ctx, const cc_cli_write *w, const c
 /* The same with a payload built with jansson, which it takes (NULL, as
  * after a failed json_pack: exit 1). */
 int cc_cli_send_json(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type, json_t *payload);
+/* Build and sign a tx of type with payload (taken, signed as
+ * cc_cli_json_text makes it), POST it with ?wait=commit. CC_OK only when it
+ * committed with result ok; otherwise eb says why ("code: message" when the
+ * node answered). txid (may be NULL) gets the tx's id once it was sent. The
+ * demos and the tests commit their setup txs with it. */
+cc_err cc_cli_commit_json(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const cc_key *key,
+                          const char *type, json_t *payload, char txid[CC_HASH_HEX], cc_errbuf *eb) CC_WUR;
 /* A payload as the write commands sign it: compact JSON, keys sorted.
  * Takes payload (may be NULL). NULL when payload is NULL or on OOM;
  * caller frees. */

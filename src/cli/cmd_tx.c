@@ -244,6 +244,26 @@ char *cc_cli_json_text(json_t *payload)
     return text;
 }
 
+cc_err cc_cli_commit_json(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const cc_key *key,
+                          const char *type, json_t *payload, char txid[CC_HASH_HEX], cc_errbuf *eb)
+{
+    cc_tx tx;
+    cc_cli_sent sent;
+    char *text = cc_cli_json_text(payload);
+    if (!text) return cc_errf(eb, CC_ERR_NOMEM, "cannot build %s: out of memory", type);
+    cc_err rc = cc_cli_tx_build(chain_id, key, type, text, NULL, 0, &tx, eb);
+    free(text);
+    if (rc != CC_OK) return rc;
+    rc = cc_cli_tx_post(h, &tx, true, &sent, eb);
+    cc_tx_free(&tx);
+    if (rc != CC_OK) return rc;
+    if (txid) snprintf(txid, CC_HASH_HEX, "%s", sent.txid);
+    if (!cc_cli_sent_ok(&sent) || !sent.committed)
+        rc = cc_errf(eb, CC_ERR_INVALID, "%s: %s", sent.code, sent.message);
+    cc_cli_sent_free(&sent);
+    return rc;
+}
+
 int cc_cli_send_json(const cc_cli_ctx *ctx, const cc_cli_write *w, const char *type, json_t *payload)
 {
     char *text = cc_cli_json_text(payload);

@@ -74,26 +74,9 @@ static bool key_at(const scene *s, const char *name, cc_key *k)
 static bool commit(scene *s, const cc_key *k, const char *type, json_t *payload, char txid[CC_HASH_HEX])
 {
     cc_errbuf eb = {{0}};
-    cc_tx tx;
-    cc_cli_sent sent;
-    char *text = cc_cli_json_text(payload);
-    if (!text || cc_cli_tx_build(s->chain_id, k, type, text, NULL, 0, &tx, &eb) != CC_OK) {
-        free(text);
-        printf("   FAILED: cannot build %s: %s\n", type, eb.msg);
-        return false;
-    }
-    free(text);
-    cc_err e = cc_cli_tx_post(s->h, &tx, true, &sent, &eb);
-    cc_tx_free(&tx);
-    if (e != CC_OK) {
-        printf("   FAILED: %s: %s\n", type, eb.msg);
-        return false;
-    }
-    bool ok = cc_cli_sent_ok(&sent) && sent.committed;
-    if (!ok) printf("   FAILED: %s: %s %s\n", type, sent.code, sent.message);
-    if (txid) snprintf(txid, CC_HASH_HEX, "%s", sent.txid);
-    cc_cli_sent_free(&sent);
-    return ok;
+    if (cc_cli_commit_json(s->h, s->chain_id, k, type, payload, txid, &eb) == CC_OK) return true;
+    printf("   FAILED: %s: %s\n", type, eb.msg);
+    return false;
 }
 
 /* A claim.submit payload: lines of (code, net) on today's date. */

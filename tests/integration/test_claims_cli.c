@@ -43,20 +43,10 @@ static fixture fx;
 
 static bool commit_payload(const cc_key *k, const char *type, json_t *payload)
 {
-    char *text = cc_cli_json_text(payload);
-    cc_tx tx;
-    cc_cli_sent sent;
     cc_errbuf eb = {{0}};
-    bool ok = text && cc_cli_tx_build(fx.net.chain_id, k, type, text, NULL, 0, &tx, &eb) == CC_OK;
-    free(text);
-    if (!ok) return false;
-    ok = cc_cli_tx_post(fx.h, &tx, true, &sent, &eb) == CC_OK;
-    cc_tx_free(&tx);
-    if (!ok) return false;
-    ok = cc_cli_sent_ok(&sent) && sent.committed;
-    if (!ok) fprintf(stderr, "%s: %s: %s\n", type, sent.code, sent.message);
-    cc_cli_sent_free(&sent);
-    return ok;
+    if (cc_cli_commit_json(fx.h, fx.net.chain_id, k, type, payload, NULL, &eb) == CC_OK) return true;
+    fprintf(stderr, "%s: %s\n", type, eb.msg);
+    return false;
 }
 
 static char *key_file(const char *name, const cc_key *k)

@@ -48,21 +48,10 @@ static fixture fx;
 
 static bool commit_payload(const cc_key *k, const char *type, json_t *payload, char txid[CC_HASH_HEX])
 {
-    char *text = cc_cli_json_text(payload);
-    cc_tx tx;
-    cc_cli_sent sent;
     cc_errbuf eb = {{0}};
-    bool ok = text && cc_cli_tx_build(fx.net.chain_id, k, type, text, NULL, 0, &tx, &eb) == CC_OK;
-    free(text);
-    if (!ok) return false;
-    ok = cc_cli_tx_post(fx.h, &tx, true, &sent, &eb) == CC_OK;
-    cc_tx_free(&tx);
-    if (!ok) return false;
-    ok = cc_cli_sent_ok(&sent) && sent.committed;
-    if (!ok) fprintf(stderr, "%s: %s: %s\n", type, sent.code, sent.message);
-    if (txid) snprintf(txid, CC_HASH_HEX, "%s", sent.txid);
-    cc_cli_sent_free(&sent);
-    return ok;
+    if (cc_cli_commit_json(fx.h, fx.net.chain_id, k, type, payload, txid, &eb) == CC_OK) return true;
+    fprintf(stderr, "%s: %s\n", type, eb.msg);
+    return false;
 }
 
 /* Put plain as a record of the patient, written by author. */
@@ -98,33 +87,6 @@ static long signed_get(const cc_key *k, const char *path, json_t **body)
     if (r.json) *body = json_incref(r.json);
     cc_cli_resp_free(&r);
     return st;
-}
-
-/* Does any file under path contain needle? (recursive; reports the file) */
-static bool tree_contains(const char *path, const char *needle)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return false;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        bool found = false;
-        while (d && !found && (e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char *sub = ct_strf("%s/%s", path, e->d_name);
-            found = tree_contains(sub, needle);
-            free(sub);
-        }
-        if (d) closedir(d);
-        return found;
-    }
-    if (!S_ISREG(st.st_mode)) return false;
-    size_t len = 0;
-    uint8_t *buf = ct_read_file(path, &len);
-    bool found = buf && memmem(buf, len, needle, strlen(needle)) != NULL;
-    if (found) fprintf(stderr, "the canary is in %s\n", path);
-    free(buf);
-    return found;
 }
 
 /* ---- setup ---------------------------------------------------------------------- */
@@ -529,7 +491,7 @@ static void test_canary(void **state)
     /* the scanner finds the marker where it is (a test that could fail) */
     char *control = ct_strf("%s/control.txt", fx.dir);
     assert_int_equal(ct_write_file(control, fx.canary, strlen(fx.canary)), 0);
-    assert_true(tree_contains(fx.dir, fx.canary));
+    assert_true(ct_tree_contains(fx.dir, fx.canary));
     remove(control);
     free(control);
     const char *plain_files[] = {"back.json", "obs.json"}; /* the patient's own decrypted copies */
@@ -540,8 +502,8 @@ static void test_canary(void **state)
     }
 
     assert_int_equal(ct_node_stop(&fx.node, SIGTERM, 15000), 0); /* flush the log */
-    assert_false(tree_contains(fx.net.dir, fx.canary));          /* data/, raft, genesis, keys */
-    assert_false(tree_contains(fx.node.log_path, fx.canary));
+    assert_false(ct_tree_contains(fx.net.dir, fx.canary));       /* data/, raft, genesis, keys */
+    assert_false(ct_tree_contains(fx.node.log_path, fx.canary));
     assert_int_equal(ct_node_start(&fx.node, fx.net.node_dir, fx.net.api_port, 0, 0, NODE_START_MS), 0);
 }
 

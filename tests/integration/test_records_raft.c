@@ -45,49 +45,10 @@ static fixture fx;
 
 static bool commit_payload(int node, const cc_key *k, const char *type, json_t *payload)
 {
-    char *text = cc_cli_json_text(payload);
-    cc_tx tx;
-    cc_cli_sent sent;
     cc_errbuf eb = {{0}};
-    bool ok = text && cc_cli_tx_build(fx.cl.net.chain_id, k, type, text, NULL, 0, &tx, &eb) == CC_OK;
-    free(text);
-    if (!ok) return false;
-    ok = cc_cli_tx_post(fx.h[node], &tx, true, &sent, &eb) == CC_OK;
-    cc_tx_free(&tx);
-    if (!ok) {
-        fprintf(stderr, "%s via node%d: %s\n", type, node + 1, eb.msg);
-        return false;
-    }
-    ok = cc_cli_sent_ok(&sent) && sent.committed;
-    if (!ok) fprintf(stderr, "%s via node%d: %s: %s\n", type, node + 1, sent.code, sent.message);
-    cc_cli_sent_free(&sent);
-    return ok;
-}
-
-static bool tree_contains(const char *path, const char *needle)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return false;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        bool found = false;
-        while (d && !found && (e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char *sub = ct_strf("%s/%s", path, e->d_name);
-            found = tree_contains(sub, needle);
-            free(sub);
-        }
-        if (d) closedir(d);
-        return found;
-    }
-    if (!S_ISREG(st.st_mode)) return false;
-    size_t len = 0;
-    uint8_t *buf = ct_read_file(path, &len);
-    bool found = buf && memmem(buf, len, needle, strlen(needle)) != NULL;
-    if (found) fprintf(stderr, "the canary is in %s\n", path);
-    free(buf);
-    return found;
+    if (cc_cli_commit_json(fx.h[node], fx.cl.net.chain_id, k, type, payload, NULL, &eb) == CC_OK) return true;
+    fprintf(stderr, "%s via node%d: %s\n", type, node + 1, eb.msg);
+    return false;
 }
 
 static int setup(void **state)
@@ -238,9 +199,9 @@ static void test_records_on_every_node(void **state)
         assert_int_equal(cc_chain_attachment(c, h, &bytes, &len), CC_ERR_NOT_FOUND);
         cc_chain_close(c);
         free(data);
-        assert_false(tree_contains(fx.cl.node[n].log_path, fx.canary));
+        assert_false(ct_tree_contains(fx.cl.node[n].log_path, fx.canary));
     }
-    assert_false(tree_contains(fx.cl.net.dir, fx.canary));
+    assert_false(ct_tree_contains(fx.cl.net.dir, fx.canary));
     assert_int_equal(ct_cluster_verify_chains(&fx.cl, VERIFY_MS), 0);
     free(doc);
 }

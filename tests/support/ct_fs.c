@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,4 +175,30 @@ void ct_sleep_ms(unsigned ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+bool ct_tree_contains(const char *path, const char *needle)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return false;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        bool found = false;
+        while (d && !found && (e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char *sub = ct_strf("%s/%s", path, e->d_name);
+            found = ct_tree_contains(sub, needle);
+            free(sub);
+        }
+        if (d) closedir(d);
+        return found;
+    }
+    if (!S_ISREG(st.st_mode)) return false;
+    size_t len = 0;
+    uint8_t *buf = ct_read_file(path, &len);
+    bool found = buf && memmem(buf, len, needle, strlen(needle)) != NULL;
+    if (found) fprintf(stderr, "%s holds \"%s\"\n", path, needle);
+    free(buf);
+    return found;
 }

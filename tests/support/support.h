@@ -39,6 +39,10 @@ char *ct_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Write / read a whole file. ct_read_file NUL-terminates; caller frees. */
 int ct_write_file(const char *path, const void *data, size_t len);
 uint8_t *ct_read_file(const char *path, size_t *len);
+/* Does any regular file under path (a file or a directory, recursively;
+ * symbolic links are not followed) contain needle? Names the file holding it
+ * on stderr. The canary tests use it to look for health data on disk. */
+bool ct_tree_contains(const char *path, const char *needle);
 /* A TCP port on 127.0.0.1 that was free a moment ago. -1 on error. */
 int ct_free_port(void);
 /* Wall clock in ms. */
