@@ -1,0 +1,93 @@
+/*
+ * apps/supply.h — the drug supply chain module: the state it keeps, the
+ * EPCIS 2.0 mapping (a captured document -> the lifecycle txs it stands
+ * for, and a lifecycle tx -> the EPCIS events it stands for), and the
+ * verification answer the node and exec share.
+ *
+ * Everything here is pure: state is read through a cc_state_reader
+ * (apps/records.h), the time is passed in. docs/SUPPLY.md is the manual.
+ */
+#ifndef CC_APPS_SUPPLY_H
+#define CC_APPS_SUPPLY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "apps/records.h"
+#include "carechain.h"
+#include "carechain/gs1.h"
+
+#define CC_SUPPLY_BATCH_MAX      10000 /* serials of one commission; units of one tx, cases expanded */
+#define CC_SUPPLY_TEXT_MAX       200   /* bytes of a name, reason, note or transaction id */
+#define CC_SUPPLY_NDC_MAX        13    /* "12345-6789-01" */
+#define CC_SUPPLY_EPCIS_MAX      (48 * 1024) /* bytes of one captured EPCIS document */
+#define CC_SUPPLY_EVENTS_MAX     1000  /* events of one captured document */
+#define CC_SUPPLY_RECEIVE_DAYS   3     /* shipped and not received after this many days: overdue */
+#define CC_SUPPLY_UNIT_ID_MAX    (CC_GS1_GTIN_DIGITS + 1 + CC_GS1_SERIAL_MAX + 1) /* "<gtin>.<serial>" */
+
+/* ---- state keys (docs/SUPPLY.md) -------------------------------------------
+ *   dprefix/<prefix>        {"org","txid"}            an assigned company prefix
+ *   dprefixpart/<digits>    {"prefix"}                a proper prefix of an assigned prefix
+ *   dproduct/<gtin>         {"gtin","ndc","name","strength","form","prefix","org","txid"}
+ *   dunit/<gtin>/<serial>   the unit (below)
+ *   dcase/<sscc>            {"own","st","units":[],"cases":[],"in","ev":[]}
+ *   dship/<txid>            the shipment: {"from","to","kind","time","units":[],"cases":[],
+ *                           "transaction":{},"status":"open"|"received","missing":[],"unexpected":[]}
+ *   dshipopen               ["<txid>", ...] shipments not yet received, oldest first
+ *   drecall/<gtin>/<lot>    {"txid","class","reason","time"}
+ *   dalert/count            n;  dalert/<i> (i = 1..n) one alert (below)
+ *   depcisreq/<hex sha256(signature)>  the txid that captured a signed document (replay)
+ *   dalertreq/<hex sha256(request)>    the txid of the drug.alert of a signed verification
+ *
+ * A unit:
+ *   {"lot","exp","mfr","own","st":"active"|"transit"|"dispensed"|"decommissioned"|"destroyed",
+ *    "in":"<sscc>" (packed), "ship":"<txid>" and "to":"<org>" (in transit),
+ *    "past":["<org>",...] earlier owners, "recall":"<txid>", "suspect":"<txid>",
+ *    "illegitimate":"<txid>", "ev":["<txid>" or "<txid>:<i>", ...] its events}
+ * An alert:
+ *   {"kind","unit" or "sscc" or "lot","time","txid","orgs":["<org>",...],"detail"}
+ */
+
+/* Split "<gtin14>.<serial>" (both validated) into its parts. */
+bool cc_supply_unit_split(const char *unit, char gtin[CC_GS1_GTIN_DIGITS + 1],
+                          char serial[CC_GS1_SERIAL_MAX + 1]);
+/* Is s a valid "<gtin14>.<serial>"? Is s a valid SSCC? (for cc_payload_str_list) */
+bool cc_supply_unit_valid(const char *s);
+bool cc_supply_sscc_valid(const char *s);
+
+/* The organisation holding the company prefix of a GTIN, SSCC or GLN
+ * prefix digits (tries each length CC_GS1_PREFIX_MIN..MAX of digits):
+ * org (64 bytes) and the prefix length. CC_ERR_NOT_FOUND when none. */
+cc_err cc_supply_prefix_owner(cc_state_reader get, void *ctx, const char *digits, char org[64],
+                              unsigned *prefix_len) CC_WUR;
+
+/* ---- EPCIS 2.0 (epcis.c) ------------------------------------------------------ */
+
+/* Check an EPCIS 2.0 document (parsed JSON) and map each event onto the
+ * lifecycle tx it stands for. *out is an array with one entry per event,
+ * in document order: {"type":"drug.commission", "payload":{...exactly a
+ * payload of that tx type...}}. GLNs are resolved to organisations through
+ * get (dprefix/ keys). Failure: CC_ERR_INVALID for a document that is not
+ * valid EPCIS 2.0, CC_ERR_UNSUPPORTED for a valid event carecain does not
+ * track (docs/SUPPLY.md lists both), CC_ERR_NOT_FOUND for a GLN nobody
+ * holds; eb then starts with the JSON path of the problem
+ * ("$.epcisBody.eventList[2].bizStep: ..."). Caller decrefs *out. */
+cc_err cc_epcis_map(const json_t *doc, cc_state_reader get, void *ctx, json_t **out, cc_errbuf *eb) CC_WUR;
+
+/* The EPCIS 2.0 event a lifecycle tx stands for, as the query endpoints
+ * answer it: type, payload as committed, txid (hex), the block time and
+ * index (its events are numbered 0.. when the tx stands for several).
+ * EPC URIs take their company prefix lengths through get (dproduct/ and
+ * dprefix/ keys); parties are written urn:carechain:org:<id>. NULL on OOM
+ * or a type that is not a lifecycle tx. Caller decrefs. */
+json_t *cc_epcis_render(const char *type, const json_t *payload, const char *txid_hex, uint64_t time_ms,
+                        cc_state_reader get, void *ctx);
+/* A captured event as stored, with recordTime (the block time) added.
+ * Caller decrefs. */
+json_t *cc_epcis_recorded(const json_t *event, uint64_t time_ms);
+/* Wrap events (stolen) in an EPCISQueryDocument created at now_ms. */
+json_t *cc_epcis_query_document(json_t *events, uint64_t now_ms);
+
+#endif
