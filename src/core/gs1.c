@@ -740,7 +740,8 @@ static cc_err epc_refs(const char *uri, const char *p, size_t want, const char *
     ref->p = p + prefix->n + 1;
     ref->n = digit_run(ref->p);
     if (prefix->n + ref->n != want)
-        return cc_errf(eb, CC_ERR_INVALID, "EPC URI \"%s\": company prefix and %s have %zu digits, not %zu",
+        return cc_errf(eb, CC_ERR_INVALID,
+                       "EPC URI \"%s\": the company prefix and %s have %zu digits together, not %zu",
                        show(b, uri, strlen(uri)), ref_name, prefix->n + ref->n, want);
     *next = ref->p + ref->n;
     return CC_OK;
@@ -751,8 +752,8 @@ static cc_err epc_sgtin(const char *s, cc_gs1_id *id, cc_errbuf *eb)
     char b[SHOW_BYTES];
     span prefix, ref;
     const char *p = NULL;
-    cc_err rc = epc_refs(s, s + strlen(EPC_SGTIN), SGTIN_REF_DIGITS, "indicator and item reference", &prefix,
-                         &ref, &p, eb);
+    cc_err rc = epc_refs(s, s + strlen(EPC_SGTIN), SGTIN_REF_DIGITS,
+                         "the item reference (with its indicator digit)", &prefix, &ref, &p, eb);
     if (rc != CC_OK) return rc;
     if (*p != '.')
         return cc_errf(eb, CC_ERR_INVALID,
@@ -774,8 +775,8 @@ static cc_err epc_sscc(const char *s, cc_gs1_id *id, cc_errbuf *eb)
     char b[SHOW_BYTES], b2[SHOW_BYTES];
     span prefix, ref;
     const char *p = NULL;
-    cc_err rc = epc_refs(s, s + strlen(EPC_SSCC), SSCC_REF_DIGITS, "extension and serial reference", &prefix,
-                         &ref, &p, eb);
+    cc_err rc = epc_refs(s, s + strlen(EPC_SSCC), SSCC_REF_DIGITS,
+                         "the serial reference (with its extension digit)", &prefix, &ref, &p, eb);
     if (rc != CC_OK) return rc;
     if (*p)
         return cc_errf(eb, CC_ERR_INVALID, "EPC URI \"%s\": unexpected \"%s\" after the serial reference",
@@ -816,7 +817,8 @@ cc_err cc_gs1_gln_prefix(const char *uri, char prefix[CC_GS1_PREFIX_MAX + 1], cc
     prefix[0] = '\0';
     if (!uri) uri = "";
     if (strncmp(uri, EPC_SGLN, strlen(EPC_SGLN)) == 0) {
-        rc = epc_refs(uri, uri + strlen(EPC_SGLN), GLN_REF_DIGITS, "location reference", &pre, &ref, &p, eb);
+        rc = epc_refs(uri, uri + strlen(EPC_SGLN), GLN_REF_DIGITS, "the location reference", &pre, &ref, &p,
+                      eb);
         if (rc == CC_OK && *p != '.')
             rc = cc_errf(eb, CC_ERR_INVALID,
                          "EPC URI \"%s\": expected '.' and the extension after the location "
@@ -824,7 +826,7 @@ cc_err cc_gs1_gln_prefix(const char *uri, char prefix[CC_GS1_PREFIX_MAX + 1], cc
                          show(b, uri, strlen(uri)));
         if (rc == CC_OK) rc = epc_text("extension", p + 1, strlen(p + 1), ext, GLN_EXT_MAX, eb);
     } else if (strncmp(uri, EPC_PGLN, strlen(EPC_PGLN)) == 0) {
-        rc = epc_refs(uri, uri + strlen(EPC_PGLN), GLN_REF_DIGITS, "party reference", &pre, &ref, &p, eb);
+        rc = epc_refs(uri, uri + strlen(EPC_PGLN), GLN_REF_DIGITS, "the party reference", &pre, &ref, &p, eb);
         if (rc == CC_OK && *p)
             rc = cc_errf(eb, CC_ERR_INVALID, "EPC URI \"%s\": unexpected \"%s\" after the party reference",
                          show(b, uri, strlen(uri)), show(b2, p, strlen(p)));

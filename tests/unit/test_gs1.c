@@ -465,8 +465,8 @@ static void test_epc_uris_rejected(void **state)
     cc_errbuf eb = {""};
     expect_bad("urn:epc:id:sgtin:06141.1073460.2017", "company prefix has 5 digits, not 6..12");
     expect_bad("urn:epc:id:sgtin:0614141073464.1.2017", "company prefix has 13 digits, not 6..12");
-    expect_bad("urn:epc:id:sgtin:0614141.10734.2017", "have 12 digits, not 13");
-    expect_bad("urn:epc:id:sgtin:0614141.1073460.2017", "have 14 digits, not 13");
+    expect_bad("urn:epc:id:sgtin:0614141.10734.2017", "have 12 digits together, not 13");
+    expect_bad("urn:epc:id:sgtin:0614141.1073460.2017", "have 14 digits together, not 13");
     expect_bad("urn:epc:id:sgtin:0614141.107346", "expected '.' and the serial");
     expect_bad("urn:epc:id:sgtin:0614141107346.2017", "company prefix has 13 digits");
     expect_bad("urn:epc:id:sgtin:.107346.2017", "company prefix has 0 digits");
@@ -477,7 +477,7 @@ static void test_epc_uris_rejected(void **state)
     expect_bad("urn:epc:id:sgtin:0614141.107346.A B", "(space) is not in the GS1 character set 82");
     expect_bad("urn:epc:id:sgtin:0614141.107346.A%20B", "(space) is not in the GS1 character set 82");
     expect_bad("urn:epc:id:sgtin:0614141.107346.123456789012345678901", "longer than 20 characters");
-    expect_bad("urn:epc:id:sscc:0614141.123456789", "have 16 digits, not 17");
+    expect_bad("urn:epc:id:sscc:0614141.123456789", "have 16 digits together, not 17");
     expect_bad("urn:epc:id:sscc:0614141.1234567890.1", "unexpected \".1\" after the serial reference");
     expect_bad("urn:epc:id:sgln:0614141.12345.0", "names a location or party (GLN), not a unit or case");
     expect_bad("urn:epc:id:grai:0614141.12345.400", "only urn:epc:id:sgtin: and urn:epc:id:sscc:");
@@ -527,7 +527,7 @@ static void test_gln_prefix(void **state)
     static const struct {
         const char *uri, *why;
     } bad[] = {
-        {"urn:epc:id:sgln:0614141.1234.0", "have 11 digits, not 12"},
+        {"urn:epc:id:sgln:0614141.1234.0", "have 11 digits together, not 12"},
         {"urn:epc:id:sgln:06141.1234567.0", "company prefix has 5 digits"},
         {"urn:epc:id:sgln:0614141.12345", "expected '.' and the extension"},
         {"urn:epc:id:sgln:0614141.12345.", "extension is empty"},
