@@ -118,22 +118,8 @@ static void test_character_set(void **state)
     assert_false(cc_gs1_serial_valid("123456789012345678901"));
     assert_false(cc_gs1_serial_valid(""));
     assert_false(cc_gs1_serial_valid(NULL));
-    static const char *const outside[] = {"A B",
-                                          "A#B",
-                                          "A$B",
-                                          "A@B",
-                                          "A[B",
-                                          "A\\B",
-                                          "A]B",
-                                          "A^B",
-                                          "A`B",
-                                          "A{B",
-                                          "A|B",
-                                          "A}B",
-                                          "A~B",
-                                          "A\x1d"
-                                          "B",
-                                          "A\xc3\xa9"};
+    static const char *const outside[] = {"A B", "A#B", "A$B", "A@B", "A[B", "A\\B",   "A]B",      "A^B",
+                                          "A`B", "A{B", "A|B", "A}B", "A~B", "A\035B", "A\xc3\xa9"};
     for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
         assert_false(cc_gs1_serial_valid(outside[i]));
         assert_false(cc_gs1_lot_valid(outside[i]));
