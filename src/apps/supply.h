@@ -19,13 +19,13 @@
 #include "carechain.h"
 #include "carechain/gs1.h"
 
-#define CC_SUPPLY_BATCH_MAX      10000 /* serials of one commission; units of one tx, cases expanded */
-#define CC_SUPPLY_TEXT_MAX       200   /* bytes of a name, reason, note or transaction id */
-#define CC_SUPPLY_NDC_MAX        13    /* "12345-6789-01" */
-#define CC_SUPPLY_EPCIS_MAX      (48 * 1024) /* bytes of one captured EPCIS document */
-#define CC_SUPPLY_EVENTS_MAX     1000  /* events of one captured document */
-#define CC_SUPPLY_RECEIVE_DAYS   3     /* shipped and not received after this many days: overdue */
-#define CC_SUPPLY_UNIT_ID_MAX    (CC_GS1_GTIN_DIGITS + 1 + CC_GS1_SERIAL_MAX + 1) /* "<gtin>.<serial>" */
+#define CC_SUPPLY_BATCH_MAX    10000       /* serials of one commission; units of one tx, cases expanded */
+#define CC_SUPPLY_TEXT_MAX     200         /* bytes of a name, reason, note or transaction id */
+#define CC_SUPPLY_NDC_MAX      13          /* "12345-6789-01" */
+#define CC_SUPPLY_EPCIS_MAX    (48 * 1024) /* bytes of one captured EPCIS document */
+#define CC_SUPPLY_EVENTS_MAX   1000        /* events of one captured document */
+#define CC_SUPPLY_RECEIVE_DAYS 3           /* shipped and not received after this many days: overdue */
+#define CC_SUPPLY_UNIT_ID_MAX  (CC_GS1_GTIN_DIGITS + 1 + CC_GS1_SERIAL_MAX + 1) /* "<gtin>.<serial>" */
 
 /* ---- state keys (docs/SUPPLY.md) -------------------------------------------
  *   dprefix/<prefix>        {"org","txid"}            an assigned company prefix
