@@ -294,6 +294,31 @@ static void test_accepted_variants(void **st)
     json_decref(txs);
 }
 
+/* RFC 3339 as EPCIS uses it: the date must exist, an offset is required. */
+static void test_event_times(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *time;
+        bool ok;
+    } cases[] = {
+        {"2024-02-29T23:59:60.5+14:00", true},    {"2000-02-29T00:00:00z", true},
+        {"2026-11-25t10:00:00.123456789Z", true}, {"2100-02-29T00:00:00Z", false},
+        {"2026-04-31T00:00:00Z", false},          {"2026-11-25T24:00:00Z", false},
+        {"2026-11-25T10:00:00.Z", false},         {"2026-11-25T10:00:00.1234567890Z", false},
+        {"2026-11-25T10:00:00+0100", false},      {"2026-11-25 10:00:00Z", false},
+        {"2026-11-25T10:00:00Z ", false},         {"26-11-25T10:00:00Z", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *doc = doc_of(RECEIVE);
+        json_object_set_new(event_of(doc, 0), "eventTime", json_string(cases[i].time));
+        if (cases[i].ok)
+            json_decref(map_ok(doc));
+        else
+            map_refused(doc, CC_ERR_INVALID, "$.epcisBody.eventList[0].eventTime: ", "RFC 3339");
+    }
+}
+
 /* ---- malformed and unsupported documents ----------------------------------------- */
 
 static void test_document_level_refusals(void **st)
@@ -690,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_official_9_6_3_aggregation),
         cmocka_unit_test(test_every_bizstep),
         cmocka_unit_test(test_accepted_variants),
+        cmocka_unit_test(test_event_times),
         cmocka_unit_test(test_document_level_refusals),
         cmocka_unit_test(test_event_refusals),
         cmocka_unit_test(test_document_epc_limit),
