@@ -960,6 +960,15 @@ static cc_err receive_op(op *o)
             it->v = NULL; /* not written back */
             continue;
         }
+        /* A packed unit or case is received with its case (the invariant
+         * above: only top-level items are received). Taken alone it would
+         * change hands while its case stayed in transit with the sender,
+         * and neither could be received, unpacked or shipped after that. */
+        if (it->top && str(it->v, "in")) {
+            rc = cc_errf(o->ctx->eb, CC_ERR_CONFLICT, "%s %s is packed in case %s: receive the case",
+                         what(it), it->id, str(it->v, "in"));
+            goto out;
+        }
         if (!in_list(shipments, sid)) json_array_append_new(shipments, json_string(sid));
         const char *prev = str(it->v, "own");
         json_t *past = json_object_get(it->v, "past");
