@@ -786,6 +786,28 @@ static void test_receive_unexpected(void **st)
     json_decref(s);
 }
 
+/* A unit packed in a case travels with it: a receipt names the case, and a
+ * unit named alone while its case is in transit is refused, or the unit
+ * would change hands while its case did not (and the case, and everything
+ * else in it, could then never be received). */
+static void test_receive_packed_unit(void **st)
+{
+    fixture *f = *st;
+    char sid[CC_HASH_HEX];
+    make_units(f, LIST("S1", "S2"));
+    EXPECT(CC_OK, send(f, MFR, "drug.aggregate", aggregate(CASE1, LIST(U("S1"), U("S2")), NULL)));
+    EXPECT(CC_OK, send(f, MFR, "drug.ship", ship("distributor", NULL, LIST(CASE1))));
+    snprintf(sid, sizeof sid, "%s", f->txid);
+    EXPECT(CC_ERR_CONFLICT, send(f, DIST, "drug.receive", receive(sid, LIST(U("S1")), NULL)));
+    SAYS("packed in case " CASE1);
+    EXPECT(CC_ERR_CONFLICT, send(f, DIST, "drug.receive", receive(NULL, LIST(U("S1")), NULL)));
+    SAYS("packed in case " CASE1);
+    unit_is(f, "S1", "transit", "pharma");
+    EXPECT(CC_OK, send(f, DIST, "drug.receive", receive(sid, NULL, LIST(CASE1))));
+    unit_is(f, "S1", "active", "distributor");
+    unit_is(f, "S2", "active", "distributor");
+}
+
 /* ---- returns and recalls ----------------------------------------------------------------------- */
 
 static void test_return(void **st)
@@ -1351,6 +1373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commission_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receive_unexpected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receive_packed_unit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_return, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recalled_return_to_wholesaler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recall, setup, teardown),
