@@ -923,6 +923,8 @@ static cc_err receive_op(op *o)
 {
     const char *named = str(o->p, "shipment");
     json_t *ship = NULL, *received = json_array(), *unexpected = json_array(), *shipments = json_array();
+    json_t *flagged_cases = json_array(); /* top-level cases flagged unexpected, and cases inside them */
+    size_t flagged = 0;                   /* items flagged, not transferred */
     items s = {0};
     char key[16 + EVENT_ID_MAX];
     cc_err rc = CC_OK;
@@ -943,6 +945,17 @@ static cc_err receive_op(op *o)
         item *it = &s.v[i];
         const char *st = str(it->v, "st"), *to = str(it->v, "to"), *sid = str(it->v, "ship");
         bool in_transit = streq(st, "transit");
+        /* What a flagged case holds is flagged with it. items_add_case
+         * loads a case before its contents, so its id is listed by now;
+         * without this, its units failed the check below ("not in transit
+         * ... (it is transit)") and the whole receipt was refused. */
+        if (!it->top && in_list(flagged_cases, str(it->v, "in"))) {
+            json_array_append_new(it->is_case ? flagged_cases : unexpected, json_string(it->id));
+            flagged++;
+            json_decref(it->v);
+            it->v = NULL; /* not written back */
+            continue;
+        }
         if (in_transit && !streq(to, o->org)) {
             rc = cc_errf(o->ctx->eb, CC_ERR_FORBIDDEN, "%s %s is shipped to %s, not to %s", what(it), it->id,
                          to, o->org);
@@ -955,7 +968,8 @@ static cc_err receive_op(op *o)
                              what(it), it->id, o->org, st);
                 goto out;
             }
-            if (!it->is_case) json_array_append_new(unexpected, json_string(it->id));
+            json_array_append_new(it->is_case ? flagged_cases : unexpected, json_string(it->id));
+            flagged++;
             json_decref(it->v);
             it->v = NULL; /* not written back */
             continue;
@@ -981,8 +995,7 @@ static cc_err receive_op(op *o)
         ev_add(it->v, o->ev);
         if (!it->is_case) json_array_append_new(received, json_string(it->id));
     }
-    if (json_array_size(received) == 0 && json_array_size(unexpected) > 0 &&
-        s.n == json_array_size(unexpected)) {
+    if (flagged > 0 && flagged == s.n) {
         rc = cc_errf(o->ctx->eb, CC_ERR_CONFLICT, "nothing received was in shipment %.12s…", named);
         goto out;
     }
@@ -1000,6 +1013,7 @@ out:
     json_decref(ship);
     json_decref(received);
     json_decref(unexpected);
+    json_decref(flagged_cases);
     json_decref(shipments);
     items_free(&s);
     return rc;
