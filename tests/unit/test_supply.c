@@ -786,6 +786,37 @@ static void test_receive_unexpected(void **st)
     json_decref(s);
 }
 
+/* A case of another shipment named in a receipt: flagged with what it
+ * holds, nothing of it transferred. */
+static void test_receive_unexpected_case(void **st)
+{
+    fixture *f = *st;
+    char ship_a[CC_HASH_HEX], ship_b[CC_HASH_HEX];
+    make_units(f, LIST("S1", "S2", "S3"));
+    EXPECT(CC_OK, send(f, MFR, "drug.aggregate", aggregate(CASE1, LIST(U("S2"), U("S3")), NULL)));
+    EXPECT(CC_OK, send(f, MFR, "drug.ship", ship("distributor", LIST(U("S1")), NULL)));
+    snprintf(ship_a, sizeof ship_a, "%s", f->txid);
+    EXPECT(CC_OK, send(f, MFR, "drug.ship", ship("distributor", NULL, LIST(CASE1))));
+    snprintf(ship_b, sizeof ship_b, "%s", f->txid);
+    /* nothing of the named shipment: refused, not flagged */
+    EXPECT(CC_ERR_CONFLICT, send(f, DIST, "drug.receive", receive(ship_a, NULL, LIST(CASE1))));
+    SAYS("nothing received was in shipment");
+    EXPECT(CC_OK, send(f, DIST, "drug.receive", receive(ship_a, LIST(U("S1")), LIST(CASE1))));
+    unit_is(f, "S1", "active", "distributor");
+    unit_is(f, "S2", "transit", "pharma");
+    unit_is(f, "S3", "transit", "pharma");
+    json_t *c = state(f, "dcase/" CASE1);
+    assert_string_equal(jstr(c, "st"), "transit");
+    assert_string_equal(jstr(c, "own"), "pharma");
+    json_decref(c);
+    json_t *a = alert_newest(f, "unexpected");
+    assert_non_null(a);
+    list_is(json_object_get(json_object_get(a, "detail"), "units"), U("S2") "," U("S3"), "unexpected units");
+    json_decref(a);
+    EXPECT(CC_OK, send(f, DIST, "drug.receive", receive(ship_b, NULL, LIST(CASE1))));
+    unit_is(f, "S2", "active", "distributor");
+}
+
 /* A unit packed in a case travels with it: a receipt names the case, and a
  * unit named alone while its case is in transit is refused, or the unit
  * would change hands while its case did not (and the case, and everything
@@ -1373,6 +1404,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commission_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receive_unexpected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receive_unexpected_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receive_packed_unit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_return, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recalled_return_to_wholesaler, setup, teardown),
