@@ -125,6 +125,15 @@ static size_t list_len(const json_t *p, const char *field)
     return json_array_size(json_object_get(p, field));
 }
 
+/* A new reference to the array p holds under field, or a new empty array.
+ * For json_pack's "o" (which takes the reference): a fresh array given to
+ * "O" instead is incremented again and never freed. */
+static json_t *list_ref(const json_t *p, const char *field)
+{
+    json_t *v = json_object_get(p, field);
+    return v ? json_incref(v) : json_array();
+}
+
 /* "units" and "cases", at least one item in all. */
 static cc_err items_check(const json_t *p, cc_errbuf *eb)
 {
@@ -690,10 +699,8 @@ static cc_err aggregate_op(op *o)
         if (it->top) ev_add(it->v, o->ev);
     }
     if ((rc = items_flush(o, &s)) != CC_OK) goto out;
-    json_t *c =
-        json_pack("{s:s, s:s, s:O, s:O, s:o}", "own", o->org, "st", "active", "units",
-                  json_object_get(o->p, "units") ? json_object_get(o->p, "units") : json_array(), "cases",
-                  json_object_get(o->p, "cases") ? json_object_get(o->p, "cases") : json_array(), "ev", evs);
+    json_t *c = json_pack("{s:s, s:s, s:o, s:o, s:o}", "own", o->org, "st", "active", "units",
+                          list_ref(o->p, "units"), "cases", list_ref(o->p, "cases"), "ev", evs);
     evs = NULL;
     if (c) ev_add(c, o->ev);
     rc = put(o, key, c);
@@ -804,11 +811,10 @@ static cc_err ship_common(op *o, bool is_return)
     if (rc == CC_OK) rc = items_flush(o, &s);
     char key[16 + EVENT_ID_MAX];
     snprintf(key, sizeof key, "dship/%s", o->ev);
-    json_t *ship = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:O, s:O, s:s}", "from", o->org, "to", to,
+    json_t *ship = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:O, s:s}", "from", o->org, "to", to,
                              "kind", is_return ? "return" : "sale", "time", (json_int_t)o->ctx->time_ms,
-                             "units", units, "cases", cases, "top",
-                             json_object_get(o->p, "cases") ? json_object_get(o->p, "cases") : json_array(),
-                             "transaction", json_object_get(o->p, "transaction"), "status", "open");
+                             "units", units, "cases", cases, "top", list_ref(o->p, "cases"), "transaction",
+                             json_object_get(o->p, "transaction"), "status", "open");
     if (rc == CC_OK)
         rc = put(o, key, ship);
     else
@@ -923,6 +929,8 @@ static cc_err receive_op(op *o)
 {
     const char *named = str(o->p, "shipment");
     json_t *ship = NULL, *received = json_array(), *unexpected = json_array(), *shipments = json_array();
+    json_t *flagged_cases = json_array(); /* top-level cases flagged unexpected, and cases inside them */
+    size_t flagged = 0;                   /* items flagged, not transferred */
     items s = {0};
     char key[16 + EVENT_ID_MAX];
     cc_err rc = CC_OK;
@@ -943,6 +951,17 @@ static cc_err receive_op(op *o)
         item *it = &s.v[i];
         const char *st = str(it->v, "st"), *to = str(it->v, "to"), *sid = str(it->v, "ship");
         bool in_transit = streq(st, "transit");
+        /* What a flagged case holds is flagged with it. items_add_case
+         * loads a case before its contents, so its id is listed by now;
+         * without this, its units failed the check below ("not in transit
+         * ... (it is transit)") and the whole receipt was refused. */
+        if (!it->top && in_list(flagged_cases, str(it->v, "in"))) {
+            json_array_append_new(it->is_case ? flagged_cases : unexpected, json_string(it->id));
+            flagged++;
+            json_decref(it->v);
+            it->v = NULL; /* not written back */
+            continue;
+        }
         if (in_transit && !streq(to, o->org)) {
             rc = cc_errf(o->ctx->eb, CC_ERR_FORBIDDEN, "%s %s is shipped to %s, not to %s", what(it), it->id,
                          to, o->org);
@@ -955,10 +974,20 @@ static cc_err receive_op(op *o)
                              what(it), it->id, o->org, st);
                 goto out;
             }
-            if (!it->is_case) json_array_append_new(unexpected, json_string(it->id));
+            json_array_append_new(it->is_case ? flagged_cases : unexpected, json_string(it->id));
+            flagged++;
             json_decref(it->v);
             it->v = NULL; /* not written back */
             continue;
+        }
+        /* A packed unit or case is received with its case (the invariant
+         * above: only top-level items are received). Taken alone it would
+         * change hands while its case stayed in transit with the sender,
+         * and neither could be received, unpacked or shipped after that. */
+        if (it->top && str(it->v, "in")) {
+            rc = cc_errf(o->ctx->eb, CC_ERR_CONFLICT, "%s %s is packed in case %s: receive the case",
+                         what(it), it->id, str(it->v, "in"));
+            goto out;
         }
         if (!in_list(shipments, sid)) json_array_append_new(shipments, json_string(sid));
         const char *prev = str(it->v, "own");
@@ -972,8 +1001,7 @@ static cc_err receive_op(op *o)
         ev_add(it->v, o->ev);
         if (!it->is_case) json_array_append_new(received, json_string(it->id));
     }
-    if (json_array_size(received) == 0 && json_array_size(unexpected) > 0 &&
-        s.n == json_array_size(unexpected)) {
+    if (flagged > 0 && flagged == s.n) {
         rc = cc_errf(o->ctx->eb, CC_ERR_CONFLICT, "nothing received was in shipment %.12s…", named);
         goto out;
     }
@@ -991,6 +1019,7 @@ out:
     json_decref(ship);
     json_decref(received);
     json_decref(unexpected);
+    json_decref(flagged_cases);
     json_decref(shipments);
     items_free(&s);
     return rc;
@@ -1589,9 +1618,8 @@ cc_err cc_supply_verify(cc_state_reader get_fn, void *ctx, const cc_supply_query
         json_t *owners = json_deep_copy(json_object_get(unit, "past"));
         if (!owners) owners = json_array();
         json_array_append_new(owners, json_string(str(unit, "own")));
-        json_t *h =
-            json_pack("{s:s, s:s, s:o, s:O}", "manufacturer", str(unit, "mfr"), "lot", lot, "owners", owners,
-                      "events", json_object_get(unit, "ev") ? json_object_get(unit, "ev") : json_array());
+        json_t *h = json_pack("{s:s, s:s, s:o, s:o}", "manufacturer", str(unit, "mfr"), "lot", lot, "owners",
+                              owners, "events", list_ref(unit, "ev"));
         if (h && exp) json_object_set_new(h, "exp", json_string(exp));
         if (h && str(unit, "to")) json_object_set_new(h, "to", json_string(str(unit, "to")));
         if (h && str(unit, "in")) json_object_set_new(h, "case", json_string(str(unit, "in")));
