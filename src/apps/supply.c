@@ -565,31 +565,83 @@ static bool serial_ok(const char *s)
     return cc_gs1_serial_valid(s);
 }
 
+/* A serial range, {"prefix","start","count","width"}: count serials
+ * prefix + (start + k) in decimal, zero-padded to width digits. A list of
+ * 10,000 serials does not fit the 64 KiB payload; a range does. */
+static cc_err range_check(const json_t *p, cc_errbuf *eb)
+{
+    static const char *const fields[] = {"prefix", "start", "count", "width", NULL};
+    json_t *r = json_object_get(p, "range");
+    const char *prefix = NULL;
+    json_int_t start = 0, count = 0, width = 0;
+    cc_err rc;
+    if (!json_is_object(r))
+        return cc_errf(eb, CC_ERR_INVALID, "\"range\" must be {\"prefix\",\"start\",\"count\",\"width\"}");
+    if ((rc = cc_payload_only(r, fields, eb)) != CC_OK ||
+        (rc = cc_payload_str(r, "prefix", false, CC_GS1_SERIAL_MAX, &prefix, eb)) != CC_OK ||
+        (rc = cc_payload_int(r, "width", true, 1, 18, &width, eb)) != CC_OK ||
+        (rc = cc_payload_int(r, "start", true, 0, 999999999999999999LL, &start, eb)) != CC_OK ||
+        (rc = cc_payload_int(r, "count", true, 1, CC_SUPPLY_BATCH_MAX, &count, eb)) != CC_OK)
+        return rc;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    if (prefix && !cc_gs1_serial_valid(prefix))
+        return cc_errf(eb, CC_ERR_INVALID, "range \"prefix\" holds a character outside the GS1 set");
+    if (plen + (size_t)width > CC_GS1_SERIAL_MAX)
+        return cc_errf(eb, CC_ERR_INVALID, "range serials would be longer than %d characters",
+                       CC_GS1_SERIAL_MAX);
+    json_int_t limit = 1;
+    for (json_int_t i = 0; i < width; i++) limit *= 10;
+    if (start + count > limit)
+        return cc_errf(eb, CC_ERR_INVALID, "range runs past %lld digits", (long long)width);
+    return CC_OK;
+}
+
+/* How many serials a commission names, and the k-th of them. */
+static size_t serial_count(const json_t *p)
+{
+    json_t *r = json_object_get(p, "range");
+    return r ? (size_t)json_integer_value(json_object_get(r, "count")) : list_len(p, "serials");
+}
+
+static const char *serial_at(const json_t *p, size_t k, char buf[CC_GS1_SERIAL_MAX + 1])
+{
+    json_t *r = json_object_get(p, "range");
+    if (!r) return json_string_value(json_array_get(json_object_get(p, "serials"), k));
+    const char *prefix = json_string_value(json_object_get(r, "prefix"));
+    snprintf(buf, CC_GS1_SERIAL_MAX + 1, "%s%0*lld", prefix ? prefix : "",
+             (int)json_integer_value(json_object_get(r, "width")),
+             (long long)(json_integer_value(json_object_get(r, "start")) + (json_int_t)k));
+    return buf;
+}
+
 static cc_err commission_validate(const json_t *p, cc_errbuf *eb)
 {
-    static const char *const fields[] = {"gtin", "lot", "exp", "serials", NULL};
+    static const char *const fields[] = {"gtin", "lot", "exp", "serials", "range", NULL};
     const char *gtin, *lot, *exp;
+    bool has_range = json_object_get(p, "range") != NULL;
     cc_err rc;
     if ((rc = cc_payload_only(p, fields, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "gtin", true, CC_GS1_GTIN_DIGITS, &gtin, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "lot", true, CC_GS1_LOT_MAX, &lot, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "exp", true, CC_GS1_EXP_DIGITS, &exp, eb)) != CC_OK ||
-        (rc = id_list(p, "serials", true, CC_SUPPLY_BATCH_MAX, serial_ok, "a GS1 serial", eb)) != CC_OK)
+        (rc = id_list(p, "serials", false, CC_SUPPLY_BATCH_MAX, serial_ok, "a GS1 serial", eb)) != CC_OK ||
+        (has_range && (rc = range_check(p, eb)) != CC_OK))
         return rc;
     if (!cc_gs1_gtin_valid(gtin))
         return cc_errf(eb, CC_ERR_INVALID, "\"gtin\" must be a GTIN-14 with a valid check digit");
     if (!cc_gs1_lot_valid(lot)) return cc_errf(eb, CC_ERR_INVALID, "\"lot\" is not a GS1 lot number");
     if (!cc_gs1_exp_valid(exp)) return cc_errf(eb, CC_ERR_INVALID, "\"exp\" must be a date YYMMDD");
-    if (list_len(p, "serials") == 0) return cc_errf(eb, CC_ERR_INVALID, "\"serials\" is empty");
+    if (has_range == (json_object_get(p, "serials") != NULL))
+        return cc_errf(eb, CC_ERR_INVALID, "a commission names either \"serials\" or a \"range\"");
+    if (serial_count(p) == 0) return cc_errf(eb, CC_ERR_INVALID, "\"serials\" is empty");
     return CC_OK;
 }
 
 static cc_err commission_op(op *o)
 {
     const char *gtin = str(o->p, "gtin"), *lot = str(o->p, "lot"), *exp = str(o->p, "exp");
-    json_t *product = NULL, *x, *lotv = NULL;
+    json_t *product = NULL, *lotv = NULL;
     char key[UNIT_KEY_MAX + 16];
-    size_t i;
     cc_err rc = product_get(o, gtin, &product);
     if (rc != CC_OK) return rc;
     bool mine = streq(str(product, "org"), o->org);
@@ -612,19 +664,17 @@ static cc_err commission_op(op *o)
     else if (rc != CC_OK)
         return rc;
     if (!lotv) return CC_ERR_NOMEM;
-    json_t *serials = json_object_get(o->p, "serials");
+    size_t count = serial_count(o->p);
     json_object_set_new(lotv, "count",
-                        json_integer(json_integer_value(json_object_get(lotv, "count")) +
-                                     (json_int_t)json_array_size(serials)));
+                        json_integer(json_integer_value(json_object_get(lotv, "count")) + (json_int_t)count));
     if ((rc = put(o, key, lotv)) != CC_OK) return rc;
 
     /* Each unit record in canonical form (keys sorted), formatted directly:
      * commissioning writes up to 10,000 of them. */
-    char rec[512];
+    char rec[512], buf[CC_GS1_SERIAL_MAX + 1];
     const char *plain_lot = cc_json_str_plain(lot) ? lot : NULL;
-    json_array_foreach(serials, i, x)
-    {
-        const char *serial = json_string_value(x);
+    for (size_t k = 0; k < count; k++) {
+        const char *serial = serial_at(o->p, k, buf);
         const uint8_t *old;
         size_t old_len;
         snprintf(key, sizeof key, "dunit/%s/%s", gtin, serial);

@@ -542,6 +542,38 @@ static void test_commission_batch_limit(void **st)
     verify_is(f, last, 0, "active", "", true, "");
 }
 
+static json_t *range(const char *lot, const char *prefix, json_int_t start, json_int_t count,
+                     json_int_t width)
+{
+    return json_pack("{s:s, s:s, s:s, s:{s:s, s:I, s:I, s:I}}", "gtin", GT, "lot", lot, "exp", EXP, "range",
+                     "prefix", prefix, "start", start, "count", count, "width", width);
+}
+
+/* 10,000 serials of 12 characters only fit a payload as a range. */
+static void test_commission_range(void **st)
+{
+    fixture *f = *st;
+    EXPECT(CC_ERR_INVALID, send(f, MFR, "drug.commission", range("R1", "SN", 1, 10001, 10)));
+    SAYS("count");
+    EXPECT(CC_ERR_INVALID, send(f, MFR, "drug.commission", range("R1", "SN", 95, 10, 2)));
+    SAYS("past 2 digits");
+    EXPECT(CC_ERR_INVALID, send(f, MFR, "drug.commission", range("R1", "SERIALPREFIX", 1, 10, 10)));
+    SAYS("longer than 20");
+    json_t *both = range("R1", "SN", 1, 5, 10);
+    json_object_set_new(both, "serials", LIST("A1"));
+    EXPECT(CC_ERR_INVALID, send(f, MFR, "drug.commission", both));
+    SAYS("either");
+    EXPECT(CC_OK, send(f, MFR, "drug.commission", range("R1", "SN", 1, 10000, 10)));
+    unit_is(f, "SN0000000001", "active", "pharma");
+    unit_is(f, "SN0000010000", "active", "pharma");
+    assert_null(unit_rec(f, "SN0000010001"));
+    assert_null(unit_rec(f, "SN0000000000"));
+    /* overlapping a range already commissioned: refused whole */
+    EXPECT(CC_ERR_CONFLICT, send(f, MFR, "drug.commission", range("R1", "SN", 9999, 5, 10)));
+    SAYS("SN0000009999");
+    assert_null(unit_rec(f, "SN0000010003"));
+}
+
 static void test_commission_refusals(void **st)
 {
     fixture *f = *st;
@@ -1401,6 +1433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_product, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commission_batch_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commission_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commission_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receive_unexpected, setup, teardown),
