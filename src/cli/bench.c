@@ -404,7 +404,8 @@ static cc_err start_network(bench *b, cc_errbuf *eb)
         if (i < cc_cli_org_count)
             snprintf(path, sizeof path, "%s/keys/admin-%s.key", b->dir, cc_cli_orgs[i].id);
         else
-            snprintf(path, sizeof path, "%s/keys/%s.key", b->dir, cc_cli_members[i - cc_cli_org_count].role);
+            snprintf(path, sizeof path, "%s/keys/%s.key", b->dir,
+                     cc_cli_member_key(&cc_cli_members[i - cc_cli_org_count]));
         rc = cc_key_load(path, &b->signers[i], NULL, eb);
         if (rc != CC_OK) return rc;
         b->signer_count++;

@@ -301,7 +301,12 @@ typedef struct cc_cli_org {
  * registers it with member.register, signed by the admin of its org. */
 typedef struct cc_cli_member {
     const char *role, *org, *name;
+    const char *key; /* the key file keys/<key>.key; NULL = the role (a second
+                        member with a role already taken needs its own name) */
 } cc_cli_member;
+
+/* The key file name of a keyring member (without .key). */
+const char *cc_cli_member_key(const cc_cli_member *m);
 
 extern const cc_cli_org cc_cli_orgs[];
 extern const size_t cc_cli_org_count;
