@@ -23,10 +23,10 @@
 #define PATH_BYTES     4096
 
 const cc_cli_org cc_cli_orgs[] = {
-    {"hospital", "St Example Hospital", "hospital"}, {"payer", "Example Health Plan", "payer"},
-    {"pharma", "Example Pharma", "manufacturer"},    {"distributor", "Example Wholesale", "distributor"},
-    {"pharmacy", "Corner Pharmacy", "pharmacy"},     {"research", "Example Research Sponsor", "sponsor"},
-    {"regulator", "Example Regulator", "regulator"}, {"clinic", "Riverside Clinic", "clinic"},
+    {"hospital", "St Example Hospital", "hospital"},    {"payer", "Example Health Plan", "payer"},
+    {"pharma", "Example Pharma", "manufacturer"},       {"distributor", "Example Wholesale", "distributor"},
+    {"pharmacy", "Corner Pharmacy", "pharmacy"},        {"research", "Example Research Sponsor", "sponsor"},
+    {"regulator", "Example Regulator", "regulator"},    {"clinic", "Riverside Clinic", "clinic"},
     {"drugstore", "Main Street Drugstore", "pharmacy"},
 };
 const size_t cc_cli_org_count = sizeof cc_cli_orgs / sizeof cc_cli_orgs[0];
