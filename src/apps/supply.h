@@ -19,13 +19,13 @@
 #include "carechain.h"
 #include "carechain/gs1.h"
 
-#define CC_SUPPLY_BATCH_MAX      10000 /* serials of one commission; units of one tx, cases expanded */
-#define CC_SUPPLY_TEXT_MAX       200   /* bytes of a name, reason, note or transaction id */
-#define CC_SUPPLY_NDC_MAX        13    /* "12345-6789-01" */
-#define CC_SUPPLY_EPCIS_MAX      (48 * 1024) /* bytes of one captured EPCIS document */
-#define CC_SUPPLY_EVENTS_MAX     1000  /* events of one captured document */
-#define CC_SUPPLY_RECEIVE_DAYS   3     /* shipped and not received after this many days: overdue */
-#define CC_SUPPLY_UNIT_ID_MAX    (CC_GS1_GTIN_DIGITS + 1 + CC_GS1_SERIAL_MAX + 1) /* "<gtin>.<serial>" */
+#define CC_SUPPLY_BATCH_MAX    10000       /* serials of one commission; units of one tx, cases expanded */
+#define CC_SUPPLY_TEXT_MAX     200         /* bytes of a name, reason, note or transaction id */
+#define CC_SUPPLY_NDC_MAX      13          /* "12345-6789-01" */
+#define CC_SUPPLY_EPCIS_MAX    (48 * 1024) /* bytes of one captured EPCIS document */
+#define CC_SUPPLY_EVENTS_MAX   1000        /* events of one captured document */
+#define CC_SUPPLY_RECEIVE_DAYS 3           /* shipped and not received after this many days: overdue */
+#define CC_SUPPLY_UNIT_ID_MAX  (CC_GS1_GTIN_DIGITS + 1 + CC_GS1_SERIAL_MAX + 1) /* "<gtin>.<serial>" */
 
 /* ---- state keys (docs/SUPPLY.md) -------------------------------------------
  *   dprefix/<prefix>        {"org","txid"}            an assigned company prefix
@@ -57,9 +57,15 @@ bool cc_supply_unit_split(const char *unit, char gtin[CC_GS1_GTIN_DIGITS + 1],
 bool cc_supply_unit_valid(const char *s);
 bool cc_supply_sscc_valid(const char *s);
 
-/* The organisation holding the company prefix of a GTIN, SSCC or GLN
- * prefix digits (tries each length CC_GS1_PREFIX_MIN..MAX of digits):
- * org (64 bytes) and the prefix length. CC_ERR_NOT_FOUND when none. */
+/* The organisation holding the company prefix that digits starts with:
+ * reads "dprefix/<first L digits>" for L = CC_GS1_PREFIX_MIN..MAX (as
+ * long as digits lasts; no assigned prefix is a prefix of another, so at
+ * most one matches). Pass the digits where the company prefix starts:
+ * gtin + 1 for a GTIN-14 (after the indicator digit), sscc + 1 for an
+ * SSCC (after the extension digit), a GLN's prefix as it is. org (64
+ * bytes) and *prefix_len (when not NULL) are filled. CC_ERR_NOT_FOUND
+ * when none, CC_ERR_CORRUPT for a dprefix/ value without "org", or the
+ * reader's error. */
 cc_err cc_supply_prefix_owner(cc_state_reader get, void *ctx, const char *digits, char org[64],
                               unsigned *prefix_len) CC_WUR;
 
@@ -70,18 +76,22 @@ cc_err cc_supply_prefix_owner(cc_state_reader get, void *ctx, const char *digits
  * in document order: {"type":"drug.commission", "payload":{...exactly a
  * payload of that tx type...}}. GLNs are resolved to organisations through
  * get (dprefix/ keys). Failure: CC_ERR_INVALID for a document that is not
- * valid EPCIS 2.0, CC_ERR_UNSUPPORTED for a valid event carecain does not
- * track (docs/SUPPLY.md lists both), CC_ERR_NOT_FOUND for a GLN nobody
- * holds; eb then starts with the JSON path of the problem
- * ("$.epcisBody.eventList[2].bizStep: ..."). Caller decrefs *out. */
+ * valid EPCIS 2.0 and also for a valid event carechain does not track
+ * (then the message says "unsupported"; docs/SUPPLY.md lists both),
+ * CC_ERR_NOT_FOUND for a GLN nobody holds, CC_ERR_NOMEM; eb then starts
+ * with the JSON path of the problem ("$.epcisBody.eventList[2].bizStep:
+ * ..."). On success the caller decrefs *out; on failure *out is NULL. */
 cc_err cc_epcis_map(const json_t *doc, cc_state_reader get, void *ctx, json_t **out, cc_errbuf *eb) CC_WUR;
 
 /* The EPCIS 2.0 event a lifecycle tx stands for, as the query endpoints
  * answer it: type, payload as committed, txid (hex), the block time and
  * index (its events are numbered 0.. when the tx stands for several).
  * EPC URIs take their company prefix lengths through get (dproduct/ and
- * dprefix/ keys); parties are written urn:carechain:org:<id>. NULL on OOM
- * or a type that is not a lifecycle tx. Caller decrefs. */
+ * dprefix/ keys; a GS1 Digital Link when neither tells); parties are
+ * written urn:carechain:org:<id>. NULL on OOM, a malformed payload, or a
+ * type that stands for no EPCIS event (drug.recall, drug.suspect,
+ * drug.clear, and every non-lifecycle type): the caller skips those.
+ * Caller decrefs. */
 json_t *cc_epcis_render(const char *type, const json_t *payload, const char *txid_hex, uint64_t time_ms,
                         cc_state_reader get, void *ctx);
 /* A captured event as stored, with recordTime (the block time) added.

@@ -9,6 +9,7 @@
  * fuzz_tx/: valid txs of each built-in type (one with an attachment),
  * truncations, single flipped bytes and a trailing byte. fuzz_payload/:
  * a type selector byte (see fuzz_payload.c) then a payload, valid or not.
+ * fuzz_gs1/: identifiers in every form gs1.h reads, valid or not.
  * Keys, times and nonces are fixed, so the output is the same every run.
  */
 #include <stdio.h>
@@ -73,6 +74,62 @@ static void payload(unsigned selector, const char *name, const char *json)
     memcpy(buf + 1, json, len);
     put("fuzz_payload", name, buf, len + 1);
     free(buf);
+}
+
+static void gs1(const char *name, const char *text)
+{
+    put("fuzz_gs1", name, text, strlen(text));
+}
+
+/* One of each accepted form and of the refusals docs/SUPPLY.md lists. */
+static void gs1_corpus(void)
+{
+    gs1("es-bracketed", "(01)00312345678906(17)281231(10)LOT42(21)SN1001");
+    gs1("es-bracketed-order", "(21)SN1001(10)LOT42(01)00312345678906(17)281200");
+    gs1("es-plain", "010031234567890617281231"
+                    "10LOT42\x1d"
+                    "21SN1001");
+    gs1("es-plain-symid", "]d2"
+                          "0100312345678906"
+                          "21A/B%C&D?(1)\x1d"
+                          "10L-1");
+    gs1("es-plain-gs1-128", "]C1"
+                            "\x1d"
+                            "0100312345678906"
+                            "\x1d"
+                            "17290228"
+                            "21SN1");
+    gs1("es-qr", "]Q3(01)10614141073464(21)2017(7003)2812311200(710)PZN123");
+    gs1("es-sscc", "00106141411234567897"
+                   "0200312345678906"
+                   "3712\x1d"
+                   "10LOT9");
+    gs1("es-class", "(01)00312345678906(10)LOT42(17)281231");
+    gs1("es-bad-check", "(01)00312345678907(21)X");
+    gs1("es-bad-month", "0100312345678906"
+                        "1728134121X");
+    gs1("es-unknown-ai", "(01)00312345678906(99)1(21)X");
+    gs1("es-long-serial", "0100312345678906"
+                          "21ABCDEFGHIJKLMNOPQRSTU");
+    gs1("dl-full", "https://id.gs1.org/01/00312345678906/10/LOT42/21/SN1001?17=281231");
+    gs1("dl-prefix", "https://brand.example.com/products/01/01/4006381333931/21/A%2FB%25?linkType=all#x");
+    gs1("dl-query-lot", "HTTP://LOCALHOST:8080/01/96385074/21/X?10=L%261&17=281200");
+    gs1("dl-sscc", "https://id.gs1.org/00/106141411234567897?10=L-1&17=281200");
+    gs1("dl-class", "https://id.gs1.org/01/036000291452");
+    gs1("dl-qr", "]Q1https://id.gs1.org/01/00312345678906/21/SN1001");
+    gs1("dl-bad-order", "https://id.gs1.org/01/00312345678906/21/X/10/L");
+    gs1("dl-bad-escape", "https://id.gs1.org/01/00312345678906/21/A%2");
+    gs1("epc-sgtin", "urn:epc:id:sgtin:0614141.107346.2017");
+    gs1("epc-sgtin-escaped", "urn:epc:id:sgtin:031234567890.0.%22%25%26%2F%3C%3E%3F!'()*+,-.:;=_");
+    gs1("epc-sgtin-prefix6", "urn:epc:id:sgtin:031234.0567890.SN1001");
+    gs1("epc-sscc", "urn:epc:id:sscc:0614141.1234567890");
+    gs1("epc-sgln", "urn:epc:id:sgln:0614141.12345.400");
+    gs1("epc-pgln", "urn:epc:id:pgln:0614141.12345");
+    gs1("epc-bad-total", "urn:epc:id:sgtin:0614141.10734.2017");
+    gs1("gtin13", "4006381333931");
+    gs1("exp", "280229");
+    gs1("iso-date", "2028-02-29");
+    gs1("empty", "");
 }
 
 int main(int argc, char **argv)
@@ -227,5 +284,7 @@ int main(int argc, char **argv)
         "\"request\":\"%s\",\"requester\":\"%s\",\"time\":1764090000000}",
         member_hex, sha_hex, member_hex);
     payload(10, "audit-access-valid", json);
+
+    gs1_corpus();
     return 0;
 }
