@@ -36,8 +36,9 @@ static bool item_add(const char *text, json_t *units, json_t *cases, char *why, 
         char gtin[CC_GS1_GTIN_DIGITS + 1];
         memcpy(gtin, text, CC_GS1_GTIN_DIGITS);
         gtin[CC_GS1_GTIN_DIGITS] = '\0';
-        if (!cc_gs1_gtin_valid(gtin)) {
-            snprintf(why, why_len, "'%s': the GTIN's check digit is wrong", text);
+        char norm[CC_GS1_GTIN_DIGITS + 1];
+        if (cc_gs1_gtin_normalize(gtin, norm, &eb) != CC_OK) {
+            snprintf(why, why_len, "'%s': %s", text, eb.msg);
             return false;
         }
         if (!cc_gs1_serial_valid(dot + 1)) {
@@ -48,16 +49,14 @@ static bool item_add(const char *text, json_t *units, json_t *cases, char *why, 
         json_array_append_new(units, json_string(text));
         return true;
     }
+    char ai[CC_GS1_SSCC_DIGITS + 5];
+    const char *orig = text;
     if (n == CC_GS1_SSCC_DIGITS && strspn(text, "0123456789") == n) {
-        if (!cc_gs1_sscc_valid(text)) {
-            snprintf(why, why_len, "'%s': the SSCC's check digit is wrong", text);
-            return false;
-        }
-        json_array_append_new(cases, json_string(text));
-        return true;
+        snprintf(ai, sizeof ai, "(00)%s", text); /* the parser says what is wrong */
+        text = ai;
     }
     if (cc_gs1_parse(text, &id, &eb) != CC_OK) {
-        snprintf(why, why_len, "'%s': %s", text, eb.msg);
+        snprintf(why, why_len, "'%s': %s", orig, eb.msg);
         return false;
     }
     if (id.kind == CC_GS1_SSCC) {
@@ -728,9 +727,11 @@ static int verify_query(const cc_cli_ctx *ctx, const char *id_text, const char *
         cc_errbuf eb = {{0}};
         if (dot && dot - id_text == CC_GS1_GTIN_DIGITS &&
             strspn(id_text, "0123456789") == CC_GS1_GTIN_DIGITS) {
-            memcpy(id.gtin, id_text, CC_GS1_GTIN_DIGITS);
-            if (!cc_gs1_gtin_valid(id.gtin))
-                return cc_cli_usage(ctx->cmd, "'%s': the GTIN's check digit is wrong", id_text);
+            char digits[CC_GS1_GTIN_DIGITS + 1];
+            memcpy(digits, id_text, CC_GS1_GTIN_DIGITS);
+            digits[CC_GS1_GTIN_DIGITS] = '\0';
+            if (cc_gs1_gtin_normalize(digits, id.gtin, &eb) != CC_OK)
+                return cc_cli_usage(ctx->cmd, "'%s': %s", id_text, eb.msg);
             if (!cc_gs1_serial_valid(dot + 1))
                 return cc_cli_usage(ctx->cmd, "'%s': the serial is not 1..%d characters of the GS1 set",
                                     id_text, CC_GS1_SERIAL_MAX);
