@@ -17,6 +17,7 @@ static const cc_tx_type *const modules[] = {
     cc_records_tx_types,  /* record.put, record.erase, org.key */
     cc_audit_tx_types,    /* audit.access */
     cc_claims_tx_types,   /* plan.deploy, coverage.enroll, claim.submit, priorauth.decide, payment.settle */
+    cc_supply_tx_types,   /* drug.*, epcis.capture (docs/SUPPLY.md) */
 };
 
 const cc_tx_type *cc_tx_type_find(const char *name)

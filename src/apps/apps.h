@@ -16,6 +16,7 @@ extern const cc_tx_type cc_consent_tx_types[];
 extern const cc_tx_type cc_records_tx_types[];
 extern const cc_tx_type cc_audit_tx_types[];
 extern const cc_tx_type cc_claims_tx_types[];
+extern const cc_tx_type cc_supply_tx_types[];
 
 /* Genesis state of the network module: node records and network/config. */
 cc_err cc_network_genesis(cc_exec_ctx *ctx);

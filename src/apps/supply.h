@@ -69,6 +69,24 @@ bool cc_supply_sscc_valid(const char *s);
 cc_err cc_supply_prefix_owner(cc_state_reader get, void *ctx, const char *digits, char org[64],
                               unsigned *prefix_len) CC_WUR;
 
+/* ---- verification (supply.c) ------------------------------------------------------ */
+
+/* What a verification asks. presenter_org is NULL for an unsigned request. */
+typedef struct cc_supply_query {
+    const char *gtin, *serial; /* required, validated */
+    const char *lot, *exp;     /* NULL or "" when not given */
+    const char *presenter_org; /* the signed requester's organisation, or NULL */
+    unsigned presenter_role;
+} cc_supply_query;
+
+/* The answer of GET /v1/drugs/verify from the state get reads, judged at
+ * now_ms (expiry): {"verified", "reason" (when not), "gtin", "serial",
+ * "status", "info", "signals", "saleable", "history" (only for a presenter
+ * who owns or owned the unit, made it, or is a regulator; "events" are
+ * event ids)}. Caller decrefs *out. Errors: those of get, CC_ERR_NOMEM. */
+cc_err cc_supply_verify(cc_state_reader get, void *ctx, const cc_supply_query *q, uint64_t now_ms,
+                        json_t **out) CC_WUR;
+
 /* ---- EPCIS 2.0 (epcis.c) ------------------------------------------------------ */
 
 /* Check an EPCIS 2.0 document (parsed JSON) and map each event onto the

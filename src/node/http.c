@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apps/supply.h"
 #include "carechain/os.h"
 #include "node/checkpoints.h"
 #include "node/http.h"
@@ -71,6 +72,11 @@ static const cc_http_route routes[] = {
     {"POST", "/v1/claims/simulate", cc_http_post_claim_simulate, CC_PAYLOAD_MAX * 2},
     {"GET", "/v1/patients/*/claims", cc_http_get_patient_claims, 0},
     {"GET", "/fhir/ExplanationOfBenefit", cc_http_get_fhir_eob, 0},
+    {"GET", "/v1/drugs/verify", cc_http_get_drug_verify, 0},
+    {"GET", "/v1/drugs/alerts", cc_http_get_drug_alerts, 0},
+    {"POST", "/epcis/capture", cc_http_post_epcis_capture, CC_SUPPLY_EPCIS_MAX},
+    {"GET", "/epcis/events", cc_http_get_epcis_events, 0},
+    {"GET", "/epcis/epcs/*/events", cc_http_get_epcis_epc_events, 0},
     {"GET", "/metrics", cc_http_get_metrics, 0},
 };
 

@@ -100,6 +100,12 @@ enum MHD_Result cc_http_get_network_node(cc_http_req *req);
 enum MHD_Result cc_http_get_network_proposal(cc_http_req *req);
 /* http_events.c */
 enum MHD_Result cc_http_get_events(cc_http_req *req);
+/* http_drugs.c, http_epcis.c (docs/SUPPLY.md) */
+enum MHD_Result cc_http_get_drug_verify(cc_http_req *req);
+enum MHD_Result cc_http_get_drug_alerts(cc_http_req *req);
+enum MHD_Result cc_http_post_epcis_capture(cc_http_req *req);
+enum MHD_Result cc_http_get_epcis_events(cc_http_req *req);
+enum MHD_Result cc_http_get_epcis_epc_events(cc_http_req *req);
 /* ---- signed reads (http_records.c; docs/RECORDS.md "Endpoints") ---- */
 
 /* The frame of a signed, audited read: a consistent view of the state, the

@@ -237,25 +237,20 @@ static char *audit_payload(const cc_reqauth *who, const cc_reqauth_event *ev, ui
     return text;
 }
 
-cc_err cc_reqauth_audit(cc_node *node, const cc_reqauth *who, const cc_reqauth_event *ev,
-                        uint8_t txid[CC_HASH_BYTES], cc_errbuf *eb)
+cc_err cc_reqauth_submit(cc_node *node, const char *type, const char *payload, uint8_t txid[CC_HASH_BYTES],
+                         cc_result *result, cc_errbuf *eb)
 {
     uint64_t now_ms = cc_now_ms();
     cc_admit_item item;
     cc_tx tx;
-    cc_err rc;
-
-    char *payload = audit_payload(who, ev, now_ms);
-    if (!payload) return cc_errf(eb, CC_ERR_NOMEM, "no memory for the audit event");
     cc_tx_params p = {.chain_id = cc_chain_genesis(node->chain)->chain_id,
-                      .type = "audit.access",
+                      .type = type,
                       .payload = payload,
                       .payload_len = strlen(payload),
                       .created_ms = now_ms,
                       .expiry_ms = now_ms + CC_REQAUTH_AUDIT_TTL_MS,
                       .nonce = cc_random_u64()};
-    rc = cc_tx_create(&p, &node->key, &tx, eb);
-    free(payload);
+    cc_err rc = cc_tx_create(&p, &node->key, &tx, eb);
     if (rc != CC_OK) return rc;
 
     memset(&item, 0, sizeof item);
@@ -266,19 +261,34 @@ cc_err cc_reqauth_audit(cc_node *node, const cc_reqauth *who, const cc_reqauth_e
     cc_tx_free(&tx);
 
     if (item.err != CC_OK)
-        return cc_errf(eb, item.err, "the audit event was not accepted: %s",
-                       item.eb.msg[0] ? item.eb.msg : cc_strerror(item.err));
+        return cc_errf(eb, item.err, "%s", item.eb.msg[0] ? item.eb.msg : cc_strerror(item.err));
     if (item.waiter.state != CC_WAITER_DONE)
-        return cc_errf(eb, CC_ERR_TIMEOUT, "the audit event did not commit within %u ms",
+        return cc_errf(eb, CC_ERR_TIMEOUT, "the %s tx did not commit within %u ms", type,
                        node->wait_timeout_ms);
     if (item.waiter.err != CC_OK)
-        return cc_errf(eb, item.waiter.err, "the audit event could not commit: %s",
+        return cc_errf(eb, item.waiter.err, "the %s tx could not commit: %s", type,
                        cc_strerror(item.waiter.err));
-    if (item.waiter.loc.result.code == CC_ERR_DUPLICATE) /* audit.access: the request hash was seen */
+    *result = item.waiter.loc.result;
+    return CC_OK;
+}
+
+cc_err cc_reqauth_audit(cc_node *node, const cc_reqauth *who, const cc_reqauth_event *ev,
+                        uint8_t txid[CC_HASH_BYTES], cc_errbuf *eb)
+{
+    cc_result result;
+    char *payload = audit_payload(who, ev, cc_now_ms());
+    if (!payload) return cc_errf(eb, CC_ERR_NOMEM, "no memory for the audit event");
+    cc_err rc = cc_reqauth_submit(node, "audit.access", payload, txid, &result, eb);
+    free(payload);
+    if (rc != CC_OK) {
+        char why[sizeof eb->msg];
+        snprintf(why, sizeof why, "%s", eb->msg);
+        return cc_errf(eb, rc, "the audit event was not committed: %s", why);
+    }
+    if (result.code == CC_ERR_DUPLICATE) /* audit.access: the request hash was seen */
         return cc_errf(eb, CC_ERR_UNAUTHENTICATED,
                        "this signed request was already served (by this or another node): a replay");
-    if (item.waiter.loc.result.code != CC_OK)
-        return cc_errf(eb, (cc_err)item.waiter.loc.result.code, "the ledger refused the audit event: %s",
-                       item.waiter.loc.result.message);
+    if (result.code != CC_OK)
+        return cc_errf(eb, (cc_err)result.code, "the ledger refused the audit event: %s", result.message);
     return CC_OK;
 }

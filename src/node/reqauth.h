@@ -66,6 +66,14 @@ typedef struct cc_reqauth_event {
     bool emergency;
 } cc_reqauth_event;
 
+/* Sign a tx of type with payload (a JSON object's text) with the node's
+ * key, submit it through the admission path and wait for its commit.
+ * CC_OK once it committed, with its result in *result (which may be a
+ * refusal by exec); otherwise the admission refusal, CC_ERR_TIMEOUT or the
+ * commit error, and why in eb. txid is set either way. */
+cc_err cc_reqauth_submit(cc_node *node, const char *type, const char *payload, uint8_t txid[CC_HASH_BYTES],
+                         cc_result *result, cc_errbuf *eb) CC_WUR;
+
 /* Build the audit.access tx of an authenticated request, sign it with the
  * node's key and submit it through the admission path, waiting for its
  * commit. CC_OK with txid filled once it committed with result ok;
