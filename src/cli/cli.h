@@ -304,6 +304,9 @@ int cc_cli_bench_drugs(uint64_t n, bool json_out);
  * "NOT VERIFIED: <reason>" or "verified but NOT SALEABLE: <info, ...>".
  * true when verified and saleable. (cmd_drug.c) */
 bool cc_cli_drug_verdict(const json_t *ans, char *out, size_t cap);
+/* One alert of GET /v1/drugs/alerts as a line into out ("clone: unit
+ * 00312345678906.SN1 — presenter_org drugstore, ..."). Returns out. */
+const char *cc_cli_drug_alert_text(const json_t *alert, char *out, size_t cap);
 /* carechain bench --claims N (bench_claims.c): adjudicated claims/s on one node. */
 int cc_cli_bench_claims(uint64_t n, bool json_out);
 

@@ -804,7 +804,10 @@ static bool print_verdict(const json_t *ans)
     printf("%s (GTIN %s, serial %s%s%s)\n", verdict, cc_cli_jstr(ans, "gtin", "?"),
            cc_cli_jstr(ans, "serial", "?"), json_object_get(ans, "status") ? "; " : "",
            cc_cli_jstr(ans, "status", ""));
-    if (signals[0]) printf("Counterfeit signals: %s (recorded as an alert).\n", signals);
+    const char *alert = cc_cli_jstr(ans, "alert", NULL);
+    if (signals[0])
+        printf("Signals: %s%s%s%s\n", signals, alert ? " (recorded on the ledger: drug.alert tx " : "",
+               alert ? alert : "", alert ? ")" : "");
     if (json_is_integer(json_object_get(ans, "height")))
         printf("Answered from committed state at height %llu.\n",
                (unsigned long long)cc_cli_juint(ans, "height"));
@@ -948,6 +951,35 @@ static int drug_history(int argc, char **argv)
     return verify_or_history(argc, argv, true);
 }
 
+const char *cc_cli_drug_alert_text(const json_t *a, char *out, size_t cap)
+{
+    static const char *const subjects[][2] = {
+        {"unit", "unit"}, {"sscc", "case"}, {"lot", "lot"}, {"gtin", "product"}, {"shipment", "shipment"}};
+    const char *subject = NULL, *what = "";
+    for (size_t i = 0; !subject && i < sizeof subjects / sizeof subjects[0]; i++)
+        if ((subject = cc_cli_jstr(a, subjects[i][0], NULL))) what = subjects[i][1];
+    int n = snprintf(out, cap, "%s: %s %s", cc_cli_jstr(a, "kind", "?"), what, subject ? subject : "?");
+    const json_t *detail = json_object_get(a, "detail");
+    if (json_is_string(detail)) {
+        snprintf(out + n, cap - (size_t)n, " \u2014 %s", json_string_value(detail));
+    } else if (json_is_object(detail) && json_object_size(detail) > 0) {
+        const char *k;
+        const json_t *v;
+        const char *sep = " \u2014 ";
+        json_object_foreach((json_t *)detail, k, v)
+        {
+            char *d = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            const char *text = d ? d : json_string_value(v);
+            char sh[CC_CLI_SHORT_BYTES];
+            if (!d && cc_cli_hex_ok(text, CC_HASH_BYTES)) text = cc_cli_short(text, sh); /* an id */
+            if (n > 0 && (size_t)n < cap) n += snprintf(out + n, cap - (size_t)n, "%s%s %s", sep, k, text);
+            free(d);
+            sep = ", ";
+        }
+    }
+    return out;
+}
+
 static int drug_alerts(int argc, char **argv)
 {
     const char *keyfile = NULL;
@@ -987,18 +1019,12 @@ static int drug_alerts(int argc, char **argv)
     const json_t *a;
     json_array_foreach(alerts, i, a)
     {
-        char tm[40], orgs[256];
-        const char *subject = cc_cli_jstr(a, "unit", NULL);
-        const char *what = "unit";
-        if (!subject && (subject = cc_cli_jstr(a, "sscc", NULL))) what = "case";
-        if (!subject && (subject = cc_cli_jstr(a, "lot", NULL))) what = "lot";
-        const json_t *t = json_object_get(a, "time");
-        printf("  %-12s %s %s", cc_cli_jstr(a, "kind", "?"), what, subject ? subject : "?");
-        if (json_is_integer(t)) printf(" at %s", cc_cli_time(cc_cli_juint(a, "time"), tm));
+        char tm[40], orgs[256], line[1024];
+        printf("  %s", cc_cli_drug_alert_text(a, line, sizeof line));
+        if (json_is_integer(json_object_get(a, "time")))
+            printf(" at %s", cc_cli_time(cc_cli_juint(a, "time"), tm));
         join_strings(json_object_get(a, "orgs"), orgs, sizeof orgs);
         if (orgs[0]) printf(" (%s)", orgs);
-        const char *detail = cc_cli_jstr(a, "detail", "");
-        if (*detail) printf(": %s", detail);
         printf("\n");
     }
     json_decref(ans);

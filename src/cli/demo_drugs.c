@@ -107,18 +107,23 @@ static bool verify(scene *s, const cc_key *k, unsigned serial, const char *who, 
         return false;
     }
     cc_cli_drug_verdict(*answer, verdict, sizeof verdict);
-    printf("   %s scans SN%u and asks the ledger%s: %s.\n", who, serial, k ? " (a signed request)" : "",
+    printf("   %s scans SN%u and asks the ledger%s:\n   %s.\n", who, serial, k ? " (a signed request)" : "",
            verdict);
     const json_t *sig = json_object_get(*answer, "signals");
     if (json_array_size(sig) > 0) {
-        printf("   Counterfeit signal%s:", json_array_size(sig) == 1 ? "" : "s");
+        printf("   Signal%s:", json_array_size(sig) == 1 ? "" : "s");
         size_t i;
         const json_t *v;
         json_array_foreach(sig, i, v)
         {
             printf("%s %s", i ? "," : "", json_string_value(v));
         }
-        printf(" \u2014 recorded on the ledger as an alert.\n");
+        const char *alert = cc_cli_jstr(*answer, "alert", NULL);
+        if (alert)
+            printf(" \u2014 the node recorded this presentation on the ledger (drug.alert tx %s).\n",
+                   sh(alert));
+        else
+            printf(".\n");
     }
     return true;
 }
@@ -241,11 +246,8 @@ static int alerts(scene *s)
     const json_t *a;
     json_array_foreach(list, i, a)
     {
-        const char *subject = cc_cli_jstr(a, "unit", NULL);
-        if (!subject) subject = cc_cli_jstr(a, "lot", NULL);
-        if (!subject) subject = cc_cli_jstr(a, "sscc", "?");
-        const char *detail = cc_cli_jstr(a, "detail", "");
-        printf("   - %s: %s%s%s\n", cc_cli_jstr(a, "kind", "?"), subject, *detail ? " \u2014 " : "", detail);
+        char line[1024];
+        printf("   - %s\n", cc_cli_drug_alert_text(a, line, sizeof line));
     }
     json_decref(ans);
     if (!clone || !recalled) {

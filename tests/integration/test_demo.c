@@ -50,7 +50,7 @@ static void run_demo(const char *nodes, int port)
                             "GENUINE \u2014 saleable",
                             "flags it as a clone",
                             "verified but NOT SALEABLE: Recalled",
-                            "- clone:"};
+                            "- clone: unit 00312345678906.SN1001"};
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
         if (!strstr(out, expect[i])) fail_msg("demo output lacks \"%s\":\n%s", expect[i], out);
     }

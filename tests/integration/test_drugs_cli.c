@@ -298,7 +298,8 @@ static void test_recall(void **state)
     free(out);
     code = DRUG(&out, "verify", CT_GTIN ".R4", "--key", k_drug);
     free(out);
-    assert_true(alert_listed("recalled", "R4"));
+    assert_true(alert_listed("recalled", "L3"));
+    assert_true(alert_listed("not_owner", CT_GTIN ".R4")); /* the drugstore never owned it */
 }
 
 /* Who may do what. */
