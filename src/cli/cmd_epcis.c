@@ -118,13 +118,13 @@ static int epcis_events(int argc, char **argv)
 {
     const char *keyfile = NULL, *plen_s = NULL;
     const cc_cli_opt opts[] = {
-        {"key", "FILE", "sign the request with this key", &keyfile},
+        {"key", "FILE", "your key file (the events are custody history: signed requests only)", &keyfile},
         {"prefix-len", "N", "the company prefix length, to write a GTIN + serial as an EPC URI", &plen_s},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {
         "epcis events",
-        "EPC [--prefix-len N] [--key K]",
+        "EPC --key K [--prefix-len N]",
         "The EPCIS 2.0 events of an EPC (GET /epcis/epcs/{epc}/events).",
         opts,
         1,
@@ -133,10 +133,13 @@ static int epcis_events(int argc, char **argv)
         true,
         "EPC is an EPC URI (urn:epc:id:sgtin:... or sscc:...) or any other identifier form;\n"
         "an EPC URI needs the company prefix length, which other forms do not carry: give\n"
-        "--prefix-len, or each length 6..12 is tried. --json prints the EPCISQueryDocument.\n"};
+        "--prefix-len, or each length 6..12 is tried. The node answers owners, past owners,\n"
+        "receivers and the manufacturer of the EPC, and regulators. --json prints the\n"
+        "EPCISQueryDocument.\n"};
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
+    if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
     uint64_t plen = 0;
     if (plen_s &&
         (!cc_cli_parse_u64(plen_s, false, &plen) || plen < CC_GS1_PREFIX_MIN || plen > CC_GS1_PREFIX_MAX))
