@@ -815,6 +815,28 @@ static bool print_verdict(const json_t *ans)
 }
 
 /* One line for an object: its scalar fields "k v", arrays joined. */
+/* A value for people: strings bare, ids (64 hex) short, times as times. */
+static const char *value_text(const char *key, const json_t *v, char *buf, size_t cap)
+{
+    size_t n = strlen(key);
+    bool is_time = strcmp(key, "time") == 0 || (n > 3 && strcmp(key + n - 3, "_ms") == 0);
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char sh[CC_CLI_SHORT_BYTES];
+        snprintf(buf, cap, "%s", cc_cli_hex_ok(s, CC_HASH_BYTES) ? cc_cli_short(s, sh) : s);
+    } else if (json_is_array(v)) {
+        join_strings(v, buf, cap);
+    } else if (is_time && json_is_integer(v) && cap >= 40) {
+        cc_cli_time((uint64_t)json_integer_value(v), buf);
+    } else {
+        char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(buf, cap, "%s", d ? d : "?");
+        free(d);
+    }
+    return buf;
+}
+
+/* One line for an object: "k v, k v". */
 static void print_fields(const char *indent, const json_t *o)
 {
     const char *k;
@@ -824,20 +846,7 @@ static void print_fields(const char *indent, const json_t *o)
     json_object_foreach((json_t *)o, k, v)
     {
         char buf[512];
-        const char *text = NULL;
-        if (json_is_string(v)) {
-            text = json_string_value(v);
-        } else if (json_is_array(v)) {
-            text = join_strings(v, buf, sizeof buf);
-        } else if (strcmp(k, "time") == 0 && json_is_integer(v)) {
-            text = cc_cli_time((uint64_t)json_integer_value(v), buf);
-        } else {
-            char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            snprintf(buf, sizeof buf, "%s", d ? d : "?");
-            free(d);
-            text = buf;
-        }
-        printf("%s%s %s", first ? "" : ", ", k, text);
+        printf("%s%s %s", first ? "" : ", ", k, value_text(k, v, buf, sizeof buf));
         first = false;
     }
     printf("\n");
@@ -851,9 +860,7 @@ static void print_history(const json_t *hist)
     printf("Custody history:\n");
     json_object_foreach((json_t *)hist, k, v)
     {
-        if (json_is_array(v) && (json_array_size(v) == 0 || json_is_string(json_array_get(v, 0)))) {
-            printf("  %s: %s\n", k, json_array_size(v) ? join_strings(v, buf, sizeof buf) : "(none)");
-        } else if (json_is_array(v)) {
+        if (json_is_array(v) && json_array_size(v) > 0 && !json_is_string(json_array_get(v, 0))) {
             size_t i;
             const json_t *e;
             printf("  %s:\n", k);
@@ -862,14 +869,14 @@ static void print_history(const json_t *hist)
                 if (json_is_object(e))
                     print_fields("    - ", e);
                 else
-                    printf("    - %s\n", json_string_value(e) ? json_string_value(e) : "?");
+                    printf("    - %s\n", value_text(k, e, buf, sizeof buf));
             }
         } else if (json_is_object(v)) {
-            print_fields("  ", v);
+            printf("  %s: ", k);
+            print_fields("", v);
         } else {
-            char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            printf("  %s: %s\n", k, d ? d : "?");
-            free(d);
+            printf("  %s: %s\n", k,
+                   json_is_array(v) && !json_array_size(v) ? "(none)" : value_text(k, v, buf, sizeof buf));
         }
     }
 }
