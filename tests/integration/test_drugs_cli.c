@@ -406,6 +406,55 @@ static void test_missing_at_receipt(void **state)
     assert_true(alert_listed("missing", "N2") || alert_listed("missing", CASE2));
 }
 
+/* Returns, suspect product notifications and their clearance,
+ * decommissioning. */
+static void test_notifications_and_returns(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    commission("L7", "P", "3");
+    int code = DRUG(&out, "ship", CT_GTIN ".P1", CT_GTIN ".P2", CT_GTIN ".P3", "--to", "pharmacy",
+                    "--statement", "--key", k_mfr);
+    expect_code(0, code, "ship", out);
+    free(out);
+    code = DRUG(&out, "receive", "--items", CT_GTIN ".P1," CT_GTIN ".P2," CT_GTIN ".P3", "--key", k_pha);
+    expect_code(0, code, "receive", out);
+    free(out);
+    /* a saleable return to a past owner */
+    code = DRUG(&out, "return", CT_GTIN ".P1", "--to", "pharma", "--key", k_pha);
+    expect_code(2, code, "return without --statement", out);
+    free(out);
+    code = DRUG(&out, "return", CT_GTIN ".P1", "--to", "pharma", "--statement", "--key", k_pha);
+    expect_code(0, code, "return", out);
+    free(out);
+    expect_verify("P1", true, "transit", NULL);
+    code = DRUG(&out, "receive", CT_GTIN ".P1", "--key", k_mfr);
+    expect_code(0, code, "the manufacturer receives the return", out);
+    free(out);
+    expect_verify("P1", true, "active", NULL);
+    /* suspect, then cleared */
+    code = DRUG(&out, "suspect", CT_GTIN ".P2", "--kind", "counterfeit", "--reason", "x", "--key", k_pha);
+    expect_code(2, code, "suspect with a bad kind", out);
+    free(out);
+    code = DRUG(&out, "suspect", CT_GTIN ".P2", "--kind", "suspect", "--reason", "torn seal", "--key", k_pha);
+    expect_code(0, code, "suspect", out);
+    free(out);
+    expect_verify("P2", false, NULL, "Suspect");
+    code = DRUG(&out, "dispense", CT_GTIN ".P2", "--key", k_pha);
+    expect_code(1, code, "dispense a suspect unit", out);
+    free(out);
+    code = DRUG(&out, "clear", CT_GTIN ".P2", "--reason", "seal damaged in transit", "--key", k_pha);
+    expect_code(0, code, "clear", out);
+    free(out);
+    expect_verify("P2", true, "active", NULL);
+    /* decommissioned: not for re-distribution */
+    code =
+        DRUG(&out, "decommission", CT_GTIN ".P3", "--reason", "damaged", "--note", "dropped", "--key", k_pha);
+    expect_code(0, code, "decommission", out);
+    free(out);
+    expect_verify("P3", false, NULL, "Not_for_re-distribution");
+}
+
 /* --help everywhere; usage errors exit 2. */
 static void test_usage(void **state)
 {
@@ -443,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_custody_rules),
         cmocka_unit_test(test_mismatch_and_bad_ids),
         cmocka_unit_test(test_missing_at_receipt),
+        cmocka_unit_test(test_notifications_and_returns),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
