@@ -21,9 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     } while (0)
 
 /* New types go at the end: the seed corpus selects types by index. */
-static const char *const types[] = {"member.register", "member.revoke",    "note.put",    "no.such.type",
-                                    "record.put",      "record.erase",     "org.key",     "consent.grant",
-                                    "consent.revoke",  "patient.delegate", "audit.access"};
+static const char *const types[] = {
+    "member.register",   "member.revoke", "note.put",        "no.such.type",    "record.put",
+    "record.erase",      "org.key",       "consent.grant",   "consent.revoke",  "patient.delegate",
+    "audit.access",      "plan.deploy",   "coverage.enroll", "claim.submit",    "priorauth.decide",
+    "payment.settle",    "drug.prefix",   "drug.product",    "drug.commission", "drug.aggregate",
+    "drug.disaggregate", "drug.ship",     "drug.receive",    "drug.dispense",   "drug.decommission",
+    "drug.return",       "drug.recall",   "drug.suspect",    "drug.clear",      "drug.alert",
+    "epcis.capture"};
 #define TYPE_COUNT (sizeof types / sizeof types[0])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

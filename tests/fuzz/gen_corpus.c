@@ -285,6 +285,56 @@ int main(int argc, char **argv)
         member_hex, sha_hex, member_hex);
     payload(10, "audit-access-valid", json);
 
+    /* 11..15: the claims types; 16..30: the drug supply chain (docs/SUPPLY.md) */
+    payload(16, "drug-prefix-valid", "{\"prefix\":\"0312345\",\"org\":\"pharma\"}");
+    payload(16, "drug-prefix-short", "{\"prefix\":\"03123\",\"org\":\"pharma\"}");
+    payload(17, "drug-product-valid",
+            "{\"gtin\":\"00312345678906\",\"ndc\":\"12345-678-90\",\"name\":\"Amoxicillin\",\"strength\":"
+            "\"500 mg\",\"form\":\"capsule\"}");
+    payload(17, "drug-product-bad-check",
+            "{\"gtin\":\"00312345678907\",\"ndc\":\"12345-678-90\",\"name\":\"A\",\"strength\":\"1\","
+            "\"form\":\"tablet\"}");
+    payload(18, "drug-commission-valid",
+            "{\"gtin\":\"00312345678906\",\"lot\":\"LOT42\",\"exp\":\"281231\",\"serials\":[\"SN1\",\"SN2\","
+            "\"SN3\"]}");
+    payload(
+        18, "drug-commission-dup",
+        "{\"gtin\":\"00312345678906\",\"lot\":\"LOT42\",\"exp\":\"281231\",\"serials\":[\"SN1\",\"SN1\"]}");
+    payload(18, "drug-commission-bad-exp",
+            "{\"gtin\":\"00312345678906\",\"lot\":\"LOT42\",\"exp\":\"281341\",\"serials\":[\"SN1\"]}");
+    payload(19, "drug-aggregate-valid",
+            "{\"sscc\":\"003123450000000011\",\"units\":[\"00312345678906.SN1\",\"00312345678906.SN2\"]}");
+    payload(19, "drug-aggregate-self",
+            "{\"sscc\":\"003123450000000011\",\"cases\":[\"003123450000000011\"]}");
+    payload(20, "drug-disaggregate-valid", "{\"sscc\":\"003123450000000011\"}");
+    payload(21, "drug-ship-valid",
+            "{\"to\":\"distributor\",\"cases\":[\"003123450000000011\"],\"transaction\":{\"id\":\"INV-1\","
+            "\"date\":\"2026-11-25\",\"statement\":true}}");
+    payload(21, "drug-ship-no-statement",
+            "{\"to\":\"distributor\",\"units\":[\"00312345678906.SN1\"],\"transaction\":{\"id\":\"INV-1\","
+            "\"date\":\"2026-11-25\",\"statement\":false}}");
+    payload(22, "drug-receive-valid", "{\"units\":[\"00312345678906.SN1\"]}");
+    payload(23, "drug-dispense-valid", "{\"units\":[\"00312345678906.SN1\"]}");
+    payload(24, "drug-decommission-valid", "{\"units\":[\"00312345678906.SN1\"],\"reason\":\"destroyed\"}");
+    payload(25, "drug-return-valid",
+            "{\"to\":\"distributor\",\"units\":[\"00312345678906.SN1\"],\"transaction\":{\"id\":\"RMA-1\","
+            "\"date\":\"2026-11-25\",\"statement\":true}}");
+    payload(26, "drug-recall-lot",
+            "{\"gtin\":\"00312345678906\",\"lot\":\"LOT42\",\"class\":\"II\",\"reason\":\"label mix-up\"}");
+    payload(26, "drug-recall-both",
+            "{\"gtin\":\"00312345678906\",\"lot\":\"LOT42\",\"serials\":[\"SN1\"],\"class\":\"I\",\"reason\":"
+            "\"x\"}");
+    payload(27, "drug-suspect-valid",
+            "{\"units\":[\"00312345678906.SN1\"],\"kind\":\"suspect\",\"reason\":\"damaged seal\"}");
+    payload(28, "drug-clear-valid", "{\"units\":[\"00312345678906.SN1\"],\"reason\":\"investigated\"}");
+    payload(29, "drug-alert-valid",
+            "{\"kind\":\"clone\",\"unit\":\"00312345678906.SN1\",\"by\":"
+            "\"abababababababababababababababababababababababababababababababab\",\"request\":"
+            "\"cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd\"}");
+    payload(30, "epcis-capture-short",
+            "{\"document\":\"{}\",\"content_digest\":\"sha-256=:AA==:\",\"signature_input\":\"cc=()\","
+            "\"signature\":\"cc=:AA==:\"}");
+
     gs1_corpus();
     return 0;
 }
