@@ -5,8 +5,8 @@
  *
  * A fresh single-node network; the regulator assigns the manufacturer a
  * company prefix and it registers one product. Phase 1: N serials are
- * commissioned in drug.commission txs of up to 10,000 serials (fewer when
- * their text would not fit a payload), signed beforehand; the clock runs
+ * commissioned in drug.commission txs of 10,000 serials each (ranges of
+ * 12-character serials, SN0000000000...), signed beforehand; the clock runs
  * from the first POST /v1/txs until the node's tx_total holds them all.
  * Phase 2: 2 x cores threads, each on its own keep-alive TCP connection,
  * send GET /v1/drugs/verify for random commissioned serials (one in ten
@@ -42,16 +42,14 @@
 #define LOT              "BENCH1"
 #define EXP              "351231"
 
-static const char digits62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+#define SERIAL_PREFIX "SN"
+#define SERIAL_DIGITS 10 /* serials of 12 characters, as serial number managers issue them */
 
-/* Serial i: i in base 62, width digits wide (short, so 10,000 fit a payload). */
-static void serial_of(uint64_t i, unsigned width, char *out)
+/* Serial i: SN and i in SERIAL_DIGITS decimal digits, the form a
+ * commission range names (docs/SUPPLY.md). */
+static void serial_of(uint64_t i, char out[24])
 {
-    for (unsigned k = width; k-- > 0;) {
-        out[k] = digits62[i % 62];
-        i /= 62;
-    }
-    out[width] = '\0';
+    snprintf(out, 24, SERIAL_PREFIX "%0*llu", SERIAL_DIGITS, (unsigned long long)i);
 }
 
 typedef struct drugs_bench {
@@ -62,7 +60,6 @@ typedef struct drugs_bench {
     uint8_t chain_id[CC_HASH_BYTES];
     cc_key regulator, mfr;
     uint64_t n;
-    unsigned width; /* characters of a commissioned serial */
 } drugs_bench;
 
 typedef struct worker {
@@ -128,7 +125,7 @@ static int read_answer(int fd, char *buf, size_t cap, bool *verified)
 static void *verify_worker(void *arg)
 {
     worker *w = arg;
-    char req[512], serial[16];
+    char req[512], serial[32];
     char *buf = malloc(RESP_MAX);
     int fd = connect_node(w->b->port);
     if (!buf || fd < 0) {
@@ -140,10 +137,10 @@ static void *verify_worker(void *arg)
         bool unknown = r % 100 < UNKNOWN_PERCENT;
         if (unknown) {
             serial[0] = 'U'; /* one character longer than any commissioned serial */
-            serial_of((r >> 8) % w->b->n, w->b->width, serial + 1);
+            serial_of((r >> 8) % w->b->n, serial + 1);
             w->unknown_sent++;
         } else {
-            serial_of((r >> 8) % w->b->n, w->b->width, serial);
+            serial_of((r >> 8) % w->b->n, serial);
         }
         int n = snprintf(req, sizeof req,
                          "GET /v1/drugs/verify?gtin=" GTIN "&serial=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -253,25 +250,19 @@ static cc_err setup(drugs_bench *b, cc_errbuf *eb)
 static cc_err commission(drugs_bench *b, size_t *txs_out, double *secs, char last_txid[CC_HASH_HEX],
                          cc_errbuf *eb)
 {
-    size_t per_tx = (CC_PAYLOAD_MAX - PAYLOAD_SLACK) / (b->width + 3);
-    if (per_tx > BATCH_SERIALS) per_tx = BATCH_SERIALS;
+    size_t per_tx = BATCH_SERIALS;
     size_t txs = (size_t)((b->n + per_tx - 1) / per_tx), posts = (txs + TXS_PER_POST - 1) / TXS_PER_POST;
     uint8_t **bufs = calloc(posts, sizeof *bufs);
     size_t *lens = calloc(posts, sizeof *lens), *caps = calloc(posts, sizeof *caps);
     cc_err rc = bufs && lens && caps ? CC_OK : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
-    size_t text_cap = per_tx * (b->width + 3) + PAYLOAD_SLACK;
-    char *text = malloc(text_cap);
-    if (!text) rc = cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    char text[PAYLOAD_SLACK];
     fprintf(stderr, "bench --drugs: signing %zu drug.commission txs of up to %zu serials...\n", txs, per_tx);
     for (size_t t = 0; rc == CC_OK && t < txs; t++) {
-        size_t n = (size_t)snprintf(
-            text, text_cap, "{\"exp\":\"" EXP "\",\"gtin\":\"" GTIN "\",\"lot\":\"" LOT "\",\"serials\":[");
-        for (uint64_t i = t * per_tx; i < b->n && i < (t + 1) * per_tx; i++) {
-            char sn[16];
-            serial_of(i, b->width, sn);
-            n += (size_t)snprintf(text + n, text_cap - n, "%s\"%s\"", i == t * per_tx ? "" : ",", sn);
-        }
-        snprintf(text + n, text_cap - n, "]}");
+        uint64_t first = (uint64_t)t * per_tx, count = b->n - first < per_tx ? b->n - first : per_tx;
+        snprintf(text, sizeof text,
+                 "{\"exp\":\"" EXP "\",\"gtin\":\"" GTIN "\",\"lot\":\"" LOT "\",\"range\":{\"count\":%llu,"
+                 "\"prefix\":\"" SERIAL_PREFIX "\",\"start\":%llu,\"width\":%d}}",
+                 (unsigned long long)count, (unsigned long long)first, SERIAL_DIGITS);
         cc_tx tx;
         rc = cc_cli_tx_build(b->chain_id, &b->mfr, "drug.commission", text, NULL, 0, &tx, eb);
         if (rc != CC_OK) break;
@@ -281,7 +272,6 @@ static cc_err commission(drugs_bench *b, size_t *txs_out, double *secs, char las
         cc_tx_free(&tx);
         if (rc != CC_OK) rc = cc_errf(eb, rc, "out of memory");
     }
-    free(text);
     uint64_t base = tx_total(b->h), t0 = cc_now_ms();
     fprintf(stderr, "bench --drugs: commissioning %llu serials...\n", (unsigned long long)b->n);
     for (size_t p = 0; rc == CC_OK && p < posts; p++) {
@@ -324,8 +314,6 @@ int cc_cli_bench_drugs(uint64_t n, bool json_out)
     cc_errbuf eb = {{0}};
     memset(&b, 0, sizeof b);
     b.n = n;
-    b.width = 1;
-    for (uint64_t cap = 62; cap < n; cap *= 62) b.width++;
     int rc = CC_EXIT_FAIL;
     worker *w = NULL;
     unsigned threads = 0;

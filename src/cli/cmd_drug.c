@@ -281,7 +281,7 @@ static json_t *commission_serials(const cc_cli_ctx *ctx, const char *list, const
 static int drug_commission(int argc, char **argv)
 {
     const char *gtin_s = NULL, *lot = NULL, *exp = NULL, *serials_s = NULL, *count_s = NULL,
-               *serial_prefix = NULL, *start_s = NULL;
+               *serial_prefix = NULL, *start_s = NULL, *width_s = NULL;
     cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
         {"key", "FILE", "the manufacturer's key file", &w.key},
@@ -292,6 +292,8 @@ static int drug_commission(int argc, char **argv)
         {"count", "N", "or N serials numbered from --start", &count_s},
         {"serial-prefix", "TEXT", "with --count: put TEXT before each number (e.g. SN)", &serial_prefix},
         {"start", "N", "with --count: the first number (default 1)", &start_s},
+        {"width", "W", "with --count: zero-pad numbers to W digits and send ranges (10,000 per tx)",
+         &width_s},
         CC_CLI_OPT_NO_WAIT(&w),
         CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
@@ -299,7 +301,7 @@ static int drug_commission(int argc, char **argv)
     const cc_cli_spec spec = {
         "drug commission",
         "--key K --gtin GTIN --lot LOT --exp YYMMDD (--serials A,B,C | --count N [--serial-prefix SN] "
-        "[--start 1])",
+        "[--start 1] [--width W])",
         "Commission serialised units of a product (drug.commission txs).",
         opts,
         0,
@@ -313,8 +315,11 @@ static int drug_commission(int argc, char **argv)
     if (rc >= 0) return rc;
     if (!gtin_s || !lot || !exp) return cc_cli_usage(ctx.cmd, "--gtin, --lot and --exp are required");
     if (!serials_s == !count_s) return cc_cli_usage(ctx.cmd, "give exactly one of --serials and --count");
-    if ((serial_prefix || start_s) && !count_s)
-        return cc_cli_usage(ctx.cmd, "--serial-prefix and --start go with --count");
+    if ((serial_prefix || start_s || width_s) && !count_s)
+        return cc_cli_usage(ctx.cmd, "--serial-prefix, --start and --width go with --count");
+    uint64_t width = 0;
+    if (width_s && (!cc_cli_parse_u64(width_s, false, &width) || width < 1 || width > 18))
+        return cc_cli_usage(ctx.cmd, "--width must be 1..18");
     char gtin[CC_GS1_GTIN_DIGITS + 1], why[256];
     if (!gtin_arg(gtin_s, gtin, why, sizeof why)) return cc_cli_usage(ctx.cmd, "%s", why);
     if (!cc_gs1_lot_valid(lot))
@@ -336,7 +341,7 @@ static int drug_commission(int argc, char **argv)
         /* as many serials as fit: the count bound and the payload bound */
         json_t *chunk = json_array();
         size_t bytes = PAYLOAD_SLACK + strlen(lot);
-        while (done < total && json_array_size(chunk) < BATCH_SERIALS) {
+        while (!width && done < total && json_array_size(chunk) < BATCH_SERIALS) {
             const char *sn = json_string_value(json_array_get(serials, done));
             if (bytes + strlen(sn) + 3 > CC_PAYLOAD_MAX) break;
             bytes += strlen(sn) + 3;
@@ -344,7 +349,20 @@ static int drug_commission(int argc, char **argv)
             done++;
         }
         size_t chunk_n = json_array_size(chunk);
-        json_t *p = json_pack("{s:s,s:s,s:s,s:o}", "gtin", gtin, "lot", lot, "exp", exp, "serials", chunk);
+        json_t *p;
+        if (width) { /* a range: prefix + start.., zero-padded (docs/SUPPLY.md) */
+            uint64_t first = 1;
+            if (start_s) (void)cc_cli_parse_u64(start_s, false, &first);
+            chunk_n = total - done < BATCH_SERIALS ? total - done : BATCH_SERIALS;
+            json_decref(chunk);
+            p = json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I,s:I}}", "gtin", gtin, "lot", lot, "exp", exp, "range",
+                          "prefix", serial_prefix ? serial_prefix : "", "start", (json_int_t)(first + done),
+                          "count", (json_int_t)chunk_n, "width", (json_int_t)width);
+            if (p && !serial_prefix) json_object_del(json_object_get(p, "range"), "prefix");
+            done += chunk_n;
+        } else {
+            p = json_pack("{s:s,s:s,s:s,s:o}", "gtin", gtin, "lot", lot, "exp", exp, "serials", chunk);
+        }
         char *text = cc_cli_json_text(p);
         cc_tx tx;
         cc_cli_sent sent;
