@@ -68,6 +68,18 @@ $(BUILD)/carechain: $(BUILD)/obj/src/cli/main.o $(BUILD)/libcarechain.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
+# A test-only node binary with fault hooks (CC_TEST_FAULTS: see src/exec/chain.c).
+# Only the process tests start it; build/carechain and libcarechain.a never hold them.
+FAULTS_OBJ := $(BUILD)/obj-faults/src/exec/chain.o
+$(BUILD)/obj-faults/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (test faults)")
+	$(Q)$(CC) $(ALL_CFLAGS) -DCC_TEST_FAULTS -c $< -o $@
+
+$(BUILD)/carechain-faults: $(BUILD)/obj/src/cli/main.o $(FAULTS_OBJ) $(BUILD)/libcarechain.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcarechain.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
@@ -90,13 +102,13 @@ $(BUILD)/tests/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/l
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o %.a,$^) $(LDLIBS)
 
-test: all $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN) $(SIM_BIN)
+test: all $(BUILD)/carechain-faults $(UNIT_BIN) $(INTEG_BIN) $(REPLAY_BIN) $(SIM_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh
 
 unit: all $(UNIT_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh unit
 
-integration: all $(INTEG_BIN)
+integration: all $(BUILD)/carechain-faults $(INTEG_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh integration
 
 sim: all $(SIM_BIN)
@@ -110,7 +122,7 @@ bench: all
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    CFLAGS="-O1 -g" all $(UNIT_BIN:$(BUILD)/%=build-asan/%) $(INTEG_BIN:$(BUILD)/%=build-asan/%)
+	    CFLAGS="-O1 -g" all build-asan/carechain-faults $(UNIT_BIN:$(BUILD)/%=build-asan/%) $(INTEG_BIN:$(BUILD)/%=build-asan/%)
 	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 scripts/run-tests.sh unit integration
 
 FUZZ_SECONDS ?= 60
@@ -133,5 +145,5 @@ lint:
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d $(FAULTS_OBJ:.o=.d)
 -include $(TEST_SUPPORT_OBJ:.o=.d) $(UNIT_BIN:=.d) $(INTEG_BIN:=.d) $(REPLAY_BIN:=.d) $(SIM_BIN:=.d)

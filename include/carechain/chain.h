@@ -119,6 +119,10 @@ cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint
  * failed (then nothing was written). */
 cc_err cc_chain_checkpoint_add_many(cc_chain *c, const uint64_t *heights, const cc_checkpoint_sig *sigs,
                                     size_t n, cc_err *outcomes, cc_errbuf *eb) CC_WUR;
+/* The newest height a majority of the genesis nodes signed (as
+ * cc_chain_checkpoint_json finds it) into *height. CC_ERR_NOT_FOUND when
+ * none is known. */
+cc_err cc_chain_checkpoint_height(cc_chain *c, uint64_t *height) CC_WUR;
 /* Every checkpoint signature stored for height: {height, block_hash,
  * header (hex), signatures: [{node, sig}]}. Caller decrefs.
  * CC_ERR_NOT_FOUND when there is no block at height. */
@@ -158,6 +162,7 @@ void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st);
 typedef enum cc_evidence_kind {
     CC_EVIDENCE_EQUIVOCATION = 1, /* two different signed blocks for one height */
     CC_EVIDENCE_DIVERGENCE = 2,   /* re-execution disagrees with signed roots */
+    CC_EVIDENCE_MINORITY = 3,     /* a majority of nodes signed another checkpoint than ours */
 } cc_evidence_kind;
 
 /* Record evidence (both signed headers, a = ours, b = theirs) and halt the
@@ -165,6 +170,14 @@ typedef enum cc_evidence_kind {
  * until the store is repaired; queries go on. Survives restarts. */
 cc_err cc_chain_evidence_add(cc_chain *c, cc_evidence_kind kind, const cc_header *a, const cc_header *b,
                              const char *detail, cc_errbuf *eb) CC_WUR;
+/* The same, with the checkpoint signatures over b that make the case
+ * (sigs: a JSON array of {node, sig}, borrowed; NULL for none), kept in the
+ * record as "signatures". */
+cc_err cc_chain_evidence_add_signed(cc_chain *c, cc_evidence_kind kind, const cc_header *a,
+                                    const cc_header *b, const char *detail, const json_t *sigs,
+                                    cc_errbuf *eb) CC_WUR;
+/* Is evidence of kind kept for height? */
+bool cc_chain_evidence_has(cc_chain *c, uint64_t height, cc_evidence_kind kind);
 /* Compare a header a peer sent with ours at its height: a validly signed
  * node header that differs from our block there is equivocation, recorded
  * (and CC_ERR_CONFLICT returned). CC_OK when consistent or unknown. */
@@ -172,7 +185,7 @@ cc_err cc_chain_check_header(cc_chain *c, const cc_header *h, cc_errbuf *eb) CC_
 /* Is the chain halted? reason (may be NULL) gets why. */
 bool cc_chain_halted(cc_chain *c, char *reason, size_t cap);
 /* All evidence, oldest height first: [{kind, height, headers: [{header,
- * hash, proposer}, ...], detail}]. Caller decrefs. */
+ * hash, proposer, state_root}, ...], detail, signatures?}]. Caller decrefs. */
 cc_err cc_chain_evidence_json(cc_chain *c, json_t **out) CC_WUR;
 
 /* ---- verification ---------------------------------------------------------- */

@@ -262,6 +262,29 @@ done:
 
 /* ---- commit ------------------------------------------------------------------- */
 
+#ifdef CC_TEST_FAULTS
+/* Test-only fault (compiled into build/carechain-faults alone, never into
+ * build/carechain or libcarechain.a): with CARECHAIN_TEST_CORRUPT_FROM=H in
+ * the environment, this node writes one state value no other node writes
+ * ("test/corrupt") in every block at or above height H that another node
+ * proposed, so its state root differs from the rest of the network.
+ * tests/integration/test_raft_divergence.c uses it. */
+static cc_err test_corrupt_state(cc_chain *c, MDB_txn *txn, const cc_header *given, const cc_key *key,
+                                 uint64_t height, cc_lthash *acc, cc_errbuf *eb)
+{
+    static const char corrupt_key[] = "test/corrupt";
+    const char *from = getenv("CARECHAIN_TEST_CORRUPT_FROM");
+    if (!from || !given || !key || memcmp(given->proposer, key->pk, CC_PUBKEY_BYTES) == 0 ||
+        height < strtoull(from, NULL, 10))
+        return CC_OK;
+    uint8_t val[8 + 8];
+    cc_put_u64(val, height);
+    memcpy(val + 8, "corrupt!", 8);
+    cc_lthash_add(acc, (const uint8_t *)corrupt_key, strlen(corrupt_key), val, sizeof val);
+    return cc_store_put(c->s, txn, c->s->state, corrupt_key, strlen(corrupt_key), val, sizeof val, eb);
+}
+#endif
+
 /* Run txs as the next block inside one write txn. With given == NULL the
  * header is built and signed with key; otherwise every computed root must
  * equal given's. */
@@ -303,6 +326,9 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     cc_store_ctx sc = {c->s, txn};
     cc_merkle_source hist = {&sc, cc_store_history_get};
     rc = cc_exec_block(c->s, txn, &c->g, txs, n, h.height, time_ms, &acc, results, eb);
+#ifdef CC_TEST_FAULTS
+    if (rc == CC_OK) rc = test_corrupt_state(c, txn, given, key, h.height, &acc, eb);
+#endif
     if (rc != CC_OK) goto err;
 
     leaves = malloc(n * sizeof *leaves);

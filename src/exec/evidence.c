@@ -1,7 +1,9 @@
 /*
  * evidence.c — what a node keeps when the network misbehaves: two different
- * signed blocks for one height (equivocation), or a block whose re-execution
- * disagrees with what its signers claim (divergence). Recording evidence
+ * signed blocks for one height (equivocation), a block whose re-execution
+ * disagrees with what its signers claim (divergence), or a checkpoint a
+ * majority of nodes signed that differs from this node's (minority: this
+ * node is the odd one out, kept with the majority's signatures). Recording evidence
  * halts the chain: produce and apply are refused from then on (reads go on),
  * and the halt survives a restart, until an operator investigates.
  *
@@ -17,21 +19,44 @@ static const char meta_halted[] = "halted";
 
 static const char *kind_name(cc_evidence_kind k)
 {
-    return k == CC_EVIDENCE_EQUIVOCATION ? "equivocation" : "divergence";
+    return k == CC_EVIDENCE_EQUIVOCATION ? "equivocation"
+           : k == CC_EVIDENCE_MINORITY   ? "minority"
+                                         : "divergence";
 }
 
 static json_t *header_hex(const cc_header *h)
 {
     uint8_t raw[CC_HEADER_BYTES], hash[CC_HASH_BYTES];
-    char hex[2 * CC_HEADER_BYTES + 1], hh[CC_HASH_HEX], who[CC_HASH_HEX];
+    char hex[2 * CC_HEADER_BYTES + 1], hh[CC_HASH_HEX], who[CC_HASH_HEX], root[CC_HASH_HEX];
     cc_header_encode(h, raw);
     cc_header_hash(h, hash);
-    return json_pack("{s:s, s:s, s:s}", "header", cc_hex(raw, sizeof raw, hex), "hash", cc_hex(hash, 32, hh),
-                     "proposer", cc_hex(h->proposer, 32, who));
+    return json_pack("{s:s, s:s, s:s, s:s}", "header", cc_hex(raw, sizeof raw, hex), "hash",
+                     cc_hex(hash, 32, hh), "proposer", cc_hex(h->proposer, 32, who), "state_root",
+                     cc_hex(h->state_root, 32, root));
 }
 
 cc_err cc_chain_evidence_add(cc_chain *c, cc_evidence_kind kind, const cc_header *a, const cc_header *b,
                              const char *detail, cc_errbuf *eb)
+{
+    return cc_chain_evidence_add_signed(c, kind, a, b, detail, NULL, eb);
+}
+
+bool cc_chain_evidence_has(cc_chain *c, uint64_t height, cc_evidence_kind kind)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    uint8_t key[9];
+    bool has = false;
+    cc_put_u64(key, height);
+    key[8] = (uint8_t)kind;
+    if (cc_store_begin(c->s, false, &txn, NULL) != CC_OK) return false;
+    has = cc_store_get(txn, c->s->evidence, key, sizeof key, &v) == CC_OK;
+    cc_store_abort(c->s, txn);
+    return has;
+}
+
+cc_err cc_chain_evidence_add_signed(cc_chain *c, cc_evidence_kind kind, const cc_header *a,
+                                    const cc_header *b, const char *detail, const json_t *sigs, cc_errbuf *eb)
 {
     MDB_txn *txn;
     uint8_t key[9];
@@ -39,6 +64,7 @@ cc_err cc_chain_evidence_add(cc_chain *c, cc_evidence_kind kind, const cc_header
     json_t *o =
         json_pack("{s:s, s:I, s:[o,o], s:s}", "kind", kind_name(kind), "height", (json_int_t)a->height,
                   "headers", header_hex(a), header_hex(b), "detail", detail ? detail : "");
+    if (o && sigs) json_object_set(o, "signatures", (json_t *)sigs);
     char *text = o ? cc_json_dump(o) : NULL;
     json_decref(o);
     if (!text) return cc_errf(eb, CC_ERR_NOMEM, "out of memory recording evidence");

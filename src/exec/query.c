@@ -220,6 +220,18 @@ static cc_err find_checkpoint(cc_chain *c, MDB_txn *txn, uint64_t *height, json_
     return rc;
 }
 
+cc_err cc_chain_checkpoint_height(cc_chain *c, uint64_t *height)
+{
+    MDB_txn *txn;
+    json_t *sigs = NULL;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    rc = find_checkpoint(c, txn, height, &sigs);
+    json_decref(sigs);
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
 cc_err cc_chain_checkpoint_json(cc_chain *c, json_t **out)
 {
     MDB_txn *txn;

@@ -42,7 +42,14 @@
 #define CKPT_TIMEOUT_MS         2000L
 #define CKPT_CONNECT_TIMEOUT_MS 500L
 #define CKPT_ANSWER_MAX         (256u * 1024)
-#define CKPT_WARN_EVERY         50 /* log every Nth consecutive failure */
+#define CKPT_WARN_EVERY         50   /* log every Nth consecutive failure */
+#define CKPT_PULL_MS            500  /* how often the auditor looks for heights without a majority */
+#define CKPT_PULL_HALTED_MS     2000 /* and how often once the chain is halted */
+#define CKPT_PULL_HEIGHTS       8    /* heights pulled per round at most */
+#define CKPT_PULL_FOREIGN       4    /* other checkpoints tallied per height */
+#define CKPT_PEERS_MAX          128  /* API addresses the auditor asks */
+#define CKPT_ADDR_MAX           128
+#define CKPT_KEY_MAX            96
 
 typedef struct peer {
     cc_checkpoints *cp;
@@ -62,6 +69,9 @@ struct cc_checkpoints {
     bool stop;
     size_t peer_count;
     peer *peers;
+    pthread_t auditor;
+    bool auditor_started;
+    uint64_t audited_head; /* the auditor's view of the head one round ago */
 };
 
 /* Sleep up to ms or until the stop; true when stopping. */
@@ -74,6 +84,14 @@ static bool pause_ms(cc_checkpoints *cp, unsigned ms)
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&cp->mu);
     while (!cp->stop && pthread_cond_timedwait(&cp->cond, &cp->mu, &until) == 0) continue;
+    bool stop = cp->stop;
+    pthread_mutex_unlock(&cp->mu);
+    return stop;
+}
+
+static bool stopping(cc_checkpoints *cp)
+{
+    pthread_mutex_lock(&cp->mu);
     bool stop = cp->stop;
     pthread_mutex_unlock(&cp->mu);
     return stop;
@@ -195,6 +213,271 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
+/* ---- the auditor: pull signatures, compare with a majority ------------------
+ *
+ * Every CKPT_PULL_MS the auditor looks for heights this node committed a
+ * round ago that still lack a majority-signed checkpoint (the pushes did not
+ * bring them: a peer was down, restarted, or is behind) and pulls the
+ * signatures the peers hold for them (GET /v1/checkpoint/signatures?height=H
+ * on every node it knows: genesis, then network/config). Each pulled
+ * signature is verified over the header the peer sent. Signatures over this
+ * node's own block are stored (cc_chain_checkpoint_add_many checks them
+ * again); signatures over another header are tallied per header, and once
+ * a majority of the genesis nodes signed one that is not this node's, this
+ * node is the odd one out: it records CC_EVIDENCE_MINORITY (its own header,
+ * the majority's, and the majority's signatures), which halts the chain.
+ *
+ * A halted node keeps auditing the heights of its evidence (every
+ * CKPT_PULL_HALTED_MS): a node that refused a block because re-execution
+ * gave other roots than its proposer signed compares its own view with
+ * what the others signed, and records the minority evidence once a
+ * majority signed the block it refused. */
+
+typedef struct tally {
+    cc_header header;
+    uint8_t hash[CC_HASH_BYTES];
+    bool *signed_by; /* by genesis index */
+    size_t count;
+    json_t *sigs; /* [{node, sig}] */
+} tally;
+
+/* The API addresses of the other nodes: genesis, then network/config. */
+static size_t audit_peers(cc_node *node, char (*out)[CKPT_ADDR_MAX], size_t cap)
+{
+    const cc_genesis *g = cc_chain_genesis(node->chain);
+    size_t count = 0;
+    char *val = NULL;
+    size_t len = 0;
+    json_t *cfg = NULL;
+    for (size_t i = 0; i < g->node_count && count < cap; i++)
+        if (memcmp(g->nodes[i].pk, node->key.pk, CC_PUBKEY_BYTES) != 0 && g->nodes[i].api[0])
+            snprintf(out[count++], CKPT_ADDR_MAX, "%s", g->nodes[i].api);
+    if (cc_chain_state_get(node->chain, "network/config", &val, &len) == CC_OK)
+        cfg = cc_json_parse((const uint8_t *)val, len, NULL);
+    free(val);
+    const json_t *nodes = json_object_get(cfg, "nodes"), *v;
+    size_t i;
+    json_array_foreach(nodes, i, v)
+    {
+        const char *hex = json_string_value(v);
+        char key[CKPT_KEY_MAX];
+        if (!hex || count == cap || strcmp(hex, node->node_id_hex) == 0) continue;
+        snprintf(key, sizeof key, "node/%s", hex);
+        val = NULL;
+        if (cc_chain_state_get(node->chain, key, &val, &len) != CC_OK) continue;
+        json_t *rec = cc_json_parse((const uint8_t *)val, len, NULL);
+        free(val);
+        const char *api = json_string_value(json_object_get(rec, "api"));
+        bool dup = !api || !*api;
+        for (size_t k = 0; k < count && !dup; k++) dup = strcmp(out[k], api) == 0;
+        if (!dup) snprintf(out[count++], CKPT_ADDR_MAX, "%s", api);
+        json_decref(rec);
+    }
+    json_decref(cfg);
+    return count;
+}
+
+/* GET api/v1/checkpoint/signatures?height=h; the parsed answer or NULL. */
+static json_t *pull_sigs(CURL *c, const char *api, uint64_t height)
+{
+    char url[CKPT_ADDR_MAX + 64];
+    cc_peer_answer a = {.max = CKPT_ANSWER_MAX};
+    long status = 0;
+    json_t *doc = NULL;
+    snprintf(url, sizeof url, "%s%s/v1/checkpoint/signatures?height=%llu",
+             strstr(api, "://") ? "" : "http://", api, (unsigned long long)height);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    if (cc_peer_perform(c, url, CKPT_TIMEOUT_MS, CKPT_CONNECT_TIMEOUT_MS, &a, &status) == CURLE_OK &&
+        status == 200 && a.buf)
+        doc = cc_json_parse((const uint8_t *)a.buf, a.len, NULL);
+    free(a.buf);
+    return doc;
+}
+
+/* Sort one peer's answer for height into same (signatures over own) and
+ * the tallies of other headers. */
+static void audit_answer(cc_node *node, const json_t *doc, uint64_t height,
+                         const uint8_t own_hash[CC_HASH_BYTES], cc_checkpoint_sig *same, size_t *same_n,
+                         tally *t, size_t *t_n)
+{
+    const cc_genesis *g = cc_chain_genesis(node->chain);
+    const char *hdr_hex = json_string_value(json_object_get(doc, "header"));
+    uint8_t raw[CC_HEADER_BYTES], hash[CC_HASH_BYTES];
+    cc_header h;
+    if (!hdr_hex || strlen(hdr_hex) != 2 * CC_HEADER_BYTES || cc_unhex(hdr_hex, raw, sizeof raw) != CC_OK ||
+        cc_header_decode(raw, sizeof raw, &h, NULL) != CC_OK || h.height != height ||
+        memcmp(h.chain_id, g->chain_id, CC_HASH_BYTES) != 0)
+        return;
+    cc_header_hash(&h, hash);
+    bool mine = memcmp(hash, own_hash, CC_HASH_BYTES) == 0;
+    tally *to = NULL;
+    for (size_t k = 0; k < *t_n && !mine && !to; k++)
+        if (memcmp(t[k].hash, hash, CC_HASH_BYTES) == 0) to = &t[k];
+    if (!mine && !to) {
+        if (*t_n == CKPT_PULL_FOREIGN) return;
+        to = &t[*t_n];
+        to->signed_by = calloc(g->node_count, sizeof *to->signed_by);
+        to->sigs = json_array();
+        if (!to->signed_by || !to->sigs) {
+            free(to->signed_by);
+            json_decref(to->sigs);
+            memset(to, 0, sizeof *to);
+            return;
+        }
+        to->header = h;
+        memcpy(to->hash, hash, CC_HASH_BYTES);
+        (*t_n)++;
+    }
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(doc, "signatures"), i, v)
+    {
+        cc_checkpoint_sig sig;
+        const char *n_hex = json_string_value(json_object_get(v, "node"));
+        const char *s_hex = json_string_value(json_object_get(v, "sig"));
+        if (!n_hex || !s_hex || strlen(n_hex) != 2 * CC_PUBKEY_BYTES || strlen(s_hex) != 2 * CC_SIG_BYTES ||
+            cc_unhex(n_hex, sig.node, CC_PUBKEY_BYTES) != CC_OK ||
+            cc_unhex(s_hex, sig.sig, CC_SIG_BYTES) != CC_OK)
+            continue;
+        int gi = cc_genesis_node_index(g, sig.node);
+        if (gi < 0 || !cc_checkpoint_verify(&h, &sig)) continue;
+        if (mine) {
+            if (*same_n < CC_CHECKPOINT_BATCH_MAX) same[(*same_n)++] = sig;
+        } else if (!to->signed_by[gi]) {
+            to->signed_by[gi] = true;
+            to->count++;
+            json_array_append_new(to->sigs, json_pack("{s:s, s:s}", "node", n_hex, "sig", s_hex));
+        }
+    }
+}
+
+/* Pull every peer's signatures for height and compare them with own (this
+ * node's header there, or its own view of a block it refused). */
+static void audit_height(cc_checkpoints *cp, CURL *c, uint64_t height, const cc_header *own)
+{
+    cc_node *node = cp->node;
+    const cc_genesis *g = cc_chain_genesis(node->chain);
+    size_t need = g->node_count / 2 + 1, same_n = 0, t_n = 0;
+    uint8_t own_hash[CC_HASH_BYTES];
+    tally t[CKPT_PULL_FOREIGN];
+    char(*apis)[CKPT_ADDR_MAX] = calloc(CKPT_PEERS_MAX, sizeof *apis);
+    cc_checkpoint_sig *same = calloc(CC_CHECKPOINT_BATCH_MAX, sizeof *same);
+    if (!apis || !same) goto out;
+    cc_header_hash(own, own_hash);
+    size_t n = audit_peers(node, apis, CKPT_PEERS_MAX);
+    for (size_t i = 0; i < n && !stopping(cp); i++) {
+        json_t *doc = pull_sigs(c, apis[i], height);
+        if (doc) audit_answer(node, doc, height, own_hash, same, &same_n, t, &t_n);
+        json_decref(doc);
+    }
+    if (same_n > 0) {
+        uint64_t heights[CC_CHECKPOINT_BATCH_MAX];
+        cc_err outcomes[CC_CHECKPOINT_BATCH_MAX];
+        cc_errbuf eb = {{0}};
+        for (size_t k = 0; k < same_n; k++) heights[k] = height;
+        if (cc_chain_checkpoint_add_many(node->chain, heights, same, same_n, outcomes, &eb) != CC_OK)
+            cc_node_log(CC_LOG_WARN, "checkpoint", "cannot store pulled signatures for height %llu: %s",
+                        (unsigned long long)height, eb.msg);
+    }
+    for (size_t k = 0; k < t_n; k++) {
+        if (t[k].count < need || cc_chain_evidence_has(node->chain, height, CC_EVIDENCE_MINORITY)) continue;
+        char detail[256], mine[CC_HASH_HEX], theirs[CC_HASH_HEX], mr[CC_HASH_HEX], tr[CC_HASH_HEX];
+        cc_errbuf eb = {{0}};
+        snprintf(detail, sizeof detail,
+                 "%zu of %zu nodes signed block %.16s... (state root %.16s...) at height %llu; this node has "
+                 "%.16s... (state root %.16s...)",
+                 t[k].count, g->node_count, cc_hex(t[k].hash, CC_HASH_BYTES, theirs),
+                 cc_hex(t[k].header.state_root, CC_HASH_BYTES, tr), (unsigned long long)height,
+                 cc_hex(own_hash, CC_HASH_BYTES, mine), cc_hex(own->state_root, CC_HASH_BYTES, mr));
+        cc_err rc = cc_chain_evidence_add_signed(node->chain, CC_EVIDENCE_MINORITY, own, &t[k].header, detail,
+                                                 t[k].sigs, &eb);
+        if (rc == CC_OK)
+            cc_node_log(
+                CC_LOG_ERROR, "checkpoint",
+                "this node disagrees with a signed majority: %s; evidence recorded, the chain is halted",
+                detail);
+        else
+            cc_node_log(CC_LOG_ERROR, "checkpoint", "cannot record evidence against the majority: %s",
+                        eb.msg);
+        break;
+    }
+out:
+    for (size_t k = 0; k < t_n; k++) {
+        free(t[k].signed_by);
+        json_decref(t[k].sigs);
+    }
+    free(same);
+    free(apis);
+}
+
+/* A halted node: compare the heights of its evidence with the majority. */
+static void audit_evidence(cc_checkpoints *cp, CURL *c)
+{
+    cc_node *node = cp->node;
+    json_t *list = NULL;
+    size_t i;
+    const json_t *v;
+    if (cc_chain_evidence_json(node->chain, &list) != CC_OK) return;
+    json_array_foreach(list, i, v)
+    {
+        const char *kind = json_string_value(json_object_get(v, "kind"));
+        json_int_t height = json_integer_value(json_object_get(v, "height"));
+        const char *hdr_hex =
+            json_string_value(json_object_get(json_array_get(json_object_get(v, "headers"), 0), "header"));
+        uint8_t raw[CC_HEADER_BYTES];
+        cc_header own;
+        if (!kind || strcmp(kind, "minority") == 0 || height < 1 ||
+            cc_chain_evidence_has(node->chain, (uint64_t)height, CC_EVIDENCE_MINORITY) || !hdr_hex ||
+            strlen(hdr_hex) != 2 * CC_HEADER_BYTES || cc_unhex(hdr_hex, raw, sizeof raw) != CC_OK ||
+            cc_header_decode(raw, sizeof raw, &own, NULL) != CC_OK)
+            continue;
+        audit_height(cp, c, (uint64_t)height, &own);
+    }
+    json_decref(list);
+}
+
+/* One round; returns how long to pause before the next. */
+static unsigned audit_round(cc_checkpoints *cp, CURL *c)
+{
+    cc_node *node = cp->node;
+    cc_head head;
+    uint64_t signed_to = 0;
+    if (cc_chain_halted(node->chain, NULL, 0)) {
+        audit_evidence(cp, c);
+        return CKPT_PULL_HALTED_MS;
+    }
+    cc_chain_head(node->chain, &head);
+    uint64_t upto = cp->audited_head < head.height ? cp->audited_head : head.height;
+    cp->audited_head = head.height;
+    if (cc_chain_checkpoint_height(node->chain, &signed_to) != CC_OK) signed_to = 0;
+    uint64_t from = signed_to + 1;
+    if (upto >= CC_CHECKPOINT_WINDOW && from < upto - CC_CHECKPOINT_WINDOW + 1)
+        from = upto - CC_CHECKPOINT_WINDOW + 1;
+    for (uint64_t h = from, pulled = 0; h <= upto && pulled < CKPT_PULL_HEIGHTS; h++, pulled++) {
+        cc_header own;
+        uint64_t now_signed = 0;
+        if (cc_chain_checkpoint_height(node->chain, &now_signed) == CC_OK && now_signed >= h) continue;
+        if (cc_chain_header_get(node->chain, h, &own) != CC_OK) break;
+        audit_height(cp, c, h, &own);
+        if (cc_chain_halted(node->chain, NULL, 0)) break;
+    }
+    return CKPT_PULL_MS;
+}
+
+static void *auditor_main(void *arg)
+{
+    cc_checkpoints *cp = arg;
+    CURL *c = curl_easy_init();
+    unsigned pause = CKPT_PULL_MS;
+    if (!c) {
+        cc_node_log(CC_LOG_WARN, "checkpoint", "no memory for libcurl: checkpoint signatures are not pulled");
+        return NULL;
+    }
+    while (!pause_ms(cp, pause)) pause = audit_round(cp, c);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
 cc_err cc_checkpoints_start(cc_node *node, cc_checkpoints **out, cc_errbuf *eb)
 {
     const cc_genesis *g = cc_chain_genesis(node->chain);
@@ -234,6 +517,11 @@ cc_err cc_checkpoints_start(cc_node *node, cc_checkpoints **out, cc_errbuf *eb)
         }
         p->started = true;
     }
+    if (pthread_create(&cp->auditor, NULL, auditor_main, cp) != 0) {
+        rc = cc_errf(eb, CC_ERR_IO, "cannot start the checkpoint auditor thread");
+        goto err;
+    }
+    cp->auditor_started = true;
     *out = cp;
     return CC_OK;
 err:
@@ -248,6 +536,7 @@ void cc_checkpoints_stop(cc_checkpoints *cp)
     cp->stop = true;
     pthread_cond_broadcast(&cp->cond);
     pthread_mutex_unlock(&cp->mu);
+    if (cp->auditor_started) pthread_join(cp->auditor, NULL);
     for (size_t i = 0; i < cp->peer_count; i++) {
         peer *p = &cp->peers[i];
         if (p->started) pthread_join(p->thread, NULL);

@@ -12,6 +12,12 @@
  * "api" address). A height the peer has not committed yet is sent again
  * later; a peer that is unreachable is retried with a back-off.
  *
+ * Pulling: one auditor thread pulls GET /v1/checkpoint/signatures?height=H
+ * from the other nodes for recent heights that still lack a majority, stores
+ * the signatures over this node's own block, and records minority evidence
+ * (halting the chain) when a majority of the genesis nodes signed another
+ * header at a height (see checkpoints.c, "the auditor").
+ *
  * Receiving (http_checkpoints.c): each signature is checked before
  * anything is stored (the signer is a genesis node, the header is a block
  * of this chain signed by a genesis node, the signature verifies over it);
@@ -30,11 +36,11 @@
 typedef struct cc_checkpoints cc_checkpoints;
 struct cc_node;
 
-/* Start one sender thread per other genesis node (none on a one-node
- * network: *out is then NULL). The node (chain, key, genesis) must outlive
+/* Start one sender thread per other genesis node and the auditor (none on
+ * a one-node network: *out is then NULL). The node (chain, key, genesis) must outlive
  * the senders. CC_ERR_NOMEM, CC_ERR_IO (a thread would not start). */
 cc_err cc_checkpoints_start(struct cc_node *node, cc_checkpoints **out, cc_errbuf *eb) CC_WUR;
-/* Stop and join the senders (each finishes its request in flight, bounded
+/* Stop and join the senders and the auditor (each finishes its request in flight, bounded
  * by its timeout) and free cp. NULL is fine. */
 void cc_checkpoints_stop(cc_checkpoints *cp);
 

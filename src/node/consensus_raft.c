@@ -1190,6 +1190,14 @@ static void on_tick(uv_timer_t *t)
 
     if (state == RAFT_LEADER) membership_step(r, term);
 
+    /* a halted node proposes nothing: leading, it would stop the network */
+    if (state == RAFT_LEADER) {
+        pthread_mutex_lock(&r->mu);
+        bool halted = r->halted;
+        pthread_mutex_unlock(&r->mu);
+        if (halted || cc_chain_halted(r->chain, NULL, 0)) transfer_leadership(r, term, "this node halted");
+    }
+
     if (state == RAFT_LEADER && r->barrier_term != term) {
         barrier_req *br = calloc(1, sizeof *br);
         if (!br) return;

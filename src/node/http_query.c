@@ -214,6 +214,13 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
     }
     json_t *evidence = NULL;
     if (cc_chain_evidence_json(node->chain, &evidence) == CC_OK) g.evidence = json_array_size(evidence);
+    size_t k;
+    const json_t *e;
+    json_array_foreach(evidence, k, e)
+    {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        g.evidence_minority += kind && strcmp(kind, "minority") == 0;
+    }
     json_decref(evidence);
     g.halted = g.apply_halted || cc_chain_halted(node->chain, NULL, 0);
     char *body = cc_metrics_render(&node->metrics, &g, &len);

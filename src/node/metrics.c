@@ -121,14 +121,19 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
                      "# TYPE carechain_store_full gauge\n"
                      "carechain_store_full %d\n",
                      g->store_full ? 1 : 0);
-    cc_strbuf_printf(&sb,
-                     "# HELP carechain_evidence Records of misbehaviour kept (equivocation, divergence).\n"
-                     "# TYPE carechain_evidence gauge\n"
-                     "carechain_evidence %zu\n"
-                     "# HELP carechain_halted 1 once the chain halted or this node stopped applying blocks.\n"
-                     "# TYPE carechain_halted gauge\n"
-                     "carechain_halted %d\n",
-                     g->evidence, g->halted ? 1 : 0);
+    cc_strbuf_printf(
+        &sb,
+        "# HELP carechain_evidence Records of misbehaviour kept (equivocation, divergence, minority).\n"
+        "# TYPE carechain_evidence gauge\n"
+        "carechain_evidence %zu\n"
+        "# HELP carechain_evidence_minority Heights where a majority of nodes signed another "
+        "checkpoint than this node's.\n"
+        "# TYPE carechain_evidence_minority gauge\n"
+        "carechain_evidence_minority %zu\n"
+        "# HELP carechain_halted 1 once the chain halted or this node stopped applying blocks.\n"
+        "# TYPE carechain_halted gauge\n"
+        "carechain_halted %d\n",
+        g->evidence, g->evidence_minority, g->halted ? 1 : 0);
     cc_strbuf_printf(&sb,
                      "# HELP carechain_signature_verifications_total Tx signatures verified at admission.\n"
                      "# TYPE carechain_signature_verifications_total counter\n"

@@ -11,6 +11,7 @@
  *   carechain_http_requests_total{status}    counter
  *   carechain_store_full                     gauge (0 | 1)
  *   carechain_evidence                       gauge (evidence records kept)
+ *   carechain_evidence_minority              gauge (records of this node against a signed majority)
  *   carechain_halted                         gauge (0 | 1: the chain or its applying stopped)
  * and with raft only:
  *   carechain_raft_term                      gauge
@@ -64,9 +65,10 @@ typedef struct cc_metrics_gauges {
     uint64_t height;
     size_t mempool_size;
     bool store_full;
-    size_t evidence; /* records of misbehaviour kept (GET /v1/evidence) */
-    bool halted;     /* the chain halted on evidence, or this node stopped applying */
-    bool raft;       /* the raft lines below are rendered */
+    size_t evidence;          /* records of misbehaviour kept (GET /v1/evidence) */
+    size_t evidence_minority; /* of which: this node disagrees with a signed majority */
+    bool halted;              /* the chain halted on evidence, or this node stopped applying */
+    bool raft;                /* the raft lines below are rendered */
     uint64_t raft_term;
     bool raft_leader;
     uint64_t blocks_refused;

@@ -74,6 +74,13 @@ const char *ct_carechain_bin(void)
     return bin;
 }
 
+const char *ct_carechain_faults_bin(void)
+{
+    static char bin[PATH_MAX + 32];
+    if (!bin[0]) snprintf(bin, sizeof bin, "%s/carechain-faults", ct_build_dir());
+    return bin;
+}
+
 static int exit_code(int st)
 {
     if (WIFEXITED(st)) return WEXITSTATUS(st);
@@ -108,7 +115,8 @@ int ct_node_start(ct_node *n, const char *dir, int port, size_t map_size, size_t
     snprintf(api, sizeof api, "127.0.0.1:%d", port);
     snprintf(ms, sizeof ms, "%zu", map_size);
     snprintf(msm, sizeof msm, "%zu", map_size_max ? map_size_max : map_size);
-    const char *argv[CT_ARGS_MAX] = {ct_carechain_bin(), "node", "--dir", dir, "--api", api, "--quiet"};
+    const char *argv[CT_ARGS_MAX] = {
+        n->bin ? n->bin : ct_carechain_bin(), "node", "--dir", dir, "--api", api, "--quiet"};
     int argc = 7;
     if (map_size) {
         argv[argc++] = "--map-size";

@@ -114,6 +114,8 @@ char *ct_txid_hex(const cc_tx *tx, char out[CC_HASH_HEX]);
  * carechain binary in it. Static strings. */
 const char *ct_build_dir(void);
 const char *ct_carechain_bin(void);
+/* The test-only node binary with fault hooks (Makefile: carechain-faults). */
+const char *ct_carechain_faults_bin(void);
 
 typedef struct ct_node {
     pid_t pid; /* 0 when not running */
@@ -122,6 +124,7 @@ typedef struct ct_node {
     char *dir;       /* copied */
     char *log_path;  /* the node's stdout+stderr, in dir/../<name>.log */
     int exit_status; /* last exit: code, or 128 + signal */
+    const char *bin; /* the binary to run; NULL: ct_carechain_bin() (not copied) */
 } ct_node;
 
 /* Spawn `carechain node --dir DIR --api 127.0.0.1:PORT --quiet` (adding
