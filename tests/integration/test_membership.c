@@ -325,6 +325,21 @@ static void test_joined_node_reaches_the_same_head(void **state)
     if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
 
+    /* no sender pushes checkpoint signatures to node4 (they serve genesis
+     * nodes): it pulls them and has a majority-signed checkpoint too */
+    int64_t signed_height = -1;
+    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
+    char *url = ct_strf("%s/v1/checkpoint", fx.cl.node[3].url);
+    do {
+        ct_resp r;
+        if (ct_get(url, &r) == 0 && r.status == 200) signed_height = ct_json_int(r.json, "height");
+        ct_resp_free(&r);
+        if (signed_height < h) ct_sleep_ms(POLL_MS);
+    } while (signed_height < h && ct_now_ms() < deadline);
+    free(url);
+    if (signed_height < h) ct_cluster_dump_logs(&fx.cl);
+    assert_true(signed_height >= h);
+
     json_t *rec = network_node(3, fx.node4_hex, NULL);
     assert_non_null(rec);
     assert_string_equal(ct_json_str(rec, "raft_role"), "voter");
