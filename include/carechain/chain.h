@@ -137,6 +137,14 @@ cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], js
 /* Attachment bytes by SHA-256; caller frees. CC_ERR_NOT_FOUND once erased. */
 cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len) CC_WUR;
 
+/* Store attachment bytes fetched from another node (catch-up: blocks do not
+ * carry them). The bytes must hash to hash (CC_ERR_ATTACHMENT otherwise);
+ * bytes already held are not written again. The caller decides whether the
+ * ledger still wants them (an erased record's bytes must not come back).
+ * Call from the thread that applies blocks. */
+cc_err cc_chain_attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
+                                   size_t len, cc_errbuf *eb) CC_WUR;
+
 /* A consistent read of the state at one height: every get sees the same
  * committed block. Opened views hold an LMDB read txn; close them soon. */
 typedef struct cc_chain_view cc_chain_view;

@@ -507,6 +507,28 @@ cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8
     return copy_value(c, c->s->attachments, hash, CC_HASH_BYTES, out, len);
 }
 
+cc_err cc_chain_attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
+                                   size_t len, cc_errbuf *eb)
+{
+    MDB_txn *txn;
+    MDB_val old;
+    uint8_t sum[CC_HASH_BYTES];
+    cc_sha256(bytes, len, sum);
+    if (memcmp(sum, hash, CC_HASH_BYTES) != 0)
+        return cc_errf(eb, CC_ERR_ATTACHMENT, "the bytes do not hash to the attachment's SHA-256");
+    cc_err rc = cc_store_begin(c->s, true, &txn, eb);
+    if (rc != CC_OK) return rc;
+    if (cc_store_get(txn, c->s->attachments, hash, CC_HASH_BYTES, &old) == CC_OK) {
+        cc_store_abort(c->s, txn);
+        return CC_OK;
+    }
+    if ((rc = cc_store_put(c->s, txn, c->s->attachments, hash, CC_HASH_BYTES, bytes, len, eb)) != CC_OK) {
+        cc_store_abort(c->s, txn);
+        return rc;
+    }
+    return cc_store_commit(c->s, txn, eb);
+}
+
 /* ---- consistent views ---------------------------------------------------------- */
 
 struct cc_chain_view {

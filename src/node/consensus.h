@@ -60,10 +60,11 @@ typedef struct cc_consensus_status {
     bool ready;           /* ... and caught up: it proposes blocks now */
     bool halted;          /* applying stopped (see halt_reason) */
     char halt_reason[256];
-    uint64_t blocks_refused; /* committed entries refused here (time rule, stale) */
-    uint64_t blocks_fetched; /* blocks fetched from peers to catch up to raft snapshots */
-    unsigned voters;         /* voters in this node's raft configuration */
-    unsigned servers;        /* servers in it (voters, standbys, spares) */
+    uint64_t blocks_refused;      /* committed entries refused here (time rule, stale) */
+    uint64_t blocks_fetched;      /* blocks fetched from peers to catch up to raft snapshots */
+    uint64_t attachments_fetched; /* their attachment bytes fetched from peers */
+    unsigned voters;              /* voters in this node's raft configuration */
+    unsigned servers;             /* servers in it (voters, standbys, spares) */
 } cc_consensus_status;
 
 /* What a replicating implementation tells the node. Called on its apply

@@ -73,6 +73,7 @@
 #include <curl/curl.h>
 
 #include "carechain/os.h"
+#include "carechain/records.h"
 #include "core/codec.h"
 #include "node/consensus.h"
 #include "node/log.h"
@@ -105,6 +106,7 @@
 #define RAFT_CHANGE_RETRY_MS    500          /* pause after a refused or failed configuration change */
 #define MEMBER_NAME_MAX         64
 #define MEMBER_ADDR_MAX         128
+#define ATT_RECORD_MAX          72 /* a record id (32 hex) with room to spare */
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -114,6 +116,14 @@ typedef struct apply_item {
     size_t len;
     bool restore; /* entry is a snapshot record to catch up to */
 } apply_item;
+
+/* An attachment catch-up could not fetch yet (apply thread only). */
+typedef struct late_att {
+    uint8_t hash[CC_HASH_BYTES];
+    uint32_t len;
+    uint64_t height;
+    char record[ATT_RECORD_MAX]; /* the record it belongs to, "" when none */
+} late_att;
 
 /* A node of network/config, as the applied state (or a peer) describes it. */
 typedef struct member {
@@ -187,11 +197,14 @@ typedef struct rr {
     apply_item *head, *tail;
     bool apply_stop;
     bool apply_idle;
-    uint64_t pushed_seq;     /* items ever queued */
-    uint64_t done_seq;       /* items the apply thread finished (applied, skipped or refused) */
-    uint64_t snap_wait_at;   /* loop: no waiting for a snapshot before this cc_now_ms */
-    bool catchup_abandoned;  /* stopping in the middle of a catch-up: apply nothing more */
-    uint64_t blocks_fetched; /* blocks fetched from peers for snapshots */
+    uint64_t pushed_seq;          /* items ever queued */
+    uint64_t done_seq;            /* items the apply thread finished (applied, skipped or refused) */
+    uint64_t snap_wait_at;        /* loop: no waiting for a snapshot before this cc_now_ms */
+    bool catchup_abandoned;       /* stopping in the middle of a catch-up: apply nothing more */
+    uint64_t blocks_fetched;      /* blocks fetched from peers for snapshots */
+    uint64_t attachments_fetched; /* their attachment bytes fetched from peers */
+    late_att *late;               /* apply thread: attachments no peer gave yet */
+    size_t late_count, late_cap;
     /* outcome */
     bool halted;
     char halt_reason[256];
@@ -692,6 +705,160 @@ static cc_err fetch_block(CURL *c, const char *api, uint64_t height, uint8_t **o
     return CC_OK;
 }
 
+/* The record whose ciphertext tx's attachment is (record.put is the one
+ * tx type with attachments), into id; false for another type. */
+static bool attachment_record(const cc_tx *tx, char id[ATT_RECORD_MAX])
+{
+    if (strcmp(tx->type, "record.put") != 0) return false;
+    json_t *p = cc_json_parse((const uint8_t *)tx->payload, tx->payload_len, NULL);
+    const char *v = json_string_value(json_object_get(p, "record"));
+    bool ok = v && strlen(v) < ATT_RECORD_MAX;
+    if (ok) snprintf(id, ATT_RECORD_MAX, "%s", v);
+    json_decref(p);
+    return ok;
+}
+
+/* Is record id erased on the ledger (at this node's head)? record.erase
+ * marks it "erased" (docs/RECORDS.md), and its bytes must not come back. */
+static bool record_erased(rr *r, const char *id)
+{
+    char key[8 + ATT_RECORD_MAX];
+    if (!id[0]) return false;
+    snprintf(key, sizeof key, "rec/%s", id);
+    json_t *rec = state_json(r->chain, key);
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    bool erased = status && strcmp(status, "erased") == 0;
+    json_decref(rec);
+    return erased;
+}
+
+/* GET api/v1/attachments/{sha256}, a request signed with the node key, into
+ * *out (caller frees; at most want bytes). */
+static cc_err fetch_attachment(rr *r, CURL *c, const char *api, const uint8_t hash[CC_HASH_BYTES],
+                               size_t want, uint8_t **out, size_t *len, cc_errbuf *eb)
+{
+    char hex[CC_HASH_HEX], path[32 + CC_HASH_HEX], url[CATCHUP_URL_MAX], line[320];
+    cc_reqsig_headers sig;
+    cc_peer_answer a = {.max = want};
+    long status = 0;
+    struct curl_slist *hdrs = NULL;
+    snprintf(path, sizeof path, "/v1/attachments/%s", cc_hex(hash, CC_HASH_BYTES, hex));
+    cc_err rc = cc_reqsig_sign(r->key, "GET", path, "", NULL, 0, (int64_t)(cc_now_ms() / 1000), &sig, eb);
+    if (rc != CC_OK) return rc;
+    snprintf(line, sizeof line, "Content-Digest: %s", sig.content_digest);
+    hdrs = curl_slist_append(hdrs, line);
+    snprintf(line, sizeof line, "Signature-Input: %s", sig.signature_input);
+    if (hdrs) hdrs = curl_slist_append(hdrs, line);
+    snprintf(line, sizeof line, "Signature: %s", sig.signature);
+    if (hdrs) hdrs = curl_slist_append(hdrs, line);
+    if (!hdrs) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    snprintf(url, sizeof url, "%s%s%s", strstr(api, "://") ? "" : "http://", api, path);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    if (cr != CURLE_OK)
+        rc =
+            cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url, a.too_long ? "too large" : curl_easy_strerror(cr));
+    else if (status != 200)
+        rc = cc_errf(eb, status == 404 ? CC_ERR_NOT_FOUND : CC_ERR_UNREACHABLE, "%s answered HTTP %ld", url,
+                     status);
+    else if (!a.buf)
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s answered an empty body", url);
+    if (rc != CC_OK) {
+        free(a.buf);
+        return rc;
+    }
+    *out = (uint8_t *)a.buf;
+    *len = a.len;
+    return CC_OK;
+}
+
+/* Fetch one attachment from the peers (apis[first] first), check it
+ * against its SHA-256 and store it; true once stored. */
+static bool fetch_one_attachment(rr *r, CURL *c, const late_att *att, char (*apis)[MEMBER_ADDR_MAX], size_t n,
+                                 size_t first)
+{
+    for (size_t j = 0; j < n && !stopping(r); j++) {
+        const char *api = apis[(first + j) % n];
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        cc_errbuf eb = {{0}};
+        cc_err rc = fetch_attachment(r, c, api, att->hash, att->len, &bytes, &len, &eb);
+        if (rc == CC_OK) rc = cc_chain_attachment_restore(r->chain, att->hash, bytes, len, &eb);
+        free(bytes);
+        if (rc == CC_OK) {
+            pthread_mutex_lock(&r->mu);
+            r->attachments_fetched++;
+            pthread_mutex_unlock(&r->mu);
+            return true;
+        }
+        if (rc != CC_ERR_NOT_FOUND && rc != CC_ERR_UNREACHABLE)
+            cc_node_log(CC_LOG_WARN, "raft", "attachment of block %llu from %s refused: %s",
+                        (unsigned long long)att->height, api, eb.msg);
+    }
+    return false;
+}
+
+/* The attachment bytes of a block applied without them: each tx that
+ * committed with an attachment whose record the ledger has not erased is
+ * fetched from the peers (apis[first] first: the one that gave the block).
+ * What no peer gives is kept in r->late for the end of the catch-up (a
+ * peer further ahead may have erased it already). */
+static void fetch_attachments(rr *r, CURL *c, const cc_block *b, const cc_result *results,
+                              char (*apis)[MEMBER_ADDR_MAX], size_t n, size_t first)
+{
+    for (size_t k = 0; k < b->tx_count; k++) {
+        const cc_tx *tx = &b->txs[k];
+        late_att att = {.height = b->h.height, .len = tx->attachment_len};
+        if (!tx->has_attachment || tx->attachment || results[k].code != CC_OK) continue;
+        memcpy(att.hash, tx->attachment_hash, CC_HASH_BYTES);
+        if (!attachment_record(tx, att.record)) att.record[0] = '\0';
+        if (record_erased(r, att.record) || fetch_one_attachment(r, c, &att, apis, n, first)) continue;
+        if (r->late_count == r->late_cap) {
+            size_t cap = r->late_cap ? 2 * r->late_cap : 16;
+            late_att *more = realloc(r->late, cap * sizeof *more);
+            if (!more) {
+                cc_node_log(CC_LOG_WARN, "raft", "no memory to remember a missing attachment of block %llu",
+                            (unsigned long long)b->h.height);
+                continue;
+            }
+            r->late = more;
+            r->late_cap = cap;
+        }
+        r->late[r->late_count++] = att;
+    }
+}
+
+/* At the end of a catch-up: the attachments no peer gave. Those whose
+ * record the ledger erased since are dropped; the others are asked for once
+ * more, and what is still missing is logged (this node does not hold it). */
+static void fetch_late_attachments(rr *r, CURL *c)
+{
+    size_t erased = 0;
+    char(*apis)[MEMBER_ADDR_MAX] = r->late_count ? calloc(RAFT_MEMBERS_MAX, sizeof *apis) : NULL;
+    size_t n = apis ? peer_apis(r, apis, RAFT_MEMBERS_MAX) : 0;
+    for (size_t i = 0; i < r->late_count; i++) {
+        if (record_erased(r, r->late[i].record)) {
+            erased++;
+        } else if (!fetch_one_attachment(r, c, &r->late[i], apis, n, 0)) {
+            char hex[CC_HASH_HEX];
+            cc_node_log(
+                CC_LOG_WARN, "raft",
+                "the attachment %.16s... of block %llu is on no peer and not erased on the ledger: this "
+                "node does not hold it",
+                cc_hex(r->late[i].hash, CC_HASH_BYTES, hex), (unsigned long long)r->late[i].height);
+        }
+    }
+    if (erased)
+        cc_node_log(CC_LOG_INFO, "raft",
+                    "%zu attachment(s) not fetched: their records were erased on the ledger", erased);
+    free(apis);
+    free(r->late);
+    r->late = NULL;
+    r->late_count = r->late_cap = 0;
+}
+
 /* Block height from the first peer that has one that applies. CC_OK once
  * it is committed; otherwise the last peer's failure in eb. */
 static cc_err fetch_and_apply(rr *r, CURL *c, uint64_t height, cc_result *results, cc_errbuf *eb)
@@ -713,15 +880,7 @@ static cc_err fetch_and_apply(rr *r, CURL *c, uint64_t height, cc_result *result
             rc = cc_errf(&e2, CC_ERR_VERIFY, "the peer sent block %llu", (unsigned long long)b.h.height);
         if (rc == CC_OK) rc = cc_chain_apply(r->chain, &b, r->key, results, &e2);
         if (rc == CC_OK) {
-            size_t missing = 0;
-            for (size_t k = 0; k < b.tx_count; k++)
-                missing += b.txs[k].has_attachment && !b.txs[k].attachment;
-            if (missing)
-                cc_node_log(CC_LOG_WARN, "raft",
-                            "block %llu fetched from %s applied without the bytes of its %zu attachment(s): "
-                            "blocks do not carry them and catch-up does not fetch them yet, so this node "
-                            "does not hold them",
-                            (unsigned long long)height, apis[i], missing);
+            fetch_attachments(r, c, &b, results, apis, n, i);
             if (touches_network(b.txs, b.tx_count, results)) members_refresh(r);
             if (r->hooks.committed) r->hooks.committed(r->hooks.ctx, &b.h, b.txs, b.tx_count, results);
             pthread_mutex_lock(&r->mu);
@@ -792,6 +951,7 @@ static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
                 nanosleep(&ts, NULL);
             }
         }
+        if (head.height >= s.height) fetch_late_attachments(r, c);
         curl_easy_cleanup(c);
         if (head.height < s.height) { /* stopping: a restart restores the snapshot again */
             pthread_mutex_lock(&r->mu);
@@ -1426,6 +1586,7 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
         out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);
     out->blocks_refused = r->blocks_refused;
     out->blocks_fetched = r->blocks_fetched;
+    out->attachments_fetched = r->attachments_fetched;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -1506,6 +1667,7 @@ static void raft_close_impl(cc_consensus *cs)
         free(it->entry);
         free(it);
     }
+    free(r->late);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->mu);
     free(r);

@@ -53,6 +53,7 @@ static const cc_http_route routes[] = {
     {"GET", "/v1/checkpoint/signatures", cc_http_get_checkpoint_sigs, 0},
     {"POST", "/v1/checkpoint/signatures", cc_http_post_checkpoint_sigs, CC_CHECKPOINT_BODY_MAX},
     {"GET", "/v1/evidence", cc_http_get_evidence, 0},
+    {"GET", "/v1/attachments/*", cc_http_get_attachment, 0},
     {"GET", "/v1/identities/*", cc_http_get_identity, 0},
     {"GET", "/v1/orgs", cc_http_get_orgs, 0},
     {"GET", "/v1/orgs/*", cc_http_get_org, 0},

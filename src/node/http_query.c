@@ -66,6 +66,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "raft_state", json_string(cs.raft_state));
         json_object_set_new(v, "blocks_refused", json_integer((json_int_t)cs.blocks_refused));
         json_object_set_new(v, "blocks_fetched", json_integer((json_int_t)cs.blocks_fetched));
+        json_object_set_new(v, "attachments_fetched", json_integer((json_int_t)cs.attachments_fetched));
         json_object_set_new(v, "raft_voters", json_integer((json_int_t)cs.voters));
         json_object_set_new(v, "raft_servers", json_integer((json_int_t)cs.servers));
         json_object_set_new(v, "halted", json_boolean(cs.halted));
@@ -210,6 +211,7 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.raft_leader = cs.leader_self;
         g.blocks_refused = cs.blocks_refused;
         g.blocks_fetched = cs.blocks_fetched;
+        g.attachments_fetched = cs.attachments_fetched;
         g.apply_halted = cs.halted;
     }
     json_t *evidence = NULL;

@@ -154,6 +154,10 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "# HELP carechain_blocks_fetched_total Blocks fetched from peers to catch up to raft snapshots.\n"
             "# TYPE carechain_blocks_fetched_total counter\n"
             "carechain_blocks_fetched_total %llu\n"
+            "# HELP carechain_attachments_fetched_total Attachment bytes of those blocks fetched from "
+            "peers.\n"
+            "# TYPE carechain_attachments_fetched_total counter\n"
+            "carechain_attachments_fetched_total %llu\n"
             "# HELP carechain_apply_halted 1 once this node stopped applying blocks (see its log).\n"
             "# TYPE carechain_apply_halted gauge\n"
             "carechain_apply_halted %d\n"
@@ -161,8 +165,8 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "# TYPE carechain_txs_forwarded_total counter\n"
             "carechain_txs_forwarded_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
-            (unsigned long long)g->blocks_fetched, g->apply_halted ? 1 : 0,
-            (unsigned long long)atomic_load(&m->txs_forwarded));
+            (unsigned long long)g->blocks_fetched, (unsigned long long)g->attachments_fetched,
+            g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded));
     }
 
     pthread_mutex_lock(&m->mu);

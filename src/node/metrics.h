@@ -18,6 +18,7 @@
  *   carechain_raft_leader                    gauge (1 on the leader)
  *   carechain_blocks_refused_total           counter (time rule, stale proposals)
  *   carechain_blocks_fetched_total           counter (catch-up to raft snapshots)
+ *   carechain_attachments_fetched_total      counter (their attachment bytes)
  *   carechain_apply_halted                   gauge (0 | 1)
  *   carechain_txs_forwarded_total            counter (sent to the leader)
  *
@@ -73,6 +74,7 @@ typedef struct cc_metrics_gauges {
     bool raft_leader;
     uint64_t blocks_refused;
     uint64_t blocks_fetched;
+    uint64_t attachments_fetched;
     bool apply_halted;
 } cc_metrics_gauges;
 

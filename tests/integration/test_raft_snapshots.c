@@ -6,7 +6,11 @@
  * blocks to snapshot and truncate its log, then its data and raft
  * directories are wiped: on restart it installs the leader's snapshot,
  * fetches the missing blocks from GET /v1/blocks/{height}/raw, verifies and
- * applies them, and reaches the same head. Then the whole network restarts
+ * applies them, and reaches the same head. Two patient records are written
+ * while it is away and one of them erased: the caught-up follower fetches
+ * the kept record's attachment from its peers (verified against its
+ * SHA-256) and serves the record, and does not bring the erased one back.
+ * Then the whole network restarts
  * from its snapshots and agrees again; verify-chain passes on every
  * directory at the end.
  */
@@ -22,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carechain/chain.h"
+#include "cli/cli.h"
+#include "support/ct_records.h"
 #include "support/support.h"
 
 #define NODES                3
@@ -37,9 +44,13 @@
 #define NOTES_WHILE_AWAY     40 /* blocks committed while the follower is down: > 2 snapshots */
 #define NOTES_BEFORE_RESTART 20
 
+#define RECORD_DOC "{\"resourceType\":\"Observation\",\"status\":\"final\"}"
+
 typedef struct fixture {
     ct_cluster cl;
     uint64_t nonce;
+    cc_key patient;
+    char patient_id[CC_HASH_HEX];
 } fixture;
 
 static fixture fx;
@@ -91,6 +102,8 @@ static int group_setup(void **state)
     memset(&fx, 0, sizeof fx);
     if (ct_cluster_create(&fx.cl, "raft-snap", NODES, NODES) != 0) return -1;
     fx.cl.status_timeout_ms = STATUS_HTTP_MS;
+    ct_key("raft-snap/patient", &fx.patient);
+    ct_pk_hex(&fx.patient, fx.patient_id);
     for (unsigned i = 0; i < NODES; i++)
         if (lower_snapshot_threshold(i) != 0) return -1;
     return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
@@ -132,6 +145,31 @@ static void test_raw_block_endpoint(void **state)
     free(url);
 }
 
+/* A committed record of the patient's own, written through node i; its id
+ * in id (33 bytes). */
+static void put_record(int i, char id[33])
+{
+    cc_cli_http *h = cc_cli_http_new(fx.cl.node[i].url);
+    cc_cli_record_in in = {
+        fx.patient_id, NULL,   (const uint8_t *)RECORD_DOC, strlen(RECORD_DOC), "Observation",
+        "vital-signs", "TREAT"};
+    cc_cli_sent sent;
+    cc_errbuf eb = {{0}};
+    assert_int_equal(cc_cli_record_put(h, fx.cl.net.chain_id, &fx.patient, &in, true, &sent, id, &eb), CC_OK);
+    if (!cc_cli_sent_ok(&sent) || !sent.committed) fail_msg("record.put: %s: %s", sent.code, sent.message);
+    cc_cli_sent_free(&sent);
+    cc_cli_http_free(h);
+}
+
+static void commit_json(int i, const char *type, json_t *payload)
+{
+    cc_cli_http *h = cc_cli_http_new(fx.cl.node[i].url);
+    cc_errbuf eb = {{0}};
+    if (cc_cli_commit_json(h, fx.cl.net.chain_id, &fx.patient, type, payload, NULL, &eb) != CC_OK)
+        fail_msg("%s via node%d: %s", type, i + 1, eb.msg);
+    cc_cli_http_free(h);
+}
+
 /* ---- a wiped follower installs a snapshot and fetches the blocks ------------- */
 
 static void test_wiped_follower_installs_snapshot(void **state)
@@ -142,6 +180,21 @@ static void test_wiped_follower_installs_snapshot(void **state)
     int w = ct_cluster_follower(&fx.cl, leader);
     assert_true(w >= 0);
     assert_int_equal(ct_cluster_stop_node(&fx.cl, w, SIGTERM, STOP_MS), 0);
+
+    /* while it is away: the patient writes two records and erases one */
+    char kept[33], erased[33];
+    cc_cli_http *lh = cc_cli_http_new(fx.cl.node[leader].url);
+    cc_errbuf eb = {{0}};
+    assert_int_equal(cc_cli_commit_json(lh, fx.cl.net.chain_id, &fx.cl.net.admin, "member.register",
+                                        json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient"), NULL,
+                                        &eb),
+                     CC_OK);
+    cc_cli_http_free(lh);
+    put_record(leader, kept);
+    put_record(leader, erased);
+    commit_json(leader, "record.erase",
+                json_pack("{s:s,s:s}", "record", erased, "reason", "patient request"));
+
     for (int k = 0; k < NOTES_WHILE_AWAY; k++) commit_note_via(leader);
     assert_true(has_snapshot(leader)); /* and its log was truncated behind it */
 
@@ -164,8 +217,40 @@ static void test_wiped_follower_installs_snapshot(void **state)
     assert_non_null(st);
     fprintf(stderr, "node%d fetched %lld blocks to reach height %lld\n", w + 1,
             (long long)ct_json_int(st, "blocks_fetched"), (long long)height);
-    assert_true(ct_json_int(st, "blocks_fetched") > 0); /* by block fetch, not by raft's log */
+    assert_true(ct_json_int(st, "blocks_fetched") > 0);          /* by block fetch, not by raft's log */
+    assert_int_equal(ct_json_int(st, "attachments_fetched"), 1); /* the kept record's, not the erased one's */
     json_decref(st);
+
+    /* the caught-up follower serves the kept record (its ciphertext came
+     * from a peer) and not the erased one */
+    cc_cli_http *fh = cc_cli_http_new(fx.cl.node[w].url);
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    json_t *answer = NULL;
+    cc_err rc = cc_cli_record_get(fh, &fx.patient, NULL, kept, "TREAT", &plain, &plain_len, &answer, &eb);
+    if (rc != CC_OK) fail_msg("reading the kept record on node%d: %s", w + 1, eb.msg);
+    assert_int_equal(plain_len, strlen(RECORD_DOC));
+    assert_memory_equal(plain, RECORD_DOC, plain_len);
+    free(plain);
+    /* attachment bytes go to nodes only: not unsigned, not to a person */
+    char *path = ct_strf("/v1/attachments/%s", ct_json_str(json_object_get(answer, "record"), "ciphertext"));
+    char *url = ct_strf("%s%s", fx.cl.node[leader].url, path);
+    ct_resp r;
+    assert_int_equal(ct_get(url, &r), 0);
+    assert_int_equal(r.status, 401);
+    ct_resp_free(&r);
+    ct_signed_resp sr;
+    assert_int_equal(ct_signed_get(fx.cl.node[leader].url, &fx.patient, path, "", 0, NULL, &sr), 0);
+    assert_int_equal(sr.r.status, 403);
+    ct_signed_resp_free(&sr);
+    free(url);
+    free(path);
+    json_decref(answer);
+    answer = NULL;
+    assert_int_not_equal(
+        cc_cli_record_get(fh, &fx.patient, NULL, erased, "TREAT", &plain, &plain_len, &answer, &eb), CC_OK);
+    json_decref(answer);
+    cc_cli_http_free(fh);
     commit_note_via(w);
     assert_true(ct_cluster_wait_converged(&fx.cl, height + 1, NULL, CONVERGE_MS));
 }
