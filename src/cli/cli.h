@@ -374,6 +374,7 @@ int cc_cmd_coverage(int argc, char **argv);
 int cc_cmd_claim(int argc, char **argv);
 int cc_cmd_priorauth(int argc, char **argv);
 int cc_cmd_payment(int argc, char **argv);
+int cc_cmd_trial(int argc, char **argv);
 int cc_cmd_network(int argc, char **argv);
 int cc_cmd_demo(int argc, char **argv);
 int cc_cmd_devnet(int argc, char **argv);

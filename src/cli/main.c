@@ -38,6 +38,7 @@ static const command commands[] = {
     {"claim", cc_cmd_claim, "claims adjudicated at commit (claim submit|simulate|get|list|eob)"},
     {"priorauth", cc_cmd_priorauth, "decide a pended prior authorization (priorauth decide)"},
     {"payment", cc_cmd_payment, "pay adjudicated claims as one remittance (payment settle)"},
+    {"trial", cc_cmd_trial, "clinical trials (trial register|amend|enroll|withdraw|results|integrity|show)"},
     {"network", cc_cmd_network,
      "govern the consensus nodes (network propose-add|propose-remove|approve|members)"},
     {"devnet", cc_cmd_devnet, "run a network of N nodes on this machine until Ctrl-C"},
