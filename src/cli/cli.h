@@ -290,6 +290,8 @@ int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message);
 int cc_cli_demo_records(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
 /* The claims scenario of the demo (demo_claims.c), after the records one. */
 int cc_cli_demo_claims(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
+/* The clinical research scenario of the demo (demo_trials.c), after the claims one. */
+int cc_cli_demo_trials(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
 /* carechain bench --claims N (bench_claims.c): adjudicated claims/s on one node. */
 int cc_cli_bench_claims(uint64_t n, bool json_out);
 

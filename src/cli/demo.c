@@ -531,6 +531,11 @@ static int step_claims(demo *d)
     return cc_cli_demo_claims(d->http, d->chain_id, d->dir);
 }
 
+static int step_trials(demo *d)
+{
+    return cc_cli_demo_trials(d->http, d->chain_id, d->dir);
+}
+
 static const demo_step steps[] = {
     {"Create a fresh network", step_init},
     {"Start the node", step_start},
@@ -543,6 +548,7 @@ static const demo_step steps[] = {
     {"Tampered proofs fail", step_tamper},
     {"Health records: the patient decides who reads, and sees every access", step_records},
     {"Claims: a payer's plan is a contract; claims are adjudicated as they commit", step_claims},
+    {"Research: a trial's outcomes are fixed in advance, and switching them shows", step_trials},
     {"Stop the node(s) and verify the whole chain", step_verify_chain},
 };
 
