@@ -98,6 +98,14 @@ static cc_err trial_field(const json_t *p, cc_errbuf *eb)
     return rc;
 }
 
+/* Prefix eb's message with the list entry it is about. */
+static cc_err entry_error(cc_errbuf *eb, cc_err rc, const char *field, size_t i)
+{
+    char why[sizeof eb->msg];
+    snprintf(why, sizeof why, "%s", eb->msg);
+    return cc_errf(eb, rc, "\"%s\" entry %zu: %s", field, i, why);
+}
+
 /* An array of outcomes {measure, timeFrame, description?}; measures must
  * be distinct within seen (an object of every measure so far). */
 static cc_err outcomes_check(const json_t *p, const char *field, bool required, json_t *seen, cc_errbuf *eb)
@@ -123,7 +131,7 @@ static cc_err outcomes_check(const json_t *p, const char *field, bool required, 
             (rc = cc_payload_str(o, "measure", true, CC_TRIALS_MEASURE_MAX, &measure, eb)) != CC_OK ||
             (rc = cc_payload_str(o, "timeFrame", true, CC_TRIALS_TIME_FRAME_MAX, &frame, eb)) != CC_OK ||
             (rc = cc_payload_str(o, "description", false, CC_TRIALS_DESCRIPTION_MAX, &desc, eb)) != CC_OK)
-            return cc_errf(eb, rc, "\"%s\" entry %zu: %s", field, i, eb->msg);
+            return entry_error(eb, rc, field, i);
         if (json_object_get(seen, measure))
             return cc_errf(eb, CC_ERR_INVALID, "outcome \"%.80s\" is listed twice", measure);
         json_object_set_new(seen, measure, json_true());
@@ -259,7 +267,7 @@ static cc_err results_validate(const json_t *p, cc_errbuf *eb)
             (rc = cc_payload_str(o, "value", true, CC_TRIALS_VALUE_MAX, &s, eb)) != CC_OK ||
             (rc = cc_payload_str(o, "unit", false, CC_TRIALS_VALUE_MAX, &s, eb)) != CC_OK ||
             (rc = cc_payload_str(o, "description", false, CC_TRIALS_DESCRIPTION_MAX, &s, eb)) != CC_OK)
-            return cc_errf(eb, rc, "\"outcomes\" entry %zu: %s", i, eb->msg);
+            return entry_error(eb, rc, "outcomes", i);
         for (size_t j = 0; j < i; j++)
             if (strcmp(str(json_array_get(list, j), "measure"), measure) == 0)
                 return cc_errf(eb, CC_ERR_INVALID, "outcome \"%.80s\" is reported twice", measure);
