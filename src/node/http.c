@@ -78,6 +78,11 @@ static const cc_http_route routes[] = {
     {"POST", "/epcis/capture", cc_http_post_epcis_capture, CC_SUPPLY_EPCIS_MAX},
     {"GET", "/epcis/events", cc_http_get_epcis_events, 0},
     {"GET", "/epcis/epcs/*/events", cc_http_get_epcis_epc_events, 0},
+    {"GET", "/v1/trials/*", cc_http_get_trial, 0},
+    {"GET", "/v1/trials/*/integrity", cc_http_get_trial_integrity, 0},
+    {"GET", "/v1/trials/*/stats", cc_http_get_trial_stats, 0},
+    {"GET", "/fhir/ResearchStudy/*", cc_http_get_fhir_research_study, 0},
+    {"GET", "/fhir/ResearchSubject", cc_http_get_fhir_research_subjects, 0},
     {"GET", "/metrics", cc_http_get_metrics, 0},
 };
 

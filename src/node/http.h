@@ -154,6 +154,13 @@ enum MHD_Result cc_http_get_patient_claims(cc_http_req *req);
 enum MHD_Result cc_http_post_claim_simulate(cc_http_req *req);
 enum MHD_Result cc_http_get_fhir_eob(cc_http_req *req);
 
+/* http_trials.c (docs/TRIALS.md) */
+enum MHD_Result cc_http_get_trial(cc_http_req *req);
+enum MHD_Result cc_http_get_trial_integrity(cc_http_req *req);
+enum MHD_Result cc_http_get_trial_stats(cc_http_req *req);
+enum MHD_Result cc_http_get_fhir_research_study(cc_http_req *req);
+enum MHD_Result cc_http_get_fhir_research_subjects(cc_http_req *req);
+
 /* http_records.c */
 enum MHD_Result cc_http_get_record(cc_http_req *req);
 enum MHD_Result cc_http_get_patient_records(cc_http_req *req);
