@@ -40,10 +40,12 @@ extern "C" {
 #define CC_TX_PAST_WINDOW_MS  (5 * 60 * 1000)    /* block time may precede created by this */
 #define CC_TX_MAX_LIFETIME_MS (24 * 3600 * 1000) /* expiry - created */
 
-#define CC_BLOCK_VERSION   1
-#define CC_HEADER_BYTES    (1 + 32 + 8 + 32 + 8 + 4 + 4 * 32 + 32 + 64)
-#define CC_BLOCK_MAX_TXS   2000
-#define CC_BLOCK_MAX_BYTES (4 * 1024 * 1024)
+#define CC_BLOCK_VERSION     1
+#define CC_HEADER_BYTES      (1 + 32 + 8 + 32 + 8 + 4 + 4 * 32 + 32 + 64)
+#define CC_BLOCK_MAX_TXS     2000
+#define CC_BLOCK_MAX_BYTES   (4 * 1024 * 1024)
+#define CC_BLOCK_RANGE_MAX   256               /* blocks in one GET /v1/blocks/raw answer */
+#define CC_BLOCK_RANGE_BYTES (8 * 1024 * 1024) /* its bytes, past the first block */
 
 #define CC_MERKLE_PATH_MAX 64 /* hashes in an audit path of any tree */
 

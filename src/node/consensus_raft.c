@@ -101,6 +101,7 @@
 #define CATCHUP_RETRY_MS        500   /* pause after every peer failed to give a block */
 #define CATCHUP_GIVE_UP_MS      60000 /* then halt: no peer gave a block that applies */
 #define CATCHUP_URL_MAX         512
+#define CATCHUP_RANGE_BLOCKS    64           /* blocks asked of a peer in one request */
 #define RAFT_MEMBERS_MAX        128          /* nodes of network/config this node tracks */
 #define RAFT_ID_DERIVED_BIT     (1ULL << 62) /* raft ids of nodes added at runtime */
 #define RAFT_CHANGE_RETRY_MS    500          /* pause after a refused or failed configuration change */
@@ -197,13 +198,15 @@ typedef struct rr {
     apply_item *head, *tail;
     bool apply_stop;
     bool apply_idle;
-    uint64_t pushed_seq;          /* items ever queued */
-    uint64_t done_seq;            /* items the apply thread finished (applied, skipped or refused) */
-    uint64_t snap_wait_at;        /* loop: no waiting for a snapshot before this cc_now_ms */
-    bool catchup_abandoned;       /* stopping in the middle of a catch-up: apply nothing more */
-    uint64_t blocks_fetched;      /* blocks fetched from peers for snapshots */
-    uint64_t attachments_fetched; /* their attachment bytes fetched from peers */
-    late_att *late;               /* apply thread: attachments no peer gave yet */
+    uint64_t pushed_seq;               /* items ever queued */
+    uint64_t done_seq;                 /* items the apply thread finished (applied, skipped or refused) */
+    uint64_t snap_wait_at;             /* loop: no waiting for a snapshot before this cc_now_ms */
+    bool catchup_abandoned;            /* stopping in the middle of a catch-up: apply nothing more */
+    uint64_t blocks_fetched;           /* blocks fetched from peers for snapshots */
+    uint64_t attachments_fetched;      /* their attachment bytes fetched from peers */
+    uint64_t block_requests;           /* requests that brought those blocks */
+    char catchup_api[MEMBER_ADDR_MAX]; /* apply thread: the peer that gave blocks last */
+    late_att *late;                    /* apply thread: attachments no peer gave yet */
     size_t late_count, late_cap;
     /* outcome */
     bool halted;
@@ -859,41 +862,121 @@ static void fetch_late_attachments(rr *r, CURL *c)
     r->late_count = r->late_cap = 0;
 }
 
-/* Block height from the first peer that has one that applies. CC_OK once
- * it is committed; otherwise the last peer's failure in eb. */
-static cc_err fetch_and_apply(rr *r, CURL *c, uint64_t height, cc_result *results, cc_errbuf *eb)
+/* GET api/v1/blocks/raw?from=..&count=.. into *out (caller frees): frames
+ * of u32 n || block bytes, from `from` on. A peer without the range
+ * endpoint answers 400 (it takes "raw" for a height): CC_ERR_USAGE. */
+static cc_err fetch_range(CURL *c, const char *api, uint64_t from, unsigned count, uint8_t **out, size_t *len,
+                          cc_errbuf *eb)
+{
+    char url[CATCHUP_URL_MAX];
+    cc_peer_answer a = {.max = CC_BLOCK_RANGE_BYTES + CC_BLOCK_MAX_BYTES + 4u * CC_BLOCK_RANGE_MAX};
+    long status = 0;
+    snprintf(url, sizeof url, "%s%s/v1/blocks/raw?from=%llu&count=%u", strstr(api, "://") ? "" : "http://",
+             api, (unsigned long long)from, count);
+    CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
+    cc_err rc = CC_OK;
+    if (cr != CURLE_OK)
+        rc = cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url,
+                     a.too_long ? "answer too large" : curl_easy_strerror(cr));
+    else if (status != 200)
+        rc = cc_errf(eb,
+                     status == 404   ? CC_ERR_NOT_FOUND
+                     : status == 400 ? CC_ERR_USAGE
+                                     : CC_ERR_UNREACHABLE,
+                     "%s answered HTTP %ld", url, status);
+    else if (!a.buf)
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s answered an empty body", url);
+    if (rc != CC_OK) {
+        free(a.buf);
+        return rc;
+    }
+    *out = (uint8_t *)a.buf;
+    *len = a.len;
+    return CC_OK;
+}
+
+/* Decode and commit one fetched block, which must be at height; then its
+ * attachments (apis[from_peer] first). */
+static cc_err apply_fetched(rr *r, CURL *c, const uint8_t *raw, size_t len, uint64_t height,
+                            char (*apis)[MEMBER_ADDR_MAX], size_t n, size_t from_peer, cc_result *results,
+                            cc_errbuf *eb)
+{
+    cc_block b;
+    memset(&b, 0, sizeof b);
+    cc_err rc = cc_block_decode(raw, len, &b, eb);
+    if (rc == CC_OK && b.h.height != height)
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the peer sent block %llu for %llu", (unsigned long long)b.h.height,
+                     (unsigned long long)height);
+    if (rc == CC_OK) rc = cc_chain_apply(r->chain, &b, r->key, results, eb);
+    if (rc == CC_OK) {
+        fetch_attachments(r, c, &b, results, apis, n, from_peer);
+        if (touches_network(b.txs, b.tx_count, results)) members_refresh(r);
+        if (r->hooks.committed) r->hooks.committed(r->hooks.ctx, &b.h, b.txs, b.tx_count, results);
+        pthread_mutex_lock(&r->mu);
+        r->blocks_fetched++;
+        pthread_mutex_unlock(&r->mu);
+    }
+    cc_block_free(&b);
+    return rc;
+}
+
+/* Blocks from..to, as many as one peer gives in one request (at most
+ * CATCHUP_RANGE_BLOCKS), asking first the peer that answered last
+ * (r->catchup_api), then the others. Every block is committed with
+ * cc_chain_apply, in order; the first that does not apply ends the range
+ * and the next peer is asked for the rest. CC_OK once at least one block
+ * committed; otherwise the last peer's failure in eb. */
+static cc_err fetch_and_apply(rr *r, CURL *c, uint64_t from, uint64_t to, cc_result *results, cc_errbuf *eb)
 {
     char(*apis)[MEMBER_ADDR_MAX] = calloc(RAFT_MEMBERS_MAX, sizeof *apis);
     if (!apis) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
-    size_t n = peer_apis(r, apis, RAFT_MEMBERS_MAX);
+    size_t n = peer_apis(r, apis, RAFT_MEMBERS_MAX), start = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(apis[i], r->catchup_api) == 0) start = i;
+    unsigned count = to - from + 1 < CATCHUP_RANGE_BLOCKS ? (unsigned)(to - from + 1) : CATCHUP_RANGE_BLOCKS;
     cc_err rc = cc_errf(eb, CC_ERR_UNREACHABLE, "no peer API address is known");
-    for (size_t i = 0; i < n && !stopping(r); i++) {
-        uint8_t *raw = NULL;
-        size_t len = 0;
-        cc_block b;
+    for (size_t j = 0; j < n && !stopping(r); j++) {
+        size_t i = (start + j) % n;
+        uint8_t *buf = NULL;
+        size_t len = 0, applied = 0;
+        bool framed = true;
         cc_errbuf e2 = {{0}};
-        memset(&b, 0, sizeof b);
-        rc = fetch_block(c, apis[i], height, &raw, &len, &e2);
-        if (rc == CC_OK) rc = cc_block_decode(raw, len, &b, &e2);
-        free(raw);
-        if (rc == CC_OK && b.h.height != height)
-            rc = cc_errf(&e2, CC_ERR_VERIFY, "the peer sent block %llu", (unsigned long long)b.h.height);
-        if (rc == CC_OK) rc = cc_chain_apply(r->chain, &b, r->key, results, &e2);
-        if (rc == CC_OK) {
-            fetch_attachments(r, c, &b, results, apis, n, i);
-            if (touches_network(b.txs, b.tx_count, results)) members_refresh(r);
-            if (r->hooks.committed) r->hooks.committed(r->hooks.ctx, &b.h, b.txs, b.tx_count, results);
+        rc = fetch_range(c, apis[i], from, count, &buf, &len, &e2);
+        if (rc == CC_ERR_USAGE) { /* an older peer: one block per request */
+            framed = false;
+            rc = fetch_block(c, apis[i], from, &buf, &len, &e2);
+        }
+        cc_reader rd = {buf, len};
+        while (rc == CC_OK && rd.left > 0 && !stopping(r)) {
+            const uint8_t *nb = framed ? cc_take(&rd, 4) : NULL, *raw = buf;
+            size_t raw_len = len;
+            if (framed) {
+                raw_len = nb ? cc_get_u32(nb) : 0;
+                raw = nb ? cc_take(&rd, raw_len) : NULL;
+                if (!raw) {
+                    rc = cc_errf(&e2, CC_ERR_MALFORMED, "the peer's block range is truncated");
+                    break;
+                }
+            } else {
+                rd.left = 0;
+            }
+            rc = apply_fetched(r, c, raw, raw_len, from + applied, apis, n, i, results, &e2);
+            if (rc == CC_OK) applied++;
+        }
+        free(buf);
+        if (applied > 0) {
             pthread_mutex_lock(&r->mu);
-            r->blocks_fetched++;
+            r->block_requests++;
             pthread_mutex_unlock(&r->mu);
-            cc_block_free(&b);
+            snprintf(r->catchup_api, sizeof r->catchup_api, "%s", apis[i]);
+            rc = CC_OK;
             break;
         }
-        cc_block_free(&b);
+        if (rc == CC_OK) rc = cc_errf(&e2, CC_ERR_NOT_FOUND, "%s gave no block", apis[i]);
         cc_errf(eb, rc, "%s", e2.msg);
         if (rc != CC_ERR_NOT_FOUND && rc != CC_ERR_UNREACHABLE)
             cc_node_log(CC_LOG_WARN, "raft", "block %llu from %s refused (%s): %s; trying the next peer",
-                        (unsigned long long)height, apis[i], cc_err_name(rc), e2.msg);
+                        (unsigned long long)(from + applied), apis[i], cc_err_name(rc), e2.msg);
         if (cc_chain_halted(r->chain, NULL, 0)) break; /* evidence recorded: nothing applies any more */
     }
     free(apis);
@@ -930,7 +1013,7 @@ static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
                     (unsigned long long)s.height, hex, (unsigned long long)head.height);
         uint64_t give_up = cc_now_ms() + CATCHUP_GIVE_UP_MS;
         while (head.height < s.height) {
-            cc_err rc = fetch_and_apply(r, c, head.height + 1, results, &eb);
+            cc_err rc = fetch_and_apply(r, c, head.height + 1, s.height, results, &eb);
             if (rc == CC_OK) {
                 cc_chain_head(r->chain, &head);
                 give_up = cc_now_ms() + CATCHUP_GIVE_UP_MS;
@@ -1587,6 +1670,7 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->blocks_refused = r->blocks_refused;
     out->blocks_fetched = r->blocks_fetched;
     out->attachments_fetched = r->attachments_fetched;
+    out->block_requests = r->block_requests;
     pthread_mutex_unlock(&r->mu);
 }
 

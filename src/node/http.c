@@ -47,6 +47,7 @@ static const cc_http_route routes[] = {
     {"GET", "/v1/tx/*", cc_http_get_tx, 0},
     {"GET", "/v1/tx/*/proof", cc_http_get_proof, 0},
     {"GET", "/v1/blocks", cc_http_get_blocks, 0},
+    {"GET", "/v1/blocks/raw", cc_http_get_blocks_raw, 0}, /* before /v1/blocks/{height} */
     {"GET", "/v1/blocks/*", cc_http_get_block, 0},
     {"GET", "/v1/blocks/*/raw", cc_http_get_block_raw, 0},
     {"GET", "/v1/checkpoint", cc_http_get_checkpoint, 0},

@@ -96,6 +96,7 @@ enum MHD_Result cc_http_get_checkpoint_sigs(cc_http_req *req);
 enum MHD_Result cc_http_get_evidence(cc_http_req *req);
 /* http_replica.c */
 enum MHD_Result cc_http_get_attachment(cc_http_req *req);
+enum MHD_Result cc_http_get_blocks_raw(cc_http_req *req);
 /* http_network.c */
 enum MHD_Result cc_http_get_network(cc_http_req *req);
 enum MHD_Result cc_http_get_network_node(cc_http_req *req);

@@ -67,6 +67,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "blocks_refused", json_integer((json_int_t)cs.blocks_refused));
         json_object_set_new(v, "blocks_fetched", json_integer((json_int_t)cs.blocks_fetched));
         json_object_set_new(v, "attachments_fetched", json_integer((json_int_t)cs.attachments_fetched));
+        json_object_set_new(v, "block_requests", json_integer((json_int_t)cs.block_requests));
         json_object_set_new(v, "raft_voters", json_integer((json_int_t)cs.voters));
         json_object_set_new(v, "raft_servers", json_integer((json_int_t)cs.servers));
         json_object_set_new(v, "halted", json_boolean(cs.halted));
