@@ -616,9 +616,10 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
 /* ---- catch-up to a snapshot (apply thread) ---------------------------------------------
  * A snapshot record: u8 version = 1 || 7 zero bytes || u64 height || block hash || state
  * root (80 bytes). The node fetches blocks head+1..height from the peers' GET
- * /v1/blocks/{height}/raw, applies each with cc_chain_apply (linkage, proposer and its
- * signature, tx root, every tx signature, re-execution against the signed roots), and ends
- * at the record's hash and root. */
+ * /v1/blocks/raw?from=..&count=.. (ranges; the peer that answered last first), applies
+ * each with cc_chain_apply (linkage, proposer and its signature, tx root, every tx
+ * signature, re-execution against the signed roots), fetches the attachment bytes of
+ * their txs (GET /v1/attachments/{sha256}), and ends at the record's hash and root. */
 
 typedef struct snap_record {
     uint64_t height;
