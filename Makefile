@@ -37,6 +37,10 @@ TEST_LIBS  := $(shell pkg-config --libs cmocka)
 LIB_SRC := $(wildcard src/core/*.c src/store/*.c src/exec/*.c src/apps/*.c src/node/*.c src/cli/*.c)
 LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The explorer (web/) compiled into the binary: scripts/embed-web.sh writes a C table.
+WEB_FILES := $(wildcard web/*)
+WEB_GEN   := $(BUILD)/gen/web_assets.c
+LIB_OBJ   += $(BUILD)/obj/gen/web_assets.o
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
@@ -55,6 +59,16 @@ SIM_BIN    := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/sim/%)
 all: $(BUILD)/carechain $(BUILD)/libcarechain.a
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(WEB_GEN): $(WEB_FILES) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)scripts/embed-web.sh web > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/web_assets.o: $(WEB_GEN)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -114,12 +128,12 @@ asan:
 	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 scripts/run-tests.sh unit integration
 
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: $(WEB_GEN)
 	@mkdir -p $(BUILD)/fuzz
 	@for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
 	    clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itests $(PKG_CFLAGS) -g -O1 \
-	        -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) -o $(BUILD)/fuzz/$$n $(LDLIBS) || exit 1; \
+	        -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) $(WEB_GEN) -o $(BUILD)/fuzz/$$n $(LDLIBS) || exit 1; \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
 	done

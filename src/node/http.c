@@ -78,6 +78,10 @@ static const cc_http_route routes[] = {
     {"GET", "/epcis/events", cc_http_get_epcis_events, 0},
     {"GET", "/epcis/epcs/*/events", cc_http_get_epcis_epc_events, 0},
     {"GET", "/metrics", cc_http_get_metrics, 0},
+    {"GET", "/v1/genesis", cc_http_get_genesis, 0},
+    {"GET", "/ui", cc_http_get_ui_redirect, 0},
+    {"GET", "/ui/", cc_http_get_ui, 0},
+    {"GET", "/ui/*", cc_http_get_ui, 0},
 };
 
 /* ---- responders ---------------------------------------------------------- */
