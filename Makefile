@@ -2,6 +2,7 @@
 #
 #   make            build/carechain and build/libcarechain.a
 #   make test       every test; the last line is "N passed, N failed"
+#   make ui         the explorer's browser tests only (Chromium + playwright-core)
 #   make demo       install what is missing, build, run the single-node demo
 #   make asan       unit + integration tests under ASan + UBSan (build-asan/)
 #   make fuzz       libFuzzer targets (clang), each run for FUZZ_SECONDS
@@ -55,7 +56,7 @@ INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/replay_%)
 SIM_BIN    := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/sim/%)
 
-.PHONY: all test unit integration sim demo asan fuzz lint bench clean
+.PHONY: all test unit integration sim ui demo asan fuzz lint bench clean
 all: $(BUILD)/carechain $(BUILD)/libcarechain.a
 
 $(BUILD)/obj/%.o: %.c
@@ -115,6 +116,9 @@ integration: all $(INTEG_BIN)
 
 sim: all $(SIM_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh sim
+
+ui: all
+	@BUILD=$(BUILD) scripts/run-tests.sh ui
 
 demo: all
 	$(BUILD)/carechain demo
