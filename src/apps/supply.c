@@ -125,6 +125,15 @@ static size_t list_len(const json_t *p, const char *field)
     return json_array_size(json_object_get(p, field));
 }
 
+/* A new reference to the array p holds under field, or a new empty array.
+ * For json_pack's "o" (which takes the reference): a fresh array given to
+ * "O" instead is incremented again and never freed. */
+static json_t *list_ref(const json_t *p, const char *field)
+{
+    json_t *v = json_object_get(p, field);
+    return v ? json_incref(v) : json_array();
+}
+
 /* "units" and "cases", at least one item in all. */
 static cc_err items_check(const json_t *p, cc_errbuf *eb)
 {
@@ -556,31 +565,83 @@ static bool serial_ok(const char *s)
     return cc_gs1_serial_valid(s);
 }
 
+/* A serial range, {"prefix","start","count","width"}: count serials
+ * prefix + (start + k) in decimal, zero-padded to width digits. A list of
+ * 10,000 serials does not fit the 64 KiB payload; a range does. */
+static cc_err range_check(const json_t *p, cc_errbuf *eb)
+{
+    static const char *const fields[] = {"prefix", "start", "count", "width", NULL};
+    json_t *r = json_object_get(p, "range");
+    const char *prefix = NULL;
+    json_int_t start = 0, count = 0, width = 0;
+    cc_err rc;
+    if (!json_is_object(r))
+        return cc_errf(eb, CC_ERR_INVALID, "\"range\" must be {\"prefix\",\"start\",\"count\",\"width\"}");
+    if ((rc = cc_payload_only(r, fields, eb)) != CC_OK ||
+        (rc = cc_payload_str(r, "prefix", false, CC_GS1_SERIAL_MAX, &prefix, eb)) != CC_OK ||
+        (rc = cc_payload_int(r, "width", true, 1, 18, &width, eb)) != CC_OK ||
+        (rc = cc_payload_int(r, "start", true, 0, 999999999999999999LL, &start, eb)) != CC_OK ||
+        (rc = cc_payload_int(r, "count", true, 1, CC_SUPPLY_BATCH_MAX, &count, eb)) != CC_OK)
+        return rc;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    if (prefix && !cc_gs1_serial_valid(prefix))
+        return cc_errf(eb, CC_ERR_INVALID, "range \"prefix\" holds a character outside the GS1 set");
+    if (plen + (size_t)width > CC_GS1_SERIAL_MAX)
+        return cc_errf(eb, CC_ERR_INVALID, "range serials would be longer than %d characters",
+                       CC_GS1_SERIAL_MAX);
+    json_int_t limit = 1;
+    for (json_int_t i = 0; i < width; i++) limit *= 10;
+    if (start + count > limit)
+        return cc_errf(eb, CC_ERR_INVALID, "range runs past %lld digits", (long long)width);
+    return CC_OK;
+}
+
+/* How many serials a commission names, and the k-th of them. */
+static size_t serial_count(const json_t *p)
+{
+    json_t *r = json_object_get(p, "range");
+    return r ? (size_t)json_integer_value(json_object_get(r, "count")) : list_len(p, "serials");
+}
+
+static const char *serial_at(const json_t *p, size_t k, char buf[CC_GS1_SERIAL_MAX + 1])
+{
+    json_t *r = json_object_get(p, "range");
+    if (!r) return json_string_value(json_array_get(json_object_get(p, "serials"), k));
+    const char *prefix = json_string_value(json_object_get(r, "prefix"));
+    snprintf(buf, CC_GS1_SERIAL_MAX + 1, "%s%0*lld", prefix ? prefix : "",
+             (int)json_integer_value(json_object_get(r, "width")),
+             (long long)(json_integer_value(json_object_get(r, "start")) + (json_int_t)k));
+    return buf;
+}
+
 static cc_err commission_validate(const json_t *p, cc_errbuf *eb)
 {
-    static const char *const fields[] = {"gtin", "lot", "exp", "serials", NULL};
+    static const char *const fields[] = {"gtin", "lot", "exp", "serials", "range", NULL};
     const char *gtin, *lot, *exp;
+    bool has_range = json_object_get(p, "range") != NULL;
     cc_err rc;
     if ((rc = cc_payload_only(p, fields, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "gtin", true, CC_GS1_GTIN_DIGITS, &gtin, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "lot", true, CC_GS1_LOT_MAX, &lot, eb)) != CC_OK ||
         (rc = cc_payload_str(p, "exp", true, CC_GS1_EXP_DIGITS, &exp, eb)) != CC_OK ||
-        (rc = id_list(p, "serials", true, CC_SUPPLY_BATCH_MAX, serial_ok, "a GS1 serial", eb)) != CC_OK)
+        (rc = id_list(p, "serials", false, CC_SUPPLY_BATCH_MAX, serial_ok, "a GS1 serial", eb)) != CC_OK ||
+        (has_range && (rc = range_check(p, eb)) != CC_OK))
         return rc;
     if (!cc_gs1_gtin_valid(gtin))
         return cc_errf(eb, CC_ERR_INVALID, "\"gtin\" must be a GTIN-14 with a valid check digit");
     if (!cc_gs1_lot_valid(lot)) return cc_errf(eb, CC_ERR_INVALID, "\"lot\" is not a GS1 lot number");
     if (!cc_gs1_exp_valid(exp)) return cc_errf(eb, CC_ERR_INVALID, "\"exp\" must be a date YYMMDD");
-    if (list_len(p, "serials") == 0) return cc_errf(eb, CC_ERR_INVALID, "\"serials\" is empty");
+    if (has_range == (json_object_get(p, "serials") != NULL))
+        return cc_errf(eb, CC_ERR_INVALID, "a commission names either \"serials\" or a \"range\"");
+    if (serial_count(p) == 0) return cc_errf(eb, CC_ERR_INVALID, "\"serials\" is empty");
     return CC_OK;
 }
 
 static cc_err commission_op(op *o)
 {
     const char *gtin = str(o->p, "gtin"), *lot = str(o->p, "lot"), *exp = str(o->p, "exp");
-    json_t *product = NULL, *x, *lotv = NULL;
+    json_t *product = NULL, *lotv = NULL;
     char key[UNIT_KEY_MAX + 16];
-    size_t i;
     cc_err rc = product_get(o, gtin, &product);
     if (rc != CC_OK) return rc;
     bool mine = streq(str(product, "org"), o->org);
@@ -603,19 +664,17 @@ static cc_err commission_op(op *o)
     else if (rc != CC_OK)
         return rc;
     if (!lotv) return CC_ERR_NOMEM;
-    json_t *serials = json_object_get(o->p, "serials");
+    size_t count = serial_count(o->p);
     json_object_set_new(lotv, "count",
-                        json_integer(json_integer_value(json_object_get(lotv, "count")) +
-                                     (json_int_t)json_array_size(serials)));
+                        json_integer(json_integer_value(json_object_get(lotv, "count")) + (json_int_t)count));
     if ((rc = put(o, key, lotv)) != CC_OK) return rc;
 
     /* Each unit record in canonical form (keys sorted), formatted directly:
      * commissioning writes up to 10,000 of them. */
-    char rec[512];
+    char rec[512], buf[CC_GS1_SERIAL_MAX + 1];
     const char *plain_lot = cc_json_str_plain(lot) ? lot : NULL;
-    json_array_foreach(serials, i, x)
-    {
-        const char *serial = json_string_value(x);
+    for (size_t k = 0; k < count; k++) {
+        const char *serial = serial_at(o->p, k, buf);
         const uint8_t *old;
         size_t old_len;
         snprintf(key, sizeof key, "dunit/%s/%s", gtin, serial);
@@ -690,10 +749,8 @@ static cc_err aggregate_op(op *o)
         if (it->top) ev_add(it->v, o->ev);
     }
     if ((rc = items_flush(o, &s)) != CC_OK) goto out;
-    json_t *c =
-        json_pack("{s:s, s:s, s:O, s:O, s:o}", "own", o->org, "st", "active", "units",
-                  json_object_get(o->p, "units") ? json_object_get(o->p, "units") : json_array(), "cases",
-                  json_object_get(o->p, "cases") ? json_object_get(o->p, "cases") : json_array(), "ev", evs);
+    json_t *c = json_pack("{s:s, s:s, s:o, s:o, s:o}", "own", o->org, "st", "active", "units",
+                          list_ref(o->p, "units"), "cases", list_ref(o->p, "cases"), "ev", evs);
     evs = NULL;
     if (c) ev_add(c, o->ev);
     rc = put(o, key, c);
@@ -804,11 +861,10 @@ static cc_err ship_common(op *o, bool is_return)
     if (rc == CC_OK) rc = items_flush(o, &s);
     char key[16 + EVENT_ID_MAX];
     snprintf(key, sizeof key, "dship/%s", o->ev);
-    json_t *ship = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:O, s:O, s:s}", "from", o->org, "to", to,
+    json_t *ship = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:O, s:s}", "from", o->org, "to", to,
                              "kind", is_return ? "return" : "sale", "time", (json_int_t)o->ctx->time_ms,
-                             "units", units, "cases", cases, "top",
-                             json_object_get(o->p, "cases") ? json_object_get(o->p, "cases") : json_array(),
-                             "transaction", json_object_get(o->p, "transaction"), "status", "open");
+                             "units", units, "cases", cases, "top", list_ref(o->p, "cases"), "transaction",
+                             json_object_get(o->p, "transaction"), "status", "open");
     if (rc == CC_OK)
         rc = put(o, key, ship);
     else
@@ -923,6 +979,8 @@ static cc_err receive_op(op *o)
 {
     const char *named = str(o->p, "shipment");
     json_t *ship = NULL, *received = json_array(), *unexpected = json_array(), *shipments = json_array();
+    json_t *flagged_cases = json_array(); /* top-level cases flagged unexpected, and cases inside them */
+    size_t flagged = 0;                   /* items flagged, not transferred */
     items s = {0};
     char key[16 + EVENT_ID_MAX];
     cc_err rc = CC_OK;
@@ -943,6 +1001,17 @@ static cc_err receive_op(op *o)
         item *it = &s.v[i];
         const char *st = str(it->v, "st"), *to = str(it->v, "to"), *sid = str(it->v, "ship");
         bool in_transit = streq(st, "transit");
+        /* What a flagged case holds is flagged with it. items_add_case
+         * loads a case before its contents, so its id is listed by now;
+         * without this, its units failed the check below ("not in transit
+         * ... (it is transit)") and the whole receipt was refused. */
+        if (!it->top && in_list(flagged_cases, str(it->v, "in"))) {
+            json_array_append_new(it->is_case ? flagged_cases : unexpected, json_string(it->id));
+            flagged++;
+            json_decref(it->v);
+            it->v = NULL; /* not written back */
+            continue;
+        }
         if (in_transit && !streq(to, o->org)) {
             rc = cc_errf(o->ctx->eb, CC_ERR_FORBIDDEN, "%s %s is shipped to %s, not to %s", what(it), it->id,
                          to, o->org);
@@ -955,10 +1024,20 @@ static cc_err receive_op(op *o)
                              what(it), it->id, o->org, st);
                 goto out;
             }
-            if (!it->is_case) json_array_append_new(unexpected, json_string(it->id));
+            json_array_append_new(it->is_case ? flagged_cases : unexpected, json_string(it->id));
+            flagged++;
             json_decref(it->v);
             it->v = NULL; /* not written back */
             continue;
+        }
+        /* A packed unit or case is received with its case (the invariant
+         * above: only top-level items are received). Taken alone it would
+         * change hands while its case stayed in transit with the sender,
+         * and neither could be received, unpacked or shipped after that. */
+        if (it->top && str(it->v, "in")) {
+            rc = cc_errf(o->ctx->eb, CC_ERR_CONFLICT, "%s %s is packed in case %s: receive the case",
+                         what(it), it->id, str(it->v, "in"));
+            goto out;
         }
         if (!in_list(shipments, sid)) json_array_append_new(shipments, json_string(sid));
         const char *prev = str(it->v, "own");
@@ -972,8 +1051,7 @@ static cc_err receive_op(op *o)
         ev_add(it->v, o->ev);
         if (!it->is_case) json_array_append_new(received, json_string(it->id));
     }
-    if (json_array_size(received) == 0 && json_array_size(unexpected) > 0 &&
-        s.n == json_array_size(unexpected)) {
+    if (flagged > 0 && flagged == s.n) {
         rc = cc_errf(o->ctx->eb, CC_ERR_CONFLICT, "nothing received was in shipment %.12s…", named);
         goto out;
     }
@@ -991,6 +1069,7 @@ out:
     json_decref(ship);
     json_decref(received);
     json_decref(unexpected);
+    json_decref(flagged_cases);
     json_decref(shipments);
     items_free(&s);
     return rc;
@@ -1589,9 +1668,8 @@ cc_err cc_supply_verify(cc_state_reader get_fn, void *ctx, const cc_supply_query
         json_t *owners = json_deep_copy(json_object_get(unit, "past"));
         if (!owners) owners = json_array();
         json_array_append_new(owners, json_string(str(unit, "own")));
-        json_t *h =
-            json_pack("{s:s, s:s, s:o, s:O}", "manufacturer", str(unit, "mfr"), "lot", lot, "owners", owners,
-                      "events", json_object_get(unit, "ev") ? json_object_get(unit, "ev") : json_array());
+        json_t *h = json_pack("{s:s, s:s, s:o, s:o}", "manufacturer", str(unit, "mfr"), "lot", lot, "owners",
+                              owners, "events", list_ref(unit, "ev"));
         if (h && exp) json_object_set_new(h, "exp", json_string(exp));
         if (h && str(unit, "to")) json_object_set_new(h, "to", json_string(str(unit, "to")));
         if (h && str(unit, "in")) json_object_set_new(h, "case", json_string(str(unit, "in")));

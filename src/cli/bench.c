@@ -404,7 +404,8 @@ static cc_err start_network(bench *b, cc_errbuf *eb)
         if (i < cc_cli_org_count)
             snprintf(path, sizeof path, "%s/keys/admin-%s.key", b->dir, cc_cli_orgs[i].id);
         else
-            snprintf(path, sizeof path, "%s/keys/%s.key", b->dir, cc_cli_members[i - cc_cli_org_count].role);
+            snprintf(path, sizeof path, "%s/keys/%s.key", b->dir,
+                     cc_cli_member_key(&cc_cli_members[i - cc_cli_org_count]));
         rc = cc_key_load(path, &b->signers[i], NULL, eb);
         if (rc != CC_OK) return rc;
         b->signer_count++;
@@ -1325,7 +1326,7 @@ static void stop_nodes(bench *b)
 int cc_cmd_bench(int argc, char **argv)
 {
     const char *txs_s = NULL, *dir = NULL, *batch_s = NULL, *clients_s = NULL, *lat_s = NULL, *rate_s = NULL,
-               *lat_batch_s = NULL, *nodes_s = NULL, *claims_s = NULL;
+               *lat_batch_s = NULL, *nodes_s = NULL, *claims_s = NULL, *drugs_s = NULL;
     bool keep = false, etcd = false;
     const cc_cli_opt opts[] = {
         {"txs", "N", "pre-signed note.put txs to commit (default 200000)", &txs_s},
@@ -1341,11 +1342,14 @@ int cc_cmd_bench(int argc, char **argv)
         {"keep", NULL, "keep the temp network directory afterwards", &keep},
         {"claims", "N", "instead: adjudicated 10-line claims/s on one node (plan with a Lua rule)",
          &claims_s},
+        {"drugs", "N",
+         "instead: commission N serials (e.g. 100000), then drug verifications/s over HTTP, on one node",
+         &drugs_s},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {
         "bench",
-        "[--nodes N] [--txs N] [--dir D] [--batch 2000] [--clients 4] [--etcd] | --claims N",
+        "[--nodes N] [--txs N] [--dir D] [--batch 2000] [--clients 4] [--etcd] | --claims N | --drugs N",
         "Measure committed tx/s of one node (or N raft nodes) against this machine's Ed25519 verify rate,\n"
         "and latency.",
         opts,
@@ -1362,6 +1366,12 @@ int cc_cmd_bench(int argc, char **argv)
         if (!cc_cli_parse_u64(claims_s, false, &n) || n < 1 || n > 10000000)
             return cc_cli_usage(ctx.cmd, "--claims must be 1..10000000");
         return cc_cli_bench_claims(n, ctx.json);
+    }
+    if (drugs_s) {
+        uint64_t n;
+        if (!cc_cli_parse_u64(drugs_s, false, &n) || n < 1 || n > 10000000)
+            return cc_cli_usage(ctx.cmd, "--drugs must be 1..10000000");
+        return cc_cli_bench_drugs(n, ctx.json);
     }
 
     bench *b = calloc(1, sizeof *b);

@@ -162,6 +162,23 @@ bool cc_cli_hex_ok(const char *hex, size_t n)
     return cc_unhex(hex, bin, n) == CC_OK;
 }
 
+void cc_cli_url_encode(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && n + 4 <= cap; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+            *p == '.' || *p == '_' || *p == '~') {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    if (cap) out[n < cap ? n : cap - 1] = '\0';
+}
+
 const char *cc_cli_short(const char *hex, char out[CC_CLI_SHORT_BYTES])
 {
     size_t n = hex ? strlen(hex) : 0;

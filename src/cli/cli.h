@@ -70,6 +70,11 @@ bool cc_cli_parse_u64(const char *str, bool bytes, uint64_t *out);
 #define CC_CLI_HEX_MAX_BYTES 64
 bool cc_cli_hex_ok(const char *hex, size_t n);
 
+/* Percent-encode s for a URL path segment or query value: everything but
+ * A-Z a-z 0-9 - . _ ~ becomes %XX. out (cap bytes) is always terminated;
+ * cap = 3 * strlen(s) + 1 always fits. */
+void cc_cli_url_encode(const char *s, char *out, size_t cap);
+
 /* ---- output ----------------------------------------------------------------- */
 
 /* "3f1c…e2": the first 4 and last 2 hex digits. out holds 16 bytes. */
@@ -290,6 +295,18 @@ int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message);
 int cc_cli_demo_records(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
 /* The claims scenario of the demo (demo_claims.c), after the records one. */
 int cc_cli_demo_claims(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
+/* The drug supply chain scenario of the demo (demo_drugs.c), after claims. */
+int cc_cli_demo_drugs(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
+/* carechain bench --drugs N (bench_drugs.c): commissioned serials/s, then
+ * verification answers/s over HTTP, on one node. */
+int cc_cli_bench_drugs(uint64_t n, bool json_out);
+/* A GET /v1/drugs/verify answer in plain words into out: "GENUINE — saleable",
+ * "NOT VERIFIED: <reason>" or "verified but NOT SALEABLE: <info, ...>".
+ * true when verified and saleable. (cmd_drug.c) */
+bool cc_cli_drug_verdict(const json_t *ans, char *out, size_t cap);
+/* One alert of GET /v1/drugs/alerts as a line into out ("clone: unit
+ * 00312345678906.SN1 — presenter_org drugstore, ..."). Returns out. */
+const char *cc_cli_drug_alert_text(const json_t *alert, char *out, size_t cap);
 /* carechain bench --claims N (bench_claims.c): adjudicated claims/s on one node. */
 int cc_cli_bench_claims(uint64_t n, bool json_out);
 
@@ -301,7 +318,12 @@ typedef struct cc_cli_org {
  * registers it with member.register, signed by the admin of its org. */
 typedef struct cc_cli_member {
     const char *role, *org, *name;
+    const char *key; /* the key file keys/<key>.key; NULL = the role (a second
+                        member with a role already taken needs its own name) */
 } cc_cli_member;
+
+/* The key file name of a keyring member (without .key). */
+const char *cc_cli_member_key(const cc_cli_member *m);
 
 extern const cc_cli_org cc_cli_orgs[];
 extern const size_t cc_cli_org_count;
@@ -378,6 +400,8 @@ int cc_cmd_network(int argc, char **argv);
 int cc_cmd_demo(int argc, char **argv);
 int cc_cmd_devnet(int argc, char **argv);
 int cc_cmd_bench(int argc, char **argv);
+int cc_cmd_drug(int argc, char **argv);
+int cc_cmd_epcis(int argc, char **argv);
 
 /* Dispatch "GROUP SUB ..." to one of subs (NULL-terminated names). */
 typedef struct cc_cli_sub {

@@ -23,26 +23,34 @@
 #define PATH_BYTES     4096
 
 const cc_cli_org cc_cli_orgs[] = {
-    {"hospital", "St Example Hospital", "hospital"}, {"payer", "Example Health Plan", "payer"},
-    {"pharma", "Example Pharma", "manufacturer"},    {"distributor", "Example Wholesale", "distributor"},
-    {"pharmacy", "Corner Pharmacy", "pharmacy"},     {"research", "Example Research Sponsor", "sponsor"},
-    {"regulator", "Example Regulator", "regulator"}, {"clinic", "Riverside Clinic", "clinic"},
+    {"hospital", "St Example Hospital", "hospital"},    {"payer", "Example Health Plan", "payer"},
+    {"pharma", "Example Pharma", "manufacturer"},       {"distributor", "Example Wholesale", "distributor"},
+    {"pharmacy", "Corner Pharmacy", "pharmacy"},        {"research", "Example Research Sponsor", "sponsor"},
+    {"regulator", "Example Regulator", "regulator"},    {"clinic", "Riverside Clinic", "clinic"},
+    {"drugstore", "Main Street Drugstore", "pharmacy"},
 };
 const size_t cc_cli_org_count = sizeof cc_cli_orgs / sizeof cc_cli_orgs[0];
 
 const cc_cli_member cc_cli_members[] = {
-    {"clinician", "hospital", "Dr Ada Example"},
-    {"patient", "hospital", "Demo patient"},
-    {"payer", "payer", "Claims officer"},
-    {"manufacturer", "pharma", "Batch release manager"},
-    {"distributor", "distributor", "Warehouse lead"},
-    {"pharmacy", "pharmacy", "Pharmacist"},
-    {"sponsor", "research", "Trial sponsor"},
-    {"researcher", "research", "Study researcher"},
-    {"regulator", "regulator", "Inspector"},
-    {"auditor", "regulator", "Auditor"},
+    {"clinician", "hospital", "Dr Ada Example", NULL},
+    {"patient", "hospital", "Demo patient", NULL},
+    {"payer", "payer", "Claims officer", NULL},
+    {"manufacturer", "pharma", "Batch release manager", NULL},
+    {"distributor", "distributor", "Warehouse lead", NULL},
+    {"pharmacy", "pharmacy", "Pharmacist", NULL},
+    {"sponsor", "research", "Trial sponsor", NULL},
+    {"researcher", "research", "Study researcher", NULL},
+    {"regulator", "regulator", "Inspector", NULL},
+    {"auditor", "regulator", "Auditor", NULL},
+    /* a second pharmacy, where the supply chain demo's clone turns up */
+    {"pharmacy", "drugstore", "Drugstore pharmacist", "pharmacy2"},
 };
 const size_t cc_cli_member_count = sizeof cc_cli_members / sizeof cc_cli_members[0];
+
+const char *cc_cli_member_key(const cc_cli_member *m)
+{
+    return m->key ? m->key : m->role;
+}
 
 char *cc_cli_member_payload(const cc_key *k, const char *role, const char *name)
 {
@@ -164,7 +172,7 @@ cc_err cc_cli_net_init_ports(const char *dir, unsigned nodes, const char *chain_
     for (size_t i = 0; i < cc_cli_member_count; i++) {
         const cc_cli_member *m = &cc_cli_members[i];
         cc_key_generate(&k);
-        snprintf(path, sizeof path, "%s/keys/%s.key", dir, m->role);
+        snprintf(path, sizeof path, "%s/keys/%s.key", dir, cc_cli_member_key(m));
         rc = save_key(path, &k, m->name, m->role, m->org, eb);
         cc_key_wipe(&k);
         if (rc != CC_OK) goto err;

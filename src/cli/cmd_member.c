@@ -131,7 +131,7 @@ cc_err cc_cli_keyring_register(cc_cli_http *h, const char *net_dir, const uint8_
         snprintf(path, sizeof path, "%s/keys/admin-%s.key", net_dir, m->org);
         rc = cc_key_load(path, &admin, NULL, eb);
         if (rc != CC_OK) break;
-        snprintf(path, sizeof path, "%s/keys/%s.key", net_dir, m->role);
+        snprintf(path, sizeof path, "%s/keys/%s.key", net_dir, cc_cli_member_key(m));
         rc = cc_key_load(path, &k, NULL, eb);
         if (rc == CC_OK) {
             char *payload = cc_cli_member_payload(&k, m->role, m->name);

@@ -531,6 +531,11 @@ static int step_claims(demo *d)
     return cc_cli_demo_claims(d->http, d->chain_id, d->dir);
 }
 
+static int step_drugs(demo *d)
+{
+    return cc_cli_demo_drugs(d->http, d->chain_id, d->dir);
+}
+
 static const demo_step steps[] = {
     {"Create a fresh network", step_init},
     {"Start the node", step_start},
@@ -543,6 +548,8 @@ static const demo_step steps[] = {
     {"Tampered proofs fail", step_tamper},
     {"Health records: the patient decides who reads, and sees every access", step_records},
     {"Claims: a payer's plan is a contract; claims are adjudicated as they commit", step_claims},
+    {"Drug supply chain: every package traced from its maker to the patient; clones and recalls flagged",
+     step_drugs},
     {"Stop the node(s) and verify the whole chain", step_verify_chain},
 };
 

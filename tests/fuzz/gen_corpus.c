@@ -300,6 +300,9 @@ int main(int argc, char **argv)
     payload(
         18, "drug-commission-dup",
         "{\"gtin\":\"00312345678906\",\"lot\":\"LOT42\",\"exp\":\"281231\",\"serials\":[\"SN1\",\"SN1\"]}");
+    payload(18, "drug-commission-range",
+            "{\"gtin\":\"00312345678906\",\"lot\":\"LOT42\",\"exp\":\"281231\",\"range\":{\"prefix\":\"SN\","
+            "\"start\":1,\"count\":10000,\"width\":10}}");
     payload(18, "drug-commission-bad-exp",
             "{\"gtin\":\"00312345678906\",\"lot\":\"LOT42\",\"exp\":\"281341\",\"serials\":[\"SN1\"]}");
     payload(19, "drug-aggregate-valid",

@@ -46,7 +46,11 @@ static void run_demo(const char *nodes, int port)
                             "deny, CARC 18",
                             "pend, CARC 133",
                             "EFT-DEMO-0001",
-                            "2 of them paid"};
+                            "2 of them paid",
+                            "GENUINE \u2014 saleable",
+                            "flags it as a clone",
+                            "verified but NOT SALEABLE: Recalled",
+                            "- clone: unit 00312345678906.SN1001"};
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
         if (!strstr(out, expect[i])) fail_msg("demo output lacks \"%s\":\n%s", expect[i], out);
     }
