@@ -120,6 +120,10 @@ async function setUp() {
   await register("admin-pharma", "manufacturer", "manufacturer");
   await register("admin-pharmacy", "pharmacy", "pharmacy");
   ctx.patient = keyId("patient");
+  // the patient's own record: encrypted by the CLI, listed (not opened) by the page
+  fs.writeFileSync(path.join(ctx.dir, "obs.json"), JSON.stringify({ resourceType: "Observation", status: "final",
+    category: [{ coding: [{ code: "laboratory" }] }], code: { text: "HbA1c" }, valueString: "6.1 %" }));
+  await cli("record", "put", "--key", "keys/patient.key", "--patient", ctx.patient, "--file", "obs.json", "--category", "laboratory");
   // A unit that is commissioned, shipped to the pharmacy, received and
   // dispensed: presented again, it is a clone.
   ctx.gtin = "00312345678906";
@@ -240,12 +244,15 @@ test("network_page", async ({ browser }) => {
   await finish(page, "network");
 });
 
-test("network_page_phone_width", async ({ browser }) => {
-  const page = await openPage(browser, "#/network", { viewport: { width: 375, height: 800 } });
-  await page.locator("table").first().waitFor();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  assert(overflow <= 1, `the page is ${overflow} px wider than a phone screen`);
-  await finish(page, "network-phone");
+test("every_page_at_phone_width", async ({ browser }) => {
+  for (const [hash, wait] of [["#/network", "#height"], [`#/tx/${ctx.realTx}`, "#verify"], ["#/patient", "main .note"],
+    ["#/drug", "#drug-id"], ["#/claims", "main .note"], ["#/trial", "#trial-id"]]) {
+    const page = await openPage(browser, hash, { viewport: { width: 375, height: 800 } });
+    await page.locator(wait).first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert(overflow <= 1, `${hash} is ${overflow} px wider than a phone screen`);
+    await finish(page, hash === "#/network" || hash === "#/drug" ? `${hash.slice(2)}-phone` : null);
+  }
 });
 
 test("block_page", async ({ browser }) => {
@@ -293,6 +300,14 @@ test("patient_page_grant_and_revoke", async ({ browser }) => {
   await page.getByRole("heading", { name: "Consents" }).waitFor();
   await page.getByText("No consents yet.").waitFor({ timeout: 20000 });
   await page.getByText("No break-glass reads").waitFor({ timeout: 20000 });
+  const records = await page.locator("section[aria-labelledby=h-records]").textContent();
+  assert(/Observation/.test(records) && /laboratory/.test(records), "the patient's record is not listed: " + records);
+  // a read permit would need the record's key re-wrapped: the page says it cannot, in words
+  await page.check("#grant-read");
+  await page.fill("#grant-to", "clinic");
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  await page.getByText("which this browser page cannot do yet").waitFor();
+  await page.uncheck("#grant-read");
   // a write consent for the clinic, for treatment: needs no re-wrapped keys
   await page.selectOption("#grant-kind", "org");
   await page.fill("#grant-to", "clinic");
@@ -314,6 +329,30 @@ test("patient_page_grant_and_revoke", async ({ browser }) => {
   const after = await cli("consent", "list", "--key", "keys/patient.key", "--json");
   assert(/"inactive"|"revoked"/.test(after), "after revoking, the API does not say the consent is inactive: " + after.slice(0, 400));
   await finish(again, null);
+});
+
+test("keyboard_navigation", async ({ browser }) => {
+  const page = await openPage(browser, "#/network");
+  await page.locator("#height").waitFor();
+  // Tab from the top reaches the skip link first, then the navigation
+  await page.keyboard.press("Tab");
+  assert((await page.evaluate(() => document.activeElement.textContent)) === "Skip to content", "the first Tab stop is not the skip link");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  assert((await page.evaluate(() => document.activeElement.textContent)) === "Patient", "Tab does not walk the navigation links");
+  // the search box by keyboard alone: type a height, press Enter
+  await page.focus("#search");
+  await page.keyboard.type("1");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Block 1" }).waitFor();
+  // a bad query is answered in words
+  await page.goto(ctx.url + "/ui/#/network");
+  await page.focus("#search");
+  await page.keyboard.type("not-a-tx");
+  await page.keyboard.press("Enter");
+  await page.getByText("Type a block height").waitFor();
+  await finish(page, null);
 });
 
 test("patient_page_bad_key_file", async ({ browser }) => {
@@ -401,6 +440,23 @@ test("trial_integrity_report", async ({ browser }) => {
   page.expectedLoadErrors = probe.ok ? 0 : 1;
   await page.locator("#trial-result").getByText(/./).first().waitFor({ timeout: 15000 });
   await finish(page, "trial-report");
+});
+
+test("tx_verify_forged_checkpoint", async ({ browser }) => {
+  const page = await openPage(browser, `#/tx/${ctx.realTx}`);
+  // A node that forges the checkpoint's signature: one bit of it flipped.
+  await page.route("**/v1/tx/*/proof", async (route) => {
+    const res = await route.fetch();
+    const proof = await res.json();
+    const s = proof.checkpoint.signatures[0];
+    s.sig = (s.sig[0] === "0" ? "1" : "0") + s.sig.slice(1);
+    await route.fulfill({ response: res, json: proof });
+  });
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.locator("#verify-result .verdict").waitFor({ timeout: 15000 });
+  const text = await page.locator("#verify-result").textContent();
+  assert(/Not verified\./.test(text) && /a majority is needed/.test(text), "a forged checkpoint signature is not caught: " + text);
+  await finish(page, null);
 });
 
 // ---- main ------------------------------------------------------------------
