@@ -4,6 +4,8 @@
 // Secret keys are imported as non-extractable CryptoKeys: once loaded, no
 // script (this one included) can read the seed back or send it anywhere.
 
+import { edPkToX, edSeedToX } from "./sealedbox.js";
+
 export const utf8 = new TextEncoder();
 
 export function hex(bytes) {
@@ -121,6 +123,7 @@ export async function loadKeyFile(text) {
   if (!(await ed25519Supported()))
     throw new Error("this browser's WebCrypto has no Ed25519, so it cannot sign with the key");
   let priv;
+  let x = null; // the X25519 form, to open and make sealed boxes (record keys)
   try {
     priv = await crypto.subtle.importKey(
       "jwk",
@@ -129,6 +132,11 @@ export async function loadKeyFile(text) {
       false,
       ["sign"],
     );
+    try {
+      x = { pub: edPkToX(pk), priv: await edSeedToX(seed) };
+    } catch (e) {
+      x = null; // no X25519 in this WebCrypto: the pages say what they cannot do
+    }
   } finally {
     seed.fill(0);
     j.secret = "";
@@ -137,7 +145,7 @@ export async function loadKeyFile(text) {
   const probe = utf8.encode("carechain key check");
   if (!(await ed25519Verify(pk, await sign(probe), probe)))
     throw new Error("the secret in the key file does not belong to its id");
-  return { id: hex(pk), pk, name: j.name || "", role: j.role || "", org: j.org || "", sign };
+  return { id: hex(pk), pk, name: j.name || "", role: j.role || "", org: j.org || "", sign, x };
 }
 
 // Canonical JSON (PROTOCOL.md): compact, keys sorted bytewise, integers only.

@@ -48,7 +48,7 @@ async function claimDetail(key, id, box) {
         c.payment ? ["Payment", cell("payment", c.payment)] : null,
         notes.length ? ["Notes", notes.join(" ")] : null,
       ]),
-      lines.length ? table(cols, lines.map((l) => cols.map((k) => cell(k, l[k]))), "Adjudication, line by line (amounts in currency units; reasons are X12 CARC codes)") : null,
+      lines.length ? table(cols.map((k) => k.replace(/Cents$/, "").replace(/([A-Z])/g, " $1").toLowerCase()), lines.map((l) => cols.map((k) => cell(k, l[k]))), "Adjudication, line by line (amounts in currency units; reasons are X12 CARC codes)") : null,
       Array.isArray(c.history) && c.history.length ? table(["Status", "Time", "Height"], c.history.map((h) => [h.status, time(h.time), String(h.height ?? "")]), "History") : null);
   } catch (e) {
     clear(box, errorNote(e, `Claim ${id}`));
@@ -80,7 +80,7 @@ export async function render(main) {
       const r = await signed(key, "GET", `/v1/patients/${p}/claims`);
       clear(list, r.claims.length
         ? table(["Claim", "Use", "Status", "Plan", "Plan pays", "Patient pays", "Paid", ""],
-          r.claims.map((c) => [c.id, c.use, statusBadge(c.status, c.outcome), `${c.plan} v${c.planVersion}`, money(c.benefitCents), money(c.patientCents), c.payment ? "yes" : "no",
+          r.claims.map((c) => [idSpan(c.id, 16), c.use, statusBadge(c.status, c.outcome), `${c.plan} v${c.planVersion}`, money(c.benefitCents), money(c.patientCents), c.payment ? "yes" : "no",
             el("button", { type: "button", class: "small", onclick: () => claimDetail(key, c.id, detail) }, "Details")]),
           `${r.total} claims your organisation may read, newest first`)
         : note("info", "No claims of this patient that your organisation may read."));

@@ -5,6 +5,8 @@
 // alerts. Each read is itself audited by the node (docs/RECORDS.md).
 
 import { get, sendTx, signed } from "./api.js";
+import { b64, unb64, unhex } from "./crypto.js";
+import { edPkToX, seal, sealOpen } from "./sealedbox.js";
 import { clear, currentKey, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
 
 const PURPOSES = [
@@ -166,16 +168,16 @@ export async function render(main) {
       provision: provision.value,
     };
     if (days.value) payload.period = { until: Date.now() + Number(days.value) * DAY_MS };
-    if (provision.value === "permit" && actions.includes("read") && activeRecords.length) {
-      // A read permit must carry each covered record's data key re-wrapped
-      // for the grantee (an X25519 sealed box), which WebCrypto cannot make.
+    const needKeys = provision.value === "permit" && actions.includes("read") && activeRecords.length > 0;
+    if (needKeys && !key.x) {
       return clear(grantOut, note("warn",
-        `A read permit must re-wrap the data keys of your ${activeRecords.length} records for the grantee (X25519 sealed boxes), which this browser page cannot do yet. ` +
+        `A read permit must re-wrap the data keys of your ${activeRecords.length} records for the grantee (X25519 sealed boxes), and this browser's WebCrypto has no X25519. ` +
         "Grant it with `carechain consent grant`, or grant write or deny here."));
     }
     grantButton.disabled = true;
-    clear(grantOut, note("info", "Signing the consent here and waiting for its block…"));
+    clear(grantOut, note("info", needKeys ? `Re-wrapping the keys of ${activeRecords.length} records here for the grantee…` : "Signing the consent here and waiting for its block…"));
     try {
+      if (needKeys) payload.keys = await rewrapKeys(payload.grantee);
       const r = await sendTx(key, "consent.grant", payload);
       clear(grantOut, note("ok", el("span", { id: "granted" }, `Granted: consent ${r.txid}`), ` committed in block ${r.height}.`));
       await loadConsents();
@@ -184,6 +186,28 @@ export async function render(main) {
     } finally {
       grantButton.disabled = false;
     }
+  }
+
+  // A read permit carries each covered record's data key sealed for the
+  // grantee: open the patient's own copy (fetched with a signed read), seal
+  // it to the grantee's X25519 key. The data keys exist only in this function.
+  async function rewrapKeys(g) {
+    let recipient = g.identity;
+    if (g.org) {
+      const o = await get(`/v1/orgs/${encodeURIComponent(g.org)}`);
+      if (!o.records_key) throw new Error(`organisation ${g.org} has no records key, so no record key can be wrapped for it`);
+      recipient = o.records_key;
+    }
+    const rx = edPkToX(unhex(recipient, 32));
+    const keys = {};
+    for (const rec of activeRecords) {
+      const r = await signed(key, "GET", `/v1/records/${rec.record}?purpose=TREAT`);
+      if (!r.key || !r.key.wrapped) throw new Error(`record ${rec.record} came without a key wrapped for you`);
+      const dataKey = await sealOpen(unb64(r.key.wrapped), key.x.pub, key.x.priv);
+      keys[rec.record] = b64(await seal(dataKey, rx));
+      dataKey.fill(0);
+    }
+    return keys;
   }
 
   const reload = el("button", { type: "button", onclick: async () => {
