@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "apps/apps.h"
+#include "apps/trials.h"
 
 static const char *const purposes[] = {"TREAT", "HPAYMT", "HOPERAT", "HRESCH", "ETREAT", NULL};
 
@@ -278,7 +279,7 @@ cc_err cc_access_is_patient_or_delegate(cc_state_reader get, void *ctx, const ch
 /* Why a consent that names the requester, the action and the record did
  * not permit, from least to most specific (the decision names the most
  * specific one it found). */
-typedef enum near_miss { MISS_NONE, MISS_PERIOD, MISS_REVOKED, MISS_PURPOSE } near_miss;
+typedef enum near_miss { MISS_NONE, MISS_PERIOD, MISS_REVOKED, MISS_NOT_ENROLLED, MISS_PURPOSE } near_miss;
 
 static void decide(cc_access_decision *out, bool permit, const char *via, const char *consent)
 {
@@ -360,13 +361,24 @@ cc_err cc_access_decide(cc_state_reader get, void *ctx, const cc_access_request 
         bool via_org;
         uint64_t edge = 0;
         if (!id || consent_get(get, ctx, id, &c) != CC_OK) continue;
-        if (!grantee_is(c, &r, &via_org) || !list_has(json_object_get(c, "actions"), action) ||
+        /* a research consent names a trial: it speaks to the researchers the
+         * trial names, while the patient is enrolled (docs/TRIALS.md) */
+        const char *trial = json_string_value(json_object_get(c, "trial"));
+        bool named = false, enrolled = false, grantee = grantee_is(c, &r, &via_org);
+        if (trial && (rc = cc_trials_research_check(get, ctx, trial, rq->patient, r.hex, &named,
+                                                    &enrolled)) != CC_OK) {
+            json_decref(c);
+            json_decref(ids);
+            return rc;
+        }
+        if (!(trial ? named : grantee) || !list_has(json_object_get(c, "actions"), action) ||
             (!whole && !cc_consent_covers(c, rtype, cat, rid))) {
             json_decref(c);
             continue;
         }
         near_miss m = !consent_active(c)                                       ? MISS_REVOKED
                       : consent_period(c, rq->now_ms, &edge) != PERIOD_ACTIVE  ? MISS_PERIOD
+                      : trial && !enrolled                                     ? MISS_NOT_ENROLLED
                       : !list_has(json_object_get(c, "purposes"), rq->purpose) ? MISS_PURPOSE
                                                                                : MISS_NONE;
         if (m == MISS_NONE && consent_is(c, "deny")) {
@@ -414,6 +426,10 @@ cc_err cc_access_decide(cc_state_reader get, void *ctx, const cc_access_request 
     if (miss == MISS_PURPOSE)
         snprintf(out->reason, sizeof out->reason, "consent %.12s… does not cover purpose %.16s", miss_id,
                  rq->purpose ? rq->purpose : "");
+    else if (miss == MISS_NOT_ENROLLED)
+        snprintf(out->reason, sizeof out->reason,
+                 "research consent %.12s… covers a trial the patient is not (or no longer) enrolled in",
+                 miss_id);
     else if (miss == MISS_REVOKED)
         snprintf(out->reason, sizeof out->reason, "consent %.12s… was revoked", miss_id);
     else if (miss == MISS_PERIOD && miss_edge > rq->now_ms)

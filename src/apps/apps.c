@@ -18,6 +18,7 @@ static const cc_tx_type *const modules[] = {
     cc_audit_tx_types,    /* audit.access */
     cc_claims_tx_types,   /* plan.deploy, coverage.enroll, claim.submit, priorauth.decide, payment.settle */
     cc_supply_tx_types,   /* drug.*, epcis.capture (docs/SUPPLY.md) */
+    cc_trials_tx_types,   /* trial.register, .amend, .enroll, .withdraw, .results (docs/TRIALS.md) */
 };
 
 const cc_tx_type *cc_tx_type_find(const char *name)

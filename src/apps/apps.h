@@ -17,6 +17,12 @@ extern const cc_tx_type cc_records_tx_types[];
 extern const cc_tx_type cc_audit_tx_types[];
 extern const cc_tx_type cc_claims_tx_types[];
 extern const cc_tx_type cc_supply_tx_types[];
+extern const cc_tx_type cc_trials_tx_types[];
+
+/* Revoke consent id as consent.revoke does (the signer must act for the
+ * patient; keys taken back; a research consent ends the patient's
+ * participation in its trial). trial.withdraw uses it. */
+cc_err cc_consent_revoke(cc_exec_ctx *ctx, const char *id, const char *reason);
 
 /* Genesis state of the network module: node records and network/config. */
 cc_err cc_network_genesis(cc_exec_ctx *ctx);

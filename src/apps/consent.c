@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "apps/apps.h"
+#include "apps/trials.h"
 #include "carechain/records.h"
 
 #define PURPOSES_MAX 5 /* every purpose of use once */
@@ -80,10 +81,28 @@ static bool is_active(const json_t *identity)
 
 /* ---- consent.grant ------------------------------------------------------------- */
 
+/* A research consent names a trial (docs/TRIALS.md): a read permit for
+ * purpose HRESCH only. The researchers named on the trial read through it
+ * while the patient is enrolled. */
+static cc_err research_check(const json_t *p, bool permit, cc_errbuf *eb)
+{
+    const char *trial = str(p, "trial");
+    const json_t *purposes = json_object_get(p, "purposes"), *actions = json_object_get(p, "actions");
+    if (!trial || !cc_trials_id_valid(trial))
+        return cc_errf(eb, CC_ERR_INVALID,
+                       "\"trial\" must be a trial id (NCT followed by 8 digits, or a "
+                       "sponsor's id)");
+    if (!permit || json_array_size(actions) != 1 || !lists(p, "actions", "read") ||
+        json_array_size(purposes) != 1 || !lists(p, "purposes", "HRESCH"))
+        return cc_errf(eb, CC_ERR_INVALID,
+                       "a consent naming a trial is a read permit for purpose HRESCH only");
+    return CC_OK;
+}
+
 static cc_err grant_validate(const json_t *p, cc_errbuf *eb)
 {
     static const char *const fields[] = {"patient", "grantee",   "actions", "scope", "purposes",
-                                         "period",  "provision", "keys",    NULL};
+                                         "period",  "provision", "keys",    "trial", NULL};
     static const char *const grantee_fields[] = {"identity", "org", NULL};
     static const char *const scope_fields[] = {"resourceTypes", "categories", "records", NULL};
     static const char *const period_fields[] = {"from", "until", NULL};
@@ -140,6 +159,7 @@ static cc_err grant_validate(const json_t *p, cc_errbuf *eb)
         if (until >= 0 && until <= from)
             return cc_errf(eb, CC_ERR_INVALID, "the period must end (\"until\") after it starts (\"from\")");
     }
+    if (json_object_get(p, "trial") && (rc = research_check(p, permit, eb)) != CC_OK) return rc;
     if (json_object_get(p, "keys")) {
         if (!permit || !lists(p, "actions", "read"))
             return cc_errf(eb, CC_ERR_INVALID, "only a read permit carries \"keys\"");
@@ -344,9 +364,8 @@ static cc_err withdraw_keys(cc_exec_ctx *ctx, const json_t *consent)
     return rc;
 }
 
-static cc_err revoke_apply(cc_exec_ctx *ctx)
+cc_err cc_consent_revoke(cc_exec_ctx *ctx, const char *id, const char *reason)
 {
-    const char *id = str(ctx->payload, "consent"), *reason = str(ctx->payload, "reason");
     char key[16 + CC_HASH_HEX], signer[CC_HASH_HEX];
     json_t *c = NULL;
     snprintf(key, sizeof key, "consent/%s", id);
@@ -366,8 +385,15 @@ static cc_err revoke_apply(cc_exec_ctx *ctx)
     }
     if (rc == CC_OK && strcmp(str(c, "provision"), "permit") == 0 && lists(c, "actions", "read"))
         rc = withdraw_keys(ctx, c);
+    if (rc == CC_OK && str(c, "trial"))
+        rc = cc_trials_consent_revoked(ctx, c, reason); /* ends participation */
     json_decref(c);
     return rc;
+}
+
+static cc_err revoke_apply(cc_exec_ctx *ctx)
+{
+    return cc_consent_revoke(ctx, str(ctx->payload, "consent"), str(ctx->payload, "reason"));
 }
 
 /* ---- patient.delegate ---------------------------------------------------------------- */

@@ -307,6 +307,8 @@ bool cc_cli_drug_verdict(const json_t *ans, char *out, size_t cap);
 /* One alert of GET /v1/drugs/alerts as a line into out ("clone: unit
  * 00312345678906.SN1 — presenter_org drugstore, ..."). Returns out. */
 const char *cc_cli_drug_alert_text(const json_t *alert, char *out, size_t cap);
+/* The clinical research scenario of the demo (demo_trials.c), after the claims one. */
+int cc_cli_demo_trials(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const char *net_dir);
 /* carechain bench --claims N (bench_claims.c): adjudicated claims/s on one node. */
 int cc_cli_bench_claims(uint64_t n, bool json_out);
 
@@ -396,6 +398,7 @@ int cc_cmd_coverage(int argc, char **argv);
 int cc_cmd_claim(int argc, char **argv);
 int cc_cmd_priorauth(int argc, char **argv);
 int cc_cmd_payment(int argc, char **argv);
+int cc_cmd_trial(int argc, char **argv);
 int cc_cmd_network(int argc, char **argv);
 int cc_cmd_demo(int argc, char **argv);
 int cc_cmd_devnet(int argc, char **argv);

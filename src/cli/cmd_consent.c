@@ -47,7 +47,8 @@ static bool parse_date(const char *s, uint64_t *ms)
 static int consent_grant(int argc, char **argv)
 {
     const char *patient = NULL, *to = NULL, *to_org = NULL, *actions = "read", *purposes = NULL,
-               *types = NULL, *categories = NULL, *records = NULL, *from = NULL, *until = NULL, *days = NULL;
+               *types = NULL, *categories = NULL, *records = NULL, *from = NULL, *until = NULL, *days = NULL,
+               *trial = NULL;
     bool deny = false;
     cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
@@ -64,6 +65,7 @@ static int consent_grant(int argc, char **argv)
         {"until", "DATE", "valid until (exclusive)", &until},
         {"days", "N", "valid for N days from now (instead of --until)", &days},
         {"deny", NULL, "a deny provision (it overrides every permit)", &deny},
+        {"trial", "ID", "a research consent for this trial (read, --purpose HRESCH; docs/TRIALS.md)", &trial},
         CC_CLI_OPT_NO_WAIT(&w),
         CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
@@ -119,6 +121,7 @@ static int consent_grant(int argc, char **argv)
     }
     json_t *consent = json_pack("{s:s, s:o, s:o, s:o, s:s}", "patient", patient, "grantee", grantee,
                                 "actions", act, "purposes", purp, "provision", deny ? "deny" : "permit");
+    if (consent && trial) json_object_set_new(consent, "trial", json_string(trial));
     if (consent && json_object_size(period) > 0) json_object_set(consent, "period", period);
     json_decref(period);
     json_t *scope = json_object();

@@ -536,6 +536,11 @@ static int step_drugs(demo *d)
     return cc_cli_demo_drugs(d->http, d->chain_id, d->dir);
 }
 
+static int step_trials(demo *d)
+{
+    return cc_cli_demo_trials(d->http, d->chain_id, d->dir);
+}
+
 static const demo_step steps[] = {
     {"Create a fresh network", step_init},
     {"Start the node", step_start},
@@ -550,6 +555,7 @@ static const demo_step steps[] = {
     {"Claims: a payer's plan is a contract; claims are adjudicated as they commit", step_claims},
     {"Drug supply chain: every package traced from its maker to the patient; clones and recalls flagged",
      step_drugs},
+    {"Research: a trial's outcomes are fixed in advance, and switching them shows", step_trials},
     {"Stop the node(s) and verify the whole chain", step_verify_chain},
 };
 

@@ -41,6 +41,7 @@ static const command commands[] = {
     {"drug", cc_cmd_drug,
      "the drug supply chain (drug commission|ship|receive|dispense|verify|history|alerts|...)"},
     {"epcis", cc_cmd_epcis, "EPCIS 2.0 events (epcis capture FILE, epcis events EPC)"},
+    {"trial", cc_cmd_trial, "clinical trials (trial register|amend|enroll|withdraw|results|integrity|show)"},
     {"network", cc_cmd_network,
      "govern the consensus nodes (network propose-add|propose-remove|approve|members)"},
     {"devnet", cc_cmd_devnet, "run a network of N nodes on this machine until Ctrl-C"},

@@ -157,6 +157,13 @@ enum MHD_Result cc_http_get_ui(cc_http_req *req);
 enum MHD_Result cc_http_get_ui_redirect(cc_http_req *req);
 enum MHD_Result cc_http_get_genesis(cc_http_req *req);
 
+/* http_trials.c (docs/TRIALS.md) */
+enum MHD_Result cc_http_get_trial(cc_http_req *req);
+enum MHD_Result cc_http_get_trial_integrity(cc_http_req *req);
+enum MHD_Result cc_http_get_trial_stats(cc_http_req *req);
+enum MHD_Result cc_http_get_fhir_research_study(cc_http_req *req);
+enum MHD_Result cc_http_get_fhir_research_subjects(cc_http_req *req);
+
 /* http_records.c */
 enum MHD_Result cc_http_get_record(cc_http_req *req);
 enum MHD_Result cc_http_get_patient_records(cc_http_req *req);
