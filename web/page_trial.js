@@ -24,7 +24,7 @@ function proofLinks(v) {
 function describe(f) {
   if (typeof f === "string") return f;
   return f.message || f.detail || f.description || f.summary ||
-    Object.entries(f).filter(([k, v]) => typeof v !== "object" && !TXID.test(String(v)) && k !== "kind" && k !== "type").map(([k, v]) => `${k}: ${v}`).join("; ");
+    Object.entries(f).filter(([k, v]) => typeof v !== "object" && !TXID.test(String(v)) && k !== "rule" && k !== "kind" && k !== "type").map(([k, v]) => `${k}: ${v}`).join("; ");
 }
 
 function report(r, id) {
@@ -40,7 +40,7 @@ function report(r, id) {
   } else {
     parts.push(el("div", { class: "verdict-box bad", role: "alert" }, el("span", { class: "big", id: "trial-verdict" }, `${findings.length} integrity finding${findings.length > 1 ? "s" : ""}`),
       "Each cites the transactions that prove it; open one to check its inclusion proof."),
-    table(["Finding", "What", "Proof"], findings.map((f) => [String(f.kind || f.type || f.code || "finding").replace(/_/g, " "), describe(f), proofLinks(f)])));
+    table(["Finding", "What", "Proof"], findings.map((f) => [String(f.rule || f.kind || f.type || "finding").replace(/[-_]/g, " "), describe(f), proofLinks(f)])));
   }
   return parts;
 }
