@@ -79,8 +79,9 @@ export async function sha256(bytes) {
 }
 
 let edSupport;
-// Whether this browser's WebCrypto has Ed25519 (Chromium 137+, Firefox 129+,
-// Safari 17+). Without it nothing here can check or make a signature.
+// Whether this browser's WebCrypto has Ed25519 (current Chromium, Firefox
+// and Safari do; older ones do not). Without it nothing here can check or
+// make a signature, and the pages say so.
 export async function ed25519Supported() {
   if (edSupport === undefined) {
     try {
