@@ -2,6 +2,7 @@
 #
 #   make            build/carechain and build/libcarechain.a
 #   make test       every test; the last line is "N passed, N failed"
+#   make ui         the explorer's browser tests only (Chromium + playwright-core)
 #   make demo       install what is missing, build, run the single-node demo
 #   make asan       unit + integration tests under ASan + UBSan (build-asan/)
 #   make fuzz       libFuzzer targets (clang), each run for FUZZ_SECONDS
@@ -37,6 +38,10 @@ TEST_LIBS  := $(shell pkg-config --libs cmocka)
 LIB_SRC := $(wildcard src/core/*.c src/store/*.c src/exec/*.c src/apps/*.c src/node/*.c src/cli/*.c)
 LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The explorer (web/) compiled into the binary: scripts/embed-web.sh writes a C table.
+WEB_FILES := $(wildcard web/*)
+WEB_GEN   := $(BUILD)/gen/web_assets.c
+LIB_OBJ   += $(BUILD)/obj/gen/web_assets.o
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
@@ -51,10 +56,20 @@ INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/replay_%)
 SIM_BIN    := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/sim/%)
 
-.PHONY: all test unit integration sim demo asan fuzz lint bench clean
+.PHONY: all test unit integration sim ui demo asan fuzz lint bench clean
 all: $(BUILD)/carechain $(BUILD)/libcarechain.a
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(WEB_GEN): $(WEB_FILES) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)scripts/embed-web.sh web > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/web_assets.o: $(WEB_GEN)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -114,6 +129,9 @@ integration: all $(BUILD)/carechain-faults $(INTEG_BIN)
 sim: all $(SIM_BIN)
 	@BUILD=$(BUILD) scripts/run-tests.sh sim
 
+ui: all
+	@BUILD=$(BUILD) scripts/run-tests.sh ui
+
 demo: all
 	$(BUILD)/carechain demo
 
@@ -126,12 +144,12 @@ asan:
 	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 scripts/run-tests.sh unit integration
 
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: $(WEB_GEN)
 	@mkdir -p $(BUILD)/fuzz
 	@for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
 	    clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itests $(PKG_CFLAGS) -g -O1 \
-	        -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) -o $(BUILD)/fuzz/$$n $(LDLIBS) || exit 1; \
+	        -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) $(WEB_GEN) -o $(BUILD)/fuzz/$$n $(LDLIBS) || exit 1; \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
 	done

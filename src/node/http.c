@@ -85,6 +85,10 @@ static const cc_http_route routes[] = {
     {"GET", "/fhir/ResearchStudy/*", cc_http_get_fhir_research_study, 0},
     {"GET", "/fhir/ResearchSubject", cc_http_get_fhir_research_subjects, 0},
     {"GET", "/metrics", cc_http_get_metrics, 0},
+    {"GET", "/v1/genesis", cc_http_get_genesis, 0},
+    {"GET", "/ui", cc_http_get_ui_redirect, 0},
+    {"GET", "/ui/", cc_http_get_ui, 0},
+    {"GET", "/ui/*", cc_http_get_ui, 0},
 };
 
 /* ---- responders ---------------------------------------------------------- */

@@ -155,6 +155,11 @@ enum MHD_Result cc_http_get_patient_claims(cc_http_req *req);
 enum MHD_Result cc_http_post_claim_simulate(cc_http_req *req);
 enum MHD_Result cc_http_get_fhir_eob(cc_http_req *req);
 
+/* http_ui.c: the explorer's files (web/) and the genesis file */
+enum MHD_Result cc_http_get_ui(cc_http_req *req);
+enum MHD_Result cc_http_get_ui_redirect(cc_http_req *req);
+enum MHD_Result cc_http_get_genesis(cc_http_req *req);
+
 /* http_trials.c (docs/TRIALS.md) */
 enum MHD_Result cc_http_get_trial(cc_http_req *req);
 enum MHD_Result cc_http_get_trial_integrity(cc_http_req *req);

@@ -1,0 +1,221 @@
+// crypto.js — bytes, hex and base64, SHA-256 and Ed25519 through WebCrypto,
+// key files, carechain tx encodings and RFC 9421 signed requests
+// (docs/PROTOCOL.md, docs/RECORDS.md "Signed requests").
+// Secret keys are imported as non-extractable CryptoKeys: once loaded, no
+// script (this one included) can read the seed back or send it anywhere.
+
+import { edPkToX, edSeedToX } from "./sealedbox.js";
+
+export const utf8 = new TextEncoder();
+
+export function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function unhex(s, want) {
+  if (typeof s !== "string" || !/^([0-9a-fA-F]{2})*$/.test(s))
+    throw new Error("not hex: " + String(s).slice(0, 20));
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(2 * i, 2), 16);
+  if (want !== undefined && out.length !== want)
+    throw new Error(`expected ${want} bytes of hex, got ${out.length}`);
+  return out;
+}
+
+export function b64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function unb64(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function b64url(bytes) {
+  return b64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function concat(...parts) {
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+export function equal(a, b) {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
+export function u16(n) {
+  return new Uint8Array([(n >> 8) & 0xff, n & 0xff]);
+}
+
+export function u32(n) {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+}
+
+export function u64(n) {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+export async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+let edSupport;
+// Whether this browser's WebCrypto has Ed25519 (current Chromium, Firefox
+// and Safari do; older ones do not). Without it nothing here can check or
+// make a signature, and the pages say so.
+export async function ed25519Supported() {
+  if (edSupport === undefined) {
+    try {
+      await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+      edSupport = true;
+    } catch (e) {
+      edSupport = false;
+    }
+  }
+  return edSupport;
+}
+
+// true when sig is pk's Ed25519 signature of msg; false for a bad
+// signature or a public key that does not decode.
+export async function ed25519Verify(pk, sig, msg) {
+  let key;
+  try {
+    key = await crypto.subtle.importKey("raw", pk, { name: "Ed25519" }, false, ["verify"]);
+  } catch (e) {
+    return false;
+  }
+  if (sig.length !== 64) return false;
+  return crypto.subtle.verify({ name: "Ed25519" }, key, sig, msg);
+}
+
+// A carechain key file (PROTOCOL.md "Identities and keys") -> a signer
+// {id, name, role, org, sign(bytes)}. The seed is imported non-extractable
+// and the copy read from the file is wiped.
+export async function loadKeyFile(text) {
+  let j;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    throw new Error("the file is not JSON, so it is not a carechain key file");
+  }
+  if (!j || j.type !== "ed25519" || typeof j.id !== "string" || typeof j.secret !== "string")
+    throw new Error('not a carechain key file: it needs "type": "ed25519", "id" and "secret"');
+  const pk = unhex(j.id.toLowerCase(), 32);
+  const seed = unhex(j.secret.toLowerCase(), 32);
+  if (!(await ed25519Supported()))
+    throw new Error("this browser's WebCrypto has no Ed25519, so it cannot sign with the key");
+  let priv;
+  let x = null; // the X25519 form, to open and make sealed boxes (record keys)
+  try {
+    priv = await crypto.subtle.importKey(
+      "jwk",
+      { kty: "OKP", crv: "Ed25519", d: b64url(seed), x: b64url(pk) },
+      { name: "Ed25519" },
+      false,
+      ["sign"],
+    );
+    try {
+      x = { pub: edPkToX(pk), priv: await edSeedToX(seed) };
+    } catch (e) {
+      x = null; // no X25519 in this WebCrypto: the pages say what they cannot do
+    }
+  } finally {
+    seed.fill(0);
+    j.secret = "";
+  }
+  const sign = async (msg) => new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, priv, msg));
+  const probe = utf8.encode("carechain key check");
+  if (!(await ed25519Verify(pk, await sign(probe), probe)))
+    throw new Error("the secret in the key file does not belong to its id");
+  return { id: hex(pk), pk, name: j.name || "", role: j.role || "", org: j.org || "", sign, x };
+}
+
+// Canonical JSON (PROTOCOL.md): compact, keys sorted bytewise, integers only.
+export function canonicalJSON(v) {
+  if (v === null || typeof v === "boolean") return String(v);
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v)) throw new Error("payloads carry integers only, not " + v);
+    return String(v);
+  }
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "[" + v.map(canonicalJSON).join(",") + "]";
+  const keys = Object.keys(v).filter((k) => v[k] !== undefined);
+  const bytes = (s) => Array.from(utf8.encode(s));
+  keys.sort((a, b) => {
+    const x = bytes(a), y = bytes(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+    return x.length - y.length;
+  });
+  return "{" + keys.map((k) => JSON.stringify(k) + ":" + canonicalJSON(v[k])).join(",") + "}";
+}
+
+const TX_LIFETIME_MS = 10 * 60 * 1000;
+
+// Encode and sign a tx without attachment (PROTOCOL.md "Transactions").
+// -> {raw, txid (hex)}
+export async function buildTx(signer, chainIdHex, type, payload) {
+  const created = Date.now();
+  const nonce = crypto.getRandomValues(new Uint8Array(8));
+  const t = utf8.encode(type);
+  const p = utf8.encode(canonicalJSON(payload));
+  const unsigned = concat(
+    new Uint8Array([1]),
+    unhex(chainIdHex, 32),
+    new Uint8Array([t.length]),
+    t,
+    signer.pk,
+    u64(created),
+    u64(created + TX_LIFETIME_MS),
+    nonce,
+    u32(p.length),
+    p,
+    new Uint8Array([0]),
+  );
+  const raw = concat(unsigned, await signer.sign(unsigned));
+  return { raw, txid: hex(await sha256(raw)) };
+}
+
+// The three headers of a signed request (RFC 9421 profile with an RFC 9530
+// Content-Digest, docs/RECORDS.md): covers method, path, query as sent and
+// the body's digest, with a fresh random nonce.
+export async function signRequest(signer, method, url, bodyBytes) {
+  const u = new URL(url, location.origin);
+  const digest = "sha-256=:" + b64(await sha256(bodyBytes || new Uint8Array(0))) + ":";
+  const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+  const created = Math.floor(Date.now() / 1000);
+  const params =
+    '("@method" "@path" "@query" "content-digest")' +
+    `;created=${created};keyid="${signer.id}";alg="ed25519";nonce="${nonce}"`;
+  const base = [
+    `"@method": ${method}`,
+    `"@path": ${u.pathname}`,
+    `"@query": ?${u.search.slice(1)}`,
+    `"content-digest": ${digest}`,
+    `"@signature-params": ${params}`,
+  ].join("\n");
+  const sig = await signer.sign(utf8.encode(base));
+  return {
+    "Content-Digest": digest,
+    "Signature-Input": "cc=" + params,
+    Signature: "cc=:" + b64(sig) + ":",
+  };
+}

@@ -1,0 +1,128 @@
+// page_chain.js — a block (header fields and its txs) and a tx (fields,
+// payload, result) with the "verify" button: the tx's inclusion proof is
+// checked here in the browser (proof.js) against the genesis file, whose
+// SHA-256 is the chain id. By default the genesis comes from this node; a
+// genesis file you hold yourself can be loaded instead, so a lying node
+// cannot choose the keys the checkpoint is checked against.
+
+import { get, getBytes } from "./api.js";
+import { ed25519Supported, hex, sha256 } from "./crypto.js";
+import { verifyProof } from "./proof.js";
+import { clear, dl, el, errorNote, idSpan, link, note, resultBadge, table, time } from "./ui.js";
+
+let trustedGenesis = null; // {bytes, name}: a file the user loaded
+
+export async function renderBlock(main, [heightText]) {
+  const height = Number(heightText);
+  main.append(el("h1", {}, `Block ${height}`));
+  let b;
+  try {
+    b = await get(`/v1/blocks/${height}`);
+  } catch (e) {
+    main.append(errorNote(e, `Block ${height}`));
+    return;
+  }
+  main.append(
+    el("nav", { class: "pager", "aria-label": "Neighbouring blocks" },
+      height > 1 ? link(`#/block/${height - 1}`, `← Block ${height - 1}`) : null,
+      link(`#/block/${height + 1}`, `Block ${height + 1} →`)),
+    dl([
+      ["Hash", el("code", { class: "id" }, b.hash)],
+      ["Previous", height > 1 ? link(`#/block/${height - 1}`, b.prev_hash) : el("code", { class: "id" }, b.prev_hash + " (the chain id)")],
+      ["Time", time(b.time_ms)],
+      ["Txs", String(b.tx_count)],
+      ["Tx root", el("code", { class: "id" }, b.tx_root)],
+      ["Results root", el("code", { class: "id" }, b.results_root)],
+      ["State root", el("code", { class: "id" }, b.state_root)],
+      ["History root", el("code", { class: "id" }, b.blocks_root)],
+      ["Proposer", el("code", { class: "id" }, b.proposer)],
+      ["Signature", el("code", { class: "id" }, b.signature)],
+    ]),
+    el("h2", {}, "Transactions"),
+    table(
+      ["#", "Txid", "Type", "Signer", "Result"],
+      b.txs.map((t, i) => [String(i), link(`#/tx/${t.txid}`, t.txid.slice(0, 16) + "…", { title: t.txid }), t.type, idSpan(t.signer), resultBadge(t.result)]),
+      `${b.tx_count} txs in block ${height}`,
+    ),
+  );
+}
+
+function genesisPicker(onChange) {
+  const status = el("span", { id: "genesis-status" }, trustedGenesis ? `Using your genesis file ${trustedGenesis.name}.` : "Using the genesis file this node serves.");
+  const input = el("input", { id: "genesis-file", type: "file", accept: ".json,application/json", class: "visually-hidden" });
+  input.addEventListener("change", async () => {
+    const f = input.files && input.files[0];
+    if (!f) return;
+    trustedGenesis = { bytes: new Uint8Array(await f.arrayBuffer()), name: f.name };
+    status.textContent = `Using your genesis file ${f.name}.`;
+    onChange();
+  });
+  return el("p", { class: "genesis" }, status, " ", el("label", { class: "button small", for: "genesis-file" }, "Use my genesis file"), input);
+}
+
+export async function renderTx(main, [txidText]) {
+  const txid = txidText.toLowerCase();
+  main.append(el("h1", {}, "Transaction"), el("p", {}, el("code", { class: "id" }, txid)));
+  let t;
+  try {
+    t = await get(`/v1/tx/${txid}`);
+  } catch (e) {
+    main.append(errorNote(e, "Transaction"));
+    return;
+  }
+  if (t.status !== "committed") {
+    main.append(note("info", "This tx is waiting in the mempool; reload once it has committed."));
+    return;
+  }
+  main.append(
+    dl([
+      ["Type", t.type],
+      ["Result", [resultBadge(t.result), t.result && t.result.message ? " " + t.result.message : ""]],
+      ["Block", link(`#/block/${t.height}`, `${t.height}`), ` (tx ${t.index})`],
+      ["Block time", time(t.block_time_ms)],
+      ["Signer", el("code", { class: "id" }, t.signer)],
+      ["Created", time(t.created_ms)],
+      ["Expires", time(t.expiry_ms)],
+      ["Nonce", t.nonce],
+      ["Attachment", t.attachment ? JSON.stringify(t.attachment) : "none"],
+    ]),
+    el("h2", {}, "Payload"),
+    el("pre", { class: "payload", tabindex: "0" }, JSON.stringify(t.payload, null, 2)),
+  );
+
+  const out = el("div", { id: "verify-result", "aria-live": "polite" });
+  const button = el("button", { id: "verify", type: "button" }, "Verify");
+  const run = async () => {
+    button.disabled = true;
+    clear(out, note("info", "Checking the proof in this browser…"));
+    try {
+      clear(out, await verifyHere(txid));
+    } catch (e) {
+      clear(out, errorNote(e, "Could not verify"));
+    } finally {
+      button.disabled = false;
+    }
+  };
+  button.addEventListener("click", run);
+  main.append(
+    el("h2", {}, "Verify inclusion"),
+    el("p", {}, "Checks, here in the browser with WebCrypto (SHA-256 and Ed25519), that this tx and its result are in its block and that the block is in the history of a checkpoint signed by a majority of the genesis nodes."),
+    genesisPicker(() => clear(out)),
+    button,
+    out,
+  );
+}
+
+async function verifyHere(txid) {
+  if (!(await ed25519Supported()))
+    return note("error", el("strong", {}, "Not verified: "), "this browser's WebCrypto has no Ed25519, so the signatures cannot be checked here. Use `carechain verify-proof` instead.");
+  const genesis = trustedGenesis ? trustedGenesis.bytes : await getBytes("/v1/genesis");
+  const proof = await get(`/v1/tx/${txid}/proof`);
+  const r = await verifyProof(proof, genesis);
+  const steps = el("ol", { class: "steps" }, r.steps.map((s) => el("li", { class: s.ok ? "good" : "bad" }, el("span", { class: "mark", "aria-hidden": "true" }, s.ok ? "✓" : "✗"), ` ${s.what}: ${s.detail}`)));
+  const chain = hex(await sha256(genesis));
+  const head = r.verified
+    ? note("ok", el("strong", { class: "verdict" }, "Verified."), ` Tx ${txid.slice(0, 12)}… (${r.type}) is in block ${r.height}, under the checkpoint at height ${r.checkpointHeight} signed by a majority of the nodes of chain ${chain.slice(0, 16)}…`)
+    : note("error", el("strong", { class: "verdict" }, "Not verified."), " " + r.reason);
+  return el("div", {}, head, steps, el("p", { class: "muted" }, trustedGenesis ? `Genesis: your file ${trustedGenesis.name}.` : `Genesis: served by this node; its SHA-256 ${chain} should be the chain id you know.`));
+}

@@ -1,0 +1,190 @@
+// page_network.js — the network at a glance: this node's view of the chain,
+// the consensus nodes and the leader, the mempool, a live chart of
+// committed tx/s over the last five minutes (fed by GET /v1/events) and the
+// latest blocks. Also the search box: a height or a txid.
+
+import { get } from "./api.js";
+import { clear, dl, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
+
+const WINDOW_S = 300; // the chart's span
+const STATUS_EVERY_MS = 2000;
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+
+// Committed txs per second, bucketed by block time, newest WINDOW_S seconds.
+class Rate {
+  constructor() {
+    this.buckets = new Map(); // unix second -> txs
+  }
+  add(timeMs, txs) {
+    const s = Math.floor(timeMs / 1000);
+    this.buckets.set(s, (this.buckets.get(s) || 0) + txs);
+  }
+  series(nowS) {
+    for (const k of this.buckets.keys()) if (k <= nowS - WINDOW_S) this.buckets.delete(k);
+    const out = [];
+    for (let s = nowS - WINDOW_S + 1; s <= nowS; s++) out.push(this.buckets.get(s) || 0);
+    return out;
+  }
+}
+
+function drawChart(box, series) {
+  const w = 600, h = 160, pad = 28;
+  const max = Math.max(1, ...series);
+  const total = series.reduce((a, b) => a + b, 0);
+  const last10 = series.slice(-10).reduce((a, b) => a + b, 0) / 10;
+  const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, class: "chart", role: "img",
+    "aria-label": `committed transactions per second over the last ${WINDOW_S / 60} minutes: ${total} in all, ${last10.toFixed(1)} per second over the last 10 seconds, peak ${max}` });
+  root.append(svg("line", { x1: pad, y1: h - pad, x2: w, y2: h - pad, class: "axis" }));
+  root.append(svg("line", { x1: pad, y1: 4, x2: pad, y2: h - pad, class: "axis" }));
+  const yLabel = svg("text", { x: 2, y: 12, class: "tick" });
+  yLabel.textContent = String(max);
+  root.append(yLabel);
+  const xLabel = svg("text", { x: pad, y: h - 8, class: "tick" });
+  xLabel.textContent = `-${WINDOW_S / 60} min`;
+  root.append(xLabel);
+  const nowLabel = svg("text", { x: w - 30, y: h - 8, class: "tick" });
+  nowLabel.textContent = "now";
+  root.append(nowLabel);
+  const step = (w - pad) / series.length;
+  const pts = series.map((v, i) => `${(pad + i * step).toFixed(1)},${(h - pad - (v / max) * (h - pad - 8)).toFixed(1)}`);
+  root.append(svg("polyline", { points: pts.join(" "), class: "rate" }));
+  clear(box, root, el("p", { class: "muted" }, `${last10.toFixed(1)} tx/s over the last 10 s · peak ${max} tx/s · ${total} txs in ${WINDOW_S / 60} min`));
+}
+
+function blocksTable(blocks) {
+  return table(
+    ["Height", "Time", "Txs", "Hash", "Proposer"],
+    blocks.map((b) => [link(`#/block/${b.height}`, String(b.height)), time(b.time_ms), String(b.tx_count), idSpan(b.hash), idSpan(b.proposer, 8)]),
+  );
+}
+
+function searchForm() {
+  const input = el("input", { id: "search", name: "q", type: "search", placeholder: "height or 64-hex txid", autocomplete: "off", spellcheck: "false" });
+  const out = el("div", { "aria-live": "polite" });
+  const form = el(
+    "form",
+    { class: "search", role: "search", onsubmit: (ev) => {
+      ev.preventDefault();
+      const q = input.value.trim();
+      if (/^\d+$/.test(q)) location.hash = `#/block/${q}`;
+      else if (/^[0-9a-fA-F]{64}$/.test(q)) location.hash = `#/tx/${q.toLowerCase()}`;
+      else clear(out, note("error", "Type a block height (digits) or a txid (64 hex digits)."));
+    } },
+    el("label", { for: "search" }, "Find a block or tx"),
+    input,
+    el("button", { type: "submit" }, "Go"),
+  );
+  return [form, out];
+}
+
+export async function render(main) {
+  const statusBox = el("section", { "aria-labelledby": "h-status" });
+  const nodesBox = el("section", { "aria-labelledby": "h-nodes" });
+  const chartBox = el("div", { class: "chart-box" });
+  const blocksBox = el("section", { "aria-labelledby": "h-blocks" });
+  main.append(
+    el("h1", {}, "Network"),
+    ...searchForm(),
+    el("div", { class: "grid" },
+      el("div", {}, el("h2", { id: "h-status" }, "This node"), statusBox),
+      el("div", {}, el("h2", { id: "h-nodes" }, "Consensus nodes"), nodesBox)),
+    el("section", { "aria-labelledby": "h-rate" }, el("h2", { id: "h-rate" }, "Committed tx/s (live)"), chartBox),
+    el("h2", { id: "h-blocks" }, "Latest blocks"),
+    blocksBox,
+  );
+
+  const rate = new Rate();
+  let stopped = false;
+
+  async function refreshStatus() {
+    try {
+      const s = await get("/v1/status");
+      clear(statusBox, dl([
+        ["Node", `${s.node.name} (${s.mode})`],
+        ["Leader", s.leader || "none known"],
+        ["Height", el("span", { id: "height" }, String(s.height))],
+        ["Head block", s.height > 0 ? link(`#/block/${s.height}`, s.head_hash.slice(0, 16) + "…") : "none yet"],
+        ["Head time", time(s.head_time_ms)],
+        ["Txs committed", String(s.tx_total)],
+        ["Mempool", `${s.mempool} waiting (of ${s.mempool_max})`],
+        ["Chain", `${s.chain_name} · ${s.chain_id.slice(0, 16)}…`],
+        s.raft_state ? ["Raft", `${s.raft_state}, term ${s.term}, ${s.raft_voters} voters`] : null,
+        s.store_full ? ["Store", el("strong", {}, "full: txs are refused")] : null,
+        s.halted ? ["Halted", el("strong", {}, s.halt_reason || "yes")] : null,
+      ]));
+      return s;
+    } catch (e) {
+      clear(statusBox, errorNote(e, "Status"));
+    }
+  }
+
+  async function refreshNodes(leader) {
+    try {
+      const n = await get("/v1/network");
+      clear(nodesBox, table(
+        ["Name", "Organisation", "API", "Status", "Role"],
+        n.nodes.map((x) => [x.name + (x.name === leader ? " ★ leader" : ""), x.org, x.api, x.status, x.raft_role || (n.nodes.length === 1 ? "solo" : "")]),
+        `${n.active} active nodes, ${n.organisations} organisations govern`,
+      ));
+    } catch (e) {
+      clear(nodesBox, errorNote(e, "Nodes"));
+    }
+  }
+
+  async function refreshBlocks() {
+    try {
+      const b = await get("/v1/blocks?limit=10");
+      clear(blocksBox, b.blocks.length ? blocksTable(b.blocks) : note("info", "No blocks yet."));
+      return b.blocks;
+    } catch (e) {
+      clear(blocksBox, errorNote(e, "Blocks"));
+      return [];
+    }
+  }
+
+  const s = await refreshStatus();
+  await refreshNodes(s && s.leader);
+  // Seed the chart with the blocks of the last minutes.
+  try {
+    const b = await get("/v1/blocks?limit=100");
+    for (const x of b.blocks) rate.add(x.time_ms, x.tx_count);
+    clear(blocksBox, b.blocks.length ? blocksTable(b.blocks.slice(0, 10)) : note("info", "No blocks yet."));
+  } catch (e) {
+    clear(blocksBox, errorNote(e, "Blocks"));
+  }
+  const tick = () => drawChart(chartBox, rate.series(Math.floor(Date.now() / 1000)));
+  tick();
+
+  const events = new EventSource("/v1/events");
+  let blockTimer = null;
+  events.addEventListener("block", (ev) => {
+    try {
+      const d = JSON.parse(ev.data);
+      rate.add(d.time_ms, d.tx_count);
+      tick();
+      if (!blockTimer) blockTimer = setTimeout(() => ((blockTimer = null), refreshBlocks()), 500);
+    } catch (e) {
+      /* a frame we do not understand: skip it */
+    }
+  });
+  events.addEventListener("error", () => {
+    if (!stopped && events.readyState === EventSource.CLOSED) chartBox.append(note("warn", "The live event stream closed; reload the page to reconnect."));
+  });
+  const timers = [setInterval(tick, 1000), setInterval(async () => {
+    const st = await refreshStatus();
+    if (st) refreshNodes(st.leader);
+  }, STATUS_EVERY_MS)];
+
+  return () => {
+    stopped = true;
+    events.close();
+    timers.forEach(clearInterval);
+    if (blockTimer) clearTimeout(blockTimer);
+  };
+}

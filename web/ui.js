@@ -1,0 +1,113 @@
+// ui.js — small DOM helpers the pages share: element building (no HTML
+// strings, so nothing from the ledger is ever parsed as markup), errors in
+// words, times, ids, and the key the user loaded.
+
+export function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  append(e, children);
+  return e;
+}
+
+function append(e, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+export function clear(e, ...children) {
+  e.replaceChildren();
+  append(e, children);
+  return e;
+}
+
+// A message box: kind is "error", "ok", "warn" or "info". role=alert for
+// errors so screen readers announce them.
+export function note(kind, ...children) {
+  return el("div", { class: "note " + kind, role: kind === "error" ? "alert" : "status" }, ...children);
+}
+
+export function errorNote(err, what) {
+  const msg = err && err.message ? err.message : String(err);
+  return note("error", what ? `${what}: ${msg}` : msg);
+}
+
+export function time(ms) {
+  if (ms === undefined || ms === null) return "";
+  const d = new Date(Number(ms));
+  return isNaN(d) ? String(ms) : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+export function short(id, n = 12) {
+  return typeof id === "string" && id.length > n + 2 ? id.slice(0, n) + "…" : String(id ?? "");
+}
+
+// An id shown short with the whole id in a tooltip and for copying.
+export function idSpan(id, n) {
+  return el("code", { class: "id", title: id }, short(id, n));
+}
+
+export function link(href, text, attrs) {
+  return el("a", Object.assign({ href }, attrs || {}), text);
+}
+
+export function table(headers, rows, caption) {
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el(
+      "table",
+      {},
+      caption ? el("caption", {}, caption) : null,
+      el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))),
+    ),
+  );
+}
+
+export function dl(pairs) {
+  return el("dl", { class: "fields" }, pairs.filter(Boolean).map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+export function resultBadge(result) {
+  const code = result && result.code ? result.code : "pending";
+  return el("span", { class: "badge " + (code === "ok" ? "good" : code === "pending" ? "neutral" : "bad") }, code);
+}
+
+// The key the user loaded (crypto.js loadKeyFile); memory only.
+let signer = null;
+const listeners = new Set();
+export function currentKey() {
+  return signer;
+}
+export function setKey(k) {
+  signer = k;
+  for (const f of listeners) f(k);
+}
+export function onKeyChange(f) {
+  listeners.add(f);
+  return () => listeners.delete(f);
+}
+
+// Run an async action from a form: disables the button, shows progress and
+// the outcome (or the error in words) in out.
+export async function busy(button, out, what, f) {
+  button.disabled = true;
+  clear(out, note("info", what + "…"));
+  try {
+    const r = await f();
+    return r;
+  } catch (e) {
+    clear(out, errorNote(e));
+    return undefined;
+  } finally {
+    button.disabled = false;
+  }
+}
