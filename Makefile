@@ -11,7 +11,9 @@
 #   make V=1 ...    show the full compiler command lines
 #
 # Every target that compiles first runs scripts/deps.sh, which installs the
-# Debian packages that are missing (or says which to install).
+# Debian packages that are missing (or says which to install). demo, test and
+# ui also run scripts/deps.sh --web (Node.js, npm ci of libsodium.js, which
+# the explorer embeds); if that fails they go on without it, with a warning.
 
 CC      ?= cc
 BUILD   ?= build
@@ -24,6 +26,12 @@ ifeq ($(filter lint clean,$(MAKECMDGOALS)),)
 DEPS_STATUS := $(shell scripts/deps.sh 1>&2; echo $$?)
 ifneq ($(DEPS_STATUS),0)
 $(error scripts/deps.sh failed: install the packages it names, then run make again)
+endif
+ifneq ($(filter demo test ui,$(MAKECMDGOALS)),)
+WEB_DEPS_STATUS := $(shell scripts/deps.sh --web 1>&2; echo $$?)
+ifneq ($(WEB_DEPS_STATUS),0)
+$(warning scripts/deps.sh --web failed: building without libsodium.js, so the explorer's patient page cannot grant read permits (it says so; carechain consent grant can))
+endif
 endif
 endif
 
@@ -38,8 +46,17 @@ TEST_LIBS  := $(shell pkg-config --libs cmocka)
 LIB_SRC := $(wildcard src/core/*.c src/store/*.c src/exec/*.c src/apps/*.c src/node/*.c src/cli/*.c)
 LIB_SRC := $(filter-out src/cli/main.c,$(LIB_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-# The explorer (web/) compiled into the binary: scripts/embed-web.sh writes a C table.
-WEB_FILES := $(wildcard web/*)
+# The explorer (web/) compiled into the binary: scripts/embed-web.sh writes a C table,
+# with libsodium.js from node_modules when it is there, staged (before the wildcard
+# below is read) by scripts/web-libs.sh, which touches a file only when it changes.
+WEB_LIBS  := $(BUILD)/gen/web-libs
+ifeq ($(filter lint clean,$(MAKECMDGOALS)),)
+WEB_LIBS_STATUS := $(shell scripts/web-libs.sh $(WEB_LIBS) 1>&2; echo $$?)
+ifneq ($(WEB_LIBS_STATUS),0)
+$(error scripts/web-libs.sh failed)
+endif
+endif
+WEB_FILES := $(wildcard web/*) $(wildcard $(WEB_LIBS)/*)
 WEB_GEN   := $(BUILD)/gen/web_assets.c
 LIB_OBJ   += $(BUILD)/obj/gen/web_assets.o
 
@@ -67,7 +84,7 @@ $(BUILD)/obj/%.o: %.c
 $(WEB_GEN): $(WEB_FILES) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GEN     $@")
-	$(Q)scripts/embed-web.sh web > $@.tmp && mv $@.tmp $@
+	$(Q)scripts/embed-web.sh web $(WEB_LIBS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/gen/web_assets.o: $(WEB_GEN)
 	@mkdir -p $(dir $@)

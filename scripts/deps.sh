@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Install the Debian packages carechain needs, when any is missing.
 # As root it runs apt-get; otherwise it prints the line to run and fails.
-# Usage: scripts/deps.sh [--browser] [--bench]
-#   --browser adds chromium (and Node.js with npm, when missing) for the UI
-#   tests, then installs playwright-core into tests/ui/node_modules from
-#   tests/ui/package-lock.json (npm ci); --bench adds etcd-server and
-#   etcd-client for bench/etcd-compare.sh (not needed to build or test)
+# Usage: scripts/deps.sh [--web] [--browser] [--bench]
+#   --web adds Node.js with npm (when missing), then installs libsodium.js
+#   (libsodium-wrappers) into ./node_modules from package-lock.json (npm
+#   ci): the build embeds it in the explorer (scripts/web-libs.sh); make
+#   demo, test and ui ask for it. Without it the node still builds, and the
+#   patient page says that granting read permits in the browser needs it.
+#   --browser is --web plus chromium for the UI tests, and playwright-core
+#   into tests/ui/node_modules from tests/ui/package-lock.json (npm ci);
+#   --bench adds etcd-server and etcd-client for bench/etcd-compare.sh (not
+#   needed to build or test)
 set -eu
-browser=0
+web=0 browser=0
 
 pkgs=(build-essential pkg-config clang clang-format cppcheck
       libsodium-dev liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev
@@ -15,17 +20,18 @@ pkgs=(build-essential pkg-config clang clang-format cppcheck
       libclang-rt-14-dev curl)
 for arg in "$@"; do
     case "$arg" in
-    --browser)
-        browser=1
-        pkgs+=(chromium)
-        # Node.js may come from elsewhere than Debian (with its own npm):
-        # ask for Debian's only when there is none.
-        command -v node >/dev/null || pkgs+=(nodejs)
-        command -v npm >/dev/null || pkgs+=(npm) ;;
+    --web) web=1 ;;
+    --browser) web=1 browser=1; pkgs+=(chromium) ;;
     --bench) pkgs+=(etcd-server etcd-client) ;;
-    *) echo "usage: scripts/deps.sh [--browser] [--bench]" >&2; exit 2 ;;
+    *) echo "usage: scripts/deps.sh [--web] [--browser] [--bench]" >&2; exit 2 ;;
     esac
 done
+if [ "$web" = 1 ]; then
+    # Node.js may come from elsewhere than Debian (with its own npm):
+    # ask for Debian's only when there is none.
+    command -v node >/dev/null || pkgs+=(nodejs)
+    command -v npm >/dev/null || pkgs+=(npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -44,14 +50,28 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-# The browser tests' one npm package, at the version the lock file pins.
-if [ "$browser" = 1 ]; then
-    ui="$(dirname "$0")/../tests/ui"
-    want=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' "$ui/package.json")
-    have=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$ui/node_modules/playwright-core/package.json" 2>/dev/null | head -1)
-    if [ "$want" != "$have" ]; then
-        echo "deps: npm ci in tests/ui (playwright-core $want)" >&2
-        (cd "$ui" && npm ci --no-audit --no-fund --ignore-scripts) >&2
+# npm ci in $1 unless every package its package-lock.json names is already
+# installed there at the locked version (so a run with nothing to do stays
+# offline and quick).
+npm_ci() {
+    local dir=$1 what=$2
+    if (cd "$dir" && node -e '
+        const lock = require("./package-lock.json");
+        for (const [p, v] of Object.entries(lock.packages || {})) {
+            if (!p) continue;
+            let have;
+            try { have = require("./" + p + "/package.json").version; } catch (e) {}
+            if (have !== v.version) process.exit(1);
+        }' 2>/dev/null); then
+        return 0
     fi
-fi
+    echo "deps: npm ci in $dir ($what)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts) >&2
+}
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+# The explorer's browser library, at the versions the lock file pins.
+if [ "$web" = 1 ]; then npm_ci "$top" "libsodium.js for the explorer"; fi
+# The browser tests' one npm package, likewise.
+if [ "$browser" = 1 ]; then npm_ci "$top/tests/ui" "playwright-core for the UI tests"; fi
 exit 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The explorer's browser tests (tests/ui/ui.test.mjs): installs Chromium and
-# playwright-core when missing (scripts/deps.sh --browser), then runs them
+# The explorer's browser tests (tests/ui/ui.test.mjs): installs Chromium,
+# playwright-core and libsodium.js when missing (scripts/deps.sh --browser),
+# rebuilds so the binary embeds the latter, then runs them
 # against a node the test starts. When the browser cannot be installed the
 # tests are reported skipped with the reason (cmocka-style lines that
 # scripts/run-tests.sh counts), never passed.
@@ -17,6 +18,13 @@ skip() {
 
 if ! scripts/deps.sh --browser; then
     skip "scripts/deps.sh --browser could not install Chromium, Node.js or playwright-core (see above)"
+fi
+# deps.sh --browser may just have installed libsodium.js (./node_modules),
+# which the build embeds in the explorer: bring the binary up to date (a
+# no-op when it is), so the page under test has it.
+if ! make --no-print-directory BUILD="$BUILD" all >&2; then
+    echo "[  FAILED  ] 1 test(s): make all (to embed libsodium.js) failed, see above"
+    exit 1
 fi
 command -v node >/dev/null || skip "Node.js is not installed"
 [ -x /usr/bin/chromium ] || skip "Chromium is not installed at /usr/bin/chromium"

@@ -1,10 +1,10 @@
 // crypto.js — bytes, hex and base64, SHA-256 and Ed25519 through WebCrypto,
 // key files, carechain tx encodings and RFC 9421 signed requests
-// (docs/PROTOCOL.md, docs/RECORDS.md "Signed requests").
-// Secret keys are imported as non-extractable CryptoKeys: once loaded, no
+// (docs/PROTOCOL.md, docs/RECORDS.md "Signed requests"), and libsodium's
+// sealed boxes through libsodium.js for record keys (docs/RECORDS.md "Key
+// wrapping"), which WebCrypto cannot make (no XSalsa20-Poly1305, no BLAKE2b).
+// Ed25519 seeds are imported as non-extractable CryptoKeys: once loaded, no
 // script (this one included) can read the seed back or send it anywhere.
-
-import { edPkToX, edSeedToX } from "./sealedbox.js";
 
 export const utf8 = new TextEncoder();
 
@@ -78,6 +78,97 @@ export async function sha256(bytes) {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 }
 
+// ---- libsodium.js -------------------------------------------------------
+// The npm package libsodium-wrappers (with libsodium, its WebAssembly build)
+// is not in web/: the node's build embeds it from node_modules when it is
+// there (scripts/web-libs.sh), and libs.json says whether it did. Its UMD
+// files are plain scripts that set window.libsodium and window.sodium.
+
+let sodiumLoad;
+
+function addScript(name) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = new URL(name, import.meta.url).href;
+    s.onload = () => resolve();
+    s.onerror = () => reject(new Error(`${name} did not load from this node`));
+    document.head.append(s);
+  });
+}
+
+async function loadSodium() {
+  let libs;
+  try {
+    const r = await fetch(new URL("libs.json", import.meta.url), { cache: "no-cache" });
+    libs = await r.json();
+  } catch (e) {
+    throw new Error("this node's explorer does not say whether it has it (libs.json: " + e.message + ")");
+  }
+  if (!libs.sodium) {
+    const e = new Error("this node was built without it (the npm package libsodium-wrappers, which scripts/deps.sh --web installs before make)");
+    e.code = "no-libsodium";
+    throw e;
+  }
+  if (!globalThis.sodium) for (const name of libs.sodium.scripts) await addScript(name);
+  const so = globalThis.sodium;
+  if (!so || !so.ready) throw new Error("libsodium.js loaded but did not start (the browser console may say why)");
+  await so.ready;
+  return { so, version: `libsodium.js ${libs.sodium.version} (libsodium ${so.sodium_version_string()})` };
+}
+
+// -> {so (the libsodium-wrappers API), version (words for the page)}, or
+// rejects with the reason in words, to follow "needs libsodium.js, and "
+// (e.code "no-libsodium" when the node was built without it). Loaded once,
+// on first use.
+export function sodium() {
+  if (!sodiumLoad) sodiumLoad = loadSodium();
+  return sodiumLoad;
+}
+
+// crypto_box_seal of msg to the X25519 form of an Ed25519 public key
+// (crypto_sign_ed25519_pk_to_curve25519, which refuses a key that is not a
+// valid point).
+export async function sealTo(msg, edPk) {
+  const { so } = await sodium();
+  let xpk;
+  try {
+    xpk = so.crypto_sign_ed25519_pk_to_curve25519(edPk);
+  } catch (e) {
+    throw new Error("the grantee's key is not a usable Ed25519 public key, so nothing can be sealed for it");
+  }
+  return so.crypto_box_seal(msg, xpk);
+}
+
+// The X25519 form of a key file's Ed25519 key (libsodium's
+// crypto_sign_ed25519_sk_to_curve25519), to open sealed boxes addressed to
+// it: -> {pub, open(box), forget()}. Its secret stays in this closure; the
+// 64-byte secret key built for the conversion is wiped.
+function boxOpener(so, seed, pk) {
+  const sk = concat(seed, pk);
+  let xsk;
+  try {
+    xsk = so.crypto_sign_ed25519_sk_to_curve25519(sk);
+  } finally {
+    sk.fill(0);
+  }
+  const pub = so.crypto_sign_ed25519_pk_to_curve25519(pk);
+  return {
+    pub,
+    open(box) {
+      if (!xsk) throw new Error("the key was forgotten");
+      try {
+        return so.crypto_box_seal_open(box, pub, xsk);
+      } catch (e) {
+        throw new Error("a key sealed for you did not open with your key: " + e.message);
+      }
+    },
+    forget() {
+      if (xsk) xsk.fill(0);
+      xsk = null;
+    },
+  };
+}
+
 let edSupport;
 // Whether this browser's WebCrypto has Ed25519 (current Chromium, Firefox
 // and Safari do; older ones do not). Without it nothing here can check or
@@ -124,7 +215,8 @@ export async function loadKeyFile(text) {
   if (!(await ed25519Supported()))
     throw new Error("this browser's WebCrypto has no Ed25519, so it cannot sign with the key");
   let priv;
-  let x = null; // the X25519 form, to open and make sealed boxes (record keys)
+  let x = null; // the X25519 form, to open sealed boxes (record keys)
+  let xWhy = ""; // why there is none, in words
   try {
     priv = await crypto.subtle.importKey(
       "jwk",
@@ -134,9 +226,9 @@ export async function loadKeyFile(text) {
       ["sign"],
     );
     try {
-      x = { pub: edPkToX(pk), priv: await edSeedToX(seed) };
+      x = boxOpener((await sodium()).so, seed, pk);
     } catch (e) {
-      x = null; // no X25519 in this WebCrypto: the pages say what they cannot do
+      xWhy = e.message; // the pages say what they cannot do, and why
     }
   } finally {
     seed.fill(0);
@@ -144,9 +236,11 @@ export async function loadKeyFile(text) {
   }
   const sign = async (msg) => new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, priv, msg));
   const probe = utf8.encode("carechain key check");
-  if (!(await ed25519Verify(pk, await sign(probe), probe)))
+  if (!(await ed25519Verify(pk, await sign(probe), probe))) {
+    if (x) x.forget();
     throw new Error("the secret in the key file does not belong to its id");
-  return { id: hex(pk), pk, name: j.name || "", role: j.role || "", org: j.org || "", sign, x };
+  }
+  return { id: hex(pk), pk, name: j.name || "", role: j.role || "", org: j.org || "", sign, x, xWhy };
 }
 
 // Canonical JSON (PROTOCOL.md): compact, keys sorted bytewise, integers only.

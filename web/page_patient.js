@@ -5,8 +5,7 @@
 // alerts. Each read is itself audited by the node (docs/RECORDS.md).
 
 import { get, sendTx, signed } from "./api.js";
-import { b64, unb64, unhex } from "./crypto.js";
-import { edPkToX, seal, sealOpen } from "./sealedbox.js";
+import { b64, sealTo, sodium, unb64, unhex } from "./crypto.js";
 import { clear, currentKey, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
 
 const PURPOSES = [
@@ -72,6 +71,7 @@ export async function render(main) {
   const access = el("section", { "aria-labelledby": "h-access" });
   const alerts = el("section", { "aria-labelledby": "h-alerts" });
   const grantOut = el("div", { id: "grant-result", "aria-live": "polite" });
+  const sealer = el("div", { id: "sealer-status" });
   let activeRecords = [];
 
   const patient = () => pid.value.trim().toLowerCase();
@@ -171,8 +171,8 @@ export async function render(main) {
     const needKeys = provision.value === "permit" && actions.includes("read") && activeRecords.length > 0;
     if (needKeys && !key.x) {
       return clear(grantOut, note("warn",
-        `A read permit must re-wrap the data keys of your ${activeRecords.length} records for the grantee (X25519 sealed boxes), and this browser's WebCrypto has no X25519. ` +
-        "Grant it with `carechain consent grant`, or grant write or deny here."));
+        `A read permit must re-wrap the data keys of your ${activeRecords.length} records for the grantee (libsodium sealed boxes). ` +
+        noSealing() + " Nothing was sent."));
     }
     grantButton.disabled = true;
     clear(grantOut, note("info", needKeys ? `Re-wrapping the keys of ${activeRecords.length} records here for the grantee…` : "Signing the consent here and waiting for its block…"));
@@ -188,9 +188,28 @@ export async function render(main) {
     }
   }
 
+  // Why read permits cannot be granted here, in words, with what can.
+  function noSealing() {
+    return `Granting a read permit in the browser needs libsodium.js, and ${key.xWhy || "it is not loaded"}. ` +
+      "Grant read permits with `carechain consent grant`; write consents and denials can be granted here.";
+  }
+
+  // Which libsodium.js re-wraps keys here (its version), or why none can.
+  async function showSealer() {
+    if (!key.x) return clear(sealer, note("warn", noSealing()));
+    try {
+      const { version } = await sodium();
+      clear(sealer, el("p", { class: "muted" }, `Read permits re-wrap your records' keys here in the browser with ${version}, served by this node.`));
+    } catch (e) {
+      clear(sealer, errorNote(e, "libsodium.js"));
+    }
+  }
+
   // A read permit carries each covered record's data key sealed for the
   // grantee: open the patient's own copy (fetched with a signed read), seal
-  // it to the grantee's X25519 key. The data keys exist only in this function.
+  // it to the X25519 form of the grantee's key, both with libsodium.js
+  // (crypto_box_seal_open, crypto_box_seal). The data keys exist only in
+  // this function.
   async function rewrapKeys(g) {
     let recipient = g.identity;
     if (g.org) {
@@ -198,14 +217,17 @@ export async function render(main) {
       if (!o.records_key) throw new Error(`organisation ${g.org} has no records key, so no record key can be wrapped for it`);
       recipient = o.records_key;
     }
-    const rx = edPkToX(unhex(recipient, 32));
+    const granteePk = unhex(recipient, 32);
     const keys = {};
     for (const rec of activeRecords) {
       const r = await signed(key, "GET", `/v1/records/${rec.record}?purpose=TREAT`);
       if (!r.key || !r.key.wrapped) throw new Error(`record ${rec.record} came without a key wrapped for you`);
-      const dataKey = await sealOpen(unb64(r.key.wrapped), key.x.pub, key.x.priv);
-      keys[rec.record] = b64(await seal(dataKey, rx));
-      dataKey.fill(0);
+      const dataKey = key.x.open(unb64(r.key.wrapped));
+      try {
+        keys[rec.record] = b64(await sealTo(dataKey, granteePk));
+      } finally {
+        dataKey.fill(0);
+      }
     }
     return keys;
   }
@@ -233,10 +255,12 @@ export async function render(main) {
       el("label", { for: "grant-provision" }, "Provision"), provision,
       el("label", { for: "grant-days" }, "Valid for days"), days,
       el("div", { class: "full" }, grantButton)),
+    sealer,
     grantOut,
     el("h2", { id: "h-access" }, "Who accessed my data"), access,
     el("h2", { id: "h-alerts" }, "Alerts"), alerts,
   );
+  showSealer();
   await loadRecords();
   await loadConsents();
   await loadAccess();

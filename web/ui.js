@@ -88,6 +88,8 @@ export function currentKey() {
   return signer;
 }
 export function setKey(k) {
+  // the key replaced or forgotten: wipe its X25519 secret (crypto.js boxOpener)
+  if (signer && signer !== k && signer.x) signer.x.forget();
   signer = k;
   for (const f of listeners) f(k);
 }

@@ -7,6 +7,8 @@
  * binary may carry new files under the same names) and a strict
  * Content-Security-Policy: scripts, styles and fetches from this origin
  * only, no inline script or style, no frames, no form posts elsewhere.
+ * 'wasm-unsafe-eval' lets libsodium.js (embedded when the build had it,
+ * scripts/web-libs.sh) compile its WebAssembly; it allows no JS eval.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,7 @@
 #define GENESIS_MAX_SIZE (16u * 1024 * 1024) /* as the node reads it at start */
 
 static const char ui_csp[] =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 static const cc_web_asset *find_asset(const char *name)

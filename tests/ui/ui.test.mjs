@@ -13,6 +13,7 @@
 
 import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -230,6 +231,16 @@ async function tearDown() {
 
 // ---- the browser ---------------------------------------------------------
 
+// What the patient page should say it runs: libsodium.js's npm version and
+// the libsodium inside, read here from the node_modules the build embedded.
+async function sodiumVersion() {
+  const req = createRequire(path.join(root, "package.json"));
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "node_modules/libsodium-wrappers/package.json"), "utf8"));
+  const so = req("libsodium-wrappers");
+  await so.ready;
+  return `libsodium.js ${pkg.version} (libsodium ${so.sodium_version_string()})`;
+}
+
 async function openPage(browser, hash, opts = {}) {
   const context = await browser.newContext({ viewport: opts.viewport || { width: 1200, height: 900 } });
   const page = await context.newPage();
@@ -264,7 +275,17 @@ test("serving_headers", async () => {
   assert(r.status === 200, "GET /ui/ answered " + r.status);
   assert(r.headers.get("content-type").startsWith("text/html"), "index content type " + r.headers.get("content-type"));
   const csp = r.headers.get("content-security-policy") || "";
-  assert(csp.includes("default-src 'none'") && csp.includes("script-src 'self'"), "CSP is " + csp);
+  assert(csp.includes("default-src 'none'") && csp.includes("script-src 'self' 'wasm-unsafe-eval';"), "CSP is " + csp);
+  // WebAssembly for libsodium.js, and no more: no JS eval, no inline script
+  assert(!/[^-]'unsafe-eval'|'unsafe-inline'/.test(csp), "the CSP allows more than WebAssembly: " + csp);
+  // the build embedded libsodium.js (scripts/web-libs.sh), with its licence
+  const libs = await (await fetch(ctx.url + "/ui/libs.json")).json();
+  assert(libs.sodium, "this carechain was built without libsodium.js (libs.json: " + JSON.stringify(libs) +
+    "); scripts/deps.sh --web installs it, then make embeds it");
+  for (const f of [...libs.sodium.scripts, libs.sodium.license]) {
+    const lr = await fetch(ctx.url + "/ui/" + f);
+    assert(lr.status === 200, `GET /ui/${f} answered ${lr.status}`);
+  }
   const js = await fetch(ctx.url + "/ui/app.js");
   assert(js.headers.get("content-type").startsWith("text/javascript"), "app.js content type " + js.headers.get("content-type"));
   const etag = js.headers.get("etag");
@@ -344,6 +365,9 @@ test("patient_page_grant_and_revoke", async ({ browser }) => {
   await page.getByRole("heading", { name: "Consents" }).waitFor();
   await page.getByText("No consents yet.").waitFor({ timeout: 20000 });
   await page.getByText("No break-glass reads").waitFor({ timeout: 20000 });
+  // the page loaded the libsodium.js that node_modules has, and says which
+  const want = await sodiumVersion();
+  await page.getByText(want).waitFor({ timeout: 10000 });
   await page.screenshot({ path: path.join(SHOTS, "patient-loaded.png"), fullPage: true });
   const records = await page.locator("section[aria-labelledby=h-records]").textContent();
   assert(/Observation/.test(records) && /laboratory/.test(records), "the patient's record is not listed: " + records);
@@ -384,6 +408,38 @@ test("patient_page_grant_and_revoke", async ({ browser }) => {
   const after = await cli("consent", "list", "--key", "keys/patient.key", "--json");
   assert(/"inactive"|"revoked"/.test(after), "after revoking, the API does not say the consent is inactive: " + after.slice(0, 400));
   await finish(again, null);
+});
+
+test("patient_page_without_libsodium", async ({ browser }) => {
+  // a node built without libsodium.js: its libs.json says so
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  await context.route("**/ui/libs.json", (route) => route.fulfill({ json: { sodium: null } }));
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("console", (m) => m.type() === "error" && page.problems.push("console error: " + m.text()));
+  page.on("pageerror", (e) => page.problems.push("uncaught: " + e.message));
+  await page.goto(ctx.url + "/ui/#/patient");
+  await loadKey(page, "patient");
+  const status = page.locator("#sealer-status");
+  await status.getByText("needs libsodium.js").waitFor({ timeout: 10000 });
+  const words = await status.textContent();
+  assert(/built without it/.test(words) && /carechain consent grant/.test(words), "the page does not say why and what to do: " + words);
+  assert(!(await page.evaluate(() => "sodium" in window)), "libsodium.js was loaded although libs.json says it is not there");
+  await page.getByText("My records").waitFor();
+  await page.locator("section[aria-labelledby=h-records] table").waitFor({ timeout: 20000 });
+  // a read permit is refused in words, and nothing is sent
+  const before = await cli("consent", "list", "--key", "keys/patient.key", "--json");
+  await page.selectOption("#grant-kind", "identity");
+  await page.fill("#grant-to", keyId("auditor"));
+  await page.check("#grant-read");
+  await page.uncheck("#grant-write");
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  const refused = await page.locator("#grant-result").getByText("Nothing was sent").textContent({ timeout: 10000 });
+  assert(/needs libsodium\.js/.test(refused) && /carechain consent grant/.test(refused), "the refusal does not say why: " + refused);
+  assert(!(await page.locator("#granted").count()), "a read permit was granted without libsodium.js");
+  const after = await cli("consent", "list", "--key", "keys/patient.key", "--json");
+  assert(after === before, "the consents changed although nothing was to be sent");
+  await finish(page, "patient-no-libsodium");
 });
 
 test("keyboard_navigation", async ({ browser }) => {
