@@ -6,7 +6,7 @@
 # tests are reported skipped with the reason (cmocka-style lines that
 # scripts/run-tests.sh counts), never passed.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 
 skip() {
