@@ -2,7 +2,7 @@
 # The explorer's browser tests (tests/ui/ui.test.mjs): installs Chromium,
 # playwright-core and libsodium.js when missing (scripts/deps.sh --browser),
 # rebuilds so the binary embeds the latter, then runs them
-# against a node the test starts. When the browser cannot be installed the
+# against a 3-node devnet the test starts and stops. When the browser cannot be installed the
 # tests are reported skipped with the reason (cmocka-style lines that
 # scripts/run-tests.sh counts), never passed.
 set -u

@@ -1,6 +1,9 @@
 // tests/ui/ui.test.mjs — the explorer (web/) in a real browser: Debian's
-// headless Chromium driven by playwright-core, against a single node this
-// script starts on a fresh network (carechain init + carechain node).
+// headless Chromium driven by playwright-core, against a 3-node raft devnet
+// this script starts (carechain devnet --nodes 3, on free ports) and always
+// stops. Besides the pages, it checks what only a real network shows: the
+// nodes and their leader, checkpoints signed by a majority of node keys,
+// a consent granted on one node read through another, a follower's answer.
 //
 // Prints cmocka-style lines, so scripts/run-tests.sh counts the tests:
 //   [ RUN      ] name / [       OK ] name / [  FAILED  ] name
@@ -41,64 +44,206 @@ function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
+// ---- the network ---------------------------------------------------------
+
+const NODES = 3;
+const ctx = {};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Poll f() until it returns a truthy value or the deadline passes; the last
+// error or value goes into the message, so a timeout says what it saw.
+async function until(what, ms, f, every = 200) {
+  const end = Date.now() + ms;
+  let last = "nothing yet";
+  for (;;) {
+    try {
+      const v = await f();
+      if (v) return v;
+      last = "not yet";
+    } catch (e) {
+      if (e.fatal) throw e;
+      last = e.message;
+    }
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms / 1000} s (last: ${last})`);
+    await sleep(every);
+  }
+}
+
+// Whether a TCP port on 127.0.0.1 can be bound now.
+function portFree(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
   });
 }
 
-// ---- the network ---------------------------------------------------------
+// A base port P with the devnet's API ports P..P+N-1 and raft ports
+// P+100..P+100+N-1 all free. Random, so that parallel runs seldom try the
+// same one; whoever loses a race between this check and the nodes' bind is
+// caught below (the devnet exits) and tries another.
+async function freeBasePort() {
+  for (let i = 0; i < 50; i++) {
+    const base = 10000 + Math.floor(Math.random() * 22000); // below the ephemeral range
+    const ports = [];
+    for (let k = 0; k < NODES; k++) ports.push(base + k, base + 100 + k);
+    let ok = true;
+    for (const p of ports) if (!(ok = await portFree(p))) break;
+    if (ok) return base;
+  }
+  throw new Error("found no free ports for the devnet");
+}
 
-const ctx = {};
-
-async function cli(...args) {
+async function cliAt(url, ...args) {
   try {
-    const { stdout } = await run(BIN, [...args, "--node", ctx.url], { cwd: ctx.dir, timeout: 60000 });
+    const { stdout } = await run(BIN, [...args, "--node", url], { cwd: ctx.dir, timeout: 60000 });
     return stdout;
   } catch (e) {
-    throw new Error(`carechain ${args.join(" ")} failed (${e.code}): ${(e.stderr || "") + (e.stdout || "") || e.message}`);
+    throw new Error(`carechain ${args.join(" ")} --node ${url} failed (${e.code}): ${(e.stderr || "") + (e.stdout || "") || e.message}`);
   }
 }
+
+const cli = (...args) => cliAt(ctx.url, ...args);
 
 async function cliJSON(...args) {
   return JSON.parse(await cli(...args, "--json"));
 }
 
-async function api(p) {
-  const r = await fetch(ctx.url + p);
+async function apiAt(url, p) {
+  const r = await fetch(url + p, { signal: AbortSignal.timeout(10000) });
   const body = await r.json();
-  if (!r.ok) throw new Error(`GET ${p}: ${r.status} ${JSON.stringify(body)}`);
+  if (!r.ok) throw new Error(`GET ${url}${p}: ${r.status} ${JSON.stringify(body)}`);
   return body;
 }
+
+const api = (p) => apiAt(ctx.url, p);
 
 function keyId(name) {
   return JSON.parse(fs.readFileSync(path.join(ctx.dir, "keys", name + ".key"), "utf8")).id;
 }
 
-async function startNode() {
-  ctx.dir = fs.mkdtempSync(path.join(os.tmpdir(), "carechain-ui-"));
-  await run(BIN, ["init", "--dir", ctx.dir + "/net"], { timeout: 60000 });
-  ctx.dir += "/net";
-  ctx.port = await freePort();
-  ctx.url = `http://127.0.0.1:${ctx.port}`;
-  ctx.log = fs.openSync(path.join(ctx.dir, "node.log"), "w");
-  ctx.node = spawn(BIN, ["node", "--dir", ctx.dir + "/node1", "--api", `127.0.0.1:${ctx.port}`, "--quiet"], {
-    stdio: ["ignore", ctx.log, ctx.log],
+// /v1/status of every node, in node order.
+const statuses = () => Promise.all(ctx.urls.map((u) => apiAt(u, "/v1/status")));
+
+// Wait until every node has the same head and names the same leader, which
+// itself says it leads; returns the statuses. Raft on a loaded 2-core
+// machine may take a while to elect or to catch a follower up: a deadline,
+// not a fixed sleep.
+async function converged(ms = 30000) {
+  return until("the nodes agreeing on head and leader", ms, async () => {
+    const s = await statuses();
+    const leader = s[0].leader;
+    const same = s.every((x) => x.height === s[0].height && x.head_hash === s[0].head_hash && x.leader === leader);
+    const leads = s.filter((x) => x.raft_state === "leader").map((x) => x.node.name);
+    if (!(same && leader && leads.length === 1 && leads[0] === leader))
+      throw new Error(s.map((x) => `${x.node.name} h${x.height} ${x.raft_state} leader=${x.leader || "-"}`).join(", "));
+    return s;
   });
-  for (let i = 0; i < 100; i++) {
+}
+
+// A follower's URL (the network as it is now).
+async function followerUrl() {
+  const s = await converged();
+  const i = s.findIndex((x) => x.raft_state === "follower");
+  assert(i >= 0, "no node is a follower");
+  return ctx.urls[i];
+}
+
+// One attempt at `carechain devnet`: resolves when it says its nodes run,
+// rejects when it exits first or the deadline passes (stopping it then).
+async function startDevnetOnce() {
+  ctx.top = fs.mkdtempSync(path.join(os.tmpdir(), "carechain-ui-"));
+  ctx.dir = path.join(ctx.top, "net");
+  ctx.base = await freeBasePort();
+  ctx.urls = [];
+  for (let k = 0; k < NODES; k++) ctx.urls.push(`http://127.0.0.1:${ctx.base + k}`);
+  ctx.url = ctx.urls[0];
+  ctx.nodePids = [];
+  // The devnet's output goes to a file, not a pipe: should this script die
+  // first, the devnet's "stopping" lines must not kill it with SIGPIPE
+  // before it has stopped its nodes.
+  ctx.devnetLog = path.join(ctx.top, "devnet.log");
+  const out = fs.openSync(ctx.devnetLog, "w");
+  const dn = spawn(BIN, ["devnet", "--nodes", String(NODES), "--dir", ctx.dir, "--base-port", String(ctx.base)], {
+    stdio: ["ignore", out, out],
+  });
+  fs.closeSync(out);
+  ctx.devnet = dn;
+  const said = () => fs.readFileSync(ctx.devnetLog, "utf8");
+  await until("the devnet starting", 90000, async () => {
+    const text = said();
+    ctx.nodePids = [...text.matchAll(/\(process (\d+),/g)].map((m) => Number(m[1]));
+    if (dn.exitCode !== null || dn.signalCode)
+      throw Object.assign(new Error("it exited: " + text.trim().split("\n").slice(-3).join(" | ")), { fatal: true });
+    return /nodes running/.test(text);
+  }, 100).catch(async (e) => {
+    await stopDevnet();
+    throw e;
+  });
+}
+
+async function startDevnet() {
+  for (let attempt = 1; ; attempt++) {
     try {
-      await api("/v1/status");
-      return;
+      await startDevnetOnce();
+      break;
     } catch (e) {
-      await new Promise((r) => setTimeout(r, 100));
+      if (attempt === 3) throw new Error(`the devnet did not start (3 tries; logs in ${ctx.top}): ${e.message}`);
+      console.log(`note: devnet at base port ${ctx.base} did not start (${e.message.slice(0, 200)}); trying other ports`);
     }
   }
-  throw new Error("the node did not answer within 10 s; see " + path.join(ctx.dir, "node.log"));
+  const s = await converged(60000);
+  console.log(`devnet: ${NODES} nodes at ${ctx.urls.join(" ")}, leader ${s[0].leader}, dir ${ctx.dir}`);
+}
+
+// SIGTERM to the devnet stops its nodes; should it hang, SIGKILL it and the
+// nodes it said it started.
+async function stopDevnet() {
+  const dn = ctx.devnet;
+  if (!dn) return;
+  if (dn.exitCode === null && !dn.signalCode) {
+    dn.kill("SIGTERM");
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        console.log("note: the devnet did not stop within 40 s of SIGTERM; killing it and its nodes");
+        dn.kill("SIGKILL");
+        r();
+      }, 40000);
+      dn.once("exit", () => (clearTimeout(t), r()));
+    });
+  }
+  killNodesLeft();
+  ctx.devnet = null;
+}
+
+// Synchronous last resort (process exit, a signal to this script): nodes
+// the devnet started that still run are killed, and the devnet too.
+function killNodesLeft() {
+  for (const pid of ctx.nodePids || []) {
+    try {
+      process.kill(pid, 0);
+      process.kill(pid, "SIGKILL");
+    } catch (e) {
+      /* gone already */
+    }
+  }
+}
+
+process.on("exit", () => {
+  if (ctx.devnet && ctx.devnet.exitCode === null) {
+    try {
+      ctx.devnet.kill("SIGTERM");
+    } catch (e) {
+      /* gone */
+    }
+  }
+});
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(sig, async () => {
+    console.log(`${sig}: stopping the devnet`);
+    await stopDevnet().catch(() => killNodesLeft());
+    process.exit(1);
+  });
 }
 
 async function register(admin, key, role) {
@@ -113,23 +258,24 @@ async function txSend(key, type, payload) {
 }
 
 async function setUp() {
-  await startNode();
+  await startDevnet();
   const reg = await register("admin-hospital", "clinician", "clinician");
   ctx.realTx = reg.txid;
   // Several notes sent at once, so that one block holds more than one tx and
   // the verify tests walk a real audit path.
   const sent = await Promise.all([1, 2, 3, 4, 5, 6].map((i) =>
     cliJSON("note", "put", "--key", "keys/clinician.key", "--kind", "ui-test", "--sha256", String(i).repeat(64), "--no-wait")));
-  for (let i = 0; i < 100 && !ctx.pathTx; i++) {
-    const txs = await Promise.all(sent.map((x) => api(`/v1/tx/${x.txid}`)));
-    if (txs.every((t) => t.status === "committed")) {
-      for (const t of txs) {
-        const b = await api(`/v1/blocks/${t.height}`);
-        if (b.tx_count > 1 && !ctx.pathTx) ctx.pathTx = t.txid;
-      }
-      if (!ctx.pathTx) ctx.pathTx = ctx.realTx; // each landed alone: no path to walk
-    } else await new Promise((r) => setTimeout(r, 100));
+  // A follower forwards --no-wait txs to the leader and knows them (404
+  // until then) only once their block reaches it.
+  const txs = await until("the notes committing", 60000, async () => {
+    const got = await Promise.all(sent.map((x) => api(`/v1/tx/${x.txid}`).catch(() => null)));
+    return got.every((t) => t && t.status === "committed") && got;
+  });
+  for (const t of txs) {
+    const b = await api(`/v1/blocks/${t.height}`);
+    if (b.tx_count > 1 && !ctx.pathTx) ctx.pathTx = t.txid;
   }
+  if (!ctx.pathTx) ctx.pathTx = ctx.realTx; // each landed alone: no path to walk
   assert(ctx.pathTx, "the notes did not commit");
   await cli("patient", "register", "--key", "keys/admin-hospital.key", "--keyfile", "keys/patient.key");
   await register("admin-regulator", "regulator", "regulator");
@@ -155,6 +301,8 @@ async function setUp() {
   await cli("drug", "dispense", ctx.unit, "--key", "keys/pharmacy.key");
   await setUpClaims();
   await setUpTrial();
+  // every node has every set-up block before a page asks any of them
+  await converged(60000);
 }
 
 // A trial whose results report an outcome it never registered and leave a
@@ -220,13 +368,7 @@ async function setUpClaims() {
 }
 
 async function tearDown() {
-  if (ctx.node && ctx.node.exitCode === null) {
-    ctx.node.kill("SIGTERM");
-    await new Promise((r) => {
-      const t = setTimeout(() => (ctx.node.kill("SIGKILL"), r()), 10000);
-      ctx.node.once("exit", () => (clearTimeout(t), r()));
-    });
-  }
+  await stopDevnet();
 }
 
 // ---- the browser ---------------------------------------------------------
@@ -249,7 +391,7 @@ async function openPage(browser, hash, opts = {}) {
     if (m.type() === "error") page.problems.push("console error: " + m.text());
   });
   page.on("pageerror", (e) => page.problems.push("uncaught: " + e.message));
-  await page.goto(ctx.url + "/ui/" + hash);
+  await page.goto((opts.url || ctx.url) + "/ui/" + hash);
   return page;
 }
 
@@ -296,15 +438,50 @@ test("serving_headers", async () => {
 });
 
 test("network_page", async ({ browser }) => {
-  const page = await openPage(browser, "#/network");
+  // Served by a follower: its status, the node list and the live events all
+  // come from a node that does not lead.
+  const at = await followerUrl();
+  const page = await openPage(browser, "#/network", { url: at });
   await page.getByRole("heading", { name: "Network" }).waitFor();
   await page.locator("table").first().waitFor();
   await page.locator("svg.chart").waitFor();
-  // a block committed while the page is open arrives through /v1/events
+  // a block committed (through another node) while the page is open arrives through /v1/events
   const before = Number(await page.locator("#height").textContent());
   await register("admin-regulator", "auditor", "auditor");
-  await page.waitForFunction((h) => Number(document.getElementById("height").textContent) > h, before, { timeout: 10000 });
-  await page.waitForFunction(() => /[1-9]\d* txs in 5 min/.test(document.querySelector(".chart-box").textContent), null, { timeout: 10000 });
+  await page.waitForFunction((h) => Number(document.getElementById("height").textContent) > h, before, { timeout: 20000 });
+  await page.waitForFunction(() => /[1-9]\d* txs in 5 min/.test(document.querySelector(".chart-box").textContent), null, { timeout: 20000 });
+  // The consensus nodes: all three, each with its API address, exactly one
+  // starred as leader, and that one the leader every node's /v1/status
+  // names. The page refreshes every 2 s, so after a re-election (a loaded
+  // machine) it may take a refresh to agree: wait, with a deadline.
+  const names = ctx.urls.map((_, i) => `node${i + 1}`);
+  const shown = async () => {
+    const rows = await page.locator("section[aria-labelledby=h-nodes] tbody tr").allTextContents();
+    const starred = rows.filter((r) => r.includes("★ leader"));
+    const leaderDd = await page.locator("dt:text-is('Leader') + dd").textContent();
+    return { rows, starred, leaderDd };
+  };
+  let seen;
+  await until("the network page showing the leader that every node reports", 30000, async () => {
+    const s = await converged();
+    seen = await shown();
+    const leader = s[0].leader;
+    return seen.rows.length === NODES && seen.starred.length === 1 && seen.starred[0].startsWith(leader + " ★ leader") &&
+      seen.leaderDd === leader ? leader : null;
+  }, 500).catch((e) => {
+    throw new Error(e.message + "; the page shows " + JSON.stringify(seen));
+  });
+  for (const [i, n] of names.entries()) {
+    const row = seen.rows.find((r) => r.startsWith(n));
+    assert(row, `${n} is not in the nodes table: ${JSON.stringify(seen.rows)}`);
+    assert(row.includes(ctx.urls[i].replace("http://", "")) && /active/.test(row) && /voter/.test(row),
+      `${n}'s row does not show its API, active and voter: ${row}`);
+  }
+  assert(/3 active nodes/.test(await page.locator("section[aria-labelledby=h-nodes] caption").textContent()), "the caption does not count 3 active nodes");
+  const self = await apiAt(at, "/v1/status");
+  const nodeDd = await page.locator("dt:text-is('Node') + dd").textContent();
+  assert(nodeDd === `${self.node.name} (raft)`, `"This node" is ${nodeDd}, not the follower ${self.node.name} serving the page`);
+  assert(/^follower, term \d+, 3 voters$/.test(await page.locator("dt:text-is('Raft') + dd").textContent()), "the page does not show a follower of 3 voters");
   await finish(page, "network");
 });
 
@@ -334,6 +511,12 @@ test("tx_verify_real", async ({ browser }) => {
   await verdict.waitFor({ timeout: 15000 });
   const text = await page.locator("#verify-result").textContent();
   assert((await verdict.textContent()) === "Verified.", "the verdict is: " + text);
+  // against a checkpoint that at least 2 of the 3 genesis node keys signed
+  const step = await page.locator("#verify-result li", { hasText: "checkpoint signatures" }).textContent();
+  const m = step.match(/has (\d+) valid Ed25519 signatures of (\d+) genesis nodes \(([^)]*)\)/);
+  assert(m && Number(m[2]) === NODES && Number(m[1]) >= 2 && Number(m[1]) <= NODES, "not a majority of 3 node keys: " + step);
+  const signers = m[3].split(", ");
+  assert(signers.length === Number(m[1]) && signers.every((n) => /^node[1-3]$/.test(n)), "the signers are not named nodes: " + step);
   await finish(page, "tx-verified");
 });
 
@@ -359,7 +542,10 @@ test("tx_verify_tampered", async ({ browser }) => {
 });
 
 test("patient_page_grant_and_revoke", async ({ browser }) => {
-  const page = await openPage(browser, "#/patient");
+  // The page talks to node2; what it grants is read back through node3's
+  // API (and the revocation through node1's): the txs went through raft.
+  const [apiA, pageAt, apiB] = ctx.urls;
+  const page = await openPage(browser, "#/patient", { url: pageAt });
   await page.getByText("Load your key file").waitFor();
   await loadKey(page, "patient");
   await page.getByRole("heading", { name: "Consents" }).waitFor();
@@ -380,9 +566,11 @@ test("patient_page_grant_and_revoke", async ({ browser }) => {
   await page.uncheck("#grant-write");
   await page.getByRole("button", { name: "Grant consent" }).click();
   await page.locator("#granted").waitFor({ timeout: 20000 });
-  // libsodium (the CLI) opens the key the browser sealed, and the record decrypts
+  // libsodium (the CLI) opens the key the browser sealed, and the record
+  // decrypts, asked of another node (once it has the grant's block)
   const out = path.join(ctx.dir, "read-by-clinician.json");
-  await cli("record", "get", ctx.record, "--key", "keys/clinician.key", "--purpose", "TREAT", "--out", out);
+  await until("the clinician reading the record through another node", 30000, async () =>
+    (await cliAt(apiB, "record", "get", ctx.record, "--key", "keys/clinician.key", "--purpose", "TREAT", "--out", out), true), 500);
   const got = JSON.parse(fs.readFileSync(out, "utf8"));
   assert(got.code && got.code.text === "HbA1c", "the clinician's copy of the record is not the record: " + JSON.stringify(got));
   await page.check("#grant-write");
@@ -393,20 +581,28 @@ test("patient_page_grant_and_revoke", async ({ browser }) => {
   await page.getByRole("button", { name: "Grant consent" }).click();
   const granted = await page.locator("#granted").textContent({ timeout: 20000 });
   const consent = granted.match(/[0-9a-f]{64}/)[0];
-  // visible through the API (the CLI reads GET /fhir/Consent, signed)
-  const list = await cli("consent", "list", "--key", "keys/patient.key", "--json");
-  assert(list.includes(consent), "consent list does not show the consent granted in the page: " + list.slice(0, 400));
+  // visible through another node's API (the CLI reads GET /fhir/Consent, signed)
+  let list = "";
+  await until(`the consent granted on ${pageAt} visible through ${apiB}`, 30000, async () =>
+    (list = await cliAt(apiB, "consent", "list", "--key", "keys/patient.key", "--json")).includes(consent), 500)
+    .catch((e) => {
+      throw new Error(e.message + "; consent list says " + list.slice(0, 400));
+    });
   const fhir = JSON.parse(list);
   assert(JSON.stringify(fhir).includes("clinic"), "the consent does not name the clinic");
   await page.locator("#h-access").waitFor();
   await finish(page, "patient");
   // revoke it in a fresh page, then the API says revoked
-  const again = await openPage(browser, "#/patient");
+  const again = await openPage(browser, "#/patient", { url: pageAt });
   await loadKey(again, "patient");
   await again.getByRole("button", { name: `Revoke consent ${consent.slice(0, 12)}` }).click({ timeout: 20000 });
   await again.getByText(`Revoked consent ${consent.slice(0, 12)}`).waitFor({ timeout: 20000 });
-  const after = await cli("consent", "list", "--key", "keys/patient.key", "--json");
-  assert(/"inactive"|"revoked"/.test(after), "after revoking, the API does not say the consent is inactive: " + after.slice(0, 400));
+  let after = "";
+  await until(`the revocation visible through ${apiA}`, 30000, async () =>
+    /"inactive"|"revoked"/.test(after = await cliAt(apiA, "consent", "list", "--key", "keys/patient.key", "--json")), 500)
+    .catch((e) => {
+      throw new Error(e.message + "; after revoking, the API says " + after.slice(0, 400));
+    });
   await finish(again, null);
 });
 
@@ -476,13 +672,17 @@ test("patient_page_bad_key_file", async ({ browser }) => {
 });
 
 test("drug_page_flags_clone", async ({ browser }) => {
-  const page = await openPage(browser, "#/drug");
+  // asked of a follower: its own copy of the custody state flags the clone
+  const at = await followerUrl();
+  const page = await openPage(browser, "#/drug", { url: at });
   await page.fill("#drug-id", `https://id.gs1.org/01/${ctx.gtin}/21/SN1001`);
   await page.getByRole("button", { name: "Verify package" }).click();
   const verdict = await page.locator("#drug-verdict").textContent({ timeout: 15000 });
   assert(verdict === "Warning: cloned serial", "the verdict for a dispensed serial presented again is: " + verdict);
   const box = page.locator(".verdict-box.bad");
   assert((await box.count()) === 1, "the clone verdict is not shown in the danger colour");
+  const self = await apiAt(at, "/v1/status");
+  assert(self.raft_state === "follower", `${at} answered, but it is now the ${self.raft_state}, not a follower`);
   await finish(page, "drug-clone");
 });
 
@@ -560,20 +760,43 @@ test("trial_integrity_report", async ({ browser }) => {
   await finish(page, "trial-proof-verified");
 });
 
-test("tx_verify_forged_checkpoint", async ({ browser }) => {
+// The proof's checkpoint signatures rewritten on the way: `good` genuine
+// ones of distinct nodes kept, every other genesis node given a forged one
+// (a genuine signature with one bit flipped, under that node's key).
+async function checkpointWith(browser, good) {
+  const ids = (await statuses()).map((s) => s.node.id);
   const page = await openPage(browser, `#/tx/${ctx.pathTx}`);
-  // A node that forges the checkpoint's signature: one bit of it flipped.
   await page.route("**/v1/tx/*/proof", async (route) => {
     const res = await route.fetch();
     const proof = await res.json();
-    const s = proof.checkpoint.signatures[0];
-    s.sig = (s.sig[0] === "0" ? "1" : "0") + s.sig.slice(1);
+    const real = proof.checkpoint.signatures;
+    assert(real.length >= good, `the checkpoint has ${real.length} signatures, fewer than ${good}`);
+    const kept = real.slice(0, good);
+    const flip = (s) => (s[0] === "0" ? "1" : "0") + s.slice(1);
+    const forged = ids.filter((id) => !kept.some((k) => k.node === id)).map((id) => ({ node: id, sig: flip(real[0].sig) }));
+    proof.checkpoint.signatures = [...kept, ...forged];
     await route.fulfill({ response: res, json: proof });
   });
   await page.getByRole("button", { name: "Verify" }).click();
   await page.locator("#verify-result .verdict").waitFor({ timeout: 15000 });
+  return page;
+}
+
+test("tx_verify_forged_checkpoint", async ({ browser }) => {
+  // A node that forges two of the three signatures: one genuine is no majority.
+  const page = await checkpointWith(browser, 1);
   const text = await page.locator("#verify-result").textContent();
-  assert(/Not verified\./.test(text) && /a majority is needed/.test(text), "a forged checkpoint signature is not caught: " + text);
+  assert(/Not verified\./.test(text) && /has 1 valid Ed25519 signatures of 3 genesis nodes/.test(text) && /a majority is needed/.test(text),
+    "a checkpoint with 1 genuine signature of 3 is not refused: " + text);
+  await finish(page, null);
+});
+
+test("tx_verify_majority_outvotes_forgery", async ({ browser }) => {
+  // Two genuine signatures and a forged third: 2 of 3 is a majority.
+  const page = await checkpointWith(browser, 2);
+  const text = await page.locator("#verify-result").textContent();
+  assert(/Verified\./.test(text) && !/Not verified/.test(text) && /has 2 valid Ed25519 signatures of 3 genesis nodes/.test(text),
+    "2 genuine signatures of 3 do not verify: " + text);
   await finish(page, null);
 });
 
@@ -634,7 +857,7 @@ async function main() {
     console.log(`[  FAILED  ] ${failed.length} test(s), listed below:`);
     for (const f of failed) console.log(`[  FAILED  ] ${f}`);
   } else {
-    fs.rmSync(path.dirname(ctx.dir), { recursive: true, force: true });
+    if (ctx.top) fs.rmSync(ctx.top, { recursive: true, force: true });
   }
   process.exit(failed.length ? 1 : 0);
 }
