@@ -149,18 +149,41 @@ uint8_t *ct_read_file(const char *path, size_t *len)
     return buf;
 }
 
-int ct_free_port(void)
+/* Ports handed out by this process, so two calls never give the same one. */
+#define PORT_LOW      20000 /* below Linux's ephemeral range (32768..60999): */
+#define PORT_HIGH     32000 /* an outgoing connection never takes one of these */
+#define PORT_TRIES    200
+#define PORTS_TRACKED 256
+
+static int bind_probe(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-        port = ntohs(a.sin_port);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
     close(fd);
-    return port;
+    return rc;
+}
+
+int ct_free_port(void)
+{
+    /* Not bind(0): the kernel would pick from the ephemeral range, where any
+     * outgoing connection (the nodes' own raft and forwarding links) can
+     * take the port between this probe and the node's bind. */
+    static int given[PORTS_TRACKED];
+    static size_t given_count;
+    static unsigned seed;
+    if (!seed) seed = (unsigned)getpid() ^ (unsigned)ct_now_ms();
+    for (int t = 0; t < PORT_TRIES; t++) {
+        int port = PORT_LOW + (int)(rand_r(&seed) % (PORT_HIGH - PORT_LOW));
+        bool used = false;
+        for (size_t i = 0; i < given_count; i++) used = used || given[i] == port;
+        if (used || bind_probe(port) != 0) continue;
+        if (given_count < PORTS_TRACKED) given[given_count++] = port;
+        return port;
+    }
+    return -1;
 }
 
 uint64_t ct_now_ms(void)
