@@ -58,6 +58,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,6 +172,13 @@ typedef struct rr {
     bool transfer_pending;         /* a raft_transfer is in flight */
     unsigned transfer_next;        /* round robin over the candidate voters */
     member want[RAFT_MEMBERS_MAX]; /* scratch: the node set to reach */
+    bool notice_wanted;            /* a block of ours committed: tell the followers now */
+    bool notice_inflight;          /* the commit-notice barrier not yet applied */
+    /* the TCP transport's own listen/connect, wrapped to turn Nagle off */
+    int (*tcp_listen)(struct raft_uv_transport *t, raft_uv_accept_cb cb);
+    int (*tcp_connect)(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                       const char *address, raft_uv_connect_cb cb);
+    raft_uv_accept_cb tcp_accepted; /* raft_uv's accept callback */
 
     pthread_t loop_thread, apply_thread;
     bool loop_started, apply_started;
@@ -1234,6 +1242,39 @@ typedef struct apply_req {
     rr *r;
 } apply_req;
 
+typedef struct notice_req {
+    struct raft_barrier req;
+    rr *r;
+} notice_req;
+
+static void on_notice(struct raft_barrier *req, int status)
+{
+    notice_req *nr = (notice_req *)req;
+    rr *r = nr->r;
+    (void)status; /* nothing waits on it: it only carried the commit index */
+    r->notice_inflight = false;
+    if (r->notice_wanted && !r->closing) uv_async_send(&r->wake); /* a block committed meanwhile */
+    free(nr);
+}
+
+/* Tell the followers the new commit index at once: a raft barrier is an
+ * entry, and appending one makes libraft send AppendEntries to every
+ * follower now, with leader_commit. One at a time: a block that commits
+ * while one is in flight gets its notice when that one is applied. */
+static void send_commit_notice(rr *r)
+{
+    if (r->notice_inflight) return; /* on_notice sends it */
+    r->notice_wanted = false;
+    if (r->closing || raft_state(&r->raft) != RAFT_LEADER) return;
+    notice_req *nr = calloc(1, sizeof *nr);
+    if (!nr) return;
+    nr->r = r;
+    if (raft_barrier(&r->raft, &nr->req, on_notice) == 0)
+        r->notice_inflight = true;
+    else
+        free(nr);
+}
+
 static void on_barrier(struct raft_barrier *req, int status)
 {
     barrier_req *br = (barrier_req *)req;
@@ -1255,7 +1296,15 @@ static void on_applied(struct raft_apply *req, int status, void *result)
     apply_req *ar = (apply_req *)req;
     rr *r = ar->r;
     (void)result;
-    if (status != 0) {
+    if (status == 0) {
+        /* committed: the followers would learn it only from the next
+         * AppendEntries, a heartbeat 20-40 ms away when no block follows
+         * (libraft 0.15 does not send the commit index on its own). Send
+         * one now: a barrier, appended from on_wake (not from inside
+         * raft's apply loop, which is running this callback). */
+        r->notice_wanted = true;
+        uv_async_send(&r->wake);
+    } else {
         /* not committed (yet): a new leader may still commit it, and then
          * the apply thread commits it as anyone's block */
         cc_proposal *p = take_inflight(r, NULL);
@@ -1502,6 +1551,7 @@ static void on_wake(uv_async_t *a)
             }
         }
     }
+    if (r->notice_wanted) send_commit_notice(r);
     if (stop && !r->closing) {
         r->closing = true;
         uv_timer_stop(&r->tick);
