@@ -1566,6 +1566,69 @@ static void on_setup_raft_closed(struct raft *raft)
     raft_uv_tcp_close(&r->transport);
 }
 
+/* ---- the transport: libraft's TCP one, with Nagle's algorithm off -------------------- */
+
+/* libraft 0.15's TCP transport never sets TCP_NODELAY, and it sends each
+ * direction of a pair of servers over its own connection, so the receiver
+ * never has data to piggyback its ACKs on: a small message written while
+ * an earlier one is unacknowledged waits for the receiver's delayed ACK
+ * (up to 40 ms on Linux). Every message here is latency-bound, so wrap the
+ * transport's connect and listen and set TCP_NODELAY on each stream it
+ * hands to raft_uv. */
+
+static rr *rr_of_transport(struct raft_uv_transport *t)
+{
+    return (rr *)(void *)((char *)t - offsetof(rr, transport));
+}
+
+static void stream_nodelay(struct uv_stream_s *s)
+{
+    if (s && s->type == UV_TCP) (void)uv_tcp_nodelay((uv_tcp_t *)s, 1); /* best effort */
+}
+
+typedef struct nodelay_connect {
+    struct raft_uv_connect req; /* first: the transport's callback gets &req */
+    struct raft_uv_connect *outer;
+    raft_uv_connect_cb cb;
+} nodelay_connect;
+
+static void nodelay_connected(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
+{
+    nodelay_connect *c = (nodelay_connect *)req;
+    struct raft_uv_connect *outer = c->outer;
+    raft_uv_connect_cb cb = c->cb;
+    free(c);
+    if (status == 0) stream_nodelay(stream);
+    cb(outer, stream, status);
+}
+
+static int nodelay_connect_start(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                                 const char *address, raft_uv_connect_cb cb)
+{
+    rr *r = rr_of_transport(t);
+    nodelay_connect *c = calloc(1, sizeof *c);
+    if (!c) return RAFT_NOMEM;
+    c->outer = req;
+    c->cb = cb;
+    int rv = r->tcp_connect(t, &c->req, id, address, nodelay_connected);
+    if (rv != 0) free(c);
+    return rv;
+}
+
+static void nodelay_accepted(struct raft_uv_transport *t, raft_id id, const char *address,
+                             struct uv_stream_s *stream)
+{
+    stream_nodelay(stream);
+    rr_of_transport(t)->tcp_accepted(t, id, address, stream);
+}
+
+static int nodelay_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+    rr *r = rr_of_transport(t);
+    r->tcp_accepted = cb;
+    return r->tcp_listen(t, nodelay_accepted);
+}
+
 /* Everything raft needs, on the loop thread before the loop runs. */
 static cc_err loop_setup(rr *r, cc_errbuf *eb)
 {
@@ -1577,6 +1640,10 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
         cc_errf(eb, CC_ERR_IO, "raft TCP transport: %s", raft_strerror(rv));
         goto err_loop;
     }
+    r->tcp_listen = r->transport.listen;
+    r->tcp_connect = r->transport.connect;
+    r->transport.listen = nodelay_listen;
+    r->transport.connect = nodelay_connect_start;
     if ((rv = raft_uv_init(&r->io, &r->loop, r->raft_dir, &r->transport)) != 0) {
         cc_errf(eb, CC_ERR_IO, "raft storage in %s: %s", r->raft_dir, r->io.errmsg);
         raft_uv_tcp_close(&r->transport);
