@@ -90,8 +90,10 @@
 #define ENTRY_HEAD_BYTES        (1 + 4)
 #define ENTRY_ATT_HEAD_BYTES    (4 + 4)
 #define ENTRY_ALIGN             8   /* libraft 0.15 reloads unpadded entries wrongly: pad them */
-#define RAFT_SNAPSHOT_THRESHOLD 512 /* raft entries between two snapshots (config.json may lower it) */
-#define RAFT_SNAPSHOT_TRAILING  128 /* entries kept in the log behind a snapshot */
+#define RAFT_SNAPSHOT_THRESHOLD 512 /* raft entries between two snapshots once the log holds ... */
+#define RAFT_SNAPSHOT_BYTES     (64u * 1024 * 1024) /* ... this many bytes of entries; */
+#define RAFT_SNAPSHOT_MAX       8192 /* otherwise after this many (config.json may set a fixed number) */
+#define RAFT_SNAPSHOT_TRAILING  128  /* entries kept in the log behind a snapshot */
 #define RAFT_CONFIG_MAX         (64u * 1024) /* config.json */
 #define SNAP_VERSION            1
 #define SNAP_BYTES              (8 + 8 + CC_HASH_BYTES + CC_HASH_BYTES) /* a multiple of 8, see ENTRY_ALIGN */
@@ -152,6 +154,7 @@ typedef struct rr {
     bool joining;                    /* not in genesis: raft is not bootstrapped */
     char raft_dir[PATH_MAX];
     unsigned snapshot_threshold; /* raft entries between two snapshots */
+    bool snapshot_fixed;         /* config.json set the threshold: no adapting */
     unsigned snapshot_trailing;  /* entries kept behind one */
 
     /* loop thread only */
@@ -209,6 +212,7 @@ typedef struct rr {
     uint64_t pushed_seq;               /* items ever queued */
     uint64_t done_seq;                 /* items the apply thread finished (applied, skipped or refused) */
     uint64_t snap_wait_at;             /* loop: no waiting for a snapshot before this cc_now_ms */
+    uint64_t snap_bytes;               /* loop: entry bytes applied since the last snapshot */
     bool catchup_abandoned;            /* stopping in the middle of a catch-up: apply nothing more */
     uint64_t blocks_fetched;           /* blocks fetched from peers for snapshots */
     uint64_t attachments_fetched;      /* their attachment bytes fetched from peers */
@@ -1152,6 +1156,9 @@ static apply_item *item_copy(const struct raft_buffer *buf)
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     rr *r = fsm->data;
+    r->snap_bytes += buf->len;
+    if (!r->snapshot_fixed && r->snap_bytes >= RAFT_SNAPSHOT_BYTES)
+        raft_set_snapshot_threshold(&r->raft, RAFT_SNAPSHOT_THRESHOLD); /* big entries: snapshot soon */
     apply_item *it = item_copy(buf);
     *result = NULL;
     if (!it) return RAFT_NOMEM;
@@ -1207,6 +1214,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     snap_encode(&head, b->base);
     *bufs = b; /* raft frees both (fsm version 1) */
     *n_bufs = 1;
+    r->snap_bytes = 0;
+    if (!r->snapshot_fixed) raft_set_snapshot_threshold(&r->raft, RAFT_SNAPSHOT_MAX);
     char hex[CC_HASH_HEX];
     cc_node_log(CC_LOG_INFO, "raft", "raft snapshot at index %llu: height %llu (%.16s...)",
                 (unsigned long long)r->raft.last_applied, (unsigned long long)head.height,
@@ -1297,13 +1306,18 @@ static void on_applied(struct raft_apply *req, int status, void *result)
     rr *r = ar->r;
     (void)result;
     if (status == 0) {
-        /* committed: the followers would learn it only from the next
-         * AppendEntries, a heartbeat 20-40 ms away when no block follows
-         * (libraft 0.15 does not send the commit index on its own). Send
-         * one now: a barrier, appended from on_wake (not from inside
-         * raft's apply loop, which is running this callback). */
-        r->notice_wanted = true;
-        uv_async_send(&r->wake);
+        /* committed: the followers learn it from the next AppendEntries.
+         * When txs are queued, that is the next block's, a few ms away.
+         * Otherwise it would be a heartbeat 20-40 ms away (libraft 0.15
+         * does not send the commit index on its own), so send one now: a
+         * barrier, appended from on_wake (not from inside raft's apply
+         * loop, which runs this callback). Under load this adds no raft
+         * entries (each costs an fsync on every node and brings the next
+         * snapshot nearer). */
+        if (!r->hooks.more_queued || !r->hooks.more_queued(r->hooks.ctx)) {
+            r->notice_wanted = true;
+            uv_async_send(&r->wake);
+        }
     } else {
         /* not committed (yet): a new leader may still commit it, and then
          * the apply thread commits it as anyone's block */
@@ -1883,7 +1897,8 @@ static cc_err read_snapshot_config(rr *r, const char *node_dir, cc_errbuf *eb)
     char path[PATH_MAX + 32];
     uint8_t *buf = NULL;
     size_t len = 0;
-    r->snapshot_threshold = RAFT_SNAPSHOT_THRESHOLD;
+    r->snapshot_threshold = RAFT_SNAPSHOT_MAX;
+    r->snapshot_fixed = false;
     r->snapshot_trailing = RAFT_SNAPSHOT_TRAILING;
     snprintf(path, sizeof path, "%s/config.json", node_dir);
     if (access(path, F_OK) != 0) return CC_OK;
@@ -1901,6 +1916,7 @@ static cc_err read_snapshot_config(rr *r, const char *node_dir, cc_errbuf *eb)
         else
             *vals[k] = (unsigned)json_integer_value(v);
     }
+    r->snapshot_fixed = json_object_get(doc, keys[0]) != NULL;
     json_decref(doc);
     return rc;
 }

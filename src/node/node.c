@@ -164,7 +164,11 @@ out:
 static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
 {
     const cc_genesis *g = cc_chain_genesis(node->chain);
-    const cc_consensus_hooks hooks = {.ctx = node, .committed = cc_producer_committed};
+    const cc_consensus_hooks hooks = {
+        .ctx = node,
+        .committed = cc_producer_committed,
+        .more_queued = cc_producer_more_queued,
+    };
     if (cc_genesis_node_index(g, node->key.pk) < 0) {
         json_t *nodes = NULL;
         char raft[CC_NODE_ADDR_MAX];
