@@ -119,7 +119,10 @@ typedef struct apply_item {
     uint8_t *entry;      /* a committed command entry, or a snapshot record (owned) */
     size_t len;
     bool restore; /* entry is a snapshot record to catch up to */
+    int pre;      /* PRE_*: the pre-verifier's progress on it (under mu) */
 } apply_item;
+
+enum { PRE_NONE, PRE_BUSY, PRE_DONE };
 
 /* An attachment catch-up could not fetch yet (apply thread only). */
 typedef struct late_att {
@@ -183,8 +186,8 @@ typedef struct rr {
                        const char *address, raft_uv_connect_cb cb);
     raft_uv_accept_cb tcp_accepted; /* raft_uv's accept callback */
 
-    pthread_t loop_thread, apply_thread;
-    bool loop_started, apply_started;
+    pthread_t loop_thread, apply_thread, pre_thread;
+    bool loop_started, apply_started, pre_started;
 
     pthread_mutex_t mu;
     pthread_cond_t cond; /* start-up result, apply queue, inflight changes */
@@ -608,6 +611,7 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
     memset(&b, 0, sizeof b);
     rc = cc_block_decode(blk, blk_len, &b, &eb);
     if (rc == CC_OK) rc = entry_attach(&atts, &b, &eb);
+    if (rc == CC_OK && r->hooks.verify) r->hooks.verify(r->hooks.ctx, b.txs, b.tx_count);
     if (rc != CC_OK) {
         halt(r, "block %llu (%.16s..., proposer %.16s...) does not decode: %s", (unsigned long long)h.height,
              hex, proposer, eb.msg);
@@ -1078,6 +1082,14 @@ static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
     }
 }
 
+/* Join the pre-verifier (apply_stop is set). */
+static void join_pre(rr *r)
+{
+    if (!r->pre_started) return;
+    pthread_join(r->pre_thread, NULL);
+    r->pre_started = false;
+}
+
 static void *apply_main(void *arg)
 {
     rr *r = arg;
@@ -1098,6 +1110,8 @@ static void *apply_main(void *arg)
         r->head = it->next;
         if (!r->head) r->tail = NULL;
         r->apply_idle = false;
+        while (it->pre == PRE_BUSY) pthread_cond_wait(&r->cond, &r->mu); /* its signatures, nearly done */
+        it->pre = PRE_DONE;
         bool halted = r->halted || r->catchup_abandoned;
         if (!it->entry) {
             r->ready_term = it->ready_term; /* every entry before the barrier is applied */
@@ -1118,6 +1132,67 @@ static void *apply_main(void *arg)
     }
     pthread_mutex_unlock(&r->mu);
     free(results);
+    return NULL;
+}
+
+/* ---- the pre-verifier ----------------------------------------------------------------
+ * A follower applies blocks one at a time, and verifying their signatures
+ * used to be part of that serial work. The pre-verifier takes the queued
+ * entries ahead of the apply thread and verifies their txs' signatures
+ * through hooks.verify (on the node's verify pool), which remembers the
+ * txids that verified; when the apply thread reaches the block, the same
+ * hook finds them remembered. So signature checks overlap the previous
+ * block's execution and LMDB commit instead of adding to them. Nothing is
+ * decided here: a tx that does not verify is simply not remembered, and
+ * cc_chain_apply refuses it as before. Skipped: the node's own blocks
+ * (their txs are in memory, verified at admission) and heights already
+ * applied. */
+
+static void preverify_entry(rr *r, const uint8_t *e, size_t len)
+{
+    const uint8_t *blk = NULL;
+    size_t blk_len = 0;
+    cc_reader atts = {NULL, 0};
+    cc_header h;
+    cc_head head;
+    cc_block b;
+    cc_errbuf eb = {{0}};
+
+    if (entry_split(e, len, &blk, &blk_len, &atts, &eb) != CC_OK ||
+        cc_header_decode(blk, CC_HEADER_BYTES, &h, &eb) != CC_OK)
+        return; /* the apply thread says why */
+    if (memcmp(h.proposer, r->key->pk, CC_PUBKEY_BYTES) == 0) return;
+    cc_chain_head(r->chain, &head);
+    if (h.height <= head.height) return;
+    memset(&b, 0, sizeof b);
+    if (cc_block_decode(blk, blk_len, &b, &eb) == CC_OK) r->hooks.verify(r->hooks.ctx, b.txs, b.tx_count);
+    cc_block_free(&b);
+}
+
+static apply_item *pre_next(rr *r)
+{
+    for (apply_item *it = r->head; it; it = it->next)
+        if (it->pre == PRE_NONE && it->entry && !it->restore) return it;
+    return NULL;
+}
+
+static void *pre_main(void *arg)
+{
+    rr *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        apply_item *it;
+        while (!(it = pre_next(r)) && !r->apply_stop) pthread_cond_wait(&r->cond, &r->mu);
+        if (!it || r->apply_stop) break;
+        it->pre = PRE_BUSY; /* the apply thread does not free it before PRE_DONE */
+        bool halted = r->halted;
+        pthread_mutex_unlock(&r->mu);
+        if (!halted) preverify_entry(r, it->entry, it->len);
+        pthread_mutex_lock(&r->mu);
+        it->pre = PRE_DONE;
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
@@ -1855,6 +1930,7 @@ static void raft_stop(cc_consensus *cs)
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->apply_thread, NULL);
+    join_pre(r);
     r->apply_started = false;
 
     cc_proposal *p = take_inflight(r, NULL);
@@ -1876,6 +1952,7 @@ static void raft_close_impl(cc_consensus *cs)
         pthread_cond_broadcast(&r->cond);
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->apply_thread, NULL);
+        join_pre(r);
     }
     while (r->head) {
         apply_item *it = r->head;
@@ -1974,6 +2051,8 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
         goto err;
     }
     r->apply_started = true;
+    /* optional: without it the apply thread verifies everything itself */
+    if (r->hooks.verify) r->pre_started = pthread_create(&r->pre_thread, NULL, pre_main, r) == 0;
     if (pthread_create(&r->loop_thread, NULL, loop_main, r) != 0) {
         rc = cc_errf(eb, CC_ERR_IO, "cannot start the raft loop thread");
         goto err_after_apply;
@@ -2004,6 +2083,7 @@ err_after_apply:
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->apply_thread, NULL);
+    join_pre(r);
 err:
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->mu);
