@@ -44,9 +44,16 @@ void cc_sigcache_add(cc_sigcache *c, const uint8_t txid[CC_HASH_BYTES])
     pthread_mutex_unlock(&c->mu);
 }
 
+static bool all_zero(const uint8_t txid[CC_HASH_BYTES])
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < CC_HASH_BYTES; i++) any |= txid[i];
+    return any == 0;
+}
+
 bool cc_sigcache_has(cc_sigcache *c, const uint8_t txid[CC_HASH_BYTES])
 {
-    if (!c->slots) return false;
+    if (!c->slots || all_zero(txid)) return false; /* an empty slot is all zero */
     pthread_mutex_lock(&c->mu);
     bool hit = memcmp(c->slots[slot_of(c, txid)], txid, CC_HASH_BYTES) == 0;
     pthread_mutex_unlock(&c->mu);
