@@ -107,9 +107,10 @@ static void admit_chunk(void *ctx, size_t begin, size_t end)
         cc_admit_item *it = &b->items[i];
         if (it->err != CC_OK) continue;
         verified++;
-        if (cc_tx_verify_sig(&it->tx))
+        if (cc_tx_verify_sig(&it->tx)) {
             it->tx.sig_checked = true;
-        else
+            cc_sigcache_add(&node->sigcache, it->txid);
+        } else
             it->err = cc_errf(&it->eb, CC_ERR_SIGNATURE, "the tx signature does not verify for its signer");
     }
     cc_metrics_sig_verified(&node->metrics, verified);
@@ -195,4 +196,42 @@ size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait)
     }
     free(waiting);
     return accepted;
+}
+
+/* ---- a block's signatures, before raft applies it (consensus hook) ---------------- */
+
+typedef struct block_verify {
+    cc_node *node;
+    cc_tx *txs;
+    const size_t *todo; /* indexes of the txs to verify */
+} block_verify;
+
+static void block_chunk(void *ctx, size_t begin, size_t end)
+{
+    block_verify *bv = ctx;
+    for (size_t k = begin; k < end; k++) {
+        cc_tx *tx = &bv->txs[bv->todo[k]];
+        if (cc_tx_verify_sig(tx)) {
+            tx->sig_checked = true;
+            cc_sigcache_add(&bv->node->sigcache, tx->txid); /* pre-verified, applied later */
+        } /* else left unchecked: cc_chain_apply verifies it again and refuses it */
+    }
+}
+
+void cc_admit_verify_block(void *ctx, cc_tx *txs, size_t n)
+{
+    cc_node *node = ctx;
+    size_t *todo = malloc((n ? n : 1) * sizeof *todo), count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (txs[i].sig_checked) continue;
+        if (cc_sigcache_has(&node->sigcache, txs[i].txid))
+            txs[i].sig_checked = true; /* these very bytes verified at admission here */
+        else if (todo)
+            todo[count++] = i;
+    }
+    if (todo && count && node->pool) {
+        block_verify bv = {node, txs, todo};
+        cc_verify_pool_run(node->pool, block_chunk, &bv, count);
+    }
+    free(todo); /* without memory, cc_chain_apply verifies what is left, one by one */
 }

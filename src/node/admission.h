@@ -45,4 +45,11 @@ typedef struct cc_admit_item {
  * rest are freed. Returns the number accepted. */
 size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait);
 
+/* The consensus hook for a block to be applied (ctx: the cc_node): mark
+ * sig_checked the txs whose signature this node verified already (at
+ * admission, or in an earlier call: sigcache.h), verify the others on the
+ * verify pool and remember those that verify. A tx that does not verify is
+ * left unchecked, for cc_chain_apply to refuse as before. */
+void cc_admit_verify_block(void *ctx, cc_tx *txs, size_t n);
+
 #endif

@@ -58,6 +58,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,8 +90,10 @@
 #define ENTRY_HEAD_BYTES        (1 + 4)
 #define ENTRY_ATT_HEAD_BYTES    (4 + 4)
 #define ENTRY_ALIGN             8   /* libraft 0.15 reloads unpadded entries wrongly: pad them */
-#define RAFT_SNAPSHOT_THRESHOLD 512 /* raft entries between two snapshots (config.json may lower it) */
-#define RAFT_SNAPSHOT_TRAILING  128 /* entries kept in the log behind a snapshot */
+#define RAFT_SNAPSHOT_THRESHOLD 512 /* raft entries between two snapshots once the log holds ... */
+#define RAFT_SNAPSHOT_BYTES     (64u * 1024 * 1024) /* ... this many bytes of entries; */
+#define RAFT_SNAPSHOT_MAX       8192 /* otherwise after this many (config.json may set a fixed number) */
+#define RAFT_SNAPSHOT_TRAILING  128  /* entries kept in the log behind a snapshot */
 #define RAFT_CONFIG_MAX         (64u * 1024) /* config.json */
 #define SNAP_VERSION            1
 #define SNAP_BYTES              (8 + 8 + CC_HASH_BYTES + CC_HASH_BYTES) /* a multiple of 8, see ENTRY_ALIGN */
@@ -116,7 +119,10 @@ typedef struct apply_item {
     uint8_t *entry;      /* a committed command entry, or a snapshot record (owned) */
     size_t len;
     bool restore; /* entry is a snapshot record to catch up to */
+    int pre;      /* PRE_*: the pre-verifier's progress on it (under mu) */
 } apply_item;
+
+enum { PRE_NONE, PRE_BUSY, PRE_DONE };
 
 /* An attachment catch-up could not fetch yet (apply thread only). */
 typedef struct late_att {
@@ -151,6 +157,7 @@ typedef struct rr {
     bool joining;                    /* not in genesis: raft is not bootstrapped */
     char raft_dir[PATH_MAX];
     unsigned snapshot_threshold; /* raft entries between two snapshots */
+    bool snapshot_fixed;         /* config.json set the threshold: no adapting */
     unsigned snapshot_trailing;  /* entries kept behind one */
 
     /* loop thread only */
@@ -171,9 +178,16 @@ typedef struct rr {
     bool transfer_pending;         /* a raft_transfer is in flight */
     unsigned transfer_next;        /* round robin over the candidate voters */
     member want[RAFT_MEMBERS_MAX]; /* scratch: the node set to reach */
+    bool notice_wanted;            /* a block of ours committed: tell the followers now */
+    bool notice_inflight;          /* the commit-notice barrier not yet applied */
+    /* the TCP transport's own listen/connect, wrapped to turn Nagle off */
+    int (*tcp_listen)(struct raft_uv_transport *t, raft_uv_accept_cb cb);
+    int (*tcp_connect)(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                       const char *address, raft_uv_connect_cb cb);
+    raft_uv_accept_cb tcp_accepted; /* raft_uv's accept callback */
 
-    pthread_t loop_thread, apply_thread;
-    bool loop_started, apply_started;
+    pthread_t loop_thread, apply_thread, pre_thread;
+    bool loop_started, apply_started, pre_started;
 
     pthread_mutex_t mu;
     pthread_cond_t cond; /* start-up result, apply queue, inflight changes */
@@ -201,6 +215,7 @@ typedef struct rr {
     uint64_t pushed_seq;               /* items ever queued */
     uint64_t done_seq;                 /* items the apply thread finished (applied, skipped or refused) */
     uint64_t snap_wait_at;             /* loop: no waiting for a snapshot before this cc_now_ms */
+    uint64_t snap_bytes;               /* loop: entry bytes applied since the last snapshot */
     bool catchup_abandoned;            /* stopping in the middle of a catch-up: apply nothing more */
     uint64_t blocks_fetched;           /* blocks fetched from peers for snapshots */
     uint64_t attachments_fetched;      /* their attachment bytes fetched from peers */
@@ -596,6 +611,7 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
     memset(&b, 0, sizeof b);
     rc = cc_block_decode(blk, blk_len, &b, &eb);
     if (rc == CC_OK) rc = entry_attach(&atts, &b, &eb);
+    if (rc == CC_OK && r->hooks.verify) r->hooks.verify(r->hooks.ctx, b.txs, b.tx_count);
     if (rc != CC_OK) {
         halt(r, "block %llu (%.16s..., proposer %.16s...) does not decode: %s", (unsigned long long)h.height,
              hex, proposer, eb.msg);
@@ -1066,6 +1082,14 @@ static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
     }
 }
 
+/* Join the pre-verifier (apply_stop is set). */
+static void join_pre(rr *r)
+{
+    if (!r->pre_started) return;
+    pthread_join(r->pre_thread, NULL);
+    r->pre_started = false;
+}
+
 static void *apply_main(void *arg)
 {
     rr *r = arg;
@@ -1086,6 +1110,8 @@ static void *apply_main(void *arg)
         r->head = it->next;
         if (!r->head) r->tail = NULL;
         r->apply_idle = false;
+        while (it->pre == PRE_BUSY) pthread_cond_wait(&r->cond, &r->mu); /* its signatures, nearly done */
+        it->pre = PRE_DONE;
         bool halted = r->halted || r->catchup_abandoned;
         if (!it->entry) {
             r->ready_term = it->ready_term; /* every entry before the barrier is applied */
@@ -1106,6 +1132,67 @@ static void *apply_main(void *arg)
     }
     pthread_mutex_unlock(&r->mu);
     free(results);
+    return NULL;
+}
+
+/* ---- the pre-verifier ----------------------------------------------------------------
+ * A follower applies blocks one at a time, and verifying their signatures
+ * used to be part of that serial work. The pre-verifier takes the queued
+ * entries ahead of the apply thread and verifies their txs' signatures
+ * through hooks.verify (on the node's verify pool), which remembers the
+ * txids that verified; when the apply thread reaches the block, the same
+ * hook finds them remembered. So signature checks overlap the previous
+ * block's execution and LMDB commit instead of adding to them. Nothing is
+ * decided here: a tx that does not verify is simply not remembered, and
+ * cc_chain_apply refuses it as before. Skipped: the node's own blocks
+ * (their txs are in memory, verified at admission) and heights already
+ * applied. */
+
+static void preverify_entry(rr *r, const uint8_t *e, size_t len)
+{
+    const uint8_t *blk = NULL;
+    size_t blk_len = 0;
+    cc_reader atts = {NULL, 0};
+    cc_header h;
+    cc_head head;
+    cc_block b;
+    cc_errbuf eb = {{0}};
+
+    if (entry_split(e, len, &blk, &blk_len, &atts, &eb) != CC_OK ||
+        cc_header_decode(blk, CC_HEADER_BYTES, &h, &eb) != CC_OK)
+        return; /* the apply thread says why */
+    if (memcmp(h.proposer, r->key->pk, CC_PUBKEY_BYTES) == 0) return;
+    cc_chain_head(r->chain, &head);
+    if (h.height <= head.height) return;
+    memset(&b, 0, sizeof b);
+    if (cc_block_decode(blk, blk_len, &b, &eb) == CC_OK) r->hooks.verify(r->hooks.ctx, b.txs, b.tx_count);
+    cc_block_free(&b);
+}
+
+static apply_item *pre_next(rr *r)
+{
+    for (apply_item *it = r->head; it; it = it->next)
+        if (it->pre == PRE_NONE && it->entry && !it->restore) return it;
+    return NULL;
+}
+
+static void *pre_main(void *arg)
+{
+    rr *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        apply_item *it;
+        while (!(it = pre_next(r)) && !r->apply_stop) pthread_cond_wait(&r->cond, &r->mu);
+        if (!it || r->apply_stop) break;
+        it->pre = PRE_BUSY; /* the apply thread does not free it before PRE_DONE */
+        bool halted = r->halted;
+        pthread_mutex_unlock(&r->mu);
+        if (!halted) preverify_entry(r, it->entry, it->len);
+        pthread_mutex_lock(&r->mu);
+        it->pre = PRE_DONE;
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->mu);
     return NULL;
 }
 
@@ -1144,6 +1231,9 @@ static apply_item *item_copy(const struct raft_buffer *buf)
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     rr *r = fsm->data;
+    r->snap_bytes += buf->len;
+    if (!r->snapshot_fixed && r->snap_bytes >= RAFT_SNAPSHOT_BYTES)
+        raft_set_snapshot_threshold(&r->raft, RAFT_SNAPSHOT_THRESHOLD); /* big entries: snapshot soon */
     apply_item *it = item_copy(buf);
     *result = NULL;
     if (!it) return RAFT_NOMEM;
@@ -1199,6 +1289,8 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     snap_encode(&head, b->base);
     *bufs = b; /* raft frees both (fsm version 1) */
     *n_bufs = 1;
+    r->snap_bytes = 0;
+    if (!r->snapshot_fixed) raft_set_snapshot_threshold(&r->raft, RAFT_SNAPSHOT_MAX);
     char hex[CC_HASH_HEX];
     cc_node_log(CC_LOG_INFO, "raft", "raft snapshot at index %llu: height %llu (%.16s...)",
                 (unsigned long long)r->raft.last_applied, (unsigned long long)head.height,
@@ -1234,6 +1326,39 @@ typedef struct apply_req {
     rr *r;
 } apply_req;
 
+typedef struct notice_req {
+    struct raft_barrier req;
+    rr *r;
+} notice_req;
+
+static void on_notice(struct raft_barrier *req, int status)
+{
+    notice_req *nr = (notice_req *)req;
+    rr *r = nr->r;
+    (void)status; /* nothing waits on it: it only carried the commit index */
+    r->notice_inflight = false;
+    if (r->notice_wanted && !r->closing) uv_async_send(&r->wake); /* a block committed meanwhile */
+    free(nr);
+}
+
+/* Tell the followers the new commit index at once: a raft barrier is an
+ * entry, and appending one makes libraft send AppendEntries to every
+ * follower now, with leader_commit. One at a time: a block that commits
+ * while one is in flight gets its notice when that one is applied. */
+static void send_commit_notice(rr *r)
+{
+    if (r->notice_inflight) return; /* on_notice sends it */
+    r->notice_wanted = false;
+    if (r->closing || raft_state(&r->raft) != RAFT_LEADER) return;
+    notice_req *nr = calloc(1, sizeof *nr);
+    if (!nr) return;
+    nr->r = r;
+    if (raft_barrier(&r->raft, &nr->req, on_notice) == 0)
+        r->notice_inflight = true;
+    else
+        free(nr);
+}
+
 static void on_barrier(struct raft_barrier *req, int status)
 {
     barrier_req *br = (barrier_req *)req;
@@ -1255,7 +1380,20 @@ static void on_applied(struct raft_apply *req, int status, void *result)
     apply_req *ar = (apply_req *)req;
     rr *r = ar->r;
     (void)result;
-    if (status != 0) {
+    if (status == 0) {
+        /* committed: the followers learn it from the next AppendEntries.
+         * When txs are queued, that is the next block's, a few ms away.
+         * Otherwise it would be a heartbeat 20-40 ms away (libraft 0.15
+         * does not send the commit index on its own), so send one now: a
+         * barrier, appended from on_wake (not from inside raft's apply
+         * loop, which runs this callback). Under load this adds no raft
+         * entries (each costs an fsync on every node and brings the next
+         * snapshot nearer). */
+        if (!r->hooks.more_queued || !r->hooks.more_queued(r->hooks.ctx)) {
+            r->notice_wanted = true;
+            uv_async_send(&r->wake);
+        }
+    } else {
         /* not committed (yet): a new leader may still commit it, and then
          * the apply thread commits it as anyone's block */
         cc_proposal *p = take_inflight(r, NULL);
@@ -1502,6 +1640,7 @@ static void on_wake(uv_async_t *a)
             }
         }
     }
+    if (r->notice_wanted) send_commit_notice(r);
     if (stop && !r->closing) {
         r->closing = true;
         uv_timer_stop(&r->tick);
@@ -1516,6 +1655,69 @@ static void on_setup_raft_closed(struct raft *raft)
     raft_uv_tcp_close(&r->transport);
 }
 
+/* ---- the transport: libraft's TCP one, with Nagle's algorithm off -------------------- */
+
+/* libraft 0.15's TCP transport never sets TCP_NODELAY, and it sends each
+ * direction of a pair of servers over its own connection, so the receiver
+ * never has data to piggyback its ACKs on: a small message written while
+ * an earlier one is unacknowledged waits for the receiver's delayed ACK
+ * (up to 40 ms on Linux). Every message here is latency-bound, so wrap the
+ * transport's connect and listen and set TCP_NODELAY on each stream it
+ * hands to raft_uv. */
+
+static rr *rr_of_transport(struct raft_uv_transport *t)
+{
+    return (rr *)(void *)((char *)t - offsetof(rr, transport));
+}
+
+static void stream_nodelay(struct uv_stream_s *s)
+{
+    if (s && s->type == UV_TCP) (void)uv_tcp_nodelay((uv_tcp_t *)s, 1); /* best effort */
+}
+
+typedef struct nodelay_connect {
+    struct raft_uv_connect req; /* first: the transport's callback gets &req */
+    struct raft_uv_connect *outer;
+    raft_uv_connect_cb cb;
+} nodelay_connect;
+
+static void nodelay_connected(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
+{
+    nodelay_connect *c = (nodelay_connect *)req;
+    struct raft_uv_connect *outer = c->outer;
+    raft_uv_connect_cb cb = c->cb;
+    free(c);
+    if (status == 0) stream_nodelay(stream);
+    cb(outer, stream, status);
+}
+
+static int nodelay_connect_start(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                                 const char *address, raft_uv_connect_cb cb)
+{
+    rr *r = rr_of_transport(t);
+    nodelay_connect *c = calloc(1, sizeof *c);
+    if (!c) return RAFT_NOMEM;
+    c->outer = req;
+    c->cb = cb;
+    int rv = r->tcp_connect(t, &c->req, id, address, nodelay_connected);
+    if (rv != 0) free(c);
+    return rv;
+}
+
+static void nodelay_accepted(struct raft_uv_transport *t, raft_id id, const char *address,
+                             struct uv_stream_s *stream)
+{
+    stream_nodelay(stream);
+    rr_of_transport(t)->tcp_accepted(t, id, address, stream);
+}
+
+static int nodelay_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+    rr *r = rr_of_transport(t);
+    r->tcp_accepted = cb;
+    return r->tcp_listen(t, nodelay_accepted);
+}
+
 /* Everything raft needs, on the loop thread before the loop runs. */
 static cc_err loop_setup(rr *r, cc_errbuf *eb)
 {
@@ -1527,6 +1729,10 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
         cc_errf(eb, CC_ERR_IO, "raft TCP transport: %s", raft_strerror(rv));
         goto err_loop;
     }
+    r->tcp_listen = r->transport.listen;
+    r->tcp_connect = r->transport.connect;
+    r->transport.listen = nodelay_listen;
+    r->transport.connect = nodelay_connect_start;
     if ((rv = raft_uv_init(&r->io, &r->loop, r->raft_dir, &r->transport)) != 0) {
         cc_errf(eb, CC_ERR_IO, "raft storage in %s: %s", r->raft_dir, r->io.errmsg);
         raft_uv_tcp_close(&r->transport);
@@ -1724,6 +1930,7 @@ static void raft_stop(cc_consensus *cs)
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->apply_thread, NULL);
+    join_pre(r);
     r->apply_started = false;
 
     cc_proposal *p = take_inflight(r, NULL);
@@ -1745,6 +1952,7 @@ static void raft_close_impl(cc_consensus *cs)
         pthread_cond_broadcast(&r->cond);
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->apply_thread, NULL);
+        join_pre(r);
     }
     while (r->head) {
         apply_item *it = r->head;
@@ -1766,7 +1974,8 @@ static cc_err read_snapshot_config(rr *r, const char *node_dir, cc_errbuf *eb)
     char path[PATH_MAX + 32];
     uint8_t *buf = NULL;
     size_t len = 0;
-    r->snapshot_threshold = RAFT_SNAPSHOT_THRESHOLD;
+    r->snapshot_threshold = RAFT_SNAPSHOT_MAX;
+    r->snapshot_fixed = false;
     r->snapshot_trailing = RAFT_SNAPSHOT_TRAILING;
     snprintf(path, sizeof path, "%s/config.json", node_dir);
     if (access(path, F_OK) != 0) return CC_OK;
@@ -1784,6 +1993,7 @@ static cc_err read_snapshot_config(rr *r, const char *node_dir, cc_errbuf *eb)
         else
             *vals[k] = (unsigned)json_integer_value(v);
     }
+    r->snapshot_fixed = json_object_get(doc, keys[0]) != NULL;
     json_decref(doc);
     return rc;
 }
@@ -1841,6 +2051,8 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
         goto err;
     }
     r->apply_started = true;
+    /* optional: without it the apply thread verifies everything itself */
+    if (r->hooks.verify) r->pre_started = pthread_create(&r->pre_thread, NULL, pre_main, r) == 0;
     if (pthread_create(&r->loop_thread, NULL, loop_main, r) != 0) {
         rc = cc_errf(eb, CC_ERR_IO, "cannot start the raft loop thread");
         goto err_after_apply;
@@ -1871,6 +2083,7 @@ err_after_apply:
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->apply_thread, NULL);
+    join_pre(r);
 err:
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->mu);

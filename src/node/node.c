@@ -5,9 +5,9 @@
  *
  * Start-up order (stop runs it backwards, with the steps in between):
  *   signals blocked -> config -> dir lock -> key, genesis -> chain -> mempool, waiters,
- *   events, metrics -> consensus (solo for one genesis node, else raft; a node added at
- *   runtime joins: join.c) -> verify pool ->
- *   producer -> HTTP -> checkpoint senders (raft)
+ *   events, metrics -> verified-txid cache, verify pool (raft's apply thread uses both)
+ *   -> consensus (solo for one genesis node, else raft; a node added at runtime joins:
+ *   join.c) -> producer -> HTTP -> checkpoint senders (raft)
  *
  * Stop:
  *   1. refuse new txs (stopping flag) and new connections (quiesce); stop
@@ -17,7 +17,8 @@
  *      or fails, blocks raft committed are applied, raft closes);
  *   3. fail whatever still waits (503), end event streams, let handlers in
  *      flight answer (bounded);
- *   4. stop HTTP (joins connection threads), then the verify pool;
+ *   4. stop HTTP (joins connection threads), close consensus, then the
+ *      verify pool;
  *   5. close the chain (LMDB closes cleanly), wipe the key.
  */
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "carechain/os.h"
+#include "node/admission.h"
 #include "node/checkpoints.h"
 #include "node/http.h"
 #include "node/join.h"
@@ -164,7 +166,12 @@ out:
 static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
 {
     const cc_genesis *g = cc_chain_genesis(node->chain);
-    const cc_consensus_hooks hooks = {.ctx = node, .committed = cc_producer_committed};
+    const cc_consensus_hooks hooks = {
+        .ctx = node,
+        .committed = cc_producer_committed,
+        .more_queued = cc_producer_more_queued,
+        .verify = cc_admit_verify_block,
+    };
     if (cc_genesis_node_index(g, node->key.pk) < 0) {
         json_t *nodes = NULL;
         char raft[CC_NODE_ADDR_MAX];
@@ -220,12 +227,16 @@ int cc_node_run(const cc_node_config *cfg)
     if (rc != CC_OK) goto err_after_waiters;
     rc = cc_metrics_init(&node->metrics);
     if (rc != CC_OK) goto err_after_events;
-    rc = start_consensus(node, &eb);
+    rc = cc_sigcache_init(&node->sigcache, CC_NODE_SIGCACHE_BITS);
     if (rc != CC_OK) goto err_after_metrics;
+    /* the pool before consensus, and stopped after it: raft's apply thread
+     * verifies block signatures on it (cc_admit_verify_block) */
     rc = cc_verify_pool_start(node->verify_threads, &node->pool, &eb);
-    if (rc != CC_OK) goto err_after_consensus;
-    rc = cc_producer_start(node, &eb);
+    if (rc != CC_OK) goto err_after_sigcache;
+    rc = start_consensus(node, &eb);
     if (rc != CC_OK) goto err_after_pool;
+    rc = cc_producer_start(node, &eb);
+    if (rc != CC_OK) goto err_after_consensus;
     rc = cc_http_start(node, &eb);
     if (rc != CC_OK) goto err_after_producer;
     rc = cc_checkpoints_start(node, &node->checkpoints, &eb);
@@ -259,10 +270,12 @@ err_after_producer : {
     cc_http_drain(node, STOP_DRAIN_MS);
     cc_http_stop(node);
 }
-err_after_pool:
-    cc_verify_pool_stop(node->pool);
 err_after_consensus:
     node->consensus.close(&node->consensus);
+err_after_pool:
+    cc_verify_pool_stop(node->pool);
+err_after_sigcache:
+    cc_sigcache_destroy(&node->sigcache);
 err_after_metrics:
     cc_metrics_destroy(&node->metrics);
 err_after_events:

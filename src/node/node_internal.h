@@ -35,6 +35,7 @@
 #include "node/events.h"
 #include "node/mempool.h"
 #include "node/metrics.h"
+#include "node/sigcache.h"
 #include "node/verify_pool.h"
 #include "node/waiters.h"
 
@@ -47,6 +48,7 @@
 #define CC_NODE_DEFAULT_CONNECTIONS 256
 #define CC_NODE_DEFAULT_WAIT_MS     30000
 #define CC_NODE_PLACE_GIVEUP_MS     10000 /* raft: drop txs no leader took for this long */
+#define CC_NODE_SIGCACHE_BITS       16    /* 64 Ki remembered verified txids (2 MiB) */
 #define CC_NODE_PLACE_RETRY_MS      20    /* raft: pause before placing them again */
 #define CC_NODE_NAME_MAX            64
 #define CC_NODE_ADDR_MAX            128
@@ -75,6 +77,7 @@ typedef struct cc_node {
     cc_events events;
     cc_metrics metrics;
     cc_verify_pool *pool;
+    cc_sigcache sigcache; /* txids whose signature admission verified */
 
     pthread_t producer;
     struct cc_checkpoints *checkpoints; /* raft: the checkpoint signature senders */
@@ -97,6 +100,8 @@ void cc_producer_join(cc_node *node);
  * waiters, publish it on the event stream, count it. ctx is the cc_node. */
 void cc_producer_committed(void *ctx, const cc_header *h, const cc_tx *txs, size_t n,
                            const cc_result *results);
+/* consensus hook: txs wait in the mempool (the producer proposes again soon). */
+bool cc_producer_more_queued(void *ctx);
 
 /* ---- http.c ---- */
 
