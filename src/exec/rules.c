@@ -31,10 +31,13 @@
  *     instructions, plus library functions whose work is not O(1) charge it
  *     to the same budget first (patterns at their worst case, table.insert,
  *     remove, move, concat, unpack, sort, string.byte, rep, utf8 scans,
- *     pairs). Memory: the allocator refuses growth past the cap and any one
- *     string over CC_RULES_STRING_MAX.
+ *     pairs). Memory: the cap applies to a deterministic measure (below),
+ *     never to what the allocator happens to hold; no string may exceed
+ *     CC_RULES_STRING_MAX, and library calls that build strings in C
+ *     (table.concat, string.format, string.gsub, string.rep) refuse before
+ *     building one that would.
  *  6. Budget and memory errors cannot be swallowed: pcall re-raises them, and
- *     once the cap is hit every further allocation of the call is refused.
+ *     once a limit is hit every further allocation of the call is refused.
  *
  * What the budget does not see: VM instructions whose own cost grows with
  * their operands. Comparing two long strings (up to CC_RULES_STRING_MAX) and
@@ -46,21 +49,67 @@
  * on this machine before it fails, not forever. '...' is refused because
  * passing varargs on is the same kind of instruction.
  *
- * Memory and the garbage collector. The collector never runs inside a
- * call (stopped since creation), so a call's memory use is a function of
- * what it does, not of when a collection happened to start: the cap bounds
- * everything a call allocates (net of what Lua frees explicitly). The cap
- * counts the compiled state ("base", measured after compiling) plus the
- * call's allocations; garbage left by earlier calls does not count, and is
- * collected between calls once it passes GC_SLACK, or at once after a call
- * that failed. The state never holds more than the cap: a call that hits the
- * cap while old garbage was present is run again after a collection.
- * What remains process-dependent is the exact point where the cap bites: a
- * few kilobytes of Lua's own buffers (string table, stack) that earlier
- * calls grew, and the moment Lua resizes a hash table that had keys removed
- * (it depends on the per-state hash seed). Outputs never depend on it; only
- * a rule whose peak is within that margin of the cap can see TOO_LARGE on
- * one node and success on another.
+ * Memory: why the allocator cannot decide, and what does.
+ * Stock Lua seeds its string hash per state (luai_makeseed: the state's and
+ * a stack address, the library's address, the time). A table that had keys
+ * removed keeps the emptied slots; a new key whose main position is such a
+ * slot reuses it, any other new key uses up a free slot, and the table is
+ * resized when no free slot is left. Where keys land follows the hash, so
+ * *when* such a table grows or shrinks, and the bytes the allocator counts,
+ * differ between processes for the same rule (test_rules.c
+ * test_memory_cap_deterministic prints peaks a few KB apart). What earlier
+ * calls left (garbage, the string table's size, the stack) adds more. A cap
+ * on allocated bytes therefore pends a claim near it on one node and not on
+ * another: a consensus divergence. So the cap is applied to a measure that
+ * depends only on the values the rule creates and holds:
+ *
+ *   created   bytes of the objects Lua never shares, as the allocator is
+ *             asked for them when each is made (tables, functions, upvalues,
+ *             userdata, strings longer than Lua's 40-byte short strings).
+ *             Each such creation allocates exactly once, with a size fixed
+ *             by its contents, in every process; short strings are left out
+ *             because they are interned (whether making one allocates
+ *             depends on what the state holds). Nothing is collected inside
+ *             a call, so this is everything of those kinds a call makes.
+ *   reachable at every measuring tick (a count hook every HOOK_STEP
+ *             instructions: the same instruction counts on every node), a
+ *             walk over what the run can still reach (measure): its stack
+ *             frames and every slot, the functions running and their
+ *             upvalues, this call's view cache and the chunk (whose _ENV
+ *             holds the call's globals), tables' keys, values and
+ *             metatables, userdata. Sizes are fixed lower bounds of Lua's
+ *             (a string 17 + its length, a table 48 + 16 per key, ...),
+ *             summed once per object, in any visiting order; the sandbox's
+ *             own objects (base_set, immutable to rules) are not counted.
+ *             A walk of v objects charges v / WALK_CHARGE_DIV to the budget
+ *             and the next waits v / WALK_SPACING ticks, so large states are
+ *             measured less often and a walk costs at most a quarter of the
+ *             budget; both follow from the measure, so they are the same
+ *             everywhere.
+ *
+ * A call fails with TOO_LARGE when created passes the cap (at the
+ * allocation that does it) or when a tick's reachable measure does. Both
+ * depend on the rule and its inputs only, so every node gives the same
+ * verdict at the same point, with the same message. Garbage collection
+ * (between calls, and at a tick when the allocator holds more than the cap)
+ * changes neither measure.
+ *
+ * What the measure cannot see is bounded another way: hash and array slack
+ * in tables (at most ~4.5x the 16 bytes per key counted, while resizing),
+ * short strings made since the last tick (at most one or two per
+ * instruction), stack slots of frames pushed since the last tick (Lua's own
+ * limit is LUAI_MAXSTACK slots), library buffers (never past
+ * CC_RULES_STRING_MAX, see invariant 5) and array slots that hold nothing:
+ * these come from constructors listing nil ({nil, nil, ...} loads any run
+ * of nils in one instruction), which the source scanner refuses, and from
+ * table.unpack / string.byte results spread into a constructor, which are
+ * charged per element. The allocator keeps a safety net,
+ * CC_RULES_HARD_FACTOR caps above what the state held when the run began,
+ * that these bounds keep out of reach (about 8 caps in the worst case
+ * worked out above). Reaching it would mean a bound above is wrong: the call
+ * fails with CC_ERR_NOMEM, which exec treats as a node fault (the block is
+ * not applied, no per-node verdict is recorded), never as a verdict.
+ * cc_rules_peak_bytes reports the allocator's peak for metrics only.
  *
  * A call, step by step (call_body):
  *   inputs -> views; hook on; top level runs with globals writable;
@@ -80,24 +129,41 @@
 
 #include "exec/rules.h"
 
-#define HOOK_STEP       1000          /* instructions between budget checks */
-#define GC_SLACK        (256u * 1024) /* garbage tolerated between calls */
-#define GC_ROUNDS       16            /* full collections until nothing more is freed */
-#define STRING_OVERHEAD 64            /* Lua's string header, allowed on top of CC_RULES_STRING_MAX */
-#define NUMERAL_MAX     200           /* bytes of one numeral the source scanner checks */
-#define SMALL_KEYS      16            /* objects up to this many keys sort on the C stack */
+#define HOOK_STEP        1000          /* instructions between budget and memory checks (ticks) */
+#define GC_SLACK         (256u * 1024) /* garbage tolerated between calls */
+#define SHORT_STRING_MAX 65            /* bytes of Lua's largest interned string (24 + 40 + 1, LP64) */
+#define WALK_CHARGE_DIV  16            /* a measure charges the budget one unit per this many visits */
+#define WALK_SPACING     4096          /* visits per tick a measure may spread over: the next walk waits */
+#define GC_ROUNDS        16            /* full collections until nothing more is freed */
+#define STRING_OVERHEAD  64            /* Lua's string header, allowed on top of CC_RULES_STRING_MAX */
+#define NUMERAL_MAX      200           /* bytes of one numeral the source scanner checks */
+#define SMALL_KEYS       16            /* objects up to this many keys sort on the C stack */
+#define FORMAT_ITEM_MAX  128           /* bytes one string.format conversion adds besides a string */
+#define NUMBER_TEXT_MAX  48            /* bytes of a number converted to text */
 
-enum fatal { FATAL_NONE, FATAL_BUDGET, FATAL_MEMORY, FATAL_STRING, FATAL_NOMEM };
+enum fatal { FATAL_NONE, FATAL_BUDGET, FATAL_MEMORY, FATAL_STRING, FATAL_NOMEM, FATAL_HARD };
+
+/* A set of object addresses (open addressing), outside Lua's heap. */
+struct ptr_set {
+    const void **slot;
+    size_t cap, count; /* cap: a power of two, or 0 */
+};
 
 struct cc_rules {
     lua_State *L;
-    size_t cap;        /* the memory cap of the current compile or call */
-    size_t limit;      /* growth past this many bytes is refused */
-    size_t used, peak; /* bytes held now, and the most ever */
-    size_t base;       /* bytes held after compiling and a full collection */
-    size_t after_gc;   /* bytes held after the last collection */
-    uint64_t budget;   /* instructions for the current run */
-    uint64_t spent;    /* instructions and charges so far */
+    size_t cap;                /* the memory cap of the current compile or call (deterministic measures) */
+    size_t limit;              /* the safety net: growth past this many bytes is refused, a node fault */
+    size_t used, peak;         /* bytes held now, and the most ever */
+    size_t base;               /* bytes held after compiling and a full collection */
+    size_t after_gc;           /* bytes held after the last collection */
+    uint64_t created;          /* bytes of never-shared objects created in this run (see measure) */
+    uint64_t measured;         /* the largest reachable measure of this run (ticks) */
+    struct ptr_set base_set;   /* the sandbox's own objects: never counted */
+    struct ptr_set walk_set;   /* a measure's visited objects (kept to reuse its buffer) */
+    uint64_t ticks, next_walk; /* ticks of this run, and the tick of the next measure */
+    bool measuring;            /* created counts (a run is in progress) */
+    uint64_t budget;           /* instructions for the current run */
+    uint64_t spent;            /* instructions and charges so far */
     int hook_step;
     enum fatal fatal; /* the first limit the current run hit */
     bool refusing;    /* the cap was hit: refuse all growth until the run ends */
@@ -126,6 +192,17 @@ static int view_newindex(lua_State *L);
 
 /* ---- limits ----------------------------------------------------------------- */
 
+/* Objects Lua never shares, whose creation is a pure function of what the
+ * rule does: tables, functions, upvalues, userdata and long strings (short
+ * strings are interned, so whether creating one allocates depends on what
+ * the state happens to hold). When ptr is NULL, osize is the object's type. */
+static bool never_shared(const void *ptr, size_t osize, size_t nsize)
+{
+    if (ptr) return false;
+    if (osize == LUA_TSTRING) return nsize > SHORT_STRING_MAX;
+    return osize > LUA_TSTRING && osize <= LUA_NUMTYPES + 1; /* table .. upvalue, proto */
+}
+
 static void *rules_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     cc_rules *r = ud;
@@ -136,17 +213,23 @@ static void *rules_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > old) {
-        /* When ptr is NULL, osize is the type of the object being created. */
         if (!ptr && osize == LUA_TSTRING && nsize > CC_RULES_STRING_MAX + STRING_OVERHEAD) {
             if (!r->fatal) r->fatal = FATAL_STRING;
             r->refusing = true;
             return NULL;
         }
-        if (r->refusing || nsize - old > r->limit - r->used || r->used > r->limit) {
-            if (!r->fatal) r->fatal = FATAL_MEMORY;
-            r->refusing = true;
-            return NULL;
+        if (r->measuring && never_shared(ptr, osize, nsize)) {
+            r->created += nsize;
+            if (r->created > r->cap) { /* deterministic: the same objects are created everywhere */
+                if (!r->fatal) r->fatal = FATAL_MEMORY;
+                r->refusing = true;
+            }
         }
+        if (!r->refusing && (nsize - old > r->limit - r->used || r->used > r->limit)) {
+            if (!r->fatal) r->fatal = FATAL_HARD; /* the safety net: a node fault, not a verdict */
+            r->refusing = true;
+        }
+        if (r->refusing) return NULL;
     }
     void *p = realloc(ptr, nsize);
     if (!p) {
@@ -170,12 +253,15 @@ static int raise_budget(lua_State *L, cc_rules *r)
     return lua_error(L);
 }
 
+static void measure_tick(lua_State *L, cc_rules *r);
+
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     cc_rules *r = owner(L);
     r->spent += (uint64_t)r->hook_step;
     if (r->spent >= r->budget) raise_budget(L, r);
+    measure_tick(L, r);
 }
 
 /* Charge n units of work done in C to the budget (one unit ~ one VM
@@ -211,6 +297,234 @@ static void stop_budget(lua_State *L, cc_rules *r)
 {
     lua_sethook(L, NULL, 0, 0);
     r->budget = UINT64_MAX;
+}
+
+/* ---- the deterministic memory measure --------------------------------------- */
+
+/* Lower bounds of what Lua allocates (LP64, Lua 5.4), so the measure never
+ * exceeds the allocator's count of the same objects. */
+#define STRING_MIN   17 /* a string: header, then its bytes and a NUL */
+#define TABLE_MIN    48 /* a table, plus ENTRY_MIN per key it holds */
+#define ENTRY_MIN    16
+#define LCLOSURE_MIN 24 /* a Lua function, plus 8 per upvalue */
+#define CCLOSURE_MIN 24 /* a C function with upvalues, plus 16 per upvalue */
+#define UDATA_MIN    24 /* a userdata, plus its bytes */
+#define FRAME_MIN    48 /* a call frame, plus SLOT_MIN per stack slot it uses */
+#define SLOT_MIN     16
+
+/* Add p to s: 1 when it was not there, 0 when it was, -1 out of memory. */
+static int set_add(struct ptr_set *s, const void *p)
+{
+    if ((s->count + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 512;
+        const void **slot = calloc(cap, sizeof *slot);
+        if (!slot) return -1;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->slot[i]) continue;
+            size_t h = (size_t)(((uint64_t)(uintptr_t)s->slot[i] * 0x9e3779b97f4a7c15u) >> 20) & (cap - 1);
+            while (slot[h]) h = (h + 1) & (cap - 1);
+            slot[h] = s->slot[i];
+        }
+        free(s->slot);
+        s->slot = slot;
+        s->cap = cap;
+    }
+    size_t h = (size_t)(((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15u) >> 20) & (s->cap - 1);
+    for (; s->slot[h]; h = (h + 1) & (s->cap - 1))
+        if (s->slot[h] == p) return 0;
+    s->slot[h] = p;
+    s->count++;
+    return 1;
+}
+
+/* Make dst a copy of src (dst's buffer reused when it is as large). */
+static bool set_copy(struct ptr_set *dst, const struct ptr_set *src)
+{
+    if (dst->cap != src->cap) {
+        free(dst->slot);
+        dst->slot = NULL;
+        dst->cap = dst->count = 0;
+        if (src->cap && !(dst->slot = malloc(src->cap * sizeof *dst->slot))) return false;
+        dst->cap = src->cap;
+    }
+    if (src->cap) memcpy(dst->slot, src->slot, src->cap * sizeof *dst->slot);
+    dst->count = src->count;
+    return true;
+}
+
+static void set_free(struct ptr_set *s)
+{
+    free(s->slot);
+    memset(s, 0, sizeof *s);
+}
+
+struct walk {
+    lua_State *L;
+    struct ptr_set *seen;
+    uint64_t bytes, visits;
+    int queue; /* stack index of the table of objects still to look into */
+    lua_Integer head, tail;
+    bool failed; /* out of memory outside Lua */
+};
+
+/* Count the value at idx once: a string at once, an object with contents
+ * queued. Numbers, booleans, light userdata and light C functions cost
+ * nothing. */
+static void walk_value(struct walk *w, int idx)
+{
+    lua_State *L = w->L;
+    int t = lua_type(L, idx);
+    if (t != LUA_TSTRING && t != LUA_TTABLE && t != LUA_TFUNCTION && t != LUA_TUSERDATA) return;
+    const void *p = lua_topointer(L, idx);
+    if (!p) return;
+    w->visits++;
+    int added = set_add(w->seen, p);
+    if (added < 0) w->failed = true;
+    if (added <= 0) return;
+    if (t == LUA_TSTRING) {
+        w->bytes += lua_rawlen(L, idx) + STRING_MIN;
+        return;
+    }
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, w->queue, ++w->tail);
+}
+
+/* Count the object at the top of the stack and queue what it holds; pops it. */
+static void walk_object(struct walk *w)
+{
+    lua_State *L = w->L;
+    int top = lua_gettop(L), n = 0;
+    switch (lua_type(L, top)) {
+    case LUA_TTABLE:
+        w->bytes += TABLE_MIN;
+        for (lua_pushnil(L); lua_next(L, top); lua_pop(L, 1)) {
+            w->bytes += ENTRY_MIN;
+            w->visits++;
+            walk_value(w, -2);
+            walk_value(w, -1);
+        }
+        break;
+    case LUA_TFUNCTION:
+        for (; lua_getupvalue(L, top, n + 1); n++) {
+            walk_value(w, -1);
+            lua_pop(L, 1);
+        }
+        w->bytes += lua_iscfunction(L, top) ? (n ? CCLOSURE_MIN + 16u * (unsigned)n : 0)
+                                            : LCLOSURE_MIN + 8u * (unsigned)n;
+        break;
+    case LUA_TUSERDATA:
+        w->bytes += UDATA_MIN + lua_rawlen(L, top);
+        break;
+    default:
+        break;
+    }
+    if (lua_type(L, top) != LUA_TFUNCTION && lua_getmetatable(L, top)) {
+        walk_value(w, -1);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top - 1);
+}
+
+static void walk_drain(struct walk *w)
+{
+    while (!w->failed && w->head < w->tail) {
+        lua_rawgeti(w->L, w->queue, ++w->head);
+        walk_object(w);
+    }
+}
+
+/* The sandbox's own objects (the base environment and the libraries behind
+ * it, the metatables of strings and views): shared by every call, immutable
+ * to rules, never counted. */
+static cc_err collect_base(lua_State *L, cc_rules *r)
+{
+    struct walk w = {.L = L, .seen = &r->base_set};
+    lua_checkstack(L, 8);
+    lua_createtable(L, 256, 0);
+    w.queue = lua_gettop(L);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &dmeta_key);
+    walk_value(&w, -1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &view_meta_key);
+    walk_value(&w, -1);
+    lua_pushliteral(L, "");
+    if (lua_getmetatable(L, -1)) walk_value(&w, -1);
+    lua_settop(L, w.queue);
+    walk_drain(&w);
+    lua_pop(L, 1);
+    return w.failed ? CC_ERR_NOMEM : CC_OK;
+}
+
+/* What the run can still reach, in bytes (lower bounds of Lua's sizes): the
+ * call stack (frames, every slot, the functions running and what they hold),
+ * this call's cache of input views and the compiled chunk (whose _ENV is the
+ * call's globals). Deterministic: it depends on the values the rule holds,
+ * never on addresses, hash order or when memory was collected. frame0 is how
+ * many slots of the innermost frame to look at (a hook's own pushes are not
+ * the rule's). */
+static uint64_t measure(lua_State *L, cc_rules *r, int frame0, uint64_t *visits, bool *failed)
+{
+    struct walk w = {.L = L, .seen = &r->walk_set};
+    bool was = r->measuring;
+    r->measuring = false; /* the walk's own queue is not the rule's */
+    if (!set_copy(&r->walk_set, &r->base_set)) {
+        *failed = true;
+        return 0;
+    }
+    lua_checkstack(L, 8);
+    lua_createtable(L, 64, 0);
+    w.queue = lua_gettop(L);
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        w.bytes += FRAME_MIN;
+        lua_getinfo(L, "f", &ar);
+        walk_value(&w, -1);
+        lua_pop(L, 1);
+        for (int n = 1; level > 0 || n <= frame0; n++) {
+            if (!lua_getlocal(L, &ar, n)) break;
+            w.bytes += SLOT_MIN;
+            walk_value(&w, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_key);
+    walk_value(&w, -1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &main_key);
+    walk_value(&w, -1);
+    lua_settop(L, w.queue);
+    walk_drain(&w);
+    lua_pop(L, 1);
+    r->measuring = was;
+    *visits = w.visits;
+    *failed = w.failed;
+    return w.bytes;
+}
+
+/* At every tick (HOOK_STEP instructions: the same points on every node):
+ * measure what the run can reach, charge the walk to the budget, and stop
+ * the run when the measure is over the cap. Garbage is collected first when
+ * the state holds more than the cap, which changes no measure. */
+static void measure_tick(lua_State *L, cc_rules *r)
+{
+    if (!r->measuring || ++r->ticks < r->next_walk) return;
+    int frame0 = lua_gettop(L);
+    if (r->used > r->cap) lua_gc(L, LUA_GCCOLLECT);
+    uint64_t visits;
+    bool failed;
+    uint64_t m = measure(L, r, frame0, &visits, &failed);
+    if (failed) {
+        if (!r->fatal) r->fatal = FATAL_NOMEM;
+        r->refusing = true;
+        luaL_error(L, "out of memory measuring the rule");
+        return;
+    }
+    if (m > r->measured) r->measured = m;
+    r->next_walk = r->ticks + 1 + visits / WALK_SPACING; /* a large state is measured less often */
+    charge(L, visits / WALK_CHARGE_DIV);
+    if (m > r->cap) {
+        if (!r->fatal) r->fatal = FATAL_MEMORY;
+        r->refusing = true;
+        luaL_error(L, "memory cap");
+    }
 }
 
 /* ---- the sandbox's functions ---------------------------------------------- */
@@ -432,11 +746,14 @@ static int sb_pairs(lua_State *L)
 
 /* string.format without %p, and %s of a non-string shown as tostring shows
  * it (no addresses). */
+static int raise_string_max(lua_State *L);
+
 static int sb_format(lua_State *L)
 {
     size_t flen;
     const char *f = luaL_checklstring(L, 1, &flen);
     int top = lua_gettop(L), arg = 1;
+    uint64_t out = flen; /* a bound of the result, checked before any of it is built */
     for (size_t i = 0; i < flen; i++) {
         if (f[i] != '%') continue;
         if (++i < flen && f[i] == '%') continue;
@@ -450,7 +767,13 @@ static int sb_format(lua_State *L)
             lua_call(L, 1, 1);
             lua_replace(L, arg);
         }
+        size_t len = 0;
+        if (arg <= top && lua_type(L, arg) == LUA_TSTRING) lua_tolstring(L, arg, &len);
+        out += f[i] == 's'   ? len + FORMAT_ITEM_MAX
+               : f[i] == 'q' ? 4 * (uint64_t)len + FORMAT_ITEM_MAX
+                             : FORMAT_ITEM_MAX;
     }
+    if (out > CC_RULES_STRING_MAX) return raise_string_max(L);
     return call_stock(L, 1);
 }
 
@@ -507,6 +830,47 @@ static uint64_t pattern_cost(enum pattern_fn fn, size_t n, const char *p, size_t
     return sat_mul(cost, m + 1);
 }
 
+/* A gsub replacement function or table, wrapped: upvalue 1 the rule's,
+ * upvalue 2 the bytes replaced so far. Fails the call before the result
+ * can pass CC_RULES_STRING_MAX (the unmatched text is at most the subject). */
+static int gsub_counted(lua_State *L)
+{
+    int n = lua_gettop(L);
+    if (lua_type(L, lua_upvalueindex(1)) == LUA_TTABLE) {
+        lua_settop(L, 1);
+        lua_gettable(L, lua_upvalueindex(1));
+    } else {
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_insert(L, 1);
+        lua_call(L, n, 1);
+    }
+    size_t len = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) lua_tolstring(L, -1, &len);
+    if (lua_type(L, -1) == LUA_TNUMBER) len = NUMBER_TEXT_MAX; /* gsub converts it; keep the number */
+    lua_Integer total = lua_tointeger(L, lua_upvalueindex(2)) + (lua_Integer)len;
+    if (total > (lua_Integer)CC_RULES_STRING_MAX) return raise_string_max(L);
+    lua_pushinteger(L, total);
+    lua_replace(L, lua_upvalueindex(2));
+    return 1;
+}
+
+/* The most bytes gsub with the string replacement r can produce from n
+ * bytes: every position a match, every %1..%9 a capture of the whole
+ * subject. */
+static uint64_t gsub_bound(size_t n, const char *r, size_t rlen)
+{
+    uint64_t per = 0;
+    for (size_t i = 0; i < rlen; i++) {
+        if (r[i] == '%' && i + 1 < rlen && r[i + 1] >= '0' && r[i + 1] <= '9') {
+            per += n;
+            i++;
+        } else {
+            per++;
+        }
+    }
+    return (uint64_t)n + sat_mul((uint64_t)n + 1, per);
+}
+
 static int sb_pattern(lua_State *L)
 {
     size_t n, m;
@@ -515,6 +879,20 @@ static int sb_pattern(lua_State *L)
     enum pattern_fn fn = (enum pattern_fn)lua_tointeger(L, lua_upvalueindex(2));
     bool plain = fn == P_FIND && lua_toboolean(L, 4);
     charge(L, pattern_cost(fn, n, p, m, plain));
+    if (fn == P_GSUB) {
+        int t = lua_type(L, 3);
+        if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+            size_t rlen;
+            const char *r = lua_tolstring(L, 3, &rlen);
+            if (gsub_bound(n, r, rlen) > CC_RULES_STRING_MAX) return raise_string_max(L);
+        } else if (t == LUA_TFUNCTION || t == LUA_TTABLE) {
+            if (n > CC_RULES_STRING_MAX) return raise_string_max(L);
+            lua_pushvalue(L, 3);
+            lua_pushinteger(L, (lua_Integer)n);
+            lua_pushcclosure(L, gsub_counted, 2);
+            lua_replace(L, 3);
+        }
+    }
     return call_stock(L, LUA_MULTRET);
 }
 
@@ -550,9 +928,23 @@ static int sb_move(lua_State *L)
     return call_stock(L, 1);
 }
 
+/* table.concat, refused before it builds a result over CC_RULES_STRING_MAX. */
 static int sb_concat(lua_State *L)
 {
-    charge(L, span(luaL_optinteger(L, 3, 1), luaL_optinteger(L, 4, table_len(L, 1))) + 1);
+    size_t sep;
+    luaL_optlstring(L, 2, "", &sep);
+    lua_Integer from = luaL_optinteger(L, 3, 1), to = luaL_optinteger(L, 4, table_len(L, 1));
+    charge(L, span(from, to) + 1);
+    uint64_t out = 0;
+    for (lua_Integer k = from; k <= to && out <= CC_RULES_STRING_MAX; k++) {
+        size_t len = 0;
+        int t = lua_geti(L, 1, k);
+        if (t == LUA_TSTRING || t == LUA_TNUMBER) lua_tolstring(L, -1, &len); /* a copy: converting is fine */
+        lua_pop(L, 1);
+        out += len + (k > from ? sep : 0);
+        if (k == to) break;
+    }
+    if (out > CC_RULES_STRING_MAX) return raise_string_max(L);
     return call_stock(L, 1);
 }
 
@@ -1250,19 +1642,80 @@ static size_t skip_quoted(const char *s, size_t n, size_t i, int *line)
     return i + 1;
 }
 
+/* Where the scanner is in table constructors: nil as a positional item
+ * ({1, nil, 3}, also parenthesised) is refused, because Lua reserves an
+ * array slot for it that holds nothing, out of sight of the memory measure
+ * (consecutive nils load in one instruction, so such slots would cost
+ * almost no budget either). */
+#define CTOR_DEPTH 64
+
+enum ctor_state { CS_NONE, CS_ITEM, CS_NIL };
+
+struct ctor_scan {
+    char open[CTOR_DEPTH]; /* the brackets open, innermost last */
+    int depth;
+    int parens; /* '(' opened since the item began */
+    enum ctor_state state;
+};
+
+/* Feed one token (a bracket or other punctuation character, or 'a' for a
+ * name, number or string); true when it ends a positional nil item. */
+static bool ctor_token(struct ctor_scan *k, char tok, bool is_nil)
+{
+    if (k->state == CS_NIL) {
+        if (tok == ')' && k->parens > 0) {
+            k->parens--;
+            k->depth--;
+            return false;
+        }
+        if (k->parens == 0 && (tok == ',' || tok == ';' || tok == '}')) return true;
+    }
+    if (tok == '{' || tok == '(' || tok == '[') {
+        bool item = k->state == CS_ITEM;
+        if (k->depth < CTOR_DEPTH) k->open[k->depth] = tok;
+        k->depth++;
+        k->state = tok == '{' || (tok == '(' && item) ? CS_ITEM : CS_NONE;
+        k->parens = tok == '{' ? 0 : tok == '(' && item ? k->parens + 1 : 0;
+        return false;
+    }
+    if (tok == '}' || tok == ')' || tok == ']') {
+        if (k->depth > 0) k->depth--;
+        k->state = CS_NONE;
+        k->parens = 0;
+        return false;
+    }
+    bool in_ctor = k->depth > 0 && k->depth <= CTOR_DEPTH && k->open[k->depth - 1] == '{';
+    if ((tok == ',' || tok == ';') && in_ctor) {
+        k->state = CS_ITEM;
+        k->parens = 0;
+        return false;
+    }
+    k->state = is_nil && k->state == CS_ITEM ? CS_NIL : CS_NONE;
+    if (k->state == CS_NONE) k->parens = 0;
+    return false;
+}
+
 /* Refuse what the sandbox leaves out of the language: float literals, '/',
- * '^' and '...'. Runs on source that compiled, so tokens are well formed;
- * it follows Lua's lexer for comments, strings and numerals. */
+ * '^', '...' and nil as a positional item of a table constructor. Runs on
+ * source that compiled, so tokens are well formed; it follows Lua's lexer
+ * for comments, strings and numerals. */
 static cc_err scan_source(lua_State *L, const char *s, size_t n, cc_errbuf *eb)
 {
     int line = 1;
     size_t i = 0;
+    struct ctor_scan k = {.state = CS_NONE};
     while (i < n) {
-        char c = s[i];
+        char c = s[i], tok = 'a';
+        bool is_nil = false;
         long level;
-        if (is_newline(c)) {
-            i = skip_newline(s, n, i, &line);
+        if (is_newline(c) || c == ' ' || c == '\t' || c == '\v' || c == '\f') {
+            tok = 0;
+            if (is_newline(c))
+                i = skip_newline(s, n, i, &line);
+            else
+                i++;
         } else if (c == '-' && i + 1 < n && s[i + 1] == '-') {
+            tok = 0;
             i += 2;
             if (i < n && s[i] == '[' && (level = long_bracket(s, n, i)) >= 0)
                 i = skip_long(s, n, i, level, &line);
@@ -1273,7 +1726,9 @@ static cc_err scan_source(lua_State *L, const char *s, size_t n, cc_errbuf *eb)
         } else if (c == '"' || c == '\'') {
             i = skip_quoted(s, n, i, &line);
         } else if (is_alpha(c)) {
+            size_t start = i;
             while (i < n && (is_alpha(s[i]) || is_digit(s[i]))) i++;
+            is_nil = i - start == 3 && memcmp(s + start, "nil", 3) == 0;
         } else if (is_digit(c) || (c == '.' && i + 1 < n && is_digit(s[i + 1]))) {
             size_t start = i;
             const char *expo = "Ee";
@@ -1311,8 +1766,10 @@ static cc_err scan_source(lua_State *L, const char *s, size_t n, cc_errbuf *eb)
             return cc_errf(eb, CC_ERR_INVALID,
                            "rules:%d: '...' (variable arguments) is not available to rules", line);
         } else if (c == '.' && i + 1 < n && s[i + 1] == '.') {
+            tok = '.';
             i += 2;
         } else if (c == '/') {
+            tok = '/';
             if (i + 1 < n && s[i + 1] == '/')
                 i += 2;
             else
@@ -1321,8 +1778,14 @@ static cc_err scan_source(lua_State *L, const char *s, size_t n, cc_errbuf *eb)
         } else if (c == '^') {
             return cc_errf(eb, CC_ERR_INVALID, "rules:%d: '^' makes a float; multiply instead", line);
         } else {
+            tok = c;
             i++;
         }
+        if (tok && ctor_token(&k, tok, is_nil))
+            return cc_errf(eb, CC_ERR_INVALID,
+                           "rules:%d: nil as an item of a table constructor ({1, nil, 3}) reserves a slot "
+                           "that holds nothing; leave it out or give keys ({[1] = 1, [3] = 3})",
+                           line);
     }
     return CC_OK;
 }
@@ -1371,6 +1834,11 @@ static cc_err classify(cc_rules *r, int status, const char *prefix, cc_errbuf *e
                        (int)CC_RULES_STRING_MAX);
     case FATAL_NOMEM:
         return cc_errf(eb, CC_ERR_NOMEM, "out of memory running a custom rule");
+    case FATAL_HARD:
+        return cc_errf(
+            eb, CC_ERR_NOMEM,
+            "custom rule reached the node's safety limit of %zu bytes (a node fault, not a verdict)",
+            r->limit);
     case FATAL_NONE:
         break;
     }
@@ -1391,9 +1859,22 @@ static void end_run(cc_rules *r)
     stop_budget(r->L, r);
     r->top_level = false;
     r->refusing = false;
+    r->measuring = false;
     r->fatal = FATAL_NONE;
     r->limit = SIZE_MAX;
     lua_settop(r->L, 0);
+}
+
+/* Start counting a run: the deterministic measures from zero, the safety net
+ * CC_RULES_HARD_FACTOR caps above what the state holds now. */
+static void start_run(cc_rules *r)
+{
+    size_t room = r->cap > SIZE_MAX / CC_RULES_HARD_FACTOR ? SIZE_MAX : r->cap * CC_RULES_HARD_FACTOR;
+    r->limit = r->used > SIZE_MAX - room ? SIZE_MAX : r->used + room;
+    r->created = 0;
+    r->measured = 0;
+    r->ticks = r->next_walk = 0;
+    r->measuring = true;
 }
 
 struct compile_ctx {
@@ -1409,6 +1890,10 @@ static int compile_body(lua_State *L)
     struct compile_ctx *c = lua_touserdata(L, 1);
     cc_rules *r = owner(L);
     build_sandbox(L);
+    if (collect_base(L, r) != CC_OK) {
+        c->rc = cc_errf(c->eb, CC_ERR_NOMEM, "out of memory");
+        return 0;
+    }
     int status = luaL_loadbufferx(L, c->source, c->len, "=rules", "t");
     if (status == LUA_ERRSYNTAX) {
         message(c->eb, "rules do not compile: ", lua_tostring(L, -1));
@@ -1418,9 +1903,11 @@ static int compile_body(lua_State *L)
     if (status != LUA_OK) return lua_error(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &main_key);
     if ((c->rc = scan_source(L, c->source, c->len, c->eb)) != CC_OK) return 0;
+    start_run(r);
     start_budget(L, r, c->budget);
     run_top_level(L, r);
     stop_budget(L, r);
+    r->measuring = false;
     if (lua_getfield(L, -1, "adjudicate") != LUA_TFUNCTION)
         c->rc =
             cc_errf(c->eb, CC_ERR_INVALID, "the rules define no function adjudicate(claim, member, plan)");
@@ -1448,13 +1935,13 @@ cc_err cc_rules_compile(const char *source, size_t len, const cc_rules_limits *l
     if (!r) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     struct compile_ctx c = {.source = source, .len = len, .rc = CC_OK, .eb = eb};
     limits_of(lim, &c.budget, &r->cap);
-    r->limit = r->cap;
+    r->limit = r->cap > SIZE_MAX / CC_RULES_HARD_FACTOR ? SIZE_MAX : r->cap * CC_RULES_HARD_FACTOR;
     r->budget = UINT64_MAX;
     cc_err rc;
     r->L = lua_newstate(rules_alloc, r);
     if (!r->L) {
-        rc = r->fatal == FATAL_MEMORY ? cc_errf(eb, CC_ERR_TOO_LARGE, "the memory cap is too small for Lua")
-                                      : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+        rc = r->fatal == FATAL_HARD ? cc_errf(eb, CC_ERR_TOO_LARGE, "the memory cap is too small for Lua")
+                                    : cc_errf(eb, CC_ERR_NOMEM, "out of memory");
         goto err_free;
     }
     lua_gc(r->L, LUA_GCSTOP); /* collections happen between calls only (see the top of this file) */
@@ -1475,6 +1962,8 @@ cc_err cc_rules_compile(const char *source, size_t len, const cc_rules_limits *l
 err_close:
     lua_close(r->L);
 err_free:
+    set_free(&r->base_set);
+    set_free(&r->walk_set);
     free(r);
     return printable(eb, rc);
 }
@@ -1483,6 +1972,8 @@ void cc_rules_free(cc_rules *r)
 {
     if (!r) return;
     lua_close(r->L);
+    set_free(&r->base_set);
+    set_free(&r->walk_set);
     free(r);
 }
 
@@ -1534,26 +2025,16 @@ cc_err cc_rules_call(cc_rules *r, const json_t *claim, const json_t *member, con
         return cc_errf(eb, CC_ERR_TOO_LARGE, "the memory cap of %zu bytes is smaller than the loaded rules",
                        r->cap);
     if (r->used > r->after_gc + GC_SLACK) collect(r);
-    cc_err rc;
-    for (int attempt = 0;; attempt++) {
-        size_t start = r->used;
-        /* The call may allocate what a freshly compiled state could, and the
-         * state may never hold more than the cap. */
-        r->limit = start + (r->cap - r->base) < r->cap ? start + (r->cap - r->base) : r->cap;
-        c.rc = CC_OK;
-        c.out = NULL;
-        lua_pushcfunction(r->L, call_body);
-        lua_pushlightuserdata(r->L, &c);
-        int status = lua_pcall(r->L, 1, 0, 0);
-        rc = status != LUA_OK || r->fatal ? classify(r, status, "custom rule error: ", eb) : c.rc;
-        bool retry = r->fatal == FATAL_MEMORY && start > r->after_gc && attempt == 0;
-        end_run(r);
-        if (rc == CC_OK) break;
+    start_run(r);
+    lua_pushcfunction(r->L, call_body);
+    lua_pushlightuserdata(r->L, &c);
+    int status = lua_pcall(r->L, 1, 0, 0);
+    cc_err rc = status != LUA_OK || r->fatal ? classify(r, status, "custom rule error: ", eb) : c.rc;
+    end_run(r);
+    if (rc != CC_OK) {
         json_decref(c.out);
         c.out = NULL;
         collect(r);
-        if (!retry) break;
-        if (eb) eb->msg[0] = '\0';
     }
     if (r->used > r->after_gc + GC_SLACK) collect(r);
     *out = c.out;
@@ -1563,4 +2044,9 @@ cc_err cc_rules_call(cc_rules *r, const json_t *claim, const json_t *member, con
 size_t cc_rules_peak_bytes(const cc_rules *r)
 {
     return r->peak;
+}
+
+uint64_t cc_rules_measured_bytes(const cc_rules *r)
+{
+    return r->created > r->measured ? r->created : r->measured;
 }

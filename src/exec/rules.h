@@ -28,6 +28,7 @@ typedef struct cc_rules_limits {
 
 #define CC_RULES_INSTRUCTIONS 1000000
 #define CC_RULES_MEMORY       (8u * 1024 * 1024)
+#define CC_RULES_HARD_FACTOR  16 /* the allocator's safety net, in memory caps (a node fault) */
 #define CC_RULES_SOURCE_MAX   (64u * 1024)
 #define CC_RULES_STRING_MAX   (64u * 1024) /* bytes in one Lua string (inputs included) */
 #define CC_RULES_DEPTH_MAX    32           /* nesting of a result converted to JSON */
@@ -39,11 +40,10 @@ typedef struct cc_rules_limits {
  * CC_RULES_SOURCE_MAX. Running the chunk's top level is itself limited.
  *
  * Also CC_ERR_INVALID when the source uses what the sandbox leaves out of
- * the language: float literals, '/', '^' and '...' (the message names the
- * line); CC_ERR_TIMEOUT or CC_ERR_TOO_LARGE when the top level exceeds the
- * budget or the memory cap; CC_ERR_NOMEM. lim may be NULL (defaults). On
- * success *out is the caller's, freed with cc_rules_free; source is copied
- * (the caller may free it). */
+ * the language: float literals, '/', '^', '...' and nil as a positional
+ * item of a table constructor (the message names the line); CC_ERR_TIMEOUT or CC_ERR_TOO_LARGE when the top
+ * level exceeds the budget or the memory cap; CC_ERR_NOMEM. lim may be NULL (defaults). On success *out is
+ * the caller's, freed with cc_rules_free; source is copied (the caller may free it). */
 cc_err cc_rules_compile(const char *source, size_t len, const cc_rules_limits *lim, cc_rules **out,
                         cc_errbuf *eb) CC_WUR;
 
@@ -57,7 +57,10 @@ void cc_rules_free(cc_rules *r);
  * JSON), and convert the returned value back to JSON (*out, caller decrefs).
  * Failures leave the cc_rules usable and set eb to a one-sentence reason:
  * CC_ERR_TIMEOUT instruction budget exceeded; CC_ERR_TOO_LARGE memory cap
- * hit; CC_ERR_INVALID a runtime error (message with line) or a result that
+ * hit (on cc_rules_measured_bytes, never on the allocator's count: the same
+ * verdict in every process); CC_ERR_NOMEM out of memory, or the allocator's
+ * safety net reached (a node fault: the caller must not record it as a
+ * verdict); CC_ERR_INVALID a runtime error (message with line) or a result that
  * cannot be converted (floats, NaN, cycles, non-string/non-sequence keys,
  * depth > 32). Deterministic: same inputs -> byte-identical output in any
  * process. Not thread safe: one caller at a time per cc_rules.
@@ -79,8 +82,18 @@ void cc_rules_free(cc_rules *r);
 cc_err cc_rules_call(cc_rules *r, const json_t *claim, const json_t *member, const json_t *plan,
                      const cc_rules_limits *lim, json_t **out, cc_errbuf *eb) CC_WUR;
 
-/* The most bytes r's Lua state has held at once since it was created
- * (metrics and tests): never more than the largest memory cap r was given. */
+/* The most bytes r's Lua state has held at once since it was created, as
+ * the allocator counts them (metrics and tests). This depends on the
+ * process (Lua's per-state hash seed, what earlier calls left): it never
+ * decides anything. It stays under the safety net, CC_RULES_HARD_FACTOR
+ * times the memory cap above what the state held before the call. */
 size_t cc_rules_peak_bytes(const cc_rules *r);
+
+/* The deterministic memory measure of r's last compile or call, in bytes:
+ * the larger of what it created of the objects Lua never shares and the
+ * most its reachable data measured at a tick (rules.c "Memory"). The same
+ * in every process for the same rule and inputs; the memory cap is applied
+ * to it. */
+uint64_t cc_rules_measured_bytes(const cc_rules *r);
 
 #endif

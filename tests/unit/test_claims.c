@@ -2125,7 +2125,8 @@ static void test_runaway_rule_on_the_ledger(void **state)
     }
     cc_rules *r = NULL;
     assert_int_equal(cc_claims_rules_get(lua, &r, NULL), CC_OK);
-    assert_true(cc_rules_peak_bytes(r) <= CC_RULES_MEMORY);
+    /* the cap is on the deterministic measure; the allocator stays under its safety net */
+    assert_true(cc_rules_peak_bytes(r) <= (size_t)CC_RULES_HARD_FACTOR * CC_RULES_MEMORY);
     /* a reviewer approves the first: adjudicated and payable */
     EXPECT(CC_OK, send(f, PAYER, "priorauth.decide",
                        json_pack("{s:s, s:s}", "claim", ids[0], "decision", "approve"), NULL));
