@@ -97,8 +97,9 @@
  * What the measure cannot see is bounded another way: hash and array slack
  * in tables (at most ~4.5x the 16 bytes per key counted, while resizing),
  * short strings made since the last tick (at most one or two per
- * instruction), stack slots of frames pushed since the last tick (Lua's own
- * limit is LUAI_MAXSTACK slots), library buffers (never past
+ * instruction), stack slots of frames pushed since the last tick (a run
+ * whose calls nest deeper than CALL_DEPTH_MAX at a tick fails, TOO_LARGE,
+ * so at most that plus HOOK_STEP frames of up to 255 slots exist), library buffers (never past
  * CC_RULES_STRING_MAX, see invariant 5) and array slots that hold nothing:
  * these come from constructors listing nil ({nil, nil, ...} loads any run
  * of nils in one instruction), which the source scanner refuses, and from
@@ -134,6 +135,7 @@
 #define SHORT_STRING_MAX 65            /* bytes of Lua's largest interned string (24 + 40 + 1, LP64) */
 #define WALK_CHARGE_DIV  16            /* a measure charges the budget one unit per this many visits */
 #define WALK_SPACING     4096          /* visits per tick a measure may spread over: the next walk waits */
+#define CALL_DEPTH_MAX   200           /* nested calls (Lua and C) a run may have at a tick */
 #define GC_ROUNDS        16            /* full collections until nothing more is freed */
 #define STRING_OVERHEAD  64            /* Lua's string header, allowed on top of CC_RULES_STRING_MAX */
 #define NUMERAL_MAX      200           /* bytes of one numeral the source scanner checks */
@@ -141,7 +143,7 @@
 #define FORMAT_ITEM_MAX  128           /* bytes one string.format conversion adds besides a string */
 #define NUMBER_TEXT_MAX  48            /* bytes of a number converted to text */
 
-enum fatal { FATAL_NONE, FATAL_BUDGET, FATAL_MEMORY, FATAL_STRING, FATAL_NOMEM, FATAL_HARD };
+enum fatal { FATAL_NONE, FATAL_BUDGET, FATAL_MEMORY, FATAL_STRING, FATAL_DEPTH, FATAL_NOMEM, FATAL_HARD };
 
 /* A set of object addresses (open addressing), outside Lua's heap. */
 struct ptr_set {
@@ -505,7 +507,14 @@ static uint64_t measure(lua_State *L, cc_rules *r, int frame0, uint64_t *visits,
  * the state holds more than the cap, which changes no measure. */
 static void measure_tick(lua_State *L, cc_rules *r)
 {
-    if (!r->measuring || ++r->ticks < r->next_walk) return;
+    if (!r->measuring) return;
+    lua_Debug deep;
+    if (lua_getstack(L, CALL_DEPTH_MAX, &deep)) { /* also what keeps walking the frames cheap */
+        if (!r->fatal) r->fatal = FATAL_DEPTH;
+        luaL_error(L, "calls nested too deep");
+        return;
+    }
+    if (++r->ticks < r->next_walk) return;
     int frame0 = lua_gettop(L);
     if (r->used > r->cap) lua_gc(L, LUA_GCCOLLECT);
     uint64_t visits;
@@ -1832,6 +1841,8 @@ static cc_err classify(cc_rules *r, int status, const char *prefix, cc_errbuf *e
     case FATAL_STRING:
         return cc_errf(eb, CC_ERR_TOO_LARGE, "custom rule made a string longer than %d bytes",
                        (int)CC_RULES_STRING_MAX);
+    case FATAL_DEPTH:
+        return cc_errf(eb, CC_ERR_TOO_LARGE, "custom rule nested calls deeper than %d", CALL_DEPTH_MAX);
     case FATAL_NOMEM:
         return cc_errf(eb, CC_ERR_NOMEM, "out of memory running a custom rule");
     case FATAL_HARD:
