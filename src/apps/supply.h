@@ -69,6 +69,10 @@ bool cc_supply_sscc_valid(const char *s);
 cc_err cc_supply_prefix_owner(cc_state_reader get, void *ctx, const char *digits, char org[64],
                               unsigned *prefix_len) CC_WUR;
 
+/* The txid an event id ("<txid hex>" or "<txid hex>:<i>", as units' "ev"
+ * lists hold them) names. CC_ERR_INVALID when it does not start with one. */
+cc_err cc_supply_event_txid(const char *ev, uint8_t txid[CC_HASH_BYTES]) CC_WUR;
+
 /* ---- verification (supply.c) ------------------------------------------------------ */
 
 /* What a verification asks. presenter_org is NULL for an unsigned request. */

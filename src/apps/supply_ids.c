@@ -60,3 +60,12 @@ cc_err cc_supply_prefix_owner(cc_state_reader get, void *ctx, const char *digits
     }
     return CC_ERR_NOT_FOUND;
 }
+
+cc_err cc_supply_event_txid(const char *ev, uint8_t txid[CC_HASH_BYTES])
+{
+    char hex[CC_HASH_HEX];
+    if (strnlen(ev, CC_HASH_HEX - 1) < CC_HASH_HEX - 1) return CC_ERR_INVALID;
+    memcpy(hex, ev, CC_HASH_HEX - 1);
+    hex[CC_HASH_HEX - 1] = '\0';
+    return cc_unhex(hex, txid, CC_HASH_BYTES) == CC_OK ? CC_OK : CC_ERR_INVALID;
+}

@@ -84,16 +84,6 @@ static cc_err read_query(cc_http_req *req, cc_gs1_id *id, cc_errbuf *eb)
     return CC_OK;
 }
 
-/* The txid an event id ("<txid>" or "<txid>:<i>") names. */
-static cc_err event_txid(const char *ev, uint8_t txid[CC_HASH_BYTES])
-{
-    char hex[CC_HASH_HEX];
-    if (strlen(ev) < CC_HASH_HEX - 1) return CC_ERR_INVALID;
-    memcpy(hex, ev, CC_HASH_HEX - 1);
-    hex[CC_HASH_HEX - 1] = '\0';
-    return cc_unhex(hex, txid, CC_HASH_BYTES);
-}
-
 /* Each event id of a history, with the tx's type, time and signer. */
 static json_t *history_events(cc_node *node, const json_t *ids)
 {
@@ -104,7 +94,8 @@ static json_t *history_events(cc_node *node, const json_t *ids)
         const char *ev = json_string_value(x);
         uint8_t txid[CC_HASH_BYTES];
         json_t *tx = NULL;
-        if (!ev || event_txid(ev, txid) != CC_OK || cc_chain_tx_json(node->chain, txid, &tx) != CC_OK) {
+        if (!ev || cc_supply_event_txid(ev, txid) != CC_OK ||
+            cc_chain_tx_json(node->chain, txid, &tx) != CC_OK) {
             json_array_append_new(out, json_pack("{s:s?}", "event", ev));
             continue;
         }

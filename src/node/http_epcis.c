@@ -139,12 +139,9 @@ static void add_event(query *q, const char *ev)
     json_t *tx = NULL, *event = NULL;
     if (json_object_get(q->seen, ev) || json_array_size(q->events) >= QUERY_EVENTS_MAX) return;
     json_object_set_new(q->seen, ev, json_true());
-    if (strlen(ev) < CC_HASH_HEX - 1) return;
-    memcpy(hex, ev, CC_HASH_HEX - 1);
-    hex[CC_HASH_HEX - 1] = '\0';
-    if (cc_unhex(hex, txid, CC_HASH_BYTES) != CC_OK ||
-        cc_chain_tx_json(q->req->node->chain, txid, &tx) != CC_OK)
+    if (cc_supply_event_txid(ev, txid) != CC_OK || cc_chain_tx_json(q->req->node->chain, txid, &tx) != CC_OK)
         return;
+    cc_hex(txid, CC_HASH_BYTES, hex);
     const char *type = json_string_value(json_object_get(tx, "type"));
     json_t *payload = json_object_get(tx, "payload");
     uint64_t time_ms = (uint64_t)json_integer_value(json_object_get(tx, "block_time_ms"));
