@@ -324,31 +324,48 @@ static cc_err batch_entry(hash_batch *b, const char *key, size_t klen, const MDB
 
 /* Write one value (or delete it) in the store, keeping the accumulator in
  * step: subtract the old stored bytes, add the new (inline, or through the
- * pending batch for the hasher). */
+ * pending batch for the hasher).
+ *
+ * Most writes create a key (a claim, a note, a duplicate-check entry): the
+ * first mdb_put, with MDB_NOOVERWRITE, inserts it in one descent of the
+ * B-tree, or finds the key there and hands back its value (MDB_KEYEXIST),
+ * and only then does a second put replace it. */
 static cc_err state_store(cc_state *st, const char *key, const uint8_t *val, size_t len, cc_errbuf *eb)
 {
     size_t klen = strlen(key);
-    MDB_val k = {klen, (void *)key}, old;
+    MDB_val k = {klen, (void *)key}, old = {0, NULL}, v = {HEIGHT_PREFIX + len, NULL};
+    uint8_t *entry = NULL; /* this write's batch entry, when a hasher runs */
+    bool existed;
+    int mrc;
     cc_err rc = cc_store_write_check(st->s, eb);
     if (rc != CC_OK) return rc;
-    int mrc = mdb_get(st->txn, st->s->state, &k, &old);
-    if (mrc != 0 && mrc != MDB_NOTFOUND) return cc_store_err(mrc, "reading state", eb);
-    if (!val && mrc == MDB_NOTFOUND) return CC_OK;
-    uint8_t *entry = NULL; /* this write's batch entry, when a hasher runs */
+    if (val) {
+        mrc = mdb_put(st->txn, st->s->state, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+        if (mrc != 0 && mrc != MDB_KEYEXIST) return cc_store_err(mrc, "writing state", eb);
+        existed = mrc == MDB_KEYEXIST;
+        if (existed) old = v; /* the stored value, which the put below replaces */
+    } else {
+        mrc = mdb_get(st->txn, st->s->state, &k, &old);
+        if (mrc == MDB_NOTFOUND) return CC_OK;
+        if (mrc != 0) return cc_store_err(mrc, "reading state", eb);
+        existed = true;
+    }
     if (st->pending) {
-        rc = batch_entry(st->pending, key, klen, mrc == 0 ? &old : NULL, val ? HEIGHT_PREFIX + len : 0,
+        rc = batch_entry(st->pending, key, klen, existed ? &old : NULL, val ? HEIGHT_PREFIX + len : 0,
                          val != NULL, &entry);
         if (rc != CC_OK) return cc_errf(eb, rc, "no memory to hash the state");
-    } else if (mrc == 0) {
+    } else if (existed) {
         cc_lthash_sub(st->acc, (const uint8_t *)key, klen, old.mv_data, old.mv_size);
     }
     if (!val) {
         mrc = mdb_del(st->txn, st->s->state, &k, NULL);
         return cc_store_err(mrc, "deleting state", eb);
     }
-    MDB_val v = {HEIGHT_PREFIX + len, NULL};
-    mrc = mdb_put(st->txn, st->s->state, &k, &v, MDB_RESERVE);
-    if (mrc != 0) return cc_store_err(mrc, "writing state", eb);
+    if (existed) {
+        v = (MDB_val){HEIGHT_PREFIX + len, NULL};
+        mrc = mdb_put(st->txn, st->s->state, &k, &v, MDB_RESERVE);
+        if (mrc != 0) return cc_store_err(mrc, "writing state", eb);
+    }
     cc_put_u64(v.mv_data, st->height);
     memcpy((uint8_t *)v.mv_data + HEIGHT_PREFIX, val, len);
     if (entry)

@@ -291,23 +291,102 @@ give_up : {
 }
 }
 
+/* ---- freeing a block's txs beside the producer ----------------------------------------------- */
+
+/* A committed block's txs are freed by a helper thread while the producer
+ * cuts the next block: a claim's parsed payload alone is a few hundred
+ * allocations, and under load freeing them took ~5 % of the producer's
+ * time, which bounds the node's throughput. Two tx arrays alternate: the
+ * producer fills one while the reaper empties the other, and handing a
+ * block over waits for the reaper to finish the one before, so the array
+ * the producer takes next is always empty. */
+typedef struct reaper {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    cc_tx *txs; /* handed over and not yet freed (NULL: idle) */
+    size_t n;
+    bool stopping, running;
+    pthread_t thread;
+} reaper;
+
+static void *reaper_main(void *arg)
+{
+    reaper *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->txs && !r->stopping) pthread_cond_wait(&r->cond, &r->mu);
+        if (!r->txs) break; /* stopping, nothing left */
+        cc_tx *txs = r->txs;
+        size_t n = r->n;
+        pthread_mutex_unlock(&r->mu);
+        for (size_t i = 0; i < n; i++) cc_tx_free(&txs[i]);
+        pthread_mutex_lock(&r->mu);
+        r->txs = NULL;
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void reaper_start(reaper *r)
+{
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    r->txs = NULL;
+    r->stopping = false;
+    r->running = pthread_create(&r->thread, NULL, reaper_main, r) == 0;
+}
+
+/* Free txs[0..n) (now or on the reaper), after whatever was handed before. */
+static void reaper_hand(reaper *r, cc_tx *txs, size_t n)
+{
+    if (!r->running) { /* no helper thread: free here */
+        for (size_t i = 0; i < n; i++) cc_tx_free(&txs[i]);
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (r->txs) pthread_cond_wait(&r->cond, &r->mu);
+    r->txs = txs;
+    r->n = n;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Wait for what was handed over to be freed, then stop the helper. */
+static void reaper_stop(reaper *r)
+{
+    if (r->running) {
+        pthread_mutex_lock(&r->mu);
+        r->stopping = true;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+    }
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->mu);
+}
+
 static void *producer_main(void *arg)
 {
     cc_node *node = arg;
-    cc_tx *txs = calloc(CC_BLOCK_MAX_TXS, sizeof *txs);
+    cc_tx *arrays[2] = {calloc(CC_BLOCK_MAX_TXS, sizeof(cc_tx)), calloc(CC_BLOCK_MAX_TXS, sizeof(cc_tx))};
     uint64_t *admitted_ns = calloc(CC_BLOCK_MAX_TXS, sizeof *admitted_ns);
     cc_result *results = calloc(CC_BLOCK_MAX_TXS, sizeof *results);
     cc_forward *fwd = NULL;
     producer_done done;
+    reaper freer;
+    unsigned turn = 0;
 
-    if (!txs || !admitted_ns || !results) {
+    if (!arrays[0] || !arrays[1] || !admitted_ns || !results) {
         cc_node_log(CC_LOG_ERROR, "block", "no memory for the block producer; no blocks will be made");
         goto out;
     }
     pthread_mutex_init(&done.mu, NULL);
     pthread_cond_init(&done.cond, NULL);
+    reaper_start(&freer);
 
     for (;;) {
+        cc_tx *txs = arrays[turn];
         size_t n = cc_mempool_take(&node->mempool, txs, admitted_ns, CC_BLOCK_MAX_TXS, CC_BLOCK_MAX_BYTES);
         if (n == 0) break; /* closed */
 
@@ -320,15 +399,18 @@ static void *producer_main(void *arg)
             settle(node, &p, admitted_ns, started_ns, height);
         }
         cc_mempool_release(&node->mempool, txs, n);
-        for (size_t i = 0; i < n; i++) cc_tx_free(&txs[i]);
+        reaper_hand(&freer, txs, n);
+        turn ^= 1;
     }
+    reaper_stop(&freer);
     pthread_cond_destroy(&done.cond);
     pthread_mutex_destroy(&done.mu);
 out:
     cc_forward_free(fwd);
     free(results);
     free(admitted_ns);
-    free(txs);
+    free(arrays[0]);
+    free(arrays[1]);
     return NULL;
 }
 

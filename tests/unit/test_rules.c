@@ -824,8 +824,12 @@ static void test_memory_bounded_under_abuse(void **state)
                   ABUSIVE_CALLS, cc_rules_peak_bytes(r), CC_RULES_MEMORY, grown, ABUSIVE_CALLS - 104);
     assert_true(cc_rules_peak_bytes(r) <= (size_t)CC_RULES_HARD_FACTOR * CC_RULES_MEMORY);
 #ifndef UNDER_ASAN
-    /* Once each kind of abuse has run, the process does not keep growing. */
-    assert_true(grown * 1024 < (long)CC_RULES_MEMORY / 4);
+    /* Once each kind of abuse has run, the process does not keep growing:
+     * a leak of even a fraction of what these calls allocate (megabytes
+     * each) would grow it by far more than half the cap. Below that, glibc
+     * sometimes maps one more 2 MiB stretch of heap as its free lists
+     * settle (seen: 0 to 2048 KB on a loaded machine), which is not growth. */
+    assert_true(grown * 1024 < (long)CC_RULES_MEMORY / 2);
 #endif
     still_works(r);
     cc_rules_free(r);
