@@ -180,15 +180,13 @@ void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st)
 static cc_err admit_identity(cc_chain *c, MDB_txn *txn, uint64_t height, const uint8_t pk[CC_PUBKEY_BYTES],
                              cc_identity *out)
 {
+    size_t slot = pk[0] % CC_ADMIT_CACHE_SLOTS;
     pthread_mutex_lock(&c->lock);
-    if (c->admit_cache_height == height) {
-        for (size_t i = 0; i < c->admit_cache_count; i++) {
-            if (memcmp(c->admit_cache[i].pk, pk, CC_PUBKEY_BYTES) == 0) {
-                *out = c->admit_cache[i];
-                pthread_mutex_unlock(&c->lock);
-                return CC_OK;
-            }
-        }
+    if (c->admit_cache_height == height && c->admit_cached[slot] &&
+        memcmp(c->admit_cache[slot].pk, pk, CC_PUBKEY_BYTES) == 0) {
+        *out = c->admit_cache[slot];
+        pthread_mutex_unlock(&c->lock);
+        return CC_OK;
     }
     pthread_mutex_unlock(&c->lock);
     cc_err rc = cc_identity_read(txn, c->s, pk, out);
@@ -196,10 +194,12 @@ static cc_err admit_identity(cc_chain *c, MDB_txn *txn, uint64_t height, const u
     pthread_mutex_lock(&c->lock);
     if (c->head.height == height && c->admit_cache_height != height) {
         c->admit_cache_height = height;
-        c->admit_cache_count = 0;
+        memset(c->admit_cached, 0, sizeof c->admit_cached);
     }
-    if (c->admit_cache_height == height && c->admit_cache_count < CC_ADMIT_CACHE_SLOTS)
-        c->admit_cache[c->admit_cache_count++] = *out;
+    if (c->admit_cache_height == height) {
+        c->admit_cache[slot] = *out;
+        c->admit_cached[slot] = true;
+    }
     pthread_mutex_unlock(&c->lock);
     return CC_OK;
 }
@@ -407,7 +407,7 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         pthread_mutex_lock(&c->lock);
         c->head = next;
         c->acc = acc;
-        c->admit_cache_count = 0; /* identities may have changed */
+        memset(c->admit_cached, 0, sizeof c->admit_cached); /* identities may have changed */
         c->admit_cache_height = next.height;
         pthread_mutex_unlock(&c->lock);
         if (out) *out = h;

@@ -12,7 +12,7 @@
 #include "store/store.h"
 
 #define CC_META_HEAD_BYTES   (8 + 32 + 8 + 32 + 8)
-#define CC_ADMIT_CACHE_SLOTS 32
+#define CC_ADMIT_CACHE_SLOTS 256
 
 struct cc_chain {
     cc_store *s;
@@ -22,10 +22,12 @@ struct cc_chain {
     cc_head head;
     cc_lthash acc; /* the state accumulator after head */
     bool store_full;
-    /* Identities admission looked up at head height admit_cache_height;
+    /* Identities admission looked up at head height admit_cache_height,
+     * one slot per first byte of the public key (uniformly random: the
+     * slots fill evenly, and two signers that share one take turns);
      * emptied whenever a block commits, so it never outlives its state. */
     cc_identity admit_cache[CC_ADMIT_CACHE_SLOTS];
-    size_t admit_cache_count;
+    bool admit_cached[CC_ADMIT_CACHE_SLOTS];
     uint64_t admit_cache_height;
 };
 

@@ -40,10 +40,12 @@ typedef struct state_write {
     size_t len;
 } state_write;
 
-/* Signers seen earlier in this block. A block's txs mostly come from few
- * signers, so this spares an identity read and parse per tx. Emptied
- * whenever a tx writes any identity, so it never disagrees with the state. */
-#define SIGNER_CACHE_SLOTS 16
+/* Signers seen earlier in this block, one slot per first byte of the
+ * public key (keys are uniformly random, so the slots fill evenly; two
+ * signers that share a slot take turns). It spares an identity read and
+ * parse for every tx but a signer's first in the block. Emptied whenever a
+ * tx writes any identity, so it never disagrees with the state. */
+#define SIGNER_CACHE_SLOTS 256
 
 /* ---- the state-root hasher thread ----------------------------------------------- */
 
@@ -170,7 +172,7 @@ struct cc_state {
     state_write *w;
     size_t count, cap;
     cc_identity signers[SIGNER_CACHE_SLOTS];
-    size_t signer_count;
+    bool signer_cached[SIGNER_CACHE_SLOTS];
     /* attachments to erase at the end of the block: [0, erase_kept) from
      * txs that succeeded, [erase_kept, erase_count) from the running tx */
     uint8_t (*erase)[CC_HASH_BYTES];
@@ -379,7 +381,7 @@ static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
 {
     cc_err rc = CC_OK;
     for (size_t i = 0; i < st->count; i++)
-        if (strncmp(st->w[i].key, "id/", 3) == 0) st->signer_count = 0;
+        if (strncmp(st->w[i].key, "id/", 3) == 0) memset(st->signer_cached, 0, sizeof st->signer_cached);
     if (st->hasher && st->count > 0 && !st->pending && !(st->pending = calloc(1, sizeof *st->pending)))
         rc = cc_errf(eb, CC_ERR_NOMEM, "no memory to hash the state");
     for (size_t i = 0; i < st->count && rc == CC_OK; i++)
@@ -477,14 +479,16 @@ static void result_set(cc_result *r, cc_err code, const char *msg)
 /* The signer's identity, from the block's cache or the store. */
 static cc_err signer_read(cc_state *st, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
 {
-    for (size_t i = 0; i < st->signer_count; i++) {
-        if (memcmp(st->signers[i].pk, pk, CC_PUBKEY_BYTES) == 0) {
-            *out = st->signers[i];
-            return CC_OK;
-        }
+    size_t slot = pk[0] % SIGNER_CACHE_SLOTS;
+    if (st->signer_cached[slot] && memcmp(st->signers[slot].pk, pk, CC_PUBKEY_BYTES) == 0) {
+        *out = st->signers[slot];
+        return CC_OK;
     }
     cc_err rc = cc_identity_read(st->txn, st->s, pk, out);
-    if (rc == CC_OK && st->signer_count < SIGNER_CACHE_SLOTS) st->signers[st->signer_count++] = *out;
+    if (rc == CC_OK) {
+        st->signers[slot] = *out;
+        st->signer_cached[slot] = true;
+    }
     return rc;
 }
 
