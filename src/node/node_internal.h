@@ -48,7 +48,7 @@
 #define CC_NODE_DEFAULT_CONNECTIONS 256
 #define CC_NODE_DEFAULT_WAIT_MS     30000
 #define CC_NODE_PLACE_GIVEUP_MS     10000 /* raft: drop txs no leader took for this long */
-#define CC_NODE_SIGCACHE_BITS       16    /* 64 Ki remembered verified txids (2 MiB) */
+#define CC_NODE_SIGCACHE_BITS       20    /* 1 Mi remembered verified txids (32 MiB; docs/CONSENSUS.md) */
 #define CC_NODE_PLACE_RETRY_MS      20    /* raft: pause before placing them again */
 #define CC_NODE_NAME_MAX            64
 #define CC_NODE_ADDR_MAX            128
