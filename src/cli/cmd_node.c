@@ -154,19 +154,24 @@ int cc_cli_node_stop(pid_t pid, unsigned timeout_ms)
     return status;
 }
 
+/* Ports for the nodes the bench starts: below Linux's ephemeral range
+ * (32768 and up by default), from which bind(0) would pick, so that no
+ * outgoing connection (the nodes' own raft and forwarding links, the
+ * bench's clients) can take the port between the probe and the node's
+ * bind; and below 20000, where the test suite picks its own. */
+#define FREE_PORT_LOW   10000u
+#define FREE_PORT_HIGH  20000u
+#define FREE_PORT_TRIES 200
+
 unsigned cc_cli_free_port(void)
 {
-    unsigned port = 0;
-    struct sockaddr_in a = {0};
-    socklen_t n = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    static unsigned seed;
+    if (!seed) seed = (unsigned)getpid() ^ (unsigned)cc_mono_ns();
+    for (unsigned t = 0; t < FREE_PORT_TRIES; t++) {
+        unsigned port = FREE_PORT_LOW + (unsigned)rand_r(&seed) % (FREE_PORT_HIGH - FREE_PORT_LOW);
+        if (cc_cli_port_free(port)) return port;
+    }
+    return 0;
 }
 
 bool cc_cli_port_free(unsigned port)
