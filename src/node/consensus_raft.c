@@ -118,11 +118,13 @@ typedef struct apply_item {
     uint64_t ready_term; /* a marker (entry NULL): the leader is ready in this term */
     uint8_t *entry;      /* a committed command entry, or a snapshot record (owned) */
     size_t len;
-    bool restore; /* entry is a snapshot record to catch up to */
-    int pre;      /* PRE_*: the pre-verifier's progress on it (under mu) */
+    bool restore;        /* entry is a snapshot record to catch up to */
+    int pre;             /* PRE_*: the pre-verifier's progress on it (under mu) */
+    cc_block *pre_block; /* entry's block as the pre-verifier decoded and checked it, or NULL (owned) */
 } apply_item;
 
 enum { PRE_NONE, PRE_BUSY, PRE_DONE };
+#define PRE_AHEAD_MAX 4 /* queued entries the pre-verifier may decode ahead of the apply thread */
 
 /* An attachment catch-up could not fetch yet (apply thread only). */
 typedef struct late_att {
@@ -531,7 +533,21 @@ static bool touches_network(const cc_tx *txs, size_t n, const cc_result *results
 /* ---- the apply thread ------------------------------------------------------------ */
 
 /* Commit one entry (invariant 4 says which are skipped). */
-static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
+/* Free a queue item and what it owns. */
+static void item_free(apply_item *it)
+{
+    if (it->pre_block) {
+        cc_block_free(it->pre_block);
+        free(it->pre_block);
+    }
+    free(it->entry);
+    free(it);
+}
+
+/* Apply one committed entry. pre, when not NULL, is the entry's block as
+ * the pre-verifier decoded it (signatures checked): it is used instead of
+ * decoding the entry again, and left empty. */
+static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_block *pre, cc_result *results)
 {
     const uint8_t *blk = NULL;
     size_t blk_len = 0;
@@ -609,7 +625,13 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_result *results)
     }
 
     memset(&b, 0, sizeof b);
-    rc = cc_block_decode(blk, blk_len, &b, &eb);
+    if (pre && memcmp(pre->h.prev_hash, h.prev_hash, CC_HASH_BYTES) == 0 && pre->h.height == h.height) {
+        b = *pre; /* the very bytes of this entry, decoded once */
+        memset(pre, 0, sizeof *pre);
+        rc = CC_OK;
+    } else {
+        rc = cc_block_decode(blk, blk_len, &b, &eb);
+    }
     if (rc == CC_OK) rc = entry_attach(&atts, &b, &eb);
     if (rc == CC_OK && r->hooks.verify) r->hooks.verify(r->hooks.ctx, b.txs, b.tx_count);
     if (rc != CC_OK) {
@@ -1123,9 +1145,8 @@ static void *apply_main(void *arg)
         if (it->entry && !halted && it->restore)
             catch_up(r, it->entry, it->len, results);
         else if (it->entry && !halted)
-            apply_entry(r, it->entry, it->len, results);
-        free(it->entry);
-        free(it);
+            apply_entry(r, it->entry, it->len, it->pre_block, results);
+        item_free(it);
         pthread_mutex_lock(&r->mu);
         r->done_seq++;
         pthread_cond_broadcast(&r->cond);
@@ -1146,9 +1167,10 @@ static void *apply_main(void *arg)
  * decided here: a tx that does not verify is simply not remembered, and
  * cc_chain_apply refuses it as before. Skipped: the node's own blocks
  * (their txs are in memory, verified at admission) and heights already
- * applied. */
+ * applied. The decoded block goes to the apply thread with the entry, so
+ * the block is decoded (and its payloads parsed) once. */
 
-static void preverify_entry(rr *r, const uint8_t *e, size_t len)
+static cc_block *preverify_entry(rr *r, const uint8_t *e, size_t len)
 {
     const uint8_t *blk = NULL;
     size_t blk_len = 0;
@@ -1160,18 +1182,29 @@ static void preverify_entry(rr *r, const uint8_t *e, size_t len)
 
     if (entry_split(e, len, &blk, &blk_len, &atts, &eb) != CC_OK ||
         cc_header_decode(blk, CC_HEADER_BYTES, &h, &eb) != CC_OK)
-        return; /* the apply thread says why */
-    if (memcmp(h.proposer, r->key->pk, CC_PUBKEY_BYTES) == 0) return;
+        return NULL; /* the apply thread says why */
+    if (memcmp(h.proposer, r->key->pk, CC_PUBKEY_BYTES) == 0) return NULL;
     cc_chain_head(r->chain, &head);
-    if (h.height <= head.height) return;
+    if (h.height <= head.height) return NULL;
     memset(&b, 0, sizeof b);
-    if (cc_block_decode(blk, blk_len, &b, &eb) == CC_OK) r->hooks.verify(r->hooks.ctx, b.txs, b.tx_count);
-    cc_block_free(&b);
+    if (cc_block_decode(blk, blk_len, &b, &eb) != CC_OK) return NULL; /* the apply thread says why */
+    r->hooks.verify(r->hooks.ctx, b.txs, b.tx_count);
+    cc_block *out = malloc(sizeof *out);
+    if (out)
+        *out = b;
+    else
+        cc_block_free(&b); /* the apply thread decodes it again */
+    return out;
 }
 
+/* The next entry to pre-verify, among the first PRE_AHEAD_MAX queued: a
+ * decoded block holds its parsed payloads (several times the entry's
+ * bytes), so a node far behind must not decode its whole backlog ahead of
+ * the apply thread; a few blocks ahead keep the apply thread fed. */
 static apply_item *pre_next(rr *r)
 {
-    for (apply_item *it = r->head; it; it = it->next)
+    unsigned seen = 0;
+    for (apply_item *it = r->head; it && seen < PRE_AHEAD_MAX; it = it->next, seen++)
         if (it->pre == PRE_NONE && it->entry && !it->restore) return it;
     return NULL;
 }
@@ -1186,9 +1219,11 @@ static void *pre_main(void *arg)
         if (!it || r->apply_stop) break;
         it->pre = PRE_BUSY; /* the apply thread does not free it before PRE_DONE */
         bool halted = r->halted;
+        cc_block *decoded = NULL;
         pthread_mutex_unlock(&r->mu);
-        if (!halted) preverify_entry(r, it->entry, it->len);
+        if (!halted) decoded = preverify_entry(r, it->entry, it->len);
         pthread_mutex_lock(&r->mu);
+        it->pre_block = decoded;
         it->pre = PRE_DONE;
         pthread_cond_broadcast(&r->cond);
     }
@@ -1957,8 +1992,7 @@ static void raft_close_impl(cc_consensus *cs)
     while (r->head) {
         apply_item *it = r->head;
         r->head = it->next;
-        free(it->entry);
-        free(it);
+        item_free(it);
     }
     free(r->late);
     pthread_cond_destroy(&r->cond);
