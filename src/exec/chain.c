@@ -325,7 +325,13 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     if ((rc = cc_store_begin(c->s, true, &txn, eb)) != CC_OK) return rc;
     cc_store_ctx sc = {c->s, txn};
     cc_merkle_source hist = {&sc, cc_store_history_get};
-    rc = cc_exec_block(c->s, txn, &c->g, txs, n, h.height, time_ms, &acc, results, eb);
+    if (c->exec_ids_height != head.height) { /* kept for another head: start again */
+        memset(c->exec_ids.used, 0, sizeof c->exec_ids.used);
+        c->exec_ids_height = head.height;
+    }
+    bool ids_written = false;
+    rc = cc_exec_block(c->s, txn, &c->g, txs, n, h.height, time_ms, &acc, &c->exec_ids, &ids_written, results,
+                       eb);
 #ifdef CC_TEST_FAULTS
     if (rc == CC_OK) rc = test_corrupt_state(c, txn, given, key, h.height, &acc, eb);
 #endif
@@ -407,10 +413,12 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         pthread_mutex_lock(&c->lock);
         c->head = next;
         c->acc = acc;
-        memset(c->admit_cached, 0, sizeof c->admit_cached); /* identities may have changed */
-        c->admit_cache_height = next.height;
+        if (ids_written) memset(c->admit_cached, 0, sizeof c->admit_cached);
+        c->admit_cache_height = next.height; /* the entries are as true after the block as before */
         pthread_mutex_unlock(&c->lock);
         if (out) *out = h;
+        if (ids_written) memset(c->exec_ids.used, 0, sizeof c->exec_ids.used);
+        c->exec_ids_height = next.height;
     }
     goto done;
 err:

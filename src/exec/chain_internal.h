@@ -22,13 +22,18 @@ struct cc_chain {
     cc_head head;
     cc_lthash acc; /* the state accumulator after head */
     bool store_full;
-    /* Identities admission looked up at head height admit_cache_height,
-     * one slot per first byte of the public key (uniformly random: the
-     * slots fill evenly, and two signers that share one take turns);
-     * emptied whenever a block commits, so it never outlives its state. */
+    /* Identities admission looked up, true of the state at head height
+     * admit_cache_height, one slot per first byte of the public key
+     * (uniformly random: the slots fill evenly, and two signers that share
+     * one take turns); emptied when a committed block wrote an identity,
+     * so it never outlives its state. */
     cc_identity admit_cache[CC_ADMIT_CACHE_SLOTS];
     bool admit_cached[CC_ADMIT_CACHE_SLOTS];
     uint64_t admit_cache_height;
+    /* Signers exec read, true of the state at height exec_ids_height (only
+     * the writer touches them; cc_exec_block says how they stay true). */
+    cc_identity_cache exec_ids;
+    uint64_t exec_ids_height;
 };
 
 /* Decode meta "head". */

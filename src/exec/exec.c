@@ -40,13 +40,6 @@ typedef struct state_write {
     size_t len;
 } state_write;
 
-/* Signers seen earlier in this block, one slot per first byte of the
- * public key (keys are uniformly random, so the slots fill evenly; two
- * signers that share a slot take turns). It spares an identity read and
- * parse for every tx but a signer's first in the block. Emptied whenever a
- * tx writes any identity, so it never disagrees with the state. */
-#define SIGNER_CACHE_SLOTS 256
-
 /* ---- the state-root hasher thread ----------------------------------------------- */
 
 #define HASHER_MIN_TXS     16           /* smaller blocks hash inline: a thread is not worth it */
@@ -171,8 +164,13 @@ struct cc_state {
     uint64_t height;
     state_write *w;
     size_t count, cap;
-    cc_identity signers[SIGNER_CACHE_SLOTS];
-    bool signer_cached[SIGNER_CACHE_SLOTS];
+    /* Signers' identities: from `shared` (the state before the block, kept
+     * by the chain across blocks) until a tx of the block writes an
+     * identity; from then on from `local`, emptied at every such write,
+     * so neither ever disagrees with the state exec reads. */
+    cc_identity_cache *shared;
+    cc_identity_cache local;
+    bool ids_written;
     /* attachments to erase at the end of the block: [0, erase_kept) from
      * txs that succeeded, [erase_kept, erase_count) from the running tx */
     uint8_t (*erase)[CC_HASH_BYTES];
@@ -381,7 +379,10 @@ static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
 {
     cc_err rc = CC_OK;
     for (size_t i = 0; i < st->count; i++)
-        if (strncmp(st->w[i].key, "id/", 3) == 0) memset(st->signer_cached, 0, sizeof st->signer_cached);
+        if (strncmp(st->w[i].key, "id/", 3) == 0) {
+            st->ids_written = true;
+            memset(st->local.used, 0, sizeof st->local.used);
+        }
     if (st->hasher && st->count > 0 && !st->pending && !(st->pending = calloc(1, sizeof *st->pending)))
         rc = cc_errf(eb, CC_ERR_NOMEM, "no memory to hash the state");
     for (size_t i = 0; i < st->count && rc == CC_OK; i++)
@@ -479,15 +480,16 @@ static void result_set(cc_result *r, cc_err code, const char *msg)
 /* The signer's identity, from the block's cache or the store. */
 static cc_err signer_read(cc_state *st, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
 {
-    size_t slot = pk[0] % SIGNER_CACHE_SLOTS;
-    if (st->signer_cached[slot] && memcmp(st->signers[slot].pk, pk, CC_PUBKEY_BYTES) == 0) {
-        *out = st->signers[slot];
+    cc_identity_cache *c = st->shared && !st->ids_written ? st->shared : &st->local;
+    size_t slot = pk[0] % CC_IDENTITY_CACHE_SLOTS;
+    if (c->used[slot] && memcmp(c->slot[slot].pk, pk, CC_PUBKEY_BYTES) == 0) {
+        *out = c->slot[slot];
         return CC_OK;
     }
     cc_err rc = cc_identity_read(st->txn, st->s, pk, out);
     if (rc == CC_OK) {
-        st->signers[slot] = *out;
-        st->signer_cached[slot] = true;
+        c->slot[slot] = *out;
+        c->used[slot] = true;
     }
     return rc;
 }
@@ -530,9 +532,10 @@ static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint6
 }
 
 cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs, size_t n, uint64_t height,
-                     uint64_t time_ms, cc_lthash *acc, cc_result *results, cc_errbuf *eb)
+                     uint64_t time_ms, cc_lthash *acc, cc_identity_cache *ids, bool *ids_written,
+                     cc_result *results, cc_errbuf *eb)
 {
-    cc_state st = {.s = s, .txn = txn, .acc = acc, .height = height};
+    cc_state st = {.s = s, .txn = txn, .acc = acc, .height = height, .shared = ids};
     cc_err rc = CC_OK;
     if (n >= HASHER_MIN_TXS) st.hasher = hasher_start();
     for (size_t i = 0; i < n && rc == CC_OK; i++) {
@@ -596,6 +599,7 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
     }
     batch_free(st.pending);
     hasher_finish(st.hasher, rc == CC_OK ? acc : NULL);
+    *ids_written = st.ids_written;
     overlay_clear(&st);
     free(st.w);
     free(st.erase);

@@ -70,6 +70,15 @@ cc_err cc_state_del(cc_exec_ctx *ctx, const char *key);
  * are not part of the state root, so the chain still verifies. */
 cc_err cc_exec_erase_attachment(cc_exec_ctx *ctx, const uint8_t hash[CC_HASH_BYTES]);
 
+/* Identities as the state after one committed block holds them, one slot
+ * per first byte of the public key (keys are uniformly random, so the
+ * slots fill evenly; two signers that share a slot take turns). */
+#define CC_IDENTITY_CACHE_SLOTS 256
+typedef struct cc_identity_cache {
+    cc_identity slot[CC_IDENTITY_CACHE_SLOTS];
+    bool used[CC_IDENTITY_CACHE_SLOTS];
+} cc_identity_cache;
+
 /* Read an identity straight from a store txn (admission, queries). */
 cc_err cc_identity_read(MDB_txn *txn, const cc_store *s, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out);
 
@@ -82,9 +91,17 @@ cc_err cc_exec_genesis(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_lthash
 /* Execute txs as block `height` at time_ms inside txn: check each tx,
  * run its handler, merge its writes, index it; results[i] receives each
  * result. acc is updated with every state change. Returns an error only
- * when the store fails (then the caller aborts the txn). */
+ * when the store fails (then the caller aborts the txn).
+ *
+ * ids (may be NULL) holds signers' identities as the state before this
+ * block has them; exec reads signers from it and adds the ones it reads,
+ * until a tx of the block writes an identity. *ids_written says whether
+ * one did: then ids no longer describes the state after the block, and
+ * the caller empties it before the next one. Either way, whether the block
+ * commits or not, ids stays true of the state before it. */
 cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs, size_t n, uint64_t height,
-                     uint64_t time_ms, cc_lthash *acc, cc_result *results, cc_errbuf *eb) CC_WUR;
+                     uint64_t time_ms, cc_lthash *acc, cc_identity_cache *ids, bool *ids_written,
+                     cc_result *results, cc_errbuf *eb) CC_WUR;
 
 /* Encode and decode a block's result list (store "results" value). */
 cc_err cc_results_encode(const cc_result *results, size_t n, uint8_t **out, size_t *len) CC_WUR;

@@ -195,6 +195,49 @@ static void test_revoke_takes_effect_within_block(void **state)
     for (int i = 0; i < 3; i++) cc_tx_free(&txs[i]);
 }
 
+/* Signers' identities are cached across blocks (exec's and admission's
+ * caches): a revocation in a later block still takes effect at once, and a
+ * block that was only built (never committed) changes nothing. */
+static void test_revoke_takes_effect_across_blocks(void **state)
+{
+    fixture *f = *state;
+    cc_key clin;
+    cc_tx note, revoke, later;
+    cc_result r, built[1];
+    cc_header h;
+    cc_errbuf eb = {""};
+    char hex[CC_HASH_HEX], payload[200];
+    ut_key(11, &clin);
+    register_member(f, 11, "clinician", T0);
+    ut_tx(&note, f->chain_id, &clin, "note.put",
+          "{\"kind\":\"a\",\"sha256\":\""
+          "60112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 1);
+    produce(f, &note, 1, T0 + 100, &r); /* the clinician is now in both caches */
+    assert_int_equal(r.code, CC_OK);
+    ut_tx(&later, f->chain_id, &clin, "note.put",
+          "{\"kind\":\"b\",\"sha256\":\""
+          "70112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 3);
+    assert_int_equal(cc_chain_admit(f->c, &later, T0 + 150, NULL), CC_OK);
+
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\"}", cc_hex(clin.pk, 32, hex));
+    ut_tx(&revoke, f->chain_id, &f->admin, "member.revoke", payload, T0, 2);
+    /* built, not committed: the clinician may still send */
+    assert_int_equal(cc_chain_build(f->c, &revoke, 1, T0 + 200, &f->node, &h, built, &eb), CC_OK);
+    assert_int_equal(built[0].code, CC_OK);
+    assert_int_equal(cc_chain_admit(f->c, &later, T0 + 250, NULL), CC_OK);
+
+    produce(f, &revoke, 1, T0 + 300, &r);
+    assert_int_equal(r.code, CC_OK);
+    assert_int_equal(cc_chain_admit(f->c, &later, T0 + 350, NULL), CC_ERR_REVOKED);
+    produce(f, &later, 1, T0 + 400, &r);
+    assert_int_equal(r.code, CC_ERR_REVOKED);
+    cc_tx_free(&note);
+    cc_tx_free(&revoke);
+    cc_tx_free(&later);
+}
+
 /* note.put formats its record directly when its strings need no escaping
  * and goes through jansson when they do: either way the stored bytes must
  * be exactly jansson's canonical dump (they feed the state root). */
@@ -630,6 +673,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_takes_effect_across_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_record_is_canonical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attachments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_tx_never_commits_again, setup, teardown),
