@@ -532,7 +532,6 @@ static bool touches_network(const cc_tx *txs, size_t n, const cc_result *results
 
 /* ---- the apply thread ------------------------------------------------------------ */
 
-/* Commit one entry (invariant 4 says which are skipped). */
 /* Free a queue item and what it owns. */
 static void item_free(apply_item *it)
 {
@@ -544,9 +543,10 @@ static void item_free(apply_item *it)
     free(it);
 }
 
-/* Apply one committed entry. pre, when not NULL, is the entry's block as
- * the pre-verifier decoded it (signatures checked): it is used instead of
- * decoding the entry again, and left empty. */
+/* Commit one entry (invariant 4 says which are skipped). pre, when not
+ * NULL, is the entry's block as the pre-verifier decoded it (signatures
+ * checked): it is used instead of decoding the entry again, and left
+ * empty. */
 static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_block *pre, cc_result *results)
 {
     const uint8_t *blk = NULL;
