@@ -75,10 +75,6 @@ typedef struct cc_consensus_hooks {
     /* A block committed that no local proposal waits for (every block on a
      * follower; replays and blocks of earlier leaderships on a leader). */
     void (*committed)(void *ctx, const cc_header *h, const cc_tx *txs, size_t n, const cc_result *results);
-    /* Optional: whether txs wait to be proposed, so that another proposal
-     * follows the one that just committed (raft: its AppendEntries will
-     * carry the commit index to the followers, no notice needed). */
-    bool (*more_queued)(void *ctx);
     /* Optional: verify the signatures of a block's txs before the block is
      * applied (in parallel, skipping txs this node verified already),
      * setting sig_checked on each that verifies and remembering it, so a

@@ -169,7 +169,6 @@ static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
     const cc_consensus_hooks hooks = {
         .ctx = node,
         .committed = cc_producer_committed,
-        .more_queued = cc_producer_more_queued,
         .verify = cc_admit_verify_block,
     };
     if (cc_genesis_node_index(g, node->key.pk) < 0) {

@@ -100,8 +100,6 @@ void cc_producer_join(cc_node *node);
  * waiters, publish it on the event stream, count it. ctx is the cc_node. */
 void cc_producer_committed(void *ctx, const cc_header *h, const cc_tx *txs, size_t n,
                            const cc_result *results);
-/* consensus hook: txs wait in the mempool (the producer proposes again soon). */
-bool cc_producer_more_queued(void *ctx);
 
 /* ---- http.c ---- */
 

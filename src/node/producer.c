@@ -116,12 +116,6 @@ void cc_producer_committed(void *ctx, const cc_header *h, const cc_tx *txs, size
     announce(ctx, h, txs, n, results, NULL, 0);
 }
 
-bool cc_producer_more_queued(void *ctx)
-{
-    cc_node *node = ctx;
-    return cc_mempool_count(&node->mempool) > 0;
-}
-
 /* The store cannot grow: fail this block and everything queued, and make
  * the mempool refuse new txs. Reads keep working. */
 static void enter_store_full(cc_node *node, const cc_proposal *p, uint64_t height)
