@@ -5,8 +5,10 @@
  * The set uses linear probing with backward-shift deletion (no tombstones),
  * sized to at most half full, keyed by SipHash-2-4 of the txid.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -81,7 +83,12 @@ cc_err cc_mempool_init(cc_mempool *mp, size_t max, size_t max_bytes)
     mp->set_used = calloc(set_cap, 1);
     if (!mp->set_used) goto err_after_set;
     if (pthread_mutex_init(&mp->mu, NULL) != 0) goto err_after_used;
-    if (pthread_cond_init(&mp->nonempty, NULL) != 0) goto err_after_mutex;
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0) goto err_after_mutex;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* cc_mempool_take_more's deadline */
+    int crc = pthread_cond_init(&mp->nonempty, &attr);
+    pthread_condattr_destroy(&attr);
+    if (crc != 0) goto err_after_mutex;
     return CC_OK;
 
 err_after_mutex:
@@ -182,16 +189,16 @@ size_t cc_mempool_count(cc_mempool *mp)
     return n;
 }
 
-size_t cc_mempool_take(cc_mempool *mp, cc_tx *txs, uint64_t *admitted_ns, size_t max_txs, size_t max_bytes)
+/* Move the oldest queued txs out (see cc_mempool_take), the first even
+ * past max_bytes when first_always; mu is held. */
+static size_t take_locked(cc_mempool *mp, cc_tx *txs, uint64_t *admitted_ns, size_t max_txs, size_t max_bytes,
+                          bool first_always)
 {
     size_t n = 0, bytes = 0;
-    pthread_mutex_lock(&mp->mu);
-    while (!mp->closed && mp->count == 0) pthread_cond_wait(&mp->nonempty, &mp->mu);
-    if (mp->closed) goto out;
     while (n < max_txs && mp->count > 0) {
         cc_mempool_slot *slot = &mp->ring[mp->head];
         size_t b = cc_mempool_tx_bytes(&slot->tx);
-        if (n > 0 && bytes + b > max_bytes) break;
+        if ((n > 0 || !first_always) && bytes + b > max_bytes) break;
         txs[n] = slot->tx;
         admitted_ns[n] = slot->admitted_ns;
         memset(&slot->tx, 0, sizeof slot->tx);
@@ -201,7 +208,30 @@ size_t cc_mempool_take(cc_mempool *mp, cc_tx *txs, uint64_t *admitted_ns, size_t
         mp->count--;
         n++;
     }
-out:
+    return n;
+}
+
+size_t cc_mempool_take(cc_mempool *mp, cc_tx *txs, uint64_t *admitted_ns, size_t max_txs, size_t max_bytes,
+                       bool *waited)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&mp->mu);
+    if (waited) *waited = mp->count == 0;
+    while (!mp->closed && mp->count == 0) pthread_cond_wait(&mp->nonempty, &mp->mu);
+    if (!mp->closed) n = take_locked(mp, txs, admitted_ns, max_txs, max_bytes, true);
+    pthread_mutex_unlock(&mp->mu);
+    return n;
+}
+
+size_t cc_mempool_take_more(cc_mempool *mp, cc_tx *txs, uint64_t *admitted_ns, size_t max_txs,
+                            size_t max_bytes, size_t want, uint64_t deadline_ns)
+{
+    struct timespec until = {(time_t)(deadline_ns / 1000000000u), (long)(deadline_ns % 1000000000u)};
+    size_t n = 0;
+    pthread_mutex_lock(&mp->mu);
+    while (!mp->closed && mp->count < want)
+        if (pthread_cond_timedwait(&mp->nonempty, &mp->mu, &until) == ETIMEDOUT) break;
+    if (!mp->closed) n = take_locked(mp, txs, admitted_ns, max_txs, max_bytes, false);
     pthread_mutex_unlock(&mp->mu);
     return n;
 }

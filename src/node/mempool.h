@@ -75,8 +75,16 @@ size_t cc_mempool_count(cc_mempool *mp);
 /* The producer: wait until txs are queued (or the mempool closes), then move
  * the oldest txs, at most max_txs and max_bytes (but at least one), into
  * txs[] and admitted_ns[]; the caller owns them. Their txids stay in the set
- * until cc_mempool_release. Returns the count, 0 once closed. */
-size_t cc_mempool_take(cc_mempool *mp, cc_tx *txs, uint64_t *admitted_ns, size_t max_txs, size_t max_bytes);
+ * until cc_mempool_release. Returns the count, 0 once closed. *waited (may
+ * be NULL) says whether no tx was queued when it was called. */
+size_t cc_mempool_take(cc_mempool *mp, cc_tx *txs, uint64_t *admitted_ns, size_t max_txs, size_t max_bytes,
+                       bool *waited);
+/* Wait until at least `want` txs are queued, the mempool closes or the
+ * monotonic clock (cc_mono_ns) reaches deadline_ns, then take like
+ * cc_mempool_take without waiting any more: the count may be 0, and
+ * max_bytes holds even for the first tx. */
+size_t cc_mempool_take_more(cc_mempool *mp, cc_tx *txs, uint64_t *admitted_ns, size_t max_txs,
+                            size_t max_bytes, size_t want, uint64_t deadline_ns);
 /* Forget the txids of a block that committed or failed. */
 void cc_mempool_release(cc_mempool *mp, const cc_tx *txs, size_t n);
 
