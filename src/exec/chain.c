@@ -180,26 +180,18 @@ void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st)
 static cc_err admit_identity(cc_chain *c, MDB_txn *txn, uint64_t height, const uint8_t pk[CC_PUBKEY_BYTES],
                              cc_identity *out)
 {
-    size_t slot = pk[0] % CC_ADMIT_CACHE_SLOTS;
     pthread_mutex_lock(&c->lock);
-    if (c->admit_cache_height == height && c->admit_cached[slot] &&
-        memcmp(c->admit_cache[slot].pk, pk, CC_PUBKEY_BYTES) == 0) {
-        *out = c->admit_cache[slot];
-        pthread_mutex_unlock(&c->lock);
-        return CC_OK;
-    }
+    bool hit = c->admit_ids_height == height && cc_identity_cache_get(&c->admit_ids, pk, out);
     pthread_mutex_unlock(&c->lock);
+    if (hit) return CC_OK;
     cc_err rc = cc_identity_read(txn, c->s, pk, out);
     if (rc != CC_OK) return rc;
     pthread_mutex_lock(&c->lock);
-    if (c->head.height == height && c->admit_cache_height != height) {
-        c->admit_cache_height = height;
-        memset(c->admit_cached, 0, sizeof c->admit_cached);
+    if (c->head.height == height && c->admit_ids_height != height) {
+        c->admit_ids_height = height;
+        cc_identity_cache_clear(&c->admit_ids);
     }
-    if (c->admit_cache_height == height) {
-        c->admit_cache[slot] = *out;
-        c->admit_cached[slot] = true;
-    }
+    if (c->admit_ids_height == height) cc_identity_cache_put(&c->admit_ids, out);
     pthread_mutex_unlock(&c->lock);
     return CC_OK;
 }
@@ -326,7 +318,7 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     cc_store_ctx sc = {c->s, txn};
     cc_merkle_source hist = {&sc, cc_store_history_get};
     if (c->exec_ids_height != head.height) { /* kept for another head: start again */
-        memset(c->exec_ids.used, 0, sizeof c->exec_ids.used);
+        cc_identity_cache_clear(&c->exec_ids);
         c->exec_ids_height = head.height;
     }
     bool ids_written = false;
@@ -413,11 +405,11 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         pthread_mutex_lock(&c->lock);
         c->head = next;
         c->acc = acc;
-        if (ids_written) memset(c->admit_cached, 0, sizeof c->admit_cached);
-        c->admit_cache_height = next.height; /* the entries are as true after the block as before */
+        if (ids_written) cc_identity_cache_clear(&c->admit_ids);
+        c->admit_ids_height = next.height; /* the entries are as true after the block as before */
         pthread_mutex_unlock(&c->lock);
         if (out) *out = h;
-        if (ids_written) memset(c->exec_ids.used, 0, sizeof c->exec_ids.used);
+        if (ids_written) cc_identity_cache_clear(&c->exec_ids);
         c->exec_ids_height = next.height;
     }
     goto done;

@@ -11,8 +11,7 @@
 #include "exec/exec.h"
 #include "store/store.h"
 
-#define CC_META_HEAD_BYTES   (8 + 32 + 8 + 32 + 8)
-#define CC_ADMIT_CACHE_SLOTS 256
+#define CC_META_HEAD_BYTES (8 + 32 + 8 + 32 + 8)
 
 struct cc_chain {
     cc_store *s;
@@ -23,13 +22,10 @@ struct cc_chain {
     cc_lthash acc; /* the state accumulator after head */
     bool store_full;
     /* Identities admission looked up, true of the state at head height
-     * admit_cache_height, one slot per first byte of the public key
-     * (uniformly random: the slots fill evenly, and two signers that share
-     * one take turns); emptied when a committed block wrote an identity,
+     * admit_ids_height; emptied when a committed block wrote an identity,
      * so it never outlives its state. */
-    cc_identity admit_cache[CC_ADMIT_CACHE_SLOTS];
-    bool admit_cached[CC_ADMIT_CACHE_SLOTS];
-    uint64_t admit_cache_height;
+    cc_identity_cache admit_ids;
+    uint64_t admit_ids_height;
     /* Signers exec read, true of the state at height exec_ids_height (only
      * the writer touches them; cc_exec_block says how they stay true). */
     cc_identity_cache exec_ids;

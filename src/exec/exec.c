@@ -381,7 +381,7 @@ static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
     for (size_t i = 0; i < st->count; i++)
         if (strncmp(st->w[i].key, "id/", 3) == 0) {
             st->ids_written = true;
-            memset(st->local.used, 0, sizeof st->local.used);
+            cc_identity_cache_clear(&st->local);
         }
     if (st->hasher && st->count > 0 && !st->pending && !(st->pending = calloc(1, sizeof *st->pending)))
         rc = cc_errf(eb, CC_ERR_NOMEM, "no memory to hash the state");
@@ -477,20 +477,33 @@ static void result_set(cc_result *r, cc_err code, const char *msg)
 
 /* The checks every tx passes before its handler runs, in a fixed order.
  * Returns CC_OK or the failing code with a message in eb. */
+bool cc_identity_cache_get(const cc_identity_cache *c, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
+{
+    size_t slot = pk[0] % CC_IDENTITY_CACHE_SLOTS;
+    if (!c->used[slot] || memcmp(c->slot[slot].pk, pk, CC_PUBKEY_BYTES) != 0) return false;
+    *out = c->slot[slot];
+    return true;
+}
+
+void cc_identity_cache_put(cc_identity_cache *c, const cc_identity *id)
+{
+    size_t slot = id->pk[0] % CC_IDENTITY_CACHE_SLOTS;
+    c->slot[slot] = *id;
+    c->used[slot] = true;
+}
+
+void cc_identity_cache_clear(cc_identity_cache *c)
+{
+    memset(c->used, 0, sizeof c->used);
+}
+
 /* The signer's identity, from the block's cache or the store. */
 static cc_err signer_read(cc_state *st, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
 {
     cc_identity_cache *c = st->shared && !st->ids_written ? st->shared : &st->local;
-    size_t slot = pk[0] % CC_IDENTITY_CACHE_SLOTS;
-    if (c->used[slot] && memcmp(c->slot[slot].pk, pk, CC_PUBKEY_BYTES) == 0) {
-        *out = c->slot[slot];
-        return CC_OK;
-    }
+    if (cc_identity_cache_get(c, pk, out)) return CC_OK;
     cc_err rc = cc_identity_read(st->txn, st->s, pk, out);
-    if (rc == CC_OK) {
-        c->slot[slot] = *out;
-        c->used[slot] = true;
-    }
+    if (rc == CC_OK) cc_identity_cache_put(c, out);
     return rc;
 }
 

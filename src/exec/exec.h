@@ -79,6 +79,13 @@ typedef struct cc_identity_cache {
     bool used[CC_IDENTITY_CACHE_SLOTS];
 } cc_identity_cache;
 
+/* The identity of pk into *out when c holds it (true), else false. */
+bool cc_identity_cache_get(const cc_identity_cache *c, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out);
+/* Remember id (in its key's slot, replacing whichever identity was there). */
+void cc_identity_cache_put(cc_identity_cache *c, const cc_identity *id);
+/* Forget every identity. */
+void cc_identity_cache_clear(cc_identity_cache *c);
+
 /* Read an identity straight from a store txn (admission, queries). */
 cc_err cc_identity_read(MDB_txn *txn, const cc_store *s, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out);
 
