@@ -331,6 +331,32 @@ static bool stock_orders_differ(void)
     return h[0] != h[1] || h[1] != h[2];
 }
 
+/* Run this test binary with mode and arg (NULL: none) in a child process;
+ * its standard output (caller frees). */
+static char *child_output(const char *mode, const char *arg)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        execl("/proc/self/exe", "test_rules", mode, arg, (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    char *buf = calloc(1, 16384);
+    size_t n = 0;
+    ssize_t k;
+    while (n < 16383 && (k = read(fd[0], buf + n, 16383 - n)) > 0) n += (size_t)k;
+    close(fd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return buf;
+}
+
 static void test_sorted_pairs_same_in_states_and_processes(void **state)
 {
     (void)state;
@@ -357,27 +383,9 @@ static void test_sorted_pairs_same_in_states_and_processes(void **state)
 
     /* Three separate processes (fork + exec: fresh address space layout and hash seed). */
     for (int i = 0; i < 3; i++) {
-        int fd[2];
-        assert_int_equal(pipe(fd), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            dup2(fd[1], 1);
-            close(fd[0]);
-            execl("/proc/self/exe", "test_rules", "--iterate", (char *)NULL);
-            _exit(127);
-        }
-        close(fd[1]);
-        char buf[16384];
-        size_t n = 0;
-        ssize_t k;
-        while ((k = read(fd[0], buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)k;
-        buf[n] = '\0';
-        close(fd[0]);
-        int status;
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        assert_string_equal(buf, first);
+        char *out = child_output("--iterate", NULL);
+        assert_string_equal(out, first);
+        free(out);
     }
 
     /* What the sorted pairs protect against: stock Lua orders keys by a per-state seed. */
@@ -864,31 +872,6 @@ static char *churn_once(cc_rules *r, size_t cap)
                          rc == CC_OK ? got : eb.msg) > 0);
     free(got);
     return line;
-}
-
-/* Run this test binary with args in a child process; its standard output. */
-static char *child_output(const char *mode, const char *arg)
-{
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        execl("/proc/self/exe", "test_rules", mode, arg, (char *)NULL);
-        _exit(127);
-    }
-    close(fd[1]);
-    char *buf = calloc(1, 16384);
-    size_t n = 0;
-    ssize_t k;
-    while (n < 16383 && (k = read(fd[0], buf + n, 16383 - n)) > 0) n += (size_t)k;
-    close(fd[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    return buf;
 }
 
 static void test_memory_cap_deterministic(void **state)
