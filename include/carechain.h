@@ -105,8 +105,14 @@ cc_err cc_errf(cc_errbuf *eb, cc_err e, const char *fmt, ...) __attribute__((for
 char *cc_hex(const uint8_t *bin, size_t n, char *out);
 /* Parse exactly n bytes of hex (2n digits, either case). */
 cc_err cc_unhex(const char *hex, uint8_t *bin, size_t n) CC_WUR;
-/* SHA-256 of data. */
+/* SHA-256 of data (libcrypto: the CPU's SHA extensions where it has them). */
 void cc_sha256(const uint8_t *data, size_t len, uint8_t out[CC_HASH_BYTES]);
+/* SHA-256 of the concatenation of n byte ranges. */
+typedef struct cc_span {
+    const uint8_t *data;
+    size_t len;
+} cc_span;
+void cc_sha256_parts(const cc_span *parts, size_t n, uint8_t out[CC_HASH_BYTES]);
 /* Standard base64 (with padding). Caller frees with free(). NULL on OOM. */
 char *cc_base64(const uint8_t *bin, size_t n);
 /* Decode standard base64; caller frees *out with free(). */

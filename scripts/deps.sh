@@ -16,7 +16,7 @@ web=0 browser=0
 
 pkgs=(build-essential pkg-config clang clang-format cppcheck
       libsodium-dev liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev
-      libcurl4-openssl-dev libcmocka-dev liblua5.4-dev libraft-dev libuv1-dev libjemalloc-dev
+      libssl-dev libcurl4-openssl-dev libcmocka-dev liblua5.4-dev libraft-dev libuv1-dev libjemalloc-dev
       libclang-rt-14-dev curl)
 for arg in "$@"; do
     case "$arg" in

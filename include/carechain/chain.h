@@ -52,6 +52,20 @@ void cc_chain_head(cc_chain *c, cc_head *out);
  * Does not verify the signature (the verify pool does). */
 cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *eb) CC_WUR;
 
+/* The same checks for many txs against one snapshot of the store, which
+ * saves a store transaction per tx: start from a zeroed view, call
+ * cc_chain_admit_in per tx, then cc_chain_admit_view_end. Keep a view for
+ * a batch, not longer: an open snapshot holds on to pages the writer
+ * would otherwise reuse. */
+struct MDB_txn;
+typedef struct cc_admit_view {
+    struct MDB_txn *txn; /* opened by the first tx that reads the store */
+    uint64_t height;     /* the snapshot holds at least this height */
+} cc_admit_view;
+cc_err cc_chain_admit_in(cc_chain *c, cc_admit_view *v, const cc_tx *tx, uint64_t now_ms,
+                         cc_errbuf *eb) CC_WUR;
+void cc_chain_admit_view_end(cc_chain *c, cc_admit_view *v);
+
 /* Solo block production: execute txs (in order) on top of the head at
  * time_ms, build and sign the header with node_key, and commit the block,
  * its tx index, attachments, state writes and this node's checkpoint

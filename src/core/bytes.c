@@ -1,5 +1,5 @@
 /*
- * bytes.c — hex, base64 and SHA-256 over libsodium.
+ * bytes.c — hex and base64 over libsodium (SHA-256 is in sha256.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +20,6 @@ cc_err cc_unhex(const char *hex, uint8_t *bin, size_t n)
     if (!hex || strlen(hex) != 2 * n) return CC_ERR_MALFORMED;
     if (sodium_hex2bin(bin, n, hex, 2 * n, NULL, &got, NULL) != 0 || got != n) return CC_ERR_MALFORMED;
     return CC_OK;
-}
-
-void cc_sha256(const uint8_t *data, size_t len, uint8_t out[CC_HASH_BYTES])
-{
-    crypto_hash_sha256(out, data, len);
 }
 
 char *cc_base64(const uint8_t *bin, size_t n)

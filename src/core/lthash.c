@@ -70,11 +70,8 @@ void cc_lthash_decode(const uint8_t in[CC_LTHASH_BYTES], cc_lthash *acc)
 
 void cc_lthash_root(const cc_lthash *acc, uint8_t out[CC_HASH_BYTES])
 {
-    crypto_hash_sha256_state st;
     uint8_t bytes[CC_LTHASH_BYTES];
     cc_lthash_encode(acc, bytes);
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const uint8_t *)root_domain, sizeof root_domain - 1);
-    crypto_hash_sha256_update(&st, bytes, sizeof bytes);
-    crypto_hash_sha256_final(&st, out);
+    const cc_span parts[] = {{(const uint8_t *)root_domain, sizeof root_domain - 1}, {bytes, sizeof bytes}};
+    cc_sha256_parts(parts, 2, out);
 }

@@ -15,12 +15,9 @@
 
 void cc_merkle_leaf(const uint8_t *data, size_t len, uint8_t out[CC_HASH_BYTES])
 {
-    crypto_hash_sha256_state st;
-    const uint8_t prefix = 0x00;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &prefix, 1);
-    crypto_hash_sha256_update(&st, data, len);
-    crypto_hash_sha256_final(&st, out);
+    static const uint8_t prefix = 0x00;
+    const cc_span parts[] = {{&prefix, 1}, {data, len}};
+    cc_sha256_parts(parts, 2, out);
 }
 
 void cc_merkle_node(const uint8_t left[CC_HASH_BYTES], const uint8_t right[CC_HASH_BYTES],
@@ -30,7 +27,7 @@ void cc_merkle_node(const uint8_t left[CC_HASH_BYTES], const uint8_t right[CC_HA
     buf[0] = 0x01;
     memcpy(buf + 1, left, CC_HASH_BYTES);
     memcpy(buf + 1 + CC_HASH_BYTES, right, CC_HASH_BYTES);
-    crypto_hash_sha256(out, buf, sizeof buf);
+    cc_sha256(buf, sizeof buf, out);
 }
 
 /* Largest power of two strictly below n (n >= 2). */

@@ -196,7 +196,7 @@ static cc_err admit_identity(cc_chain *c, MDB_txn *txn, uint64_t height, const u
     return CC_OK;
 }
 
-cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *eb)
+cc_err cc_chain_admit_in(cc_chain *c, cc_admit_view *v, const cc_tx *tx, uint64_t now_ms, cc_errbuf *eb)
 {
     cc_err rc;
     if (memcmp(tx->chain_id, c->g.chain_id, CC_HASH_BYTES) != 0)
@@ -215,21 +215,22 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
     rc = tx->json ? type->validate(tx->json, eb)
                   : cc_payload_validate(tx->type, (const uint8_t *)tx->payload, tx->payload_len, eb);
     if (rc != CC_OK) return rc;
-    MDB_txn *txn;
-    MDB_val v;
+    MDB_val val;
     cc_identity who;
-    uint64_t height; /* the txn below sees at least this height */
-    pthread_mutex_lock(&c->lock);
-    height = c->head.height;
-    pthread_mutex_unlock(&c->lock);
-    if ((rc = cc_store_begin(c->s, false, &txn, eb)) != CC_OK) return rc;
-    rc = cc_store_get(txn, c->s->txindex, tx->txid, CC_HASH_BYTES, &v);
-    if (rc == CC_OK) {
-        rc = cc_errf(eb, CC_ERR_DUPLICATE, "this tx was already committed at height %llu",
-                     (unsigned long long)cc_get_u64(v.mv_data));
-        goto done;
+    if (!v->txn) {
+        pthread_mutex_lock(&c->lock);
+        v->height = c->head.height; /* the txn below sees at least this height */
+        pthread_mutex_unlock(&c->lock);
+        if ((rc = cc_store_begin(c->s, false, &v->txn, eb)) != CC_OK) {
+            v->txn = NULL;
+            return rc;
+        }
     }
-    rc = admit_identity(c, txn, height, tx->signer, &who);
+    rc = cc_store_get(v->txn, c->s->txindex, tx->txid, CC_HASH_BYTES, &val);
+    if (rc == CC_OK)
+        return cc_errf(eb, CC_ERR_DUPLICATE, "this tx was already committed at height %llu",
+                       (unsigned long long)cc_get_u64(val.mv_data));
+    rc = admit_identity(c, v->txn, v->height, tx->signer, &who);
     if (rc == CC_ERR_NOT_FOUND)
         rc = cc_errf(eb, CC_ERR_UNKNOWN_SIGNER, "the signer is not a registered identity");
     else if (rc != CC_OK)
@@ -238,8 +239,6 @@ cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *
         rc = cc_errf(eb, CC_ERR_REVOKED, "the signer's identity was revoked");
     else if (!(who.role & type->roles))
         rc = cc_errf(eb, CC_ERR_FORBIDDEN, "role %s may not send %s", cc_role_name(who.role), tx->type);
-done:
-    cc_store_abort(c->s, txn);
     if (rc == CC_OK && tx->has_attachment) { /* last: hashing up to 1 MiB is the dearest check */
         uint8_t h[CC_HASH_BYTES];
         if (!tx->attachment)
@@ -249,6 +248,20 @@ done:
             return cc_errf(eb, CC_ERR_ATTACHMENT,
                            "the attachment's SHA-256 differs from the one the tx signs");
     }
+    return rc;
+}
+
+void cc_chain_admit_view_end(cc_chain *c, cc_admit_view *v)
+{
+    if (v->txn) cc_store_abort(c->s, v->txn);
+    v->txn = NULL;
+}
+
+cc_err cc_chain_admit(cc_chain *c, const cc_tx *tx, uint64_t now_ms, cc_errbuf *eb)
+{
+    cc_admit_view v = {0};
+    cc_err rc = cc_chain_admit_in(c, &v, tx, now_ms, eb);
+    cc_chain_admit_view_end(c, &v);
     return rc;
 }
 

@@ -80,6 +80,7 @@ static void admit_chunk(void *ctx, size_t begin, size_t end)
 {
     admit_batch *b = ctx;
     cc_node *node = b->node;
+    cc_admit_view view = {0};
     size_t verified = 0;
 
     for (size_t i = begin; i < end; i++) {
@@ -90,9 +91,10 @@ static void admit_chunk(void *ctx, size_t begin, size_t end)
             memcpy(it->txid, it->tx.txid, CC_HASH_BYTES);
             it->has_txid = true;
         }
-        if (it->err == CC_OK) it->err = cc_chain_admit(node->chain, &it->tx, b->now_ms, &it->eb);
+        if (it->err == CC_OK) it->err = cc_chain_admit_in(node->chain, &view, &it->tx, b->now_ms, &it->eb);
         if (it->err == CC_OK) it->tx.payload_checked = true; /* exec need not run the rules again */
     }
+    cc_chain_admit_view_end(node->chain, &view);
 
     /* Already queued? (checked again on insertion; this saves the verify) */
     cc_mempool_lock(&node->mempool);

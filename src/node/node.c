@@ -163,6 +163,14 @@ out:
 
 /* Solo for a one-node genesis; raft for more, or for a node added at
  * runtime (not in genesis), which first learns its place (join.c). */
+/* Raft when genesis lists more than one node, or this node is not in it
+ * (it joins a running network); solo otherwise. */
+static bool runs_raft(const cc_node *node)
+{
+    const cc_genesis *g = cc_chain_genesis(node->chain);
+    return g->node_count > 1 || cc_genesis_node_index(g, node->key.pk) < 0;
+}
+
 static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
 {
     const cc_genesis *g = cc_chain_genesis(node->chain);
@@ -226,8 +234,11 @@ int cc_node_run(const cc_node_config *cfg)
     if (rc != CC_OK) goto err_after_waiters;
     rc = cc_metrics_init(&node->metrics);
     if (rc != CC_OK) goto err_after_events;
-    rc = cc_sigcache_init(&node->sigcache, CC_NODE_SIGCACHE_BITS);
-    if (rc != CC_OK) goto err_after_metrics;
+    /* Only raft applies blocks whose txs this node may have admitted; in
+     * solo every block comes from its own mempool, verified, and an empty
+     * cache (no slots) remembers nothing. */
+    if (runs_raft(node) && (rc = cc_sigcache_init(&node->sigcache, CC_NODE_SIGCACHE_BITS)) != CC_OK)
+        goto err_after_metrics;
     /* the pool before consensus, and stopped after it: raft's apply thread
      * verifies block signatures on it (cc_admit_verify_block) */
     rc = cc_verify_pool_start(node->verify_threads, &node->pool, &eb);

@@ -77,7 +77,7 @@ typedef struct cc_node {
     cc_events events;
     cc_metrics metrics;
     cc_verify_pool *pool;
-    cc_sigcache sigcache; /* txids whose signature admission verified */
+    cc_sigcache sigcache; /* txids whose signature admission verified (raft only; solo: empty) */
 
     pthread_t producer;
     struct cc_checkpoints *checkpoints; /* raft: the checkpoint signature senders */
