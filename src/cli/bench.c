@@ -5,7 +5,8 @@
  * the measured peak. A benchmark, not a test.
  *
  * Phases, in order:
- *   1. raw Ed25519 verify rate: one core for ~2 s, then every core at once
+ *   1. raw Ed25519 verify rate: one core for ~2 s, then every core at once,
+ *      each as the fastest of several short rounds (see measure_raw)
  *   2. a fresh network in a temp dir, its N nodes started as child processes
  *      on free ports (API and raft), a raft leader waited for, the keyring
  *      registered and seen on every node (not timed)
@@ -52,7 +53,8 @@
 #define LEADER_TIMEOUT_MS 20000
 #define SYNC_TIMEOUT_MS   20000
 #define LEADER_POLL_MS    50
-#define RAW_SECONDS       2.0
+#define RAW_SECONDS       2.0 /* per measurement (one core, then all) */
+#define RAW_ROUNDS        8   /* of RAW_SECONDS / RAW_ROUNDS each; the fastest counts */
 #define RAW_CHECK_EVERY   256
 #define POLL_MS           5
 #define POLL_SEND_TICKS   10 /* while the clients send, status is polled every 10th POLL_MS */
@@ -182,24 +184,33 @@ static void note_error(bench *b, const char *fmt, ...)
 typedef struct raw_job {
     const uint8_t *msg, *sig, *pk;
     size_t msg_len;
-    double seconds;
-    uint64_t count;
-    uint64_t elapsed_ns;
+    double per_s; /* the fastest round's verifies per second; 0 if one failed */
 } raw_job;
 
+/* RAW_ROUNDS rounds of verifying for RAW_SECONDS / RAW_ROUNDS each. Anything
+ * else that runs meanwhile (the previous run's files being freed, a
+ * kworker) can only slow a round down, so the fastest round is the
+ * machine's rate; a single long round would make the ratio look better
+ * than it is whenever the machine was briefly busy. */
 static void *raw_verify(void *arg)
 {
     raw_job *j = arg;
-    uint64_t t0 = cc_mono_ns(), limit = (uint64_t)(j->seconds * NS_PER_S), n = 0, now = t0;
-    for (;;) {
-        for (unsigned i = 0; i < RAW_CHECK_EVERY; i++)
-            if (crypto_sign_verify_detached(j->sig, j->msg, j->msg_len, j->pk) != 0) return NULL;
-        n += RAW_CHECK_EVERY;
-        now = cc_mono_ns();
-        if (now - t0 >= limit) break;
+    uint64_t limit = (uint64_t)(RAW_SECONDS / RAW_ROUNDS * NS_PER_S);
+    j->per_s = 0;
+    for (unsigned round = 0; round < RAW_ROUNDS; round++) {
+        uint64_t t0 = cc_mono_ns(), n = 0, now;
+        do {
+            for (unsigned i = 0; i < RAW_CHECK_EVERY; i++)
+                if (crypto_sign_verify_detached(j->sig, j->msg, j->msg_len, j->pk) != 0) {
+                    j->per_s = 0;
+                    return NULL;
+                }
+            n += RAW_CHECK_EVERY;
+            now = cc_mono_ns();
+        } while (now - t0 < limit);
+        double per_s = (double)n * NS_PER_S / (double)(now - t0);
+        if (per_s > j->per_s) j->per_s = per_s;
     }
-    j->count = n;
-    j->elapsed_ns = now - t0;
     return NULL;
 }
 
@@ -213,23 +224,24 @@ static void measure_raw(bench *b)
     crypto_sign_detached(sig, NULL, msg, b->msg_len, sk);
     sodium_memzero(sk, sizeof sk);
 
-    raw_job one = {msg, sig, pk, b->msg_len, RAW_SECONDS, 0, 0};
+    raw_job one = {msg, sig, pk, b->msg_len, 0};
     raw_verify(&one);
-    b->raw_one = one.elapsed_ns ? (double)one.count * NS_PER_S / (double)one.elapsed_ns : 0;
+    b->raw_one = one.per_s;
 
     raw_job *jobs = calloc(b->cores, sizeof *jobs);
     pthread_t *th = calloc(b->cores, sizeof *th);
+    unsigned started = 0;
     if (jobs && th) {
-        for (unsigned i = 0; i < b->cores; i++) {
-            jobs[i] = one;
-            pthread_create(&th[i], NULL, raw_verify, &jobs[i]);
+        for (; started < b->cores; started++) {
+            jobs[started] = one;
+            if (pthread_create(&th[started], NULL, raw_verify, &jobs[started]) != 0) break;
         }
-        for (unsigned i = 0; i < b->cores; i++) {
+        for (unsigned i = 0; i < started; i++) {
             pthread_join(th[i], NULL);
-            if (jobs[i].elapsed_ns)
-                b->raw_all += (double)jobs[i].count * NS_PER_S / (double)jobs[i].elapsed_ns;
+            b->raw_all += jobs[i].per_s;
         }
     }
+    if (started < b->cores) b->raw_all = 0; /* not measured on every core */
     free(jobs);
     free(th);
     free(msg);
