@@ -10,7 +10,7 @@
  * same function, so callers never see the difference.
  */
 #include <pthread.h>
-#include <stdlib.h>
+#include <stdbool.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

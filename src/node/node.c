@@ -161,16 +161,15 @@ out:
     return rc;
 }
 
-/* Solo for a one-node genesis; raft for more, or for a node added at
- * runtime (not in genesis), which first learns its place (join.c). */
-/* Raft when genesis lists more than one node, or this node is not in it
- * (it joins a running network); solo otherwise. */
+/* Whether start_consensus picks raft (see there). */
 static bool runs_raft(const cc_node *node)
 {
     const cc_genesis *g = cc_chain_genesis(node->chain);
     return g->node_count > 1 || cc_genesis_node_index(g, node->key.pk) < 0;
 }
 
+/* Solo for a one-node genesis; raft for more, or for a node added at
+ * runtime (not in genesis), which first learns its place (join.c). */
 static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
 {
     const cc_genesis *g = cc_chain_genesis(node->chain);
