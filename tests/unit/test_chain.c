@@ -169,6 +169,58 @@ static void test_rules_and_results(void **state)
 }
 
 /* A signer revoked mid-block is refused for the rest of that block. */
+/* Admission of many txs through one store snapshot (cc_chain_admit_in, as
+ * the node's admission chunks do) answers exactly what one call per tx
+ * answers, a failure in the middle does not spoil the txs after it, and a
+ * view that never needed the store opens no transaction. */
+static void test_admit_view_matches_single_calls(void **state)
+{
+    fixture *f = *state;
+    cc_key clin, stranger;
+    cc_tx txs[5];
+    cc_result r;
+    ut_key(10, &clin);
+    ut_key(12, &stranger);
+    register_member(f, 10, "clinician", T0);
+    ut_tx(&txs[0], f->chain_id, &clin, "note.put",
+          "{\"kind\":\"a\",\"sha256\":\""
+          "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 1);
+    produce(f, &txs[0], 1, T0 + 100, &r); /* txs[0] committed: a duplicate from now on */
+    assert_int_equal(r.code, CC_OK);
+    ut_tx(&txs[1], f->chain_id, &clin, "note.put",
+          "{\"kind\":\"b\",\"sha256\":\""
+          "10112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 2);
+    ut_tx(&txs[2], f->chain_id, &stranger, "note.put",
+          "{\"kind\":\"c\",\"sha256\":\""
+          "20112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 3);
+    ut_tx(&txs[3], f->chain_id, &clin, "member.register", "{\"id\":\"00\",\"role\":\"clinician\"}", T0, 4);
+    ut_tx(&txs[4], f->chain_id, &clin, "note.put",
+          "{\"kind\":\"d\",\"sha256\":\""
+          "30112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+          T0, 5);
+    const cc_err want[5] = {CC_ERR_DUPLICATE, CC_OK, CC_ERR_UNKNOWN_SIGNER, CC_ERR_INVALID, CC_OK};
+
+    cc_admit_view view = {0};
+    for (int i = 0; i < 5; i++) {
+        cc_errbuf one = {""}, many = {""};
+        assert_int_equal(cc_chain_admit(f->c, &txs[i], T0 + 200, &one), want[i]);
+        assert_int_equal(cc_chain_admit_in(f->c, &view, &txs[i], T0 + 200, &many), want[i]);
+        assert_string_equal(many.msg, one.msg);
+    }
+    assert_non_null(view.txn);
+    cc_chain_admit_view_end(f->c, &view);
+    assert_null(view.txn);
+
+    /* expired before any store read: the view stays closed */
+    assert_int_equal(cc_chain_admit_in(f->c, &view, &txs[1], T0 + 3 * 3600 * 1000, NULL), CC_ERR_EXPIRED);
+    assert_null(view.txn);
+    cc_chain_admit_view_end(f->c, &view);
+    for (int i = 0; i < 5; i++) cc_tx_free(&txs[i]);
+}
+
 static void test_revoke_takes_effect_within_block(void **state)
 {
     fixture *f = *state;
@@ -672,6 +724,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admit_view_matches_single_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_across_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_record_is_canonical, setup, teardown),
