@@ -222,6 +222,74 @@ static int members(int argc, char **argv)
     return CC_EXIT_OK;
 }
 
+/* One proposal in a sentence: what, and how far it got. */
+static void print_proposal(const json_t *p, json_int_t needed)
+{
+    char sh[CC_CLI_SHORT_BYTES], id_sh[CC_CLI_SHORT_BYTES];
+    const char *action = cc_cli_jstr(p, "action", "?"), *status = cc_cli_jstr(p, "status", "?");
+    const json_t *node = json_object_get(p, "node"), *approvals = json_object_get(p, "approvals"), *org;
+    printf("%s: ", cc_cli_jstr(p, "txid", "?"));
+    if (strcmp(action, "add") == 0)
+        printf("add %s (%s) of %s, API %s, raft %s", cc_cli_jstr(node, "name", "?"),
+               cc_cli_short(cc_cli_jstr(node, "id", "?"), id_sh), cc_cli_jstr(node, "org", "?"),
+               cc_cli_jstr(node, "api", "?"), cc_cli_jstr(node, "raft", "?"));
+    else
+        printf("remove node %s", cc_cli_short(cc_cli_jstr(p, "id", "?"), sh));
+    printf("; proposed at height %llu, %s", (unsigned long long)cc_cli_juint(p, "height"), status);
+    if (strcmp(status, "approved") == 0)
+        printf(" at height %llu", (unsigned long long)cc_cli_juint(p, "approved_at"));
+    else
+        printf(" with %zu of the %lld approvals it needs", json_array_size(approvals), (long long)needed);
+    size_t i;
+    printf(" (");
+    json_array_foreach(approvals, i, org) printf("%s%s", i ? ", " : "", json_string_value(org));
+    printf(").\n");
+}
+
+static int proposals(int argc, char **argv)
+{
+    bool all = false;
+    const cc_cli_opt opts[] = {
+        {"all", NULL, "also the approved ones", &all},
+        {NULL, NULL, NULL, NULL},
+    };
+    const cc_cli_spec spec = {"network proposals",
+                              "[--all]",
+                              "List the open membership proposals, newest first (GET /v1/network/proposals).",
+                              opts,
+                              0,
+                              0,
+                              true,
+                              true,
+                              "An admin of an organisation that has not approved one yet approves it with\n"
+                              "carechain network approve --key ADMINKEY --proposal TXID.\n"};
+    cc_cli_ctx ctx;
+    json_t *j = NULL;
+    int rc = cc_cli_parse(&spec, argc, argv, &ctx);
+    if (rc >= 0) return rc;
+    rc = cc_cli_get_json(&ctx, all ? "/v1/network/proposals" : "/v1/network/proposals?status=open", &j, NULL);
+    if (rc >= 0) return rc;
+    if (ctx.json) {
+        cc_cli_print_json(j);
+        json_decref(j);
+        return CC_EXIT_OK;
+    }
+    const json_t *list = json_object_get(j, "proposals"), *p;
+    json_int_t needed = json_integer_value(json_object_get(j, "needed"));
+    size_t i, n = json_array_size(list);
+    if (n == 0)
+        printf("No %sproposals.\n", all ? "" : "open ");
+    else
+        printf("%zu %sproposal%s (a change needs %lld of %lld organisations):\n", n, all ? "" : "open ",
+               n == 1 ? "" : "s", (long long)needed,
+               (long long)json_integer_value(json_object_get(j, "organisations")));
+    json_array_foreach(list, i, p) print_proposal(p, needed);
+    if (json_is_true(json_object_get(j, "truncated")))
+        printf("(The node's list was cut short: there are more proposals than these.)\n");
+    json_decref(j);
+    return CC_EXIT_OK;
+}
+
 int cc_cmd_network(int argc, char **argv)
 {
     static const cc_cli_sub subs[] = {
@@ -229,6 +297,7 @@ int cc_cmd_network(int argc, char **argv)
         {"propose-remove", propose_remove, "propose to remove a consensus node"},
         {"approve", approve, "approve a proposal for your organisation"},
         {"members", members, "list the consensus nodes"},
+        {"proposals", proposals, "list the open membership proposals"},
         {NULL, NULL, NULL},
     };
     return cc_cli_dispatch("network", subs, argc, argv);

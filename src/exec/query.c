@@ -483,6 +483,38 @@ cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len)
     return rc;
 }
 
+cc_err cc_chain_state_scan(cc_chain *c, const char *prefix, size_t limit, cc_state_visit_fn visit, void *ctx,
+                           bool *more)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    size_t plen = strlen(prefix), seen = 0;
+    MDB_val k = {plen, (void *)prefix}, v;
+    *more = false;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    if (mdb_cursor_open(txn, c->s->state, &cur) != 0) {
+        cc_store_abort(c->s, txn);
+        return CC_ERR_IO;
+    }
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && rc == CC_OK;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) break;
+        if (seen == limit) {
+            *more = true;
+            break;
+        }
+        seen++;
+        if (v.mv_size < 8)
+            rc = CC_ERR_CORRUPT;
+        else
+            rc = visit(ctx, k.mv_data, k.mv_size, (const uint8_t *)v.mv_data + 8, v.mv_size - 8);
+    }
+    mdb_cursor_close(cur);
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
 cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], json_t **out)
 {
     char key[3 + CC_HASH_HEX], *val = NULL;

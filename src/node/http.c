@@ -60,6 +60,7 @@ static const cc_http_route routes[] = {
     {"GET", "/v1/orgs/*", cc_http_get_org, 0},
     {"GET", "/v1/network", cc_http_get_network, 0},
     {"GET", "/v1/network/nodes/*", cc_http_get_network_node, 0},
+    {"GET", "/v1/network/proposals", cc_http_get_network_proposals, 0},
     {"GET", "/v1/network/proposals/*", cc_http_get_network_proposal, 0},
     {"GET", "/v1/events", cc_http_get_events, 0},
     {"GET", "/v1/records/*", cc_http_get_record, 0},

@@ -101,6 +101,7 @@ enum MHD_Result cc_http_get_blocks_raw(cc_http_req *req);
 enum MHD_Result cc_http_get_network(cc_http_req *req);
 enum MHD_Result cc_http_get_network_node(cc_http_req *req);
 enum MHD_Result cc_http_get_network_proposal(cc_http_req *req);
+enum MHD_Result cc_http_get_network_proposals(cc_http_req *req);
 /* http_events.c */
 enum MHD_Result cc_http_get_events(cc_http_req *req);
 /* http_drugs.c, http_epcis.c (docs/SUPPLY.md) */

@@ -5,16 +5,17 @@
  *
  *   GET /v1/network                   the nodes and the organisation count
  *   GET /v1/network/nodes/{id}        one node's record (also once removed)
+ *   GET /v1/network/proposals         the governance proposals, newest first
+ *                                     (?status=open or approved)
  *   GET /v1/network/proposals/{txid}  one governance proposal
- *
- * Open proposals are not listed: the chain has no prefix scan over state
- * keys, and reading netprop/ records one by one needs their txids.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "node/http.h"
+
+#define PROPOSALS_MAX 1000 /* listed at most; governance proposals are rare */
 
 /* The JSON object stored under key; NULL when absent or not JSON. */
 static json_t *state_json(cc_chain *c, const char *key, cc_err *err)
@@ -137,4 +138,74 @@ enum MHD_Result cc_http_get_network_proposal(cc_http_req *req)
         return cc_http_send_error(req, err, txid, "no proposal %.12s... (not a committed network.propose)",
                                   hex);
     return cc_http_send_error(req, err, txid, "cannot read the proposal: %s", cc_strerror(err));
+}
+
+typedef struct proposal_list {
+    json_t *items;
+    const char *status; /* only these; NULL: all */
+} proposal_list;
+
+static cc_err add_proposal(void *ctx, const char *key, size_t key_len, const uint8_t *val, size_t val_len)
+{
+    proposal_list *pl = ctx;
+    const size_t prefix = strlen("netprop/");
+    json_t *p = cc_json_parse(val, val_len, NULL);
+    if (!json_is_object(p) || key_len != prefix + 2 * CC_HASH_BYTES) {
+        json_decref(p);
+        return CC_ERR_CORRUPT;
+    }
+    const char *status = json_string_value(json_object_get(p, "status"));
+    if (pl->status && (!status || strcmp(status, pl->status) != 0)) {
+        json_decref(p);
+        return CC_OK;
+    }
+    json_object_set_new(p, "txid", json_stringn(key + prefix, key_len - prefix));
+    json_array_append_new(pl->items, p);
+    return CC_OK;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    json_int_t ha = json_integer_value(json_object_get(*(json_t *const *)a, "height"));
+    json_int_t hb = json_integer_value(json_object_get(*(json_t *const *)b, "height"));
+    return ha < hb ? 1 : ha > hb ? -1 : 0;
+}
+
+enum MHD_Result cc_http_get_network_proposals(cc_http_req *req)
+{
+    cc_err err;
+    proposal_list pl = {json_array(), cc_http_query(req, "status")};
+    if (pl.status && strcmp(pl.status, "open") != 0 && strcmp(pl.status, "approved") != 0) {
+        json_decref(pl.items);
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "status is open or approved, not \"%.40s\"",
+                                  pl.status);
+    }
+    json_t *cfg = state_json(req->node->chain, "network/config", &err);
+    json_int_t orgs = json_integer_value(json_object_get(cfg, "organisations"));
+    json_decref(cfg);
+    bool more = false;
+    err = pl.items
+              ? cc_chain_state_scan(req->node->chain, "netprop/", PROPOSALS_MAX, add_proposal, &pl, &more)
+              : CC_ERR_NOMEM;
+    if (err != CC_OK) {
+        json_decref(pl.items);
+        return cc_http_send_error(req, err, NULL, "cannot read the proposals: %s", cc_strerror(err));
+    }
+    size_t n = json_array_size(pl.items);
+    json_t **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    json_t *list = json_array();
+    if (!sorted || !list) {
+        free(sorted);
+        json_decref(list);
+        json_decref(pl.items);
+        return cc_http_send_error(req, CC_ERR_NOMEM, NULL, "no memory for the proposals");
+    }
+    for (size_t i = 0; i < n; i++) sorted[i] = json_array_get(pl.items, i);
+    qsort(sorted, n, sizeof *sorted, newest_first);
+    for (size_t i = 0; i < n; i++) json_array_append(list, sorted[i]);
+    free(sorted);
+    json_decref(pl.items);
+    json_t *out = json_pack("{s:o, s:I, s:I, s:b}", "proposals", list, "organisations", orgs, "needed",
+                            orgs / 2 + 1, "truncated", more);
+    return cc_http_send_json(req, MHD_HTTP_OK, out);
 }

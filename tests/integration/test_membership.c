@@ -218,6 +218,31 @@ static void test_network_lists_the_genesis_nodes(void **state)
     free(path);
     json_decref(get_json(0, "/v1/network/proposals/xyz", &status));
     assert_int_equal(status, 400);
+    /* no proposals yet; a status filter that is not one */
+    json_t *list = get_json(0, "/v1/network/proposals", &status);
+    assert_int_equal(status, 200);
+    assert_int_equal(json_array_size(json_object_get(list, "proposals")), 0);
+    assert_int_equal(ct_json_int(list, "needed"), 2);
+    json_decref(list);
+    json_decref(get_json(0, "/v1/network/proposals?status=closed", &status));
+    assert_int_equal(status, 400);
+}
+
+/* Whether GET /v1/network/proposals[?query] on node i lists txid, and with
+ * which status (NULL when it does not). */
+static const char *listed_status(int i, const char *query, const char *txid, json_t **keep)
+{
+    char *path = ct_strf("/v1/network/proposals%s", query);
+    *keep = get_json(i, path, NULL);
+    free(path);
+    size_t k;
+    json_t *p;
+    json_array_foreach(json_object_get(*keep, "proposals"), k, p)
+    {
+        const char *t = ct_json_str(p, "txid");
+        if (t && strcmp(t, txid) == 0) return ct_json_str(p, "status");
+    }
+    return NULL;
 }
 
 static void test_cli_usage_and_unreachable(void **state)
@@ -260,6 +285,18 @@ static void test_add_takes_two_organisations(void **state)
     json_decref(p);
     json_t *rec = network_node(0, fx.node4_hex, NULL);
     assert_null(rec);
+    /* listed among the open proposals, by the API and by the CLI */
+    json_t *list = NULL;
+    const char *listed = listed_status(1, "?status=open", fx.add_proposal, &list);
+    assert_non_null(listed);
+    assert_string_equal(listed, "open");
+    json_decref(list);
+    rc = ct_cli(&out, CLI_MS, "network", "proposals", "--node", fx.cl.node[0].url, (char *)NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "1 open proposal"));
+    assert_non_null(strstr(out, fx.add_proposal));
+    assert_non_null(strstr(out, "with 1 of the 2 approvals it needs (hospital)"));
+    free(out);
 
     /* the hospital cannot approve twice */
     rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.admin_key, "--proposal", fx.add_proposal,
@@ -281,6 +318,17 @@ static void test_add_takes_two_organisations(void **state)
     assert_string_equal(ct_json_str(p, "status"), "approved");
     json_decref(p);
     free(path);
+    /* no longer open; listed as approved */
+    assert_null(listed_status(0, "?status=open", fx.add_proposal, &list));
+    json_decref(list);
+    listed = listed_status(0, "", fx.add_proposal, &list);
+    assert_non_null(listed);
+    assert_string_equal(listed, "approved");
+    json_decref(list);
+    rc = ct_cli(&out, CLI_MS, "network", "proposals", "--node", fx.cl.node[0].url, (char *)NULL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "No open proposals."));
+    free(out);
     rec = network_node(0, fx.node4_hex, &net);
     assert_non_null(rec);
     assert_string_equal(ct_json_str(rec, "status"), "active");
