@@ -242,7 +242,10 @@ static void print_proposal(const json_t *p, json_int_t needed)
         printf(" with %zu of the %lld approvals it needs", json_array_size(approvals), (long long)needed);
     size_t i;
     printf(" (");
-    json_array_foreach(approvals, i, org) printf("%s%s", i ? ", " : "", json_string_value(org));
+    json_array_foreach(approvals, i, org)
+    {
+        printf("%s%s", i ? ", " : "", json_string_value(org));
+    }
     printf(").\n");
 }
 
