@@ -286,7 +286,10 @@ static int proposals(int argc, char **argv)
         printf("%zu %sproposal%s (a change needs %lld of %lld organisations):\n", n, all ? "" : "open ",
                n == 1 ? "" : "s", (long long)needed,
                (long long)json_integer_value(json_object_get(j, "organisations")));
-    json_array_foreach(list, i, p) print_proposal(p, needed);
+    json_array_foreach(list, i, p)
+    {
+        print_proposal(p, needed);
+    }
     if (json_is_true(json_object_get(j, "truncated")))
         printf("(The node's list was cut short: there are more proposals than these.)\n");
     json_decref(j);
