@@ -83,6 +83,69 @@ static void test_genesis_state(void **state)
     json_decref(id);
 }
 
+typedef struct scan_seen {
+    size_t count;
+    char last[200];
+    bool ordered, objects;
+    cc_err stop_with; /* returned by the visit after the first entry; CC_OK: never */
+} scan_seen;
+
+static cc_err scan_visit(void *ctx, const char *key, size_t key_len, const uint8_t *val, size_t val_len)
+{
+    scan_seen *s = ctx;
+    char k[200];
+    snprintf(k, sizeof k, "%.*s", (int)key_len, key);
+    if (s->count && strcmp(k, s->last) <= 0) s->ordered = false;
+    snprintf(s->last, sizeof s->last, "%s", k);
+    json_t *o = cc_json_parse(val, val_len, NULL); /* the height prefix is not part of val */
+    if (!json_is_object(o)) s->objects = false;
+    json_decref(o);
+    s->count++;
+    return s->stop_with;
+}
+
+/* cc_chain_state_scan: the keys under a prefix, in order, bounded, and a
+ * visit's error ends the scan. */
+static void test_state_scan(void **state)
+{
+    fixture *f = *state;
+    bool more = true;
+    register_member(f, 10, "clinician", T0);
+    register_member(f, 11, "patient", T0 + 10);
+
+    scan_seen all = {.ordered = true, .objects = true};
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", 1000, scan_visit, &all, &more), CC_OK);
+    assert_false(more);
+    assert_true(all.ordered);
+    assert_true(all.objects);
+    assert_true(all.count >= 5); /* the genesis node and admins, and the two members */
+
+    scan_seen two = {.ordered = true, .objects = true};
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", 2, scan_visit, &two, &more), CC_OK);
+    assert_int_equal(two.count, 2);
+    assert_true(more);
+    scan_seen exact = {.ordered = true, .objects = true};
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", all.count, scan_visit, &exact, &more), CC_OK);
+    assert_int_equal(exact.count, all.count);
+    assert_false(more);
+
+    /* a prefix nothing has, one past every "id/" key, and a narrower one */
+    scan_seen none = {.ordered = true, .objects = true};
+    assert_int_equal(cc_chain_state_scan(f->c, "id0", 1000, scan_visit, &none, &more), CC_OK);
+    assert_int_equal(none.count, 0);
+    assert_false(more);
+    char prefix[8];
+    snprintf(prefix, sizeof prefix, "%.5s", all.last); /* "id/" and two hex digits of the last id */
+    scan_seen narrow = {.ordered = true, .objects = true};
+    assert_int_equal(cc_chain_state_scan(f->c, prefix, 1000, scan_visit, &narrow, &more), CC_OK);
+    assert_true(narrow.count >= 1 && narrow.count < all.count);
+    assert_string_equal(narrow.last, all.last);
+
+    scan_seen stop = {.ordered = true, .objects = true, .stop_with = CC_ERR_CONFLICT};
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", 1000, scan_visit, &stop, &more), CC_ERR_CONFLICT);
+    assert_int_equal(stop.count, 1);
+}
+
 static void test_rules_and_results(void **state)
 {
     fixture *f = *state;
@@ -723,6 +786,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admit_view_matches_single_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
