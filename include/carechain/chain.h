@@ -167,6 +167,15 @@ cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8
  * Call from the thread that applies blocks. */
 cc_err cc_chain_attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
                                    size_t len, cc_errbuf *eb) CC_WUR;
+/* Whether this node holds the attachment bytes with this SHA-256. */
+bool cc_chain_attachment_has(cc_chain *c, const uint8_t hash[CC_HASH_BYTES]);
+/* cc_chain_attachment_restore from any thread: wanted(ctx) decides whether
+ * the ledger still wants the bytes, asked while no block can commit, and
+ * the bytes are written before one can; so a block that erases them cannot
+ * slip in between. wanted may read the chain (cc_chain_state_get), not
+ * write it. CC_ERR_NOT_FOUND when it answers no. */
+cc_err cc_chain_attachment_restore_if(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
+                                      size_t len, bool (*wanted)(void *ctx), void *ctx, cc_errbuf *eb) CC_WUR;
 
 /* A consistent read of the state at one height: every get sees the same
  * committed block. Opened views hold an LMDB read txn; close them soon. */

@@ -561,6 +561,26 @@ cc_err cc_chain_attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES
     return cc_store_commit(c->s, txn, eb);
 }
 
+bool cc_chain_attachment_has(cc_chain *c, const uint8_t hash[CC_HASH_BYTES])
+{
+    MDB_txn *txn;
+    MDB_val v;
+    if (cc_store_begin(c->s, false, &txn, NULL) != CC_OK) return false;
+    bool has = cc_store_get(txn, c->s->attachments, hash, CC_HASH_BYTES, &v) == CC_OK;
+    cc_store_abort(c->s, txn);
+    return has;
+}
+
+cc_err cc_chain_attachment_restore_if(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
+                                      size_t len, bool (*wanted)(void *ctx), void *ctx, cc_errbuf *eb)
+{
+    pthread_mutex_lock(&c->writer); /* what commits blocks holds it (commit_growing) */
+    cc_err rc = wanted(ctx) ? cc_chain_attachment_restore(c, hash, bytes, len, eb)
+                            : cc_errf(eb, CC_ERR_NOT_FOUND, "the ledger no longer wants these bytes");
+    pthread_mutex_unlock(&c->writer);
+    return rc;
+}
+
 /* ---- consistent views ---------------------------------------------------------- */
 
 struct cc_chain_view {

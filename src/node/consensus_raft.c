@@ -110,7 +110,10 @@
 #define RAFT_CHANGE_RETRY_MS    500          /* pause after a refused or failed configuration change */
 #define MEMBER_NAME_MAX         64
 #define MEMBER_ADDR_MAX         128
-#define ATT_RECORD_MAX          72 /* a record id (32 hex) with room to spare */
+#define ATT_RECORD_MAX          72   /* a record id (32 hex) with room to spare */
+#define REPAIR_FIRST_MS         3000 /* after a start, before the first attachment repair pass */
+#define REPAIR_MAX              64   /* missing attachments fetched in one pass */
+#define REPAIR_POLL_MS          200  /* how often the idle repair thread looks at the clock */
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -225,6 +228,11 @@ typedef struct rr {
     char catchup_api[MEMBER_ADDR_MAX]; /* apply thread: the peer that gave blocks last */
     late_att *late;                    /* apply thread: attachments no peer gave yet */
     size_t late_count, late_cap;
+    /* the attachment repair (repair_main) */
+    pthread_t repair_thread;
+    bool repair_started;
+    bool repair_due;    /* a pass is wanted, from repair_at on */
+    uint64_t repair_at; /* cc_now_ms */
     /* outcome */
     bool halted;
     char halt_reason[256];
@@ -816,18 +824,40 @@ static cc_err fetch_attachment(rr *r, CURL *c, const char *api, const uint8_t ha
     return CC_OK;
 }
 
+typedef struct att_wanted {
+    rr *r;
+    const char *record;
+} att_wanted;
+
+/* cc_chain_attachment_restore_if's question: bytes of a record erased
+ * since must not come back. */
+static bool still_wanted(void *ctx)
+{
+    const att_wanted *w = ctx;
+    return !record_erased(w->r, w->record);
+}
+
 /* Fetch one attachment from the peers (apis[first] first), check it
- * against its SHA-256 and store it; true once stored. */
+ * against its SHA-256 and store it, unless its record was erased
+ * meanwhile; true once stored (or no longer wanted). */
 static bool fetch_one_attachment(rr *r, CURL *c, const late_att *att, char (*apis)[MEMBER_ADDR_MAX], size_t n,
                                  size_t first)
 {
+    const att_wanted wanted = {r, att->record};
     for (size_t j = 0; j < n && !stopping(r); j++) {
         const char *api = apis[(first + j) % n];
         uint8_t *bytes = NULL;
         size_t len = 0;
         cc_errbuf eb = {{0}};
         cc_err rc = fetch_attachment(r, c, api, att->hash, att->len, &bytes, &len, &eb);
-        if (rc == CC_OK) rc = cc_chain_attachment_restore(r->chain, att->hash, bytes, len, &eb);
+        if (rc == CC_OK) {
+            rc = cc_chain_attachment_restore_if(r->chain, att->hash, bytes, len, still_wanted,
+                                                (void *)&wanted, &eb);
+            if (rc == CC_ERR_NOT_FOUND) { /* erased meanwhile */
+                free(bytes);
+                return true;
+            }
+        }
         free(bytes);
         if (rc == CC_OK) {
             pthread_mutex_lock(&r->mu);
@@ -835,9 +865,12 @@ static bool fetch_one_attachment(rr *r, CURL *c, const late_att *att, char (*api
             pthread_mutex_unlock(&r->mu);
             return true;
         }
-        if (rc != CC_ERR_NOT_FOUND && rc != CC_ERR_UNREACHABLE)
-            cc_node_log(CC_LOG_WARN, "raft", "attachment of block %llu from %s refused: %s",
-                        (unsigned long long)att->height, api, eb.msg);
+        if (rc != CC_ERR_NOT_FOUND && rc != CC_ERR_UNREACHABLE) {
+            char hex[CC_HASH_HEX];
+            cc_node_log(CC_LOG_WARN, "raft", "attachment %.16s... (record %s) from %s refused: %s",
+                        cc_hex(att->hash, CC_HASH_BYTES, hex), att->record[0] ? att->record : "none", api,
+                        eb.msg);
+        }
     }
     return false;
 }
@@ -899,6 +932,112 @@ static void fetch_late_attachments(rr *r, CURL *c)
     free(r->late);
     r->late = NULL;
     r->late_count = r->late_cap = 0;
+}
+
+/* ---- attachments this node lacks ----------------------------------------------------
+ * The ledger says which attachment bytes every node must hold: each
+ * version's ciphertext of each record not erased (rec/<id>, docs/RECORDS.md).
+ * Catch-up fetches the attachments of the blocks it applies, but not what
+ * no peer had then, nor what it had no time for when the node stopped. So
+ * the repair thread reads the rec/ records some seconds after every start
+ * and after every catch-up, and fetches what this node lacks from its peers,
+ * REPAIR_MAX per pass (a full pass is followed by another). It stores them
+ * through cc_chain_attachment_restore_if, which asks record_erased while no
+ * block can commit: bytes erased meanwhile do not come back. */
+
+typedef struct repair_scan {
+    rr *r;
+    late_att found[REPAIR_MAX];
+    size_t count;
+} repair_scan;
+
+/* cc_chain_state_scan visit over rec/: note each missing ciphertext. */
+static cc_err note_missing(void *ctx, const char *key, size_t key_len, const uint8_t *val, size_t val_len)
+{
+    repair_scan *s = ctx;
+    const size_t prefix = strlen("rec/");
+    if (key_len <= prefix || key_len - prefix >= ATT_RECORD_MAX) return CC_OK;
+    json_t *rec = cc_json_parse(val, val_len, NULL), *version;
+    const char *status = json_string_value(json_object_get(rec, "status"));
+    size_t i;
+    if (status && strcmp(status, "erased") != 0) {
+        json_array_foreach(json_object_get(rec, "versions"), i, version)
+        {
+            late_att att = {.len = CC_ATTACHMENT_MAX};
+            if (s->count == REPAIR_MAX) break;
+            if (cc_unhex(json_string_value(json_object_get(version, "ciphertext")), att.hash,
+                         CC_HASH_BYTES) != CC_OK ||
+                cc_chain_attachment_has(s->r->chain, att.hash))
+                continue;
+            snprintf(att.record, sizeof att.record, "%.*s", (int)(key_len - prefix), key + prefix);
+            s->found[s->count++] = att;
+        }
+    }
+    json_decref(rec);
+    return s->count == REPAIR_MAX ? CC_ERR_TOO_LARGE : CC_OK; /* this pass is full: stop the scan */
+}
+
+/* One pass; *again when it found a full REPAIR_MAX and fetched some. */
+static void repair_pass(rr *r, CURL *c, bool *again)
+{
+    repair_scan *s = calloc(1, sizeof *s);
+    bool more = false;
+    *again = false;
+    if (!s) return;
+    s->r = r;
+    cc_err rc = cc_chain_state_scan(r->chain, "rec/", SIZE_MAX, note_missing, s, &more);
+    if (rc != CC_OK && rc != CC_ERR_TOO_LARGE)
+        cc_node_log(CC_LOG_WARN, "raft", "cannot read the records to find missing attachments: %s",
+                    cc_strerror(rc));
+    char(*apis)[MEMBER_ADDR_MAX] = s->count ? calloc(RAFT_MEMBERS_MAX, sizeof *apis) : NULL;
+    size_t n = apis ? peer_apis(r, apis, RAFT_MEMBERS_MAX) : 0, got = 0;
+    for (size_t i = 0; i < s->count && !stopping(r); i++)
+        got += fetch_one_attachment(r, c, &s->found[i], apis, n, 0);
+    if (s->count)
+        cc_node_log(
+            got == s->count ? CC_LOG_INFO : CC_LOG_WARN, "raft",
+            "%zu attachment(s) the ledger wants were missing here; %zu fetched from peers%s", s->count, got,
+            got == s->count ? "" : ", the rest no peer gave (asked again after the next catch-up or start)");
+    *again = rc == CC_ERR_TOO_LARGE && got > 0;
+    free(apis);
+    free(s);
+}
+
+/* Ask for a repair pass at cc_now_ms() + delay_ms (under r->mu). */
+static void repair_soon_locked(rr *r, uint64_t delay_ms)
+{
+    r->repair_due = true;
+    r->repair_at = cc_now_ms() + delay_ms;
+    pthread_cond_broadcast(&r->cond);
+}
+
+static void *repair_main(void *arg)
+{
+    rr *r = arg;
+    CURL *c = NULL;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->stop_requested && !r->apply_stop && !(r->repair_due && cc_now_ms() >= r->repair_at)) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += REPAIR_POLL_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&r->cond, &r->mu, &until);
+        }
+        if (r->stop_requested || r->apply_stop) break;
+        r->repair_due = false;
+        pthread_mutex_unlock(&r->mu);
+        bool again = false;
+        if (c || (c = curl_easy_init())) repair_pass(r, c, &again);
+        pthread_mutex_lock(&r->mu);
+        if (again) repair_soon_locked(r, 0);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (c) curl_easy_cleanup(c);
+    return NULL;
 }
 
 /* GET api/v1/blocks/raw?from=..&count=.. into *out (caller frees): frames
@@ -1073,7 +1212,12 @@ static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
                 nanosleep(&ts, NULL);
             }
         }
-        if (head.height >= s.height) fetch_late_attachments(r, c);
+        if (head.height >= s.height) {
+            fetch_late_attachments(r, c);
+            pthread_mutex_lock(&r->mu);
+            repair_soon_locked(r, 0); /* and whatever else the ledger wants that is not here */
+            pthread_mutex_unlock(&r->mu);
+        }
         curl_easy_cleanup(c);
         if (head.height < s.height) { /* stopping: a restart restores the snapshot again */
             pthread_mutex_lock(&r->mu);
@@ -1967,6 +2111,8 @@ static void raft_stop(cc_consensus *cs)
     pthread_join(r->apply_thread, NULL);
     join_pre(r);
     r->apply_started = false;
+    if (r->repair_started) pthread_join(r->repair_thread, NULL); /* it saw stop_requested */
+    r->repair_started = false;
 
     cc_proposal *p = take_inflight(r, NULL);
     if (p) finish(p, CC_ERR_UNREACHABLE, "the node stopped before the block committed");
@@ -2101,6 +2247,11 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
         goto err_after_apply;
     }
     r->loop_started = true;
+    pthread_mutex_lock(&r->mu);
+    repair_soon_locked(r, REPAIR_FIRST_MS);
+    pthread_mutex_unlock(&r->mu);
+    /* optional: without it, attachments missed by a catch-up stay missing */
+    r->repair_started = pthread_create(&r->repair_thread, NULL, repair_main, r) == 0;
     if (r->joining)
         cc_node_log(CC_LOG_INFO, "raft",
                     "raft id %llu on %s, joining (not in genesis): waiting for the leader to add this node; "

@@ -10,6 +10,8 @@
  * while it is away and one of them erased: the caught-up follower fetches
  * the kept record's attachment from its peers (verified against its
  * SHA-256) and serves the record, and does not bring the erased one back.
+ * That follower is stopped again and the kept record's ciphertext deleted
+ * from its store: its repair pass fetches it again after the restart.
  * Then the whole network restarts
  * from its snapshots and agrees again; verify-chain passes on every
  * directory at the end.
@@ -21,6 +23,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,7 @@
 #define STATUS_HTTP_MS       1500
 #define COMMIT_HTTP_MS       20000
 #define STOP_MS              20000
+#define REPAIR_WAIT_MS       20000 /* the node's first repair pass runs ~3 s after its start */
 #define VERIFY_MS            60000
 #define SNAP_THRESHOLD       16 /* raft entries between two snapshots, in this test */
 #define SNAP_TRAILING        4  /* entries kept behind one */
@@ -52,6 +56,9 @@ typedef struct fixture {
     uint64_t nonce;
     cc_key patient;
     char patient_id[CC_HASH_HEX];
+    int away;                  /* the follower that caught up */
+    char kept[33];             /* the record that was not erased */
+    char kept_ct[CC_HASH_HEX]; /* its ciphertext's SHA-256 */
 } fixture;
 
 static fixture fx;
@@ -273,7 +280,11 @@ static void test_wiped_follower_installs_snapshot(void **state)
     assert_memory_equal(plain, RECORD_DOC, plain_len);
     free(plain);
     /* attachment bytes go to nodes only: not unsigned, not to a person */
-    char *path = ct_strf("/v1/attachments/%s", ct_json_str(json_object_get(answer, "record"), "ciphertext"));
+    fx.away = w;
+    snprintf(fx.kept, sizeof fx.kept, "%s", kept);
+    snprintf(fx.kept_ct, sizeof fx.kept_ct, "%s",
+             ct_json_str(json_object_get(answer, "record"), "ciphertext"));
+    char *path = ct_strf("/v1/attachments/%s", fx.kept_ct);
     char *url = ct_strf("%s%s", fx.cl.node[leader].url, path);
     ct_resp r;
     assert_int_equal(ct_get(url, &r), 0);
@@ -293,6 +304,66 @@ static void test_wiped_follower_installs_snapshot(void **state)
     cc_cli_http_free(fh);
     commit_note_via(w);
     assert_true(ct_cluster_wait_converged(&fx.cl, height + 1, NULL, CONVERGE_MS));
+}
+
+/* ---- an attachment lost from a node's store comes back from its peers --------- */
+
+/* Delete the attachment with SHA-256 hex from the (stopped) node's store. */
+static void delete_attachment(const char *node_dir, const char *hex)
+{
+    uint8_t hash[CC_HASH_BYTES];
+    assert_int_equal(cc_unhex(hex, hash, sizeof hash), CC_OK);
+    char *path = ct_strf("%s/data", node_dir);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "attachments", 0, &dbi), 0);
+    MDB_val k = {sizeof hash, hash};
+    assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(path);
+}
+
+static void test_lost_attachment_is_fetched_again(void **state)
+{
+    (void)state;
+    int w = fx.away;
+    assert_true(fx.kept_ct[0]);
+    assert_int_equal(ct_cluster_stop_node(&fx.cl, w, SIGTERM, STOP_MS), 0);
+    delete_attachment(fx.cl.net.node_dirs[w], fx.kept_ct);
+    assert_int_equal(ct_cluster_start_node(&fx.cl, w, NODE_START_MS), 0);
+
+    /* a few seconds after its start the node reads the records, finds the
+     * kept one's ciphertext missing and fetches it; the erased one's it
+     * leaves alone */
+    uint64_t deadline = ct_now_ms() + REPAIR_WAIT_MS;
+    int64_t fetched = 0;
+    do {
+        json_t *st = ct_cluster_status(&fx.cl, w);
+        fetched = st ? ct_json_int(st, "attachments_fetched") : 0;
+        json_decref(st);
+        if (fetched < 1) ct_sleep_ms(100);
+    } while (fetched < 1 && ct_now_ms() < deadline);
+    if (fetched < 1) ct_cluster_dump_logs(&fx.cl);
+    assert_int_equal(fetched, 1);
+
+    cc_cli_http *fh = cc_cli_http_new(fx.cl.node[w].url);
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    json_t *answer = NULL;
+    cc_errbuf eb = {{0}};
+    cc_err rc = cc_cli_record_get(fh, &fx.patient, NULL, fx.kept, "TREAT", &plain, &plain_len, &answer, &eb);
+    if (rc != CC_OK) fail_msg("reading the kept record on node%d: %s", w + 1, eb.msg);
+    assert_int_equal(plain_len, strlen(RECORD_DOC));
+    assert_memory_equal(plain, RECORD_DOC, plain_len);
+    free(plain);
+    json_decref(answer);
+    cc_cli_http_free(fh);
 }
 
 /* ---- the whole network restarts from its snapshots ---------------------------- */
@@ -338,6 +409,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_raw_block_endpoint),
         cmocka_unit_test(test_wiped_follower_installs_snapshot),
+        cmocka_unit_test(test_lost_attachment_is_fetched_again),
         cmocka_unit_test(test_network_restarts_after_snapshots),
         cmocka_unit_test(test_verify_chain_on_every_node),
     };
