@@ -232,6 +232,7 @@ typedef struct rr {
     pthread_t repair_thread;
     bool repair_started;
     bool repair_due;    /* a pass is wanted, from repair_at on */
+    bool catching_up;   /* the apply thread is in catch_up (which fetches attachments itself) */
     uint64_t repair_at; /* cc_now_ms */
     /* outcome */
     bool halted;
@@ -844,6 +845,7 @@ static bool fetch_one_attachment(rr *r, CURL *c, const late_att *att, char (*api
                                  size_t first)
 {
     const att_wanted wanted = {r, att->record};
+    if (cc_chain_attachment_has(r->chain, att->hash)) return true; /* another pass got it meanwhile */
     for (size_t j = 0; j < n && !stopping(r); j++) {
         const char *api = apis[(first + j) % n];
         uint8_t *bytes = NULL;
@@ -1017,7 +1019,8 @@ static void *repair_main(void *arg)
     CURL *c = NULL;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (!r->stop_requested && !r->apply_stop && !(r->repair_due && cc_now_ms() >= r->repair_at)) {
+        while (!r->stop_requested && !r->apply_stop &&
+               (r->catching_up || !r->repair_due || cc_now_ms() < r->repair_at)) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += REPAIR_POLL_MS * 1000000L;
@@ -1286,10 +1289,17 @@ static void *apply_main(void *arg)
                         (unsigned long long)it->ready_term);
         }
         pthread_mutex_unlock(&r->mu);
-        if (it->entry && !halted && it->restore)
+        if (it->entry && !halted && it->restore) {
+            pthread_mutex_lock(&r->mu);
+            r->catching_up = true; /* the repair thread waits for its end */
+            pthread_mutex_unlock(&r->mu);
             catch_up(r, it->entry, it->len, results);
-        else if (it->entry && !halted)
+            pthread_mutex_lock(&r->mu);
+            r->catching_up = false;
+            pthread_mutex_unlock(&r->mu);
+        } else if (it->entry && !halted) {
             apply_entry(r, it->entry, it->len, it->pre_block, results);
+        }
         item_free(it);
         pthread_mutex_lock(&r->mu);
         r->done_seq++;
