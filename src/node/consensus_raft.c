@@ -113,7 +113,6 @@
 #define ATT_RECORD_MAX          72   /* a record id (32 hex) with room to spare */
 #define REPAIR_FIRST_MS         3000 /* after a start, before the first attachment repair pass */
 #define REPAIR_MAX              64   /* missing attachments fetched in one pass */
-#define REPAIR_POLL_MS          200  /* how often the idle repair thread looks at the clock */
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -1019,11 +1018,19 @@ static void *repair_main(void *arg)
     CURL *c = NULL;
     pthread_mutex_lock(&r->mu);
     for (;;) {
+        /* r->cond is broadcast when a pass is asked for, after every apply
+         * item (so also when a catch-up ends) and at stop */
         while (!r->stop_requested && !r->apply_stop &&
                (r->catching_up || !r->repair_due || cc_now_ms() < r->repair_at)) {
+            if (r->catching_up || !r->repair_due) {
+                pthread_cond_wait(&r->cond, &r->mu);
+                continue;
+            }
+            uint64_t now = cc_now_ms(), wait_ms = r->repair_at > now ? r->repair_at - now : 0;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += REPAIR_POLL_MS * 1000000L;
+            until.tv_sec += (time_t)(wait_ms / 1000);
+            until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;
