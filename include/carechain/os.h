@@ -6,6 +6,8 @@
 #ifndef CARECHAIN_OS_H
 #define CARECHAIN_OS_H
 
+#include <time.h>
+
 #include "carechain.h"
 
 #ifdef __cplusplus
@@ -30,6 +32,9 @@ void cc_key_generate(cc_key *k);
 /* Wall clock in milliseconds since the epoch; monotonic clock in ns. */
 uint64_t cc_now_ms(void);
 uint64_t cc_mono_ns(void);
+/* The time ms milliseconds from now on clock (CLOCK_REALTIME or
+ * CLOCK_MONOTONIC): a deadline for pthread_cond_timedwait. */
+struct timespec cc_time_after_ms(clockid_t clock, uint64_t ms);
 /* Random 64-bit value (libsodium). */
 uint64_t cc_random_u64(void);
 

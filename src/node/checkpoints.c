@@ -77,11 +77,7 @@ struct cc_checkpoints {
 /* Sleep up to ms or until the stop; true when stopping. */
 static bool pause_ms(cc_checkpoints *cp, unsigned ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    const struct timespec until = cc_time_after_ms(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&cp->mu);
     while (!cp->stop && pthread_cond_timedwait(&cp->cond, &cp->mu, &until) == 0) continue;
     bool stop = cp->stop;

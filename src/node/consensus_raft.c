@@ -1026,15 +1026,9 @@ static void *repair_main(void *arg)
                 pthread_cond_wait(&r->cond, &r->mu);
                 continue;
             }
-            uint64_t now = cc_now_ms(), wait_ms = r->repair_at > now ? r->repair_at - now : 0;
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += (time_t)(wait_ms / 1000);
-            until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            uint64_t now = cc_now_ms();
+            const struct timespec until =
+                cc_time_after_ms(CLOCK_REALTIME, r->repair_at > now ? r->repair_at - now : 0);
             pthread_cond_timedwait(&r->cond, &r->mu, &until);
         }
         if (r->stop_requested || r->apply_stop) break;
@@ -1457,13 +1451,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     uint64_t now = cc_now_ms();
     pthread_mutex_lock(&r->mu);
     if (r->done_seq != r->pushed_seq && now >= r->snap_wait_at) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += SNAP_WAIT_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        const struct timespec until = cc_time_after_ms(CLOCK_REALTIME, SNAP_WAIT_MS);
         int wrc = 0;
         while (r->done_seq != r->pushed_seq && !r->halted && wrc != ETIMEDOUT)
             wrc = pthread_cond_timedwait(&r->cond, &r->mu, &until);

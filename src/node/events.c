@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "carechain/os.h"
 #include "node/events.h"
 
 cc_err cc_events_init(cc_events *ev)
@@ -65,14 +66,7 @@ cc_events_next_rc cc_events_next(cc_events *ev, uint64_t *seq, unsigned timeout_
 {
     static const char skipped[] = ": some events were skipped (reader too slow)\n\n";
     cc_events_next_rc rc;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(timeout_ms / 1000);
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    const struct timespec until = cc_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
 
     pthread_mutex_lock(&ev->mu);
     while (!ev->closed && *seq >= ev->next_seq) {

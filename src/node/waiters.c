@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "carechain/os.h"
 #include "node/waiters.h"
 
 #define WAITERS_BUCKETS (1u << 16)
@@ -117,17 +118,9 @@ void cc_waiters_cancel(cc_waiters *ws, cc_waiter *w)
 bool cc_waiters_wait(cc_waiters *ws, cc_wait_group *g, uint64_t deadline_ms)
 {
     /* deadline_ms is on the cc_now_ms clock; convert to a monotonic one. */
-    struct timespec now_rt, until;
-    clock_gettime(CLOCK_REALTIME, &now_rt);
-    uint64_t now_ms = (uint64_t)now_rt.tv_sec * 1000u + (uint64_t)now_rt.tv_nsec / 1000000u;
-    uint64_t left_ms = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(left_ms / 1000);
-    until.tv_nsec += (long)(left_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    uint64_t now_ms = cc_now_ms();
+    const struct timespec until =
+        cc_time_after_ms(CLOCK_MONOTONIC, deadline_ms > now_ms ? deadline_ms - now_ms : 0);
 
     pthread_mutex_lock(&ws->mu);
     while (g->remaining > 0) {

@@ -136,6 +136,19 @@ void cc_key_generate(cc_key *k)
     sodium_memzero(seed, sizeof seed);
 }
 
+struct timespec cc_time_after_ms(clockid_t clock, uint64_t ms)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 uint64_t cc_now_ms(void)
 {
     struct timespec ts;

@@ -228,21 +228,33 @@ static void test_network_lists_the_genesis_nodes(void **state)
     assert_int_equal(status, 400);
 }
 
-/* Whether GET /v1/network/proposals[?query] on node i lists txid, and with
- * which status (NULL when it does not). */
-static const char *listed_status(int i, const char *query, const char *txid, json_t **keep)
+/* GET /v1/network/proposals[?query] on node i lists txid with status
+ * want, or (want NULL) does not list it; and `carechain network proposals`
+ * (the open ones) on node i prints expect. */
+static void expect_listed(int i, const char *query, const char *txid, const char *want, const char *expect)
 {
-    char *path = ct_strf("/v1/network/proposals%s", query);
-    *keep = get_json(i, path, NULL);
-    free(path);
+    char *path = ct_strf("/v1/network/proposals%s", query), *out = NULL;
+    json_t *list = get_json(i, path, NULL), *p;
+    const char *status = NULL;
     size_t k;
-    json_t *p;
-    json_array_foreach(json_object_get(*keep, "proposals"), k, p)
+    assert_non_null(list);
+    json_array_foreach(json_object_get(list, "proposals"), k, p)
     {
         const char *t = ct_json_str(p, "txid");
-        if (t && strcmp(t, txid) == 0) return ct_json_str(p, "status");
+        if (t && strcmp(t, txid) == 0) status = ct_json_str(p, "status");
     }
-    return NULL;
+    if (want) {
+        assert_non_null(status);
+        assert_string_equal(status, want);
+    } else {
+        assert_null(status);
+    }
+    json_decref(list);
+    free(path);
+    assert_int_equal(ct_cli(&out, CLI_MS, "network", "proposals", "--node", fx.cl.node[i].url, (char *)NULL),
+                     0);
+    assert_non_null(strstr(out, expect));
+    free(out);
 }
 
 static void test_cli_usage_and_unreachable(void **state)
@@ -286,17 +298,11 @@ static void test_add_takes_two_organisations(void **state)
     json_t *rec = network_node(0, fx.node4_hex, NULL);
     assert_null(rec);
     /* listed among the open proposals, by the API and by the CLI */
-    json_t *list = NULL;
-    const char *listed = listed_status(1, "?status=open", fx.add_proposal, &list);
-    assert_non_null(listed);
-    assert_string_equal(listed, "open");
-    json_decref(list);
-    rc = ct_cli(&out, CLI_MS, "network", "proposals", "--node", fx.cl.node[0].url, (char *)NULL);
-    assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "1 open proposal"));
-    assert_non_null(strstr(out, fx.add_proposal));
-    assert_non_null(strstr(out, "with 1 of the 2 approvals it needs (hospital)"));
-    free(out);
+    expect_listed(1, "?status=open", fx.add_proposal, "open", "1 open proposal");
+    char *line = ct_strf("%s: add node4", fx.add_proposal);
+    expect_listed(0, "", fx.add_proposal, "open", line);
+    free(line);
+    expect_listed(0, "", fx.add_proposal, "open", "with 1 of the 2 approvals it needs (hospital)");
 
     /* the hospital cannot approve twice */
     rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.admin_key, "--proposal", fx.add_proposal,
@@ -319,16 +325,8 @@ static void test_add_takes_two_organisations(void **state)
     json_decref(p);
     free(path);
     /* no longer open; listed as approved */
-    assert_null(listed_status(0, "?status=open", fx.add_proposal, &list));
-    json_decref(list);
-    listed = listed_status(0, "", fx.add_proposal, &list);
-    assert_non_null(listed);
-    assert_string_equal(listed, "approved");
-    json_decref(list);
-    rc = ct_cli(&out, CLI_MS, "network", "proposals", "--node", fx.cl.node[0].url, (char *)NULL);
-    assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "No open proposals."));
-    free(out);
+    expect_listed(0, "?status=open", fx.add_proposal, NULL, "No open proposals.");
+    expect_listed(2, "", fx.add_proposal, "approved", "No open proposals.");
     rec = network_node(0, fx.node4_hex, &net);
     assert_non_null(rec);
     assert_string_equal(ct_json_str(rec, "status"), "active");

@@ -23,7 +23,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include "cli/cli.h"
 #include "core/codec.h"
 #include "support/ct_records.h"
+#include "support/ct_store.h"
 #include "support/support.h"
 
 #define NODES                3
@@ -312,21 +312,12 @@ static void test_wiped_follower_installs_snapshot(void **state)
 static void delete_attachment(const char *node_dir, const char *hex)
 {
     uint8_t hash[CC_HASH_BYTES];
+    ct_store st = {0};
     assert_int_equal(cc_unhex(hex, hash, sizeof hash), CC_OK);
-    char *path = ct_strf("%s/data", node_dir);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "attachments", 0, &dbi), 0);
+    assert_int_equal(ct_store_open(&st, node_dir, "attachments"), 0);
     MDB_val k = {sizeof hash, hash};
-    assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-    free(path);
+    assert_int_equal(mdb_del(st.txn, st.dbi, &k, NULL), 0);
+    assert_int_equal(ct_store_commit(&st), 0);
 }
 
 static void test_lost_attachment_is_fetched_again(void **state)

@@ -20,9 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lmdb.h>
-
 #include "carechain/chain.h"
+#include "support/ct_store.h"
 #include "support/support.h"
 
 #define NODE_START_MS      20000
@@ -96,30 +95,19 @@ typedef void (*tamper_fn)(uint8_t *val, size_t len, void *arg);
 static void tamper(const char *node_dir, const char *db, const void *key, size_t klen, tamper_fn fn,
                    void *arg)
 {
-    char *path = ct_strf("%s/data", node_dir);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    int rc = mdb_env_open(env, path, 0, 0600);
-    if (rc != 0) fail_msg("mdb_env_open %s: %s", path, mdb_strerror(rc));
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    rc = mdb_dbi_open(txn, db, 0, &dbi);
-    if (rc != 0) fail_msg("mdb_dbi_open %s: %s", db, mdb_strerror(rc));
+    ct_store st = {0};
+    assert_int_equal(ct_store_open(&st, node_dir, db), 0);
     MDB_val k = {klen, (void *)key}, v;
-    rc = mdb_get(txn, dbi, &k, &v);
+    int rc = mdb_get(st.txn, st.dbi, &k, &v);
     if (rc != 0) fail_msg("mdb_get in %s: %s", db, mdb_strerror(rc));
     uint8_t *copy = malloc(v.mv_size);
     memcpy(copy, v.mv_data, v.mv_size);
     fn(copy, v.mv_size, arg);
     assert_memory_not_equal(copy, v.mv_data, v.mv_size);
     MDB_val nv = {v.mv_size, copy};
-    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    assert_int_equal(mdb_put(st.txn, st.dbi, &k, &nv, 0), 0);
+    assert_int_equal(ct_store_commit(&st), 0);
     free(copy);
-    free(path);
 }
 
 static void flip_at(uint8_t *val, size_t len, void *arg)
