@@ -397,6 +397,26 @@ static cc_err overlay_flush(cc_state *st, cc_errbuf *eb)
 
 /* ---- identities ------------------------------------------------------------- */
 
+bool cc_identity_cache_get(const cc_identity_cache *c, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
+{
+    size_t slot = pk[0] % CC_IDENTITY_CACHE_SLOTS;
+    if (!c->used[slot] || memcmp(c->slot[slot].pk, pk, CC_PUBKEY_BYTES) != 0) return false;
+    *out = c->slot[slot];
+    return true;
+}
+
+void cc_identity_cache_put(cc_identity_cache *c, const cc_identity *id)
+{
+    size_t slot = id->pk[0] % CC_IDENTITY_CACHE_SLOTS;
+    c->slot[slot] = *id;
+    c->used[slot] = true;
+}
+
+void cc_identity_cache_clear(cc_identity_cache *c)
+{
+    memset(c->used, 0, sizeof c->used);
+}
+
 static cc_err identity_parse(const uint8_t *val, size_t len, const uint8_t pk[CC_PUBKEY_BYTES],
                              cc_identity *out)
 {
@@ -475,29 +495,7 @@ static void result_set(cc_result *r, cc_err code, const char *msg)
     snprintf(r->message, sizeof r->message, "%s", msg && *msg ? msg : code ? cc_strerror(code) : "");
 }
 
-/* The checks every tx passes before its handler runs, in a fixed order.
- * Returns CC_OK or the failing code with a message in eb. */
-bool cc_identity_cache_get(const cc_identity_cache *c, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
-{
-    size_t slot = pk[0] % CC_IDENTITY_CACHE_SLOTS;
-    if (!c->used[slot] || memcmp(c->slot[slot].pk, pk, CC_PUBKEY_BYTES) != 0) return false;
-    *out = c->slot[slot];
-    return true;
-}
-
-void cc_identity_cache_put(cc_identity_cache *c, const cc_identity *id)
-{
-    size_t slot = id->pk[0] % CC_IDENTITY_CACHE_SLOTS;
-    c->slot[slot] = *id;
-    c->used[slot] = true;
-}
-
-void cc_identity_cache_clear(cc_identity_cache *c)
-{
-    memset(c->used, 0, sizeof c->used);
-}
-
-/* The signer's identity, from the block's cache or the store. */
+/* The signer's identity, from an identity cache (see cc_state) or the store. */
 static cc_err signer_read(cc_state *st, const uint8_t pk[CC_PUBKEY_BYTES], cc_identity *out)
 {
     cc_identity_cache *c = st->shared && !st->ids_written ? st->shared : &st->local;
@@ -507,6 +505,8 @@ static cc_err signer_read(cc_state *st, const uint8_t pk[CC_PUBKEY_BYTES], cc_id
     return rc;
 }
 
+/* The checks every tx passes before its handler runs, in a fixed order.
+ * Returns CC_OK or the failing code with a message in eb. */
 static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint64_t time_ms,
                        const cc_tx_type **type, cc_identity *signer, cc_errbuf *eb)
 {
