@@ -160,17 +160,13 @@ cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], js
 /* Attachment bytes by SHA-256; caller frees. CC_ERR_NOT_FOUND once erased. */
 cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len) CC_WUR;
 
-/* Store attachment bytes fetched from another node (catch-up: blocks do not
- * carry them). The bytes must hash to hash (CC_ERR_ATTACHMENT otherwise);
- * bytes already held are not written again. The caller decides whether the
- * ledger still wants them (an erased record's bytes must not come back).
- * Call from the thread that applies blocks. */
-cc_err cc_chain_attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
-                                   size_t len, cc_errbuf *eb) CC_WUR;
 /* Whether this node holds the attachment bytes with this SHA-256. */
 bool cc_chain_attachment_has(cc_chain *c, const uint8_t hash[CC_HASH_BYTES]);
-/* cc_chain_attachment_restore from any thread: wanted(ctx) decides whether
- * the ledger still wants the bytes, asked while no block can commit, and
+/* Store attachment bytes fetched from another node (catch-up: blocks do not
+ * carry them), from any thread. The bytes must hash to hash
+ * (CC_ERR_ATTACHMENT otherwise); bytes already held are not written again.
+ * wanted(ctx) decides whether the ledger still wants them (an erased
+ * record's bytes must not come back), asked while no block can commit, and
  * the bytes are written before one can; so a block that erases them cannot
  * slip in between. wanted may read the chain (cc_chain_state_get), not
  * write it. CC_ERR_NOT_FOUND when it answers no. */

@@ -539,15 +539,12 @@ cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8
     return copy_value(c, c->s->attachments, hash, CC_HASH_BYTES, out, len);
 }
 
-cc_err cc_chain_attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
-                                   size_t len, cc_errbuf *eb)
+/* Store the bytes unless held already; the caller holds c->writer. */
+static cc_err attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
+                                 size_t len, cc_errbuf *eb)
 {
     MDB_txn *txn;
     MDB_val old;
-    uint8_t sum[CC_HASH_BYTES];
-    cc_sha256(bytes, len, sum);
-    if (memcmp(sum, hash, CC_HASH_BYTES) != 0)
-        return cc_errf(eb, CC_ERR_ATTACHMENT, "the bytes do not hash to the attachment's SHA-256");
     cc_err rc = cc_store_begin(c->s, true, &txn, eb);
     if (rc != CC_OK) return rc;
     if (cc_store_get(txn, c->s->attachments, hash, CC_HASH_BYTES, &old) == CC_OK) {
@@ -574,8 +571,12 @@ bool cc_chain_attachment_has(cc_chain *c, const uint8_t hash[CC_HASH_BYTES])
 cc_err cc_chain_attachment_restore_if(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], const uint8_t *bytes,
                                       size_t len, bool (*wanted)(void *ctx), void *ctx, cc_errbuf *eb)
 {
+    uint8_t sum[CC_HASH_BYTES];
+    cc_sha256(bytes, len, sum); /* up to 1 MiB: before blocks are held off */
+    if (memcmp(sum, hash, CC_HASH_BYTES) != 0)
+        return cc_errf(eb, CC_ERR_ATTACHMENT, "the bytes do not hash to the attachment's SHA-256");
     pthread_mutex_lock(&c->writer); /* what commits blocks holds it (commit_growing) */
-    cc_err rc = wanted(ctx) ? cc_chain_attachment_restore(c, hash, bytes, len, eb)
+    cc_err rc = wanted(ctx) ? attachment_restore(c, hash, bytes, len, eb)
                             : cc_errf(eb, CC_ERR_NOT_FOUND, "the ledger no longer wants these bytes");
     pthread_mutex_unlock(&c->writer);
     return rc;
