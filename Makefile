@@ -105,9 +105,10 @@ $(BUILD)/carechain: $(BUILD)/obj/src/cli/main.o $(BUILD)/libcarechain.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(EXE_LIBS)
 
-# A test-only node binary with fault hooks (CC_TEST_FAULTS: see src/exec/chain.c).
+# A test-only node binary with fault hooks (CC_TEST_FAULTS: see src/exec/chain.c and
+# src/node/consensus_raft.c).
 # Only the process tests start it; build/carechain and libcarechain.a never hold them.
-FAULTS_OBJ := $(BUILD)/obj-faults/src/exec/chain.o
+FAULTS_OBJ := $(BUILD)/obj-faults/src/exec/chain.o $(BUILD)/obj-faults/src/node/consensus_raft.o
 $(BUILD)/obj-faults/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $< (test faults)")

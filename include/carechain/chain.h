@@ -148,13 +148,15 @@ cc_err cc_chain_header_get(cc_chain *c, uint64_t height, cc_header *out) CC_WUR;
 cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len) CC_WUR;
 /* The state entries whose key starts with prefix, in key order, one
  * snapshot: visit gets each key and value (without its height prefix),
- * valid during the call only. At most limit entries; *more tells whether
- * there were others. A visit that returns anything but CC_OK stops the
- * scan, which returns that code. */
+ * valid during the call only. With after (NULL: from the start) only the
+ * keys that sort after it, so a long scan can go on in chunks of limit,
+ * each its own snapshot, from the last key it saw. At most limit entries;
+ * *more tells whether there were others. A visit that returns anything
+ * but CC_OK stops the scan, which returns that code. */
 typedef cc_err (*cc_state_visit_fn)(void *ctx, const char *key, size_t key_len, const uint8_t *val,
                                     size_t val_len);
-cc_err cc_chain_state_scan(cc_chain *c, const char *prefix, size_t limit, cc_state_visit_fn visit, void *ctx,
-                           bool *more) CC_WUR;
+cc_err cc_chain_state_scan(cc_chain *c, const char *prefix, const char *after, size_t limit,
+                           cc_state_visit_fn visit, void *ctx, bool *more) CC_WUR;
 /* An identity: {id, role, org, name, status, registered_height}. */
 cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], json_t **out) CC_WUR;
 /* Attachment bytes by SHA-256; caller frees. CC_ERR_NOT_FOUND once erased. */

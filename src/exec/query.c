@@ -483,13 +483,21 @@ cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len)
     return rc;
 }
 
-cc_err cc_chain_state_scan(cc_chain *c, const char *prefix, size_t limit, cc_state_visit_fn visit, void *ctx,
-                           bool *more)
+/* memcmp order of two byte strings, as LMDB orders keys. */
+static int key_order(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int d = memcmp(a, b, alen < blen ? alen : blen);
+    return d ? d : (alen > blen) - (alen < blen);
+}
+
+cc_err cc_chain_state_scan(cc_chain *c, const char *prefix, const char *after, size_t limit,
+                           cc_state_visit_fn visit, void *ctx, bool *more)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    size_t plen = strlen(prefix), seen = 0;
-    MDB_val k = {plen, (void *)prefix}, v;
+    size_t plen = strlen(prefix), alen = after ? strlen(after) : 0, seen = 0;
+    bool resume = after && key_order(after, alen, prefix, plen) >= 0;
+    MDB_val k = resume ? (MDB_val){alen, (void *)after} : (MDB_val){plen, (void *)prefix}, v;
     *more = false;
     cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
     if (rc != CC_OK) return rc;
@@ -497,8 +505,10 @@ cc_err cc_chain_state_scan(cc_chain *c, const char *prefix, size_t limit, cc_sta
         cc_store_abort(c->s, txn);
         return CC_ERR_IO;
     }
-    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && rc == CC_OK;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (mrc == 0 && resume && key_order(k.mv_data, k.mv_size, after, alen) == 0)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* strictly after */
+    for (; mrc == 0 && rc == CC_OK; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) break;
         if (seen == limit) {
             *more = true;

@@ -93,6 +93,13 @@ static bool stopping(cc_checkpoints *cp)
     return stop;
 }
 
+/* cc_peer_answer.cancelled: at the stop a request to a peer that does not
+ * answer is abandoned. */
+static bool stop_asked(void *cp)
+{
+    return stopping(cp);
+}
+
 /* {"signatures": [{height, node, sig, header}, ...]} for from..to; NULL on
  * OOM or when a header cannot be read. Caller frees. */
 static char *batch_body(cc_node *node, uint64_t from, uint64_t to)
@@ -149,7 +156,7 @@ static unsigned send_round(peer *p)
     cc_node *node = p->cp->node;
     const cc_genesis_node *to_node = &cc_chain_genesis(node->chain)->nodes[p->index];
     cc_head head;
-    cc_peer_answer a = {.max = CKPT_ANSWER_MAX};
+    cc_peer_answer a = {.max = CKPT_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = p->cp};
     long status = 0;
     unsigned pause = CKPT_POLL_MS;
     char url[192];
@@ -171,8 +178,8 @@ static unsigned send_round(peer *p)
     json_t *doc = a.buf ? cc_json_parse((const uint8_t *)a.buf, a.len, NULL) : NULL;
 
     if (cr != CURLE_OK || status >= 500 || !doc) {
-        /* unreachable, stopping, or busy: back off */
-        if (p->failures++ % CKPT_WARN_EVERY == 0)
+        /* unreachable, stopping, or busy: back off (quietly when the stop cut the request) */
+        if (p->failures++ % CKPT_WARN_EVERY == 0 && cr != CURLE_ABORTED_BY_CALLBACK)
             cc_node_log(CC_LOG_WARN, "checkpoint", "cannot give %s checkpoint signatures: %s", to_node->name,
                         cr != CURLE_OK ? curl_easy_strerror(cr) : "no usable answer");
         unsigned shift = p->failures < 5 ? p->failures : 5;
@@ -274,10 +281,10 @@ static size_t audit_peers(cc_node *node, char (*out)[CKPT_ADDR_MAX], size_t cap)
 }
 
 /* GET api/v1/checkpoint/signatures?height=h; the parsed answer or NULL. */
-static json_t *pull_sigs(CURL *c, const char *api, uint64_t height)
+static json_t *pull_sigs(cc_checkpoints *cp, CURL *c, const char *api, uint64_t height)
 {
     char url[CKPT_ADDR_MAX + 64];
-    cc_peer_answer a = {.max = CKPT_ANSWER_MAX};
+    cc_peer_answer a = {.max = CKPT_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = cp};
     long status = 0;
     json_t *doc = NULL;
     snprintf(url, sizeof url, "%s%s/v1/checkpoint/signatures?height=%llu",
@@ -362,7 +369,7 @@ static void audit_height(cc_checkpoints *cp, CURL *c, uint64_t height, const cc_
     cc_header_hash(own, own_hash);
     size_t n = audit_peers(node, apis, CKPT_PEERS_MAX);
     for (size_t i = 0; i < n && !stopping(cp); i++) {
-        json_t *doc = pull_sigs(c, apis[i], height);
+        json_t *doc = pull_sigs(cp, c, apis[i], height);
         if (doc) audit_answer(node, doc, height, own_hash, same, &same_n, t, &t_n);
         json_decref(doc);
     }

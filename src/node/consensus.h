@@ -63,6 +63,8 @@ typedef struct cc_consensus_status {
     uint64_t blocks_refused;      /* committed entries refused here (time rule, stale) */
     uint64_t blocks_fetched;      /* blocks fetched from peers to catch up to raft snapshots */
     uint64_t attachments_fetched; /* their attachment bytes fetched from peers */
+    uint64_t repair_passes;       /* completed passes over the records for missing attachments */
+    uint64_t attachments_missing; /* what the last completed pass found missing and no peer gave */
     uint64_t block_requests;      /* requests that brought the fetched blocks (ranges) */
     unsigned voters;              /* voters in this node's raft configuration */
     unsigned servers;             /* servers in it (voters, standbys, spares) */

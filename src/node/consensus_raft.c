@@ -112,7 +112,9 @@
 #define MEMBER_ADDR_MAX         128
 #define ATT_RECORD_MAX          72   /* a record id (32 hex) with room to spare */
 #define REPAIR_FIRST_MS         3000 /* after a start, before the first attachment repair pass */
-#define REPAIR_MAX              64   /* missing attachments fetched in one pass */
+#define REPAIR_FETCH_AT         64   /* missing attachments found before they are fetched */
+#define REPAIR_SCAN_CHUNK       256  /* rec/ records read in one snapshot */
+#define REPAIR_PAUSE_MS         10   /* between two chunks: the scan takes a small part of a core */
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -223,6 +225,8 @@ typedef struct rr {
     bool catchup_abandoned;            /* stopping in the middle of a catch-up: apply nothing more */
     uint64_t blocks_fetched;           /* blocks fetched from peers for snapshots */
     uint64_t attachments_fetched;      /* their attachment bytes fetched from peers */
+    uint64_t repair_passes;            /* repair thread: completed passes */
+    uint64_t attachments_missing;      /* repair thread: missing after the last completed pass */
     uint64_t block_requests;           /* requests that brought those blocks */
     char catchup_api[MEMBER_ADDR_MAX]; /* apply thread: the peer that gave blocks last */
     late_att *late;                    /* apply thread: attachments no peer gave yet */
@@ -701,6 +705,14 @@ static bool stopping(rr *r)
     return stop;
 }
 
+/* cc_peer_answer.cancelled of every catch-up and repair request: a node
+ * that is stopping abandons a request to a peer that does not answer
+ * within about a second, rather than sitting out CATCHUP_TIMEOUT_MS. */
+static bool stop_asked(void *r)
+{
+    return stopping(r);
+}
+
 /* The API addresses of the other nodes (network/config, what a peer said at
  * join, genesis), without repeats; returns the count. */
 static size_t peer_apis(rr *r, char (*out)[MEMBER_ADDR_MAX], size_t cap)
@@ -730,11 +742,11 @@ static size_t peer_apis(rr *r, char (*out)[MEMBER_ADDR_MAX], size_t cap)
 }
 
 /* GET api/v1/blocks/{height}/raw into *out (caller frees). */
-static cc_err fetch_block(CURL *c, const char *api, uint64_t height, uint8_t **out, size_t *len,
+static cc_err fetch_block(rr *r, CURL *c, const char *api, uint64_t height, uint8_t **out, size_t *len,
                           cc_errbuf *eb)
 {
     char url[CATCHUP_URL_MAX];
-    cc_peer_answer a = {.max = CC_BLOCK_MAX_BYTES};
+    cc_peer_answer a = {.max = CC_BLOCK_MAX_BYTES, .cancelled = stop_asked, .cancel_ctx = r};
     long status = 0;
     snprintf(url, sizeof url, "%s%s/v1/blocks/%llu/raw", strstr(api, "://") ? "" : "http://", api,
              (unsigned long long)height);
@@ -789,7 +801,7 @@ static cc_err fetch_attachment(rr *r, CURL *c, const char *api, const uint8_t ha
 {
     char hex[CC_HASH_HEX], path[32 + CC_HASH_HEX], url[CATCHUP_URL_MAX], line[320];
     cc_reqsig_headers sig;
-    cc_peer_answer a = {.max = want};
+    cc_peer_answer a = {.max = want, .cancelled = stop_asked, .cancel_ctx = r};
     long status = 0;
     struct curl_slist *hdrs = NULL;
     snprintf(path, sizeof path, "/v1/attachments/%s", cc_hex(hash, CC_HASH_BYTES, hex));
@@ -941,15 +953,20 @@ static void fetch_late_attachments(rr *r, CURL *c)
  * Catch-up fetches the attachments of the blocks it applies, but not what
  * no peer had then, nor what it had no time for when the node stopped. So
  * the repair thread reads the rec/ records some seconds after every start
- * and after every catch-up, and fetches what this node lacks from its peers,
- * REPAIR_MAX per pass (a full pass is followed by another). It stores them
- * through cc_chain_attachment_restore_if, which asks record_erased while no
- * block can commit: bytes erased meanwhile do not come back. */
+ * and after every catch-up, and fetches what this node lacks from its peers.
+ * It reads REPAIR_SCAN_CHUNK records per snapshot and pauses REPAIR_PAUSE_MS
+ * between snapshots: a store of millions of records is read in the
+ * background without taking a core, and no read transaction stays open
+ * long enough to keep LMDB from reusing freed pages. What it found is
+ * fetched every REPAIR_FETCH_AT attachments and at the end. It stores them
+ * through cc_chain_attachment_restore_if, which asks record_erased while
+ * no block can commit: bytes erased meanwhile do not come back. */
 
 typedef struct repair_scan {
     rr *r;
-    late_att found[REPAIR_MAX];
-    size_t count;
+    late_att *found; /* missing ciphertexts not fetched yet */
+    size_t count, cap;
+    char last[512]; /* the last rec/ key read, where the next chunk starts (LMDB keys are < 512 bytes) */
 } repair_scan;
 
 /* cc_chain_state_scan visit over rec/: note each missing ciphertext. */
@@ -957,51 +974,97 @@ static cc_err note_missing(void *ctx, const char *key, size_t key_len, const uin
 {
     repair_scan *s = ctx;
     const size_t prefix = strlen("rec/");
+    snprintf(s->last, sizeof s->last, "%.*s", (int)key_len, key);
     if (key_len <= prefix || key_len - prefix >= ATT_RECORD_MAX) return CC_OK;
     json_t *rec = cc_json_parse(val, val_len, NULL), *version;
     const char *status = json_string_value(json_object_get(rec, "status"));
+    cc_err rc = CC_OK;
     size_t i;
     if (status && strcmp(status, "erased") != 0) {
         json_array_foreach(json_object_get(rec, "versions"), i, version)
         {
             late_att att = {.len = CC_ATTACHMENT_MAX};
-            if (s->count == REPAIR_MAX) break;
             if (cc_unhex(json_string_value(json_object_get(version, "ciphertext")), att.hash,
                          CC_HASH_BYTES) != CC_OK ||
                 cc_chain_attachment_has(s->r->chain, att.hash))
                 continue;
+            if (s->count == s->cap) {
+                size_t cap = s->cap ? 2 * s->cap : REPAIR_FETCH_AT;
+                late_att *more = realloc(s->found, cap * sizeof *more);
+                if (!more) {
+                    rc = CC_ERR_NOMEM;
+                    break;
+                }
+                s->found = more;
+                s->cap = cap;
+            }
             snprintf(att.record, sizeof att.record, "%.*s", (int)(key_len - prefix), key + prefix);
             s->found[s->count++] = att;
         }
     }
     json_decref(rec);
-    return s->count == REPAIR_MAX ? CC_ERR_TOO_LARGE : CC_OK; /* this pass is full: stop the scan */
+    return rc;
 }
 
-/* One pass; *again when it found a full REPAIR_MAX and fetched some. */
-static void repair_pass(rr *r, CURL *c, bool *again)
+/* Records read per snapshot. The test-only build (CC_TEST_FAULTS) takes
+ * CARECHAIN_TEST_REPAIR_CHUNK instead, so a test with a handful of records
+ * can make a pass go on across many chunks. */
+static size_t repair_chunk(void)
 {
-    repair_scan *s = calloc(1, sizeof *s);
-    bool more = false;
-    *again = false;
-    if (!s) return;
-    s->r = r;
-    cc_err rc = cc_chain_state_scan(r->chain, "rec/", SIZE_MAX, note_missing, s, &more);
-    if (rc != CC_OK && rc != CC_ERR_TOO_LARGE)
-        cc_node_log(CC_LOG_WARN, "raft", "cannot read the records to find missing attachments: %s",
-                    cc_strerror(rc));
-    char(*apis)[MEMBER_ADDR_MAX] = s->count ? calloc(RAFT_MEMBERS_MAX, sizeof *apis) : NULL;
-    size_t n = apis ? peer_apis(r, apis, RAFT_MEMBERS_MAX) : 0, got = 0;
-    for (size_t i = 0; i < s->count && !stopping(r); i++)
-        got += fetch_one_attachment(r, c, &s->found[i], apis, n, 0);
-    if (s->count)
+#ifdef CC_TEST_FAULTS
+    const char *v = getenv("CARECHAIN_TEST_REPAIR_CHUNK");
+    if (v && atoi(v) > 0) return (size_t)atoi(v);
+#endif
+    return REPAIR_SCAN_CHUNK;
+}
+
+/* Sleep ms, or less when the node stops. */
+static void repair_pause(rr *r, unsigned ms)
+{
+    const struct timespec until = cc_time_after_ms(CLOCK_REALTIME, ms);
+    pthread_mutex_lock(&r->mu);
+    if (!r->stop_requested && !r->apply_stop) pthread_cond_timedwait(&r->cond, &r->mu, &until);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* One pass over every rec/ record, in chunks (see the section comment). */
+static void repair_pass(rr *r, CURL *c)
+{
+    repair_scan s = {.r = r};
+    char(*apis)[MEMBER_ADDR_MAX] = NULL;
+    size_t n = 0, missing = 0, got = 0, chunk = repair_chunk();
+    bool more = true;
+    cc_err rc = CC_OK;
+    while (more && !stopping(r)) {
+        rc = cc_chain_state_scan(r->chain, "rec/", s.last[0] ? s.last : NULL, chunk, note_missing, &s, &more);
+        if (rc != CC_OK) {
+            cc_node_log(CC_LOG_WARN, "raft", "cannot read the records to find missing attachments: %s",
+                        cc_strerror(rc));
+            more = false; /* fetch what was found, then end the pass */
+        }
+        if (s.count > 0 && (s.count >= REPAIR_FETCH_AT || !more)) {
+            if (!apis && (apis = calloc(RAFT_MEMBERS_MAX, sizeof *apis)))
+                n = peer_apis(r, apis, RAFT_MEMBERS_MAX);
+            for (size_t i = 0; i < s.count && !stopping(r); i++)
+                got += fetch_one_attachment(r, c, &s.found[i], apis, n, 0);
+            missing += s.count;
+            s.count = 0;
+        }
+        if (more) repair_pause(r, REPAIR_PAUSE_MS);
+    }
+    if (rc == CC_OK && !more) { /* read to the end (not stopped, nor cut short) */
+        pthread_mutex_lock(&r->mu);
+        r->repair_passes++;
+        r->attachments_missing = missing - got;
+        pthread_mutex_unlock(&r->mu);
+    }
+    if (missing)
         cc_node_log(
-            got == s->count ? CC_LOG_INFO : CC_LOG_WARN, "raft",
-            "%zu attachment(s) the ledger wants were missing here; %zu fetched from peers%s", s->count, got,
-            got == s->count ? "" : ", the rest no peer gave (asked again after the next catch-up or start)");
-    *again = rc == CC_ERR_TOO_LARGE && got > 0;
+            got == missing ? CC_LOG_INFO : CC_LOG_WARN, "raft",
+            "%zu attachment(s) the ledger wants were missing here; %zu fetched from peers%s", missing, got,
+            got == missing ? "" : ", the rest no peer gave (asked again after the next catch-up or start)");
     free(apis);
-    free(s);
+    free(s.found);
 }
 
 /* Ask for a repair pass at cc_now_ms() + delay_ms (under r->mu). */
@@ -1034,10 +1097,8 @@ static void *repair_main(void *arg)
         if (r->stop_requested || r->apply_stop) break;
         r->repair_due = false;
         pthread_mutex_unlock(&r->mu);
-        bool again = false;
-        if (c || (c = curl_easy_init())) repair_pass(r, c, &again);
+        if (c || (c = curl_easy_init())) repair_pass(r, c);
         pthread_mutex_lock(&r->mu);
-        if (again) repair_soon_locked(r, 0);
     }
     pthread_mutex_unlock(&r->mu);
     if (c) curl_easy_cleanup(c);
@@ -1047,11 +1108,13 @@ static void *repair_main(void *arg)
 /* GET api/v1/blocks/raw?from=..&count=.. into *out (caller frees): frames
  * of u32 n || block bytes, from `from` on. A peer without the range
  * endpoint answers 400 (it takes "raw" for a height): CC_ERR_USAGE. */
-static cc_err fetch_range(CURL *c, const char *api, uint64_t from, unsigned count, uint8_t **out, size_t *len,
-                          cc_errbuf *eb)
+static cc_err fetch_range(rr *r, CURL *c, const char *api, uint64_t from, unsigned count, uint8_t **out,
+                          size_t *len, cc_errbuf *eb)
 {
     char url[CATCHUP_URL_MAX];
-    cc_peer_answer a = {.max = CC_BLOCK_RANGE_BYTES + CC_BLOCK_MAX_BYTES + 4u * CC_BLOCK_RANGE_MAX};
+    cc_peer_answer a = {.max = CC_BLOCK_RANGE_BYTES + CC_BLOCK_MAX_BYTES + 4u * CC_BLOCK_RANGE_MAX,
+                        .cancelled = stop_asked,
+                        .cancel_ctx = r};
     long status = 0;
     snprintf(url, sizeof url, "%s%s/v1/blocks/raw?from=%llu&count=%u", strstr(api, "://") ? "" : "http://",
              api, (unsigned long long)from, count);
@@ -1123,10 +1186,10 @@ static cc_err fetch_and_apply(rr *r, CURL *c, uint64_t from, uint64_t to, cc_res
         size_t len = 0, applied = 0;
         bool framed = true;
         cc_errbuf e2 = {{0}};
-        rc = fetch_range(c, apis[i], from, count, &buf, &len, &e2);
+        rc = fetch_range(r, c, apis[i], from, count, &buf, &len, &e2);
         if (rc == CC_ERR_USAGE) { /* an older peer: one block per request */
             framed = false;
-            rc = fetch_block(c, apis[i], from, &buf, &len, &e2);
+            rc = fetch_block(r, c, apis[i], from, &buf, &len, &e2);
         }
         cc_reader rd = {buf, len};
         while (rc == CC_OK && rd.left > 0 && !stopping(r)) {
@@ -2061,6 +2124,8 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->blocks_refused = r->blocks_refused;
     out->blocks_fetched = r->blocks_fetched;
     out->attachments_fetched = r->attachments_fetched;
+    out->repair_passes = r->repair_passes;
+    out->attachments_missing = r->attachments_missing;
     out->block_requests = r->block_requests;
     pthread_mutex_unlock(&r->mu);
 }

@@ -20,12 +20,16 @@
 struct cc_forward {
     CURL *curl;
     struct curl_slist *headers;
+    bool (*cancelled)(void *ctx);
+    void *cancel_ctx;
 };
 
-cc_forward *cc_forward_new(void)
+cc_forward *cc_forward_new(bool (*cancelled)(void *ctx), void *ctx)
 {
     cc_forward *f = calloc(1, sizeof *f);
     if (!f) return NULL;
+    f->cancelled = cancelled;
+    f->cancel_ctx = ctx;
     f->curl = curl_easy_init();
     f->headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
     if (f->headers) f->headers = curl_slist_append(f->headers, "Expect:");
@@ -115,7 +119,7 @@ cc_err cc_forward_send(cc_forward *f, const char *api, const cc_tx *txs, size_t 
 {
     char url[192];
     size_t count = 0, len = 0;
-    cc_peer_answer a = {.max = FORWARD_ANSWER_MAX};
+    cc_peer_answer a = {.max = FORWARD_ANSWER_MAX, .cancelled = f->cancelled, .cancel_ctx = f->cancel_ctx};
     long status = 0;
     cc_err rc;
 

@@ -17,8 +17,10 @@
 
 typedef struct cc_forward cc_forward;
 
-/* A forwarder; NULL on OOM. */
-cc_forward *cc_forward_new(void);
+/* A forwarder; NULL on OOM. cancelled (may be NULL) is asked while a
+ * batch waits for the leader's answer: true abandons it, so a stopping
+ * node does not wait out a hung leader (cc_peer_answer.cancelled). */
+cc_forward *cc_forward_new(bool (*cancelled)(void *ctx), void *ctx);
 void cc_forward_free(cc_forward *f);
 
 /* Per tx, what the leader said. */

@@ -184,9 +184,9 @@ enum MHD_Result cc_http_get_network_proposals(cc_http_req *req)
     json_int_t orgs = json_integer_value(json_object_get(cfg, "organisations"));
     json_decref(cfg);
     bool more = false;
-    err = pl.items
-              ? cc_chain_state_scan(req->node->chain, "netprop/", PROPOSALS_MAX, add_proposal, &pl, &more)
-              : CC_ERR_NOMEM;
+    err = pl.items ? cc_chain_state_scan(req->node->chain, "netprop/", NULL, PROPOSALS_MAX, add_proposal, &pl,
+                                         &more)
+                   : CC_ERR_NOMEM;
     if (err != CC_OK) {
         json_decref(pl.items);
         return cc_http_send_error(req, err, NULL, "cannot read the proposals: %s", cc_strerror(err));

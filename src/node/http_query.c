@@ -67,6 +67,8 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "blocks_refused", json_integer((json_int_t)cs.blocks_refused));
         json_object_set_new(v, "blocks_fetched", json_integer((json_int_t)cs.blocks_fetched));
         json_object_set_new(v, "attachments_fetched", json_integer((json_int_t)cs.attachments_fetched));
+        json_object_set_new(v, "repair_passes", json_integer((json_int_t)cs.repair_passes));
+        json_object_set_new(v, "attachments_missing", json_integer((json_int_t)cs.attachments_missing));
         json_object_set_new(v, "block_requests", json_integer((json_int_t)cs.block_requests));
         json_object_set_new(v, "raft_voters", json_integer((json_int_t)cs.voters));
         json_object_set_new(v, "raft_servers", json_integer((json_int_t)cs.servers));
@@ -213,6 +215,8 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.blocks_refused = cs.blocks_refused;
         g.blocks_fetched = cs.blocks_fetched;
         g.attachments_fetched = cs.attachments_fetched;
+        g.repair_passes = cs.repair_passes;
+        g.attachments_missing = cs.attachments_missing;
         g.apply_halted = cs.halted;
     }
     json_t *evidence = NULL;

@@ -154,10 +154,18 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "# HELP carechain_blocks_fetched_total Blocks fetched from peers to catch up to raft snapshots.\n"
             "# TYPE carechain_blocks_fetched_total counter\n"
             "carechain_blocks_fetched_total %llu\n"
-            "# HELP carechain_attachments_fetched_total Attachment bytes of those blocks fetched from "
-            "peers.\n"
+            "# HELP carechain_attachments_fetched_total Attachment bytes fetched from peers (catch-up "
+            "and repair).\n"
             "# TYPE carechain_attachments_fetched_total counter\n"
             "carechain_attachments_fetched_total %llu\n"
+            "# HELP carechain_attachment_repair_passes_total Completed passes over the records for "
+            "attachments this node lacks.\n"
+            "# TYPE carechain_attachment_repair_passes_total counter\n"
+            "carechain_attachment_repair_passes_total %llu\n"
+            "# HELP carechain_attachments_missing Attachments the ledger wants that the last repair pass "
+            "found missing here and no peer gave.\n"
+            "# TYPE carechain_attachments_missing gauge\n"
+            "carechain_attachments_missing %llu\n"
             "# HELP carechain_apply_halted 1 once this node stopped applying blocks (see its log).\n"
             "# TYPE carechain_apply_halted gauge\n"
             "carechain_apply_halted %d\n"
@@ -166,6 +174,7 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "carechain_txs_forwarded_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
             (unsigned long long)g->blocks_fetched, (unsigned long long)g->attachments_fetched,
+            (unsigned long long)g->repair_passes, (unsigned long long)g->attachments_missing,
             g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded));
     }
 

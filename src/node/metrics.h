@@ -18,7 +18,9 @@
  *   carechain_raft_leader                    gauge (1 on the leader)
  *   carechain_blocks_refused_total           counter (time rule, stale proposals)
  *   carechain_blocks_fetched_total           counter (catch-up to raft snapshots)
- *   carechain_attachments_fetched_total      counter (their attachment bytes)
+ *   carechain_attachments_fetched_total      counter (their attachment bytes, and the repair's)
+ *   carechain_attachment_repair_passes_total counter (completed passes over the records)
+ *   carechain_attachments_missing            gauge (the last pass's, that no peer gave)
  *   carechain_apply_halted                   gauge (0 | 1)
  *   carechain_txs_forwarded_total            counter (sent to the leader)
  *
@@ -75,6 +77,8 @@ typedef struct cc_metrics_gauges {
     uint64_t blocks_refused;
     uint64_t blocks_fetched;
     uint64_t attachments_fetched;
+    uint64_t repair_passes;
+    uint64_t attachments_missing;
     bool apply_halted;
 } cc_metrics_gauges;
 

@@ -24,6 +24,15 @@ size_t cc_peer_answer_write(char *data, size_t size, size_t nmemb, void *answer)
     return n;
 }
 
+/* CURLOPT_XFERINFOFUNCTION: non-zero makes libcurl abandon the transfer. */
+static int answer_progress(void *answer, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow)
+{
+    const cc_peer_answer *a = answer;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return a->cancelled(a->cancel_ctx) ? 1 : 0;
+}
+
 CURLcode cc_peer_perform(CURL *c, const char *url, long timeout_ms, long connect_ms, cc_peer_answer *a,
                          long *status)
 {
@@ -33,6 +42,10 @@ CURLcode cc_peer_perform(CURL *c, const char *url, long timeout_ms, long connect
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    /* set or cleared each time: the handle is reused across requests */
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, a->cancelled ? 0L : 1L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, a->cancelled ? answer_progress : NULL);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, a->cancelled ? (void *)a : NULL);
     CURLcode cr = curl_easy_perform(c);
     *status = 0;
     if (cr == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);

@@ -17,6 +17,11 @@ typedef struct cc_peer_answer {
     size_t len;
     size_t max;    /* the body may not be longer than this */
     bool too_long; /* the peer sent more than max (the transfer was cut) */
+    /* Optional: asked while the request waits; true abandons it
+     * (CURLE_ABORTED_BY_CALLBACK). libcurl asks at least about once a
+     * second, so a stopping node need not sit out a hung peer's timeout. */
+    bool (*cancelled)(void *ctx);
+    void *cancel_ctx;
 } cc_peer_answer;
 
 /* CURLOPT_WRITEFUNCTION for a cc_peer_answer (CURLOPT_WRITEDATA). */

@@ -208,6 +208,13 @@ static size_t compact_unsent(cc_tx *txs, uint64_t *admitted_ns, cc_forward_state
     return k;
 }
 
+/* cc_forward's cancelled: a stopping node abandons a forward the leader
+ * does not answer (its txs are failed as unreachable, below). */
+static bool node_stopping(void *node)
+{
+    return atomic_load(&((cc_node *)node)->stopping);
+}
+
 /* raft: commit the block's txs if this node leads, else hand them to the
  * leader; when leadership moves meanwhile, try again the other way. Gives
  * up (failing the waiters) after CC_NODE_PLACE_GIVEUP_MS without a leader
@@ -252,7 +259,7 @@ static void place_raft(cc_node *node, cc_tx *txs, uint64_t *admitted_ns, size_t 
                         (unsigned long long)height, p.eb.msg, left);
         } else if (cs.leader_api[0] && !cs.leader_self) {
             size_t sent = 0;
-            if (!*fwd) *fwd = cc_forward_new();
+            if (!*fwd) *fwd = cc_forward_new(node_stopping, node);
             cc_err rc = *fwd ? cc_forward_send(*fwd, cs.leader_api, txs, left, st, &sent, &eb)
                              : cc_errf(&eb, CC_ERR_NOMEM, "no memory for forwarding");
             if (rc == CC_OK) {
@@ -263,8 +270,9 @@ static void place_raft(cc_node *node, cc_tx *txs, uint64_t *admitted_ns, size_t 
                     cc_node_log(CC_LOG_WARN, "forward", "the leader %s refused a forwarded tx: %s", cs.leader,
                                 cc_err_name(st[i].err));
                 }
-            } else if (cc_mono_ns() - last_warn_ns >= FORWARD_WARN_EVERY_NS) {
-                /* once a second at most while the leader is away */
+            } else if (!atomic_load(&node->stopping) &&
+                       cc_mono_ns() - last_warn_ns >= FORWARD_WARN_EVERY_NS) {
+                /* once a second at most while the leader is away (a stop abandons it quietly) */
                 last_warn_ns = cc_mono_ns();
                 cc_node_log(CC_LOG_WARN, "forward", "forwarding %zu txs to %s failed (retrying): %s", left,
                             cs.leader, eb.msg);

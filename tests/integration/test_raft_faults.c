@@ -5,7 +5,9 @@
  * after SIGCONT without losing or doubling a committed tx; a node cut off by
  * a partition commits nothing while the majority goes on, and converges once
  * the partition heals; a follower whose data and raft directories were wiped
- * rejoins and catches up; verify-chain passes on every directory at the end.
+ * rejoins and catches up; a follower whose forward waits on a SIGSTOPped
+ * leader stops promptly on SIGTERM; verify-chain passes on every directory
+ * at the end.
  *
  * The nodes' raft traffic goes through a loopback TCP proxy, one link per
  * ordered pair of nodes (ct_raft_mesh in tests/support/ct_proxy.c), so the
@@ -27,27 +29,29 @@
 
 #include "support/support.h"
 
-#define NODES            3
-#define NODE_START_MS    20000
-#define LEADER_WAIT_MS   10000
-#define CONVERGE_MS      15000
-#define STATUS_HTTP_MS   1500 /* a stopped node must not stall a poll */
-#define SUBMIT_HTTP_MS   4000 /* the load's wait=commit requests */
-#define COMMIT_HTTP_MS   20000
-#define POLL_MS          20
-#define VERIFY_MS        60000
-#define STOP_MS          20000
-#define SAME_TX_COUNT    20
-#define SIGSTOP_MS       5000 /* how long the leader stays stopped (the 5 s) */
-#define STEP_DOWN_MS     5000
-#define LOAD_AFTER_MS    1000 /* load after SIGCONT / after healing */
-#define LOAD_PAUSE_MS    10
-#define LOAD_TXS_MAX     4096
-#define LOAD_ATTEMPTS    20
-#define SETTLE_MS        1500 /* let a cut-off node finish what it had in hand */
-#define MINORITY_WAIT_MS 3000 /* how long a client waits on the isolated node */
-#define MAJORITY_NOTES   3
-#define BLOCKS_PAGE_MS   5000
+#define NODES             3
+#define NODE_START_MS     20000
+#define LEADER_WAIT_MS    10000
+#define CONVERGE_MS       15000
+#define STATUS_HTTP_MS    1500 /* a stopped node must not stall a poll */
+#define SUBMIT_HTTP_MS    4000 /* the load's wait=commit requests */
+#define COMMIT_HTTP_MS    20000
+#define POLL_MS           20
+#define VERIFY_MS         60000
+#define STOP_MS           20000
+#define SAME_TX_COUNT     20
+#define SIGSTOP_MS        5000 /* how long the leader stays stopped (the 5 s) */
+#define STEP_DOWN_MS      5000
+#define LOAD_AFTER_MS     1000 /* load after SIGCONT / after healing */
+#define LOAD_PAUSE_MS     10
+#define LOAD_TXS_MAX      4096
+#define LOAD_ATTEMPTS     20
+#define SETTLE_MS         1500 /* let a cut-off node finish what it had in hand */
+#define MINORITY_WAIT_MS  3000 /* how long a client waits on the isolated node */
+#define MAJORITY_NOTES    3
+#define BLOCKS_PAGE_MS    5000
+#define FROZEN_FORWARD_MS 500  /* a forward waits on the stopped leader this long before SIGTERM */
+#define PROMPT_STOP_MS    3500 /* well under the forward's 5 s timeout */
 
 typedef struct fixture {
     ct_cluster cl; /* out[i]: stopped, isolated or down */
@@ -534,6 +538,51 @@ static void test_wiped_follower_rejoins(void **state)
     assert_true(ct_cluster_wait_converged(&fx.cl, height + 1, NULL, CONVERGE_MS));
 }
 
+/* ---- SIGTERM while the leader does not answer ------------------------------- */
+
+/* A follower asked to stop while its forward to the leader waits on a
+ * leader that cannot answer (SIGSTOPped) abandons the forward and exits
+ * well within the forward's own 5 s timeout. */
+static void test_follower_stops_while_the_leader_is_frozen(void **state)
+{
+    (void)state;
+    restore_all();
+    int leader = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
+    assert_true(leader >= 0);
+    int f = ct_cluster_follower(&fx.cl, leader);
+    commit_note_via(f); /* its forwarding to this leader works */
+
+    assert_int_equal(kill(fx.cl.node[leader].pid, SIGSTOP), 0);
+    fx.cl.out[leader] = true;
+    cc_tx tx;
+    ct_resp r;
+    ct_http *h = ct_http_new();
+    assert_non_null(h);
+    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
+    int sent = ct_submit(h, fx.cl.node[f].url, &tx, false, &r);
+    long status = r.status;
+    ct_resp_free(&r);
+    ct_http_free(h);
+    cc_tx_free(&tx);
+    ct_sleep_ms(FROZEN_FORWARD_MS); /* the follower forwards it, and waits */
+
+    uint64_t t0 = ct_now_ms();
+    int code = ct_cluster_stop_node(&fx.cl, f, SIGTERM, STOP_MS);
+    uint64_t took = ct_now_ms() - t0;
+    kill(fx.cl.node[leader].pid, SIGCONT);
+    fx.cl.out[leader] = false;
+    fprintf(stderr, "node%d stopped in %llu ms while its leader node%d was stopped\n", f + 1,
+            (unsigned long long)took, leader + 1);
+    assert_int_equal(sent, 0);
+    assert_int_equal(status, 202);
+    assert_int_equal(code, 0);
+    assert_true(took < PROMPT_STOP_MS);
+
+    assert_int_equal(ct_cluster_start_node(&fx.cl, f, NODE_START_MS), 0);
+    if (!ct_cluster_wait_converged(&fx.cl, 1, NULL, CONVERGE_MS)) ct_cluster_dump_logs(&fx.cl);
+    commit_note_via(f);
+}
+
 /* ---- at the end -------------------------------------------------------------- */
 
 static void test_verify_chain_on_every_node(void **state)
@@ -555,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_sigstop_leader_steps_down),
         cmocka_unit_test(test_partition_minority_commits_nothing),
         cmocka_unit_test(test_wiped_follower_rejoins),
+        cmocka_unit_test(test_follower_stops_while_the_leader_is_frozen),
         cmocka_unit_test(test_verify_chain_on_every_node),
     };
     return cmocka_run_group_tests_name("raft_faults", tests, group_setup, group_teardown);

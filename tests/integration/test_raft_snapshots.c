@@ -11,7 +11,9 @@
  * the kept record's attachment from its peers (verified against its
  * SHA-256) and serves the record, and does not bring the erased one back.
  * That follower is stopped again and the kept record's ciphertext deleted
- * from its store: its repair pass fetches it again after the restart.
+ * from its store: its repair pass, reading the records one per snapshot
+ * (the test build's CARECHAIN_TEST_REPAIR_CHUNK), fetches it again after
+ * the restart.
  * Then the whole network restarts
  * from its snapshots and agrees again; verify-chain passes on every
  * directory at the end.
@@ -48,6 +50,7 @@
 #define SNAP_TRAILING        4  /* entries kept behind one */
 #define NOTES_WHILE_AWAY     40 /* blocks committed while the follower is down: > 2 snapshots */
 #define NOTES_BEFORE_RESTART 20
+#define MORE_RECORDS         3 /* besides the kept and the erased one, for the repair pass to read */
 
 #define RECORD_DOC "{\"resourceType\":\"Observation\",\"status\":\"final\"}"
 
@@ -324,24 +327,42 @@ static void test_lost_attachment_is_fetched_again(void **state)
 {
     (void)state;
     int w = fx.away;
+    char more[MORE_RECORDS][33];
     assert_true(fx.kept_ct[0]);
+    for (int k = 0; k < MORE_RECORDS; k++) put_record((w + 1) % NODES, more[k]);
+    assert_true(ct_cluster_wait_converged(&fx.cl, 1, NULL, CONVERGE_MS));
     assert_int_equal(ct_cluster_stop_node(&fx.cl, w, SIGTERM, STOP_MS), 0);
     delete_attachment(fx.cl.net.node_dirs[w], fx.kept_ct);
-    assert_int_equal(ct_cluster_start_node(&fx.cl, w, NODE_START_MS), 0);
+
+    /* the test build reads the records one per snapshot: the pass goes on
+     * after the last record it read, chunk after chunk, to the end */
+    const char *bin = fx.cl.node[w].bin;
+    fx.cl.node[w].bin = ct_carechain_faults_bin();
+    setenv("CARECHAIN_TEST_REPAIR_CHUNK", "1", 1);
+    int started = ct_cluster_start_node(&fx.cl, w, NODE_START_MS);
+    unsetenv("CARECHAIN_TEST_REPAIR_CHUNK");
+    fx.cl.node[w].bin = bin;
+    assert_int_equal(started, 0);
 
     /* a few seconds after its start the node reads the records, finds the
      * kept one's ciphertext missing and fetches it; the erased one's it
-     * leaves alone */
+     * leaves alone. The pass counts once it has read the last record. */
     uint64_t deadline = ct_now_ms() + REPAIR_WAIT_MS;
-    int64_t fetched = 0;
+    int64_t passes = 0, fetched = 0, missing = -1;
     do {
         json_t *st = ct_cluster_status(&fx.cl, w);
-        fetched = st ? ct_json_int(st, "attachments_fetched") : 0;
+        if (st) {
+            passes = ct_json_int(st, "repair_passes");
+            fetched = ct_json_int(st, "attachments_fetched");
+            missing = ct_json_int(st, "attachments_missing");
+        }
         json_decref(st);
-        if (fetched < 1) ct_sleep_ms(100);
-    } while (fetched < 1 && ct_now_ms() < deadline);
-    if (fetched < 1) ct_cluster_dump_logs(&fx.cl);
+        if (passes < 1) ct_sleep_ms(100);
+    } while (passes < 1 && ct_now_ms() < deadline);
+    if (passes < 1 || fetched != 1) ct_cluster_dump_logs(&fx.cl);
+    assert_true(passes >= 1);
     assert_int_equal(fetched, 1);
+    assert_int_equal(missing, 0);
 
     cc_cli_http *fh = cc_cli_http_new(fx.cl.node[w].url);
     uint8_t *plain = NULL;

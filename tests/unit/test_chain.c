@@ -114,35 +114,73 @@ static void test_state_scan(void **state)
     register_member(f, 11, "patient", T0 + 10);
 
     scan_seen all = {.ordered = true, .objects = true};
-    assert_int_equal(cc_chain_state_scan(f->c, "id/", 1000, scan_visit, &all, &more), CC_OK);
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", NULL, 1000, scan_visit, &all, &more), CC_OK);
     assert_false(more);
     assert_true(all.ordered);
     assert_true(all.objects);
     assert_true(all.count >= 5); /* the genesis node and admins, and the two members */
 
     scan_seen two = {.ordered = true, .objects = true};
-    assert_int_equal(cc_chain_state_scan(f->c, "id/", 2, scan_visit, &two, &more), CC_OK);
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", NULL, 2, scan_visit, &two, &more), CC_OK);
     assert_int_equal(two.count, 2);
     assert_true(more);
     scan_seen exact = {.ordered = true, .objects = true};
-    assert_int_equal(cc_chain_state_scan(f->c, "id/", all.count, scan_visit, &exact, &more), CC_OK);
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", NULL, all.count, scan_visit, &exact, &more), CC_OK);
     assert_int_equal(exact.count, all.count);
     assert_false(more);
 
     /* a prefix nothing has, one past every "id/" key, and a narrower one */
     scan_seen none = {.ordered = true, .objects = true};
-    assert_int_equal(cc_chain_state_scan(f->c, "id0", 1000, scan_visit, &none, &more), CC_OK);
+    assert_int_equal(cc_chain_state_scan(f->c, "id0", NULL, 1000, scan_visit, &none, &more), CC_OK);
     assert_int_equal(none.count, 0);
     assert_false(more);
     char prefix[8];
     snprintf(prefix, sizeof prefix, "%.5s", all.last); /* "id/" and two hex digits of the last id */
     scan_seen narrow = {.ordered = true, .objects = true};
-    assert_int_equal(cc_chain_state_scan(f->c, prefix, 1000, scan_visit, &narrow, &more), CC_OK);
+    assert_int_equal(cc_chain_state_scan(f->c, prefix, NULL, 1000, scan_visit, &narrow, &more), CC_OK);
     assert_true(narrow.count >= 1 && narrow.count < all.count);
     assert_string_equal(narrow.last, all.last);
 
+    /* in chunks of 2, each going on after the last key the one before saw:
+     * the same keys, in order, each once */
+    scan_seen chunks = {.ordered = true, .objects = true};
+    char after[200] = "";
+    size_t rounds = 0;
+    do {
+        size_t before = chunks.count;
+        assert_int_equal(
+            cc_chain_state_scan(f->c, "id/", rounds ? after : NULL, 2, scan_visit, &chunks, &more), CC_OK);
+        assert_true(chunks.count - before <= 2);
+        snprintf(after, sizeof after, "%s", chunks.last);
+        rounds++;
+    } while (more);
+    assert_int_equal(chunks.count, all.count);
+    assert_true(chunks.ordered);
+    assert_string_equal(chunks.last, all.last);
+    assert_int_equal(rounds, (all.count + 1) / 2);
+
+    /* after sorting before the prefix starts at the prefix; after past it,
+     * or after the last key, finds nothing; after between two keys (not a
+     * key itself) starts at the next one */
+    scan_seen early = {.ordered = true, .objects = true};
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", "a", 1000, scan_visit, &early, &more), CC_OK);
+    assert_int_equal(early.count, all.count);
+    scan_seen late = {.ordered = true, .objects = true};
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", "id0", 1000, scan_visit, &late, &more), CC_OK);
+    assert_int_equal(late.count, 0);
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", all.last, 1000, scan_visit, &late, &more), CC_OK);
+    assert_int_equal(late.count, 0);
+    /* the last key with its final digit replaced by '!', which sorts below
+     * every hex digit: just below the last key, above all the others */
+    char between[200];
+    snprintf(between, sizeof between, "%.*s!", (int)strlen(all.last) - 1, all.last);
+    scan_seen tail = {.ordered = true, .objects = true};
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", between, 1000, scan_visit, &tail, &more), CC_OK);
+    assert_int_equal(tail.count, 1);
+    assert_string_equal(tail.last, all.last);
+
     scan_seen stop = {.ordered = true, .objects = true, .stop_with = CC_ERR_CONFLICT};
-    assert_int_equal(cc_chain_state_scan(f->c, "id/", 1000, scan_visit, &stop, &more), CC_ERR_CONFLICT);
+    assert_int_equal(cc_chain_state_scan(f->c, "id/", NULL, 1000, scan_visit, &stop, &more), CC_ERR_CONFLICT);
     assert_int_equal(stop.count, 1);
 }
 
