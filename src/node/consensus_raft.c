@@ -1018,12 +1018,14 @@ static size_t repair_chunk(void)
     return REPAIR_SCAN_CHUNK;
 }
 
-/* Sleep ms, or less when the node stops. */
+/* Sleep ms, or less when the node stops. (r->cond is also broadcast after
+ * every applied block: those wake-ups do not end the pause.) */
 static void repair_pause(rr *r, unsigned ms)
 {
     const struct timespec until = cc_time_after_ms(CLOCK_REALTIME, ms);
     pthread_mutex_lock(&r->mu);
-    if (!r->stop_requested && !r->apply_stop) pthread_cond_timedwait(&r->cond, &r->mu, &until);
+    while (!r->stop_requested && !r->apply_stop && pthread_cond_timedwait(&r->cond, &r->mu, &until) == 0)
+        continue;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -1052,7 +1054,7 @@ static void repair_pass(rr *r, CURL *c)
         }
         if (more) repair_pause(r, REPAIR_PAUSE_MS);
     }
-    if (rc == CC_OK && !more) { /* read to the end (not stopped, nor cut short) */
+    if (rc == CC_OK && !more && !stopping(r)) { /* read and fetched to the end */
         pthread_mutex_lock(&r->mu);
         r->repair_passes++;
         r->attachments_missing = missing - got;
