@@ -187,11 +187,27 @@ uint64_t cc_chain_view_time(const cc_chain_view *v);
  * decrefs. (Matches cc_state_reader of src/apps/records.h with v as ctx.) */
 cc_err cc_chain_view_get_json(void *v, const char *key, json_t **out) CC_WUR;
 
+/* How long one kind of block work took, every time since the chain was
+ * opened: counts per bucket (not cumulative), the bucket i holding the
+ * durations up to cc_chain_timing_bounds_s[i] and the last one the
+ * longer ones. */
+#define CC_CHAIN_TIMING_BUCKETS 12
+extern const double cc_chain_timing_bounds_s[CC_CHAIN_TIMING_BUCKETS - 1];
+typedef struct cc_chain_timing {
+    uint64_t bucket[CC_CHAIN_TIMING_BUCKETS];
+    uint64_t count;
+    double sum_s;
+} cc_chain_timing;
+
 typedef struct cc_chain_stats {
     size_t map_size; /* current LMDB map size */
     size_t map_used; /* bytes of pages in use */
     size_t map_max;  /* growth limit */
     bool store_full; /* a commit failed for lack of space */
+    /* Per block, the ones that succeeded: */
+    cc_chain_timing build;   /* built to be proposed and rolled back (cc_chain_build) */
+    cc_chain_timing execute; /* committed: its txs run, roots computed, block written (not yet durable) */
+    cc_chain_timing store_commit; /* then its LMDB commit: the page writes and the fsync */
 } cc_chain_stats;
 void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st);
 

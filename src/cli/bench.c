@@ -87,12 +87,24 @@ typedef struct batch {
     size_t count;
 } batch;
 
+/* The phases of a block's work the node times (carechain_block_seconds). */
+enum { PHASE_BUILD, PHASE_EXECUTE, PHASE_STORE_COMMIT, PHASES };
+static const char *const phase_names[PHASES] = {"build", "execute", "store_commit"};
+
+/* carechain_block_seconds as /metrics said it: blocks and seconds per phase. */
+typedef struct block_times {
+    uint64_t count[PHASES];
+    double sum_s[PHASES];
+} block_times;
+
 /* One node of the bench network, and what the throughput phase saw of it. */
 typedef struct bench_node {
     char name[32], api[64], base[80], log_path[PATH_BYTES];
     pid_t pid;
     uint64_t base_total;
-    double seconds; /* first send until its tx_total had every accepted tx */
+    double seconds;           /* first send until its tx_total had every accepted tx */
+    block_times times_before; /* from /metrics, before the first send */
+    block_times peak;         /* what the throughput phase added (zeros when /metrics was unreadable) */
 } bench_node;
 
 /* What /v1/status says about consensus (term 0 and "" under solo). */
@@ -280,6 +292,25 @@ static cc_err node_status_get(cc_cli_http *h, node_status *st, cc_errbuf *eb)
     }
     cc_cli_resp_free(&r);
     return rc;
+}
+
+/* carechain_block_seconds_{sum,count} from the node's /metrics into t
+ * (zeros for what it does not say). */
+static void block_times_get(cc_cli_http *h, block_times *t)
+{
+    cc_cli_resp r;
+    cc_errbuf eb = {{0}};
+    memset(t, 0, sizeof *t);
+    if (cc_cli_http_request(h, "/metrics", NULL, NULL, 0, &r, &eb) != CC_OK) return;
+    for (int p = 0; p < PHASES && r.status == 200 && r.body; p++) {
+        char name[96];
+        const char *at;
+        snprintf(name, sizeof name, "carechain_block_seconds_sum{phase=\"%s\"} ", phase_names[p]);
+        if ((at = strstr(r.body, name))) t->sum_s[p] = strtod(at + strlen(name), NULL);
+        snprintf(name, sizeof name, "carechain_block_seconds_count{phase=\"%s\"} ", phase_names[p]);
+        if ((at = strstr(r.body, name))) t->count[p] = strtoull(at + strlen(name), NULL, 10);
+    }
+    cc_cli_resp_free(&r);
 }
 
 /* One HTTP handle per node (all or none). */
@@ -635,6 +666,7 @@ static cc_err measure_throughput(bench *b, cc_errbuf *eb)
         if (rc != CC_OK) goto out;
         b->nodes[i].base_total = st[i].tx_total;
         b->nodes[i].seconds = 0;
+        block_times_get(h[i], &b->nodes[i].times_before);
         last_sum += st[i].tx_total;
         if (st[i].term > b->term_max) b->term_max = st[i].term;
     }
@@ -708,6 +740,15 @@ static cc_err measure_throughput(bench *b, cc_errbuf *eb)
             if (strcmp(st[i].leader, b->leader_before) != 0) b->leader_changed = true;
         }
         snprintf(b->leader_after, sizeof b->leader_after, "%s", st[b->leader].leader);
+        for (size_t i = 0; i < b->node_count; i++) { /* what the peak phase's blocks took */
+            bench_node *nd = &b->nodes[i];
+            block_times_get(h[i], &nd->peak);
+            for (int p = 0; p < PHASES; p++) {
+                bool sane = nd->peak.count[p] >= nd->times_before.count[p];
+                nd->peak.count[p] = sane ? nd->peak.count[p] - nd->times_before.count[p] : 0;
+                nd->peak.sum_s[p] = sane ? nd->peak.sum_s[p] - nd->times_before.sum_s[p] : 0;
+            }
+        }
     }
 out:
     node_handles_free(b, h);
@@ -1113,6 +1154,27 @@ static void report_raft_json(const bench *b, json_t *j)
     json_object_del(j, "met"); /* the single-node ratio target does not apply */
 }
 
+/* The average of phase p over the peak phase's blocks, in ms (0: none). */
+static double phase_ms(const block_times *t, int p)
+{
+    return t->count[p] ? t->sum_s[p] * 1e3 / (double)t->count[p] : 0;
+}
+
+/* throughput.blocks_by_node: each node's own timing of the peak phase's blocks. */
+static void report_block_times_json(const bench *b, json_t *j)
+{
+    json_t *per = json_object();
+    for (size_t i = 0; i < b->node_count; i++) {
+        const block_times *t = &b->nodes[i].peak;
+        if (!t->count[PHASE_EXECUTE]) continue;
+        json_t *n = json_pack("{s:I,s:f,s:f}", "blocks", (json_int_t)t->count[PHASE_EXECUTE], "execute_ms",
+                              phase_ms(t, PHASE_EXECUTE), "store_commit_ms", phase_ms(t, PHASE_STORE_COMMIT));
+        if (t->count[PHASE_BUILD]) json_object_set_new(n, "build_ms", json_real(phase_ms(t, PHASE_BUILD)));
+        json_object_set_new(per, b->nodes[i].name, n);
+    }
+    json_object_set_new(json_object_get(j, "throughput"), "blocks_by_node", per);
+}
+
 static void report_etcd_json(const bench *b, json_t *j)
 {
     if (!b->etcd) return;
@@ -1214,6 +1276,26 @@ static void report_raft_text(const bench *b, double raw_x)
            same ? "met, the term did not change" : "NOT met, the term changed");
 }
 
+/* Where each node's per-block time went in the peak phase. */
+static void report_block_times_text(const bench *b)
+{
+    bool any = false;
+    for (size_t i = 0; i < b->node_count; i++) any = any || b->nodes[i].peak.count[PHASE_EXECUTE] > 0;
+    if (!any) return;
+    printf("  Per block in the peak phase, as each node timed it (carechain_block_seconds in /metrics):\n");
+    for (size_t i = 0; i < b->node_count; i++) {
+        const block_times *t = &b->nodes[i].peak;
+        uint64_t blocks = t->count[PHASE_EXECUTE];
+        if (!blocks) continue;
+        printf("    %s%s: %llu blocks, ~%.0f txs each;", b->nodes[i].name,
+               b->node_count > 1 && i == b->leader ? " (leader)" : "", (unsigned long long)blocks,
+               (double)b->committed / (double)blocks);
+        if (t->count[PHASE_BUILD]) printf(" built (then rolled back) in %.1f ms,", phase_ms(t, PHASE_BUILD));
+        printf(" executed and written in %.1f ms, LMDB commit %.1f ms, on average.\n",
+               phase_ms(t, PHASE_EXECUTE), phase_ms(t, PHASE_STORE_COMMIT));
+    }
+}
+
 static void report_etcd_text(const bench *b)
 {
     if (!b->etcd) return;
@@ -1274,6 +1356,7 @@ static void report(const bench *b)
         json_object_set_new(j, "closed_loop", closed_loop_json(b, &b->one[0]));
         json_object_set_new(j, "target_p99_ms", json_real(TARGET_P99_MS));
         json_object_set_new(j, "met", json_boolean(ratio >= TARGET_RATIO));
+        report_block_times_json(b, j);
         if (b->node_count > 1) report_raft_json(b, j);
         report_etcd_json(b, j);
         cc_cli_print_json(j);
@@ -1302,6 +1385,7 @@ static void report(const bench *b)
             "measurement.\n",
             b->tps, raw_x, ratio, TARGET_RATIO, ratio >= TARGET_RATIO ? "met" : "NOT met", ratio_all);
     }
+    report_block_times_text(b);
     report_latency_text(b);
     report_closed_text(b);
     report_etcd_text(b);

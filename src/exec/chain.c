@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carechain/os.h"
 #include "core/codec.h"
 #include "exec/chain_internal.h"
 
@@ -169,7 +170,25 @@ void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st)
     st->map_max = c->s->map_max;
     pthread_mutex_lock(&c->lock);
     st->store_full = c->store_full;
+    st->build = c->build;
+    st->execute = c->execute;
+    st->store_commit = c->store_commit;
     pthread_mutex_unlock(&c->lock);
+}
+
+const double cc_chain_timing_bounds_s[CC_CHAIN_TIMING_BUCKETS - 1] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+};
+
+/* Count one duration (from_ns..to_ns, cc_mono_ns) in t; c->lock is held. */
+static void timing_add_locked(cc_chain_timing *t, uint64_t from_ns, uint64_t to_ns)
+{
+    double s = (double)(to_ns - from_ns) / 1e9;
+    size_t b = 0;
+    while (b < CC_CHAIN_TIMING_BUCKETS - 1 && s > cc_chain_timing_bounds_s[b]) b++;
+    t->bucket[b]++;
+    t->count++;
+    t->sum_s += s;
 }
 
 /* ---- admission ---------------------------------------------------------------- */
@@ -306,6 +325,7 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
     uint8_t hkey[8], hash[CC_HASH_BYTES], leaf[CC_HASH_BYTES];
     cc_header diverged = {0};
     cc_err rc;
+    uint64_t started_ns = cc_mono_ns(), written_ns;
 
     pthread_mutex_lock(&c->lock);
     head = c->head;
@@ -408,14 +428,21 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         (rc = cc_store_put(c->s, txn, c->s->meta, meta_lthash, strlen(meta_lthash), acc_buf, sizeof acc_buf,
                            eb)) != CC_OK)
         goto err;
+    written_ns = cc_mono_ns();
     if (dry) { /* build only: the block is proposed, not written */
         cc_store_abort(c->s, txn);
         if (out) *out = h;
+        pthread_mutex_lock(&c->lock);
+        timing_add_locked(&c->build, started_ns, written_ns);
+        pthread_mutex_unlock(&c->lock);
         goto done;
     }
     rc = cc_store_commit(c->s, txn, eb);
     if (rc == CC_OK) {
+        uint64_t durable_ns = cc_mono_ns();
         pthread_mutex_lock(&c->lock);
+        timing_add_locked(&c->execute, started_ns, written_ns);
+        timing_add_locked(&c->store_commit, written_ns, durable_ns);
         c->head = next;
         c->acc = acc;
         if (ids_written) cc_identity_cache_clear(&c->admit_ids);

@@ -17,10 +17,11 @@ struct cc_chain {
     cc_store *s;
     cc_genesis g;
     pthread_mutex_t writer; /* one produce/apply at a time */
-    pthread_mutex_t lock;   /* guards head, acc and store_full */
+    pthread_mutex_t lock;   /* guards head, acc, store_full and the timings */
     cc_head head;
     cc_lthash acc; /* the state accumulator after head */
     bool store_full;
+    cc_chain_timing build, execute, store_commit; /* cc_chain_stats */
     /* Identities admission looked up, true of the state at head height
      * admit_ids_height; emptied when a committed block wrote an identity,
      * so it never outlives its state. */

@@ -230,6 +230,7 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
     }
     json_decref(evidence);
     g.halted = g.apply_halted || cc_chain_halted(node->chain, NULL, 0);
+    cc_chain_stats_get(node->chain, &g.chain);
     char *body = cc_metrics_render(&node->metrics, &g, &len);
     return cc_http_send(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }

@@ -102,6 +102,34 @@ void cc_metrics_http_status(cc_metrics *m, unsigned status)
         atomic_fetch_add_explicit(&m->http_status[status], 1, memory_order_relaxed);
 }
 
+/* carechain_block_seconds: one histogram per phase of a block's work. */
+static void render_block_timings(cc_strbuf *sb, const cc_chain_stats *st)
+{
+    const struct {
+        const char *phase;
+        const cc_chain_timing *t;
+    } phases[] = {{"build", &st->build}, {"execute", &st->execute}, {"store_commit", &st->store_commit}};
+    cc_strbuf_puts(sb,
+                   "# HELP carechain_block_seconds Time per block, by phase: build (a raft leader's block "
+                   "run to be proposed, then rolled back), execute (a committed block run and written), "
+                   "store_commit (then its LMDB commit: page writes and fsync).\n"
+                   "# TYPE carechain_block_seconds histogram\n");
+    for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {
+        const cc_chain_timing *t = phases[i].t;
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b + 1 < CC_CHAIN_TIMING_BUCKETS; b++) {
+            cumulative += t->bucket[b];
+            cc_strbuf_printf(sb, "carechain_block_seconds_bucket{phase=\"%s\",le=\"%g\"} %llu\n",
+                             phases[i].phase, cc_chain_timing_bounds_s[b], (unsigned long long)cumulative);
+        }
+        cc_strbuf_printf(sb, "carechain_block_seconds_bucket{phase=\"%s\",le=\"+Inf\"} %llu\n",
+                         phases[i].phase, (unsigned long long)t->count);
+        cc_strbuf_printf(sb, "carechain_block_seconds_sum{phase=\"%s\"} %.6f\n", phases[i].phase, t->sum_s);
+        cc_strbuf_printf(sb, "carechain_block_seconds_count{phase=\"%s\"} %llu\n", phases[i].phase,
+                         (unsigned long long)t->count);
+    }
+}
+
 char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
 {
     cc_strbuf sb = {0};
@@ -212,6 +240,7 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
     cc_strbuf_printf(&sb, "carechain_commit_latency_seconds_count %llu\n",
                      (unsigned long long)m->latency_count);
     pthread_mutex_unlock(&m->mu);
+    render_block_timings(&sb, &g->chain);
 
     cc_strbuf_puts(&sb, "# HELP carechain_http_requests_total HTTP answers by status.\n"
                         "# TYPE carechain_http_requests_total counter\n");

@@ -7,6 +7,7 @@
  *   carechain_txs_committed_total{type,result}  counter
  *   carechain_mempool_size                   gauge
  *   carechain_commit_latency_seconds         histogram (admission -> commit)
+ *   carechain_block_seconds{phase}           histogram (build, execute, store_commit: per block)
  *   carechain_signature_verifications_total  counter (admission pool)
  *   carechain_http_requests_total{status}    counter
  *   carechain_store_full                     gauge (0 | 1)
@@ -37,6 +38,7 @@
 #include <stdint.h>
 
 #include "carechain.h"
+#include "carechain/chain.h"
 
 #define CC_METRICS_TYPE_SLOTS      256 /* distinct (type, result) pairs kept */
 #define CC_METRICS_LATENCY_BUCKETS 14
@@ -80,6 +82,7 @@ typedef struct cc_metrics_gauges {
     uint64_t repair_passes;
     uint64_t attachments_missing;
     bool apply_halted;
+    cc_chain_stats chain; /* its timings: carechain_block_seconds */
 } cc_metrics_gauges;
 
 cc_err cc_metrics_init(cc_metrics *m) CC_WUR;

@@ -734,6 +734,18 @@ static void test_revoked_identity_refused(void **state)
     cc_tx_free(&tx);
 }
 
+/* The value of the sample named exactly name (labels included) in a
+ * Prometheus text body; fails the test when there is none. */
+static double metric_value(const char *body, const char *name)
+{
+    char *want = ct_strf("\n%s ", name);
+    const char *at = strstr(body, want);
+    if (!at) fail_msg("no %s in /metrics:\n%s", name, body);
+    double v = strtod(at + strlen(want), NULL);
+    free(want);
+    return v;
+}
+
 static void test_metrics(void **state)
 {
     (void)state;
@@ -742,12 +754,18 @@ static void test_metrics(void **state)
     ct_resp r;
     get(&r, "/metrics");
     assert_int_equal(r.status, 200);
-    const char *line = strstr(r.body, "\ncarechain_height");
-    if (!line) fail_msg("no carechain_height in /metrics:\n%s", r.body);
-    line = strchr(line + 1, ' ');
-    assert_non_null(line);
-    long long metric = strtoll(line + 1, NULL, 10);
-    assert_true(metric >= height);
+    assert_true(metric_value(r.body, "carechain_height") >= (double)height);
+
+    /* every block this process committed was timed, executing and then
+     * committing to LMDB; a solo node builds none to propose */
+    double blocks = metric_value(r.body, "carechain_blocks_total");
+    assert_true(blocks >= 1);
+    assert_true(metric_value(r.body, "carechain_block_seconds_count{phase=\"execute\"}") == blocks);
+    assert_true(metric_value(r.body, "carechain_block_seconds_count{phase=\"store_commit\"}") == blocks);
+    assert_true(metric_value(r.body, "carechain_block_seconds_bucket{phase=\"store_commit\",le=\"+Inf\"}") ==
+                blocks);
+    assert_true(metric_value(r.body, "carechain_block_seconds_sum{phase=\"store_commit\"}") > 0);
+    assert_true(metric_value(r.body, "carechain_block_seconds_count{phase=\"build\"}") == 0);
     ct_resp_free(&r);
 }
 

@@ -184,6 +184,57 @@ static void test_state_scan(void **state)
     assert_int_equal(stop.count, 1);
 }
 
+/* The counts of a timing's buckets add up to its count. */
+static void assert_timing_sound(const cc_chain_timing *t)
+{
+    uint64_t sum = 0;
+    for (size_t b = 0; b < CC_CHAIN_TIMING_BUCKETS; b++) sum += t->bucket[b];
+    assert_int_equal(sum, t->count);
+    assert_true(t->sum_s >= 0);
+    assert_true(t->count > 0 || t->sum_s == 0);
+}
+
+/* cc_chain_stats times each block: a committed one as execute and
+ * store_commit, a built one as build; a block that fails counts nowhere. */
+static void test_block_timings(void **state)
+{
+    fixture *f = *state;
+    cc_chain_stats st;
+    cc_chain_stats_get(f->c, &st);
+    assert_int_equal(st.build.count, 0);
+    assert_int_equal(st.execute.count, 0);
+    assert_int_equal(st.store_commit.count, 0);
+
+    register_member(f, 10, "clinician", T0);
+    register_member(f, 11, "patient", T0 + 10);
+    cc_chain_stats_get(f->c, &st);
+    assert_int_equal(st.build.count, 0);
+    assert_int_equal(st.execute.count, 2);
+    assert_int_equal(st.store_commit.count, 2);
+    assert_true(st.store_commit.sum_s > 0); /* an LMDB commit with fsync takes some time */
+    assert_timing_sound(&st.execute);
+    assert_timing_sound(&st.store_commit);
+
+    cc_key k;
+    char hex[CC_HASH_HEX], payload[200];
+    cc_tx tx;
+    cc_header h;
+    cc_result r;
+    cc_errbuf eb = {""};
+    ut_key(12, &k);
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"payer\"}", cc_hex(k.pk, 32, hex));
+    ut_tx(&tx, f->chain_id, &f->admin, "member.register", payload, T0, 12);
+    assert_int_equal(cc_chain_build(f->c, &tx, 1, T0 + 20, &f->node, &h, &r, &eb), CC_OK);
+    /* not after the head's time: refused before anything runs */
+    assert_int_not_equal(cc_chain_produce(f->c, &tx, 1, T0 + 10, &f->node, &h, &r, &eb), CC_OK);
+    cc_tx_free(&tx);
+    cc_chain_stats_get(f->c, &st);
+    assert_int_equal(st.build.count, 1);
+    assert_int_equal(st.execute.count, 2);
+    assert_int_equal(st.store_commit.count, 2);
+    assert_timing_sound(&st.build);
+}
+
 static void test_rules_and_results(void **state)
 {
     fixture *f = *state;
@@ -825,6 +876,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_timings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admit_view_matches_single_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
