@@ -59,6 +59,8 @@ typedef struct cc_consensus_status {
     bool leader_self;     /* this node is the raft leader */
     bool ready;           /* ... and caught up: it proposes blocks now */
     bool halted;          /* applying stopped (see halt_reason) */
+    bool removed;         /* governance removed this node (at removed_at): it takes no txs, serves reads */
+    uint64_t removed_at;
     char halt_reason[256];
     uint64_t blocks_refused;      /* committed entries refused here (time rule, stale) */
     uint64_t blocks_fetched;      /* blocks fetched from peers to catch up to raft snapshots */

@@ -246,6 +246,8 @@ typedef struct rr {
     size_t member_count;
     bool members_known;             /* network/config was read and is sound */
     bool self_removed;              /* this node was removed from network/config */
+    bool removed;                   /* ... and its own node/<id> record says so: it takes no txs */
+    uint64_t removed_at;            /* the height of the block that removed it */
     member known[RAFT_MEMBERS_MAX]; /* what a peer said at join (names, APIs) */
     size_t known_count;
     conf_server conf[RAFT_MEMBERS_MAX]; /* the raft configuration */
@@ -478,18 +480,33 @@ static void members_refresh(rr *r)
     if (!fresh) return;
     size_t n = members_read(r, fresh, RAFT_MEMBERS_MAX, &sound);
     for (size_t i = 0; i < n; i++) in = in || fresh[i].id == r->self_id;
+    uint64_t removed_at = 0;
+    if (sound && !in) { /* when: this node's own record says */
+        char key[96], hex[CC_HASH_HEX];
+        snprintf(key, sizeof key, "node/%s", cc_hex(r->key->pk, CC_PUBKEY_BYTES, hex));
+        json_t *rec = state_json(r->chain, key);
+        json_int_t at = json_integer_value(json_object_get(rec, "removed_at"));
+        removed_at = at > 0 ? (uint64_t)at : 0;
+        json_decref(rec);
+    }
     pthread_mutex_lock(&r->mu);
     memcpy(r->members, fresh, n * sizeof *fresh);
     r->member_count = n;
     r->members_known = sound && n > 0;
-    bool was_removed = r->self_removed;
+    bool was_removed = r->self_removed, was_told = r->removed;
     r->self_removed = sound && !in;
+    r->removed = r->self_removed && removed_at > 0; /* not merely a node still joining */
+    r->removed_at = removed_at;
     pthread_mutex_unlock(&r->mu);
     free(fresh);
-    if (r->self_removed && !was_removed && !r->joining)
+    if (r->removed && !was_told)
         cc_node_log(CC_LOG_WARN, "raft",
-                    "this node is not in network/config (removed by governance); it leaves the raft "
-                    "configuration and serves reads");
+                    "this node was removed from the network by governance (block %llu): it leaves the raft "
+                    "configuration, refuses txs and serves reads",
+                    (unsigned long long)removed_at);
+    else if (r->self_removed && !was_removed && !r->joining)
+        cc_node_log(CC_LOG_WARN, "raft",
+                    "this node is not in network/config; it leaves the raft configuration and serves reads");
 }
 
 /* Seed the names and API addresses a peer reported (join). */
@@ -2120,6 +2137,8 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->servers = r->conf_count;
     out->ready = ready_locked(r);
     out->halted = r->halted;
+    out->removed = r->removed;
+    out->removed_at = r->removed_at;
     snprintf(out->halt_reason, sizeof out->halt_reason, "%s", r->halt_reason);
     if (!out->halted) /* the chain itself halts on recorded evidence */
         out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);

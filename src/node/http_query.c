@@ -73,6 +73,8 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "raft_voters", json_integer((json_int_t)cs.voters));
         json_object_set_new(v, "raft_servers", json_integer((json_int_t)cs.servers));
         json_object_set_new(v, "halted", json_boolean(cs.halted));
+        json_object_set_new(v, "removed", json_boolean(cs.removed));
+        if (cs.removed) json_object_set_new(v, "removed_at", json_integer((json_int_t)cs.removed_at));
         if (cs.halted) json_object_set_new(v, "halt_reason", json_string(cs.halt_reason));
     }
     return cc_http_send_json(req, MHD_HTTP_OK, v);

@@ -246,6 +246,10 @@ static void place_raft(cc_node *node, cc_tx *txs, uint64_t *admitted_ns, size_t 
             why = "this node stopped applying blocks";
             goto give_up;
         }
+        if (cs.removed) {
+            why = "this node was removed from the network";
+            goto give_up;
+        }
         if (node->consensus.is_leader(&node->consensus)) {
             uint64_t height;
             cc_proposal p = make_proposal(node, txs, left, results, done, &height);

@@ -7,7 +7,8 @@
  * directory with the same genesis, its key and a config.json with "peers",
  * learns the network from a peer, receives the log and reaches the same
  * head; then `propose-remove` + `approve` take it out of the raft
- * configuration and the chain goes on. GET /v1/network and
+ * configuration and the chain goes on, while node4 says it was removed,
+ * refuses txs (503) and serves reads. GET /v1/network and
  * /v1/network/proposals/{txid} are checked along the way.
  *
  * Tests run in order on one network started by the group setup. Every wait
@@ -446,9 +447,41 @@ static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
     free(path);
     assert_non_null(rec);
     assert_string_equal(ct_json_str(rec, "status"), "removed");
-    assert_true(ct_json_int(rec, "removed_at") > 0);
+    int64_t removed_at = ct_json_int(rec, "removed_at");
+    assert_true(removed_at > 0);
     assert_true(json_is_null(json_object_get(rec, "raft_role")));
     json_decref(rec);
+
+    /* node4 applied the block that removed it: it says so, refuses txs with
+     * the reason, and still serves reads */
+    json_t *st = NULL;
+    uint64_t deadline = ct_now_ms() + CHANGE_MS;
+    bool told = false;
+    while (!told && ct_now_ms() < deadline) {
+        json_decref(st);
+        st = get_json(3, "/v1/status", NULL);
+        told = json_is_true(json_object_get(st, "removed"));
+        if (!told) ct_sleep_ms(POLL_MS);
+    }
+    if (!told) ct_cluster_dump_logs(&fx.cl);
+    assert_true(told);
+    assert_int_equal(ct_json_int(st, "removed_at"), removed_at);
+    assert_true(ct_json_int(st, "height") >= removed_at);
+    json_decref(st);
+    cc_tx tx;
+    ct_resp r;
+    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
+    char *url = ct_strf("%s/v1/tx", fx.cl.node[3].url);
+    assert_int_equal(ct_post(url, "application/octet-stream", tx.raw, tx.raw_len, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(ct_resp_error_code(&r), "unreachable");
+    assert_non_null(strstr(r.body, "removed from the network"));
+    ct_resp_free(&r);
+    free(url);
+    cc_tx_free(&tx);
+    json_t *blocks = get_json(3, "/v1/blocks?limit=1", NULL);
+    assert_non_null(blocks);
+    json_decref(blocks);
 
     assert_int_equal(ct_cluster_stop_node(&fx.cl, 3, SIGTERM, 20000), 0);
     for (int i = 0; i < GENESIS_NODES; i++) assert_true(commit_note_via(i));
