@@ -6,6 +6,25 @@
 
 #include "cli/cli.h"
 
+/* The raft node's part: its role, and what an operator must act on. */
+static void print_raft(const json_t *j)
+{
+    printf("Raft term %llu: this node is %s, with %llu voters in its view of the configuration.\n",
+           (unsigned long long)cc_cli_juint(j, "term"), cc_cli_jstr(j, "raft_state", "?"),
+           (unsigned long long)cc_cli_juint(j, "raft_voters"));
+    if (json_is_true(json_object_get(j, "removed")))
+        printf("This node was REMOVED from the network by governance (block %llu): it refuses txs and serves "
+               "reads of a chain that no longer grows here.\n",
+               (unsigned long long)cc_cli_juint(j, "removed_at"));
+    if (json_is_true(json_object_get(j, "halted")))
+        printf("This node STOPPED applying blocks: %s. It still serves reads (GET /v1/evidence says more).\n",
+               cc_cli_jstr(j, "halt_reason", "no reason given"));
+    uint64_t missing = cc_cli_juint(j, "attachments_missing");
+    if (missing)
+        printf("%llu attachment(s) the ledger wants are missing here and no peer gave them.\n",
+               (unsigned long long)missing);
+}
+
 int cc_cmd_status(int argc, char **argv)
 {
     const cc_cli_opt opts[] = {{NULL, NULL, NULL, NULL}};
@@ -38,6 +57,7 @@ int cc_cmd_status(int argc, char **argv)
     printf("%llu txs wait in the mempool.%s\n", (unsigned long long)cc_cli_juint(j, "mempool"),
            json_is_true(json_object_get(j, "store_full")) ? " The node's store is FULL: it refuses new txs."
                                                           : "");
+    if (strcmp(cc_cli_jstr(j, "mode", ""), "raft") == 0) print_raft(j);
     json_decref(j);
     return CC_EXIT_OK;
 }

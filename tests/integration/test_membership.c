@@ -482,6 +482,12 @@ static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
     json_t *blocks = get_json(3, "/v1/blocks?limit=1", NULL);
     assert_non_null(blocks);
     json_decref(blocks);
+    char *said = NULL;
+    assert_int_equal(ct_cli(&said, CLI_MS, "status", "--node", fx.cl.node[3].url, (char *)NULL), 0);
+    char *want = ct_strf("was REMOVED from the network by governance (block %lld)", (long long)removed_at);
+    if (!said || !strstr(said, want)) fail_msg("carechain status of the removed node said:\n%s", said);
+    free(want);
+    free(said);
 
     assert_int_equal(ct_cluster_stop_node(&fx.cl, 3, SIGTERM, 20000), 0);
     for (int i = 0; i < GENESIS_NODES; i++) assert_true(commit_note_via(i));

@@ -80,8 +80,20 @@ static void test_status_reports_raft(void **state)
         char want[16];
         snprintf(want, sizeof want, "node%d", leader + 1);
         assert_string_equal(ct_json_str(st, "leader"), want);
+        assert_false(json_is_true(json_object_get(st, "removed")));
         json_decref(st);
     }
+
+    /* `carechain status` says the same in words */
+    int f = ct_cluster_follower(&fx.cl, leader);
+    char *out = NULL;
+    assert_int_equal(ct_cli(&out, 20000, "status", "--node", fx.cl.node[f].url, (char *)NULL), 0);
+    assert_non_null(out);
+    if (!strstr(out, "in raft mode") || !strstr(out, "this node is follower, with 3 voters"))
+        fail_msg("carechain status of a follower said:\n%s", out);
+    assert_null(strstr(out, "REMOVED"));
+    assert_null(strstr(out, "STOPPED"));
+    free(out);
 }
 
 static void test_follower_commits_with_wait(void **state)
