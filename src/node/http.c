@@ -311,14 +311,11 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
     if (submits_txs && node->consensus.status) {
         cc_consensus_status cs;
         node->consensus.status(&node->consensus, &cs);
-        if (cs.removed) {
-            char why[160];
-            snprintf(why, sizeof why,
-                     "this node was removed from the network by governance (block %llu); send txs to a "
-                     "member node",
-                     (unsigned long long)cs.removed_at);
-            return cc_http_send_error(req, CC_ERR_UNREACHABLE, NULL, why);
-        }
+        if (cs.removed)
+            return cc_http_send_error(req, CC_ERR_UNREACHABLE, NULL,
+                                      "this node was removed from the network by governance (block %llu); "
+                                      "send txs to a member node",
+                                      (unsigned long long)cs.removed_at);
     }
     const char *cl = cc_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
