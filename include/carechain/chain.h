@@ -83,6 +83,23 @@ cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, con
 cc_err cc_chain_build(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
                       cc_header *out, cc_result *results, cc_errbuf *eb) CC_WUR;
 
+/* cc_chain_build, but the block is kept instead of rolled back: its write
+ * transaction stays open, and the chain's writer lock held, until the same
+ * thread commits it (cc_chain_commit_kept) or drops it (cc_chain_drop_kept).
+ * A raft leader builds its block once this way, proposes it and commits it
+ * as built when raft has committed it. Meanwhile no other thread can write
+ * the store (they wait), so the thread keeping it must not wait for long;
+ * any block that thread commits or builds first drops what it kept. */
+cc_err cc_chain_build_kept(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
+                           cc_header *out, cc_result *results, cc_errbuf *eb) CC_WUR;
+/* Does the calling thread keep a built block, and with this header hash
+ * (NULL: any)? */
+bool cc_chain_keeps(cc_chain *c, const uint8_t *hash);
+/* Commit the kept block: the head moves to it. On failure it is dropped. */
+cc_err cc_chain_commit_kept(cc_chain *c, cc_errbuf *eb) CC_WUR;
+/* Roll the kept block back (nothing when the caller keeps none). */
+void cc_chain_drop_kept(cc_chain *c);
+
 /* Apply a block made elsewhere: checks linkage, time, proposer, signature,
  * tx root, re-executes every tx (verifying signatures not yet checked here)
  * and compares results and state roots with the header before committing
@@ -205,7 +222,7 @@ typedef struct cc_chain_stats {
     size_t map_max;  /* growth limit */
     bool store_full; /* a commit failed for lack of space */
     /* Per block, the ones that succeeded: */
-    cc_chain_timing build;   /* built to be proposed and rolled back (cc_chain_build) */
+    cc_chain_timing build;   /* built to be proposed (cc_chain_build, cc_chain_build_kept) */
     cc_chain_timing execute; /* committed: its txs run, roots computed, block written (not yet durable) */
     cc_chain_timing store_commit; /* then its LMDB commit: the page writes and the fsync */
 } cc_chain_stats;

@@ -1166,10 +1166,16 @@ static void report_block_times_json(const bench *b, json_t *j)
     json_t *per = json_object();
     for (size_t i = 0; i < b->node_count; i++) {
         const block_times *t = &b->nodes[i].peak;
-        if (!t->count[PHASE_EXECUTE]) continue;
-        json_t *n = json_pack("{s:I,s:f,s:f}", "blocks", (json_int_t)t->count[PHASE_EXECUTE], "execute_ms",
-                              phase_ms(t, PHASE_EXECUTE), "store_commit_ms", phase_ms(t, PHASE_STORE_COMMIT));
-        if (t->count[PHASE_BUILD]) json_object_set_new(n, "build_ms", json_real(phase_ms(t, PHASE_BUILD)));
+        if (!t->count[PHASE_STORE_COMMIT]) continue;
+        json_t *n = json_pack("{s:I,s:f}", "blocks", (json_int_t)t->count[PHASE_STORE_COMMIT],
+                              "store_commit_ms", phase_ms(t, PHASE_STORE_COMMIT));
+        for (int p = PHASE_BUILD; p <= PHASE_EXECUTE; p++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s_ms", phase_names[p]);
+            if (t->count[p]) json_object_set_new(n, name, json_real(phase_ms(t, p)));
+            snprintf(name, sizeof name, "%s_blocks", phase_names[p]);
+            json_object_set_new(n, name, json_integer((json_int_t)t->count[p]));
+        }
         json_object_set_new(per, b->nodes[i].name, n);
     }
     json_object_set_new(json_object_get(j, "throughput"), "blocks_by_node", per);
@@ -1280,19 +1286,23 @@ static void report_raft_text(const bench *b, double raw_x)
 static void report_block_times_text(const bench *b)
 {
     bool any = false;
-    for (size_t i = 0; i < b->node_count; i++) any = any || b->nodes[i].peak.count[PHASE_EXECUTE] > 0;
+    for (size_t i = 0; i < b->node_count; i++) any = any || b->nodes[i].peak.count[PHASE_STORE_COMMIT] > 0;
     if (!any) return;
     printf("  Per block in the peak phase, as each node timed it (carechain_block_seconds in /metrics):\n");
     for (size_t i = 0; i < b->node_count; i++) {
         const block_times *t = &b->nodes[i].peak;
-        uint64_t blocks = t->count[PHASE_EXECUTE];
+        uint64_t blocks = t->count[PHASE_STORE_COMMIT];
         if (!blocks) continue;
         printf("    %s%s: %llu blocks, ~%.0f txs each;", b->nodes[i].name,
                b->node_count > 1 && i == b->leader ? " (leader)" : "", (unsigned long long)blocks,
                (double)b->committed / (double)blocks);
-        if (t->count[PHASE_BUILD]) printf(" built (then rolled back) in %.1f ms,", phase_ms(t, PHASE_BUILD));
-        printf(" executed and written in %.1f ms, LMDB commit %.1f ms, on average.\n",
-               phase_ms(t, PHASE_EXECUTE), phase_ms(t, PHASE_STORE_COMMIT));
+        if (t->count[PHASE_BUILD])
+            printf(" %llu built to propose in %.1f ms,", (unsigned long long)t->count[PHASE_BUILD],
+                   phase_ms(t, PHASE_BUILD));
+        if (t->count[PHASE_EXECUTE])
+            printf(" %llu executed and written in %.1f ms,", (unsigned long long)t->count[PHASE_EXECUTE],
+                   phase_ms(t, PHASE_EXECUTE));
+        printf(" LMDB commit %.1f ms; on average.\n", phase_ms(t, PHASE_STORE_COMMIT));
     }
 }
 

@@ -309,11 +309,30 @@ static cc_err test_corrupt_state(cc_chain *c, MDB_txn *txn, const cc_header *giv
 }
 #endif
 
+/* What commit_block does with the block it ran: commit it, roll it back
+ * (a build), or keep its transaction open (cc_chain_build_kept). */
+typedef enum block_mode { BLOCK_COMMIT, BLOCK_DRY, BLOCK_KEEP } block_mode;
+
+/* A block committed: the head, the accumulator and the identity caches
+ * follow it. */
+static void adopt(cc_chain *c, const cc_head *next, const cc_lthash *acc, bool ids_written)
+{
+    pthread_mutex_lock(&c->lock);
+    c->head = *next;
+    c->acc = *acc;
+    if (ids_written) cc_identity_cache_clear(&c->admit_ids);
+    c->admit_ids_height = next->height; /* the entries are as true after the block as before */
+    pthread_mutex_unlock(&c->lock);
+    if (ids_written) cc_identity_cache_clear(&c->exec_ids);
+    c->exec_ids_height = next->height;
+}
+
 /* Run txs as the next block inside one write txn. With given == NULL the
  * header is built and signed with key; otherwise every computed root must
  * equal given's. */
 static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_header *given,
-                           const cc_key *key, bool dry, cc_header *out, cc_result *results, cc_errbuf *eb)
+                           const cc_key *key, block_mode mode, cc_header *out, cc_result *results,
+                           cc_errbuf *eb)
 {
     MDB_txn *txn;
     cc_head head;
@@ -429,12 +448,20 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
                            eb)) != CC_OK)
         goto err;
     written_ns = cc_mono_ns();
-    if (dry) { /* build only: the block is proposed, not written */
-        cc_store_abort(c->s, txn);
-        if (out) *out = h;
+    if (mode != BLOCK_COMMIT) { /* built to be proposed: rolled back, or kept until raft commits it */
         pthread_mutex_lock(&c->lock);
         timing_add_locked(&c->build, started_ns, written_ns);
         pthread_mutex_unlock(&c->lock);
+        if (out) *out = h;
+        if (mode == BLOCK_DRY) {
+            cc_store_abort(c->s, txn);
+        } else {
+            c->kept.txn = txn;
+            c->kept.next = next;
+            c->kept.acc = acc;
+            c->kept.ids_written = ids_written;
+            c->kept.written_ns = written_ns;
+        }
         goto done;
     }
     rc = cc_store_commit(c->s, txn, eb);
@@ -443,14 +470,9 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         pthread_mutex_lock(&c->lock);
         timing_add_locked(&c->execute, started_ns, written_ns);
         timing_add_locked(&c->store_commit, written_ns, durable_ns);
-        c->head = next;
-        c->acc = acc;
-        if (ids_written) cc_identity_cache_clear(&c->admit_ids);
-        c->admit_ids_height = next.height; /* the entries are as true after the block as before */
         pthread_mutex_unlock(&c->lock);
+        adopt(c, &next, &acc, ids_written);
         if (out) *out = h;
-        if (ids_written) cc_identity_cache_clear(&c->exec_ids);
-        c->exec_ids_height = next.height;
     }
     goto done;
 err:
@@ -467,11 +489,15 @@ done:
     return rc;
 }
 
-/* Commit with map growth: a full map grows and the block runs again. */
+/* Commit with map growth: a full map grows and the block runs again. A
+ * block kept by this thread is dropped first; a block kept now leaves the
+ * writer lock held (cc_chain_build_kept). */
 static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_header *given,
-                             const cc_key *key, bool dry, cc_header *out, cc_result *results, cc_errbuf *eb)
+                             const cc_key *key, block_mode mode, cc_header *out, cc_result *results,
+                             cc_errbuf *eb)
 {
     cc_err rc;
+    cc_chain_drop_kept(c);
     if (n == 0 || n > CC_BLOCK_MAX_TXS)
         return cc_errf(eb, CC_ERR_INVALID, "a block holds 1..%d txs, not %zu", CC_BLOCK_MAX_TXS, n);
     char why[256];
@@ -479,7 +505,7 @@ static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms
         return cc_errf(eb, CC_ERR_CONFLICT, "the chain is halted (%.200s); it takes no more blocks", why);
     pthread_mutex_lock(&c->writer);
     for (;;) {
-        rc = commit_block(c, txs, n, time_ms, given, key, dry, out, results, eb);
+        rc = commit_block(c, txs, n, time_ms, given, key, mode, out, results, eb);
         if (rc != CC_ERR_STORE_FULL) break;
         if (cc_store_grow(c->s, eb) != CC_OK) {
             pthread_mutex_lock(&c->lock);
@@ -488,14 +514,51 @@ static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms
             break;
         }
     }
+    if (rc == CC_OK && mode == BLOCK_KEEP) {
+        c->kept.owner = pthread_self();
+        atomic_store(&c->keeping, true);
+        return rc; /* the writer lock stays held until the kept block is committed or dropped */
+    }
     pthread_mutex_unlock(&c->writer);
     return rc;
+}
+
+bool cc_chain_keeps(cc_chain *c, const uint8_t *hash)
+{
+    return atomic_load(&c->keeping) && pthread_equal(c->kept.owner, pthread_self()) &&
+           (!hash || memcmp(hash, c->kept.next.hash, CC_HASH_BYTES) == 0);
+}
+
+cc_err cc_chain_commit_kept(cc_chain *c, cc_errbuf *eb)
+{
+    if (!cc_chain_keeps(c, NULL)) return cc_errf(eb, CC_ERR_INVALID, "this thread keeps no built block");
+    cc_err rc = cc_store_commit(c->s, c->kept.txn, eb); /* the txn is gone either way */
+    if (rc == CC_OK) {
+        uint64_t durable_ns = cc_mono_ns();
+        pthread_mutex_lock(&c->lock);
+        timing_add_locked(&c->store_commit, c->kept.written_ns, durable_ns);
+        pthread_mutex_unlock(&c->lock);
+        adopt(c, &c->kept.next, &c->kept.acc, c->kept.ids_written);
+    }
+    c->kept.txn = NULL;
+    atomic_store(&c->keeping, false);
+    pthread_mutex_unlock(&c->writer);
+    return rc;
+}
+
+void cc_chain_drop_kept(cc_chain *c)
+{
+    if (!cc_chain_keeps(c, NULL)) return;
+    cc_store_abort(c->s, c->kept.txn);
+    c->kept.txn = NULL;
+    atomic_store(&c->keeping, false);
+    pthread_mutex_unlock(&c->writer);
 }
 
 cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
                         cc_header *out, cc_result *results, cc_errbuf *eb)
 {
-    return commit_growing(c, txs, n, time_ms, NULL, node_key, false, out, results, eb);
+    return commit_growing(c, txs, n, time_ms, NULL, node_key, BLOCK_COMMIT, out, results, eb);
 }
 
 /* Is pk a consensus node of the network as of the head? (Genesis nodes, and
@@ -513,7 +576,13 @@ static bool is_active_node(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES])
 cc_err cc_chain_build(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
                       cc_header *out, cc_result *results, cc_errbuf *eb)
 {
-    return commit_growing(c, txs, n, time_ms, NULL, node_key, true, out, results, eb);
+    return commit_growing(c, txs, n, time_ms, NULL, node_key, BLOCK_DRY, out, results, eb);
+}
+
+cc_err cc_chain_build_kept(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,
+                           cc_header *out, cc_result *results, cc_errbuf *eb)
+{
+    return commit_growing(c, txs, n, time_ms, NULL, node_key, BLOCK_KEEP, out, results, eb);
 }
 
 cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc_result *results,
@@ -538,5 +607,5 @@ cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc
     if (h->time_ms <= head.time_ms)
         return cc_errf(eb, CC_ERR_VERIFY, "block %llu: time is not after the previous block's",
                        (unsigned long long)h->height);
-    return commit_growing(c, b->txs, b->tx_count, h->time_ms, h, node_key, false, NULL, results, eb);
+    return commit_growing(c, b->txs, b->tx_count, h->time_ms, h, node_key, BLOCK_COMMIT, NULL, results, eb);
 }

@@ -6,6 +6,7 @@
 #define CC_CHAIN_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "carechain/chain.h"
 #include "exec/exec.h"
@@ -22,6 +23,18 @@ struct cc_chain {
     cc_lthash acc; /* the state accumulator after head */
     bool store_full;
     cc_chain_timing build, execute, store_commit; /* cc_chain_stats */
+    /* A block built and kept (cc_chain_build_kept): its open write txn,
+     * what the head becomes when it commits, and the thread keeping it,
+     * which holds writer meanwhile. */
+    struct {
+        MDB_txn *txn;
+        cc_head next;
+        cc_lthash acc;
+        bool ids_written;
+        uint64_t written_ns;
+        pthread_t owner;
+    } kept;
+    atomic_bool keeping;
     /* Identities admission looked up, true of the state at head height
      * admit_ids_height; emptied when a committed block wrote an identity,
      * so it never outlives its state. */

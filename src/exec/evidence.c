@@ -72,6 +72,7 @@ cc_err cc_chain_evidence_add_signed(cc_chain *c, cc_evidence_kind kind, const cc
              detail ? detail : "");
     cc_put_u64(key, a->height);
     key[8] = (uint8_t)kind;
+    cc_chain_drop_kept(c); /* a block this thread keeps holds the store's write lock */
     cc_err rc = cc_store_begin(c->s, true, &txn, eb);
     if (rc != CC_OK) goto out;
     if ((rc = cc_store_put(c->s, txn, c->s->evidence, key, sizeof key, text, strlen(text), eb)) != CC_OK ||

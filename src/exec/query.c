@@ -262,6 +262,7 @@ cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint
     MDB_txn *txn;
     cc_header h;
     uint8_t key[8 + CC_PUBKEY_BYTES];
+    cc_chain_drop_kept(c); /* a block this thread keeps holds the store's write lock */
     if (cc_genesis_node_index(&c->g, s->node) < 0)
         return cc_errf(eb, CC_ERR_FORBIDDEN, "checkpoint signer is not a node of this chain");
     cc_err rc = cc_store_begin(c->s, true, &txn, eb);
@@ -290,6 +291,7 @@ cc_err cc_chain_checkpoint_add_many(cc_chain *c, const uint64_t *heights, const 
 {
     MDB_txn *txn;
     size_t writes = 0;
+    cc_chain_drop_kept(c); /* a block this thread keeps holds the store's write lock */
     cc_err rc = cc_store_begin(c->s, true, &txn, eb);
     if (rc != CC_OK) return rc;
     for (size_t i = 0; i < n; i++) {
@@ -585,6 +587,7 @@ cc_err cc_chain_attachment_restore_if(cc_chain *c, const uint8_t hash[CC_HASH_BY
     cc_sha256(bytes, len, sum); /* up to 1 MiB: before blocks are held off */
     if (memcmp(sum, hash, CC_HASH_BYTES) != 0)
         return cc_errf(eb, CC_ERR_ATTACHMENT, "the bytes do not hash to the attachment's SHA-256");
+    cc_chain_drop_kept(c);          /* a block this thread keeps holds the writer lock */
     pthread_mutex_lock(&c->writer); /* what commits blocks holds it (commit_growing) */
     cc_err rc = wanted(ctx) ? attachment_restore(c, hash, bytes, len, eb)
                             : cc_errf(eb, CC_ERR_NOT_FOUND, "the ledger no longer wants these bytes");

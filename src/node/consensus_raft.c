@@ -213,7 +213,12 @@ typedef struct rr {
     bool stop_requested;
     /* the proposal in flight */
     cc_proposal *inflight;
-    uint8_t inflight_hash[CC_HASH_BYTES];
+    uint8_t inflight_hash[CC_HASH_BYTES]; /* zero while its block is being built */
+    /* building it (see "Building on the apply thread") */
+    cc_proposal *build_req; /* the producer asks the apply thread to build this one */
+    bool build_done;
+    cc_err build_rc;
+    cc_proposal *kept_for; /* apply thread: the proposal whose block the chain keeps, built */
     /* the apply queue */
     apply_item *head, *tail;
     bool apply_stop;
@@ -306,6 +311,7 @@ static void halt(rr *r, const char *fmt, ...)
         r->halted = true;
         snprintf(r->halt_reason, sizeof r->halt_reason, "%s", why);
     }
+    pthread_cond_broadcast(&r->cond); /* the apply thread drops a block it keeps */
     pthread_mutex_unlock(&r->mu);
     cc_node_log(CC_LOG_ERROR, "raft",
                 "applying stopped: %s; the node serves reads but applies no more blocks", why);
@@ -636,12 +642,15 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_block *pre, cc_r
 
     cc_proposal *p = take_inflight(r, hash);
     if (p) {
-        /* our own block: its txs were verified at admission here */
+        /* our own block: its txs were verified at admission here, and it
+         * was built on this thread and kept, unless something was written
+         * since (then it runs again) */
         b.h = h;
         b.txs = p->txs;
         b.tx_count = p->tx_count;
         p->eb.msg[0] = '\0';
-        rc = cc_chain_apply(r->chain, &b, r->key, p->results, &p->eb);
+        rc = cc_chain_keeps(r->chain, hash) ? cc_chain_commit_kept(r->chain, &p->eb) : CC_ERR_NOT_FOUND;
+        if (rc != CC_OK) rc = cc_chain_apply(r->chain, &b, r->key, p->results, &p->eb);
         if (rc != CC_OK)
             halt(r, "own block %llu (%.16s...) did not commit: %s (%s)", (unsigned long long)h.height, hex,
                  p->eb.msg, cc_err_name(rc));
@@ -1342,6 +1351,61 @@ static void join_pre(rr *r)
     r->pre_started = false;
 }
 
+/* ---- building on the apply thread ----------------------------------------------------
+ * The leader's block is built once. The producer hands its proposal to the
+ * apply thread (raft_propose), which runs the block on top of the head with
+ * cc_chain_build_kept and keeps its LMDB write transaction open: the
+ * producer proposes the signed header, and when raft has committed the
+ * entry, apply_entry commits the kept transaction instead of running the
+ * block again (LMDB ties a write transaction to the thread that began it,
+ * hence the apply thread, which commits every block). While it is kept no
+ * other thread can write the store, so it never outlives its proposal: it
+ * is dropped as soon as the proposal is finished otherwise (raft refused
+ * it, leadership moved, the block went stale) or this node halts, and any
+ * other block the apply thread commits drops it first. */
+
+static bool build_asked_locked(const rr *r)
+{
+    return r->build_req && !r->build_done;
+}
+
+/* A kept block whose proposal is no longer in flight (or that will not be
+ * applied here): drop it. */
+static bool kept_stale_locked(const rr *r)
+{
+    return r->kept_for && (r->kept_for != r->inflight || r->halted || r->catchup_abandoned);
+}
+
+static void drop_kept_locked(rr *r)
+{
+    pthread_mutex_unlock(&r->mu);
+    cc_chain_drop_kept(r->chain); /* nothing when none is kept (committed meanwhile) */
+    pthread_mutex_lock(&r->mu);
+    r->kept_for = NULL;
+}
+
+/* Build the asked proposal's block and keep it; tell the producer. */
+static void build_locked(rr *r)
+{
+    cc_proposal *p = r->build_req;
+    bool halted = r->halted || r->catchup_abandoned;
+    if (r->kept_for) drop_kept_locked(r);
+    pthread_mutex_unlock(&r->mu);
+    cc_err rc;
+    p->eb.msg[0] = '\0';
+    if (halted)
+        rc = cc_errf(&p->eb, CC_ERR_VERIFY, "this node stopped applying blocks");
+    else
+        rc = cc_chain_build_kept(r->chain, p->txs, p->tx_count, p->time_ms, r->key, &p->header, p->results,
+                                 &p->eb);
+    if (rc == CC_ERR_CONFLICT) rc = CC_ERR_VERIFY; /* the chain halted (evidence): not a stale block */
+    pthread_mutex_lock(&r->mu);
+    r->kept_for = rc == CC_OK ? p : NULL;
+    r->build_rc = rc;
+    r->build_done = true;
+    pthread_cond_broadcast(&r->cond);
+}
+
 static void *apply_main(void *arg)
 {
     rr *r = arg;
@@ -1352,10 +1416,18 @@ static void *apply_main(void *arg)
     }
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        while (!r->head && !r->apply_stop) {
+        while (!r->head && !build_asked_locked(r) && !kept_stale_locked(r) && !r->apply_stop) {
             r->apply_idle = true;
             pthread_cond_broadcast(&r->cond);
             pthread_cond_wait(&r->cond, &r->mu);
+        }
+        if (kept_stale_locked(r)) {
+            drop_kept_locked(r);
+            continue;
+        }
+        if (!r->head && build_asked_locked(r)) { /* committed entries first: the block builds on them */
+            build_locked(r);
+            continue;
         }
         if (!r->head) break; /* stopping, and everything committed is applied */
         apply_item *it = r->head;
@@ -1386,6 +1458,12 @@ static void *apply_main(void *arg)
         item_free(it);
         pthread_mutex_lock(&r->mu);
         r->done_seq++;
+        pthread_cond_broadcast(&r->cond);
+    }
+    drop_kept_locked(r);
+    if (build_asked_locked(r)) { /* the producer waits on it: the node is stopping */
+        r->build_rc = cc_errf(&r->build_req->eb, CC_ERR_UNREACHABLE, "the node is stopping");
+        r->build_done = true;
         pthread_cond_broadcast(&r->cond);
     }
     pthread_mutex_unlock(&r->mu);
@@ -2090,18 +2168,29 @@ static cc_err raft_propose(cc_consensus *cs, cc_proposal *p)
     pthread_mutex_lock(&r->mu);
     bool ready = ready_locked(r) && !r->inflight;
     term = r->term;
+    if (ready) { /* in flight from now on (no other proposal starts); built on the apply thread */
+        r->inflight = p;
+        memset(r->inflight_hash, 0, CC_HASH_BYTES);
+        r->build_req = p;
+        r->build_done = false;
+        pthread_cond_broadcast(&r->cond);
+        while (!r->build_done) pthread_cond_wait(&r->cond, &r->mu);
+        r->build_req = NULL;
+        rc = r->build_rc;
+    }
     pthread_mutex_unlock(&r->mu);
     if (!ready) return cc_errf(&p->eb, CC_ERR_UNREACHABLE, "this node is not the leader (or not caught up)");
 
-    p->eb.msg[0] = '\0';
-    rc = cc_chain_build(r->chain, p->txs, p->tx_count, p->time_ms, r->key, &p->header, p->results, &p->eb);
-    if (rc == CC_ERR_CONFLICT) rc = CC_ERR_VERIFY; /* the chain halted (evidence): not a stale block */
-    if (rc != CC_OK) return rc;
-    rc = entry_encode(&p->header, p->txs, p->tx_count, &buf, &len);
-    if (rc != CC_OK) return cc_errf(&p->eb, rc, "cannot encode the block");
-
+    if (rc == CC_OK && (rc = entry_encode(&p->header, p->txs, p->tx_count, &buf, &len)) != CC_OK)
+        cc_errf(&p->eb, rc, "cannot encode the block");
     pthread_mutex_lock(&r->mu);
-    r->inflight = p;
+    if (rc != CC_OK || r->inflight != p) { /* not proposed (the apply thread drops what it kept) */
+        if (r->inflight == p) r->inflight = NULL;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->mu);
+        if (buf) raft_free(buf);
+        return rc; /* CC_OK: finished meanwhile (the node stops), and told so */
+    }
     cc_header_hash(&p->header, r->inflight_hash);
     r->pending_buf = buf;
     r->pending_len = len;

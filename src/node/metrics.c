@@ -111,7 +111,8 @@ static void render_block_timings(cc_strbuf *sb, const cc_chain_stats *st)
     } phases[] = {{"build", &st->build}, {"execute", &st->execute}, {"store_commit", &st->store_commit}};
     cc_strbuf_puts(sb,
                    "# HELP carechain_block_seconds Time per block, by phase: build (a raft leader's block "
-                   "run to be proposed, then rolled back), execute (a committed block run and written), "
+                   "run to be proposed, then committed as built), execute (a block run and written as it is "
+                   "committed), "
                    "store_commit (then its LMDB commit: page writes and fsync).\n"
                    "# TYPE carechain_block_seconds histogram\n");
     for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++) {

@@ -6,6 +6,8 @@
 #include "unit_support.h"
 
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "carechain/chain.h"
 #include "exec/chain_internal.h"
@@ -233,6 +235,131 @@ static void test_block_timings(void **state)
     assert_int_equal(st.execute.count, 2);
     assert_int_equal(st.store_commit.count, 2);
     assert_timing_sound(&st.build);
+}
+
+/* A member.register tx by the hospital admin for key number k. */
+static void register_tx(fixture *f, int k, cc_tx *tx)
+{
+    cc_key who;
+    char hex[CC_HASH_HEX], payload[200];
+    ut_key(k, &who);
+    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"clinician\"}", cc_hex(who.pk, 32, hex));
+    ut_tx(tx, f->chain_id, &f->admin, "member.register", payload, T0, (uint64_t)k);
+}
+
+typedef struct writer_arg {
+    fixture *f;
+    cc_tx *tx;
+    uint64_t t;
+    atomic_bool done;
+    cc_err rc;
+} writer_arg;
+
+/* Another thread neither sees nor commits what this one keeps. */
+static void *commit_elsewhere(void *arg)
+{
+    writer_arg *w = arg;
+    cc_errbuf eb = {""};
+    w->rc = cc_chain_keeps(w->f->c, NULL) ? CC_OK : cc_chain_commit_kept(w->f->c, &eb);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+static void *produce_elsewhere(void *arg)
+{
+    writer_arg *w = arg;
+    cc_header h;
+    cc_result r;
+    w->rc = cc_chain_produce(w->f->c, w->tx, 1, w->t, &w->f->node, &h, &r, NULL);
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+/* cc_chain_build_kept: the block is built once and committed as built; a
+ * dropped one leaves nothing; the keeping thread's next block drops it;
+ * other threads' writes wait until it is committed; only the keeping
+ * thread can commit it. */
+static void test_kept_build(void **state)
+{
+    fixture *f = *state;
+    cc_tx a, b, c2;
+    cc_header built, h;
+    cc_result r;
+    cc_head head;
+    cc_chain_stats st;
+    cc_errbuf eb = {""};
+    uint8_t hash[CC_HASH_BYTES];
+    register_tx(f, 20, &a);
+    register_tx(f, 21, &b);
+    register_tx(f, 22, &c2);
+
+    /* kept, then committed: the head is the built header; built once */
+    assert_false(cc_chain_keeps(f->c, NULL));
+    assert_int_equal(cc_chain_build_kept(f->c, &a, 1, T0 + 10, &f->node, &built, &r, &eb), CC_OK);
+    assert_int_equal(r.code, CC_OK);
+    cc_header_hash(&built, hash);
+    assert_true(cc_chain_keeps(f->c, NULL));
+    assert_true(cc_chain_keeps(f->c, hash));
+    cc_chain_head(f->c, &head);
+    assert_int_equal(head.height, 0); /* not yet */
+    assert_int_equal(cc_chain_commit_kept(f->c, &eb), CC_OK);
+    assert_false(cc_chain_keeps(f->c, NULL));
+    cc_chain_head(f->c, &head);
+    assert_int_equal(head.height, 1);
+    assert_memory_equal(head.hash, hash, CC_HASH_BYTES);
+    cc_tx_location loc;
+    assert_int_equal(cc_chain_tx_find(f->c, a.txid, &loc), CC_OK);
+    cc_chain_stats_get(f->c, &st);
+    assert_int_equal(st.build.count, 1);
+    assert_int_equal(st.execute.count, 0);
+    assert_int_equal(st.store_commit.count, 1);
+    assert_int_not_equal(cc_chain_commit_kept(f->c, &eb), CC_OK); /* nothing kept any more */
+
+    /* kept, then dropped: nothing changed, and the store takes writes again */
+    assert_int_equal(cc_chain_build_kept(f->c, &b, 1, T0 + 20, &f->node, &built, &r, &eb), CC_OK);
+    cc_chain_drop_kept(f->c);
+    assert_false(cc_chain_keeps(f->c, NULL));
+    cc_chain_head(f->c, &head);
+    assert_int_equal(head.height, 1);
+    assert_int_equal(cc_chain_tx_find(f->c, b.txid, &loc), CC_ERR_NOT_FOUND);
+
+    /* kept, then another block from the same thread: the kept one is dropped */
+    assert_int_equal(cc_chain_build_kept(f->c, &b, 1, T0 + 30, &f->node, &built, &r, &eb), CC_OK);
+    assert_int_equal(cc_chain_produce(f->c, &c2, 1, T0 + 40, &f->node, &h, &r, &eb), CC_OK);
+    assert_false(cc_chain_keeps(f->c, NULL));
+    cc_chain_head(f->c, &head);
+    assert_int_equal(head.height, 2);
+    assert_int_equal(cc_chain_tx_find(f->c, b.txid, &loc), CC_ERR_NOT_FOUND);
+
+    /* kept while another thread writes: that write waits for the commit,
+     * and lands on top of it */
+    assert_int_equal(cc_chain_build_kept(f->c, &b, 1, T0 + 50, &f->node, &built, &r, &eb), CC_OK);
+    writer_arg other = {.f = f};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, commit_elsewhere, &other), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(other.rc, CC_ERR_INVALID);
+    assert_true(cc_chain_keeps(f->c, NULL)); /* still kept here */
+    cc_tx d;
+    register_tx(f, 23, &d);
+    writer_arg w = {.f = f, .tx = &d, .t = T0 + 60};
+    assert_int_equal(pthread_create(&th, NULL, produce_elsewhere, &w), 0);
+    usleep(200 * 1000);
+    assert_false(atomic_load(&w.done));
+    assert_int_equal(cc_chain_commit_kept(f->c, &eb), CC_OK);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(w.rc, CC_OK);
+    cc_chain_head(f->c, &head);
+    assert_int_equal(head.height, 4);
+    assert_int_equal(cc_chain_tx_find(f->c, b.txid, &loc), CC_OK);
+    assert_int_equal(loc.height, 3);
+    assert_int_equal(cc_chain_tx_find(f->c, d.txid, &loc), CC_OK);
+    assert_int_equal(loc.height, 4);
+
+    cc_tx_free(&a);
+    cc_tx_free(&b);
+    cc_tx_free(&c2);
+    cc_tx_free(&d);
 }
 
 static void test_rules_and_results(void **state)
@@ -877,6 +1004,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_genesis_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_timings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_build, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules_and_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admit_view_matches_single_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_takes_effect_within_block, setup, teardown),
