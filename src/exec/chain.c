@@ -515,8 +515,10 @@ static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms
         }
     }
     if (rc == CC_OK && mode == BLOCK_KEEP) {
+        pthread_mutex_lock(&c->lock);
         c->kept.owner = pthread_self();
-        atomic_store(&c->keeping, true);
+        c->keeping = true;
+        pthread_mutex_unlock(&c->lock);
         return rc; /* the writer lock stays held until the kept block is committed or dropped */
     }
     pthread_mutex_unlock(&c->writer);
@@ -525,8 +527,21 @@ static cc_err commit_growing(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms
 
 bool cc_chain_keeps(cc_chain *c, const uint8_t *hash)
 {
-    return atomic_load(&c->keeping) && pthread_equal(c->kept.owner, pthread_self()) &&
-           (!hash || memcmp(hash, c->kept.next.hash, CC_HASH_BYTES) == 0);
+    pthread_mutex_lock(&c->lock);
+    bool mine = c->keeping && pthread_equal(c->kept.owner, pthread_self()) &&
+                (!hash || memcmp(hash, c->kept.next.hash, CC_HASH_BYTES) == 0);
+    pthread_mutex_unlock(&c->lock);
+    return mine;
+}
+
+/* The kept block is gone (committed or rolled back): others may write. */
+static void kept_end(cc_chain *c)
+{
+    c->kept.txn = NULL;
+    pthread_mutex_lock(&c->lock);
+    c->keeping = false;
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->writer);
 }
 
 cc_err cc_chain_commit_kept(cc_chain *c, cc_errbuf *eb)
@@ -540,9 +555,7 @@ cc_err cc_chain_commit_kept(cc_chain *c, cc_errbuf *eb)
         pthread_mutex_unlock(&c->lock);
         adopt(c, &c->kept.next, &c->kept.acc, c->kept.ids_written);
     }
-    c->kept.txn = NULL;
-    atomic_store(&c->keeping, false);
-    pthread_mutex_unlock(&c->writer);
+    kept_end(c);
     return rc;
 }
 
@@ -550,9 +563,7 @@ void cc_chain_drop_kept(cc_chain *c)
 {
     if (!cc_chain_keeps(c, NULL)) return;
     cc_store_abort(c->s, c->kept.txn);
-    c->kept.txn = NULL;
-    atomic_store(&c->keeping, false);
-    pthread_mutex_unlock(&c->writer);
+    kept_end(c);
 }
 
 cc_err cc_chain_produce(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *node_key,

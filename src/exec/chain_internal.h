@@ -6,7 +6,6 @@
 #define CC_CHAIN_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 
 #include "carechain/chain.h"
 #include "exec/exec.h"
@@ -25,7 +24,8 @@ struct cc_chain {
     cc_chain_timing build, execute, store_commit; /* cc_chain_stats */
     /* A block built and kept (cc_chain_build_kept): its open write txn,
      * what the head becomes when it commits, and the thread keeping it,
-     * which holds writer meanwhile. */
+     * which holds writer meanwhile. keeping and owner are set and read
+     * under lock; the rest only by the owner. */
     struct {
         MDB_txn *txn;
         cc_head next;
@@ -34,7 +34,7 @@ struct cc_chain {
         uint64_t written_ns;
         pthread_t owner;
     } kept;
-    atomic_bool keeping;
+    bool keeping;
     /* Identities admission looked up, true of the state at head height
      * admit_ids_height; emptied when a committed block wrote an identity,
      * so it never outlives its state. */

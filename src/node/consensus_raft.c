@@ -2229,8 +2229,6 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->removed = r->removed;
     out->removed_at = r->removed_at;
     snprintf(out->halt_reason, sizeof out->halt_reason, "%s", r->halt_reason);
-    if (!out->halted) /* the chain itself halts on recorded evidence */
-        out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);
     out->blocks_refused = r->blocks_refused;
     out->blocks_fetched = r->blocks_fetched;
     out->attachments_fetched = r->attachments_fetched;
@@ -2238,6 +2236,9 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->attachments_missing = r->attachments_missing;
     out->block_requests = r->block_requests;
     pthread_mutex_unlock(&r->mu);
+    /* the chain itself halts on recorded evidence (a store read: not under
+     * r->mu, which the apply thread takes while it keeps a write txn) */
+    if (!out->halted) out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);
 }
 
 static const char *raft_role_of(cc_consensus *cs, const uint8_t pk[CC_PUBKEY_BYTES], uint64_t *raft_id)

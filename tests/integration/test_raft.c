@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +212,7 @@ static void test_every_node_has_the_same_head(void **state)
 typedef struct load {
     int nodes[NODES];
     int count;
-    volatile bool stop;
+    atomic_bool stop;
     uint64_t first_nonce;
     size_t sent, accepted;
 } load;

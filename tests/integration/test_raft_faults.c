@@ -23,6 +23,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,10 +315,11 @@ typedef struct load_tx {
 
 typedef struct load {
     int first_node;
-    volatile bool stop;
+    atomic_bool stop; /* the test tells the load thread */
     load_tx txs[LOAD_TXS_MAX];
-    size_t count;
-    size_t acked, retries, gave_up;
+    size_t count;        /* these are read once the thread is joined, */
+    atomic_size_t acked; /* except acked: also while it runs */
+    size_t retries, gave_up;
 } load;
 
 /* Send one tx at a time with ?wait=commit to first_node; on any error send
