@@ -460,7 +460,6 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
             c->kept.next = next;
             c->kept.acc = acc;
             c->kept.ids_written = ids_written;
-            c->kept.written_ns = written_ns;
         }
         goto done;
     }
@@ -547,11 +546,12 @@ static void kept_end(cc_chain *c)
 cc_err cc_chain_commit_kept(cc_chain *c, cc_errbuf *eb)
 {
     if (!cc_chain_keeps(c, NULL)) return cc_errf(eb, CC_ERR_INVALID, "this thread keeps no built block");
+    uint64_t started_ns = cc_mono_ns(); /* not since the build: the wait for raft is not the store's */
     cc_err rc = cc_store_commit(c->s, c->kept.txn, eb); /* the txn is gone either way */
     if (rc == CC_OK) {
         uint64_t durable_ns = cc_mono_ns();
         pthread_mutex_lock(&c->lock);
-        timing_add_locked(&c->store_commit, c->kept.written_ns, durable_ns);
+        timing_add_locked(&c->store_commit, started_ns, durable_ns);
         pthread_mutex_unlock(&c->lock);
         adopt(c, &c->kept.next, &c->kept.acc, c->kept.ids_written);
     }

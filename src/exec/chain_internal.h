@@ -31,7 +31,6 @@ struct cc_chain {
         cc_head next;
         cc_lthash acc;
         bool ids_written;
-        uint64_t written_ns;
         pthread_t owner;
     } kept;
     bool keeping;
