@@ -91,12 +91,15 @@ static void admit_chunk(void *ctx, size_t begin, size_t end)
             memcpy(it->txid, it->tx.txid, CC_HASH_BYTES);
             it->has_txid = true;
         }
-        if (it->err == CC_OK) it->err = cc_chain_admit_in(node->chain, &view, &it->tx, b->now_ms, &it->eb);
-        if (it->err == CC_OK) it->tx.payload_checked = true; /* exec need not run the rules again */
     }
-    cc_chain_admit_view_end(node->chain, &view);
 
-    /* Already queued? (checked again on insertion; this saves the verify) */
+    /* Already queued? Asked before the store is: the mempool lets a txid go
+     * only once its block has committed here (or failed; on a raft follower,
+     * once the leader took it, and the leader refuses the copy), so a tx no
+     * longer queued is in the store snapshot taken next. Asked the other way
+     * round, a tx whose block committed in between was in neither, and its
+     * copy was accepted (to fail as a duplicate in a later block). (Checked
+     * again on insertion; this saves the verify.) */
     cc_mempool_lock(&node->mempool);
     for (size_t i = begin; i < end; i++) {
         cc_admit_item *it = &b->items[i];
@@ -104,6 +107,14 @@ static void admit_chunk(void *ctx, size_t begin, size_t end)
             it->err = cc_errf(&it->eb, CC_ERR_DUPLICATE, "the tx is already queued for the next block");
     }
     cc_mempool_unlock(&node->mempool);
+
+    for (size_t i = begin; i < end; i++) {
+        cc_admit_item *it = &b->items[i];
+        if (it->err != CC_OK) continue;
+        it->err = cc_chain_admit_in(node->chain, &view, &it->tx, b->now_ms, &it->eb);
+        if (it->err == CC_OK) it->tx.payload_checked = true; /* exec need not run the rules again */
+    }
+    cc_chain_admit_view_end(node->chain, &view);
 
     for (size_t i = begin; i < end; i++) {
         cc_admit_item *it = &b->items[i];
