@@ -99,6 +99,10 @@ typedef struct cc_consensus {
     void (*leader)(struct cc_consensus *cs, char *out, size_t n);
     /* Replication state; NULL for solo (which has none to report). */
     void (*status)(struct cc_consensus *cs, cc_consensus_status *out);
+    /* The height of the block by which governance removed this node, 0
+     * while it is a member (status's removed_at, without the rest, for the
+     * check on every tx submission). NULL for solo. */
+    uint64_t (*removed_at)(struct cc_consensus *cs);
     /* Stop replicating (NULL for solo): the proposal in flight finishes or
      * fails (done() runs), blocks already committed are applied, and no
      * hook runs afterwards. Called once, before close. */

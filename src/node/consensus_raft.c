@@ -2209,6 +2209,15 @@ static bool raft_is_leader(cc_consensus *cs)
     return ready;
 }
 
+static uint64_t raft_removed_at(cc_consensus *cs)
+{
+    rr *r = cs->impl;
+    pthread_mutex_lock(&r->mu);
+    uint64_t at = r->removed ? r->removed_at : 0;
+    pthread_mutex_unlock(&r->mu);
+    return at;
+}
+
 static void raft_status(cc_consensus *cs, cc_consensus_status *out)
 {
     rr *r = cs->impl;
@@ -2403,6 +2412,7 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
     cs->is_leader = raft_is_leader;
     cs->leader = raft_leader_name;
     cs->status = raft_status;
+    cs->removed_at = raft_removed_at;
     cs->stop = raft_stop;
     cs->close = raft_close_impl;
     cs->raft_role = raft_role_of;

@@ -308,15 +308,14 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
                                   "the node's storage is full; it accepts no new txs");
     bool submits_txs = req->route->handler == cc_http_post_tx || req->route->handler == cc_http_post_txs ||
                        req->route->handler == cc_http_post_epcis_capture;
-    if (submits_txs && node->consensus.status) {
-        cc_consensus_status cs;
-        node->consensus.status(&node->consensus, &cs);
-        if (cs.removed)
-            return cc_http_send_error(req, CC_ERR_UNREACHABLE, NULL,
-                                      "this node was removed from the network by governance (block %llu); "
-                                      "send txs to a member node",
-                                      (unsigned long long)cs.removed_at);
-    }
+    uint64_t removed_at =
+        submits_txs && node->consensus.removed_at ? node->consensus.removed_at(&node->consensus) : 0;
+    if (removed_at)
+        return cc_http_send_error(
+            req, CC_ERR_UNREACHABLE, NULL,
+            "this node was removed from the network by governance (block %llu); send txs "
+            "to a member node",
+            (unsigned long long)removed_at);
     const char *cl = cc_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end = NULL;

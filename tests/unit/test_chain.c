@@ -58,15 +58,22 @@ static void produce(fixture *f, cc_tx *txs, size_t n, uint64_t t, cc_result *r)
     if (cc_chain_produce(f->c, txs, n, t, &f->node, &h, r, &eb) != CC_OK) fail_msg("produce: %s", eb.msg);
 }
 
-static void register_member(fixture *f, int key, const char *role, uint64_t t)
+/* A member.register tx by the hospital admin for key number key, created
+ * at created (nonce: key). */
+static void register_tx(fixture *f, int key, const char *role, uint64_t created, cc_tx *tx)
 {
     cc_key k;
     char hex[CC_HASH_HEX], payload[200];
-    cc_tx tx;
-    cc_result r;
     ut_key(key, &k);
     snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"%s\"}", cc_hex(k.pk, 32, hex), role);
-    ut_tx(&tx, f->chain_id, &f->admin, "member.register", payload, t - 1000, (uint64_t)key);
+    ut_tx(tx, f->chain_id, &f->admin, "member.register", payload, created, (uint64_t)key);
+}
+
+static void register_member(fixture *f, int key, const char *role, uint64_t t)
+{
+    cc_tx tx;
+    cc_result r;
+    register_tx(f, key, role, t - 1000, &tx);
     produce(f, &tx, 1, t, &r);
     assert_int_equal(r.code, CC_OK);
     cc_tx_free(&tx);
@@ -217,15 +224,11 @@ static void test_block_timings(void **state)
     assert_timing_sound(&st.execute);
     assert_timing_sound(&st.store_commit);
 
-    cc_key k;
-    char hex[CC_HASH_HEX], payload[200];
     cc_tx tx;
     cc_header h;
     cc_result r;
     cc_errbuf eb = {""};
-    ut_key(12, &k);
-    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"payer\"}", cc_hex(k.pk, 32, hex));
-    ut_tx(&tx, f->chain_id, &f->admin, "member.register", payload, T0, 12);
+    register_tx(f, 12, "payer", T0, &tx);
     assert_int_equal(cc_chain_build(f->c, &tx, 1, T0 + 20, &f->node, &h, &r, &eb), CC_OK);
     /* not after the head's time: refused before anything runs */
     assert_int_not_equal(cc_chain_produce(f->c, &tx, 1, T0 + 10, &f->node, &h, &r, &eb), CC_OK);
@@ -235,16 +238,6 @@ static void test_block_timings(void **state)
     assert_int_equal(st.execute.count, 2);
     assert_int_equal(st.store_commit.count, 2);
     assert_timing_sound(&st.build);
-}
-
-/* A member.register tx by the hospital admin for key number k. */
-static void register_tx(fixture *f, int k, cc_tx *tx)
-{
-    cc_key who;
-    char hex[CC_HASH_HEX], payload[200];
-    ut_key(k, &who);
-    snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"clinician\"}", cc_hex(who.pk, 32, hex));
-    ut_tx(tx, f->chain_id, &f->admin, "member.register", payload, T0, (uint64_t)k);
 }
 
 typedef struct writer_arg {
@@ -289,9 +282,9 @@ static void test_kept_build(void **state)
     cc_chain_stats st;
     cc_errbuf eb = {""};
     uint8_t hash[CC_HASH_BYTES];
-    register_tx(f, 20, &a);
-    register_tx(f, 21, &b);
-    register_tx(f, 22, &c2);
+    register_tx(f, 20, "clinician", T0, &a);
+    register_tx(f, 21, "clinician", T0, &b);
+    register_tx(f, 22, "clinician", T0, &c2);
 
     /* kept, then committed: the head is the built header; built once */
     assert_false(cc_chain_keeps(f->c, NULL));
@@ -341,7 +334,7 @@ static void test_kept_build(void **state)
     assert_int_equal(other.rc, CC_ERR_INVALID);
     assert_true(cc_chain_keeps(f->c, NULL)); /* still kept here */
     cc_tx d;
-    register_tx(f, 23, &d);
+    register_tx(f, 23, "clinician", T0, &d);
     writer_arg w = {.f = f, .tx = &d, .t = T0 + 60};
     assert_int_equal(pthread_create(&th, NULL, produce_elsewhere, &w), 0);
     usleep(200 * 1000);
