@@ -2096,6 +2096,13 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
     r->raft.data = r;
     raft_set_election_timeout(&r->raft, RAFT_ELECTION_MS);
     raft_set_heartbeat_timeout(&r->raft, RAFT_HEARTBEAT_MS);
+    /* Pre-vote (Raft thesis 9.6): a node asks whether it could win before
+     * it raises its term. A node cut off from the others (a partition, a cut
+     * link) then stays in its term instead of climbing one per election
+     * timeout, and when it comes back its answers no longer carry a higher
+     * term that forces a healthy leader to step down (docs/CONSENSUS.md,
+     * "A node cut off"). */
+    raft_set_pre_vote(&r->raft, true);
     raft_set_snapshot_threshold(&r->raft, r->snapshot_threshold);
     raft_set_snapshot_trailing(&r->raft, r->snapshot_trailing);
 

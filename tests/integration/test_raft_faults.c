@@ -50,6 +50,7 @@
 #define SETTLE_MS         1500 /* let a cut-off node finish what it had in hand */
 #define MINORITY_WAIT_MS  3000 /* how long a client waits on the isolated node */
 #define MAJORITY_NOTES    3
+#define ISOLATED_MS       4000 /* how long the partition test keeps its node cut off, at least */
 #define BLOCKS_PAGE_MS    5000
 #define FROZEN_FORWARD_MS 500  /* a forward waits on the stopped leader this long before SIGTERM */
 #define PROMPT_STOP_MS    3500 /* well under the forward's 5 s timeout */
@@ -490,6 +491,13 @@ static void test_partition_minority_commits_nothing(void **state)
     assert_true(ct_cluster_wait_converged(&fx.cl, cut_height + 1, &major,
                                           CONVERGE_MS)); /* the two others, ahead of it */
     json_decref(major);
+    st = ct_cluster_status(&fx.cl, leader);
+    assert_non_null(st);
+    int64_t major_term = ct_json_int(st, "term");
+    json_decref(st);
+    /* long enough for the cut node to have timed out several elections
+     * (RAFT_ELECTION_MS 1 s): without pre-vote each would raise its term */
+    ct_sleep_ms(ISOLATED_MS);
 
     /* heal: it converges on the majority's chain */
     ct_raft_mesh_isolate(&fx.mesh, (unsigned)cut, false);
@@ -503,6 +511,20 @@ static void test_partition_minority_commits_nothing(void **state)
     assert_non_null(head);
     assert_int_equal(count_double_commits(cut, ct_json_int(head, "height")), 0);
     json_decref(head);
+
+    /* its return disturbed nobody: the majority's leader still leads, in
+     * the term it was elected in (the cut node only asked for pre-votes,
+     * which raise no term, and were refused) */
+    int after = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
+    assert_true(after >= 0);
+    st = ct_cluster_status(&fx.cl, after);
+    assert_non_null(st);
+    int64_t after_term = ct_json_int(st, "term");
+    json_decref(st);
+    fprintf(stderr, "before the heal node%d led in term %lld; after it node%d leads in term %lld\n",
+            leader + 1, (long long)major_term, after + 1, (long long)after_term);
+    assert_int_equal(after, leader);
+    assert_int_equal(after_term, major_term);
     cc_tx_free(&tx);
 }
 

@@ -1156,6 +1156,7 @@ static void sim_setup(sim *s, uint64_t seed, bool trace, const char *root)
         fixture_truncate = s->f.servers[i].io.truncate;
         s->f.servers[i].io.truncate = sim_truncate;
         raft_set_snapshot_trailing(r, trailing);
+        raft_set_pre_vote(r, true); /* as the node runs it */
         raft_fixture_set_randomized_election_timeout(&s->f, i, 1000 + rnd_below(s, 1000));
     }
     struct raft_configuration conf;
