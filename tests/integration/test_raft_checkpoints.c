@@ -22,6 +22,7 @@
 
 #include "support/support.h"
 
+#define FAR_AHEAD      1000000 /* a height no node reaches in these tests */
 #define NODES          3
 #define MAJORITY       2
 #define NODE_START_MS  20000
@@ -109,6 +110,18 @@ static char *one_signature_body(uint64_t height, const cc_header *h, const cc_ch
     return ct_strf("{\"signatures\":[{\"height\":%llu,\"node\":\"%s\",\"sig\":\"%s\",\"header\":\"%s\"}]}",
                    (unsigned long long)height, cc_hex(s->node, CC_PUBKEY_BYTES, node),
                    cc_hex(s->sig, CC_SIG_BYTES, sig), cc_hex(raw, sizeof raw, hdr));
+}
+
+static char *two_signatures_body(const cc_header h[2], const cc_checkpoint_sig s[2])
+{
+    char *one = one_signature_body(h[0].height, &h[0], &s[0]),
+         *two = one_signature_body(h[1].height, &h[1], &s[1]);
+    /* {"signatures":[A]} + {"signatures":[B]} -> {"signatures":[A,B]} */
+    one[strlen(one) - 2] = '\0';
+    char *both = ct_strf("%s,%s", one, two + strlen("{\"signatures\":["));
+    free(one);
+    free(two);
+    return both;
 }
 
 /* Node i's header at height (from GET /v1/checkpoint/signatures). */
@@ -241,6 +254,29 @@ static void test_bogus_signatures_are_refused(void **state)
     cc_checkpoint_sign(&h, &stranger, &s);
     body = one_signature_body(height, &h, &s);
     assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 403);
+    ct_resp_free(&r);
+    free(body);
+
+    /* the same forgery at a height the node does not have yet: "pending",
+     * unchecked and not stored (its signatures are checked once the node
+     * has the block, when the sender tries again) */
+    cc_header ahead = h;
+    ahead.height = FAR_AHEAD;
+    cc_checkpoint_sign(&ahead, &stranger, &s);
+    memcpy(s.node, fx.cl.net.node_keys[1].pk, CC_PUBKEY_BYTES);
+    body = one_signature_body(FAR_AHEAD, &ahead, &s);
+    assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 200);
+    assert_int_equal(ct_json_int(r.json, "stored"), 0);
+    assert_int_equal(ct_json_int(r.json, "pending"), 1);
+    ct_resp_free(&r);
+    free(body);
+    /* and next to it, a forgery at a height the node has refuses the whole request */
+    cc_header mixed[2] = {ahead, h};
+    cc_checkpoint_sig mixed_sig[2] = {s, s};
+    cc_checkpoint_sign(&h, &stranger, &mixed_sig[1]);
+    memcpy(mixed_sig[1].node, fx.cl.net.node_keys[1].pk, CC_PUBKEY_BYTES);
+    body = two_signatures_body(mixed, mixed_sig);
+    assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 401);
     ct_resp_free(&r);
     free(body);
 
