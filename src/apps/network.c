@@ -15,6 +15,12 @@
  *   netprop/<txid hex>   {"action","node"|"id","approvals":[org ids],"status","height"}
  *
  * Proposal:   open --approvals > organisations/2--> approved (effect applied)
+ *
+ * A removal that would leave fewer than a majority of the genesis nodes in
+ * the set is refused, when proposed and again when it would take effect:
+ * checkpoints count signatures of genesis nodes only (the offline proof
+ * verifier knows no other keys), so without such a majority no height
+ * would ever be majority-signed again and no new proof could be anchored.
  */
 #include <stdio.h>
 #include <string.h>
@@ -111,6 +117,31 @@ static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
     return cc_errf(eb, CC_ERR_INVALID, "\"action\" must be \"add\" or \"remove\"");
 }
 
+/* Refuse removing node id from cfg's set when fewer than a majority of the
+ * genesis nodes would remain in it (see the top of this file). */
+static cc_err genesis_majority_stays(cc_exec_ctx *ctx, const json_t *cfg, const char *id)
+{
+    const cc_genesis *g = ctx->genesis;
+    size_t need = g->node_count / 2 + 1, left = 0, i;
+    bool is_genesis = false;
+    const json_t *v;
+    for (size_t k = 0; k < g->node_count; k++) {
+        char hex[CC_HASH_HEX];
+        cc_hex(g->nodes[k].pk, CC_PUBKEY_BYTES, hex);
+        if (strcmp(hex, id) == 0) {
+            is_genesis = true;
+            continue;
+        }
+        json_array_foreach(json_object_get(cfg, "nodes"), i, v) left +=
+            strcmp(json_string_value(v), hex) == 0;
+    }
+    if (!is_genesis || left >= need) return CC_OK;
+    return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                   "removing genesis node %.12s… would leave %zu of the %zu genesis nodes; checkpoints need "
+                   "signatures of %zu of them, so no new proof could be anchored",
+                   id, left, g->node_count, need);
+}
+
 /* Apply an approved proposal's effect. */
 static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
 {
@@ -138,6 +169,10 @@ static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
     } else {
         const char *id = json_string_value(json_object_get(prop, "id"));
         json_t *rec = NULL, *ident = NULL;
+        if ((rc = genesis_majority_stays(ctx, cfg, id)) != CC_OK) { /* another removal took effect first */
+            json_decref(cfg);
+            return rc;
+        }
         snprintf(key, sizeof key, "node/%s", id);
         if (cc_state_get_json(ctx, key, &rec) == CC_OK) {
             json_object_set_new(rec, "status", json_string("removed"));
@@ -212,9 +247,11 @@ static cc_err propose_apply(cc_exec_ctx *ctx)
         bool found = false;
         json_t *v;
         json_array_foreach(nodes, i, v) found = found || strcmp(json_string_value(v), id) == 0;
+        rc = found && count > 1 ? genesis_majority_stays(ctx, cfg, id) : CC_OK;
         json_decref(cfg);
         if (!found) return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "%.12s… is not a node of this network", id);
         if (count == 1) return cc_errf(ctx->eb, CC_ERR_CONFLICT, "the last node cannot be removed");
+        if (rc != CC_OK) return rc;
     }
     json_t *prop = json_deep_copy(p);
     if (!prop) return CC_ERR_NOMEM;

@@ -200,12 +200,107 @@ static void test_refusals(void **state)
     assert_int_equal(node_count(f), 1);
 }
 
+/* ---- a three-node genesis: its majority of genesis nodes stays ------------------ */
+
+static int setup3(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    cc_key b, c;
+    char n1[CC_HASH_HEX], n2[CC_HASH_HEX], n3[CC_HASH_HEX], a[CC_HASH_HEX], p[CC_HASH_HEX];
+    ut_key(1, &f->node);
+    ut_key(2, &f->hospital);
+    ut_key(3, &f->payer);
+    ut_key(50, &b);
+    ut_key(51, &c);
+    assert_true(
+        asprintf(
+            &f->genesis,
+            "{\"carechain_genesis\":1,\"chain_name\":\"unit3\",\"time_ms\":1764000000000,"
+            "\"organisations\":[{\"id\":\"hospital\",\"name\":\"St Example\",\"kind\":\"hospital\"},"
+            "{\"id\":\"payer\",\"name\":\"Example Plan\",\"kind\":\"payer\"}],"
+            "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\",\"api\":\"127.0.0.1:7800\","
+            "\"raft\":\"127.0.0.1:7900\"},"
+            "{\"name\":\"node2\",\"id\":\"%s\",\"org\":\"payer\",\"api\":\"127.0.0.1:7801\","
+            "\"raft\":\"127.0.0.1:7901\"},"
+            "{\"name\":\"node3\",\"id\":\"%s\",\"org\":\"hospital\",\"api\":\"127.0.0.1:7802\","
+            "\"raft\":\"127.0.0.1:7902\"}],"
+            "\"identities\":[{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"hospital\",\"name\":\"Admin\"},"
+            "{\"id\":\"%s\",\"role\":\"admin\",\"org\":\"payer\",\"name\":\"Payer admin\"}]}",
+            cc_hex(f->node.pk, 32, n1), cc_hex(b.pk, 32, n2), cc_hex(c.pk, 32, n3),
+            cc_hex(f->hospital.pk, 32, a), cc_hex(f->payer.pk, 32, p)) > 0);
+    f->dir = ut_tmpdir();
+    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
+                     CC_OK);
+    f->t = T0;
+    *state = f;
+    return 0;
+}
+
+/* Propose removing the node of key seed i; its result, and the proposal. */
+static cc_err propose_remove(fixture *f, int i, uint8_t prop[32])
+{
+    cc_key k;
+    char hex[CC_HASH_HEX], payload[200];
+    ut_key(i, &k);
+    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", cc_hex(k.pk, 32, hex));
+    return send(f, &f->hospital, "network.propose", payload, prop);
+}
+
+static cc_err approve_by_payer(fixture *f, const uint8_t prop[32])
+{
+    char hex[CC_HASH_HEX], payload[100];
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, hex));
+    return send(f, &f->payer, "network.approve", payload, NULL);
+}
+
+/* Checkpoints count genesis nodes' signatures only: a removal that would
+ * leave fewer than 2 of the 3 is refused, proposed or approved. */
+static void test_genesis_majority_stays(void **state)
+{
+    fixture *f = *state;
+    uint8_t first[32], second[32];
+    cc_key added;
+    char hex[CC_HASH_HEX], payload[400];
+    /* both proposals are fine on their own; the first to take effect wins */
+    assert_int_equal(propose_remove(f, 50, first), CC_OK);
+    assert_int_equal(propose_remove(f, 51, second), CC_OK);
+    assert_int_equal(node_count(f), 3);
+    assert_int_equal(approve_by_payer(f, first), CC_OK);
+    assert_int_equal(node_count(f), 2);
+    assert_int_equal(approve_by_payer(f, second), CC_ERR_CONFLICT);
+    assert_int_equal(node_count(f), 2);
+    char key[100];
+    snprintf(key, sizeof key, "netprop/%s", cc_hex(second, 32, hex));
+    json_t *p = state_json(f, key);
+    assert_string_equal(json_string_value(json_object_get(p, "status")), "open"); /* nothing changed */
+    assert_int_equal(json_array_size(json_object_get(p, "approvals")), 1);
+    json_decref(p);
+    /* and a new proposal to remove it is refused at once */
+    assert_int_equal(propose_remove(f, 51, NULL), CC_ERR_CONFLICT);
+    assert_int_equal(propose_remove(f, 1, NULL), CC_ERR_CONFLICT);
+    /* a node added later does not count: its signatures are not checkpoint signatures */
+    ut_key(52, &added);
+    snprintf(payload, sizeof payload,
+             "{\"action\":\"add\",\"node\":{\"name\":\"node4\",\"id\":\"%s\",\"org\":\"payer\","
+             "\"api\":\"127.0.0.1:7803\",\"raft\":\"127.0.0.1:7903\"}}",
+             cc_hex(added.pk, 32, hex));
+    assert_int_equal(send(f, &f->hospital, "network.propose", payload, first), CC_OK);
+    assert_int_equal(approve_by_payer(f, first), CC_OK);
+    assert_int_equal(node_count(f), 3);
+    assert_int_equal(propose_remove(f, 51, NULL), CC_ERR_CONFLICT);
+    /* while the node added later can go */
+    assert_int_equal(propose_remove(f, 52, first), CC_OK);
+    assert_int_equal(approve_by_payer(f, first), CC_OK);
+    assert_int_equal(node_count(f), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_then_remove_by_majority, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proposers_follow_membership, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_genesis_majority_stays, setup3, teardown),
     };
     return cmocka_run_group_tests_name("network", tests, NULL, NULL);
 }
