@@ -501,7 +501,11 @@ cc_err cc_checkpoints_start(cc_node *node, cc_checkpoints **out, cc_errbuf *eb)
     pthread_cond_init(&cp->cond, &attr);
     pthread_condattr_destroy(&attr);
 
-    for (size_t i = 0; i < g->node_count; i++) {
+    /* A node added at runtime pushes nothing: its signatures do not count
+     * (the signers are the genesis nodes) and every peer would refuse them.
+     * Its auditor still pulls the others'. */
+    bool signer = cc_genesis_node_index(g, node->key.pk) >= 0;
+    for (size_t i = 0; i < g->node_count && signer; i++) {
         if (memcmp(g->nodes[i].pk, node->key.pk, CC_PUBKEY_BYTES) == 0) continue;
         peer *p = &cp->peers[cp->peer_count];
         p->cp = cp;

@@ -115,6 +115,10 @@
 #define REPAIR_FETCH_AT         64   /* missing attachments found before they are fetched */
 #define REPAIR_SCAN_CHUNK       256  /* rec/ records read in one snapshot */
 #define REPAIR_PAUSE_MS         10   /* between two chunks: the scan takes a small part of a core */
+#define LONELY_MS               5000 /* no leader heard this long: ask the peers whether this node was removed */
+#define LONELY_RECHECK_MS       5000 /* and ask again after this long, while no leader is heard */
+#define PROBE_TIMEOUT_MS        2000L
+#define PROBE_ANSWER_MAX        (64u * 1024)
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -162,9 +166,10 @@ typedef struct rr {
     char self_raft[MEMBER_ADDR_MAX]; /* raft address, bound and announced */
     bool joining;                    /* not in genesis: raft is not bootstrapped */
     char raft_dir[PATH_MAX];
-    unsigned snapshot_threshold; /* raft entries between two snapshots */
-    bool snapshot_fixed;         /* config.json set the threshold: no adapting */
-    unsigned snapshot_trailing;  /* entries kept behind one */
+    unsigned snapshot_threshold;     /* raft entries between two snapshots */
+    bool snapshot_fixed;             /* config.json set the threshold: no adapting */
+    unsigned snapshot_trailing;      /* entries kept behind one */
+    char raft_bind[MEMBER_ADDR_MAX]; /* config.json "raft_bind": listen here, not on self_raft ("": there) */
 
     /* loop thread only */
     uv_loop_t loop;
@@ -242,6 +247,9 @@ typedef struct rr {
     bool repair_due;    /* a pass is wanted, from repair_at on */
     bool catching_up;   /* the apply thread is in catch_up (which fetches attachments itself) */
     uint64_t repair_at; /* cc_now_ms */
+    /* the membership probe (repair_main too) */
+    uint64_t leader_seen_ms; /* loop: the last tick that knew a leader (cc_now_ms) */
+    uint64_t probe_at;       /* no probe before this cc_now_ms */
     /* outcome */
     bool halted;
     char halt_reason[256];
@@ -1103,6 +1111,74 @@ static void repair_soon_locked(rr *r, uint64_t delay_ms)
     pthread_cond_broadcast(&r->cond);
 }
 
+/* ---- the membership probe (repair thread) ------------------------------------------------
+ * A node taken out of the raft configuration while it was out of reach (stopped, cut off)
+ * never receives the block that removed it: no leader sends it anything again, so its own
+ * state still says it is a member. When it has heard no leader for LONELY_MS, it asks its
+ * peers for its own record (GET /v1/network/nodes/{id}); when at least one answers and every
+ * peer that answers says "removed", it takes that as its removal: it says so in its status
+ * and log and refuses txs, as if it had applied the block. A peer that still lists it as
+ * active (a partition, a network without a quorum) keeps it a member. Peers are trusted as
+ * far as at start (join.c): a node that is not removed only loses the txs it refuses, and a
+ * restart asks again. */
+
+static bool probe_due_locked(const rr *r, uint64_t now)
+{
+    return !r->removed && now >= r->leader_seen_ms + LONELY_MS && now >= r->probe_at;
+}
+
+/* What peer api says of this node: 1 removed (*at its height), 0 active, -1 no usable answer. */
+static int probe_peer(rr *r, CURL *c, const char *api, uint64_t *at)
+{
+    char url[CATCHUP_URL_MAX], hex[CC_HASH_HEX];
+    cc_peer_answer a = {.max = PROBE_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = r};
+    long status = 0;
+    snprintf(url, sizeof url, "%s%s/v1/network/nodes/%s", strstr(api, "://") ? "" : "http://", api,
+             cc_hex(r->key->pk, CC_PUBKEY_BYTES, hex));
+    CURLcode cr = cc_peer_perform(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
+    json_t *doc =
+        cr == CURLE_OK && status == 200 && a.buf ? cc_json_parse((uint8_t *)a.buf, a.len, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(doc, "status"));
+    json_int_t h = json_integer_value(json_object_get(doc, "removed_at"));
+    int said = !st ? -1 : strcmp(st, "removed") == 0 && h > 0 ? 1 : strcmp(st, "active") == 0 ? 0 : -1;
+    if (said == 1) *at = (uint64_t)h;
+    json_decref(doc);
+    free(a.buf);
+    return said;
+}
+
+static void membership_probe(rr *r, CURL *c)
+{
+    char(*apis)[MEMBER_ADDR_MAX] = calloc(RAFT_MEMBERS_MAX, sizeof *apis);
+    size_t removed = 0, active = 0;
+    uint64_t at = 0;
+    if (!apis) return;
+    size_t n = peer_apis(r, apis, RAFT_MEMBERS_MAX);
+    for (size_t i = 0; i < n && !stopping(r); i++) {
+        uint64_t h = 0;
+        int said = probe_peer(r, c, apis[i], &h);
+        removed += said == 1;
+        active += said == 0;
+        if (said == 1 && h > at) at = h;
+    }
+    free(apis);
+    if (removed == 0 || active > 0) return;
+    pthread_mutex_lock(&r->mu);
+    bool news = !r->removed;
+    if (news) {
+        r->self_removed = r->removed = true;
+        r->removed_at = at;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (news)
+        cc_node_log(CC_LOG_WARN, "raft",
+                    "no leader for %d s, and %zu peer%s say%s this node was removed from the network by "
+                    "governance (block %llu), which it never received: it refuses txs and serves reads of "
+                    "what it has; stop it",
+                    LONELY_MS / 1000, removed, removed == 1 ? "" : "s", removed == 1 ? "s" : "",
+                    (unsigned long long)at);
+}
+
 static void *repair_main(void *arg)
 {
     rr *r = arg;
@@ -1110,22 +1186,30 @@ static void *repair_main(void *arg)
     pthread_mutex_lock(&r->mu);
     for (;;) {
         /* r->cond is broadcast when a pass is asked for, after every apply
-         * item (so also when a catch-up ends) and at stop */
-        while (!r->stop_requested && !r->apply_stop &&
-               (r->catching_up || !r->repair_due || cc_now_ms() < r->repair_at)) {
-            if (r->catching_up || !r->repair_due) {
-                pthread_cond_wait(&r->cond, &r->mu);
-                continue;
-            }
-            uint64_t now = cc_now_ms();
-            const struct timespec until =
-                cc_time_after_ms(CLOCK_REALTIME, r->repair_at > now ? r->repair_at - now : 0);
+         * item (so also when a catch-up ends) and at stop; the probe's
+         * condition is looked at once a second */
+        uint64_t now = cc_now_ms();
+        while (!r->stop_requested && !r->apply_stop && !probe_due_locked(r, now) &&
+               (r->catching_up || !r->repair_due || now < r->repair_at)) {
+            uint64_t wake = now + 1000;
+            if (!r->catching_up && r->repair_due && r->repair_at < wake) wake = r->repair_at;
+            const struct timespec until = cc_time_after_ms(CLOCK_REALTIME, wake - now);
             pthread_cond_timedwait(&r->cond, &r->mu, &until);
+            now = cc_now_ms();
         }
         if (r->stop_requested || r->apply_stop) break;
-        r->repair_due = false;
+        bool probe = probe_due_locked(r, now);
+        if (probe)
+            r->probe_at = now + LONELY_RECHECK_MS;
+        else
+            r->repair_due = false;
         pthread_mutex_unlock(&r->mu);
-        if (c || (c = curl_easy_init())) repair_pass(r, c);
+        if (c || (c = curl_easy_init())) {
+            if (probe)
+                membership_probe(r, c);
+            else
+                repair_pass(r, c);
+        }
         pthread_mutex_lock(&r->mu);
     }
     pthread_mutex_unlock(&r->mu);
@@ -1902,6 +1986,7 @@ static void on_tick(uv_timer_t *t)
     r->state = state;
     r->term = term;
     r->leader_id = leader;
+    if (leader != 0) r->leader_seen_ms = cc_now_ms();
     r->conf_count = c->n < RAFT_MEMBERS_MAX ? c->n : RAFT_MEMBERS_MAX;
     for (unsigned k = 0; k < r->conf_count; k++)
         r->conf[k] = (conf_server){c->servers[k].id, c->servers[k].role};
@@ -2073,6 +2158,11 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
         cc_errf(eb, CC_ERR_IO, "raft TCP transport: %s", raft_strerror(rv));
         goto err_loop;
     }
+    if (r->raft_bind[0] && (rv = raft_uv_tcp_set_bind_address(&r->transport, r->raft_bind)) != 0) {
+        cc_errf(eb, CC_ERR_USAGE, "config.json \"raft_bind\" %s: %s", r->raft_bind, raft_strerror(rv));
+        raft_uv_tcp_close(&r->transport);
+        goto err_loop;
+    }
     r->tcp_listen = r->transport.listen;
     r->tcp_connect = r->transport.connect;
     r->transport.listen = nodelay_listen;
@@ -2119,7 +2209,8 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
         goto err_raft;
     }
     if ((rv = raft_start(&r->raft)) != 0) {
-        cc_errf(eb, CC_ERR_IO, "raft on %s: %s", r->self_raft, raft_errmsg(&r->raft));
+        cc_errf(eb, CC_ERR_IO, "raft on %s: %s", r->raft_bind[0] ? r->raft_bind : r->self_raft,
+                raft_errmsg(&r->raft));
         goto err_raft;
     }
     uv_timer_init(&r->loop, &r->tick);
@@ -2346,7 +2437,11 @@ static void raft_close_impl(cc_consensus *cs)
 
 /* config.json "raft_snapshot_threshold" / "raft_snapshot_trailing" (both
  * optional, positive integers; tests lower them to snapshot often). */
-static cc_err read_snapshot_config(rr *r, const char *node_dir, cc_errbuf *eb)
+/* The raft settings of config.json: "raft_snapshot_threshold" and
+ * "raft_snapshot_trailing" (positive integers), "raft_bind" (host:port to
+ * listen on when it is not the announced raft address, e.g. 0.0.0.0:7900
+ * behind NAT). All optional. */
+static cc_err read_raft_config(rr *r, const char *node_dir, cc_errbuf *eb)
 {
     char path[PATH_MAX + 32];
     uint8_t *buf = NULL;
@@ -2354,6 +2449,7 @@ static cc_err read_snapshot_config(rr *r, const char *node_dir, cc_errbuf *eb)
     r->snapshot_threshold = RAFT_SNAPSHOT_MAX;
     r->snapshot_fixed = false;
     r->snapshot_trailing = RAFT_SNAPSHOT_TRAILING;
+    r->raft_bind[0] = '\0';
     snprintf(path, sizeof path, "%s/config.json", node_dir);
     if (access(path, F_OK) != 0) return CC_OK;
     cc_err rc = cc_file_read(path, RAFT_CONFIG_MAX, &buf, &len, eb);
@@ -2371,6 +2467,14 @@ static cc_err read_snapshot_config(rr *r, const char *node_dir, cc_errbuf *eb)
             *vals[k] = (unsigned)json_integer_value(v);
     }
     r->snapshot_fixed = json_object_get(doc, keys[0]) != NULL;
+    const json_t *bind = json_object_get(doc, "raft_bind");
+    if (rc == CC_OK && bind) {
+        const char *b = json_string_value(bind);
+        if (!b || !strchr(b, ':') || strlen(b) >= sizeof r->raft_bind)
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"raft_bind\" must be \"host:port\"", path);
+        else
+            snprintf(r->raft_bind, sizeof r->raft_bind, "%s", b);
+    }
     json_decref(doc);
     return rc;
 }
@@ -2411,7 +2515,7 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
         goto err;
     }
     if ((rc = cc_mkdirs(r->raft_dir, eb)) != CC_OK) goto err;
-    if ((rc = read_snapshot_config(r, node_dir, eb)) != CC_OK) goto err;
+    if ((rc = read_raft_config(r, node_dir, eb)) != CC_OK) goto err;
 
     cs->mode = "raft";
     cs->impl = r;
@@ -2447,17 +2551,21 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
     r->loop_started = true;
     pthread_mutex_lock(&r->mu);
     repair_soon_locked(r, REPAIR_FIRST_MS);
+    r->leader_seen_ms = cc_now_ms(); /* a start gives raft LONELY_MS to find a leader */
     pthread_mutex_unlock(&r->mu);
     /* optional: without it, attachments missed by a catch-up stay missing */
     r->repair_started = pthread_create(&r->repair_thread, NULL, repair_main, r) == 0;
+    char listen[MEMBER_ADDR_MAX + 32] = "";
+    if (r->raft_bind[0]) snprintf(listen, sizeof listen, " (listening on %s)", r->raft_bind);
     if (r->joining)
-        cc_node_log(CC_LOG_INFO, "raft",
-                    "raft id %llu on %s, joining (not in genesis): waiting for the leader to add this node; "
-                    "state in %s",
-                    (unsigned long long)r->self_id, r->self_raft, r->raft_dir);
+        cc_node_log(
+            CC_LOG_INFO, "raft",
+            "raft id %llu on %s%s, joining (not in genesis): waiting for the leader to add this node; "
+            "state in %s",
+            (unsigned long long)r->self_id, r->self_raft, listen, r->raft_dir);
     else
-        cc_node_log(CC_LOG_INFO, "raft", "raft id %llu on %s, %zu genesis voters, state in %s",
-                    (unsigned long long)r->self_id, r->self_raft, g->node_count, r->raft_dir);
+        cc_node_log(CC_LOG_INFO, "raft", "raft id %llu on %s%s, %zu genesis voters, state in %s",
+                    (unsigned long long)r->self_id, r->self_raft, listen, g->node_count, r->raft_dir);
     return CC_OK;
 
 err_after_apply:

@@ -8,8 +8,12 @@
  * learns the network from a peer, receives the log and reaches the same
  * head; then `propose-remove` + `approve` take it out of the raft
  * configuration and the chain goes on, while node4 says it was removed,
- * refuses txs (503) and serves reads. GET /v1/network and
- * /v1/network/proposals/{txid} are checked along the way.
+ * refuses txs (503) and serves reads. Then node5 joins the same way, is
+ * down while governance removes it, starts again with no peer answering,
+ * and learns its removal from its peers, though it never received that
+ * block.
+ * GET /v1/network and /v1/network/proposals/{txid} are checked along the
+ * way.
  *
  * Tests run in order on one network started by the group setup. Every wait
  * polls with a deadline.
@@ -29,7 +33,10 @@
 #include "support/support.h"
 
 #define GENESIS_NODES  3
-#define ALL_NODES      4
+#define ALL_NODES      4     /* the genesis nodes and node4 */
+#define SLOTS          5     /* ... and node5, after node4 is gone */
+#define NODE5          4     /* node5's index in the cluster */
+#define LONELY_WAIT_MS 30000 /* a node out of raft hears no leader for 5 s, then asks its peers */
 #define NODE_START_MS  20000
 #define LEADER_WAIT_MS 10000
 #define CHANGE_MS      20000 /* a raft configuration change, promotion included */
@@ -37,13 +44,18 @@
 #define CLI_MS         30000
 #define POLL_MS        50
 
+/* A node that is not in the genesis: its directory, key and ports. */
+typedef struct joiner {
+    char *dir, *key_path;
+    int api, raft;
+    cc_key key;
+    char hex[CC_HASH_HEX];
+} joiner;
+
 typedef struct fixture {
-    ct_cluster cl; /* the genesis nodes, then node4 (out[i]: not running) */
-    char *node4_dir;
-    char *admin_key, *payer_key, *node4_key;
-    int node4_api, node4_raft;
-    cc_key node4;
-    char node4_hex[CC_HASH_HEX];
+    ct_cluster cl; /* the genesis nodes, then node4, then node5 (out[i]: not running) */
+    joiner j4, j5;
+    char *admin_key, *payer_key;
     char add_proposal[CC_HASH_HEX];
     uint64_t nonce;
 } fixture;
@@ -133,51 +145,57 @@ static int save_key(const char *path, const cc_key *k)
     return -1;
 }
 
+/* A directory for a node added later: the same genesis, its own key, and
+ * peers to ask (a dead address first, which is skipped, then node2). */
+static int prepare_joiner(const char *name, joiner *j)
+{
+    ct_key(name, &j->key);
+    ct_pk_hex(&j->key, j->hex);
+    j->dir = ct_strf("%s/%s", fx.cl.net.dir, name);
+    j->key_path = ct_strf("%s/node.key", j->dir);
+    j->api = ct_free_port();
+    j->raft = ct_free_port();
+    char *genesis = ct_strf("%s/genesis.json", j->dir);
+    char *config_path = ct_strf("%s/config.json", j->dir);
+    cc_errbuf eb = {{0}};
+    int rc = cc_mkdirs(j->dir, &eb) == CC_OK &&
+                     ct_write_file(genesis, fx.cl.net.genesis, fx.cl.net.genesis_len) == 0
+                 ? save_key(j->key_path, &j->key)
+                 : -1;
+    free(genesis);
+    char *config = ct_strf("{\"name\":\"%s\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
+                           "\"peers\":[\"http://127.0.0.1:%d\",\"127.0.0.1:%d\"]}\n",
+                           name, j->api, j->raft, j->api, fx.cl.net.api_ports[1]);
+    if (rc == 0) rc = ct_write_file(config_path, config, strlen(config));
+    free(config);
+    free(config_path);
+    return rc;
+}
+
 static int group_setup(void **state)
 {
     (void)state;
     memset(&fx, 0, sizeof fx);
-    if (ct_cluster_create(&fx.cl, "member", GENESIS_NODES, ALL_NODES) != 0) return -1;
+    if (ct_cluster_create(&fx.cl, "member", GENESIS_NODES, SLOTS) != 0) return -1;
     fx.cl.poll_ms = POLL_MS;
     fx.admin_key = ct_strf("%s/admin-hospital.key", fx.cl.net.dir);
     fx.payer_key = ct_strf("%s/admin-payer.key", fx.cl.net.dir);
     if (save_key(fx.admin_key, &fx.cl.net.admin) != 0 || save_key(fx.payer_key, &fx.cl.net.payer_admin) != 0)
         return -1;
 
-    /* node4's directory: the same genesis, its own key, peers to ask */
-    ct_key("node4", &fx.node4);
-    ct_pk_hex(&fx.node4, fx.node4_hex);
-    fx.node4_dir = ct_strf("%s/node4", fx.cl.net.dir);
-    fx.node4_key = ct_strf("%s/node.key", fx.node4_dir);
-    fx.node4_api = ct_free_port();
-    fx.node4_raft = ct_free_port();
-    char *genesis = ct_strf("%s/genesis.json", fx.node4_dir);
-    char *config_path = ct_strf("%s/config.json", fx.node4_dir);
-    cc_errbuf eb = {{0}};
-    int rc = cc_mkdirs(fx.node4_dir, &eb) == CC_OK &&
-                     ct_write_file(genesis, fx.cl.net.genesis, fx.cl.net.genesis_len) == 0
-                 ? save_key(fx.node4_key, &fx.node4)
-                 : -1;
-    free(genesis);
-    /* the peers: a dead address first (it is skipped), then node2 */
-    char *config = ct_strf("{\"name\":\"node4\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
-                           "\"peers\":[\"http://127.0.0.1:%d\",\"127.0.0.1:%d\"]}\n",
-                           fx.node4_api, fx.node4_raft, fx.node4_api, fx.cl.net.api_ports[1]);
-    if (rc == 0) rc = ct_write_file(config_path, config, strlen(config));
-    free(config);
-    free(config_path);
-    if (rc != 0) return -1;
-
+    if (prepare_joiner("node4", &fx.j4) != 0 || prepare_joiner("node5", &fx.j5) != 0) return -1;
     return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    free(fx.node4_dir);
+    free(fx.j4.dir);
+    free(fx.j4.key_path);
+    free(fx.j5.dir);
+    free(fx.j5.key_path);
     free(fx.admin_key);
     free(fx.payer_key);
-    free(fx.node4_key);
     ct_cluster_destroy(&fx.cl);
     return 0;
 }
@@ -263,10 +281,10 @@ static void test_cli_usage_and_unreachable(void **state)
     (void)state;
     /* no --org: usage (2); a node nobody runs: unreachable (3) */
     assert_int_equal(ct_cli(NULL, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", "node4",
-                            "--keyfile", fx.node4_key, "--api", "127.0.0.1:1", "--raft", "127.0.0.1:2",
+                            "--keyfile", fx.j4.key_path, "--api", "127.0.0.1:1", "--raft", "127.0.0.1:2",
                             "--node", fx.cl.node[0].url, (char *)NULL),
                      2);
-    char *url = ct_strf("http://127.0.0.1:%d", fx.node4_api);
+    char *url = ct_strf("http://127.0.0.1:%d", fx.j4.api);
     assert_int_equal(ct_cli(NULL, CLI_MS, "network", "members", "--node", url, (char *)NULL), 3);
     assert_int_equal(
         ct_cli(NULL, CLI_MS, "network", "approve", "--key", fx.payer_key, "--proposal", "12", (char *)NULL),
@@ -278,10 +296,10 @@ static void test_add_takes_two_organisations(void **state)
 {
     (void)state;
     char api[32], raft[32], *out = NULL;
-    snprintf(api, sizeof api, "127.0.0.1:%d", fx.node4_api);
-    snprintf(raft, sizeof raft, "127.0.0.1:%d", fx.node4_raft);
+    snprintf(api, sizeof api, "127.0.0.1:%d", fx.j4.api);
+    snprintf(raft, sizeof raft, "127.0.0.1:%d", fx.j4.raft);
     int rc = ct_cli(&out, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", "node4",
-                    "--keyfile", fx.node4_key, "--org", "payer", "--api", api, "--raft", raft, "--node",
+                    "--keyfile", fx.j4.key_path, "--org", "payer", "--api", api, "--raft", raft, "--node",
                     fx.cl.node[1].url, (char *)NULL);
     if (rc != 0) fprintf(stderr, "propose-add: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
@@ -296,7 +314,7 @@ static void test_add_takes_two_organisations(void **state)
     assert_string_equal(ct_json_str(p, "status"), "open");
     assert_int_equal(json_array_size(json_object_get(p, "approvals")), 1);
     json_decref(p);
-    json_t *rec = network_node(0, fx.node4_hex, NULL);
+    json_t *rec = network_node(0, fx.j4.hex, NULL);
     assert_null(rec);
     /* listed among the open proposals, by the API and by the CLI */
     expect_listed(1, "?status=open", fx.add_proposal, "open", "1 open proposal");
@@ -328,7 +346,7 @@ static void test_add_takes_two_organisations(void **state)
     /* no longer open; listed as approved */
     expect_listed(0, "?status=open", fx.add_proposal, NULL, "No open proposals.");
     expect_listed(2, "", fx.add_proposal, "approved", "No open proposals.");
-    rec = network_node(0, fx.node4_hex, &net);
+    rec = network_node(0, fx.j4.hex, &net);
     assert_non_null(rec);
     assert_string_equal(ct_json_str(rec, "status"), "active");
     assert_string_equal(ct_json_str(rec, "org"), "payer");
@@ -354,7 +372,7 @@ static void test_add_takes_two_organisations(void **state)
 static void test_joined_node_reaches_the_same_head(void **state)
 {
     (void)state;
-    if (ct_node_start(&fx.cl.node[3], fx.node4_dir, fx.node4_api, 0, 0, NODE_START_MS) != 0)
+    if (ct_node_start(&fx.cl.node[3], fx.j4.dir, fx.j4.api, 0, 0, NODE_START_MS) != 0)
         ct_cluster_dump_logs(&fx.cl);
     fx.cl.out[3] = false;
     assert_true(ct_node_alive(&fx.cl.node[3]));
@@ -387,7 +405,7 @@ static void test_joined_node_reaches_the_same_head(void **state)
     if (signed_height < h) ct_cluster_dump_logs(&fx.cl);
     assert_true(signed_height >= h);
 
-    json_t *rec = network_node(3, fx.node4_hex, NULL);
+    json_t *rec = network_node(3, fx.j4.hex, NULL);
     assert_non_null(rec);
     assert_string_equal(ct_json_str(rec, "raft_role"), "voter");
     json_decref(rec);
@@ -420,12 +438,12 @@ static void test_leader_loss_with_four_voters(void **state)
     assert_true(ok);
 }
 
-static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
+/* Governance removes the node id: the payer admin proposes, the hospital's approves. */
+static void remove_by_governance(const char *id)
 {
-    (void)state;
     char *out = NULL, txid[CC_HASH_HEX];
-    int rc = ct_cli(&out, CLI_MS, "network", "propose-remove", "--key", fx.payer_key, "--id", fx.node4_hex,
-                    "--node", fx.cl.node[0].url, (char *)NULL);
+    int rc = ct_cli(&out, CLI_MS, "network", "propose-remove", "--key", fx.payer_key, "--id", id, "--node",
+                    fx.cl.node[0].url, (char *)NULL);
     if (rc != 0) fprintf(stderr, "propose-remove: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
     assert_true(proposal_of(out, txid));
@@ -435,14 +453,53 @@ static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
     if (rc != 0) fprintf(stderr, "approve: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
     free(out);
+}
+
+/* POST /v1/tx to node i is refused with 503: it was removed. */
+static void expect_txs_refused(int i)
+{
+    cc_tx tx;
+    ct_resp r;
+    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
+    char *url = ct_strf("%s/v1/tx", fx.cl.node[i].url);
+    assert_int_equal(ct_post(url, "application/octet-stream", tx.raw, tx.raw_len, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(ct_resp_error_code(&r), "unreachable");
+    assert_non_null(strstr(r.body, "removed from the network"));
+    ct_resp_free(&r);
+    free(url);
+    cc_tx_free(&tx);
+}
+
+/* Poll node i's status until it says removed; its status (caller decrefs), or NULL. */
+static json_t *wait_told_removed(int i, unsigned timeout_ms)
+{
+    uint64_t deadline = ct_now_ms() + timeout_ms;
+    json_t *st = NULL;
+    for (;;) {
+        json_decref(st);
+        st = get_json(i, "/v1/status", NULL);
+        if (json_is_true(json_object_get(st, "removed"))) return st;
+        if (ct_now_ms() >= deadline) break;
+        ct_sleep_ms(POLL_MS);
+    }
+    json_decref(st);
+    return NULL;
+}
+
+static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
+{
+    (void)state;
+    int rc;
+    remove_by_governance(fx.j4.hex);
 
     bool ok = wait_raft_config(GENESIS_NODES, GENESIS_NODES, CHANGE_MS);
     if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
     /* no longer listed; its record stays, by id */
-    json_t *rec = network_node(0, fx.node4_hex, NULL);
+    json_t *rec = network_node(0, fx.j4.hex, NULL);
     assert_null(rec);
-    char *path = ct_strf("/v1/network/nodes/%s", fx.node4_hex);
+    char *path = ct_strf("/v1/network/nodes/%s", fx.j4.hex);
     rec = get_json(0, path, NULL);
     free(path);
     assert_non_null(rec);
@@ -454,31 +511,13 @@ static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
 
     /* node4 applied the block that removed it: it says so, refuses txs with
      * the reason, and still serves reads */
-    json_t *st = NULL;
-    uint64_t deadline = ct_now_ms() + CHANGE_MS;
-    bool told = false;
-    while (!told && ct_now_ms() < deadline) {
-        json_decref(st);
-        st = get_json(3, "/v1/status", NULL);
-        told = json_is_true(json_object_get(st, "removed"));
-        if (!told) ct_sleep_ms(POLL_MS);
-    }
-    if (!told) ct_cluster_dump_logs(&fx.cl);
-    assert_true(told);
+    json_t *st = wait_told_removed(3, CHANGE_MS);
+    if (!st) ct_cluster_dump_logs(&fx.cl);
+    assert_non_null(st);
     assert_int_equal(ct_json_int(st, "removed_at"), removed_at);
     assert_true(ct_json_int(st, "height") >= removed_at);
     json_decref(st);
-    cc_tx tx;
-    ct_resp r;
-    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
-    char *url = ct_strf("%s/v1/tx", fx.cl.node[3].url);
-    assert_int_equal(ct_post(url, "application/octet-stream", tx.raw, tx.raw_len, &r), 0);
-    assert_int_equal(r.status, 503);
-    assert_string_equal(ct_resp_error_code(&r), "unreachable");
-    assert_non_null(strstr(r.body, "removed from the network"));
-    ct_resp_free(&r);
-    free(url);
-    cc_tx_free(&tx);
+    expect_txs_refused(3);
     json_t *blocks = get_json(3, "/v1/blocks?limit=1", NULL);
     assert_non_null(blocks);
     json_decref(blocks);
@@ -496,8 +535,81 @@ static void test_removed_node_leaves_raft_and_the_chain_goes_on(void **state)
     assert_true(ok);
 
     /* a removed node that starts again is told so */
-    rc = ct_node_start(&fx.cl.node[3], fx.node4_dir, fx.node4_api, 0, 0, 3000);
+    rc = ct_node_start(&fx.cl.node[3], fx.j4.dir, fx.j4.api, 0, 0, 3000);
     assert_int_not_equal(rc, 0);
+}
+
+/* node5 joins, is killed, and governance removes it meanwhile. It comes
+ * back cut off: its config.json names no peer that answers (so its own
+ * state, which still lists it, lets it start) and makes it listen for raft
+ * on another port than the one the others dial ("raft_bind"), as if a
+ * firewall stood in between. No leader ever reaches it, so it never
+ * receives the block that removed it; its peers tell it. */
+static void test_node_removed_while_away_learns_it_from_its_peers(void **state)
+{
+    (void)state;
+    char api[32], raft[32], *out = NULL, txid[CC_HASH_HEX];
+    snprintf(api, sizeof api, "127.0.0.1:%d", fx.j5.api);
+    snprintf(raft, sizeof raft, "127.0.0.1:%d", fx.j5.raft);
+    int rc = ct_cli(&out, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", "node5",
+                    "--keyfile", fx.j5.key_path, "--org", "payer", "--api", api, "--raft", raft, "--node",
+                    fx.cl.node[1].url, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "propose-add: %s\n", out ? out : "");
+    assert_int_equal(rc, 0);
+    assert_true(proposal_of(out, txid));
+    free(out);
+    rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.payer_key, "--proposal", txid, "--node",
+                fx.cl.node[2].url, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "approve: %s\n", out ? out : "");
+    assert_int_equal(rc, 0);
+    free(out);
+    if (ct_node_start(&fx.cl.node[NODE5], fx.j5.dir, fx.j5.api, 0, 0, NODE_START_MS) != 0)
+        ct_cluster_dump_logs(&fx.cl);
+    fx.cl.out[NODE5] = false;
+    bool ok = wait_raft_config(GENESIS_NODES + 1, GENESIS_NODES + 1, CHANGE_MS + 30000);
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
+    assert_true(ok);
+    assert_true(commit_note_via(NODE5));
+
+    /* away while removed */
+    ct_cluster_stop_node(&fx.cl, NODE5, SIGKILL, 20000);
+    remove_by_governance(fx.j5.hex);
+    ok = wait_raft_config(GENESIS_NODES, GENESIS_NODES, CHANGE_MS);
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
+    assert_true(ok);
+    char *path = ct_strf("/v1/network/nodes/%s", fx.j5.hex);
+    json_t *rec = get_json(0, path, NULL);
+    free(path);
+    assert_string_equal(ct_json_str(rec, "status"), "removed");
+    int64_t removed_at = ct_json_int(rec, "removed_at");
+    json_decref(rec);
+
+    /* back, cut off (a "raft_bind" that is not host:port stops the start) */
+    char *config_path = ct_strf("%s/config.json", fx.j5.dir);
+    char *bad =
+        ct_strf("{\"name\":\"node5\",\"api\":\"%s\",\"raft\":\"%s\",\"raft_bind\":\"nowhere\"}\n", api, raft);
+    assert_int_equal(ct_write_file(config_path, bad, strlen(bad)), 0);
+    free(bad);
+    assert_int_not_equal(ct_node_start(&fx.cl.node[NODE5], fx.j5.dir, fx.j5.api, 0, 0, 3000), 0);
+    char *config = ct_strf("{\"name\":\"node5\",\"api\":\"%s\",\"raft\":\"%s\",\"peers\":[\"127.0.0.1:%d\"],"
+                           "\"raft_bind\":\"127.0.0.1:%d\"}\n",
+                           api, raft, fx.j5.api, ct_free_port());
+    assert_int_equal(ct_write_file(config_path, config, strlen(config)), 0);
+    free(config);
+    free(config_path);
+    assert_int_equal(ct_node_start(&fx.cl.node[NODE5], fx.j5.dir, fx.j5.api, 0, 0, NODE_START_MS), 0);
+    fx.cl.out[NODE5] = false;
+    json_t *st = wait_told_removed(NODE5, LONELY_WAIT_MS);
+    if (!st) ct_cluster_dump_logs(&fx.cl);
+    assert_non_null(st);
+    fprintf(stderr, "node5, at height %lld, says it was removed at %lld\n",
+            (long long)ct_json_int(st, "height"), (long long)ct_json_int(st, "removed_at"));
+    assert_int_equal(ct_json_int(st, "removed_at"), removed_at);
+    if (ct_json_int(st, "height") >= removed_at) ct_cluster_dump_logs(&fx.cl);
+    assert_true(ct_json_int(st, "height") < removed_at); /* told by its peers, not by the block */
+    json_decref(st);
+    expect_txs_refused(NODE5);
+    assert_int_equal(ct_cluster_stop_node(&fx.cl, NODE5, SIGTERM, 20000), 0);
 }
 
 static void test_verify_chain_on_every_node(void **state)
@@ -516,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_joined_node_reaches_the_same_head),
         cmocka_unit_test(test_leader_loss_with_four_voters),
         cmocka_unit_test(test_removed_node_leaves_raft_and_the_chain_goes_on),
+        cmocka_unit_test(test_node_removed_while_away_learns_it_from_its_peers),
         cmocka_unit_test(test_verify_chain_on_every_node),
     };
     return cmocka_run_group_tests_name("membership", tests, group_setup, group_teardown);
