@@ -163,7 +163,7 @@ typedef struct rr {
     const cc_genesis *g;
     cc_consensus_hooks hooks;
     uint64_t self_id;                /* raft id (cc_raft_id_of) */
-    char self_raft[MEMBER_ADDR_MAX]; /* raft address, bound and announced */
+    char self_raft[MEMBER_ADDR_MAX]; /* raft address, announced (and bound, unless raft_bind) */
     bool joining;                    /* not in genesis: raft is not bootstrapped */
     char raft_dir[PATH_MAX];
     unsigned snapshot_threshold;     /* raft entries between two snapshots */
@@ -2435,12 +2435,10 @@ static void raft_close_impl(cc_consensus *cs)
     cs->impl = NULL;
 }
 
-/* config.json "raft_snapshot_threshold" / "raft_snapshot_trailing" (both
- * optional, positive integers; tests lower them to snapshot often). */
-/* The raft settings of config.json: "raft_snapshot_threshold" and
- * "raft_snapshot_trailing" (positive integers), "raft_bind" (host:port to
- * listen on when it is not the announced raft address, e.g. 0.0.0.0:7900
- * behind NAT). All optional. */
+/* The raft settings of config.json, all optional: "raft_snapshot_threshold"
+ * and "raft_snapshot_trailing" (positive integers; tests lower them to
+ * snapshot often), "raft_bind" (host:port to listen on when it is not the
+ * announced raft address, e.g. 0.0.0.0:7900 behind NAT). */
 static cc_err read_raft_config(rr *r, const char *node_dir, cc_errbuf *eb)
 {
     char path[PATH_MAX + 32];
