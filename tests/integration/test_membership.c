@@ -438,21 +438,34 @@ static void test_leader_loss_with_four_voters(void **state)
     assert_true(ok);
 }
 
+/* A `carechain network propose-*` run (rc, out) succeeded: its proposal's txid into txid. */
+static void proposed(const char *what, int rc, char *out, char txid[CC_HASH_HEX])
+{
+    if (rc != 0) fprintf(stderr, "%s: %s\n", what, out ? out : "");
+    assert_int_equal(rc, 0);
+    assert_true(proposal_of(out, txid));
+    free(out);
+}
+
+/* `carechain network approve` of txid with key, through node i. */
+static void approve_with(const char *key, const char *txid, int i)
+{
+    char *out = NULL;
+    int rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", key, "--proposal", txid, "--node",
+                    fx.cl.node[i].url, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "approve: %s\n", out ? out : "");
+    assert_int_equal(rc, 0);
+    free(out);
+}
+
 /* Governance removes the node id: the payer admin proposes, the hospital's approves. */
 static void remove_by_governance(const char *id)
 {
     char *out = NULL, txid[CC_HASH_HEX];
     int rc = ct_cli(&out, CLI_MS, "network", "propose-remove", "--key", fx.payer_key, "--id", id, "--node",
                     fx.cl.node[0].url, (char *)NULL);
-    if (rc != 0) fprintf(stderr, "propose-remove: %s\n", out ? out : "");
-    assert_int_equal(rc, 0);
-    assert_true(proposal_of(out, txid));
-    free(out);
-    rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.admin_key, "--proposal", txid, "--node",
-                fx.cl.node[1].url, (char *)NULL);
-    if (rc != 0) fprintf(stderr, "approve: %s\n", out ? out : "");
-    assert_int_equal(rc, 0);
-    free(out);
+    proposed("propose-remove", rc, out, txid);
+    approve_with(fx.admin_key, txid, 1);
 }
 
 /* POST /v1/tx to node i is refused with 503: it was removed. */
@@ -554,15 +567,8 @@ static void test_node_removed_while_away_learns_it_from_its_peers(void **state)
     int rc = ct_cli(&out, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", "node5",
                     "--keyfile", fx.j5.key_path, "--org", "payer", "--api", api, "--raft", raft, "--node",
                     fx.cl.node[1].url, (char *)NULL);
-    if (rc != 0) fprintf(stderr, "propose-add: %s\n", out ? out : "");
-    assert_int_equal(rc, 0);
-    assert_true(proposal_of(out, txid));
-    free(out);
-    rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.payer_key, "--proposal", txid, "--node",
-                fx.cl.node[2].url, (char *)NULL);
-    if (rc != 0) fprintf(stderr, "approve: %s\n", out ? out : "");
-    assert_int_equal(rc, 0);
-    free(out);
+    proposed("propose-add", rc, out, txid);
+    approve_with(fx.payer_key, txid, 2);
     if (ct_node_start(&fx.cl.node[NODE5], fx.j5.dir, fx.j5.api, 0, 0, NODE_START_MS) != 0)
         ct_cluster_dump_logs(&fx.cl);
     fx.cl.out[NODE5] = false;
