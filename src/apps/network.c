@@ -117,23 +117,32 @@ static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
     return cc_errf(eb, CC_ERR_INVALID, "\"action\" must be \"add\" or \"remove\"");
 }
 
+/* Whether cfg's node list holds the hex id. */
+static bool config_has(const json_t *cfg, const char *id)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(cfg, "nodes"), i, v)
+    {
+        if (strcmp(json_string_value(v), id) == 0) return true;
+    }
+    return false;
+}
+
 /* Refuse removing node id from cfg's set when fewer than a majority of the
  * genesis nodes would remain in it (see the top of this file). */
 static cc_err genesis_majority_stays(cc_exec_ctx *ctx, const json_t *cfg, const char *id)
 {
     const cc_genesis *g = ctx->genesis;
-    size_t need = g->node_count / 2 + 1, left = 0, i;
+    size_t need = g->node_count / 2 + 1, left = 0;
     bool is_genesis = false;
-    const json_t *v;
     for (size_t k = 0; k < g->node_count; k++) {
         char hex[CC_HASH_HEX];
         cc_hex(g->nodes[k].pk, CC_PUBKEY_BYTES, hex);
-        if (strcmp(hex, id) == 0) {
+        if (strcmp(hex, id) == 0)
             is_genesis = true;
-            continue;
-        }
-        json_array_foreach(json_object_get(cfg, "nodes"), i, v) left +=
-            strcmp(json_string_value(v), hex) == 0;
+        else
+            left += config_has(cfg, hex);
     }
     if (!is_genesis || left >= need) return CC_OK;
     return cc_errf(ctx->eb, CC_ERR_CONFLICT,
@@ -242,11 +251,8 @@ static cc_err propose_apply(cc_exec_ctx *ctx)
     } else {
         const char *id = json_string_value(json_object_get(p, "id"));
         if ((rc = config_read(ctx, &cfg)) != CC_OK) return rc;
-        json_t *nodes = json_object_get(cfg, "nodes");
-        size_t i, count = json_array_size(nodes);
-        bool found = false;
-        json_t *v;
-        json_array_foreach(nodes, i, v) found = found || strcmp(json_string_value(v), id) == 0;
+        size_t count = json_array_size(json_object_get(cfg, "nodes"));
+        bool found = config_has(cfg, id);
         rc = found && count > 1 ? genesis_majority_stays(ctx, cfg, id) : CC_OK;
         json_decref(cfg);
         if (!found) return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "%.12s… is not a node of this network", id);
