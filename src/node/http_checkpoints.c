@@ -72,11 +72,11 @@ static cc_err decode_item(cc_chain *c, const json_t *o, size_t k, posted *p, cc_
 }
 
 /* Compare item k with this node's block at its height (p->mine,
- * p->differs) and check
- * the signatures that decide what happens to it; on refusal, the error
- * and eb. The same block was verified when this node applied it, so only
- * the checkpoint signature is checked over it; a different block must
- * also be signed by a genesis node before it can count as equivocation. */
+ * p->differs) and check the signatures that decide what happens to it; on
+ * refusal, the error and eb. The same block was verified when this node
+ * applied it, so only the checkpoint signature is checked over it; a
+ * different block must also be signed by a genesis node before it can
+ * count as equivocation. */
 static cc_err check_item(cc_chain *c, size_t k, posted *p, cc_errbuf *eb)
 {
     cc_header mine;
