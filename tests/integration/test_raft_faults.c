@@ -496,7 +496,7 @@ static void test_partition_minority_commits_nothing(void **state)
     int64_t major_term = ct_json_int(st, "term");
     json_decref(st);
     /* long enough for the cut node to have timed out several elections
-     * (RAFT_ELECTION_MS 1 s): without pre-vote each would raise its term */
+     * (600-1200 ms each): without pre-vote each would raise its term */
     ct_sleep_ms(ISOLATED_MS);
 
     /* heal: it converges on the majority's chain */
