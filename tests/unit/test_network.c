@@ -54,6 +54,35 @@ static cc_err send(fixture *f, const cc_key *k, const char *type, const char *pa
     return (cc_err)r.code;
 }
 
+/* network.propose by `by` of adding the node with key node_pk to org (the
+ * proposal's txid into prop, which may be NULL); the tx's result. */
+static cc_err propose_add(fixture *f, const cc_key *by, const uint8_t node_pk[32], const char *org,
+                          uint8_t prop[32])
+{
+    char hex[CC_HASH_HEX], payload[400];
+    snprintf(payload, sizeof payload,
+             "{\"action\":\"add\",\"node\":{\"name\":\"added\",\"id\":\"%s\",\"org\":\"%s\","
+             "\"api\":\"127.0.0.1:7801\",\"raft\":\"127.0.0.1:7901\"}}",
+             cc_hex(node_pk, 32, hex), org);
+    return send(f, by, "network.propose", payload, prop);
+}
+
+/* network.propose by `by` of removing the node with key node_pk. */
+static cc_err propose_remove(fixture *f, const cc_key *by, const uint8_t node_pk[32], uint8_t prop[32])
+{
+    char hex[CC_HASH_HEX], payload[200];
+    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", cc_hex(node_pk, 32, hex));
+    return send(f, by, "network.propose", payload, prop);
+}
+
+/* network.approve of proposal prop by `by`. */
+static cc_err approve(fixture *f, const cc_key *by, const uint8_t prop[32])
+{
+    char hex[CC_HASH_HEX], payload[100];
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, hex));
+    return send(f, by, "network.approve", payload, NULL);
+}
+
 static json_t *state_json(fixture *f, const char *key)
 {
     char *v = NULL;
@@ -76,25 +105,21 @@ static void test_add_then_remove_by_majority(void **state)
 {
     fixture *f = *state;
     cc_key newnode;
-    char hex[CC_HASH_HEX], payload[400], prop_hex[CC_HASH_HEX], key[100];
+    char hex[CC_HASH_HEX], prop_hex[CC_HASH_HEX], key[100];
     uint8_t prop[32];
     ut_key(40, &newnode);
     cc_hex(newnode.pk, 32, hex);
     assert_int_equal(node_count(f), 1);
 
-    snprintf(payload, sizeof payload,
-             "{\"action\":\"add\",\"node\":{\"name\":\"node2\",\"id\":\"%s\",\"org\":\"payer\","
-             "\"api\":\"127.0.0.1:7801\",\"raft\":\"127.0.0.1:7901\"}}",
-             hex);
-    assert_int_equal(send(f, &f->hospital, "network.propose", payload, prop), CC_OK);
+    assert_int_equal(propose_add(f, &f->hospital, newnode.pk, "payer", prop), CC_OK);
     assert_int_equal(node_count(f), 1); /* 1 of 2 organisations: not yet */
     json_t *id = NULL;
     assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_ERR_NOT_FOUND);
 
     /* the same organisation approving again does not count */
-    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, prop_hex));
-    assert_int_equal(send(f, &f->hospital, "network.approve", payload, NULL), CC_ERR_CONFLICT);
-    assert_int_equal(send(f, &f->payer, "network.approve", payload, NULL), CC_OK);
+    cc_hex(prop, 32, prop_hex);
+    assert_int_equal(approve(f, &f->hospital, prop), CC_ERR_CONFLICT);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
     assert_int_equal(node_count(f), 2);
     assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_OK);
     assert_string_equal(json_string_value(json_object_get(id, "role")), "node");
@@ -104,14 +129,12 @@ static void test_add_then_remove_by_majority(void **state)
     assert_string_equal(json_string_value(json_object_get(p, "status")), "approved");
     json_decref(p);
     /* a closed proposal takes no more approvals */
-    assert_int_equal(send(f, &f->payer, "network.approve", payload, NULL), CC_ERR_CONFLICT);
+    assert_int_equal(approve(f, &f->payer, prop), CC_ERR_CONFLICT);
 
     /* removal: proposed by the payer, approved by the hospital */
-    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", hex);
-    assert_int_equal(send(f, &f->payer, "network.propose", payload, prop), CC_OK);
+    assert_int_equal(propose_remove(f, &f->payer, newnode.pk, prop), CC_OK);
     assert_int_equal(node_count(f), 2);
-    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, prop_hex));
-    assert_int_equal(send(f, &f->hospital, "network.approve", payload, NULL), CC_OK);
+    assert_int_equal(approve(f, &f->hospital, prop), CC_OK);
     assert_int_equal(node_count(f), 1);
     assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_OK);
     assert_string_equal(json_string_value(json_object_get(id, "status")), "revoked");
@@ -145,24 +168,15 @@ static void test_proposers_follow_membership(void **state)
 {
     fixture *f = *state;
     cc_key newnode;
-    char hex[CC_HASH_HEX], payload[400], prop_hex[CC_HASH_HEX];
     uint8_t prop[32];
     ut_key(40, &newnode);
-    cc_hex(newnode.pk, 32, hex);
     assert_int_equal(apply_from(f, &newnode), CC_ERR_VERIFY); /* not a node yet */
-    snprintf(payload, sizeof payload,
-             "{\"action\":\"add\",\"node\":{\"name\":\"node2\",\"id\":\"%s\",\"org\":\"payer\","
-             "\"api\":\"127.0.0.1:7801\",\"raft\":\"127.0.0.1:7901\"}}",
-             hex);
-    assert_int_equal(send(f, &f->payer, "network.propose", payload, prop), CC_OK);
-    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, prop_hex));
-    assert_int_equal(send(f, &f->hospital, "network.approve", payload, NULL), CC_OK);
+    assert_int_equal(propose_add(f, &f->payer, newnode.pk, "payer", prop), CC_OK);
+    assert_int_equal(approve(f, &f->hospital, prop), CC_OK);
     assert_int_equal(apply_from(f, &newnode), CC_OK);
     assert_int_equal(apply_from(f, &f->node), CC_OK);
-    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", hex);
-    assert_int_equal(send(f, &f->hospital, "network.propose", payload, prop), CC_OK);
-    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, prop_hex));
-    assert_int_equal(send(f, &f->payer, "network.approve", payload, NULL), CC_OK);
+    assert_int_equal(propose_remove(f, &f->hospital, newnode.pk, prop), CC_OK);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
     assert_int_equal(apply_from(f, &newnode), CC_ERR_VERIFY);
 }
 
@@ -171,32 +185,22 @@ static void test_refusals(void **state)
     fixture *f = *state;
     char hex[CC_HASH_HEX], payload[400];
     cc_key clin;
+    const uint8_t no_proposal[32] = {[31] = 7};
     /* the last node cannot go */
-    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", cc_hex(f->node.pk, 32, hex));
-    assert_int_equal(send(f, &f->hospital, "network.propose", payload, NULL), CC_ERR_CONFLICT);
+    assert_int_equal(propose_remove(f, &f->hospital, f->node.pk, NULL), CC_ERR_CONFLICT);
     /* an existing identity's key cannot become a node */
-    snprintf(payload, sizeof payload,
-             "{\"action\":\"add\",\"node\":{\"name\":\"n\",\"id\":\"%s\",\"org\":\"payer\",\"api\":\"a:1\","
-             "\"raft\":\"a:2\"}}",
-             cc_hex(f->payer.pk, 32, hex));
-    assert_int_equal(send(f, &f->hospital, "network.propose", payload, NULL), CC_ERR_CONFLICT);
+    assert_int_equal(propose_add(f, &f->hospital, f->payer.pk, "payer", NULL), CC_ERR_CONFLICT);
     /* unknown organisation, unknown proposal, bad action, missing fields */
     ut_key(41, &clin);
-    snprintf(payload, sizeof payload,
-             "{\"action\":\"add\",\"node\":{\"name\":\"n\",\"id\":\"%s\",\"org\":\"nowhere\",\"api\":\"a:1\","
-             "\"raft\":\"a:2\"}}",
-             cc_hex(clin.pk, 32, hex));
-    assert_int_equal(send(f, &f->hospital, "network.propose", payload, NULL), CC_ERR_NOT_FOUND);
-    snprintf(payload, sizeof payload, "{\"proposal\":\"%064d\"}", 7);
-    assert_int_equal(send(f, &f->hospital, "network.approve", payload, NULL), CC_ERR_NOT_FOUND);
+    assert_int_equal(propose_add(f, &f->hospital, clin.pk, "nowhere", NULL), CC_ERR_NOT_FOUND);
+    assert_int_equal(approve(f, &f->hospital, no_proposal), CC_ERR_NOT_FOUND);
     assert_int_equal(send(f, &f->hospital, "network.propose", "{\"action\":\"rename\"}", NULL),
                      CC_ERR_INVALID);
     assert_int_equal(send(f, &f->hospital, "network.propose", "{\"action\":\"add\"}", NULL), CC_ERR_INVALID);
     /* only admins govern */
     snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"role\":\"clinician\"}", cc_hex(clin.pk, 32, hex));
     assert_int_equal(send(f, &f->hospital, "member.register", payload, NULL), CC_OK);
-    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", cc_hex(f->node.pk, 32, hex));
-    assert_int_equal(send(f, &clin, "network.propose", payload, NULL), CC_ERR_FORBIDDEN);
+    assert_int_equal(propose_remove(f, &clin, f->node.pk, NULL), CC_ERR_FORBIDDEN);
     assert_int_equal(node_count(f), 1);
 }
 
@@ -236,21 +240,12 @@ static int setup3(void **state)
     return 0;
 }
 
-/* Propose removing the node of key seed i; its result, and the proposal. */
-static cc_err propose_remove(fixture *f, int i, uint8_t prop[32])
+/* Propose removing the node of key seed i, as the hospital's admin. */
+static cc_err remove_seed(fixture *f, int i, uint8_t prop[32])
 {
     cc_key k;
-    char hex[CC_HASH_HEX], payload[200];
     ut_key(i, &k);
-    snprintf(payload, sizeof payload, "{\"action\":\"remove\",\"id\":\"%s\"}", cc_hex(k.pk, 32, hex));
-    return send(f, &f->hospital, "network.propose", payload, prop);
-}
-
-static cc_err approve_by_payer(fixture *f, const uint8_t prop[32])
-{
-    char hex[CC_HASH_HEX], payload[100];
-    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, hex));
-    return send(f, &f->payer, "network.approve", payload, NULL);
+    return propose_remove(f, &f->hospital, k.pk, prop);
 }
 
 /* Checkpoints count genesis nodes' signatures only: a removal that would
@@ -260,14 +255,14 @@ static void test_genesis_majority_stays(void **state)
     fixture *f = *state;
     uint8_t first[32], second[32];
     cc_key added;
-    char hex[CC_HASH_HEX], payload[400];
+    char hex[CC_HASH_HEX];
     /* both proposals are fine on their own; the first to take effect wins */
-    assert_int_equal(propose_remove(f, 50, first), CC_OK);
-    assert_int_equal(propose_remove(f, 51, second), CC_OK);
+    assert_int_equal(remove_seed(f, 50, first), CC_OK);
+    assert_int_equal(remove_seed(f, 51, second), CC_OK);
     assert_int_equal(node_count(f), 3);
-    assert_int_equal(approve_by_payer(f, first), CC_OK);
+    assert_int_equal(approve(f, &f->payer, first), CC_OK);
     assert_int_equal(node_count(f), 2);
-    assert_int_equal(approve_by_payer(f, second), CC_ERR_CONFLICT);
+    assert_int_equal(approve(f, &f->payer, second), CC_ERR_CONFLICT);
     assert_int_equal(node_count(f), 2);
     char key[100];
     snprintf(key, sizeof key, "netprop/%s", cc_hex(second, 32, hex));
@@ -276,21 +271,17 @@ static void test_genesis_majority_stays(void **state)
     assert_int_equal(json_array_size(json_object_get(p, "approvals")), 1);
     json_decref(p);
     /* and a new proposal to remove it is refused at once */
-    assert_int_equal(propose_remove(f, 51, NULL), CC_ERR_CONFLICT);
-    assert_int_equal(propose_remove(f, 1, NULL), CC_ERR_CONFLICT);
+    assert_int_equal(remove_seed(f, 51, NULL), CC_ERR_CONFLICT);
+    assert_int_equal(remove_seed(f, 1, NULL), CC_ERR_CONFLICT);
     /* a node added later does not count: its signatures are not checkpoint signatures */
     ut_key(52, &added);
-    snprintf(payload, sizeof payload,
-             "{\"action\":\"add\",\"node\":{\"name\":\"node4\",\"id\":\"%s\",\"org\":\"payer\","
-             "\"api\":\"127.0.0.1:7803\",\"raft\":\"127.0.0.1:7903\"}}",
-             cc_hex(added.pk, 32, hex));
-    assert_int_equal(send(f, &f->hospital, "network.propose", payload, first), CC_OK);
-    assert_int_equal(approve_by_payer(f, first), CC_OK);
+    assert_int_equal(propose_add(f, &f->hospital, added.pk, "payer", first), CC_OK);
+    assert_int_equal(approve(f, &f->payer, first), CC_OK);
     assert_int_equal(node_count(f), 3);
-    assert_int_equal(propose_remove(f, 51, NULL), CC_ERR_CONFLICT);
+    assert_int_equal(remove_seed(f, 51, NULL), CC_ERR_CONFLICT);
     /* while the node added later can go */
-    assert_int_equal(propose_remove(f, 52, first), CC_OK);
-    assert_int_equal(approve_by_payer(f, first), CC_OK);
+    assert_int_equal(remove_seed(f, 52, first), CC_OK);
+    assert_int_equal(approve(f, &f->payer, first), CC_OK);
     assert_int_equal(node_count(f), 2);
 }
 
