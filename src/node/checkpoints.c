@@ -287,8 +287,7 @@ static json_t *pull_sigs(cc_checkpoints *cp, CURL *c, const char *api, uint64_t 
     cc_peer_answer a = {.max = CKPT_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = cp};
     long status = 0;
     json_t *doc = NULL;
-    snprintf(url, sizeof url, "%s%s/v1/checkpoint/signatures?height=%llu",
-             strstr(api, "://") ? "" : "http://", api, (unsigned long long)height);
+    cc_peer_url(url, sizeof url, api, "/v1/checkpoint/signatures?height=%llu", (unsigned long long)height);
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     if (cc_peer_perform(c, url, CKPT_TIMEOUT_MS, CKPT_CONNECT_TIMEOUT_MS, &a, &status) == CURLE_OK &&
         status == 200 && a.buf)

@@ -782,8 +782,7 @@ static cc_err fetch_block(rr *r, CURL *c, const char *api, uint64_t height, uint
     char url[CATCHUP_URL_MAX];
     cc_peer_answer a = {.max = CC_BLOCK_MAX_BYTES, .cancelled = stop_asked, .cancel_ctx = r};
     long status = 0;
-    snprintf(url, sizeof url, "%s%s/v1/blocks/%llu/raw", strstr(api, "://") ? "" : "http://", api,
-             (unsigned long long)height);
+    cc_peer_url(url, sizeof url, api, "/v1/blocks/%llu/raw", (unsigned long long)height);
     CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
     cc_err rc = CC_OK;
     if (cr != CURLE_OK)
@@ -848,7 +847,7 @@ static cc_err fetch_attachment(rr *r, CURL *c, const char *api, const uint8_t ha
     snprintf(line, sizeof line, "Signature: %s", sig.signature);
     if (hdrs) hdrs = curl_slist_append(hdrs, line);
     if (!hdrs) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
-    snprintf(url, sizeof url, "%s%s%s", strstr(api, "://") ? "" : "http://", api, path);
+    cc_peer_url(url, sizeof url, api, "%s", path);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
@@ -1133,8 +1132,7 @@ static int probe_peer(rr *r, CURL *c, const char *api, uint64_t *at)
     char url[CATCHUP_URL_MAX], hex[CC_HASH_HEX];
     cc_peer_answer a = {.max = PROBE_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = r};
     long status = 0;
-    snprintf(url, sizeof url, "%s%s/v1/network/nodes/%s", strstr(api, "://") ? "" : "http://", api,
-             cc_hex(r->key->pk, CC_PUBKEY_BYTES, hex));
+    cc_peer_url(url, sizeof url, api, "/v1/network/nodes/%s", cc_hex(r->key->pk, CC_PUBKEY_BYTES, hex));
     CURLcode cr = cc_peer_perform(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
     json_t *doc =
         cr == CURLE_OK && status == 200 && a.buf ? cc_json_parse((uint8_t *)a.buf, a.len, NULL) : NULL;
@@ -1228,8 +1226,7 @@ static cc_err fetch_range(rr *r, CURL *c, const char *api, uint64_t from, unsign
                         .cancelled = stop_asked,
                         .cancel_ctx = r};
     long status = 0;
-    snprintf(url, sizeof url, "%s%s/v1/blocks/raw?from=%llu&count=%u", strstr(api, "://") ? "" : "http://",
-             api, (unsigned long long)from, count);
+    cc_peer_url(url, sizeof url, api, "/v1/blocks/raw?from=%llu&count=%u", (unsigned long long)from, count);
     CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
     cc_err rc = CC_OK;
     if (cr != CURLE_OK)

@@ -2,6 +2,8 @@
  * peer_answer.c — one request to a peer node, its answer bounded
  * (peer_answer.h).
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,16 @@ size_t cc_peer_answer_write(char *data, size_t size, size_t nmemb, void *answer)
     a->len += n;
     a->buf[a->len] = '\0';
     return n;
+}
+
+void cc_peer_url(char *url, size_t cap, const char *api, const char *fmt, ...)
+{
+    int n = snprintf(url, cap, "%s%s", strstr(api, "://") ? "" : "http://", api);
+    if (n < 0 || (size_t)n >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(url + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
 }
 
 /* CURLOPT_XFERINFOFUNCTION: non-zero makes libcurl abandon the transfer. */

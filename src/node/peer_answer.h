@@ -24,6 +24,12 @@ typedef struct cc_peer_answer {
     void *cancel_ctx;
 } cc_peer_answer;
 
+/* Into url (cap bytes): a peer's API address api ("host:port", or a URL
+ * with its scheme; "http://" is put in front when it has none), followed
+ * by the path printf'd from fmt. Truncated to cap like snprintf. */
+void cc_peer_url(char *url, size_t cap, const char *api, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* CURLOPT_WRITEFUNCTION for a cc_peer_answer (CURLOPT_WRITEDATA). */
 size_t cc_peer_answer_write(char *data, size_t size, size_t nmemb, void *answer);
 
