@@ -46,9 +46,9 @@
  *   7. Membership: the apply thread re-reads network/config after each
  *      block with a successful network.* tx; only the ready leader changes
  *      the raft configuration, one change at a time, towards that set
- *      (add as spare -> promote to voter; remove). A node not in genesis
- *      never proposes (src/exec/chain.c accepts genesis proposers only):
- *      it hands leadership on when elected.
+ *      (add as spare -> promote to voter; remove). Any active node may
+ *      propose (src/exec/chain.c checks the proposer against the parent
+ *      state); a removed or halted leader hands leadership on.
  *   8. Snapshots: a raft snapshot is only the record (height, block hash,
  *      state root) of a chain head that includes every entry up to the
  *      snapshot's raft index (fsm_snapshot says how). Restoring one
@@ -1900,9 +1900,10 @@ static void on_transferred(struct raft_transfer *req)
     free(req);
 }
 
-/* Hand leadership to another voter whose blocks apply (a genesis node),
- * trying them in turn: one may be down, and raft_transfer gives up on it
- * after an election timeout. */
+/* Hand leadership to another voter, trying them in turn: one may be down,
+ * and raft_transfer gives up on it after an election timeout. The voters
+ * are the nodes network/config lists (a removed one until the leader's
+ * configuration change drops it; elected, it hands on again). */
 static void transfer_leadership(rr *r, uint64_t term, const char *why)
 {
     const struct raft_configuration *c = &r->raft.configuration;
@@ -1910,7 +1911,7 @@ static void transfer_leadership(rr *r, uint64_t term, const char *why)
     if (r->transfer_pending || c->n == 0) return;
     for (unsigned k = 0; k < c->n && !target; k++) {
         const struct raft_server *s = &c->servers[(r->transfer_next + k) % c->n];
-        if (s->id != r->self_id && s->role == RAFT_VOTER && s->id <= r->g->node_count) target = s->id;
+        if (s->id != r->self_id && s->role == RAFT_VOTER) target = s->id;
     }
     r->transfer_next++;
     if (!target) return;
