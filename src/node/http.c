@@ -175,9 +175,11 @@ enum MHD_Result cc_http_send_json(cc_http_req *req, unsigned status, json_t *v)
     return cc_http_send(req, status, "application/json", body, body ? strlen(body) : 0);
 }
 
-/* {"error":{"code":..,"message":..}[,"txid":..]} */
+/* {"error":{"code":..,"message":..}[,"txid":..][,"audit":..]}, written out
+ * rather than packed: a message may quote what the client sent, and bytes
+ * of it that are not UTF-8 become '?' instead of failing the answer. */
 static enum MHD_Result send_error_body(cc_http_req *req, unsigned status, cc_err e, const uint8_t *txid,
-                                       const char *message)
+                                       const char *audit, const char *message)
 {
     cc_strbuf sb = {0};
     size_t len = 0;
@@ -189,6 +191,10 @@ static enum MHD_Result send_error_body(cc_http_req *req, unsigned status, cc_err
     if (txid) {
         cc_strbuf_puts(&sb, ",\"txid\":");
         cc_strbuf_json_hex(&sb, txid, CC_HASH_BYTES);
+    }
+    if (audit) {
+        cc_strbuf_puts(&sb, ",\"audit\":");
+        cc_strbuf_json_str(&sb, audit);
     }
     cc_strbuf_puts(&sb, "}");
     char *body = cc_strbuf_take(&sb, &len);
@@ -202,12 +208,18 @@ enum MHD_Result cc_http_send_error(cc_http_req *req, cc_err e, const uint8_t *tx
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    return send_error_body(req, cc_http_status_of(e), e, txid, message);
+    return send_error_body(req, cc_http_status_of(e), e, txid, NULL, message);
 }
 
 enum MHD_Result cc_http_send_error_status(cc_http_req *req, unsigned status, cc_err e, const char *message)
 {
-    return send_error_body(req, status, e, NULL, message);
+    return send_error_body(req, status, e, NULL, NULL, message);
+}
+
+enum MHD_Result cc_http_send_error_audited(cc_http_req *req, unsigned status, cc_err e, const char *message,
+                                           const char *audit)
+{
+    return send_error_body(req, status, e, NULL, audit, message);
 }
 
 const char *cc_http_query(cc_http_req *req, const char *key)
@@ -271,6 +283,16 @@ static void refuse_body(cc_http_req *req, cc_err why)
     budget_release(req);
 }
 
+/* An answer of the router itself, in the shape of the API asked: FHIR
+ * clients get an OperationOutcome. */
+static enum MHD_Result route_error(cc_http_req *req, const char *url, unsigned status, cc_err e,
+                                   const char *message)
+{
+    if (strncmp(url, "/fhir/", 6) == 0 || strcmp(url, "/fhir") == 0)
+        return cc_http_send_fhir_error(req, e, status, message);
+    return cc_http_send_error_status(req, status, e, message);
+}
+
 /* Headers are in: route, and answer now whatever can be answered before
  * reading a body. */
 static enum MHD_Result begin_request(cc_http_req *req, const char *url, const char *method)
@@ -279,6 +301,7 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
     const cc_http_route *path_hit = NULL;
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        req->arg[0] = '\0'; /* a failed match may have captured a segment */
         if (!path_match(routes[i].pattern, url, req->arg, sizeof req->arg)) continue;
         if (strcmp(routes[i].method, m) == 0) {
             req->route = &routes[i];
@@ -287,13 +310,17 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
         path_hit = &routes[i];
     }
     if (!req->route) {
-        if (!path_hit)
-            return cc_http_send_error_status(req, MHD_HTTP_NOT_FOUND, CC_ERR_NOT_FOUND, "no such endpoint");
+        if (!path_hit) return route_error(req, url, MHD_HTTP_NOT_FOUND, CC_ERR_NOT_FOUND, "no such endpoint");
         req->route = path_hit; /* for the Allow header */
         char message[96];
         snprintf(message, sizeof message, "use %s for this endpoint", path_hit->method);
-        return cc_http_send_error_status(req, MHD_HTTP_METHOD_NOT_ALLOWED, CC_ERR_USAGE, message);
+        return route_error(req, url, MHD_HTTP_METHOD_NOT_ALLOWED, CC_ERR_USAGE, message);
     }
+    /* an id no handler could have stored; refused here so that none has to
+     * quote bytes that are not text back to the client */
+    if (!cc_utf8_text(req->arg))
+        return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_MALFORMED,
+                           "a path segment is not valid UTF-8 text");
 
     req->body_limit = req->route->body_limit;
     if (req->body_limit == 0) return MHD_YES;

@@ -65,6 +65,10 @@ enum MHD_Result cc_http_send_error(cc_http_req *req, cc_err e, const uint8_t *tx
     __attribute__((format(printf, 4, 5)));
 /* The same with an explicit status (405). */
 enum MHD_Result cc_http_send_error_status(cc_http_req *req, unsigned status, cc_err e, const char *message);
+/* The same plus "audit": the txid (hex) of the audit event of a signed
+ * read (audit may be NULL). */
+enum MHD_Result cc_http_send_error_audited(cc_http_req *req, unsigned status, cc_err e, const char *message,
+                                           const char *audit);
 
 /* HTTP status for an error code (docs/API.md "Errors"). */
 unsigned cc_http_status_of(cc_err e);

@@ -11,6 +11,7 @@
 
 #include "apps/records.h"
 #include "node/http.h"
+#include "node/strbuf.h"
 
 #define FHIR_SEARCH_MAX 1000 /* entries in one Bundle; "total" counts them all */
 #define FHIR_BASE_MAX   192
@@ -27,6 +28,8 @@ static const char *issue_code(unsigned status)
         return "forbidden";
     case MHD_HTTP_NOT_FOUND:
         return "not-found";
+    case MHD_HTTP_METHOD_NOT_ALLOWED:
+        return "not-supported";
     case MHD_HTTP_GONE:
         return "deleted";
     case MHD_HTTP_CONFLICT:
@@ -44,21 +47,32 @@ static const char *issue_code(unsigned status)
 
 enum MHD_Result cc_http_send_fhir_error(cc_http_req *req, cc_err e, unsigned status, const char *message)
 {
-    json_t *oo = json_pack("{s:s, s:[{s:s, s:s, s:{s:[{s:s, s:s}]}, s:s}]}", "resourceType",
-                           "OperationOutcome", "issue", "severity", "error", "code", issue_code(status),
-                           "details", "coding", "system", "urn:carechain:error", "code", cc_err_name(e),
-                           "diagnostics", message && *message ? message : cc_strerror(e));
-    char *text = oo ? json_dumps(oo, JSON_COMPACT) : NULL;
-    json_decref(oo);
-    return cc_http_send(req, status, "application/fhir+json", text, text ? strlen(text) : 0);
+    /* written out, not packed: the message may quote what the client sent,
+     * and bytes that are not UTF-8 must become '?', not a failed answer */
+    cc_strbuf sb = {0};
+    size_t len = 0;
+    cc_strbuf_puts(&sb,
+                   "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\",\"code\":");
+    cc_strbuf_json_str(&sb, issue_code(status));
+    cc_strbuf_puts(&sb, ",\"details\":{\"coding\":[{\"system\":\"urn:carechain:error\",\"code\":");
+    cc_strbuf_json_str(&sb, cc_err_name(e));
+    cc_strbuf_puts(&sb, "}]},\"diagnostics\":");
+    cc_strbuf_json_str(&sb, message && *message ? message : cc_strerror(e));
+    cc_strbuf_puts(&sb, "}]}");
+    char *text = cc_strbuf_take(&sb, &len);
+    return cc_http_send(req, status, "application/fhir+json", text, len);
 }
 
-/* The base URL of this server's FHIR endpoints as the client named it. */
+/* The base URL of this server's FHIR endpoints as the client named it, or
+ * as the node listens when the Host header is missing, too long, or not a
+ * plain name (it goes into every fullUrl, which must be valid JSON text). */
 static void fhir_base(cc_http_req *req, char out[FHIR_BASE_MAX])
 {
+    static const char shape[] = "http://%s/fhir";
     const char *host = cc_http_header(req, MHD_HTTP_HEADER_HOST);
-    snprintf(out, FHIR_BASE_MAX, "http://%s/fhir",
-             host && *host && !strpbrk(host, "/\"\\ ") ? host : req->node->api);
+    bool usable = host && *host && strlen(host) < FHIR_BASE_MAX - sizeof shape && cc_utf8_text(host) &&
+                  !strpbrk(host, "/\"\\ ");
+    snprintf(out, FHIR_BASE_MAX, shape, usable ? host : req->node->api);
 }
 
 /* A searchset Bundle of entries (each {fullUrl, resource, search}). */

@@ -72,10 +72,7 @@ static enum MHD_Result send_problem(cc_signed_read *sr, unsigned status, cc_err 
                                     const char *audit)
 {
     if (sr->fhir) return cc_http_send_fhir_error(sr->req, e, status, message);
-    json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", cc_err_name(e), "message",
-                             message && *message ? message : cc_strerror(e));
-    if (body && audit) json_object_set_new(body, "audit", json_string(audit));
-    return cc_http_send_json(sr->req, status, body);
+    return cc_http_send_error_audited(sr->req, status, e, message, audit);
 }
 
 static void frame_close(cc_signed_read *sr)

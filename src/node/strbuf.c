@@ -93,6 +93,17 @@ static size_t utf8_seq_len(const unsigned char *s)
     return n;
 }
 
+bool cc_utf8_text(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x20 || *p == 0x7f ? 0 : utf8_seq_len(p);
+        if (n == 0) return false;
+        p += n;
+    }
+    return true;
+}
+
 void cc_strbuf_json_str(cc_strbuf *sb, const char *s)
 {
     static const char hexd[] = "0123456789abcdef";

@@ -28,6 +28,9 @@ void cc_strbuf_u64(cc_strbuf *sb, uint64_t v);
 /* A JSON string literal (with quotes): escapes quotes, backslashes and
  * control characters; bytes that are not valid UTF-8 become '?'. */
 void cc_strbuf_json_str(cc_strbuf *sb, const char *s);
+/* Whether s is valid UTF-8 without control characters: text a client may
+ * put in a path segment. */
+bool cc_utf8_text(const char *s);
 /* A quoted lowercase hex string of n bytes. */
 void cc_strbuf_json_hex(cc_strbuf *sb, const uint8_t *bin, size_t n);
 /* Hand over the buffer (caller frees with free()); NULL after an allocation

@@ -32,6 +32,11 @@ int ct_get_with_headers(const char *url, const char *const *headers, ct_signed_r
 int ct_get_signed_as(const char *base, const char *path, const char *query, const cc_reqsig_headers *h,
                      ct_signed_resp *out);
 
+/* POST body (typed ctype) to base + path, signed by k now. 0 when an HTTP
+ * answer came back. */
+int ct_signed_post(const char *base, const cc_key *k, const char *path, const char *ctype, const void *body,
+                   size_t len, ct_signed_resp *out);
+
 /* POST tx || attachment to base/v1/tx?wait=commit; 0 when it committed
  * with result ok (else the answer is printed on stderr). */
 int ct_commit_attached(const char *base, const cc_tx *tx, const uint8_t *att, size_t att_len);

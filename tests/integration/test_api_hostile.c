@@ -1,0 +1,386 @@
+/*
+ * test_api_hostile.c — every route of the HTTP API (src/node/http.c,
+ * routes[]) fed what no honest client sends: path segments and query
+ * values that are not UTF-8 text, or are cut in the middle of a character,
+ * huge, negative or out of range; unknown and repeated parameters; the wrong
+ * method; bodies that are not JSON, not the expected JSON, or nest without
+ * end. Unsigned, and on the signed endpoints signed by a registered patient
+ * too, so that the checks behind authentication run as well.
+ *
+ * Every answer must be a 2xx or a 4xx, never a 5xx or no answer, and every
+ * 4xx must carry its API's error body (an OperationOutcome under /fhir/).
+ * Unsigned bad input must change nothing: the height stays where it was.
+ * The node must be up at the end. A few answers that once were 500s are
+ * checked by name.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/ct_records.h"
+
+#define NODE_START_MS 20000
+#define DEEP_NESTING  5000 /* '[' then ']' this many times each */
+
+typedef struct route {
+    const char *method;
+    const char *pattern; /* '*' is one path segment */
+    bool is_signed;      /* a signed read (cc_signed_read_begin) */
+} route;
+
+/* Every route but GET /v1/events, a stream that answers by staying open
+ * (test_api.c covers it). */
+static const route routes[] = {
+    {"GET", "/v1/status", false},
+    {"POST", "/v1/tx", false},
+    {"POST", "/v1/txs", false},
+    {"GET", "/v1/tx/*", false},
+    {"GET", "/v1/tx/*/proof", false},
+    {"GET", "/v1/blocks", false},
+    {"GET", "/v1/blocks/raw", false},
+    {"GET", "/v1/blocks/*", false},
+    {"GET", "/v1/blocks/*/raw", false},
+    {"GET", "/v1/checkpoint", false},
+    {"GET", "/v1/checkpoint/signatures", false},
+    {"POST", "/v1/checkpoint/signatures", false},
+    {"GET", "/v1/evidence", false},
+    {"GET", "/v1/attachments/*", false},
+    {"GET", "/v1/identities/*", false},
+    {"GET", "/v1/orgs", false},
+    {"GET", "/v1/orgs/*", false},
+    {"GET", "/v1/network", false},
+    {"GET", "/v1/network/nodes/*", false},
+    {"GET", "/v1/network/proposals", false},
+    {"GET", "/v1/network/proposals/*", false},
+    {"GET", "/v1/records/*", true},
+    {"GET", "/v1/patients/*/records", true},
+    {"GET", "/v1/patients/*/readers", true},
+    {"GET", "/v1/patients/*/alerts", true},
+    {"GET", "/fhir/Consent", true},
+    {"GET", "/fhir/Consent/*", true},
+    {"GET", "/fhir/AuditEvent", true},
+    {"GET", "/v1/plans/*", false},
+    {"GET", "/v1/claims/*", true},
+    {"POST", "/v1/claims/simulate", true},
+    {"GET", "/v1/patients/*/claims", true},
+    {"GET", "/fhir/ExplanationOfBenefit", true},
+    {"GET", "/v1/drugs/verify", false},
+    {"GET", "/v1/drugs/alerts", false},
+    {"POST", "/epcis/capture", true},
+    {"GET", "/epcis/events", true},
+    {"GET", "/epcis/epcs/*/events", false},
+    {"GET", "/v1/trials/*", false},
+    {"GET", "/v1/trials/*/integrity", false},
+    {"GET", "/v1/trials/*/stats", false},
+    {"GET", "/fhir/ResearchStudy/*", false},
+    {"GET", "/fhir/ResearchSubject", true},
+    {"GET", "/metrics", false},
+    {"GET", "/v1/genesis", false},
+    {"GET", "/ui", false},
+    {"GET", "/ui/", false},
+    {"GET", "/ui/*", false},
+};
+
+/* Path segments, as sent (percent-encoded). "%C3" is the first byte of a
+ * two-byte character alone. */
+static const char *const segments[] = {
+    "x",
+    "%ff%fe",
+    "%C3",
+    "-1",
+    "99999999999999999999999",
+    "0",
+    "%00",
+    "%2e%2e",
+    "000000000000000000000000000000000000000000000000000000000000000000", /* one hex digit too many */
+};
+
+/* Every query parameter some endpoint reads, and one none does. */
+static const char *const params[] = {"MATCH_epc", "category", "exp",          "from",   "gtin",
+                                     "height",    "id",       "limit",        "lot",    "patient",
+                                     "purpose",   "record",   "resourceType", "serial", "status",
+                                     "study",     "version",  "wait",         "unknown"};
+
+/* Query values. Nine 'é's are 18 bytes: a message that quotes 16 of them
+ * cuts the ninth in half. */
+static const char *const values[] = {
+    "", "%ff", "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9", "-1", "99999999999999999999", "abc",
+};
+
+typedef struct fixture {
+    ct_net net;
+    ct_node node;
+    ct_http *http;
+    cc_key patient;
+    char patient_hex[CC_HASH_HEX];
+    char *long_segment; /* 300 x 'A' */
+    char *long_value;   /* 600 x 'A' */
+    char *deep_json;    /* DEEP_NESTING '[' then as many ']' */
+    unsigned requests;
+    unsigned unauthenticated; /* 401 answers */
+} fixture;
+
+static fixture fx;
+
+/* ---- checks --------------------------------------------------------------- */
+
+static bool is_fhir(const char *path)
+{
+    return strncmp(path, "/fhir/", 6) == 0;
+}
+
+/* A 4xx body in the shape of its API. */
+static bool error_shaped(const char *path, const ct_resp *r)
+{
+    if (!r->json) return false;
+    if (is_fhir(path)) return strcmp(ct_json_str(r->json, "resourceType"), "OperationOutcome") == 0;
+    const json_t *e = json_object_get(r->json, "error");
+    return *ct_json_str(e, "code") && *ct_json_str(e, "message");
+}
+
+/* The answer is a 2xx/3xx, or a 4xx with its error body: anything else
+ * fails the test naming the request. */
+static void expect_clean(const char *method, const char *path, const char *query, const ct_resp *r)
+{
+    fx.requests++;
+    if (r->status == 401) fx.unauthenticated++;
+    const char *q = query && *query ? "?" : "";
+    if (r->status == 0) fail_msg("%s %s%s%.200s: no answer (%s)", method, path, q, query, r->curl_error);
+    if (r->status >= 500)
+        fail_msg("%s %s%s%.200s: %ld %.300s", method, path, q, query ? query : "", r->status, r->body);
+    if (r->status >= 400 && !error_shaped(path, r))
+        fail_msg("%s %s%s%.200s: %ld without an error body: %.300s", method, path, q, query ? query : "",
+                 r->status, r->body);
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+static void unsigned_request(const char *method, const char *path, const char *query, const char *ctype,
+                             const void *body, size_t len)
+{
+    ct_resp r;
+    char *u = ct_strf("%s%s%s%s", fx.node.url, path, query && *query ? "?" : "", query ? query : "");
+    int rc = ct_http_do(fx.http, method, u, ctype, body, len, 0, &r);
+    (void)rc; /* no answer is r.status 0, which expect_clean names */
+    expect_clean(method, path, query, &r);
+    ct_resp_free(&r);
+    free(u);
+}
+
+static void signed_request(const char *method, const char *path, const char *query, const char *ctype,
+                           const void *body, size_t len)
+{
+    ct_signed_resp s;
+    if (strcmp(method, "POST") == 0)
+        ct_signed_post(fx.node.url, &fx.patient, path, ctype, body, len, &s);
+    else
+        ct_signed_get(fx.node.url, &fx.patient, path, query, 0, NULL, &s);
+    expect_clean(method, path, query, &s.r);
+    ct_signed_resp_free(&s);
+}
+
+/* The route's pattern with seg for its '*'. Caller frees. */
+static char *fill(const char *pattern, const char *seg)
+{
+    const char *star = strchr(pattern, '*');
+    if (!star) return ct_strf("%s", pattern);
+    return ct_strf("%.*s%s%s", (int)(star - pattern), pattern, seg, star + 1);
+}
+
+/* One route with every bad segment, parameter and (for a POST) body, sent
+ * by send (unsigned_request or signed_request). */
+static void sweep_route(const route *rt, void (*send)(const char *, const char *, const char *, const char *,
+                                                      const void *, size_t))
+{
+    bool post = strcmp(rt->method, "POST") == 0;
+    const char *ctype = post ? "application/json" : NULL;
+    const char *empty = post ? "{}" : NULL;
+    size_t empty_len = post ? 2 : 0;
+
+    if (strchr(rt->pattern, '*')) {
+        for (size_t i = 0; i < sizeof segments / sizeof segments[0]; i++) {
+            char *path = fill(rt->pattern, segments[i]);
+            send(rt->method, path, NULL, ctype, empty, empty_len);
+            free(path);
+        }
+        char *path = fill(rt->pattern, fx.long_segment);
+        send(rt->method, path, NULL, ctype, empty, empty_len);
+        free(path);
+    }
+
+    /* the parameters on a path whose segment is a real id (the patient's),
+     * so the signed patient endpoints get past it */
+    char *path = fill(rt->pattern, fx.patient_hex);
+    for (size_t p = 0; p < sizeof params / sizeof params[0]; p++) {
+        for (size_t v = 0; v <= sizeof values / sizeof values[0]; v++) {
+            const char *value = v < sizeof values / sizeof values[0] ? values[v] : fx.long_value;
+            char *query = ct_strf("%s=%s", params[p], value);
+            send(rt->method, path, query, ctype, empty, empty_len);
+            free(query);
+        }
+    }
+    send(rt->method, path, "limit=1&limit=2&from=1&from=-2", ctype, empty, empty_len);
+    send(rt->method, path, "purpose=TREAT&purpose=%ff", ctype, empty, empty_len);
+
+    if (post) {
+        static const char *const bodies[] = {
+            "",
+            "{",
+            "[]",
+            "null",
+            "{\"a\":1,\"a\":2}",
+            "{\"tx\":\"!!!\"}",
+            "{\"txs\":[1,{}]}",
+            "{\"signatures\":[{\"height\":-1,\"node\":\"zz\",\"sig\":1}]}",
+            "{\"plan\":\"x\",\"lines\":[{\"code\":\"99213\",\"amount\":-5}]}",
+            "{\"type\":\"EPCISDocument\",\"epcisBody\":{\"eventList\":[{}]}}",
+        };
+        for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++)
+            send(rt->method, path, NULL, "application/json", bodies[b], strlen(bodies[b]));
+        static const uint8_t not_utf8[] = "{\"a\":\"\xff\xfe\"}";
+        send(rt->method, path, NULL, "application/json", not_utf8, sizeof not_utf8 - 1);
+        send(rt->method, path, NULL, "application/json", fx.deep_json, strlen(fx.deep_json));
+        uint8_t noise[512];
+        for (size_t i = 0; i < sizeof noise; i++) noise[i] = (uint8_t)(i * 167 + 13);
+        send(rt->method, path, NULL, "application/octet-stream", noise, sizeof noise);
+        send(rt->method, path, NULL, "text/plain", "{}", 2);
+    }
+    free(path);
+}
+
+/* ---- fixture -------------------------------------------------------------- */
+
+static char *repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s) abort();
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    memset(&fx, 0, sizeof fx);
+    if (ct_net_create(&fx.net, "hostile") != 0) return -1;
+    if (ct_node_start(&fx.node, fx.net.node_dir, fx.net.api_port, 0, 0, NODE_START_MS) != 0) return -1;
+    fx.http = ct_http_new();
+    ct_key("hostile-patient", &fx.patient);
+    ct_pk_hex(&fx.patient, fx.patient_hex);
+    fx.long_segment = repeat('A', 300);
+    fx.long_value = repeat('A', 600);
+    fx.deep_json = malloc(2 * DEEP_NESTING + 1);
+    if (!fx.deep_json) abort();
+    memset(fx.deep_json, '[', DEEP_NESTING);
+    memset(fx.deep_json + DEEP_NESTING, ']', DEEP_NESTING);
+    fx.deep_json[2 * DEEP_NESTING] = '\0';
+    char *payload = ct_strf("{\"id\":\"%s\",\"role\":\"patient\"}", fx.patient_hex);
+    int rc = ct_commit_tx(&fx.net, fx.node.url, &fx.net.admin, "member.register", payload, NULL, 0, NULL);
+    free(payload);
+    if (rc != 0) ct_node_dump_log(&fx.node);
+    return rc ? -1 : 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    ct_http_free(fx.http);
+    ct_node_free(&fx.node);
+    ct_net_destroy(&fx.net);
+    free(fx.long_segment);
+    free(fx.long_value);
+    free(fx.deep_json);
+    return 0;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_once_500s_are_4xx(void **state)
+{
+    (void)state;
+    ct_resp r;
+    /* an id that is not text: was 500 "out of memory" (the FHIR error
+     * could not quote it) */
+    char *u = ct_strf("%s/fhir/ResearchStudy/%%ff%%fe", fx.node.url);
+    assert_int_equal(ct_http_do(fx.http, "GET", u, NULL, NULL, 0, 0, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(ct_json_str(r.json, "resourceType"), "OperationOutcome");
+    assert_non_null(strstr(r.body, "UTF-8"));
+    ct_resp_free(&r);
+    free(u);
+
+    /* FHIR's shape for the router's own answers under /fhir/ too */
+    u = ct_strf("%s/fhir/Nothing", fx.node.url);
+    assert_int_equal(ct_http_do(fx.http, "GET", u, NULL, NULL, 0, 0, &r), 0);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(ct_json_str(r.json, "resourceType"), "OperationOutcome");
+    ct_resp_free(&r);
+    free(u);
+
+    /* a purpose that is not text, and one cut mid-character by the message
+     * that quotes it: were 500 */
+    char *path = ct_strf("/v1/patients/%s/records", fx.patient_hex);
+    static const char *const purposes[] = {"purpose=%ff",
+                                           "purpose=%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9"};
+    for (size_t i = 0; i < 2; i++) {
+        ct_signed_resp s;
+        assert_int_equal(ct_signed_get(fx.node.url, &fx.patient, path, purposes[i], 0, NULL, &s), 0);
+        if (s.r.status != 400) fail_msg("%s?%s: %ld %s", path, purposes[i], s.r.status, s.r.body);
+        assert_string_equal(ct_resp_error_code(&s.r), "usage");
+        assert_non_null(strstr(ct_resp_error_message(&s.r), "purpose"));
+        ct_signed_resp_free(&s);
+    }
+    free(path);
+}
+
+static void test_every_route_unsigned(void **state)
+{
+    (void)state;
+    int64_t before = ct_status_height(fx.node.url);
+    assert_true(before >= 1);
+    unsigned start = fx.requests;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        sweep_route(&routes[i], unsigned_request);
+        /* and the other methods */
+        const char *other = strcmp(routes[i].method, "GET") == 0 ? "POST" : "GET";
+        char *path = fill(routes[i].pattern, "x");
+        unsigned_request(other, path, NULL, "application/json", "{}", 2);
+        unsigned_request("DELETE", path, NULL, NULL, NULL, 0);
+        free(path);
+    }
+    print_message("%u unsigned requests\n", fx.requests - start);
+    assert_true(ct_node_alive(&fx.node));
+    /* nothing an unsigned bad request sends can commit */
+    assert_int_equal(ct_status_height(fx.node.url), before);
+}
+
+static void test_every_signed_route_signed(void **state)
+{
+    (void)state;
+    unsigned start = fx.requests;
+    fx.unauthenticated = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (routes[i].is_signed) sweep_route(&routes[i], signed_request);
+    print_message("%u signed requests\n", fx.requests - start);
+    /* every one got past authentication to the checks behind it */
+    assert_int_equal(fx.unauthenticated, 0);
+    assert_true(ct_node_alive(&fx.node));
+    assert_true(ct_status_height(fx.node.url) >= 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_once_500s_are_4xx),
+        cmocka_unit_test(test_every_route_unsigned),
+        cmocka_unit_test(test_every_signed_route_signed),
+    };
+    return cmocka_run_group_tests_name("api_hostile", tests, group_setup, group_teardown);
+}
