@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carechain/os.h"
 #include "support/ct_records.h"
 
 #define NODE_START_MS 20000
@@ -340,6 +341,56 @@ static void test_once_500s_are_4xx(void **state)
     free(path);
 }
 
+/* A FHIR searchset under a Host header that is not text, or so long that
+ * the base URL cuts it mid-character: every entry is there, under the
+ * node's own address. Each entry's fullUrl quotes the base, and before the
+ * fix an entry that could not be written was left out: the Bundle said
+ * "total": 1 and had no entry. */
+static void test_fhir_bundle_under_a_bad_host(void **state)
+{
+    (void)state;
+    /* one byte, then 100 two-byte characters: 201 bytes, past what a base
+     * URL holds, and cut there mid-character */
+    char long_host[8 + 201 + 1] = "Host: a";
+    for (size_t i = 0; i < 100; i++) strcat(long_host, "\xc3\xa9");
+    const char *hosts[] = {"Host: \xff\xfe", long_host};
+    /* a read the ledger audits, so that the search has an entry */
+    char *records = ct_strf("/v1/patients/%s/records", fx.patient_hex);
+    ct_signed_resp read;
+    assert_int_equal(ct_signed_get(fx.node.url, &fx.patient, records, "purpose=TREAT", 0, NULL, &read), 0);
+    if (read.r.status != 200 || !read.audit[0]) fail_msg("%s: %ld %s", records, read.r.status, read.r.body);
+    ct_signed_resp_free(&read);
+    free(records);
+
+    const char *path = "/fhir/AuditEvent";
+    char *query = ct_strf("patient=%s", fx.patient_hex);
+    char *u = ct_strf("%s%s?%s", fx.node.url, path, query);
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        cc_reqsig_headers h;
+        assert_int_equal(
+            cc_reqsig_sign(&fx.patient, "GET", path, query, NULL, 0, (int64_t)(cc_now_ms() / 1000), &h, NULL),
+            CC_OK);
+        char *lines[3] = {ct_strf("Content-Digest: %s", h.content_digest),
+                          ct_strf("Signature-Input: %s", h.signature_input),
+                          ct_strf("Signature: %s", h.signature)};
+        const char *headers[] = {lines[0], lines[1], lines[2], hosts[i], NULL};
+        ct_signed_resp s;
+        assert_int_equal(ct_get_with_headers(u, headers, &s), 0);
+        if (s.r.status != 200) fail_msg("%s: %ld %s", u, s.r.status, s.r.body);
+        json_t *entries = json_object_get(s.r.json, "entry");
+        assert_true(ct_json_int(s.r.json, "total") > 0);
+        assert_int_equal(json_array_size(entries), ct_json_int(s.r.json, "total"));
+        const char *full = ct_json_str(json_array_get(entries, 0), "fullUrl");
+        char *base = ct_strf("%s/fhir/AuditEvent/", fx.node.url);
+        if (strncmp(full, base, strlen(base)) != 0) fail_msg("fullUrl %s, not under %s", full, base);
+        free(base);
+        ct_signed_resp_free(&s);
+        for (size_t k = 0; k < 3; k++) free(lines[k]);
+    }
+    free(u);
+    free(query);
+}
+
 static void test_every_route_unsigned(void **state)
 {
     (void)state;
@@ -381,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_once_500s_are_4xx),
         cmocka_unit_test(test_every_route_unsigned),
         cmocka_unit_test(test_every_signed_route_signed),
+        cmocka_unit_test(test_fhir_bundle_under_a_bad_host),
     };
     return cmocka_run_group_tests_name("api_hostile", tests, group_setup, group_teardown);
 }
