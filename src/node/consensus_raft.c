@@ -79,6 +79,7 @@
 #include "node/consensus.h"
 #include "node/log.h"
 #include "node/peer_answer.h"
+#include "node/raft_auth.h"
 
 #define RAFT_TICK_MS            20  /* how often the loop publishes its state */
 #define RAFT_ELECTION_MS        600 /* libraft randomises it to [1x, 2x) */
@@ -196,6 +197,10 @@ typedef struct rr {
     int (*tcp_connect)(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
                        const char *address, raft_uv_connect_cb cb);
     raft_uv_accept_cb tcp_accepted; /* raft_uv's accept callback */
+    void (*tcp_close)(struct raft_uv_transport *t, raft_uv_transport_close_cb cb);
+    struct auth_conn *auth_pending; /* connections still proving who they are */
+    bool auth_stopped;              /* the transport is closing: hand nothing more on */
+    uint64_t auth_logged_ms;        /* when a refused connection was last logged */
 
     pthread_t loop_thread, apply_thread, pre_thread;
     bool loop_started, apply_started, pre_started;
@@ -2082,7 +2087,7 @@ static void on_setup_raft_closed(struct raft *raft)
     raft_uv_tcp_close(&r->transport);
 }
 
-/* ---- the transport: libraft's TCP one, with Nagle's algorithm off -------------------- */
+/* ---- the transport: libraft's TCP one, Nagle off, peers authenticated ----------------- */
 
 /* libraft 0.15's TCP transport never sets TCP_NODELAY, and it sends each
  * direction of a pair of servers over its own connection, so the receiver
@@ -2090,7 +2095,45 @@ static void on_setup_raft_closed(struct raft *raft)
  * an earlier one is unacknowledged waits for the receiver's delayed ACK
  * (up to 40 ms on Linux). Every message here is latency-bound, so wrap the
  * transport's connect and listen and set TCP_NODELAY on each stream it
- * hands to raft_uv. */
+ * hands to raft_uv.
+ *
+ * The same wrapper makes every connection prove, before raft_uv sees a
+ * byte of it, that it comes from a node of the network (raft_auth.h):
+ * libraft trusts what arrives on its port, and a malformed message from
+ * anyone who can reach it crashes the node. After libraft's handshake the
+ * accepting side writes a hello with a fresh challenge, the connecting
+ * side answers with its node key's signature, and the accepting side
+ * checks that key is the one of the raft id the handshake claimed (a
+ * genesis node or one network/config lists) and writes one byte, "OK".
+ * Only then does each side hand the stream on. Every read asks for exactly
+ * the bytes still missing, and neither side sends anything else until the
+ * OK, so no raft byte is ever consumed here. A connection that does not
+ * finish within RAFT_AUTH_MS is closed. */
+
+#define RAFT_AUTH_MS     3000  /* the whole exchange, on either side */
+#define RAFT_AUTH_LOG_MS 10000 /* at most one "refused" line per this long */
+
+typedef struct auth_conn {
+    rr *r;
+    struct auth_conn *next; /* r->auth_pending */
+    struct uv_stream_s *stream;
+    uv_timer_t timer;
+    uv_write_t writes[2]; /* a side writes at most twice; a request is not reused */
+    unsigned written;     /* writes queued so far */
+    bool accepting;       /* this node accepted the connection (else it connected) */
+    bool done;            /* finished: handed on or failed */
+    int open;             /* callbacks still due: timer close, write, stream close */
+    raft_id id;           /* the peer's raft id */
+    char address[MEMBER_ADDR_MAX];
+    uint8_t *into; /* the read in progress: into[have..need) */
+    size_t have, need;
+    void (*on_read)(struct auth_conn *ac); /* called when into is full */
+    uint8_t hello[CC_RAFT_AUTH_HELLO_BYTES];
+    uint8_t answer[CC_RAFT_AUTH_ANSWER_BYTES];
+    uint8_t ok;
+    struct raft_uv_connect *outer; /* connecting: raft_uv's request and callback */
+    raft_uv_connect_cb cb;
+} auth_conn;
 
 static rr *rr_of_transport(struct raft_uv_transport *t)
 {
@@ -2102,47 +2145,300 @@ static void stream_nodelay(struct uv_stream_s *s)
     if (s && s->type == UV_TCP) (void)uv_tcp_nodelay((uv_tcp_t *)s, 1); /* best effort */
 }
 
-typedef struct nodelay_connect {
+static void auth_free_if_idle(auth_conn *ac)
+{
+    if (ac->open == 0) free(ac);
+}
+
+static void auth_timer_closed(uv_handle_t *h)
+{
+    auth_conn *ac = h->data;
+    ac->open--;
+    auth_free_if_idle(ac);
+}
+
+static void auth_stream_closed(uv_handle_t *h)
+{
+    auth_conn *ac = h->data;
+    raft_free(h); /* libraft's TCP transport allocated it */
+    ac->open--;
+    auth_free_if_idle(ac);
+}
+
+/* Take ac off the pending list and close its timer; the stream stays ours
+ * until the caller hands it on or closes it. */
+static void auth_finish(auth_conn *ac)
+{
+    ac->done = true;
+    for (auth_conn **p = &ac->r->auth_pending; *p; p = &(*p)->next)
+        if (*p == ac) {
+            *p = ac->next;
+            break;
+        }
+    uv_timer_stop(&ac->timer);
+    uv_close((uv_handle_t *)&ac->timer, auth_timer_closed);
+}
+
+static void auth_fail(auth_conn *ac, const char *why)
+{
+    if (ac->done) return;
+    rr *r = ac->r;
+    ac->open++; /* held until the end of this function */
+    auth_finish(ac);
+    uint64_t now = cc_now_ms();
+    bool stopping = r->closing || r->auth_stopped;
+    if (!stopping && now - r->auth_logged_ms >= RAFT_AUTH_LOG_MS) {
+        r->auth_logged_ms = now;
+        if (ac->accepting)
+            cc_node_log(CC_LOG_WARN, "raft", "refused a raft connection claiming raft id %llu from %s: %s",
+                        (unsigned long long)ac->id, ac->address, why);
+        else
+            cc_node_log(CC_LOG_WARN, "raft", "raft connection to id %llu dropped: %s",
+                        (unsigned long long)ac->id, why);
+    }
+    uv_read_stop(ac->stream);
+    ac->stream->data = ac;
+    ac->open++;
+    uv_close((uv_handle_t *)ac->stream, auth_stream_closed);
+    if (!ac->accepting) ac->cb(ac->outer, NULL, stopping ? RAFT_CANCELED : RAFT_NOCONNECTION);
+    ac->open--;
+    auth_free_if_idle(ac);
+}
+
+/* The exchange is over and the peer is who it says: hand the stream on. */
+static void auth_succeed(auth_conn *ac)
+{
+    if (ac->done) return;
+    rr *r = ac->r;
+    if (r->closing || r->auth_stopped) {
+        auth_fail(ac, "this node is stopping");
+        return;
+    }
+    ac->open++;
+    auth_finish(ac);
+    struct uv_stream_s *stream = ac->stream;
+    stream->data = NULL;
+    if (ac->accepting)
+        r->tcp_accepted(&r->transport, ac->id, ac->address, stream);
+    else
+        ac->cb(ac->outer, stream, 0);
+    ac->open--;
+    auth_free_if_idle(ac);
+}
+
+static void auth_timeout(uv_timer_t *t)
+{
+    auth_fail(t->data, "no answer in time");
+}
+
+static void auth_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    auth_conn *ac = h->data;
+    (void)suggested;
+    *buf = uv_buf_init((char *)ac->into + ac->have, (unsigned)(ac->need - ac->have)); /* no more */
+}
+
+static void auth_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    auth_conn *ac = s->data;
+    (void)buf;
+    if (ac->done) return;
+    if (n < 0) {
+        auth_fail(ac, n == UV_EOF ? "the peer closed the connection" : uv_strerror((int)n));
+        return;
+    }
+    ac->have += (size_t)n;
+    if (ac->have < ac->need) return;
+    uv_read_stop(s);
+    ac->on_read(ac);
+}
+
+/* Read exactly need bytes into into, then call then. */
+static void auth_expect(auth_conn *ac, uint8_t *into, size_t need, void (*then)(auth_conn *))
+{
+    ac->into = into;
+    ac->have = 0;
+    ac->need = need;
+    ac->on_read = then;
+    int rv = uv_read_start(ac->stream, auth_alloc, auth_read);
+    if (rv != 0) auth_fail(ac, uv_strerror(rv));
+}
+
+static void auth_written(uv_write_t *w, int status)
+{
+    auth_conn *ac = w->data;
+    ac->open--;
+    if (status != 0 && !ac->done)
+        auth_fail(ac, uv_strerror(status));
+    else
+        auth_free_if_idle(ac);
+}
+
+/* Queue n bytes of buf (which lives in ac) for writing. */
+static void auth_send(auth_conn *ac, const uint8_t *buf, size_t n)
+{
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)n);
+    uv_write_t *w = &ac->writes[ac->written++]; /* its callback may not have run yet */
+    w->data = ac;
+    ac->open++;
+    int rv = uv_write(w, ac->stream, &b, 1, auth_written);
+    if (rv != 0) {
+        ac->open--;
+        auth_fail(ac, uv_strerror(rv));
+    }
+}
+
+static auth_conn *auth_start(rr *r, struct uv_stream_s *stream, bool accepting, raft_id id,
+                             const char *address)
+{
+    auth_conn *ac = calloc(1, sizeof *ac);
+    if (!ac) return NULL;
+    ac->r = r;
+    ac->stream = stream;
+    ac->accepting = accepting;
+    ac->id = id;
+    snprintf(ac->address, sizeof ac->address, "%s", address ? address : "");
+    stream->data = ac;
+    uv_timer_init(&r->loop, &ac->timer);
+    ac->timer.data = ac;
+    ac->open = 1; /* the timer's close */
+    uv_timer_start(&ac->timer, auth_timeout, RAFT_AUTH_MS, 0);
+    ac->next = r->auth_pending;
+    r->auth_pending = ac;
+    return ac;
+}
+
+/* Is pk the node key of raft id id: a node network/config lists (or a
+ * peer named at join), or a genesis node? */
+static bool auth_peer_known(rr *r, raft_id id, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    pthread_mutex_lock(&r->mu);
+    const member *m = member_by_id_locked(r, id);
+    bool ok = m && memcmp(m->pk, pk, CC_PUBKEY_BYTES) == 0;
+    pthread_mutex_unlock(&r->mu);
+    if (!ok && id >= 1 && id <= r->g->node_count)
+        ok = memcmp(r->g->nodes[id - 1].pk, pk, CC_PUBKEY_BYTES) == 0;
+    return ok;
+}
+
+/* accepting: the answer is in */
+static void auth_check_answer(auth_conn *ac)
+{
+    uint8_t pk[CC_PUBKEY_BYTES];
+    if (!cc_raft_auth_check(ac->r->g->chain_id, ac->hello, ac->answer, pk)) {
+        auth_fail(ac, "the answer's signature does not verify");
+        return;
+    }
+    if (!auth_peer_known(ac->r, ac->id, pk)) {
+        char hex[CC_HASH_HEX], why[160];
+        snprintf(why, sizeof why, "key %.16s... is not the node key of that raft id",
+                 cc_hex(pk, CC_PUBKEY_BYTES, hex));
+        auth_fail(ac, why);
+        return;
+    }
+    ac->ok = CC_RAFT_AUTH_OK;
+    auth_send(ac, &ac->ok, 1);
+    auth_succeed(ac); /* the OK is queued; raft_uv only ever reads this stream */
+}
+
+/* connecting: the OK is in */
+static void auth_check_ok(auth_conn *ac)
+{
+    if (ac->ok != CC_RAFT_AUTH_OK) {
+        auth_fail(ac, "the peer did not admit this node");
+        return;
+    }
+    auth_succeed(ac);
+}
+
+/* connecting: the hello is in */
+static void auth_answer_hello(auth_conn *ac)
+{
+    if (!cc_raft_auth_answer(ac->r->key, ac->r->g->chain_id, ac->hello, ac->answer)) {
+        auth_fail(ac, "the peer's hello is not a carechain raft hello");
+        return;
+    }
+    auth_send(ac, ac->answer, sizeof ac->answer);
+    if (!ac->done) auth_expect(ac, &ac->ok, 1, auth_check_ok);
+}
+
+typedef struct auth_connect {
     struct raft_uv_connect req; /* first: the transport's callback gets &req */
     struct raft_uv_connect *outer;
     raft_uv_connect_cb cb;
-} nodelay_connect;
+    raft_id id;
+    rr *r;
+} auth_connect;
 
-static void nodelay_connected(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
+static void auth_connected(struct raft_uv_connect *req, struct uv_stream_s *stream, int status)
 {
-    nodelay_connect *c = (nodelay_connect *)req;
+    auth_connect *c = (auth_connect *)req;
     struct raft_uv_connect *outer = c->outer;
     raft_uv_connect_cb cb = c->cb;
+    raft_id id = c->id;
+    rr *r = c->r;
     free(c);
-    if (status == 0) stream_nodelay(stream);
-    cb(outer, stream, status);
+    if (status != 0) {
+        cb(outer, stream, status);
+        return;
+    }
+    stream_nodelay(stream);
+    auth_conn *ac = auth_start(r, stream, false, id, NULL);
+    if (!ac) {
+        uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
+        cb(outer, NULL, RAFT_NOMEM);
+        return;
+    }
+    ac->outer = outer;
+    ac->cb = cb;
+    auth_expect(ac, ac->hello, sizeof ac->hello, auth_answer_hello);
 }
 
-static int nodelay_connect_start(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
-                                 const char *address, raft_uv_connect_cb cb)
+static int auth_connect_start(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                              const char *address, raft_uv_connect_cb cb)
 {
     rr *r = rr_of_transport(t);
-    nodelay_connect *c = calloc(1, sizeof *c);
+    auth_connect *c = calloc(1, sizeof *c);
     if (!c) return RAFT_NOMEM;
+    c->r = r;
     c->outer = req;
     c->cb = cb;
-    int rv = r->tcp_connect(t, &c->req, id, address, nodelay_connected);
+    c->id = id;
+    int rv = r->tcp_connect(t, &c->req, id, address, auth_connected);
     if (rv != 0) free(c);
     return rv;
 }
 
-static void nodelay_accepted(struct raft_uv_transport *t, raft_id id, const char *address,
-                             struct uv_stream_s *stream)
+static void auth_accepted(struct raft_uv_transport *t, raft_id id, const char *address,
+                          struct uv_stream_s *stream)
 {
+    rr *r = rr_of_transport(t);
     stream_nodelay(stream);
-    rr_of_transport(t)->tcp_accepted(t, id, address, stream);
+    auth_conn *ac = auth_start(r, stream, true, id, address);
+    if (!ac) {
+        uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
+        return;
+    }
+    cc_raft_auth_hello(ac->hello);
+    auth_send(ac, ac->hello, sizeof ac->hello);
+    if (!ac->done) auth_expect(ac, ac->answer, sizeof ac->answer, auth_check_answer);
 }
 
-static int nodelay_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+static int auth_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 {
     rr *r = rr_of_transport(t);
     r->tcp_accepted = cb;
-    return r->tcp_listen(t, nodelay_accepted);
+    return r->tcp_listen(t, auth_accepted);
+}
+
+/* Closing the transport: every exchange still running ends now (a
+ * connecting one tells raft_uv its request was cancelled). */
+static void auth_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
+{
+    rr *r = rr_of_transport(t);
+    r->auth_stopped = true;
+    while (r->auth_pending) auth_fail(r->auth_pending, "this node is stopping");
+    r->tcp_close(t, cb);
 }
 
 /* Everything raft needs, on the loop thread before the loop runs. */
@@ -2163,8 +2459,10 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
     }
     r->tcp_listen = r->transport.listen;
     r->tcp_connect = r->transport.connect;
-    r->transport.listen = nodelay_listen;
-    r->transport.connect = nodelay_connect_start;
+    r->tcp_close = r->transport.close;
+    r->transport.listen = auth_listen;
+    r->transport.connect = auth_connect_start;
+    r->transport.close = auth_close;
     if ((rv = raft_uv_init(&r->io, &r->loop, r->raft_dir, &r->transport)) != 0) {
         cc_errf(eb, CC_ERR_IO, "raft storage in %s: %s", r->raft_dir, r->io.errmsg);
         raft_uv_tcp_close(&r->transport);
