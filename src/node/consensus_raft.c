@@ -2118,14 +2118,15 @@ typedef struct auth_conn {
     struct auth_conn *next; /* r->auth_pending */
     struct uv_stream_s *stream;
     uv_timer_t timer;
-    uv_write_t writes[2]; /* a side writes at most twice; a request is not reused */
-    unsigned written;     /* writes queued so far */
-    bool accepting;       /* this node accepted the connection (else it connected) */
-    bool done;            /* finished: handed on or failed */
-    int open;             /* callbacks still due: timer close, write, stream close */
-    raft_id id;           /* the peer's raft id */
-    char address[MEMBER_ADDR_MAX];
-    uint8_t *into; /* the read in progress: into[have..need) */
+    uv_write_t writes[2];          /* a side writes at most twice; a request is not reused */
+    unsigned written;              /* writes queued so far */
+    bool accepting;                /* this node accepted the connection (else it connected) */
+    bool done;                     /* finished: handed on or failed */
+    int open;                      /* callbacks still due: timer close, write, stream close */
+    raft_id id;                    /* the peer's raft id */
+    char address[MEMBER_ADDR_MAX]; /* the address libraft's handshake named ('?' for odd bytes) */
+    char peer[64];                 /* accepting: where the connection really comes from */
+    uint8_t *into;                 /* the read in progress: into[have..need) */
     size_t have, need;
     void (*on_read)(struct auth_conn *ac); /* called when into is full */
     uint8_t hello[CC_RAFT_AUTH_HELLO_BYTES];
@@ -2190,7 +2191,8 @@ static void auth_fail(auth_conn *ac, const char *why)
     if (!stopping && now - r->auth_logged_ms >= RAFT_AUTH_LOG_MS) {
         r->auth_logged_ms = now;
         if (ac->accepting)
-            cc_node_log(CC_LOG_WARN, "raft", "refused a raft connection claiming raft id %llu from %s: %s",
+            cc_node_log(CC_LOG_WARN, "raft",
+                        "refused a raft connection from %s claiming raft id %llu (%s): %s", ac->peer,
                         (unsigned long long)ac->id, ac->address, why);
         else
             cc_node_log(CC_LOG_WARN, "raft", "raft connection to id %llu dropped: %s",
@@ -2297,7 +2299,22 @@ static auth_conn *auth_start(rr *r, struct uv_stream_s *stream, bool accepting, 
     ac->stream = stream;
     ac->accepting = accepting;
     ac->id = id;
+    /* both go into the log: no control characters from the wire */
     snprintf(ac->address, sizeof ac->address, "%s", address ? address : "");
+    for (char *c = ac->address; *c; c++)
+        if (*c < 0x21 || *c > 0x7e) *c = '?';
+    snprintf(ac->peer, sizeof ac->peer, "an unknown address");
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (accepting && stream->type == UV_TCP &&
+        uv_tcp_getpeername((uv_tcp_t *)stream, (struct sockaddr *)&ss, &len) == 0) {
+        char ip[48] = "";
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+        else if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+        if (ip[0]) snprintf(ac->peer, sizeof ac->peer, "%s", ip);
+    }
     stream->data = ac;
     uv_timer_init(&r->loop, &ac->timer);
     ac->timer.data = ac;
