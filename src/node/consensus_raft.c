@@ -266,8 +266,10 @@ typedef struct rr {
     bool self_removed;              /* this node was removed from network/config */
     bool removed;                   /* ... and its own node/<id> record says so: it takes no txs */
     uint64_t removed_at;            /* the height of the block that removed it */
-    member known[RAFT_MEMBERS_MAX]; /* what a peer said at join (names, APIs) */
+    member known[RAFT_MEMBERS_MAX]; /* what a peer said at join, or the genesis nodes vouched for */
     size_t known_count;
+    member unvouched; /* the last unknown node refused on the raft port (id, pk) */
+    bool unvouched_set;
     conf_server conf[RAFT_MEMBERS_MAX]; /* the raft configuration */
     unsigned conf_count;
 } rr;
@@ -1182,6 +1184,58 @@ static void membership_probe(rr *r, CURL *c)
                     (unsigned long long)at);
 }
 
+/* ---- vouching for a node added while this one was away (repair thread) -------------------
+ * The raft port admits only nodes this node's state knows ("Raft connections"). One that
+ * missed the block adding a node refuses that node, and while that node leads it never
+ * receives the block. So when it has heard no leader for LONELY_MS and has refused a key
+ * under the raft id derived from it, it asks every other genesis node for that key's record
+ * (GET /v1/network/nodes/{id}); when a majority of all genesis nodes say "active", the node
+ * is admitted as if a peer had named it at join. A minority of genesis nodes cannot vouch
+ * for a key, and governance keeps a majority of them in the network. */
+
+static void vouch_probe(rr *r, CURL *c)
+{
+    pthread_mutex_lock(&r->mu);
+    member want = r->unvouched;
+    bool asked = r->unvouched_set;
+    r->unvouched_set = false;
+    pthread_mutex_unlock(&r->mu);
+    if (!asked) return;
+
+    char hex[CC_HASH_HEX];
+    cc_hex(want.pk, CC_PUBKEY_BYTES, hex);
+    size_t yes = 0;
+    member said = want;
+    for (size_t i = 0; i < r->g->node_count && !stopping(r); i++) {
+        if (memcmp(r->g->nodes[i].pk, r->key->pk, CC_PUBKEY_BYTES) == 0) continue;
+        char url[CATCHUP_URL_MAX];
+        cc_peer_answer a = {.max = PROBE_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = r};
+        long status = 0;
+        cc_peer_url(url, sizeof url, r->g->nodes[i].api, "/v1/network/nodes/%s", hex);
+        CURLcode cr = cc_peer_perform(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
+        json_t *doc =
+            cr == CURLE_OK && status == 200 && a.buf ? cc_json_parse((uint8_t *)a.buf, a.len, NULL) : NULL;
+        const char *st = json_string_value(json_object_get(doc, "status"));
+        member m = want;
+        if (st && strcmp(st, "active") == 0 && member_fill(&m, doc)) {
+            yes++;
+            said = m;
+        }
+        json_decref(doc);
+        free(a.buf);
+    }
+    if (yes < r->g->node_count / 2 + 1) return;
+    pthread_mutex_lock(&r->mu);
+    bool added = !member_by_id_locked(r, want.id) && r->known_count < RAFT_MEMBERS_MAX;
+    if (added) r->known[r->known_count++] = said;
+    pthread_mutex_unlock(&r->mu);
+    if (added)
+        cc_node_log(CC_LOG_INFO, "raft",
+                    "%s (raft id %llu), which this node has not applied the block adding yet, is an active "
+                    "node for %zu of the %zu genesis nodes: its raft connections are admitted",
+                    said.name, (unsigned long long)want.id, yes, r->g->node_count);
+}
+
 static void *repair_main(void *arg)
 {
     rr *r = arg;
@@ -1208,9 +1262,10 @@ static void *repair_main(void *arg)
             r->repair_due = false;
         pthread_mutex_unlock(&r->mu);
         if (c || (c = curl_easy_init())) {
-            if (probe)
+            if (probe) {
                 membership_probe(r, c);
-            else
+                vouch_probe(r, c);
+            } else
                 repair_pass(r, c);
         }
         pthread_mutex_lock(&r->mu);
@@ -2338,6 +2393,25 @@ static bool auth_peer_known(rr *r, raft_id id, const uint8_t pk[CC_PUBKEY_BYTES]
     return ok;
 }
 
+/* A key this node does not know, under the raft id derived from it, may
+ * be a node added while this one was away (it has not applied that block,
+ * and cannot while that node leads): keep it for vouch_probe. True when
+ * kept. */
+static bool auth_note_unknown(rr *r, raft_id id, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    if (id <= r->g->node_count || cc_raft_id_of(r->g, pk) != id) return false;
+    pthread_mutex_lock(&r->mu);
+    bool unknown = !member_by_id_locked(r, id);
+    if (unknown) {
+        memset(&r->unvouched, 0, sizeof r->unvouched);
+        r->unvouched.id = id;
+        memcpy(r->unvouched.pk, pk, CC_PUBKEY_BYTES);
+        r->unvouched_set = true;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return unknown;
+}
+
 /* accepting: the answer is in */
 static void auth_check_answer(auth_conn *ac)
 {
@@ -2347,9 +2421,15 @@ static void auth_check_answer(auth_conn *ac)
         return;
     }
     if (!auth_peer_known(ac->r, ac->id, pk)) {
-        char hex[CC_HASH_HEX], why[160];
-        snprintf(why, sizeof why, "key %.16s... is not the node key of that raft id",
-                 cc_hex(pk, CC_PUBKEY_BYTES, hex));
+        char hex[CC_HASH_HEX], why[200];
+        if (auth_note_unknown(ac->r, ac->id, pk))
+            snprintf(why, sizeof why,
+                     "raft id %llu (key %.16s...) is no node this node knows (yet); the genesis nodes are "
+                     "asked once no leader is heard",
+                     (unsigned long long)ac->id, cc_hex(pk, CC_PUBKEY_BYTES, hex));
+        else
+            snprintf(why, sizeof why, "key %.16s... is not the node key of that raft id",
+                     cc_hex(pk, CC_PUBKEY_BYTES, hex));
         auth_fail(ac, why);
         return;
     }

@@ -24,13 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
-#include "node/raft_auth.h"
 #include "support/support.h"
 
 #define NODES          3
@@ -249,92 +242,15 @@ static void *load_main(void *arg)
 
 /* ---- who may speak raft ------------------------------------------------------- */
 
-/* A connection to 127.0.0.1:port with 5 s send and receive timeouts; -1
- * when refused. */
-static int raft_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static bool send_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k <= 0) return false;
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-/* Read exactly n bytes; false on EOF, error or timeout. */
-static bool recv_all(int fd, void *buf, size_t n)
-{
-    uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t k = recv(fd, p, n, 0);
-        if (k <= 0) return false;
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* libraft 0.15's own handshake (protocol 1, the claimed raft id, the
- * sender's address padded to 8 bytes) into buf; its length. */
-static size_t libraft_handshake(uint8_t *buf, uint64_t id, int port)
-{
-    char address[64];
-    int n = snprintf(address, sizeof address, "127.0.0.1:%d", port);
-    size_t padded = ((size_t)n + 1 + 7) / 8 * 8;
-    put_le64(buf, 1);
-    put_le64(buf + 8, id);
-    put_le64(buf + 16, padded);
-    memset(buf + 24, 0, padded);
-    memcpy(buf + 24, address, (size_t)n);
-    return 24 + padded;
-}
-
-/* Open a raft connection to node `to` claiming raft id `id` and answer
- * the hello with key (NULL: send no answer at all, but a message libraft
- * 0.15 crashes on). true when the node admitted the connection. */
+/* Knock on node to's raft port as raft id id (ct_raft_knock); true when
+ * admitted. */
 static bool raft_knock(int to, uint64_t id, const cc_key *key)
 {
-    uint8_t buf[256], hello[CC_RAFT_AUTH_HELLO_BYTES], answer[CC_RAFT_AUTH_ANSWER_BYTES], ok = 0;
-    int fd = raft_connect(fx.cl.net.raft_ports[to]);
-    assert_true(fd >= 0);
-    size_t n = libraft_handshake(buf, id, fx.cl.net.raft_ports[(to + 1) % NODES]);
-    bool admitted = false;
-    if (!key) {
-        /* an AppendEntries-typed message of 64 bytes of 0xff: the old node
-         * decoded it and died of SIGSEGV inside libraft */
-        put_le64(buf + n, 1);
-        put_le64(buf + n + 8, 64);
-        memset(buf + n + 16, 0xff, 64);
-        send_all(fd, buf, n + 16 + 64);
-    } else if (send_all(fd, buf, n) && recv_all(fd, hello, sizeof hello)) {
-        assert_true(cc_raft_auth_answer(key, fx.cl.net.chain_id, hello, answer));
-        admitted = send_all(fd, answer, sizeof answer) && recv_all(fd, &ok, 1) && ok == CC_RAFT_AUTH_OK;
-    }
-    close(fd);
-    return admitted;
+    char *from = ct_strf("127.0.0.1:%d", fx.cl.net.raft_ports[(to + 1) % NODES]);
+    int rc = ct_raft_knock(fx.cl.net.raft_ports[to], fx.cl.net.chain_id, id, from, key);
+    free(from);
+    assert_true(rc >= 0);
+    return rc == 1;
 }
 
 /* Only a node of the network, with its own raft id, gets a byte to

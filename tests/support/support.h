@@ -229,6 +229,15 @@ int ct_raft_mesh_bootstrap(const ct_raft_mesh *m, const ct_net *net, unsigned no
 void ct_raft_mesh_isolate(ct_raft_mesh *m, unsigned node, bool cut);
 void ct_raft_mesh_destroy(ct_raft_mesh *m);
 
+/* ---- a raft port, knocked on (ct_raftport.c) --------------------------------- */
+
+/* Connect to 127.0.0.1:port as raft id id from address and answer the
+ * node's challenge with key (src/node/raft_auth.c). key NULL sends no
+ * answer but a message libraft 0.15 crashed on. 1 when the node admitted
+ * the connection, 0 when it did not, -1 when nothing listens there. */
+int ct_raft_knock(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, const char *address,
+                  const cc_key *key);
+
 /* ---- a network of node processes polled as one (ct_cluster.c) ------------------- */
 
 #define CT_CLUSTER_POLL_MS 20 /* default pause between two polls */
