@@ -669,6 +669,7 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
     cc_key stranger;
     ct_key("node-stranger", &stranger);
     uint64_t id_s = cc_raft_id_of(&g, stranger.pk);
+    cc_genesis_free(&g);
     int got = 0;
     uint64_t deadline = ct_now_ms() + LONELY_WAIT_MS;
     while ((got = ct_raft_knock(bound, fx.cl.net.chain_id, id6, raft, &j6.key)) == 0 &&
