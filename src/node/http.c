@@ -92,6 +92,12 @@ static const cc_http_route routes[] = {
     {"GET", "/ui/*", cc_http_get_ui, 0},
 };
 
+const cc_http_route *cc_http_routes(size_t *n)
+{
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
+}
+
 /* ---- responders ---------------------------------------------------------- */
 
 unsigned cc_http_status_of(cc_err e)

@@ -52,6 +52,10 @@ typedef struct cc_http_route {
     size_t body_limit; /* bytes; 0 = no body expected */
 } cc_http_route;
 
+/* The node's routing table (n receives its length): what the API serves,
+ * for tests that must cover every route. */
+const cc_http_route *cc_http_routes(size_t *n);
+
 /* ---- responders (each queues exactly one response) ---- */
 
 /* body is owned by the response afterwards (freed with free()). */
