@@ -1133,22 +1133,30 @@ static bool probe_due_locked(const rr *r, uint64_t now)
     return !r->removed && now >= r->leader_seen_ms + LONELY_MS && now >= r->probe_at;
 }
 
-/* What peer api says of this node: 1 removed (*at its height), 0 active, -1 no usable answer. */
-static int probe_peer(rr *r, CURL *c, const char *api, uint64_t *at)
+/* Peer api's record of node pk (GET /v1/network/nodes/{id}), or NULL
+ * without a usable answer. Caller decrefs. */
+static json_t *peer_node_record(rr *r, CURL *c, const char *api, const uint8_t pk[CC_PUBKEY_BYTES])
 {
     char url[CATCHUP_URL_MAX], hex[CC_HASH_HEX];
     cc_peer_answer a = {.max = PROBE_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = r};
     long status = 0;
-    cc_peer_url(url, sizeof url, api, "/v1/network/nodes/%s", cc_hex(r->key->pk, CC_PUBKEY_BYTES, hex));
+    cc_peer_url(url, sizeof url, api, "/v1/network/nodes/%s", cc_hex(pk, CC_PUBKEY_BYTES, hex));
     CURLcode cr = cc_peer_perform(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
     json_t *doc =
         cr == CURLE_OK && status == 200 && a.buf ? cc_json_parse((uint8_t *)a.buf, a.len, NULL) : NULL;
+    free(a.buf);
+    return doc;
+}
+
+/* What peer api says of this node: 1 removed (*at its height), 0 active, -1 no usable answer. */
+static int probe_peer(rr *r, CURL *c, const char *api, uint64_t *at)
+{
+    json_t *doc = peer_node_record(r, c, api, r->key->pk);
     const char *st = json_string_value(json_object_get(doc, "status"));
     json_int_t h = json_integer_value(json_object_get(doc, "removed_at"));
     int said = !st ? -1 : strcmp(st, "removed") == 0 && h > 0 ? 1 : strcmp(st, "active") == 0 ? 0 : -1;
     if (said == 1) *at = (uint64_t)h;
     json_decref(doc);
-    free(a.buf);
     return said;
 }
 
@@ -1202,19 +1210,11 @@ static void vouch_probe(rr *r, CURL *c)
     pthread_mutex_unlock(&r->mu);
     if (!asked) return;
 
-    char hex[CC_HASH_HEX];
-    cc_hex(want.pk, CC_PUBKEY_BYTES, hex);
     size_t yes = 0;
     member said = want;
     for (size_t i = 0; i < r->g->node_count && !stopping(r); i++) {
         if (memcmp(r->g->nodes[i].pk, r->key->pk, CC_PUBKEY_BYTES) == 0) continue;
-        char url[CATCHUP_URL_MAX];
-        cc_peer_answer a = {.max = PROBE_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = r};
-        long status = 0;
-        cc_peer_url(url, sizeof url, r->g->nodes[i].api, "/v1/network/nodes/%s", hex);
-        CURLcode cr = cc_peer_perform(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
-        json_t *doc =
-            cr == CURLE_OK && status == 200 && a.buf ? cc_json_parse((uint8_t *)a.buf, a.len, NULL) : NULL;
+        json_t *doc = peer_node_record(r, c, r->g->nodes[i].api, want.pk);
         const char *st = json_string_value(json_object_get(doc, "status"));
         member m = want;
         if (st && strcmp(st, "active") == 0 && member_fill(&m, doc)) {
@@ -1222,7 +1222,6 @@ static void vouch_probe(rr *r, CURL *c)
             said = m;
         }
         json_decref(doc);
-        free(a.buf);
     }
     if (yes < r->g->node_count / 2 + 1) return;
     pthread_mutex_lock(&r->mu);
@@ -2235,6 +2234,12 @@ static void auth_finish(auth_conn *ac)
     uv_close((uv_handle_t *)&ac->timer, auth_timer_closed);
 }
 
+/* The node is stopping, or raft_uv closed the transport: hand nothing on. */
+static bool auth_stopping(const rr *r)
+{
+    return r->closing || r->auth_stopped;
+}
+
 static void auth_fail(auth_conn *ac, const char *why)
 {
     if (ac->done) return;
@@ -2242,7 +2247,7 @@ static void auth_fail(auth_conn *ac, const char *why)
     ac->open++; /* held until the end of this function */
     auth_finish(ac);
     uint64_t now = cc_now_ms();
-    bool stopping = r->closing || r->auth_stopped;
+    bool stopping = auth_stopping(r);
     if (!stopping && now - r->auth_logged_ms >= RAFT_AUTH_LOG_MS) {
         r->auth_logged_ms = now;
         if (ac->accepting)
@@ -2267,7 +2272,7 @@ static void auth_succeed(auth_conn *ac)
 {
     if (ac->done) return;
     rr *r = ac->r;
-    if (r->closing || r->auth_stopped) {
+    if (auth_stopping(r)) {
         auth_fail(ac, "this node is stopping");
         return;
     }
