@@ -329,16 +329,39 @@ void cc_lthash_decode(const uint8_t in[CC_LTHASH_BYTES], cc_lthash *acc);
 
 /* ---- checkpoints ----------------------------------------------------------- */
 
-/* A node's signature that (height, block hash, state root) is the chain. */
+/* A node's signature that (height, block hash, state root) is the chain,
+ * and that the nodes named by the members hash are its consensus nodes
+ * after that block. */
 typedef struct cc_checkpoint_sig {
     uint8_t node[CC_PUBKEY_BYTES];
     uint8_t sig[CC_SIG_BYTES];
 } cc_checkpoint_sig;
 
-/* The signed message: "carechain/checkpoint/v1" || chain id || u64 height ||
- * block hash || state root. */
-void cc_checkpoint_sign(const cc_header *h, const cc_key *node_key, cc_checkpoint_sig *out);
-bool cc_checkpoint_verify(const cc_header *h, const cc_checkpoint_sig *s) CC_WUR;
+#define CC_MEMBERS_MAX 64 /* consensus nodes of one network */
+
+/* The hash of a set of consensus nodes, their keys in ascending byte order:
+ * SHA-256("carechain/members/v1" || u32 n || key_1 || ... || key_n). */
+void cc_members_hash(const uint8_t (*keys)[CC_PUBKEY_BYTES], size_t n, uint8_t out[CC_HASH_BYTES]);
+
+/* A set of consensus nodes: their keys, ascending, and its hash. */
+typedef struct cc_members {
+    size_t count;
+    uint8_t key[CC_MEMBERS_MAX][CC_PUBKEY_BYTES];
+    uint8_t hash[CC_HASH_BYTES];
+} cc_members;
+
+/* Fill m with n keys given in any order: 1..CC_MEMBERS_MAX keys, no key
+ * twice (CC_ERR_MALFORMED otherwise). */
+cc_err cc_members_set(cc_members *m, const uint8_t (*keys)[CC_PUBKEY_BYTES], size_t n) CC_WUR;
+/* Position of pk in m, or -1. */
+int cc_members_index(const cc_members *m, const uint8_t pk[CC_PUBKEY_BYTES]);
+
+/* The signed message: "carechain/checkpoint/v2" || chain id || u64 height ||
+ * block hash || state root || members hash. */
+void cc_checkpoint_sign(const cc_header *h, const uint8_t members[CC_HASH_BYTES], const cc_key *node_key,
+                        cc_checkpoint_sig *out);
+bool cc_checkpoint_verify(const cc_header *h, const uint8_t members[CC_HASH_BYTES],
+                          const cc_checkpoint_sig *s) CC_WUR;
 
 /* ---- genesis --------------------------------------------------------------- */
 
@@ -381,6 +404,8 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
 void cc_genesis_free(cc_genesis *g);
 /* Index of the node with public key pk, or -1. */
 int cc_genesis_node_index(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES]);
+/* The genesis nodes as a set (the consensus nodes at height 0). */
+void cc_genesis_members(const cc_genesis *g, cc_members *m);
 
 /* ---- roles ----------------------------------------------------------------- */
 
@@ -411,7 +436,9 @@ const char *cc_role_name(unsigned role);
 
 /* A self-contained proof that a tx (and its result) is in block h, and that
  * block h is in the history of a checkpoint signed by a majority of the
- * genesis nodes. JSON schema in docs/PROTOCOL.md "Proofs". */
+ * consensus nodes a verifier who knows only the genesis can trust: the
+ * genesis nodes, or the set a chain of signed membership steps leads to.
+ * JSON schema in docs/PROTOCOL.md "Proofs". */
 typedef struct cc_proof_report {
     uint64_t height;            /* block holding the tx */
     uint64_t checkpoint_height; /* block whose signatures anchor it */
@@ -420,6 +447,8 @@ typedef struct cc_proof_report {
     char type[CC_TX_TYPE_MAX + 1];
     uint64_t block_time_ms;
     size_t signatures; /* valid distinct node signatures on the checkpoint */
+    size_t trusted;    /* nodes of the set those signatures are a majority of */
+    size_t steps;      /* membership steps from the genesis nodes to that set */
 } cc_proof_report;
 
 /* Verify a proof document against the genesis file's bytes. Fills report on

@@ -1,14 +1,17 @@
 // proof.js — checks a tx inclusion proof in the browser, step by step, the
 // way `carechain verify-proof` does (src/core/proof.c, PROTOCOL.md
 // "Proofs"): genesis -> chain id, the tx and its signature, the tx and
-// result audit paths, a checkpoint signed by a majority of the genesis
-// nodes, and the block's place in the checkpoint's history tree.
+// result audit paths, the membership steps from the genesis nodes to the
+// checkpoint's signers, a checkpoint signed by a majority of the nodes
+// trusted there, and the block's place in the checkpoint's history tree.
 
-import { concat, ed25519Verify, equal, hex, sha256, u16, u64, unb64, unhex, utf8 } from "./crypto.js";
+import { concat, ed25519Verify, equal, hex, sha256, u16, u32, u64, unb64, unhex, utf8 } from "./crypto.js";
 
 export const HEADER_BYTES = 1 + 32 + 8 + 32 + 8 + 4 + 4 * 32 + 32 + 64; // 309
 const HEADER_UNSIGNED = HEADER_BYTES - 64;
 const MERKLE_PATH_MAX = 64;
+const MEMBERS_MAX = 64; // consensus nodes of one network
+const STEPS_MAX = 1024; // membership steps in one proof
 
 // cc_err numbers and names (src/core/err.c); results are hashed by number.
 export const ERR_NAMES = [
@@ -98,8 +101,46 @@ export function decodeTx(raw) {
   };
 }
 
-function checkpointMessage(h, blockHash) {
-  return concat(utf8.encode("carechain/checkpoint/v1"), h.chainId, u64(h.height), blockHash, h.stateRoot);
+function checkpointMessage(h, blockHash, membersHash) {
+  return concat(utf8.encode("carechain/checkpoint/v2"), h.chainId, u64(h.height), blockHash, h.stateRoot, membersHash);
+}
+
+// The hash of a set of node keys (hex, ascending): PROTOCOL.md "Checkpoints".
+async function membersHash(ids) {
+  return sha256(concat(utf8.encode("carechain/members/v1"), u32(ids.length), ...ids.map((id) => unhex(id, 32))));
+}
+
+// A proof's "members" list: 1..MEMBERS_MAX node keys in ascending order.
+function membersOf(o, what) {
+  const list = o && o.members;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MEMBERS_MAX)
+    throw new Error(`${what} needs "members": 1 to ${MEMBERS_MAX} node keys`);
+  return list.map((x, i) => {
+    const id = String(x).toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(id) || (i > 0 && id <= String(list[i - 1]).toLowerCase()))
+      throw new Error(`${what} members[${i}] is not a node key in ascending order`);
+    return id;
+  });
+}
+
+// The distinct signers in trusted (hex ids) whose signature over checkpoint
+// header ch and the members it names verifies.
+async function validSigners(o, ch, named, trusted) {
+  const message = checkpointMessage(ch, await headerHash(ch), await membersHash(named));
+  const seen = new Set();
+  for (const s of Array.isArray(o.signatures) ? o.signatures : []) {
+    const node = String(s && s.node).toLowerCase();
+    if (seen.has(node) || !trusted.includes(node)) continue;
+    let pk, sig;
+    try {
+      pk = unhex(node, 32);
+      sig = unhex(String(s.sig), 64);
+    } catch (e) {
+      continue;
+    }
+    if (await ed25519Verify(pk, sig, message)) seen.add(node);
+  }
+  return seen;
 }
 
 function hashes(list, what) {
@@ -128,8 +169,9 @@ export async function verifyProof(proof, genesisBytes) {
     const chainId = await sha256(genesisBytes);
     out.chainId = hex(chainId);
     const nodes = (genesis.nodes || []).map((n) => ({ name: n.name, id: String(n.id).toLowerCase() }));
-    if (!proof || proof.carechain_proof !== 1 || !proof.block || !proof.checkpoint || !proof.result || typeof proof.tx !== "string")
-      step("proof format", false, "not a carechain proof (needs carechain_proof 1, tx, result, block, checkpoint)");
+    if (!proof || proof.carechain_proof !== 2 || !proof.block || !proof.checkpoint || !proof.result || typeof proof.tx !== "string" ||
+        !Array.isArray(proof.membership) || proof.membership.length > STEPS_MAX)
+      step("proof format", false, "not a carechain proof (needs carechain_proof 2, tx, result, block, membership, checkpoint)");
     step("chain", proof.chain_id === out.chainId, proof.chain_id === out.chainId
       ? `the proof is for chain ${out.chainId.slice(0, 16)}…, the SHA-256 of the genesis file`
       : "the proof is for another chain than this genesis file");
@@ -175,36 +217,44 @@ export async function verifyProof(proof, genesisBytes) {
     const resOk = await merkleVerify(resultLeaf, index, bh.txCount, hashes(proof.block.result_path, "result_path"), bh.resultsRoot);
     step("result in block", resOk, resOk ? `result "${res.code}" is the one block ${bh.height} committed` : `the stated result is not the one block ${bh.height} committed`);
 
-    // 3. the checkpoint: signed by a majority of the genesis nodes
-    let ch;
-    try {
-      ch = decodeHeader(unhex(proof.checkpoint.header));
-    } catch (e) {
-      step("checkpoint header", false, "the checkpoint header does not decode: " + e.message);
-    }
-    out.checkpointHeight = ch.height;
-    step("checkpoint chain", equal(ch.chainId, chainId) && ch.height >= bh.height, equal(ch.chainId, chainId) && ch.height >= bh.height
-      ? `checkpoint at height ${ch.height}` : "the checkpoint is of another chain or older than the block");
-    const chash = await headerHash(ch);
-    const message = checkpointMessage(ch, chash);
-    const seen = new Set();
-    for (const s of Array.isArray(proof.checkpoint.signatures) ? proof.checkpoint.signatures : []) {
-      const node = String(s && s.node).toLowerCase();
-      if (seen.has(node) || !nodes.some((n) => n.id === node)) continue;
-      let pk, sig;
+    // 3. the membership steps, then the checkpoint: each signed by a
+    //    majority of the nodes trusted so far (the genesis nodes first)
+    const nameOf = (id) => (nodes.find((n) => n.id === id) || { name: id.slice(0, 12) + "…" }).name;
+    let trusted = nodes.map((n) => n.id).sort();
+    let after = 0;
+    const signedStep = async (o, what, minHeight) => {
+      let h, named;
       try {
-        pk = unhex(node, 32);
-        sig = unhex(String(s.sig), 64);
+        h = decodeHeader(unhex(o.header));
+        named = membersOf(o, what);
       } catch (e) {
-        continue;
+        step(what, false, `${what} does not decode: ` + e.message);
       }
-      if (await ed25519Verify(pk, sig, message)) seen.add(node);
+      const inOrder = equal(h.chainId, chainId) && h.height >= minHeight;
+      if (!inOrder) step(what, false, `${what} at height ${h.height} is of another chain or out of order`);
+      const seen = await validSigners(o, h, named, trusted);
+      return { h, named, seen, majority: seen.size * 2 > trusted.length };
+    };
+    for (const [i, o] of proof.membership.entries()) {
+      const what = `membership step ${i + 1}`;
+      const r = await signedStep(o || {}, what, after + 1);
+      step(what, r.majority,
+        `at height ${r.h.height}, ${r.seen.size} of the ${trusted.length} nodes trusted so far signed that the nodes are now ` +
+          `${r.named.map(nameOf).join(", ")}` + (r.majority ? "" : "; a majority is needed"));
+      trusted = r.named;
+      after = r.h.height;
     }
-    const majority = seen.size * 2 > nodes.length;
-    const signers = nodes.filter((n) => seen.has(n.id)).map((n) => n.name).join(", ") || "none";
-    step("checkpoint signatures", majority,
-      `the checkpoint at height ${ch.height} has ${seen.size} valid Ed25519 signatures of ${nodes.length} genesis nodes (${signers})` +
-        (majority ? "" : "; a majority is needed"));
+    const cp = await signedStep(proof.checkpoint, "checkpoint", after);
+    const ch = cp.h;
+    out.checkpointHeight = ch.height;
+    step("checkpoint chain", ch.height >= bh.height, ch.height >= bh.height
+      ? `checkpoint at height ${ch.height}` : "the checkpoint is older than the block");
+    const chash = await headerHash(ch);
+    const signers = trusted.filter((id) => cp.seen.has(id)).map(nameOf).join(", ") || "none";
+    const whose = proof.membership.length === 0 ? "genesis nodes" : `nodes trusted after ${proof.membership.length} membership step${proof.membership.length === 1 ? "" : "s"}`;
+    step("checkpoint signatures", cp.majority,
+      `the checkpoint at height ${ch.height} has ${cp.seen.size} valid Ed25519 signatures of ${trusted.length} ${whose} (${signers})` +
+        (cp.majority ? "" : "; a majority is needed"));
 
     // 4. the block in the checkpoint's history
     const bhash = await headerHash(bh);

@@ -134,23 +134,21 @@ cc_err cc_chain_tx_json(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t *
 /* The proof document for a tx, anchored at the newest checkpoint signed by a
  * majority of nodes. Caller decrefs. */
 cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **out, cc_errbuf *eb) CC_WUR;
-/* The newest majority-signed checkpoint: {height, block_hash, state_root,
- * header (hex), signatures: [{node, sig}]}. CC_ERR_NOT_FOUND before block 1. */
+/* The newest checkpoint signed by a majority of the consensus nodes at its
+ * height: {height, block_hash, state_root, header (hex), members (the
+ * nodes' keys), signatures: [{node, sig}], nodes, required}.
+ * CC_ERR_NOT_FOUND before block 1. */
 cc_err cc_chain_checkpoint_json(cc_chain *c, json_t **out) CC_WUR;
-/* Record another node's checkpoint signature (verified first). */
-cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint_sig *s,
-                               cc_errbuf *eb) CC_WUR;
-
 /* Record n checkpoint signatures of nodes (sigs[i] for heights[i]) in ONE
- * write transaction, each checked as cc_chain_checkpoint_add checks it;
- * outcomes[i] (n entries, caller's) gets each one's result: CC_OK (stored,
- * or known already), CC_ERR_NOT_FOUND (no block at that height here yet),
- * CC_ERR_FORBIDDEN (not a node of this chain), CC_ERR_SIGNATURE (does not
- * verify over this node's block there). Returns CC_OK unless the store
- * failed (then nothing was written). */
+ * write transaction, each checked first; outcomes[i] (n entries, caller's)
+ * gets each one's result: CC_OK (stored, or known already),
+ * CC_ERR_NOT_FOUND (no block at that height here yet), CC_ERR_FORBIDDEN
+ * (the signer is not a consensus node at that height), CC_ERR_SIGNATURE
+ * (does not verify over this node's block there and the nodes after it).
+ * Returns CC_OK unless the store failed (then nothing was written). */
 cc_err cc_chain_checkpoint_add_many(cc_chain *c, const uint64_t *heights, const cc_checkpoint_sig *sigs,
                                     size_t n, cc_err *outcomes, cc_errbuf *eb) CC_WUR;
-/* The newest height a majority of the genesis nodes signed (as
+/* The newest height a majority of its consensus nodes signed (as
  * cc_chain_checkpoint_json finds it) into *height. CC_ERR_NOT_FOUND when
  * none is known. */
 cc_err cc_chain_checkpoint_height(cc_chain *c, uint64_t *height) CC_WUR;
@@ -160,6 +158,9 @@ cc_err cc_chain_checkpoint_height(cc_chain *c, uint64_t *height) CC_WUR;
 cc_err cc_chain_checkpoint_sigs_json(cc_chain *c, uint64_t height, json_t **out) CC_WUR;
 /* The header of the block at height. CC_ERR_NOT_FOUND when there is none. */
 cc_err cc_chain_header_get(cc_chain *c, uint64_t height, cc_header *out) CC_WUR;
+/* The consensus nodes after the block at height: the genesis nodes until
+ * governance adds or removes one. Checkpoints at that height are theirs. */
+cc_err cc_chain_members(cc_chain *c, uint64_t height, cc_members *out) CC_WUR;
 
 /* The state value under key (without its height prefix); caller frees. */
 cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len) CC_WUR;

@@ -10,17 +10,16 @@
  * layer turns into a raft configuration change.
  *
  * State:
- *   network/config       {"nodes": [hex ids, sorted], "organisations": n}
+ *   network/config       {"nodes": [hex ids, sorted], "organisations": n[, "changed_at": height]}
  *   node/<hex>           {"name","org","api","raft","status","since"[,"removed_at"]}
  *   netprop/<txid hex>   {"action","node"|"id","approvals":[org ids],"status","height"}
  *
  * Proposal:   open --approvals > organisations/2--> approved (effect applied)
  *
- * A removal that would leave fewer than a majority of the genesis nodes in
- * the set is refused, when proposed and again when it would take effect:
- * checkpoints count signatures of genesis nodes only (the offline proof
- * verifier knows no other keys), so without such a majority no height
- * would ever be majority-signed again and no new proof could be anchored.
+ * network/config also records "changed_at", the height of the last change:
+ * at most one change takes effect per block, and a removal needs a set of
+ * three or more (change_allowed says why), checked when proposed and
+ * again when an approval would enact it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +77,7 @@ cc_err cc_network_genesis(cc_exec_ctx *ctx)
         json_decref(n);
         config_set(cfg, hex, true);
     }
+    json_object_set_new(cfg, "changed_at", json_integer((json_int_t)ctx->height));
     if (rc == CC_OK) rc = cc_state_put_json(ctx, "network/config", cfg);
     json_decref(cfg);
     return rc;
@@ -129,26 +129,30 @@ static bool config_has(const json_t *cfg, const char *id)
     return false;
 }
 
-/* Refuse removing node id from cfg's set when fewer than a majority of the
- * genesis nodes would remain in it (see the top of this file). */
-static cc_err genesis_majority_stays(cc_exec_ctx *ctx, const json_t *cfg, const char *id)
+/* Whether the set in cfg may change now. Checkpoints are signed by the
+ * nodes of the set at their height, and a verifier who knows only the
+ * genesis follows each change through a checkpoint that a majority of the
+ * set before it signed (docs/CONSENSUS.md "Checkpoints"). So a change must
+ * leave a majority of the set before it in the set after it: one change
+ * per block, and a removal only from a set of three or more; and a set has
+ * at most CC_MEMBERS_MAX nodes. */
+static cc_err change_allowed(cc_exec_ctx *ctx, const json_t *cfg, bool add)
 {
-    const cc_genesis *g = ctx->genesis;
-    size_t need = g->node_count / 2 + 1, left = 0;
-    bool is_genesis = false;
-    for (size_t k = 0; k < g->node_count; k++) {
-        char hex[CC_HASH_HEX];
-        cc_hex(g->nodes[k].pk, CC_PUBKEY_BYTES, hex);
-        if (strcmp(hex, id) == 0)
-            is_genesis = true;
-        else
-            left += config_has(cfg, hex);
-    }
-    if (!is_genesis || left >= need) return CC_OK;
-    return cc_errf(ctx->eb, CC_ERR_CONFLICT,
-                   "removing genesis node %.12s… would leave %zu of the %zu genesis nodes; checkpoints need "
-                   "signatures of %zu of them, so no new proof could be anchored",
-                   id, left, g->node_count, need);
+    size_t count = json_array_size(json_object_get(cfg, "nodes"));
+    const json_t *changed = json_object_get(cfg, "changed_at");
+    if (json_is_integer(changed) && (uint64_t)json_integer_value(changed) == ctx->height)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                       "the set of nodes already changed in this block; one change per block, so approve "
+                       "again in a later one");
+    if (add && count >= CC_MEMBERS_MAX)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT, "the network already has %d nodes, the most it can have",
+                       CC_MEMBERS_MAX);
+    if (!add && count <= 2)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                       "a network of %zu nodes cannot lose one: the nodes that stay must be a majority of "
+                       "the nodes before, or no later checkpoint could be traced back to the genesis nodes",
+                       count);
+    return CC_OK;
 }
 
 /* Apply an approved proposal's effect. */
@@ -159,6 +163,11 @@ static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
     char key[80];
     cc_err rc = config_read(ctx, &cfg);
     if (rc != CC_OK) return rc;
+    if ((rc = change_allowed(ctx, cfg, strcmp(action, "add") == 0)) !=
+        CC_OK) { /* or another took effect first */
+        json_decref(cfg);
+        return rc;
+    }
     if (strcmp(action, "add") == 0) {
         const json_t *n = json_object_get(prop, "node");
         const char *id = json_string_value(json_object_get(n, "id"));
@@ -178,10 +187,6 @@ static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
     } else {
         const char *id = json_string_value(json_object_get(prop, "id"));
         json_t *rec = NULL, *ident = NULL;
-        if ((rc = genesis_majority_stays(ctx, cfg, id)) != CC_OK) { /* another removal took effect first */
-            json_decref(cfg);
-            return rc;
-        }
         snprintf(key, sizeof key, "node/%s", id);
         if (cc_state_get_json(ctx, key, &rec) == CC_OK) {
             json_object_set_new(rec, "status", json_string("removed"));
@@ -198,6 +203,7 @@ static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
         json_decref(ident);
         config_set(cfg, id, false);
     }
+    json_object_set_new(cfg, "changed_at", json_integer((json_int_t)ctx->height));
     if (rc == CC_OK) rc = cc_state_put_json(ctx, "network/config", cfg);
     json_decref(cfg);
     return rc;
@@ -253,11 +259,13 @@ static cc_err propose_apply(cc_exec_ctx *ctx)
         if ((rc = config_read(ctx, &cfg)) != CC_OK) return rc;
         size_t count = json_array_size(json_object_get(cfg, "nodes"));
         bool found = config_has(cfg, id);
-        rc = found && count > 1 ? genesis_majority_stays(ctx, cfg, id) : CC_OK;
         json_decref(cfg);
         if (!found) return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "%.12s… is not a node of this network", id);
         if (count == 1) return cc_errf(ctx->eb, CC_ERR_CONFLICT, "the last node cannot be removed");
-        if (rc != CC_OK) return rc;
+        if (count == 2)
+            return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                           "a network of 2 nodes cannot lose one: the node that stays is not a majority of "
+                           "the two, so no later checkpoint could be traced back to the genesis nodes");
     }
     json_t *prop = json_deep_copy(p);
     if (!prop) return CC_ERR_NOMEM;

@@ -75,7 +75,8 @@ int cc_cmd_verify_proof(int argc, char **argv)
     const cc_cli_spec spec = {
         "verify-proof",
         "FILE --genesis G",
-        "Check a proof offline: the tx, its result, its block and the signed checkpoint.",
+        "Check a proof offline: the tx, its result, its block, and the signed checkpoint with the changes of "
+        "the node set since the genesis.",
         opts,
         1,
         1,
@@ -126,6 +127,8 @@ int cc_cmd_verify_proof(int argc, char **argv)
                       (json_int_t)rep.block_time_ms, "result", "code", cc_err_name((cc_err)rep.result.code),
                       "message", rep.result.message, "checkpoint_height", (json_int_t)rep.checkpoint_height,
                       "signatures", (json_int_t)rep.signatures, "verify_ms", (double)dt_ns / 1e6);
+        json_object_set_new(j, "signers_trusted", json_integer((json_int_t)rep.trusted));
+        json_object_set_new(j, "membership_steps", json_integer((json_int_t)rep.steps));
         cc_cli_print_json(j);
         json_decref(j);
     } else {
@@ -134,10 +137,15 @@ int cc_cmd_verify_proof(int argc, char **argv)
                cc_cli_time(rep.block_time_ms, tm),
                rep.result.code == CC_OK ? "ok" : cc_err_name((cc_err)rep.result.code),
                rep.result.message[0] ? ": " : "", rep.result.message);
-        printf("Block %llu is in the history of the checkpoint at height %llu, signed by %zu node%s of this "
-               "chain's genesis (checked in %.3f ms).\n",
-               (unsigned long long)rep.height, (unsigned long long)rep.checkpoint_height, rep.signatures,
-               rep.signatures == 1 ? "" : "s", (double)dt_ns / 1e6);
+        printf("Block %llu is in the history of the checkpoint at height %llu, signed by %zu of ",
+               (unsigned long long)rep.height, (unsigned long long)rep.checkpoint_height, rep.signatures);
+        if (rep.steps == 0)
+            printf("the %zu genesis node%s", rep.trusted, rep.trusted == 1 ? "" : "s");
+        else
+            printf("the %zu nodes that %zu membership change%s, each signed by a majority of the nodes "
+                   "before it, lead to from the genesis nodes",
+                   rep.trusted, rep.steps, rep.steps == 1 ? "" : "s");
+        printf(" (checked in %.3f ms).\n", (double)dt_ns / 1e6);
         printf("txid %s\n", txid);
     }
 out:

@@ -20,7 +20,8 @@
 
 #define HEADER_UNSIGNED_BYTES (CC_HEADER_BYTES - CC_SIG_BYTES)
 static const char block_domain[] = "carechain/block/v1";
-static const char checkpoint_domain[] = "carechain/checkpoint/v1";
+static const char checkpoint_domain[] = "carechain/checkpoint/v2";
+static const char members_domain[] = "carechain/members/v1";
 
 void cc_header_encode(const cc_header *h, uint8_t out[CC_HEADER_BYTES])
 {
@@ -180,29 +181,41 @@ void cc_result_leaf(const uint8_t txid[CC_HASH_BYTES], const cc_result *r, uint8
     cc_sha256(buf, 5 + CC_HASH_BYTES + mlen, out);
 }
 
-static void checkpoint_message(const cc_header *h, uint8_t *msg)
+void cc_members_hash(const uint8_t (*keys)[CC_PUBKEY_BYTES], size_t n, uint8_t out[CC_HASH_BYTES])
+{
+    uint8_t head[sizeof members_domain - 1 + 4];
+    memcpy(head, members_domain, sizeof members_domain - 1);
+    cc_put_u32(head + sizeof members_domain - 1, (uint32_t)n);
+    cc_span parts[] = {{head, sizeof head}, {(const uint8_t *)keys, n * CC_PUBKEY_BYTES}};
+    cc_sha256_parts(parts, 2, out);
+}
+
+static void checkpoint_message(const cc_header *h, const uint8_t members[CC_HASH_BYTES], uint8_t *msg)
 {
     uint8_t *p = msg;
     memcpy(p, checkpoint_domain, sizeof checkpoint_domain - 1), p += sizeof checkpoint_domain - 1;
     memcpy(p, h->chain_id, 32), p += 32;
     cc_put_u64(p, h->height), p += 8;
     cc_header_hash(h, p), p += 32;
-    memcpy(p, h->state_root, 32);
+    memcpy(p, h->state_root, 32), p += 32;
+    memcpy(p, members, 32);
 }
 
-#define CHECKPOINT_MSG_BYTES (sizeof checkpoint_domain - 1 + 32 + 8 + 32 + 32)
+#define CHECKPOINT_MSG_BYTES (sizeof checkpoint_domain - 1 + 32 + 8 + 32 + 32 + 32)
 
-void cc_checkpoint_sign(const cc_header *h, const cc_key *node_key, cc_checkpoint_sig *out)
+void cc_checkpoint_sign(const cc_header *h, const uint8_t members[CC_HASH_BYTES], const cc_key *node_key,
+                        cc_checkpoint_sig *out)
 {
     uint8_t msg[CHECKPOINT_MSG_BYTES];
-    checkpoint_message(h, msg);
+    checkpoint_message(h, members, msg);
     memcpy(out->node, node_key->pk, CC_PUBKEY_BYTES);
     crypto_sign_detached(out->sig, NULL, msg, sizeof msg, node_key->sk);
 }
 
-bool cc_checkpoint_verify(const cc_header *h, const cc_checkpoint_sig *s)
+bool cc_checkpoint_verify(const cc_header *h, const uint8_t members[CC_HASH_BYTES],
+                          const cc_checkpoint_sig *s)
 {
     uint8_t msg[CHECKPOINT_MSG_BYTES];
-    checkpoint_message(h, msg);
+    checkpoint_message(h, members, msg);
     return crypto_sign_verify_detached(s->sig, msg, sizeof msg, s->node) == 0;
 }

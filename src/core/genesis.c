@@ -95,6 +95,11 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
                      "genesis needs time_ms, organisations, a non-empty nodes list and identities");
         goto done;
     }
+    if (json_array_size(nodes) > CC_MEMBERS_MAX) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis lists %zu nodes; a network has at most %d",
+                     json_array_size(nodes), CC_MEMBERS_MAX);
+        goto done;
+    }
     if ((rc = get_str(doc, "chain_name", g->chain_name, sizeof g->chain_name, "document", eb)) != CC_OK)
         goto done;
     g->time_ms = (uint64_t)json_integer_value(t);
@@ -169,4 +174,35 @@ int cc_genesis_node_index(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES]
     for (size_t i = 0; i < g->node_count; i++)
         if (memcmp(g->nodes[i].pk, pk, CC_PUBKEY_BYTES) == 0) return (int)i;
     return -1;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, CC_PUBKEY_BYTES);
+}
+
+cc_err cc_members_set(cc_members *m, const uint8_t (*keys)[CC_PUBKEY_BYTES], size_t n)
+{
+    if (n == 0 || n > CC_MEMBERS_MAX) return CC_ERR_MALFORMED;
+    memcpy(m->key, keys, n * CC_PUBKEY_BYTES);
+    qsort(m->key, n, CC_PUBKEY_BYTES, key_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(m->key[i - 1], m->key[i], CC_PUBKEY_BYTES) == 0) return CC_ERR_MALFORMED;
+    m->count = n;
+    cc_members_hash((const uint8_t(*)[CC_PUBKEY_BYTES])m->key, n, m->hash);
+    return CC_OK;
+}
+
+int cc_members_index(const cc_members *m, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    const uint8_t(*at)[CC_PUBKEY_BYTES] = bsearch(pk, m->key, m->count, CC_PUBKEY_BYTES, key_cmp);
+    return at ? (int)(at - (const uint8_t(*)[CC_PUBKEY_BYTES])m->key) : -1;
+}
+
+void cc_genesis_members(const cc_genesis *g, cc_members *m)
+{
+    uint8_t keys[CC_MEMBERS_MAX][CC_PUBKEY_BYTES];
+    for (size_t i = 0; i < g->node_count; i++) memcpy(keys[i], g->nodes[i].pk, CC_PUBKEY_BYTES);
+    /* cannot fail: the parser refused an empty, long or repeated node list */
+    if (cc_members_set(m, (const uint8_t(*)[CC_PUBKEY_BYTES])keys, g->node_count) != CC_OK) m->count = 0;
 }

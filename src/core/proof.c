@@ -2,10 +2,19 @@
  * proof.c — offline verification of a tx inclusion proof.
  *
  * A proof (docs/PROTOCOL.md "Proofs") carries the tx, its result, its
- * block's header with the tx's and result's audit paths, a checkpoint
- * header signed by a majority of the genesis nodes, and the audit path of
- * the block's hash in the history tree whose root the checkpoint carries.
- * Nothing but the proof and the genesis file is needed to check it.
+ * block's header with the tx's and result's audit paths, a signed
+ * checkpoint header, and the audit path of the block's hash in the history
+ * tree whose root the checkpoint carries. Nothing but the proof and the
+ * genesis file is needed to check it.
+ *
+ * Whose signatures count: the verifier starts by trusting the genesis
+ * nodes. Each membership step in the proof is a checkpoint that a majority
+ * of the trusted set signed, naming the consensus nodes after its block;
+ * from then on that set is trusted. The checkpoint itself must be signed
+ * by a majority of the set trusted last. A step is only ever a signed
+ * statement of the nodes trusted before it, so a prover can leave steps
+ * out (the set it stops at must still sign the checkpoint) but cannot make
+ * the verifier trust a key no trusted majority named.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +55,66 @@ static cc_err header_field(const json_t *o, cc_header *h, const char *what, cc_e
     return cc_header_decode(buf, sizeof buf, h, eb);
 }
 
+#define PROOF_STEPS_MAX 1024 /* membership steps in one proof */
+
+/* A list of node keys as the proof carries it: 1..CC_MEMBERS_MAX hex
+ * keys in ascending order. */
+static cc_err members_field(const json_t *o, const char *what, cc_members *m, cc_errbuf *eb)
+{
+    const json_t *a = json_object_get(o, "members"), *x;
+    uint8_t keys[CC_MEMBERS_MAX][CC_PUBKEY_BYTES];
+    size_t i, n = json_array_size(a);
+    if (!json_is_array(a) || n == 0 || n > CC_MEMBERS_MAX)
+        return cc_errf(eb, CC_ERR_MALFORMED, "%s needs \"members\": 1 to %d node keys", what, CC_MEMBERS_MAX);
+    json_array_foreach(a, i, x)
+    {
+        if (!json_is_string(x) || cc_unhex(json_string_value(x), keys[i], CC_PUBKEY_BYTES) != CC_OK ||
+            (i > 0 && memcmp(keys[i - 1], keys[i], CC_PUBKEY_BYTES) >= 0))
+            return cc_errf(eb, CC_ERR_MALFORMED, "%s members[%zu] is not a node key in ascending order", what,
+                           i);
+    }
+    return cc_members_set(m, (const uint8_t(*)[CC_PUBKEY_BYTES])keys, n);
+}
+
+/* One signed checkpoint of the proof (a membership step, or the checkpoint
+ * itself): its header, of this chain and above min_height; the members it
+ * names; and valid signatures of more than half of trusted over both.
+ * *good gets the number of those signatures. */
+static cc_err signed_checkpoint(const json_t *o, const char *what, const cc_genesis *g,
+                                const cc_members *trusted, uint64_t min_height, cc_header *h,
+                                cc_members *named, size_t *good, cc_errbuf *eb)
+{
+    bool seen[CC_MEMBERS_MAX] = {false};
+    size_t i;
+    const json_t *s;
+    cc_err rc;
+    if (!json_is_object(o)) return cc_errf(eb, CC_ERR_MALFORMED, "%s is not an object", what);
+    if ((rc = header_field(o, h, what, eb)) != CC_OK) return rc;
+    if (memcmp(h->chain_id, g->chain_id, CC_HASH_BYTES) != 0 || h->height < min_height)
+        return cc_errf(eb, CC_ERR_VERIFY, "%s at height %llu is of another chain or out of order", what,
+                       (unsigned long long)h->height);
+    if ((rc = members_field(o, what, named, eb)) != CC_OK) return rc;
+    *good = 0;
+    json_array_foreach(json_object_get(o, "signatures"), i, s)
+    {
+        cc_checkpoint_sig cs;
+        if (hex_field(s, "node", cs.node, sizeof cs.node, NULL) != CC_OK ||
+            hex_field(s, "sig", cs.sig, sizeof cs.sig, NULL) != CC_OK)
+            continue;
+        int n = cc_members_index(trusted, cs.node);
+        if (n < 0 || seen[n] || !cc_checkpoint_verify(h, named->hash, &cs)) continue;
+        seen[n] = true;
+        (*good)++;
+    }
+    if (*good * 2 <= trusted->count)
+        return cc_errf(
+            eb, CC_ERR_VERIFY,
+            "%s at height %llu has %zu valid signatures of the %zu nodes trusted there; a majority "
+            "is needed",
+            what, (unsigned long long)h->height, *good, trusted->count);
+    return CC_OK;
+}
+
 cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genesis_len, cc_proof_report *rep,
                        cc_errbuf *eb)
 {
@@ -68,10 +137,10 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     json_t *res = json_object_get(proof, "result");
     json_t *ver = json_object_get(proof, "carechain_proof");
     const char *tx_b64 = json_string_value(json_object_get(proof, "tx"));
-    if (!json_is_object(proof) || json_integer_value(ver) != 1 || !json_is_object(block) ||
+    if (!json_is_object(proof) || json_integer_value(ver) != 2 || !json_is_object(block) ||
         !json_is_object(cp) || !json_is_object(res) || !tx_b64) {
         rc = cc_errf(eb, CC_ERR_MALFORMED,
-                     "not a carechain proof (needs carechain_proof 1, txid, tx, result, block, checkpoint)");
+                     "not a carechain proof (needs carechain_proof 2, txid, tx, result, block, checkpoint)");
         goto done;
     }
     if ((rc = hex_field(proof, "chain_id", chain_id, sizeof chain_id, eb)) != CC_OK) goto done;
@@ -140,37 +209,31 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
         goto done;
     }
 
-    /* 3. The checkpoint is signed by a majority of the genesis nodes. */
-    if ((rc = header_field(cp, &ch, "checkpoint", eb)) != CC_OK) goto done;
-    if (memcmp(ch.chain_id, g.chain_id, CC_HASH_BYTES) != 0 || ch.height < bh.height) {
-        rc = cc_errf(eb, CC_ERR_VERIFY, "the checkpoint is of another chain or older than the block");
-        goto done;
-    }
-    json_t *sigs = json_object_get(cp, "signatures");
-    bool *seen = calloc(g.node_count, sizeof *seen);
+    /* 3. The checkpoint is signed by a majority of the nodes the genesis,
+     *    and the membership steps after it, lead the verifier to trust. */
+    const json_t *steps = json_object_get(proof, "membership"), *step;
+    cc_members trusted, named;
+    uint64_t after = 0;
     size_t good = 0, i;
-    json_t *s;
-    if (!seen) {
-        rc = CC_ERR_NOMEM;
+    cc_genesis_members(&g, &trusted);
+    if (!json_is_array(steps) || json_array_size(steps) > PROOF_STEPS_MAX) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "proof needs \"membership\": a list of at most %d steps",
+                     PROOF_STEPS_MAX);
         goto done;
     }
-    json_array_foreach(sigs, i, s)
+    json_array_foreach(steps, i, step)
     {
-        cc_checkpoint_sig cs;
-        if (hex_field(s, "node", cs.node, sizeof cs.node, NULL) != CC_OK ||
-            hex_field(s, "sig", cs.sig, sizeof cs.sig, NULL) != CC_OK)
-            continue;
-        int n = cc_genesis_node_index(&g, cs.node);
-        if (n < 0 || seen[n] || !cc_checkpoint_verify(&ch, &cs)) continue;
-        seen[n] = true;
-        good++;
+        char what[48];
+        snprintf(what, sizeof what, "membership step %zu", i);
+        if ((rc = signed_checkpoint(step, what, &g, &trusted, after + 1, &ch, &named, &good, eb)) != CC_OK)
+            goto done;
+        trusted = named;
+        after = ch.height;
     }
-    free(seen);
-    if (good * 2 <= g.node_count) {
-        rc = cc_errf(
-            eb, CC_ERR_VERIFY,
-            "the checkpoint at height %llu has %zu valid node signatures of %zu; a majority is needed",
-            (unsigned long long)ch.height, good, g.node_count);
+    if ((rc = signed_checkpoint(cp, "the checkpoint", &g, &trusted, after, &ch, &named, &good, eb)) != CC_OK)
+        goto done;
+    if (ch.height < bh.height) {
+        rc = cc_errf(eb, CC_ERR_VERIFY, "the checkpoint is older than the block");
         goto done;
     }
 
@@ -200,6 +263,8 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     snprintf(rep->type, sizeof rep->type, "%s", tx.type);
     rep->block_time_ms = bh.time_ms;
     rep->signatures = good;
+    rep->trusted = trusted.count;
+    rep->steps = json_array_size(steps);
     rc = CC_OK;
 done:
     free(raw);

@@ -425,10 +425,13 @@ static cc_err commit_block(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, 
         rc = cc_errf(eb, rc, "writing the block history");
         goto err;
     }
-    if (key) {
+    cc_members members;
+    if ((rc = cc_members_after_block(c->s, txn, &c->g, h.height, ids_written, &members, eb)) != CC_OK)
+        goto err;
+    if (key && cc_members_index(&members, key->pk) >= 0) { /* only a consensus node signs */
         cc_checkpoint_sig cs;
         uint8_t ckey[8 + CC_PUBKEY_BYTES];
-        cc_checkpoint_sign(&h, key, &cs);
+        cc_checkpoint_sign(&h, members.hash, key, &cs);
         memcpy(ckey, hkey, 8);
         memcpy(ckey + 8, key->pk, CC_PUBKEY_BYTES);
         if ((rc = cc_store_put(c->s, txn, c->s->checkpoints, ckey, sizeof ckey, cs.sig, CC_SIG_BYTES, eb)) !=

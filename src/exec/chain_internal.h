@@ -50,4 +50,12 @@ void cc_chain_head_decode(const uint8_t *buf, cc_head *h);
 /* Read block `height`'s header from the store inside txn. */
 cc_err cc_chain_header_at(cc_store *s, MDB_txn *txn, uint64_t height, cc_header *h);
 
+/* The consensus nodes after block `height` (members.c). */
+cc_err cc_members_at(cc_store *s, MDB_txn *txn, const cc_genesis *g, uint64_t height, cc_members *out);
+/* Inside block `height`'s write txn: the set after it, recorded in the
+ * members table when the block changed it (only possible when it wrote an
+ * identity). */
+cc_err cc_members_after_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, uint64_t height,
+                              bool ids_written, cc_members *out, cc_errbuf *eb);
+
 #endif

@@ -91,13 +91,17 @@ cc_err cc_chain_check_header(cc_chain *c, const cc_header *h, cc_errbuf *eb)
 {
     MDB_txn *txn;
     cc_header mine;
+    cc_members proposers;
     uint8_t a[CC_HASH_BYTES], b[CC_HASH_BYTES];
-    if (memcmp(h->chain_id, c->g.chain_id, CC_HASH_BYTES) != 0 ||
-        cc_genesis_node_index(&c->g, h->proposer) < 0 || !cc_header_verify_sig(h))
-        return CC_OK; /* not a header a node of this chain signed: no evidence of anything */
+    if (memcmp(h->chain_id, c->g.chain_id, CC_HASH_BYTES) != 0 || h->height == 0 || !cc_header_verify_sig(h))
+        return CC_OK; /* not a header of this chain: no evidence of anything */
     cc_err rc = cc_store_begin(c->s, false, &txn, eb);
     if (rc != CC_OK) return rc;
     rc = cc_chain_header_at(c->s, txn, h->height, &mine);
+    /* only a consensus node at the parent height may propose the block */
+    if (rc == CC_OK && (cc_members_at(c->s, txn, &c->g, h->height - 1, &proposers) != CC_OK ||
+                        cc_members_index(&proposers, h->proposer) < 0))
+        rc = CC_ERR_NOT_FOUND;
     cc_store_abort(c->s, txn);
     if (rc == CC_ERR_NOT_FOUND) return CC_OK;
     if (rc != CC_OK) return rc;

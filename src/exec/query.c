@@ -11,6 +11,7 @@
 #include "exec/chain_internal.h"
 
 #define CHECKPOINT_SCAN_MAX 4096 /* heights searched back for a majority */
+#define STEP_SCAN_MAX       4096 /* heights searched for one membership step */
 
 static char *hex32(const uint8_t *b, char out[CC_HASH_HEX])
 {
@@ -181,108 +182,147 @@ done:
     return rc;
 }
 
-/* The newest height at or below head whose checkpoint a majority of the
- * genesis nodes signed, with those signatures (as JSON). */
-static cc_err find_checkpoint(cc_chain *c, MDB_txn *txn, uint64_t *height, json_t **sigs)
+/* The signatures stored for height by nodes of set `of` (at most
+ * CC_MEMBERS_MAX, each node once: it is part of the key) into out. */
+static size_t sigs_at(cc_chain *c, MDB_txn *txn, uint64_t height, const cc_members *of,
+                      cc_checkpoint_sig *out)
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    size_t need = c->g.node_count / 2 + 1;
-    int mrc = mdb_cursor_open(txn, c->s->checkpoints, &cur);
-    if (mrc != 0) return CC_ERR_IO;
-    uint64_t at = UINT64_MAX, scanned = 0;
-    json_t *list = NULL;
-    cc_err rc = CC_ERR_NOT_FOUND;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST); mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-        if (k.mv_size != 8 + CC_PUBKEY_BYTES || v.mv_size != CC_SIG_BYTES) continue;
-        uint64_t h = cc_get_u64(k.mv_data);
-        if (h != at) {
-            if (list && json_array_size(list) >= need) break;
-            json_decref(list);
-            list = json_array();
-            at = h;
-            if (++scanned > CHECKPOINT_SCAN_MAX) break;
-        }
+    uint8_t start[8];
+    size_t n = 0;
+    if (mdb_cursor_open(txn, c->s->checkpoints, &cur) != 0) return 0;
+    cc_put_u64(start, height);
+    k.mv_data = start;
+    k.mv_size = sizeof start;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && n < CC_MEMBERS_MAX;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 + CC_PUBKEY_BYTES || cc_get_u64(k.mv_data) != height) break;
         const uint8_t *node = (const uint8_t *)k.mv_data + 8;
-        if (cc_genesis_node_index(&c->g, node) < 0) continue;
-        char n[CC_HASH_HEX], s[2 * CC_SIG_BYTES + 1];
-        json_array_append_new(
-            list, json_pack("{s:s, s:s}", "node", hex32(node, n), "sig", cc_hex(v.mv_data, CC_SIG_BYTES, s)));
+        if (v.mv_size != CC_SIG_BYTES || cc_members_index(of, node) < 0) continue;
+        memcpy(out[n].node, node, CC_PUBKEY_BYTES);
+        memcpy(out[n].sig, v.mv_data, CC_SIG_BYTES);
+        n++;
     }
     mdb_cursor_close(cur);
-    if (list && json_array_size(list) >= need) {
-        *height = at;
-        *sigs = list;
-        rc = CC_OK;
-    } else {
-        json_decref(list);
+    return n;
+}
+
+/* A found checkpoint: its height, the consensus nodes there, and the
+ * signatures of more than half of them. */
+typedef struct checkpoint {
+    uint64_t height;
+    cc_members members;
+    cc_checkpoint_sig sigs[CC_MEMBERS_MAX];
+    size_t n;
+} checkpoint;
+
+/* The newest height (of the newest CHECKPOINT_SCAN_MAX that hold any
+ * signature) whose checkpoint more than half of its consensus nodes signed. */
+static cc_err find_checkpoint(cc_chain *c, MDB_txn *txn, checkpoint *out)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t at[8];
+    cc_err rc = CC_ERR_NOT_FOUND;
+    if (mdb_cursor_open(txn, c->s->checkpoints, &cur) != 0) return CC_ERR_IO;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    for (unsigned scanned = 0; mrc == 0 && scanned < CHECKPOINT_SCAN_MAX; scanned++) {
+        if (k.mv_size < 8) break;
+        uint64_t h = cc_get_u64(k.mv_data);
+        if (cc_members_at(c->s, txn, &c->g, h, &out->members) != CC_OK) {
+            rc = CC_ERR_CORRUPT;
+            break;
+        }
+        out->n = sigs_at(c, txn, h, &out->members, out->sigs);
+        if (out->n * 2 > out->members.count) {
+            out->height = h;
+            rc = CC_OK;
+            break;
+        }
+        cc_put_u64(at, h); /* on to the newest entry of a lower height */
+        k.mv_data = at;
+        k.mv_size = sizeof at;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (mrc == 0) mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
+    mdb_cursor_close(cur);
     return rc;
+}
+
+static json_t *sigs_json(const cc_checkpoint_sig *sigs, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n && a; i++) {
+        char node[CC_HASH_HEX], sig[2 * CC_SIG_BYTES + 1];
+        json_array_append_new(a, json_pack("{s:s, s:s}", "node", hex32(sigs[i].node, node), "sig",
+                                           cc_hex(sigs[i].sig, CC_SIG_BYTES, sig)));
+    }
+    return a;
+}
+
+static json_t *members_json(const cc_members *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < m->count && a; i++) {
+        char hex[CC_HASH_HEX];
+        json_array_append_new(a, json_string(hex32(m->key[i], hex)));
+    }
+    return a;
+}
+
+/* {height, header, members, signatures} of a signed checkpoint, as proofs
+ * carry it. */
+static json_t *signed_json(const cc_header *h, const cc_members *m, const cc_checkpoint_sig *sigs, size_t n)
+{
+    uint8_t raw[CC_HEADER_BYTES];
+    char hex[2 * CC_HEADER_BYTES + 1];
+    cc_header_encode(h, raw);
+    return json_pack("{s:I, s:s, s:o, s:o}", "height", (json_int_t)h->height, "header",
+                     cc_hex(raw, sizeof raw, hex), "members", members_json(m), "signatures",
+                     sigs_json(sigs, n));
 }
 
 cc_err cc_chain_checkpoint_height(cc_chain *c, uint64_t *height)
 {
     MDB_txn *txn;
-    json_t *sigs = NULL;
-    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
-    if (rc != CC_OK) return rc;
-    rc = find_checkpoint(c, txn, height, &sigs);
-    json_decref(sigs);
+    checkpoint *cp = malloc(sizeof *cp);
+    cc_err rc = cp ? cc_store_begin(c->s, false, &txn, NULL) : CC_ERR_NOMEM;
+    if (rc != CC_OK) {
+        free(cp);
+        return rc;
+    }
+    if ((rc = find_checkpoint(c, txn, cp)) == CC_OK) *height = cp->height;
     cc_store_abort(c->s, txn);
+    free(cp);
     return rc;
 }
 
 cc_err cc_chain_checkpoint_json(cc_chain *c, json_t **out)
 {
     MDB_txn *txn;
-    uint64_t height;
-    json_t *sigs = NULL;
     cc_header h;
-    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
-    if (rc != CC_OK) return rc;
-    if ((rc = find_checkpoint(c, txn, &height, &sigs)) != CC_OK) goto done;
-    if ((rc = cc_chain_header_at(c->s, txn, height, &h)) != CC_OK) goto done;
+    checkpoint *cp = malloc(sizeof *cp);
+    cc_err rc = cp ? cc_store_begin(c->s, false, &txn, NULL) : CC_ERR_NOMEM;
+    if (rc != CC_OK) {
+        free(cp);
+        return rc;
+    }
+    if ((rc = find_checkpoint(c, txn, cp)) != CC_OK) goto done;
+    if ((rc = cc_chain_header_at(c->s, txn, cp->height, &h)) != CC_OK) goto done;
     uint8_t raw[CC_HEADER_BYTES], hash[CC_HASH_BYTES];
     char hh[CC_HASH_HEX], sr[CC_HASH_HEX], hdr[2 * CC_HEADER_BYTES + 1];
     cc_header_encode(&h, raw);
     cc_header_hash(&h, hash);
-    *out = json_pack("{s:I, s:s, s:s, s:s, s:O, s:i, s:i}", "height", (json_int_t)height, "block_hash",
-                     hex32(hash, hh), "state_root", hex32(h.state_root, sr), "header",
-                     cc_hex(raw, sizeof raw, hdr), "signatures", sigs, "nodes", (int)c->g.node_count,
-                     "required", (int)(c->g.node_count / 2 + 1));
+    *out = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:i, s:i}", "height", (json_int_t)cp->height,
+                     "block_hash", hex32(hash, hh), "state_root", hex32(h.state_root, sr), "header",
+                     cc_hex(raw, sizeof raw, hdr), "members", members_json(&cp->members), "signatures",
+                     sigs_json(cp->sigs, cp->n), "nodes", (int)cp->members.count, "required",
+                     (int)(cp->members.count / 2 + 1));
     if (!*out) rc = CC_ERR_NOMEM;
 done:
-    json_decref(sigs);
     cc_store_abort(c->s, txn);
-    return rc;
-}
-
-cc_err cc_chain_checkpoint_add(cc_chain *c, uint64_t height, const cc_checkpoint_sig *s, cc_errbuf *eb)
-{
-    MDB_txn *txn;
-    cc_header h;
-    uint8_t key[8 + CC_PUBKEY_BYTES];
-    cc_chain_drop_kept(c); /* a block this thread keeps holds the store's write lock */
-    if (cc_genesis_node_index(&c->g, s->node) < 0)
-        return cc_errf(eb, CC_ERR_FORBIDDEN, "checkpoint signer is not a node of this chain");
-    cc_err rc = cc_store_begin(c->s, true, &txn, eb);
-    if (rc != CC_OK) return rc;
-    if ((rc = cc_chain_header_at(c->s, txn, height, &h)) != CC_OK) {
-        rc = cc_errf(eb, rc, "no block at height %llu", (unsigned long long)height);
-        goto err;
-    }
-    if (!cc_checkpoint_verify(&h, s)) {
-        rc = cc_errf(eb, CC_ERR_SIGNATURE, "checkpoint signature for height %llu does not verify",
-                     (unsigned long long)height);
-        goto err;
-    }
-    cc_put_u64(key, height);
-    memcpy(key + 8, s->node, CC_PUBKEY_BYTES);
-    if ((rc = cc_store_put(c->s, txn, c->s->checkpoints, key, sizeof key, s->sig, CC_SIG_BYTES, eb)) != CC_OK)
-        goto err;
-    return cc_store_commit(c->s, txn, eb);
-err:
-    cc_store_abort(c->s, txn);
+    free(cp);
     return rc;
 }
 
@@ -291,19 +331,32 @@ cc_err cc_chain_checkpoint_add_many(cc_chain *c, const uint64_t *heights, const 
 {
     MDB_txn *txn;
     size_t writes = 0;
+    cc_members *m = malloc(sizeof *m);
+    uint64_t m_height = UINT64_MAX; /* the height m is the set of */
+    if (!m) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     cc_chain_drop_kept(c); /* a block this thread keeps holds the store's write lock */
     cc_err rc = cc_store_begin(c->s, true, &txn, eb);
-    if (rc != CC_OK) return rc;
+    if (rc != CC_OK) {
+        free(m);
+        return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         cc_header h;
         MDB_val old;
         uint8_t key[8 + CC_PUBKEY_BYTES];
-        if (cc_genesis_node_index(&c->g, sigs[i].node) < 0) {
+        if ((outcomes[i] = cc_chain_header_at(c->s, txn, heights[i], &h)) != CC_OK) continue;
+        if (m_height != heights[i]) {
+            if ((rc = cc_members_at(c->s, txn, &c->g, heights[i], m)) != CC_OK) {
+                rc = cc_errf(eb, rc, "the store's members table is damaged");
+                goto err;
+            }
+            m_height = heights[i];
+        }
+        if (cc_members_index(m, sigs[i].node) < 0) {
             outcomes[i] = CC_ERR_FORBIDDEN;
             continue;
         }
-        if ((outcomes[i] = cc_chain_header_at(c->s, txn, heights[i], &h)) != CC_OK) continue;
-        if (!cc_checkpoint_verify(&h, &sigs[i])) {
+        if (!cc_checkpoint_verify(&h, m->hash, &sigs[i])) {
             outcomes[i] = CC_ERR_SIGNATURE;
             continue;
         }
@@ -317,12 +370,14 @@ cc_err cc_chain_checkpoint_add_many(cc_chain *c, const uint64_t *heights, const 
             goto err;
         writes++;
     }
+    free(m);
     if (writes == 0) {
         cc_store_abort(c->s, txn);
         return CC_OK;
     }
     return cc_store_commit(c->s, txn, eb);
 err:
+    free(m);
     cc_store_abort(c->s, txn);
     return rc;
 }
@@ -388,21 +443,95 @@ static json_t *path_json(uint8_t path[][CC_HASH_BYTES], size_t n)
     return a;
 }
 
+/* The lowest height above after where the members table records a change. */
+static bool next_change(cc_chain *c, MDB_txn *txn, uint64_t after, uint64_t *height)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t key[8];
+    if (mdb_cursor_open(txn, c->s->members, &cur) != 0) return false;
+    cc_put_u64(key, after + 1);
+    k.mv_data = key;
+    k.mv_size = sizeof key;
+    bool found = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size == 8;
+    if (found) *height = cc_get_u64(k.mv_data);
+    mdb_cursor_close(cur);
+    return found;
+}
+
+static size_t count_in(const cc_checkpoint_sig *sigs, size_t n, const cc_members *m)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += cc_members_index(m, sigs[i].node) >= 0;
+    return k;
+}
+
+/* The membership steps of a proof anchored at cp (see proof.c): starting
+ * from the genesis nodes, as long as the set trusted so far is not a
+ * majority of cp's signers, the lowest height after the next change of
+ * the set that a majority of the trusted set signed; the set there is
+ * trusted next. Heights of every change are in the members table. */
+static cc_err membership_steps(cc_chain *c, MDB_txn *txn, const checkpoint *cp, json_t *steps, cc_errbuf *eb)
+{
+    cc_members trusted;
+    uint64_t after = 0;
+    checkpoint *st = malloc(sizeof *st);
+    cc_err rc = st ? CC_OK : CC_ERR_NOMEM;
+    cc_genesis_members(&c->g, &trusted);
+    while (rc == CC_OK && count_in(cp->sigs, cp->n, &trusted) * 2 <= trusted.count) {
+        uint64_t change = 0, h;
+        bool found = false;
+        if (next_change(c, txn, after, &change) && change <= cp->height)
+            for (h = change; h <= cp->height && h - change < STEP_SCAN_MAX && !found; h++) {
+                st->n = sigs_at(c, txn, h, &trusted, st->sigs);
+                found = st->n * 2 > trusted.count;
+            }
+        if (!found) {
+            rc = cc_errf(
+                eb, CC_ERR_NOT_FOUND,
+                "no majority of the nodes trusted after height %llu signed a later checkpoint yet, so "
+                "the nodes that signed checkpoint %llu cannot be traced back to the genesis nodes",
+                (unsigned long long)after, (unsigned long long)cp->height);
+            break;
+        }
+        cc_header hdr;
+        h--; /* the loop stepped past it */
+        if ((rc = cc_members_at(c->s, txn, &c->g, h, &st->members)) != CC_OK ||
+            (rc = cc_chain_header_at(c->s, txn, h, &hdr)) != CC_OK)
+            break;
+        if (json_array_append_new(steps, signed_json(&hdr, &st->members, st->sigs, st->n)) != 0)
+            rc = CC_ERR_NOMEM;
+        trusted = st->members;
+        after = h;
+    }
+    free(st);
+    return rc;
+}
+
 cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **out, cc_errbuf *eb)
 {
     MDB_txn *txn;
     cc_tx_location loc;
     cc_block b = {0};
     cc_header ch;
-    uint64_t cp_height = 0;
-    json_t *sigs = NULL;
+    checkpoint *cp = malloc(sizeof *cp);
+    json_t *steps = json_array();
     uint8_t(*leaves)[CC_HASH_BYTES] = NULL;
     uint8_t tx_path[CC_MERKLE_PATH_MAX][CC_HASH_BYTES], res_path[CC_MERKLE_PATH_MAX][CC_HASH_BYTES],
         hist_path[CC_MERKLE_PATH_MAX][CC_HASH_BYTES];
     size_t tx_n = 0, res_n = 0, hist_n = 0;
     MDB_val res;
+    if (!cp || !steps) {
+        free(cp);
+        json_decref(steps);
+        return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    }
     cc_err rc = cc_store_begin(c->s, false, &txn, eb);
-    if (rc != CC_OK) return rc;
+    if (rc != CC_OK) {
+        free(cp);
+        json_decref(steps);
+        return rc;
+    }
     cc_store_ctx sc = {c->s, txn};
     cc_merkle_source hist = {&sc, cc_store_history_get};
 
@@ -412,12 +541,13 @@ cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **o
         goto done;
     }
     if ((rc = read_block(c, txn, loc.height, &b, &res)) != CC_OK) goto done;
-    if ((rc = find_checkpoint(c, txn, &cp_height, &sigs)) != CC_OK || cp_height < loc.height) {
+    if ((rc = find_checkpoint(c, txn, cp)) != CC_OK || cp->height < loc.height) {
         rc = cc_errf(eb, CC_ERR_NOT_FOUND, "no majority-signed checkpoint covers height %llu yet",
                      (unsigned long long)loc.height);
         goto done;
     }
-    if ((rc = cc_chain_header_at(c->s, txn, cp_height, &ch)) != CC_OK) goto done;
+    if ((rc = cc_chain_header_at(c->s, txn, cp->height, &ch)) != CC_OK) goto done;
+    if ((rc = membership_steps(c, txn, cp, steps, eb)) != CC_OK) goto done;
 
     leaves = malloc(b.tx_count * sizeof *leaves);
     if (!leaves) {
@@ -436,28 +566,28 @@ cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **o
     if ((rc = cc_merkle_path((const uint8_t(*)[CC_HASH_BYTES])leaves, b.tx_count, loc.index, res_path,
                              &res_n)) != CC_OK)
         goto done;
-    if (cp_height > loc.height &&
-        (rc = cc_merkle_path_src(&hist, cp_height, loc.height, hist_path, &hist_n)) != CC_OK)
+    if (cp->height > loc.height &&
+        (rc = cc_merkle_path_src(&hist, cp->height, loc.height, hist_path, &hist_n)) != CC_OK)
         goto done;
 
-    uint8_t bh[CC_HEADER_BYTES], chh[CC_HEADER_BYTES];
-    char bhex[2 * CC_HEADER_BYTES + 1], chex[2 * CC_HEADER_BYTES + 1], chain[CC_HASH_HEX], id[CC_HASH_HEX];
+    uint8_t bh[CC_HEADER_BYTES];
+    char bhex[2 * CC_HEADER_BYTES + 1], chain[CC_HASH_HEX], id[CC_HASH_HEX];
     cc_header_encode(&b.h, bh);
-    cc_header_encode(&ch, chh);
     const cc_tx *tx = &b.txs[loc.index];
     char *tx_b64 = cc_base64(tx->raw, tx->raw_len);
     *out = json_pack(
-        "{s:i, s:s, s:s, s:s, s:o, s:{s:I, s:s, s:i, s:o, s:o}, s:{s:I, s:s, s:O}, s:o}", "carechain_proof",
-        1, "chain_id", hex32(c->g.chain_id, chain), "txid", hex32(tx->txid, id), "tx", tx_b64 ? tx_b64 : "",
+        "{s:i, s:s, s:s, s:s, s:o, s:{s:I, s:s, s:i, s:o, s:o}, s:O, s:o, s:o}", "carechain_proof", 2,
+        "chain_id", hex32(c->g.chain_id, chain), "txid", hex32(tx->txid, id), "tx", tx_b64 ? tx_b64 : "",
         "result", result_json(&loc.result), "block", "height", (json_int_t)loc.height, "header",
         cc_hex(bh, sizeof bh, bhex), "index", (int)loc.index, "tx_path", path_json(tx_path, tx_n),
-        "result_path", path_json(res_path, res_n), "checkpoint", "height", (json_int_t)cp_height, "header",
-        cc_hex(chh, sizeof chh, chex), "signatures", sigs, "history_path", path_json(hist_path, hist_n));
+        "result_path", path_json(res_path, res_n), "membership", steps, "checkpoint",
+        signed_json(&ch, &cp->members, cp->sigs, cp->n), "history_path", path_json(hist_path, hist_n));
     free(tx_b64);
     if (!*out) rc = CC_ERR_NOMEM;
 done:
     free(leaves);
-    json_decref(sigs);
+    free(cp);
+    json_decref(steps);
     cc_block_free(&b);
     cc_store_abort(c->s, txn);
     return rc;

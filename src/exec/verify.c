@@ -6,8 +6,8 @@
  * signature, tx root, every tx signature, re-execute, and compare results,
  * state and history roots (cc_chain_apply on a scratch store does all of
  * it), then compare the stored results. At the end compare the head, the
- * whole state, the tx index and the history tree key by key, and check
- * every checkpoint signature and the hash of every attachment still
+ * whole state, the tx index, the history tree and the consensus node sets
+ * key by key, and check every checkpoint signature and the hash of every attachment still
  * stored. The first difference names the height at fault.
  *
  * Attachments: blocks commit to an attachment's SHA-256, never to its
@@ -69,12 +69,20 @@ static cc_err compare_db(MDB_txn *ta, MDB_dbi da, MDB_txn *tb, MDB_dbi db, char 
     return rc;
 }
 
+/* Every stored checkpoint signature is by a consensus node of its height
+ * and verifies over the block there and that set of nodes. */
 static cc_err check_checkpoints(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_verify_report *rep)
 {
     MDB_cursor *cur;
     MDB_val k, v;
     cc_err rc = CC_OK;
-    if (mdb_cursor_open(txn, s->checkpoints, &cur) != 0) return CC_ERR_IO;
+    cc_members *m = malloc(sizeof *m);
+    uint64_t m_height = UINT64_MAX;
+    if (!m) return CC_ERR_NOMEM;
+    if (mdb_cursor_open(txn, s->checkpoints, &cur) != 0) {
+        free(m);
+        return CC_ERR_IO;
+    }
     for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == CC_OK;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         cc_checkpoint_sig cs;
@@ -85,12 +93,18 @@ static cc_err check_checkpoints(cc_store *s, MDB_txn *txn, const cc_genesis *g, 
             rc = bad(rep, height, "%s", "a checkpoint record is malformed or names a missing block");
             break;
         }
+        if (height != m_height && cc_members_at(s, txn, g, height, m) != CC_OK) {
+            rc = bad(rep, height, "%s", "the members table is damaged");
+            break;
+        }
+        m_height = height;
         memcpy(cs.node, (const uint8_t *)k.mv_data + 8, CC_PUBKEY_BYTES);
         memcpy(cs.sig, v.mv_data, CC_SIG_BYTES);
-        if (cc_genesis_node_index(g, cs.node) < 0 || !cc_checkpoint_verify(&h, &cs))
+        if (cc_members_index(m, cs.node) < 0 || !cc_checkpoint_verify(&h, m->hash, &cs))
             rc = bad(rep, height, "%s", "a checkpoint signature does not verify");
     }
     mdb_cursor_close(cur);
+    free(m);
     return rc;
 }
 
@@ -198,6 +212,10 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
     }
     if (compare_db(ts, src->s->history, tr, re->s->history, k, sizeof k, &at, false) != CC_OK) {
         rc = bad(rep, head.height, "%s", "the stored block history differs from the replayed one");
+        goto done;
+    }
+    if (compare_db(ts, src->s->members, tr, re->s->members, k, sizeof k, &at, false) != CC_OK) {
+        rc = bad(rep, head.height, "%s", "the stored consensus node sets differ from the replayed ones");
         goto done;
     }
     if ((rc = check_checkpoints(src->s, ts, &src->g, rep)) != CC_OK) goto done;

@@ -100,30 +100,39 @@ static bool stop_asked(void *cp)
     return stopping(cp);
 }
 
-/* {"signatures": [{height, node, sig, header}, ...]} for from..to; NULL on
- * OOM or when a header cannot be read. Caller frees. */
-static char *batch_body(cc_node *node, uint64_t from, uint64_t to)
+/* {"signatures": [{height, node, sig, header}, ...]} for the heights of
+ * from..to where this node is a consensus node (*count of them; the
+ * others it has no signature for); NULL on OOM or when a block cannot be
+ * read. Caller frees. */
+static char *batch_body(cc_node *node, uint64_t from, uint64_t to, size_t *count)
 {
     json_t *list = json_array();
     char *body = NULL;
-    for (uint64_t h = from; h <= to && list; h++) {
+    cc_members *m = malloc(sizeof *m);
+    *count = 0;
+    for (uint64_t h = from; h <= to && list && m; h++) {
         cc_header hdr;
         cc_checkpoint_sig s;
         uint8_t raw[CC_HEADER_BYTES];
         char raw_hex[2 * CC_HEADER_BYTES + 1], sig_hex[2 * CC_SIG_BYTES + 1];
-        if (cc_chain_header_get(node->chain, h, &hdr) != CC_OK) goto out;
-        cc_checkpoint_sign(&hdr, &node->key, &s);
+        if (cc_chain_header_get(node->chain, h, &hdr) != CC_OK ||
+            cc_chain_members(node->chain, h, m) != CC_OK)
+            goto out;
+        if (cc_members_index(m, node->key.pk) < 0) continue;
+        cc_checkpoint_sign(&hdr, m->hash, &node->key, &s);
         cc_header_encode(&hdr, raw);
         json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s}", "height", (json_int_t)h, "node",
                                               node->node_id_hex, "sig", cc_hex(s.sig, CC_SIG_BYTES, sig_hex),
                                               "header", cc_hex(raw, sizeof raw, raw_hex)));
+        (*count)++;
     }
-    if (list) {
+    if (list && m) {
         json_t *doc = json_pack("{s:O}", "signatures", list);
         body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         json_decref(doc);
     }
 out:
+    free(m);
     json_decref(list);
     return body;
 }
@@ -167,8 +176,14 @@ static unsigned send_round(peer *p)
         from = head.height - CC_CHECKPOINT_WINDOW + 1;
     if (head.height == 0 || from > head.height) return CKPT_POLL_MS;
 
-    char *body = batch_body(node, from, head.height);
+    size_t count = 0;
+    char *body = batch_body(node, from, head.height, &count);
     if (!body) return CKPT_RETRY_MS;
+    if (count == 0) { /* not a consensus node at any of these heights: nothing to give */
+        p->taken = head.height;
+        free(body);
+        return CKPT_POLL_MS;
+    }
     snprintf(url, sizeof url, "http://%s/v1/checkpoint/signatures", to_node->api);
     curl_easy_setopt(p->curl, CURLOPT_POST, 1L);
     curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
@@ -239,7 +254,7 @@ static void *sender_main(void *arg)
 typedef struct tally {
     cc_header header;
     uint8_t hash[CC_HASH_BYTES];
-    bool *signed_by; /* by genesis index */
+    bool signed_by[CC_MEMBERS_MAX]; /* by position in the consensus nodes at the height */
     size_t count;
     json_t *sigs; /* [{node, sig}] */
 } tally;
@@ -298,7 +313,7 @@ static json_t *pull_sigs(cc_checkpoints *cp, CURL *c, const char *api, uint64_t 
 
 /* Sort one peer's answer for height into same (signatures over own) and
  * the tallies of other headers. */
-static void audit_answer(cc_node *node, const json_t *doc, uint64_t height,
+static void audit_answer(cc_node *node, const json_t *doc, uint64_t height, const cc_members *m,
                          const uint8_t own_hash[CC_HASH_BYTES], cc_checkpoint_sig *same, size_t *same_n,
                          tally *t, size_t *t_n)
 {
@@ -318,14 +333,8 @@ static void audit_answer(cc_node *node, const json_t *doc, uint64_t height,
     if (!mine && !to) {
         if (*t_n == CKPT_PULL_FOREIGN) return;
         to = &t[*t_n];
-        to->signed_by = calloc(g->node_count, sizeof *to->signed_by);
-        to->sigs = json_array();
-        if (!to->signed_by || !to->sigs) {
-            free(to->signed_by);
-            json_decref(to->sigs);
-            memset(to, 0, sizeof *to);
-            return;
-        }
+        memset(to, 0, sizeof *to);
+        if (!(to->sigs = json_array())) return;
         to->header = h;
         memcpy(to->hash, hash, CC_HASH_BYTES);
         (*t_n)++;
@@ -341,12 +350,12 @@ static void audit_answer(cc_node *node, const json_t *doc, uint64_t height,
             cc_unhex(n_hex, sig.node, CC_PUBKEY_BYTES) != CC_OK ||
             cc_unhex(s_hex, sig.sig, CC_SIG_BYTES) != CC_OK)
             continue;
-        int gi = cc_genesis_node_index(g, sig.node);
-        if (gi < 0 || !cc_checkpoint_verify(&h, &sig)) continue;
+        int mi = cc_members_index(m, sig.node); /* this node's view of the set: see audit_height */
+        if (mi < 0 || !cc_checkpoint_verify(&h, m->hash, &sig)) continue;
         if (mine) {
             if (*same_n < CC_CHECKPOINT_BATCH_MAX) same[(*same_n)++] = sig;
-        } else if (!to->signed_by[gi]) {
-            to->signed_by[gi] = true;
+        } else if (!to->signed_by[mi]) {
+            to->signed_by[mi] = true;
             to->count++;
             json_array_append_new(to->sigs, json_pack("{s:s, s:s}", "node", n_hex, "sig", s_hex));
         }
@@ -358,18 +367,23 @@ static void audit_answer(cc_node *node, const json_t *doc, uint64_t height,
 static void audit_height(cc_checkpoints *cp, CURL *c, uint64_t height, const cc_header *own)
 {
     cc_node *node = cp->node;
-    const cc_genesis *g = cc_chain_genesis(node->chain);
-    size_t need = g->node_count / 2 + 1, same_n = 0, t_n = 0;
+    size_t need, same_n = 0, t_n = 0;
     uint8_t own_hash[CC_HASH_BYTES];
-    tally t[CKPT_PULL_FOREIGN];
+    tally *t = calloc(CKPT_PULL_FOREIGN, sizeof *t);
     char(*apis)[CKPT_ADDR_MAX] = calloc(CKPT_PEERS_MAX, sizeof *apis);
     cc_checkpoint_sig *same = calloc(CC_CHECKPOINT_BATCH_MAX, sizeof *same);
-    if (!apis || !same) goto out;
+    /* The signers are counted against this node's own view of the nodes at
+     * height (a set the others claim could be made up by one of them); a
+     * node whose state diverged before a change of the set sees signatures
+     * over the others' set fail, and halts on its own evidence instead. */
+    cc_members *m = malloc(sizeof *m);
+    if (!t || !apis || !same || !m || cc_chain_members(node->chain, height, m) != CC_OK) goto out;
+    need = m->count / 2 + 1;
     cc_header_hash(own, own_hash);
     size_t n = audit_peers(node, apis, CKPT_PEERS_MAX);
     for (size_t i = 0; i < n && !stopping(cp); i++) {
         json_t *doc = pull_sigs(cp, c, apis[i], height);
-        if (doc) audit_answer(node, doc, height, own_hash, same, &same_n, t, &t_n);
+        if (doc) audit_answer(node, doc, height, m, own_hash, same, &same_n, t, &t_n);
         json_decref(doc);
     }
     if (same_n > 0) {
@@ -388,7 +402,7 @@ static void audit_height(cc_checkpoints *cp, CURL *c, uint64_t height, const cc_
         snprintf(detail, sizeof detail,
                  "%zu of %zu nodes signed block %.16s... (state root %.16s...) at height %llu; this node has "
                  "%.16s... (state root %.16s...)",
-                 t[k].count, g->node_count, cc_hex(t[k].hash, CC_HASH_BYTES, theirs),
+                 t[k].count, m->count, cc_hex(t[k].hash, CC_HASH_BYTES, theirs),
                  cc_hex(t[k].header.state_root, CC_HASH_BYTES, tr), (unsigned long long)height,
                  cc_hex(own_hash, CC_HASH_BYTES, mine), cc_hex(own->state_root, CC_HASH_BYTES, mr));
         cc_err rc = cc_chain_evidence_add_signed(node->chain, CC_EVIDENCE_MINORITY, own, &t[k].header, detail,
@@ -404,10 +418,9 @@ static void audit_height(cc_checkpoints *cp, CURL *c, uint64_t height, const cc_
         break;
     }
 out:
-    for (size_t k = 0; k < t_n; k++) {
-        free(t[k].signed_by);
-        json_decref(t[k].sigs);
-    }
+    for (size_t k = 0; k < t_n; k++) json_decref(t[k].sigs);
+    free(m);
+    free(t);
     free(same);
     free(apis);
 }
@@ -500,11 +513,10 @@ cc_err cc_checkpoints_start(cc_node *node, cc_checkpoints **out, cc_errbuf *eb)
     pthread_cond_init(&cp->cond, &attr);
     pthread_condattr_destroy(&attr);
 
-    /* A node added at runtime pushes nothing: its signatures do not count
-     * (the signers are the genesis nodes) and every peer would refuse them.
-     * Its auditor still pulls the others'. */
-    bool signer = cc_genesis_node_index(g, node->key.pk) >= 0;
-    for (size_t i = 0; i < g->node_count && signer; i++) {
+    /* Every node pushes to the genesis nodes; a node added at runtime is
+     * pushed nothing and pulls (the auditor). A sender gives only the
+     * heights where this node is a consensus node. */
+    for (size_t i = 0; i < g->node_count; i++) {
         if (memcmp(g->nodes[i].pk, node->key.pk, CC_PUBKEY_BYTES) == 0) continue;
         peer *p = &cp->peers[cp->peer_count];
         p->cp = cp;

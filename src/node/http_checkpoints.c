@@ -5,8 +5,9 @@
  * this node holds for H) and GET /v1/evidence (why the chain halted).
  *
  * A posted signature needs no other credential than itself: it is stored
- * only when its signer is a genesis node and it verifies over this node's
- * own block at that height. A request is handled in three passes, so one
+ * only when its signer is a consensus node at its height (genesis nodes
+ * until governance changes the set) and it verifies over this node's own
+ * block at that height. A request is handled in three passes, so one
  * bogus signature changes nothing:
  *
  *   1. decode every item, without state and without signatures;
@@ -60,8 +61,6 @@ static cc_err decode_item(cc_chain *c, const json_t *o, size_t k, posted *p, cc_
                        "\"header\": %d hex}",
                        k, 2 * CC_HEADER_BYTES);
     p->height = (uint64_t)json_integer_value(h);
-    if (cc_genesis_node_index(g, p->sig.node) < 0)
-        return cc_errf(eb, CC_ERR_FORBIDDEN, "signature %zu: the signer is not a node of this chain", k);
     if (cc_header_decode(raw, sizeof raw, &p->header, NULL) != CC_OK || p->header.height != p->height)
         return cc_errf(eb, CC_ERR_MALFORMED,
                        "signature %zu: the header does not decode or is not at height %llu", k,
@@ -80,6 +79,7 @@ static cc_err decode_item(cc_chain *c, const json_t *o, size_t k, posted *p, cc_
 static cc_err check_item(cc_chain *c, size_t k, posted *p, cc_errbuf *eb)
 {
     cc_header mine;
+    cc_members m;
     uint8_t a[CC_HASH_BYTES], b[CC_HASH_BYTES];
     p->mine = cc_chain_header_get(c, p->height, &mine);
     if (p->mine != CC_OK) return CC_OK; /* not here yet (NOT_FOUND): "pending", checked when sent again */
@@ -87,12 +87,18 @@ static cc_err check_item(cc_chain *c, size_t k, posted *p, cc_errbuf *eb)
     cc_header_hash(&p->header, b);
     p->differs = memcmp(a, b, CC_HASH_BYTES) != 0;
     if (p->differs) {
-        if (cc_genesis_node_index(cc_chain_genesis(c), p->header.proposer) < 0 ||
+        if (cc_chain_members(c, p->height - 1, &m) != CC_OK || cc_members_index(&m, p->header.proposer) < 0 ||
             !cc_header_verify_sig(&p->header))
             return cc_errf(eb, CC_ERR_SIGNATURE,
                            "signature %zu: the header is not signed by a node of this chain", k);
     }
-    if (!cc_checkpoint_verify(&p->header, &p->sig))
+    if (cc_chain_members(c, p->height, &m) != CC_OK || cc_members_index(&m, p->sig.node) < 0)
+        return cc_errf(eb, CC_ERR_FORBIDDEN,
+                       "signature %zu: the signer is not a consensus node at height %llu", k,
+                       (unsigned long long)p->height);
+    /* over this node's view of the nodes there: a signer that sees another
+     * set signed another state, and its header differs too */
+    if (!cc_checkpoint_verify(&p->header, m.hash, &p->sig))
         return cc_errf(eb, CC_ERR_SIGNATURE, "signature %zu: it does not verify over the header", k);
     return CC_OK;
 }

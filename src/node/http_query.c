@@ -171,17 +171,11 @@ enum MHD_Result cc_http_get_blocks(cc_http_req *req)
 
 enum MHD_Result cc_http_get_checkpoint(cc_http_req *req)
 {
-    const cc_genesis *g = cc_chain_genesis(req->node->chain);
     json_t *v = NULL;
     cc_err e = cc_chain_checkpoint_json(req->node->chain, &v);
     if (e == CC_ERR_NOT_FOUND)
         return cc_http_send_error(req, e, NULL, "no checkpoint yet: no block has committed");
     if (e != CC_OK) return send_query_error(req, e, "checkpoint", NULL);
-    /* docs/API.md promises these; add them when the chain did not. */
-    if (!json_object_get(v, "nodes"))
-        json_object_set_new(v, "nodes", json_integer((json_int_t)g->node_count));
-    if (!json_object_get(v, "required"))
-        json_object_set_new(v, "required", json_integer((json_int_t)(g->node_count / 2 + 1)));
     return cc_http_send_json(req, MHD_HTTP_OK, v);
 }
 

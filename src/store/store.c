@@ -69,15 +69,11 @@ cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool read
     const struct {
         const char *name;
         MDB_dbi *dbi;
-    } dbs[] = {{"blocks", &s->blocks},
-               {"results", &s->results},
-               {"txindex", &s->txindex},
-               {"state", &s->state},
-               {"attachments", &s->attachments},
-               {"history", &s->history},
-               {"checkpoints", &s->checkpoints},
-               {"evidence", &s->evidence},
-               {"meta", &s->meta}};
+    } dbs[] = {{"blocks", &s->blocks},           {"results", &s->results},
+               {"txindex", &s->txindex},         {"state", &s->state},
+               {"attachments", &s->attachments}, {"history", &s->history},
+               {"checkpoints", &s->checkpoints}, {"evidence", &s->evidence},
+               {"members", &s->members},         {"meta", &s->meta}};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         unsigned flags = readonly ? 0 : MDB_CREATE;
         if ((mrc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi)) != 0) {

@@ -11,6 +11,9 @@
  *   history      u8 level || u64 index    -> perfect-subtree hash over block hashes
  *   checkpoints  u64 height || node pk    -> checkpoint signature
  *   evidence     u64 height || u8 kind    -> JSON: two conflicting signed headers
+ *   members      u64 height               -> the consensus node keys (32 bytes each,
+ *                                            ascending) from that height on, written
+ *                                            where the set changes (none: the genesis nodes)
  *   meta         name                     -> "chain_id", "head", "lthash", "halted"
  *
  * Invariants:
@@ -32,7 +35,7 @@
 
 typedef struct cc_store {
     MDB_env *env;
-    MDB_dbi blocks, results, txindex, state, attachments, history, checkpoints, evidence, meta;
+    MDB_dbi blocks, results, txindex, state, attachments, history, checkpoints, evidence, members, meta;
     size_t map_size;
     size_t map_max;
     bool readonly;

@@ -229,6 +229,17 @@ static void test_proof_from_a_follower_verifies_offline(void **state)
     ct_resp_free(&r);
 }
 
+/* The hash of the genesis nodes, the consensus nodes at every height here
+ * (the checkpoint message names them). */
+static const uint8_t *nodes_hash(void)
+{
+    static cc_members m;
+    uint8_t keys[NODES][CC_PUBKEY_BYTES];
+    for (int i = 0; i < NODES; i++) memcpy(keys[i], fx.cl.net.node_keys[i].pk, CC_PUBKEY_BYTES);
+    assert_int_equal(cc_members_set(&m, (const uint8_t(*)[CC_PUBKEY_BYTES])keys, NODES), CC_OK);
+    return m.hash;
+}
+
 static void test_bogus_signatures_are_refused(void **state)
 {
     (void)state;
@@ -242,7 +253,7 @@ static void test_bogus_signatures_are_refused(void **state)
     /* a genesis node's name on a signature it did not make */
     cc_key stranger;
     ct_key("not-a-node", &stranger);
-    cc_checkpoint_sign(&h, &stranger, &s);
+    cc_checkpoint_sign(&h, nodes_hash(), &stranger, &s);
     memcpy(s.node, fx.cl.net.node_keys[1].pk, CC_PUBKEY_BYTES);
     char *body = one_signature_body(height, &h, &s);
     assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 401);
@@ -251,7 +262,7 @@ static void test_bogus_signatures_are_refused(void **state)
     free(body);
 
     /* a valid signature by a key that is not a node */
-    cc_checkpoint_sign(&h, &stranger, &s);
+    cc_checkpoint_sign(&h, nodes_hash(), &stranger, &s);
     body = one_signature_body(height, &h, &s);
     assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 403);
     ct_resp_free(&r);
@@ -262,7 +273,7 @@ static void test_bogus_signatures_are_refused(void **state)
      * has the block, when the sender tries again) */
     cc_header ahead = h;
     ahead.height = FAR_AHEAD;
-    cc_checkpoint_sign(&ahead, &stranger, &s);
+    cc_checkpoint_sign(&ahead, nodes_hash(), &stranger, &s);
     memcpy(s.node, fx.cl.net.node_keys[1].pk, CC_PUBKEY_BYTES);
     body = one_signature_body(FAR_AHEAD, &ahead, &s);
     assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 200);
@@ -273,7 +284,7 @@ static void test_bogus_signatures_are_refused(void **state)
     /* and next to it, a forgery at a height the node has refuses the whole request */
     cc_header mixed[2] = {ahead, h};
     cc_checkpoint_sig mixed_sig[2] = {s, s};
-    cc_checkpoint_sign(&h, &stranger, &mixed_sig[1]);
+    cc_checkpoint_sign(&h, nodes_hash(), &stranger, &mixed_sig[1]);
     memcpy(mixed_sig[1].node, fx.cl.net.node_keys[1].pk, CC_PUBKEY_BYTES);
     body = two_signatures_body(mixed, mixed_sig);
     assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 401);
@@ -294,7 +305,7 @@ static void test_bogus_signatures_are_refused(void **state)
     ct_resp_free(&after);
 
     /* a genuine one is taken (again: idempotent) */
-    cc_checkpoint_sign(&h, &fx.cl.net.node_keys[1], &s);
+    cc_checkpoint_sign(&h, nodes_hash(), &fx.cl.net.node_keys[1], &s);
     body = one_signature_body(height, &h, &s);
     assert_int_equal(post_json(0, "/v1/checkpoint/signatures", body, &r), 200);
     assert_string_equal(ct_json_str(json_array_get(json_object_get(r.json, "results"), 0), "status"),
@@ -332,7 +343,7 @@ static void test_equivocation_halts_the_node(void **state)
     header_at(victim, height, &h);
     h.time_ms += 1;
     cc_header_sign(&h, &fx.cl.net.node_keys[liar]);
-    cc_checkpoint_sign(&h, &fx.cl.net.node_keys[liar], &s);
+    cc_checkpoint_sign(&h, nodes_hash(), &fx.cl.net.node_keys[liar], &s);
     char *body = one_signature_body(height, &h, &s);
     ct_resp r;
     if (post_json(victim, "/v1/checkpoint/signatures", body, &r) != 409) fprintf(stderr, "%s\n", r.body);

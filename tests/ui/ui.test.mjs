@@ -811,6 +811,38 @@ test("tx_verify_majority_outvotes_forgery", async ({ browser }) => {
   await finish(page, null);
 });
 
+// The proof rewritten on the way so that it carries one membership step: the
+// real checkpoint again, which names the genesis nodes it was signed over.
+// Intact, the step verifies (the same nodes are trusted after it); with its
+// member list changed, the genuine signatures no longer cover it.
+async function proofWithStep(browser, tamper) {
+  const page = await openPage(browser, `#/tx/${ctx.pathTx}`);
+  await page.route("**/v1/tx/*/proof", async (route) => {
+    const res = await route.fetch();
+    const proof = await res.json();
+    const stepCopy = JSON.parse(JSON.stringify(proof.checkpoint));
+    if (tamper) stepCopy.members = [...stepCopy.members.slice(1), "ff".repeat(32)];
+    proof.membership = [stepCopy];
+    await route.fulfill({ response: res, json: proof });
+  });
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.locator("#verify-result .verdict").waitFor({ timeout: 15000 });
+  return page;
+}
+
+test("tx_verify_membership_step", async ({ browser }) => {
+  let page = await proofWithStep(browser, false);
+  let text = await page.locator("#verify-result").textContent();
+  assert(/Verified\./.test(text) && !/Not verified/.test(text) && /signed that the nodes are now node[1-3], node[1-3], node[1-3]/.test(text) &&
+    /of 3 nodes trusted after 1 membership step/.test(text), "a proof with a genuine membership step does not verify: " + text);
+  await finish(page, null);
+  page = await proofWithStep(browser, true);
+  text = await page.locator("#verify-result").textContent();
+  assert(/Not verified\./.test(text) && /membership step 1/.test(text) && /a majority is needed/.test(text),
+    "a membership step naming other nodes than were signed is not refused: " + text);
+  await finish(page, null);
+});
+
 // ---- main ------------------------------------------------------------------
 
 async function main() {

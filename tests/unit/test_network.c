@@ -1,12 +1,18 @@
 /*
  * test_network.c — network governance: a node joins or leaves only when
- * admins of a majority of organisations approved, each organisation once.
+ * admins of a majority of organisations approved, each organisation once;
+ * checkpoints are signed by the nodes of the set at their height, and a
+ * proof stays checkable from the genesis alone across changes of the set.
  */
 #include "unit_support.h"
 
+#include <lmdb.h>
+
 #include "carechain/chain.h"
 
-#define T0 1764000100000ULL
+#define T0     1764000100000ULL
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 typedef struct fixture {
     char *dir, *genesis;
@@ -109,10 +115,10 @@ static void test_add_then_remove_by_majority(void **state)
     uint8_t prop[32];
     ut_key(40, &newnode);
     cc_hex(newnode.pk, 32, hex);
-    assert_int_equal(node_count(f), 1);
+    assert_int_equal(node_count(f), 3);
 
     assert_int_equal(propose_add(f, &f->hospital, newnode.pk, "payer", prop), CC_OK);
-    assert_int_equal(node_count(f), 1); /* 1 of 2 organisations: not yet */
+    assert_int_equal(node_count(f), 3); /* 1 of 2 organisations: not yet */
     json_t *id = NULL;
     assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_ERR_NOT_FOUND);
 
@@ -120,7 +126,7 @@ static void test_add_then_remove_by_majority(void **state)
     cc_hex(prop, 32, prop_hex);
     assert_int_equal(approve(f, &f->hospital, prop), CC_ERR_CONFLICT);
     assert_int_equal(approve(f, &f->payer, prop), CC_OK);
-    assert_int_equal(node_count(f), 2);
+    assert_int_equal(node_count(f), 4);
     assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_OK);
     assert_string_equal(json_string_value(json_object_get(id, "role")), "node");
     json_decref(id);
@@ -133,9 +139,9 @@ static void test_add_then_remove_by_majority(void **state)
 
     /* removal: proposed by the payer, approved by the hospital */
     assert_int_equal(propose_remove(f, &f->payer, newnode.pk, prop), CC_OK);
-    assert_int_equal(node_count(f), 2);
+    assert_int_equal(node_count(f), 4);
     assert_int_equal(approve(f, &f->hospital, prop), CC_OK);
-    assert_int_equal(node_count(f), 1);
+    assert_int_equal(node_count(f), 3);
     assert_int_equal(cc_chain_identity_json(f->c, newnode.pk, &id), CC_OK);
     assert_string_equal(json_string_value(json_object_get(id, "status")), "revoked");
     json_decref(id);
@@ -204,7 +210,7 @@ static void test_refusals(void **state)
     assert_int_equal(node_count(f), 1);
 }
 
-/* ---- a three-node genesis: its majority of genesis nodes stays ------------------ */
+/* ---- a three-node genesis: changes of the set, and proofs across them ------------ */
 
 static int setup3(void **state)
 {
@@ -248,14 +254,15 @@ static cc_err remove_seed(fixture *f, int i, uint8_t prop[32])
     return propose_remove(f, &f->hospital, k.pk, prop);
 }
 
-/* Checkpoints count genesis nodes' signatures only: a removal that would
- * leave fewer than 2 of the 3 is refused, proposed or approved. */
-static void test_genesis_majority_stays(void **state)
+/* A change must leave a majority of the set before it in the set after it
+ * (so that a checkpoint after it can be traced back, see the proof test
+ * below): a removal needs three nodes or more, proposed or approved, and
+ * one change takes effect per block. */
+static void test_changes_keep_a_majority(void **state)
 {
     fixture *f = *state;
-    uint8_t first[32], second[32];
-    cc_key added;
-    char hex[CC_HASH_HEX];
+    uint8_t first[32], second[32], third[32];
+    char hex[CC_HASH_HEX], key[100];
     /* both proposals are fine on their own; the first to take effect wins */
     assert_int_equal(remove_seed(f, 50, first), CC_OK);
     assert_int_equal(remove_seed(f, 51, second), CC_OK);
@@ -264,34 +271,244 @@ static void test_genesis_majority_stays(void **state)
     assert_int_equal(node_count(f), 2);
     assert_int_equal(approve(f, &f->payer, second), CC_ERR_CONFLICT);
     assert_int_equal(node_count(f), 2);
-    char key[100];
     snprintf(key, sizeof key, "netprop/%s", cc_hex(second, 32, hex));
     json_t *p = state_json(f, key);
     assert_string_equal(json_string_value(json_object_get(p, "status")), "open"); /* nothing changed */
     assert_int_equal(json_array_size(json_object_get(p, "approvals")), 1);
     json_decref(p);
-    /* and a new proposal to remove it is refused at once */
+    /* and a new proposal to remove either of the two is refused at once */
     assert_int_equal(remove_seed(f, 51, NULL), CC_ERR_CONFLICT);
     assert_int_equal(remove_seed(f, 1, NULL), CC_ERR_CONFLICT);
-    /* a node added later does not count: its signatures are not checkpoint signatures */
+
+    /* with a third node added, a genesis node can go: the two that stay are
+     * a majority of the three before */
+    cc_key added, more;
     ut_key(52, &added);
     assert_int_equal(propose_add(f, &f->hospital, added.pk, "payer", first), CC_OK);
     assert_int_equal(approve(f, &f->payer, first), CC_OK);
     assert_int_equal(node_count(f), 3);
-    assert_int_equal(remove_seed(f, 51, NULL), CC_ERR_CONFLICT);
-    /* while the node added later can go */
-    assert_int_equal(remove_seed(f, 52, first), CC_OK);
-    assert_int_equal(approve(f, &f->payer, first), CC_OK);
+    assert_int_equal(approve(f, &f->payer, second), CC_OK);
     assert_int_equal(node_count(f), 2);
+
+    /* two approvals in one block that would each change the set: the first
+     * takes effect, the second is refused and can be sent again */
+    ut_key(53, &added);
+    ut_key(54, &more);
+    assert_int_equal(propose_add(f, &f->hospital, added.pk, "payer", first), CC_OK);
+    assert_int_equal(propose_add(f, &f->hospital, more.pk, "payer", third), CC_OK);
+    cc_tx txs[2];
+    cc_result r[2];
+    cc_header h;
+    char payload[100];
+    f->t += 10;
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(first, 32, hex));
+    ut_tx(&txs[0], cc_chain_genesis(f->c)->chain_id, &f->payer, "network.approve", payload, f->t, f->t);
+    snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(third, 32, hex));
+    ut_tx(&txs[1], cc_chain_genesis(f->c)->chain_id, &f->payer, "network.approve", payload, f->t, f->t + 1);
+    assert_int_equal(cc_chain_produce(f->c, txs, 2, f->t + 1, &f->node, &h, r, NULL), CC_OK);
+    assert_int_equal(r[0].code, CC_OK);
+    assert_int_equal(r[1].code, CC_ERR_CONFLICT);
+    assert_non_null(strstr(r[1].message, "one change per block"));
+    cc_tx_free(&txs[0]);
+    cc_tx_free(&txs[1]);
+    assert_int_equal(node_count(f), 3);
+    assert_int_equal(approve(f, &f->payer, third), CC_OK);
+    assert_int_equal(node_count(f), 4);
+}
+
+/* Every consensus node at each height signs its checkpoint, as the nodes
+ * of a network would; seeds names the keys this test holds. */
+static void sign_all(fixture *f, const int *seeds, size_t n)
+{
+    cc_head head;
+    cc_chain_head(f->c, &head);
+    for (uint64_t h = 1; h <= head.height; h++) {
+        cc_members m;
+        cc_header hdr;
+        assert_int_equal(cc_chain_members(f->c, h, &m), CC_OK);
+        assert_int_equal(cc_chain_header_get(f->c, h, &hdr), CC_OK);
+        for (size_t i = 0; i < n; i++) {
+            cc_key k;
+            cc_checkpoint_sig s;
+            cc_err outcome;
+            ut_key(seeds[i], &k);
+            if (cc_members_index(&m, k.pk) < 0) continue;
+            cc_checkpoint_sign(&hdr, m.hash, &k, &s);
+            assert_int_equal(cc_chain_checkpoint_add_many(f->c, &h, &s, 1, &outcome, NULL), CC_OK);
+            assert_int_equal(outcome, CC_OK);
+        }
+    }
+}
+
+static cc_err verify_proof(fixture *f, const json_t *proof, cc_proof_report *rep, cc_errbuf *eb)
+{
+    return cc_proof_verify(proof, (uint8_t *)f->genesis, strlen(f->genesis), rep, eb);
+}
+
+/* The genesis nodes {1, 50, 51} give way to {1, 52}: no majority of the
+ * genesis nodes signs checkpoints any more, and a verifier who knows only
+ * the genesis still checks a proof, through the membership steps. */
+static void test_proofs_follow_membership_changes(void **state)
+{
+    fixture *f = *state;
+    static const int seeds[] = {1, 50, 51, 52, 99};
+    uint8_t prop[32], early[32], late[32];
+    cc_key added, stranger;
+    cc_errbuf eb = {""};
+    cc_proof_report rep;
+    json_t *proof = NULL;
+    ut_key(52, &added);
+    ut_key(99, &stranger);
+
+    assert_int_equal(send(f, &f->hospital, "note.put", "{\"kind\":\"k\",\"sha256\":\"" HASH_A "\"}", early),
+                     CC_OK);
+    assert_int_equal(propose_add(f, &f->hospital, added.pk, "payer", prop), CC_OK);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
+    assert_int_equal(remove_seed(f, 50, prop), CC_OK);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
+    assert_int_equal(remove_seed(f, 51, prop), CC_OK);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
+    assert_int_equal(node_count(f), 2);
+    assert_int_equal(send(f, &f->hospital, "note.put", "{\"kind\":\"k\",\"sha256\":\"" HASH_B "\"}", late),
+                     CC_OK);
+    sign_all(f, seeds, sizeof seeds / sizeof seeds[0]);
+
+    /* a stranger's signature is refused, and one by a node removed before */
+    cc_head head;
+    cc_header hdr;
+    cc_members m;
+    cc_checkpoint_sig s;
+    cc_err outcome;
+    cc_key gone;
+    ut_key(50, &gone);
+    cc_chain_head(f->c, &head);
+    assert_int_equal(cc_chain_header_get(f->c, head.height, &hdr), CC_OK);
+    assert_int_equal(cc_chain_members(f->c, head.height, &m), CC_OK);
+    assert_int_equal(m.count, 2);
+    cc_checkpoint_sign(&hdr, m.hash, &gone, &s);
+    assert_int_equal(cc_chain_checkpoint_add_many(f->c, &head.height, &s, 1, &outcome, NULL), CC_OK);
+    assert_int_equal(outcome, CC_ERR_FORBIDDEN);
+
+    json_t *cp = NULL;
+    assert_int_equal(cc_chain_checkpoint_json(f->c, &cp), CC_OK);
+    assert_int_equal(json_integer_value(json_object_get(cp, "height")), (json_int_t)head.height);
+    assert_int_equal(json_integer_value(json_object_get(cp, "nodes")), 2);
+    assert_int_equal(json_integer_value(json_object_get(cp, "required")), 2);
+    json_decref(cp);
+
+    for (int which = 0; which < 2; which++) {
+        assert_int_equal(cc_chain_proof(f->c, which ? late : early, &proof, &eb), CC_OK);
+        if (verify_proof(f, proof, &rep, &eb) != CC_OK) fail_msg("the proof does not verify: %s", eb.msg);
+        assert_int_equal(rep.checkpoint_height, head.height);
+        /* the steps stop at the first set a majority of which signed it: here
+         * {1, 51, 52}, of which 1 and 52 still sign */
+        assert_int_equal(rep.signatures, 2);
+        assert_true(rep.signatures * 2 > rep.trusted);
+        assert_true(rep.steps >= 1);
+        size_t steps = json_array_size(json_object_get(proof, "membership"));
+        assert_int_equal(rep.steps, steps);
+
+        /* without the steps the genesis nodes did not sign the checkpoint */
+        json_t *bad = json_deep_copy(proof);
+        json_object_set_new(bad, "membership", json_array());
+        assert_int_equal(verify_proof(f, bad, &rep, &eb), CC_ERR_VERIFY);
+        assert_non_null(strstr(eb.msg, "majority"));
+        json_decref(bad);
+
+        /* a step naming other nodes than the ones the trusted majority signed */
+        bad = json_deep_copy(proof);
+        json_t *step = json_array_get(json_object_get(bad, "membership"), 0);
+        char sk[CC_HASH_HEX];
+        json_object_set_new(step, "members", json_pack("[s]", cc_hex(stranger.pk, 32, sk)));
+        assert_int_equal(verify_proof(f, bad, &rep, &eb), CC_ERR_VERIFY);
+        json_decref(bad);
+
+        /* a step of the prover's own: a stranger's set, signed by the stranger */
+        bad = json_deep_copy(proof);
+        json_t *fake = json_deep_copy(json_array_get(json_object_get(bad, "membership"), 0));
+        cc_header fh;
+        uint8_t raw[CC_HEADER_BYTES];
+        assert_int_equal(cc_unhex(json_string_value(json_object_get(fake, "header")), raw, sizeof raw),
+                         CC_OK);
+        assert_int_equal(cc_header_decode(raw, sizeof raw, &fh, NULL), CC_OK);
+        cc_members alone;
+        assert_int_equal(cc_members_set(&alone, (const uint8_t(*)[32])stranger.pk, 1), CC_OK);
+        cc_checkpoint_sign(&fh, alone.hash, &stranger, &s);
+        char sig_hex[2 * CC_SIG_BYTES + 1];
+        json_object_set_new(fake, "members", json_pack("[s]", sk));
+        json_object_set_new(
+            fake, "signatures",
+            json_pack("[{s:s, s:s}]", "node", sk, "sig", cc_hex(s.sig, CC_SIG_BYTES, sig_hex)));
+        json_array_insert_new(json_object_get(bad, "membership"), 0, fake);
+        assert_int_equal(verify_proof(f, bad, &rep, &eb), CC_ERR_VERIFY);
+        json_decref(bad);
+
+        /* steps out of order */
+        if (steps >= 2) {
+            bad = json_deep_copy(proof);
+            json_t *list = json_object_get(bad, "membership");
+            json_t *last = json_incref(json_array_get(list, steps - 1));
+            json_array_remove(list, steps - 1);
+            json_array_insert_new(list, 0, last);
+            assert_int_equal(verify_proof(f, bad, &rep, &eb), CC_ERR_VERIFY);
+            json_decref(bad);
+        }
+        /* the checkpoint's member list is signed */
+        bad = json_deep_copy(proof);
+        json_object_set_new(json_object_get(bad, "checkpoint"), "members", json_pack("[s]", sk));
+        assert_int_equal(verify_proof(f, bad, &rep, &eb), CC_ERR_VERIFY);
+        json_decref(bad);
+        json_decref(proof);
+    }
+
+    /* verify-chain replays the sets and checks every signature against them */
+    char *scratch = ut_tmpdir();
+    cc_verify_report vr;
+    cc_chain_close(f->c);
+    f->c = NULL;
+    if (cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb) != CC_OK)
+        fail_msg("verify-chain: %s", eb.msg);
+    ut_rmdir(scratch);
+
+    /* and finds a recorded set that is not the one the blocks made */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "members", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    uint8_t *copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[0] ^= 0x01;
+    MDB_val nv = {v.mv_size, copy};
+    assert_int_equal(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+    scratch = ut_tmpdir();
+    assert_int_equal(cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb),
+                     CC_ERR_VERIFY);
+    assert_non_null(strstr(eb.msg, "node sets"));
+    ut_rmdir(scratch);
+    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
+                     CC_OK);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_add_then_remove_by_majority, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_then_remove_by_majority, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_proposers_follow_membership, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_genesis_majority_stays, setup3, teardown),
+        cmocka_unit_test_setup_teardown(test_proposers_follow_membership, setup3, teardown),
+        cmocka_unit_test_setup_teardown(test_changes_keep_a_majority, setup3, teardown),
+        cmocka_unit_test_setup_teardown(test_proofs_follow_membership_changes, setup3, teardown),
     };
     return cmocka_run_group_tests_name("network", tests, NULL, NULL);
 }
