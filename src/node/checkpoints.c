@@ -1,8 +1,9 @@
 /*
  * node/checkpoints.c — the senders of checkpoint signature exchange: one
- * thread per peer pushes this node's checkpoint signatures to the peer's
- * POST /v1/checkpoint/signatures (see checkpoints.h; the receiving side is
- * http_checkpoints.c).
+ * thread per peer (every other genesis node, and each node governance adds,
+ * started by the auditor once it appears in network/config) pushes this
+ * node's checkpoint signatures to the peer's POST /v1/checkpoint/signatures
+ * (see checkpoints.h; the receiving side is http_checkpoints.c).
  *
  * A sender's state is `taken`: the highest height the peer has stored
  * this node's signature for, with every lower height of the window. Each
@@ -53,7 +54,9 @@
 
 typedef struct peer {
     cc_checkpoints *cp;
-    size_t index; /* genesis index */
+    char id[CC_HASH_HEX]; /* its node key */
+    char name[64];
+    char api[CKPT_ADDR_MAX];
     pthread_t thread;
     bool started;
     uint64_t taken;
@@ -67,8 +70,8 @@ struct cc_checkpoints {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* the stop */
     bool stop;
-    size_t peer_count;
-    peer *peers;
+    size_t peer_count; /* senders started (under mu: the auditor adds them) */
+    peer *peers;       /* CKPT_PEERS_MAX, never moved: each sender holds its own */
     pthread_t auditor;
     bool auditor_started;
     uint64_t audited_head; /* the auditor's view of the head one round ago */
@@ -163,7 +166,6 @@ static void read_results(peer *p, const json_t *doc, uint64_t from, uint64_t to,
 static unsigned send_round(peer *p)
 {
     cc_node *node = p->cp->node;
-    const cc_genesis_node *to_node = &cc_chain_genesis(node->chain)->nodes[p->index];
     cc_head head;
     cc_peer_answer a = {.max = CKPT_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = p->cp};
     long status = 0;
@@ -184,7 +186,7 @@ static unsigned send_round(peer *p)
         free(body);
         return CKPT_POLL_MS;
     }
-    snprintf(url, sizeof url, "http://%s/v1/checkpoint/signatures", to_node->api);
+    cc_peer_url(url, sizeof url, p->api, "/v1/checkpoint/signatures");
     curl_easy_setopt(p->curl, CURLOPT_POST, 1L);
     curl_easy_setopt(p->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(p->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -195,7 +197,7 @@ static unsigned send_round(peer *p)
     if (cr != CURLE_OK || status >= 500 || !doc) {
         /* unreachable, stopping, or busy: back off (quietly when the stop cut the request) */
         if (p->failures++ % CKPT_WARN_EVERY == 0 && cr != CURLE_ABORTED_BY_CALLBACK)
-            cc_node_log(CC_LOG_WARN, "checkpoint", "cannot give %s checkpoint signatures: %s", to_node->name,
+            cc_node_log(CC_LOG_WARN, "checkpoint", "cannot give %s checkpoint signatures: %s", p->name,
                         cr != CURLE_OK ? curl_easy_strerror(cr) : "no usable answer");
         unsigned shift = p->failures < 5 ? p->failures : 5;
         pause = CKPT_RETRY_MS << shift;
@@ -211,9 +213,8 @@ static unsigned send_round(peer *p)
         const char *msg = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
         p->failures = 0;
         cc_node_log(status == 409 ? CC_LOG_ERROR : CC_LOG_WARN, "checkpoint",
-                    "%s refused this node's checkpoint signatures for heights %llu..%llu (%ld): %s",
-                    to_node->name, (unsigned long long)from, (unsigned long long)head.height, status,
-                    msg ? msg : "");
+                    "%s refused this node's checkpoint signatures for heights %llu..%llu (%ld): %s", p->name,
+                    (unsigned long long)from, (unsigned long long)head.height, status, msg ? msg : "");
         p->taken = head.height;
         pause = CKPT_RETRY_MS;
     }
@@ -259,17 +260,29 @@ typedef struct tally {
     json_t *sigs; /* [{node, sig}] */
 } tally;
 
-/* The API addresses of the other nodes: genesis, then network/config. */
-static size_t audit_peers(cc_node *node, char (*out)[CKPT_ADDR_MAX], size_t cap)
+/* A node this one talks to about checkpoints. */
+typedef struct addr {
+    char id[CC_HASH_HEX];
+    char name[64];
+    char api[CKPT_ADDR_MAX];
+} addr;
+
+/* The other nodes this node knows, each once: the genesis nodes, then the
+ * nodes of network/config (with their API addresses from node/<id>). */
+static size_t known_nodes(cc_node *node, addr *out, size_t cap)
 {
     const cc_genesis *g = cc_chain_genesis(node->chain);
     size_t count = 0;
     char *val = NULL;
     size_t len = 0;
     json_t *cfg = NULL;
-    for (size_t i = 0; i < g->node_count && count < cap; i++)
-        if (memcmp(g->nodes[i].pk, node->key.pk, CC_PUBKEY_BYTES) != 0 && g->nodes[i].api[0])
-            snprintf(out[count++], CKPT_ADDR_MAX, "%s", g->nodes[i].api);
+    for (size_t i = 0; i < g->node_count && count < cap; i++) {
+        if (memcmp(g->nodes[i].pk, node->key.pk, CC_PUBKEY_BYTES) == 0 || !g->nodes[i].api[0]) continue;
+        addr *a = &out[count++];
+        cc_hex(g->nodes[i].pk, CC_PUBKEY_BYTES, a->id);
+        snprintf(a->name, sizeof a->name, "%s", g->nodes[i].name);
+        snprintf(a->api, sizeof a->api, "%s", g->nodes[i].api);
+    }
     if (cc_chain_state_get(node->chain, "network/config", &val, &len) == CC_OK)
         cfg = cc_json_parse((const uint8_t *)val, len, NULL);
     free(val);
@@ -279,20 +292,72 @@ static size_t audit_peers(cc_node *node, char (*out)[CKPT_ADDR_MAX], size_t cap)
     {
         const char *hex = json_string_value(v);
         char key[CKPT_KEY_MAX];
-        if (!hex || count == cap || strcmp(hex, node->node_id_hex) == 0) continue;
+        bool dup = !hex || strlen(hex) != 2 * CC_PUBKEY_BYTES || strcmp(hex, node->node_id_hex) == 0;
+        for (size_t k = 0; k < count && !dup; k++) dup = strcmp(out[k].id, hex) == 0;
+        if (dup || count == cap) continue;
         snprintf(key, sizeof key, "node/%s", hex);
         val = NULL;
         if (cc_chain_state_get(node->chain, key, &val, &len) != CC_OK) continue;
         json_t *rec = cc_json_parse((const uint8_t *)val, len, NULL);
         free(val);
         const char *api = json_string_value(json_object_get(rec, "api"));
-        bool dup = !api || !*api;
-        for (size_t k = 0; k < count && !dup; k++) dup = strcmp(out[k], api) == 0;
-        if (!dup) snprintf(out[count++], CKPT_ADDR_MAX, "%s", api);
+        const char *name = json_string_value(json_object_get(rec, "name"));
+        if (api && *api) {
+            addr *a = &out[count++];
+            snprintf(a->id, sizeof a->id, "%s", hex);
+            snprintf(a->name, sizeof a->name, "%s", name ? name : hex);
+            snprintf(a->api, sizeof a->api, "%s", api);
+        }
         json_decref(rec);
     }
     json_decref(cfg);
     return count;
+}
+
+/* Start a sender to node a in the next free slot. */
+static cc_err start_sender(cc_checkpoints *cp, const addr *a, cc_errbuf *eb)
+{
+    peer *p = &cp->peers[cp->peer_count];
+    memset(p, 0, sizeof *p);
+    p->cp = cp;
+    memcpy(p->id, a->id, sizeof p->id);
+    memcpy(p->name, a->name, sizeof p->name);
+    memcpy(p->api, a->api, sizeof p->api);
+    p->curl = curl_easy_init();
+    p->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (p->headers) p->headers = curl_slist_append(p->headers, "Expect:");
+    cc_err rc = !p->curl || !p->headers ? cc_errf(eb, CC_ERR_NOMEM, "no memory for a checkpoint sender")
+                : pthread_create(&p->thread, NULL, sender_main, p) != 0
+                    ? cc_errf(eb, CC_ERR_IO, "cannot start a checkpoint sender thread")
+                    : CC_OK;
+    if (rc != CC_OK) {
+        if (p->curl) curl_easy_cleanup(p->curl);
+        curl_slist_free_all(p->headers);
+        return rc;
+    }
+    p->started = true;
+    pthread_mutex_lock(&cp->mu);
+    cp->peer_count++;
+    pthread_mutex_unlock(&cp->mu);
+    return CC_OK;
+}
+
+/* Start a sender for every node this node knows that has none yet: the
+ * genesis nodes at start, and each node governance adds, within one round
+ * of the auditor (which calls this). Only this thread adds senders. */
+static cc_err add_senders(cc_checkpoints *cp, cc_errbuf *eb)
+{
+    addr *known = calloc(CKPT_PEERS_MAX, sizeof *known);
+    if (!known) return cc_errf(eb, CC_ERR_NOMEM, "no memory for the checkpoint senders");
+    size_t n = known_nodes(cp->node, known, CKPT_PEERS_MAX);
+    cc_err rc = CC_OK;
+    for (size_t i = 0; i < n && rc == CC_OK && cp->peer_count < CKPT_PEERS_MAX && !stopping(cp); i++) {
+        bool have = false;
+        for (size_t k = 0; k < cp->peer_count && !have; k++) have = strcmp(cp->peers[k].id, known[i].id) == 0;
+        if (!have) rc = start_sender(cp, &known[i], eb);
+    }
+    free(known);
+    return rc;
 }
 
 /* GET api/v1/checkpoint/signatures?height=h; the parsed answer or NULL. */
@@ -370,19 +435,19 @@ static void audit_height(cc_checkpoints *cp, CURL *c, uint64_t height, const cc_
     size_t need, same_n = 0, t_n = 0;
     uint8_t own_hash[CC_HASH_BYTES];
     tally *t = calloc(CKPT_PULL_FOREIGN, sizeof *t);
-    char(*apis)[CKPT_ADDR_MAX] = calloc(CKPT_PEERS_MAX, sizeof *apis);
+    addr *peers = calloc(CKPT_PEERS_MAX, sizeof *peers);
     cc_checkpoint_sig *same = calloc(CC_CHECKPOINT_BATCH_MAX, sizeof *same);
     /* The signers are counted against this node's own view of the nodes at
      * height (a set the others claim could be made up by one of them); a
      * node whose state diverged before a change of the set sees signatures
      * over the others' set fail, and halts on its own evidence instead. */
     cc_members *m = malloc(sizeof *m);
-    if (!t || !apis || !same || !m || cc_chain_members(node->chain, height, m) != CC_OK) goto out;
+    if (!t || !peers || !same || !m || cc_chain_members(node->chain, height, m) != CC_OK) goto out;
     need = m->count / 2 + 1;
     cc_header_hash(own, own_hash);
-    size_t n = audit_peers(node, apis, CKPT_PEERS_MAX);
+    size_t n = known_nodes(node, peers, CKPT_PEERS_MAX);
     for (size_t i = 0; i < n && !stopping(cp); i++) {
-        json_t *doc = pull_sigs(cp, c, apis[i], height);
+        json_t *doc = pull_sigs(cp, c, peers[i].api, height);
         if (doc) audit_answer(node, doc, height, m, own_hash, same, &same_n, t, &t_n);
         json_decref(doc);
     }
@@ -422,7 +487,7 @@ out:
     free(m);
     free(t);
     free(same);
-    free(apis);
+    free(peers);
 }
 
 /* A halted node: compare the heights of its evidence with the majority. */
@@ -457,6 +522,9 @@ static unsigned audit_round(cc_checkpoints *cp, CURL *c)
     cc_node *node = cp->node;
     cc_head head;
     uint64_t signed_to = 0;
+    cc_errbuf eb = {{0}};
+    if (add_senders(cp, &eb) != CC_OK)
+        cc_node_log(CC_LOG_WARN, "checkpoint", "cannot start a checkpoint sender: %s", eb.msg);
     if (cc_chain_halted(node->chain, NULL, 0)) {
         audit_evidence(cp, c);
         return CKPT_PULL_HALTED_MS;
@@ -502,7 +570,7 @@ cc_err cc_checkpoints_start(cc_node *node, cc_checkpoints **out, cc_errbuf *eb)
     *out = NULL;
     if (g->node_count <= 1) return CC_OK;
     cc_checkpoints *cp = calloc(1, sizeof *cp);
-    if (!cp || !(cp->peers = calloc(g->node_count, sizeof *cp->peers))) {
+    if (!cp || !(cp->peers = calloc(CKPT_PEERS_MAX, sizeof *cp->peers))) {
         free(cp);
         return cc_errf(eb, CC_ERR_NOMEM, "no memory for the checkpoint senders");
     }
@@ -513,28 +581,9 @@ cc_err cc_checkpoints_start(cc_node *node, cc_checkpoints **out, cc_errbuf *eb)
     pthread_cond_init(&cp->cond, &attr);
     pthread_condattr_destroy(&attr);
 
-    /* Every node pushes to the genesis nodes; a node added at runtime is
-     * pushed nothing and pulls (the auditor). A sender gives only the
-     * heights where this node is a consensus node. */
-    for (size_t i = 0; i < g->node_count; i++) {
-        if (memcmp(g->nodes[i].pk, node->key.pk, CC_PUBKEY_BYTES) == 0) continue;
-        peer *p = &cp->peers[cp->peer_count];
-        p->cp = cp;
-        p->index = i;
-        p->curl = curl_easy_init();
-        p->headers = curl_slist_append(NULL, "Content-Type: application/json");
-        if (p->headers) p->headers = curl_slist_append(p->headers, "Expect:");
-        cp->peer_count++;
-        if (!p->curl || !p->headers) {
-            rc = cc_errf(eb, CC_ERR_NOMEM, "no memory for the checkpoint senders");
-            goto err;
-        }
-        if (pthread_create(&p->thread, NULL, sender_main, p) != 0) {
-            rc = cc_errf(eb, CC_ERR_IO, "cannot start a checkpoint sender thread");
-            goto err;
-        }
-        p->started = true;
-    }
+    /* A sender gives only the heights at which this node is a consensus
+     * node, so a node gone from the set (or not yet in it) sends nothing. */
+    if ((rc = add_senders(cp, eb)) != CC_OK) goto err;
     if (pthread_create(&cp->auditor, NULL, auditor_main, cp) != 0) {
         rc = cc_errf(eb, CC_ERR_IO, "cannot start the checkpoint auditor thread");
         goto err;

@@ -393,8 +393,9 @@ static void test_joined_node_reaches_the_same_head(void **state)
     if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
 
-    /* no sender pushes checkpoint signatures to node4 (they serve genesis
-     * nodes): it pulls them and has a majority-signed checkpoint too */
+    /* the others push their checkpoint signatures to node4 once governance
+     * added it (and it pulls what they missed): it has a majority-signed
+     * checkpoint too */
     int64_t signed_height = -1;
     uint64_t deadline = ct_now_ms() + CONVERGE_MS;
     char *url = ct_strf("%s/v1/checkpoint", fx.cl.node[3].url);

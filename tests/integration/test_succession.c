@@ -50,6 +50,7 @@ typedef struct fixture {
     joiner j[2];   /* node4, node5 */
     char *admin_key, *payer_key, *genesis_path;
     char early[CC_HASH_HEX], late[CC_HASH_HEX]; /* txids before and after the changes */
+    int64_t late_height;
     uint64_t nonce;
 } fixture;
 
@@ -81,6 +82,22 @@ static bool wait_voters(int i, int64_t voters, unsigned timeout_ms)
     } while (ct_now_ms() < deadline);
     ct_cluster_print_status(&fx.cl);
     return false;
+}
+
+/* Node i's newest majority-signed checkpoint, once it is at height h or
+ * above (caller decrefs); NULL after CONVERGE_MS. */
+static json_t *wait_checkpoint(int i, int64_t h)
+{
+    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
+    for (;;) {
+        json_t *cp = get_json(i, "/v1/checkpoint");
+        if (cp && ct_json_int(cp, "height") >= h) return cp;
+        json_decref(cp);
+        if (ct_now_ms() >= deadline) break;
+        ct_sleep_ms(POLL_MS);
+    }
+    ct_cluster_dump_logs(&fx.cl);
+    return NULL;
 }
 
 /* The "proposal <txid>" line of a `network propose-*` run; asserts it succeeded. */
@@ -244,20 +261,12 @@ static void test_the_three_left_sign_checkpoints(void **state)
     (void)state;
     int64_t h = ct_cluster_commit_note(&fx.cl, 2, &fx.nonce, 0, fx.late);
     assert_true(h > 0);
+    fx.late_height = h;
     assert_true(ct_cluster_wait_converged(&fx.cl, h, NULL, CONVERGE_MS));
 
     /* node3's newest checkpoint covers the tx, signed by 2 of node3..5 */
-    json_t *cp = NULL;
-    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
-    for (;;) {
-        json_decref(cp);
-        cp = get_json(2, "/v1/checkpoint");
-        if ((cp && ct_json_int(cp, "height") >= h) || ct_now_ms() >= deadline) break;
-        ct_sleep_ms(POLL_MS);
-    }
-    if (!cp || ct_json_int(cp, "height") < h) ct_cluster_dump_logs(&fx.cl);
+    json_t *cp = wait_checkpoint(2, h);
     assert_non_null(cp);
-    assert_true(ct_json_int(cp, "height") >= h);
     assert_int_equal(ct_json_int(cp, "nodes"), 3);
     assert_int_equal(ct_json_int(cp, "required"), 2);
     const json_t *members = json_object_get(cp, "members"), *v;
@@ -288,10 +297,16 @@ static void test_proofs_verify_with_the_genesis_alone(void **state)
         assert_true(ct_json_int(rep, "signatures") * 2 > ct_json_int(rep, "signers_trusted"));
         json_decref(rep);
     }
-    /* and node4, added at runtime, proves the same tx */
-    json_t *rep = prove_offline(3, fx.early);
-    assert_true(json_is_true(json_object_get(rep, "verified")));
-    json_decref(rep);
+    /* and node4, added at runtime, proves them too once its own newest
+     * checkpoint covers the later one */
+    json_t *cp = wait_checkpoint(3, fx.late_height);
+    assert_non_null(cp);
+    json_decref(cp);
+    for (int k = 0; k < 2; k++) {
+        json_t *rep = prove_offline(3, txids[k]);
+        assert_true(json_is_true(json_object_get(rep, "verified")));
+        json_decref(rep);
+    }
 }
 
 static void test_verify_chain_on_every_node(void **state)
