@@ -47,17 +47,9 @@
 #define CLI_MS                 30000
 #define POLL_MS                50
 
-/* A node that is not in the genesis: its directory, key and ports. */
-typedef struct joiner {
-    char *dir, *key_path;
-    int api, raft;
-    cc_key key;
-    char hex[CC_HASH_HEX];
-} joiner;
-
 typedef struct fixture {
     ct_cluster cl; /* the genesis nodes, then node4, then node5 (out[i]: not running) */
-    joiner j4, j5;
+    ct_joiner j4, j5;
     char *admin_key, *payer_key;
     char add_proposal[CC_HASH_HEX];
     uint64_t nonce;
@@ -113,16 +105,6 @@ static bool commit_note_via(int i)
     return ct_cluster_commit_note(&fx.cl, i, &fx.nonce, 0, NULL) > 0;
 }
 
-/* The "proposal <txid>" line of the CLI's output into out. */
-static bool proposal_of(const char *out, char txid[CC_HASH_HEX])
-{
-    const char *p = out ? strstr(out, "\nproposal ") : NULL;
-    if (!p || strlen(p + 10) < 2 * CC_HASH_BYTES) return false;
-    memcpy(txid, p + 10, 2 * CC_HASH_BYTES);
-    txid[2 * CC_HASH_BYTES] = '\0';
-    return true;
-}
-
 /* The node record of id in GET /v1/network of node i (caller decrefs). */
 static json_t *network_node(int i, const char *id, json_t **net_out)
 {
@@ -140,38 +122,14 @@ static json_t *network_node(int i, const char *id, json_t **net_out)
 
 /* ---- setup ---------------------------------------------------------------- */
 
-static int save_key(const char *path, const cc_key *k)
+/* A joiner whose "peers" are a dead address first (its own API port:
+ * nothing listens there before it starts), which is skipped, then node2. */
+static int prepare_joiner(const char *name, ct_joiner *j)
 {
-    cc_errbuf eb = {{0}};
-    if (cc_key_save(path, k, NULL, &eb) == CC_OK) return 0;
-    fprintf(stderr, "cc_key_save %s: %s\n", path, eb.msg);
-    return -1;
-}
-
-/* A directory for a node added later: the same genesis, its own key, and
- * peers to ask (a dead address first, which is skipped, then node2). */
-static int prepare_joiner(const char *name, joiner *j)
-{
-    ct_key(name, &j->key);
-    ct_pk_hex(&j->key, j->hex);
-    j->dir = ct_strf("%s/%s", fx.cl.net.dir, name);
-    j->key_path = ct_strf("%s/node.key", j->dir);
-    j->api = ct_free_port();
-    j->raft = ct_free_port();
-    char *genesis = ct_strf("%s/genesis.json", j->dir);
-    char *config_path = ct_strf("%s/config.json", j->dir);
-    cc_errbuf eb = {{0}};
-    int rc = cc_mkdirs(j->dir, &eb) == CC_OK &&
-                     ct_write_file(genesis, fx.cl.net.genesis, fx.cl.net.genesis_len) == 0
-                 ? save_key(j->key_path, &j->key)
-                 : -1;
-    free(genesis);
-    char *config = ct_strf("{\"name\":\"%s\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
-                           "\"peers\":[\"http://127.0.0.1:%d\",\"127.0.0.1:%d\"]}\n",
-                           name, j->api, j->raft, j->api, fx.cl.net.api_ports[1]);
-    if (rc == 0) rc = ct_write_file(config_path, config, strlen(config));
-    free(config);
-    free(config_path);
+    if (ct_joiner_prepare(&fx.cl.net, name, j) != 0) return -1;
+    char *peers = ct_strf("[\"http://127.0.0.1:%d\",\"127.0.0.1:%d\"]", j->api, fx.cl.net.api_ports[1]);
+    int rc = ct_joiner_config(j, peers);
+    free(peers);
     return rc;
 }
 
@@ -183,7 +141,8 @@ static int group_setup(void **state)
     fx.cl.poll_ms = POLL_MS;
     fx.admin_key = ct_strf("%s/admin-hospital.key", fx.cl.net.dir);
     fx.payer_key = ct_strf("%s/admin-payer.key", fx.cl.net.dir);
-    if (save_key(fx.admin_key, &fx.cl.net.admin) != 0 || save_key(fx.payer_key, &fx.cl.net.payer_admin) != 0)
+    if (ct_key_save(fx.admin_key, &fx.cl.net.admin) != 0 ||
+        ct_key_save(fx.payer_key, &fx.cl.net.payer_admin) != 0)
         return -1;
 
     if (prepare_joiner("node4", &fx.j4) != 0 || prepare_joiner("node5", &fx.j5) != 0) return -1;
@@ -193,10 +152,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    free(fx.j4.dir);
-    free(fx.j4.key_path);
-    free(fx.j5.dir);
-    free(fx.j5.key_path);
+    ct_joiner_free(&fx.j4);
+    ct_joiner_free(&fx.j5);
     free(fx.admin_key);
     free(fx.payer_key);
     ct_cluster_destroy(&fx.cl);
@@ -307,7 +264,7 @@ static void test_add_takes_two_organisations(void **state)
     if (rc != 0) fprintf(stderr, "propose-add: %s\n", out ? out : "");
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "is open with 1 organisation approval"));
-    assert_true(proposal_of(out, fx.add_proposal));
+    assert_true(ct_proposal_of(out, fx.add_proposal));
     free(out);
 
     /* open: only the hospital approved; node4 is not a node yet */
@@ -447,7 +404,7 @@ static void proposed(const char *what, int rc, char *out, char txid[CC_HASH_HEX]
 {
     if (rc != 0) fprintf(stderr, "%s: %s\n", what, out ? out : "");
     assert_int_equal(rc, 0);
-    assert_true(proposal_of(out, txid));
+    assert_true(ct_proposal_of(out, txid));
     free(out);
 }
 
@@ -633,7 +590,7 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
 {
     (void)state;
     enum { NODE3 = 2 };
-    joiner j6;
+    ct_joiner j6;
     cc_genesis g;
     assert_int_equal(cc_genesis_parse(fx.cl.net.genesis, fx.cl.net.genesis_len, &g, NULL), CC_OK);
     assert_int_equal(prepare_joiner("node6", &j6), 0);
@@ -694,8 +651,7 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
     free(saved);
     free(config_path);
     free(path);
-    free(j6.dir);
-    free(j6.key_path);
+    ct_joiner_free(&j6);
 }
 
 static void test_verify_chain_on_every_node(void **state)

@@ -37,17 +37,9 @@
 #define CLI_MS         30000
 #define POLL_MS        50
 
-/* A node that is not in the genesis: its directory, key and ports. */
-typedef struct joiner {
-    char *dir, *key_path;
-    int api, raft;
-    cc_key key;
-    char hex[CC_HASH_HEX];
-} joiner;
-
 typedef struct fixture {
-    ct_cluster cl; /* node1..3 (genesis), node4, node5 */
-    joiner j[2];   /* node4, node5 */
+    ct_cluster cl;  /* node1..3 (genesis), node4, node5 */
+    ct_joiner j[2]; /* node4, node5 */
     char *admin_key, *payer_key, *genesis_path;
     char early[CC_HASH_HEX], late[CC_HASH_HEX]; /* txids before and after the changes */
     int64_t late_height;
@@ -100,13 +92,10 @@ static json_t *wait_checkpoint(int i, int64_t h)
     return NULL;
 }
 
-/* The "proposal <txid>" line of a `network propose-*` run; asserts it succeeded. */
+/* A `network propose-*` run (rc, out) succeeded: its proposal's txid. */
 static void proposed(const char *what, int rc, char *out, char txid[CC_HASH_HEX])
 {
-    const char *p = out ? strstr(out, "\nproposal ") : NULL;
-    if (rc != 0 || !p || strlen(p + 10) < 2 * CC_HASH_BYTES) fail_msg("%s: %s", what, out ? out : "");
-    memcpy(txid, p + 10, 2 * CC_HASH_BYTES);
-    txid[2 * CC_HASH_BYTES] = '\0';
+    if (rc != 0 || !ct_proposal_of(out, txid)) fail_msg("%s: %s", what, out ? out : "");
     free(out);
 }
 
@@ -118,41 +107,6 @@ static void approve(const char *key, const char *txid, int i)
                     fx.cl.node[i].url, (char *)NULL);
     if (rc != 0) fail_msg("approve: %s", out ? out : "");
     free(out);
-}
-
-static int save_key(const char *path, const cc_key *k)
-{
-    cc_errbuf eb = {{0}};
-    if (cc_key_save(path, k, NULL, &eb) == CC_OK) return 0;
-    fprintf(stderr, "cc_key_save %s: %s\n", path, eb.msg);
-    return -1;
-}
-
-/* A directory for a node added later: the genesis, its key, and node3 to
- * ask about the network (the node that stays to the end). */
-static int prepare_joiner(const char *name, joiner *j)
-{
-    ct_key(name, &j->key);
-    ct_pk_hex(&j->key, j->hex);
-    j->dir = ct_strf("%s/%s", fx.cl.net.dir, name);
-    j->key_path = ct_strf("%s/node.key", j->dir);
-    j->api = ct_free_port();
-    j->raft = ct_free_port();
-    char *genesis = ct_strf("%s/genesis.json", j->dir);
-    char *config_path = ct_strf("%s/config.json", j->dir);
-    cc_errbuf eb = {{0}};
-    int rc = cc_mkdirs(j->dir, &eb) == CC_OK &&
-                     ct_write_file(genesis, fx.cl.net.genesis, fx.cl.net.genesis_len) == 0
-                 ? save_key(j->key_path, &j->key)
-                 : -1;
-    free(genesis);
-    char *config = ct_strf("{\"name\":\"%s\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
-                           "\"peers\":[\"http://127.0.0.1:%d\"]}\n",
-                           name, j->api, j->raft, fx.cl.net.api_ports[2]);
-    if (rc == 0) rc = ct_write_file(config_path, config, strlen(config));
-    free(config);
-    free(config_path);
-    return rc;
 }
 
 /* The hex key of genesis node i. */
@@ -190,21 +144,23 @@ static int group_setup(void **state)
     fx.admin_key = ct_strf("%s/admin-hospital.key", fx.cl.net.dir);
     fx.payer_key = ct_strf("%s/admin-payer.key", fx.cl.net.dir);
     fx.genesis_path = ct_strf("%s/genesis-copy.json", fx.cl.net.dir);
-    if (save_key(fx.admin_key, &fx.cl.net.admin) != 0 ||
-        save_key(fx.payer_key, &fx.cl.net.payer_admin) != 0 ||
+    if (ct_key_save(fx.admin_key, &fx.cl.net.admin) != 0 ||
+        ct_key_save(fx.payer_key, &fx.cl.net.payer_admin) != 0 ||
         ct_write_file(fx.genesis_path, fx.cl.net.genesis, fx.cl.net.genesis_len) != 0)
         return -1;
-    if (prepare_joiner("node4", &fx.j[0]) != 0 || prepare_joiner("node5", &fx.j[1]) != 0) return -1;
+    /* node4 and node5 ask node3, the genesis node that stays to the end */
+    char *peers = ct_strf("[\"http://127.0.0.1:%d\"]", fx.cl.net.api_ports[2]);
+    int rc = ct_joiner_prepare(&fx.cl.net, "node4", &fx.j[0]) || ct_joiner_config(&fx.j[0], peers) ||
+             ct_joiner_prepare(&fx.cl.net, "node5", &fx.j[1]) || ct_joiner_config(&fx.j[1], peers);
+    free(peers);
+    if (rc != 0) return -1;
     return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int k = 0; k < 2; k++) {
-        free(fx.j[k].dir);
-        free(fx.j[k].key_path);
-    }
+    for (int k = 0; k < 2; k++) ct_joiner_free(&fx.j[k]);
     free(fx.admin_key);
     free(fx.payer_key);
     free(fx.genesis_path);
@@ -219,13 +175,12 @@ static void test_two_nodes_join(void **state)
     (void)state;
     assert_true(ct_cluster_commit_note(&fx.cl, 0, &fx.nonce, 0, fx.early) > 0);
     for (int k = 0; k < 2; k++) {
-        joiner *j = &fx.j[k];
+        ct_joiner *j = &fx.j[k];
         int slot = GENESIS_NODES + k;
-        char api[32], raft[32], name[8], *out = NULL, txid[CC_HASH_HEX];
+        char api[32], raft[32], *out = NULL, txid[CC_HASH_HEX];
         snprintf(api, sizeof api, "127.0.0.1:%d", j->api);
         snprintf(raft, sizeof raft, "127.0.0.1:%d", j->raft);
-        snprintf(name, sizeof name, "node%d", slot + 1);
-        int rc = ct_cli(&out, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", name,
+        int rc = ct_cli(&out, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", j->name,
                         "--keyfile", j->key_path, "--org", "payer", "--api", api, "--raft", raft, "--node",
                         fx.cl.node[2].url, (char *)NULL);
         proposed("propose-add", rc, out, txid);

@@ -238,6 +238,30 @@ void ct_raft_mesh_destroy(ct_raft_mesh *m);
 int ct_raft_knock(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, const char *address,
                   const cc_key *key);
 
+/* ---- nodes governance adds (ct_join.c) ------------------------------------------ */
+
+/* A node the genesis does not list, in a directory under the network's. */
+typedef struct ct_joiner {
+    char name[16];
+    char *dir, *key_path;
+    int api, raft; /* free ports: its API and raft addresses on 127.0.0.1 */
+    cc_key key;    /* ct_key(name) */
+    char hex[CC_HASH_HEX];
+} ct_joiner;
+
+/* The directory of node `name` under net's: the genesis, its node.key and
+ * two free ports. 0 on success; free j with ct_joiner_free either way. */
+int ct_joiner_prepare(const ct_net *net, const char *name, ct_joiner *j);
+/* Its config.json for joining: name, addresses, and "peers" (peers_json: a
+ * JSON array of the API addresses it asks). 0 on success. */
+int ct_joiner_config(const ct_joiner *j, const char *peers_json);
+void ct_joiner_free(ct_joiner *j);
+/* Write k to path as a key file (mode 0600). 0 on success. */
+int ct_key_save(const char *path, const cc_key *k);
+/* The txid on the "proposal <txid>" line that `carechain network
+ * propose-*` prints; false when there is none. */
+bool ct_proposal_of(const char *out, char txid[CC_HASH_HEX]);
+
 /* ---- a network of node processes polled as one (ct_cluster.c) ------------------- */
 
 #define CT_CLUSTER_POLL_MS 20 /* default pause between two polls */
