@@ -419,6 +419,31 @@ static void test_genesis_rejects(void **state)
     free(ok);
 }
 
+/* The members hash of PROTOCOL.md "Checkpoints" (the vector there), and
+ * the set it is made from: any order in, ascending out, no key twice. */
+static void test_members_hash_vector(void **state)
+{
+    (void)state;
+    uint8_t keys[3][32], want[32];
+    cc_members m;
+    memset(keys[0], 0xfe, 32);
+    memset(keys[1], 0x01, 32);
+    memset(keys[2], 0x02, 32);
+    assert_int_equal(cc_members_set(&m, (const uint8_t(*)[32])keys, 3), CC_OK);
+    assert_int_equal(m.count, 3);
+    assert_int_equal(m.key[0][0], 0x01);
+    assert_int_equal(m.key[2][0], 0xfe);
+    assert_int_equal(cc_unhex("5a3208cc5057da44ae534440dd910052a11153a4ae81cf97f7cd124dcc77ef82", want, 32),
+                     CC_OK);
+    assert_memory_equal(m.hash, want, 32);
+    assert_int_equal(cc_members_index(&m, keys[2]), 1);
+    uint8_t other[32] = {3};
+    assert_int_equal(cc_members_index(&m, other), -1);
+    memset(keys[2], 0x01, 32);
+    assert_int_equal(cc_members_set(&m, (const uint8_t(*)[32])keys, 3), CC_ERR_MALFORMED);
+    assert_int_equal(cc_members_set(&m, (const uint8_t(*)[32])keys, 0), CC_ERR_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_header_and_block_round_trip),
         cmocka_unit_test(test_keys_and_hex),
         cmocka_unit_test(test_genesis_rejects),
+        cmocka_unit_test(test_members_hash_vector),
     };
     return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
 }
