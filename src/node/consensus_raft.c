@@ -461,6 +461,18 @@ static json_t *state_json(cc_chain *c, const char *key)
     return v;
 }
 
+/* Does this node's state say governance removed the node of key pk? */
+static bool node_removed(rr *r, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    char key[96], hex[CC_HASH_HEX];
+    snprintf(key, sizeof key, "node/%s", cc_hex(pk, CC_PUBKEY_BYTES, hex));
+    json_t *rec = state_json(r->chain, key);
+    const char *st = json_string_value(json_object_get(rec, "status"));
+    bool removed = st && strcmp(st, "removed") == 0;
+    json_decref(rec);
+    return removed;
+}
+
 /* Read network/config and every node/<id> it lists into out (cap
  * entries). Returns the count; *sound is false when anything was missing. */
 static size_t members_read(rr *r, member *out, size_t cap, bool *sound)
@@ -510,7 +522,22 @@ static void members_refresh(rr *r)
         removed_at = at > 0 ? (uint64_t)at : 0;
         json_decref(rec);
     }
+    /* a node named at join or vouched for, since removed, is known no more */
     pthread_mutex_lock(&r->mu);
+    size_t known_n = r->known_count;
+    member *known = known_n ? malloc(known_n * sizeof *known) : NULL;
+    if (known) memcpy(known, r->known, known_n * sizeof *known);
+    pthread_mutex_unlock(&r->mu);
+    bool gone[RAFT_MEMBERS_MAX] = {false};
+    for (size_t i = 0; known && i < known_n; i++) gone[i] = node_removed(r, known[i].pk);
+    free(known);
+    pthread_mutex_lock(&r->mu);
+    if (r->known_count == known_n) { /* entries are only appended: unchanged meanwhile */
+        size_t kept = 0;
+        for (size_t i = 0; i < known_n; i++)
+            if (!gone[i]) r->known[kept++] = r->known[i];
+        r->known_count = kept;
+    }
     memcpy(r->members, fresh, n * sizeof *fresh);
     r->member_count = n;
     r->members_known = sound && n > 0;
@@ -2386,15 +2413,16 @@ static auth_conn *auth_start(rr *r, struct uv_stream_s *stream, bool accepting, 
 }
 
 /* Is pk the node key of raft id id: a node network/config lists (or a
- * peer named at join), or a genesis node? */
+ * peer named at join, or vouched for), or a genesis node governance has
+ * not removed? */
 static bool auth_peer_known(rr *r, raft_id id, const uint8_t pk[CC_PUBKEY_BYTES])
 {
     pthread_mutex_lock(&r->mu);
     const member *m = member_by_id_locked(r, id);
     bool ok = m && memcmp(m->pk, pk, CC_PUBKEY_BYTES) == 0;
     pthread_mutex_unlock(&r->mu);
-    if (!ok && id >= 1 && id <= r->g->node_count)
-        ok = memcmp(r->g->nodes[id - 1].pk, pk, CC_PUBKEY_BYTES) == 0;
+    if (!ok && id >= 1 && id <= r->g->node_count) /* a genesis node, unless governance removed it */
+        ok = memcmp(r->g->nodes[id - 1].pk, pk, CC_PUBKEY_BYTES) == 0 && !node_removed(r, pk);
     return ok;
 }
 

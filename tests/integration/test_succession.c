@@ -5,7 +5,8 @@
  * Three genesis nodes (organisations hospital and payer: a change needs
  * both admins) add node4 and node5 by governance, then remove node1 and
  * node2, so no majority of the genesis nodes signs checkpoints any more.
- * The three nodes left go on committing; node3's checkpoint is signed by a
+ * node3's raft port refuses the removed nodes' keys from then on. The
+ * three nodes left go on committing; node3's checkpoint is signed by a
  * majority of {node3, node4, node5}; and `carechain proof` + `carechain
  * verify-proof --genesis` check a tx from before the changes and one from
  * after, through the membership steps the proofs carry. Last, verify-chain
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include "carechain/os.h"
+#include "node/consensus.h"
 #include "support/support.h"
 
 #define GENESIS_NODES  3
@@ -209,6 +211,23 @@ static void test_genesis_majority_leaves(void **state)
         assert_true(ok);
         assert_int_equal(ct_cluster_stop_node(&fx.cl, i, SIGTERM, 20000), 0);
     }
+    /* node3's raft port no longer admits the removed genesis nodes' keys
+     * under their raft ids; it still admits node4's */
+    for (int i = 0; i < 2; i++) {
+        char addr[32];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", fx.cl.net.raft_ports[i]);
+        assert_int_equal(ct_raft_knock(fx.cl.net.raft_ports[2], fx.cl.net.chain_id, (uint64_t)i + 1, addr,
+                                       &fx.cl.net.node_keys[i]),
+                         0);
+    }
+    cc_genesis g;
+    char addr[32];
+    assert_int_equal(cc_genesis_parse(fx.cl.net.genesis, fx.cl.net.genesis_len, &g, NULL), CC_OK);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", fx.j[0].raft);
+    assert_int_equal(ct_raft_knock(fx.cl.net.raft_ports[2], fx.cl.net.chain_id,
+                                   cc_raft_id_of(&g, fx.j[0].key.pk), addr, &fx.j[0].key),
+                     1);
+    cc_genesis_free(&g);
 }
 
 static void test_the_three_left_sign_checkpoints(void **state)
