@@ -156,6 +156,13 @@ cc_err cc_chain_checkpoint_height(cc_chain *c, uint64_t *height) CC_WUR;
  * header (hex), signatures: [{node, sig}]}. Caller decrefs.
  * CC_ERR_NOT_FOUND when there is no block at height. */
 cc_err cc_chain_checkpoint_sigs_json(cc_chain *c, uint64_t height, json_t **out) CC_WUR;
+/* The heights whose checkpoint signatures this node lacks to trace its
+ * newest checkpoint back to the genesis nodes (the membership steps of
+ * cc_chain_proof): *from..*to, where the next step is searched. A node
+ * that caught up after changes of the set holds few signatures of those
+ * heights; the checkpoint auditor pulls them. CC_ERR_NOT_FOUND when
+ * nothing is missing or there is no checkpoint yet. */
+cc_err cc_chain_membership_gap(cc_chain *c, uint64_t *from, uint64_t *to) CC_WUR;
 /* The header of the block at height. CC_ERR_NOT_FOUND when there is none. */
 cc_err cc_chain_header_get(cc_chain *c, uint64_t height, cc_header *out) CC_WUR;
 /* The consensus nodes after the block at height: the genesis nodes until

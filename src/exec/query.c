@@ -470,8 +470,12 @@ static size_t count_in(const cc_checkpoint_sig *sigs, size_t n, const cc_members
  * from the genesis nodes, as long as the set trusted so far is not a
  * majority of cp's signers, the lowest height after the next change of
  * the set that a majority of the trusted set signed; the set there is
- * trusted next. Heights of every change are in the members table. */
-static cc_err membership_steps(cc_chain *c, MDB_txn *txn, const checkpoint *cp, json_t *steps, cc_errbuf *eb)
+ * trusted next. Heights of every change are in the members table. Appends
+ * each step to steps (NULL: only looks). When a step is missing,
+ * CC_ERR_NOT_FOUND and gap[0..1] (may be NULL) get the heights it was
+ * searched in. */
+static cc_err membership_steps(cc_chain *c, MDB_txn *txn, const checkpoint *cp, json_t *steps,
+                               uint64_t gap[2], cc_errbuf *eb)
 {
     cc_members trusted;
     uint64_t after = 0;
@@ -479,7 +483,7 @@ static cc_err membership_steps(cc_chain *c, MDB_txn *txn, const checkpoint *cp, 
     cc_err rc = st ? CC_OK : CC_ERR_NOMEM;
     cc_genesis_members(&c->g, &trusted);
     while (rc == CC_OK && count_in(cp->sigs, cp->n, &trusted) * 2 <= trusted.count) {
-        uint64_t change = 0, h;
+        uint64_t change = after + 1, h;
         bool found = false;
         if (next_change(c, txn, after, &change) && change <= cp->height)
             for (h = change; h <= cp->height && h - change < STEP_SCAN_MAX && !found; h++) {
@@ -487,6 +491,11 @@ static cc_err membership_steps(cc_chain *c, MDB_txn *txn, const checkpoint *cp, 
                 found = st->n * 2 > trusted.count;
             }
         if (!found) {
+            if (gap) {
+                uint64_t lo = change <= cp->height ? change : cp->height;
+                gap[0] = lo;
+                gap[1] = cp->height - lo < STEP_SCAN_MAX ? cp->height : lo + STEP_SCAN_MAX - 1;
+            }
             rc = cc_errf(
                 eb, CC_ERR_NOT_FOUND,
                 "no majority of the nodes trusted after height %llu signed a later checkpoint yet, so "
@@ -499,12 +508,38 @@ static cc_err membership_steps(cc_chain *c, MDB_txn *txn, const checkpoint *cp, 
         if ((rc = cc_members_at(c->s, txn, &c->g, h, &st->members)) != CC_OK ||
             (rc = cc_chain_header_at(c->s, txn, h, &hdr)) != CC_OK)
             break;
-        if (json_array_append_new(steps, signed_json(&hdr, &st->members, st->sigs, st->n)) != 0)
+        if (steps && json_array_append_new(steps, signed_json(&hdr, &st->members, st->sigs, st->n)) != 0)
             rc = CC_ERR_NOMEM;
         trusted = st->members;
         after = h;
     }
     free(st);
+    return rc;
+}
+
+cc_err cc_chain_membership_gap(cc_chain *c, uint64_t *from, uint64_t *to)
+{
+    MDB_txn *txn;
+    uint64_t gap[2];
+    checkpoint *cp = malloc(sizeof *cp);
+    cc_err rc = cp ? cc_store_begin(c->s, false, &txn, NULL) : CC_ERR_NOMEM;
+    if (rc != CC_OK) {
+        free(cp);
+        return rc;
+    }
+    rc = find_checkpoint(c, txn, cp);
+    if (rc == CC_OK) {
+        rc = membership_steps(c, txn, cp, NULL, gap, NULL);
+        if (rc == CC_ERR_NOT_FOUND) {
+            *from = gap[0];
+            *to = gap[1];
+            rc = CC_OK;
+        } else if (rc == CC_OK) {
+            rc = CC_ERR_NOT_FOUND; /* no gap */
+        }
+    }
+    cc_store_abort(c->s, txn);
+    free(cp);
     return rc;
 }
 
@@ -547,7 +582,7 @@ cc_err cc_chain_proof(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **o
         goto done;
     }
     if ((rc = cc_chain_header_at(c->s, txn, cp->height, &ch)) != CC_OK) goto done;
-    if ((rc = membership_steps(c, txn, cp, steps, eb)) != CC_OK) goto done;
+    if ((rc = membership_steps(c, txn, cp, steps, NULL, eb)) != CC_OK) goto done;
 
     leaves = malloc(b.tx_count * sizeof *leaves);
     if (!leaves) {

@@ -75,6 +75,7 @@ struct cc_checkpoints {
     pthread_t auditor;
     bool auditor_started;
     uint64_t audited_head; /* the auditor's view of the head one round ago */
+    uint64_t gap_next;     /* the next height audit_gap pulls */
 };
 
 /* Sleep up to ms or until the stop; true when stopping. */
@@ -517,6 +518,25 @@ static void audit_evidence(cc_checkpoints *cp, CURL *c)
 }
 
 /* One round; returns how long to pause before the next. */
+/* The heights whose signatures the membership steps of this node's proofs
+ * lack (cc_chain_membership_gap): a node that caught up after the set of
+ * nodes changed holds few signatures of the sets before. Pulled
+ * CKPT_PULL_HEIGHTS a round from the start of the range on, from the nodes
+ * that kept them; once a step is found the range moves on or closes. */
+static void audit_gap(cc_checkpoints *cp, CURL *c)
+{
+    cc_node *node = cp->node;
+    uint64_t from, to;
+    if (cc_chain_membership_gap(node->chain, &from, &to) != CC_OK) return;
+    if (cp->gap_next < from || cp->gap_next > to) cp->gap_next = from;
+    for (unsigned k = 0; k < CKPT_PULL_HEIGHTS && cp->gap_next <= to && !stopping(cp); k++, cp->gap_next++) {
+        cc_header own;
+        if (cc_chain_header_get(node->chain, cp->gap_next, &own) != CC_OK) break;
+        audit_height(cp, c, cp->gap_next, &own);
+        if (cc_chain_halted(node->chain, NULL, 0)) break;
+    }
+}
+
 static unsigned audit_round(cc_checkpoints *cp, CURL *c)
 {
     cc_node *node = cp->node;
@@ -544,6 +564,7 @@ static unsigned audit_round(cc_checkpoints *cp, CURL *c)
         audit_height(cp, c, h, &own);
         if (cc_chain_halted(node->chain, NULL, 0)) break;
     }
+    if (!cc_chain_halted(node->chain, NULL, 0)) audit_gap(cp, c);
     return CKPT_PULL_MS;
 }
 

@@ -604,6 +604,7 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
                     fx.cl.node[0].url, (char *)NULL);
     proposed("propose-add", rc, out, txid);
     approve_with(fx.payer_key, txid, 1);
+    assert_true(ct_cluster_wait_converged(&fx.cl, height_of(1), NULL, CONVERGE_MS)); /* node1 too */
     char *path = ct_strf("/v1/network/nodes/%s", j6.hex);
     json_t *rec = get_json(0, path, NULL);
     assert_string_equal(ct_json_str(rec, "status"), "active");

@@ -9,7 +9,9 @@
  * three nodes left go on committing; node3's checkpoint is signed by a
  * majority of {node3, node4, node5}; and `carechain proof` + `carechain
  * verify-proof --genesis` check a tx from before the changes and one from
- * after, through the membership steps the proofs carry. Last, verify-chain
+ * after, through the membership steps the proofs carry. node5 then loses
+ * its data, joins again, and pulls the old sets' signatures it needs to
+ * prove the tx from before the changes. Last, verify-chain
  * passes on every node's directory, the removed ones included.
  *
  * Tests run in order on one network started by the group setup. Every wait
@@ -283,6 +285,52 @@ static void test_proofs_verify_with_the_genesis_alone(void **state)
     }
 }
 
+/* node5 loses its data and joins again after 20 more blocks: it replays
+ * the chain but holds none of the old sets' checkpoint signatures (the
+ * others push only their newest heights). Its auditor pulls them from the
+ * nodes that kept them, and node5 proves the tx from before the changes. */
+static void test_rejoined_node_pulls_what_its_proofs_need(void **state)
+{
+    (void)state;
+    enum { NODE5 = 4 };
+    int64_t h = 0;
+    for (int k = 0; k < 20; k++) h = ct_cluster_commit_note(&fx.cl, 2, &fx.nonce, 0, NULL);
+    assert_true(h > 0);
+    assert_int_equal(ct_cluster_stop_node(&fx.cl, NODE5, SIGTERM, 20000), 0);
+    char *data = ct_strf("%s/data", fx.j[1].dir), *raft = ct_strf("%s/raft", fx.j[1].dir);
+    assert_int_equal(ct_rmtree(data), 0);
+    assert_int_equal(ct_rmtree(raft), 0);
+    free(data);
+    free(raft);
+    if (ct_node_start(&fx.cl.node[NODE5], fx.j[1].dir, fx.j[1].api, 0, 0, NODE_START_MS) != 0)
+        ct_cluster_dump_logs(&fx.cl);
+    fx.cl.out[NODE5] = false;
+    bool ok = ct_cluster_wait_converged(&fx.cl, h, NULL, CHANGE_MS);
+    if (!ok) ct_cluster_dump_logs(&fx.cl);
+    assert_true(ok);
+
+    char *file = ct_strf("%s/proof-rejoined.json", fx.cl.net.dir), *out = NULL;
+    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
+    int rc;
+    while ((rc = ct_cli(&out, CLI_MS, "proof", fx.early, "--out", file, "--node", fx.cl.node[NODE5].url,
+                        (char *)NULL)) != 0 &&
+           ct_now_ms() < deadline) {
+        free(out);
+        out = NULL;
+        ct_sleep_ms(200);
+    }
+    if (rc != 0) {
+        ct_cluster_dump_logs(&fx.cl);
+        fail_msg("node5 cannot prove the early tx: %s", out ? out : "");
+    }
+    free(out);
+    free(file);
+    json_t *rep = prove_offline(NODE5, fx.early);
+    assert_true(json_is_true(json_object_get(rep, "verified")));
+    assert_true(ct_json_int(rep, "membership_steps") >= 1);
+    json_decref(rep);
+}
+
 static void test_verify_chain_on_every_node(void **state)
 {
     (void)state;
@@ -303,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_genesis_majority_leaves),
         cmocka_unit_test(test_the_three_left_sign_checkpoints),
         cmocka_unit_test(test_proofs_verify_with_the_genesis_alone),
+        cmocka_unit_test(test_rejoined_node_pulls_what_its_proofs_need),
         cmocka_unit_test(test_verify_chain_on_every_node),
     };
     return cmocka_run_group_tests_name("succession", tests, group_setup, group_teardown);
