@@ -266,7 +266,7 @@ typedef struct rr {
     bool self_removed;              /* this node was removed from network/config */
     bool removed;                   /* ... and its own node/<id> record says so: it takes no txs */
     uint64_t removed_at;            /* the height of the block that removed it */
-    member known[RAFT_MEMBERS_MAX]; /* what a peer said at join, or the genesis nodes vouched for */
+    member known[RAFT_MEMBERS_MAX]; /* what a peer said at join, or the consensus nodes vouched for */
     size_t known_count;
     member unvouched; /* the last unknown node refused on the raft port (id, pk) */
     bool unvouched_set;
@@ -1223,10 +1223,11 @@ static void membership_probe(rr *r, CURL *c)
  * The raft port admits only nodes this node's state knows ("Raft connections"). One that
  * missed the block adding a node refuses that node, and while that node leads it never
  * receives the block. So when it has heard no leader for LONELY_MS and has refused a key
- * under the raft id derived from it, it asks every other genesis node for that key's record
- * (GET /v1/network/nodes/{id}); when a majority of all genesis nodes say "active", the node
- * is admitted as if a peer had named it at join. A minority of genesis nodes cannot vouch
- * for a key, and governance keeps a majority of them in the network. */
+ * under the raft id derived from it, it asks the other consensus nodes of its own state
+ * (network/config) for that key's record (GET /v1/network/nodes/{id}); when a majority of
+ * all of them, itself counted, say "active", the node is admitted as if a peer had named
+ * it at join. A minority of the nodes it trusts cannot vouch for a key: the same majority
+ * whose signatures make a checkpoint. */
 
 static void vouch_probe(rr *r, CURL *c)
 {
@@ -1234,14 +1235,22 @@ static void vouch_probe(rr *r, CURL *c)
     member want = r->unvouched;
     bool asked = r->unvouched_set;
     r->unvouched_set = false;
+    size_t count = r->members_known ? r->member_count : 0;
+    member *vouchers = count ? malloc(count * sizeof *vouchers) : NULL;
+    if (vouchers) memcpy(vouchers, r->members, count * sizeof *vouchers);
     pthread_mutex_unlock(&r->mu);
-    if (!asked) return;
+    if (!asked || !vouchers) {
+        free(vouchers);
+        return;
+    }
 
+    /* the nodes of this node's own state, itself included in the count (it
+     * cannot vouch: it has not applied the addition) */
     size_t yes = 0;
     member said = want;
-    for (size_t i = 0; i < r->g->node_count && !stopping(r); i++) {
-        if (memcmp(r->g->nodes[i].pk, r->key->pk, CC_PUBKEY_BYTES) == 0) continue;
-        json_t *doc = peer_node_record(r, c, r->g->nodes[i].api, want.pk);
+    for (size_t i = 0; i < count && !stopping(r); i++) {
+        if (memcmp(vouchers[i].pk, r->key->pk, CC_PUBKEY_BYTES) == 0 || !vouchers[i].api[0]) continue;
+        json_t *doc = peer_node_record(r, c, vouchers[i].api, want.pk);
         const char *st = json_string_value(json_object_get(doc, "status"));
         member m = want;
         if (st && strcmp(st, "active") == 0 && member_fill(&m, doc)) {
@@ -1250,7 +1259,8 @@ static void vouch_probe(rr *r, CURL *c)
         }
         json_decref(doc);
     }
-    if (yes < r->g->node_count / 2 + 1) return;
+    free(vouchers);
+    if (yes < count / 2 + 1) return;
     pthread_mutex_lock(&r->mu);
     bool added = !member_by_id_locked(r, want.id) && r->known_count < RAFT_MEMBERS_MAX;
     if (added) r->known[r->known_count++] = said;
@@ -1258,8 +1268,8 @@ static void vouch_probe(rr *r, CURL *c)
     if (added)
         cc_node_log(CC_LOG_INFO, "raft",
                     "%s (raft id %llu), which this node has not applied the block adding yet, is an active "
-                    "node for %zu of the %zu genesis nodes: its raft connections are admitted",
-                    said.name, (unsigned long long)want.id, yes, r->g->node_count);
+                    "node for %zu of the %zu nodes this node knows: its raft connections are admitted",
+                    said.name, (unsigned long long)want.id, yes, count);
 }
 
 static void *repair_main(void *arg)
@@ -2457,7 +2467,7 @@ static void auth_check_answer(auth_conn *ac)
         char hex[CC_HASH_HEX], why[200];
         if (auth_note_unknown(ac->r, ac->id, pk))
             snprintf(why, sizeof why,
-                     "raft id %llu (key %.16s...) is no node this node knows (yet); the genesis nodes are "
+                     "raft id %llu (key %.16s...) is no node this node knows (yet); the other nodes are "
                      "asked once no leader is heard",
                      (unsigned long long)ac->id, cc_hex(pk, CC_PUBKEY_BYTES, hex));
         else
