@@ -77,7 +77,6 @@ cc_err cc_network_genesis(cc_exec_ctx *ctx)
         json_decref(n);
         config_set(cfg, hex, true);
     }
-    json_object_set_new(cfg, "changed_at", json_integer((json_int_t)ctx->height));
     if (rc == CC_OK) rc = cc_state_put_json(ctx, "network/config", cfg);
     json_decref(cfg);
     return rc;
@@ -163,8 +162,8 @@ static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
     char key[80];
     cc_err rc = config_read(ctx, &cfg);
     if (rc != CC_OK) return rc;
-    if ((rc = change_allowed(ctx, cfg, strcmp(action, "add") == 0)) !=
-        CC_OK) { /* or another took effect first */
+    /* checked again: another change may have taken effect since the proposal */
+    if ((rc = change_allowed(ctx, cfg, strcmp(action, "add") == 0)) != CC_OK) {
         json_decref(cfg);
         return rc;
     }
