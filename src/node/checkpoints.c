@@ -225,11 +225,34 @@ static unsigned send_round(peer *p)
     return pause;
 }
 
+/* Has governance removed the peer (this node's state says so)? A removed
+ * node needs no more signatures, and is usually stopped. */
+static bool peer_removed(peer *p)
+{
+    char key[CKPT_KEY_MAX], *val = NULL;
+    size_t len = 0;
+    snprintf(key, sizeof key, "node/%s", p->id);
+    if (cc_chain_state_get(p->cp->node->chain, key, &val, &len) != CC_OK) return false;
+    json_t *rec = cc_json_parse((const uint8_t *)val, len, NULL);
+    free(val);
+    const char *st = json_string_value(json_object_get(rec, "status"));
+    bool removed = st && strcmp(st, "removed") == 0;
+    json_decref(rec);
+    return removed;
+}
+
 static void *sender_main(void *arg)
 {
     peer *p = arg;
     unsigned pause = 0;
-    while (!pause_ms(p->cp, pause)) pause = send_round(p);
+    while (!pause_ms(p->cp, pause)) {
+        pause = send_round(p);
+        if (p->failures > 0 && peer_removed(p)) { /* checked when it does not answer */
+            cc_node_log(CC_LOG_INFO, "checkpoint",
+                        "no more checkpoint signatures for %s: governance removed it", p->name);
+            break;
+        }
+    }
     return NULL;
 }
 
