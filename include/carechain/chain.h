@@ -168,6 +168,9 @@ cc_err cc_chain_header_get(cc_chain *c, uint64_t height, cc_header *out) CC_WUR;
 /* The consensus nodes after the block at height: the genesis nodes until
  * governance adds or removes one. Checkpoints at that height are theirs. */
 cc_err cc_chain_members(cc_chain *c, uint64_t height, cc_members *out) CC_WUR;
+/* Whether governance removed the node of key pk, as of the head (its
+ * node/<hex> record says "removed"). */
+bool cc_chain_node_removed(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES]);
 
 /* The state value under key (without its height prefix); caller frees. */
 cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len) CC_WUR;

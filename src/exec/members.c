@@ -12,6 +12,8 @@
  * Invariant: the table is written in the block's own write transaction, so
  * it always agrees with the state (verify-chain compares it with a replay).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/codec.h"
@@ -93,4 +95,18 @@ cc_err cc_chain_members(cc_chain *c, uint64_t height, cc_members *out)
     rc = cc_members_at(c->s, txn, &c->g, height, out);
     cc_store_abort(c->s, txn);
     return rc;
+}
+
+bool cc_chain_node_removed(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    char key[8 + CC_HASH_HEX], hex[CC_HASH_HEX], *val = NULL;
+    size_t len = 0;
+    snprintf(key, sizeof key, "node/%s", cc_hex(pk, CC_PUBKEY_BYTES, hex));
+    if (cc_chain_state_get(c, key, &val, &len) != CC_OK) return false;
+    json_t *rec = cc_json_parse((const uint8_t *)val, len, NULL);
+    free(val);
+    const char *st = json_string_value(json_object_get(rec, "status"));
+    bool removed = st && strcmp(st, "removed") == 0;
+    json_decref(rec);
+    return removed;
 }

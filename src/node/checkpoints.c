@@ -229,16 +229,8 @@ static unsigned send_round(peer *p)
  * node needs no more signatures, and is usually stopped. */
 static bool peer_removed(peer *p)
 {
-    char key[CKPT_KEY_MAX], *val = NULL;
-    size_t len = 0;
-    snprintf(key, sizeof key, "node/%s", p->id);
-    if (cc_chain_state_get(p->cp->node->chain, key, &val, &len) != CC_OK) return false;
-    json_t *rec = cc_json_parse((const uint8_t *)val, len, NULL);
-    free(val);
-    const char *st = json_string_value(json_object_get(rec, "status"));
-    bool removed = st && strcmp(st, "removed") == 0;
-    json_decref(rec);
-    return removed;
+    uint8_t pk[CC_PUBKEY_BYTES];
+    return cc_unhex(p->id, pk, sizeof pk) == CC_OK && cc_chain_node_removed(p->cp->node->chain, pk);
 }
 
 static void *sender_main(void *arg)

@@ -461,18 +461,6 @@ static json_t *state_json(cc_chain *c, const char *key)
     return v;
 }
 
-/* Does this node's state say governance removed the node of key pk? */
-static bool node_removed(rr *r, const uint8_t pk[CC_PUBKEY_BYTES])
-{
-    char key[96], hex[CC_HASH_HEX];
-    snprintf(key, sizeof key, "node/%s", cc_hex(pk, CC_PUBKEY_BYTES, hex));
-    json_t *rec = state_json(r->chain, key);
-    const char *st = json_string_value(json_object_get(rec, "status"));
-    bool removed = st && strcmp(st, "removed") == 0;
-    json_decref(rec);
-    return removed;
-}
-
 /* Read network/config and every node/<id> it lists into out (cap
  * entries). Returns the count; *sound is false when anything was missing. */
 static size_t members_read(rr *r, member *out, size_t cap, bool *sound)
@@ -529,7 +517,7 @@ static void members_refresh(rr *r)
     if (known) memcpy(known, r->known, known_n * sizeof *known);
     pthread_mutex_unlock(&r->mu);
     bool gone[RAFT_MEMBERS_MAX] = {false};
-    for (size_t i = 0; known && i < known_n; i++) gone[i] = node_removed(r, known[i].pk);
+    for (size_t i = 0; known && i < known_n; i++) gone[i] = cc_chain_node_removed(r->chain, known[i].pk);
     free(known);
     pthread_mutex_lock(&r->mu);
     if (r->known_count == known_n) { /* entries are only appended: unchanged meanwhile */
@@ -2432,7 +2420,7 @@ static bool auth_peer_known(rr *r, raft_id id, const uint8_t pk[CC_PUBKEY_BYTES]
     bool ok = m && memcmp(m->pk, pk, CC_PUBKEY_BYTES) == 0;
     pthread_mutex_unlock(&r->mu);
     if (!ok && id >= 1 && id <= r->g->node_count) /* a genesis node, unless governance removed it */
-        ok = memcmp(r->g->nodes[id - 1].pk, pk, CC_PUBKEY_BYTES) == 0 && !node_removed(r, pk);
+        ok = memcmp(r->g->nodes[id - 1].pk, pk, CC_PUBKEY_BYTES) == 0 && !cc_chain_node_removed(r->chain, pk);
     return ok;
 }
 
