@@ -456,6 +456,16 @@ typedef struct cc_proof_report {
 cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genesis_len,
                        cc_proof_report *report, cc_errbuf *eb) CC_WUR;
 
+/* Whether proof, verified as cc_proof_verify does against the parsed
+ * genesis g, shows that pk was no consensus node at a height >= min_height:
+ * CC_OK when its checkpoint is at min_height or above and its (signed)
+ * member list leaves pk out. Otherwise the proof's error, or CC_ERR_VERIFY
+ * for an older checkpoint or one naming pk; eb says which. A node that
+ * missed the block removing it takes such a proof from a peer, with
+ * min_height above what it applied, as its removal. */
+cc_err cc_proof_shows_removal(const json_t *proof, const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES],
+                              uint64_t min_height, cc_proof_report *report, cc_errbuf *eb) CC_WUR;
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,10 +115,11 @@ static cc_err signed_checkpoint(const json_t *o, const char *what, const cc_gene
     return CC_OK;
 }
 
-cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genesis_len, cc_proof_report *rep,
-                       cc_errbuf *eb)
+/* cc_proof_verify against the parsed genesis g; *anchor gets the members
+ * the checkpoint names (signed with it). */
+static cc_err verify_proof(const json_t *proof, const cc_genesis *g, cc_proof_report *rep, cc_members *anchor,
+                           cc_errbuf *eb)
 {
-    cc_genesis g;
     cc_tx tx = {0};
     cc_header bh, ch;
     uint8_t chain_id[CC_HASH_BYTES], leaf[CC_HASH_BYTES], bhash[CC_HASH_BYTES];
@@ -129,9 +130,6 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     cc_err rc;
 
     memset(rep, 0, sizeof *rep);
-    rc = cc_genesis_parse(genesis, genesis_len, &g, eb);
-    if (rc != CC_OK) return rc;
-
     json_t *block = json_object_get(proof, "block");
     json_t *cp = json_object_get(proof, "checkpoint");
     json_t *res = json_object_get(proof, "result");
@@ -144,7 +142,7 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
         goto done;
     }
     if ((rc = hex_field(proof, "chain_id", chain_id, sizeof chain_id, eb)) != CC_OK) goto done;
-    if (memcmp(chain_id, g.chain_id, CC_HASH_BYTES) != 0) {
+    if (memcmp(chain_id, g->chain_id, CC_HASH_BYTES) != 0) {
         rc = cc_errf(eb, CC_ERR_CHAIN_ID, "the proof is for another chain than this genesis file");
         goto done;
     }
@@ -165,7 +163,7 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
         rc = cc_errf(eb, CC_ERR_VERIFY, "the proof's txid is not the id of the tx it carries");
         goto done;
     }
-    if (memcmp(tx.chain_id, g.chain_id, CC_HASH_BYTES) != 0 || !cc_tx_verify_sig(&tx)) {
+    if (memcmp(tx.chain_id, g->chain_id, CC_HASH_BYTES) != 0 || !cc_tx_verify_sig(&tx)) {
         rc = cc_errf(eb, CC_ERR_VERIFY, "the tx's signature or chain id is wrong");
         goto done;
     }
@@ -185,7 +183,7 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
         goto done;
     }
     uint64_t index = (uint64_t)json_integer_value(idx);
-    if (memcmp(bh.chain_id, g.chain_id, CC_HASH_BYTES) != 0) {
+    if (memcmp(bh.chain_id, g->chain_id, CC_HASH_BYTES) != 0) {
         rc = cc_errf(eb, CC_ERR_VERIFY, "the block header belongs to another chain");
         goto done;
     }
@@ -215,7 +213,7 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     cc_members trusted, named;
     uint64_t after = 0;
     size_t good = 0, i;
-    cc_genesis_members(&g, &trusted);
+    cc_genesis_members(g, &trusted);
     if (!json_is_array(steps) || json_array_size(steps) > PROOF_STEPS_MAX) {
         rc = cc_errf(eb, CC_ERR_MALFORMED, "proof needs \"membership\": a list of at most %d steps",
                      PROOF_STEPS_MAX);
@@ -225,12 +223,12 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     {
         char what[48];
         snprintf(what, sizeof what, "membership step %zu", i);
-        if ((rc = signed_checkpoint(step, what, &g, &trusted, after + 1, &ch, &named, &good, eb)) != CC_OK)
+        if ((rc = signed_checkpoint(step, what, g, &trusted, after + 1, &ch, &named, &good, eb)) != CC_OK)
             goto done;
         trusted = named;
         after = ch.height;
     }
-    if ((rc = signed_checkpoint(cp, "the checkpoint", &g, &trusted, after, &ch, &named, &good, eb)) != CC_OK)
+    if ((rc = signed_checkpoint(cp, "the checkpoint", g, &trusted, after, &ch, &named, &good, eb)) != CC_OK)
         goto done;
     if (ch.height < bh.height) {
         rc = cc_errf(eb, CC_ERR_VERIFY, "the checkpoint is older than the block");
@@ -265,10 +263,38 @@ cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genes
     rep->signatures = good;
     rep->trusted = trusted.count;
     rep->steps = json_array_size(steps);
+    *anchor = named;
     rc = CC_OK;
 done:
     free(raw);
     cc_tx_free(&tx);
+    return rc;
+}
+
+cc_err cc_proof_verify(const json_t *proof, const uint8_t *genesis, size_t genesis_len, cc_proof_report *rep,
+                       cc_errbuf *eb)
+{
+    cc_genesis g;
+    cc_members anchor;
+    memset(rep, 0, sizeof *rep);
+    cc_err rc = cc_genesis_parse(genesis, genesis_len, &g, eb);
+    if (rc != CC_OK) return rc;
+    rc = verify_proof(proof, &g, rep, &anchor, eb);
     cc_genesis_free(&g);
     return rc;
+}
+
+cc_err cc_proof_shows_removal(const json_t *proof, const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES],
+                              uint64_t min_height, cc_proof_report *rep, cc_errbuf *eb)
+{
+    cc_members anchor;
+    cc_err rc = verify_proof(proof, g, rep, &anchor, eb);
+    if (rc != CC_OK) return rc;
+    if (rep->checkpoint_height < min_height)
+        return cc_errf(eb, CC_ERR_VERIFY, "the proof's checkpoint, at height %llu, is older than height %llu",
+                       (unsigned long long)rep->checkpoint_height, (unsigned long long)min_height);
+    if (cc_members_index(&anchor, pk) >= 0)
+        return cc_errf(eb, CC_ERR_VERIFY, "the proof's checkpoint, at height %llu, names this key a node",
+                       (unsigned long long)rep->checkpoint_height);
+    return CC_OK;
 }

@@ -120,6 +120,8 @@
 #define LONELY_RECHECK_MS       5000 /* and ask again after this long, while no leader is heard */
 #define PROBE_TIMEOUT_MS        2000L
 #define PROBE_ANSWER_MAX        (64u * 1024)
+#define PROBE_BLOCK_MAX         (4u * 1024 * 1024) /* GET /v1/blocks/{h} of a 2,000-tx block */
+#define PROBE_PROOF_MAX         (4u * 1024 * 1024) /* a proof with its membership steps */
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -1136,26 +1138,30 @@ static void repair_soon_locked(rr *r, uint64_t delay_ms)
  * A node taken out of the raft configuration while it was out of reach (stopped, cut off)
  * never receives the block that removed it: no leader sends it anything again, so its own
  * state still says it is a member. When it has heard no leader for LONELY_MS, it asks its
- * peers for its own record (GET /v1/network/nodes/{id}); when at least one answers and every
- * peer that answers says "removed", it takes that as its removal: it says so in its status
- * and log and refuses txs, as if it had applied the block. A peer that still lists it as
- * active (a partition, a network without a quorum) keeps it a member. Peers are trusted as
- * far as at start (join.c): a node that is not removed only loses the txs it refuses, and a
- * restart asks again. */
+ * peers for its own record (GET /v1/network/nodes/{id}). A peer's word is not enough: one
+ * that says "removed" at height h must also prove it. The node takes a tx of block h from
+ * that peer (GET /v1/blocks/{h}) and its proof (GET /v1/tx/{txid}/proof), and checks the
+ * proof against its own genesis: a checkpoint past everything this node applied, signed
+ * by a majority of the nodes the membership steps lead to from the genesis nodes, whose
+ * member list leaves this node out (cc_proof_shows_removal). With one such proof and no
+ * peer saying "active" (a partition, a network without a quorum), it takes that as its
+ * removal: it says so in its status and log and refuses txs, as if it had applied the
+ * block. A peer that lies, or replays a genuine proof from before this node's time, is
+ * only logged. */
 
 static bool probe_due_locked(const rr *r, uint64_t now)
 {
     return !r->removed && now >= r->leader_seen_ms + LONELY_MS && now >= r->probe_at;
 }
 
-/* Peer api's record of node pk (GET /v1/network/nodes/{id}), or NULL
- * without a usable answer. Caller decrefs. */
-static json_t *peer_node_record(rr *r, CURL *c, const char *api, const uint8_t pk[CC_PUBKEY_BYTES])
+/* A peer's JSON answer to GET path, or NULL without a usable one (status 200, at most
+ * max bytes). Caller decrefs. */
+static json_t *peer_get_json(rr *r, CURL *c, const char *api, const char *path, size_t max)
 {
-    char url[CATCHUP_URL_MAX], hex[CC_HASH_HEX];
-    cc_peer_answer a = {.max = PROBE_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = r};
+    char url[CATCHUP_URL_MAX];
+    cc_peer_answer a = {.max = max, .cancelled = stop_asked, .cancel_ctx = r};
     long status = 0;
-    cc_peer_url(url, sizeof url, api, "/v1/network/nodes/%s", cc_hex(pk, CC_PUBKEY_BYTES, hex));
+    cc_peer_url(url, sizeof url, api, "%s", path);
     CURLcode cr = cc_peer_perform(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
     json_t *doc =
         cr == CURLE_OK && status == 200 && a.buf ? cc_json_parse((uint8_t *)a.buf, a.len, NULL) : NULL;
@@ -1163,16 +1169,67 @@ static json_t *peer_node_record(rr *r, CURL *c, const char *api, const uint8_t p
     return doc;
 }
 
-/* What peer api says of this node: 1 removed (*at its height), 0 active, -1 no usable answer. */
-static int probe_peer(rr *r, CURL *c, const char *api, uint64_t *at)
+/* Peer api's record of node pk (GET /v1/network/nodes/{id}), or NULL
+ * without a usable answer. Caller decrefs. */
+static json_t *peer_node_record(rr *r, CURL *c, const char *api, const uint8_t pk[CC_PUBKEY_BYTES])
+{
+    char path[64 + CC_HASH_HEX], hex[CC_HASH_HEX];
+    snprintf(path, sizeof path, "/v1/network/nodes/%s", cc_hex(pk, CC_PUBKEY_BYTES, hex));
+    return peer_get_json(r, c, api, path, PROBE_ANSWER_MAX);
+}
+
+/* Whether peer api proves that this node was removed at height h: the
+ * proof of a tx of block h, anchored at a checkpoint above applied whose
+ * members leave this node out. eb says why not. */
+static bool peer_proves_removal(rr *r, CURL *c, const char *api, uint64_t h, uint64_t applied, cc_errbuf *eb)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/v1/blocks/%llu", (unsigned long long)h);
+    json_t *block = peer_get_json(r, c, api, path, PROBE_BLOCK_MAX);
+    const char *txid =
+        json_string_value(json_object_get(json_array_get(json_object_get(block, "txs"), 0), "txid"));
+    bool proven = false;
+    if (!txid || strlen(txid) != CC_HASH_HEX - 1 || strspn(txid, "0123456789abcdef") != CC_HASH_HEX - 1) {
+        cc_errf(eb, CC_ERR_MALFORMED, "no tx of block %llu to prove it with", (unsigned long long)h);
+    } else {
+        snprintf(path, sizeof path, "/v1/tx/%s/proof", txid);
+        json_t *proof = peer_get_json(r, c, api, path, PROBE_PROOF_MAX);
+        cc_proof_report rep;
+        if (!proof)
+            cc_errf(eb, CC_ERR_UNREACHABLE, "no proof of tx %.12s… of block %llu", txid,
+                    (unsigned long long)h);
+        else if (cc_proof_shows_removal(proof, r->g, r->key->pk, applied + 1, &rep, eb) == CC_OK) {
+            proven = rep.height == h;
+            if (!proven)
+                cc_errf(eb, CC_ERR_VERIFY, "the proof is of a tx of block %llu, not %llu",
+                        (unsigned long long)rep.height, (unsigned long long)h);
+        }
+        json_decref(proof);
+    }
+    json_decref(block);
+    return proven;
+}
+
+/* What peer api says of this node: 1 removed (*at its height) and proven, 0 active, -1 no
+ * usable answer, or a claim it did not prove (logged). */
+static int probe_peer(rr *r, CURL *c, const char *api, uint64_t applied, uint64_t *at)
 {
     json_t *doc = peer_node_record(r, c, api, r->key->pk);
     const char *st = json_string_value(json_object_get(doc, "status"));
     json_int_t h = json_integer_value(json_object_get(doc, "removed_at"));
     int said = !st ? -1 : strcmp(st, "removed") == 0 && h > 0 ? 1 : strcmp(st, "active") == 0 ? 0 : -1;
-    if (said == 1) *at = (uint64_t)h;
     json_decref(doc);
-    return said;
+    if (said != 1) return said;
+    cc_errbuf eb = {""};
+    if (!peer_proves_removal(r, c, api, (uint64_t)h, applied, &eb)) {
+        cc_node_log(CC_LOG_WARN, "raft",
+                    "%s says this node was removed from the network at block %lld, but does not prove it: "
+                    "%s; not taken",
+                    api, (long long)h, eb.msg);
+        return -1;
+    }
+    *at = (uint64_t)h;
+    return 1;
 }
 
 static void membership_probe(rr *r, CURL *c)
@@ -1180,11 +1237,13 @@ static void membership_probe(rr *r, CURL *c)
     char(*apis)[MEMBER_ADDR_MAX] = calloc(RAFT_MEMBERS_MAX, sizeof *apis);
     size_t removed = 0, active = 0;
     uint64_t at = 0;
+    cc_head head;
     if (!apis) return;
+    cc_chain_head(r->chain, &head);
     size_t n = peer_apis(r, apis, RAFT_MEMBERS_MAX);
     for (size_t i = 0; i < n && !stopping(r); i++) {
         uint64_t h = 0;
-        int said = probe_peer(r, c, apis[i], &h);
+        int said = probe_peer(r, c, apis[i], head.height, &h);
         removed += said == 1;
         active += said == 0;
         if (said == 1 && h > at) at = h;
@@ -1200,11 +1259,10 @@ static void membership_probe(rr *r, CURL *c)
     pthread_mutex_unlock(&r->mu);
     if (news)
         cc_node_log(CC_LOG_WARN, "raft",
-                    "no leader for %d s, and %zu peer%s say%s this node was removed from the network by "
-                    "governance (block %llu), which it never received: it refuses txs and serves reads of "
-                    "what it has; stop it",
-                    LONELY_MS / 1000, removed, removed == 1 ? "" : "s", removed == 1 ? "s" : "",
-                    (unsigned long long)at);
+                    "no leader for %d s, and %zu peer%s proved with a signed checkpoint that this node was "
+                    "removed from the network by governance (block %llu), which it never received: it "
+                    "refuses txs and serves reads of what it has; stop it",
+                    LONELY_MS / 1000, removed, removed == 1 ? "" : "s", (unsigned long long)at);
 }
 
 /* ---- vouching for a node added while this one was away (repair thread) -------------------

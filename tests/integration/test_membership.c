@@ -12,7 +12,8 @@
  * down while governance removes it, starts again with no peer answering,
  * and learns its removal from its peers, though it never received that
  * block. Last, node3 is away while node6 is added, and admits node6's raft
- * connections once the other genesis nodes vouch for its key.
+ * connections once the other genesis nodes vouch for its key, and, alone
+ * with a peer that says it was removed but cannot prove it, stays a member.
  * GET /v1/network and /v1/network/proposals/{txid} are checked along the
  * way.
  *
@@ -25,10 +26,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "carechain/os.h"
 #include "node/consensus.h"
@@ -655,6 +661,137 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
     ct_joiner_free(&j6);
 }
 
+/* ---- a peer that says this node was removed, and cannot prove it -------- */
+
+/* What the liar answers: its claim, and a genuine block and proof that do
+ * not show the removal it claims. */
+typedef struct liar {
+    int fd; /* listening */
+    pthread_t thread;
+    char *record, *block, *proof;
+    char block_path[64], proof_path[128];
+} liar;
+
+static void liar_answer(int c, int status, const char *body)
+{
+    char *head = ct_strf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n\r\n",
+                         status, status == 200 ? "OK" : "Not Found", strlen(body));
+    ssize_t ignored = write(c, head, strlen(head));
+    ignored = write(c, body, strlen(body));
+    (void)ignored;
+    free(head);
+}
+
+/* One request per connection: the record of any node says "removed"; the
+ * block and the proof are served as fetched from node1. */
+static void *liar_main(void *arg)
+{
+    liar *l = arg;
+    for (;;) {
+        int c = accept(l->fd, NULL, NULL);
+        if (c < 0) return NULL; /* closed */
+        char req[2048] = {0}, path[512] = "";
+        size_t got = 0;
+        ssize_t n;
+        while (got < sizeof req - 1 && !strstr(req, "\r\n\r\n") &&
+               (n = read(c, req + got, sizeof req - 1 - got)) > 0)
+            got += (size_t)n;
+        if (sscanf(req, "GET %511s", path) != 1)
+            liar_answer(c, 404, "{}");
+        else if (strncmp(path, "/v1/network/nodes/", 18) == 0)
+            liar_answer(c, 200, l->record);
+        else if (strcmp(path, l->block_path) == 0)
+            liar_answer(c, 200, l->block);
+        else if (strcmp(path, l->proof_path) == 0)
+            liar_answer(c, 200, l->proof);
+        else
+            liar_answer(c, 404, "{\"error\":{\"code\":\"not_found\",\"message\":\"no\"}}");
+        close(c);
+    }
+}
+
+/* Node i's answer to GET path once it is 200 (caller frees), or NULL. */
+static char *body_of(int i, const char *path)
+{
+    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
+    do {
+        long status = 0;
+        json_t *v = get_json(i, path, &status);
+        char *s = v && status == 200 ? json_dumps(v, JSON_COMPACT) : NULL;
+        json_decref(v);
+        if (s) return s;
+        ct_sleep_ms(POLL_MS);
+    } while (ct_now_ms() < deadline);
+    return NULL;
+}
+
+/* node3 is alone (node1 and node2 stopped) and hears no leader; on node1's
+ * API address a liar says node3 was removed at the newest block and serves
+ * that block and a genuine proof of its tx. The proof shows no removal
+ * (its checkpoint is no later than what node3 applied, and names node3 a
+ * node), so node3 does not take the word: it logs why and stays a member.
+ * The build before proofs were asked for took the word and said it was
+ * removed. test_network checks the proofs that do show a removal. */
+static void test_unproven_removal_is_not_taken(void **state)
+{
+    (void)state;
+    enum { NODE1 = 0, NODE2 = 1, NODE3 = 2 };
+    liar l = {.fd = -1};
+    /* node3 back, so that three of the four nodes (node6 never ran) sign
+     * the checkpoint the liar's proof needs */
+    assert_int_equal(ct_cluster_start_node(&fx.cl, NODE3, NODE_START_MS), 0);
+    int64_t h = ct_cluster_commit_note(&fx.cl, NODE1, &fx.nonce, 0, NULL);
+    assert_true(h > 0);
+    assert_true(ct_cluster_wait_converged(&fx.cl, h, NULL, CONVERGE_MS));
+    char *path = ct_strf("/v1/blocks/%lld", (long long)h);
+    long status = 0;
+    json_t *block = get_json(NODE1, path, &status);
+    free(path);
+    assert_int_equal(status, 200);
+    const char *txid = ct_json_str(json_array_get(json_object_get(block, "txs"), 0), "txid");
+    assert_non_null(txid);
+    snprintf(l.block_path, sizeof l.block_path, "/v1/blocks/%lld", (long long)h);
+    snprintf(l.proof_path, sizeof l.proof_path, "/v1/tx/%s/proof", txid);
+    l.block = json_dumps(block, JSON_COMPACT);
+    json_decref(block);
+    l.proof = body_of(NODE1, l.proof_path); /* once a majority signed a checkpoint of it */
+    assert_non_null(l.proof);
+    l.record = ct_strf("{\"status\":\"removed\",\"removed_at\":%lld}", (long long)h);
+
+    assert_int_equal(ct_cluster_stop_all(&fx.cl, SIGTERM, 20000), 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.cl.net.api_ports[NODE1])};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    l.fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(l.fd >= 0);
+    setsockopt(l.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    assert_int_equal(bind(l.fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l.fd, 16), 0);
+    assert_int_equal(pthread_create(&l.thread, NULL, liar_main, &l), 0);
+
+    assert_int_equal(ct_cluster_start_node(&fx.cl, NODE3, NODE_START_MS), 0);
+    uint64_t deadline = ct_now_ms() + LONELY_WAIT_MS;
+    bool refused = false;
+    while (!(refused = ct_tree_contains(fx.cl.node[NODE3].log_path, "but does not prove it")) &&
+           ct_now_ms() < deadline)
+        ct_sleep_ms(200);
+    json_t *st = ct_cluster_status(&fx.cl, NODE3);
+    if (!refused || json_is_true(json_object_get(st, "removed"))) ct_cluster_dump_logs(&fx.cl);
+    assert_true(refused);
+    assert_non_null(st);
+    assert_false(json_is_true(json_object_get(st, "removed")));
+    json_decref(st);
+
+    shutdown(l.fd, SHUT_RDWR);
+    close(l.fd);
+    pthread_join(l.thread, NULL);
+    free(l.record);
+    free(l.block);
+    free(l.proof);
+    assert_int_equal(ct_cluster_stop_node(&fx.cl, NODE3, SIGTERM, 20000), 0);
+}
+
 static void test_verify_chain_on_every_node(void **state)
 {
     (void)state;
@@ -673,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_removed_node_leaves_raft_and_the_chain_goes_on),
         cmocka_unit_test(test_node_removed_while_away_learns_it_from_its_peers),
         cmocka_unit_test(test_node_away_during_an_addition_admits_the_new_node),
+        cmocka_unit_test(test_unproven_removal_is_not_taken),
         cmocka_unit_test(test_verify_chain_on_every_node),
     };
     return cmocka_run_group_tests_name("membership", tests, group_setup, group_teardown);

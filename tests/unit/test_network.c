@@ -501,6 +501,69 @@ static void test_proofs_follow_membership_changes(void **state)
                      CC_OK);
 }
 
+/* A node that missed the block removing it takes a peer's proof as its
+ * removal only when the proof's checkpoint is past what the node applied
+ * and leaves the node out: a genuine proof from before the node was added
+ * names no removal. */
+static void test_removal_is_proven_by_a_later_checkpoint(void **state)
+{
+    fixture *f = *state;
+    static const int seeds[] = {1, 50, 51, 52};
+    uint8_t prop[32], early[32], late[32];
+    cc_key added, gone, stays;
+    cc_genesis g;
+    cc_errbuf eb = {""};
+    cc_proof_report rep;
+    json_t *before_added = NULL, *after = NULL;
+    ut_key(52, &added);
+    ut_key(50, &gone);
+    ut_key(1, &stays);
+    assert_int_equal(cc_genesis_parse((uint8_t *)f->genesis, strlen(f->genesis), &g, NULL), CC_OK);
+
+    assert_int_equal(send(f, &f->hospital, "note.put", "{\"kind\":\"k\",\"sha256\":\"" HASH_A "\"}", early),
+                     CC_OK);
+    sign_all(f, seeds, sizeof seeds / sizeof seeds[0]);
+    assert_int_equal(cc_chain_proof(f->c, early, &before_added, &eb), CC_OK);
+    assert_int_equal(propose_add(f, &f->hospital, added.pk, "payer", prop), CC_OK);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
+    cc_head joined;
+    cc_chain_head(f->c, &joined); /* node 52 applied this far: it is a node here */
+    assert_int_equal(remove_seed(f, 50, prop), CC_OK);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
+    assert_int_equal(send(f, &f->hospital, "note.put", "{\"kind\":\"k\",\"sha256\":\"" HASH_B "\"}", late),
+                     CC_OK);
+    sign_all(f, seeds, sizeof seeds / sizeof seeds[0]);
+    assert_int_equal(cc_chain_proof(f->c, late, &after, &eb), CC_OK);
+
+    /* node 50, away since node 52 joined, is shown removed */
+    if (cc_proof_shows_removal(after, &g, gone.pk, joined.height + 1, &rep, &eb) != CC_OK)
+        fail_msg("the removal is not shown: %s", eb.msg);
+    assert_true(rep.checkpoint_height > joined.height);
+    /* node 1 is still a node there */
+    assert_int_equal(cc_proof_shows_removal(after, &g, stays.pk, joined.height + 1, &rep, &eb),
+                     CC_ERR_VERIFY);
+    assert_non_null(strstr(eb.msg, "names this key"));
+    /* the checkpoint's member list is signed: dropping node 1 from it breaks the proof */
+    json_t *bad = json_deep_copy(after);
+    json_t *members = json_object_get(json_object_get(bad, "checkpoint"), "members");
+    char hex[CC_HASH_HEX];
+    cc_hex(stays.pk, CC_PUBKEY_BYTES, hex);
+    for (size_t i = 0; i < json_array_size(members); i++)
+        if (strcmp(json_string_value(json_array_get(members, i)), hex) == 0) json_array_remove(members, i--);
+    assert_int_equal(cc_proof_shows_removal(bad, &g, stays.pk, joined.height + 1, &rep, &eb), CC_ERR_VERIFY);
+    json_decref(bad);
+    /* node 52 was not a node at the earlier checkpoint: that is no removal,
+     * since node 52 applied past it */
+    assert_int_equal(cc_proof_shows_removal(before_added, &g, added.pk, 0, &rep, &eb), CC_OK);
+    assert_int_equal(cc_proof_shows_removal(before_added, &g, added.pk, joined.height + 1, &rep, &eb),
+                     CC_ERR_VERIFY);
+    assert_non_null(strstr(eb.msg, "older"));
+
+    json_decref(before_added);
+    json_decref(after);
+    cc_genesis_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +572,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_proposers_follow_membership, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_changes_keep_a_majority, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_proofs_follow_membership_changes, setup3, teardown),
+        cmocka_unit_test_setup_teardown(test_removal_is_proven_by_a_later_checkpoint, setup3, teardown),
     };
     return cmocka_run_group_tests_name("network", tests, NULL, NULL);
 }
