@@ -362,6 +362,11 @@ void cc_checkpoint_sign(const cc_header *h, const uint8_t members[CC_HASH_BYTES]
                         cc_checkpoint_sig *out);
 bool cc_checkpoint_verify(const cc_header *h, const uint8_t members[CC_HASH_BYTES],
                           const cc_checkpoint_sig *s) CC_WUR;
+/* A signature of the format-1 checkpoint message, which named no nodes:
+ * "carechain/checkpoint/v1" || chain id || u64 height || block hash ||
+ * state root. Nodes sign v2 only; verifiers accept v1 in format-1 proofs,
+ * signed by the genesis nodes. */
+bool cc_checkpoint_verify_v1(const cc_header *h, const cc_checkpoint_sig *s) CC_WUR;
 
 /* ---- genesis --------------------------------------------------------------- */
 
@@ -449,6 +454,7 @@ typedef struct cc_proof_report {
     size_t signatures; /* valid distinct node signatures on the checkpoint */
     size_t trusted;    /* nodes of the set those signatures are a majority of */
     size_t steps;      /* membership steps from the genesis nodes to that set */
+    int format;        /* carechain_proof: 2, or 1 for a proof made before checkpoints named their nodes */
 } cc_proof_report;
 
 /* Verify a proof document against the genesis file's bytes. Fills report on

@@ -129,6 +129,7 @@ int cc_cmd_verify_proof(int argc, char **argv)
                       "signatures", (json_int_t)rep.signatures, "verify_ms", (double)dt_ns / 1e6);
         json_object_set_new(j, "signers_trusted", json_integer((json_int_t)rep.trusted));
         json_object_set_new(j, "membership_steps", json_integer((json_int_t)rep.steps));
+        json_object_set_new(j, "format", json_integer(rep.format));
         cc_cli_print_json(j);
         json_decref(j);
     } else {
@@ -146,6 +147,9 @@ int cc_cmd_verify_proof(int argc, char **argv)
                    "before it, lead to from the genesis nodes",
                    rep.trusted, rep.steps, rep.steps == 1 ? "" : "s");
         printf(" (checked in %.3f ms).\n", (double)dt_ns / 1e6);
+        if (rep.format == 1)
+            printf("A format-1 proof, made before checkpoints named their nodes: the genesis nodes signed "
+                   "it.\n");
         printf("txid %s\n", txid);
     }
 out:

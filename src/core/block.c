@@ -190,32 +190,48 @@ void cc_members_hash(const uint8_t (*keys)[CC_PUBKEY_BYTES], size_t n, uint8_t o
     cc_sha256_parts(parts, 2, out);
 }
 
-static void checkpoint_message(const cc_header *h, const uint8_t members[CC_HASH_BYTES], uint8_t *msg)
+/* Format 1 named no nodes, and only the genesis nodes signed it. Nodes
+ * sign v2 only; proofs saved before it still carry v1 signatures. */
+static const char checkpoint_v1_domain[] = "carechain/checkpoint/v1";
+
+#define CHECKPOINT_MSG_BYTES (sizeof checkpoint_domain - 1 + 32 + 8 + 32 + 32 + 32)
+
+/* The message into msg (CHECKPOINT_MSG_BYTES): domain || chain id || u64
+ * height || block hash || state root, then the members hash unless members
+ * is NULL (v1). Returns its length. */
+static size_t checkpoint_message(const char *domain, const cc_header *h, const uint8_t *members, uint8_t *msg)
 {
     uint8_t *p = msg;
-    memcpy(p, checkpoint_domain, sizeof checkpoint_domain - 1), p += sizeof checkpoint_domain - 1;
+    size_t n = strlen(domain);
+    memcpy(p, domain, n), p += n;
     memcpy(p, h->chain_id, 32), p += 32;
     cc_put_u64(p, h->height), p += 8;
     cc_header_hash(h, p), p += 32;
     memcpy(p, h->state_root, 32), p += 32;
-    memcpy(p, members, 32);
+    if (members) memcpy(p, members, 32), p += 32;
+    return (size_t)(p - msg);
 }
-
-#define CHECKPOINT_MSG_BYTES (sizeof checkpoint_domain - 1 + 32 + 8 + 32 + 32 + 32)
 
 void cc_checkpoint_sign(const cc_header *h, const uint8_t members[CC_HASH_BYTES], const cc_key *node_key,
                         cc_checkpoint_sig *out)
 {
     uint8_t msg[CHECKPOINT_MSG_BYTES];
-    checkpoint_message(h, members, msg);
+    size_t n = checkpoint_message(checkpoint_domain, h, members, msg);
     memcpy(out->node, node_key->pk, CC_PUBKEY_BYTES);
-    crypto_sign_detached(out->sig, NULL, msg, sizeof msg, node_key->sk);
+    crypto_sign_detached(out->sig, NULL, msg, n, node_key->sk);
 }
 
 bool cc_checkpoint_verify(const cc_header *h, const uint8_t members[CC_HASH_BYTES],
                           const cc_checkpoint_sig *s)
 {
     uint8_t msg[CHECKPOINT_MSG_BYTES];
-    checkpoint_message(h, members, msg);
-    return crypto_sign_verify_detached(s->sig, msg, sizeof msg, s->node) == 0;
+    size_t n = checkpoint_message(checkpoint_domain, h, members, msg);
+    return crypto_sign_verify_detached(s->sig, msg, n, s->node) == 0;
+}
+
+bool cc_checkpoint_verify_v1(const cc_header *h, const cc_checkpoint_sig *s)
+{
+    uint8_t msg[CHECKPOINT_MSG_BYTES];
+    size_t n = checkpoint_message(checkpoint_v1_domain, h, NULL, msg);
+    return crypto_sign_verify_detached(s->sig, msg, n, s->node) == 0;
 }

@@ -79,8 +79,10 @@ static cc_err members_field(const json_t *o, const char *what, cc_members *m, cc
 /* One signed checkpoint of the proof (a membership step, or the checkpoint
  * itself): its header, of this chain and above min_height; the members it
  * names; and valid signatures of more than half of trusted over both.
- * *good gets the number of those signatures. */
-static cc_err signed_checkpoint(const json_t *o, const char *what, const cc_genesis *g,
+ * *good gets the number of those signatures. A format-1 checkpoint names
+ * no members and its signatures are of the v1 message (*named is then
+ * trusted). */
+static cc_err signed_checkpoint(const json_t *o, const char *what, int format, const cc_genesis *g,
                                 const cc_members *trusted, uint64_t min_height, cc_header *h,
                                 cc_members *named, size_t *good, cc_errbuf *eb)
 {
@@ -93,7 +95,10 @@ static cc_err signed_checkpoint(const json_t *o, const char *what, const cc_gene
     if (memcmp(h->chain_id, g->chain_id, CC_HASH_BYTES) != 0 || h->height < min_height)
         return cc_errf(eb, CC_ERR_VERIFY, "%s at height %llu is of another chain or out of order", what,
                        (unsigned long long)h->height);
-    if ((rc = members_field(o, what, named, eb)) != CC_OK) return rc;
+    if (format == 1)
+        *named = *trusted;
+    else if ((rc = members_field(o, what, named, eb)) != CC_OK)
+        return rc;
     *good = 0;
     json_array_foreach(json_object_get(o, "signatures"), i, s)
     {
@@ -102,7 +107,9 @@ static cc_err signed_checkpoint(const json_t *o, const char *what, const cc_gene
             hex_field(s, "sig", cs.sig, sizeof cs.sig, NULL) != CC_OK)
             continue;
         int n = cc_members_index(trusted, cs.node);
-        if (n < 0 || seen[n] || !cc_checkpoint_verify(h, named->hash, &cs)) continue;
+        if (n < 0 || seen[n] ||
+            !(format == 1 ? cc_checkpoint_verify_v1(h, &cs) : cc_checkpoint_verify(h, named->hash, &cs)))
+            continue;
         seen[n] = true;
         (*good)++;
     }
@@ -135,10 +142,12 @@ static cc_err verify_proof(const json_t *proof, const cc_genesis *g, cc_proof_re
     json_t *res = json_object_get(proof, "result");
     json_t *ver = json_object_get(proof, "carechain_proof");
     const char *tx_b64 = json_string_value(json_object_get(proof, "tx"));
-    if (!json_is_object(proof) || json_integer_value(ver) != 2 || !json_is_object(block) ||
+    int format = json_is_integer(ver) ? (int)json_integer_value(ver) : 0;
+    if (!json_is_object(proof) || (format != 1 && format != 2) || !json_is_object(block) ||
         !json_is_object(cp) || !json_is_object(res) || !tx_b64) {
         rc = cc_errf(eb, CC_ERR_MALFORMED,
-                     "not a carechain proof (needs carechain_proof 2, txid, tx, result, block, checkpoint)");
+                     "not a carechain proof (needs carechain_proof 2, or 1 from before checkpoints named "
+                     "their nodes; txid, tx, result, block, checkpoint)");
         goto done;
     }
     if ((rc = hex_field(proof, "chain_id", chain_id, sizeof chain_id, eb)) != CC_OK) goto done;
@@ -214,8 +223,11 @@ static cc_err verify_proof(const json_t *proof, const cc_genesis *g, cc_proof_re
     uint64_t after = 0;
     size_t good = 0, i;
     cc_genesis_members(g, &trusted);
-    if (!json_is_array(steps) || json_array_size(steps) > PROOF_STEPS_MAX) {
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "proof needs \"membership\": a list of at most %d steps",
+    if (format == 1 ? steps != NULL : !json_is_array(steps) || json_array_size(steps) > PROOF_STEPS_MAX) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED,
+                     format == 1
+                         ? "a format-1 proof has no \"membership\": its checkpoint is the genesis nodes'"
+                         : "proof needs \"membership\": a list of at most %d steps",
                      PROOF_STEPS_MAX);
         goto done;
     }
@@ -223,12 +235,14 @@ static cc_err verify_proof(const json_t *proof, const cc_genesis *g, cc_proof_re
     {
         char what[48];
         snprintf(what, sizeof what, "membership step %zu", i);
-        if ((rc = signed_checkpoint(step, what, g, &trusted, after + 1, &ch, &named, &good, eb)) != CC_OK)
+        if ((rc = signed_checkpoint(step, what, format, g, &trusted, after + 1, &ch, &named, &good, eb)) !=
+            CC_OK)
             goto done;
         trusted = named;
         after = ch.height;
     }
-    if ((rc = signed_checkpoint(cp, "the checkpoint", g, &trusted, after, &ch, &named, &good, eb)) != CC_OK)
+    if ((rc = signed_checkpoint(cp, "the checkpoint", format, g, &trusted, after, &ch, &named, &good, eb)) !=
+        CC_OK)
         goto done;
     if (ch.height < bh.height) {
         rc = cc_errf(eb, CC_ERR_VERIFY, "the checkpoint is older than the block");
@@ -263,6 +277,7 @@ static cc_err verify_proof(const json_t *proof, const cc_genesis *g, cc_proof_re
     rep->signatures = good;
     rep->trusted = trusted.count;
     rep->steps = json_array_size(steps);
+    rep->format = format;
     *anchor = named;
     rc = CC_OK;
 done:
@@ -290,6 +305,9 @@ cc_err cc_proof_shows_removal(const json_t *proof, const cc_genesis *g, const ui
     cc_members anchor;
     cc_err rc = verify_proof(proof, g, rep, &anchor, eb);
     if (rc != CC_OK) return rc;
+    if (rep->format == 1)
+        return cc_errf(eb, CC_ERR_VERIFY,
+                       "a format-1 proof's checkpoint names no nodes, so it shows no removal");
     if (rep->checkpoint_height < min_height)
         return cc_errf(eb, CC_ERR_VERIFY, "the proof's checkpoint, at height %llu, is older than height %llu",
                        (unsigned long long)rep->checkpoint_height, (unsigned long long)min_height);

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "carechain/chain.h"
+#include "carechain/os.h"
 #include "exec/chain_internal.h"
 
 #define T0 1764000100000ULL
@@ -762,8 +763,83 @@ static void test_proofs(void **state)
                          CC_ERR_VERIFY);
         assert_non_null(strstr(eb.msg, "majority"));
         json_decref(bad);
+        /* relabelled format 1: its signatures are of the v2 message, which
+         * the v1 check does not take */
+        bad = json_deep_copy(proof);
+        json_object_set_new(bad, "carechain_proof", json_integer(1));
+        json_object_del(bad, "membership");
+        json_object_del(json_object_get(bad, "checkpoint"), "members");
+        assert_int_equal(cc_proof_verify(bad, (uint8_t *)f->genesis, strlen(f->genesis), &rep, &eb),
+                         CC_ERR_VERIFY);
+        assert_non_null(strstr(eb.msg, "majority"));
+        json_decref(bad);
         json_decref(proof);
     }
+}
+
+/* A proof saved by a build before checkpoints named their nodes (format 1,
+ * made with `carechain proof` on a 3-node devnet at 0d774dc; the files in
+ * tests/unit/data/) still verifies against its genesis, and tampering with
+ * it still fails. */
+static void test_format1_proof_still_verifies(void **state)
+{
+    (void)state;
+    uint8_t *pbuf = NULL, *genesis = NULL;
+    size_t plen = 0, glen = 0;
+    cc_proof_report rep;
+    cc_errbuf eb = {""};
+    assert_int_equal(cc_file_read("tests/unit/data/proof-format1.json", 1 << 20, &pbuf, &plen, NULL), CC_OK);
+    assert_int_equal(
+        cc_file_read("tests/unit/data/proof-format1-genesis.json", 1 << 20, &genesis, &glen, NULL), CC_OK);
+    json_t *proof = json_loadb((const char *)pbuf, plen, 0, NULL);
+    assert_non_null(proof);
+    if (cc_proof_verify(proof, genesis, glen, &rep, &eb) != CC_OK) fail_msg("format-1 proof: %s", eb.msg);
+    assert_int_equal(rep.format, 1);
+    assert_int_equal(rep.height, 1);
+    assert_int_equal(rep.checkpoint_height, 3);
+    assert_int_equal(rep.signatures, 3);
+    assert_int_equal(rep.trusted, 3);
+    assert_int_equal(rep.steps, 0);
+    assert_string_equal(rep.type, "note.put");
+
+    /* two of the three signatures broken: no majority */
+    json_t *bad = json_deep_copy(proof);
+    json_t *sigs = json_object_get(json_object_get(bad, "checkpoint"), "signatures");
+    for (size_t i = 0; i < 2; i++) {
+        char *sig = strdup(json_string_value(json_object_get(json_array_get(sigs, i), "sig")));
+        sig[0] = sig[0] == '0' ? '1' : '0';
+        json_object_set_new(json_array_get(sigs, i), "sig", json_string(sig));
+        free(sig);
+    }
+    assert_int_equal(cc_proof_verify(bad, genesis, glen, &rep, &eb), CC_ERR_VERIFY);
+    assert_non_null(strstr(eb.msg, "majority"));
+    json_decref(bad);
+    /* the history path */
+    bad = json_deep_copy(proof);
+    json_array_set_new(json_object_get(bad, "history_path"), 0,
+                       json_string("00000000000000000000000000000000000000000000000000000000000000aa"));
+    assert_int_equal(cc_proof_verify(bad, genesis, glen, &rep, &eb), CC_ERR_VERIFY);
+    json_decref(bad);
+    /* a format-1 proof takes no membership steps, and its checkpoint is no
+     * format-2 one */
+    bad = json_deep_copy(proof);
+    json_object_set_new(bad, "membership", json_array());
+    assert_int_equal(cc_proof_verify(bad, genesis, glen, &rep, &eb), CC_ERR_MALFORMED);
+    json_object_set_new(bad, "carechain_proof", json_integer(2));
+    assert_int_not_equal(cc_proof_verify(bad, genesis, glen, &rep, &eb), CC_OK);
+    json_decref(bad);
+    /* nor does it show a node's removal: it names no nodes */
+    cc_genesis g;
+    assert_int_equal(cc_genesis_parse(genesis, glen, &g, NULL), CC_OK);
+    cc_key stranger;
+    ut_key(77, &stranger);
+    assert_int_equal(cc_proof_shows_removal(proof, &g, stranger.pk, 0, &rep, &eb), CC_ERR_VERIFY);
+    assert_non_null(strstr(eb.msg, "names no nodes"));
+    cc_genesis_free(&g);
+
+    json_decref(proof);
+    free(pbuf);
+    free(genesis);
 }
 
 /* Run verify-chain on the fixture's data dir; returns the report. */
@@ -1007,6 +1083,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_tx_never_commits_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_time_must_increase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proofs, setup, teardown),
+        cmocka_unit_test(test_format1_proof_still_verifies),
         cmocka_unit_test_setup_teardown(test_verify_chain_sound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_block_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_state_tamper, setup, teardown),
