@@ -12,9 +12,19 @@
  * State:
  *   network/config       {"nodes": [hex ids, sorted], "organisations": n[, "changed_at": height]}
  *   node/<hex>           {"name","org","api","raft","status","since"[,"removed_at"]}
- *   netprop/<txid hex>   {"action","node"|"id","approvals":[org ids],"status","height"}
+ *   netprop/<txid hex>   {"action","node"|"id","approvals":[org ids],"status","height",
+ *                         "expires_ms"[,"approved_at"|"withdrawn_at"]}
  *
  * Proposal:   open --approvals > organisations/2--> approved (effect applied)
+ *             open --network.withdraw by the proposing organisation--> withdrawn
+ *             open, and a block time past "expires_ms" (30 days after the
+ *             proposal): no approval is taken any more (readers show it as
+ *             "expired"; the record stays "open")
+ *
+ * An approval that would enact a change checks the change again: the node
+ * to add must still be no identity, the node to remove still a node (two
+ * proposals of one change: the second is refused, so a stale one cannot
+ * bring back a removed node's key).
  *
  * network/config also records "changed_at", the height of the last change:
  * at most one change takes effect per block, and a removal needs a set of
@@ -26,8 +36,9 @@
 
 #include "apps/apps.h"
 
-#define NAME_MAX_BYTES 63
-#define ADDR_MAX_BYTES 63
+#define NAME_MAX_BYTES       63
+#define ADDR_MAX_BYTES       63
+#define PROPOSAL_LIFETIME_MS (30ULL * 24 * 3600 * 1000) /* approvals after this are refused */
 
 /* ---- the membership record ------------------------------------------------ */
 
@@ -154,20 +165,48 @@ static cc_err change_allowed(cc_exec_ctx *ctx, const json_t *cfg, bool add)
     return CC_OK;
 }
 
+/* Whether the change prop proposes can still be made: the node to add is
+ * no identity yet, the node to remove is still a node (another proposal of
+ * the same change may have taken effect since). */
+static cc_err change_still_open(cc_exec_ctx *ctx, const json_t *cfg, const json_t *prop, bool add)
+{
+    char key[80];
+    json_t *existing = NULL;
+    if (add) {
+        const char *id = json_string_value(json_object_get(json_object_get(prop, "node"), "id"));
+        snprintf(key, sizeof key, "id/%s", id);
+        if (cc_state_get_json(ctx, key, &existing) == CC_OK) {
+            json_decref(existing);
+            return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                           "key %.12s… became an identity on this chain after the proposal (another "
+                           "proposal added it, or it was registered); a key is added once",
+                           id);
+        }
+        return CC_OK;
+    }
+    const char *id = json_string_value(json_object_get(prop, "id"));
+    if (!config_has(cfg, id))
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                       "%.12s… is no longer a node of this network (another proposal removed it)", id);
+    return CC_OK;
+}
+
 /* Apply an approved proposal's effect. */
 static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
 {
     const char *action = json_string_value(json_object_get(prop, "action"));
+    bool add = strcmp(action, "add") == 0;
     json_t *cfg = NULL;
     char key[80];
     cc_err rc = config_read(ctx, &cfg);
     if (rc != CC_OK) return rc;
     /* checked again: another change may have taken effect since the proposal */
-    if ((rc = change_allowed(ctx, cfg, strcmp(action, "add") == 0)) != CC_OK) {
+    if ((rc = change_allowed(ctx, cfg, add)) != CC_OK ||
+        (rc = change_still_open(ctx, cfg, prop, add)) != CC_OK) {
         json_decref(cfg);
         return rc;
     }
-    if (strcmp(action, "add") == 0) {
+    if (add) {
         const json_t *n = json_object_get(prop, "node");
         const char *id = json_string_value(json_object_get(n, "id"));
         json_t *rec =
@@ -271,6 +310,7 @@ static cc_err propose_apply(cc_exec_ctx *ctx)
     json_object_set_new(prop, "approvals", json_array());
     json_object_set_new(prop, "status", json_string("open"));
     json_object_set_new(prop, "height", json_integer((json_int_t)ctx->height));
+    json_object_set_new(prop, "expires_ms", json_integer((json_int_t)(ctx->time_ms + PROPOSAL_LIFETIME_MS)));
     snprintf(key, sizeof key, "netprop/%s", cc_hex(ctx->tx->txid, CC_HASH_BYTES, txid));
     rc = approve(ctx, key, prop); /* the proposer's organisation approves */
     json_decref(prop);
@@ -279,7 +319,8 @@ static cc_err propose_apply(cc_exec_ctx *ctx)
 
 /* ---- network.approve ---------------------------------------------------------- */
 
-static cc_err approve_validate(const json_t *p, cc_errbuf *eb)
+/* {"proposal": txid hex}: network.approve and network.withdraw. */
+static cc_err proposal_ref_validate(const json_t *p, cc_errbuf *eb)
 {
     static const char *const fields[] = {"proposal", NULL};
     uint8_t id[CC_HASH_BYTES];
@@ -287,25 +328,68 @@ static cc_err approve_validate(const json_t *p, cc_errbuf *eb)
     return rc == CC_OK ? cc_payload_hex(p, "proposal", id, sizeof id, eb) : rc;
 }
 
-static cc_err approve_apply(cc_exec_ctx *ctx)
+/* The open proposal the payload names, read into *prop (key into key);
+ * refused when there is none, it is closed, or it expired. */
+static cc_err open_proposal(cc_exec_ctx *ctx, char key[96], json_t **prop)
 {
     const char *id = json_string_value(json_object_get(ctx->payload, "proposal"));
+    snprintf(key, 96, "netprop/%s", id);
+    if (cc_state_get_json(ctx, key, prop) != CC_OK)
+        return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "no proposal %.12s…", id);
+    const char *status = json_string_value(json_object_get(*prop, "status"));
+    const json_t *expires = json_object_get(*prop, "expires_ms");
+    cc_err rc = CC_OK;
+    if (!status || strcmp(status, "open") != 0)
+        rc = cc_errf(ctx->eb, CC_ERR_CONFLICT, "proposal %.12s… is already %s", id,
+                     status ? status : "closed");
+    else if (json_is_integer(expires) && ctx->time_ms > (uint64_t)json_integer_value(expires))
+        rc = cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                     "proposal %.12s… expired (30 days after it was made, at block time %lld ms); propose "
+                     "the change again",
+                     id, (long long)json_integer_value(expires));
+    if (rc != CC_OK) {
+        json_decref(*prop);
+        *prop = NULL;
+    }
+    return rc;
+}
+
+static cc_err approve_apply(cc_exec_ctx *ctx)
+{
     char key[96];
     json_t *prop = NULL;
-    snprintf(key, sizeof key, "netprop/%s", id);
-    if (cc_state_get_json(ctx, key, &prop) != CC_OK)
-        return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "no proposal %.12s…", id);
-    const char *status = json_string_value(json_object_get(prop, "status"));
-    cc_err rc = status && strcmp(status, "open") == 0
-                    ? approve(ctx, key, prop)
-                    : cc_errf(ctx->eb, CC_ERR_CONFLICT, "proposal %.12s… is already %s", id,
-                              status ? status : "closed");
+    cc_err rc = open_proposal(ctx, key, &prop);
+    if (rc == CC_OK) rc = approve(ctx, key, prop);
+    json_decref(prop);
+    return rc;
+}
+
+/* ---- network.withdraw --------------------------------------------------------- */
+
+/* The organisation that made a proposal (its first approval) takes it back. */
+static cc_err withdraw_apply(cc_exec_ctx *ctx)
+{
+    char key[96];
+    json_t *prop = NULL;
+    cc_err rc = open_proposal(ctx, key, &prop);
+    if (rc != CC_OK) return rc;
+    const char *by = json_string_value(json_array_get(json_object_get(prop, "approvals"), 0));
+    if (!by || strcmp(by, ctx->signer->org) != 0)
+        rc = cc_errf(ctx->eb, CC_ERR_FORBIDDEN,
+                     "only an admin of %s, the organisation that made the proposal, can withdraw it",
+                     by ? by : "the proposing organisation");
+    if (rc == CC_OK) {
+        json_object_set_new(prop, "status", json_string("withdrawn"));
+        json_object_set_new(prop, "withdrawn_at", json_integer((json_int_t)ctx->height));
+        rc = cc_state_put_json(ctx, key, prop);
+    }
     json_decref(prop);
     return rc;
 }
 
 const cc_tx_type cc_network_tx_types[] = {
     {"network.propose", CC_ROLE_ADMIN, propose_validate, propose_apply},
-    {"network.approve", CC_ROLE_ADMIN, approve_validate, approve_apply},
+    {"network.approve", CC_ROLE_ADMIN, proposal_ref_validate, approve_apply},
+    {"network.withdraw", CC_ROLE_ADMIN, proposal_ref_validate, withdraw_apply},
     {NULL, 0, NULL, NULL},
 };

@@ -1,10 +1,13 @@
 /*
  * cli/cmd_network.c — `carechain network propose-add|propose-remove|
- * approve|members`: network governance. An organisation admin proposes to
- * add or remove a consensus node (network.propose); admins of other
- * organisations approve (network.approve); once more than half of the
- * organisations approved, the node set changes and the raft leader turns
- * it into a raft configuration change (docs/CONSENSUS.md "Membership").
+ * approve|withdraw|members|proposals`: network governance. An
+ * organisation admin proposes to add or remove a consensus node
+ * (network.propose); admins of other organisations approve
+ * (network.approve); once more than half of the organisations approved,
+ * the node set changes and the raft leader turns it into a raft
+ * configuration change (docs/CONSENSUS.md "Membership"). The proposing
+ * organisation can withdraw an open proposal (network.withdraw); one not
+ * approved within 30 days expires.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,13 @@ static void say_proposal(const json_t *p, const char *txid)
         printf("The proposal to %s %s is approved (%zu organisations) and took effect at height %llu.\n",
                cc_cli_jstr(p, "action", "?"), who, approvals,
                (unsigned long long)cc_cli_juint(p, "approved_at"));
+    else if (strcmp(status, "withdrawn") == 0)
+        printf("The proposal to %s %s was withdrawn at height %llu; it takes no more approvals.\n",
+               cc_cli_jstr(p, "action", "?"), who, (unsigned long long)cc_cli_juint(p, "withdrawn_at"));
+    else if (strcmp(status, "expired") == 0)
+        printf("The proposal to %s %s expired with %zu organisation approval%s (30 days passed); propose it "
+               "again.\n",
+               cc_cli_jstr(p, "action", "?"), who, approvals, approvals == 1 ? "" : "s");
     else
         printf("The proposal to %s %s is %s with %zu organisation approval%s so far; more than half of the "
                "organisations must approve.\n",
@@ -144,26 +154,21 @@ static int propose_remove(int argc, char **argv)
     return send_governance(&ctx, &w, "network.propose", p, NULL);
 }
 
-static int approve(int argc, char **argv)
+/* `network approve` and `network withdraw`: a tx of type that names one
+ * proposal. */
+static int about_proposal(int argc, char **argv, const char *name, const char *type, const char *key_help,
+                          const char *what)
 {
     const char *proposal = NULL;
     cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
-        {"key", "ADMINKEY", "key file of an admin of an organisation that has not approved yet", &w.key},
+        {"key", "ADMINKEY", key_help, &w.key},
         {"proposal", "TXID", "the proposal (the txid of its network.propose)", &proposal},
         CC_CLI_OPT_NO_WAIT(&w),
         CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
-    const cc_cli_spec spec = {"network approve",
-                              "--key ADMINKEY --proposal TXID",
-                              "Approve a membership proposal for your organisation (a network.approve tx).",
-                              opts,
-                              0,
-                              0,
-                              true,
-                              true,
-                              NULL};
+    const cc_cli_spec spec = {name, "--key ADMINKEY --proposal TXID", what, opts, 0, 0, true, true, NULL};
     cc_cli_ctx ctx;
     int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
@@ -171,7 +176,21 @@ static int approve(int argc, char **argv)
     if (!cc_cli_hex_ok(proposal, CC_HASH_BYTES))
         return cc_cli_usage(ctx.cmd, "--proposal must be a txid (64 hex digits)");
     json_t *p = json_pack("{s:s}", "proposal", proposal);
-    return send_governance(&ctx, &w, "network.approve", p, proposal);
+    return send_governance(&ctx, &w, type, p, proposal);
+}
+
+static int approve(int argc, char **argv)
+{
+    return about_proposal(argc, argv, "network approve", "network.approve",
+                          "key file of an admin of an organisation that has not approved yet",
+                          "Approve a membership proposal for your organisation (a network.approve tx).");
+}
+
+static int withdraw(int argc, char **argv)
+{
+    return about_proposal(argc, argv, "network withdraw", "network.withdraw",
+                          "key file of an admin of the organisation that made the proposal",
+                          "Withdraw your organisation's open membership proposal (a network.withdraw tx).");
 }
 
 static int members(int argc, char **argv)
@@ -238,6 +257,8 @@ static void print_proposal(const json_t *p, json_int_t needed)
     printf("; proposed at height %llu, %s", (unsigned long long)cc_cli_juint(p, "height"), status);
     if (strcmp(status, "approved") == 0)
         printf(" at height %llu", (unsigned long long)cc_cli_juint(p, "approved_at"));
+    else if (strcmp(status, "withdrawn") == 0)
+        printf(" at height %llu", (unsigned long long)cc_cli_juint(p, "withdrawn_at"));
     else
         printf(" with %zu of the %lld approvals it needs", json_array_size(approvals), (long long)needed);
     size_t i;
@@ -253,7 +274,7 @@ static int proposals(int argc, char **argv)
 {
     bool all = false;
     const cc_cli_opt opts[] = {
-        {"all", NULL, "also the approved ones", &all},
+        {"all", NULL, "also the approved, withdrawn and expired ones", &all},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"network proposals",
@@ -302,6 +323,7 @@ int cc_cmd_network(int argc, char **argv)
         {"propose-add", propose_add, "propose a new consensus node"},
         {"propose-remove", propose_remove, "propose to remove a consensus node"},
         {"approve", approve, "approve a proposal for your organisation"},
+        {"withdraw", withdraw, "withdraw your organisation's open proposal"},
         {"members", members, "list the consensus nodes"},
         {"proposals", proposals, "list the open membership proposals"},
         {NULL, NULL, NULL},

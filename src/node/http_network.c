@@ -6,13 +6,18 @@
  *   GET /v1/network                   the nodes and the organisation count
  *   GET /v1/network/nodes/{id}        one node's record (also once removed)
  *   GET /v1/network/proposals         the governance proposals, newest first
- *                                     (?status=open or approved)
+ *                                     (?status=open, approved, withdrawn or expired)
  *   GET /v1/network/proposals/{txid}  one governance proposal
+ *
+ * An open proposal past its "expires_ms" takes no approval any more; it is
+ * shown as "expired" (by this node's clock: the block time of an approval
+ * sent now will be about that), though the record itself stays "open".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "carechain/os.h"
 #include "node/http.h"
 
 #define PROPOSALS_MAX 1000 /* listed at most; governance proposals are rare */
@@ -32,6 +37,17 @@ static json_t *state_json(cc_chain *c, const char *key, cc_err *err)
         return NULL;
     }
     return v;
+}
+
+/* A proposal record as readers see it: "expired" for an open one past
+ * its expiry. */
+static void proposal_view(json_t *p)
+{
+    const char *status = json_string_value(json_object_get(p, "status"));
+    const json_t *expires = json_object_get(p, "expires_ms");
+    if (status && strcmp(status, "open") == 0 && json_is_integer(expires) &&
+        cc_now_ms() > (uint64_t)json_integer_value(expires))
+        json_object_set_new(p, "status", json_string("expired"));
 }
 
 static bool parse_hex32(const char *hex, uint8_t out[CC_HASH_BYTES])
@@ -131,6 +147,7 @@ enum MHD_Result cc_http_get_network_proposal(cc_http_req *req)
     snprintf(key, sizeof key, "netprop/%s", cc_hex(txid, CC_HASH_BYTES, hex));
     json_t *prop = state_json(req->node->chain, key, &err);
     if (prop) {
+        proposal_view(prop);
         json_object_set_new(prop, "txid", json_string(hex));
         return cc_http_send_json(req, MHD_HTTP_OK, prop);
     }
@@ -154,6 +171,7 @@ static cc_err add_proposal(void *ctx, const char *key, size_t key_len, const uin
         json_decref(p);
         return CC_ERR_CORRUPT;
     }
+    proposal_view(p);
     const char *status = json_string_value(json_object_get(p, "status"));
     if (pl->status && (!status || strcmp(status, pl->status) != 0)) {
         json_decref(p);
@@ -175,10 +193,13 @@ enum MHD_Result cc_http_get_network_proposals(cc_http_req *req)
 {
     cc_err err;
     proposal_list pl = {json_array(), cc_http_query(req, "status")};
-    if (pl.status && strcmp(pl.status, "open") != 0 && strcmp(pl.status, "approved") != 0) {
+    static const char *const statuses[] = {"open", "approved", "withdrawn", "expired", NULL};
+    bool known = !pl.status;
+    for (size_t i = 0; statuses[i] && !known; i++) known = strcmp(pl.status, statuses[i]) == 0;
+    if (!known) {
         json_decref(pl.items);
-        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "status is open or approved, not \"%.40s\"",
-                                  pl.status);
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL,
+                                  "status is open, approved, withdrawn or expired, not \"%.40s\"", pl.status);
     }
     json_t *cfg = state_json(req->node->chain, "network/config", &err);
     json_int_t orgs = json_integer_value(json_object_get(cfg, "organisations"));

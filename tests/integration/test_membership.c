@@ -2,7 +2,8 @@
  * test_membership.c — network governance end to end on three real node
  * processes (genesis: organisations hospital and payer, so a change needs
  * both admins): `carechain network propose-add` by the hospital admin and
- * `network approve` by the payer admin add node4 to network/config; the
+ * `network approve` by the payer admin add node4 to network/config (and a
+ * proposal the payer withdraws changes nothing); the
  * raft leader adds it to the raft configuration; node4, started from a
  * directory with the same genesis, its key and a config.json with "peers",
  * learns the network from a peer, receives the log and reaches the same
@@ -661,6 +662,46 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
     ct_joiner_free(&j6);
 }
 
+/* The payer proposes removing node2 and thinks better of it: the hospital
+ * cannot withdraw the payer's proposal, the payer can; it is then listed
+ * as withdrawn, not open, and takes no approval. */
+static void test_proposal_withdrawn_by_its_organisation(void **state)
+{
+    (void)state;
+    char *out = NULL, txid[CC_HASH_HEX], node2[CC_HASH_HEX];
+    cc_hex(fx.cl.net.node_keys[1].pk, CC_PUBKEY_BYTES, node2);
+    int rc = ct_cli(&out, CLI_MS, "network", "propose-remove", "--key", fx.payer_key, "--id", node2, "--node",
+                    fx.cl.node[0].url, (char *)NULL);
+    proposed("propose-remove", rc, out, txid);
+    rc = ct_cli(&out, CLI_MS, "network", "withdraw", "--key", fx.admin_key, "--proposal", txid, "--node",
+                fx.cl.node[1].url, (char *)NULL);
+    if (rc != 1 || !strstr(out, "only an admin of payer")) fprintf(stderr, "withdraw by hospital: %s\n", out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "only an admin of payer"));
+    free(out);
+    rc = ct_cli(&out, CLI_MS, "network", "withdraw", "--key", fx.payer_key, "--proposal", txid, "--node",
+                fx.cl.node[2].url, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "withdraw by payer: %s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "was withdrawn at height"));
+    free(out);
+    assert_true(ct_cluster_wait_converged(&fx.cl, 1, NULL, CONVERGE_MS));
+    expect_listed(0, "?status=withdrawn", txid, "withdrawn", "No open proposals.");
+    expect_listed(1, "?status=open", txid, NULL, "No open proposals.");
+    rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.admin_key, "--proposal", txid, "--node",
+                fx.cl.node[0].url, (char *)NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "already withdrawn"));
+    free(out);
+    long status = 0;
+    json_t *err = get_json(0, "/v1/network/proposals?status=pending", &status);
+    assert_int_equal(status, 400);
+    json_decref(err);
+    json_t *net = get_json(0, "/v1/network", NULL);
+    assert_int_equal(ct_json_int(net, "active"), ALL_NODES);
+    json_decref(net);
+}
+
 /* ---- a peer that says this node was removed, and cannot prove it -------- */
 
 /* What the liar answers: its claim, and a genuine block and proof that do
@@ -805,6 +846,7 @@ int main(void)
         cmocka_unit_test(test_network_lists_the_genesis_nodes),
         cmocka_unit_test(test_cli_usage_and_unreachable),
         cmocka_unit_test(test_add_takes_two_organisations),
+        cmocka_unit_test(test_proposal_withdrawn_by_its_organisation),
         cmocka_unit_test(test_joined_node_reaches_the_same_head),
         cmocka_unit_test(test_leader_loss_with_four_voters),
         cmocka_unit_test(test_removed_node_leaves_raft_and_the_chain_goes_on),

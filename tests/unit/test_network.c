@@ -1,6 +1,7 @@
 /*
  * test_network.c — network governance: a node joins or leaves only when
- * admins of a majority of organisations approved, each organisation once;
+ * admins of a majority of organisations approved, each organisation once,
+ * within 30 days, unless the proposing organisation withdrew the proposal;
  * checkpoints are signed by the nodes of the set at their height, and a
  * proof stays checkable from the genesis alone across changes of the set.
  */
@@ -81,12 +82,18 @@ static cc_err propose_remove(fixture *f, const cc_key *by, const uint8_t node_pk
     return send(f, by, "network.propose", payload, prop);
 }
 
-/* network.approve of proposal prop by `by`. */
-static cc_err approve(fixture *f, const cc_key *by, const uint8_t prop[32])
+/* A tx of type naming proposal prop ({"proposal": hex}), sent by `by`. */
+static cc_err send_ref(fixture *f, const cc_key *by, const char *type, const uint8_t prop[32])
 {
     char hex[CC_HASH_HEX], payload[100];
     snprintf(payload, sizeof payload, "{\"proposal\":\"%s\"}", cc_hex(prop, 32, hex));
-    return send(f, by, "network.approve", payload, NULL);
+    return send(f, by, type, payload, NULL);
+}
+
+/* network.approve of proposal prop by `by`. */
+static cc_err approve(fixture *f, const cc_key *by, const uint8_t prop[32])
+{
+    return send_ref(f, by, "network.approve", prop);
 }
 
 static json_t *state_json(fixture *f, const char *key)
@@ -501,6 +508,71 @@ static void test_proofs_follow_membership_changes(void **state)
                      CC_OK);
 }
 
+/* A proposal takes approvals for 30 days of block time; the proposing
+ * organisation can withdraw it; and an approval that would make a change
+ * another proposal already made is refused, so a stale proposal cannot
+ * bring a removed node's key back. */
+static void test_proposals_expire_withdraw_and_go_stale(void **state)
+{
+    fixture *f = *state;
+    uint8_t a[32], b[32], c[32], d[32], e[32], x[32];
+    char key[96], hex[CC_HASH_HEX];
+    cc_key added, third;
+    ut_key(52, &added);
+    ut_key(51, &third);
+
+    /* expiry: the payer approves 31 days later, refused; nothing changes */
+    assert_int_equal(propose_add(f, &f->hospital, added.pk, "payer", x), CC_OK);
+    snprintf(key, sizeof key, "netprop/%s", cc_hex(x, 32, hex));
+    json_t *prop = state_json(f, key);
+    assert_int_equal(json_integer_value(json_object_get(prop, "expires_ms")),
+                     (json_int_t)(f->t + 1 + 30ULL * 24 * 3600 * 1000));
+    json_decref(prop);
+    f->t += 31ULL * 24 * 3600 * 1000;
+    assert_int_equal(approve(f, &f->payer, x), CC_ERR_CONFLICT);
+    prop = state_json(f, key);
+    assert_string_equal(json_string_value(json_object_get(prop, "status")), "open");
+    assert_int_equal(json_array_size(json_object_get(prop, "approvals")), 1);
+    json_decref(prop);
+    assert_int_equal(node_count(f), 3);
+    /* an expired proposal cannot be withdrawn either: it is over */
+    assert_int_equal(send_ref(f, &f->hospital, "network.withdraw", x), CC_ERR_CONFLICT);
+
+    /* withdrawal: only by the proposing organisation; then no approval */
+    assert_int_equal(remove_seed(f, 50, e), CC_OK);
+    assert_int_equal(send_ref(f, &f->payer, "network.withdraw", e), CC_ERR_FORBIDDEN);
+    assert_int_equal(send_ref(f, &f->hospital, "network.withdraw", e), CC_OK);
+    snprintf(key, sizeof key, "netprop/%s", cc_hex(e, 32, hex));
+    prop = state_json(f, key);
+    assert_string_equal(json_string_value(json_object_get(prop, "status")), "withdrawn");
+    json_decref(prop);
+    assert_int_equal(approve(f, &f->payer, e), CC_ERR_CONFLICT);
+    assert_int_equal(node_count(f), 3);
+
+    /* two proposals of one addition, two of one removal */
+    assert_int_equal(propose_add(f, &f->hospital, added.pk, "payer", a), CC_OK);
+    assert_int_equal(propose_add(f, &f->hospital, added.pk, "payer", b), CC_OK);
+    assert_int_equal(approve(f, &f->payer, a), CC_OK);
+    assert_int_equal(node_count(f), 4);
+    assert_int_equal(propose_remove(f, &f->hospital, third.pk, c), CC_OK);
+    assert_int_equal(propose_remove(f, &f->hospital, third.pk, d), CC_OK);
+    assert_int_equal(approve(f, &f->payer, c), CC_OK);
+    assert_int_equal(node_count(f), 3);
+    assert_int_equal(approve(f, &f->payer, d), CC_ERR_CONFLICT); /* 51 is gone already */
+    assert_int_equal(node_count(f), 3);
+    /* node 52 removed, then the stale second addition: refused, its
+     * identity stays revoked */
+    assert_int_equal(propose_remove(f, &f->hospital, added.pk, c), CC_OK);
+    assert_int_equal(approve(f, &f->payer, c), CC_OK);
+    assert_int_equal(node_count(f), 2);
+    assert_int_equal(approve(f, &f->payer, b), CC_ERR_CONFLICT);
+    assert_int_equal(node_count(f), 2);
+    snprintf(key, sizeof key, "id/%s", cc_hex(added.pk, 32, hex));
+    json_t *ident = state_json(f, key);
+    assert_string_equal(json_string_value(json_object_get(ident, "status")), "revoked");
+    json_decref(ident);
+}
+
 /* A node that missed the block removing it takes a peer's proof as its
  * removal only when the proof's checkpoint is past what the node applied
  * and leaves the node out: a genuine proof from before the node was added
@@ -573,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changes_keep_a_majority, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_proofs_follow_membership_changes, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_removal_is_proven_by_a_later_checkpoint, setup3, teardown),
+        cmocka_unit_test_setup_teardown(test_proposals_expire_withdraw_and_go_stale, setup3, teardown),
     };
     return cmocka_run_group_tests_name("network", tests, NULL, NULL);
 }
