@@ -1,7 +1,8 @@
 // page_network.js — the network at a glance: this node's view of the chain,
-// the consensus nodes and the leader, the mempool, a live chart of
-// committed tx/s over the last five minutes (fed by GET /v1/events) and the
-// latest blocks. Also the search box: a height or a txid.
+// the consensus nodes and the leader, the open governance proposals, the
+// mempool, a live chart of committed tx/s over the last five minutes (fed
+// by GET /v1/events) and the latest blocks. Also the search box: a height
+// or a txid.
 
 import { get } from "./api.js";
 import { clear, dl, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
@@ -64,6 +65,22 @@ function blocksTable(blocks) {
   );
 }
 
+// The open proposals to add or remove a node: what, who approved so far
+// out of how many needed, and until when approvals are taken.
+function proposalsTable(p) {
+  return table(
+    ["Proposal", "Change", "Approvals", "Proposed", "Approvals until"],
+    p.proposals.map((x) => [
+      link(`#/tx/${x.txid}`, x.txid.slice(0, 12) + "…"),
+      x.action === "add" ? `add ${x.node.name} (${x.node.org}, ${x.node.api})` : el("span", {}, "remove ", idSpan(x.id, 12)),
+      `${x.approvals.length} of ${p.needed} (${x.approvals.join(", ")})`,
+      link(`#/block/${x.height}`, `block ${x.height}`),
+      x.expires_ms ? time(x.expires_ms) : "no limit",
+    ]),
+    `${p.proposals.length} open; a change needs ${p.needed} of ${p.organisations} organisations`,
+  );
+}
+
 function searchForm() {
   const input = el("input", { id: "search", name: "q", type: "search", placeholder: "height or 64-hex txid", autocomplete: "off", spellcheck: "false" });
   const out = el("div", { "aria-live": "polite" });
@@ -86,6 +103,7 @@ function searchForm() {
 export async function render(main) {
   const statusBox = el("section", { "aria-labelledby": "h-status" });
   const nodesBox = el("section", { "aria-labelledby": "h-nodes" });
+  const proposalsBox = el("section", { "aria-labelledby": "h-proposals" });
   const chartBox = el("div", { class: "chart-box" });
   const blocksBox = el("section", { "aria-labelledby": "h-blocks" });
   main.append(
@@ -94,6 +112,8 @@ export async function render(main) {
     el("div", { class: "grid" },
       el("div", {}, el("h2", { id: "h-status" }, "This node"), statusBox),
       el("div", {}, el("h2", { id: "h-nodes" }, "Consensus nodes"), nodesBox)),
+    el("h2", { id: "h-proposals" }, "Open governance proposals"),
+    proposalsBox,
     el("section", { "aria-labelledby": "h-rate" }, el("h2", { id: "h-rate" }, "Committed tx/s (live)"), chartBox),
     el("h2", { id: "h-blocks" }, "Latest blocks"),
     blocksBox,
@@ -134,6 +154,13 @@ export async function render(main) {
       ));
     } catch (e) {
       clear(nodesBox, errorNote(e, "Nodes"));
+    }
+    try {
+      const p = await get("/v1/network/proposals?status=open");
+      clear(proposalsBox, p.proposals.length ? proposalsTable(p)
+        : note("info", `No open proposals. Adding or removing a node needs ${p.needed} of the ${p.organisations} organisations (carechain network propose-add, approve).`));
+    } catch (e) {
+      clear(proposalsBox, errorNote(e, "Proposals"));
     }
   }
 

@@ -485,6 +485,33 @@ test("network_page", async ({ browser }) => {
   await finish(page, "network");
 });
 
+// An open governance proposal shows on the network page (what, approvals
+// so far of how many needed, until when), and leaves it once the proposing
+// organisation withdraws it.
+test("network_page_proposals", async ({ browser }) => {
+  const page = await openPage(browser, "#/network");
+  const box = page.locator("section[aria-labelledby=h-proposals]");
+  await box.getByText("No open proposals.").waitFor({ timeout: 20000 });
+  const keyFile = path.join(ctx.dir, "node9.key");
+  fs.rmSync(keyFile, { force: true });
+  await run(BIN, ["keygen", "--out", keyFile], { timeout: 60000 });
+  const out = await cli("network", "propose-add", "--key", "keys/admin-hospital.key", "--name", "node9", "--keyfile", keyFile,
+    "--org", "hospital", "--api", "127.0.0.1:9", "--raft", "127.0.0.1:10");
+  const txid = (out.match(/^proposal ([0-9a-f]{64})$/m) || [])[1];
+  assert(txid, "propose-add printed no proposal txid: " + out);
+  const row = box.locator("tbody tr");
+  await row.first().waitFor({ timeout: 20000 });
+  const text = await row.first().textContent();
+  const needed = (await api("/v1/network/proposals")).needed;
+  assert(text.includes(txid.slice(0, 12)) && text.includes("add node9 (hospital, 127.0.0.1:9)") &&
+    text.includes(`1 of ${needed} (hospital)`) && / UTC$/.test(text.trim()), "the proposal row says " + text);
+  assert(await row.first().locator(`a[href="#/tx/${txid}"]`).count() === 1, "the proposal does not link to its tx");
+  await page.screenshot({ path: path.join(SHOTS, "network-proposal-open.png"), fullPage: true });
+  await cli("network", "withdraw", "--key", "keys/admin-hospital.key", "--proposal", txid);
+  await box.getByText("No open proposals.").waitFor({ timeout: 20000 });
+  await finish(page, "network-proposals");
+});
+
 test("every_page_at_phone_width", async ({ browser }) => {
   for (const [hash, wait] of [["#/network", "#height"], [`#/tx/${ctx.realTx}`, "#verify"], ["#/patient", "main .note"],
     ["#/drug", "#drug-id"], ["#/claims", "main .note"], ["#/trial", "#trial-id"]]) {
