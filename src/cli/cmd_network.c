@@ -267,7 +267,12 @@ static void print_proposal(const json_t *p, json_int_t needed)
     {
         printf("%s%s", i ? ", " : "", json_string_value(org));
     }
-    printf(").\n");
+    printf(")");
+    if (strcmp(status, "open") == 0 && json_is_integer(json_object_get(p, "expires_ms"))) {
+        char tm[40];
+        printf("; approvals until %s", cc_cli_time(cc_cli_juint(p, "expires_ms"), tm));
+    }
+    printf(".\n");
 }
 
 static int proposals(int argc, char **argv)

@@ -288,7 +288,8 @@ static void test_add_takes_two_organisations(void **state)
     char *line = ct_strf("%s: add node4", fx.add_proposal);
     expect_listed(0, "", fx.add_proposal, "open", line);
     free(line);
-    expect_listed(0, "", fx.add_proposal, "open", "with 1 of the 2 approvals it needs (hospital)");
+    expect_listed(0, "", fx.add_proposal, "open",
+                  "with 1 of the 2 approvals it needs (hospital); approvals until 20");
 
     /* the hospital cannot approve twice */
     rc = ct_cli(&out, CLI_MS, "network", "approve", "--key", fx.admin_key, "--proposal", fx.add_proposal,
