@@ -2,8 +2,10 @@
  * apps.c — the registry of tx types: every module's table, one line each,
  * and the payload helpers the modules share.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "apps/apps.h"
 #include "carechain/chain.h"
@@ -179,4 +181,17 @@ cc_err cc_payload_wrapped_keys(const json_t *p, const char *field, size_t id_byt
                            id, field, n, CC_WRAPPED_KEY_BYTES);
     }
     return CC_OK;
+}
+
+const char *cc_apps_time(int64_t ms, bool date_only, char out[CC_APPS_TIME_BYTES])
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&s, &tm)) memset(&tm, 0, sizeof tm);
+    if (date_only)
+        snprintf(out, CC_APPS_TIME_BYTES, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    else
+        snprintf(out, CC_APPS_TIME_BYTES, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return out;
 }

@@ -37,6 +37,11 @@ cc_err cc_apps_reader(void *ctx, const char *key, json_t **out);
  * when absent). */
 cc_err cc_apps_list_append(cc_exec_ctx *ctx, const char *key, const char *s);
 
+#define CC_APPS_TIME_BYTES 64
+/* ms since the epoch, in UTC (no locale, no time zone: the same text on
+ * every node) -> "2025-11-25" (date_only) or "2025-11-25T16:20:00Z". */
+const char *cc_apps_time(int64_t ms, bool date_only, char out[CC_APPS_TIME_BYTES]);
+
 /* Payload field helpers: each fails with CC_ERR_INVALID and a message
  * naming the field. */
 cc_err cc_payload_only(const json_t *p, const char *const *allowed, cc_errbuf *eb);

@@ -342,11 +342,12 @@ static cc_err open_proposal(cc_exec_ctx *ctx, char key[96], json_t **prop)
     if (!status || strcmp(status, "open") != 0)
         rc = cc_errf(ctx->eb, CC_ERR_CONFLICT, "proposal %.12s… is already %s", id,
                      status ? status : "closed");
-    else if (json_is_integer(expires) && ctx->time_ms > (uint64_t)json_integer_value(expires))
+    else if (json_is_integer(expires) && ctx->time_ms > (uint64_t)json_integer_value(expires)) {
+        char until[CC_APPS_TIME_BYTES];
         rc = cc_errf(ctx->eb, CC_ERR_CONFLICT,
-                     "proposal %.12s… expired (30 days after it was made, at block time %lld ms); propose "
-                     "the change again",
-                     id, (long long)json_integer_value(expires));
+                     "proposal %.12s… expired at %s, 30 days after it was made; propose the change again", id,
+                     cc_apps_time(json_integer_value(expires), false, until));
+    }
     if (rc != CC_OK) {
         json_decref(*prop);
         *prop = NULL;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "apps/apps.h"
 #include "apps/claims.h"
@@ -20,7 +19,6 @@
 
 #define KEY_MAX        (32 + CC_TRIALS_ID_MAX + CC_HASH_HEX)
 #define MS_DAY         86400000LL
-#define DATE_BYTES     64
 #define EXT            "urn:carechain:fhir:"
 #define SYS_PHASE      "http://terminology.hl7.org/CodeSystem/research-study-phase"
 #define SYS_NCT        "https://clinicaltrials.gov"
@@ -34,20 +32,6 @@ static const char *str(const json_t *o, const char *field)
 static json_int_t num(const json_t *o, const char *field)
 {
     return json_integer_value(json_object_get(o, field));
-}
-
-/* ms since the epoch -> "2025-11-25" (date) or "2025-11-25T16:20:00Z". */
-static const char *fmt_time(json_int_t ms, bool date_only, char out[DATE_BYTES])
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&s, &tm)) memset(&tm, 0, sizeof tm);
-    if (date_only)
-        snprintf(out, DATE_BYTES, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    else
-        snprintf(out, DATE_BYTES, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return out;
 }
 
 static cc_err get_fmt(cc_state_reader get, void *ctx, json_t **out, const char *fmt, const char *a,
@@ -154,10 +138,10 @@ static const json_t *outcome_find(const json_t *doc, const char *measure, const 
 /* {version, role, timeFrame, description, date, time, txid} of outcome o in doc. */
 static json_t *outcome_at(const json_t *doc, const json_t *o, const char *role)
 {
-    char date[DATE_BYTES];
+    char date[CC_APPS_TIME_BYTES];
     json_t *s =
         json_pack("{s:I, s:s, s:O, s:s, s:I, s:O}", "version", num(doc, "version"), "role", role, "timeFrame",
-                  json_object_get(o, "timeFrame"), "date", fmt_time(num(doc, "time"), true, date), "time",
+                  json_object_get(o, "timeFrame"), "date", cc_apps_time(num(doc, "time"), true, date), "time",
                   num(doc, "time"), "txid", json_object_get(doc, "txid"));
     if (s && json_object_get(o, "description"))
         json_object_set(s, "description", json_object_get(o, "description"));
@@ -231,10 +215,10 @@ static void diff_versions(json_t *findings, const json_t *prev, const json_t *ne
                           const char *first_date)
 {
     static const char *const lists[] = {"primaryOutcomes", "secondaryOutcomes"};
-    char date[DATE_BYTES];
+    char date[CC_APPS_TIME_BYTES];
     const char *pt = str(prev, "txid"), *nt = str(next, "txid");
     json_int_t pv = num(prev, "version"), nv = num(next, "version");
-    fmt_time(num(next, "time"), true, date);
+    cc_apps_time(num(next, "time"), true, date);
     for (size_t l = 0; l < 2; l++) {
         const char *role = l == 0 ? "primary" : "secondary", *nrole = NULL;
         size_t i;
@@ -301,7 +285,7 @@ static void diff_versions(json_t *findings, const json_t *prev, const json_t *ne
 cc_err cc_trials_integrity(cc_state_reader get, void *ctx, const char *trial, json_t **out)
 {
     trial_state t;
-    char d1[DATE_BYTES], d2[DATE_BYTES], due_text[16] = "";
+    char d1[CC_APPS_TIME_BYTES], d2[CC_APPS_TIME_BYTES], due_text[16] = "";
     cc_err rc = trial_state_load(get, ctx, trial, &t);
     if (rc != CC_OK) return rc;
     json_t *findings = json_array(), *report = NULL;
@@ -309,8 +293,8 @@ cc_err cc_trials_integrity(cc_state_reader get, void *ctx, const char *trial, js
     const json_t *first = json_object_get(t.enrol, "first");
     const char *first_txid = str(first, "txid");
     json_int_t first_ms = num(first, "time");
-    char first_date[DATE_BYTES] = "";
-    if (first) fmt_time(first_ms, true, first_date);
+    char first_date[CC_APPS_TIME_BYTES] = "";
+    if (first) cc_apps_time(first_ms, true, first_date);
 
     /* the baseline: the version in force at the first enrolment (the
      * current one while nobody is enrolled; version 1 when the trial was
@@ -330,7 +314,7 @@ cc_err cc_trials_integrity(cc_state_reader get, void *ctx, const char *trial, js
     if (first && reg_ms > first_ms + CC_TRIALS_REGISTRATION_DAYS * MS_DAY) {
         finding(findings, "registration-late", txids(reg_txid, first_txid, NULL),
                 "registered on %s, %lld days after the first enrolment on %s (the limit is %d days)",
-                fmt_time(reg_ms, true, d1), (long long)((reg_ms - first_ms) / MS_DAY), first_date,
+                cc_apps_time(reg_ms, true, d1), (long long)((reg_ms - first_ms) / MS_DAY), first_date,
                 CC_TRIALS_REGISTRATION_DAYS);
         json_object_set_new(last(findings), "registered",
                             json_pack("{s:s, s:I, s:s}", "date", d1, "time", reg_ms, "txid", reg_txid));
@@ -359,7 +343,7 @@ cc_err cc_trials_integrity(cc_state_reader get, void *ctx, const char *trial, js
                     txids(str(post, "txid"), str(baseline, "txid"), first_txid),
                     "outcome \"%.120s\" reported on %s was not in version %lld, the registration in force "
                     "%s",
-                    measure, fmt_time(num(post, "time"), true, d1), (long long)num(baseline, "version"),
+                    measure, cc_apps_time(num(post, "time"), true, d1), (long long)num(baseline, "version"),
                     first ? "at the first enrolment" : "now");
                 json_object_set_new(last(findings), "measure", json_string(measure));
                 json_object_set_new(last(findings), "reported",
@@ -411,7 +395,7 @@ cc_err cc_trials_integrity(cc_state_reader get, void *ctx, const char *trial, js
         finding(findings, "results-late", txids(str(post1, "txid"), str(current, "txid"), NULL),
                 "results were first posted on %s, more than %d months after the primary completion date %s "
                 "(due by %s)",
-                fmt_time(num(post1, "time"), true, d2), CC_TRIALS_RESULTS_MONTHS, pcd, due_text);
+                cc_apps_time(num(post1, "time"), true, d2), CC_TRIALS_RESULTS_MONTHS, pcd, due_text);
         json_object_set_new(last(findings), "posted",
                             json_pack("{s:O, s:s, s:O}", "txid", json_object_get(post1, "txid"), "date", d2,
                                       "time", json_object_get(post1, "time")));
@@ -543,7 +527,7 @@ static void outcome_exts(json_t *exts, const json_t *doc, const char *field, con
 cc_err cc_trials_fhir_study(cc_state_reader get, void *ctx, const char *trial, int64_t version, json_t **out)
 {
     trial_state t;
-    char when[DATE_BYTES];
+    char when[CC_APPS_TIME_BYTES];
     cc_err rc = trial_state_load(get, ctx, trial, &t);
     if (rc != CC_OK) return rc;
     size_t nv = json_array_size(t.versions);
@@ -573,7 +557,7 @@ cc_err cc_trials_fhir_study(cc_state_reader get, void *ctx, const char *trial, i
     json_t *study = json_pack(
         "{s:s, s:s, s:{s:s, s:s}, s:[{s:s, s:s}], s:O, s:s, s:{s:[{s:s, s:O}]}, s:{s:{s:s, s:s}}, s:o}",
         "resourceType", "ResearchStudy", "id", trial, "meta", "versionId", version_id, "lastUpdated",
-        fmt_time(num(doc, "time"), false, when), "identifier", "system", nct ? SYS_NCT : SYS_SPONSOR_ID,
+        cc_apps_time(num(doc, "time"), false, when), "identifier", "system", nct ? SYS_NCT : SYS_SPONSOR_ID,
         "value", trial, "title", json_object_get(doc, "title"), "status", status, "phase", "coding", "system",
         SYS_PHASE, "code", json_object_get(doc, "phase"), "sponsor", "identifier", "system",
         "urn:carechain:org", "value", str(t.head, "org") ? str(t.head, "org") : "", "extension", exts);
@@ -586,7 +570,7 @@ cc_err cc_trials_fhir_study(cc_state_reader get, void *ctx, const char *trial, i
 cc_err cc_trials_fhir_subjects(cc_state_reader get, void *ctx, const char *trial, json_t **out)
 {
     json_t *enrol = NULL, *list = json_array(), *v;
-    char start[DATE_BYTES], end[DATE_BYTES], ref[16 + CC_TRIALS_ID_MAX];
+    char start[CC_APPS_TIME_BYTES], end[CC_APPS_TIME_BYTES], ref[16 + CC_TRIALS_ID_MAX];
     size_t i;
     if (!list) return CC_ERR_NOMEM;
     cc_err rc = cc_trials_id_valid(trial) ? get_fmt(get, ctx, &enrol, "trialenrol/%s%s", trial, "")
@@ -601,11 +585,11 @@ cc_err cc_trials_fhir_subjects(cc_state_reader get, void *ctx, const char *trial
         json_t *r = json_pack(
             "{s:s, s:O, s:s, s:{s:s}, s:{s:s}, s:{s:{s:s, s:O}}}", "resourceType", "ResearchSubject", "id",
             json_object_get(s, "subject"), "status", withdrawn ? "withdrawn" : "on-study", "period", "start",
-            fmt_time(num(s, "enrolled_at"), false, start), "study", "reference", ref, "individual",
+            cc_apps_time(num(s, "enrolled_at"), false, start), "study", "reference", ref, "individual",
             "identifier", "system", CC_TRIALS_SUBJECT_SYSTEM, "value", json_object_get(s, "subject"));
         if (r && withdrawn)
             json_object_set_new(json_object_get(r, "period"), "end",
-                                json_string(fmt_time(num(s, "withdrawn_at"), false, end)));
+                                json_string(cc_apps_time(num(s, "withdrawn_at"), false, end)));
         if (r)
             json_object_set_new(r, "extension",
                                 json_pack("[{s:s, s:O}]", "url", EXT "trial-site", "valueString",

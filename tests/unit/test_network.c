@@ -20,6 +20,7 @@ typedef struct fixture {
     cc_chain *c;
     cc_key node, hospital, payer;
     uint64_t t;
+    char last_message[CC_RESULT_MSG_MAX + 1]; /* of the last tx send() committed */
 } fixture;
 
 static int setup(void **state)
@@ -57,6 +58,7 @@ static cc_err send(fixture *f, const cc_key *k, const char *type, const char *pa
     ut_tx(&tx, cc_chain_genesis(f->c)->chain_id, k, type, payload, f->t, f->t);
     if (txid) memcpy(txid, tx.txid, 32);
     assert_int_equal(cc_chain_produce(f->c, &tx, 1, f->t + 1, &f->node, &h, &r, NULL), CC_OK);
+    snprintf(f->last_message, sizeof f->last_message, "%s", r.message);
     cc_tx_free(&tx);
     return (cc_err)r.code;
 }
@@ -530,6 +532,7 @@ static void test_proposals_expire_withdraw_and_go_stale(void **state)
     json_decref(prop);
     f->t += 31ULL * 24 * 3600 * 1000;
     assert_int_equal(approve(f, &f->payer, x), CC_ERR_CONFLICT);
+    assert_non_null(strstr(f->last_message, "expired at 2025-12-"));
     prop = state_json(f, key);
     assert_string_equal(json_string_value(json_object_get(prop, "status")), "open");
     assert_int_equal(json_array_size(json_object_get(prop, "approvals")), 1);
