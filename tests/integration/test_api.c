@@ -318,6 +318,19 @@ static void check_proof(const cc_tx *tx, uint64_t height, size_t min_tx_path, si
     free(other);
     free(g2);
 
+    /* a proof an older build saved (format 1, tests/unit/data) still verifies,
+     * and says what it is; against this chain's genesis it does not */
+    code = ct_cli(&out, 20000, "verify-proof", "tests/unit/data/proof-format1.json", "--genesis",
+                  "tests/unit/data/proof-format1-genesis.json", NULL);
+    if (code != 0 || !strstr(out, "A format-1 proof"))
+        fail_msg("verify-proof of the saved format-1 proof exited %d: %s", code, out);
+    free(out);
+    code = ct_cli(&out, 20000, "verify-proof", "tests/unit/data/proof-format1.json", "--genesis",
+                  fx.net.genesis_path, NULL);
+    if (code != 1)
+        fail_msg("verify-proof of the format-1 proof against another genesis exited %d: %s", code, out);
+    free(out);
+
     json_decref(proof);
     free(proof_text);
     free(proof_path);
