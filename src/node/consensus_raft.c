@@ -122,6 +122,7 @@
 #define PROBE_ANSWER_MAX        (64u * 1024)
 #define PROBE_BLOCK_MAX         (4u * 1024 * 1024) /* GET /v1/blocks/{h} of a 2,000-tx block */
 #define PROBE_PROOF_MAX         (4u * 1024 * 1024) /* a proof with its membership steps */
+#define PROBE_UNPROVEN_LOG_MS   60000              /* an unproven removal is logged at most this often */
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -255,8 +256,9 @@ typedef struct rr {
     bool catching_up;   /* the apply thread is in catch_up (which fetches attachments itself) */
     uint64_t repair_at; /* cc_now_ms */
     /* the membership probe (repair_main too) */
-    uint64_t leader_seen_ms; /* loop: the last tick that knew a leader (cc_now_ms) */
-    uint64_t probe_at;       /* no probe before this cc_now_ms */
+    uint64_t leader_seen_ms;     /* loop: the last tick that knew a leader (cc_now_ms) */
+    uint64_t probe_at;           /* no probe before this cc_now_ms */
+    uint64_t unproven_logged_ms; /* repair thread: when an unproven removal was last logged */
     /* outcome */
     bool halted;
     char halt_reason[256];
@@ -1222,10 +1224,14 @@ static int probe_peer(rr *r, CURL *c, const char *api, uint64_t applied, uint64_
     if (said != 1) return said;
     cc_errbuf eb = {""};
     if (!peer_proves_removal(r, c, api, (uint64_t)h, applied, &eb)) {
-        cc_node_log(CC_LOG_WARN, "raft",
-                    "%s says this node was removed from the network at block %lld, but does not prove it: "
-                    "%s; not taken",
-                    api, (long long)h, eb.msg);
+        uint64_t now = cc_now_ms();
+        if (!r->unproven_logged_ms || now - r->unproven_logged_ms >= PROBE_UNPROVEN_LOG_MS) {
+            r->unproven_logged_ms = now;
+            cc_node_log(CC_LOG_WARN, "raft",
+                        "%s says this node was removed from the network at block %lld, but does not prove "
+                        "it: %s; not taken (said at most once a minute)",
+                        api, (long long)h, eb.msg);
+        }
         return -1;
     }
     *at = (uint64_t)h;
