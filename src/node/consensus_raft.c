@@ -1145,11 +1145,10 @@ static void repair_soon_locked(rr *r, uint64_t delay_ms)
  * that peer (GET /v1/blocks/{h}) and its proof (GET /v1/tx/{txid}/proof), and checks the
  * proof against its own genesis: a checkpoint past everything this node applied, signed
  * by a majority of the nodes the membership steps lead to from the genesis nodes, whose
- * member list leaves this node out (cc_proof_shows_removal). With one such proof and no
- * peer saying "active" (a partition, a network without a quorum), it takes that as its
- * removal: it says so in its status and log and refuses txs, as if it had applied the
- * block. A peer that lies, or replays a genuine proof from before this node's time, is
- * only logged. */
+ * member list leaves this node out (cc_proof_shows_removal). One such proof is enough,
+ * whatever other peers say: it takes that as its removal, says so in its status and log
+ * and refuses txs, as if it had applied the block. A peer that lies, or replays a genuine
+ * proof from before this node's time, is only logged. */
 
 static bool probe_due_locked(const rr *r, uint64_t now)
 {
@@ -1238,24 +1237,26 @@ static int probe_peer(rr *r, CURL *c, const char *api, uint64_t applied, uint64_
     return 1;
 }
 
+/* One proven removal settles it: a removed node's key is never added again
+ * (network.c: keys are added once), so a peer that still says "active" is
+ * only behind. */
 static void membership_probe(rr *r, CURL *c)
 {
     char(*apis)[MEMBER_ADDR_MAX] = calloc(RAFT_MEMBERS_MAX, sizeof *apis);
-    size_t removed = 0, active = 0;
+    size_t behind = 0;
     uint64_t at = 0;
     cc_head head;
     if (!apis) return;
     cc_chain_head(r->chain, &head);
     size_t n = peer_apis(r, apis, RAFT_MEMBERS_MAX);
-    for (size_t i = 0; i < n && !stopping(r); i++) {
+    for (size_t i = 0; i < n && !at && !stopping(r); i++) {
         uint64_t h = 0;
         int said = probe_peer(r, c, apis[i], head.height, &h);
-        removed += said == 1;
-        active += said == 0;
-        if (said == 1 && h > at) at = h;
+        behind += said == 0;
+        if (said == 1) at = h;
     }
     free(apis);
-    if (removed == 0 || active > 0) return;
+    if (!at) return;
     pthread_mutex_lock(&r->mu);
     bool news = !r->removed;
     if (news) {
@@ -1265,10 +1266,11 @@ static void membership_probe(rr *r, CURL *c)
     pthread_mutex_unlock(&r->mu);
     if (news)
         cc_node_log(CC_LOG_WARN, "raft",
-                    "no leader for %d s, and %zu peer%s proved with a signed checkpoint that this node was "
-                    "removed from the network by governance (block %llu), which it never received: it "
+                    "no leader for %d s, and a peer proved with a signed checkpoint that this node was "
+                    "removed from the network by governance (block %llu), which it never received%s: it "
                     "refuses txs and serves reads of what it has; stop it",
-                    LONELY_MS / 1000, removed, removed == 1 ? "" : "s", (unsigned long long)at);
+                    LONELY_MS / 1000, (unsigned long long)at,
+                    behind ? " (peers that still say it is active are behind)" : "");
 }
 
 /* ---- vouching for a node added while this one was away (repair thread) -------------------
