@@ -403,6 +403,8 @@ typedef struct cc_genesis {
     size_t identity_count;
 } cc_genesis;
 
+#define CC_GENESIS_MAX_BYTES (16u * 1024 * 1024) /* the largest genesis.json anything reads */
+
 /* Parse genesis.json bytes (schema in docs/PROTOCOL.md). Caller frees with
  * cc_genesis_free. */
 cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf *eb) CC_WUR;

@@ -379,6 +379,7 @@ bool cc_cli_port_free(unsigned port);
 
 int cc_cmd_keygen(int argc, char **argv);
 int cc_cmd_init(int argc, char **argv);
+int cc_cmd_genesis(int argc, char **argv);
 int cc_cmd_node(int argc, char **argv);
 int cc_cmd_status(int argc, char **argv);
 int cc_cmd_tx(int argc, char **argv);

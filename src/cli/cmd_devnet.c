@@ -22,7 +22,6 @@
 #define DEVNET_RAFT_OFFSET   100 /* raft ports start this far above the API ports */
 #define DEVNET_READY_MS      20000
 #define DEVNET_STOP_MS       15000
-#define DEVNET_GENESIS_MAX   (16u * 1024 * 1024)
 #define DEVNET_PATH_BYTES    4096
 
 typedef struct devnet_node {
@@ -42,7 +41,7 @@ static cc_err read_nodes(const char *dir, devnet_node *nodes, size_t *count, cc_
     size_t len = 0;
     cc_genesis g;
     snprintf(path, sizeof path, "%s/genesis.json", dir);
-    cc_err rc = cc_file_read(path, DEVNET_GENESIS_MAX, &buf, &len, eb);
+    cc_err rc = cc_file_read(path, CC_GENESIS_MAX_BYTES, &buf, &len, eb);
     if (rc != CC_OK) return rc;
     rc = cc_genesis_parse(buf, len, &g, eb);
     free(buf);

@@ -9,8 +9,7 @@
 #include "carechain/os.h"
 #include "cli/cli.h"
 
-#define PROOF_MAX   (4u * 1024 * 1024)
-#define GENESIS_MAX (16u * 1024 * 1024)
+#define PROOF_MAX (4u * 1024 * 1024)
 
 int cc_cmd_proof(int argc, char **argv)
 {
@@ -100,7 +99,7 @@ int cc_cmd_verify_proof(int argc, char **argv)
         fprintf(stderr, "carechain verify-proof: cannot read the proof: %s\n", eb.msg);
         goto out;
     }
-    if (cc_file_read(genesis, GENESIS_MAX, &gbuf, &glen, &eb) != CC_OK) {
+    if (cc_file_read(genesis, CC_GENESIS_MAX_BYTES, &gbuf, &glen, &eb) != CC_OK) {
         fprintf(stderr, "carechain verify-proof: cannot read the genesis file: %s\n", eb.msg);
         goto out;
     }

@@ -11,7 +11,6 @@
 #include "cli/cli.h"
 
 #define TX_LIFETIME_MS (3600ull * 1000) /* expiry = created + 1 h */
-#define GENESIS_MAX    (16u * 1024 * 1024)
 #define U32_BYTES      4
 
 cc_err cc_cli_chain_id(cc_cli_http *h, const char *genesis_path, uint8_t chain_id[CC_HASH_BYTES],
@@ -21,7 +20,7 @@ cc_err cc_cli_chain_id(cc_cli_http *h, const char *genesis_path, uint8_t chain_i
     if (genesis_path) {
         uint8_t *buf;
         size_t len;
-        rc = cc_file_read(genesis_path, GENESIS_MAX, &buf, &len, eb);
+        rc = cc_file_read(genesis_path, CC_GENESIS_MAX_BYTES, &buf, &len, eb);
         if (rc != CC_OK) return rc;
         cc_sha256(buf, len, chain_id);
         free(buf);

@@ -10,8 +10,7 @@
 #include "carechain/os.h"
 #include "cli/cli.h"
 
-#define GENESIS_MAX (16u * 1024 * 1024)
-#define PATH_BYTES  4096
+#define PATH_BYTES 4096
 
 /* Verify the node directory dir (genesis.json, data/); fills rep. */
 cc_err cc_cli_verify_dir(const char *dir, cc_verify_report *rep, cc_errbuf *eb)
@@ -24,7 +23,7 @@ cc_err cc_cli_verify_dir(const char *dir, cc_verify_report *rep, cc_errbuf *eb)
 
     snprintf(gpath, sizeof gpath, "%s/genesis.json", dir);
     snprintf(dpath, sizeof dpath, "%s/data", dir);
-    rc = cc_file_read(gpath, GENESIS_MAX, &genesis, &glen, eb);
+    rc = cc_file_read(gpath, CC_GENESIS_MAX_BYTES, &genesis, &glen, eb);
     if (rc != CC_OK) return rc;
     snprintf(scratch, sizeof scratch, "%s/carechain-verify-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(scratch)) {

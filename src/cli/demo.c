@@ -24,7 +24,6 @@
 #define DEFAULT_PORT      7800
 #define READY_TIMEOUT_MS  20000
 #define STOP_TIMEOUT_MS   15000
-#define GENESIS_MAX       (16u * 1024 * 1024)
 #define MAX_NODES         5
 #define LEADER_TIMEOUT_MS 15000
 #define PROOF_TIMEOUT_MS  10000
@@ -181,7 +180,7 @@ static int step_init(demo *d)
                    : cc_cli_net_init_ports(d->dir, d->nodes, NULL, d->api_base, d->api_base + 100, &eb);
     if (e != CC_OK) return fail("%s", eb.msg);
     snprintf(path, sizeof path, "%s/genesis.json", d->dir);
-    if (cc_file_read(path, GENESIS_MAX, &d->genesis, &d->genesis_len, &eb) != CC_OK)
+    if (cc_file_read(path, CC_GENESIS_MAX_BYTES, &d->genesis, &d->genesis_len, &eb) != CC_OK)
         return fail("%s", eb.msg);
     cc_sha256(d->genesis, d->genesis_len, d->chain_id);
     printf("   Wrote %s/genesis.json: chain carechain-demo, id %s (the SHA-256 of that file).\n", d->dir,

@@ -73,6 +73,22 @@ void cc_genesis_free(cc_genesis *g)
     memset(g, 0, sizeof *g);
 }
 
+/* Why entry `where` (of organisation org, with key pk) cannot be added to
+ * g, or CC_OK. A consortium writes its genesis by hand: say which. */
+static cc_err org_and_key_ok(const cc_genesis *g, const char *org, const uint8_t pk[CC_PUBKEY_BYTES],
+                             const char *where, cc_errbuf *eb)
+{
+    char hex[CC_HASH_HEX];
+    if (!org_known(g, org))
+        return cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: organisation \"%s\" is not among the organisations",
+                       where, org);
+    if (pk_used(g, pk))
+        return cc_errf(eb, CC_ERR_MALFORMED,
+                       "genesis %s: key %.12s… is listed twice (every node and identity needs its own key)",
+                       where, cc_hex(pk, CC_PUBKEY_BYTES, hex));
+    return CC_OK;
+}
+
 cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf *eb)
 {
     cc_err rc = CC_OK;
@@ -139,10 +155,7 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
             (rc = get_str(o, "api", n->api, sizeof n->api, where, eb)) != CC_OK ||
             (rc = get_str(o, "raft", n->raft, sizeof n->raft, where, eb)) != CC_OK)
             goto done;
-        if (!org_known(g, n->org) || pk_used(g, n->pk)) {
-            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: unknown organisation or repeated key", where);
-            goto done;
-        }
+        if ((rc = org_and_key_ok(g, n->org, n->pk, where, eb)) != CC_OK) goto done;
         g->node_count = i + 1;
     }
     json_array_foreach(ids, i, o)
@@ -156,11 +169,15 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
         const char *name = json_string_value(json_object_get(o, "name"));
         if (name) snprintf(id->name, sizeof id->name, "%s", name);
         unsigned role = cc_role_parse(id->role);
-        if (!role || role == CC_ROLE_NODE || !org_known(g, id->org) || pk_used(g, id->pk)) {
-            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: unknown role or organisation, or repeated key",
-                         where);
+        if (!role || role == CC_ROLE_NODE) {
+            rc = cc_errf(
+                eb, CC_ERR_MALFORMED,
+                "genesis %s: role \"%s\" is not one of admin clinician patient payer manufacturer "
+                "distributor pharmacy sponsor researcher regulator auditor (nodes go under \"nodes\")",
+                where, id->role);
             goto done;
         }
+        if ((rc = org_and_key_ok(g, id->org, id->pk, where, eb)) != CC_OK) goto done;
         g->identity_count = i + 1;
     }
 done:

@@ -17,8 +17,7 @@
 #include "node/http.h"
 #include "node/web_assets.h"
 
-#define UI_INDEX         "index.html"
-#define GENESIS_MAX_SIZE (16u * 1024 * 1024) /* as the node reads it at start */
+#define UI_INDEX "index.html"
 
 static const char ui_csp[] =
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
@@ -83,7 +82,7 @@ enum MHD_Result cc_http_get_genesis(cc_http_req *req)
     cc_errbuf eb = {{0}};
 
     snprintf(path, sizeof path, "%s/genesis.json", req->node->dir);
-    cc_err e = cc_file_read(path, GENESIS_MAX_SIZE, &buf, &len, &eb);
+    cc_err e = cc_file_read(path, CC_GENESIS_MAX_BYTES, &buf, &len, &eb);
     if (e != CC_OK) return cc_http_send_error(req, CC_ERR_IO, NULL, "cannot read the genesis file");
     cc_sha256(buf, len, id);
     if (memcmp(id, cc_chain_genesis(req->node->chain)->chain_id, CC_HASH_BYTES) != 0) {

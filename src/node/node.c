@@ -38,9 +38,8 @@
 #include "node/log.h"
 #include "node/node_internal.h"
 
-#define GENESIS_MAX_BYTES (16u * 1024 * 1024)
-#define CONFIG_MAX_BYTES  (64u * 1024)
-#define STOP_DRAIN_MS     10000 /* how long requests in flight may take to answer at stop */
+#define CONFIG_MAX_BYTES (64u * 1024)
+#define STOP_DRAIN_MS    10000 /* how long requests in flight may take to answer at stop */
 
 /* Read dir/config.json when present: name, api (the raft address is for the
  * raft issue). A missing file leaves the defaults. */
@@ -138,7 +137,7 @@ static cc_err open_chain(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb
     cc_hex(node->key.pk, CC_PUBKEY_BYTES, node->node_id_hex);
 
     snprintf(path, sizeof path, "%s/genesis.json", node->dir);
-    rc = cc_file_read(path, GENESIS_MAX_BYTES, &genesis, &genesis_len, eb);
+    rc = cc_file_read(path, CC_GENESIS_MAX_BYTES, &genesis, &genesis_len, eb);
     if (rc != CC_OK) goto out;
 
     snprintf(path, sizeof path, "%s/data", node->dir);

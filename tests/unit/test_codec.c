@@ -410,11 +410,21 @@ static void test_genesis_rejects(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_not_equal(cc_genesis_parse((const uint8_t *)bad[i], strlen(bad[i]), &g, &eb), CC_OK);
-    /* an identity of an unknown organisation */
+    /* an identity of an unknown organisation: the message names it (a
+     * consortium writes its genesis by hand) */
     char *s = strdup(ok);
     char *org = strstr(s, "\"org\":\"payer\"");
     memcpy(org, "\"org\":\"pzyer\"", 13);
     assert_int_equal(cc_genesis_parse((uint8_t *)s, strlen(s), &g, &eb), CC_ERR_MALFORMED);
+    assert_non_null(strstr(eb.msg, "organisation \"pzyer\" is not among the organisations"));
+    free(s);
+    /* a role no identity can have */
+    s = strdup(ok);
+    char *role = strstr(s, "\"role\":\"admin\"");
+    assert_non_null(role);
+    memcpy(role, "\"role\":\"adnim\"", 14);
+    assert_int_equal(cc_genesis_parse((uint8_t *)s, strlen(s), &g, &eb), CC_ERR_MALFORMED);
+    if (!strstr(eb.msg, "role \"adnim\" is not one of")) fail_msg("%s", eb.msg);
     free(s);
     free(ok);
 }

@@ -1,0 +1,275 @@
+/*
+ * test_consortium.c — a consortium starts a network the way
+ * docs/OPERATIONS.md tells it to, without `carechain init`: each of three
+ * organisations makes its node key and its admin key with `carechain
+ * keygen` and sends only the public ids; the genesis.json is written by
+ * hand from them (here: by the test); `carechain genesis check` accepts it,
+ * names the chain id (the file's SHA-256) and says which node a key is,
+ * and refuses a broken one; each organisation's node starts from a
+ * directory holding nothing but that genesis and its own key; they elect a
+ * leader; the hospital's admin registers a clinician, whose note commits;
+ * its proof, fetched from another organisation's node, verifies against the
+ * hand-written genesis; and verify-chain passes on every directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/support.h"
+
+#define ORGS          3
+#define NODE_START_MS 20000
+#define LEADER_MS     20000
+#define CLI_MS        60000
+
+static const char *const org_id[ORGS] = {"hospital", "payer", "clinic"};
+static const char *const org_kind[ORGS] = {"hospital", "payer", "clinic"};
+
+typedef struct fixture {
+    char *dir, *genesis_path;
+    char node_id[ORGS][CC_HASH_HEX], admin_id[ORGS][CC_HASH_HEX];
+    int api[ORGS], raft[ORGS];
+    ct_node node[ORGS];
+} fixture;
+
+static fixture fx;
+
+/* `carechain keygen --out path` and the id it printed; 0 on success. */
+static int keygen(const char *path, char id[CC_HASH_HEX])
+{
+    char *out = NULL;
+    int rc = ct_cli(&out, CLI_MS, "keygen", "--out", path, (char *)NULL);
+    const char *at = out ? strstr(out, "id ") : NULL;
+    if (rc == 0 && at && strlen(at + 3) >= CC_HASH_HEX - 1)
+        snprintf(id, CC_HASH_HEX, "%.64s", at + 3);
+    else
+        rc = rc ? rc : 1;
+    free(out);
+    return rc;
+}
+
+/* The genesis the consortium writes from the ids it was sent; node i of
+ * org i. broken names an organisation nobody founded for the last node. */
+static char *genesis_text(bool broken)
+{
+    json_t *orgs = json_array(), *nodes = json_array(), *ids = json_array();
+    for (int i = 0; i < ORGS; i++) {
+        char api[32], raft[32], name[32];
+        snprintf(api, sizeof api, "127.0.0.1:%d", fx.api[i]);
+        snprintf(raft, sizeof raft, "127.0.0.1:%d", fx.raft[i]);
+        snprintf(name, sizeof name, "%s-node", org_id[i]);
+        json_array_append_new(
+            orgs, json_pack("{s:s, s:s, s:s}", "id", org_id[i], "name", org_id[i], "kind", org_kind[i]));
+        json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "id", fx.node_id[i],
+                                               "org", broken && i == ORGS - 1 ? "nobody" : org_id[i], "api",
+                                               api, "raft", raft));
+        json_array_append_new(ids, json_pack("{s:s, s:s, s:s, s:s}", "id", fx.admin_id[i], "role", "admin",
+                                             "org", org_id[i], "name", "admin"));
+    }
+    json_t *g = json_pack("{s:i, s:s, s:I, s:o, s:o, s:o}", "carechain_genesis", 1, "chain_name",
+                          "consortium", "time_ms", (json_int_t)1764100000000LL, "organisations", orgs,
+                          "nodes", nodes, "identities", ids);
+    char *text = json_dumps(g, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(g);
+    return text;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    fx.dir = ct_tmpdir("consortium");
+    if (!fx.dir) return -1;
+    for (int i = 0; i < ORGS; i++) {
+        char *org_dir = ct_strf("%s/%s", fx.dir, org_id[i]), *node_key = ct_strf("%s/node.key", org_dir),
+             *admin_key = ct_strf("%s/%s-admin.key", fx.dir, org_id[i]);
+        char *mk = ct_strf("mkdir -p '%s'", org_dir);
+        int rc =
+            system(mk) != 0 || keygen(node_key, fx.node_id[i]) != 0 || keygen(admin_key, fx.admin_id[i]) != 0;
+        free(mk);
+        free(org_dir);
+        free(node_key);
+        free(admin_key);
+        if (rc) return -1;
+        fx.api[i] = ct_free_port();
+        fx.raft[i] = ct_free_port();
+    }
+    fx.genesis_path = ct_strf("%s/genesis.json", fx.dir);
+    char *text = genesis_text(false);
+    int rc = ct_write_file(fx.genesis_path, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < ORGS; i++) {
+        if (fx.node[i].pid) ct_node_stop(&fx.node[i], SIGKILL, 5000);
+        ct_node_free(&fx.node[i]);
+    }
+    if (fx.dir) ct_rmtree(fx.dir);
+    free(fx.dir);
+    free(fx.genesis_path);
+    return 0;
+}
+
+static void test_genesis_check(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    uint8_t *bytes = ct_read_file(fx.genesis_path, &len), id[CC_HASH_BYTES];
+    char hex[CC_HASH_HEX], *out = NULL;
+    assert_non_null(bytes);
+    cc_sha256(bytes, len, id);
+    cc_hex(id, CC_HASH_BYTES, hex);
+    free(bytes);
+
+    char *key = ct_strf("%s/payer/node.key", fx.dir);
+    int rc = ct_cli(&out, CLI_MS, "genesis", "check", fx.genesis_path, "--key", key, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "genesis check: %s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "is a valid carechain genesis for chain consortium"));
+    assert_non_null(strstr(out, "3 nodes, agreeing through raft"));
+    assert_non_null(strstr(out, "is the key of payer-node"));
+    assert_non_null(strstr(out, hex)); /* the chain id is the file's SHA-256 */
+    free(out);
+    free(key);
+
+    /* an admin's key is no node */
+    key = ct_strf("%s/clinic-admin.key", fx.dir);
+    assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "check", fx.genesis_path, "--key", key, (char *)NULL),
+                     0);
+    assert_non_null(strstr(out, "is none of these nodes"));
+    free(out);
+    free(key);
+
+    /* a node of an organisation nobody founded: refused, with the reason */
+    char *bad_path = ct_strf("%s/bad-genesis.json", fx.dir), *bad = genesis_text(true);
+    assert_int_equal(ct_write_file(bad_path, bad, strlen(bad)), 0);
+    rc = ct_cli(&out, CLI_MS, "genesis", "check", bad_path, (char *)NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "NOT a valid carechain genesis"));
+    assert_non_null(strstr(out, "nobody"));
+    free(out);
+    free(bad);
+    free(bad_path);
+    assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "check", (char *)NULL), 2);
+    free(out);
+}
+
+/* Node i's raft_state, or NULL (caller frees). */
+static char *raft_state(int i)
+{
+    ct_resp r;
+    char *url = ct_strf("%s/v1/status", fx.node[i].url), *state = NULL;
+    if (ct_get(url, &r) == 0 && r.status == 200 && ct_json_str(r.json, "raft_state"))
+        state = strdup(ct_json_str(r.json, "raft_state"));
+    ct_resp_free(&r);
+    free(url);
+    return state;
+}
+
+static void test_nodes_start_from_genesis_and_key_alone(void **state)
+{
+    (void)state;
+    for (int i = 0; i < ORGS; i++) {
+        char *dir = ct_strf("%s/%s", fx.dir, org_id[i]), *copy = ct_strf("%s/genesis.json", dir);
+        size_t len = 0;
+        uint8_t *bytes = ct_read_file(fx.genesis_path, &len);
+        assert_int_equal(ct_write_file(copy, bytes, len), 0);
+        free(bytes);
+        free(copy);
+        assert_int_equal(ct_node_start(&fx.node[i], dir, fx.api[i], 0, 0, NODE_START_MS), 0);
+        free(dir);
+    }
+    int leaders = 0;
+    uint64_t deadline = ct_now_ms() + LEADER_MS;
+    do {
+        leaders = 0;
+        for (int i = 0; i < ORGS; i++) {
+            char *s = raft_state(i);
+            leaders += s && strcmp(s, "leader") == 0;
+            free(s);
+        }
+        if (leaders != 1) ct_sleep_ms(100);
+    } while (leaders != 1 && ct_now_ms() < deadline);
+    if (leaders != 1)
+        for (int i = 0; i < ORGS; i++) ct_node_dump_log(&fx.node[i]);
+    assert_int_equal(leaders, 1);
+}
+
+static void test_admin_clinician_note_and_proof(void **state)
+{
+    (void)state;
+    char *admin = ct_strf("%s/hospital-admin.key", fx.dir), *dr = ct_strf("%s/dr.key", fx.dir);
+    char *proof = ct_strf("%s/note.proof", fx.dir), *out = NULL, dr_id[CC_HASH_HEX];
+    assert_int_equal(keygen(dr, dr_id), 0);
+    int rc = ct_cli(&out, CLI_MS, "member", "register", "--key", admin, "--keyfile", dr, "--role",
+                    "clinician", "--node", fx.node[1].url, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "member register: %s\n", out);
+    assert_int_equal(rc, 0);
+    free(out);
+    rc = ct_cli(&out, CLI_MS, "note", "put", "--key", dr, "--kind", "discharge-summary", "--sha256",
+                "5a3208cc5057da44ae534440dd910052a11153a4ae81cf97f7cd124dcc77ef82", "--node", fx.node[2].url,
+                (char *)NULL);
+    if (rc != 0) fprintf(stderr, "note put: %s\n", out);
+    assert_int_equal(rc, 0);
+    const char *at = strstr(out, "txid ");
+    assert_non_null(at);
+    char txid[CC_HASH_HEX];
+    snprintf(txid, sizeof txid, "%.64s", at + 5);
+    free(out);
+
+    /* the proof, from another organisation's node, once a checkpoint covers it */
+    uint64_t deadline = ct_now_ms() + CLI_MS;
+    while ((rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", proof, "--node", fx.node[0].url,
+                        (char *)NULL)) != 0 &&
+           ct_now_ms() < deadline) {
+        free(out);
+        out = NULL;
+        ct_sleep_ms(200);
+    }
+    if (rc != 0) fprintf(stderr, "proof: %s\n", out);
+    assert_int_equal(rc, 0);
+    free(out);
+    rc = ct_cli(&out, CLI_MS, "verify-proof", proof, "--genesis", fx.genesis_path, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "verify-proof: %s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "Verified"));
+    free(out);
+    free(admin);
+    free(dr);
+    free(proof);
+}
+
+static void test_verify_chain_everywhere(void **state)
+{
+    (void)state;
+    for (int i = 0; i < ORGS; i++) assert_int_equal(ct_node_stop(&fx.node[i], SIGTERM, 20000), 0);
+    for (int i = 0; i < ORGS; i++) {
+        char *dir = ct_strf("%s/%s", fx.dir, org_id[i]), *out = NULL;
+        int rc = ct_cli(&out, CLI_MS, "verify-chain", "--dir", dir, (char *)NULL);
+        if (rc != 0) fprintf(stderr, "verify-chain %s: %s\n", dir, out);
+        assert_int_equal(rc, 0);
+        free(out);
+        free(dir);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_genesis_check),
+        cmocka_unit_test(test_nodes_start_from_genesis_and_key_alone),
+        cmocka_unit_test(test_admin_clinician_note_and_proof),
+        cmocka_unit_test(test_verify_chain_everywhere),
+    };
+    return cmocka_run_group_tests_name("consortium", tests, group_setup, group_teardown);
+}
