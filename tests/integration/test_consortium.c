@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carechain/os.h"
 #include "support/support.h"
 
 #define ORGS          3
@@ -89,10 +90,8 @@ static int group_setup(void **state)
     for (int i = 0; i < ORGS; i++) {
         char *org_dir = ct_strf("%s/%s", fx.dir, org_id[i]), *node_key = ct_strf("%s/node.key", org_dir),
              *admin_key = ct_strf("%s/%s-admin.key", fx.dir, org_id[i]);
-        char *mk = ct_strf("mkdir -p '%s'", org_dir);
-        int rc =
-            system(mk) != 0 || keygen(node_key, fx.node_id[i]) != 0 || keygen(admin_key, fx.admin_id[i]) != 0;
-        free(mk);
+        int rc = cc_mkdirs(org_dir, NULL) != CC_OK || keygen(node_key, fx.node_id[i]) != 0 ||
+                 keygen(admin_key, fx.admin_id[i]) != 0;
         free(org_dir);
         free(node_key);
         free(admin_key);
