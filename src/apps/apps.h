@@ -26,6 +26,10 @@ cc_err cc_consent_revoke(cc_exec_ctx *ctx, const char *id, const char *reason);
 
 /* Genesis state of the network module: node records and network/config. */
 cc_err cc_network_genesis(cc_exec_ctx *ctx);
+/* Whether a proposal record (netprop/<txid>) takes no approval at time
+ * now_ms because its "expires_ms" has passed (one without it never
+ * expires). Exec asks with the block time, readers with their clock. */
+bool cc_network_proposal_expired(const json_t *prop, uint64_t now_ms);
 /* Genesis state of the records module: "orgkey/<org>" = the first admin
  * identity of each organisation. */
 cc_err cc_records_genesis(cc_exec_ctx *ctx);

@@ -328,6 +328,12 @@ static cc_err proposal_ref_validate(const json_t *p, cc_errbuf *eb)
     return rc == CC_OK ? cc_payload_hex(p, "proposal", id, sizeof id, eb) : rc;
 }
 
+bool cc_network_proposal_expired(const json_t *prop, uint64_t now_ms)
+{
+    const json_t *expires = json_object_get(prop, "expires_ms");
+    return json_is_integer(expires) && now_ms > (uint64_t)json_integer_value(expires);
+}
+
 /* The open proposal the payload names, read into *prop (key into key);
  * refused when there is none, it is closed, or it expired. */
 static cc_err open_proposal(cc_exec_ctx *ctx, char key[96], json_t **prop)
@@ -337,16 +343,15 @@ static cc_err open_proposal(cc_exec_ctx *ctx, char key[96], json_t **prop)
     if (cc_state_get_json(ctx, key, prop) != CC_OK)
         return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "no proposal %.12s…", id);
     const char *status = json_string_value(json_object_get(*prop, "status"));
-    const json_t *expires = json_object_get(*prop, "expires_ms");
     cc_err rc = CC_OK;
     if (!status || strcmp(status, "open") != 0)
         rc = cc_errf(ctx->eb, CC_ERR_CONFLICT, "proposal %.12s… is already %s", id,
                      status ? status : "closed");
-    else if (json_is_integer(expires) && ctx->time_ms > (uint64_t)json_integer_value(expires)) {
+    else if (cc_network_proposal_expired(*prop, ctx->time_ms)) {
         char until[CC_APPS_TIME_BYTES];
         rc = cc_errf(ctx->eb, CC_ERR_CONFLICT,
                      "proposal %.12s… expired at %s, 30 days after it was made; propose the change again", id,
-                     cc_apps_time(json_integer_value(expires), false, until));
+                     cc_apps_time(json_integer_value(json_object_get(*prop, "expires_ms")), false, until));
     }
     if (rc != CC_OK) {
         json_decref(*prop);

@@ -381,15 +381,8 @@ static json_t *pull_sigs(cc_checkpoints *cp, CURL *c, const char *api, uint64_t 
 {
     char url[CKPT_ADDR_MAX + 64];
     cc_peer_answer a = {.max = CKPT_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = cp};
-    long status = 0;
-    json_t *doc = NULL;
     cc_peer_url(url, sizeof url, api, "/v1/checkpoint/signatures?height=%llu", (unsigned long long)height);
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    if (cc_peer_perform(c, url, CKPT_TIMEOUT_MS, CKPT_CONNECT_TIMEOUT_MS, &a, &status) == CURLE_OK &&
-        status == 200 && a.buf)
-        doc = cc_json_parse((const uint8_t *)a.buf, a.len, NULL);
-    free(a.buf);
-    return doc;
+    return cc_peer_get_json(c, url, CKPT_TIMEOUT_MS, CKPT_CONNECT_TIMEOUT_MS, &a);
 }
 
 /* Sort one peer's answer for height into same (signatures over own) and

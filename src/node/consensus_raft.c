@@ -1161,13 +1161,8 @@ static json_t *peer_get_json(rr *r, CURL *c, const char *api, const char *path, 
 {
     char url[CATCHUP_URL_MAX];
     cc_peer_answer a = {.max = max, .cancelled = stop_asked, .cancel_ctx = r};
-    long status = 0;
     cc_peer_url(url, sizeof url, api, "%s", path);
-    CURLcode cr = cc_peer_perform(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
-    json_t *doc =
-        cr == CURLE_OK && status == 200 && a.buf ? cc_json_parse((uint8_t *)a.buf, a.len, NULL) : NULL;
-    free(a.buf);
-    return doc;
+    return cc_peer_get_json(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a);
 }
 
 /* Peer api's record of node pk (GET /v1/network/nodes/{id}), or NULL

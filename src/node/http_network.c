@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apps/apps.h"
 #include "carechain/os.h"
 #include "node/http.h"
 
@@ -44,9 +45,7 @@ static json_t *state_json(cc_chain *c, const char *key, cc_err *err)
 static void proposal_view(json_t *p)
 {
     const char *status = json_string_value(json_object_get(p, "status"));
-    const json_t *expires = json_object_get(p, "expires_ms");
-    if (status && strcmp(status, "open") == 0 && json_is_integer(expires) &&
-        cc_now_ms() > (uint64_t)json_integer_value(expires))
+    if (status && strcmp(status, "open") == 0 && cc_network_proposal_expired(p, cc_now_ms()))
         json_object_set_new(p, "status", json_string("expired"));
 }
 

@@ -63,3 +63,16 @@ CURLcode cc_peer_perform(CURL *c, const char *url, long timeout_ms, long connect
     if (cr == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     return cr;
 }
+
+json_t *cc_peer_get_json(CURL *c, const char *url, long timeout_ms, long connect_ms, cc_peer_answer *a)
+{
+    long status = 0;
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    CURLcode cr = cc_peer_perform(c, url, timeout_ms, connect_ms, a, &status);
+    json_t *doc = cr == CURLE_OK && status == 200 && a->buf
+                      ? cc_json_parse((const uint8_t *)a->buf, a->len, NULL)
+                      : NULL;
+    free(a->buf);
+    a->buf = NULL;
+    return doc;
+}

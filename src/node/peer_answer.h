@@ -12,6 +12,8 @@
 
 #include <curl/curl.h>
 
+#include "carechain.h"
+
 typedef struct cc_peer_answer {
     char *buf; /* NUL-terminated body so far; caller frees */
     size_t len;
@@ -39,5 +41,10 @@ size_t cc_peer_answer_write(char *data, size_t size, size_t nmemb, void *answer)
  * there was no answer). Returns libcurl's result. */
 CURLcode cc_peer_perform(CURL *c, const char *url, long timeout_ms, long connect_ms, cc_peer_answer *a,
                          long *status);
+
+/* GET url on c and parse the answer: the JSON document when the peer
+ * answered 200 with one, else NULL (caller decrefs). a gives the cap and
+ * the cancel hook; the body it collects is freed here. */
+json_t *cc_peer_get_json(CURL *c, const char *url, long timeout_ms, long connect_ms, cc_peer_answer *a);
 
 #endif
