@@ -119,16 +119,38 @@ static const char *genesis_hex(int i, char out[CC_HASH_HEX])
     return ct_pk_hex(&fx.cl.net.node_keys[i], out);
 }
 
-/* `carechain proof TXID` from node i, then `verify-proof --genesis` of it;
- * the verifier's JSON report (caller decrefs). */
+/* `carechain proof TXID --out file` from node i, asked again until it
+ * succeeds or CONVERGE_MS pass. A node answers 404 until it holds, for the
+ * checkpoint it would anchor to and for every membership step before it,
+ * the signatures of a majority: they arrive from the other nodes (pushed,
+ * or pulled by its auditor) a little after the blocks. */
+static void fetch_proof(int i, const char *txid, const char *file)
+{
+    char *out = NULL;
+    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
+    int rc;
+    while ((rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", file, "--node", fx.cl.node[i].url,
+                        (char *)NULL)) != 0 &&
+           ct_now_ms() < deadline) {
+        free(out);
+        out = NULL;
+        ct_sleep_ms(200);
+    }
+    if (rc != 0) {
+        ct_cluster_dump_logs(&fx.cl);
+        fail_msg("%s cannot prove %s: %s", fx.cl.node[i].url, txid, out ? out : "");
+    }
+    free(out);
+}
+
+/* The proof of txid from node i (fetch_proof), then `verify-proof
+ * --genesis` of it; the verifier's JSON report (caller decrefs). */
 static json_t *prove_offline(int i, const char *txid)
 {
     char *file = ct_strf("%s/proof-%.16s.json", fx.cl.net.dir, txid);
     char *out = NULL;
-    int rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", file, "--node", fx.cl.node[i].url, (char *)NULL);
-    if (rc != 0) fail_msg("carechain proof %s: %s", txid, out ? out : "");
-    free(out);
-    rc = ct_cli(&out, CLI_MS, "verify-proof", file, "--genesis", fx.genesis_path, "--json", (char *)NULL);
+    fetch_proof(i, txid, file);
+    int rc = ct_cli(&out, CLI_MS, "verify-proof", file, "--genesis", fx.genesis_path, "--json", (char *)NULL);
     if (rc != 0) fail_msg("carechain verify-proof: %s", out ? out : "");
     json_t *rep = json_loads(out ? out : "", 0, NULL); /* not canonical: it has verify_ms, a real */
     if (!rep) fail_msg("verify-proof --json said: %s", out ? out : "");
@@ -309,22 +331,6 @@ static void test_rejoined_node_pulls_what_its_proofs_need(void **state)
     if (!ok) ct_cluster_dump_logs(&fx.cl);
     assert_true(ok);
 
-    char *file = ct_strf("%s/proof-rejoined.json", fx.cl.net.dir), *out = NULL;
-    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
-    int rc;
-    while ((rc = ct_cli(&out, CLI_MS, "proof", fx.early, "--out", file, "--node", fx.cl.node[NODE5].url,
-                        (char *)NULL)) != 0 &&
-           ct_now_ms() < deadline) {
-        free(out);
-        out = NULL;
-        ct_sleep_ms(200);
-    }
-    if (rc != 0) {
-        ct_cluster_dump_logs(&fx.cl);
-        fail_msg("node5 cannot prove the early tx: %s", out ? out : "");
-    }
-    free(out);
-    free(file);
     json_t *rep = prove_offline(NODE5, fx.early);
     assert_true(json_is_true(json_object_get(rep, "verified")));
     assert_true(ct_json_int(rep, "membership_steps") >= 1);
