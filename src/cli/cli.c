@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "cli/cli.h"
 
 #define HELP_COLUMN 24 /* where option help text starts */
@@ -160,6 +162,35 @@ bool cc_cli_hex_ok(const char *hex, size_t n)
     uint8_t bin[CC_CLI_HEX_MAX_BYTES];
     assert(n <= sizeof bin);
     return cc_unhex(hex, bin, n) == CC_OK;
+}
+
+#define ADDR_MAX_BYTES 64 /* the genesis' api and raft fields */
+
+/* The port after the last ':' of addr (1..65535), or 0. */
+static long addr_port(const char *addr, const char **colon)
+{
+    *colon = addr ? strrchr(addr, ':') : NULL;
+    if (!*colon || *colon == addr || strlen(addr) >= ADDR_MAX_BYTES) return 0;
+    char *end;
+    long port = strtol(*colon + 1, &end, 10);
+    bool ok = (*colon)[1] >= '0' && (*colon)[1] <= '9' && *end == '\0' && port >= 1 && port <= 65535;
+    return ok ? port : 0;
+}
+
+bool cc_cli_api_addr_ok(const char *addr)
+{
+    const char *colon;
+    return addr_port(addr, &colon) != 0;
+}
+
+bool cc_cli_raft_addr_ok(const char *addr)
+{
+    const char *colon;
+    char host[ADDR_MAX_BYTES];
+    struct in_addr a;
+    if (addr_port(addr, &colon) == 0) return false;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+    return inet_pton(AF_INET, host, &a) == 1;
 }
 
 void cc_cli_url_encode(const char *s, char *out, size_t cap)

@@ -24,7 +24,7 @@
 #define CC_EXIT_UNREACHABLE 3 /* the node did not answer */
 
 #define CC_CLI_DEFAULT_NODE "http://127.0.0.1:7800"
-#define CC_CLI_POS_MAX      4 /* positional arguments a command may take */
+#define CC_CLI_POS_MAX      32 /* positional arguments a command may take */
 
 /* ---- option parsing ------------------------------------------------------- */
 
@@ -69,6 +69,12 @@ bool cc_cli_parse_u64(const char *str, bool bytes, uint64_t *out);
 /* true when hex is exactly n bytes of hex (2n digits): an id, a txid. */
 #define CC_CLI_HEX_MAX_BYTES 64
 bool cc_cli_hex_ok(const char *hex, size_t n);
+/* An API address: "host:port", host a name, an IPv4 address or [IPv6],
+ * port 1..65535, shorter than the genesis field (64 bytes). */
+bool cc_cli_api_addr_ok(const char *addr);
+/* A raft address: "a.b.c.d:port". libraft 0.15's TCP transport dials IPv4
+ * literals only (uv_ip4_addr): a name or IPv6 address would never connect. */
+bool cc_cli_raft_addr_ok(const char *addr);
 
 /* Percent-encode s for a URL path segment or query value: everything but
  * A-Z a-z 0-9 - . _ ~ becomes %XX. out (cap bytes) is always terminated;

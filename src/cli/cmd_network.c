@@ -87,14 +87,15 @@ static int propose_add(int argc, char **argv)
         {"keyfile", "NODEKEY", "take the id from the node's key file instead", &keyfile},
         {"org", "ORG", "the organisation that runs the node", &org},
         {"api", "HOST:PORT", "the node's API address", &api},
-        {"raft", "HOST:PORT", "the node's raft address (the others connect there)", &raft},
+        {"raft", "A.B.C.D:PORT", "the node's raft address, IPv4 (the others connect there)", &raft},
         CC_CLI_OPT_NO_WAIT(&w),
         CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {
         "network propose-add",
-        "--key ADMINKEY --name N (--id HEX | --keyfile NODEKEY) --org ORG --api HOST:PORT --raft HOST:PORT",
+        "--key ADMINKEY --name N (--id HEX | --keyfile NODEKEY) --org ORG --api HOST:PORT --raft "
+        "A.B.C.D:PORT",
         "Propose a new consensus node (a network.propose tx).",
         opts,
         0,
@@ -111,6 +112,10 @@ static int propose_add(int argc, char **argv)
         return cc_cli_usage(ctx.cmd, "--name, --org, --api and --raft are needed");
     if (!id == !keyfile) return cc_cli_usage(ctx.cmd, "give exactly one of --id and --keyfile");
     if (id && !cc_cli_hex_ok(id, CC_PUBKEY_BYTES)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
+    if (!cc_cli_api_addr_ok(api)) return cc_cli_usage(ctx.cmd, "--api is HOST:PORT, the port 1..65535");
+    if (!cc_cli_raft_addr_ok(raft))
+        return cc_cli_usage(ctx.cmd, "--raft is an IPv4 address and port, a.b.c.d:PORT: "
+                                     "libraft dials IPv4 addresses only");
 
     char hex[CC_HASH_HEX];
     if (keyfile) {

@@ -19,7 +19,7 @@ typedef struct command {
 static const command commands[] = {
     {"keygen", cc_cmd_keygen, "generate an identity key file"},
     {"init", cc_cmd_init, "create a network: genesis, node directories, demo keyring"},
-    {"genesis", cc_cmd_genesis, "check a genesis file a consortium wrote (genesis check)"},
+    {"genesis", cc_cmd_genesis, "write and check a consortium's genesis (genesis member, new, check)"},
     {"node", cc_cmd_node, "run a node"},
     {"status", cc_cmd_status, "show a node's chain and height"},
     {"tx", cc_cmd_tx, "send or look up a transaction (tx send, tx get)"},

@@ -2,14 +2,16 @@
  * test_consortium.c — a consortium starts a network the way
  * docs/OPERATIONS.md tells it to, without `carechain init`: each of three
  * organisations makes its node key and its admin key with `carechain
- * keygen` and sends only the public ids; the genesis.json is written by
- * hand from them (here: by the test); `carechain genesis check` accepts it,
- * names the chain id (the file's SHA-256) and says which node a key is,
- * and refuses a broken one; each organisation's node starts from a
- * directory holding nothing but that genesis and its own key; they elect a
- * leader; the hospital's admin registers a clinician, whose note commits;
- * its proof, fetched from another organisation's node, verifies against the
- * hand-written genesis; and verify-chain passes on every directory.
+ * keygen` and describes itself in a member card (`carechain genesis
+ * member`, public keys only); `carechain genesis new` merges the cards
+ * into genesis.json and refuses cards a network could not run on;
+ * `carechain genesis check` accepts the file, names the chain id (the
+ * file's SHA-256) and says which node a key is, and refuses a broken one
+ * (written by hand here); each organisation's node starts from a directory
+ * holding nothing but that genesis and its own key; they elect a leader;
+ * the hospital's admin registers a clinician, whose note commits; its
+ * proof, fetched from another organisation's node, verifies against the
+ * genesis; and verify-chain passes on every directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,11 +44,13 @@ typedef struct fixture {
 
 static fixture fx;
 
-/* `carechain keygen --out path` and the id it printed; 0 on success. */
-static int keygen(const char *path, char id[CC_HASH_HEX])
+/* `carechain keygen --out path [--role R --org O]` and the id it printed;
+ * 0 on success. */
+static int keygen(const char *path, const char *role, const char *org, char id[CC_HASH_HEX])
 {
     char *out = NULL;
-    int rc = ct_cli(&out, CLI_MS, "keygen", "--out", path, (char *)NULL);
+    int rc = role ? ct_cli(&out, CLI_MS, "keygen", "--out", path, "--role", role, "--org", org, (char *)NULL)
+                  : ct_cli(&out, CLI_MS, "keygen", "--out", path, (char *)NULL);
     const char *at = out ? strstr(out, "id ") : NULL;
     if (rc == 0 && at && strlen(at + 3) >= CC_HASH_HEX - 1)
         snprintf(id, CC_HASH_HEX, "%.64s", at + 3);
@@ -56,21 +60,26 @@ static int keygen(const char *path, char id[CC_HASH_HEX])
     return rc;
 }
 
-/* The genesis the consortium writes from the ids it was sent; node i of
- * org i. broken names an organisation nobody founded for the last node. */
-static char *genesis_text(bool broken)
+/* How a hand-written genesis is broken. */
+typedef enum { UNKNOWN_ORG, RAFT_HOSTNAME } fault;
+
+/* A genesis written by hand from the ids, node i of org i, broken by how:
+ * the last node names an organisation nobody founded, or a raft address
+ * libraft cannot dial. */
+static char *genesis_text(fault how)
 {
     json_t *orgs = json_array(), *nodes = json_array(), *ids = json_array();
     for (int i = 0; i < ORGS; i++) {
         char api[32], raft[32], name[32];
         snprintf(api, sizeof api, "127.0.0.1:%d", fx.api[i]);
-        snprintf(raft, sizeof raft, "127.0.0.1:%d", fx.raft[i]);
+        snprintf(raft, sizeof raft, "%s:%d", how == RAFT_HOSTNAME ? "localhost" : "127.0.0.1", fx.raft[i]);
         snprintf(name, sizeof name, "%s-node", org_id[i]);
         json_array_append_new(
             orgs, json_pack("{s:s, s:s, s:s}", "id", org_id[i], "name", org_id[i], "kind", org_kind[i]));
-        json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "id", fx.node_id[i],
-                                               "org", broken && i == ORGS - 1 ? "nobody" : org_id[i], "api",
-                                               api, "raft", raft));
+        json_array_append_new(nodes,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "id", fx.node_id[i], "org",
+                                        how == UNKNOWN_ORG && i == ORGS - 1 ? "nobody" : org_id[i], "api",
+                                        api, "raft", raft));
         json_array_append_new(ids, json_pack("{s:s, s:s, s:s, s:s}", "id", fx.admin_id[i], "role", "admin",
                                              "org", org_id[i], "name", "admin"));
     }
@@ -90,8 +99,9 @@ static int group_setup(void **state)
     for (int i = 0; i < ORGS; i++) {
         char *org_dir = ct_strf("%s/%s", fx.dir, org_id[i]), *node_key = ct_strf("%s/node.key", org_dir),
              *admin_key = ct_strf("%s/%s-admin.key", fx.dir, org_id[i]);
-        int rc = cc_mkdirs(org_dir, NULL) != CC_OK || keygen(node_key, fx.node_id[i]) != 0 ||
-                 keygen(admin_key, fx.admin_id[i]) != 0;
+        int rc = cc_mkdirs(org_dir, NULL) != CC_OK ||
+                 keygen(node_key, "node", org_id[i], fx.node_id[i]) != 0 ||
+                 keygen(admin_key, "admin", org_id[i], fx.admin_id[i]) != 0;
         free(org_dir);
         free(node_key);
         free(admin_key);
@@ -100,10 +110,7 @@ static int group_setup(void **state)
         fx.raft[i] = ct_free_port();
     }
     fx.genesis_path = ct_strf("%s/genesis.json", fx.dir);
-    char *text = genesis_text(false);
-    int rc = ct_write_file(fx.genesis_path, text, strlen(text));
-    free(text);
-    return rc;
+    return 0;
 }
 
 static int group_teardown(void **state)
@@ -117,6 +124,102 @@ static int group_teardown(void **state)
     free(fx.dir);
     free(fx.genesis_path);
     return 0;
+}
+
+/* `carechain genesis member` for org i, run where its keys are, writing
+ * its card to <dir>/<org>.card; extra arguments (NULL-terminated, at
+ * most 4) go after the organisation's. The exit code, and the output in
+ * *out (caller frees). */
+static int member_card(int i, char **out, const char *a, const char *b, const char *c, const char *d)
+{
+    char *node_key = ct_strf("%s/%s/node.key", fx.dir, org_id[i]),
+         *admin_key = ct_strf("%s/%s-admin.key", fx.dir, org_id[i]),
+         *card = ct_strf("%s/%s.card", fx.dir, org_id[i]), api[32], raft[32];
+    snprintf(api, sizeof api, "127.0.0.1:%d", fx.api[i]);
+    snprintf(raft, sizeof raft, "127.0.0.1:%d", fx.raft[i]);
+    int rc = ct_cli(out, CLI_MS, "genesis", "member", "--org", org_id[i], "--org-name", org_id[i], "--kind",
+                    org_kind[i], "--node-key", a && strcmp(a, "--node-key") == 0 ? b : node_key, "--api", api,
+                    "--raft", a && strcmp(a, "--raft") == 0 ? b : raft, "--admin-key", admin_key, "--out",
+                    card, c, d, (char *)NULL);
+    free(node_key);
+    free(admin_key);
+    free(card);
+    return rc;
+}
+
+static void test_genesis_from_member_cards(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    /* what a node could not run on is refused where the card is made */
+    char *admin_key = ct_strf("%s/hospital-admin.key", fx.dir);
+    assert_int_equal(member_card(0, &out, "--raft", "hospital.example.org:7900", NULL, NULL), 2);
+    assert_non_null(strstr(out, "IPv4"));
+    free(out);
+    assert_int_equal(member_card(0, &out, "--node-key", admin_key, NULL, NULL), 1);
+    assert_non_null(strstr(out, "made for role admin, not node"));
+    free(out);
+    free(admin_key);
+
+    char *cards[ORGS];
+    for (int i = 0; i < ORGS; i++) {
+        int rc = member_card(i, &out, NULL, NULL, NULL, NULL);
+        if (rc != 0) fprintf(stderr, "genesis member: %s\n", out);
+        assert_int_equal(rc, 0);
+        free(out);
+        cards[i] = ct_strf("%s/%s.card", fx.dir, org_id[i]);
+        size_t len = 0;
+        char *text = (char *)ct_read_file(cards[i], &len);
+        assert_non_null(text);
+        assert_null(strstr(text, "secret")); /* public keys only */
+        assert_non_null(strstr(text, fx.node_id[i]));
+        assert_non_null(strstr(text, fx.admin_id[i]));
+        free(text);
+    }
+    /* every organisation needs an admin: a card with its node alone is not enough */
+    char *no_admin = ct_strf("%s/no-admin.card", fx.dir), *lone = ct_strf("%s/lone.json", fx.dir),
+         *node_key = ct_strf("%s/clinic/node.key", fx.dir), raft[32];
+    snprintf(raft, sizeof raft, "127.0.0.1:%d", fx.raft[2]);
+    assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "member", "--org", "clinic", "--org-name", "clinic",
+                            "--kind", "clinic", "--node-key", node_key, "--api", "127.0.0.1:1", "--raft",
+                            raft, "--out", no_admin, (char *)NULL),
+                     0);
+    free(out);
+    assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "new", "--chain-name", "consortium", "--out", lone,
+                            cards[0], cards[1], no_admin, (char *)NULL),
+                     1);
+    assert_non_null(strstr(out, "organisation clinic has no admin"));
+    free(out);
+    /* nor may one node be listed twice */
+    assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "new", "--chain-name", "consortium", "--out", lone,
+                            cards[0], cards[1], cards[2], no_admin, (char *)NULL),
+                     1);
+    assert_non_null(strstr(out, "another card already names a node clinic-node"));
+    free(out);
+    assert_null(ct_read_file(lone, &(size_t){0})); /* nothing written */
+
+    int rc = ct_cli(&out, CLI_MS, "genesis", "new", "--chain-name", "consortium", "--out", fx.genesis_path,
+                    cards[0], cards[1], cards[2], (char *)NULL);
+    if (rc != 0) fprintf(stderr, "genesis new: %s\n", out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "3 nodes, agreeing through raft"));
+    size_t len = 0;
+    uint8_t *bytes = ct_read_file(fx.genesis_path, &len), id[CC_HASH_BYTES];
+    char hex[CC_HASH_HEX];
+    assert_non_null(bytes);
+    cc_sha256(bytes, len, id);
+    assert_non_null(strstr(out, cc_hex(id, CC_HASH_BYTES, hex))); /* the chain id it printed is the file's */
+    free(bytes);
+    free(out);
+    /* and it never overwrites a genesis */
+    assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "new", "--chain-name", "consortium", "--out",
+                            fx.genesis_path, cards[0], (char *)NULL),
+                     2);
+    free(out);
+    for (int i = 0; i < ORGS; i++) free(cards[i]);
+    free(no_admin);
+    free(lone);
+    free(node_key);
 }
 
 static void test_genesis_check(void **state)
@@ -150,12 +253,23 @@ static void test_genesis_check(void **state)
     free(key);
 
     /* a node of an organisation nobody founded: refused, with the reason */
-    char *bad_path = ct_strf("%s/bad-genesis.json", fx.dir), *bad = genesis_text(true);
+    char *bad_path = ct_strf("%s/bad-genesis.json", fx.dir), *bad = genesis_text(UNKNOWN_ORG);
     assert_int_equal(ct_write_file(bad_path, bad, strlen(bad)), 0);
     rc = ct_cli(&out, CLI_MS, "genesis", "check", bad_path, (char *)NULL);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "NOT a valid carechain genesis"));
     assert_non_null(strstr(out, "nobody"));
+    free(out);
+    free(bad);
+    free(bad_path);
+    /* a raft address libraft cannot dial: the nodes could never connect */
+    bad_path = ct_strf("%s/hostname-genesis.json", fx.dir);
+    bad = genesis_text(RAFT_HOSTNAME);
+    assert_int_equal(ct_write_file(bad_path, bad, strlen(bad)), 0);
+    rc = ct_cli(&out, CLI_MS, "genesis", "check", bad_path, (char *)NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "could never start"));
+    assert_non_null(strstr(out, "localhost:"));
     free(out);
     free(bad);
     free(bad_path);
@@ -209,7 +323,7 @@ static void test_admin_clinician_note_and_proof(void **state)
     (void)state;
     char *admin = ct_strf("%s/hospital-admin.key", fx.dir), *dr = ct_strf("%s/dr.key", fx.dir);
     char *proof = ct_strf("%s/note.proof", fx.dir), *out = NULL, dr_id[CC_HASH_HEX];
-    assert_int_equal(keygen(dr, dr_id), 0);
+    assert_int_equal(keygen(dr, NULL, NULL, dr_id), 0);
     int rc = ct_cli(&out, CLI_MS, "member", "register", "--key", admin, "--keyfile", dr, "--role",
                     "clinician", "--node", fx.node[1].url, (char *)NULL);
     if (rc != 0) fprintf(stderr, "member register: %s\n", out);
@@ -265,6 +379,7 @@ static void test_verify_chain_everywhere(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_genesis_from_member_cards),
         cmocka_unit_test(test_genesis_check),
         cmocka_unit_test(test_nodes_start_from_genesis_and_key_alone),
         cmocka_unit_test(test_admin_clinician_note_and_proof),

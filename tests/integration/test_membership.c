@@ -340,6 +340,14 @@ static void test_cli_usage_and_unreachable(void **state)
                             "--keyfile", fx.j4.key_path, "--api", "127.0.0.1:1", "--raft", "127.0.0.1:2",
                             "--node", fx.cl.node[0].url, (char *)NULL),
                      2);
+    /* a raft address libraft cannot dial (it dials IPv4 only): usage, nothing sent */
+    char *out = NULL;
+    assert_int_equal(ct_cli(&out, CLI_MS, "network", "propose-add", "--key", fx.admin_key, "--name", "node4",
+                            "--keyfile", fx.j4.key_path, "--org", "payer", "--api", "127.0.0.1:1", "--raft",
+                            "node4.example.org:7900", "--node", fx.cl.node[0].url, (char *)NULL),
+                     2);
+    assert_non_null(strstr(out, "IPv4"));
+    free(out);
     char *url = ct_strf("http://127.0.0.1:%d", fx.j4.api);
     assert_int_equal(ct_cli(NULL, CLI_MS, "network", "members", "--node", url, (char *)NULL), 3);
     assert_int_equal(
