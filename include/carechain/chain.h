@@ -31,6 +31,11 @@ cc_err cc_chain_open(const char *data_dir, const uint8_t *genesis, size_t genesi
                      const cc_chain_options *opt, cc_chain **out, cc_errbuf *eb) CC_WUR;
 void cc_chain_close(cc_chain *c);
 
+/* A backup: a compacted copy of the whole store as of one snapshot, in
+ * to_dir/data.mdb (to_dir is created with mode 0700). Safe while a node
+ * process keeps committing to the same store; c may be readonly. */
+cc_err cc_chain_backup(cc_chain *c, const char *to_dir, cc_errbuf *eb) CC_WUR;
+
 /* The parsed genesis; valid until cc_chain_close. */
 const cc_genesis *cc_chain_genesis(const cc_chain *c);
 

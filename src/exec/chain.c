@@ -147,6 +147,11 @@ void cc_chain_close(cc_chain *c)
     free(c);
 }
 
+cc_err cc_chain_backup(cc_chain *c, const char *to_dir, cc_errbuf *eb)
+{
+    return cc_store_copy(c->s, to_dir, eb);
+}
+
 const cc_genesis *cc_chain_genesis(const cc_chain *c)
 {
     return &c->g;

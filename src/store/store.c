@@ -105,6 +105,26 @@ void cc_store_close(cc_store *s)
     free(s);
 }
 
+cc_err cc_store_copy(cc_store *s, const char *dir, cc_errbuf *eb)
+{
+    char file[4096];
+    if (snprintf(file, sizeof file, "%s/data.mdb", dir) >= (int)sizeof file)
+        return cc_errf(eb, CC_ERR_USAGE, "the path %s is too long", dir);
+    cc_err rc = cc_mkdirs(dir, eb);
+    if (rc != CC_OK) return rc;
+    if (chmod(dir, 0700) != 0) return cc_errf(eb, CC_ERR_IO, "chmod %s: %s", dir, strerror(errno));
+    pthread_rwlock_rdlock(&s->resize_lock);
+    int mrc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+    if (mrc == MDB_MAP_RESIZED) { /* the writing process grew the map: adopt its size */
+        mdb_env_set_mapsize(s->env, 0);
+        mrc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+    }
+    pthread_rwlock_unlock(&s->resize_lock);
+    if (mrc != 0) return cc_store_err(mrc, "copying the store", eb);
+    if (chmod(file, 0600) != 0) return cc_errf(eb, CC_ERR_IO, "chmod %s: %s", file, strerror(errno));
+    return CC_OK;
+}
+
 cc_err cc_store_begin(cc_store *s, bool write, MDB_txn **txn, cc_errbuf *eb)
 {
     pthread_rwlock_rdlock(&s->resize_lock);

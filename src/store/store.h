@@ -47,6 +47,10 @@ typedef struct cc_store {
 cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out,
                      cc_errbuf *eb) CC_WUR;
 void cc_store_close(cc_store *s);
+/* A compacted copy of the whole environment as of one read snapshot, in
+ * dir/data.mdb (dir is created, mode 0700; the file gets mode 0600). Safe
+ * while another process writes: LMDB copies one consistent snapshot. */
+cc_err cc_store_copy(cc_store *s, const char *dir, cc_errbuf *eb) CC_WUR;
 
 /* Begin a transaction (holding the resize lock shared until end/abort). */
 cc_err cc_store_begin(cc_store *s, bool write, MDB_txn **txn, cc_errbuf *eb) CC_WUR;
