@@ -25,6 +25,11 @@ typedef struct cc_node_config {
     unsigned max_connections; /* 0 = 256 */
     unsigned wait_timeout_ms; /* ?wait=commit limit; 0 = 30,000 */
     bool quiet;               /* no log lines on stderr */
+    /* HTTPS (docs/OPERATIONS.md "The links between the nodes"): PEM files;
+     * NULL = config.json's "tls_cert", "tls_key", "tls_ca", else none. With
+     * cert and key the API serves HTTPS only; tls_ca is the CA bundle this
+     * node trusts when it calls its peers' APIs (else the system's). */
+    const char *tls_cert, *tls_key, *tls_ca;
 } cc_node_config;
 
 /* Run until SIGTERM or SIGINT, then stop gracefully (the block in flight

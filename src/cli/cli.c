@@ -180,7 +180,11 @@ static long addr_port(const char *addr, const char **colon)
 bool cc_cli_api_addr_ok(const char *addr)
 {
     const char *colon;
-    return addr_port(addr, &colon) != 0;
+    if (addr && strncmp(addr, "https://", 8) == 0)
+        addr += 8;
+    else if (addr && strncmp(addr, "http://", 7) == 0)
+        addr += 7;
+    return addr && !strchr(addr, '/') && addr_port(addr, &colon) != 0;
 }
 
 bool cc_cli_raft_addr_ok(const char *addr)

@@ -70,7 +70,8 @@ bool cc_cli_parse_u64(const char *str, bool bytes, uint64_t *out);
 #define CC_CLI_HEX_MAX_BYTES 64
 bool cc_cli_hex_ok(const char *hex, size_t n);
 /* An API address: "host:port", host a name, an IPv4 address or [IPv6],
- * port 1..65535, shorter than the genesis field (64 bytes). */
+ * port 1..65535, shorter than the genesis field (64 bytes); "https://"
+ * in front for a node that serves HTTPS ("http://" is the default). */
 bool cc_cli_api_addr_ok(const char *addr);
 /* A raft address: "a.b.c.d:port". libraft 0.15's TCP transport dials IPv4
  * literals only (uv_ip4_addr): a name or IPv6 address would never connect. */
@@ -104,6 +105,11 @@ typedef struct cc_cli_resp {
     size_t len;
     json_t *json; /* owned parsed body, NULL when not JSON */
 } cc_cli_resp;
+
+/* The environment variable naming a CA bundle (PEM) to trust for a node's
+ * HTTPS certificate, besides nothing else: curl's --cacert. Unset: the
+ * system's bundle. */
+#define CC_CLI_CACERT_ENV "CARECHAIN_CACERT"
 
 /* A client for one node; keeps its connection alive between requests. Not
  * thread safe: one per thread. base is copied. NULL on OOM. */

@@ -122,6 +122,9 @@ static cc_err request(cc_cli_http *h, const char *path, const char *content_type
     curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, h->timeout_ms);
     curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "carechain-cli/1");
+    /* a node whose HTTPS certificate comes from the consortium's own CA */
+    const char *ca = getenv(CC_CLI_CACERT_ENV);
+    if (ca && *ca) curl_easy_setopt(h->curl, CURLOPT_CAINFO, ca);
     hdrs = curl_slist_append(hdrs, "Expect:");
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     for (const struct curl_slist *e = extra; e; e = e->next) hdrs = curl_slist_append(hdrs, e->data);

@@ -247,7 +247,8 @@ static int member(int argc, char **argv)
         {"kind", "KIND", "hospital, payer, manufacturer, pharmacy, ... (required)", &kind},
         {"node-key", "FILE", "the key file of its node (carechain keygen --role node)", &node_key},
         {"node-name", "NAME", "the node's name (default ORG-node)", &node_name},
-        {"api", "HOST:PORT", "where the other members reach the node's API", &api},
+        {"api", "HOST:PORT", "where the others reach the node's API (https://HOST:PORT if it serves HTTPS)",
+         &api},
         {"raft", "A.B.C.D:PORT", "where the other nodes reach its raft port (IPv4)", &raft},
         {"admin-key", "FILE", "the key file of its founding admin (--role admin)", &admin_key},
         {"admin-name", "NAME", "the admin's display name (default: ORG-NAME admin)", &admin_name},
@@ -284,7 +285,7 @@ static int member(int argc, char **argv)
     if (!admin_key && admin_name) return cc_cli_usage(ctx.cmd, "--admin-name names the admin of --admin-key");
     if (node_key && (!api || !raft)) return cc_cli_usage(ctx.cmd, "a node needs --api and --raft");
     if (node_key && !cc_cli_api_addr_ok(api))
-        return cc_cli_usage(ctx.cmd, "--api is HOST:PORT, the port 1..65535");
+        return cc_cli_usage(ctx.cmd, "--api is HOST:PORT or https://HOST:PORT, the port 1..65535");
     if (node_key && !cc_cli_raft_addr_ok(raft))
         return cc_cli_usage(ctx.cmd, "--raft is an IPv4 address and port, a.b.c.d:PORT: "
                                      "libraft dials IPv4 addresses only");

@@ -31,18 +31,24 @@ static void sleep_ms(unsigned ms)
 
 int cc_cmd_node(int argc, char **argv)
 {
-    const char *dir = NULL, *api = NULL, *map_s = NULL, *map_max_s = NULL;
+    const char *dir = NULL, *api = NULL, *map_s = NULL, *map_max_s = NULL, *tls_cert = NULL, *tls_key = NULL,
+               *tls_ca = NULL;
     bool quiet = false;
     const cc_cli_opt opts[] = {
         {"dir", "DIR", "the node directory (genesis.json, node.key, config.json, data/)", &dir},
         {"api", "ADDR:PORT", "where the HTTP API listens (default: config.json, else 127.0.0.1:7800)", &api},
         {"map-size", "BYTES", "initial LMDB map size, e.g. 64M (default 64 MiB)", &map_s},
         {"map-size-max", "BYTES", "the map grows up to this, e.g. 8G (default 64 GiB)", &map_max_s},
+        {"tls-cert", "PEM", "serve the API over HTTPS with this certificate (chain)", &tls_cert},
+        {"tls-key", "PEM", "and this private key (default: config.json tls_cert/tls_key)", &tls_key},
+        {"tls-ca", "PEM",
+         "CA bundle to trust for peers' HTTPS APIs (default: config.json, else the system's)", &tls_ca},
         {"quiet", NULL, "no log lines on stderr", &quiet},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {"node",
-                              "--dir D [--api ADDR:PORT] [--map-size BYTES] [--map-size-max BYTES] [--quiet]",
+                              "--dir D [--api ADDR:PORT] [--map-size BYTES] [--map-size-max BYTES]\n"
+                              "       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] [--quiet]",
                               "Run a node until SIGTERM or Ctrl-C, then stop gracefully.",
                               opts,
                               0,
@@ -69,6 +75,9 @@ int cc_cmd_node(int argc, char **argv)
     cfg.map_size = (size_t)map;
     cfg.map_size_max = (size_t)map_max;
     cfg.quiet = quiet;
+    cfg.tls_cert = tls_cert;
+    cfg.tls_key = tls_key;
+    cfg.tls_ca = tls_ca;
     return cc_node_run(&cfg) == 0 ? CC_EXIT_OK : CC_EXIT_FAIL;
 }
 

@@ -134,7 +134,7 @@ cc_err cc_forward_send(cc_forward *f, const char *api, const cc_tx *txs, size_t 
         rc = CC_OK;
         goto out;
     }
-    snprintf(url, sizeof url, "http://%s/v1/txs", api);
+    cc_peer_url(url, sizeof url, api, "/v1/txs");
     curl_easy_setopt(f->curl, CURLOPT_POST, 1L);
     curl_easy_setopt(f->curl, CURLOPT_POSTFIELDS, (const char *)body);
     curl_easy_setopt(f->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

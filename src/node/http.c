@@ -495,6 +495,11 @@ static cc_err parse_listen_addr(const char *api, struct sockaddr_storage *ss, so
     return CC_OK;
 }
 
+const char *cc_http_scheme(const cc_node *node)
+{
+    return node->tls_cert_pem ? "https" : "http";
+}
+
 cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
 {
     struct sockaddr_storage ss;
@@ -508,6 +513,16 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* HTTPS: libmicrohttpd with GnuTLS; the PEMs stay in node until it is freed */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, node->tls_key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, node->tls_cert_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (node->tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    else
+        tls[0].option = MHD_OPTION_END;
     /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it means SO_REUSEPORT,
      * which would let a second node share the port. MHD's default
      * SO_REUSEADDR already allows a restart while old sockets linger.
@@ -521,15 +536,18 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
                                    (unsigned)node->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
                                    MHD_OPTION_URI_LOG_CALLBACK, on_uri, node, MHD_OPTION_NOTIFY_COMPLETED,
-                                   on_completed, node, MHD_OPTION_END);
+                                   on_completed, node, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!node->httpd) {
         cc_reqauth_stop();
-        return cc_errf(eb, CC_ERR_IO, "cannot serve HTTP on %s (address in use?)", node->api);
+        return cc_errf(eb, CC_ERR_IO, "cannot serve %s on %s (address in use%s?)",
+                       node->tls_cert_pem ? "HTTPS" : "HTTP", node->api,
+                       node->tls_cert_pem ? ", or a certificate and key that do not fit" : "");
     }
 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->httpd, MHD_DAEMON_INFO_BIND_PORT);
-    cc_node_log(CC_LOG_INFO, "http", "API listening on %s (port %u), at most %u connections", node->api,
-                info ? (unsigned)info->port : (unsigned)port, node->max_connections);
+    cc_node_log(CC_LOG_INFO, "http", "API listening on %s://%s (port %u), at most %u connections",
+                cc_http_scheme(node), node->api, info ? (unsigned)info->port : (unsigned)port,
+                node->max_connections);
     return CC_OK;
 }
 

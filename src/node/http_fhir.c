@@ -68,11 +68,11 @@ enum MHD_Result cc_http_send_fhir_error(cc_http_req *req, cc_err e, unsigned sta
  * plain name (it goes into every fullUrl, which must be valid JSON text). */
 static void fhir_base(cc_http_req *req, char out[FHIR_BASE_MAX])
 {
-    static const char shape[] = "http://%s/fhir";
+    static const char shape[] = "https://%s/fhir";
     const char *host = cc_http_header(req, MHD_HTTP_HEADER_HOST);
     bool usable = host && *host && strlen(host) < FHIR_BASE_MAX - sizeof shape && cc_utf8_text(host) &&
                   !strpbrk(host, "/\"\\ ");
-    snprintf(out, FHIR_BASE_MAX, shape, usable ? host : req->node->api);
+    snprintf(out, FHIR_BASE_MAX, "%s://%s/fhir", cc_http_scheme(req->node), usable ? host : req->node->api);
 }
 
 /* A searchset Bundle of entries (each {fullUrl, resource, search}). */

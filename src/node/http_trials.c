@@ -128,7 +128,7 @@ enum MHD_Result cc_http_get_fhir_research_subjects(cc_http_req *req)
     sr.view = NULL;
 
     const char *host = cc_http_header(req, MHD_HTTP_HEADER_HOST);
-    snprintf(base, sizeof base, "http://%s/fhir",
+    snprintf(base, sizeof base, "%s://%s/fhir", cc_http_scheme(req->node),
              host && *host && !strpbrk(host, "/\"\\ ") ? host : req->node->api);
     entries = json_array();
     json_array_foreach(subjects, i, v)

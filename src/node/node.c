@@ -30,6 +30,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "carechain/os.h"
 #include "node/admission.h"
 #include "node/checkpoints.h"
@@ -37,12 +39,29 @@
 #include "node/join.h"
 #include "node/log.h"
 #include "node/node_internal.h"
+#include "node/peer_answer.h"
 
-#define CONFIG_MAX_BYTES (64u * 1024)
-#define STOP_DRAIN_MS    10000 /* how long requests in flight may take to answer at stop */
+#define CONFIG_MAX_BYTES  (64u * 1024)
+#define TLS_PEM_MAX_BYTES (1024u * 1024) /* a certificate chain or a key */
+#define STOP_DRAIN_MS     10000          /* how long requests in flight may take to answer at stop */
 
-/* Read dir/config.json when present: name, api (the raft address is for the
- * raft issue). A missing file leaves the defaults. */
+/* dst gets path, or dir/path when path is relative (config.json names
+ * files in the node directory). */
+static void node_path(const cc_node *node, const char *path, char dst[PATH_MAX])
+{
+    if (path[0] == '/' || strlen(node->dir) + 1 + strlen(path) >= PATH_MAX)
+        snprintf(dst, PATH_MAX, "%s", path); /* too long: as given, and the open says why */
+    else {
+        size_t n = strlen(node->dir);
+        memcpy(dst, node->dir, n);
+        dst[n] = '/';
+        memcpy(dst + n + 1, path, strlen(path) + 1);
+    }
+}
+
+/* Read dir/config.json when present: name, api, and the TLS files (the
+ * raft address and peers are read by the raft side). A missing file
+ * leaves the defaults. */
 static cc_err read_config(cc_node *node, cc_errbuf *eb)
 {
     char path[PATH_MAX + 32];
@@ -67,12 +86,65 @@ static cc_err read_config(cc_node *node, cc_errbuf *eb)
     }
     if (name) snprintf(node->name, sizeof node->name, "%s", json_string_value(name));
     if (api) snprintf(node->api, sizeof node->api, "%s", json_string_value(api));
+    static const char *const tls_fields[] = {"tls_cert", "tls_key", "tls_ca"};
+    char *tls_dst[] = {node->tls_cert, node->tls_key, node->tls_ca};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *v = json_object_get(doc, tls_fields[i]);
+        if (v && (!json_is_string(v) || !*json_string_value(v))) {
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"%s\" must be a file name", path, tls_fields[i]);
+            goto out_after_doc;
+        }
+        if (v) node_path(node, json_string_value(v), tls_dst[i]);
+    }
 out_after_doc:
     json_decref(doc);
 out_after_buf:
     free(buf);
 out:
     return rc;
+}
+
+/* A PEM file's contents, NUL-terminated, into *out (caller frees). */
+static cc_err read_pem(const char *path, char **out, cc_errbuf *eb)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cc_err rc = cc_file_read(path, TLS_PEM_MAX_BYTES, &buf, &len, eb);
+    if (rc != CC_OK) return rc;
+    char *s = realloc(buf, len + 1);
+    if (!s) {
+        free(buf);
+        return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    }
+    s[len] = '\0';
+    if (!strstr(s, "-----BEGIN ")) {
+        free(s);
+        return cc_errf(eb, CC_ERR_MALFORMED, "%s is not a PEM file", path);
+    }
+    *out = s;
+    return CC_OK;
+}
+
+/* The API's certificate and key (both or neither), and the CA bundle for
+ * calling peers. libmicrohttpd checks that they fit when it starts. */
+static cc_err load_tls(cc_node *node, cc_errbuf *eb)
+{
+    if (!node->tls_cert[0] != !node->tls_key[0])
+        return cc_errf(eb, CC_ERR_USAGE, "HTTPS needs both a certificate (tls_cert) and its key (tls_key)");
+    if (node->tls_ca[0] && access(node->tls_ca, R_OK) != 0)
+        return cc_errf(eb, CC_ERR_IO, "cannot read the CA bundle %s: %s", node->tls_ca, strerror(errno));
+    cc_peer_set_ca(node->tls_ca);
+    if (!node->tls_cert[0]) return CC_OK;
+    cc_err rc = read_pem(node->tls_cert, &node->tls_cert_pem, eb);
+    if (rc == CC_OK) rc = read_pem(node->tls_key, &node->tls_key_pem, eb);
+    return rc;
+}
+
+static void free_tls(cc_node *node)
+{
+    free(node->tls_cert_pem);
+    if (node->tls_key_pem) sodium_memzero(node->tls_key_pem, strlen(node->tls_key_pem));
+    free(node->tls_key_pem);
 }
 
 /* Fill node's configuration from cfg and the node directory. */
@@ -86,6 +158,10 @@ static cc_err configure(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
     cc_err rc = read_config(node, eb);
     if (rc != CC_OK) return rc;
     if (cfg->api) snprintf(node->api, sizeof node->api, "%s", cfg->api);
+    if (cfg->tls_cert) snprintf(node->tls_cert, sizeof node->tls_cert, "%s", cfg->tls_cert);
+    if (cfg->tls_key) snprintf(node->tls_key, sizeof node->tls_key, "%s", cfg->tls_key);
+    if (cfg->tls_ca) snprintf(node->tls_ca, sizeof node->tls_ca, "%s", cfg->tls_ca);
+    if ((rc = load_tls(node, eb)) != CC_OK) return rc;
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     node->verify_threads = cfg->verify_threads ? cfg->verify_threads : (unsigned)(cores > 0 ? cores : 1);
@@ -303,6 +379,7 @@ err:
     else
         cc_node_log(CC_LOG_INFO, "node", "stopped cleanly");
     cc_key_wipe(&node->key);
+    free_tls(node);
     free(node);
     sigaction(SIGPIPE, &old_pipe, NULL);
     /* A second SIGTERM/SIGINT sent while we stopped is already answered:

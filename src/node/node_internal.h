@@ -64,6 +64,8 @@ typedef struct cc_node {
     size_t mempool_max;
     unsigned max_connections;
     unsigned wait_timeout_ms;
+    char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX]; /* paths; "" = none */
+    char *tls_cert_pem, *tls_key_pem; /* their contents, NUL-terminated, when the API serves HTTPS */
 
     int lock_fd; /* flock on dir/node.lock: one node per directory */
     cc_key key;  /* the node's signing key; wiped at exit */
@@ -103,8 +105,11 @@ void cc_producer_committed(void *ctx, const cc_header *h, const cc_tx *txs, size
 
 /* ---- http.c ---- */
 
-/* Start the HTTP API on node->api. CC_ERR_IO with the reason in eb. */
+/* Start the HTTP API on node->api, HTTPS only when node->tls_cert_pem is
+ * set. CC_ERR_IO with the reason in eb. */
 cc_err cc_http_start(cc_node *node, cc_errbuf *eb) CC_WUR;
+/* "https" when the API serves HTTPS, else "http" (for URLs it writes). */
+const char *cc_http_scheme(const cc_node *node);
 /* Stop accepting connections (requests on open ones are still served). */
 void cc_http_quiesce(cc_node *node);
 /* Wait (at most timeout_ms) until no handler is running, so requests in

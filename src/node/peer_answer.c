@@ -2,6 +2,7 @@
  * peer_answer.c — one request to a peer node, its answer bounded
  * (peer_answer.h).
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,10 +46,18 @@ static int answer_progress(void *answer, curl_off_t dltotal, curl_off_t dlnow, c
     return a->cancelled(a->cancel_ctx) ? 1 : 0;
 }
 
+static char peer_ca[PATH_MAX]; /* cc_peer_set_ca; "" = the system's bundle */
+
+void cc_peer_set_ca(const char *path)
+{
+    snprintf(peer_ca, sizeof peer_ca, "%s", path ? path : "");
+}
+
 CURLcode cc_peer_perform(CURL *c, const char *url, long timeout_ms, long connect_ms, cc_peer_answer *a,
                          long *status)
 {
     curl_easy_setopt(c, CURLOPT_URL, url);
+    if (peer_ca[0]) curl_easy_setopt(c, CURLOPT_CAINFO, peer_ca);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);

@@ -32,6 +32,10 @@ typedef struct cc_peer_answer {
 void cc_peer_url(char *url, size_t cap, const char *api, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The CA bundle (a PEM file) to trust for peers' HTTPS APIs, instead of
+ * the system's; NULL or "" = the system's. Set once, before any request. */
+void cc_peer_set_ca(const char *path);
+
 /* CURLOPT_WRITEFUNCTION for a cc_peer_answer (CURLOPT_WRITEDATA). */
 size_t cc_peer_answer_write(char *data, size_t size, size_t nmemb, void *answer);
 

@@ -109,6 +109,8 @@ int ct_http_do(ct_http *h, const char *method, const char *url, const char *ctyp
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_error);
+    const char *ca = getenv("CARECHAIN_CACERT"); /* the CLI's variable: nodes serving HTTPS */
+    if (ca && *ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     struct curl_slist *hdrs = NULL;
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);

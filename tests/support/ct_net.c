@@ -65,6 +65,45 @@ static int write_node_dir(const ct_net *net, unsigned i)
     return rc;
 }
 
+int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char *ca)
+{
+    /* every "api":"127.0.0.1:... of the genesis gets the scheme */
+    static const char from[] = "\"api\":\"127.0.0.1:", to[] = "\"api\":\"https://127.0.0.1:";
+    size_t n = 0, cap = net->genesis_len + net->node_count * (sizeof to - sizeof from) + 1;
+    char *g = calloc(1, cap);
+    const char *p = (const char *)net->genesis, *end = p + net->genesis_len, *hit;
+    if (!g) return -1;
+    while ((hit = strstr(p, from)) && hit < end) {
+        memcpy(g + n, p, (size_t)(hit - p));
+        n += (size_t)(hit - p);
+        memcpy(g + n, to, sizeof to - 1);
+        n += sizeof to - 1;
+        p = hit + sizeof from - 1;
+    }
+    memcpy(g + n, p, (size_t)(end - p));
+    n += (size_t)(end - p);
+    free(net->genesis);
+    net->genesis = (uint8_t *)g;
+    net->genesis_len = n;
+    cc_sha256(net->genesis, net->genesis_len, net->chain_id);
+    snprintf(net->url, sizeof net->url, "https://127.0.0.1:%d", net->api_port);
+    if (ct_write_file(net->genesis_path, net->genesis, net->genesis_len) != 0) return -1;
+    for (unsigned i = 0; i < net->node_count; i++) {
+        char *gpath = ct_strf("%s/genesis.json", net->node_dirs[i]),
+             *cpath = ct_strf("%s/config.json", net->node_dirs[i]),
+             *config = ct_strf("{\"name\":\"node%u\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
+                               "\"tls_cert\":\"%s\",\"tls_key\":\"%s\",\"tls_ca\":\"%s\"}\n",
+                               i + 1, net->api_ports[i], net->raft_ports[i], cert, key, ca);
+        int rc = ct_write_file(gpath, net->genesis, net->genesis_len) |
+                 ct_write_file(cpath, config, strlen(config));
+        free(gpath);
+        free(cpath);
+        free(config);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes)
 {
     memset(net, 0, sizeof *net);

@@ -108,7 +108,7 @@ int ct_node_start(ct_node *n, const char *dir, int port, size_t map_size, size_t
         n->dir = strdup(dir);
     }
     n->port = port;
-    snprintf(n->url, sizeof n->url, "http://127.0.0.1:%d", port);
+    snprintf(n->url, sizeof n->url, "%s://127.0.0.1:%d", n->https ? "https" : "http", port);
     if (!n->log_path) n->log_path = ct_strf("%s.log", dir);
 
     char api[32], ms[32], msm[32];

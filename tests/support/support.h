@@ -90,6 +90,11 @@ int ct_net_create(ct_net *net, const char *tag);
  * than one node makes a raft network. nodes = 1 writes exactly what
  * ct_net_create writes. */
 int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes);
+/* Make every node of net serve its API over HTTPS: the genesis names the
+ * nodes' APIs https://127.0.0.1:port (a new chain id; net's genesis bytes
+ * and every node's copy follow), and each config.json gets tls_cert,
+ * tls_key and tls_ca (PEM paths). Before any node starts. 0 on success. */
+int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char *ca);
 /* Free what net holds and remove its directory. */
 void ct_net_destroy(ct_net *net);
 
@@ -125,6 +130,7 @@ typedef struct ct_node {
     char *log_path;  /* the node's stdout+stderr, in dir/../<name>.log */
     int exit_status; /* last exit: code, or 128 + signal */
     const char *bin; /* the binary to run; NULL: ct_carechain_bin() (not copied) */
+    bool https;      /* its config.json has tls_cert/tls_key: url is https:// */
 } ct_node;
 
 /* Spawn `carechain node --dir DIR --api 127.0.0.1:PORT --quiet` (adding

@@ -10,8 +10,9 @@
 static void test_api_addresses(void **state)
 {
     (void)state;
-    static const char *const good[] = {"127.0.0.1:7800", "mary.example.org:443", "[fd00::3]:7800", "h:1",
-                                       "10.0.0.2:65535"};
+    static const char *const good[] = {
+        "127.0.0.1:7800", "mary.example.org:443",          "[fd00::3]:7800", "h:1",
+        "10.0.0.2:65535", "https://mary.example.org:7800", "http://h:1"};
     static const char *const bad[] = {
         "",
         "7800",
