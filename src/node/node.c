@@ -113,11 +113,13 @@ static cc_err read_pem(const char *path, char **out, cc_errbuf *eb)
     if (rc != CC_OK) return rc;
     char *s = realloc(buf, len + 1);
     if (!s) {
+        sodium_memzero(buf, len); /* it may be a private key */
         free(buf);
         return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     }
     s[len] = '\0';
     if (!strstr(s, "-----BEGIN ")) {
+        sodium_memzero(s, len);
         free(s);
         return cc_errf(eb, CC_ERR_MALFORMED, "%s is not a PEM file", path);
     }
