@@ -352,6 +352,18 @@ static int member(int argc, char **argv)
 
 /* ---- genesis new --------------------------------------------------------------- */
 
+/* The entry of list whose field is value, or NULL. */
+static json_t *entry_with(const json_t *list, const char *field, const char *value)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        if (strcmp(cc_cli_jstr(e, field, ""), value) == 0) return e;
+    }
+    return NULL;
+}
+
 /* Read member card path and merge it into the genesis being built (orgs,
  * nodes, ids). The same organisation may send several cards (one per
  * node); they must describe it alike. */
@@ -388,8 +400,7 @@ static bool merge_card(const char *cmd, const char *path, json_t *orgs, json_t *
         return false;
     }
     size_t i;
-    json_t *e, *have = NULL;
-    json_array_foreach(orgs, i, e) if (strcmp(cc_cli_jstr(e, "id", ""), org) == 0) have = e;
+    json_t *e, *have = entry_with(orgs, "id", org);
     if (have && (strcmp(cc_cli_jstr(have, "name", ""), name) != 0 ||
                  strcmp(cc_cli_jstr(have, "kind", ""), kind) != 0)) {
         fprintf(stderr,
@@ -414,14 +425,11 @@ static bool merge_card(const char *cmd, const char *path, json_t *orgs, json_t *
             ok = false;
             break;
         }
-        size_t j;
-        json_t *other;
-        json_array_foreach(nodes, j, other) if (strcmp(cc_cli_jstr(other, "name", ""), n) == 0)
-        {
+        if (entry_with(nodes, "name", n)) {
             fprintf(stderr, "carechain %s: %s: another card already names a node %s\n", cmd, path, n);
             ok = false;
+            break;
         }
-        if (!ok) break;
         json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", n, "id", id, "org", org,
                                                "api", api, "raft", raft));
     }
@@ -429,7 +437,7 @@ static bool merge_card(const char *cmd, const char *path, json_t *orgs, json_t *
     {
         const char *id = cc_cli_jstr(e, "id", NULL), *role = cc_cli_jstr(e, "role", NULL),
                    *n = cc_cli_jstr(e, "name", "");
-        if (!ok) break;
+        if (!ok) break; /* a node was refused */
         if (!id || !cc_cli_hex_ok(id, CC_PUBKEY_BYTES) || !role ||
             strlen(n) >= FIELD_CAP(cc_genesis_identity, name)) {
             fprintf(stderr,
