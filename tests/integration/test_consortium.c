@@ -341,14 +341,7 @@ static void test_admin_clinician_note_and_proof(void **state)
     free(out);
 
     /* the proof, from another organisation's node, once a checkpoint covers it */
-    uint64_t deadline = ct_now_ms() + CLI_MS;
-    while ((rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", proof, "--node", fx.node[0].url,
-                        (char *)NULL)) != 0 &&
-           ct_now_ms() < deadline) {
-        free(out);
-        out = NULL;
-        ct_sleep_ms(200);
-    }
+    rc = ct_cli_proof(&out, CLI_MS, fx.node[0].url, txid, proof);
     if (rc != 0) fprintf(stderr, "proof: %s\n", out);
     assert_int_equal(rc, 0);
     free(out);

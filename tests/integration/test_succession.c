@@ -119,24 +119,13 @@ static const char *genesis_hex(int i, char out[CC_HASH_HEX])
     return ct_pk_hex(&fx.cl.net.node_keys[i], out);
 }
 
-/* `carechain proof TXID --out file` from node i, asked again until it
- * succeeds or CONVERGE_MS pass. A node answers 404 until it holds, for the
- * checkpoint it would anchor to and for every membership step before it,
- * the signatures of a majority: they arrive from the other nodes (pushed,
- * or pulled by its auditor) a little after the blocks. */
+/* The proof of txid from node i into file, asked again for up to
+ * CONVERGE_MS (ct_cli_proof): the signatures of a later node set reach a
+ * node a little after the blocks. Fails the test with the logs otherwise. */
 static void fetch_proof(int i, const char *txid, const char *file)
 {
     char *out = NULL;
-    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
-    int rc;
-    while ((rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", file, "--node", fx.cl.node[i].url,
-                        (char *)NULL)) != 0 &&
-           ct_now_ms() < deadline) {
-        free(out);
-        out = NULL;
-        ct_sleep_ms(200);
-    }
-    if (rc != 0) {
+    if (ct_cli_proof(&out, CONVERGE_MS, fx.cl.node[i].url, txid, file) != 0) {
         ct_cluster_dump_logs(&fx.cl);
         fail_msg("%s cannot prove %s: %s", fx.cl.node[i].url, txid, out ? out : "");
     }

@@ -136,13 +136,7 @@ static void test_solo_node_serves_https_only(void **state)
     /* a note over HTTPS, and its proof */
     assert_true(ct_cluster_commit_note(&cl, 0, &nonce, 0, txid) > 0);
     char *proof = ct_strf("%s/tls.proof", cl.net.dir);
-    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
-    while ((rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", proof, "--node", cl.node[0].url,
-                        (char *)NULL)) != 0 &&
-           ct_now_ms() < deadline) {
-        free(out);
-        ct_sleep_ms(100);
-    }
+    rc = ct_cli_proof(&out, CONVERGE_MS, cl.node[0].url, txid, proof);
     if (rc != 0) fprintf(stderr, "proof: %s\n", out);
     assert_int_equal(rc, 0);
     free(out);
@@ -200,14 +194,7 @@ static void test_raft_nodes_talk_https(void **state)
     assert_true(ct_cluster_wait_converged(&cl, h, NULL, CONVERGE_MS));
     /* the follower's proof needs the others' checkpoint signatures, pushed over HTTPS */
     char *proof = ct_strf("%s/raft.proof", cl.net.dir);
-    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
-    int rc;
-    while ((rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", proof, "--node", cl.node[f].url,
-                        (char *)NULL)) != 0 &&
-           ct_now_ms() < deadline) {
-        free(out);
-        ct_sleep_ms(100);
-    }
+    int rc = ct_cli_proof(&out, CONVERGE_MS, cl.node[f].url, txid, proof);
     if (rc != 0) {
         ct_cluster_dump_logs(&cl);
         fail_msg("proof from the follower: %s", out ? out : "");

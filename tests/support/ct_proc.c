@@ -286,3 +286,21 @@ int ct_cli(char **out, unsigned timeout_ms, ...)
         free(buf);
     return timed_out ? -1 : exit_code(st);
 }
+
+int ct_cli_proof(char **out, unsigned timeout_ms, const char *url, const char *txid, const char *file)
+{
+    uint64_t deadline = ct_now_ms() + timeout_ms;
+    char *text = NULL;
+    int rc;
+    while ((rc = ct_cli(&text, timeout_ms, "proof", txid, "--out", file, "--node", url, (char *)NULL)) != 0 &&
+           ct_now_ms() < deadline) {
+        free(text);
+        text = NULL;
+        ct_sleep_ms(200);
+    }
+    if (out)
+        *out = text;
+    else
+        free(text);
+    return rc;
+}

@@ -153,6 +153,12 @@ void ct_node_free(ct_node *n);
  * (caller frees). Returns the exit code, or -1 when it could not run or was
  * killed after timeout_ms. */
 int ct_cli(char **out, unsigned timeout_ms, ...) __attribute__((sentinel));
+/* `carechain proof txid --out file --node url`, asked again every 200 ms
+ * until it succeeds or timeout_ms pass: a node answers 404 until a
+ * majority's signatures of a checkpoint covering the tx (and of every
+ * membership step before it) have reached it. The last exit code; *out
+ * (may be NULL) gets the last output (caller frees). */
+int ct_cli_proof(char **out, unsigned timeout_ms, const char *url, const char *txid, const char *file);
 
 /* ---- HTTP (ct_http.c) ------------------------------------------------------- */
 
