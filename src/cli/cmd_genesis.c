@@ -51,6 +51,20 @@ static json_t *as_json(const cc_genesis *g, const char *key_node)
                      "key_node", key_node);
 }
 
+/* An organisation without an admin could never vote, and a change of
+ * nodes needs a majority of the organisations: refuse such a genesis. */
+static const char *org_without_admin(const cc_genesis *g)
+{
+    for (size_t i = 0; i < g->org_count; i++) {
+        bool admin = false;
+        for (size_t j = 0; j < g->identity_count && !admin; j++)
+            admin = strcmp(g->identities[j].org, g->orgs[i].id) == 0 &&
+                    strcmp(g->identities[j].role, "admin") == 0;
+        if (!admin) return g->orgs[i].id;
+    }
+    return NULL;
+}
+
 /* A node of a raft network (more than one node) whose raft address
  * libraft cannot dial, or NULL. The parser leaves addresses alone: a
  * node's own parse of its genesis is a rule of the chain. */
@@ -162,9 +176,11 @@ static int check(int argc, char **argv)
         if (i >= 0) key_node = g.nodes[i].name;
     }
     const cc_genesis_node *undialable = raft_undialable(&g);
+    const char *lacking = org_without_admin(&g); /* valid, but that organisation can never act */
     if (ctx.json) {
         json_t *j = as_json(&g, key_node);
         if (key_file) json_object_set_new(j, "key_id", json_string(key_id));
+        if (lacking) json_object_set_new(j, "org_without_admin", json_string(lacking));
         if (undialable) {
             json_object_set_new(j, "valid", json_false());
             json_object_set_new(j, "error",
@@ -175,6 +191,11 @@ static int check(int argc, char **argv)
         json_decref(j);
     } else {
         say(&g, file, key_file, key_node, key_id);
+        if (lacking)
+            printf("Note: organisation %s has no founding admin. Only an organisation's admins register\n"
+                   "its people, so it can never act or vote, and a change of nodes still needs %zu of the\n"
+                   "%zu organisations.\n",
+                   lacking, g.org_count / 2 + 1, g.org_count);
         if (undialable)
             printf("But this network could never start: node %s's raft address %s is not an IPv4 address\n"
                    "and port (a.b.c.d:PORT), and libraft dials IPv4 addresses only.\n",
@@ -451,20 +472,6 @@ static bool merge_card(const char *cmd, const char *path, json_t *orgs, json_t *
     }
     json_decref(card);
     return ok;
-}
-
-/* An organisation without an admin could never vote, and a change of
- * nodes needs a majority of the organisations: refuse such a genesis. */
-static const char *org_without_admin(const cc_genesis *g)
-{
-    for (size_t i = 0; i < g->org_count; i++) {
-        bool admin = false;
-        for (size_t j = 0; j < g->identity_count && !admin; j++)
-            admin = strcmp(g->identities[j].org, g->orgs[i].id) == 0 &&
-                    strcmp(g->identities[j].role, "admin") == 0;
-        if (!admin) return g->orgs[i].id;
-    }
-    return NULL;
 }
 
 static int new_genesis(int argc, char **argv)

@@ -61,11 +61,11 @@ static int keygen(const char *path, const char *role, const char *org, char id[C
 }
 
 /* How a hand-written genesis is broken. */
-typedef enum { UNKNOWN_ORG, RAFT_HOSTNAME } fault;
+typedef enum { UNKNOWN_ORG, RAFT_HOSTNAME, NO_ADMIN } fault;
 
 /* A genesis written by hand from the ids, node i of org i, broken by how:
  * the last node names an organisation nobody founded, or a raft address
- * libraft cannot dial. */
+ * libraft cannot dial, or the last organisation has no admin. */
 static char *genesis_text(fault how)
 {
     json_t *orgs = json_array(), *nodes = json_array(), *ids = json_array();
@@ -80,8 +80,9 @@ static char *genesis_text(fault how)
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "id", fx.node_id[i], "org",
                                         how == UNKNOWN_ORG && i == ORGS - 1 ? "nobody" : org_id[i], "api",
                                         api, "raft", raft));
-        json_array_append_new(ids, json_pack("{s:s, s:s, s:s, s:s}", "id", fx.admin_id[i], "role", "admin",
-                                             "org", org_id[i], "name", "admin"));
+        if (how != NO_ADMIN || i != ORGS - 1)
+            json_array_append_new(ids, json_pack("{s:s, s:s, s:s, s:s}", "id", fx.admin_id[i], "role",
+                                                 "admin", "org", org_id[i], "name", "admin"));
     }
     json_t *g = json_pack("{s:i, s:s, s:I, s:o, s:o, s:o}", "carechain_genesis", 1, "chain_name",
                           "consortium", "time_ms", (json_int_t)1764100000000LL, "organisations", orgs,
@@ -259,6 +260,15 @@ static void test_genesis_check(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "NOT a valid carechain genesis"));
     assert_non_null(strstr(out, "nobody"));
+    free(out);
+    free(bad);
+    free(bad_path);
+    /* an organisation without an admin: valid, but said */
+    bad_path = ct_strf("%s/no-admin-genesis.json", fx.dir);
+    bad = genesis_text(NO_ADMIN);
+    assert_int_equal(ct_write_file(bad_path, bad, strlen(bad)), 0);
+    assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "check", bad_path, (char *)NULL), 0);
+    assert_non_null(strstr(out, "organisation clinic has no founding admin"));
     free(out);
     free(bad);
     free(bad_path);
