@@ -32,6 +32,8 @@ void cc_key_generate(cc_key *k);
 /* Wall clock in milliseconds since the epoch; monotonic clock in ns. */
 uint64_t cc_now_ms(void);
 uint64_t cc_mono_ns(void);
+/* Sleep ms milliseconds (again after a signal interrupts it). */
+void cc_sleep_ms(unsigned ms);
 /* The time ms milliseconds from now on clock (CLOCK_REALTIME or
  * CLOCK_MONOTONIC): a deadline for pthread_cond_timedwait. */
 struct timespec cc_time_after_ms(clockid_t clock, uint64_t ms);

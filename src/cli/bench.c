@@ -170,13 +170,6 @@ typedef struct bench {
     char etcd_how[256];
 } bench;
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Keep the first error any thread saw, for the report. */
 static void note_error(bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note_error(bench *b, const char *fmt, ...)
@@ -358,7 +351,7 @@ static cc_err wait_leader(bench *b, cc_cli_http **h, cc_errbuf *eb)
                                     st[i].raft_state[0] ? st[i].raft_state : "no answer");
         if (cc_mono_ns() > deadline)
             return cc_errf(eb, CC_ERR_TIMEOUT, "no raft leader within %d ms (%s)", LEADER_TIMEOUT_MS, seen);
-        sleep_ms(LEADER_POLL_MS);
+        cc_sleep_ms(LEADER_POLL_MS);
     }
 }
 
@@ -381,7 +374,7 @@ static cc_err wait_synced(bench *b, cc_cli_http **h, cc_errbuf *eb)
         if (cc_mono_ns() > deadline)
             return cc_errf(eb, CC_ERR_TIMEOUT, "the nodes did not reach the leader's %llu txs within %d ms",
                            (unsigned long long)want, SYNC_TIMEOUT_MS);
-        sleep_ms(LEADER_POLL_MS);
+        cc_sleep_ms(LEADER_POLL_MS);
     }
 }
 
@@ -596,7 +589,7 @@ static void *send_worker(void *arg)
             if (r.status == 429 || r.status == 503) { /* the whole batch: mempool full */
                 atomic_fetch_add(&b->busy_retries, 1);
                 cc_cli_resp_free(&r);
-                sleep_ms(BUSY_BACKOFF_MS);
+                cc_sleep_ms(BUSY_BACKOFF_MS);
                 continue;
             }
             json_t *results = json_object_get(r.json, "results");
@@ -622,7 +615,7 @@ static void *send_worker(void *arg)
             }
             if (busy && keep_busy(bt, results)) {
                 atomic_fetch_add(&b->busy_retries, 1);
-                sleep_ms(BUSY_BACKOFF_MS);
+                cc_sleep_ms(BUSY_BACKOFF_MS);
             } else {
                 bt->count = 0;
             }
@@ -680,7 +673,7 @@ static cc_err measure_throughput(bench *b, cc_errbuf *eb)
         goto out;
     }
     for (unsigned tick = 1;; tick++) {
-        sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
         bool done = atomic_load(&sa.done);
         /* While the clients still send, the polls only watch for stalls and
          * term changes: every POLL_SEND_TICKS-th will do, and the rest

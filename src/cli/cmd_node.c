@@ -22,13 +22,6 @@
 #define POLL_MS          50
 #define READY_REQUEST_MS 1000L
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 int cc_cmd_node(int argc, char **argv)
 {
     const char *dir = NULL, *api = NULL, *map_s = NULL, *map_max_s = NULL, *tls_cert = NULL, *tls_key = NULL,
@@ -139,7 +132,7 @@ cc_err cc_cli_node_wait_ready(const char *base, pid_t pid, unsigned timeout_ms, 
             rc = cc_errf(eb, CC_ERR_TIMEOUT, "the node at %s did not answer within %u ms", base, timeout_ms);
             break;
         }
-        sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     }
     cc_cli_http_free(h);
     return rc;
@@ -155,7 +148,7 @@ int cc_cli_node_stop(pid_t pid, unsigned timeout_ms)
         if (w == pid) return status;
         if (w < 0 && errno != EINTR) return -1;
         if (waited >= timeout_ms) break;
-        sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     }
     kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -9,24 +9,67 @@
 #include "carechain/os.h"
 #include "cli/cli.h"
 
-#define PROOF_MAX (4u * 1024 * 1024)
+#define PROOF_MAX        (4u * 1024 * 1024)
+#define PROOF_WAIT_S     10 /* default --wait */
+#define PROOF_WAIT_MAX_S 600
+#define PROOF_RETRY_MS   200
+
+/* Whether the node holds txid as committed (GET /v1/tx/{txid} has a
+ * height). */
+static bool committed(cc_cli_http *h, const char *txid)
+{
+    char path[128];
+    cc_cli_resp r;
+    cc_errbuf eb = {{0}};
+    snprintf(path, sizeof path, "/v1/tx/%s", txid);
+    bool yes = cc_cli_http_request(h, path, NULL, NULL, 0, &r, &eb) == CC_OK && r.status == 200 &&
+               json_is_integer(json_object_get(r.json, "height"));
+    cc_cli_resp_free(&r);
+    return yes;
+}
+
+/* On a raft network a node can prove a tx only once a majority's
+ * checkpoint signatures covering it (and every membership step before it)
+ * have reached it, a little after the block. While the node answers 404
+ * for a tx it says is committed, ask again, until wait_s pass. The caller
+ * then asks once more and reports whatever the answer is. */
+static void wait_provable(const cc_cli_ctx *ctx, const char *txid, unsigned wait_s)
+{
+    cc_cli_http *h = cc_cli_http_new(ctx->node);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tx/%s/proof", txid);
+    uint64_t deadline = cc_mono_ns() / 1000000 + (uint64_t)wait_s * 1000;
+    while (h) {
+        cc_cli_resp r;
+        cc_errbuf eb = {{0}};
+        bool retry = cc_cli_http_request(h, path, NULL, NULL, 0, &r, &eb) == CC_OK && r.status == 404;
+        cc_cli_resp_free(&r);
+        if (!retry || cc_mono_ns() / 1000000 >= deadline || !committed(h, txid)) break;
+        cc_sleep_ms(PROOF_RETRY_MS);
+    }
+    cc_cli_http_free(h);
+}
 
 int cc_cmd_proof(int argc, char **argv)
 {
-    const char *out = NULL;
+    const char *out = NULL, *wait_s = NULL;
     const cc_cli_opt opts[] = {
         {"out", "FILE", "save the proof here (default: print it)", &out},
+        {"wait", "SECONDS", "how long to wait for a committed tx to become provable (default 10)", &wait_s},
         {NULL, NULL, NULL, NULL},
     };
-    const cc_cli_spec spec = {"proof",
-                              "TXID [--out F]",
-                              "Fetch the proof that a tx and its result are in the chain.",
-                              opts,
-                              1,
-                              1,
-                              true,
-                              true,
-                              "Check it later, offline: carechain verify-proof F --genesis genesis.json\n"};
+    const cc_cli_spec spec = {
+        "proof",
+        "TXID [--out F] [--wait SECONDS]",
+        "Fetch the proof that a tx and its result are in the chain.",
+        opts,
+        1,
+        1,
+        true,
+        true,
+        "Check it later, offline: carechain verify-proof F --genesis genesis.json\n"
+        "On a raft network a node proves a tx once a majority of the nodes signed a\n"
+        "checkpoint covering it, a moment after the block: until then the command waits.\n"};
     cc_cli_ctx ctx;
     json_t *j;
     uint8_t txid[CC_HASH_BYTES];
@@ -34,6 +77,10 @@ int cc_cmd_proof(int argc, char **argv)
     if (rc >= 0) return rc;
     if (strlen(ctx.pos[0]) != 2 * CC_HASH_BYTES || cc_unhex(ctx.pos[0], txid, CC_HASH_BYTES) != CC_OK)
         return cc_cli_usage(ctx.cmd, "TXID must be 64 hex digits");
+    uint64_t wait = PROOF_WAIT_S;
+    if (wait_s && (!cc_cli_parse_u64(wait_s, false, &wait) || wait > PROOF_WAIT_MAX_S))
+        return cc_cli_usage(ctx.cmd, "--wait takes 0 to %d seconds", PROOF_WAIT_MAX_S);
+    if (wait > 0) wait_provable(&ctx, ctx.pos[0], (unsigned)wait);
 
     char path[128], sh[CC_CLI_SHORT_BYTES];
     snprintf(path, sizeof path, "/v1/tx/%s/proof", ctx.pos[0]);

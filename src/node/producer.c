@@ -183,12 +183,6 @@ static cc_proposal make_proposal(cc_node *node, cc_tx *txs, size_t n, cc_result 
     return p;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Move the txs still to place to the front (keeping their order and their
  * admission times); returns how many there are. */
 static size_t compact_unsent(cc_tx *txs, uint64_t *admitted_ns, cc_forward_state *st, size_t n)
@@ -284,7 +278,7 @@ static void place_raft(cc_node *node, cc_tx *txs, uint64_t *admitted_ns, size_t 
             if (compact_unsent(txs, admitted_ns, st, n) == 0) break;
         }
         if (cc_mono_ns() > deadline) goto give_up;
-        sleep_ms(CC_NODE_PLACE_RETRY_MS);
+        cc_sleep_ms(CC_NODE_PLACE_RETRY_MS);
     }
     free(st);
     return;

@@ -886,6 +886,18 @@ static void test_not_found(void **state)
     get(&r, "/v1/tx/%064d/proof", 0);
     assert_int_equal(r.status, 404);
     ct_resp_free(&r);
+    /* the CLI waits only for a tx the node says committed: an unknown one
+     * fails at once, not after its --wait */
+    char *out = NULL, zeros[CC_HASH_HEX];
+    memset(zeros, '0', 64);
+    zeros[64] = '\0';
+    uint64_t t0 = ct_now_ms();
+    assert_int_equal(ct_cli(&out, 20000, "proof", zeros, "--wait", "30", "--node", fx.node.url, NULL), 1);
+    assert_true(ct_now_ms() - t0 < 10000);
+    assert_non_null(strstr(out, "not found"));
+    free(out);
+    assert_int_equal(ct_cli(&out, 20000, "proof", zeros, "--wait", "soon", "--node", fx.node.url, NULL), 2);
+    free(out);
 
     get(&r, "/v1/blocks/999999999");
     assert_int_equal(r.status, 404);

@@ -192,9 +192,11 @@ static void test_raft_nodes_talk_https(void **state)
     int64_t h = ct_cluster_commit_note(&cl, f, &nonce, 0, txid);
     assert_true(h > 0);
     assert_true(ct_cluster_wait_converged(&cl, h, NULL, CONVERGE_MS));
-    /* the follower's proof needs the others' checkpoint signatures, pushed over HTTPS */
+    /* the follower's proof needs the others' checkpoint signatures, pushed
+     * over HTTPS; asked once: `carechain proof` itself waits for them */
     char *proof = ct_strf("%s/raft.proof", cl.net.dir);
-    int rc = ct_cli_proof(&out, CONVERGE_MS, cl.node[f].url, txid, proof);
+    int rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", proof, "--wait", "20", "--node", cl.node[f].url,
+                    (char *)NULL);
     if (rc != 0) {
         ct_cluster_dump_logs(&cl);
         fail_msg("proof from the follower: %s", out ? out : "");
