@@ -223,6 +223,21 @@ static void test_genesis_from_member_cards(void **state)
     free(node_key);
 }
 
+/* `genesis check` of a hand-written genesis broken by how: exit code
+ * want, and the output says both says and also. */
+static void check_hand_written(fault how, int want, const char *says, const char *also)
+{
+    char *path = ct_strf("%s/hand-%d.json", fx.dir, (int)how), *text = genesis_text(how), *out = NULL;
+    assert_int_equal(ct_write_file(path, text, strlen(text)), 0);
+    int rc = ct_cli(&out, CLI_MS, "genesis", "check", path, (char *)NULL);
+    if (rc != want || !strstr(out, says) || !strstr(out, also))
+        fail_msg("genesis check (fault %d): exit %d, wanted %d saying \"%s\": %s", (int)how, rc, want, says,
+                 out);
+    free(out);
+    free(text);
+    free(path);
+}
+
 static void test_genesis_check(void **state)
 {
     (void)state;
@@ -254,35 +269,11 @@ static void test_genesis_check(void **state)
     free(key);
 
     /* a node of an organisation nobody founded: refused, with the reason */
-    char *bad_path = ct_strf("%s/bad-genesis.json", fx.dir), *bad = genesis_text(UNKNOWN_ORG);
-    assert_int_equal(ct_write_file(bad_path, bad, strlen(bad)), 0);
-    rc = ct_cli(&out, CLI_MS, "genesis", "check", bad_path, (char *)NULL);
-    assert_int_equal(rc, 1);
-    assert_non_null(strstr(out, "NOT a valid carechain genesis"));
-    assert_non_null(strstr(out, "nobody"));
-    free(out);
-    free(bad);
-    free(bad_path);
+    check_hand_written(UNKNOWN_ORG, 1, "NOT a valid carechain genesis", "nobody");
     /* an organisation without an admin: valid, but said */
-    bad_path = ct_strf("%s/no-admin-genesis.json", fx.dir);
-    bad = genesis_text(NO_ADMIN);
-    assert_int_equal(ct_write_file(bad_path, bad, strlen(bad)), 0);
-    assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "check", bad_path, (char *)NULL), 0);
-    assert_non_null(strstr(out, "organisation clinic has no founding admin"));
-    free(out);
-    free(bad);
-    free(bad_path);
+    check_hand_written(NO_ADMIN, 0, "organisation clinic has no founding admin", "clinic");
     /* a raft address libraft cannot dial: the nodes could never connect */
-    bad_path = ct_strf("%s/hostname-genesis.json", fx.dir);
-    bad = genesis_text(RAFT_HOSTNAME);
-    assert_int_equal(ct_write_file(bad_path, bad, strlen(bad)), 0);
-    rc = ct_cli(&out, CLI_MS, "genesis", "check", bad_path, (char *)NULL);
-    assert_int_equal(rc, 1);
-    assert_non_null(strstr(out, "could never start"));
-    assert_non_null(strstr(out, "localhost:"));
-    free(out);
-    free(bad);
-    free(bad_path);
+    check_hand_written(RAFT_HOSTNAME, 1, "could never start", "localhost:");
     assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "check", (char *)NULL), 2);
     free(out);
 }
