@@ -541,7 +541,9 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
         cc_reqauth_stop();
         return cc_errf(eb, CC_ERR_IO, "cannot serve %s on %s (address in use%s?)",
                        node->tls_cert_pem ? "HTTPS" : "HTTP", node->api,
-                       node->tls_cert_pem ? ", or a certificate and key that do not fit" : "");
+                       node->tls_cert_pem
+                           ? ", or a certificate and key that do not fit, or a key that needs a passphrase"
+                           : "");
     }
 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->httpd, MHD_DAEMON_INFO_BIND_PORT);
