@@ -411,6 +411,12 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
 void cc_genesis_free(cc_genesis *g);
 /* Index of the node with public key pk, or -1. */
 int cc_genesis_node_index(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES]);
+/* Whether addr is a raft address libraft can use: "a.b.c.d:port", port
+ * 1..65535. libraft 0.15's TCP transport dials and binds IPv4 literals
+ * only (uv_ip4_addr): a host name or an IPv6 address never connects. The
+ * genesis parser leaves addresses alone (a node's parse of its genesis is
+ * a rule of the chain); the tools and the node check them with this. */
+bool cc_raft_addr_ok(const char *addr);
 /* The genesis nodes as a set (the consensus nodes at height 0). */
 void cc_genesis_members(const cc_genesis *g, cc_members *m);
 

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <arpa/inet.h>
-
 #include "cli/cli.h"
 
 #define HELP_COLUMN 24 /* where option help text starts */
@@ -185,16 +183,6 @@ bool cc_cli_api_addr_ok(const char *addr)
     else if (addr && strncmp(addr, "http://", 7) == 0)
         addr += 7;
     return addr && !strchr(addr, '/') && addr_port(addr, &colon) != 0;
-}
-
-bool cc_cli_raft_addr_ok(const char *addr)
-{
-    const char *colon;
-    char host[ADDR_MAX_BYTES];
-    struct in_addr a;
-    if (addr_port(addr, &colon) == 0) return false;
-    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
-    return inet_pton(AF_INET, host, &a) == 1;
 }
 
 void cc_cli_url_encode(const char *s, char *out, size_t cap)

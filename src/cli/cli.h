@@ -73,9 +73,6 @@ bool cc_cli_hex_ok(const char *hex, size_t n);
  * port 1..65535, shorter than the genesis field (64 bytes); "https://"
  * in front for a node that serves HTTPS ("http://" is the default). */
 bool cc_cli_api_addr_ok(const char *addr);
-/* A raft address: "a.b.c.d:port". libraft 0.15's TCP transport dials IPv4
- * literals only (uv_ip4_addr): a name or IPv6 address would never connect. */
-bool cc_cli_raft_addr_ok(const char *addr);
 
 /* Percent-encode s for a URL path segment or query value: everything but
  * A-Z a-z 0-9 - . _ ~ becomes %XX. out (cap bytes) is always terminated;

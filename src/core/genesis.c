@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "carechain.h"
 
 static const char *const role_names[] = {"admin",        "clinician",   "patient",  "payer",
@@ -184,6 +186,20 @@ done:
     json_decref(doc);
     if (rc != CC_OK) cc_genesis_free(g);
     return rc;
+}
+
+bool cc_raft_addr_ok(const char *addr)
+{
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    char host[INET_ADDRSTRLEN], *end;
+    struct in_addr a;
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || colon[1] < '0' || colon[1] > '9')
+        return false;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 1 || port > 65535) return false;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    return inet_pton(AF_INET, host, &a) == 1;
 }
 
 int cc_genesis_node_index(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])

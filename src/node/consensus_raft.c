@@ -2953,8 +2953,11 @@ static cc_err read_raft_config(rr *r, const char *node_dir, cc_errbuf *eb)
     const json_t *bind = json_object_get(doc, "raft_bind");
     if (rc == CC_OK && bind) {
         const char *b = json_string_value(bind);
-        if (!b || !strchr(b, ':') || strlen(b) >= sizeof r->raft_bind)
-            rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"raft_bind\" must be \"host:port\"", path);
+        if (!b || !cc_raft_addr_ok(b) || strlen(b) >= sizeof r->raft_bind)
+            rc = cc_errf(eb, CC_ERR_MALFORMED,
+                         "%s: \"raft_bind\" must be an IPv4 address and port, a.b.c.d:PORT (libraft "
+                         "binds IPv4 addresses only)",
+                         path);
         else
             snprintf(r->raft_bind, sizeof r->raft_bind, "%s", b);
     }
@@ -2999,6 +3002,13 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
     }
     if ((rc = cc_mkdirs(r->raft_dir, eb)) != CC_OK) goto err;
     if ((rc = read_raft_config(r, node_dir, eb)) != CC_OK) goto err;
+    if (!r->raft_bind[0] && !cc_raft_addr_ok(r->self_raft)) {
+        rc = cc_errf(eb, CC_ERR_USAGE,
+                     "this node's raft address %s is not an IPv4 address and port (a.b.c.d:PORT): libraft "
+                     "binds and dials IPv4 addresses only",
+                     r->self_raft);
+        goto err;
+    }
 
     cs->mode = "raft";
     cs->impl = r;

@@ -664,13 +664,20 @@ static void test_node_removed_while_away_learns_it_from_its_peers(void **state)
     stale.record = ct_strf("{\"status\":\"active\",\"since\":%lld}", (long long)removed_at - 2);
     liar_start(&stale, fx.cl.net.api_ports[0]);
 
-    /* back, cut off (a "raft_bind" that is not host:port stops the start) */
+    /* back, cut off (a "raft_bind" that libraft cannot bind, a name here,
+     * stops the start and says why) */
     char *config_path = ct_strf("%s/config.json", fx.j5.dir);
     char *bad =
-        ct_strf("{\"name\":\"node5\",\"api\":\"%s\",\"raft\":\"%s\",\"raft_bind\":\"nowhere\"}\n", api, raft);
+        ct_strf("{\"name\":\"node5\",\"api\":\"%s\",\"raft\":\"%s\",\"raft_bind\":\"localhost:%d\"}\n", api,
+                raft, ct_free_port());
     assert_int_equal(ct_write_file(config_path, bad, strlen(bad)), 0);
     free(bad);
     assert_int_not_equal(ct_node_start(&fx.cl.node[NODE5], fx.j5.dir, fx.j5.api, 0, 0, 3000), 0);
+    size_t log_len = 0;
+    char *log = (char *)ct_read_file(fx.cl.node[NODE5].log_path, &log_len);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "\"raft_bind\" must be an IPv4 address"));
+    free(log);
     char *config = ct_strf("{\"name\":\"node5\",\"api\":\"%s\",\"raft\":\"%s\",\"peers\":[\"127.0.0.1:%d\"],"
                            "\"raft_bind\":\"127.0.0.1:%d\"}\n",
                            api, raft, fx.j5.api, ct_free_port());

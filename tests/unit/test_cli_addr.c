@@ -34,14 +34,14 @@ static void test_api_addresses(void **state)
 static void test_raft_addresses_are_ipv4(void **state)
 {
     (void)state;
-    assert_true(cc_cli_raft_addr_ok("127.0.0.1:7900"));
-    assert_true(cc_cli_raft_addr_ok("10.20.30.40:1"));
+    assert_true(cc_raft_addr_ok("127.0.0.1:7900"));
+    assert_true(cc_raft_addr_ok("10.20.30.40:1"));
     static const char *const bad[] = {"localhost:7900", "mary.example.org:7900",
                                       "[::1]:7900",     "::1:7900",
                                       "10.0.0:7900",    "10.0.0.256:7900",
                                       "10.0.0.1",       "10.0.0.1:0",
                                       " 10.0.0.1:7900", NULL};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_false(cc_cli_raft_addr_ok(bad[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_false(cc_raft_addr_ok(bad[i]));
 }
 
 int main(void)
