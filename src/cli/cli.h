@@ -397,6 +397,7 @@ int cc_cmd_proof(int argc, char **argv);
 int cc_cmd_verify_proof(int argc, char **argv);
 int cc_cmd_verify_chain(int argc, char **argv);
 int cc_cmd_backup(int argc, char **argv);
+int cc_cmd_restore(int argc, char **argv);
 int cc_cmd_member(int argc, char **argv);
 int cc_cmd_note(int argc, char **argv);
 int cc_cmd_patient(int argc, char **argv);

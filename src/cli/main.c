@@ -28,6 +28,7 @@ static const command commands[] = {
     {"verify-proof", cc_cmd_verify_proof, "check a proof offline against genesis"},
     {"verify-chain", cc_cmd_verify_chain, "re-check a node's whole chain from its data directory"},
     {"backup", cc_cmd_backup, "copy a node's chain for restoring it later (the node may be running)"},
+    {"restore", cc_cmd_restore, "put a backup's chain into a node directory"},
     {"member", cc_cmd_member, "register or revoke an identity (member register, member revoke)"},
     {"note", cc_cmd_note, "anchor a document's hash (note put)"},
     {"patient", cc_cmd_patient, "register a patient, name a delegate (patient register|delegate)"},

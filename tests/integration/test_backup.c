@@ -8,9 +8,11 @@
  * commits on from there. The command refuses an existing output and leaves
  * nothing behind when it fails.
  *
- * Raft: a follower's backup, taken while it runs, replaces its lost data;
- * started from it, the follower takes the blocks committed since from the
- * others and the network converges; verify-chain passes everywhere.
+ * Raft: a follower's backup, taken while it runs, replaces its lost data
+ * (`carechain restore` into the node's own directory); started from it,
+ * the follower takes the blocks committed since from the others and the
+ * network converges; verify-chain passes everywhere. restore refuses a
+ * directory that holds a chain or another chain's genesis.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "carechain/os.h"
 #include "support/support.h"
 
 #define NODE_START_MS 20000
@@ -133,10 +136,18 @@ static void test_solo_backup_under_load_and_restore(void **state)
     char *key_in_backup = ct_strf("%s/node.key", out);
     assert_int_not_equal(stat(key_in_backup, &st), 0);
 
-    /* restore: the backup and the node key in a fresh directory */
+    /* restore: carechain restore into a fresh directory, then the node key */
     char *dir = ct_strf("%s/restored", cl.net.dir), *key = ct_strf("%s/node.key", cl.net.node_dir),
          *key_copy = ct_strf("%s/restored/node.key", cl.net.dir);
-    assert_int_equal(ct_copytree(out, dir), 0);
+    rc = ct_cli(&text, CLI_MS, "restore", "--from", out, "--dir", dir, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "restore: %s\n", text);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(text, "Put the node's key at")); /* it has none yet */
+    free(text);
+    /* a second restore into it is refused: it holds a chain now */
+    assert_int_equal(ct_cli(&text, CLI_MS, "restore", "--from", out, "--dir", dir, (char *)NULL), 1);
+    assert_non_null(strstr(text, "move them aside"));
+    free(text);
     size_t len = 0;
     uint8_t *k = ct_read_file(key, &len);
     assert_non_null(k);
@@ -200,13 +211,33 @@ static void test_follower_restored_from_its_backup_catches_up(void **state)
     for (int i = 0; i < 20; i++) h = ct_cluster_commit_note(&cl, leader, &nonce, 0, late);
     assert_true(h > 0);
 
-    /* the follower loses its data and raft log; its backup comes back */
+    /* the follower loses its data and raft log; its backup comes back
+     * through carechain restore, into its own directory (key, config and
+     * genesis stay) */
     assert_int_equal(ct_cluster_stop_node(&cl, f, SIGTERM, 20000), 0);
     char *data = ct_strf("%s/data", cl.net.node_dirs[f]), *raft = ct_strf("%s/raft", cl.net.node_dirs[f]),
-         *saved = ct_strf("%s/data", out);
+         *text = NULL;
     assert_int_equal(ct_rmtree(data), 0);
     assert_int_equal(ct_rmtree(raft), 0);
-    assert_int_equal(ct_copytree(saved, data), 0);
+    int rc = ct_cli(&text, CLI_MS, "restore", "--from", out, "--dir", cl.net.node_dirs[f], (char *)NULL);
+    if (rc != 0) fprintf(stderr, "restore: %s\n", text);
+    assert_int_equal(rc, 0);
+    assert_null(strstr(text, "Put the node's key")); /* its key is there */
+    free(text);
+    /* a directory of another chain is refused, and nothing is left in it */
+    char *other = ct_strf("%s/other", cl.net.dir),
+         *other_genesis = ct_strf("%s/other/genesis.json", cl.net.dir),
+         *other_data = ct_strf("%s/other/data", cl.net.dir);
+    assert_int_equal(cc_mkdirs(other, NULL), CC_OK);
+    assert_int_equal(ct_write_file(other_genesis, "{}\n", 3), 0);
+    assert_int_equal(ct_cli(&text, CLI_MS, "restore", "--from", out, "--dir", other, (char *)NULL), 1);
+    assert_non_null(strstr(text, "is not the genesis of the chain"));
+    free(text);
+    struct stat st;
+    assert_int_not_equal(stat(other_data, &st), 0);
+    free(other);
+    free(other_genesis);
+    free(other_data);
     assert_int_equal(ct_cluster_start_node(&cl, f, NODE_START_MS), 0);
     bool ok = ct_cluster_wait_converged(&cl, h, NULL, CONVERGE_MS);
     if (!ok) ct_cluster_dump_logs(&cl);
@@ -218,7 +249,6 @@ static void test_follower_restored_from_its_backup_catches_up(void **state)
     assert_int_equal(ct_cluster_verify_chains(&cl, CLI_MS), 0);
     free(data);
     free(raft);
-    free(saved);
     free(out);
     ct_cluster_destroy(&cl);
 }
