@@ -417,6 +417,11 @@ int cc_genesis_node_index(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES]
  * genesis parser leaves addresses alone (a node's parse of its genesis is
  * a rule of the chain); the tools and the node check them with this. */
 bool cc_raft_addr_ok(const char *addr);
+/* Whether addr can be a node's "api" in a genesis or a proposal:
+ * "host:port" (host a name, an IPv4 address or [IPv6]), or
+ * "https://host:port" for a node that serves HTTPS ("http://" is the
+ * default), port 1..65535, and the whole shorter than the genesis field. */
+bool cc_api_addr_ok(const char *addr);
 /* The genesis nodes as a set (the consensus nodes at height 0). */
 void cc_genesis_members(const cc_genesis *g, cc_members *m);
 

@@ -162,29 +162,6 @@ bool cc_cli_hex_ok(const char *hex, size_t n)
     return cc_unhex(hex, bin, n) == CC_OK;
 }
 
-#define ADDR_MAX_BYTES 64 /* the genesis' api and raft fields */
-
-/* The port after the last ':' of addr (1..65535), or 0. */
-static long addr_port(const char *addr, const char **colon)
-{
-    *colon = addr ? strrchr(addr, ':') : NULL;
-    if (!*colon || *colon == addr || strlen(addr) >= ADDR_MAX_BYTES) return 0;
-    char *end;
-    long port = strtol(*colon + 1, &end, 10);
-    bool ok = (*colon)[1] >= '0' && (*colon)[1] <= '9' && *end == '\0' && port >= 1 && port <= 65535;
-    return ok ? port : 0;
-}
-
-bool cc_cli_api_addr_ok(const char *addr)
-{
-    const char *colon;
-    if (addr && strncmp(addr, "https://", 8) == 0)
-        addr += 8;
-    else if (addr && strncmp(addr, "http://", 7) == 0)
-        addr += 7;
-    return addr && !strchr(addr, '/') && addr_port(addr, &colon) != 0;
-}
-
 void cc_cli_url_encode(const char *s, char *out, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -69,10 +69,6 @@ bool cc_cli_parse_u64(const char *str, bool bytes, uint64_t *out);
 /* true when hex is exactly n bytes of hex (2n digits): an id, a txid. */
 #define CC_CLI_HEX_MAX_BYTES 64
 bool cc_cli_hex_ok(const char *hex, size_t n);
-/* An API address: "host:port", host a name, an IPv4 address or [IPv6],
- * port 1..65535, shorter than the genesis field (64 bytes); "https://"
- * in front for a node that serves HTTPS ("http://" is the default). */
-bool cc_cli_api_addr_ok(const char *addr);
 
 /* Percent-encode s for a URL path segment or query value: everything but
  * A-Z a-z 0-9 - . _ ~ becomes %XX. out (cap bytes) is always terminated;

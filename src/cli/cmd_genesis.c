@@ -305,7 +305,7 @@ static int member(int argc, char **argv)
         return cc_cli_usage(ctx.cmd, "--node-name, --api and --raft describe the node of --node-key");
     if (!admin_key && admin_name) return cc_cli_usage(ctx.cmd, "--admin-name names the admin of --admin-key");
     if (node_key && (!api || !raft)) return cc_cli_usage(ctx.cmd, "a node needs --api and --raft");
-    if (node_key && !cc_cli_api_addr_ok(api))
+    if (node_key && !cc_api_addr_ok(api))
         return cc_cli_usage(ctx.cmd, "--api is HOST:PORT or https://HOST:PORT, the port 1..65535");
     if (node_key && !cc_raft_addr_ok(raft))
         return cc_cli_usage(ctx.cmd, "--raft is an IPv4 address and port, a.b.c.d:PORT: "
@@ -438,7 +438,7 @@ static bool merge_card(const char *cmd, const char *path, json_t *orgs, json_t *
         const char *n = cc_cli_jstr(e, "name", NULL), *id = cc_cli_jstr(e, "id", NULL),
                    *api = cc_cli_jstr(e, "api", NULL), *raft = cc_cli_jstr(e, "raft", NULL);
         if (!token_ok(n, FIELD_CAP(cc_genesis_node, name)) || !id || !cc_cli_hex_ok(id, CC_PUBKEY_BYTES) ||
-            !cc_cli_api_addr_ok(api) || !cc_raft_addr_ok(raft)) {
+            !cc_api_addr_ok(api) || !cc_raft_addr_ok(raft)) {
             fprintf(stderr,
                     "carechain %s: %s: node %zu needs a name, a 64-digit hex id, api as HOST:PORT and raft "
                     "as a.b.c.d:PORT (IPv4)\n",

@@ -112,7 +112,7 @@ static int propose_add(int argc, char **argv)
         return cc_cli_usage(ctx.cmd, "--name, --org, --api and --raft are needed");
     if (!id == !keyfile) return cc_cli_usage(ctx.cmd, "give exactly one of --id and --keyfile");
     if (id && !cc_cli_hex_ok(id, CC_PUBKEY_BYTES)) return cc_cli_usage(ctx.cmd, "--id must be 64 hex digits");
-    if (!cc_cli_api_addr_ok(api))
+    if (!cc_api_addr_ok(api))
         return cc_cli_usage(ctx.cmd, "--api is HOST:PORT or https://HOST:PORT, the port 1..65535");
     if (!cc_raft_addr_ok(raft))
         return cc_cli_usage(ctx.cmd, "--raft is an IPv4 address and port, a.b.c.d:PORT: "

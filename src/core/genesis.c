@@ -188,18 +188,37 @@ done:
     return rc;
 }
 
-bool cc_raft_addr_ok(const char *addr)
+/* Split "host:port" at its last ':' into host (cap bytes, not empty) and
+ * a port of 1..65535 written in digits only. */
+static bool host_port(const char *addr, char *host, size_t cap)
 {
     const char *colon = addr ? strrchr(addr, ':') : NULL;
-    char host[INET_ADDRSTRLEN], *end;
-    struct in_addr a;
-    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || colon[1] < '0' || colon[1] > '9')
+    char *end;
+    if (!colon || colon == addr || (size_t)(colon - addr) >= cap || colon[1] < '0' || colon[1] > '9')
         return false;
     long port = strtol(colon + 1, &end, 10);
     if (*end != '\0' || port < 1 || port > 65535) return false;
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = '\0';
-    return inet_pton(AF_INET, host, &a) == 1;
+    return true;
+}
+
+bool cc_raft_addr_ok(const char *addr)
+{
+    char host[INET_ADDRSTRLEN];
+    struct in_addr a;
+    return host_port(addr, host, sizeof host) && inet_pton(AF_INET, host, &a) == 1;
+}
+
+bool cc_api_addr_ok(const char *addr)
+{
+    char host[sizeof((cc_genesis_node *)0)->api];
+    if (!addr || strlen(addr) >= sizeof host) return false;
+    if (strncmp(addr, "https://", 8) == 0)
+        addr += 8;
+    else if (strncmp(addr, "http://", 7) == 0)
+        addr += 7;
+    return !strchr(addr, '/') && host_port(addr, host, sizeof host);
 }
 
 int cc_genesis_node_index(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])

@@ -1,11 +1,10 @@
 /*
- * test_cli_addr.c — the address checks of `genesis member`, `genesis
- * new`, `genesis check` and `network propose-add`: an API address may name
- * a host, a raft address must be what libraft 0.15 can dial (IPv4).
+ * test_addr.c — the address checks (core/genesis.c) of `genesis member`,
+ * `genesis new`, `genesis check`, `network propose-add` and a node's own
+ * raft address: an API address may name a host, a raft address must be
+ * what libraft 0.15 can dial (IPv4).
  */
 #include "unit_support.h"
-
-#include "cli/cli.h"
 
 static void test_api_addresses(void **state)
 {
@@ -26,9 +25,15 @@ static void test_api_addresses(void **state)
         "host:+7800",
         NULL,
         "[fd00::3]",
-        "a-host-name-much-longer-than-the-sixty-four-bytes-of-a-genesis-field.example:1"};
-    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_true(cc_cli_api_addr_ok(good[i]));
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_false(cc_cli_api_addr_ok(bad[i]));
+        "a-host-name-much-longer-than-the-sixty-four-bytes-of-a-genesis-field.example:1",
+        "https://h:1/v1", /* a URL with a path */
+        "ftp://h:1",
+        "https://node-of-a-hospital-with-a-long-name.example-healthx:7800", /* 64 bytes with the scheme: one
+                                                                               more than the genesis field
+                                                                               holds */
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_true(cc_api_addr_ok(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_false(cc_api_addr_ok(bad[i]));
 }
 
 static void test_raft_addresses_are_ipv4(void **state)
@@ -50,5 +55,5 @@ int main(void)
         cmocka_unit_test(test_api_addresses),
         cmocka_unit_test(test_raft_addresses_are_ipv4),
     };
-    return cmocka_run_group_tests_name("cli_addr", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
 }
