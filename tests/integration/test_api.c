@@ -456,7 +456,7 @@ static void test_async_submit_then_poll(void **state)
         assert_string_equal(jstr(r.json, "status"), "pending");
         ct_resp_free(&r);
         if (ct_now_ms() > deadline) fail_msg("tx %s not committed after 10 s", txid);
-        ct_sleep_ms(20);
+        cc_sleep_ms(20);
     }
     ct_resp_free(&r);
 
@@ -539,7 +539,7 @@ static void test_duplicate_committed_once(void **state)
         ct_resp_free(&r);
         if (done) break;
         if (ct_now_ms() > deadline) fail_msg("tx %s not committed after 10 s", txid);
-        ct_sleep_ms(20);
+        cc_sleep_ms(20);
     }
     assert_int_equal(count_in_blocks(ct_txid_hex(&a, txid)), 1);
     assert_int_equal(count_in_blocks(ct_txid_hex(&b, txid)), 1);
@@ -840,8 +840,8 @@ static void test_events_stream_blocks(void **state)
     s.url = url("/v1/events");
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, sse_thread, &s), 0);
-    for (int i = 0; i < 200 && !__atomic_load_n(&s.connected, __ATOMIC_SEQ_CST); i++) ct_sleep_ms(10);
-    ct_sleep_ms(100);
+    for (int i = 0; i < 200 && !__atomic_load_n(&s.connected, __ATOMIC_SEQ_CST); i++) cc_sleep_ms(10);
+    cc_sleep_ms(100);
 
     cc_tx tx;
     assert_int_equal(ct_tx_note(&fx.net, &fx.clinician, 50, &tx), 0);

@@ -312,7 +312,7 @@ static void test_nodes_start_from_genesis_and_key_alone(void **state)
             leaders += s && strcmp(s, "leader") == 0;
             free(s);
         }
-        if (leaders != 1) ct_sleep_ms(100);
+        if (leaders != 1) cc_sleep_ms(100);
     } while (leaders != 1 && ct_now_ms() < deadline);
     if (leaders != 1)
         for (int i = 0; i < ORGS; i++) ct_node_dump_log(&fx.node[i]);

@@ -124,7 +124,7 @@ static void *killer(void *arg)
     kill_ctx *k = arg;
     uint64_t deadline = ct_now_ms() + KILL_AFTER_MS;
     while (__atomic_load_n(&k->l->committed_count, __ATOMIC_SEQ_CST) < k->threshold && ct_now_ms() < deadline)
-        ct_sleep_ms(2);
+        cc_sleep_ms(2);
     k->committed_at_kill = __atomic_load_n(&k->l->committed_count, __ATOMIC_SEQ_CST);
     k->killed = ct_node_stop(k->node, SIGKILL, 10000);
     return NULL;

@@ -161,7 +161,7 @@ static bool alert_listed(const char *kind, const char *subject)
             return false;
         }
         free(out);
-        ct_sleep_ms(200);
+        cc_sleep_ms(200);
     }
 }
 

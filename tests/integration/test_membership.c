@@ -92,7 +92,7 @@ static bool wait_raft_config(int64_t servers, int64_t voters, unsigned timeout_m
             json_decref(st);
         }
         if (all) return true;
-        ct_sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     } while (ct_now_ms() < deadline);
     return false;
 }
@@ -211,7 +211,7 @@ static char *body_of(int i, const char *path)
         char *s = v && status == 200 ? json_dumps(v, JSON_COMPACT) : NULL;
         json_decref(v);
         if (s) return s;
-        ct_sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     } while (ct_now_ms() < deadline);
     return NULL;
 }
@@ -428,7 +428,7 @@ static void test_add_takes_two_organisations(void **state)
         json_t *st = leader >= 0 ? ct_cluster_status(&fx.cl, leader) : NULL;
         servers = ct_json_int(st, "raft_servers");
         json_decref(st);
-        if (servers != ALL_NODES) ct_sleep_ms(POLL_MS);
+        if (servers != ALL_NODES) cc_sleep_ms(POLL_MS);
     } while (servers != ALL_NODES && ct_now_ms() < deadline);
     if (servers != ALL_NODES) ct_cluster_dump_logs(&fx.cl);
     assert_int_equal(servers, ALL_NODES);
@@ -465,7 +465,7 @@ static void test_joined_node_reaches_the_same_head(void **state)
         ct_resp r;
         if (ct_get(url, &r) == 0 && r.status == 200) signed_height = ct_json_int(r.json, "height");
         ct_resp_free(&r);
-        if (signed_height < h) ct_sleep_ms(POLL_MS);
+        if (signed_height < h) cc_sleep_ms(POLL_MS);
     } while (signed_height < h && ct_now_ms() < deadline);
     free(url);
     if (signed_height < h) ct_cluster_dump_logs(&fx.cl);
@@ -560,7 +560,7 @@ static json_t *wait_told_removed(int i, unsigned timeout_ms)
         st = get_json(i, "/v1/status", NULL);
         if (json_is_true(json_object_get(st, "removed"))) return st;
         if (ct_now_ms() >= deadline) break;
-        ct_sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     }
     json_decref(st);
     return NULL;
@@ -756,7 +756,7 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
     uint64_t deadline = ct_now_ms() + LONELY_WAIT_MS;
     while ((got = ct_raft_knock(bound, fx.cl.net.chain_id, id6, raft, &j6.key)) == 0 &&
            ct_now_ms() < deadline)
-        ct_sleep_ms(500);
+        cc_sleep_ms(500);
     if (got != 1) ct_cluster_dump_logs(&fx.cl);
     assert_int_equal(got, 1);
     /* vouched for, not applied: node3's own state still does not list node6 */
@@ -767,7 +767,7 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
     /* a key no genesis node lists, under its own derived id: refused even
      * after node3 has asked about it */
     assert_int_equal(ct_raft_knock(bound, fx.cl.net.chain_id, id_s, raft, &stranger), 0);
-    ct_sleep_ms(LONELY_RECHECK_WAIT_MS);
+    cc_sleep_ms(LONELY_RECHECK_WAIT_MS);
     assert_int_equal(ct_raft_knock(bound, fx.cl.net.chain_id, id_s, raft, &stranger), 0);
 
     assert_int_equal(ct_cluster_stop_node(&fx.cl, NODE3, SIGTERM, 20000), 0);
@@ -859,7 +859,7 @@ static void test_unproven_removal_is_not_taken(void **state)
     bool refused = false;
     while (!(refused = ct_tree_contains(fx.cl.node[NODE3].log_path, "but does not prove it")) &&
            ct_now_ms() < deadline)
-        ct_sleep_ms(200);
+        cc_sleep_ms(200);
     json_t *st = ct_cluster_status(&fx.cl, NODE3);
     if (!refused || json_is_true(json_object_get(st, "removed"))) ct_cluster_dump_logs(&fx.cl);
     assert_true(refused);

@@ -234,7 +234,7 @@ static void *load_main(void *arg)
         l->sent++;
         ct_resp_free(&r);
         cc_tx_free(&tx);
-        ct_sleep_ms(LOAD_PAUSE_MS);
+        cc_sleep_ms(LOAD_PAUSE_MS);
     }
     ct_http_free(h);
     return NULL;
@@ -291,7 +291,7 @@ static void test_kill_leader_elects_a_new_one(void **state)
         if (i != old) l.nodes[l.count++] = i;
     pthread_t loader;
     assert_int_equal(pthread_create(&loader, NULL, load_main, &l), 0);
-    ct_sleep_ms(300); /* the load is flowing */
+    cc_sleep_ms(300); /* the load is flowing */
 
     ct_cluster_stop_node(&fx.cl, old, SIGKILL, 5000);
     uint64_t t0 = ct_now_ms();
@@ -304,7 +304,7 @@ static void test_kill_leader_elects_a_new_one(void **state)
     assert_true(ct_json_int(st, "term") > old_term);
     json_decref(st);
 
-    ct_sleep_ms(300); /* some load through the new leader */
+    cc_sleep_ms(300); /* some load through the new leader */
     l.stop = true;
     pthread_join(loader, NULL);
     assert_true(l.accepted > 0);

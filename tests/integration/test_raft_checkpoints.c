@@ -81,7 +81,7 @@ static int64_t wait_checkpoint(int i, int64_t min_height, unsigned timeout_ms)
             h = ct_json_int(r.json, "height");
         ct_resp_free(&r);
         if (h >= 0) return h;
-        ct_sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     } while (ct_now_ms() < deadline);
     return -1;
 }
@@ -381,7 +381,7 @@ static void test_equivocation_halts_the_node(void **state)
     /* the victim got that block too: its apply path refuses it and stops */
     assert_int_equal(ct_wait_height(fx.cl.node[liar].url, (uint64_t)later, CHECKPOINT_MS), 0);
     uint64_t deadline = ct_now_ms() + CHECKPOINT_MS;
-    while (metric(victim, "carechain_apply_halted") != 1 && ct_now_ms() < deadline) ct_sleep_ms(POLL_MS);
+    while (metric(victim, "carechain_apply_halted") != 1 && ct_now_ms() < deadline) cc_sleep_ms(POLL_MS);
     assert_int_equal(metric(victim, "carechain_apply_halted"), 1);
     assert_int_equal(get(victim, "/v1/status", &r), 200);
     assert_int_equal(ct_json_int(r.json, "height"), halted_height);

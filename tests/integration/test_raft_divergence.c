@@ -89,7 +89,7 @@ static int64_t commit_note(void)
     for (int attempt = 0; attempt < 4; attempt++) {
         int64_t h = ct_cluster_commit_note(&fx.cl, attempt % 2, &fx.nonce, 0, NULL);
         if (h > 0) return h;
-        ct_sleep_ms(500);
+        cc_sleep_ms(500);
     }
     return -1;
 }
@@ -134,7 +134,7 @@ static void test_minority_node_halts_with_the_majority_signatures(void **state)
         json_t *refused = evidence_of(FAULTY, "divergence");
         if (!refused) assert_true(commit_note() > 0);
         json_decref(refused);
-        ct_sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     }
     if (!minority) ct_cluster_dump_logs(&fx.cl);
     assert_non_null(minority);

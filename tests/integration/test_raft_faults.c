@@ -355,7 +355,7 @@ static void *load_main(void *arg)
         }
         if (!lt->acked) l->gave_up++;
         cc_tx_free(&tx);
-        ct_sleep_ms(LOAD_PAUSE_MS);
+        cc_sleep_ms(LOAD_PAUSE_MS);
     }
     return NULL;
 }
@@ -375,7 +375,7 @@ static void test_sigstop_leader_steps_down(void **state)
     l->first_node = ct_cluster_follower(&fx.cl, old);
     pthread_t loader;
     assert_int_equal(pthread_create(&loader, NULL, load_main, l), 0);
-    ct_sleep_ms(LOAD_AFTER_MS); /* the load is flowing */
+    cc_sleep_ms(LOAD_AFTER_MS); /* the load is flowing */
     size_t acked_before_stop = l->acked;
 
     /* nothing asserts until the old leader runs again and the load is joined */
@@ -385,7 +385,7 @@ static void test_sigstop_leader_steps_down(void **state)
     int leader = stopped ? ct_cluster_wait_leader(&fx.cl, SIGSTOP_MS) : -1;
     fprintf(stderr, "node%d stopped; new leader node%d after %llu ms\n", old + 1, leader + 1,
             (unsigned long long)(ct_now_ms() - t0));
-    if (ct_now_ms() < t0 + SIGSTOP_MS) ct_sleep_ms((unsigned)(t0 + SIGSTOP_MS - ct_now_ms()));
+    if (ct_now_ms() < t0 + SIGSTOP_MS) cc_sleep_ms((unsigned)(t0 + SIGSTOP_MS - ct_now_ms()));
     kill(fx.cl.node[old].pid, SIGCONT);
     fx.cl.out[old] = false;
 
@@ -397,13 +397,13 @@ static void test_sigstop_leader_steps_down(void **state)
         stepped_down = st && strcmp(ct_json_str(st, "raft_state"), "follower") == 0 &&
                        ct_json_int(st, "term") > old_term;
         json_decref(st);
-        if (!stepped_down) ct_sleep_ms(POLL_MS);
+        if (!stepped_down) cc_sleep_ms(POLL_MS);
     }
     if (!stepped_down)
         fprintf(stderr, "waited %d ms after SIGCONT for node%d to be a follower in a term > %lld\n",
                 STEP_DOWN_MS, old + 1, (long long)old_term);
 
-    ct_sleep_ms(LOAD_AFTER_MS); /* load through the new leader, the old one back */
+    cc_sleep_ms(LOAD_AFTER_MS); /* load through the new leader, the old one back */
     l->stop = true;
     pthread_join(loader, NULL);
     fprintf(stderr, "load: %zu txs, %zu committed (%zu before SIGSTOP), %zu retries, %zu not acknowledged\n",
@@ -451,7 +451,7 @@ static void test_partition_minority_commits_nothing(void **state)
     int leader = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
     if (leader < 0) ct_cluster_dump_logs(&fx.cl);
     assert_true(leader >= 0 && leader != cut);
-    ct_sleep_ms(SETTLE_MS); /* what the cut node had committed before the cut is applied by now */
+    cc_sleep_ms(SETTLE_MS); /* what the cut node had committed before the cut is applied by now */
     json_t *st = ct_cluster_status(&fx.cl, cut);
     assert_non_null(st);
     int64_t cut_height = ct_json_int(st, "height");
@@ -497,7 +497,7 @@ static void test_partition_minority_commits_nothing(void **state)
     json_decref(st);
     /* long enough for the cut node to have timed out several elections
      * (600-1200 ms each): without pre-vote each would raise its term */
-    ct_sleep_ms(ISOLATED_MS);
+    cc_sleep_ms(ISOLATED_MS);
 
     /* heal: it converges on the majority's chain */
     ct_raft_mesh_isolate(&fx.mesh, (unsigned)cut, false);
@@ -588,7 +588,7 @@ static void test_follower_stops_while_the_leader_is_frozen(void **state)
     ct_resp_free(&r);
     ct_http_free(h);
     cc_tx_free(&tx);
-    ct_sleep_ms(FROZEN_FORWARD_MS); /* the follower forwards it, and waits */
+    cc_sleep_ms(FROZEN_FORWARD_MS); /* the follower forwards it, and waits */
 
     uint64_t t0 = ct_now_ms();
     int code = ct_cluster_stop_node(&fx.cl, f, SIGTERM, STOP_MS);

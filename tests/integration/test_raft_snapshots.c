@@ -357,7 +357,7 @@ static void test_lost_attachment_is_fetched_again(void **state)
             missing = ct_json_int(st, "attachments_missing");
         }
         json_decref(st);
-        if (passes < 1) ct_sleep_ms(100);
+        if (passes < 1) cc_sleep_ms(100);
     } while (passes < 1 && ct_now_ms() < deadline);
     if (passes < 1 || fetched != 1) ct_cluster_dump_logs(&fx.cl);
     assert_true(passes >= 1);

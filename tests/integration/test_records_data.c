@@ -365,7 +365,7 @@ static void test_fhir_views(void **state)
                     "actions", "read", "purposes", "HPAYMT", "provision", "permit"),
           c_org);
     uint64_t waited = cc_now_ms() - now;
-    if (waited < EXPIRING_MS + 200) ct_sleep_ms((unsigned)(EXPIRING_MS + 200 - waited));
+    if (waited < EXPIRING_MS + 200) cc_sleep_ms((unsigned)(EXPIRING_MS + 200 - waited));
     assert_true(commit_payload(&fx.net.admin, "note.put",
                                json_pack("{s:s,s:s}", "kind", "tick", "sha256",
                                          "00000000000000000000000000000000000000000000000000000000000000bb"),

@@ -332,7 +332,7 @@ static void test_authorization_matrix(void **state)
             json_t *c = clinx_consent("TREAT", "permit");
             json_object_set_new(c, "period", json_pack("{s:I}", "until", (json_int_t)(cc_now_ms() + 1500)));
             grant(c, true);
-            ct_sleep_ms(2000);
+            cc_sleep_ms(2000);
             /* a block after the end of the period */
             assert_true(
                 commit_payload(&fx.net.admin, "note.put",

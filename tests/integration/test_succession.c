@@ -74,7 +74,7 @@ static bool wait_voters(int i, int64_t voters, unsigned timeout_ms)
         bool ok = st && ct_json_int(st, "raft_voters") == voters;
         json_decref(st);
         if (ok) return true;
-        ct_sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     } while (ct_now_ms() < deadline);
     ct_cluster_print_status(&fx.cl);
     return false;
@@ -90,7 +90,7 @@ static json_t *wait_checkpoint(int i, int64_t h)
         if (cp && ct_json_int(cp, "height") >= h) return cp;
         json_decref(cp);
         if (ct_now_ms() >= deadline) break;
-        ct_sleep_ms(POLL_MS);
+        cc_sleep_ms(POLL_MS);
     }
     ct_cluster_dump_logs(&fx.cl);
     return NULL;

@@ -129,7 +129,7 @@ int ct_cluster_wait_leader(const ct_cluster *c, unsigned timeout_ms)
             snprintf(want, sizeof want, "node%d", leader + 1);
             if (strcmp(agreed, want) == 0) return leader;
         }
-        ct_sleep_ms(c->poll_ms);
+        cc_sleep_ms(c->poll_ms);
     } while (ct_now_ms() < deadline);
     fprintf(stderr, "waited %u ms for the nodes not left out to agree on a leader that leads:\n", timeout_ms);
     ct_cluster_print_status(c);
@@ -148,7 +148,7 @@ int ct_cluster_wait_any_leader(const ct_cluster *c, unsigned among, unsigned tim
             json_decref(st);
             if (leads) return (int)i;
         }
-        ct_sleep_ms(c->poll_ms);
+        cc_sleep_ms(c->poll_ms);
     } while (ct_now_ms() < deadline);
     fprintf(stderr, "waited %u ms for one of node1..node%u to say it leads:\n", timeout_ms, among);
     ct_cluster_print_status(c);
@@ -190,7 +190,7 @@ bool ct_cluster_wait_converged(const ct_cluster *c, int64_t min_height, json_t *
             return true;
         }
         json_decref(first);
-        ct_sleep_ms(c->poll_ms);
+        cc_sleep_ms(c->poll_ms);
     } while (ct_now_ms() < deadline);
     fprintf(stderr, "waited %u ms for the nodes to agree on height >= %lld, head and state root:\n",
             timeout_ms, (long long)min_height);

@@ -209,7 +209,7 @@ int ct_wait_height(const char *base, uint64_t height, unsigned timeout_ms)
     do {
         int64_t h = ct_status_height(base);
         if (h >= 0 && (uint64_t)h >= height) return 0;
-        ct_sleep_ms(20);
+        cc_sleep_ms(20);
     } while (ct_now_ms() < deadline);
     return -1;
 }

@@ -161,7 +161,7 @@ int ct_node_start(ct_node *n, const char *dir, int port, size_t map_size, size_t
         long status = r.status;
         ct_resp_free(&r);
         if (rc == 0 && status == 200) return 0;
-        ct_sleep_ms(50);
+        cc_sleep_ms(50);
     }
     fprintf(stderr, "node %s did not answer /v1/status within %u ms\n", dir, timeout_ms);
     ct_node_stop(n, SIGKILL, 5000);
@@ -199,7 +199,7 @@ int ct_node_stop(ct_node *n, int sig, unsigned timeout_ms)
             n->exit_status = -1;
             break;
         }
-        ct_sleep_ms(10);
+        cc_sleep_ms(10);
     }
     return n->exit_status;
 }
@@ -296,7 +296,7 @@ int ct_cli_proof(char **out, unsigned timeout_ms, const char *url, const char *t
            ct_now_ms() < deadline) {
         free(text);
         text = NULL;
-        ct_sleep_ms(200);
+        cc_sleep_ms(200);
     }
     if (out)
         *out = text;

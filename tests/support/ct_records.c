@@ -155,7 +155,7 @@ int ct_signed_get(const char *base, const cc_key *k, const char *path, const cha
         for (size_t i = 0; i < sizeof recent / sizeof recent[0]; i++)
             seen = seen || strcmp(h.signature, recent[i]) == 0;
         if (!now || !seen) break;
-        ct_sleep_ms((unsigned)(1000 - cc_now_ms() % 1000) + 5);
+        cc_sleep_ms((unsigned)(1000 - cc_now_ms() % 1000) + 5);
     }
     snprintf(recent[next], sizeof recent[next], "%s", h.signature);
     next = (next + 1) % (sizeof recent / sizeof recent[0]);

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "carechain.h"
+#include "carechain/os.h"
 
 #define CT_URL_MAX        64
 #define CT_TX_LIFETIME_MS (3600 * 1000) /* expiry - created of ordinary test txs */
@@ -47,8 +48,6 @@ bool ct_tree_contains(const char *path, const char *needle);
 int ct_free_port(void);
 /* Wall clock in ms. */
 uint64_t ct_now_ms(void);
-/* Sleep ms milliseconds. */
-void ct_sleep_ms(unsigned ms);
 
 /* ---- keys, network directories and txs (ct_net.c) ----------------------------- */
 
