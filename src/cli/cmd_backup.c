@@ -75,7 +75,8 @@ static bool same_file(const char *path, const uint8_t *bytes, size_t len)
  * genesis.json and config.json: a backup when to does not exist yet; a
  * restore into to, which may already hold the node's own files (its
  * genesis must be the same bytes) but no data/ or raft/. The copy is then
- * opened as a node opens it: *head. *m says what was made. */
+ * opened as a node opens it: *head, and *bytes (may be NULL) the size of
+ * its data file. *m says what was made. */
 static cc_err copy_chain(const char *from, const char *to, cc_head *head, off_t *bytes, made *m,
                          cc_errbuf *eb)
 {
@@ -118,7 +119,7 @@ static cc_err copy_chain(const char *from, const char *to, cc_head *head, off_t 
         (rc = head_of(copy, genesis, glen, head, eb)) != CC_OK)
         goto out;
     snprintf(path, sizeof path, "%s/data/data.mdb", to);
-    *bytes = stat(path, &st) == 0 ? st.st_size : 0;
+    if (bytes) *bytes = stat(path, &st) == 0 ? st.st_size : 0;
 out:
     cc_chain_close(c);
     free(genesis);
@@ -236,9 +237,8 @@ int cc_cmd_restore(int argc, char **argv)
 
     cc_errbuf eb = {{0}};
     cc_head head;
-    off_t bytes = 0;
     made m = {0};
-    cc_err e = copy_chain(from, dir, &head, &bytes, &m, &eb);
+    cc_err e = copy_chain(from, dir, &head, NULL, &m, &eb);
     if (e != CC_OK) {
         unmake(ctx.cmd, dir, &m);
         fprintf(stderr, "carechain restore: %s\n", eb.msg);

@@ -94,9 +94,11 @@ static void need_openssl(void)
     }
 }
 
-/* A cluster of n nodes whose APIs serve HTTPS with the test certificate. */
+/* A cluster of n nodes whose APIs serve HTTPS with the test certificate,
+ * and the CLI and the test's own requests trusting its CA. */
 static void https_cluster(ct_cluster *cl, const char *tag, unsigned n)
 {
+    setenv(CA_ENV, ca, 1);
     assert_int_equal(ct_cluster_create(cl, tag, n, n), 0);
     assert_int_equal(ct_net_use_https(&cl->net, cert, key, ca), 0);
     for (unsigned i = 0; i < n; i++) cl->node[i].https = true;
@@ -109,7 +111,6 @@ static void test_solo_node_serves_https_only(void **state)
     ct_cluster cl;
     uint64_t nonce = 0;
     char txid[CC_HASH_HEX], *out = NULL;
-    setenv(CA_ENV, ca, 1);
     https_cluster(&cl, "tls-solo", 1);
     assert_int_equal(ct_cluster_start_node(&cl, 0, NODE_START_MS), 0); /* polls https://…/v1/status */
     assert_non_null(strstr(cl.node[0].url, "https://"));
@@ -181,7 +182,6 @@ static void test_raft_nodes_talk_https(void **state)
     ct_cluster cl;
     uint64_t nonce = 0;
     char txid[CC_HASH_HEX], *out = NULL;
-    setenv(CA_ENV, ca, 1);
     https_cluster(&cl, "tls-raft", 3);
     assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
     int leader = ct_cluster_wait_leader(&cl, LEADER_MS);
