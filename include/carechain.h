@@ -266,6 +266,13 @@ cc_err cc_block_encode(const cc_block *b, uint8_t **out, size_t *len) CC_WUR;
 /* Decode a block and its txs (signatures are not verified). */
 cc_err cc_block_decode(const uint8_t *buf, size_t len, cc_block *b, cc_errbuf *eb) CC_WUR;
 void cc_block_free(cc_block *b);
+/* The txids of an encoded block's txs, in order, without decoding the txs
+ * (only the block's framing is read): *out gets a malloc'd array of *n
+ * hashes. CC_ERR_MALFORMED when the framing is broken. */
+cc_err cc_block_txids(const uint8_t *buf, size_t len, uint8_t (**out)[CC_HASH_BYTES], size_t *n) CC_WUR;
+/* The txid of tx number index of an encoded block; CC_ERR_NOT_FOUND past
+ * its last tx. */
+cc_err cc_block_txid_at(const uint8_t *buf, size_t len, uint32_t index, uint8_t out[CC_HASH_BYTES]) CC_WUR;
 /* Merkle root over the txids of txs (leaf = H(0x00 || txid)). */
 void cc_block_tx_root(const cc_tx *txs, size_t n, uint8_t out[CC_HASH_BYTES]);
 

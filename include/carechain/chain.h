@@ -21,6 +21,8 @@ typedef struct cc_chain_options {
     size_t map_size;     /* initial LMDB map size in bytes; 0 = 64 MiB */
     size_t map_size_max; /* the map grows up to this; 0 = 64 GiB */
     bool readonly;       /* open for queries only (verify-chain, tools) */
+    bool no_txid_index;  /* keep no txid query index: lookups by txid read the blocks
+                            (a scratch chain, such as verify-chain's replay) */
 } cc_chain_options;
 
 /* Open (creating when needed) the store in data_dir for the chain whose
@@ -134,6 +136,9 @@ typedef struct cc_tx_location {
 
 /* Where a committed tx is. CC_ERR_NOT_FOUND when it never committed. */
 cc_err cc_chain_tx_find(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], cc_tx_location *loc) CC_WUR;
+/* The same for a tx in hand, from the index the duplicate rule reads (by
+ * expiry and txid): cheaper than cc_chain_tx_find and always up to date. */
+cc_err cc_chain_tx_committed(cc_chain *c, const cc_tx *tx, cc_tx_location *loc) CC_WUR;
 /* A committed tx as JSON (fields, payload, location, result). */
 cc_err cc_chain_tx_json(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], json_t **out) CC_WUR;
 /* The proof document for a tx, anchored at the newest checkpoint signed by a
@@ -233,10 +238,12 @@ typedef struct cc_chain_timing {
 } cc_chain_timing;
 
 typedef struct cc_chain_stats {
-    size_t map_size; /* current LMDB map size */
-    size_t map_used; /* bytes of pages in use */
-    size_t map_max;  /* growth limit */
-    bool store_full; /* a commit failed for lack of space */
+    size_t map_size;            /* current LMDB map size */
+    size_t map_used;            /* bytes of pages in use */
+    size_t map_max;             /* growth limit */
+    bool store_full;            /* a commit failed for lack of space */
+    uint64_t txid_index_height; /* the newest block in the txid query index (lookups by txid
+                                   read the blocks after it) */
     /* Per block, the ones that succeeded: */
     cc_chain_timing build;   /* built to be proposed (cc_chain_build, cc_chain_build_kept) */
     cc_chain_timing execute; /* committed: its txs run, roots computed, block written (not yet durable) */

@@ -160,6 +160,74 @@ err:
     return rc;
 }
 
+/* Walk an encoded block's framing: each tx's bytes go to fn (which stops
+ * the walk by returning false). CC_ERR_MALFORMED when the framing is broken. */
+static cc_err walk_txs(const uint8_t *buf, size_t len, uint32_t *count,
+                       bool (*fn)(void *ctx, uint32_t i, const uint8_t *tx, uint32_t tx_len), void *ctx)
+{
+    cc_reader r = {buf, len};
+    if (!cc_take(&r, CC_HEADER_BYTES) || !cc_take_u32(&r, count) || *count > CC_BLOCK_MAX_TXS)
+        return CC_ERR_MALFORMED;
+    for (uint32_t i = 0; i < *count; i++) {
+        uint32_t tx_len = 0;
+        const uint8_t *tx;
+        if (!cc_take_u32(&r, &tx_len) || !(tx = cc_take(&r, tx_len))) return CC_ERR_MALFORMED;
+        if (!fn(ctx, i, tx, tx_len)) break;
+    }
+    return CC_OK;
+}
+
+static bool hash_each(void *ctx, uint32_t i, const uint8_t *tx, uint32_t tx_len)
+{
+    uint8_t(*ids)[CC_HASH_BYTES] = ctx;
+    cc_sha256(tx, tx_len, ids[i]); /* the txid: SHA-256 of the tx as signed and stored */
+    return true;
+}
+
+cc_err cc_block_txids(const uint8_t *buf, size_t len, uint8_t (**out)[CC_HASH_BYTES], size_t *n)
+{
+    uint32_t count = 0;
+    *out = NULL;
+    *n = 0;
+    cc_reader r = {buf, len};
+    if (!cc_take(&r, CC_HEADER_BYTES) || !cc_take_u32(&r, &count) || count > CC_BLOCK_MAX_TXS)
+        return CC_ERR_MALFORMED;
+    uint8_t(*ids)[CC_HASH_BYTES] = malloc((count ? count : 1) * sizeof *ids);
+    if (!ids) return CC_ERR_NOMEM;
+    cc_err rc = walk_txs(buf, len, &count, hash_each, ids);
+    if (rc != CC_OK) {
+        free(ids);
+        return rc;
+    }
+    *out = ids;
+    *n = count;
+    return CC_OK;
+}
+
+typedef struct one_txid {
+    uint32_t index;
+    bool found;
+    uint8_t *out;
+} one_txid;
+
+static bool hash_one(void *ctx, uint32_t i, const uint8_t *tx, uint32_t tx_len)
+{
+    one_txid *o = ctx;
+    if (i != o->index) return true;
+    cc_sha256(tx, tx_len, o->out);
+    o->found = true;
+    return false;
+}
+
+cc_err cc_block_txid_at(const uint8_t *buf, size_t len, uint32_t index, uint8_t out[CC_HASH_BYTES])
+{
+    uint32_t count = 0;
+    one_txid o = {index, false, out};
+    cc_err rc = walk_txs(buf, len, &count, hash_one, &o);
+    if (rc != CC_OK) return rc;
+    return o.found ? CC_OK : CC_ERR_NOT_FOUND;
+}
+
 void cc_block_tx_root(const cc_tx *txs, size_t n, uint8_t out[CC_HASH_BYTES])
 {
     uint8_t(*leaves)[CC_HASH_BYTES] = malloc((n ? n : 1) * CC_HASH_BYTES);

@@ -111,6 +111,55 @@ done:
     return rc;
 }
 
+/* Fill "seen" from the blocks of a store made before it existed, in one
+ * write txn with the old txid index's removal. */
+static cc_err upgrade_txn(cc_chain *c, cc_errbuf *eb)
+{
+    MDB_txn *txn;
+    cc_err rc = cc_store_begin(c->s, true, &txn, eb);
+    if (rc != CC_OK) return rc;
+    for (uint64_t h = 1; h <= c->head.height && rc == CC_OK; h++) {
+        uint8_t key[8];
+        MDB_val v;
+        cc_block b;
+        cc_put_u64(key, h);
+        if (cc_store_get(txn, c->s->blocks, key, sizeof key, &v) != CC_OK ||
+            cc_block_decode(v.mv_data, v.mv_size, &b, NULL) != CC_OK) {
+            rc = cc_errf(eb, CC_ERR_CORRUPT, "upgrading the store: block %llu is unreadable",
+                         (unsigned long long)h);
+            break;
+        }
+        for (size_t i = 0; i < b.tx_count && rc == CC_OK; i++) {
+            uint8_t seen[CC_SEEN_KEY_BYTES], loc[12];
+            cc_seen_key(&b.txs[i], seen);
+            cc_put_u64(loc, h);
+            cc_put_u32(loc + 8, (uint32_t)i);
+            MDB_val k = {sizeof seen, seen}, val = {sizeof loc, loc};
+            int mrc =
+                mdb_put(txn, c->s->seen, &k, &val, MDB_NOOVERWRITE); /* a later copy failed as a duplicate */
+            if (mrc != 0 && mrc != MDB_KEYEXIST) rc = cc_store_err(mrc, "upgrading the store", eb);
+        }
+        cc_block_free(&b);
+    }
+    int mrc = rc == CC_OK ? mdb_drop(txn, c->s->old_txindex, 1) : 0;
+    if (mrc != 0) rc = cc_store_err(mrc, "upgrading the store", eb);
+    if (rc != CC_OK) {
+        cc_store_abort(c->s, txn);
+        return rc;
+    }
+    if ((rc = cc_store_commit(c->s, txn, eb)) == CC_OK) c->s->has_old_txindex = false;
+    return rc;
+}
+
+/* A store made before "seen" (store.h): build it, growing the map as needed. */
+static cc_err upgrade_store(cc_chain *c, cc_errbuf *eb)
+{
+    for (;;) {
+        cc_err rc = upgrade_txn(c, eb);
+        if (rc != CC_ERR_STORE_FULL || cc_store_grow(c->s, eb) != CC_OK) return rc;
+    }
+}
+
 cc_err cc_chain_open(const char *data_dir, const uint8_t *genesis, size_t genesis_len,
                      const cc_chain_options *opt, cc_chain **out, cc_errbuf *eb)
 {
@@ -129,7 +178,11 @@ cc_err cc_chain_open(const char *data_dir, const uint8_t *genesis, size_t genesi
         rc = init_genesis(c, eb);
     else if (rc == CC_ERR_NOT_FOUND)
         rc = cc_errf(eb, CC_ERR_NOT_FOUND, "%s holds no chain yet", data_dir);
+    if (rc == CC_OK && c->s->has_old_txindex && !opt->readonly) rc = upgrade_store(c, eb);
     if (rc != CC_OK) goto err;
+    if ((rc = cc_txids_open(c, data_dir, opt->map_size_max, opt->readonly, !opt->no_txid_index, &c->txids,
+                            eb)) != CC_OK)
+        goto err;
     *out = c;
     return CC_OK;
 err:
@@ -140,6 +193,7 @@ err:
 void cc_chain_close(cc_chain *c)
 {
     if (!c) return;
+    cc_txids_close(c->txids);
     cc_store_close(c->s);
     cc_genesis_free(&c->g);
     pthread_mutex_destroy(&c->writer);
@@ -173,6 +227,7 @@ void cc_chain_stats_get(cc_chain *c, cc_chain_stats *st)
     st->map_size = info.me_mapsize;
     st->map_used = (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
     st->map_max = c->s->map_max;
+    st->txid_index_height = c->txids ? cc_txids_indexed(c->txids) : 0;
     pthread_mutex_lock(&c->lock);
     st->store_full = c->store_full;
     st->build = c->build;
@@ -250,7 +305,9 @@ cc_err cc_chain_admit_in(cc_chain *c, cc_admit_view *v, const cc_tx *tx, uint64_
             return rc;
         }
     }
-    rc = cc_store_get(v->txn, c->s->txindex, tx->txid, CC_HASH_BYTES, &val);
+    uint8_t seen[CC_SEEN_KEY_BYTES];
+    cc_seen_key(tx, seen);
+    rc = cc_store_get(v->txn, c->s->seen, seen, sizeof seen, &val);
     if (rc == CC_OK)
         return cc_errf(eb, CC_ERR_DUPLICATE, "this tx was already committed at height %llu",
                        (unsigned long long)cc_get_u64(val.mv_data));

@@ -13,8 +13,11 @@
 
 #define CC_META_HEAD_BYTES (8 + 32 + 8 + 32 + 8)
 
+typedef struct cc_txids cc_txids;
+
 struct cc_chain {
     cc_store *s;
+    cc_txids *txids; /* the txid query index (txids.c) */
     cc_genesis g;
     pthread_mutex_t writer; /* one produce/apply at a time */
     pthread_mutex_t lock;   /* guards head, acc, store_full and the timings */
@@ -44,6 +47,29 @@ struct cc_chain {
     cc_identity_cache exec_ids;
     uint64_t exec_ids_height;
 };
+
+/* ---- the txid query index (txids.c) ---- */
+
+/* Open data_dir/txids for c. Writable with build: created or checked, and a
+ * thread keeps it filled from the committed blocks. Writable without build
+ * (a scratch chain) or readonly without an index: lookups read the blocks. */
+cc_err cc_txids_open(cc_chain *c, const char *data_dir, size_t map_max, bool readonly, bool build,
+                     cc_txids **out, cc_errbuf *eb) CC_WUR;
+/* Stop the thread and close the index. */
+void cc_txids_close(cc_txids *x);
+/* The newest block indexed. */
+uint64_t cc_txids_indexed(cc_txids *x);
+/* Index every committed block now (tests, and before a clean close). */
+cc_err cc_txids_catch_up(cc_txids *x, cc_errbuf *eb) CC_WUR;
+/* Where txid first committed, as of main's snapshot of c's store: from the
+ * index, then from the blocks it has not reached. CC_ERR_NOT_FOUND when
+ * it never committed. */
+cc_err cc_txids_find(cc_txids *x, cc_chain *c, MDB_txn *main, const uint8_t txid[CC_HASH_BYTES],
+                     uint64_t *height, uint32_t *index) CC_WUR;
+/* verify-chain: every entry of the index against a replay of the chain
+ * (replayed_seen in txn replayed). CC_ERR_VERIFY with what and *bad_height. */
+cc_err cc_txids_check(cc_txids *x, MDB_txn *main, MDB_txn *replayed, MDB_dbi replayed_seen,
+                      uint64_t *bad_height, char *what, size_t cap) CC_WUR;
 
 /* Decode meta "head". */
 void cc_chain_head_decode(const uint8_t *buf, cc_head *h);

@@ -505,6 +505,12 @@ static cc_err signer_read(cc_state *st, const uint8_t pk[CC_PUBKEY_BYTES], cc_id
     return rc;
 }
 
+void cc_seen_key(const cc_tx *tx, uint8_t key[CC_SEEN_KEY_BYTES])
+{
+    cc_put_u64(key, tx->expiry_ms);
+    memcpy(key + 8, tx->txid, CC_HASH_BYTES);
+}
+
 /* The checks every tx passes before its handler runs, in a fixed order.
  * Returns CC_OK or the failing code with a message in eb. */
 static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint64_t time_ms,
@@ -514,12 +520,14 @@ static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint6
     cc_store *s = st->s;
     /* first: a txid commits at most once, whatever else is wrong with it */
     MDB_val v;
-    cc_err rc = cc_store_get(txn, s->txindex, tx->txid, CC_HASH_BYTES, &v);
+    uint8_t seen[CC_SEEN_KEY_BYTES];
+    cc_seen_key(tx, seen);
+    cc_err rc = cc_store_get(txn, s->seen, seen, sizeof seen, &v);
     if (rc == CC_OK) {
         return cc_errf(eb, CC_ERR_DUPLICATE, "this txid was already committed at height %llu",
                        (unsigned long long)cc_get_u64(v.mv_data));
     }
-    if (rc != CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "reading the tx index");
+    if (rc != CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "reading the index of committed txs");
     if (!tx->sig_checked && !cc_tx_verify_sig(tx))
         return cc_errf(eb, CC_ERR_SIGNATURE, "the signature does not verify");
     if (memcmp(tx->chain_id, g->chain_id, CC_HASH_BYTES) != 0)
@@ -599,10 +607,11 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
                               tx->attachment_len, eb);
         }
         if (rc == CC_OK && fresh) {
-            uint8_t loc[12];
+            uint8_t loc[12], seen[CC_SEEN_KEY_BYTES];
             cc_put_u64(loc, height);
             cc_put_u32(loc + 8, (uint32_t)i);
-            rc = cc_store_put(s, txn, s->txindex, tx->txid, CC_HASH_BYTES, loc, sizeof loc, eb);
+            cc_seen_key(tx, seen);
+            rc = cc_store_put(s, txn, s->seen, seen, sizeof seen, loc, sizeof loc, eb);
         }
     }
     if (rc == CC_OK) rc = erase_flush(&st, eb); /* after the block's attachments are stored */

@@ -110,6 +110,11 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
                      uint64_t time_ms, cc_lthash *acc, cc_identity_cache *ids, bool *ids_written,
                      cc_result *results, cc_errbuf *eb) CC_WUR;
 
+/* A tx's key in the store's "seen" database: u64 expiry_ms || txid (the
+ * duplicate rule's index; store.h says why expiry comes first). */
+#define CC_SEEN_KEY_BYTES (8 + CC_HASH_BYTES)
+void cc_seen_key(const cc_tx *tx, uint8_t key[CC_SEEN_KEY_BYTES]);
+
 /* Encode and decode a block's result list (store "results" value). */
 cc_err cc_results_encode(const cc_result *results, size_t n, uint8_t **out, size_t *len) CC_WUR;
 cc_err cc_results_get(const uint8_t *buf, size_t len, uint32_t index, cc_result *out) CC_WUR;

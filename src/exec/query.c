@@ -117,13 +117,10 @@ done:
 /* Where txid is, with its result, inside txn. */
 static cc_err find_tx(cc_chain *c, MDB_txn *txn, const uint8_t txid[CC_HASH_BYTES], cc_tx_location *loc)
 {
-    MDB_val v, res;
+    MDB_val res;
     uint8_t key[8];
-    cc_err rc = cc_store_get(txn, c->s->txindex, txid, CC_HASH_BYTES, &v);
+    cc_err rc = cc_txids_find(c->txids, c, txn, txid, &loc->height, &loc->index);
     if (rc != CC_OK) return rc;
-    if (v.mv_size != 12) return CC_ERR_CORRUPT;
-    loc->height = cc_get_u64(v.mv_data);
-    loc->index = cc_get_u32((const uint8_t *)v.mv_data + 8);
     cc_put_u64(key, loc->height);
     if (cc_store_get(txn, c->s->results, key, sizeof key, &res) != CC_OK) return CC_ERR_CORRUPT;
     return cc_results_get(res.mv_data, res.mv_size, loc->index, &loc->result);
@@ -135,6 +132,30 @@ cc_err cc_chain_tx_find(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], cc_tx_lo
     cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
     if (rc != CC_OK) return rc;
     rc = find_tx(c, txn, txid, loc);
+    cc_store_abort(c->s, txn);
+    return rc;
+}
+
+cc_err cc_chain_tx_committed(cc_chain *c, const cc_tx *tx, cc_tx_location *loc)
+{
+    MDB_txn *txn;
+    MDB_val v, res;
+    uint8_t seen[CC_SEEN_KEY_BYTES], key[8];
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    cc_seen_key(tx, seen);
+    if ((rc = cc_store_get(txn, c->s->seen, seen, sizeof seen, &v)) != CC_OK) goto done;
+    if (v.mv_size != 12) {
+        rc = CC_ERR_CORRUPT;
+        goto done;
+    }
+    loc->height = cc_get_u64(v.mv_data);
+    loc->index = cc_get_u32((const uint8_t *)v.mv_data + 8);
+    memcpy(key, v.mv_data, sizeof key);
+    rc = cc_store_get(txn, c->s->results, key, sizeof key, &res) != CC_OK
+             ? CC_ERR_CORRUPT
+             : cc_results_get(res.mv_data, res.mv_size, loc->index, &loc->result);
+done:
     cc_store_abort(c->s, txn);
     return rc;
 }

@@ -6,7 +6,8 @@
  * signature, tx root, every tx signature, re-execute, and compare results,
  * state and history roots (cc_chain_apply on a scratch store does all of
  * it), then compare the stored results. At the end compare the head, the
- * whole state, the tx index, the history tree and the consensus node sets
+ * whole state, the index of committed txs ("seen"; and every entry of the
+ * txid query index, txids.c), the history tree and the consensus node sets
  * key by key, and check every checkpoint signature and the hash of every attachment still
  * stored. The first difference names the height at fault.
  *
@@ -132,12 +133,12 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
     cc_chain *src = NULL, *re = NULL;
     MDB_txn *ts = NULL, *tr = NULL;
     cc_result *results = NULL, *stored = NULL;
-    cc_chain_options ro = {.readonly = true};
+    cc_chain_options ro = {.readonly = true}, scratch = {.no_txid_index = true};
     cc_err rc;
     memset(rep, 0, sizeof *rep);
 
     if ((rc = cc_chain_open(data_dir, genesis, genesis_len, &ro, &src, eb)) != CC_OK) return rc;
-    if ((rc = cc_chain_open(scratch_dir, genesis, genesis_len, NULL, &re, eb)) != CC_OK) goto done;
+    if ((rc = cc_chain_open(scratch_dir, genesis, genesis_len, &scratch, &re, eb)) != CC_OK) goto done;
     results = calloc(CC_BLOCK_MAX_TXS, sizeof *results);
     stored = calloc(CC_BLOCK_MAX_TXS, sizeof *stored);
     if (!results || !stored) {
@@ -206,8 +207,13 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
         rc = bad(rep, at, "the state under key \"%.90s\" differs from the replayed state", k);
         goto done;
     }
-    if (compare_db(ts, src->s->txindex, tr, re->s->txindex, k, sizeof k, &at, false) != CC_OK) {
-        rc = bad(rep, head.height, "%s", "the tx index differs from the replayed one");
+    if (compare_db(ts, src->s->seen, tr, re->s->seen, k, sizeof k, &at, false) != CC_OK) {
+        rc = bad(rep, head.height, "%s", "the index of committed txs differs from the replayed one");
+        goto done;
+    }
+    if (cc_txids_check(src->txids, ts, tr, re->s->seen, &at, rep->what, sizeof rep->what) != CC_OK) {
+        rep->bad_height = at;
+        rc = CC_ERR_VERIFY;
         goto done;
     }
     if (compare_db(ts, src->s->history, tr, re->s->history, k, sizeof k, &at, false) != CC_OK) {

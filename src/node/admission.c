@@ -173,7 +173,7 @@ size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait)
          * came from another node): its waiter would never be woken. */
         for (size_t i = 0; i < n; i++) {
             cc_tx_location loc;
-            if (items[i].err != CC_OK || cc_chain_tx_find(node->chain, items[i].txid, &loc) != CC_OK)
+            if (items[i].err != CC_OK || cc_chain_tx_committed(node->chain, &items[i].tx, &loc) != CC_OK)
                 continue;
             cc_waiters_commit_one(&node->waiters, items[i].txid, &loc);
             items[i].committed_already = true;

@@ -150,6 +150,12 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
                      "# TYPE carechain_store_full gauge\n"
                      "carechain_store_full %d\n",
                      g->store_full ? 1 : 0);
+    cc_strbuf_printf(&sb,
+                     "# HELP carechain_txid_index_height Newest block in the txid query index (filled in the "
+                     "background a few blocks behind; lookups by txid read the blocks after it).\n"
+                     "# TYPE carechain_txid_index_height gauge\n"
+                     "carechain_txid_index_height %llu\n",
+                     (unsigned long long)g->chain.txid_index_height);
     cc_strbuf_printf(
         &sb,
         "# HELP carechain_evidence Records of misbehaviour kept (equivocation, divergence, minority).\n"

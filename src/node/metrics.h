@@ -11,6 +11,7 @@
  *   carechain_signature_verifications_total  counter (admission pool)
  *   carechain_http_requests_total{status}    counter
  *   carechain_store_full                     gauge (0 | 1)
+ *   carechain_txid_index_height              gauge (height)
  *   carechain_evidence                       gauge (evidence records kept)
  *   carechain_evidence_minority              gauge (records of this node against a signed majority)
  *   carechain_halted                         gauge (0 | 1: the chain or its applying stopped)

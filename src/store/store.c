@@ -31,20 +31,34 @@ cc_err cc_store_err(int mdb_rc, const char *what, cc_errbuf *eb)
     }
 }
 
-cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out,
-                     cc_errbuf *eb)
+typedef struct named_db {
+    const char *name;
+    MDB_dbi *dbi;
+} named_db;
+
+/* A new cc_store for dir, its environment not yet open. */
+static cc_store *store_new(size_t map_size, size_t map_max, bool readonly)
 {
-    cc_err rc;
-    int mrc;
-    MDB_txn *txn = NULL;
     cc_store *s = calloc(1, sizeof *s);
-    if (!s) return CC_ERR_NOMEM;
+    if (!s) return NULL;
     s->map_max = map_max ? map_max : DEFAULT_MAP_MAX;
     s->map_size = map_size ? map_size : DEFAULT_MAP_SIZE;
     if (s->map_size > s->map_max) s->map_size = s->map_max;
     s->readonly = readonly;
     pthread_rwlock_init(&s->resize_lock, NULL);
+    return s;
+}
 
+/* Open s's environment in dir and the databases dbs (created when missing
+ * unless readonly; a readonly open of a store without them fails with
+ * missing_msg). On failure s is freed. */
+static cc_err open_env(cc_store *s, const char *dir, const named_db *dbs, size_t ndbs,
+                       const char *missing_msg, cc_errbuf *eb)
+{
+    cc_err rc;
+    int mrc;
+    MDB_txn *txn = NULL;
+    bool readonly = s->readonly;
     if (!readonly && (rc = cc_mkdirs(dir, eb)) != CC_OK) goto err_free;
     if ((mrc = mdb_env_create(&s->env)) != 0) {
         rc = cc_store_err(mrc, "mdb_env_create", eb);
@@ -66,18 +80,10 @@ cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool read
         rc = cc_store_err(mrc, "opening the store", eb);
         goto err_env;
     }
-    const struct {
-        const char *name;
-        MDB_dbi *dbi;
-    } dbs[] = {{"blocks", &s->blocks},           {"results", &s->results},
-               {"txindex", &s->txindex},         {"state", &s->state},
-               {"attachments", &s->attachments}, {"history", &s->history},
-               {"checkpoints", &s->checkpoints}, {"evidence", &s->evidence},
-               {"members", &s->members},         {"meta", &s->meta}};
-    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
-        unsigned flags = readonly ? 0 : MDB_CREATE;
-        if ((mrc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi)) != 0) {
-            rc = cc_store_err(mrc, readonly ? "this directory holds no carechain store" : dbs[i].name, eb);
+    for (size_t i = 0; i < ndbs; i++) {
+        if ((mrc = mdb_dbi_open(txn, dbs[i].name, readonly ? 0 : MDB_CREATE, dbs[i].dbi)) != 0) {
+            rc = readonly && mrc == MDB_NOTFOUND ? cc_errf(eb, CC_ERR_NOT_FOUND, "%s", missing_msg)
+                                                 : cc_store_err(mrc, dbs[i].name, eb);
             mdb_txn_abort(txn);
             goto err_env;
         }
@@ -86,7 +92,6 @@ cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool read
         rc = cc_store_err(mrc, "opening the store", eb);
         goto err_env;
     }
-    *out = s;
     return CC_OK;
 err_env:
     mdb_env_close(s->env);
@@ -94,6 +99,46 @@ err_free:
     pthread_rwlock_destroy(&s->resize_lock);
     free(s);
     return rc;
+}
+
+cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out,
+                     cc_errbuf *eb)
+{
+    cc_store *s = store_new(map_size, map_max, readonly);
+    if (!s) return CC_ERR_NOMEM;
+    const named_db dbs[] = {{"blocks", &s->blocks},
+                            {"results", &s->results},
+                            {"seen", &s->seen},
+                            {"state", &s->state},
+                            {"attachments", &s->attachments},
+                            {"history", &s->history},
+                            {"checkpoints", &s->checkpoints},
+                            {"evidence", &s->evidence},
+                            {"members", &s->members},
+                            {"meta", &s->meta}};
+    cc_err rc = open_env(s, dir, dbs, sizeof dbs / sizeof dbs[0],
+                         "this directory holds no carechain store of this version (a store made by an "
+                         "earlier carechain is upgraded when its node starts)",
+                         eb);
+    if (rc != CC_OK) return rc;
+    MDB_txn *txn; /* the txid index of stores made before "seen" (store.h) */
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+        s->has_old_txindex = mdb_dbi_open(txn, "txindex", 0, &s->old_txindex) == 0;
+        mdb_txn_commit(txn); /* a committed txn keeps the handle it opened */
+    }
+    *out = s;
+    return CC_OK;
+}
+
+cc_err cc_store_open_index(const char *dir, size_t map_max, bool readonly, cc_store **out, cc_errbuf *eb)
+{
+    cc_store *s = store_new(0, map_max, readonly);
+    if (!s) return CC_ERR_NOMEM;
+    const named_db dbs[] = {{"txids", &s->txids}, {"meta", &s->meta}};
+    cc_err rc = open_env(s, dir, dbs, 2, "this directory holds no txid index", eb);
+    if (rc != CC_OK) return rc;
+    *out = s;
+    return CC_OK;
 }
 
 void cc_store_close(cc_store *s)

@@ -5,7 +5,11 @@
  * Databases (keys and values in docs/PROTOCOL.md "Store"):
  *   blocks       u64 height               -> block encoding
  *   results      u64 height               -> (u16 code, u16 n, msg)* per tx
- *   txindex      txid                     -> u64 height, u32 index
+ *   seen         u64 expiry_ms || txid    -> u64 height, u32 index: every txid
+ *                                            committed, for the duplicate rule
+ *                                            (keyed by expiry so that a block's
+ *                                            inserts land together at the end of
+ *                                            the tree, not on random leaves)
  *   state        key bytes                -> u64 height of last write || value
  *   attachments  sha256                   -> bytes (erasable)
  *   history      u8 level || u64 index    -> perfect-subtree hash over block hashes
@@ -15,6 +19,12 @@
  *                                            ascending) from that height on, written
  *                                            where the set changes (none: the genesis nodes)
  *   meta         name                     -> "chain_id", "head", "lthash", "halted"
+ *
+ * The txid query index (txid -> u64 height, u32 index, for lookups by txid
+ * alone) is derived from the blocks and kept in a second environment,
+ * data/txids, with databases "txids" and "meta" (exec/txids.c). A store made
+ * before "seen" existed has "txindex" (txid -> location) instead, which
+ * cc_chain_open replaces when it opens the store for writing.
  *
  * Invariants:
  *  1. Everything a block causes is written in ONE write transaction, so a
@@ -35,7 +45,10 @@
 
 typedef struct cc_store {
     MDB_env *env;
-    MDB_dbi blocks, results, txindex, state, attachments, history, checkpoints, evidence, members, meta;
+    MDB_dbi blocks, results, seen, state, attachments, history, checkpoints, evidence, members, meta;
+    MDB_dbi txids;        /* the txid query index's store only */
+    MDB_dbi old_txindex;  /* a store made before "seen": its txid index */
+    bool has_old_txindex; /* ... which this store still has */
     size_t map_size;
     size_t map_max;
     bool readonly;
@@ -46,6 +59,10 @@ typedef struct cc_store {
 /* Open or create the environment in dir (created 0700 when missing). */
 cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out,
                      cc_errbuf *eb) CC_WUR;
+/* Open or create the txid query index's environment in dir (map grows up to
+ * map_max; 0 = 64 GiB). */
+cc_err cc_store_open_index(const char *dir, size_t map_max, bool readonly, cc_store **out,
+                           cc_errbuf *eb) CC_WUR;
 void cc_store_close(cc_store *s);
 /* A compacted copy of the whole environment as of one read snapshot, in
  * dir/data.mdb (dir is created, mode 0700; the file gets mode 0600). Safe

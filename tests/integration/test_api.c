@@ -780,6 +780,17 @@ static void test_metrics(void **state)
     assert_true(metric_value(r.body, "carechain_block_seconds_sum{phase=\"store_commit\"}") > 0);
     assert_true(metric_value(r.body, "carechain_block_seconds_count{phase=\"build\"}") == 0);
     ct_resp_free(&r);
+
+    /* the txid query index follows the head in the background, a few
+     * blocks behind at most (250 ms between passes) */
+    bool indexed = false;
+    for (int i = 0; i < 100 && !indexed; i++) {
+        get(&r, "/metrics");
+        indexed = metric_value(r.body, "carechain_txid_index_height") >= (double)height;
+        ct_resp_free(&r);
+        if (!indexed) cc_sleep_ms(100);
+    }
+    assert_true(indexed);
 }
 
 /* ---- server-sent events ---------------------------------------------------- */

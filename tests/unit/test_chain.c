@@ -20,7 +20,8 @@ typedef struct fixture {
     char *genesis;
     cc_chain *c;
     cc_key node, admin, payer_admin;
-    const uint8_t *chain_id;
+    const uint8_t *chain_id; /* = chain_id_copy, valid across closing and reopening the chain */
+    uint8_t chain_id_copy[CC_HASH_BYTES];
 } fixture;
 
 static int setup(void **state)
@@ -36,7 +37,8 @@ static int setup(void **state)
     ut_key(1, &f->node);
     ut_key(2, &f->admin);
     ut_key(3, &f->payer_admin);
-    f->chain_id = cc_chain_genesis(f->c)->chain_id;
+    memcpy(f->chain_id_copy, cc_chain_genesis(f->c)->chain_id, CC_HASH_BYTES);
+    f->chain_id = f->chain_id_copy;
     *state = f;
     return 0;
 }
@@ -853,20 +855,31 @@ static cc_err verify(fixture *f, cc_verify_report *rep)
     return rc;
 }
 
-/* Flip one byte of a value in a named database of the closed store. */
-static void flip(fixture *f, const char *db, const void *key, size_t klen, size_t offset_from_end)
+/* A write txn on the closed store's environment in f->dir/sub, and the
+ * database db in it (created when create). */
+static MDB_env *raw_open(fixture *f, const char *sub, const char *db, bool create, MDB_txn **txn,
+                         MDB_dbi *dbi)
 {
-    char data[600];
+    char dir[600];
     MDB_env *env;
+    snprintf(dir, sizeof dir, "%s/%s", f->dir, sub);
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 16);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, txn), 0);
+    assert_int_equal(mdb_dbi_open(*txn, db, create ? MDB_CREATE : 0, dbi), 0);
+    return env;
+}
+
+/* Flip one byte of a value in a named database of the closed store (or of
+ * another environment under f->dir: sub). */
+static void flip_in(fixture *f, const char *sub, const char *db, const void *key, size_t klen,
+                    size_t offset_from_end)
+{
     MDB_txn *txn;
     MDB_dbi dbi;
     MDB_val k = {klen, (void *)key}, v;
-    snprintf(data, sizeof data, "%s/data", f->dir);
-    assert_int_equal(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
-    assert_int_equal(mdb_env_open(env, data, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    MDB_env *env = raw_open(f, sub, db, false, &txn, &dbi);
     assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
     uint8_t *copy = malloc(v.mv_size);
     memcpy(copy, v.mv_data, v.mv_size);
@@ -876,6 +889,11 @@ static void flip(fixture *f, const char *db, const void *key, size_t klen, size_
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     free(copy);
+}
+
+static void flip(fixture *f, const char *db, const void *key, size_t klen, size_t offset_from_end)
+{
+    flip_in(f, "data", db, key, klen, offset_from_end);
 }
 
 static void reopen(fixture *f)
@@ -1067,6 +1085,215 @@ static void test_reopen_keeps_head(void **state)
     assert_memory_equal(before.state_root, after.state_root, CC_HASH_BYTES);
 }
 
+/* A note.put tx by the hospital admin; n makes its document unique. */
+static void note_tx(fixture *f, int n, uint64_t created, cc_tx *tx)
+{
+    char payload[200];
+    snprintf(payload, sizeof payload, "{\"kind\":\"a\",\"sha256\":\"%064x\"}", n);
+    ut_tx(tx, f->chain_id, &f->admin, "note.put", payload, created, (uint64_t)n);
+}
+
+static void open_with(fixture *f, const cc_chain_options *opt, cc_chain **c)
+{
+    char data[600];
+    cc_errbuf eb = {""};
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    if (cc_chain_open(data, (uint8_t *)f->genesis, strlen(f->genesis), opt, c, &eb) != CC_OK)
+        fail_msg("open: %s", eb.msg);
+}
+
+static void assert_found(cc_chain *c, const uint8_t *txid, uint64_t height, cc_err result)
+{
+    cc_tx_location loc;
+    assert_int_equal(cc_chain_tx_find(c, txid, &loc), CC_OK);
+    assert_int_equal(loc.height, height);
+    assert_int_equal(loc.index, 0);
+    assert_int_equal(loc.result.code, result);
+}
+
+/* Blocks 1..3: a registration, a note (tx), the same note again (a
+ * duplicate); all of it indexed. */
+static void build_with_duplicate(fixture *f, cc_tx *tx)
+{
+    cc_tx again;
+    cc_result r;
+    cc_errbuf eb = {""};
+    register_member(f, 10, "clinician", T0);
+    note_tx(f, 1, T0, tx);
+    assert_int_equal(cc_tx_copy(&again, tx), CC_OK);
+    produce(f, tx, 1, T0 + 10, &r);
+    assert_int_equal(r.code, CC_OK);
+    produce(f, &again, 1, T0 + 20, &r);
+    assert_int_equal(r.code, CC_ERR_DUPLICATE);
+    cc_tx_free(&again);
+    if (cc_txids_catch_up(f->c->txids, &eb) != CC_OK) fail_msg("catch up: %s", eb.msg);
+    assert_int_equal(cc_txids_indexed(f->c->txids), 3);
+}
+
+/* Lookups by txid: from the index, from the blocks it has not reached, and
+ * from both at once; always the first commit, never the duplicate. */
+static void test_txid_lookups(void **state)
+{
+    fixture *f = *state;
+    cc_tx tx, later;
+    cc_result r;
+    cc_tx_location loc;
+    cc_chain *c;
+    uint8_t unknown[CC_HASH_BYTES] = {7};
+    cc_chain_options scratch = {.no_txid_index = true}, ro = {.readonly = true};
+    build_with_duplicate(f, &tx);
+    assert_found(f->c, tx.txid, 2, CC_OK);
+    assert_int_equal(cc_chain_tx_committed(f->c, &tx, &loc), CC_OK); /* by (expiry, txid) */
+    assert_int_equal(loc.height, 2);
+    assert_int_equal(cc_chain_tx_find(f->c, unknown, &loc), CC_ERR_NOT_FOUND);
+    cc_chain_close(f->c);
+    f->c = NULL; /* teardown must not close it again if an assertion fails */
+
+    /* A chain without the index (it stays at block 3) commits block 4. */
+    open_with(f, &scratch, &c);
+    assert_found(c, tx.txid, 2, CC_OK); /* from the blocks alone */
+    note_tx(f, 2, T0 + 25, &later);
+    produce(&(fixture){.c = c, .node = f->node}, &later, 1, T0 + 30, &r);
+    assert_int_equal(r.code, CC_OK);
+    cc_chain_close(c);
+
+    /* Read-only: the index answers for 1..3, the blocks for 4. */
+    open_with(f, &ro, &c);
+    assert_found(c, tx.txid, 2, CC_OK);
+    assert_found(c, later.txid, 4, CC_OK);
+    assert_int_equal(cc_chain_tx_find(c, unknown, &loc), CC_ERR_NOT_FOUND);
+    cc_chain_close(c);
+
+    reopen(f); /* the node's open catches the index up */
+    cc_errbuf eb = {""};
+    assert_int_equal(cc_txids_catch_up(f->c->txids, &eb), CC_OK);
+    assert_int_equal(cc_txids_indexed(f->c->txids), 4);
+    assert_found(f->c, later.txid, 4, CC_OK);
+    cc_verify_report rep;
+    assert_int_equal(verify(f, &rep), CC_OK);
+    cc_tx_free(&tx);
+    cc_tx_free(&later);
+}
+
+/* An index whose newest block is not the store's (a store restored or
+ * replaced under it) is ignored by lookups and rebuilt by the next open. */
+static void test_foreign_txid_index_is_rebuilt(void **state)
+{
+    fixture *f = *state;
+    cc_tx tx;
+    cc_chain *c;
+    cc_chain_options ro = {.readonly = true};
+    cc_verify_report rep;
+    cc_errbuf eb = {""};
+    build_with_duplicate(f, &tx);
+    cc_chain_close(f->c);
+    f->c = NULL; /* teardown must not close it again if an assertion fails */
+    flip_in(f, "data/txids", "meta", "indexed", 7, 0); /* its block hash */
+    open_with(f, &ro, &c);
+    assert_found(c, tx.txid, 2, CC_OK); /* from the blocks */
+    cc_chain_close(c);
+    assert_int_equal(verify(f, &rep), CC_OK); /* verify-chain ignores it too */
+    reopen(f);
+    assert_int_equal(cc_txids_catch_up(f->c->txids, &eb), CC_OK);
+    assert_int_equal(cc_txids_indexed(f->c->txids), 3);
+    assert_found(f->c, tx.txid, 2, CC_OK);
+    cc_tx_free(&tx);
+}
+
+/* verify-chain checks the index entry by entry; a lookup never trusts an
+ * entry that its block does not bear out. */
+static void test_verify_chain_catches_txid_index_tamper(void **state)
+{
+    fixture *f = *state;
+    cc_tx tx;
+    cc_chain *c;
+    cc_chain_options ro = {.readonly = true};
+    cc_verify_report rep;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    build_with_duplicate(f, &tx);
+    cc_chain_close(f->c);
+    f->c = NULL; /* teardown must not close it again if an assertion fails */
+
+    flip_in(f, "data/txids", "txids", tx.txid, CC_HASH_BYTES, 0); /* index 0 -> 1 */
+    open_with(f, &ro, &c);
+    assert_found(c, tx.txid, 2, CC_OK);
+    cc_chain_close(c);
+    assert_int_equal(verify(f, &rep), CC_ERR_VERIFY);
+    assert_int_equal(rep.bad_height, 2);
+    assert_non_null(strstr(rep.what, "txid index"));
+    flip_in(f, "data/txids", "txids", tx.txid, CC_HASH_BYTES, 0); /* back */
+    assert_int_equal(verify(f, &rep), CC_OK);
+
+    uint8_t bogus[CC_HASH_BYTES] = {9}, loc[12] = {0, 0, 0, 0, 0, 0, 0, 2};
+    MDB_env *env = raw_open(f, "data/txids", "txids", false, &txn, &dbi);
+    MDB_val k = {sizeof bogus, bogus}, v = {sizeof loc, loc};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_int_equal(verify(f, &rep), CC_ERR_VERIFY);
+    assert_non_null(strstr(rep.what, "holds 3 entries"));
+    reopen(f);
+    cc_tx_free(&tx);
+}
+
+/* A store made before "seen" (its txid index in the same environment, keyed
+ * by txid) is upgraded by the first writable open: the duplicate rule holds
+ * across the upgrade, and the chain verifies. */
+static void test_old_store_is_upgraded(void **state)
+{
+    fixture *f = *state;
+    cc_tx tx, again;
+    cc_result r;
+    cc_chain *c;
+    cc_chain_options ro = {.readonly = true};
+    cc_verify_report rep;
+    MDB_txn *txn;
+    MDB_dbi seen, old;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char path[700], data[600];
+    cc_errbuf eb = {""};
+    build_with_duplicate(f, &tx);
+    assert_int_equal(cc_tx_copy(&again, &tx), CC_OK);
+    cc_chain_close(f->c);
+    f->c = NULL; /* teardown must not close it again if an assertion fails */
+
+    /* Rewrite it the way an earlier build left it. */
+    MDB_env *env = raw_open(f, "data", "seen", false, &txn, &seen);
+    assert_int_equal(mdb_dbi_open(txn, "txindex", MDB_CREATE, &old), 0);
+    assert_int_equal(mdb_cursor_open(txn, seen, &cur), 0);
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val id = {CC_HASH_BYTES, (uint8_t *)k.mv_data + 8};
+        assert_int_equal(mdb_put(txn, old, &id, &v, 0), 0);
+        n++;
+    }
+    assert_int_equal(n, 2); /* the registration and the note; the duplicate is not indexed */
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_drop(txn, seen, 1), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    snprintf(path, sizeof path, "rm -rf %s/data/txids", f->dir);
+    assert_int_equal(system(path), 0);
+
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    assert_int_equal(cc_chain_open(data, (uint8_t *)f->genesis, strlen(f->genesis), &ro, &c, &eb),
+                     CC_ERR_NOT_FOUND);
+    assert_non_null(strstr(eb.msg, "earlier carechain"));
+
+    reopen(f); /* upgrades */
+    assert_false(f->c->s->has_old_txindex);
+    produce(f, &again, 1, T0 + 40, &r);
+    assert_int_equal(r.code, CC_ERR_DUPLICATE);
+    assert_found(f->c, tx.txid, 2, CC_OK);
+    assert_int_equal(verify(f, &rep), CC_OK);
+    assert_int_equal(rep.blocks, 4);
+    cc_tx_free(&tx);
+    cc_tx_free(&again);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1091,6 +1318,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_fault_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_equivocation_halts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txid_lookups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_txid_index_is_rebuilt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_chain_catches_txid_index_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_store_is_upgraded, setup, teardown),
     };
     return cmocka_run_group_tests_name("chain", tests, NULL, NULL);
 }
