@@ -111,14 +111,18 @@ done:
     return rc;
 }
 
-/* Fill "seen" from the blocks of a store made before it existed, in one
- * write txn with the old txid index's removal. */
-static cc_err upgrade_txn(cc_chain *c, cc_errbuf *eb)
+#define UPGRADE_BLOCKS_PER_TXN 256 /* keeps an upgrade's dirty pages (held in memory) bounded */
+
+/* Fill "seen" from blocks from..to of a store made before it existed, in
+ * one write txn; the last one also drops the old txid index. Until then a
+ * crash leaves "txindex" in place, and the next open starts again from
+ * block 1 (entries already written are kept: MDB_NOOVERWRITE). */
+static cc_err upgrade_txn(cc_chain *c, uint64_t from, uint64_t to, cc_errbuf *eb)
 {
     MDB_txn *txn;
     cc_err rc = cc_store_begin(c->s, true, &txn, eb);
     if (rc != CC_OK) return rc;
-    for (uint64_t h = 1; h <= c->head.height && rc == CC_OK; h++) {
+    for (uint64_t h = from; h <= to && rc == CC_OK; h++) {
         uint8_t key[8];
         MDB_val v;
         cc_block b;
@@ -141,23 +145,31 @@ static cc_err upgrade_txn(cc_chain *c, cc_errbuf *eb)
         }
         cc_block_free(&b);
     }
-    int mrc = rc == CC_OK ? mdb_drop(txn, c->s->old_txindex, 1) : 0;
+    int mrc = rc == CC_OK && to == c->head.height ? mdb_drop(txn, c->s->old_txindex, 1) : 0;
     if (mrc != 0) rc = cc_store_err(mrc, "upgrading the store", eb);
     if (rc != CC_OK) {
         cc_store_abort(c->s, txn);
         return rc;
     }
-    if ((rc = cc_store_commit(c->s, txn, eb)) == CC_OK) c->s->has_old_txindex = false;
-    return rc;
+    return cc_store_commit(c->s, txn, eb);
 }
 
-/* A store made before "seen" (store.h): build it, growing the map as needed. */
+/* A store made before "seen" (store.h): build it from the blocks, growing
+ * the map as needed. */
 static cc_err upgrade_store(cc_chain *c, cc_errbuf *eb)
 {
-    for (;;) {
-        cc_err rc = upgrade_txn(c, eb);
-        if (rc != CC_ERR_STORE_FULL || cc_store_grow(c->s, eb) != CC_OK) return rc;
-    }
+    uint64_t from = 1;
+    do {
+        uint64_t to = c->head.height - from + 1 > UPGRADE_BLOCKS_PER_TXN ? from + UPGRADE_BLOCKS_PER_TXN - 1
+                                                                         : c->head.height;
+        cc_err rc;
+        while ((rc = upgrade_txn(c, from, to, eb)) == CC_ERR_STORE_FULL)
+            if (cc_store_grow(c->s, eb) != CC_OK) return rc;
+        if (rc != CC_OK) return rc;
+        from = to + 1;
+    } while (from <= c->head.height);
+    c->s->has_old_txindex = false;
+    return CC_OK;
 }
 
 cc_err cc_chain_open(const char *data_dir, const uint8_t *genesis, size_t genesis_len,

@@ -59,7 +59,7 @@ cc_err cc_txids_open(cc_chain *c, const char *data_dir, size_t map_max, bool rea
 void cc_txids_close(cc_txids *x);
 /* The newest block indexed. */
 uint64_t cc_txids_indexed(cc_txids *x);
-/* Index every committed block now (tests, and before a clean close). */
+/* Index every committed block now (tests). */
 cc_err cc_txids_catch_up(cc_txids *x, cc_errbuf *eb) CC_WUR;
 /* Where txid first committed, as of main's snapshot of c's store: from the
  * index, then from the blocks it has not reached. CC_ERR_NOT_FOUND when

@@ -11,6 +11,7 @@
 
 #include "carechain/chain.h"
 #include "carechain/os.h"
+#include "core/codec.h"
 #include "exec/chain_internal.h"
 
 #define T0 1764000100000ULL
@@ -1237,6 +1238,38 @@ static void test_verify_chain_catches_txid_index_tamper(void **state)
     cc_tx_free(&tx);
 }
 
+/* Rewrite the closed store the way an earlier build left it: "txindex"
+ * (txid -> location) instead of "seen", and no data/txids. With
+ * keep_below > 0, "seen" keeps its entries of heights below it, as an
+ * upgrade that crashed after its first transactions left it. Returns the
+ * number of txids indexed. */
+static size_t make_old_layout(fixture *f, uint64_t keep_below)
+{
+    MDB_txn *txn;
+    MDB_dbi seen, old;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char path[700];
+    MDB_env *env = raw_open(f, "data", "seen", false, &txn, &seen);
+    assert_int_equal(mdb_dbi_open(txn, "txindex", MDB_CREATE, &old), 0);
+    assert_int_equal(mdb_cursor_open(txn, seen, &cur), 0);
+    size_t n = 0;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val id = {CC_HASH_BYTES, (uint8_t *)k.mv_data + 8};
+        assert_int_equal(mdb_put(txn, old, &id, &v, 0), 0);
+        if (keep_below && cc_get_u64(v.mv_data) >= keep_below) assert_int_equal(mdb_cursor_del(cur, 0), 0);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (!keep_below) assert_int_equal(mdb_drop(txn, seen, 1), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    snprintf(path, sizeof path, "rm -rf %s/data/txids", f->dir);
+    assert_int_equal(system(path), 0);
+    return n;
+}
+
 /* A store made before "seen" (its txid index in the same environment, keyed
  * by txid) is upgraded by the first writable open: the duplicate rule holds
  * across the upgrade, and the chain verifies. */
@@ -1248,35 +1281,14 @@ static void test_old_store_is_upgraded(void **state)
     cc_chain *c;
     cc_chain_options ro = {.readonly = true};
     cc_verify_report rep;
-    MDB_txn *txn;
-    MDB_dbi seen, old;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    char path[700], data[600];
+    char data[600];
     cc_errbuf eb = {""};
     build_with_duplicate(f, &tx);
     assert_int_equal(cc_tx_copy(&again, &tx), CC_OK);
     cc_chain_close(f->c);
     f->c = NULL; /* teardown must not close it again if an assertion fails */
-
-    /* Rewrite it the way an earlier build left it. */
-    MDB_env *env = raw_open(f, "data", "seen", false, &txn, &seen);
-    assert_int_equal(mdb_dbi_open(txn, "txindex", MDB_CREATE, &old), 0);
-    assert_int_equal(mdb_cursor_open(txn, seen, &cur), 0);
-    size_t n = 0;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        MDB_val id = {CC_HASH_BYTES, (uint8_t *)k.mv_data + 8};
-        assert_int_equal(mdb_put(txn, old, &id, &v, 0), 0);
-        n++;
-    }
-    assert_int_equal(n, 2); /* the registration and the note; the duplicate is not indexed */
-    mdb_cursor_close(cur);
-    assert_int_equal(mdb_drop(txn, seen, 1), 0);
-    assert_int_equal(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-    snprintf(path, sizeof path, "rm -rf %s/data/txids", f->dir);
-    assert_int_equal(system(path), 0);
+    /* the registration and the note; the duplicate is not indexed */
+    assert_int_equal(make_old_layout(f, 0), 2);
 
     snprintf(data, sizeof data, "%s/data", f->dir);
     assert_int_equal(cc_chain_open(data, (uint8_t *)f->genesis, strlen(f->genesis), &ro, &c, &eb),
@@ -1292,6 +1304,39 @@ static void test_old_store_is_upgraded(void **state)
     assert_int_equal(rep.blocks, 4);
     cc_tx_free(&tx);
     cc_tx_free(&again);
+}
+
+/* A long chain upgrades in several transactions (256 blocks each), and an
+ * upgrade that stopped after some of them is finished by the next open. */
+static void test_long_upgrade_resumes(void **state)
+{
+    fixture *f = *state;
+    enum { BLOCKS = 300 };
+    cc_tx first, last;
+    cc_result r;
+    cc_verify_report rep;
+    for (int i = 1; i <= BLOCKS; i++) {
+        cc_tx tx;
+        note_tx(f, i, T0 + 10 * i - 5, &tx);
+        produce(f, &tx, 1, T0 + 10 * i, &r);
+        assert_int_equal(r.code, CC_OK);
+        if (i == 1) assert_int_equal(cc_tx_copy(&first, &tx), CC_OK);
+        if (i == BLOCKS) assert_int_equal(cc_tx_copy(&last, &tx), CC_OK);
+        cc_tx_free(&tx);
+    }
+    cc_chain_close(f->c);
+    f->c = NULL;
+    assert_int_equal(make_old_layout(f, 100), BLOCKS);
+    reopen(f);
+    assert_false(f->c->s->has_old_txindex);
+    produce(f, &first, 1, T0 + 10 * BLOCKS + 10, &r);
+    assert_int_equal(r.code, CC_ERR_DUPLICATE);
+    produce(f, &last, 1, T0 + 10 * BLOCKS + 20, &r);
+    assert_int_equal(r.code, CC_ERR_DUPLICATE);
+    assert_found(f->c, last.txid, BLOCKS, CC_OK);
+    assert_int_equal(verify(f, &rep), CC_OK);
+    cc_tx_free(&first);
+    cc_tx_free(&last);
 }
 
 int main(void)
@@ -1322,6 +1367,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_txid_index_is_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_txid_index_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_store_is_upgraded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_upgrade_resumes, setup, teardown),
     };
     return cmocka_run_group_tests_name("chain", tests, NULL, NULL);
 }
