@@ -81,6 +81,16 @@ err:
     return rc;
 }
 
+cc_err cc_chain_head_read(cc_store *s, MDB_txn *txn, cc_head *out)
+{
+    MDB_val v;
+    cc_err rc = cc_store_get(txn, s->meta, meta_head, strlen(meta_head), &v);
+    if (rc != CC_OK) return rc;
+    if (v.mv_size != CC_META_HEAD_BYTES) return CC_ERR_CORRUPT;
+    cc_chain_head_decode(v.mv_data, out);
+    return CC_OK;
+}
+
 /* Load head and accumulator of an existing store; CC_ERR_NOT_FOUND if new. */
 static cc_err load_meta(cc_chain *c, cc_errbuf *eb)
 {
@@ -134,10 +144,9 @@ static cc_err upgrade_txn(cc_chain *c, uint64_t from, uint64_t to, cc_errbuf *eb
             break;
         }
         for (size_t i = 0; i < b.tx_count && rc == CC_OK; i++) {
-            uint8_t seen[CC_SEEN_KEY_BYTES], loc[12];
+            uint8_t seen[CC_SEEN_KEY_BYTES], loc[CC_TX_LOC_BYTES];
             cc_seen_key(&b.txs[i], seen);
-            cc_put_u64(loc, h);
-            cc_put_u32(loc + 8, (uint32_t)i);
+            cc_tx_loc_encode(h, (uint32_t)i, loc);
             MDB_val k = {sizeof seen, seen}, val = {sizeof loc, loc};
             int mrc =
                 mdb_put(txn, c->s->seen, &k, &val, MDB_NOOVERWRITE); /* a later copy failed as a duplicate */

@@ -73,6 +73,8 @@ cc_err cc_txids_check(cc_txids *x, MDB_txn *main, MDB_txn *replayed, MDB_dbi rep
 
 /* Decode meta "head". */
 void cc_chain_head_decode(const uint8_t *buf, cc_head *h);
+/* The head as txn sees the store (meta "head"). */
+cc_err cc_chain_head_read(cc_store *s, MDB_txn *txn, cc_head *out) CC_WUR;
 /* Read block `height`'s header from the store inside txn. */
 cc_err cc_chain_header_at(cc_store *s, MDB_txn *txn, uint64_t height, cc_header *h);
 

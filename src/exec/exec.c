@@ -511,6 +511,12 @@ void cc_seen_key(const cc_tx *tx, uint8_t key[CC_SEEN_KEY_BYTES])
     memcpy(key + 8, tx->txid, CC_HASH_BYTES);
 }
 
+void cc_tx_loc_encode(uint64_t height, uint32_t index, uint8_t out[CC_TX_LOC_BYTES])
+{
+    cc_put_u64(out, height);
+    cc_put_u32(out + 8, index);
+}
+
 /* The checks every tx passes before its handler runs, in a fixed order.
  * Returns CC_OK or the failing code with a message in eb. */
 static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint64_t time_ms,
@@ -607,9 +613,8 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
                               tx->attachment_len, eb);
         }
         if (rc == CC_OK && fresh) {
-            uint8_t loc[12], seen[CC_SEEN_KEY_BYTES];
-            cc_put_u64(loc, height);
-            cc_put_u32(loc + 8, (uint32_t)i);
+            uint8_t loc[CC_TX_LOC_BYTES], seen[CC_SEEN_KEY_BYTES];
+            cc_tx_loc_encode(height, (uint32_t)i, loc);
             cc_seen_key(tx, seen);
             rc = cc_store_put(s, txn, s->seen, seen, sizeof seen, loc, sizeof loc, eb);
         }

@@ -114,6 +114,10 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
  * duplicate rule's index; store.h says why expiry comes first). */
 #define CC_SEEN_KEY_BYTES (8 + CC_HASH_BYTES)
 void cc_seen_key(const cc_tx *tx, uint8_t key[CC_SEEN_KEY_BYTES]);
+/* Where a tx committed, as "seen" and the txid index store it: u64 height
+ * || u32 index in its block. */
+#define CC_TX_LOC_BYTES (8 + 4)
+void cc_tx_loc_encode(uint64_t height, uint32_t index, uint8_t out[CC_TX_LOC_BYTES]);
 
 /* Encode and decode a block's result list (store "results" value). */
 cc_err cc_results_encode(const cc_result *results, size_t n, uint8_t **out, size_t *len) CC_WUR;

@@ -145,7 +145,7 @@ cc_err cc_chain_tx_committed(cc_chain *c, const cc_tx *tx, cc_tx_location *loc)
     if (rc != CC_OK) return rc;
     cc_seen_key(tx, seen);
     if ((rc = cc_store_get(txn, c->s->seen, seen, sizeof seen, &v)) != CC_OK) goto done;
-    if (v.mv_size != 12) {
+    if (v.mv_size != CC_TX_LOC_BYTES) {
         rc = CC_ERR_CORRUPT;
         goto done;
     }

@@ -58,12 +58,6 @@ struct cc_txids {
     pthread_t thread;
 };
 
-static void loc_encode(uint64_t height, uint32_t index, uint8_t out[12])
-{
-    cc_put_u64(out, height);
-    cc_put_u32(out + 8, index);
-}
-
 /* The index's newest block: *height (0 when empty) and its hash. */
 static cc_err read_indexed(cc_store *s, MDB_txn *txn, uint64_t *height, uint8_t hash[CC_HASH_BYTES])
 {
@@ -104,12 +98,10 @@ static cc_err block_txids(cc_chain *c, MDB_txn *txn, uint64_t height, uint8_t (*
 /* The main store's head height in txn. */
 static cc_err head_in(cc_chain *c, MDB_txn *txn, uint64_t *height)
 {
-    MDB_val v;
-    cc_err rc = cc_store_get(txn, c->s->meta, "head", 4, &v);
-    if (rc != CC_OK) return rc;
-    if (v.mv_size != CC_META_HEAD_BYTES) return CC_ERR_CORRUPT;
-    *height = cc_get_u64(v.mv_data);
-    return CC_OK;
+    cc_head head;
+    cc_err rc = cc_chain_head_read(c->s, txn, &head);
+    if (rc == CC_OK) *height = head.height;
+    return rc;
 }
 
 /* Index blocks from+1 .. to of the main store (txn) in one write
@@ -127,8 +119,8 @@ static cc_err index_blocks(cc_txids *x, MDB_txn *main, uint64_t from, uint64_t t
             break;
         }
         for (size_t i = 0; i < n && rc == CC_OK; i++) {
-            uint8_t loc[12];
-            loc_encode(h, (uint32_t)i, loc);
+            uint8_t loc[CC_TX_LOC_BYTES];
+            cc_tx_loc_encode(h, (uint32_t)i, loc);
             MDB_val k = {CC_HASH_BYTES, ids[i]}, v = {sizeof loc, loc};
             int mrc = mdb_put(w, x->s->txids, &k, &v, MDB_NOOVERWRITE); /* the first commit stays */
             if (mrc != 0 && mrc != MDB_KEYEXIST) rc = cc_store_err(mrc, "writing the txid index", eb);
@@ -351,7 +343,7 @@ static cc_err find_indexed(cc_txids *x, MDB_txn *main, uint64_t head, const uint
     if (cc_store_begin(x->s, false, &r, NULL) != CC_OK) return CC_ERR_NOT_FOUND; /* read the blocks instead */
     covered_by(x, r, main, head, covered);
     cc_err rc = *covered ? cc_store_get(r, x->s->txids, txid, CC_HASH_BYTES, &v) : CC_ERR_NOT_FOUND;
-    if (rc == CC_OK && v.mv_size == 12) {
+    if (rc == CC_OK && v.mv_size == CC_TX_LOC_BYTES) {
         *height = cc_get_u64(v.mv_data);
         *index = cc_get_u32((const uint8_t *)v.mv_data + 8);
         cc_put_u64(key, *height);
@@ -427,10 +419,11 @@ cc_err cc_txids_check(cc_txids *x, MDB_txn *main, MDB_txn *replayed, MDB_dbi rep
             MDB_val first, got;
             cc_seen_key(&b.txs[i], seen);
             if (cc_store_get(replayed, replayed_seen, seen, sizeof seen, &first) != CC_OK ||
-                first.mv_size != 12) {
+                first.mv_size != CC_TX_LOC_BYTES) {
                 snprintf(what, cap, "a tx of the block is missing from the replayed index of committed txs");
             } else if (cc_store_get(r, x->s->txids, b.txs[i].txid, CC_HASH_BYTES, &got) != CC_OK ||
-                       got.mv_size != 12 || memcmp(got.mv_data, first.mv_data, 12) != 0) {
+                       got.mv_size != CC_TX_LOC_BYTES ||
+                       memcmp(got.mv_data, first.mv_data, CC_TX_LOC_BYTES) != 0) {
                 snprintf(what, cap,
                          "the txid index (data/txids) does not say where a tx of this block "
                          "committed; stop the node, delete data/txids and start it to rebuild it");
@@ -449,7 +442,7 @@ cc_err cc_txids_check(cc_txids *x, MDB_txn *main, MDB_txn *replayed, MDB_dbi rep
     if (rc == CC_OK && mdb_cursor_open(r, x->s->txids, &cur) == 0) {
         for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
              mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-            if (v.mv_size != 12 || cc_get_u64(v.mv_data) <= covered) entries++;
+            if (v.mv_size != CC_TX_LOC_BYTES || cc_get_u64(v.mv_data) <= covered) entries++;
         mdb_cursor_close(cur);
         if (entries != expected) {
             snprintf(what, cap,
