@@ -160,14 +160,19 @@ err:
     return rc;
 }
 
+/* The tx count an encoded block declares, with r left at its first tx. */
+static bool take_tx_count(cc_reader *r, uint32_t *count)
+{
+    return cc_take(r, CC_HEADER_BYTES) && cc_take_u32(r, count) && *count <= CC_BLOCK_MAX_TXS;
+}
+
 /* Walk an encoded block's framing: each tx's bytes go to fn (which stops
  * the walk by returning false). CC_ERR_MALFORMED when the framing is broken. */
 static cc_err walk_txs(const uint8_t *buf, size_t len, uint32_t *count,
                        bool (*fn)(void *ctx, uint32_t i, const uint8_t *tx, uint32_t tx_len), void *ctx)
 {
     cc_reader r = {buf, len};
-    if (!cc_take(&r, CC_HEADER_BYTES) || !cc_take_u32(&r, count) || *count > CC_BLOCK_MAX_TXS)
-        return CC_ERR_MALFORMED;
+    if (!take_tx_count(&r, count)) return CC_ERR_MALFORMED;
     for (uint32_t i = 0; i < *count; i++) {
         uint32_t tx_len = 0;
         const uint8_t *tx;
@@ -190,8 +195,7 @@ cc_err cc_block_txids(const uint8_t *buf, size_t len, uint8_t (**out)[CC_HASH_BY
     *out = NULL;
     *n = 0;
     cc_reader r = {buf, len};
-    if (!cc_take(&r, CC_HEADER_BYTES) || !cc_take_u32(&r, &count) || count > CC_BLOCK_MAX_TXS)
-        return CC_ERR_MALFORMED;
+    if (!take_tx_count(&r, &count)) return CC_ERR_MALFORMED; /* to size ids */
     uint8_t(*ids)[CC_HASH_BYTES] = malloc((count ? count : 1) * sizeof *ids);
     if (!ids) return CC_ERR_NOMEM;
     cc_err rc = walk_txs(buf, len, &count, hash_each, ids);

@@ -114,16 +114,21 @@ done:
     return rc;
 }
 
-/* Where txid is, with its result, inside txn. */
-static cc_err find_tx(cc_chain *c, MDB_txn *txn, const uint8_t txid[CC_HASH_BYTES], cc_tx_location *loc)
+/* loc->result from the results of block loc->height, inside txn. */
+static cc_err read_result(cc_chain *c, MDB_txn *txn, cc_tx_location *loc)
 {
     MDB_val res;
     uint8_t key[8];
-    cc_err rc = cc_txids_find(c->txids, c, txn, txid, &loc->height, &loc->index);
-    if (rc != CC_OK) return rc;
     cc_put_u64(key, loc->height);
     if (cc_store_get(txn, c->s->results, key, sizeof key, &res) != CC_OK) return CC_ERR_CORRUPT;
     return cc_results_get(res.mv_data, res.mv_size, loc->index, &loc->result);
+}
+
+/* Where txid is, with its result, inside txn. */
+static cc_err find_tx(cc_chain *c, MDB_txn *txn, const uint8_t txid[CC_HASH_BYTES], cc_tx_location *loc)
+{
+    cc_err rc = cc_txids_find(c->txids, c, txn, txid, &loc->height, &loc->index);
+    return rc == CC_OK ? read_result(c, txn, loc) : rc;
 }
 
 cc_err cc_chain_tx_find(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], cc_tx_location *loc)
@@ -139,8 +144,8 @@ cc_err cc_chain_tx_find(cc_chain *c, const uint8_t txid[CC_HASH_BYTES], cc_tx_lo
 cc_err cc_chain_tx_committed(cc_chain *c, const cc_tx *tx, cc_tx_location *loc)
 {
     MDB_txn *txn;
-    MDB_val v, res;
-    uint8_t seen[CC_SEEN_KEY_BYTES], key[8];
+    MDB_val v;
+    uint8_t seen[CC_SEEN_KEY_BYTES];
     cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
     if (rc != CC_OK) return rc;
     cc_seen_key(tx, seen);
@@ -151,10 +156,7 @@ cc_err cc_chain_tx_committed(cc_chain *c, const cc_tx *tx, cc_tx_location *loc)
     }
     loc->height = cc_get_u64(v.mv_data);
     loc->index = cc_get_u32((const uint8_t *)v.mv_data + 8);
-    memcpy(key, v.mv_data, sizeof key);
-    rc = cc_store_get(txn, c->s->results, key, sizeof key, &res) != CC_OK
-             ? CC_ERR_CORRUPT
-             : cc_results_get(res.mv_data, res.mv_size, loc->index, &loc->result);
+    rc = read_result(c, txn, loc);
 done:
     cc_store_abort(c->s, txn);
     return rc;
