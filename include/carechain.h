@@ -23,6 +23,10 @@ extern "C" {
 
 /* ---- sizes ------------------------------------------------------------ */
 
+/* The build's version. 0.2.0: raft links are encrypted, and 0.1.x nodes
+ * cannot join the raft of a 0.2 network (docs/CONSENSUS.md). */
+#define CC_VERSION "0.2.0"
+
 #define CC_HASH_BYTES   32
 #define CC_HASH_HEX     65 /* 64 hex digits and a NUL */
 #define CC_PUBKEY_BYTES 32

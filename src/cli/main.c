@@ -8,8 +8,6 @@
 
 #include "cli/cli.h"
 
-#define CARECHAIN_VERSION "0.1.0"
-
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -84,7 +82,7 @@ int main(int argc, char **argv)
         return CC_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("carechain %s\n", CARECHAIN_VERSION);
+        printf("carechain %s\n", CC_VERSION);
         return CC_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

@@ -62,14 +62,16 @@ typedef struct cc_consensus_status {
     bool removed;         /* governance removed this node (at removed_at): it takes no txs, serves reads */
     uint64_t removed_at;
     char halt_reason[256];
-    uint64_t blocks_refused;      /* committed entries refused here (time rule, stale) */
-    uint64_t blocks_fetched;      /* blocks fetched from peers to catch up to raft snapshots */
-    uint64_t attachments_fetched; /* their attachment bytes fetched from peers */
-    uint64_t repair_passes;       /* completed passes over the records for missing attachments */
-    uint64_t attachments_missing; /* what the last completed pass found missing and no peer gave */
-    uint64_t block_requests;      /* requests that brought the fetched blocks (ranges) */
-    unsigned voters;              /* voters in this node's raft configuration */
-    unsigned servers;             /* servers in it (voters, standbys, spares) */
+    uint64_t blocks_refused;         /* committed entries refused here (time rule, stale) */
+    uint64_t blocks_fetched;         /* blocks fetched from peers to catch up to raft snapshots */
+    uint64_t attachments_fetched;    /* their attachment bytes fetched from peers */
+    uint64_t repair_passes;          /* completed passes over the records for missing attachments */
+    uint64_t attachments_missing;    /* what the last completed pass found missing and no peer gave */
+    uint64_t block_requests;         /* requests that brought the fetched blocks (ranges) */
+    uint64_t raft_handshakes_failed; /* raft connections refused or dropped before raft saw a byte */
+    uint64_t raft_frames_refused;    /* raft links closed for bytes that were not the peer's frames */
+    unsigned voters;                 /* voters in this node's raft configuration */
+    unsigned servers;                /* servers in it (voters, standbys, spares) */
 } cc_consensus_status;
 
 /* What a replicating implementation tells the node. Called on its apply

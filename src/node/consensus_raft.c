@@ -72,6 +72,7 @@
 #include <uv.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "carechain/os.h"
 #include "carechain/records.h"
@@ -80,6 +81,7 @@
 #include "node/log.h"
 #include "node/peer_answer.h"
 #include "node/raft_auth.h"
+#include "node/raft_link.h"
 
 #define RAFT_TICK_MS            20  /* how often the loop publishes its state */
 #define RAFT_ELECTION_MS        600 /* libraft randomises it to [1x, 2x) */
@@ -202,8 +204,10 @@ typedef struct rr {
     raft_uv_accept_cb tcp_accepted; /* raft_uv's accept callback */
     void (*tcp_close)(struct raft_uv_transport *t, raft_uv_transport_close_cb cb);
     struct auth_conn *auth_pending; /* connections still proving who they are */
+    cc_raft_links links;            /* connections past that: encrypted (raft_link.h) */
     bool auth_stopped;              /* the transport is closing: hand nothing more on */
     uint64_t auth_logged_ms;        /* when a refused connection was last logged */
+    uint64_t auth_failed;           /* exchanges that failed, not counting this node stopping (under mu) */
 
     pthread_t loop_thread, apply_thread, pre_thread;
     bool loop_started, apply_started, pre_started;
@@ -2227,7 +2231,7 @@ static void on_setup_raft_closed(struct raft *raft)
     raft_uv_tcp_close(&r->transport);
 }
 
-/* ---- the transport: libraft's TCP one, Nagle off, peers authenticated ----------------- */
+/* ---- the transport: libraft's TCP one, Nagle off, peers authenticated, encrypted ------- */
 
 /* libraft 0.15's TCP transport never sets TCP_NODELAY, and it sends each
  * direction of a pair of servers over its own connection, so the receiver
@@ -2238,17 +2242,19 @@ static void on_setup_raft_closed(struct raft *raft)
  * hands to raft_uv.
  *
  * The same wrapper makes every connection prove, before raft_uv sees a
- * byte of it, that it comes from a node of the network (raft_auth.h):
+ * byte of it, that both ends are nodes of the network (raft_auth.h):
  * libraft trusts what arrives on its port, and a malformed message from
  * anyone who can reach it crashes the node. After libraft's handshake the
- * accepting side writes a hello with a fresh challenge, the connecting
- * side answers with its node key's signature, and the accepting side
- * checks that key is the one of the raft id the handshake claimed (a
- * genesis node or one network/config lists) and writes one byte, "OK".
- * Only then does each side hand the stream on. Every read asks for exactly
- * the bytes still missing, and neither side sends anything else until the
- * OK, so no raft byte is ever consumed here. A connection that does not
- * finish within RAFT_AUTH_MS is closed. */
+ * accepting side writes a hello with a fresh ephemeral key, the connecting
+ * side answers with its own and its node key's signature over both, and
+ * the accepting side checks that key is the one of the raft id the
+ * handshake claimed (a genesis node or one network/config lists) and
+ * writes its admit, signed with its node key, which the connecting side
+ * checks the same way. Every read asks for exactly the bytes still
+ * missing, and neither side sends a raft byte before that, so none is
+ * consumed here. A connection that does not finish within RAFT_AUTH_MS is
+ * closed. The stream is then handed to a link (raft_link.h), and raft_uv
+ * gets the link's plain end: every raft byte on the wire is encrypted. */
 
 #define RAFT_AUTH_MS     3000  /* the whole exchange, on either side */
 #define RAFT_AUTH_LOG_MS 10000 /* at most one "refused" line per this long */
@@ -2269,9 +2275,10 @@ typedef struct auth_conn {
     uint8_t *into;                 /* the read in progress: into[have..need) */
     size_t have, need;
     void (*on_read)(struct auth_conn *ac); /* called when into is full */
+    cc_raft_hs hs;
     uint8_t hello[CC_RAFT_AUTH_HELLO_BYTES];
     uint8_t answer[CC_RAFT_AUTH_ANSWER_BYTES];
-    uint8_t ok;
+    uint8_t admit[CC_RAFT_AUTH_ADMIT_BYTES];
     struct raft_uv_connect *outer; /* connecting: raft_uv's request and callback */
     raft_uv_connect_cb cb;
 } auth_conn;
@@ -2334,6 +2341,11 @@ static void auth_fail(auth_conn *ac, const char *why)
     auth_finish(ac);
     uint64_t now = cc_now_ms();
     bool stopping = auth_stopping(r);
+    if (!stopping) {
+        pthread_mutex_lock(&r->mu);
+        r->auth_failed++;
+        pthread_mutex_unlock(&r->mu);
+    }
     if (!stopping && now - r->auth_logged_ms >= RAFT_AUTH_LOG_MS) {
         r->auth_logged_ms = now;
         if (ac->accepting)
@@ -2362,14 +2374,31 @@ static void auth_succeed(auth_conn *ac)
         auth_fail(ac, "this node is stopping");
         return;
     }
+    cc_raft_cipher send, recv;
+    if (!cc_raft_hs_keys(&ac->hs, &send, &recv)) {
+        auth_fail(ac, "the peer's session key is unusable");
+        return;
+    }
     ac->open++;
     auth_finish(ac);
-    struct uv_stream_s *stream = ac->stream;
-    stream->data = NULL;
+    char who[80];
     if (ac->accepting)
-        r->tcp_accepted(&r->transport, ac->id, ac->address, stream);
+        snprintf(who, sizeof who, "raft id %llu (%s)", (unsigned long long)ac->id, ac->peer);
     else
-        ac->cb(ac->outer, stream, 0);
+        snprintf(who, sizeof who, "raft id %llu", (unsigned long long)ac->id);
+    uv_stream_t *side;
+    int rv =
+        cc_raft_link_start(&r->loop, &r->links, ac->stream, &send, &recv, who, &side); /* owns the stream */
+    sodium_memzero(&send, sizeof send);
+    sodium_memzero(&recv, sizeof recv);
+    if (rv != 0) {
+        cc_node_log(CC_LOG_WARN, "raft", "raft connection with %s dropped: %s", who, uv_strerror(rv));
+        if (!ac->accepting) ac->cb(ac->outer, NULL, RAFT_NOCONNECTION);
+    } else if (ac->accepting) {
+        r->tcp_accepted(&r->transport, ac->id, ac->address, side);
+    } else {
+        ac->cb(ac->outer, side, 0);
+    }
     ac->open--;
     auth_free_if_idle(ac);
 }
@@ -2504,37 +2533,52 @@ static bool auth_note_unknown(rr *r, raft_id id, const uint8_t pk[CC_PUBKEY_BYTE
     return unknown;
 }
 
+/* pk is not the node key of raft id id: say why in why. */
+static void auth_unknown_why(auth_conn *ac, const uint8_t pk[CC_PUBKEY_BYTES], char *why, size_t size)
+{
+    char hex[CC_HASH_HEX];
+    if (auth_note_unknown(ac->r, ac->id, pk))
+        snprintf(why, size,
+                 "raft id %llu (key %.16s...) is no node this node knows (yet); the other nodes are "
+                 "asked once no leader is heard",
+                 (unsigned long long)ac->id, cc_hex(pk, CC_PUBKEY_BYTES, hex));
+    else
+        snprintf(why, size, "key %.16s... is not the node key of that raft id",
+                 cc_hex(pk, CC_PUBKEY_BYTES, hex));
+}
+
 /* accepting: the answer is in */
 static void auth_check_answer(auth_conn *ac)
 {
     uint8_t pk[CC_PUBKEY_BYTES];
-    if (!cc_raft_auth_check(ac->r->g->chain_id, ac->hello, ac->answer, pk)) {
+    if (!cc_raft_hs_check_answer(&ac->hs, ac->answer, pk)) {
         auth_fail(ac, "the answer's signature does not verify");
         return;
     }
     if (!auth_peer_known(ac->r, ac->id, pk)) {
-        char hex[CC_HASH_HEX], why[200];
-        if (auth_note_unknown(ac->r, ac->id, pk))
-            snprintf(why, sizeof why,
-                     "raft id %llu (key %.16s...) is no node this node knows (yet); the other nodes are "
-                     "asked once no leader is heard",
-                     (unsigned long long)ac->id, cc_hex(pk, CC_PUBKEY_BYTES, hex));
-        else
-            snprintf(why, sizeof why, "key %.16s... is not the node key of that raft id",
-                     cc_hex(pk, CC_PUBKEY_BYTES, hex));
+        char why[200];
+        auth_unknown_why(ac, pk, why, sizeof why);
         auth_fail(ac, why);
         return;
     }
-    ac->ok = CC_RAFT_AUTH_OK;
-    auth_send(ac, &ac->ok, 1);
-    auth_succeed(ac); /* the OK is queued; raft_uv only ever reads this stream */
+    cc_raft_hs_admit(&ac->hs, ac->r->key, ac->admit);
+    auth_send(ac, ac->admit, sizeof ac->admit);
+    auth_succeed(ac); /* the admit is queued ahead of every frame */
 }
 
-/* connecting: the OK is in */
-static void auth_check_ok(auth_conn *ac)
+/* connecting: the admit is in; the accepting node must be the raft id
+ * this node meant to reach, or the link would be encrypted to a stranger */
+static void auth_check_admit(auth_conn *ac)
 {
-    if (ac->ok != CC_RAFT_AUTH_OK) {
-        auth_fail(ac, "the peer did not admit this node");
+    uint8_t pk[CC_PUBKEY_BYTES];
+    if (!cc_raft_hs_check_admit(&ac->hs, ac->admit, pk)) {
+        auth_fail(ac, "the peer did not admit this node, or its admit does not verify");
+        return;
+    }
+    if (!auth_peer_known(ac->r, ac->id, pk)) {
+        char why[200];
+        auth_unknown_why(ac, pk, why, sizeof why);
+        auth_fail(ac, why);
         return;
     }
     auth_succeed(ac);
@@ -2543,12 +2587,13 @@ static void auth_check_ok(auth_conn *ac)
 /* connecting: the hello is in */
 static void auth_answer_hello(auth_conn *ac)
 {
-    if (!cc_raft_auth_answer(ac->r->key, ac->r->g->chain_id, ac->hello, ac->answer)) {
-        auth_fail(ac, "the peer's hello is not a carechain raft hello");
+    rr *r = ac->r;
+    if (!cc_raft_hs_answer(&ac->hs, r->key, r->g->chain_id, ac->id, ac->hello, ac->answer)) {
+        auth_fail(ac, "the peer's hello is not a carechain raft2 hello (a node of another version?)");
         return;
     }
     auth_send(ac, ac->answer, sizeof ac->answer);
-    if (!ac->done) auth_expect(ac, &ac->ok, 1, auth_check_ok);
+    if (!ac->done) auth_expect(ac, ac->admit, sizeof ac->admit, auth_check_admit);
 }
 
 typedef struct auth_connect {
@@ -2608,7 +2653,7 @@ static void auth_accepted(struct raft_uv_transport *t, raft_id id, const char *a
         uv_close((uv_handle_t *)stream, (uv_close_cb)raft_free);
         return;
     }
-    cc_raft_auth_hello(ac->hello);
+    cc_raft_hs_hello(&ac->hs, r->g->chain_id, r->self_id, ac->hello);
     auth_send(ac, ac->hello, sizeof ac->hello);
     if (!ac->done) auth_expect(ac, ac->answer, sizeof ac->answer, auth_check_answer);
 }
@@ -2627,6 +2672,7 @@ static void auth_close(struct raft_uv_transport *t, raft_uv_transport_close_cb c
     rr *r = rr_of_transport(t);
     r->auth_stopped = true;
     while (r->auth_pending) auth_fail(r->auth_pending, "this node is stopping");
+    cc_raft_links_close(&r->links);
     r->tcp_close(t, cb);
 }
 
@@ -2827,7 +2873,9 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->repair_passes = r->repair_passes;
     out->attachments_missing = r->attachments_missing;
     out->block_requests = r->block_requests;
+    out->raft_handshakes_failed = r->auth_failed;
     pthread_mutex_unlock(&r->mu);
+    out->raft_frames_refused = atomic_load(&r->links.frames_refused);
     /* the chain itself halts on recorded evidence (a store read: not under
      * r->mu, which the apply thread takes while it keeps a write txn) */
     if (!out->halted) out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);

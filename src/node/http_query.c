@@ -56,7 +56,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         "head_hash", cc_hex(head.hash, CC_HASH_BYTES, head_hash), "head_time_ms", (json_int_t)head.time_ms,
         "state_root", cc_hex(head.state_root, CC_HASH_BYTES, state_root), "tx_total",
         (json_int_t)head.tx_total, "mempool", (json_int_t)cc_mempool_count(&node->mempool), "store_full",
-        atomic_load(&node->store_full) ? 1 : 0, "version", CC_NODE_VERSION, "api", node->api, "mempool_max",
+        atomic_load(&node->store_full) ? 1 : 0, "version", CC_VERSION, "api", node->api, "mempool_max",
         (json_int_t)node->mempool_max, "verify_threads", (json_int_t)cc_verify_pool_threads(node->pool),
         "wait_timeout_ms", (json_int_t)node->wait_timeout_ms);
     if (v && node->consensus.status) {
@@ -214,6 +214,8 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.repair_passes = cs.repair_passes;
         g.attachments_missing = cs.attachments_missing;
         g.apply_halted = cs.halted;
+        g.raft_handshakes_failed = cs.raft_handshakes_failed;
+        g.raft_frames_refused = cs.raft_frames_refused;
     }
     json_t *evidence = NULL;
     if (cc_chain_evidence_json(node->chain, &evidence) == CC_OK) g.evidence = json_array_size(evidence);

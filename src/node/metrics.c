@@ -206,11 +206,20 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "carechain_apply_halted %d\n"
             "# HELP carechain_txs_forwarded_total Txs this node sent to the leader.\n"
             "# TYPE carechain_txs_forwarded_total counter\n"
-            "carechain_txs_forwarded_total %llu\n",
+            "carechain_txs_forwarded_total %llu\n"
+            "# HELP carechain_raft_handshakes_failed_total Raft connections refused or dropped before "
+            "raft saw a byte (unknown keys, bad signatures, time-outs, other versions).\n"
+            "# TYPE carechain_raft_handshakes_failed_total counter\n"
+            "carechain_raft_handshakes_failed_total %llu\n"
+            "# HELP carechain_raft_frames_refused_total Raft links closed because bytes arrived that "
+            "the peer did not seal (changed or injected on the way).\n"
+            "# TYPE carechain_raft_frames_refused_total counter\n"
+            "carechain_raft_frames_refused_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
             (unsigned long long)g->blocks_fetched, (unsigned long long)g->attachments_fetched,
             (unsigned long long)g->repair_passes, (unsigned long long)g->attachments_missing,
-            g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded));
+            g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded),
+            (unsigned long long)g->raft_handshakes_failed, (unsigned long long)g->raft_frames_refused);
     }
 
     pthread_mutex_lock(&m->mu);

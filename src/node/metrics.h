@@ -25,6 +25,8 @@
  *   carechain_attachments_missing            gauge (the last pass's, that no peer gave)
  *   carechain_apply_halted                   gauge (0 | 1)
  *   carechain_txs_forwarded_total            counter (sent to the leader)
+ *   carechain_raft_handshakes_failed_total   counter (raft connections refused before raft)
+ *   carechain_raft_frames_refused_total      counter (links closed for bytes not the peer's)
  *
  * Counters that change per request are atomics; the per-block ones are
  * updated once per block under a lock.
@@ -83,6 +85,8 @@ typedef struct cc_metrics_gauges {
     uint64_t repair_passes;
     uint64_t attachments_missing;
     bool apply_halted;
+    uint64_t raft_handshakes_failed;
+    uint64_t raft_frames_refused;
     cc_chain_stats chain; /* its timings: carechain_block_seconds */
 } cc_metrics_gauges;
 

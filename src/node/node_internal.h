@@ -39,8 +39,6 @@
 #include "node/verify_pool.h"
 #include "node/waiters.h"
 
-#define CC_NODE_VERSION "0.1.0"
-
 #define CC_NODE_DEFAULT_API         "127.0.0.1:7800"
 #define CC_NODE_DEFAULT_MEMPOOL_MAX 200000
 #define CC_NODE_MEMPOOL_MAX_BYTES   (1024u * 1024 * 1024) /* queued tx bytes (attachments count) */

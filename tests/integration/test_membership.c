@@ -747,14 +747,14 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
     assert_int_equal(ct_cluster_start_node(&fx.cl, NODE3, NODE_START_MS), 0);
 
     uint64_t id6 = cc_raft_id_of(&g, j6.key.pk);
-    assert_int_equal(ct_raft_knock(bound, fx.cl.net.chain_id, id6, raft, &j6.key), 0);
+    assert_int_equal(ct_raft_knock(bound, fx.cl.net.chain_id, id6, NODE3 + 1, raft, &j6.key), 0);
     cc_key stranger;
     ct_key("node-stranger", &stranger);
     uint64_t id_s = cc_raft_id_of(&g, stranger.pk);
     cc_genesis_free(&g);
     int got = 0;
     uint64_t deadline = ct_now_ms() + LONELY_WAIT_MS;
-    while ((got = ct_raft_knock(bound, fx.cl.net.chain_id, id6, raft, &j6.key)) == 0 &&
+    while ((got = ct_raft_knock(bound, fx.cl.net.chain_id, id6, NODE3 + 1, raft, &j6.key)) == 0 &&
            ct_now_ms() < deadline)
         cc_sleep_ms(500);
     if (got != 1) ct_cluster_dump_logs(&fx.cl);
@@ -766,9 +766,9 @@ static void test_node_away_during_an_addition_admits_the_new_node(void **state)
     assert_int_equal(status, 404);
     /* a key no genesis node lists, under its own derived id: refused even
      * after node3 has asked about it */
-    assert_int_equal(ct_raft_knock(bound, fx.cl.net.chain_id, id_s, raft, &stranger), 0);
+    assert_int_equal(ct_raft_knock(bound, fx.cl.net.chain_id, id_s, NODE3 + 1, raft, &stranger), 0);
     cc_sleep_ms(LONELY_RECHECK_WAIT_MS);
-    assert_int_equal(ct_raft_knock(bound, fx.cl.net.chain_id, id_s, raft, &stranger), 0);
+    assert_int_equal(ct_raft_knock(bound, fx.cl.net.chain_id, id_s, NODE3 + 1, raft, &stranger), 0);
 
     assert_int_equal(ct_cluster_stop_node(&fx.cl, NODE3, SIGTERM, 20000), 0);
     assert_int_equal(ct_write_file(config_path, saved, saved_len), 0);

@@ -34,6 +34,7 @@
 #define LOAD_PAUSE_MS  10
 #define VERIFY_MS      60000
 #define BATCH_TXS      20
+#define METRIC_WAIT_MS 5000 /* longer than a raft exchange may take (3 s) */
 
 typedef struct fixture {
     ct_cluster cl;  /* out[i]: killed */
@@ -247,15 +248,30 @@ static void *load_main(void *arg)
 static bool raft_knock(int to, uint64_t id, const cc_key *key)
 {
     char *from = ct_strf("127.0.0.1:%d", fx.cl.net.raft_ports[(to + 1) % NODES]);
-    int rc = ct_raft_knock(fx.cl.net.raft_ports[to], fx.cl.net.chain_id, id, from, key);
+    int rc = ct_raft_knock(fx.cl.net.raft_ports[to], fx.cl.net.chain_id, id, (uint64_t)to + 1, from, key);
     free(from);
     assert_true(rc >= 0);
     return rc == 1;
 }
 
+/* Does metric name on the node at url reach at least min within
+ * METRIC_WAIT_MS? (A bare message's connection fails when the node reads
+ * its end, after the knock has returned.) */
+static bool metric_reaches(const char *url, const char *name, long min)
+{
+    uint64_t deadline = ct_now_ms() + METRIC_WAIT_MS;
+    long v;
+    while ((v = ct_metric(url, name)) < min && ct_now_ms() < deadline) cc_sleep_ms(50);
+    if (v < min) fprintf(stderr, "%s at %s: %ld, expected at least %ld\n", name, url, v, min);
+    return v >= min;
+}
+
 /* Only a node of the network, with its own raft id, gets a byte to
- * libraft: a stranger's key, a node's key under another node's id and a
- * bare malformed message are refused, and every node lives on and commits. */
+ * libraft: a stranger's key, a node's key under another node's id, an
+ * answer meant for another node and a bare malformed message are refused;
+ * an admitted connection whose next bytes are not a sealed frame (what a
+ * hijacked connection would carry) is closed; each node counts them in
+ * its metrics; and every node lives on and commits. */
 static void test_strangers_on_the_raft_port_are_refused(void **state)
 {
     (void)state;
@@ -263,12 +279,29 @@ static void test_strangers_on_the_raft_port_are_refused(void **state)
     ct_key("raft-stranger", &stranger);
     for (int to = 0; to < NODES; to++) {
         int from = (to + 1) % NODES, other = (to + 2) % NODES;
+        const char *url = fx.cl.node[to].url;
+        long failed = ct_metric(url, "carechain_raft_handshakes_failed_total"),
+             refused = ct_metric(url, "carechain_raft_frames_refused_total");
+        assert_true(failed >= 0 && refused >= 0);
         /* the control: a node under its own id is admitted, so the refusals
          * below are refusals and not a broken exchange */
         assert_true(raft_knock(to, (uint64_t)from + 1, &fx.cl.net.node_keys[from]));
         assert_false(raft_knock(to, (uint64_t)from + 1, &stranger));
         assert_false(raft_knock(to, (uint64_t)other + 1, &fx.cl.net.node_keys[from]));
+        char *addr = ct_strf("127.0.0.1:%d", fx.cl.net.raft_ports[from]);
+        assert_int_equal(ct_raft_knock(fx.cl.net.raft_ports[to], fx.cl.net.chain_id, (uint64_t)from + 1,
+                                       (uint64_t)other + 1, addr, &fx.cl.net.node_keys[from]),
+                         0);
+        assert_int_equal(ct_raft_knock_inject(fx.cl.net.raft_ports[to], fx.cl.net.chain_id,
+                                              (uint64_t)from + 1, (uint64_t)to + 1, addr,
+                                              &fx.cl.net.node_keys[from]),
+                         1);
+        free(addr);
         for (int k = 0; k < 3; k++) raft_knock(to, (uint64_t)from + 1, NULL);
+        /* the stranger, the other id, the answer for another node, the
+         * three bare messages; and the raw bytes after the exchange */
+        assert_true(metric_reaches(url, "carechain_raft_handshakes_failed_total", failed + 6));
+        assert_true(metric_reaches(url, "carechain_raft_frames_refused_total", refused + 1));
     }
     for (int i = 0; i < NODES; i++) {
         if (!ct_node_alive(&fx.cl.node[i])) fail_msg("node%d died of what reached its raft port", i + 1);

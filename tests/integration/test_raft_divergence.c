@@ -53,16 +53,7 @@ static long get(int i, const char *path, ct_resp *r)
 /* The value of metric name in node i's /metrics, or -1. */
 static long metric(int i, const char *name)
 {
-    ct_resp r;
-    long v = -1;
-    if (get(i, "/metrics", &r) == 200 && r.body) {
-        char *want = ct_strf("\n%s ", name);
-        const char *p = strstr(r.body, want);
-        if (p) v = strtol(p + strlen(want), NULL, 10);
-        free(want);
-    }
-    ct_resp_free(&r);
-    return v;
+    return ct_metric(fx.cl.node[i].url, name);
 }
 
 /* The evidence record of kind in node i's GET /v1/evidence (a new

@@ -6,8 +6,9 @@
  * a partition commits nothing while the majority goes on, and converges once
  * the partition heals; a follower whose data and raft directories were wiped
  * rejoins and catches up; a follower whose forward waits on a SIGSTOPped
- * leader stops promptly on SIGTERM; verify-chain passes on every directory
- * at the end.
+ * leader stops promptly on SIGTERM; a note committed through the proxy
+ * never crosses it in the clear; verify-chain passes on every directory at
+ * the end.
  *
  * The nodes' raft traffic goes through a loopback TCP proxy, one link per
  * ordered pair of nodes (ct_raft_mesh in tests/support/ct_proxy.c), so the
@@ -562,6 +563,66 @@ static void test_wiped_follower_rejoins(void **state)
     assert_true(ct_cluster_wait_converged(&fx.cl, height + 1, NULL, CONVERGE_MS));
 }
 
+/* ---- what the raft links carry ---------------------------------------------------- */
+
+/* Nothing of a block crosses a raft link in the clear. A note whose kind is
+ * a fresh marker commits and reaches every node through the proxy, which
+ * never sees the marker. It does see the hello of the links a restarted
+ * follower opens, the one string of the exchange that is sent in the
+ * clear: the watch would have found the marker had it passed. */
+static void test_raft_links_carry_nothing_in_the_clear(void **state)
+{
+    (void)state;
+    restore_all();
+    char marker[64], hex[CC_HASH_HEX], txid[CC_HASH_HEX];
+    snprintf(marker, sizeof marker, "wire-marker-%d-%llu", (int)getpid(), (unsigned long long)ct_now_ms());
+    int w_marker = ct_proxy_watch(fx.mesh.proxy, marker, strlen(marker));
+    int w_hello = ct_proxy_watch(fx.mesh.proxy, "carechain raft2", 15);
+    assert_true(w_marker >= 0 && w_hello >= 0);
+
+    int leader = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
+    assert_true(leader >= 0);
+    int f = ct_cluster_follower(&fx.cl, leader);
+    assert_int_equal(ct_cluster_stop_node(&fx.cl, f, SIGTERM, STOP_MS), 0);
+    assert_int_equal(ct_cluster_start_node(&fx.cl, f, NODE_START_MS), 0);
+
+    uint64_t before = ct_proxy_bytes(fx.mesh.proxy);
+    uint8_t h[CC_HASH_BYTES];
+    cc_sha256((const uint8_t *)marker, strlen(marker), h);
+    char *payload = ct_strf("{\"kind\":\"%s\",\"sha256\":\"%s\"}", marker, cc_hex(h, CC_HASH_BYTES, hex));
+    cc_tx tx;
+    assert_int_equal(ct_tx_make(&fx.cl.net, NULL, &fx.cl.net.admin, "note.put", payload, 0, 0, &tx), 0);
+    free(payload);
+    cc_hex(tx.txid, CC_HASH_BYTES, txid);
+    ct_http *http = ct_http_new();
+    ct_resp r;
+    assert_int_equal(ct_submit(http, fx.cl.node[leader].url, &tx, true, &r), 0);
+    assert_int_equal(r.status, 200);
+    int64_t height = ct_json_int(r.json, "height");
+    ct_resp_free(&r);
+    ct_http_free(http);
+    cc_tx_free(&tx);
+    assert_true(height > 0);
+    assert_true(ct_cluster_wait_converged(&fx.cl, height, NULL, CONVERGE_MS));
+    char *path = ct_strf("/v1/tx/%s", txid);
+    for (int i = 0; i < NODES; i++) { /* the marker is in every node's copy of the block */
+        json_t *v = get_json(i, path, STATUS_HTTP_MS);
+        assert_non_null(v);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(v, "payload"), "kind")),
+                            marker);
+        json_decref(v);
+    }
+    free(path);
+    uint64_t passed = ct_proxy_bytes(fx.mesh.proxy) - before;
+    fprintf(stderr,
+            "raft links passed %llu bytes since the note was sent; marker seen %llu times, hello %llu\n",
+            (unsigned long long)passed, (unsigned long long)ct_proxy_seen(fx.mesh.proxy, w_marker),
+            (unsigned long long)ct_proxy_seen(fx.mesh.proxy, w_hello));
+    assert_true(passed > 2 * strlen(marker)); /* the block went to both followers */
+    assert_true(ct_proxy_seen(fx.mesh.proxy, w_hello) > 0);
+    assert_int_equal(ct_proxy_seen(fx.mesh.proxy, w_marker), 0);
+}
+
 /* ---- SIGTERM while the leader does not answer ------------------------------- */
 
 /* A follower asked to stop while its forward to the leader waits on a
@@ -628,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_sigstop_leader_steps_down),
         cmocka_unit_test(test_partition_minority_commits_nothing),
         cmocka_unit_test(test_wiped_follower_rejoins),
+        cmocka_unit_test(test_raft_links_carry_nothing_in_the_clear),
         cmocka_unit_test(test_follower_stops_while_the_leader_is_frozen),
         cmocka_unit_test(test_verify_chain_on_every_node),
     };

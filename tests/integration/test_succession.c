@@ -229,7 +229,7 @@ static void test_genesis_majority_leaves(void **state)
     for (int i = 0; i < 2; i++) {
         char addr[32];
         snprintf(addr, sizeof addr, "127.0.0.1:%d", fx.cl.net.raft_ports[i]);
-        assert_int_equal(ct_raft_knock(fx.cl.net.raft_ports[2], fx.cl.net.chain_id, (uint64_t)i + 1, addr,
+        assert_int_equal(ct_raft_knock(fx.cl.net.raft_ports[2], fx.cl.net.chain_id, (uint64_t)i + 1, 3, addr,
                                        &fx.cl.net.node_keys[i]),
                          0);
     }
@@ -238,7 +238,7 @@ static void test_genesis_majority_leaves(void **state)
     assert_int_equal(cc_genesis_parse(fx.cl.net.genesis, fx.cl.net.genesis_len, &g, NULL), CC_OK);
     snprintf(addr, sizeof addr, "127.0.0.1:%d", fx.j[0].raft);
     assert_int_equal(ct_raft_knock(fx.cl.net.raft_ports[2], fx.cl.net.chain_id,
-                                   cc_raft_id_of(&g, fx.j[0].key.pk), addr, &fx.j[0].key),
+                                   cc_raft_id_of(&g, fx.j[0].key.pk), 3, addr, &fx.j[0].key),
                      1);
     cc_genesis_free(&g);
 }

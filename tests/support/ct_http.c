@@ -151,6 +151,22 @@ int ct_get(const char *url, ct_resp *r)
     return rc;
 }
 
+long ct_metric(const char *base, const char *name)
+{
+    char *url = ct_strf("%s/metrics", base);
+    ct_resp r;
+    long v = -1;
+    if (ct_get(url, &r) == 0 && r.status == 200 && r.body) {
+        char *want = ct_strf("\n%s ", name);
+        const char *p = strstr(r.body, want);
+        if (p) v = strtol(p + strlen(want), NULL, 10);
+        free(want);
+    }
+    ct_resp_free(&r);
+    free(url);
+    return v;
+}
+
 int ct_post(const char *url, const char *ctype, const void *body, size_t len, ct_resp *r)
 {
     ct_http *h = ct_http_new();

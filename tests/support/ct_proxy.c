@@ -13,6 +13,10 @@
  * One thread serves every link with poll(2); each connection has a bounded
  * buffer per direction, so a stopped peer never blocks the others. Cutting
  * a link closes its open connections and closes every new one at once.
+ *
+ * A test can also watch for byte strings in what passes (ct_proxy_watch):
+ * each direction of a connection keeps the last bytes it passed, so a
+ * string split between two reads is still found.
  */
 #include "support.h"
 
@@ -41,6 +45,8 @@
 #define RAFT_ADDR_BYTES 64
 #define RAFT_DIR_NAME   "raft"
 #define RAFT_DIR_MODE   0700
+#define WATCH_MAX       4
+#define WATCH_BYTES     64
 
 typedef struct pipe_buf {
     uint8_t data[PROXY_BUF_BYTES];
@@ -51,9 +57,17 @@ typedef struct pipe_buf {
 
 typedef struct conn {
     int link;
-    int fd[2];       /* [0] the accepted client, [1] the connection to the target */
-    pipe_buf buf[2]; /* buf[k] holds bytes read from fd[k], to write to fd[1 - k] */
+    int fd[2];                    /* [0] the accepted client, [1] the connection to the target */
+    pipe_buf buf[2];              /* buf[k] holds bytes read from fd[k], to write to fd[1 - k] */
+    uint8_t tail[2][WATCH_BYTES]; /* the last bytes read from fd[k], for the watches */
+    size_t tail_len[2];
 } conn;
+
+typedef struct watch {
+    uint8_t needle[WATCH_BYTES];
+    size_t len;
+    uint64_t seen; /* occurrences, under mu */
+} watch;
 
 typedef struct proxy_link {
     int listen_fd;
@@ -72,6 +86,9 @@ struct ct_proxy {
     proxy_link links[PROXY_LINKS_MAX];
     int link_count;
     conn *conns[PROXY_CONNS_MAX];
+    watch watches[WATCH_MAX]; /* set under mu */
+    int watch_count;
+    uint64_t bytes; /* passed, under mu */
 };
 
 static void set_nonblock(int fd)
@@ -133,8 +150,38 @@ static void accept_on(ct_proxy *p, int l, bool cut)
     p->conns[slot] = c;
 }
 
+/* Count the watched strings in the n bytes just read from side k of c
+ * (those that start in them, or in the tail before them). */
+static void conn_watch(ct_proxy *p, conn *c, int k, const uint8_t *data, size_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    p->bytes += n;
+    for (int w = 0; w < p->watch_count; w++) {
+        watch *wt = &p->watches[w];
+        uint8_t joint[2 * WATCH_BYTES];
+        size_t head = n < wt->len - 1 ? n : wt->len - 1;
+        memcpy(joint, c->tail[k], c->tail_len[k]);
+        memcpy(joint + c->tail_len[k], data, head);
+        for (size_t i = 0; i + wt->len <= c->tail_len[k] + head; i++)
+            if (i + wt->len > c->tail_len[k] && memcmp(joint + i, wt->needle, wt->len) == 0) wt->seen++;
+        for (const uint8_t *at = data; (at = memmem(at, n - (size_t)(at - data), wt->needle, wt->len)); at++)
+            wt->seen++;
+    }
+    pthread_mutex_unlock(&p->mu);
+    size_t keep = WATCH_BYTES - 1;
+    if (n >= keep) {
+        memcpy(c->tail[k], data + n - keep, keep);
+        c->tail_len[k] = keep;
+    } else {
+        size_t drop = c->tail_len[k] + n > keep ? c->tail_len[k] + n - keep : 0;
+        memmove(c->tail[k], c->tail[k] + drop, c->tail_len[k] - drop);
+        memcpy(c->tail[k] + c->tail_len[k] - drop, data, n);
+        c->tail_len[k] = c->tail_len[k] - drop + n;
+    }
+}
+
 /* Move bytes for one connection after poll; false when it is finished. */
-static bool conn_pump(conn *c, const struct pollfd *pf)
+static bool conn_pump(ct_proxy *p, conn *c, const struct pollfd *pf)
 {
     for (int k = 0; k < 2; k++) {
         pipe_buf *b = &c->buf[k];
@@ -145,6 +192,7 @@ static bool conn_pump(conn *c, const struct pollfd *pf)
             if (n > 0) {
                 b->len = (size_t)n;
                 b->off = 0;
+                conn_watch(p, c, k, b->data, (size_t)n);
             } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
                 b->eof = true;
             }
@@ -218,7 +266,7 @@ static void *proxy_main(void *arg)
             if (pf[j].revents & POLLIN) accept_on(p, who[j], cut[who[j]]);
         for (int j = first_conn; j < n; j += 2) {
             int slot = who[j];
-            if (p->conns[slot] && !conn_pump(p->conns[slot], &pf[j])) conn_close(p, slot);
+            if (p->conns[slot] && !conn_pump(p, p->conns[slot], &pf[j])) conn_close(p, slot);
         }
     }
     for (int i = 0; i < PROXY_CONNS_MAX; i++)
@@ -292,6 +340,37 @@ void ct_proxy_set_cut(ct_proxy *p, int link_index, bool cut)
         wake_and_wait(p);
     }
     pthread_mutex_unlock(&p->mu);
+}
+
+int ct_proxy_watch(ct_proxy *p, const void *needle, size_t len)
+{
+    int w = -1;
+    if (len == 0 || len > WATCH_BYTES) return -1;
+    pthread_mutex_lock(&p->mu);
+    if (p->watch_count < WATCH_MAX) {
+        w = p->watch_count++;
+        memcpy(p->watches[w].needle, needle, len);
+        p->watches[w].len = len;
+        p->watches[w].seen = 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return w;
+}
+
+uint64_t ct_proxy_seen(ct_proxy *p, int w)
+{
+    pthread_mutex_lock(&p->mu);
+    uint64_t n = w >= 0 && w < p->watch_count ? p->watches[w].seen : 0;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+uint64_t ct_proxy_bytes(ct_proxy *p)
+{
+    pthread_mutex_lock(&p->mu);
+    uint64_t n = p->bytes;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void ct_proxy_free(ct_proxy *p)

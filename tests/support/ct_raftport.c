@@ -1,7 +1,7 @@
 /*
  * ct_raftport.c — knocking on a node's raft port the way a peer does
  * (see support.h, ct_raft_knock): libraft 0.15's handshake, then
- * carechain's challenge and answer (src/node/raft_auth.c).
+ * carechain's exchange (src/node/raft_auth.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -62,10 +62,16 @@ static void put_le64(uint8_t *p, uint64_t v)
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
-int ct_raft_knock(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, const char *address,
-                  const cc_key *key)
+/* libraft's handshake, then carechain's exchange. 1 admitted, 0 refused,
+ * -1 nothing listens; when admitted and inject, the bare malformed message
+ * follows the exchange instead of a frame, and 1 means the node then closed
+ * the connection. */
+static int knock(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, uint64_t target,
+                 const char *address, const cc_key *key, bool inject)
 {
-    uint8_t buf[256], hello[CC_RAFT_AUTH_HELLO_BYTES], answer[CC_RAFT_AUTH_ANSWER_BYTES], ok = 0;
+    uint8_t buf[256], hello[CC_RAFT_AUTH_HELLO_BYTES], answer[CC_RAFT_AUTH_ANSWER_BYTES],
+        admit[CC_RAFT_AUTH_ADMIT_BYTES], pk[CC_PUBKEY_BYTES];
+    cc_raft_hs hs;
     size_t n = strlen(address), padded = (n + 1 + 7) / 8 * 8;
     if (24 + padded + 16 + 64 > sizeof buf) return -1;
     int fd = knock_connect(port);
@@ -78,18 +84,37 @@ int ct_raft_knock(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, 
     memset(buf + 24, 0, padded);
     memcpy(buf + 24, address, n);
     n = 24 + padded;
+    /* an AppendEntries-typed message of 64 bytes of 0xff, which libraft
+     * 0.15 decodes to a SIGSEGV */
+    uint8_t bad[16 + 64];
+    put_le64(bad, 1);
+    put_le64(bad + 8, 64);
+    memset(bad + 16, 0xff, 64);
     int admitted = 0;
     if (!key) {
-        /* an AppendEntries-typed message of 64 bytes of 0xff, which libraft
-         * 0.15 decodes to a SIGSEGV */
-        put_le64(buf + n, 1);
-        put_le64(buf + n + 8, 64);
-        memset(buf + n + 16, 0xff, 64);
-        send_all(fd, buf, n + 16 + 64);
+        memcpy(buf + n, bad, sizeof bad);
+        send_all(fd, buf, n + sizeof bad);
     } else if (send_all(fd, buf, n) && recv_all(fd, hello, sizeof hello) &&
-               cc_raft_auth_answer(key, chain_id, hello, answer)) {
-        admitted = send_all(fd, answer, sizeof answer) && recv_all(fd, &ok, 1) && ok == CC_RAFT_AUTH_OK;
+               cc_raft_hs_answer(&hs, key, chain_id, target, hello, answer)) {
+        admitted = send_all(fd, answer, sizeof answer) && recv_all(fd, admit, sizeof admit) &&
+                   cc_raft_hs_check_admit(&hs, admit, pk);
+        if (admitted && inject) {
+            uint8_t byte;
+            admitted = send_all(fd, bad, sizeof bad) && recv(fd, &byte, 1, 0) == 0; /* closed, unanswered */
+        }
     }
     close(fd);
     return admitted;
+}
+
+int ct_raft_knock(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, uint64_t target,
+                  const char *address, const cc_key *key)
+{
+    return knock(port, chain_id, id, target, address, key, false);
+}
+
+int ct_raft_knock_inject(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, uint64_t target,
+                         const char *address, const cc_key *key)
+{
+    return knock(port, chain_id, id, target, address, key, true);
 }

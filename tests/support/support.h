@@ -203,6 +203,8 @@ uint8_t *ct_batch_body(const cc_tx *txs, size_t n, size_t *len);
 int ct_wait_height(const char *base, uint64_t height, unsigned timeout_ms);
 /* GET /v1/status "height" (or -1). */
 int64_t ct_status_height(const char *base);
+/* The value of the sample named exactly name in GET base/metrics, or -1. */
+long ct_metric(const char *base, const char *name);
 
 /* ---- a loopback TCP proxy with links that can be cut (ct_proxy.c) ------------ */
 
@@ -217,6 +219,13 @@ int ct_proxy_add(ct_proxy *p, int target_port, int *listen_port);
 /* Cut a link (its open connections are closed, new ones closed at once) or
  * restore it. Takes effect before it returns. */
 void ct_proxy_set_cut(ct_proxy *p, int link_index, bool cut);
+/* Count the occurrences of needle (1..64 bytes) in every byte that passes
+ * from now on, either way, on every link; the watch's index, or -1. */
+int ct_proxy_watch(ct_proxy *p, const void *needle, size_t len);
+/* Occurrences of watch w so far. */
+uint64_t ct_proxy_seen(ct_proxy *p, int w);
+/* Bytes passed on every link so far. */
+uint64_t ct_proxy_bytes(ct_proxy *p);
 void ct_proxy_free(ct_proxy *p);
 
 /* Raft traffic of a network routed through one proxy link per ordered pair
@@ -242,12 +251,18 @@ void ct_raft_mesh_destroy(ct_raft_mesh *m);
 
 /* ---- a raft port, knocked on (ct_raftport.c) --------------------------------- */
 
-/* Connect to 127.0.0.1:port as raft id id from address and answer the
- * node's challenge with key (src/node/raft_auth.c). key NULL sends no
- * answer but a message libraft 0.15 crashed on. 1 when the node admitted
- * the connection, 0 when it did not, -1 when nothing listens there. */
-int ct_raft_knock(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, const char *address,
-                  const cc_key *key);
+/* Connect to 127.0.0.1:port, the node of raft id target, as raft id id
+ * from address and answer the node's hello with key (src/node/raft_auth.c).
+ * key NULL sends no answer but a message libraft 0.15 crashed on. 1 when
+ * the node admitted the connection (and its admit verifies), 0 when it did
+ * not, -1 when nothing listens there. */
+int ct_raft_knock(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, uint64_t target,
+                  const char *address, const cc_key *key);
+/* The same, and once admitted, send that message in the clear where a
+ * frame is due: 1 when the node then closed the connection without a byte
+ * in answer (within 5 s). */
+int ct_raft_knock_inject(int port, const uint8_t chain_id[CC_HASH_BYTES], uint64_t id, uint64_t target,
+                         const char *address, const cc_key *key);
 
 /* ---- nodes governance adds (ct_join.c) ------------------------------------------ */
 
