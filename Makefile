@@ -20,7 +20,7 @@ CC      ?= cc
 BUILD   ?= build
 V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
-PKGS    := libsodium libcrypto lmdb jansson libmicrohttpd libcurl raft libuv lua5.4
+PKGS    := libsodium libcrypto lmdb jansson libmicrohttpd gnutls libcurl raft libuv lua5.4
 SAN     ?=
 
 ifeq ($(filter lint clean,$(MAKECMDGOALS)),)

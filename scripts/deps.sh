@@ -15,7 +15,7 @@ set -eu
 web=0 browser=0
 
 pkgs=(build-essential pkg-config clang clang-format cppcheck
-      libsodium-dev liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev
+      libsodium-dev liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev libgnutls28-dev
       libssl-dev libcurl4-openssl-dev libcmocka-dev liblua5.4-dev libraft-dev libuv1-dev libjemalloc-dev
       libclang-rt-14-dev curl openssl)
 for arg in "$@"; do

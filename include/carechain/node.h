@@ -26,10 +26,13 @@ typedef struct cc_node_config {
     unsigned wait_timeout_ms; /* ?wait=commit limit; 0 = 30,000 */
     bool quiet;               /* no log lines on stderr */
     /* HTTPS (docs/OPERATIONS.md "The links between the nodes"): PEM files;
-     * NULL = config.json's "tls_cert", "tls_key", "tls_ca", else none. With
-     * cert and key the API serves HTTPS only; tls_ca is the CA bundle this
-     * node trusts when it calls its peers' APIs (else the system's). */
-    const char *tls_cert, *tls_key, *tls_ca;
+     * NULL = config.json's "tls_cert", "tls_key", "tls_ca",
+     * "tls_client_ca", else none. With cert and key the API serves HTTPS
+     * only; tls_ca is the CA bundle this node trusts when it calls its
+     * peers' APIs (else the system's); with tls_client_ca the API answers
+     * only clients that present a certificate of that CA, and this node
+     * presents its own certificate when it calls its peers. */
+    const char *tls_cert, *tls_key, *tls_ca, *tls_client_ca;
 } cc_node_config;
 
 /* Run until SIGTERM or SIGINT, then stop gracefully (the block in flight

@@ -103,6 +103,10 @@ typedef struct cc_cli_resp {
  * HTTPS certificate, besides nothing else: curl's --cacert. Unset: the
  * system's bundle. */
 #define CC_CLI_CACERT_ENV "CARECHAIN_CACERT"
+/* the client certificate and its key (PEM files) for a node that asks for
+ * one (its tls_client_ca) */
+#define CC_CLI_CERT_ENV "CARECHAIN_CLIENT_CERT"
+#define CC_CLI_KEY_ENV  "CARECHAIN_CLIENT_KEY"
 
 /* A client for one node; keeps its connection alive between requests. Not
  * thread safe: one per thread. base is copied. NULL on OOM. */

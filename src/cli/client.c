@@ -125,6 +125,12 @@ static cc_err request(cc_cli_http *h, const char *path, const char *content_type
     /* a node whose HTTPS certificate comes from the consortium's own CA */
     const char *ca = getenv(CC_CLI_CACERT_ENV);
     if (ca && *ca) curl_easy_setopt(h->curl, CURLOPT_CAINFO, ca);
+    /* a node that answers only clients with a certificate of its CA */
+    const char *cert = getenv(CC_CLI_CERT_ENV), *key = getenv(CC_CLI_KEY_ENV);
+    if (cert && *cert) {
+        curl_easy_setopt(h->curl, CURLOPT_SSLCERT, cert);
+        curl_easy_setopt(h->curl, CURLOPT_SSLKEY, key && *key ? key : cert);
+    }
     hdrs = curl_slist_append(hdrs, "Expect:");
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     for (const struct curl_slist *e = extra; e; e = e->next) hdrs = curl_slist_append(hdrs, e->data);

@@ -25,7 +25,7 @@
 int cc_cmd_node(int argc, char **argv)
 {
     const char *dir = NULL, *api = NULL, *map_s = NULL, *map_max_s = NULL, *tls_cert = NULL, *tls_key = NULL,
-               *tls_ca = NULL;
+               *tls_ca = NULL, *tls_client_ca = NULL;
     bool quiet = false;
     const cc_cli_opt opts[] = {
         {"dir", "DIR", "the node directory (genesis.json, node.key, config.json, data/)", &dir},
@@ -36,19 +36,23 @@ int cc_cmd_node(int argc, char **argv)
         {"tls-key", "PEM", "and this private key (default: config.json tls_cert/tls_key)", &tls_key},
         {"tls-ca", "PEM",
          "CA bundle to trust for peers' HTTPS APIs (default: config.json, else the system's)", &tls_ca},
+        {"tls-client-ca", "PEM",
+         "answer only clients with a certificate of this CA (default: config.json, else anyone)",
+         &tls_client_ca},
         {"quiet", NULL, "no log lines on stderr", &quiet},
         {NULL, NULL, NULL, NULL},
     };
-    const cc_cli_spec spec = {"node",
-                              "--dir D [--api ADDR:PORT] [--map-size BYTES] [--map-size-max BYTES]\n"
-                              "       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] [--quiet]",
-                              "Run a node until SIGTERM or Ctrl-C, then stop gracefully.",
-                              opts,
-                              0,
-                              0,
-                              false,
-                              false,
-                              NULL};
+    const cc_cli_spec spec = {
+        "node",
+        "--dir D [--api ADDR:PORT] [--map-size BYTES] [--map-size-max BYTES]\n"
+        "       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] [--tls-client-ca PEM] [--quiet]",
+        "Run a node until SIGTERM or Ctrl-C, then stop gracefully.",
+        opts,
+        0,
+        0,
+        false,
+        false,
+        NULL};
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
@@ -71,6 +75,7 @@ int cc_cmd_node(int argc, char **argv)
     cfg.tls_cert = tls_cert;
     cfg.tls_key = tls_key;
     cfg.tls_ca = tls_ca;
+    cfg.tls_client_ca = tls_client_ca;
     return cc_node_run(&cfg) == 0 ? CC_EXIT_OK : CC_EXIT_FAIL;
 }
 

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+
 #include "apps/supply.h"
 #include "carechain/os.h"
 #include "node/checkpoints.h"
@@ -299,12 +301,30 @@ static enum MHD_Result route_error(cc_http_req *req, const char *url, unsigned s
     return cc_http_send_error_status(req, status, e, message);
 }
 
+/* Did the client of conn present a certificate that chains to the
+ * node's tls_client_ca, valid now? (libmicrohttpd asks every client for
+ * one when it has that CA, and GnuTLS checks the chain against it.) */
+static bool client_cert_ok(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+    unsigned listed = 0, status = 0;
+    return s && gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
+           gnutls_certificate_get_peers(s, &listed) && listed > 0 &&
+           gnutls_certificate_verify_peers2(s, &status) == GNUTLS_E_SUCCESS && status == 0;
+}
+
 /* Headers are in: route, and answer now whatever can be answered before
  * reading a body. */
 static enum MHD_Result begin_request(cc_http_req *req, const char *url, const char *method)
 {
     const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
     const cc_http_route *path_hit = NULL;
+
+    if (req->node->tls_client_ca_pem && !client_cert_ok(req->conn))
+        return route_error(req, url, MHD_HTTP_UNAUTHORIZED, CC_ERR_UNAUTHENTICATED,
+                           "this node answers only clients that present a certificate of the "
+                           "consortium's CA (its tls_client_ca)");
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         req->arg[0] = '\0'; /* a failed match may have captured a segment */
@@ -517,6 +537,7 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
     struct MHD_OptionItem tls[] = {
         {MHD_OPTION_HTTPS_MEM_KEY, 0, node->tls_key_pem},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, node->tls_cert_pem},
+        {node->tls_client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, node->tls_client_ca_pem},
         {MHD_OPTION_END, 0, NULL},
     };
     if (node->tls_cert_pem)
@@ -547,9 +568,10 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
     }
 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->httpd, MHD_DAEMON_INFO_BIND_PORT);
-    cc_node_log(CC_LOG_INFO, "http", "API listening on %s://%s (port %u), at most %u connections",
+    cc_node_log(CC_LOG_INFO, "http", "API listening on %s://%s (port %u), at most %u connections%s",
                 cc_http_scheme(node), node->api, info ? (unsigned)info->port : (unsigned)port,
-                node->max_connections);
+                node->max_connections,
+                node->tls_client_ca_pem ? ", clients with a certificate of tls_client_ca only" : "");
     return CC_OK;
 }
 

@@ -86,9 +86,9 @@ static cc_err read_config(cc_node *node, cc_errbuf *eb)
     }
     if (name) snprintf(node->name, sizeof node->name, "%s", json_string_value(name));
     if (api) snprintf(node->api, sizeof node->api, "%s", json_string_value(api));
-    static const char *const tls_fields[] = {"tls_cert", "tls_key", "tls_ca"};
-    char *tls_dst[] = {node->tls_cert, node->tls_key, node->tls_ca};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const tls_fields[] = {"tls_cert", "tls_key", "tls_ca", "tls_client_ca"};
+    char *tls_dst[] = {node->tls_cert, node->tls_key, node->tls_ca, node->tls_client_ca};
+    for (size_t i = 0; i < sizeof tls_fields / sizeof *tls_fields; i++) {
         const json_t *v = json_object_get(doc, tls_fields[i]);
         if (v && (!json_is_string(v) || !*json_string_value(v))) {
             rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"%s\" must be a file name", path, tls_fields[i]);
@@ -127,23 +127,34 @@ static cc_err read_pem(const char *path, char **out, cc_errbuf *eb)
     return CC_OK;
 }
 
-/* The API's certificate and key (both or neither), and the CA bundle for
- * calling peers. libmicrohttpd checks that they fit when it starts. */
+/* The API's certificate and key (both or neither), the CA bundle for
+ * calling peers, and the CA of the clients it answers. libmicrohttpd
+ * checks that they fit when it starts. */
 static cc_err load_tls(cc_node *node, cc_errbuf *eb)
 {
     if (!node->tls_cert[0] != !node->tls_key[0])
         return cc_errf(eb, CC_ERR_USAGE, "HTTPS needs both a certificate (tls_cert) and its key (tls_key)");
+    if (node->tls_client_ca[0] && !node->tls_cert[0])
+        return cc_errf(
+            eb, CC_ERR_USAGE,
+            "client certificates (tls_client_ca) need the API on HTTPS: give tls_cert and tls_key");
     if (node->tls_ca[0] && access(node->tls_ca, R_OK) != 0)
         return cc_errf(eb, CC_ERR_IO, "cannot read the CA bundle %s: %s", node->tls_ca, strerror(errno));
     cc_peer_set_ca(node->tls_ca);
     if (!node->tls_cert[0]) return CC_OK;
     cc_err rc = read_pem(node->tls_cert, &node->tls_cert_pem, eb);
     if (rc == CC_OK) rc = read_pem(node->tls_key, &node->tls_key_pem, eb);
+    if (rc == CC_OK && node->tls_client_ca[0]) {
+        rc = read_pem(node->tls_client_ca, &node->tls_client_ca_pem, eb);
+        /* its peers may ask for a certificate too: this node shows its own */
+        if (rc == CC_OK) cc_peer_set_client_cert(node->tls_cert, node->tls_key);
+    }
     return rc;
 }
 
 static void free_tls(cc_node *node)
 {
+    free(node->tls_client_ca_pem);
     free(node->tls_cert_pem);
     if (node->tls_key_pem) sodium_memzero(node->tls_key_pem, strlen(node->tls_key_pem));
     free(node->tls_key_pem);
@@ -163,6 +174,8 @@ static cc_err configure(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
     if (cfg->tls_cert) snprintf(node->tls_cert, sizeof node->tls_cert, "%s", cfg->tls_cert);
     if (cfg->tls_key) snprintf(node->tls_key, sizeof node->tls_key, "%s", cfg->tls_key);
     if (cfg->tls_ca) snprintf(node->tls_ca, sizeof node->tls_ca, "%s", cfg->tls_ca);
+    if (cfg->tls_client_ca)
+        snprintf(node->tls_client_ca, sizeof node->tls_client_ca, "%s", cfg->tls_client_ca);
     if ((rc = load_tls(node, eb)) != CC_OK) return rc;
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

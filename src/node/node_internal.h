@@ -62,8 +62,9 @@ typedef struct cc_node {
     size_t mempool_max;
     unsigned max_connections;
     unsigned wait_timeout_ms;
-    char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX]; /* paths; "" = none */
+    char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX], tls_client_ca[PATH_MAX]; /* "" = none */
     char *tls_cert_pem, *tls_key_pem; /* their contents, NUL-terminated, when the API serves HTTPS */
+    char *tls_client_ca_pem;          /* clients must present a certificate of this CA (NULL: none asked) */
 
     int lock_fd; /* flock on dir/node.lock: one node per directory */
     cc_key key;  /* the node's signing key; wiped at exit */

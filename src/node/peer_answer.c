@@ -53,11 +53,23 @@ void cc_peer_set_ca(const char *path)
     snprintf(peer_ca, sizeof peer_ca, "%s", path ? path : "");
 }
 
+static char peer_cert[PATH_MAX], peer_key[PATH_MAX]; /* cc_peer_set_client_cert; "" = none */
+
+void cc_peer_set_client_cert(const char *cert, const char *key)
+{
+    snprintf(peer_cert, sizeof peer_cert, "%s", cert ? cert : "");
+    snprintf(peer_key, sizeof peer_key, "%s", key ? key : "");
+}
+
 CURLcode cc_peer_perform(CURL *c, const char *url, long timeout_ms, long connect_ms, cc_peer_answer *a,
                          long *status)
 {
     curl_easy_setopt(c, CURLOPT_URL, url);
     if (peer_ca[0]) curl_easy_setopt(c, CURLOPT_CAINFO, peer_ca);
+    if (peer_cert[0]) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, peer_cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, peer_key);
+    }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cc_peer_answer_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);

@@ -36,6 +36,11 @@ void cc_peer_url(char *url, size_t cap, const char *api, const char *fmt, ...)
  * the system's; NULL or "" = the system's. Set once, before any request. */
 void cc_peer_set_ca(const char *path);
 
+/* The certificate and key (PEM files) this node presents when a peer's
+ * HTTPS API asks for a client certificate; NULL = none. Set once, before
+ * any request. */
+void cc_peer_set_client_cert(const char *cert, const char *key);
+
 /* CURLOPT_WRITEFUNCTION for a cc_peer_answer (CURLOPT_WRITEDATA). */
 size_t cc_peer_answer_write(char *data, size_t size, size_t nmemb, void *answer);
 

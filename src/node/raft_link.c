@@ -135,12 +135,12 @@ static void link_written(uv_write_t *req, int status)
     link_free_if_idle(l);
 }
 
-/* Write n bytes of w, from off, to one end (to_tcp: TCP, else ours); w is
+/* Write the first n bytes of w to one end (to_tcp: TCP, else ours); w is
  * freed whatever happens. */
-static void link_send(cc_raft_link *l, link_write *w, size_t off, size_t n, bool to_tcp)
+static void link_send(cc_raft_link *l, link_write *w, size_t n, bool to_tcp)
 {
     uv_stream_t *to = to_tcp ? l->tcp : (uv_stream_t *)&l->mine;
-    uv_buf_t b = uv_buf_init((char *)w->bytes + off, (unsigned)n);
+    uv_buf_t b = uv_buf_init((char *)w->bytes, (unsigned)n);
     w->link = l;
     w->req.data = w;
     l->open++;
@@ -185,7 +185,7 @@ static void mine_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     link_write *w = l->reading;
     l->reading = NULL;
     size_t len = cc_raft_frame_seal(&l->send, w->bytes, (size_t)n);
-    link_send(l, w, 0, len, true);
+    link_send(l, w, len, true);
 }
 
 /* ---- in: TCP -> libraft ----------------------------------------------------------------- */
@@ -225,7 +225,7 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             return;
         }
         memcpy(w->bytes, l->in + off + CC_RAFT_FRAME_HEAD_BYTES, plain);
-        link_send(l, w, 0, plain, false);
+        link_send(l, w, plain, false);
         off += len;
     }
     if (l->closing) return;
@@ -235,7 +235,8 @@ static void tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 /* ---- the links of a transport ----------------------------------------------------------- */
 
-static void raft_side_closed(uv_handle_t *h)
+/* A handle allocated with raft_malloc (libraft frees it so in turn). */
+static void raft_handle_closed(uv_handle_t *h)
 {
     raft_free(h);
 }
@@ -250,7 +251,7 @@ int cc_raft_link_start(uv_loop_t *loop, cc_raft_links *all, uv_stream_t *tcp, co
     if (rv != 0) {
         free(l);
         raft_free(theirs);
-        uv_close((uv_handle_t *)tcp, raft_side_closed);
+        uv_close((uv_handle_t *)tcp, raft_handle_closed);
         return rv;
     }
     l->all = all;
@@ -272,7 +273,7 @@ int cc_raft_link_start(uv_loop_t *loop, cc_raft_links *all, uv_stream_t *tcp, co
     if (rv == 0) rv = uv_read_start((uv_stream_t *)&l->mine, mine_alloc, mine_read);
     if (rv != 0) {
         link_close(l, uv_strerror(rv));
-        uv_close((uv_handle_t *)theirs, raft_side_closed);
+        uv_close((uv_handle_t *)theirs, raft_handle_closed);
         return rv;
     }
     *raft_side = (uv_stream_t *)theirs;

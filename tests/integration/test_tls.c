@@ -9,7 +9,10 @@
  * a TLS configuration, a key that does not fit the certificate or a file
  * that is not PEM does not start, and says why. Three raft nodes whose
  * genesis names https:// APIs forward txs and exchange checkpoint
- * signatures over HTTPS, trusting the CA of their config.json.
+ * signatures over HTTPS, trusting the CA of their config.json; and so do
+ * three that answer only clients with a certificate of that CA
+ * (tls_client_ca), presenting their own to each other, while a client
+ * with no certificate, or one of another CA, gets 401 and a clear reason.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,8 +32,10 @@
 #define CONVERGE_MS   30000
 #define CLI_MS        30000
 #define CA_ENV        "CARECHAIN_CACERT"
+#define CERT_ENV      "CARECHAIN_CLIENT_CERT"
+#define KEY_ENV       "CARECHAIN_CLIENT_KEY"
 
-static char *dir, *ca, *cert, *key, *ca_key;
+static char *dir, *ca, *cert, *key, *ca_key, *other, *other_key;
 static bool have_openssl;
 
 /* Run a shell command quietly; 0 when it succeeded. */
@@ -52,6 +57,8 @@ static int group_setup(void **state)
     ca_key = ct_strf("%s/ca.key", dir);
     cert = ct_strf("%s/node.pem", dir);
     key = ct_strf("%s/node-key.pem", dir);
+    other = ct_strf("%s/other.pem", dir);
+    other_key = ct_strf("%s/other-key.pem", dir);
     char *csr = ct_strf("%s/node.csr", dir), *ext = ct_strf("%s/ext.cnf", dir);
     char *make_ca = ct_strf("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s "
                             "-out %s -days 7 -subj '/CN=carechain test consortium CA'",
@@ -62,8 +69,15 @@ static int group_setup(void **state)
     char *sign =
         ct_strf("openssl x509 -req -in %s -CA %s -CAkey %s -CAcreateserial -out %s -days 7 -extfile %s", csr,
                 ca, ca_key, cert, ext);
+    /* a client certificate no consortium CA signed */
+    char *make_other =
+        ct_strf("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s "
+                "-out %s -days 7 -subj '/CN=a stranger'",
+                other_key, other);
     const char *alt = "subjectAltName=IP:127.0.0.1\n";
-    int rc = ct_write_file(ext, alt, strlen(alt)) || sh(make_ca) || sh(make_csr) || sh(sign);
+    int rc =
+        ct_write_file(ext, alt, strlen(alt)) || sh(make_ca) || sh(make_csr) || sh(sign) || sh(make_other);
+    free(make_other);
     free(csr);
     free(ext);
     free(make_ca);
@@ -77,7 +91,11 @@ static int group_teardown(void **state)
 {
     (void)state;
     unsetenv(CA_ENV);
+    unsetenv(CERT_ENV);
+    unsetenv(KEY_ENV);
     if (dir) ct_rmtree(dir);
+    free(other);
+    free(other_key);
     free(dir);
     free(ca);
     free(ca_key);
@@ -95,12 +113,21 @@ static void need_openssl(void)
 }
 
 /* A cluster of n nodes whose APIs serve HTTPS with the test certificate,
- * and the CLI and the test's own requests trusting its CA. */
-static void https_cluster(ct_cluster *cl, const char *tag, unsigned n)
+ * and the CLI and the test's own requests trusting its CA. With
+ * client_ca the nodes answer only clients with a certificate of that CA,
+ * and the CLI and the test present the nodes' certificate. */
+static void https_cluster(ct_cluster *cl, const char *tag, unsigned n, const char *client_ca)
 {
     setenv(CA_ENV, ca, 1);
+    if (client_ca) {
+        setenv(CERT_ENV, cert, 1);
+        setenv(KEY_ENV, key, 1);
+    } else {
+        unsetenv(CERT_ENV);
+        unsetenv(KEY_ENV);
+    }
     assert_int_equal(ct_cluster_create(cl, tag, n, n), 0);
-    assert_int_equal(ct_net_use_https(&cl->net, cert, key, ca), 0);
+    assert_int_equal(ct_net_use_https(&cl->net, cert, key, ca, client_ca), 0);
     for (unsigned i = 0; i < n; i++) cl->node[i].https = true;
 }
 
@@ -111,7 +138,7 @@ static void test_solo_node_serves_https_only(void **state)
     ct_cluster cl;
     uint64_t nonce = 0;
     char txid[CC_HASH_HEX], *out = NULL;
-    https_cluster(&cl, "tls-solo", 1);
+    https_cluster(&cl, "tls-solo", 1, NULL);
     assert_int_equal(ct_cluster_start_node(&cl, 0, NODE_START_MS), 0); /* polls https://…/v1/status */
     assert_non_null(strstr(cl.node[0].url, "https://"));
 
@@ -172,7 +199,43 @@ static void test_bad_tls_settings_stop_the_node(void **state)
     refused(net.node_dir, "do not fit", "--tls-cert", cert, "--tls-key", ca_key);
     refused(net.node_dir, "is not a PEM file", "--tls-cert", net.genesis_path, "--tls-key", key);
     refused(net.node_dir, "cannot read the CA bundle", "--tls-ca", "/nonexistent/ca.pem", NULL, NULL);
+    refused(net.node_dir, "need the API on HTTPS", "--tls-client-ca", ca, NULL, NULL);
     ct_net_destroy(&net);
+}
+
+/* Three raft nodes on HTTPS (client_ca: answering only clients with a
+ * certificate of it): a note sent to a follower commits, and the
+ * follower's proof, with the others' checkpoint signatures, verifies.
+ * The nodes are left running for the caller, which stops them. */
+static void raft_nodes_over_https(ct_cluster *c, const char *tag, const char *client_ca)
+{
+    uint64_t nonce = 0;
+    char txid[CC_HASH_HEX], *out = NULL;
+    https_cluster(c, tag, 3, client_ca);
+    assert_int_equal(ct_cluster_start(c, NODE_START_MS, LEADER_MS), 0);
+    int leader = ct_cluster_wait_leader(c, LEADER_MS);
+    assert_true(leader >= 0);
+    int f = ct_cluster_follower(c, leader);
+    assert_true(f >= 0);
+    /* sent to a follower: forwarded to the leader's https:// API */
+    int64_t h = ct_cluster_commit_note(c, f, &nonce, 0, txid);
+    assert_true(h > 0);
+    assert_true(ct_cluster_wait_converged(c, h, NULL, CONVERGE_MS));
+    /* the follower's proof needs the others' checkpoint signatures, pushed
+     * over HTTPS; asked once: `carechain proof` itself waits for them */
+    char *proof = ct_strf("%s/raft.proof", c->net.dir);
+    int rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", proof, "--wait", "20", "--node", c->node[f].url,
+                    (char *)NULL);
+    if (rc != 0) {
+        ct_cluster_dump_logs(c);
+        fail_msg("proof from the follower: %s", out ? out : "");
+    }
+    free(out);
+    rc = ct_cli(&out, CLI_MS, "verify-proof", proof, "--genesis", c->net.genesis_path, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "verify-proof: %s\n", out);
+    assert_int_equal(rc, 0);
+    free(out);
+    free(proof);
 }
 
 static void test_raft_nodes_talk_https(void **state)
@@ -180,33 +243,53 @@ static void test_raft_nodes_talk_https(void **state)
     (void)state;
     need_openssl();
     ct_cluster cl;
-    uint64_t nonce = 0;
-    char txid[CC_HASH_HEX], *out = NULL;
-    https_cluster(&cl, "tls-raft", 3);
-    assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
-    int leader = ct_cluster_wait_leader(&cl, LEADER_MS);
-    assert_true(leader >= 0);
-    int f = ct_cluster_follower(&cl, leader);
-    assert_true(f >= 0);
-    /* sent to a follower: forwarded to the leader's https:// API */
-    int64_t h = ct_cluster_commit_note(&cl, f, &nonce, 0, txid);
-    assert_true(h > 0);
-    assert_true(ct_cluster_wait_converged(&cl, h, NULL, CONVERGE_MS));
-    /* the follower's proof needs the others' checkpoint signatures, pushed
-     * over HTTPS; asked once: `carechain proof` itself waits for them */
-    char *proof = ct_strf("%s/raft.proof", cl.net.dir);
-    int rc = ct_cli(&out, CLI_MS, "proof", txid, "--out", proof, "--wait", "20", "--node", cl.node[f].url,
-                    (char *)NULL);
-    if (rc != 0) {
-        ct_cluster_dump_logs(&cl);
-        fail_msg("proof from the follower: %s", out ? out : "");
-    }
+    raft_nodes_over_https(&cl, "tls-raft", NULL);
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_verify_chains(&cl, CLI_MS), 0);
+    ct_cluster_destroy(&cl);
+}
+
+/* GET /v1/status of node i as the environment's client certificate
+ * says; expect 401 and the reason, in the JSON error body. */
+static void expect_unauthenticated(const ct_cluster *cl, int i)
+{
+    ct_resp r;
+    char *url = ct_strf("%s/v1/status", cl->node[i].url);
+    ct_get(url, &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(r.json);
+    json_t *e = json_object_get(r.json, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "unauthenticated");
+    assert_non_null(strstr(json_string_value(json_object_get(e, "message")), "certificate"));
+    ct_resp_free(&r);
+    free(url);
+}
+
+/* The same network with tls_client_ca: the nodes forward and push
+ * checkpoint signatures to each other with their own certificates, and
+ * a client without a certificate of the consortium's CA gets nothing but
+ * 401 (the CLI says why and exits 1). */
+static void test_raft_nodes_ask_for_client_certificates(void **state)
+{
+    (void)state;
+    need_openssl();
+    ct_cluster cl;
+    char *out = NULL;
+    raft_nodes_over_https(&cl, "tls-mtls", ca);
+    /* no client certificate */
+    unsetenv(CERT_ENV);
+    unsetenv(KEY_ENV);
+    for (int i = 0; i < 3; i++) expect_unauthenticated(&cl, i);
+    assert_int_equal(ct_cli(&out, CLI_MS, "status", "--node", cl.node[0].url, (char *)NULL), 1);
+    assert_non_null(strstr(out, "certificate"));
     free(out);
-    rc = ct_cli(&out, CLI_MS, "verify-proof", proof, "--genesis", cl.net.genesis_path, (char *)NULL);
-    if (rc != 0) fprintf(stderr, "verify-proof: %s\n", out);
-    assert_int_equal(rc, 0);
-    free(out);
-    free(proof);
+    /* a certificate of another CA */
+    setenv(CERT_ENV, other, 1);
+    setenv(KEY_ENV, other_key, 1);
+    expect_unauthenticated(&cl, 0);
+    /* the consortium's again, and the nodes stop */
+    setenv(CERT_ENV, cert, 1);
+    setenv(KEY_ENV, key, 1);
     assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
     assert_int_equal(ct_cluster_verify_chains(&cl, CLI_MS), 0);
     ct_cluster_destroy(&cl);
@@ -218,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_solo_node_serves_https_only),
         cmocka_unit_test(test_bad_tls_settings_stop_the_node),
         cmocka_unit_test(test_raft_nodes_talk_https),
+        cmocka_unit_test(test_raft_nodes_ask_for_client_certificates),
     };
     return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);
 }

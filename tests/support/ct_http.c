@@ -111,6 +111,12 @@ int ct_http_do(ct_http *h, const char *method, const char *url, const char *ctyp
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_error);
     const char *ca = getenv("CARECHAIN_CACERT"); /* the CLI's variable: nodes serving HTTPS */
     if (ca && *ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    const char *cert = getenv("CARECHAIN_CLIENT_CERT"),
+               *key = getenv("CARECHAIN_CLIENT_KEY"); /* the CLI's too */
+    if (cert && *cert) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, key && *key ? key : cert);
+    }
     struct curl_slist *hdrs = NULL;
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);

@@ -65,7 +65,7 @@ static int write_node_dir(const ct_net *net, unsigned i)
     return rc;
 }
 
-int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char *ca)
+int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char *ca, const char *client_ca)
 {
     /* every "api":"127.0.0.1:... of the genesis gets the scheme */
     static const char from[] = "\"api\":\"127.0.0.1:", to[] = "\"api\":\"https://127.0.0.1:";
@@ -89,11 +89,13 @@ int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char 
     snprintf(net->url, sizeof net->url, "https://127.0.0.1:%d", net->api_port);
     if (ct_write_file(net->genesis_path, net->genesis, net->genesis_len) != 0) return -1;
     for (unsigned i = 0; i < net->node_count; i++) {
+        char *client = client_ca ? ct_strf(",\"tls_client_ca\":\"%s\"", client_ca) : ct_strf("%s", "");
         char *gpath = ct_strf("%s/genesis.json", net->node_dirs[i]),
              *cpath = ct_strf("%s/config.json", net->node_dirs[i]),
              *config = ct_strf("{\"name\":\"node%u\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
-                               "\"tls_cert\":\"%s\",\"tls_key\":\"%s\",\"tls_ca\":\"%s\"}\n",
-                               i + 1, net->api_ports[i], net->raft_ports[i], cert, key, ca);
+                               "\"tls_cert\":\"%s\",\"tls_key\":\"%s\",\"tls_ca\":\"%s\"%s}\n",
+                               i + 1, net->api_ports[i], net->raft_ports[i], cert, key, ca, client);
+        free(client);
         int rc = ct_write_file(gpath, net->genesis, net->genesis_len) |
                  ct_write_file(cpath, config, strlen(config));
         free(gpath);

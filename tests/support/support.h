@@ -92,8 +92,9 @@ int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes);
 /* Make every node of net serve its API over HTTPS: the genesis names the
  * nodes' APIs https://127.0.0.1:port (a new chain id; net's genesis bytes
  * and every node's copy follow), and each config.json gets tls_cert,
- * tls_key and tls_ca (PEM paths). Before any node starts. 0 on success. */
-int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char *ca);
+ * tls_key and tls_ca (PEM paths), and tls_client_ca unless client_ca is
+ * NULL. Before any node starts. 0 on success. */
+int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char *ca, const char *client_ca);
 /* Free what net holds and remove its directory. */
 void ct_net_destroy(ct_net *net);
 
