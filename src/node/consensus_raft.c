@@ -2533,18 +2533,22 @@ static bool auth_note_unknown(rr *r, raft_id id, const uint8_t pk[CC_PUBKEY_BYTE
     return unknown;
 }
 
-/* pk is not the node key of raft id id: say why in why. */
-static void auth_unknown_why(auth_conn *ac, const uint8_t pk[CC_PUBKEY_BYTES], char *why, size_t size)
+/* Is pk the node key of the peer's raft id? If not, the exchange fails,
+ * saying why. */
+static bool auth_peer_checked(auth_conn *ac, const uint8_t pk[CC_PUBKEY_BYTES])
 {
-    char hex[CC_HASH_HEX];
+    char hex[CC_HASH_HEX], why[200];
+    if (auth_peer_known(ac->r, ac->id, pk)) return true;
     if (auth_note_unknown(ac->r, ac->id, pk))
-        snprintf(why, size,
+        snprintf(why, sizeof why,
                  "raft id %llu (key %.16s...) is no node this node knows (yet); the other nodes are "
                  "asked once no leader is heard",
                  (unsigned long long)ac->id, cc_hex(pk, CC_PUBKEY_BYTES, hex));
     else
-        snprintf(why, size, "key %.16s... is not the node key of that raft id",
+        snprintf(why, sizeof why, "key %.16s... is not the node key of that raft id",
                  cc_hex(pk, CC_PUBKEY_BYTES, hex));
+    auth_fail(ac, why);
+    return false;
 }
 
 /* accepting: the answer is in */
@@ -2555,12 +2559,7 @@ static void auth_check_answer(auth_conn *ac)
         auth_fail(ac, "the answer's signature does not verify");
         return;
     }
-    if (!auth_peer_known(ac->r, ac->id, pk)) {
-        char why[200];
-        auth_unknown_why(ac, pk, why, sizeof why);
-        auth_fail(ac, why);
-        return;
-    }
+    if (!auth_peer_checked(ac, pk)) return;
     cc_raft_hs_admit(&ac->hs, ac->r->key, ac->admit);
     auth_send(ac, ac->admit, sizeof ac->admit);
     auth_succeed(ac); /* the admit is queued ahead of every frame */
@@ -2575,12 +2574,7 @@ static void auth_check_admit(auth_conn *ac)
         auth_fail(ac, "the peer did not admit this node, or its admit does not verify");
         return;
     }
-    if (!auth_peer_known(ac->r, ac->id, pk)) {
-        char why[200];
-        auth_unknown_why(ac, pk, why, sizeof why);
-        auth_fail(ac, why);
-        return;
-    }
+    if (!auth_peer_checked(ac, pk)) return;
     auth_succeed(ac);
 }
 
