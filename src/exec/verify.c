@@ -17,9 +17,15 @@
  * from the store, which carry no attachment bytes at all: tx handlers
  * check the hash the tx signs, not the bytes, so results and state roots
  * are the same with or without them.
+ *
+ * The tx signatures, most of the work, are checked on every core before
+ * each block is replayed (verify_sigs); a tx whose signature fails there is
+ * left for exec, which refuses it as it would anyway.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/codec.h"
 #include "exec/chain_internal.h"
@@ -127,6 +133,45 @@ static cc_err check_attachments(cc_store *s, MDB_txn *txn, cc_verify_report *rep
     return rc;
 }
 
+#define SIG_THREADS_MAX 16
+
+/* One thread's share of a block's txs: [from, to). */
+typedef struct sig_share {
+    cc_tx *txs;
+    size_t from, to;
+} sig_share;
+
+static void *verify_share(void *arg)
+{
+    sig_share *sh = arg;
+    for (size_t i = sh->from; i < sh->to; i++) sh->txs[i].sig_checked = cc_tx_verify_sig(&sh->txs[i]);
+    return NULL;
+}
+
+/* Check the signatures of b's txs on up to threads cores (this thread
+ * included); each tx's sig_checked says whether its signature holds. */
+static void verify_sigs(cc_block *b, unsigned threads)
+{
+    pthread_t t[SIG_THREADS_MAX];
+    sig_share sh[SIG_THREADS_MAX];
+    bool started[SIG_THREADS_MAX] = {false};
+    size_t n = threads < b->tx_count ? threads : b->tx_count;
+    if (n == 0) return;
+    size_t per = (b->tx_count + n - 1) / n;
+    for (size_t k = 0; k < n; k++) {
+        size_t from = k * per, to = from + per < b->tx_count ? from + per : b->tx_count;
+        sh[k] = (sig_share){b->txs, from < to ? from : to, to};
+        if (k > 0) started[k] = pthread_create(&t[k], NULL, verify_share, &sh[k]) == 0;
+    }
+    verify_share(&sh[0]);
+    for (size_t k = 1; k < n; k++) {
+        if (started[k])
+            pthread_join(t[k], NULL);
+        else
+            verify_share(&sh[k]); /* no thread: this one does it */
+    }
+}
+
 cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t genesis_len,
                        const char *scratch_dir, cc_verify_report *rep, cc_errbuf *eb)
 {
@@ -147,6 +192,8 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
     }
     if ((rc = cc_store_begin(src->s, false, &ts, eb)) != CC_OK) goto done;
 
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cores < 1 ? 1 : cores > SIG_THREADS_MAX ? SIG_THREADS_MAX : (unsigned)cores;
     cc_head head = src->head;
     for (uint64_t h = 1; h <= head.height; h++) {
         uint8_t key[8];
@@ -167,7 +214,7 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
             rc = bad(rep, h, "%s", "the block stored at this height says another height");
             goto done;
         }
-        for (size_t i = 0; i < b.tx_count; i++) b.txs[i].sig_checked = false; /* verify every signature */
+        verify_sigs(&b, threads); /* every signature, whatever the block says */
         rc = cc_chain_apply(re, &b, NULL, results, &why);
         size_t n = b.tx_count;
         cc_block_free(&b);

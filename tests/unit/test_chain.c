@@ -965,6 +965,44 @@ static void test_verify_chain_catches_header_tamper(void **state)
     reopen(f);
 }
 
+/* A block whose txs include one with a broken signature (exec refused it,
+ * and the block records that) replays the same: verify-chain checks the
+ * signatures on several threads before the replay, and a tx whose check
+ * failed there is refused by the replay as it was by the producer. */
+static void test_verify_chain_replays_a_refused_signature(void **state)
+{
+    fixture *f = *state;
+    enum { TXS = 7, BAD = 4 };
+    cc_tx txs[TXS];
+    cc_result r[TXS];
+    cc_verify_report rep;
+    for (int i = 0; i < TXS; i++) {
+        char payload[160];
+        snprintf(payload, sizeof payload,
+                 "{\"kind\":\"sig\",\"sha256\":\"%"
+                 "02x112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"}",
+                 i);
+        ut_tx(&txs[i], f->chain_id, &f->admin, "note.put", payload, T0, 300 + (uint64_t)i);
+    }
+    /* the last byte of the signed encoding is the signature's */
+    uint8_t *raw = malloc(txs[BAD].raw_len);
+    memcpy(raw, txs[BAD].raw, txs[BAD].raw_len);
+    raw[txs[BAD].raw_len - 1] ^= 0x01;
+    size_t raw_len = txs[BAD].raw_len;
+    cc_tx_free(&txs[BAD]);
+    assert_int_equal(cc_tx_decode(raw, raw_len, &txs[BAD], NULL), CC_OK);
+    free(raw);
+    produce(f, txs, TXS, T0 + 10, r);
+    for (int i = 0; i < TXS; i++) {
+        assert_int_equal(r[i].code, i == BAD ? CC_ERR_SIGNATURE : CC_OK);
+        cc_tx_free(&txs[i]);
+    }
+    cc_chain_close(f->c);
+    assert_int_equal(verify(f, &rep), CC_OK);
+    assert_int_equal(rep.txs, TXS);
+    reopen(f);
+}
+
 /* Fault loop: fail the 1st, 2nd, ... write of a block; each time the block
  * is refused whole and the chain stays exactly at h-1; once no write fails
  * the block commits and the chain verifies. */
@@ -1360,6 +1398,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_block_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_state_tamper, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_chain_catches_header_tamper, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_chain_replays_a_refused_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_fault_loop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_equivocation_halts, setup, teardown),
