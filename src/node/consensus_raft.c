@@ -2295,7 +2295,9 @@ static void stream_nodelay(struct uv_stream_s *s)
 
 static void auth_free_if_idle(auth_conn *ac)
 {
-    if (ac->open == 0) free(ac);
+    if (ac->open > 0) return;
+    sodium_memzero(&ac->hs, sizeof ac->hs); /* an exchange that failed still holds its ephemeral secret */
+    free(ac);
 }
 
 static void auth_timer_closed(uv_handle_t *h)

@@ -12,7 +12,8 @@
  * signatures over HTTPS, trusting the CA of their config.json; and so do
  * three that answer only clients with a certificate of that CA
  * (tls_client_ca), presenting their own to each other, while a client
- * with no certificate, or one of another CA, gets 401 and a clear reason.
+ * with no certificate, or one of another CA, gets 401 and a clear reason
+ * (a FHIR OperationOutcome under /fhir/).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -280,6 +281,15 @@ static void test_raft_nodes_ask_for_client_certificates(void **state)
     unsetenv(CERT_ENV);
     unsetenv(KEY_ENV);
     for (int i = 0; i < 3; i++) expect_unauthenticated(&cl, i);
+    /* under /fhir/ the refusal is a FHIR OperationOutcome */
+    ct_resp r;
+    char *url = ct_strf("%s/fhir/ResearchStudy/none", cl.node[0].url);
+    ct_get(url, &r);
+    assert_int_equal(r.status, 401);
+    assert_non_null(r.json);
+    assert_string_equal(ct_json_str(r.json, "resourceType"), "OperationOutcome");
+    ct_resp_free(&r);
+    free(url);
     assert_int_equal(ct_cli(&out, CLI_MS, "status", "--node", cl.node[0].url, (char *)NULL), 1);
     assert_non_null(strstr(out, "certificate"));
     free(out);
