@@ -301,17 +301,38 @@ static enum MHD_Result route_error(cc_http_req *req, const char *url, unsigned s
     return cc_http_send_error_status(req, status, e, message);
 }
 
+/* A connection's verdict on its client certificate (its socket context,
+ * when the node has a tls_client_ca): checked at its first request only,
+ * since the certificate cannot change within a connection. */
+enum { CERT_UNCHECKED, CERT_GOOD, CERT_REFUSED };
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    const cc_node *node = cls;
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        *socket_context = node->tls_client_ca_pem ? calloc(1, sizeof(uint8_t)) : NULL;
+    else
+        free(*socket_context);
+}
+
 /* Did the client of conn present a certificate that chains to the
  * node's tls_client_ca, valid now? (libmicrohttpd asks every client for
  * one when it has that CA, and GnuTLS checks the chain against it.) */
 static bool client_cert_ok(struct MHD_Connection *conn)
 {
+    const union MHD_ConnectionInfo *sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    uint8_t *verdict = sc ? sc->socket_context : NULL;
+    if (verdict && *verdict != CERT_UNCHECKED) return *verdict == CERT_GOOD;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
     unsigned listed = 0, status = 0;
-    return s && gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
-           gnutls_certificate_get_peers(s, &listed) && listed > 0 &&
-           gnutls_certificate_verify_peers2(s, &status) == GNUTLS_E_SUCCESS && status == 0;
+    bool ok = s && gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
+              gnutls_certificate_get_peers(s, &listed) && listed > 0 &&
+              gnutls_certificate_verify_peers2(s, &status) == GNUTLS_E_SUCCESS && status == 0;
+    if (verdict) *verdict = ok ? CERT_GOOD : CERT_REFUSED; /* no context (out of memory): check each time */
+    return ok;
 }
 
 /* Headers are in: route, and answer now whatever can be answered before
@@ -557,7 +578,8 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
                                    (unsigned)node->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
                                    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
                                    MHD_OPTION_URI_LOG_CALLBACK, on_uri, node, MHD_OPTION_NOTIFY_COMPLETED,
-                                   on_completed, node, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+                                   on_completed, node, MHD_OPTION_NOTIFY_CONNECTION, on_connection, node,
+                                   MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!node->httpd) {
         cc_reqauth_stop();
         return cc_errf(eb, CC_ERR_IO, "cannot serve %s on %s (address in use%s?)",
