@@ -6,45 +6,9 @@
  * own exchange; a frame changed anywhere, opened twice, out of order or in
  * the wrong direction does not open; lengths outside one frame are refused.
  */
-#include "unit_support.h"
+#include "raft_pair.h"
 
 #include <sodium.h>
-
-#include "node/raft_auth.h"
-
-static void key_of(uint8_t fill, cc_key *k)
-{
-    uint8_t seed[CC_SEED_BYTES];
-    memset(seed, fill, sizeof seed);
-    cc_key_from_seed(seed, k);
-}
-
-/* Both sides of one exchange: node a (raft id 1, accepting) and node c. */
-typedef struct pair {
-    cc_key a, c;
-    uint8_t chain[CC_HASH_BYTES];
-    cc_raft_hs hs_a, hs_c;
-    uint8_t hello[CC_RAFT_AUTH_HELLO_BYTES], answer[CC_RAFT_AUTH_ANSWER_BYTES],
-        admit[CC_RAFT_AUTH_ADMIT_BYTES];
-    cc_raft_cipher a_send, a_recv, c_send, c_recv;
-} pair;
-
-static void exchange(pair *p)
-{
-    uint8_t pk[CC_PUBKEY_BYTES];
-    key_of(7, &p->a);
-    key_of(8, &p->c);
-    memset(p->chain, 0xc4, sizeof p->chain);
-    cc_raft_hs_hello(&p->hs_a, p->chain, 1, p->hello);
-    assert_true(cc_raft_hs_answer(&p->hs_c, &p->c, p->chain, 1, p->hello, p->answer));
-    assert_true(cc_raft_hs_check_answer(&p->hs_a, p->answer, pk));
-    assert_memory_equal(pk, p->c.pk, CC_PUBKEY_BYTES);
-    cc_raft_hs_admit(&p->hs_a, &p->a, p->admit);
-    assert_true(cc_raft_hs_check_admit(&p->hs_c, p->admit, pk));
-    assert_memory_equal(pk, p->a.pk, CC_PUBKEY_BYTES);
-    assert_true(cc_raft_hs_keys(&p->hs_a, &p->a_send, &p->a_recv));
-    assert_true(cc_raft_hs_keys(&p->hs_c, &p->c_send, &p->c_recv));
-}
 
 /* Seal text as one frame into frame; its length. */
 static size_t seal(cc_raft_cipher *c, const char *text, uint8_t *frame)
@@ -56,10 +20,10 @@ static size_t seal(cc_raft_cipher *c, const char *text, uint8_t *frame)
 static void test_an_exchange_names_both_sides_and_agrees_on_keys(void **state)
 {
     (void)state;
-    pair p;
+    ut_raft_pair p;
     uint8_t frame[256], copy[256], zero[32] = {0};
     size_t n;
-    exchange(&p);
+    ut_raft_exchange(&p);
     assert_memory_equal(p.a_send.key, p.c_recv.key, 32);
     assert_memory_equal(p.c_send.key, p.a_recv.key, 32);
     assert_memory_not_equal(p.a_send.key, p.a_recv.key, 32);
@@ -85,20 +49,20 @@ static void test_an_exchange_names_both_sides_and_agrees_on_keys(void **state)
     }
 
     /* a new exchange between the same nodes: other keys */
-    pair q;
-    exchange(&q);
+    ut_raft_pair q;
+    ut_raft_exchange(&q);
     assert_memory_not_equal(p.a_send.key, q.a_send.key, 32);
 }
 
 static void test_an_answer_checks_only_for_its_own_exchange(void **state)
 {
     (void)state;
-    pair p;
+    ut_raft_pair p;
     cc_key other;
     uint8_t pk[CC_PUBKEY_BYTES], bad[CC_RAFT_AUTH_ANSWER_BYTES], chain2[CC_HASH_BYTES];
     cc_raft_hs hs, hs2;
-    exchange(&p);
-    key_of(9, &other);
+    ut_raft_exchange(&p);
+    ut_key(9, &other);
 
     /* another hello (a replayed answer) */
     uint8_t hello2[CC_RAFT_AUTH_HELLO_BYTES];
@@ -134,12 +98,12 @@ static void test_an_answer_checks_only_for_its_own_exchange(void **state)
 static void test_an_admit_checks_only_for_its_own_exchange(void **state)
 {
     (void)state;
-    pair p, q;
+    ut_raft_pair p, q;
     cc_key other;
     uint8_t pk[CC_PUBKEY_BYTES], bad[CC_RAFT_AUTH_ADMIT_BYTES];
-    exchange(&p);
-    exchange(&q);
-    key_of(9, &other);
+    ut_raft_exchange(&p);
+    ut_raft_exchange(&q);
+    ut_key(9, &other);
     /* q's admit does not admit p's connection */
     assert_false(cc_raft_hs_check_admit(&p.hs_c, q.admit, pk));
     /* an admit naming another connecting node: the accepting side signed
@@ -160,10 +124,10 @@ static void test_an_admit_checks_only_for_its_own_exchange(void **state)
 static void test_a_frame_opens_only_as_sealed_in_order_and_direction(void **state)
 {
     (void)state;
-    pair p;
+    ut_raft_pair p;
     uint8_t f1[128], f2[128], bad[128];
     size_t n;
-    exchange(&p);
+    ut_raft_exchange(&p);
     size_t l1 = seal(&p.a_send, "first", f1), l2 = seal(&p.a_send, "second", f2);
 
     /* one bit anywhere: head, body or tag */
@@ -207,8 +171,8 @@ static void test_frame_lengths(void **state)
         assert_int_equal(cc_raft_frame_len(head), 0);
     }
     /* the largest frame seals and opens */
-    pair p;
-    exchange(&p);
+    ut_raft_pair p;
+    ut_raft_exchange(&p);
     uint8_t *frame = malloc(CC_RAFT_FRAME_MAX);
     assert_non_null(frame);
     randombytes_buf(frame + CC_RAFT_FRAME_HEAD_BYTES, CC_RAFT_FRAME_PLAIN_MAX);
@@ -226,7 +190,7 @@ static void test_a_hello_without_the_magic_gets_no_answer(void **state)
     cc_key k;
     cc_raft_hs hs;
     uint8_t chain[CC_HASH_BYTES] = {0}, hello[CC_RAFT_AUTH_HELLO_BYTES], answer[CC_RAFT_AUTH_ANSWER_BYTES];
-    key_of(7, &k);
+    ut_key(7, &k);
     cc_raft_hs_hello(&hs, chain, 1, hello);
     hello[0] ^= 1;
     assert_false(cc_raft_hs_answer(&hs, &k, chain, 1, hello, answer));

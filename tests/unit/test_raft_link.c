@@ -12,7 +12,7 @@
  *     after them, libraft's end sees the connection end, and every handle
  *     closes.
  */
-#include "unit_support.h"
+#include "raft_pair.h"
 
 #include <sys/socket.h>
 
@@ -20,7 +20,6 @@
 #include <sodium.h>
 #include <uv.h>
 
-#include "node/raft_auth.h"
 #include "node/raft_link.h"
 
 #define BULK_AB  (24u << 20)
@@ -90,19 +89,12 @@ static uv_stream_t *wire_stream(uv_loop_t *loop, uv_os_sock_t fd)
 static void keys(cc_raft_cipher *a_send, cc_raft_cipher *a_recv, cc_raft_cipher *c_send,
                  cc_raft_cipher *c_recv)
 {
-    cc_key a, c;
-    cc_raft_hs ha, hc;
-    uint8_t chain[CC_HASH_BYTES] = {1}, hello[CC_RAFT_AUTH_HELLO_BYTES], answer[CC_RAFT_AUTH_ANSWER_BYTES],
-            admit[CC_RAFT_AUTH_ADMIT_BYTES], pk[CC_PUBKEY_BYTES];
-    ut_key(7, &a);
-    ut_key(8, &c);
-    cc_raft_hs_hello(&ha, chain, 1, hello);
-    assert_true(cc_raft_hs_answer(&hc, &c, chain, 1, hello, answer));
-    assert_true(cc_raft_hs_check_answer(&ha, answer, pk));
-    cc_raft_hs_admit(&ha, &a, admit);
-    assert_true(cc_raft_hs_check_admit(&hc, admit, pk));
-    assert_true(cc_raft_hs_keys(&ha, a_send, a_recv));
-    assert_true(cc_raft_hs_keys(&hc, c_send, c_recv));
+    ut_raft_pair p;
+    ut_raft_exchange(&p);
+    *a_send = p.a_send;
+    *a_recv = p.a_recv;
+    *c_send = p.c_send;
+    *c_recv = p.c_recv;
 }
 
 static void guard_fired(uv_timer_t *t)
