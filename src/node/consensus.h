@@ -63,7 +63,7 @@ typedef struct cc_consensus_status {
     uint64_t removed_at;
     char halt_reason[256];
     uint64_t blocks_refused;         /* committed entries refused here (time rule, stale) */
-    uint64_t blocks_fetched;         /* blocks fetched from peers to catch up to raft snapshots */
+    uint64_t blocks_fetched;         /* blocks fetched from peers to catch up (snapshots, restores) */
     uint64_t attachments_fetched;    /* their attachment bytes fetched from peers */
     uint64_t repair_passes;          /* completed passes over the records for missing attachments */
     uint64_t attachments_missing;    /* what the last completed pass found missing and no peer gave */
@@ -131,8 +131,11 @@ cc_err cc_consensus_solo_init(cc_consensus *cs, cc_chain *chain, const cc_key *k
 
 /* Raft: this node (its key must be a node of chain's genesis) runs a raft
  * server with id 1 + its genesis index on its genesis "raft" address, state
- * under node_dir/raft, and bootstraps the configuration from genesis (every
- * node a voter) on first start. Whoever leads then moves the raft
+ * under node_dir/raft, and on first start (an empty raft directory)
+ * bootstraps the configuration from the node set of network/config in the
+ * applied state, every node a voter: the genesis nodes on a new chain, the
+ * set a restored backup's chain records after governance changed it.
+ * Whoever leads then moves the raft
  * configuration towards the node set of network/config in the applied
  * state (docs/CONSENSUS.md "Membership"). chain and key must outlive cs;
  * hooks is copied.
@@ -152,9 +155,11 @@ typedef struct cc_raft_join {
 } cc_raft_join;
 
 /* Raft for a node added at runtime: as cc_consensus_raft_init, but with raft
- * id cc_raft_id_of(key) on join->raft, and raft is NOT bootstrapped: the
- * leader brings the node in (raft_add, then raft_assign voter) and sends it
- * the log. join NULL is cc_consensus_raft_init. */
+ * id cc_raft_id_of(key) on join->raft. While its chain does not list it,
+ * raft is NOT bootstrapped: the leader brings the node in (raft_add, then
+ * raft_assign voter) and sends it the log; once its chain lists it (a
+ * restart, or a restore from a backup) it starts like any other node.
+ * join NULL is cc_consensus_raft_init. */
 cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_key *key, const char *node_dir,
                                    const cc_consensus_hooks *hooks, const cc_raft_join *join,
                                    cc_errbuf *eb) CC_WUR;

@@ -39,7 +39,8 @@
  *      deposed leader, or one already applied before a restart — raft
  *      replays its log from its last snapshot) is skipped. The one local
  *      rule, a block time over 2 s ahead of this node's clock, halts this
- *      node instead of skipping, so it never diverges silently.
+ *      node instead of skipping, so it never diverges silently. (A block
+ *      past the head + 1 exists only after a restore: invariant 9.)
  *   5. A proposal completes exactly once: whoever takes it out of
  *      `inflight` under the lock calls done().
  *   6. A halted node applies nothing more and keeps serving reads.
@@ -55,6 +56,13 @@
  *      queues it like an entry; the apply thread then fetches the missing
  *      blocks from peers' APIs and applies each with cc_chain_apply, never
  *      the loop thread (catch_up).
+ *   9. A whole-network restore: raft bootstraps from the node set the
+ *      restored chain records; the first leader, before it is ready, takes
+ *      the blocks of the furthest node (restore_gate); a node behind the
+ *      first block that follows fetches the blocks in between (apply_entry).
+ *      Both happen only on chains restored under an empty raft directory:
+ *      otherwise no node is ever ahead of a ready leader, and no committed
+ *      block leaves a gap.
  */
 #include <errno.h>
 #include <limits.h>
@@ -125,6 +133,10 @@
 #define PROBE_BLOCK_MAX         (4u * 1024 * 1024) /* GET /v1/blocks/{h} of a 2,000-tx block */
 #define PROBE_PROOF_MAX         (4u * 1024 * 1024) /* a proof with its membership steps */
 #define PROBE_UNPROVEN_LOG_MS   60000              /* an unproven removal is logged at most this often */
+#define RESTORE_RETRY_MS        500   /* after a restore: between two rounds of asking the nodes for heads */
+#define RESTORE_LOG_MS          60000 /* ... and how often the nodes still awaited are logged */
+#define RESTORE_WITHOUT_MAX     16    /* names config.json "restore_without" may list */
+#define RESTORE_MARK            "restore-pending" /* in raft/: restore_pending survives a restart */
 
 /* One item of the apply queue. */
 typedef struct apply_item {
@@ -170,7 +182,7 @@ typedef struct rr {
     cc_consensus_hooks hooks;
     uint64_t self_id;                /* raft id (cc_raft_id_of) */
     char self_raft[MEMBER_ADDR_MAX]; /* raft address, announced (and bound, unless raft_bind) */
-    bool joining;                    /* not in genesis: raft is not bootstrapped */
+    bool joining;                    /* its chain does not list it: raft is not bootstrapped */
     char raft_dir[PATH_MAX];
     unsigned snapshot_threshold;     /* raft entries between two snapshots */
     bool snapshot_fixed;             /* config.json set the threshold: no adapting */
@@ -245,7 +257,7 @@ typedef struct rr {
     uint64_t snap_wait_at;             /* loop: no waiting for a snapshot before this cc_now_ms */
     uint64_t snap_bytes;               /* loop: entry bytes applied since the last snapshot */
     bool catchup_abandoned;            /* stopping in the middle of a catch-up: apply nothing more */
-    uint64_t blocks_fetched;           /* blocks fetched from peers for snapshots */
+    uint64_t blocks_fetched;           /* blocks fetched from peers (catch_up_to) */
     uint64_t attachments_fetched;      /* their attachment bytes fetched from peers */
     uint64_t repair_passes;            /* repair thread: completed passes */
     uint64_t attachments_missing;      /* repair thread: missing after the last completed pass */
@@ -256,8 +268,13 @@ typedef struct rr {
     /* the attachment repair (repair_main) */
     pthread_t repair_thread;
     bool repair_started;
-    bool repair_due;    /* a pass is wanted, from repair_at on */
-    bool catching_up;   /* the apply thread is in catch_up (which fetches attachments itself) */
+    bool repair_due;      /* a pass is wanted, from repair_at on */
+    bool catching_up;     /* the apply thread is in catch_up (which fetches attachments itself) */
+    bool restore_pending; /* raft started afresh on a chain past genesis, and no entry has been
+                           * applied since: a leader asks every node for its head before proposing
+                           * (restore_gate); raft/RESTORE_MARK says so across restarts */
+    char restore_without[RESTORE_WITHOUT_MAX][MEMBER_NAME_MAX]; /* config.json: nodes not to wait for */
+    size_t restore_without_count;
     uint64_t repair_at; /* cc_now_ms */
     /* the membership probe (repair_main too) */
     uint64_t leader_seen_ms;     /* loop: the last tick that knew a leader (cc_now_ms) */
@@ -616,6 +633,16 @@ static void item_free(apply_item *it)
     free(it);
 }
 
+/* A chain head as a raft snapshot records it (see "Snapshots" below), or
+ * any head a catch-up must reach. */
+typedef struct snap_record {
+    uint64_t height;
+    uint8_t hash[CC_HASH_BYTES];
+    uint8_t state_root[CC_HASH_BYTES];
+} snap_record;
+
+static bool catch_up_to(rr *r, const snap_record *s, bool check_root, const char *what, cc_result *results);
+
 /* Commit one entry (invariant 4 says which are skipped). pre, when not
  * NULL, is the entry's block as the pre-verifier decoded it (signatures
  * checked): it is used instead of decoding the entry again, and left
@@ -644,12 +671,20 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_block *pre, cc_r
     cc_chain_head(r->chain, &head);
 
     const char *skip = NULL;
+    if (h.height > head.height + 1) {
+        /* Only after a whole-network restore: this node came back from an
+         * older backup than the leader's (docs/CONSENSUS.md "Restoring a
+         * whole network"). The blocks in between are committed history;
+         * take them from the peers, up to the parent this block names. */
+        snap_record parent = {.height = h.height - 1};
+        memcpy(parent.hash, h.prev_hash, CC_HASH_BYTES);
+        char what[64];
+        snprintf(what, sizeof what, "the parent of block %llu", (unsigned long long)h.height);
+        if (!catch_up_to(r, &parent, false, what, results)) return;
+        cc_chain_head(r->chain, &head);
+    }
     if (h.height <= head.height) {
         skip = ""; /* applied before a restart, or a stale proposal: quietly */
-    } else if (h.height > head.height + 1) {
-        halt(r, "block %llu (%.16s...) follows height %llu: blocks are missing", (unsigned long long)h.height,
-             hex, (unsigned long long)head.height);
-        return;
     } else if (memcmp(h.prev_hash, head.hash, CC_HASH_BYTES) != 0) {
         skip = "it does not extend the head (a stale proposal)";
     } else if (h.time_ms <= head.time_ms) {
@@ -734,12 +769,6 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_block *pre, cc_r
  * each with cc_chain_apply (linkage, proposer and its signature, tx root, every tx
  * signature, re-execution against the signed roots), fetches the attachment bytes of
  * their txs (GET /v1/attachments/{sha256}), and ends at the record's hash and root. */
-
-typedef struct snap_record {
-    uint64_t height;
-    uint8_t hash[CC_HASH_BYTES];
-    uint8_t state_root[CC_HASH_BYTES];
-} snap_record;
 
 static void snap_encode(const cc_head *h, uint8_t out[SNAP_BYTES])
 {
@@ -1486,37 +1515,38 @@ static cc_err fetch_and_apply(rr *r, CURL *c, uint64_t from, uint64_t to, cc_res
     return rc;
 }
 
-/* Reach the chain state a snapshot names (see the section comment). */
-static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
+/* Reach the chain head s names (height and block hash; its state root too
+ * unless check_root is false): fetch the blocks this node lacks from its
+ * peers and commit each with cc_chain_apply, then compare. what names the
+ * target in the log ("the raft snapshot"). Returns true when the head is
+ * there; otherwise this node halted, or is stopping (catchup_abandoned). */
+static bool catch_up_to(rr *r, const snap_record *s, bool check_root, const char *what, cc_result *results)
 {
-    snap_record s;
     cc_head head;
     cc_header h;
     uint8_t hash[CC_HASH_BYTES];
     char hex[CC_HASH_HEX];
     cc_errbuf eb = {{0}};
 
-    if (!snap_decode(rec, len, &s)) {
-        halt(r, "a raft snapshot of %zu bytes is not a chain head record (version %u)", len,
-             len ? rec[0] : 0);
-        return;
-    }
-    cc_hex(s.hash, CC_HASH_BYTES, hex);
+    cc_hex(s->hash, CC_HASH_BYTES, hex);
     cc_chain_head(r->chain, &head);
-    if (head.height < s.height) {
+    if (head.height < s->height) {
         CURL *c = curl_easy_init();
         if (!c) {
-            halt(r, "no memory for libcurl to catch up to a raft snapshot");
-            return;
+            halt(r, "no memory for libcurl to catch up to %s", what);
+            return false;
         }
         uint64_t from = head.height, started = cc_now_ms();
+        pthread_mutex_lock(&r->mu);
+        r->catching_up = true; /* the repair thread waits for its end */
+        pthread_mutex_unlock(&r->mu);
         cc_node_log(CC_LOG_INFO, "raft",
-                    "raft snapshot at height %llu (%.16s...): this node is at %llu, fetching the blocks "
-                    "in between from its peers",
-                    (unsigned long long)s.height, hex, (unsigned long long)head.height);
+                    "%s is at height %llu (%.16s...): this node is at %llu, fetching the blocks in between "
+                    "from its peers",
+                    what, (unsigned long long)s->height, hex, (unsigned long long)head.height);
         uint64_t give_up = cc_now_ms() + CATCHUP_GIVE_UP_MS;
-        while (head.height < s.height) {
-            cc_err rc = fetch_and_apply(r, c, head.height + 1, s.height, results, &eb);
+        while (head.height < s->height) {
+            cc_err rc = fetch_and_apply(r, c, head.height + 1, s->height, results, &eb);
             if (rc == CC_OK) {
                 cc_chain_head(r->chain, &head);
                 give_up = cc_now_ms() + CATCHUP_GIVE_UP_MS;
@@ -1525,11 +1555,12 @@ static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
             if (stopping(r)) break;
             if (cc_chain_halted(r->chain, NULL, 0) || cc_now_ms() > give_up) {
                 curl_easy_cleanup(c);
-                halt(r,
-                     "cannot catch up to the raft snapshot at height %llu: no peer gave block %llu that "
-                     "applies (%s)",
-                     (unsigned long long)s.height, (unsigned long long)head.height + 1, eb.msg);
-                return;
+                pthread_mutex_lock(&r->mu);
+                r->catching_up = false;
+                pthread_mutex_unlock(&r->mu);
+                halt(r, "cannot catch up to %s at height %llu: no peer gave block %llu that applies (%s)",
+                     what, (unsigned long long)s->height, (unsigned long long)head.height + 1, eb.msg);
+                return false;
             }
             for (unsigned waited = 0; waited < CATCHUP_RETRY_MS && !stopping(r);
                  waited += RAFT_STOP_POLL_MS) {
@@ -1537,40 +1568,218 @@ static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
                 nanosleep(&ts, NULL);
             }
         }
-        if (head.height >= s.height) {
+        if (head.height >= s->height) {
             fetch_late_attachments(r, c);
             pthread_mutex_lock(&r->mu);
             repair_soon_locked(r, 0); /* and whatever else the ledger wants that is not here */
             pthread_mutex_unlock(&r->mu);
         }
         curl_easy_cleanup(c);
-        if (head.height < s.height) { /* stopping: a restart restores the snapshot again */
+        pthread_mutex_lock(&r->mu);
+        r->catching_up = false;
+        pthread_mutex_unlock(&r->mu);
+        if (head.height < s->height) { /* stopping: a restart goes on */
             pthread_mutex_lock(&r->mu);
             r->catchup_abandoned = true;
             pthread_mutex_unlock(&r->mu);
             cc_node_log(CC_LOG_WARN, "raft",
                         "stopping at height %llu while catching up to %llu; the next start goes on",
-                        (unsigned long long)head.height, (unsigned long long)s.height);
-            return;
+                        (unsigned long long)head.height, (unsigned long long)s->height);
+            return false;
         }
         cc_node_log(CC_LOG_INFO, "raft",
                     "caught up to height %llu: %llu blocks fetched and verified in %llu ms",
-                    (unsigned long long)s.height, (unsigned long long)(s.height - from),
+                    (unsigned long long)s->height, (unsigned long long)(s->height - from),
                     (unsigned long long)(cc_now_ms() - started));
     }
-    if (s.height == 0) return; /* a snapshot before the first block: nothing to compare */
-    cc_err rc = cc_chain_header_get(r->chain, s.height, &h);
+    if (s->height == 0) return true; /* before the first block: nothing to compare */
+    cc_err rc = cc_chain_header_get(r->chain, s->height, &h);
     if (rc != CC_OK) {
-        halt(r, "cannot read block %llu to check it against the raft snapshot (%s)",
-             (unsigned long long)s.height, cc_err_name(rc));
-        return;
+        halt(r, "cannot read block %llu to check it against %s (%s)", (unsigned long long)s->height, what,
+             cc_err_name(rc));
+        return false;
     }
     cc_header_hash(&h, hash);
-    if (memcmp(hash, s.hash, CC_HASH_BYTES) != 0 || memcmp(h.state_root, s.state_root, CC_HASH_BYTES) != 0) {
+    if (memcmp(hash, s->hash, CC_HASH_BYTES) != 0 ||
+        (check_root && memcmp(h.state_root, s->state_root, CC_HASH_BYTES) != 0)) {
         char mine[CC_HASH_HEX];
-        halt(r, "block %llu here (%.16s...) differs from the raft snapshot's (%.16s...) or its state root",
-             (unsigned long long)s.height, cc_hex(hash, CC_HASH_BYTES, mine), hex);
+        halt(r, "block %llu here (%.16s...) differs from %s (%.16s...)%s", (unsigned long long)s->height,
+             cc_hex(hash, CC_HASH_BYTES, mine), what, hex, check_root ? " or its state root" : "");
+        return false;
     }
+    return true;
+}
+
+/* Reach the chain state a snapshot names (see the section comment). */
+static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
+{
+    snap_record s;
+    if (!snap_decode(rec, len, &s)) {
+        halt(r, "a raft snapshot of %zu bytes is not a chain head record (version %u)", len,
+             len ? rec[0] : 0);
+        return;
+    }
+    (void)catch_up_to(r, &s, true, "the raft snapshot", results);
+}
+
+/* ---- the first leader after a whole-network restore (apply thread) ----------------------
+ *
+ * Restored from backups, every node starts raft afresh on the chain its
+ * backup holds, and the backups may be of different days. Raft cannot tell
+ * which node holds the most of the chain (every log is one bootstrap
+ * entry), so a leader elected before any entry was applied asks every node
+ * of the set for its head, and waits until each has answered: the newest
+ * block a majority signed before the loss may be on one node only, and a
+ * chain that went on without it would halt the whole network once that
+ * node's checkpoints are seen again. config.json "restore_without" names
+ * nodes not to wait for (lost for good). Then the leader takes the blocks
+ * the furthest node holds (each verified and committed by cc_chain_apply)
+ * and proposes; the nodes behind take what they lack from their peers when
+ * its first block arrives (apply_entry). */
+
+/* Write (or, when on is false, remove) raft/RESTORE_MARK. */
+static void restore_mark(rr *r, bool on)
+{
+    char path[PATH_MAX + 32];
+    cc_errbuf eb = {{0}};
+    snprintf(path, sizeof path, "%s/%s", r->raft_dir, RESTORE_MARK);
+    static const char text[] =
+        "raft started afresh on a restored chain; no block has come through raft since "
+        "(docs/CONSENSUS.md \"Restoring a whole network\")\n";
+    if (on ? cc_file_write(path, text, sizeof text - 1, 0600, &eb) != CC_OK
+           : unlink(path) != 0 && errno != ENOENT)
+        cc_node_log(CC_LOG_WARN, "raft", "%s %s: %s", on ? "cannot write" : "cannot remove", path,
+                    on ? eb.msg : strerror(errno));
+}
+
+/* GET api/v1/status: the node's head height and hash. */
+static cc_err peer_head(rr *r, CURL *c, const char *api, uint64_t *height, uint8_t hash[CC_HASH_BYTES],
+                        cc_errbuf *eb)
+{
+    char url[CATCHUP_URL_MAX];
+    cc_peer_answer a = {.max = PROBE_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = r};
+    long status = 0;
+    cc_peer_url(url, sizeof url, api, "/v1/status");
+    CURLcode cr = cc_peer_perform(c, url, PROBE_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
+    json_t *st =
+        cr == CURLE_OK && status == 200 && a.buf ? cc_json_parse((uint8_t *)a.buf, a.len, NULL) : NULL;
+    free(a.buf);
+    json_t *h = json_object_get(st, "height");
+    const char *hex = json_string_value(json_object_get(st, "head_hash"));
+    cc_err rc = CC_OK;
+    if (cr != CURLE_OK)
+        rc = cc_errf(eb, CC_ERR_UNREACHABLE, "%s", curl_easy_strerror(cr));
+    else if (!json_is_integer(h) || json_integer_value(h) < 0 || !hex ||
+             cc_unhex(hex, hash, CC_HASH_BYTES) != CC_OK)
+        rc = cc_errf(eb, CC_ERR_UNREACHABLE, "HTTP %ld without a chain head", status);
+    else
+        *height = (uint64_t)json_integer_value(h);
+    json_decref(st);
+    return rc;
+}
+
+/* Is name in config.json "restore_without"? */
+static bool restore_skips(const rr *r, const char *name)
+{
+    for (size_t i = 0; i < r->restore_without_count; i++)
+        if (strcmp(r->restore_without[i], name) == 0) return true;
+    return false;
+}
+
+/* Does this node still lead in term (the loop publishes both)? */
+static bool still_leads(rr *r, uint64_t term)
+{
+    pthread_mutex_lock(&r->mu);
+    bool leads = r->state == RAFT_LEADER && r->term == term && !r->stop_requested;
+    pthread_mutex_unlock(&r->mu);
+    return leads;
+}
+
+/* The leader of term, before it proposes (see the section comment). Gives
+ * up without a word when this node stops leading: the next leader asks. */
+static void restore_gate(rr *r, uint64_t term, cc_result *results)
+{
+    member *peers = calloc(RAFT_MEMBERS_MAX, sizeof *peers);
+    bool *heard = calloc(RAFT_MEMBERS_MAX, sizeof *heard);
+    CURL *c = curl_easy_init();
+    size_t n = 0, answered = 0, best = SIZE_MAX;
+    cc_head head;
+    snap_record target = {0};
+    char skipped[256] = "";
+    if (!peers || !heard || !c) {
+        halt(r, "no memory to ask the other nodes for their heads after a restore");
+        goto out;
+    }
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < r->member_count; i++) {
+        if (r->members[i].id == r->self_id) continue;
+        if (!restore_skips(r, r->members[i].name))
+            peers[n++] = r->members[i];
+        else
+            snprintf(skipped + strlen(skipped), sizeof skipped - strlen(skipped), "%s%s",
+                     *skipped ? ", " : "", r->members[i].name);
+    }
+    pthread_mutex_unlock(&r->mu);
+    cc_chain_head(r->chain, &head);
+    target.height = head.height;
+    cc_node_log(CC_LOG_WARN, "raft",
+                "first leader since raft started afresh at height %llu (a restore from backups): asking the "
+                "other %zu nodes for their heads before proposing%s%s%s",
+                (unsigned long long)head.height, n, *skipped ? " (not waiting for " : "", skipped,
+                *skipped ? ": config.json \"restore_without\")" : "");
+    uint64_t log_at = cc_now_ms() + RESTORE_RETRY_MS;
+    while (answered < n && still_leads(r, term)) {
+        char waiting[512] = "";
+        for (size_t i = 0; i < n && !stopping(r); i++) {
+            uint64_t height = 0;
+            uint8_t hash[CC_HASH_BYTES];
+            cc_errbuf eb = {{0}};
+            if (heard[i]) continue;
+            if (peer_head(r, c, peers[i].api, &height, hash, &eb) != CC_OK) {
+                snprintf(waiting + strlen(waiting), sizeof waiting - strlen(waiting), "%s%s (%s)",
+                         *waiting ? ", " : "", peers[i].name, eb.msg);
+                continue;
+            }
+            heard[i] = true;
+            answered++;
+            if (height > target.height) {
+                target.height = height;
+                memcpy(target.hash, hash, CC_HASH_BYTES);
+                best = i;
+            }
+        }
+        if (answered == n || !still_leads(r, term)) break;
+        if (cc_now_ms() >= log_at) {
+            cc_node_log(CC_LOG_WARN, "raft",
+                        "waiting for the heads of %s: the chain goes on once every node has said its head, "
+                        "or config.json \"restore_without\" names the nodes lost for good",
+                        waiting);
+            log_at = cc_now_ms() + RESTORE_LOG_MS;
+        }
+        for (unsigned waited = 0; waited < RESTORE_RETRY_MS && !stopping(r); waited += RAFT_STOP_POLL_MS) {
+            struct timespec ts = {0, RAFT_STOP_POLL_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (answered < n) goto out; /* no longer the leader, or stopping */
+    if (best == SIZE_MAX) {
+        cc_node_log(CC_LOG_WARN, "raft", "no node is past height %llu: the chain goes on from here",
+                    (unsigned long long)head.height);
+        goto out;
+    }
+    char what[MEMBER_NAME_MAX + 32];
+    snprintf(what, sizeof what, "the chain %s kept", peers[best].name);
+    snprintf(r->catchup_api, sizeof r->catchup_api, "%s", peers[best].api);
+    if (catch_up_to(r, &target, false, what, results))
+        cc_node_log(CC_LOG_WARN, "raft",
+                    "took blocks %llu..%llu from %s: the chain goes on from height %llu, the newest block a "
+                    "node kept",
+                    (unsigned long long)head.height + 1, (unsigned long long)target.height, peers[best].name,
+                    (unsigned long long)target.height);
+out:
+    if (c) curl_easy_cleanup(c);
+    free(heard);
+    free(peers);
 }
 
 /* Join the pre-verifier (apply_stop is set). */
@@ -1667,6 +1876,12 @@ static void *apply_main(void *arg)
         while (it->pre == PRE_BUSY) pthread_cond_wait(&r->cond, &r->mu); /* its signatures, nearly done */
         it->pre = PRE_DONE;
         bool halted = r->halted || r->catchup_abandoned;
+        if (!it->entry && r->restore_pending && !halted) {
+            pthread_mutex_unlock(&r->mu);
+            restore_gate(r, it->ready_term, results);
+            pthread_mutex_lock(&r->mu);
+            halted = r->halted || r->catchup_abandoned;
+        }
         if (!it->entry) {
             r->ready_term = it->ready_term; /* every entry before the barrier is applied */
             cc_node_log(CC_LOG_INFO, "raft",
@@ -1674,17 +1889,15 @@ static void *apply_main(void *arg)
                         (unsigned long long)it->ready_term);
         }
         pthread_mutex_unlock(&r->mu);
-        if (it->entry && !halted && it->restore) {
-            pthread_mutex_lock(&r->mu);
-            r->catching_up = true; /* the repair thread waits for its end */
-            pthread_mutex_unlock(&r->mu);
+        if (it->entry && !halted && it->restore)
             catch_up(r, it->entry, it->len, results);
-            pthread_mutex_lock(&r->mu);
-            r->catching_up = false;
-            pthread_mutex_unlock(&r->mu);
-        } else if (it->entry && !halted) {
+        else if (it->entry && !halted)
             apply_entry(r, it->entry, it->len, it->pre_block, results);
-        }
+        pthread_mutex_lock(&r->mu);
+        bool was_pending = r->restore_pending && it->entry;
+        if (it->entry) r->restore_pending = false; /* the network has moved on from the restore */
+        pthread_mutex_unlock(&r->mu);
+        if (was_pending) restore_mark(r, false);
         item_free(it);
         pthread_mutex_lock(&r->mu);
         r->done_seq++;
@@ -2672,6 +2885,24 @@ static void auth_close(struct raft_uv_transport *t, raft_uv_transport_close_cb c
     r->tcp_close(t, cb);
 }
 
+/* The voters of a first start into conf: the node set as the applied
+ * state records it, or the genesis nodes when the state's set cannot be
+ * read. Returns a libraft error code. */
+static int bootstrap_voters(rr *r, struct raft_configuration *conf)
+{
+    int rv = 0;
+    pthread_mutex_lock(&r->mu);
+    if (r->members_known) {
+        for (size_t i = 0; i < r->member_count && rv == 0; i++)
+            rv = raft_configuration_add(conf, r->members[i].id, r->members[i].raft, RAFT_VOTER);
+    } else {
+        for (size_t i = 0; i < r->g->node_count && rv == 0; i++)
+            rv = raft_configuration_add(conf, (raft_id)i + 1, r->g->nodes[i].raft, RAFT_VOTER);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rv;
+}
+
 /* Everything raft needs, on the loop thread before the loop runs. */
 static cc_err loop_setup(rr *r, cc_errbuf *eb)
 {
@@ -2723,14 +2954,25 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
     raft_set_snapshot_threshold(&r->raft, r->snapshot_threshold);
     raft_set_snapshot_trailing(&r->raft, r->snapshot_trailing);
 
-    /* first start: every genesis node is a voter; later starts keep the
-     * configuration raft stored (RAFT_CANTBOOTSTRAP). A node added at
-     * runtime never bootstraps: the leader adds it and sends it the log. */
+    /* first start: every node of the chain's node set is a voter (the
+     * genesis nodes on a new chain; after a restore from a backup, the set
+     * the backup's chain records); later starts keep the configuration raft
+     * stored (RAFT_CANTBOOTSTRAP). A node its chain does not list yet never
+     * bootstraps: the leader adds it and sends it the log. */
     raft_configuration_init(&conf);
-    for (size_t i = 0; i < r->g->node_count && rv == 0 && !r->joining; i++)
-        rv = raft_configuration_add(&conf, (raft_id)i + 1, r->g->nodes[i].raft, RAFT_VOTER);
+    rv = r->joining ? 0 : bootstrap_voters(r, &conf);
     if (rv == 0 && !r->joining) rv = raft_bootstrap(&r->raft, &conf);
     raft_configuration_close(&conf);
+    char mark[PATH_MAX + 32];
+    snprintf(mark, sizeof mark, "%s/%s", r->raft_dir, RESTORE_MARK);
+    if (rv == 0 && !r->joining) { /* a first start: on a restored chain? */
+        cc_head head;
+        cc_chain_head(r->chain, &head);
+        if (head.height > 0) restore_mark(r, true);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->restore_pending = access(mark, F_OK) == 0;
+    pthread_mutex_unlock(&r->mu);
     if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
         cc_errf(eb, CC_ERR_IO, "raft bootstrap: %s", raft_strerror(rv));
         goto err_raft;
@@ -3005,6 +3247,21 @@ static cc_err read_raft_config(rr *r, const char *node_dir, cc_errbuf *eb)
         else
             snprintf(r->raft_bind, sizeof r->raft_bind, "%s", b);
     }
+    const json_t *without = json_object_get(doc, "restore_without"), *v;
+    size_t k;
+    if (rc == CC_OK && without && (!json_is_array(without) || json_array_size(without) > RESTORE_WITHOUT_MAX))
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"restore_without\" must be a list of at most %d node names",
+                     path, RESTORE_WITHOUT_MAX);
+    json_array_foreach(without, k, v)
+    {
+        const char *name = json_string_value(v);
+        if (rc != CC_OK) break;
+        if (!name || !*name || strlen(name) >= MEMBER_NAME_MAX)
+            rc = cc_errf(eb, CC_ERR_MALFORMED,
+                         "%s: \"restore_without\" lists something that is not a node name", path);
+        else
+            snprintf(r->restore_without[r->restore_without_count++], MEMBER_NAME_MAX, "%s", name);
+    }
     json_decref(doc);
     return rc;
 }
@@ -3030,7 +3287,6 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
     r->key = key;
     r->g = g;
     r->self_id = cc_raft_id_of(g, key->pk);
-    r->joining = self < 0;
     snprintf(r->self_raft, sizeof r->self_raft, "%s",
              self >= 0 ? g->nodes[self].raft
              : join    ? join->raft
@@ -3038,8 +3294,16 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
     if (hooks) r->hooks = *hooks;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cond, NULL);
+    r->joining = self < 0; /* until the state says (below) */
     if (join && join->nodes) members_seed_known(r, join->nodes);
     members_refresh(r);
+    /* joining: the chain this node holds does not list it (yet), so raft
+     * must not start with it as a voter. Read from the state, not the
+     * genesis: a node added by governance and restored from a backup is a
+     * node of its chain, and a genesis node removed by governance is not. */
+    pthread_mutex_lock(&r->mu);
+    r->joining = r->members_known ? r->self_removed : self < 0;
+    pthread_mutex_unlock(&r->mu);
     if ((size_t)snprintf(r->raft_dir, sizeof r->raft_dir, "%s/raft", node_dir) >= sizeof r->raft_dir) {
         rc = cc_errf(eb, CC_ERR_USAGE, "node directory path is too long");
         goto err;
@@ -3094,15 +3358,20 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
     r->repair_started = pthread_create(&r->repair_thread, NULL, repair_main, r) == 0;
     char listen[MEMBER_ADDR_MAX + 32] = "";
     if (r->raft_bind[0]) snprintf(listen, sizeof listen, " (listening on %s)", r->raft_bind);
-    if (r->joining)
+    if (r->removed)
+        cc_node_log(CC_LOG_INFO, "raft", "raft id %llu on %s%s: removed from the network, state in %s",
+                    (unsigned long long)r->self_id, r->self_raft, listen, r->raft_dir);
+    else if (r->joining)
         cc_node_log(
             CC_LOG_INFO, "raft",
-            "raft id %llu on %s%s, joining (not in genesis): waiting for the leader to add this node; "
-            "state in %s",
+            "raft id %llu on %s%s, joining (its chain does not list it yet): waiting for the leader to add "
+            "this node; state in %s",
             (unsigned long long)r->self_id, r->self_raft, listen, r->raft_dir);
     else
-        cc_node_log(CC_LOG_INFO, "raft", "raft id %llu on %s%s, %zu genesis voters, state in %s",
-                    (unsigned long long)r->self_id, r->self_raft, listen, g->node_count, r->raft_dir);
+        cc_node_log(CC_LOG_INFO, "raft",
+                    "raft id %llu on %s%s, %zu nodes in the chain's node set, state in %s",
+                    (unsigned long long)r->self_id, r->self_raft, listen,
+                    r->members_known ? r->member_count : g->node_count, r->raft_dir);
     return CC_OK;
 
 err_after_apply:

@@ -13,6 +13,13 @@
  * the follower takes the blocks committed since from the others and the
  * network converges; verify-chain passes everywhere. restore refuses a
  * directory that holds a chain or another chain's genesis.
+ *
+ * A whole network lost at once (docs/CONSENSUS.md "Restoring a whole
+ * network"): restored from backups of three different heights, the chain
+ * goes on from the newest; restored after governance changed the node
+ * set, raft starts from the set the chain records; with a node lost for
+ * good, the others wait for it until config.json "restore_without" names
+ * it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,11 +260,363 @@ static void test_follower_restored_from_its_backup_catches_up(void **state)
     ct_cluster_destroy(&cl);
 }
 
+/* `carechain network VERB --key key --node url a1 a2` must succeed; when
+ * txid is not NULL, the proposal it names goes there. */
+static void network_cli(const char *verb, const char *key, const char *url, char txid[CC_HASH_HEX],
+                        const char *a1, const char *a2)
+{
+    char *out = NULL;
+    int rc = ct_cli(&out, CLI_MS, "network", verb, "--key", key, "--node", url, a1, a2, (char *)NULL);
+    if (rc != 0) fprintf(stderr, "network %s: %s\n", verb, out ? out : "");
+    assert_int_equal(rc, 0);
+    if (txid) assert_true(ct_proposal_of(out, txid));
+    free(out);
+}
+
+/* Governance (the hospital proposes, the payer approves) removes node id. */
+static void remove_node(const ct_cluster *cl, const char *hospital, const char *payer, const char *id)
+{
+    char txid[CC_HASH_HEX];
+    network_cli("propose-remove", hospital, cl->node[2].url, txid, "--id", id);
+    network_cli("approve", payer, cl->node[2].url, NULL, "--proposal", txid);
+}
+
+/* Wait until node i reports raft_voters == voters. */
+static bool wait_voters(const ct_cluster *cl, int i, int64_t voters)
+{
+    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
+    do {
+        json_t *st = ct_cluster_status(cl, i);
+        bool ok = st && ct_json_int(st, "raft_voters") == voters;
+        json_decref(st);
+        if (ok) return true;
+        cc_sleep_ms(100);
+    } while (ct_now_ms() < deadline);
+    return false;
+}
+
+/* Every node of a network lost at once, after governance changed its node
+ * set: node4 added, genesis node1 and node2 removed (and decommissioned),
+ * so node3 and node4 are the network. One backup of node3, restored into
+ * both, starts raft from the node set that chain records. The build that
+ * bootstrapped raft from the genesis nodes left node3 a voter among
+ * node1..node3, two of which never came back, and no leader was ever
+ * elected. */
+static void test_whole_network_restored_after_its_node_set_changed(void **state)
+{
+    (void)state;
+    enum { NODE1, NODE2, NODE3, NODE4 };
+    ct_cluster cl;
+    ct_joiner j4;
+    uint64_t nonce = 0;
+    char kept[CC_HASH_HEX], lost[CC_HASH_HEX], api[32], raft[32], txid[CC_HASH_HEX], id[CC_HASH_HEX];
+    assert_int_equal(ct_cluster_create(&cl, "backup-all", 3, 4), 0);
+    char *hospital = ct_strf("%s/admin-hospital.key", cl.net.dir),
+         *payer = ct_strf("%s/admin-payer.key", cl.net.dir);
+    assert_int_equal(ct_key_save(hospital, &cl.net.admin), 0);
+    assert_int_equal(ct_key_save(payer, &cl.net.payer_admin), 0);
+    assert_int_equal(ct_joiner_prepare(&cl.net, "node4", &j4), 0);
+    char *peers = ct_strf("[\"127.0.0.1:%d\"]", cl.net.api_ports[NODE3]);
+    assert_int_equal(ct_joiner_config(&j4, peers), 0);
+    free(peers);
+    assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
+
+    /* node4 in; node1 and node2 out */
+    snprintf(api, sizeof api, "127.0.0.1:%d", j4.api);
+    snprintf(raft, sizeof raft, "127.0.0.1:%d", j4.raft);
+    char *out = NULL;
+    int rc = ct_cli(&out, CLI_MS, "network", "propose-add", "--key", hospital, "--name", "node4", "--keyfile",
+                    j4.key_path, "--org", "payer", "--api", api, "--raft", raft, "--node", cl.node[NODE3].url,
+                    (char *)NULL);
+    if (rc != 0) fprintf(stderr, "propose-add: %s\n", out ? out : "");
+    assert_int_equal(rc, 0);
+    assert_true(ct_proposal_of(out, txid));
+    free(out);
+    network_cli("approve", payer, cl.node[NODE3].url, NULL, "--proposal", txid);
+    assert_int_equal(ct_node_start(&cl.node[NODE4], j4.dir, j4.api, 0, 0, NODE_START_MS), 0);
+    cl.out[NODE4] = false;
+    bool ok = wait_voters(&cl, NODE3, 4);
+    for (int i = NODE1; ok && i <= NODE2; i++) {
+        remove_node(&cl, hospital, payer, cc_hex(cl.net.node_keys[i].pk, CC_PUBKEY_BYTES, id));
+        ok = wait_voters(&cl, NODE3, 3 - i);
+    }
+    if (!ok) ct_cluster_dump_logs(&cl);
+    assert_true(ok);
+    assert_int_equal(ct_cluster_stop_node(&cl, NODE1, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_stop_node(&cl, NODE2, SIGTERM, 20000), 0);
+
+    /* a backup of node3, then one more tx, which the restore loses */
+    int64_t h = ct_cluster_commit_note(&cl, NODE4, &nonce, 0, kept);
+    assert_true(h > 0);
+    assert_true(ct_cluster_wait_converged(&cl, h, NULL, CONVERGE_MS));
+    char *bk = ct_strf("%s/backup-node3", cl.net.dir);
+    json_t *rep = backup(cl.net.node_dirs[NODE3], bk);
+    assert_non_null(rep);
+    json_decref(rep);
+    assert_true(ct_cluster_commit_note(&cl, NODE3, &nonce, 0, lost) > h);
+
+    /* both lost; the one backup restored into both node directories */
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    const char *dirs[] = {cl.net.node_dirs[NODE3], j4.dir};
+    for (size_t i = 0; i < 2; i++) {
+        char *data = ct_strf("%s/data", dirs[i]), *raft_dir = ct_strf("%s/raft", dirs[i]);
+        assert_int_equal(ct_rmtree(data), 0);
+        assert_int_equal(ct_rmtree(raft_dir), 0);
+        rc = ct_cli(&out, CLI_MS, "restore", "--from", bk, "--dir", dirs[i], (char *)NULL);
+        if (rc != 0) fprintf(stderr, "restore into %s: %s\n", dirs[i], out ? out : "");
+        assert_int_equal(rc, 0);
+        free(out);
+        free(data);
+        free(raft_dir);
+    }
+    assert_int_equal(ct_cluster_start_node(&cl, NODE3, NODE_START_MS), 0);
+    assert_int_equal(ct_node_start(&cl.node[NODE4], j4.dir, j4.api, 0, 0, NODE_START_MS), 0);
+    cl.out[NODE4] = false;
+
+    /* a leader, two voters, and the chain goes on from the backup's block */
+    ok = ct_cluster_wait_any_leader(&cl, 4, CONVERGE_MS) >= 0 && wait_voters(&cl, NODE3, 2) &&
+         wait_voters(&cl, NODE4, 2);
+    int64_t after = ok ? ct_cluster_commit_note(&cl, NODE4, &nonce, 0, NULL) : -1;
+    ok = after == h + 1 && ct_cluster_wait_converged(&cl, after, NULL, CONVERGE_MS);
+    if (!ok) ct_cluster_dump_logs(&cl);
+    assert_true(ok);
+    assert_true(ct_cluster_commit_note(&cl, NODE3, &nonce, 0, NULL) > after);
+    for (int i = NODE3; i <= NODE4; i++) {
+        assert_int_equal(tx_status(cl.node[i].url, kept), 200);
+        assert_int_equal(tx_status(cl.node[i].url, lost), 404);
+    }
+
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    for (size_t i = 0; i < 2; i++) {
+        rc = ct_cli(&out, CLI_MS, "verify-chain", "--dir", dirs[i], (char *)NULL);
+        if (rc != 0) fprintf(stderr, "verify-chain %s: %s\n", dirs[i], out ? out : "");
+        assert_int_equal(rc, 0);
+        free(out);
+    }
+    free(bk);
+    free(hospital);
+    free(payer);
+    ct_joiner_free(&j4);
+    ct_cluster_destroy(&cl);
+}
+
+/* Wait until the log of node i holds needle. */
+static bool wait_log(const ct_cluster *cl, int i, const char *needle)
+{
+    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
+    while (!ct_tree_contains(cl->node[i].log_path, needle)) {
+        if (ct_now_ms() >= deadline) return false;
+        cc_sleep_ms(100);
+    }
+    return true;
+}
+
+/* Every node of a network lost at once and each restored from its own
+ * backup, of three different moments: node1's is the oldest, node3's
+ * newer, node2's the newest. node1 and node3 start first and elect a
+ * leader, which waits for node2's answer, takes the blocks only node2
+ * kept, and goes on from there; the node further behind takes what it
+ * lacks when the first new block arrives. The build before proposed on
+ * the leader's own head, and the network halted on two different blocks
+ * at one height. */
+static void test_whole_network_restored_from_backups_of_different_days(void **state)
+{
+    (void)state;
+    enum { NODE1, NODE2, NODE3 };
+    static const int backed_up[] = {NODE1, NODE3, NODE2}; /* oldest first */
+    ct_cluster cl;
+    uint64_t nonce = 0;
+    char txids[4][CC_HASH_HEX], *bk[3];
+    int64_t h = 0, kept[3] = {0}; /* the height of each node's backup */
+    assert_int_equal(ct_cluster_create(&cl, "backup-days", 3, 3), 0);
+    assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
+    int leader = ct_cluster_wait_leader(&cl, LEADER_MS);
+    assert_true(leader >= 0);
+    for (int k = 0; k < 4; k++) {
+        h = ct_cluster_commit_note(&cl, leader, &nonce, 0, txids[k]);
+        assert_true(h > 0);
+        assert_true(ct_cluster_wait_converged(&cl, h, NULL, CONVERGE_MS));
+        if (k == 3) break; /* the last tx is in no backup */
+        int i = backed_up[k];
+        bk[i] = ct_strf("%s/backup-node%d", cl.net.dir, i + 1);
+        json_t *rep = backup(cl.net.node_dirs[i], bk[i]);
+        assert_non_null(rep);
+        kept[i] = ct_json_int(rep, "height");
+        json_decref(rep);
+    }
+    int64_t newest = kept[NODE2];
+    assert_true(kept[NODE1] < kept[NODE3] && kept[NODE3] < newest && newest < h);
+
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    for (int i = 0; i < 3; i++) {
+        char *data = ct_strf("%s/data", cl.net.node_dirs[i]), *raft = ct_strf("%s/raft", cl.net.node_dirs[i]),
+             *out = NULL;
+        assert_int_equal(ct_rmtree(data), 0);
+        assert_int_equal(ct_rmtree(raft), 0);
+        int rc = ct_cli(&out, CLI_MS, "restore", "--from", bk[i], "--dir", cl.net.node_dirs[i], (char *)NULL);
+        if (rc != 0) fprintf(stderr, "restore node%d: %s\n", i + 1, out ? out : "");
+        assert_int_equal(rc, 0);
+        free(out);
+        free(data);
+        free(raft);
+    }
+
+    /* node1 and node3 elect a leader; it waits for node2 */
+    assert_int_equal(ct_cluster_start_node(&cl, NODE1, NODE_START_MS), 0);
+    assert_int_equal(ct_cluster_start_node(&cl, NODE3, NODE_START_MS), 0);
+    leader = ct_cluster_wait_any_leader(&cl, 3, CONVERGE_MS);
+    bool ok = leader >= 0 && wait_log(&cl, leader, "asking the other 2 nodes for their heads") &&
+              wait_log(&cl, leader, "waiting for the heads of node2");
+    if (!ok) ct_cluster_dump_logs(&cl);
+    assert_true(ok);
+    assert_int_equal(ct_cluster_start_node(&cl, NODE2, NODE_START_MS), 0);
+    char *took = ct_strf("took blocks %lld..%lld from node2: the chain goes on from height %lld",
+                         (long long)kept[leader] + 1, (long long)newest, (long long)newest);
+    ok = wait_log(&cl, leader, took);
+    free(took);
+    if (!ok) ct_cluster_dump_logs(&cl);
+    assert_true(ok);
+
+    int64_t next = ct_cluster_commit_note(&cl, NODE1, &nonce, 0, NULL);
+    ok = next == newest + 1 && ct_cluster_wait_converged(&cl, next, NULL, CONVERGE_MS);
+    if (!ok) {
+        fprintf(stderr, "committed at %lld, after node2's backup at %lld\n", (long long)next,
+                (long long)newest);
+        ct_cluster_dump_logs(&cl);
+    }
+    assert_true(ok);
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < 3; k++) assert_int_equal(tx_status(cl.node[i].url, txids[k]), 200);
+        assert_int_equal(tx_status(cl.node[i].url, txids[3]), 404);
+        json_t *st = ct_cluster_status(&cl, i);
+        assert_false(json_is_true(json_object_get(st, "halted")));
+        json_decref(st);
+    }
+    /* the leader fetched the blocks only node2 kept; the other node, behind
+     * the first new block, those it lacked; node2 none */
+    for (int i = 0; i < 3; i++) {
+        json_t *st = ct_cluster_status(&cl, i);
+        assert_int_equal(ct_json_int(st, "blocks_fetched"), newest - kept[i]);
+        json_decref(st);
+    }
+
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_verify_chains(&cl, CLI_MS), 0);
+    for (int i = 0; i < 3; i++) free(bk[i]);
+    ct_cluster_destroy(&cl);
+}
+
+/* Add "restore_without": [name] to the config.json of the node in dir. */
+static void config_restore_without(const char *dir, const char *name)
+{
+    char *path = ct_strf("%s/config.json", dir);
+    json_t *cfg = json_load_file(path, 0, NULL);
+    assert_non_null(cfg);
+    json_object_set_new(cfg, "restore_without", json_pack("[s]", name));
+    assert_int_equal(json_dump_file(cfg, path, JSON_INDENT(2)), 0);
+    json_decref(cfg);
+    free(path);
+}
+
+/* node2 is lost for good; node1 and node3 come back from their backups.
+ * Their leader waits for node2's head (node2 might hold the newest block),
+ * and keeps waiting across a restart of both; once their config.json says
+ * "restore_without": ["node2"], the chain goes on. */
+static void test_restore_waits_for_every_node_unless_told(void **state)
+{
+    (void)state;
+    enum { NODE1, NODE2, NODE3 };
+    ct_cluster cl;
+    uint64_t nonce = 0;
+    char kept[CC_HASH_HEX];
+    assert_int_equal(ct_cluster_create(&cl, "backup-lost", 3, 3), 0);
+    assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
+    int leader = ct_cluster_wait_leader(&cl, LEADER_MS);
+    assert_true(leader >= 0);
+    int64_t h = ct_cluster_commit_note(&cl, leader, &nonce, 0, kept);
+    assert_true(h > 0);
+    assert_true(ct_cluster_wait_converged(&cl, h, NULL, CONVERGE_MS));
+    char *bk = ct_strf("%s/backup", cl.net.dir);
+    json_t *rep = backup(cl.net.node_dirs[NODE3], bk);
+    assert_non_null(rep);
+    assert_int_equal(ct_json_int(rep, "height"), h);
+    json_decref(rep);
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    for (int i = 0; i < 3; i++) {
+        char *data = ct_strf("%s/data", cl.net.node_dirs[i]), *raft = ct_strf("%s/raft", cl.net.node_dirs[i]),
+             *out = NULL;
+        assert_int_equal(ct_rmtree(data), 0);
+        assert_int_equal(ct_rmtree(raft), 0);
+        if (i != NODE2) {
+            int rc =
+                ct_cli(&out, CLI_MS, "restore", "--from", bk, "--dir", cl.net.node_dirs[i], (char *)NULL);
+            if (rc != 0) fprintf(stderr, "restore node%d: %s\n", i + 1, out ? out : "");
+            assert_int_equal(rc, 0);
+            free(out);
+        }
+        free(data);
+        free(raft);
+    }
+
+    /* waiting, also after a restart (raft/ is no longer empty then) */
+    for (int round = 0; round < 2; round++) {
+        for (int i = NODE1; i <= NODE3; i += 2) {
+            assert_int_equal(ct_write_file(cl.node[i].log_path, "", 0), 0);
+            assert_int_equal(ct_cluster_start_node(&cl, i, NODE_START_MS), 0);
+        }
+        leader = ct_cluster_wait_any_leader(&cl, 3, CONVERGE_MS);
+        bool ok = leader >= 0 && wait_log(&cl, leader, "waiting for the heads of node2");
+        if (!ok) ct_cluster_dump_logs(&cl);
+        assert_true(ok);
+        assert_int_equal(ct_cluster_commit_note(&cl, NODE1, &nonce, 1000, NULL), -1); /* not while waiting */
+        assert_int_equal(ct_cluster_stop_node(&cl, NODE1, SIGTERM, 20000), 0);
+        assert_int_equal(ct_cluster_stop_node(&cl, NODE3, SIGTERM, 20000), 0);
+    }
+
+    /* told */
+    config_restore_without(cl.net.node_dirs[NODE1], "node2");
+    config_restore_without(cl.net.node_dirs[NODE3], "node2");
+    assert_int_equal(ct_cluster_start_node(&cl, NODE1, NODE_START_MS), 0);
+    assert_int_equal(ct_cluster_start_node(&cl, NODE3, NODE_START_MS), 0);
+    int64_t next = ct_cluster_commit_note(&cl, NODE3, &nonce, 0, NULL);
+    bool ok = next > h && ct_cluster_wait_converged(&cl, next, NULL, CONVERGE_MS);
+    if (!ok) ct_cluster_dump_logs(&cl);
+    assert_true(ok);
+    leader = ct_cluster_wait_any_leader(&cl, 3, LEADER_MS);
+    assert_true(leader >= 0);
+    assert_true(ct_tree_contains(cl.node[leader].log_path, "not waiting for node2"));
+    assert_int_equal(tx_status(cl.node[NODE1].url, kept), 200);
+
+    /* a bad "restore_without" stops the start with the reason */
+    char *path = ct_strf("%s/config.json", cl.net.node_dirs[NODE1]);
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    json_t *cfg = json_load_file(path, 0, NULL);
+    json_object_set_new(cfg, "restore_without", json_string("node2"));
+    assert_int_equal(json_dump_file(cfg, path, 0), 0);
+    json_decref(cfg);
+    assert_int_not_equal(ct_cluster_start_node(&cl, NODE1, 3000), 0);
+    assert_true(ct_tree_contains(cl.node[NODE1].log_path, "\"restore_without\" must be a list"));
+    free(path);
+
+    for (int i = NODE1; i <= NODE3; i += 2) {
+        char *out = NULL;
+        int rc = ct_cli(&out, CLI_MS, "verify-chain", "--dir", cl.net.node_dirs[i], (char *)NULL);
+        if (rc != 0) fprintf(stderr, "verify-chain node%d: %s\n", i + 1, out ? out : "");
+        assert_int_equal(rc, 0);
+        free(out);
+    }
+    free(bk);
+    ct_cluster_destroy(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_solo_backup_under_load_and_restore),
         cmocka_unit_test(test_follower_restored_from_its_backup_catches_up),
+        cmocka_unit_test(test_whole_network_restored_after_its_node_set_changed),
+        cmocka_unit_test(test_whole_network_restored_from_backups_of_different_days),
+        cmocka_unit_test(test_restore_waits_for_every_node_unless_told),
     };
     return cmocka_run_group_tests_name("backup", tests, NULL, NULL);
 }
