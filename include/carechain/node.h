@@ -31,8 +31,10 @@ typedef struct cc_node_config {
      * only; tls_ca is the CA bundle this node trusts when it calls its
      * peers' APIs (else the system's); with tls_client_ca the API answers
      * only clients that present a certificate of that CA, and this node
-     * presents its own certificate when it calls its peers. */
-    const char *tls_cert, *tls_key, *tls_ca, *tls_client_ca;
+     * presents its own certificate when it calls its peers; tls_client_crl
+     * (config.json "tls_client_crl") is that CA's revocation list, whose
+     * certificates are refused (re-read when the file changes). */
+    const char *tls_cert, *tls_key, *tls_ca, *tls_client_ca, *tls_client_crl;
 } cc_node_config;
 
 /* Run until SIGTERM or SIGINT, then stop gracefully (the block in flight

@@ -25,7 +25,7 @@
 int cc_cmd_node(int argc, char **argv)
 {
     const char *dir = NULL, *api = NULL, *map_s = NULL, *map_max_s = NULL, *tls_cert = NULL, *tls_key = NULL,
-               *tls_ca = NULL, *tls_client_ca = NULL;
+               *tls_ca = NULL, *tls_client_ca = NULL, *tls_client_crl = NULL;
     bool quiet = false;
     const cc_cli_opt opts[] = {
         {"dir", "DIR", "the node directory (genesis.json, node.key, config.json, data/)", &dir},
@@ -39,13 +39,18 @@ int cc_cmd_node(int argc, char **argv)
         {"tls-client-ca", "PEM",
          "answer only clients with a certificate of this CA (default: config.json, else anyone)",
          &tls_client_ca},
+        {"tls-client-crl", "PEM",
+         "and refuse those on this revocation list of that CA, re-read when it changes (default: "
+         "config.json)",
+         &tls_client_crl},
         {"quiet", NULL, "no log lines on stderr", &quiet},
         {NULL, NULL, NULL, NULL},
     };
     const cc_cli_spec spec = {
         "node",
         "--dir D [--api ADDR:PORT] [--map-size BYTES] [--map-size-max BYTES]\n"
-        "       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] [--tls-client-ca PEM] [--quiet]",
+        "       [--tls-cert PEM --tls-key PEM] [--tls-ca PEM] [--tls-client-ca PEM [--tls-client-crl PEM]]\n"
+        "       [--quiet]",
         "Run a node until SIGTERM or Ctrl-C, then stop gracefully.",
         opts,
         0,
@@ -76,6 +81,7 @@ int cc_cmd_node(int argc, char **argv)
     cfg.tls_key = tls_key;
     cfg.tls_ca = tls_ca;
     cfg.tls_client_ca = tls_client_ca;
+    cfg.tls_client_crl = tls_client_crl;
     return cc_node_run(&cfg) == 0 ? CC_EXIT_OK : CC_EXIT_FAIL;
 }
 

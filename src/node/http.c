@@ -303,8 +303,13 @@ static enum MHD_Result route_error(cc_http_req *req, const char *url, unsigned s
 
 /* A connection's verdict on its client certificate (its socket context,
  * when the node has a tls_client_ca): checked at its first request only,
- * since the certificate cannot change within a connection. */
-enum { CERT_UNCHECKED, CERT_GOOD, CERT_REFUSED };
+ * since the certificate cannot change within a connection, and again
+ * when the revocation list changed since. */
+enum { CERT_UNCHECKED, CERT_GOOD, CERT_REFUSED, CERT_REVOKED };
+typedef struct cert_verdict {
+    int verdict;             /* CERT_* */
+    unsigned crl_generation; /* of the list it was taken under (cc_client_crl_generation) */
+} cert_verdict;
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
@@ -312,27 +317,36 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     const cc_node *node = cls;
     (void)conn;
     if (code == MHD_CONNECTION_NOTIFY_STARTED)
-        *socket_context = node->tls_client_ca_pem ? calloc(1, sizeof(uint8_t)) : NULL;
+        *socket_context = node->tls_client_ca_pem ? calloc(1, sizeof(cert_verdict)) : NULL;
     else
         free(*socket_context);
 }
 
-/* Did the client of conn present a certificate that chains to the
- * node's tls_client_ca, valid now? (libmicrohttpd asks every client for
- * one when it has that CA, and GnuTLS checks the chain against it.) */
-static bool client_cert_ok(struct MHD_Connection *conn)
+/* The verdict on the certificate the client of conn presented: GOOD when
+ * it chains to the node's tls_client_ca, is valid now, and is not on the
+ * CA's revocation list (tls_client_crl, when given). libmicrohttpd asks
+ * every client for one when the node has that CA, and GnuTLS checks the
+ * chain against it. */
+static int client_cert_verdict(const cc_node *node, struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    uint8_t *verdict = sc ? sc->socket_context : NULL;
-    if (verdict && *verdict != CERT_UNCHECKED) return *verdict == CERT_GOOD;
+    cert_verdict *verdict = sc ? sc->socket_context : NULL;
+    unsigned generation = node->client_crl ? cc_client_crl_generation(node->client_crl) : 0;
+    if (verdict && verdict->verdict != CERT_UNCHECKED && verdict->crl_generation == generation)
+        return verdict->verdict;
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
     unsigned listed = 0, status = 0;
+    const gnutls_datum_t *peers = NULL;
     bool ok = s && gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
-              gnutls_certificate_get_peers(s, &listed) && listed > 0 &&
+              (peers = gnutls_certificate_get_peers(s, &listed)) != NULL && listed > 0 &&
               gnutls_certificate_verify_peers2(s, &status) == GNUTLS_E_SUCCESS && status == 0;
-    if (verdict) *verdict = ok ? CERT_GOOD : CERT_REFUSED; /* no context (out of memory): check each time */
-    return ok;
+    int v = !ok ? CERT_REFUSED
+            : node->client_crl && cc_client_crl_revoked(node->client_crl, peers[0].data, peers[0].size)
+                ? CERT_REVOKED
+                : CERT_GOOD;
+    if (verdict) *verdict = (cert_verdict){v, generation}; /* no context (out of memory): check each time */
+    return v;
 }
 
 /* Headers are in: route, and answer now whatever can be answered before
@@ -342,10 +356,14 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
     const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
     const cc_http_route *path_hit = NULL;
 
-    if (req->node->tls_client_ca_pem && !client_cert_ok(req->conn))
+    int cert = req->node->tls_client_ca_pem ? client_cert_verdict(req->node, req->conn) : CERT_GOOD;
+    if (cert == CERT_REFUSED)
         return route_error(req, url, MHD_HTTP_UNAUTHORIZED, CC_ERR_UNAUTHENTICATED,
                            "this node answers only clients that present a certificate of the "
                            "consortium's CA (its tls_client_ca)");
+    if (cert == CERT_REVOKED)
+        return route_error(req, url, MHD_HTTP_UNAUTHORIZED, CC_ERR_UNAUTHENTICATED,
+                           "this client certificate was revoked by the consortium's CA (its tls_client_crl)");
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         req->arg[0] = '\0'; /* a failed match may have captured a segment */

@@ -86,8 +86,10 @@ static cc_err read_config(cc_node *node, cc_errbuf *eb)
     }
     if (name) snprintf(node->name, sizeof node->name, "%s", json_string_value(name));
     if (api) snprintf(node->api, sizeof node->api, "%s", json_string_value(api));
-    static const char *const tls_fields[] = {"tls_cert", "tls_key", "tls_ca", "tls_client_ca"};
-    char *tls_dst[] = {node->tls_cert, node->tls_key, node->tls_ca, node->tls_client_ca};
+    static const char *const tls_fields[] = {"tls_cert", "tls_key", "tls_ca", "tls_client_ca",
+                                             "tls_client_crl"};
+    char *tls_dst[] = {node->tls_cert, node->tls_key, node->tls_ca, node->tls_client_ca,
+                       node->tls_client_crl};
     for (size_t i = 0; i < sizeof tls_fields / sizeof *tls_fields; i++) {
         const json_t *v = json_object_get(doc, tls_fields[i]);
         if (v && (!json_is_string(v) || !*json_string_value(v))) {
@@ -138,6 +140,9 @@ static cc_err load_tls(cc_node *node, cc_errbuf *eb)
         return cc_errf(
             eb, CC_ERR_USAGE,
             "client certificates (tls_client_ca) need the API on HTTPS: give tls_cert and tls_key");
+    if (node->tls_client_crl[0] && !node->tls_client_ca[0])
+        return cc_errf(eb, CC_ERR_USAGE,
+                       "a revocation list (tls_client_crl) needs the CA it comes from: give tls_client_ca");
     if (node->tls_ca[0] && access(node->tls_ca, R_OK) != 0)
         return cc_errf(eb, CC_ERR_IO, "cannot read the CA bundle %s: %s", node->tls_ca, strerror(errno));
     cc_peer_set_ca(node->tls_ca);
@@ -149,11 +154,14 @@ static cc_err load_tls(cc_node *node, cc_errbuf *eb)
         /* its peers may ask for a certificate too: this node shows its own */
         if (rc == CC_OK) cc_peer_set_client_cert(node->tls_cert, node->tls_key);
     }
+    if (rc == CC_OK && node->tls_client_crl[0])
+        rc = cc_client_crl_open(node->tls_client_crl, node->tls_client_ca_pem, &node->client_crl, eb);
     return rc;
 }
 
 static void free_tls(cc_node *node)
 {
+    cc_client_crl_close(node->client_crl);
     free(node->tls_client_ca_pem);
     free(node->tls_cert_pem);
     if (node->tls_key_pem) sodium_memzero(node->tls_key_pem, strlen(node->tls_key_pem));
@@ -176,6 +184,8 @@ static cc_err configure(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
     if (cfg->tls_ca) snprintf(node->tls_ca, sizeof node->tls_ca, "%s", cfg->tls_ca);
     if (cfg->tls_client_ca)
         snprintf(node->tls_client_ca, sizeof node->tls_client_ca, "%s", cfg->tls_client_ca);
+    if (cfg->tls_client_crl)
+        snprintf(node->tls_client_crl, sizeof node->tls_client_crl, "%s", cfg->tls_client_crl);
     if ((rc = load_tls(node, eb)) != CC_OK) return rc;
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -31,6 +31,7 @@
 #include "carechain.h"
 #include "carechain/chain.h"
 #include "carechain/node.h"
+#include "node/client_crl.h"
 #include "node/consensus.h"
 #include "node/events.h"
 #include "node/mempool.h"
@@ -63,8 +64,10 @@ typedef struct cc_node {
     unsigned max_connections;
     unsigned wait_timeout_ms;
     char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX], tls_client_ca[PATH_MAX]; /* "" = none */
+    char tls_client_crl[PATH_MAX];    /* the client CA's revocation list ("" = none) */
     char *tls_cert_pem, *tls_key_pem; /* their contents, NUL-terminated, when the API serves HTTPS */
     char *tls_client_ca_pem;          /* clients must present a certificate of this CA (NULL: none asked) */
+    cc_client_crl *client_crl;        /* ... not revoked by it (NULL: no list given) */
 
     int lock_fd; /* flock on dir/node.lock: one node per directory */
     cc_key key;  /* the node's signing key; wiped at exit */

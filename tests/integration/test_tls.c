@@ -13,7 +13,10 @@
  * three that answer only clients with a certificate of that CA
  * (tls_client_ca), presenting their own to each other, while a client
  * with no certificate, or one of another CA, gets 401 and a clear reason
- * (a FHIR OperationOutcome under /fhir/).
+ * (a FHIR OperationOutcome under /fhir/). With the CA's revocation list
+ * (tls_client_crl), a certificate the CA revokes is refused as soon as
+ * the CA publishes its new list, without a restart, also on a connection
+ * opened before.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "support/support.h"
 
@@ -305,6 +310,201 @@ static void test_raft_nodes_ask_for_client_certificates(void **state)
     ct_cluster_destroy(&cl);
 }
 
+/* The consortium CA's revocation list, made with `openssl ca` from its
+ * own database under dir/crl-<tag>/; revoke names a certificate to add to
+ * it first (NULL: none). 0 on success. */
+static int make_crl(const char *tag, const char *ca_cert, const char *ca_priv, const char *revoke,
+                    const char *out)
+{
+    char *db = ct_strf("%s/crl-%s", dir, tag), *cnf = ct_strf("%s/ca.cnf", db),
+         *index = ct_strf("%s/index.txt", db), *number = ct_strf("%s/crlnumber", db),
+         *tmp = ct_strf("%s.new", out);
+    char *conf = ct_strf("[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ncrlnumber = %s\ndefault_md = sha256\n"
+                         "default_crl_days = 7\n",
+                         index, number);
+    int rc = access(cnf, F_OK) == 0 ? 0
+             : cc_mkdirs(db, NULL) != CC_OK || ct_write_file(cnf, conf, strlen(conf)) ||
+                     ct_write_file(index, "", 0) || ct_write_file(number, "01\n", 3)
+                 ? -1
+                 : 0;
+    if (rc == 0 && revoke) {
+        char *cmd =
+            ct_strf("openssl ca -config %s -keyfile %s -cert %s -revoke %s", cnf, ca_priv, ca_cert, revoke);
+        rc = sh(cmd);
+        free(cmd);
+    }
+    if (rc == 0) { /* whole or not at all: the node may read it any moment */
+        char *cmd =
+            ct_strf("openssl ca -config %s -keyfile %s -cert %s -gencrl -out %s", cnf, ca_priv, ca_cert, tmp);
+        rc = sh(cmd) || rename(tmp, out);
+        free(cmd);
+    }
+    free(conf);
+    free(db);
+    free(cnf);
+    free(index);
+    free(number);
+    free(tmp);
+    return rc;
+}
+
+/* A client certificate of the consortium CA for name: dir/<name>.pem and
+ * dir/<name>-key.pem. 0 on success. */
+static int make_client(const char *name)
+{
+    char *crt = ct_strf("%s/%s.pem", dir, name), *k = ct_strf("%s/%s-key.pem", dir, name),
+         *csr = ct_strf("%s/%s.csr", dir, name);
+    char *req = ct_strf("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s -out %s "
+                        "-subj '/CN=%s'",
+                        k, csr, name);
+    char *sign = ct_strf("openssl x509 -req -in %s -CA %s -CAkey %s -CAcreateserial -out %s -days 7", csr, ca,
+                         ca_key, crt);
+    int rc = sh(req) || sh(sign);
+    free(req);
+    free(sign);
+    free(crt);
+    free(k);
+    free(csr);
+    return rc;
+}
+
+/* GET /v1/status of url as client name (its certificate): the status,
+ * and the error message into *message when there is one (caller frees). */
+static long status_as(const char *url, const char *name, char **message)
+{
+    char *crt = ct_strf("%s/%s.pem", dir, name), *k = ct_strf("%s/%s-key.pem", dir, name),
+         *u = ct_strf("%s/v1/status", url);
+    setenv(CERT_ENV, crt, 1);
+    setenv(KEY_ENV, k, 1);
+    ct_resp r;
+    ct_get(u, &r);
+    long status = r.status;
+    const char *m = json_string_value(json_object_get(json_object_get(r.json, "error"), "message"));
+    if (message) *message = m ? strdup(m) : NULL;
+    ct_resp_free(&r);
+    free(crt);
+    free(k);
+    free(u);
+    return status;
+}
+
+/* One GET of url on c (a connection kept open between calls) as client
+ * name: the status; *reused says whether curl kept the connection. */
+static long keepalive_get(CURL *c, const char *url, const char *name, bool *reused)
+{
+    char *crt = ct_strf("%s/%s.pem", dir, name), *k = ct_strf("%s/%s-key.pem", dir, name),
+         *u = ct_strf("%s/v1/status", url);
+    long status = 0, connects = -1;
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_URL, u);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_SSLCERT, crt);
+    curl_easy_setopt(c, CURLOPT_SSLKEY, k);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)CLI_MS);
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+    }
+    *reused = connects == 0;
+    if (sink) fclose(sink);
+    free(crt);
+    free(k);
+    free(u);
+    return status;
+}
+
+/* A node with a revocation list of its client CA (tls_client_crl): two
+ * laptops with certificates of the CA are answered; once the CA revokes
+ * one and publishes its new list, the node reads the file again by itself
+ * and that laptop gets 401 saying its certificate was revoked (the CLI
+ * too), while the other is still answered. A new file that does not load
+ * leaves the list before it in force. A list of another CA, or a list
+ * without tls_client_ca, stops the start with the reason. */
+static void test_revoked_client_certificates_are_refused(void **state)
+{
+    (void)state;
+    need_openssl();
+    ct_cluster cl;
+    char *crl = ct_strf("%s/consortium.crl", dir), *msg = NULL, *out = NULL;
+    assert_int_equal(make_client("laptop1") || make_client("laptop2"), 0);
+    assert_int_equal(make_crl("consortium", ca, ca_key, NULL, crl), 0);
+    https_cluster(&cl, "tls-crl", 1, ca);
+    char *cfg_path = ct_strf("%s/config.json", cl.net.node_dirs[0]);
+    json_t *cfg = json_load_file(cfg_path, 0, NULL);
+    assert_non_null(cfg);
+    json_object_set_new(cfg, "tls_client_crl", json_string(crl));
+    assert_int_equal(json_dump_file(cfg, cfg_path, 0), 0);
+    json_decref(cfg);
+    assert_int_equal(ct_cluster_start_node(&cl, 0, NODE_START_MS), 0);
+    const char *url = cl.node[0].url;
+    assert_int_equal(status_as(url, "laptop1", NULL), 200);
+    assert_int_equal(status_as(url, "laptop2", NULL), 200);
+    CURL *kept = curl_easy_init(); /* laptop1's connection, open across the revocation */
+    bool reused = false;
+    assert_non_null(kept);
+    assert_int_equal(keepalive_get(kept, url, "laptop1", &reused), 200);
+
+    /* laptop1 is stolen: the CA revokes it and publishes its new list */
+    char *laptop1 = ct_strf("%s/laptop1.pem", dir);
+    assert_int_equal(make_crl("consortium", ca, ca_key, laptop1, crl), 0);
+    long status = 200;
+    uint64_t deadline = ct_now_ms() + CONVERGE_MS;
+    while ((status = status_as(url, "laptop1", &msg)) == 200 && ct_now_ms() < deadline) {
+        free(msg);
+        cc_sleep_ms(200);
+    }
+    assert_int_equal(status, 401);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "revoked"));
+    free(msg);
+    assert_int_equal(status_as(url, "laptop2", NULL), 200);
+    /* the connection opened before the revocation is refused at its next request */
+    assert_int_equal(keepalive_get(kept, url, "laptop1", &reused), 401);
+    assert_true(reused);
+    curl_easy_cleanup(kept);
+    char *laptop1_key = ct_strf("%s/laptop1-key.pem", dir);
+    setenv(CERT_ENV, laptop1, 1); /* the CLI, as laptop1 */
+    setenv(KEY_ENV, laptop1_key, 1);
+    free(laptop1_key);
+    assert_int_equal(ct_cli(&out, CLI_MS, "status", "--node", url, (char *)NULL), 1);
+    assert_non_null(strstr(out, "revoked"));
+    free(out);
+
+    /* a list that does not load changes nothing */
+    assert_int_equal(ct_write_file(crl, "not a list\n", 11), 0);
+    deadline = ct_now_ms() + CONVERGE_MS;
+    while (!ct_tree_contains(cl.node[0].log_path, "does not load") && ct_now_ms() < deadline) {
+        status_as(url, "laptop2", NULL); /* a new connection looks at the file */
+        cc_sleep_ms(200);
+    }
+    assert_true(ct_tree_contains(cl.node[0].log_path, "does not load"));
+    assert_int_equal(status_as(url, "laptop1", NULL), 401);
+    assert_int_equal(status_as(url, "laptop2", NULL), 200);
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+
+    /* lists that cannot be used stop the start */
+    char *other_crl = ct_strf("%s/other.crl", dir), *api = ct_strf("127.0.0.1:%d", ct_free_port());
+    assert_int_equal(make_crl("other", other, other_key, NULL, other_crl), 0);
+    int rc = ct_cli(&out, CLI_MS, "node", "--dir", cl.net.node_dirs[0], "--api", api, "--tls-client-crl",
+                    other_crl, (char *)NULL);
+    if (rc != 1 || !strstr(out, "is not signed by the client CA"))
+        fail_msg("exit %d: %s", rc, out ? out : "");
+    free(out);
+    ct_net net;
+    assert_int_equal(ct_net_create(&net, "tls-crl-alone"), 0);
+    refused(net.node_dir, "needs the CA it comes from", "--tls-client-crl", crl, NULL, NULL);
+    free(laptop1);
+    free(cfg_path);
+    free(crl);
+    free(other_crl);
+    free(api);
+    ct_net_destroy(&net);
+    setenv(CERT_ENV, cert, 1);
+    setenv(KEY_ENV, key, 1);
+    ct_cluster_destroy(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_bad_tls_settings_stop_the_node),
         cmocka_unit_test(test_raft_nodes_talk_https),
         cmocka_unit_test(test_raft_nodes_ask_for_client_certificates),
+        cmocka_unit_test(test_revoked_client_certificates_are_refused),
     };
     return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);
 }
