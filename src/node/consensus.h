@@ -50,6 +50,7 @@ struct cc_proposal {
     cc_result *results; /* tx_count entries, supplied by the producer */
 };
 
+#define CC_RESTORE_WAITING_MAX 16
 /* What a replicating implementation reports (GET /v1/status, metrics). */
 typedef struct cc_consensus_status {
     const char *raft_state; /* "leader" | "follower" | "candidate" | "unavailable" */
@@ -72,6 +73,12 @@ typedef struct cc_consensus_status {
     uint64_t raft_frames_refused;    /* raft links closed for bytes that were not the peer's frames */
     unsigned voters;                 /* voters in this node's raft configuration */
     unsigned servers;                /* servers in it (voters, standbys, spares) */
+    /* after a whole-network restore, the leader's wait for the other nodes'
+     * heads (docs/CONSENSUS.md "Restoring a whole network"): the names of
+     * those it still waits for (at most CC_RESTORE_WAITING_MAX listed) */
+    bool restore_waiting;
+    unsigned restore_waiting_count;
+    char restore_waiting_names[CC_RESTORE_WAITING_MAX][64];
 } cc_consensus_status;
 
 /* What a replicating implementation tells the node. Called on its apply

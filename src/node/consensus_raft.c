@@ -274,6 +274,9 @@ typedef struct rr {
                            * applied since: a leader asks every node for its head before proposing
                            * (restore_gate); raft/RESTORE_MARK says so across restarts */
     char restore_without[RESTORE_WITHOUT_MAX][MEMBER_NAME_MAX]; /* config.json: nodes not to wait for */
+    bool restore_waiting; /* restore_gate is waiting for the heads of ... (under mu) */
+    unsigned restore_waiting_count;
+    char restore_waiting_names[CC_RESTORE_WAITING_MAX][64];
     size_t restore_without_count;
     uint64_t repair_at; /* cc_now_ms */
     /* the membership probe (repair_main too) */
@@ -1749,6 +1752,14 @@ static void restore_gate(rr *r, uint64_t term, cc_result *results)
             }
         }
         if (answered == n || !still_leads(r, term)) break;
+        pthread_mutex_lock(&r->mu); /* for GET /v1/status */
+        r->restore_waiting = true;
+        r->restore_waiting_count = 0;
+        for (size_t i = 0; i < n && r->restore_waiting_count < CC_RESTORE_WAITING_MAX; i++)
+            if (!heard[i])
+                snprintf(r->restore_waiting_names[r->restore_waiting_count++],
+                         sizeof r->restore_waiting_names[0], "%s", peers[i].name);
+        pthread_mutex_unlock(&r->mu);
         if (cc_now_ms() >= log_at) {
             cc_node_log(CC_LOG_WARN, "raft",
                         "waiting for the heads of %s: the chain goes on once every node has said its head, "
@@ -1767,6 +1778,9 @@ static void restore_gate(rr *r, uint64_t term, cc_result *results)
                     (unsigned long long)head.height);
         goto out;
     }
+    pthread_mutex_lock(&r->mu);
+    r->restore_waiting = false;
+    pthread_mutex_unlock(&r->mu);
     char what[MEMBER_NAME_MAX + 32];
     snprintf(what, sizeof what, "the chain %s kept", peers[best].name);
     snprintf(r->catchup_api, sizeof r->catchup_api, "%s", peers[best].api);
@@ -1777,6 +1791,9 @@ static void restore_gate(rr *r, uint64_t term, cc_result *results)
                     (unsigned long long)head.height + 1, (unsigned long long)target.height, peers[best].name,
                     (unsigned long long)target.height);
 out:
+    pthread_mutex_lock(&r->mu);
+    r->restore_waiting = false;
+    pthread_mutex_unlock(&r->mu);
     if (c) curl_easy_cleanup(c);
     free(heard);
     free(peers);
@@ -3112,6 +3129,9 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->attachments_missing = r->attachments_missing;
     out->block_requests = r->block_requests;
     out->raft_handshakes_failed = r->auth_failed;
+    out->restore_waiting = r->restore_waiting;
+    out->restore_waiting_count = r->restore_waiting_count;
+    memcpy(out->restore_waiting_names, r->restore_waiting_names, sizeof out->restore_waiting_names);
     pthread_mutex_unlock(&r->mu);
     out->raft_frames_refused = atomic_load(&r->links.frames_refused);
     /* the chain itself halts on recorded evidence (a store read: not under

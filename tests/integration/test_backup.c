@@ -568,6 +568,16 @@ static void test_restore_waits_for_every_node_unless_told(void **state)
         bool ok = leader >= 0 && wait_log(&cl, leader, "waiting for the heads of node2");
         if (!ok) ct_cluster_dump_logs(&cl);
         assert_true(ok);
+        /* the leader says so in its status, and the CLI in words */
+        json_t *st = ct_cluster_status(&cl, leader);
+        const json_t *waiting = json_object_get(st, "restore_waiting");
+        assert_int_equal(json_array_size(waiting), 1);
+        assert_string_equal(json_string_value(json_array_get(waiting, 0)), "node2");
+        json_decref(st);
+        char *said = NULL;
+        assert_int_equal(ct_cli(&said, CLI_MS, "status", "--node", cl.node[leader].url, (char *)NULL), 0);
+        assert_non_null(strstr(said, "commits nothing until it has the heads of node2"));
+        free(said);
         assert_int_equal(ct_cluster_commit_note(&cl, NODE1, &nonce, 1000, NULL), -1); /* not while waiting */
         assert_int_equal(ct_cluster_stop_node(&cl, NODE1, SIGTERM, 20000), 0);
         assert_int_equal(ct_cluster_stop_node(&cl, NODE3, SIGTERM, 20000), 0);
@@ -585,6 +595,9 @@ static void test_restore_waits_for_every_node_unless_told(void **state)
     leader = ct_cluster_wait_any_leader(&cl, 3, LEADER_MS);
     assert_true(leader >= 0);
     assert_true(ct_tree_contains(cl.node[leader].log_path, "not waiting for node2"));
+    json_t *st = ct_cluster_status(&cl, leader);
+    assert_null(json_object_get(st, "restore_waiting"));
+    json_decref(st);
     assert_int_equal(tx_status(cl.node[NODE1].url, kept), 200);
 
     /* a bad "restore_without" stops the start with the reason */
