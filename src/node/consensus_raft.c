@@ -133,6 +133,9 @@
 #define PROBE_BLOCK_MAX         (4u * 1024 * 1024) /* GET /v1/blocks/{h} of a 2,000-tx block */
 #define PROBE_PROOF_MAX         (4u * 1024 * 1024) /* a proof with its membership steps */
 #define PROBE_UNPROVEN_LOG_MS   60000              /* an unproven removal is logged at most this often */
+#define HALT_BOUNCE_MS          2000  /* leadership back this soon after a halted node handed it on: */
+#define HALT_HOLD_MIN_MS        1000  /* ... every voter may be halted; hold it this long first, */
+#define HALT_HOLD_MAX_MS        30000 /* ... doubling up to this, instead of passing it round and round */
 #define RESTORE_RETRY_MS        500   /* after a restore: between two rounds of asking the nodes for heads */
 #define RESTORE_LOG_MS          60000 /* ... and how often the nodes still awaited are logged */
 #define RESTORE_WITHOUT_MAX     16    /* names config.json "restore_without" may list */
@@ -200,10 +203,14 @@ typedef struct rr {
     uint64_t barrier_term;   /* the term whose barrier was issued */
     uint64_t last_leader_id; /* for the "new leader" log line */
     bool closing;
-    bool change_inflight;          /* a raft_add/assign/remove is pending */
-    uint64_t change_retry_at;      /* uv_now before which no change starts */
-    uint64_t change_refused;       /* the raft id last logged as refused */
-    uint64_t transfer_term;        /* the term in which handing leadership on was logged */
+    bool change_inflight;     /* a raft_add/assign/remove is pending */
+    uint64_t change_retry_at; /* uv_now before which no change starts */
+    uint64_t change_refused;  /* the raft id last logged as refused */
+    uint64_t transfer_term;   /* the term in which handing leadership on was logged */
+    uint64_t halt_handed_at;  /* uv_now when this halted node last handed leadership on (0: never) */
+    uint64_t halt_hold_ms;    /* how long it holds leadership before handing it on again */
+    uint64_t halt_hold_until; /* uv_now before which it holds it (in halt_hold_term) */
+    uint64_t halt_hold_term;
     bool transfer_pending;         /* a raft_transfer is in flight */
     unsigned transfer_next;        /* round robin over the candidate voters */
     member want[RAFT_MEMBERS_MAX]; /* scratch: the node set to reach */
@@ -2313,6 +2320,36 @@ static void transfer_leadership(rr *r, uint64_t term, const char *why)
     r->transfer_term = term;
 }
 
+/* This node leads in term but is halted: hand leadership on, so that the
+ * others go on committing. When it comes back soon after the last hand-on
+ * (HALT_BOUNCE_MS), the other voters are probably halted too (a network
+ * that halted as a whole commits nothing whoever leads), so it holds it a
+ * while first, doubling the while each time it comes back that soon:
+ * otherwise leadership goes round at every election (test_backup: the
+ * term climbed ~70 a second with three halted nodes). */
+static void halted_leader_step(rr *r, uint64_t term)
+{
+    uint64_t now = uv_now(&r->loop);
+    if (r->halt_hold_term != term) { /* a new term led: decide how long to hold it */
+        bool bounced = r->halt_handed_at && now - r->halt_handed_at < HALT_BOUNCE_MS;
+        uint64_t hold = !bounced                             ? 0
+                        : r->halt_hold_ms < HALT_HOLD_MIN_MS ? HALT_HOLD_MIN_MS
+                                                             : r->halt_hold_ms * 2;
+        r->halt_hold_ms = hold < HALT_HOLD_MAX_MS ? hold : HALT_HOLD_MAX_MS;
+        r->halt_hold_term = term;
+        r->halt_hold_until = now + r->halt_hold_ms;
+        if (r->halt_hold_ms)
+            cc_node_log(CC_LOG_WARN, "raft",
+                        "leadership came back %llu ms after this halted node handed it on: the other nodes "
+                        "may be halted too; holding it %llu ms before handing it on again",
+                        (unsigned long long)(now - r->halt_handed_at), (unsigned long long)r->halt_hold_ms);
+    }
+    if (now < r->halt_hold_until) return;
+    bool was_pending = r->transfer_pending;
+    transfer_leadership(r, term, "this node halted");
+    if (!was_pending && r->transfer_pending) r->halt_handed_at = now;
+}
+
 /* The ready leader moves the raft configuration one step towards the node
  * set of network/config: add a missing node (as spare), promote it to
  * voter, remove a node the set no longer lists. */
@@ -2383,7 +2420,7 @@ static void on_tick(uv_timer_t *t)
         pthread_mutex_lock(&r->mu);
         bool halted = r->halted;
         pthread_mutex_unlock(&r->mu);
-        if (halted || cc_chain_halted(r->chain, NULL, 0)) transfer_leadership(r, term, "this node halted");
+        if (halted || cc_chain_halted(r->chain, NULL, 0)) halted_leader_step(r, term);
     }
 
     if (state == RAFT_LEADER && r->barrier_term != term) {
