@@ -59,8 +59,11 @@ static cc_err load(const cc_client_crl *c, gnutls_x509_crl_t **out, unsigned *n,
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (stat(c->path, st) != 0)
-        return cc_errf(eb, CC_ERR_IO, "cannot read the revocation list %s: %s", c->path, strerror(errno));
+    if (stat(c->path, st) != 0) {
+        cc_errf(eb, CC_ERR_IO, "cannot read the revocation list %s: %s", c->path, strerror(errno));
+        memset(st, 0, sizeof *st);
+        return CC_ERR_IO;
+    }
     cc_err rc = cc_file_read(c->path, CRL_FILE_MAX, &buf, &len, eb);
     if (rc != CC_OK) return rc;
     gnutls_datum_t d = {buf, (unsigned)len};
@@ -126,6 +129,7 @@ static void reload_locked(cc_client_crl *c)
     if (now - c->checked_ms < CC_CRL_RECHECK_MS) return;
     c->checked_ms = now;
     struct stat st;
+    memset(&st, 0, sizeof st); /* a file gone stays "refused" as all zeros: logged once */
     if (stat(c->path, &st) == 0 && (same_file(&st, &c->loaded) || same_file(&st, &c->refused))) return;
     gnutls_x509_crl_t *crls = NULL;
     unsigned n = 0;
