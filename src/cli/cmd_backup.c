@@ -206,6 +206,21 @@ int cc_cmd_backup(int argc, char **argv)
     return CC_EXIT_OK;
 }
 
+/* Does the genesis in dir name more than one node (a raft network)? */
+static bool raft_network(const char *dir)
+{
+    char path[PATH_BYTES];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cc_genesis g;
+    snprintf(path, sizeof path, "%s/genesis.json", dir);
+    if (cc_file_read(path, CC_GENESIS_MAX_BYTES, &buf, &len, NULL) != CC_OK) return false;
+    bool parsed = cc_genesis_parse(buf, len, &g, NULL) == CC_OK, raft = parsed && g.node_count > 1;
+    if (parsed) cc_genesis_free(&g);
+    free(buf);
+    return raft;
+}
+
 int cc_cmd_restore(int argc, char **argv)
 {
     const char *from = NULL, *dir = NULL;
@@ -261,6 +276,11 @@ int cc_cmd_restore(int argc, char **argv)
                (unsigned long long)head.tx_total);
         if (!has_key) printf("Put the node's key at %s before starting it.\n", key);
         printf("Start it with: carechain node --dir %s\n", dir);
+        if (raft_network(dir))
+            printf(
+                "On a raft network it takes the blocks committed since the backup from the other nodes. "
+                "If every node is being restored, start them all: the first leader waits until each has "
+                "said its head, and the chain goes on from the newest (docs/OPERATIONS.md \"Backups\").\n");
     }
     return CC_EXIT_OK;
 }

@@ -151,6 +151,7 @@ static void test_solo_backup_under_load_and_restore(void **state)
     if (rc != 0) fprintf(stderr, "restore: %s\n", text);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(text, "Put the node's key at")); /* it has none yet */
+    assert_null(strstr(text, "On a raft network"));         /* a solo chain */
     free(text);
     /* a second restore into it is refused: it holds a chain now */
     assert_int_equal(ct_cli(&text, CLI_MS, "restore", "--from", out, "--dir", dir, (char *)NULL), 1);
@@ -231,6 +232,7 @@ static void test_follower_restored_from_its_backup_catches_up(void **state)
     if (rc != 0) fprintf(stderr, "restore: %s\n", text);
     assert_int_equal(rc, 0);
     assert_null(strstr(text, "Put the node's key")); /* its key is there */
+    assert_non_null(strstr(text, "If every node is being restored, start them all"));
     free(text);
     /* a directory of another chain is refused, and nothing is left in it */
     char *other = ct_strf("%s/other", cl.net.dir),
