@@ -19,12 +19,12 @@ static void print_raft(const json_t *j)
     if (json_is_true(json_object_get(j, "halted")))
         printf("This node STOPPED applying blocks: %s. It still serves reads (GET /v1/evidence says more).\n",
                cc_cli_jstr(j, "halt_reason", "no reason given"));
-    const json_t *waiting = json_object_get(j, "restore_waiting"), *name;
-    size_t i;
+    const json_t *waiting = json_object_get(j, "restore_waiting");
     if (json_is_array(waiting)) {
         printf(
             "The network was restored from backups: this leader commits nothing until it has the heads of");
-        json_array_foreach(waiting, i, name) printf("%s %s", i ? "," : "", json_string_value(name));
+        for (size_t i = 0; i < json_array_size(waiting); i++)
+            printf("%s %s", i ? "," : "", json_string_value(json_array_get(waiting, i)));
         printf(" (or config.json \"restore_without\" names the nodes lost for good).\n");
     }
     uint64_t missing = cc_cli_juint(j, "attachments_missing");
