@@ -137,6 +137,7 @@ export async function render(main) {
         s.raft_state ? ["Raft", `${s.raft_state}, term ${s.term}, ${s.raft_voters} voters`] : null,
         s.store_full ? ["Store", el("strong", {}, "full: txs are refused")] : null,
         s.halted ? ["Halted", el("strong", {}, s.halt_reason || "yes")] : null,
+        s.restore_waiting ? ["Restored", el("strong", {}, `commits nothing until ${s.restore_waiting.join(", ")} said their heads`)] : null,
       ]));
       return s;
     } catch (e) {
