@@ -263,6 +263,23 @@ static void test_follower_restored_from_its_backup_catches_up(void **state)
     ct_cluster_destroy(&cl);
 }
 
+/* The node in dir loses its data/ and raft/; when from is not NULL, that
+ * backup comes back into dir through `carechain restore`. */
+static void lose_and_restore(const char *dir, const char *from)
+{
+    char *data = ct_strf("%s/data", dir), *raft = ct_strf("%s/raft", dir), *out = NULL;
+    assert_int_equal(ct_rmtree(data), 0);
+    assert_int_equal(ct_rmtree(raft), 0);
+    if (from) {
+        int rc = ct_cli(&out, CLI_MS, "restore", "--from", from, "--dir", dir, (char *)NULL);
+        if (rc != 0) fprintf(stderr, "restore into %s: %s\n", dir, out ? out : "");
+        assert_int_equal(rc, 0);
+        free(out);
+    }
+    free(data);
+    free(raft);
+}
+
 /* `carechain network VERB --key key --node url a1 a2` must succeed; when
  * txid is not NULL, the proposal it names goes there. */
 static void network_cli(const char *verb, const char *key, const char *url, char txid[CC_HASH_HEX],
@@ -361,17 +378,7 @@ static void test_whole_network_restored_after_its_node_set_changed(void **state)
     /* both lost; the one backup restored into both node directories */
     assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
     const char *dirs[] = {cl.net.node_dirs[NODE3], j4.dir};
-    for (size_t i = 0; i < 2; i++) {
-        char *data = ct_strf("%s/data", dirs[i]), *raft_dir = ct_strf("%s/raft", dirs[i]);
-        assert_int_equal(ct_rmtree(data), 0);
-        assert_int_equal(ct_rmtree(raft_dir), 0);
-        rc = ct_cli(&out, CLI_MS, "restore", "--from", bk, "--dir", dirs[i], (char *)NULL);
-        if (rc != 0) fprintf(stderr, "restore into %s: %s\n", dirs[i], out ? out : "");
-        assert_int_equal(rc, 0);
-        free(out);
-        free(data);
-        free(raft_dir);
-    }
+    for (size_t i = 0; i < 2; i++) lose_and_restore(dirs[i], bk);
     assert_int_equal(ct_cluster_start_node(&cl, NODE3, NODE_START_MS), 0);
     assert_int_equal(ct_node_start(&cl.node[NODE4], j4.dir, j4.api, 0, 0, NODE_START_MS), 0);
     cl.out[NODE4] = false;
@@ -451,18 +458,7 @@ static void test_whole_network_restored_from_backups_of_different_days(void **st
     assert_true(kept[NODE1] < kept[NODE3] && kept[NODE3] < newest && newest < h);
 
     assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
-    for (int i = 0; i < 3; i++) {
-        char *data = ct_strf("%s/data", cl.net.node_dirs[i]), *raft = ct_strf("%s/raft", cl.net.node_dirs[i]),
-             *out = NULL;
-        assert_int_equal(ct_rmtree(data), 0);
-        assert_int_equal(ct_rmtree(raft), 0);
-        int rc = ct_cli(&out, CLI_MS, "restore", "--from", bk[i], "--dir", cl.net.node_dirs[i], (char *)NULL);
-        if (rc != 0) fprintf(stderr, "restore node%d: %s\n", i + 1, out ? out : "");
-        assert_int_equal(rc, 0);
-        free(out);
-        free(data);
-        free(raft);
-    }
+    for (int i = 0; i < 3; i++) lose_and_restore(cl.net.node_dirs[i], bk[i]);
 
     /* node1 and node3 elect a leader; it waits for node2 */
     assert_int_equal(ct_cluster_start_node(&cl, NODE1, NODE_START_MS), 0);
@@ -565,21 +561,8 @@ static void test_restore_waits_for_every_node_unless_told(void **state)
     assert_int_equal(ct_json_int(rep, "height"), h2);
     json_decref(rep);
     assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
-    for (int i = 0; i < 3; i++) {
-        char *data = ct_strf("%s/data", cl.net.node_dirs[i]), *raft = ct_strf("%s/raft", cl.net.node_dirs[i]),
-             *out = NULL;
-        assert_int_equal(ct_rmtree(data), 0);
-        assert_int_equal(ct_rmtree(raft), 0);
-        if (i != NODE2) {
-            int rc =
-                ct_cli(&out, CLI_MS, "restore", "--from", bk, "--dir", cl.net.node_dirs[i], (char *)NULL);
-            if (rc != 0) fprintf(stderr, "restore node%d: %s\n", i + 1, out ? out : "");
-            assert_int_equal(rc, 0);
-            free(out);
-        }
-        free(data);
-        free(raft);
-    }
+    for (int i = 0; i < 3; i++)
+        lose_and_restore(cl.net.node_dirs[i], i == NODE2 ? NULL : bk); /* node2: lost */
 
     /* waiting, also after a restart (raft/ is no longer empty then) */
     for (int round = 0; round < 2; round++) {
