@@ -75,8 +75,8 @@ typedef struct cc_consensus_status {
     unsigned servers;                /* servers in it (voters, standbys, spares) */
     /* after a whole-network restore, the leader's wait for the other nodes'
      * heads (docs/CONSENSUS.md "Restoring a whole network"): the names of
-     * those it still waits for (at most CC_RESTORE_WAITING_MAX listed) */
-    bool restore_waiting;
+     * those it still waits for (at most CC_RESTORE_WAITING_MAX listed;
+     * none while it does not wait) */
     unsigned restore_waiting_count;
     char restore_waiting_names[CC_RESTORE_WAITING_MAX][64];
 } cc_consensus_status;

@@ -281,8 +281,7 @@ typedef struct rr {
                            * applied since: a leader asks every node for its head before proposing
                            * (restore_gate); raft/RESTORE_MARK says so across restarts */
     char restore_without[RESTORE_WITHOUT_MAX][MEMBER_NAME_MAX]; /* config.json: nodes not to wait for */
-    bool restore_waiting; /* restore_gate is waiting for the heads of ... (under mu) */
-    unsigned restore_waiting_count;
+    unsigned restore_waiting_count; /* restore_gate waits for the heads of these (under mu; 0: not) */
     char restore_waiting_names[CC_RESTORE_WAITING_MAX][64];
     size_t restore_without_count;
     uint64_t repair_at; /* cc_now_ms */
@@ -1647,6 +1646,14 @@ static void catch_up(rr *r, const uint8_t *rec, size_t len, cc_result *results)
  * and proposes; the nodes behind take what they lack from their peers when
  * its first block arrives (apply_entry). */
 
+/* Is raft/RESTORE_MARK there? */
+static bool restore_marked(const rr *r)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", r->raft_dir, RESTORE_MARK);
+    return access(path, F_OK) == 0;
+}
+
 /* Write (or, when on is false, remove) raft/RESTORE_MARK. */
 static void restore_mark(rr *r, bool on)
 {
@@ -1760,7 +1767,6 @@ static void restore_gate(rr *r, uint64_t term, cc_result *results)
         }
         if (answered == n || !still_leads(r, term)) break;
         pthread_mutex_lock(&r->mu); /* for GET /v1/status */
-        r->restore_waiting = true;
         r->restore_waiting_count = 0;
         for (size_t i = 0; i < n && r->restore_waiting_count < CC_RESTORE_WAITING_MAX; i++)
             if (!heard[i])
@@ -1786,7 +1792,7 @@ static void restore_gate(rr *r, uint64_t term, cc_result *results)
         goto out;
     }
     pthread_mutex_lock(&r->mu);
-    r->restore_waiting = false;
+    r->restore_waiting_count = 0; /* the wait is over; the catch-up below may take a while */
     pthread_mutex_unlock(&r->mu);
     char what[MEMBER_NAME_MAX + 32];
     snprintf(what, sizeof what, "the chain %s kept", peers[best].name);
@@ -1799,7 +1805,7 @@ static void restore_gate(rr *r, uint64_t term, cc_result *results)
                     (unsigned long long)target.height);
 out:
     pthread_mutex_lock(&r->mu);
-    r->restore_waiting = false;
+    r->restore_waiting_count = 0;
     pthread_mutex_unlock(&r->mu);
     if (c) curl_easy_cleanup(c);
     free(heard);
@@ -1917,13 +1923,15 @@ static void *apply_main(void *arg)
             catch_up(r, it->entry, it->len, results);
         else if (it->entry && !halted)
             apply_entry(r, it->entry, it->len, it->pre_block, results);
-        pthread_mutex_lock(&r->mu);
-        bool was_pending = r->restore_pending && it->entry;
-        if (it->entry) r->restore_pending = false; /* the network has moved on from the restore */
-        pthread_mutex_unlock(&r->mu);
-        if (was_pending) restore_mark(r, false);
+        bool was_entry = it->entry != NULL;
         item_free(it);
         pthread_mutex_lock(&r->mu);
+        if (was_entry && r->restore_pending) { /* the network has moved on from the restore */
+            r->restore_pending = false;
+            pthread_mutex_unlock(&r->mu);
+            restore_mark(r, false);
+            pthread_mutex_lock(&r->mu);
+        }
         r->done_seq++;
         pthread_cond_broadcast(&r->cond);
     }
@@ -3017,15 +3025,13 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
     rv = r->joining ? 0 : bootstrap_voters(r, &conf);
     if (rv == 0 && !r->joining) rv = raft_bootstrap(&r->raft, &conf);
     raft_configuration_close(&conf);
-    char mark[PATH_MAX + 32];
-    snprintf(mark, sizeof mark, "%s/%s", r->raft_dir, RESTORE_MARK);
     if (rv == 0 && !r->joining) { /* a first start: on a restored chain? */
         cc_head head;
         cc_chain_head(r->chain, &head);
         if (head.height > 0) restore_mark(r, true);
     }
     pthread_mutex_lock(&r->mu);
-    r->restore_pending = access(mark, F_OK) == 0;
+    r->restore_pending = restore_marked(r);
     pthread_mutex_unlock(&r->mu);
     if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
         cc_errf(eb, CC_ERR_IO, "raft bootstrap: %s", raft_strerror(rv));
@@ -3166,7 +3172,6 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->attachments_missing = r->attachments_missing;
     out->block_requests = r->block_requests;
     out->raft_handshakes_failed = r->auth_failed;
-    out->restore_waiting = r->restore_waiting;
     out->restore_waiting_count = r->restore_waiting_count;
     memcpy(out->restore_waiting_names, r->restore_waiting_names, sizeof out->restore_waiting_names);
     pthread_mutex_unlock(&r->mu);

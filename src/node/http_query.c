@@ -76,7 +76,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "removed", json_boolean(cs.removed));
         if (cs.removed) json_object_set_new(v, "removed_at", json_integer((json_int_t)cs.removed_at));
         if (cs.halted) json_object_set_new(v, "halt_reason", json_string(cs.halt_reason));
-        if (cs.restore_waiting) {
+        if (cs.restore_waiting_count) {
             json_t *names = json_array();
             for (unsigned i = 0; i < cs.restore_waiting_count; i++)
                 json_array_append_new(names, json_string(cs.restore_waiting_names[i]));
