@@ -6,7 +6,7 @@
 #   make demo       install what is missing, build, run the single-node demo
 #   make asan       unit + integration tests under ASan + UBSan (build-asan/)
 #   make tsan       unit + raft process tests under ThreadSanitizer (build-tsan/; slow)
-#   make fuzz       libFuzzer targets (clang), each run for FUZZ_SECONDS
+#   make fuzz       libFuzzer targets (clang), each run for FUZZ_SECONDS (FUZZ= names some)
 #   make lint       clang-format check and cppcheck
 #   make bench      carechain bench --txs 200000
 #   make V=1 ...    show the full compiler command lines
@@ -182,14 +182,18 @@ tsan:
 	BUILD=build-tsan TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" scripts/run-tests.sh unit integration
 
 FUZZ_SECONDS ?= 60
+# The targets to run (make fuzz FUZZ=fuzz_rules runs one); a target's
+# tests/fuzz/<name>.dict, when there is one, is its libFuzzer dictionary.
+FUZZ ?= $(notdir $(FUZZ_SRC:.c=))
 fuzz: $(WEB_GEN)
 	@mkdir -p $(BUILD)/fuzz
-	@for f in $(FUZZ_SRC); do \
-	    n=$$(basename $$f .c); \
+	@for n in $(FUZZ); do \
+	    f=tests/fuzz/$$n.c; \
 	    clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itests $(PKG_CFLAGS) -g -O1 \
 	        -fsanitize=fuzzer,address,undefined $$f $(LIB_SRC) $(WEB_GEN) -o $(BUILD)/fuzz/$$n $(LDLIBS) || exit 1; \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
-	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
+	    dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) $$dict $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
 CLANG_FORMAT ?= clang-format

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "apps/claims.h"
+#include "core/date.h"
 #include "exec/rules.h"
 
 #define SYS_ADJUDICATION "http://terminology.hl7.org/CodeSystem/adjudication"
@@ -45,37 +46,6 @@
 #define RULES_CACHE      4  /* compiled rules kept per thread */
 
 /* ---- dates ------------------------------------------------------------------- */
-
-/* Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-    static const unsigned dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dm[m - 1];
-}
 
 static bool digits(const char *s, size_t n)
 {
@@ -93,12 +63,9 @@ static unsigned num(const char *s, size_t n)
 
 bool cc_claims_date_parse(const char *s, int64_t *days)
 {
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4) || !digits(s + 5, 2) ||
-        !digits(s + 8, 2))
-        return false;
-    unsigned y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
-    if (y < 1900 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) return false;
-    *days = days_from_civil(y, m, d);
+    int64_t day;
+    if (!cc_date_parse(s, &day) || day < cc_days_from_civil(1900, 1, 1)) return false;
+    *days = day;
     return true;
 }
 
@@ -106,7 +73,7 @@ char *cc_claims_date_format(int64_t days, char *out)
 {
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    cc_civil_from_days(days, &y, &m, &d);
     snprintf(out, 11, "%04" PRId64 "-%02u-%02u", y, m, d);
     return out;
 }
@@ -131,9 +98,9 @@ int64_t cc_claims_plan_year(const json_t *plan, int64_t day)
         d = num(ys + 3, 2);
         if (m < 1 || m > 12 || d < 1 || d > 28 + (m != 2) * 3) m = d = 1;
     }
-    civil_from_days(day, &y, &dd, &dd);
-    if (d > days_in_month(y, m)) d = days_in_month(y, m);
-    return day >= days_from_civil(y, m, d) ? y : y - 1;
+    cc_civil_from_days(day, &y, &dd, &dd);
+    if (d > cc_month_days(y, m)) d = cc_month_days(y, m);
+    return day >= cc_days_from_civil(y, m, d) ? y : y - 1;
 }
 
 void cc_claims_acc_key(char *out, const char *patient, const char *plan, int64_t year)

@@ -142,7 +142,10 @@ typedef struct cc_claims_output {
 
 /* Adjudicate (docs/PLANS.md "Order of steps"). Deterministic: the same
  * inputs and state give the same bytes. Denials are results, not errors:
- * this fails only when state cannot be read or memory runs out. */
+ * this fails only when state cannot be read, memory runs out, or (with
+ * CC_ERR_INVALID, "the claim's money is in ...") an amount of the claim
+ * is in another currency than the plan's, which cc_claim_validate cannot
+ * know. */
 cc_err cc_claims_adjudicate(const cc_claims_input *in, cc_claims_output *out, cc_errbuf *eb) CC_WUR;
 void cc_claims_output_free(cc_claims_output *out);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "apps/supply.h"
+#include "core/date.h"
 
 #define PATH_MAX_BYTES 96       /* "$.epcisBody.eventList[999].destinationList[12].destination" */
 #define SHOW           "%.100s" /* how much of a document's value an error message quotes */
@@ -60,17 +61,6 @@ static unsigned num(const char *s, size_t n)
     return v;
 }
 
-static bool leap(unsigned y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static unsigned month_days(unsigned y, unsigned m)
-{
-    static const unsigned days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap(y) ? 29 : days[m - 1];
-}
-
 /* "+hh:mm" or "-hh:mm" (hh 00..23, mm 00..59), exactly. */
 static bool offset_valid(const char *s)
 {
@@ -87,8 +77,8 @@ static bool rfc3339_valid(const char *s)
         !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
         return false;
     unsigned y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2);
-    if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || num(s + 11, 2) > 23 || num(s + 14, 2) > 59 ||
-        num(s + 17, 2) > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > cc_month_days(y, mo) || num(s + 11, 2) > 23 ||
+        num(s + 14, 2) > 59 || num(s + 17, 2) > 60)
         return false;
     const char *p = s + 19;
     if (*p == '.') {
@@ -410,6 +400,10 @@ static cc_err ship_transaction(mapper *m, const json_t *ev, json_t **out)
     }
     memcpy(date, time, 10);
     date[10] = '\0';
+    if (!cc_supply_date_valid(date))
+        return cc_errf(m->eb, CC_ERR_INVALID,
+                       "%s.eventTime: the shipment's DSCSA transaction date, %s, must be in %d or later",
+                       m->at, date, CC_SUPPLY_FIRST_YEAR);
     *out = json_pack("{s:s, s:s, s:b}", "id",
                      json_string_value(json_object_get(json_array_get(list, 0), "bizTransaction")), "date",
                      date, "statement", 1);

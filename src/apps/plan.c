@@ -331,9 +331,10 @@ static cc_err period(const json_t *v, const char *path, cc_errbuf *eb)
     return rc;
 }
 
-/* An array of 1..max positive integers; when among is not NULL, each must be
- * the "sequence" of one of its entries. */
-static cc_err sequence_list(const json_t *v, const char *path, size_t max, const json_t *among, cc_errbuf *eb)
+/* An array of 1..max positive integers; when restricted, each must be the
+ * "sequence" of one of the entries of the array among (NULL: none). */
+static cc_err sequence_list(const json_t *v, const char *path, size_t max, bool restricted,
+                            const json_t *among, cc_errbuf *eb)
 {
     size_t i, j;
     json_t *x, *e;
@@ -341,7 +342,7 @@ static cc_err sequence_list(const json_t *v, const char *path, size_t max, const
         return bad(eb, "%s must be an array of 1..%zu sequence numbers", path, max);
     json_array_foreach(v, i, x)
     {
-        bool found = among == NULL;
+        bool found = !restricted;
         if (!json_is_integer(x) || json_integer_value(x) < 1)
             return bad(eb, "%s[%zu] must be a positive integer", path, i);
         json_array_foreach(among, j, e)
@@ -428,13 +429,11 @@ static cc_err claim_item(const json_t *item, const char *path, const json_t *dia
     }
     if ((v = json_object_get(item, "diagnosisSequence"))) {
         sub(p, "%s.diagnosisSequence", path);
-        if ((rc = sequence_list(v, p, CC_CLAIMS_DIAGNOSES_MAX, diagnoses ? diagnoses : json_array(), eb)) !=
-            CC_OK)
-            return rc;
+        if ((rc = sequence_list(v, p, CC_CLAIMS_DIAGNOSES_MAX, true, diagnoses, eb)) != CC_OK) return rc;
     }
     if ((v = json_object_get(item, "careTeamSequence"))) {
         sub(p, "%s.careTeamSequence", path);
-        if ((rc = sequence_list(v, p, CARE_TEAM_MAX, NULL, eb)) != CC_OK) return rc;
+        if ((rc = sequence_list(v, p, CARE_TEAM_MAX, false, NULL, eb)) != CC_OK) return rc;
     }
     return CC_OK;
 }

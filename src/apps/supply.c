@@ -33,6 +33,7 @@
 #include "apps/apps.h"
 #include "apps/supply.h"
 #include "carechain/records.h"
+#include "core/date.h"
 
 #define UNIT_KEY_MAX  (6 + CC_SUPPLY_UNIT_ID_MAX) /* "dunit/<gtin>/<serial>" */
 #define EVENT_ID_MAX  (CC_HASH_HEX + 8)           /* "<txid>:<i>" */
@@ -152,12 +153,10 @@ static bool org_valid(const char *s)
     return s[0] && strlen(s) <= CC_RECORDS_ORG_MAX;
 }
 
-static bool date_valid(const char *s)
+bool cc_supply_date_valid(const char *s)
 {
-    int y, m, d;
-    char tail;
-    return strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && s[4] == '-' &&
-           s[7] == '-' && y >= 2000 && m >= 1 && m <= 12 && d >= 1 && d <= 31;
+    int64_t day;
+    return cc_date_parse(s, &day) && day >= cc_days_from_civil(CC_SUPPLY_FIRST_YEAR, 1, 1);
 }
 
 /* The DSCSA transaction information a seller adds: {"id","date","statement":true}. */
@@ -174,7 +173,10 @@ static cc_err transaction_check(const json_t *p, cc_errbuf *eb)
         (rc = cc_payload_str(t, "id", true, CC_SUPPLY_TEXT_MAX, &id, eb)) != CC_OK ||
         (rc = cc_payload_str(t, "date", true, 10, &date, eb)) != CC_OK)
         return rc;
-    if (!date_valid(date)) return cc_errf(eb, CC_ERR_INVALID, "transaction date must be YYYY-MM-DD");
+    if (!cc_supply_date_valid(date))
+        return cc_errf(eb, CC_ERR_INVALID,
+                       "transaction date must be a day that exists, YYYY-MM-DD, from %d on",
+                       CC_SUPPLY_FIRST_YEAR);
     if (!json_is_true(json_object_get(t, "statement")))
         return cc_errf(eb, CC_ERR_INVALID,
                        "transaction \"statement\" must be true: the " STATEMENT_TXT " with every sale");

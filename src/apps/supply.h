@@ -56,6 +56,10 @@ bool cc_supply_unit_split(const char *unit, char gtin[CC_GS1_GTIN_DIGITS + 1],
 /* Is s a valid "<gtin14>.<serial>"? Is s a valid SSCC? (for cc_payload_str_list) */
 bool cc_supply_unit_valid(const char *s);
 bool cc_supply_sscc_valid(const char *s);
+/* Is s a DSCSA transaction date: "YYYY-MM-DD", a day that exists, in
+ * CC_SUPPLY_FIRST_YEAR or later? */
+#define CC_SUPPLY_FIRST_YEAR 2000
+bool cc_supply_date_valid(const char *s);
 
 /* The organisation holding the company prefix that digits starts with:
  * reads "dprefix/<first L digits>" for L = CC_GS1_PREFIX_MIN..MAX (as

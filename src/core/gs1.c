@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "carechain/gs1.h"
+#include "core/date.h"
 
 #define GS               '\x1d' /* group separator: FNC1 between fields of a scanned element string */
 #define SHOW_MAX         40     /* characters of the input quoted in a message */
@@ -258,27 +259,10 @@ bool cc_gs1_lot_valid(const char *s)
 
 #define CENTURY 2000 /* YY -> 20YY */
 
-static bool leap_year(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
+/* The calendar's month length (date.h), in the int arithmetic of this file. */
 static int month_days(int y, int m)
 {
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap_year(y) ? 29 : days[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    return (int)cc_month_days(y, (unsigned)m);
 }
 
 static int two(const char *s)
@@ -310,7 +294,7 @@ int64_t cc_gs1_exp_day(const char *exp)
 {
     if (!cc_gs1_exp_valid(exp)) return -1;
     int y = CENTURY + two(exp), m = two(exp + 2), d = two(exp + 4);
-    return days_from_civil(y, m, d ? d : month_days(y, m));
+    return cc_days_from_civil(y, (unsigned)m, (unsigned)(d ? d : month_days(y, m)));
 }
 
 #define ISO_DATE_CHARS 10 /* "YYYY-MM-DD" */

@@ -4,12 +4,18 @@
  *
  *   cc -std=c11 -D_GNU_SOURCE -Iinclude tests/fuzz/gen_corpus.c build/libcarechain.a \
  *      $(pkg-config --libs libsodium lmdb jansson libmicrohttpd libcurl) -lpthread -lm -o /tmp/gen_corpus
- *   rm -rf tests/fuzz/corpus && /tmp/gen_corpus tests/fuzz/corpus
+ *   rm -rf tests/fuzz/corpus/fuzz_{tx,payload,gs1,block,reqsig} && /tmp/gen_corpus tests/fuzz/corpus
+ *
+ * (The other targets' seeds are written by hand: fuzz_proof's are real
+ * proofs, fuzz_rules's Lua rules and fuzz_epcis's our own documents.)
  *
  * fuzz_tx/: valid txs of each built-in type (one with an attachment),
  * truncations, single flipped bytes and a trailing byte. fuzz_payload/:
  * a type selector byte (see fuzz_payload.c) then a payload, valid or not.
  * fuzz_gs1/: identifiers in every form gs1.h reads, valid or not.
+ * fuzz_block/: blocks of those txs, truncations, flipped bytes of the
+ * framing and a trailing byte. fuzz_reqsig/: signed requests (headers and
+ * body, see fuzz_reqsig.c), with and without a nonce, and broken copies.
  * Keys, times and nonces are fixed, so the output is the same every run.
  */
 #include <stdio.h>
@@ -18,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "carechain.h"
+#include "carechain/records.h"
 
 #define CREATED_MS  1764000000000ull
 #define LIFETIME_MS 3600000ull
@@ -195,6 +202,77 @@ int main(int argc, char **argv)
     free(buf);
     const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00};
     put("fuzz_tx", "garbage", garbage, sizeof garbage);
+
+    /* ---- fuzz_block: a block of the five txs, a block of one, and broken forms ---- */
+    cc_block blk = {.txs = txs, .tx_count = 5};
+    blk.h.version = CC_BLOCK_VERSION;
+    memcpy(blk.h.chain_id, chain, CC_HASH_BYTES);
+    blk.h.height = 7;
+    cc_sha256((const uint8_t *)"block 6", 7, blk.h.prev_hash);
+    blk.h.time_ms = CREATED_MS + 1000;
+    blk.h.tx_count = 5;
+    cc_block_tx_root(txs, 5, blk.h.tx_root);
+    cc_sha256((const uint8_t *)"results", 7, blk.h.results_root);
+    cc_sha256((const uint8_t *)"state", 5, blk.h.state_root);
+    cc_sha256((const uint8_t *)"blocks", 6, blk.h.blocks_root);
+    cc_header_sign(&blk.h, &admin);
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
+    if (cc_block_encode(&blk, &enc, &enc_len) != CC_OK) return 1;
+    put("fuzz_block", "valid-five", enc, enc_len);
+    size_t block_cuts[] = {0,           CC_HEADER_BYTES, CC_HEADER_BYTES + 4, CC_HEADER_BYTES + 8,
+                           enc_len / 2, enc_len - 1};
+    for (size_t i = 0; i < sizeof block_cuts / sizeof block_cuts[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "trunc-%zu", block_cuts[i]);
+        put("fuzz_block", name, enc, block_cuts[i]);
+    }
+    uint8_t *bbuf = malloc(enc_len + 1);
+    /* the version, the header's tx count, the block's count, a tx length, a tx byte */
+    size_t block_flips[] = {0, 1 + 32 + 8 + 32 + 8, CC_HEADER_BYTES + 3, CC_HEADER_BYTES + 7,
+                            CC_HEADER_BYTES + 20};
+    for (size_t i = 0; i < sizeof block_flips / sizeof block_flips[0]; i++) {
+        char name[64];
+        memcpy(bbuf, enc, enc_len);
+        bbuf[block_flips[i]] ^= 0x01;
+        snprintf(name, sizeof name, "flip-%zu", block_flips[i]);
+        put("fuzz_block", name, bbuf, enc_len);
+    }
+    memcpy(bbuf, enc, enc_len);
+    bbuf[enc_len] = 0;
+    put("fuzz_block", "trailing-byte", bbuf, enc_len + 1);
+    free(bbuf);
+    free(enc);
+    blk.tx_count = blk.h.tx_count = 1;
+    cc_block_tx_root(txs, 1, blk.h.tx_root);
+    cc_header_sign(&blk.h, &admin);
+    if (cc_block_encode(&blk, &enc, &enc_len) != CC_OK) return 1;
+    put("fuzz_block", "valid-one", enc, enc_len);
+    free(enc);
+
+    /* ---- fuzz_reqsig: requests signed as fuzz_reqsig.c checks them (POST
+     * /v1/epcis/capture?q=1 at its clock), and broken copies ---- */
+    {
+        const char *const bodies[] = {"{\"epcisBody\":{}}", ""};
+        const char *const nonces[] = {"fuzz-nonce-0123456789", NULL};
+        for (int i = 0; i < 2; i++) {
+            cc_reqsig_headers hd;
+            char name[64], req[1024];
+            if (cc_reqsig_sign_nonce(&member, "POST", "/v1/epcis/capture", "q=1", (const uint8_t *)bodies[i],
+                                     strlen(bodies[i]), 1764000000, nonces[i], &hd, NULL) != CC_OK)
+                return 1;
+            int n = snprintf(req, sizeof req, "%s\n%s\n%s\n%s", hd.content_digest, hd.signature_input,
+                             hd.signature, bodies[i]);
+            snprintf(name, sizeof name, "valid-%d", i);
+            put("fuzz_reqsig", name, req, (size_t)n);
+            snprintf(name, sizeof name, "two-headers-%d", i);
+            put("fuzz_reqsig", name, req, strlen(hd.content_digest) + 1 + strlen(hd.signature_input));
+            req[strlen(hd.content_digest) + 20] ^= 0x01; /* inside Signature-Input */
+            snprintf(name, sizeof name, "flipped-%d", i);
+            put("fuzz_reqsig", name, req, (size_t)n);
+        }
+    }
+
     for (int i = 0; i < 5; i++) cc_tx_free(&txs[i]);
 
     /* ---- fuzz_payload: 0 member.register, 1 member.revoke, 2 note.put, 3 unknown ---- */

@@ -1377,6 +1377,14 @@ static void test_claim_minimum_necessary(void **state)
     json_object_set_new(it, "diagnosisSequence", json_pack("[i]", 7));
     assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_ERR_INVALID);
     assert_non_null(strstr(eb.msg, "claim.item[0].diagnosisSequence[0]"));
+    /* ... also when the claim has no diagnosis at all (this once leaked an
+     * array per item: make asan checks) */
+    json_t *diagnoses = json_incref(json_object_get(c, "diagnosis"));
+    json_object_del(c, "diagnosis");
+    json_object_set_new(it, "diagnosisSequence", json_pack("[i]", 1));
+    assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_ERR_INVALID);
+    assert_non_null(strstr(eb.msg, "claim.item[0].diagnosisSequence[0] names no diagnosis"));
+    json_object_set_new(c, "diagnosis", diagnoses);
     json_object_del(it, "diagnosisSequence");
     json_object_set_new(c, "patient", json_pack("{s:s}", "reference", "Patient/example"));
     assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_ERR_INVALID);

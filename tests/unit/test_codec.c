@@ -5,6 +5,7 @@
 #include "unit_support.h"
 
 #include "core/codec.h"
+#include "core/date.h"
 #include "vectors.h"
 
 static const char *const vector_payloads[] = {
@@ -454,10 +455,48 @@ static void test_members_hash_vector(void **state)
     assert_int_equal(cc_members_set(&m, (const uint8_t(*)[32])keys, 0), CC_ERR_MALFORMED);
 }
 
+/* The calendar (core/date.h): day numbers round-trip over 1600..2400,
+ * step by step, and YYYY-MM-DD is read exactly. */
+static void test_calendar(void **state)
+{
+    (void)state;
+    int64_t y, first = cc_days_from_civil(1600, 1, 1), last = cc_days_from_civil(2400, 12, 31);
+    unsigned m, d, expect_m = 1, expect_d = 1;
+    int64_t expect_y = 1600;
+    for (int64_t day = first; day <= last; day++) {
+        cc_civil_from_days(day, &y, &m, &d);
+        if (y != expect_y || m != expect_m || d != expect_d)
+            fail_msg("day %lld is %lld-%u-%u, want %lld-%u-%u", (long long)day, (long long)y, m, d,
+                     (long long)expect_y, expect_m, expect_d);
+        assert_int_equal(cc_days_from_civil(y, m, d), day);
+        if (++expect_d > cc_month_days(expect_y, expect_m)) {
+            expect_d = 1;
+            if (++expect_m > 12) expect_m = 1, expect_y++;
+        }
+    }
+    assert_int_equal(cc_days_from_civil(1970, 1, 1), 0);
+    assert_int_equal(cc_days_from_civil(2000, 3, 1), 11017);
+    assert_true(cc_leap_year(2000) && cc_leap_year(2024) && !cc_leap_year(1900) && !cc_leap_year(2026));
+
+    int64_t day = 7;
+    assert_true(cc_date_parse("2024-02-29", &day));
+    assert_int_equal(day, cc_days_from_civil(2024, 2, 29));
+    static const char *const bad[] = {"2023-02-29",  "2024-04-31", "2024-13-01", "2024-00-01",
+                                      "2024-01-00",  "2024-1-01",  "2024-+1-01", " 2024-1-01",
+                                      "2024-01-01 ", "2024/01/01", "",           "2024-01-0x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        day = 7;
+        if (cc_date_parse(bad[i], &day)) fail_msg("\"%s\" read as a date", bad[i]);
+        assert_int_equal(day, 7);
+    }
+    assert_false(cc_date_parse(NULL, &day));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_calendar),
         cmocka_unit_test(test_rejects_truncation_and_trailing),
         cmocka_unit_test(test_rejects_bad_fields),
         cmocka_unit_test(test_rejects_bad_payloads),

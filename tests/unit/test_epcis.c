@@ -471,6 +471,12 @@ static void test_event_refusals(void **st)
                                                       "\"bizTransactionList\":[{\"bizTransaction\":"
                                                       "\"I\"}]}",
         "$.epcisBody.eventList[0].destinationList[1]: ", "second owning_party");
+    /* the event's date is the DSCSA transaction date, which starts in 2000 */
+    refused_events("{\"type\":\"ObjectEvent\",\"eventTime\":\"1999-12-31T23:00:00.000-05:00\","
+                   "\"eventTimeZoneOffset\":\"-05:00\",\"action\":\"OBSERVE\",\"bizStep\":\"shipping\","
+                   "\"epcList\":[" A1 "],\"destinationList\":[{\"type\":\"owning_party\",\"destination\":"
+                   "\"urn:epc:id:pgln:0012345.00000\"}],\"bizTransactionList\":[{\"bizTransaction\":\"I\"}]}",
+                   "$.epcisBody.eventList[0].eventTime: ", "1999-12-31, must be in 2000 or later");
     refused_events(
         EV_HEAD("ObjectEvent", "OBSERVE", "shipping") "\"epcList\":[" A1 "],\"destinationList\":[{\"type\":"
                                                       "\"owning_party\",\"destination\":"

@@ -408,6 +408,33 @@ static void test_identifiers(void **st)
     assert_true(cc_supply_unit_valid(U("S1")));
 }
 
+/* A DSCSA transaction date is a day that exists, written exactly
+ * YYYY-MM-DD, from 2000 on; drug.ship and drug.return refuse any other. */
+static void test_transaction_dates(void **st)
+{
+    (void)st;
+    static const char *const good[] = {"2025-11-24", "2028-02-29", "2000-01-01", "9999-12-31"};
+    static const char *const bad[] = {"2026-02-29", "2026-04-31", "2026-13-01",           "2026-00-10",
+                                      "2026-01-00", "1999-12-31", "2026-+1-01",           "2026- 1-01",
+                                      "+026-01-01", "2026-1-01",  "2026-01-01T00:00:00Z", "",
+                                      "20260101",   "2026/01/01"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_true(cc_supply_date_valid(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (cc_supply_date_valid(bad[i])) fail_msg("\"%s\" taken for a transaction date", bad[i]);
+        char payload[256];
+        snprintf(payload, sizeof payload,
+                 "{\"to\":\"distributor\",\"units\":[\"%s\"],\"transaction\":"
+                 "{\"id\":\"INV-1\",\"date\":\"%s\",\"statement\":true}}",
+                 U("S1"), bad[i]);
+        cc_errbuf eb = {""};
+        assert_int_equal(cc_payload_validate("drug.ship", (const uint8_t *)payload, strlen(payload), &eb),
+                         CC_ERR_INVALID);
+        /* (what is not 10 characters long is refused as a string first) */
+        if (strlen(bad[i]) == 10)
+            assert_non_null(strstr(eb.msg, "transaction date must be a day that exists"));
+    }
+}
+
 /* ---- drug.prefix and drug.product ---------------------------------------------------------------------- */
 
 static void test_prefix(void **st)
@@ -1430,6 +1457,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identifiers),
+        cmocka_unit_test(test_transaction_dates),
         cmocka_unit_test_setup_teardown(test_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_product, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commission_batch_limit, setup, teardown),

@@ -1,0 +1,1 @@
+local t = {1, nil, 3} function adjudicate() end

@@ -1,0 +1,4 @@
+function adjudicate(c, m, p)
+  c.lines[1].decision = 'approve'
+  return c
+end
