@@ -90,10 +90,12 @@
 #include "node/peer_answer.h"
 #include "node/raft_auth.h"
 #include "node/raft_link.h"
+#include "node/raft_match.h"
 
 #define RAFT_TICK_MS            20  /* how often the loop publishes its state */
 #define RAFT_ELECTION_MS        600 /* libraft randomises it to [1x, 2x) */
 #define RAFT_HEARTBEAT_MS       20
+#define COMMIT_STALL_MS         1000 /* leading, nothing committed this long with entries waiting: a barrier */
 #define RAFT_STOP_INFLIGHT_MS   5000 /* at stop, how long the block in flight may take */
 #define RAFT_STOP_POLL_MS       10
 #define BLOCK_AHEAD_MAX_MS      2000 /* refuse a block this far ahead of the local clock */
@@ -198,6 +200,17 @@ typedef struct rr {
     uv_timer_t tick;
     struct raft_uv_transport transport;
     struct raft_io io;
+    /* raft_uv's own start and send, wrapped to correct libraft's answers
+     * to AppendEntries (raft_match.h) */
+    int (*io_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+    int (*io_send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *msg,
+                   raft_io_send_cb cb);
+    raft_io_recv_cb raft_recv; /* libraft's receive callback */
+    cc_raft_match match;
+    _Atomic uint64_t answers_corrected; /* match.clamped, for /metrics */
+    raft_index stall_commit;            /* leading: the commit index last seen, and since when (uv_now) */
+    uint64_t stall_since;
+    _Atomic uint64_t commit_nudges; /* barriers appended for a stuck commit, for /metrics */
     struct raft_fsm fsm;
     struct raft raft;
     uint64_t barrier_term;   /* the term whose barrier was issued */
@@ -2392,6 +2405,45 @@ static void membership_step(rr *r, uint64_t term)
     }
 }
 
+static void on_nudged(struct raft_barrier *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+/* Leading: when nothing has committed for COMMIT_STALL_MS while entries
+ * wait, append a barrier. The simulation saw a new leader of libraft 0.15
+ * leave its first entry uncommitted although every log held it and every
+ * answer said so: libraft looks for entries to commit when an answer raises
+ * a follower's match index or when the leader's own write completes, and
+ * neither came again (docs/CONSENSUS.md "The commit rule"). The answers to
+ * a new entry commit everything before it. A leader that lost its majority
+ * steps down within an election timeout, so it appends at most one or two
+ * of these. */
+static void commit_stall_step(rr *r, uint64_t term)
+{
+    uint64_t now = uv_now(&r->loop);
+    raft_index commit = r->raft.commit_index, last = raft_last_index(&r->raft);
+    if (commit >= last || commit != r->stall_commit) {
+        r->stall_commit = commit;
+        r->stall_since = now;
+        return;
+    }
+    if (now < r->stall_since + COMMIT_STALL_MS) return;
+    r->stall_since = now;
+    struct raft_barrier *b = calloc(1, sizeof *b);
+    if (!b) return;
+    if (raft_barrier(&r->raft, b, on_nudged) != 0) {
+        free(b);
+        return;
+    }
+    atomic_fetch_add_explicit(&r->commit_nudges, 1, memory_order_relaxed);
+    cc_node_log(
+        CC_LOG_INFO, "raft",
+        "nothing committed for %d ms in term %llu with entries %llu..%llu waiting: appended a barrier",
+        COMMIT_STALL_MS, (unsigned long long)term, (unsigned long long)commit + 1, (unsigned long long)last);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     rr *r = t->data;
@@ -2422,6 +2474,10 @@ static void on_tick(uv_timer_t *t)
     r->last_leader_id = leader;
 
     if (state == RAFT_LEADER) membership_step(r, term);
+    if (state == RAFT_LEADER)
+        commit_stall_step(r, term);
+    else
+        r->stall_since = uv_now(&r->loop);
 
     /* a halted node proposes nothing: leading, it would stop the network */
     if (state == RAFT_LEADER) {
@@ -2561,6 +2617,37 @@ typedef struct auth_conn {
 static rr *rr_of_transport(struct raft_uv_transport *t)
 {
     return (rr *)(void *)((char *)t - offsetof(rr, transport));
+}
+
+/* ---- libraft's answers to AppendEntries, corrected (raft_match.h) ---- */
+
+static rr *rr_of_io(struct raft_io *io)
+{
+    return (rr *)(void *)((char *)io - offsetof(rr, io));
+}
+
+static void match_recv(struct raft_io *io, struct raft_message *msg)
+{
+    rr *r = rr_of_io(io);
+    cc_raft_match_received(&r->match, &r->raft, msg);
+    r->raft_recv(io, msg);
+}
+
+static int match_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
+{
+    rr *r = rr_of_io(io);
+    r->raft_recv = recv;
+    return r->io_start(io, msecs, tick, match_recv);
+}
+
+static int match_send(struct raft_io *io, struct raft_io_send *req, const struct raft_message *msg,
+                      raft_io_send_cb cb)
+{
+    rr *r = rr_of_io(io);
+    struct raft_message fixed;
+    if (!cc_raft_match_answer(&r->match, msg, &fixed)) return r->io_send(io, req, msg, cb);
+    atomic_fetch_add_explicit(&r->answers_corrected, 1, memory_order_relaxed);
+    return r->io_send(io, req, &fixed, cb);
 }
 
 static void stream_nodelay(struct uv_stream_s *s)
@@ -2992,6 +3079,10 @@ static cc_err loop_setup(rr *r, cc_errbuf *eb)
         raft_uv_tcp_close(&r->transport);
         goto err_loop;
     }
+    r->io_start = r->io.start;
+    r->io_send = r->io.send;
+    r->io.start = match_start;
+    r->io.send = match_send;
     r->fsm.version = 1;
     r->fsm.data = r;
     r->fsm.apply = fsm_apply;
@@ -3176,6 +3267,8 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     memcpy(out->restore_waiting_names, r->restore_waiting_names, sizeof out->restore_waiting_names);
     pthread_mutex_unlock(&r->mu);
     out->raft_frames_refused = atomic_load(&r->links.frames_refused);
+    out->raft_answers_corrected = atomic_load(&r->answers_corrected);
+    out->raft_commit_nudges = atomic_load(&r->commit_nudges);
     /* the chain itself halts on recorded evidence (a store read: not under
      * r->mu, which the apply thread takes while it keeps a write txn) */
     if (!out->halted) out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);

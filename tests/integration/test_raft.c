@@ -283,6 +283,7 @@ static void test_strangers_on_the_raft_port_are_refused(void **state)
         long failed = ct_metric(url, "carechain_raft_handshakes_failed_total"),
              refused = ct_metric(url, "carechain_raft_frames_refused_total");
         assert_true(failed >= 0 && refused >= 0);
+        assert_true(ct_metric(url, "carechain_raft_answers_corrected_total") >= 0); /* exported */
         /* the control: a node under its own id is admitted, so the refusals
          * below are refusals and not a broken exchange */
         assert_true(raft_knock(to, (uint64_t)from + 1, &fx.cl.net.node_keys[from]));
