@@ -25,13 +25,7 @@
 #include "apps/supply.h"
 #include "carechain.h"
 #include "carechain/chain.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                          \
-    do {                                                                                                     \
-        if (!(cond)) abort();                                                                                \
-    } while (0)
+#include "fuzz/fuzz.h"
 
 /* The fake ledger state: key -> value, as the state reader hands it out. */
 static const char state_text[] =

@@ -11,13 +11,7 @@
 #include <string.h>
 
 #include "carechain/gs1.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                          \
-    do {                                                                                                     \
-        if (!(cond)) abort();                                                                                \
-    } while (0)
+#include "fuzz/fuzz.h"
 
 #define TEXT_MAX  4096 /* longer inputs are cut: the parsers' limits are far below */
 #define LINK_SIZE 256  /* the longest Digital Link we write is under 200 bytes */

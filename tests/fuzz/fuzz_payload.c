@@ -12,13 +12,7 @@
 
 #include "carechain.h"
 #include "carechain/chain.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                          \
-    do {                                                                                                     \
-        if (!(cond)) abort();                                                                                \
-    } while (0)
+#include "fuzz/fuzz.h"
 
 /* New types go at the end: the seed corpus selects types by index. */
 static const char *const types[] = {

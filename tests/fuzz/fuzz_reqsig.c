@@ -23,13 +23,7 @@
 
 #include "carechain.h"
 #include "carechain/records.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                          \
-    do {                                                                                                     \
-        if (!(cond)) abort();                                                                                \
-    } while (0)
+#include "fuzz/fuzz.h"
 
 #define METHOD "POST"
 #define PATH   "/v1/epcis/capture"

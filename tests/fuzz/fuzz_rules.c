@@ -25,13 +25,7 @@
 
 #include "carechain.h"
 #include "exec/rules.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                          \
-    do {                                                                                                     \
-        if (!(cond)) abort();                                                                                \
-    } while (0)
+#include "fuzz/fuzz.h"
 
 #define FUZZ_INSTRUCTIONS 200000
 #define FUZZ_MEMORY       (1u << 20)
