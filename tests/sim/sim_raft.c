@@ -55,7 +55,7 @@
  * as they are: those commits are then counted and printed, and fail the seed
  * only with --strict. A leader whose commit index has not moved for
  * COMMIT_STALL_MS while entries wait appends a barrier, as the node does
- * (without it, seed 3549 stalls for ever once the answers are corrected).
+ * (without it, seed 3549 never converges once the answers are corrected).
  *
  * One known issue is counted and printed, not failed, unless --strict:
  *   - exec: rules 1-5 of docs/PROTOCOL.md run before the duplicate rule, so a
