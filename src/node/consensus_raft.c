@@ -2629,8 +2629,9 @@ static rr *rr_of_io(struct raft_io *io)
 static void match_recv(struct raft_io *io, struct raft_message *msg)
 {
     rr *r = rr_of_io(io);
-    cc_raft_match_received(&r->match, &r->raft, msg);
+    cc_raft_match_received(&r->match, msg);
     r->raft_recv(io, msg);
+    cc_raft_match_handled(&r->match);
 }
 
 static int match_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)

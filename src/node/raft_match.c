@@ -3,19 +3,7 @@
  */
 #include "node/raft_match.h"
 
-raft_term cc_raft_log_term(const struct raft *r, raft_index index)
-{
-    const struct raft_log *l = &r->log;
-    if (index == 0) return 0;
-    if (index <= l->offset)
-        return index == l->snapshot.last_index ? l->snapshot.last_term : CC_RAFT_TERM_COMPACTED;
-    size_t count = l->back >= l->front ? l->back - l->front : l->size - l->front + l->back;
-    size_t pos = (size_t)(index - l->offset - 1);
-    if (pos >= count) return 0;
-    return l->entries[(l->front + pos) % l->size].term;
-}
-
-/* A request of a leader in term reaches end (when r accepts it). */
+/* libraft accepted a request of a leader in term that reaches end. */
 static void reach(cc_raft_match *m, raft_term term, raft_index end)
 {
     if (term > m->term) {
@@ -25,31 +13,44 @@ static void reach(cc_raft_match *m, raft_term term, raft_index end)
     if (term == m->term && end > m->matched) m->matched = end;
 }
 
-void cc_raft_match_received(cc_raft_match *m, const struct raft *r, const struct raft_message *msg)
+void cc_raft_match_received(cc_raft_match *m, const struct raft_message *msg)
 {
+    m->handling = false;
     if (msg->type == RAFT_IO_APPEND_ENTRIES) {
-        const struct raft_append_entries *ae = &msg->append_entries;
-        raft_term have = cc_raft_log_term(r, ae->prev_log_index);
-        /* r accepts it when its log holds the entry the request follows
-         * (raft's consistency check); an entry inside r's snapshot was
-         * committed, so it is the leader's too */
-        if (ae->prev_log_index == 0 || have == ae->prev_log_term || have == CC_RAFT_TERM_COMPACTED)
-            reach(m, ae->term, ae->prev_log_index + ae->n_entries);
-        else if (ae->term > m->term)
-            reach(m, ae->term, 0);
+        m->request_term = msg->append_entries.term;
+        m->request_end = msg->append_entries.prev_log_index + msg->append_entries.n_entries;
     } else if (msg->type == RAFT_IO_INSTALL_SNAPSHOT) {
-        reach(m, msg->install_snapshot.term, msg->install_snapshot.last_index);
+        m->request_term = msg->install_snapshot.term;
+        m->request_end = msg->install_snapshot.last_index;
+    } else {
+        return;
     }
+    m->handling = true;
+    m->answered = false;
+}
+
+void cc_raft_match_handled(cc_raft_match *m)
+{
+    /* not answered while handled: libraft writes the entries or the
+     * snapshot first, and answers once they are stored */
+    if (m->handling && !m->answered) reach(m, m->request_term, m->request_end);
+    m->handling = false;
 }
 
 bool cc_raft_match_answer(cc_raft_match *m, const struct raft_message *msg, struct raft_message *fixed)
 {
+    if (msg->type != RAFT_IO_APPEND_ENTRIES_RESULT) return false;
     const struct raft_append_entries_result *a = &msg->append_entries_result;
-    /* An answer in a later term than any request seen is the follower
-     * moving on: the leader steps down on it and reads nothing else. */
-    if (msg->type != RAFT_IO_APPEND_ENTRIES_RESULT || a->rejected != 0 || a->term != m->term ||
-        a->last_log_index <= m->matched)
-        return false;
+    if (m->handling && !m->answered) { /* the answer to the request being handled */
+        m->answered = true;
+        if (a->rejected == 0)
+            reach(m, m->request_term, m->request_end);
+        else if (m->request_term > m->term)
+            reach(m, m->request_term, 0); /* a new leader whose request did not match: nothing yet */
+    }
+    /* An answer in a later term than any request is the follower moving
+     * on: the leader steps down on it and reads nothing else. */
+    if (a->rejected != 0 || a->term != m->term || a->last_log_index <= m->matched) return false;
     *fixed = *msg;
     fixed->append_entries_result.last_log_index = m->matched;
     m->clamped++;

@@ -12,11 +12,19 @@
  * an entry only a minority of logs hold, and a later leader can then
  * commit a different block at that height (tests/sim/sim_raft.c saw it).
  *
- * So each node watches what it receives and what it sends, through its
- * raft_io: per leader term, the end of what the requests it accepts cover
- * (an AppendEntries whose prev_log_index/prev_log_term its log holds, or
- * an InstallSnapshot), and an accepting answer that claims more than that
- * is sent claiming exactly that. One thread (the one that runs raft).
+ * So each node watches, through its raft_io, the requests it receives and
+ * what libraft makes of them, and keeps per leader term how far the
+ * requests libraft accepted reach: an AppendEntries reaches prev_log_index
+ * plus its entries, an InstallSnapshot its last index. libraft answers a
+ * request it refuses, or accepts without writing anything, while it
+ * handles it; one whose entries or snapshot it has to write first it
+ * answers later, and only if the write succeeds. So a request counts as
+ * accepted when its answer, given while it is handled, accepts, or when no
+ * answer was given then. An accepting answer that claims more than the
+ * accepted requests reach is sent claiming exactly that.
+ *
+ * Only libraft's messages are read (raft.h), nothing of its internals. One
+ * thread: the one that runs raft.
  */
 #ifndef CC_NODE_RAFT_MATCH_H
 #define CC_NODE_RAFT_MATCH_H
@@ -26,23 +34,24 @@
 #include <raft.h>
 
 typedef struct cc_raft_match {
-    raft_term term;             /* the newest term a leader's request carried */
-    raft_index matched;         /* in that term: how far requests it accepts reach */
+    raft_term term;             /* the newest term of a request libraft accepted or refused */
+    raft_index matched;         /* in that term: how far the requests it accepted reach */
     unsigned long long clamped; /* answers corrected so far */
+    /* the request libraft is handling now (between received and handled) */
+    bool handling, answered;
+    raft_term request_term;
+    raft_index request_end;
 } cc_raft_match;
 
-/* The term of the entry at index in r's log: 0 when r has no such entry,
- * CC_RAFT_TERM_COMPACTED when a snapshot replaced it (the snapshot's own
- * last index reports the snapshot's term). Reads libraft 0.15's struct
- * raft_log, which raft.h exposes. */
-#define CC_RAFT_TERM_COMPACTED ((raft_term)-1)
-raft_term cc_raft_log_term(const struct raft *r, raft_index index);
+/* msg arrived; call just before libraft handles it. */
+void cc_raft_match_received(cc_raft_match *m, const struct raft_message *msg);
 
-/* msg arrived for r; call before r sees it. */
-void cc_raft_match_received(cc_raft_match *m, const struct raft *r, const struct raft_message *msg);
+/* libraft has handled the message passed to cc_raft_match_received. */
+void cc_raft_match_handled(cc_raft_match *m);
 
-/* r is about to send msg. true when msg is an accepting AppendEntries
- * answer that claims more than matched: *fixed is then the copy to send. */
+/* libraft is about to send msg. true when msg is an accepting
+ * AppendEntries answer that claims more than the accepted requests reach:
+ * *fixed is then the copy to send. */
 bool cc_raft_match_answer(cc_raft_match *m, const struct raft_message *msg, struct raft_message *fixed);
 
 #endif
