@@ -3,8 +3,8 @@
  * AppendEntries (src/node/raft_match.c), fed the messages a follower
  * receives and sends: the case the simulation found (a stale tail of an
  * older term past what the leader sent), requests accepted now and after
- * a write, refusals (a log that does not match, a snapshot being
- * installed), snapshots, a new leader's term, and messages it ignores.
+ * a write, refusals (whatever the reason), snapshots, a new leader's term,
+ * and messages it ignores.
  */
 #include "unit_support.h"
 
@@ -104,9 +104,10 @@ static void test_true_answers_and_refusals_pass(void **state)
     assert_int_equal(m.clamped, 0);
 }
 
-/* A request libraft refuses reaches nothing, whatever it names: a log that
- * does not match, or (the case that mattered) one that arrives while a
- * snapshot is being installed. */
+/* A request libraft refuses reaches nothing, whatever it names and whatever
+ * the reason: a log that does not match, or (the case that mattered in the
+ * simulation's seed 11117) a request whose previous entry the follower
+ * held, refused after an InstallSnapshot. */
 static void test_a_refused_request_claims_nothing(void **state)
 {
     (void)state;
