@@ -95,7 +95,6 @@
 #define RAFT_TICK_MS            20  /* how often the loop publishes its state */
 #define RAFT_ELECTION_MS        600 /* libraft randomises it to [1x, 2x) */
 #define RAFT_HEARTBEAT_MS       20
-#define COMMIT_STALL_MS         1000 /* leading, nothing committed this long with entries waiting: a barrier */
 #define RAFT_STOP_INFLIGHT_MS   5000 /* at stop, how long the block in flight may take */
 #define RAFT_STOP_POLL_MS       10
 #define BLOCK_AHEAD_MAX_MS      2000 /* refuse a block this far ahead of the local clock */
@@ -207,10 +206,7 @@ typedef struct rr {
                    raft_io_send_cb cb);
     raft_io_recv_cb raft_recv; /* libraft's receive callback */
     cc_raft_match match;
-    _Atomic uint64_t answers_corrected; /* match.clamped, for /metrics */
-    raft_index stall_commit;            /* leading: the commit index last seen, and since when (uv_now) */
-    uint64_t stall_since;
-    _Atomic uint64_t commit_nudges; /* barriers appended for a stuck commit, for /metrics */
+    cc_raft_stall stall; /* leading: a commit that does not move (raft_match.h) */
     struct raft_fsm fsm;
     struct raft raft;
     uint64_t barrier_term;   /* the term whose barrier was issued */
@@ -255,6 +251,7 @@ typedef struct rr {
     uint64_t term;
     uint64_t leader_id; /* 0 = unknown */
     uint64_t ready_term;
+    uint64_t answers_corrected, commit_nudges; /* match.clamped, stall.nudges (for /metrics) */
     /* hand-over to the loop */
     uint8_t *pending_buf; /* raft_malloc'd entry to raft_apply */
     size_t pending_len;
@@ -2411,37 +2408,27 @@ static void on_nudged(struct raft_barrier *req, int status)
     free(req);
 }
 
-/* Leading: when nothing has committed for COMMIT_STALL_MS while entries
- * wait, append a barrier. The simulation saw a new leader of libraft 0.15
- * leave its first entry uncommitted although every log held it and every
- * answer said so: libraft looks for entries to commit when an answer raises
- * a follower's match index or when the leader's own write completes, and
- * neither came again (docs/CONSENSUS.md "The commit rule"). The answers to
- * a new entry commit everything before it. A leader that lost its majority
- * steps down within an election timeout, so it appends at most one or two
- * of these. */
-static void commit_stall_step(rr *r, uint64_t term)
+/* When a leader's commit has stalled (cc_raft_stall_due), append a
+ * barrier: libraft looks for entries to commit when an answer raises a
+ * follower's match index or when the leader's own write completes, and the
+ * answers to a new entry commit everything before it. A leader that lost
+ * its majority steps down within an election timeout, so it appends at
+ * most one or two of these. */
+static void commit_stall_step(rr *r, int state, uint64_t term)
 {
-    uint64_t now = uv_now(&r->loop);
     raft_index commit = r->raft.commit_index, last = raft_last_index(&r->raft);
-    if (commit >= last || commit != r->stall_commit) {
-        r->stall_commit = commit;
-        r->stall_since = now;
-        return;
-    }
-    if (now < r->stall_since + COMMIT_STALL_MS) return;
-    r->stall_since = now;
+    if (!cc_raft_stall_due(&r->stall, state == RAFT_LEADER, commit, last, uv_now(&r->loop))) return;
     struct raft_barrier *b = calloc(1, sizeof *b);
     if (!b) return;
     if (raft_barrier(&r->raft, b, on_nudged) != 0) {
         free(b);
         return;
     }
-    atomic_fetch_add_explicit(&r->commit_nudges, 1, memory_order_relaxed);
     cc_node_log(
         CC_LOG_INFO, "raft",
         "nothing committed for %d ms in term %llu with entries %llu..%llu waiting: appended a barrier",
-        COMMIT_STALL_MS, (unsigned long long)term, (unsigned long long)commit + 1, (unsigned long long)last);
+        CC_RAFT_COMMIT_STALL_MS, (unsigned long long)term, (unsigned long long)commit + 1,
+        (unsigned long long)last);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -2464,6 +2451,8 @@ static void on_tick(uv_timer_t *t)
     r->conf_count = c->n < RAFT_MEMBERS_MAX ? c->n : RAFT_MEMBERS_MAX;
     for (unsigned k = 0; k < r->conf_count; k++)
         r->conf[k] = (conf_server){c->servers[k].id, c->servers[k].role};
+    r->answers_corrected = r->match.clamped;
+    r->commit_nudges = r->stall.nudges;
     pthread_mutex_unlock(&r->mu);
 
     if (leader != 0 && leader != r->last_leader_id) {
@@ -2474,10 +2463,7 @@ static void on_tick(uv_timer_t *t)
     r->last_leader_id = leader;
 
     if (state == RAFT_LEADER) membership_step(r, term);
-    if (state == RAFT_LEADER)
-        commit_stall_step(r, term);
-    else
-        r->stall_since = uv_now(&r->loop);
+    commit_stall_step(r, state, term);
 
     /* a halted node proposes nothing: leading, it would stop the network */
     if (state == RAFT_LEADER) {
@@ -2646,9 +2632,8 @@ static int match_send(struct raft_io *io, struct raft_io_send *req, const struct
 {
     rr *r = rr_of_io(io);
     struct raft_message fixed;
-    if (!cc_raft_match_answer(&r->match, msg, &fixed)) return r->io_send(io, req, msg, cb);
-    atomic_fetch_add_explicit(&r->answers_corrected, 1, memory_order_relaxed);
-    return r->io_send(io, req, &fixed, cb);
+    return cc_raft_match_answer(&r->match, msg, &fixed) ? r->io_send(io, req, &fixed, cb)
+                                                        : r->io_send(io, req, msg, cb);
 }
 
 static void stream_nodelay(struct uv_stream_s *s)
@@ -3264,12 +3249,12 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->attachments_missing = r->attachments_missing;
     out->block_requests = r->block_requests;
     out->raft_handshakes_failed = r->auth_failed;
+    out->raft_answers_corrected = r->answers_corrected;
+    out->raft_commit_nudges = r->commit_nudges;
     out->restore_waiting_count = r->restore_waiting_count;
     memcpy(out->restore_waiting_names, r->restore_waiting_names, sizeof out->restore_waiting_names);
     pthread_mutex_unlock(&r->mu);
     out->raft_frames_refused = atomic_load(&r->links.frames_refused);
-    out->raft_answers_corrected = atomic_load(&r->answers_corrected);
-    out->raft_commit_nudges = atomic_load(&r->commit_nudges);
     /* the chain itself halts on recorded evidence (a store read: not under
      * r->mu, which the apply thread takes while it keeps a write txn) */
     if (!out->halted) out->halted = cc_chain_halted(r->chain, out->halt_reason, sizeof out->halt_reason);

@@ -54,7 +54,7 @@
  * ended with two blocks at one height). --uncorrected runs libraft's answers
  * as they are: those commits are then counted and printed, and fail the seed
  * only with --strict. A leader whose commit index has not moved for
- * COMMIT_STALL_MS while entries wait appends a barrier, as the node does
+ * CC_RAFT_COMMIT_STALL_MS while entries wait appends a barrier, as the node does
  * (without it, seed 3549 never converges once the answers are corrected).
  *
  * One known issue is counted and printed, not failed, unless --strict:
@@ -99,8 +99,7 @@
 #define SIM_HEAL_MS_MAX     120000 /* convergence must follow healing within this */
 #define SIM_TX_LIFETIME_MS  (3600 * 1000)
 #define SIM_SNAP_BYTES      (8 + CC_HASH_BYTES + CC_HASH_BYTES)
-#define SIM_NET_LATENCY_MS  15   /* the fixture's defaults */
-#define COMMIT_STALL_MS     1000 /* a leader's commit stuck this long: a barrier (as the node) */
+#define SIM_NET_LATENCY_MS  15 /* the fixture's defaults */
 #define SIM_DISK_LATENCY_MS 10
 #define SIM_MAP_BYTES       (1u << 20)
 #define SIM_MAP_MAX_BYTES   (64u << 20)
@@ -145,9 +144,8 @@ typedef struct sim_node {
     struct raft_fsm fsm;
     sim_rec *recs; /* recs[h - 1]: what this node committed at height h */
     size_t rec_count, rec_cap;
-    bool proposing;          /* a raft_apply or barrier of this node is in flight */
-    raft_index stall_commit; /* leading: the commit index last seen, and since when */
-    raft_time stall_since;
+    bool proposing;       /* a raft_apply or barrier of this node is in flight */
+    cc_raft_stall stall;  /* leading: a commit that does not move, as the node's */
     bool installing;      /* the fixture emptied its log array for a snapshot install */
     raft_index io_offset; /* raft index of the fixture log array's slot 0, minus one */
     raft_time next_produce_ms;
@@ -757,28 +755,20 @@ static void nudge_done(struct raft_barrier *req, int status)
     free(req);
 }
 
-/* A leader whose commit index has not moved for COMMIT_STALL_MS while
- * entries wait appends a barrier, as the node does (docs/CONSENSUS.md "The
- * commit rule": libraft 0.15 can leave an entry uncommitted that a majority
- * holds until the leader appends another). */
+/* A leader whose commit has stalled appends a barrier, as the node does
+ * (cc_raft_stall_due; docs/CONSENSUS.md "The commit rule"). */
 static void nudge_stalled_commit(sim *s, sim_node *nd, struct raft *r, raft_time now)
 {
-    if (r->commit_index >= raft_last_index(r) || r->commit_index != nd->stall_commit) {
-        nd->stall_commit = r->commit_index;
-        nd->stall_since = now;
-        return;
-    }
-    if (now < nd->stall_since + COMMIT_STALL_MS) return;
-    nd->stall_since = now;
+    bool leading = raft_fixture_alive(&s->f, nd->index) && raft_state(r) == RAFT_LEADER;
+    if (!cc_raft_stall_due(&nd->stall, leading, r->commit_index, raft_last_index(r), now)) return;
     struct raft_barrier *b = calloc(1, sizeof *b);
     if (!b) abort();
     if (raft_barrier(r, b, nudge_done) != 0) {
         free(b);
         return;
     }
-    s->st.nudges++;
     sim_trace(s, "node %u (leader): nothing committed for %u ms with entries %llu..%llu waiting: a barrier",
-              nd->index, COMMIT_STALL_MS, (unsigned long long)r->commit_index + 1,
+              nd->index, CC_RAFT_COMMIT_STALL_MS, (unsigned long long)r->commit_index + 1,
               (unsigned long long)raft_last_index(r));
 }
 
@@ -791,12 +781,8 @@ static void produce(sim *s)
     for (unsigned i = 0; i < s->n && !s->failed; i++) {
         sim_node *nd = &s->nodes[i];
         struct raft *r = raft_fixture_get(&s->f, i);
-        if (!raft_fixture_alive(&s->f, i) || raft_state(r) != RAFT_LEADER) {
-            nd->stall_since = now;
-            continue;
-        }
         nudge_stalled_commit(s, nd, r, now);
-        if (nd->proposing) continue;
+        if (!raft_fixture_alive(&s->f, i) || raft_state(r) != RAFT_LEADER || nd->proposing) continue;
         if (raft_last_applied(r) < raft_last_index(r)) {
             sim_barrier *b = calloc(1, sizeof *b);
             if (!b) abort();
@@ -895,7 +881,6 @@ static int sim_send(struct raft_io *io, struct raft_io_send *req, const struct r
     sim_node *nd = node_of_io(io);
     struct raft_message fixed;
     if (!cc_raft_match_answer(&nd->match, msg, &fixed)) return fixture_send(io, req, msg, cb);
-    g_sim->st.corrected++;
     sim_trace(g_sim, "node %u answers node %llu (term %llu) with last index %llu, not %llu", nd->index,
               (unsigned long long)msg->server_id - 1, (unsigned long long)msg->append_entries_result.term,
               (unsigned long long)fixed.append_entries_result.last_log_index,
@@ -1334,6 +1319,10 @@ static bool sim_run(uint64_t seed, bool trace, bool strict, const char *root, ch
         snprintf(why, why_len, "%s (earlier, %s)", s->why, s->unsafe);
     else
         snprintf(why, why_len, "%s", s->why);
+    for (unsigned i = 0; i < s->n; i++) { /* what the raft_io wrappers counted */
+        s->st.corrected += s->nodes[i].match.clamped;
+        s->st.nudges += s->nodes[i].stall.nudges;
+    }
     stats_add(&g_total, &s->st);
     sim_teardown(s);
     free(s);
@@ -1433,7 +1422,7 @@ int main(int argc, char **argv)
            g_total.transfers, g_total.snapshots, g_total.restores, g_total.fetched, g_total.recommits,
            g_total.unsafe_commits,
            g_uncorrected ? "--uncorrected: counted, --strict fails on them" : "each fails its seed",
-           g_total.corrected, g_total.nudges, COMMIT_STALL_MS);
+           g_total.corrected, g_total.nudges, CC_RAFT_COMMIT_STALL_MS);
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(tests);
     free(cases);
