@@ -47,20 +47,6 @@
 
 /* ---- dates ------------------------------------------------------------------- */
 
-static bool digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
-
-static unsigned num(const char *s, size_t n)
-{
-    unsigned v = 0;
-    for (size_t i = 0; i < n; i++) v = v * 10 + (unsigned)(s[i] - '0');
-    return v;
-}
-
 bool cc_claims_date_parse(const char *s, int64_t *days)
 {
     int64_t day;
@@ -93,10 +79,12 @@ int64_t cc_claims_plan_year(const json_t *plan, int64_t day)
     const char *ys = json_string_value(json_object_get(plan, "planYearStart"));
     unsigned m = 1, d = 1, dd;
     int64_t y;
-    if (ys && strlen(ys) == 5 && digits(ys, 2) && ys[2] == '-' && digits(ys + 3, 2)) {
-        m = num(ys, 2);
-        d = num(ys + 3, 2);
-        if (m < 1 || m > 12 || d < 1 || d > 28 + (m != 2) * 3) m = d = 1;
+    if (ys && strlen(ys) == 5 && ys[2] == '-') { /* "MM-DD"; anything else means January 1 */
+        int64_t ym = cc_digits_value(ys, 2), yd = cc_digits_value(ys + 3, 2);
+        if (ym >= 1 && ym <= 12 && yd >= 1 && yd <= 28 + (ym != 2) * 3) {
+            m = (unsigned)ym;
+            d = (unsigned)yd;
+        }
     }
     cc_civil_from_days(day, &y, &dd, &dd);
     if (d > cc_month_days(y, m)) d = cc_month_days(y, m);

@@ -47,38 +47,27 @@ typedef struct mapper {
 
 /* ---- small checks ------------------------------------------------------------------ */
 
-static bool digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
-
-static unsigned num(const char *s, size_t n)
-{
-    unsigned v = 0;
-    for (size_t i = 0; i < n; i++) v = v * 10 + (unsigned)(s[i] - '0');
-    return v;
-}
-
 /* "+hh:mm" or "-hh:mm" (hh 00..23, mm 00..59), exactly. */
 static bool offset_valid(const char *s)
 {
-    return (s[0] == '+' || s[0] == '-') && digits(s + 1, 2) && s[3] == ':' && digits(s + 4, 2) &&
-           s[6] == '\0' && num(s + 1, 2) <= 23 && num(s + 4, 2) <= 59;
+    if (s[0] != '+' && s[0] != '-') return false;
+    int64_t hh = cc_digits_value(s + 1, 2);
+    if (hh < 0 || hh > 23 || s[3] != ':') return false;
+    int64_t mm = cc_digits_value(s + 4, 2);
+    return mm >= 0 && mm <= 59 && s[6] == '\0';
 }
 
 /* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm); the
  * date must exist, seconds may be 60 (a leap second). */
 static bool rfc3339_valid(const char *s)
 {
-    if (strnlen(s, 20) < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' ||
-        !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
+    if (strnlen(s, 20) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
         return false;
-    unsigned y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2);
-    if (mo < 1 || mo > 12 || d < 1 || d > cc_month_days(y, mo) || num(s + 11, 2) > 23 ||
-        num(s + 14, 2) > 59 || num(s + 17, 2) > 60)
+    int64_t y = cc_digits_value(s, 4), mo = cc_digits_value(s + 5, 2), d = cc_digits_value(s + 8, 2);
+    int64_t h = cc_digits_value(s + 11, 2), mi = cc_digits_value(s + 14, 2), sec = cc_digits_value(s + 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > cc_month_days(y, (unsigned)mo) || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || sec < 0 || sec > 60)
         return false;
     const char *p = s + 19;
     if (*p == '.') {

@@ -40,8 +40,7 @@ void cc_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-/* The value of the n ASCII digits at s, or -1 when one is not a digit. */
-static int64_t digits_value(const char *s, size_t n)
+int64_t cc_digits_value(const char *s, size_t n)
 {
     int64_t v = 0;
     for (size_t i = 0; i < n; i++) {
@@ -54,7 +53,7 @@ static int64_t digits_value(const char *s, size_t n)
 bool cc_date_parse(const char *s, int64_t *days)
 {
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return false;
-    int64_t y = digits_value(s, 4), m = digits_value(s + 5, 2), d = digits_value(s + 8, 2);
+    int64_t y = cc_digits_value(s, 4), m = cc_digits_value(s + 5, 2), d = cc_digits_value(s + 8, 2);
     if (y < 0 || m < 1 || m > 12 || d < 1 || d > cc_month_days(y, (unsigned)m)) return false;
     *days = cc_days_from_civil(y, (unsigned)m, (unsigned)d);
     return true;

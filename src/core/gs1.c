@@ -265,9 +265,10 @@ static int month_days(int y, int m)
     return (int)cc_month_days(y, (unsigned)m);
 }
 
+/* A two-digit field whose digits were checked. */
 static int two(const char *s)
 {
-    return (s[0] - '0') * 10 + (s[1] - '0');
+    return (int)cc_digits_value(s, 2);
 }
 
 /* A YYMMDD date (day 00 allowed: the month's end) s[0..n) of what. */

@@ -490,6 +490,13 @@ static void test_calendar(void **state)
         assert_int_equal(day, 7);
     }
     assert_false(cc_date_parse(NULL, &day));
+
+    assert_int_equal(cc_digits_value("0042", 4), 42);
+    assert_int_equal(cc_digits_value("999999999999999999", 18), 999999999999999999);
+    assert_int_equal(cc_digits_value("12", 0), 0);
+    assert_int_equal(cc_digits_value("1", 2), -1); /* stops at the terminator */
+    assert_int_equal(cc_digits_value("-1", 2), -1);
+    assert_int_equal(cc_digits_value("1 ", 2), -1);
 }
 
 int main(void)
