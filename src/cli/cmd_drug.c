@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "apps/supply.h"
 #include "carechain/gs1.h"
 #include "carechain/os.h"
 #include "cli/cli.h"
@@ -536,9 +537,9 @@ static int transfer(int argc, char **argv, bool is_return)
                                      "ownership: add --statement to attest it");
     char today[16], made_id[40];
     if (date) {
-        struct tm tm = {0};
-        const char *end = strptime(date, "%Y-%m-%d", &tm);
-        if (!end || *end || strlen(date) != 10) return cc_cli_usage(ctx.cmd, "--date must be YYYY-MM-DD");
+        if (!cc_supply_date_valid(date))
+            return cc_cli_usage(ctx.cmd, "--date must be a day that exists, written YYYY-MM-DD, in "
+                                         "2000 or later");
     } else {
         time_t now = (time_t)(cc_now_ms() / 1000);
         struct tm tm;

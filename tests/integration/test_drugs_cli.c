@@ -185,6 +185,15 @@ static void test_lifecycle(void **state)
     expect_code(2, code, "ship without --statement", out);
     assert_non_null(strstr(out, "statement"));
     free(out);
+    /* a transaction date must be a day that exists, as the node requires */
+    static const char *const bad_dates[] = {"2026-02-31", "2026-+1-01", "1999-12-31", "2026-1-01"};
+    for (size_t i = 0; i < sizeof bad_dates / sizeof *bad_dates; i++) {
+        code = DRUG(&out, "ship", "(00)" CASE1, "--to", "distributor", "--statement", "--date", bad_dates[i],
+                    "--key", k_mfr);
+        expect_code(2, code, bad_dates[i], out);
+        assert_non_null(strstr(out, "--date"));
+        free(out);
+    }
     code = DRUG(&out, "ship", "urn:epc:id:sscc:0312345.1000000001", "--to", "distributor", "--statement",
                 "--tx-id", "INV-T-1", "--key", k_mfr);
     expect_code(0, code, "ship the case", out);
