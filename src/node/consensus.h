@@ -72,7 +72,6 @@ typedef struct cc_consensus_status {
     uint64_t raft_handshakes_failed; /* raft connections refused or dropped before raft saw a byte */
     uint64_t raft_frames_refused;    /* raft links closed for bytes that were not the peer's frames */
     uint64_t raft_answers_corrected; /* AppendEntries answers that claimed more than matched (raft_match.h) */
-    uint64_t raft_commit_nudges;     /* barriers appended, leading, for a commit stuck with entries waiting */
     unsigned voters;                 /* voters in this node's raft configuration */
     unsigned servers;                /* servers in it (voters, standbys, spares) */
     /* after a whole-network restore, the leader's wait for the other nodes'

@@ -206,7 +206,6 @@ typedef struct rr {
                    raft_io_send_cb cb);
     raft_io_recv_cb raft_recv; /* libraft's receive callback */
     cc_raft_match match;
-    cc_raft_stall stall; /* leading: a commit that does not move (raft_match.h) */
     struct raft_fsm fsm;
     struct raft raft;
     uint64_t barrier_term;   /* the term whose barrier was issued */
@@ -251,7 +250,7 @@ typedef struct rr {
     uint64_t term;
     uint64_t leader_id; /* 0 = unknown */
     uint64_t ready_term;
-    uint64_t answers_corrected, commit_nudges; /* match.clamped, stall.nudges (for /metrics) */
+    uint64_t answers_corrected; /* match.clamped (for /metrics) */
     /* hand-over to the loop */
     uint8_t *pending_buf; /* raft_malloc'd entry to raft_apply */
     size_t pending_len;
@@ -2402,35 +2401,6 @@ static void membership_step(rr *r, uint64_t term)
     }
 }
 
-static void on_nudged(struct raft_barrier *req, int status)
-{
-    (void)status;
-    free(req);
-}
-
-/* When a leader's commit has stalled (cc_raft_stall_due), append a
- * barrier: libraft looks for entries to commit when an answer raises a
- * follower's match index or when the leader's own write completes, and the
- * answers to a new entry commit everything before it. A leader that lost
- * its majority steps down within an election timeout, so it appends at
- * most one or two of these. */
-static void commit_stall_step(rr *r, int state, uint64_t term)
-{
-    raft_index commit = r->raft.commit_index, last = raft_last_index(&r->raft);
-    if (!cc_raft_stall_due(&r->stall, state == RAFT_LEADER, commit, last, uv_now(&r->loop))) return;
-    struct raft_barrier *b = calloc(1, sizeof *b);
-    if (!b) return;
-    if (raft_barrier(&r->raft, b, on_nudged) != 0) {
-        free(b);
-        return;
-    }
-    cc_node_log(
-        CC_LOG_INFO, "raft",
-        "nothing committed for %d ms in term %llu with entries %llu..%llu waiting: appended a barrier",
-        CC_RAFT_COMMIT_STALL_MS, (unsigned long long)term, (unsigned long long)commit + 1,
-        (unsigned long long)last);
-}
-
 static void on_tick(uv_timer_t *t)
 {
     rr *r = t->data;
@@ -2452,7 +2422,6 @@ static void on_tick(uv_timer_t *t)
     for (unsigned k = 0; k < r->conf_count; k++)
         r->conf[k] = (conf_server){c->servers[k].id, c->servers[k].role};
     r->answers_corrected = r->match.clamped;
-    r->commit_nudges = r->stall.nudges;
     pthread_mutex_unlock(&r->mu);
 
     if (leader != 0 && leader != r->last_leader_id) {
@@ -2463,7 +2432,6 @@ static void on_tick(uv_timer_t *t)
     r->last_leader_id = leader;
 
     if (state == RAFT_LEADER) membership_step(r, term);
-    commit_stall_step(r, state, term);
 
     /* a halted node proposes nothing: leading, it would stop the network */
     if (state == RAFT_LEADER) {
@@ -3250,7 +3218,6 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->block_requests = r->block_requests;
     out->raft_handshakes_failed = r->auth_failed;
     out->raft_answers_corrected = r->answers_corrected;
-    out->raft_commit_nudges = r->commit_nudges;
     out->restore_waiting_count = r->restore_waiting_count;
     memcpy(out->restore_waiting_names, r->restore_waiting_names, sizeof out->restore_waiting_names);
     pthread_mutex_unlock(&r->mu);

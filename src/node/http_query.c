@@ -223,7 +223,6 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.raft_handshakes_failed = cs.raft_handshakes_failed;
         g.raft_frames_refused = cs.raft_frames_refused;
         g.raft_answers_corrected = cs.raft_answers_corrected;
-        g.raft_commit_nudges = cs.raft_commit_nudges;
     }
     json_t *evidence = NULL;
     if (cc_chain_evidence_json(node->chain, &evidence) == CC_OK) g.evidence = json_array_size(evidence);

@@ -219,17 +219,13 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "# HELP carechain_raft_answers_corrected_total AppendEntries answers this node sent claiming "
             "only the log the leader's request matched, where libraft 0.15 claimed its whole log.\n"
             "# TYPE carechain_raft_answers_corrected_total counter\n"
-            "carechain_raft_answers_corrected_total %llu\n"
-            "# HELP carechain_raft_commit_nudges_total Barriers this node appended, leading, because "
-            "nothing had committed for a second while entries waited.\n"
-            "# TYPE carechain_raft_commit_nudges_total counter\n"
-            "carechain_raft_commit_nudges_total %llu\n",
+            "carechain_raft_answers_corrected_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
             (unsigned long long)g->blocks_fetched, (unsigned long long)g->attachments_fetched,
             (unsigned long long)g->repair_passes, (unsigned long long)g->attachments_missing,
             g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded),
             (unsigned long long)g->raft_handshakes_failed, (unsigned long long)g->raft_frames_refused,
-            (unsigned long long)g->raft_answers_corrected, (unsigned long long)g->raft_commit_nudges);
+            (unsigned long long)g->raft_answers_corrected);
     }
 
     pthread_mutex_lock(&m->mu);

@@ -56,16 +56,3 @@ bool cc_raft_match_answer(cc_raft_match *m, const struct raft_message *msg, stru
     m->clamped++;
     return true;
 }
-
-bool cc_raft_stall_due(cc_raft_stall *s, bool leading, raft_index commit, raft_index last, uint64_t now_ms)
-{
-    if (!leading || commit >= last || commit != s->commit) {
-        s->commit = commit;
-        s->since = now_ms;
-        return false;
-    }
-    if (now_ms < s->since + CC_RAFT_COMMIT_STALL_MS) return false;
-    s->since = now_ms;
-    s->nudges++;
-    return true;
-}

@@ -55,22 +55,4 @@ void cc_raft_match_handled(cc_raft_match *m);
  * *fixed is then the copy to send. */
 bool cc_raft_match_answer(cc_raft_match *m, const struct raft_message *msg, struct raft_message *fixed);
 
-/* A leader's commit that does not move (docs/CONSENSUS.md "The commit
- * rule", "A commit that stalls"): the simulation saw libraft 0.15 leave a
- * new leader's first entry uncommitted although every log held it, until
- * the leader appended another. */
-#define CC_RAFT_COMMIT_STALL_MS 1000
-
-typedef struct cc_raft_stall {
-    raft_index commit;         /* the commit index last seen */
-    uint64_t since;            /* since when (ms, the caller's clock) */
-    unsigned long long nudges; /* barriers found due so far */
-} cc_raft_stall;
-
-/* Called often on a leader (not leading: any commit, last): true when its
- * commit index has stayed at commit for CC_RAFT_COMMIT_STALL_MS while
- * entries up to last wait, so it should append a barrier; the clock then
- * starts again. */
-bool cc_raft_stall_due(cc_raft_stall *s, bool leading, raft_index commit, raft_index last, uint64_t now_ms);
-
 #endif

@@ -158,27 +158,6 @@ static void test_a_new_term_starts_over(void **state)
     assert_int_equal(later(&m, answer(3, 0, 6)), 2);
 }
 
-/* A leader's commit that has not moved for CC_RAFT_COMMIT_STALL_MS with
- * entries waiting calls for a barrier, once per period; a commit that
- * moves, nothing waiting, or not leading starts the clock again. */
-static void test_a_stalled_commit_calls_for_a_barrier(void **state)
-{
-    (void)state;
-    const uint64_t T = CC_RAFT_COMMIT_STALL_MS;
-    cc_raft_stall s = {0};
-    assert_false(cc_raft_stall_due(&s, true, 5, 7, 1000));
-    assert_false(cc_raft_stall_due(&s, true, 5, 7, 1000 + T - 1));
-    assert_true(cc_raft_stall_due(&s, true, 5, 7, 1000 + T));
-    assert_false(cc_raft_stall_due(&s, true, 5, 7, 1000 + T + 1)); /* the clock started again */
-    assert_true(cc_raft_stall_due(&s, true, 5, 8, 1000 + 2 * T));
-    assert_false(cc_raft_stall_due(&s, true, 6, 8, 1000 + 3 * T));  /* it moved */
-    assert_false(cc_raft_stall_due(&s, true, 8, 8, 1000 + 5 * T));  /* nothing waits */
-    assert_false(cc_raft_stall_due(&s, false, 8, 9, 1000 + 7 * T)); /* not leading */
-    assert_false(cc_raft_stall_due(&s, true, 8, 9, 1000 + 8 * T - 1));
-    assert_true(cc_raft_stall_due(&s, true, 8, 9, 1000 + 8 * T));
-    assert_int_equal(s.nudges, 3);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,7 +166,6 @@ int main(void)
         cmocka_unit_test(test_a_refused_request_claims_nothing),
         cmocka_unit_test(test_snapshots),
         cmocka_unit_test(test_a_new_term_starts_over),
-        cmocka_unit_test(test_a_stalled_commit_calls_for_a_barrier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
