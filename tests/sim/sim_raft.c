@@ -74,11 +74,6 @@
  *     sim_append keeps each node's writes in order;
  *   - truncation: see sim_truncate.
  *
- * One known issue is counted and printed, not failed, unless --strict:
- *   - exec: rules 1-5 of docs/PROTOCOL.md run before the duplicate rule, so a
- *     replayed txid that failed one of them (expired, signature, ...) commits
- *     again and the tx index moves to the newer block (breaks invariant 4).
- *
  * Reproduce a seed: build/tests/sim/sim_raft --seed N [--trace] [--strict] [--uncorrected]
  * (--trace prints every fault, election and block). --seeds N runs seeds
  * 1..N (default 200), --first S starts elsewhere. Each seed is one cmocka
@@ -140,7 +135,6 @@ typedef struct sim_tx {
     unsigned proposals;
     cc_tx_location ack;             /* where the leader found it when acknowledging */
     uint8_t commits[SIM_MAX_NODES]; /* non-duplicate commits seen on each node */
-    bool recommitted;               /* it failed a stateless rule and was committed again */
 } sim_tx;
 
 typedef struct sim_rec {
@@ -173,8 +167,8 @@ typedef struct sim_node {
 typedef struct sim_stats {
     unsigned long long blocks, txs_committed, txs_failed, txs_acked, replays, proposals, lost_proposals,
         kept_commits;
-    unsigned long long recommits, unsafe_commits, corrected, kills, partitions, deposals, transfers,
-        snapshots, restores, fetched, terms;
+    unsigned long long unsafe_commits, corrected, kills, partitions, deposals, transfers, snapshots, restores,
+        fetched, terms;
     unsigned long long sim_ms;
 } sim_stats;
 
@@ -346,13 +340,6 @@ static void record_height(sim_node *nd, const cc_head *head)
     s->canon[s->canon_count++] = r;
 }
 
-/* The results exec gives before it looks for a duplicate txid. */
-static bool stateless_failure(cc_err e)
-{
-    return e == CC_ERR_SIGNATURE || e == CC_ERR_CHAIN_ID || e == CC_ERR_LIFETIME || e == CC_ERR_FUTURE ||
-           e == CC_ERR_EXPIRED || e == CC_ERR_UNKNOWN_TYPE;
-}
-
 /* Apply one block (a committed raft entry, or one fetched from a peer during
  * catch-up) on nd's chain, verifying everything; false on a violation. */
 static bool node_apply_block(sim_node *nd, const uint8_t *buf, size_t len, const char *how)
@@ -399,20 +386,11 @@ static bool node_apply_block(sim_node *nd, const uint8_t *buf, size_t len, const
                          nd->index, (unsigned long long)tx->nonce, (unsigned long long)b.h.height);
             continue;
         }
-        if (t->commits[nd->index]++ != 0) {
-            if (!s->strict && res[i].code == t->expect && stateless_failure((cc_err)res[i].code)) {
-                /* known exec issue: rules 1-5 run before the duplicate rule, so a replayed txid that
-                 * failed one of them commits again and is indexed again; counted, fatal with --strict */
-                t->recommitted = true;
-                s->st.recommits += nd->index == 0;
-            } else {
-                sim_fail(s,
-                         "node %u: tx %llu (%s, expected %s) committed a second time at height %llu with "
-                         "result %s",
-                         nd->index, (unsigned long long)tx->nonce, tx->type, cc_err_name(t->expect),
-                         (unsigned long long)b.h.height, cc_err_name((cc_err)res[i].code));
-            }
-        }
+        if (t->commits[nd->index]++ != 0)
+            sim_fail(
+                s, "node %u: tx %llu (%s, expected %s) committed a second time at height %llu with result %s",
+                nd->index, (unsigned long long)tx->nonce, tx->type, cc_err_name(t->expect),
+                (unsigned long long)b.h.height, cc_err_name((cc_err)res[i].code));
         if (nd->index == 0) {
             s->st.txs_committed++;
             s->st.txs_failed += res[i].code != CC_OK;
@@ -1201,15 +1179,10 @@ static void final_checks(sim *s)
     }
     for (size_t k = 0; k < s->tx_count && !s->failed; k++) {
         sim_tx *t = &s->txs[k];
-        cc_tx_location first = {0};
-        if (t->recommitted && cc_chain_tx_find(s->nodes[0].chain, t->tx.txid, &first) != CC_OK)
-            first.height = 0;
         for (unsigned i = 0; i < s->n; i++) {
             cc_tx_location loc;
-            /* a recommitted tx is indexed at its newest commit: the same on every node, not the ack's */
-            const cc_tx_location *want = t->recommitted ? &first : &t->ack;
             if (cc_chain_tx_find(s->nodes[i].chain, t->tx.txid, &loc) != CC_OK ||
-                loc.height != want->height || loc.index != want->index ||
+                loc.height != t->ack.height || loc.index != t->ack.index ||
                 loc.result.code != t->ack.result.code) {
                 sim_fail(s, "acknowledged tx %zu (block %llu) is not the same on node %u", k,
                          (unsigned long long)t->ack.height, i);
@@ -1444,15 +1417,12 @@ int main(int argc, char **argv)
            "built); %llu terms, "
            "%llu kills, %llu partitions, %llu deposals, %llu transfers; %llu snapshots, %llu restores "
            "fetching %llu blocks\n"
-           "sim_raft: known issue (--strict fails on it): %llu re-commits of a txid that had failed a "
-           "stateless rule (exec)\n"
            "sim_raft: raft's commit rule: %llu commits of an entry a minority held (%s); %llu of libraft "
            "0.15's AppendEntries answers corrected (src/node/raft_match.h)\n",
            count, secs, (double)g_total.sim_ms / 1000, g_total.blocks, g_total.txs_committed,
            g_total.txs_failed, g_total.txs_acked, g_total.replays, g_total.proposals, g_total.lost_proposals,
            g_total.kept_commits, g_total.terms, g_total.kills, g_total.partitions, g_total.deposals,
-           g_total.transfers, g_total.snapshots, g_total.restores, g_total.fetched, g_total.recommits,
-           g_total.unsafe_commits,
+           g_total.transfers, g_total.snapshots, g_total.restores, g_total.fetched, g_total.unsafe_commits,
            g_uncorrected ? "--uncorrected: counted, --strict fails on them" : "each fails its seed",
            g_total.corrected);
     nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
