@@ -144,6 +144,9 @@ int cc_cli_get_json(const cc_cli_ctx *ctx, const char *path, json_t **out, long 
 /* The same as a signed request (key: the requester; NULL = unsigned). */
 int cc_cli_get_signed_json(const cc_cli_ctx *ctx, const cc_key *key, const char *path, json_t **out,
                            long *status);
+/* The same signed with the key in keyfile (loaded for the request, then
+ * wiped); NULL keyfile = unsigned. */
+int cc_cli_get_json_as(const cc_cli_ctx *ctx, const char *keyfile, const char *path, json_t **out);
 
 /* ---- transactions -------------------------------------------------------------- */
 
@@ -289,10 +292,13 @@ typedef struct cc_cli_session {
  * the exit code. */
 int cc_cli_session_open(const cc_cli_ctx *ctx, const char *keyfile, const char *genesis, cc_cli_session *s);
 void cc_cli_session_close(cc_cli_session *s);
-/* The patient a view command is about: --patient when given (already
- * checked to be hex), else the id of the key in keyfile (a patient looking
- * at their own data). false after saying why the key file failed. */
-bool cc_cli_patient_arg(const char *cmd, const char *patient, const char *keyfile, char out[CC_HASH_HEX]);
+/* The options of a command that reads one patient's data, after
+ * cc_cli_parse: --key is required, and the patient is --patient (a hex id)
+ * or else the id of the key in keyfile (a patient looking at their own
+ * data). -1 with the id in id and *patient pointing at it; otherwise it
+ * said why and returns the exit code. */
+int cc_cli_patient_opts(const cc_cli_ctx *ctx, const char *keyfile, const char **patient,
+                        char id[CC_HASH_HEX]);
 /* Say why a command failed (stderr, or {"error"} with --json) and return
  * its exit code: 3 unreachable, 2 usage, 1 otherwise. */
 int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message);

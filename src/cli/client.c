@@ -254,6 +254,17 @@ int cc_cli_get_json(const cc_cli_ctx *ctx, const char *path, json_t **out, long 
     return cc_cli_get_signed_json(ctx, NULL, path, out, status);
 }
 
+int cc_cli_get_json_as(const cc_cli_ctx *ctx, const char *keyfile, const char *path, json_t **out)
+{
+    *out = NULL;
+    if (!keyfile) return cc_cli_get_signed_json(ctx, NULL, path, out, NULL);
+    cc_key k;
+    if (!cc_cli_key_load(ctx->cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
+    int rc = cc_cli_get_signed_json(ctx, &k, path, out, NULL);
+    cc_key_wipe(&k);
+    return rc;
+}
+
 int cc_cli_get_signed_json(const cc_cli_ctx *ctx, const cc_key *key, const char *path, json_t **out,
                            long *status)
 {

@@ -18,21 +18,7 @@ static int parse_view(const cc_cli_spec *spec, int argc, char **argv, cc_cli_ctx
 {
     int rc = cc_cli_parse(spec, argc, argv, ctx);
     if (rc >= 0) return rc;
-    if (!a->keyfile) return cc_cli_usage(ctx->cmd, "missing --key");
-    if (a->patient && !cc_cli_hex_ok(a->patient, CC_PUBKEY_BYTES))
-        return cc_cli_usage(ctx->cmd, "--patient must be a 64-digit hex id");
-    if (!cc_cli_patient_arg(ctx->cmd, a->patient, a->keyfile, a->id)) return CC_EXIT_FAIL;
-    a->patient = a->id;
-    return -1;
-}
-
-static int signed_get(const cc_cli_ctx *ctx, const char *keyfile, const char *path, json_t **out)
-{
-    cc_key k;
-    if (!cc_cli_key_load(ctx->cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
-    int rc = cc_cli_get_signed_json(ctx, &k, path, out, NULL);
-    cc_key_wipe(&k);
-    return rc;
+    return cc_cli_patient_opts(ctx, a->keyfile, &a->patient, a->id);
 }
 
 /* The id after the last '/' of a FHIR reference. */
@@ -79,7 +65,7 @@ int cc_cmd_audit(int argc, char **argv)
     char path[CC_CLI_PATH_MAX];
     json_t *bundle;
     snprintf(path, sizeof path, "/fhir/AuditEvent?patient=%s", a.patient);
-    rc = signed_get(&ctx, a.keyfile, path, &bundle);
+    rc = cc_cli_get_json_as(&ctx, a.keyfile, path, &bundle);
     if (rc >= 0) return rc;
     if (ctx.json) {
         cc_cli_print_json(bundle);
@@ -133,7 +119,7 @@ int cc_cmd_alerts(int argc, char **argv)
     char path[CC_CLI_PATH_MAX], when[40];
     json_t *ans;
     snprintf(path, sizeof path, "/v1/patients/%s/alerts", a.patient);
-    rc = signed_get(&ctx, a.keyfile, path, &ans);
+    rc = cc_cli_get_json_as(&ctx, a.keyfile, path, &ans);
     if (rc >= 0) return rc;
     if (ctx.json) {
         cc_cli_print_json(ans);

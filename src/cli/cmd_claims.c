@@ -475,14 +475,10 @@ static int claim_get(int argc, char **argv)
     if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
     if (!cc_cli_hex_ok(ctx.pos[0], CC_HASH_BYTES))
         return cc_cli_usage(ctx.cmd, "ID must be a claim id (a txid)");
-    cc_key k;
-    if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
     char path[160];
     json_t *c;
     snprintf(path, sizeof path, "/v1/claims/%s", ctx.pos[0]);
-    rc = cc_cli_get_signed_json(&ctx, &k, path, &c, NULL);
-    cc_key_wipe(&k);
-    if (rc >= 0) return rc;
+    if ((rc = cc_cli_get_json_as(&ctx, keyfile, path, &c)) >= 0) return rc;
     if (ctx.json) {
         cc_cli_print_json(c);
     } else {
@@ -521,18 +517,11 @@ static int claim_list(int argc, char **argv)
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
-    if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
-    if (patient && !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
-        return cc_cli_usage(ctx.cmd, "--patient must be a 64-digit hex id");
     char self[CC_HASH_HEX], path[CC_CLI_PATH_MAX], b[32], p[32];
-    if (!cc_cli_patient_arg(ctx.cmd, patient, keyfile, self)) return CC_EXIT_FAIL;
-    cc_key k;
-    if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
+    if ((rc = cc_cli_patient_opts(&ctx, keyfile, &patient, self)) >= 0) return rc;
     json_t *ans;
     snprintf(path, sizeof path, "/v1/patients/%s/claims", self);
-    rc = cc_cli_get_signed_json(&ctx, &k, path, &ans, NULL);
-    cc_key_wipe(&k);
-    if (rc >= 0) return rc;
+    if ((rc = cc_cli_get_json_as(&ctx, keyfile, path, &ans)) >= 0) return rc;
     if (ctx.json) {
         cc_cli_print_json(ans);
     } else {
@@ -572,18 +561,11 @@ static int claim_eob(int argc, char **argv)
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
-    if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
-    if (patient && !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
-        return cc_cli_usage(ctx.cmd, "--patient must be a 64-digit hex id");
     char self[CC_HASH_HEX], path[CC_CLI_PATH_MAX];
-    if (!cc_cli_patient_arg(ctx.cmd, patient, keyfile, self)) return CC_EXIT_FAIL;
-    cc_key k;
-    if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
+    if ((rc = cc_cli_patient_opts(&ctx, keyfile, &patient, self)) >= 0) return rc;
     json_t *bundle;
     snprintf(path, sizeof path, "/fhir/ExplanationOfBenefit?patient=%s", self);
-    rc = cc_cli_get_signed_json(&ctx, &k, path, &bundle, NULL);
-    cc_key_wipe(&k);
-    if (rc >= 0) return rc;
+    if ((rc = cc_cli_get_json_as(&ctx, keyfile, path, &bundle)) >= 0) return rc;
     if (ctx.json) {
         cc_cli_print_json(bundle);
     } else {

@@ -217,20 +217,12 @@ static int consent_list(int argc, char **argv)
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
-    if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
-    if (patient && !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
-        return cc_cli_usage(ctx.cmd, "--patient must be a 64-digit hex id");
     char self[CC_HASH_HEX];
-    if (!cc_cli_patient_arg(ctx.cmd, patient, keyfile, self)) return CC_EXIT_FAIL;
-    patient = self;
-    cc_key k;
-    if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
+    if ((rc = cc_cli_patient_opts(&ctx, keyfile, &patient, self)) >= 0) return rc;
     char path[CC_CLI_PATH_MAX];
     json_t *bundle;
     snprintf(path, sizeof path, "/fhir/Consent?patient=%s", patient);
-    rc = cc_cli_get_signed_json(&ctx, &k, path, &bundle, NULL);
-    cc_key_wipe(&k);
-    if (rc >= 0) return rc;
+    if ((rc = cc_cli_get_json_as(&ctx, keyfile, path, &bundle)) >= 0) return rc;
     if (ctx.json) {
         cc_cli_print_json(bundle);
     } else {

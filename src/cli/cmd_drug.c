@@ -939,12 +939,8 @@ static int verify_or_history(int argc, char **argv, bool history)
     char path[QUERY_MAX];
     rc = verify_query(&ctx, ctx.pos_count ? ctx.pos[0] : NULL, gtin, serial, lot, exp, path, sizeof path);
     if (rc >= 0) return rc;
-    cc_key k;
-    if (keyfile && !cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
     json_t *ans;
-    rc = cc_cli_get_signed_json(&ctx, keyfile ? &k : NULL, path, &ans, NULL);
-    if (keyfile) cc_key_wipe(&k);
-    if (rc >= 0) return rc;
+    if ((rc = cc_cli_get_json_as(&ctx, keyfile, path, &ans)) >= 0) return rc;
     bool good = false;
     const json_t *hist = json_object_get(ans, "history");
     if (ctx.json) {
@@ -1028,12 +1024,8 @@ static int drug_alerts(int argc, char **argv)
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
     if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
-    cc_key k;
-    if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
     json_t *ans;
-    rc = cc_cli_get_signed_json(&ctx, &k, "/v1/drugs/alerts", &ans, NULL);
-    cc_key_wipe(&k);
-    if (rc >= 0) return rc;
+    if ((rc = cc_cli_get_json_as(&ctx, keyfile, "/v1/drugs/alerts", &ans)) >= 0) return rc;
     if (ctx.json) {
         cc_cli_print_json(ans);
         json_decref(ans);

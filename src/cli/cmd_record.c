@@ -221,21 +221,13 @@ static int record_list(int argc, char **argv)
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
-    if (!keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
-    if (patient && !cc_cli_hex_ok(patient, CC_PUBKEY_BYTES))
-        return cc_cli_usage(ctx.cmd, "--patient must be a 64-digit hex id");
     char self[CC_HASH_HEX];
-    if (!cc_cli_patient_arg(ctx.cmd, patient, keyfile, self)) return CC_EXIT_FAIL;
-    patient = self;
+    if ((rc = cc_cli_patient_opts(&ctx, keyfile, &patient, self)) >= 0) return rc;
     if (!purpose_ok(purpose)) return cc_cli_usage(ctx.cmd, "unknown purpose '%s'", purpose);
-    cc_key k;
-    if (!cc_cli_key_load(ctx.cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
     char path[CC_CLI_PATH_MAX];
     json_t *ans;
     snprintf(path, sizeof path, "/v1/patients/%s/records?purpose=%s", patient, purpose);
-    rc = cc_cli_get_signed_json(&ctx, &k, path, &ans, NULL);
-    cc_key_wipe(&k);
-    if (rc >= 0) return rc;
+    if ((rc = cc_cli_get_json_as(&ctx, keyfile, path, &ans)) >= 0) return rc;
     if (ctx.json) {
         cc_cli_print_json(ans);
     } else {

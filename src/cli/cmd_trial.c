@@ -386,12 +386,8 @@ static int trial_show(int argc, char **argv)
     char path[PATH_MAX_];
     json_t *r = NULL;
     if (subjects) {
-        cc_key k;
-        if (!cc_cli_key_load(ctx.cmd, key, &k, NULL)) return CC_EXIT_USAGE;
         snprintf(path, sizeof path, "/fhir/ResearchSubject?study=%s", id);
-        rc = cc_cli_get_signed_json(&ctx, &k, path, &r, NULL);
-        cc_key_wipe(&k);
-        if (rc >= 0) return rc;
+        if ((rc = cc_cli_get_json_as(&ctx, key, path, &r)) >= 0) return rc;
         cc_cli_print_json(r);
         json_decref(r);
         return CC_EXIT_OK;

@@ -433,15 +433,20 @@ int cc_cli_fail(const cc_cli_ctx *ctx, cc_err e, const char *message)
     return e == CC_ERR_UNREACHABLE ? CC_EXIT_UNREACHABLE : e == CC_ERR_USAGE ? CC_EXIT_USAGE : CC_EXIT_FAIL;
 }
 
-bool cc_cli_patient_arg(const char *cmd, const char *patient, const char *keyfile, char out[CC_HASH_HEX])
+int cc_cli_patient_opts(const cc_cli_ctx *ctx, const char *keyfile, const char **patient,
+                        char id[CC_HASH_HEX])
 {
-    if (patient) {
-        snprintf(out, CC_HASH_HEX, "%s", patient);
-        return true;
+    if (!keyfile) return cc_cli_usage(ctx->cmd, "missing --key");
+    if (*patient) {
+        if (!cc_cli_hex_ok(*patient, CC_PUBKEY_BYTES))
+            return cc_cli_usage(ctx->cmd, "--patient must be a 64-digit hex id");
+        snprintf(id, CC_HASH_HEX, "%s", *patient);
+    } else {
+        cc_key k;
+        if (!cc_cli_key_load(ctx->cmd, keyfile, &k, NULL)) return CC_EXIT_FAIL;
+        cc_hex(k.pk, CC_PUBKEY_BYTES, id);
+        cc_key_wipe(&k);
     }
-    cc_key k;
-    if (!cc_cli_key_load(cmd, keyfile, &k, NULL)) return false;
-    cc_hex(k.pk, CC_PUBKEY_BYTES, out);
-    cc_key_wipe(&k);
-    return true;
+    *patient = id;
+    return -1;
 }

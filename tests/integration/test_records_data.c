@@ -157,9 +157,20 @@ static int teardown(void **state)
 
 /* ---- tests ------------------------------------------------------------------------ */
 
+/* `carechain CMD [SUB] --node URL a1 a2 a3 a4` (SUB may be NULL; the
+ * arguments end at the first NULL). */
+static int run_view(char **out, const char *cmd, const char *sub, const char *a1, const char *a2,
+                    const char *a3, const char *a4)
+{
+    return sub ? ct_cli(out, CLI_MS, cmd, sub, "--node", fx.node.url, a1, a2, a3, a4, (char *)NULL)
+               : ct_cli(out, CLI_MS, cmd, "--node", fx.node.url, a1, a2, a3, a4, (char *)NULL);
+}
+
 /* The commands as a user types them: consent for the clinic, record put
  * from a file, get into a file (byte-identical), list, consent list,
- * audit, alerts; and their refusals with exit codes. */
+ * audit, alerts; and their refusals with exit codes. Every view of a
+ * patient's data defaults to the key's own patient, and says what is
+ * wrong with its options. */
 static void test_cli_flow(void **state)
 {
     (void)state;
@@ -251,6 +262,24 @@ static void test_cli_flow(void **state)
                   fx.specialist_id, NULL);
     assert_int_equal(code, 2); /* no --purpose */
     free(out);
+    static const char *const views[][2] = {{"audit", NULL},    {"alerts", NULL},  {"consent", "list"},
+                                           {"record", "list"}, {"claim", "list"}, {"claim", "eob"}};
+    for (size_t i = 0; i < sizeof views / sizeof *views; i++) {
+        const char *cmd = views[i][0], *sub = views[i][1];
+        /* without --patient a patient's key reads the patient's own data */
+        code = run_view(&out, cmd, sub, "--key", pkey, NULL, NULL);
+        if (code != 0 || !strstr(out, fx.patient_id))
+            fail_msg("%s as the patient exited %d:\n%s", cmd, code, out);
+        free(out);
+        code = run_view(&out, cmd, sub, "--patient", fx.patient_id, NULL, NULL);
+        if (code != 2 || !strstr(out, "missing --key"))
+            fail_msg("%s without --key exited %d:\n%s", cmd, code, out);
+        free(out);
+        code = run_view(&out, cmd, sub, "--key", pkey, "--patient", "nothex");
+        if (code != 2 || !strstr(out, "64-digit hex"))
+            fail_msg("%s --patient nothex exited %d:\n%s", cmd, code, out);
+        free(out);
+    }
 
     free(doc);
     free(res);
