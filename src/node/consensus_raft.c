@@ -89,6 +89,7 @@
 #include "node/log.h"
 #include "node/peer_answer.h"
 #include "node/raft_auth.h"
+#include "node/raft_entry.h"
 #include "node/raft_link.h"
 #include "node/raft_match.h"
 
@@ -98,17 +99,13 @@
 #define RAFT_STOP_INFLIGHT_MS   5000 /* at stop, how long the block in flight may take */
 #define RAFT_STOP_POLL_MS       10
 #define BLOCK_AHEAD_MAX_MS      2000 /* refuse a block this far ahead of the local clock */
-#define ENTRY_VERSION           1
-#define ENTRY_HEAD_BYTES        (1 + 4)
-#define ENTRY_ATT_HEAD_BYTES    (4 + 4)
-#define ENTRY_ALIGN             8   /* libraft 0.15 reloads unpadded entries wrongly: pad them */
-#define RAFT_SNAPSHOT_THRESHOLD 512 /* raft entries between two snapshots once the log holds ... */
+#define RAFT_SNAPSHOT_THRESHOLD 512  /* raft entries between two snapshots once the log holds ... */
 #define RAFT_SNAPSHOT_BYTES     (64u * 1024 * 1024) /* ... this many bytes of entries; */
 #define RAFT_SNAPSHOT_MAX       8192 /* otherwise after this many (config.json may set a fixed number) */
 #define RAFT_SNAPSHOT_TRAILING  128  /* entries kept in the log behind a snapshot */
 #define RAFT_CONFIG_MAX         (64u * 1024) /* config.json */
 #define SNAP_VERSION            1
-#define SNAP_BYTES              (8 + 8 + CC_HASH_BYTES + CC_HASH_BYTES) /* a multiple of 8, see ENTRY_ALIGN */
+#define SNAP_BYTES              (8 + 8 + CC_HASH_BYTES + CC_HASH_BYTES) /* a multiple of 8, see CC_RAFT_ENTRY_ALIGN */
 #define SNAP_WAIT_MS            20   /* how long the loop may wait for the apply thread to snapshot */
 #define SNAP_WAIT_EVERY_MS      1000 /* and how often it may wait */
 #define CATCHUP_CONNECT_MS      1000L
@@ -382,95 +379,6 @@ static void count_refused(rr *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-/* ---- entries: u8 version || u32 n || block || u32 count || (u32 i || u32 n || bytes)*
- * || zero bytes up to a multiple of 8 */
-
-/* Encode the block and its attachments into a raft_malloc'd entry. */
-static cc_err entry_encode(const cc_header *h, cc_tx *txs, size_t n, uint8_t **out, size_t *len)
-{
-    cc_block b = {*h, txs, n};
-    uint8_t *blk = NULL, *buf, *p;
-    size_t blk_len = 0, total, atts = 0;
-    cc_err rc = cc_block_encode(&b, &blk, &blk_len);
-    if (rc != CC_OK) return rc;
-    total = ENTRY_HEAD_BYTES + blk_len + 4;
-    for (size_t i = 0; i < n; i++) {
-        if (!txs[i].attachment) continue;
-        total += ENTRY_ATT_HEAD_BYTES + txs[i].attachment_len;
-        atts++;
-    }
-    total = (total + ENTRY_ALIGN - 1) / ENTRY_ALIGN * ENTRY_ALIGN;
-    buf = raft_malloc(total);
-    if (!buf) {
-        free(blk);
-        return CC_ERR_NOMEM;
-    }
-    memset(buf, 0, total);
-    p = buf;
-    *p++ = ENTRY_VERSION;
-    cc_put_u32(p, (uint32_t)blk_len);
-    memcpy(p + 4, blk, blk_len);
-    p += 4 + blk_len;
-    cc_put_u32(p, (uint32_t)atts);
-    p += 4;
-    for (size_t i = 0; i < n; i++) {
-        if (!txs[i].attachment) continue;
-        cc_put_u32(p, (uint32_t)i);
-        cc_put_u32(p + 4, txs[i].attachment_len);
-        memcpy(p + 8, txs[i].attachment, txs[i].attachment_len);
-        p += ENTRY_ATT_HEAD_BYTES + txs[i].attachment_len;
-    }
-    free(blk);
-    *out = buf;
-    *len = total;
-    return CC_OK;
-}
-
-/* Split an entry: the block's bytes, and the reader at its attachments. */
-static cc_err entry_split(const uint8_t *e, size_t len, const uint8_t **blk, size_t *blk_len, cc_reader *atts,
-                          cc_errbuf *eb)
-{
-    cc_reader r = {e, len};
-    const uint8_t *v = cc_take(&r, ENTRY_HEAD_BYTES);
-    if (!v) return cc_errf(eb, CC_ERR_MALFORMED, "entry of %zu bytes is too short", len);
-    if (v[0] != ENTRY_VERSION) return cc_errf(eb, CC_ERR_VERSION, "entry version %u is unknown", v[0]);
-    *blk_len = cc_get_u32(v + 1);
-    *blk = cc_take(&r, *blk_len);
-    if (!*blk || *blk_len < CC_HEADER_BYTES)
-        return cc_errf(eb, CC_ERR_MALFORMED, "entry's block is truncated or too short");
-    *atts = r;
-    return CC_OK;
-}
-
-/* Give decoded txs their attachment bytes, each checked against the hash
- * its tx signs. */
-static cc_err entry_attach(cc_reader *r, cc_block *b, cc_errbuf *eb)
-{
-    const uint8_t *c = cc_take(r, 4);
-    if (!c) return cc_errf(eb, CC_ERR_MALFORMED, "entry has no attachment count");
-    uint32_t count = cc_get_u32(c);
-    for (uint32_t k = 0; k < count; k++) {
-        const uint8_t *h = cc_take(r, ENTRY_ATT_HEAD_BYTES), *bytes;
-        if (!h) return cc_errf(eb, CC_ERR_MALFORMED, "entry's attachment %u is truncated", k);
-        uint32_t i = cc_get_u32(h), n = cc_get_u32(h + 4);
-        if (!(bytes = cc_take(r, n)))
-            return cc_errf(eb, CC_ERR_MALFORMED, "entry's attachment %u is truncated", k);
-        if (i >= b->tx_count || !b->txs[i].has_attachment || b->txs[i].attachment ||
-            n != b->txs[i].attachment_len)
-            return cc_errf(eb, CC_ERR_MALFORMED, "entry's attachment %u does not belong to tx %u", k, i);
-        uint8_t sum[CC_HASH_BYTES];
-        cc_sha256(bytes, n, sum);
-        if (memcmp(sum, b->txs[i].attachment_hash, CC_HASH_BYTES) != 0)
-            return cc_errf(eb, CC_ERR_ATTACHMENT, "entry's attachment of tx %u does not match its hash", i);
-        if (!(b->txs[i].attachment = malloc(n ? n : 1))) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
-        memcpy(b->txs[i].attachment, bytes, n);
-    }
-    for (size_t i = 0; i < r->left; i++)
-        if (r->left >= ENTRY_ALIGN || r->p[i] != 0)
-            return cc_errf(eb, CC_ERR_MALFORMED, "entry has %zu trailing bytes", r->left);
-    return CC_OK;
-}
-
 /* ---- membership: network/config as the applied state says ------------------------------ */
 
 uint64_t cc_raft_id_of(const cc_genesis *g, const uint8_t pk[CC_PUBKEY_BYTES])
@@ -678,7 +586,7 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_block *pre, cc_r
     cc_block b;
     cc_err rc;
 
-    if (entry_split(e, len, &blk, &blk_len, &atts, &eb) != CC_OK ||
+    if (cc_raft_entry_split(e, len, &blk, &blk_len, &atts, &eb) != CC_OK ||
         cc_header_decode(blk, CC_HEADER_BYTES, &h, &eb) != CC_OK) {
         halt(r, "a committed raft entry is not a block (%s)", eb.msg);
         return;
@@ -761,7 +669,7 @@ static void apply_entry(rr *r, const uint8_t *e, size_t len, cc_block *pre, cc_r
     } else {
         rc = cc_block_decode(blk, blk_len, &b, &eb);
     }
-    if (rc == CC_OK) rc = entry_attach(&atts, &b, &eb);
+    if (rc == CC_OK) rc = cc_raft_entry_attach(&atts, &b, &eb);
     if (rc == CC_OK && r->hooks.verify) r->hooks.verify(r->hooks.ctx, b.txs, b.tx_count);
     if (rc != CC_OK) {
         halt(r, "block %llu (%.16s..., proposer %.16s...) does not decode: %s", (unsigned long long)h.height,
@@ -1979,7 +1887,7 @@ static cc_block *preverify_entry(rr *r, const uint8_t *e, size_t len)
     cc_block b;
     cc_errbuf eb = {{0}};
 
-    if (entry_split(e, len, &blk, &blk_len, &atts, &eb) != CC_OK ||
+    if (cc_raft_entry_split(e, len, &blk, &blk_len, &atts, &eb) != CC_OK ||
         cc_header_decode(blk, CC_HEADER_BYTES, &h, &eb) != CC_OK)
         return NULL; /* the apply thread says why */
     if (memcmp(h.proposer, r->key->pk, CC_PUBKEY_BYTES) == 0) return NULL;
@@ -3153,7 +3061,7 @@ static cc_err raft_propose(cc_consensus *cs, cc_proposal *p)
     pthread_mutex_unlock(&r->mu);
     if (!ready) return cc_errf(&p->eb, CC_ERR_UNREACHABLE, "this node is not the leader (or not caught up)");
 
-    if (rc == CC_OK && (rc = entry_encode(&p->header, p->txs, p->tx_count, &buf, &len)) != CC_OK)
+    if (rc == CC_OK && (rc = cc_raft_entry_encode(&p->header, p->txs, p->tx_count, &buf, &len)) != CC_OK)
         cc_errf(&p->eb, rc, "cannot encode the block");
     pthread_mutex_lock(&r->mu);
     if (rc != CC_OK || r->inflight != p) { /* not proposed (the apply thread drops what it kept) */

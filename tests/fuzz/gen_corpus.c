@@ -2,9 +2,10 @@
  * gen_corpus.c — writes the seed corpus of the fuzz targets (run once, by
  * hand, when the tx format changes; the output is committed):
  *
- *   cc -std=c11 -D_GNU_SOURCE -Iinclude tests/fuzz/gen_corpus.c build/libcarechain.a \
- *      $(pkg-config --libs libsodium lmdb jansson libmicrohttpd libcurl) -lpthread -lm -o /tmp/gen_corpus
- *   rm -rf tests/fuzz/corpus/fuzz_{tx,payload,gs1,block,reqsig} && /tmp/gen_corpus tests/fuzz/corpus
+ *   cc -std=c11 -D_GNU_SOURCE -Iinclude -Isrc tests/fuzz/gen_corpus.c build/libcarechain.a \
+ *      $(pkg-config --libs libsodium lmdb jansson libmicrohttpd libcurl raft) -lpthread -lm -o
+ * /tmp/gen_corpus rm -rf tests/fuzz/corpus/fuzz_{tx,payload,gs1,block,entry,reqsig} && /tmp/gen_corpus
+ * tests/fuzz/corpus
  *
  * (The other targets' seeds are written by hand: fuzz_proof's are real
  * proofs, fuzz_rules's Lua rules and fuzz_epcis's our own documents.)
@@ -14,7 +15,9 @@
  * a type selector byte (see fuzz_payload.c) then a payload, valid or not.
  * fuzz_gs1/: identifiers in every form gs1.h reads, valid or not.
  * fuzz_block/: blocks of those txs, truncations, flipped bytes of the
- * framing and a trailing byte. fuzz_reqsig/: signed requests (headers and
+ * framing and a trailing byte. fuzz_entry/: raft entries of those blocks
+ * (one carrying an attachment), truncations and flipped bytes of the entry's
+ * own framing. fuzz_reqsig/: signed requests (headers and
  * body, see fuzz_reqsig.c), with and without a nonce, and broken copies.
  * Keys, times and nonces are fixed, so the output is the same every run.
  */
@@ -23,8 +26,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <raft.h>
+
 #include "carechain.h"
 #include "carechain/records.h"
+#include "node/raft_entry.h"
 
 #define CREATED_MS  1764000000000ull
 #define LIFETIME_MS 3600000ull
@@ -243,6 +249,31 @@ int main(int argc, char **argv)
     put("fuzz_block", "trailing-byte", bbuf, enc_len + 1);
     free(bbuf);
     free(enc);
+
+    /* ---- fuzz_entry: the five-tx block as a raft entry, and broken forms ---- */
+    uint8_t *ent = NULL;
+    size_t ent_len = 0;
+    if (cc_raft_entry_encode(&blk.h, txs, 5, &ent, &ent_len) != CC_OK) return 1;
+    put("fuzz_entry", "valid-five", ent, ent_len);
+    size_t atts = 1 + 4 + cc_get_u32(ent + 1);
+    size_t entry_cuts[] = {0, 5, atts - 1, atts, atts + 4, atts + 12, ent_len - 1};
+    for (size_t i = 0; i < sizeof entry_cuts / sizeof entry_cuts[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "trunc-%zu", entry_cuts[i]);
+        put("fuzz_entry", name, ent, entry_cuts[i]);
+    }
+    uint8_t *ebuf = malloc(ent_len);
+    /* the version, the block length, the attachment count, index, length, a byte, the padding */
+    size_t entry_flips[] = {0, 1, atts + 3, atts + 7, atts + 11, atts + 12, ent_len - 1};
+    for (size_t i = 0; i < sizeof entry_flips / sizeof entry_flips[0]; i++) {
+        char name[64];
+        memcpy(ebuf, ent, ent_len);
+        ebuf[entry_flips[i]] ^= 0x01;
+        snprintf(name, sizeof name, "flip-%zu", entry_flips[i]);
+        put("fuzz_entry", name, ebuf, ent_len);
+    }
+    free(ebuf);
+    raft_free(ent);
     blk.tx_count = blk.h.tx_count = 1;
     cc_block_tx_root(txs, 1, blk.h.tx_root);
     cc_header_sign(&blk.h, &admin);
