@@ -28,9 +28,10 @@
 #define CC_RAFT_ENTRY_VERSION 1
 #define CC_RAFT_ENTRY_ALIGN   8
 
-/* Encode the block of header h and txs[0..n) (each tx with an attachment
- * holding its bytes) into an entry allocated with raft_malloc, for
- * raft_apply. */
+/* Encode the block of header h and txs[0..n), with the bytes of every
+ * attachment the txs hold (a tx whose bytes the proposer lacks goes
+ * without them; the nodes fetch them later), into an entry allocated with
+ * raft_malloc, for raft_apply. */
 cc_err cc_raft_entry_encode(const cc_header *h, cc_tx *txs, size_t n, uint8_t **out, size_t *len);
 
 /* Split entry e[0..len): *blk gets the block's bytes (at least a header's
