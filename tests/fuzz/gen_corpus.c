@@ -50,6 +50,37 @@ static void put(const char *sub, const char *name, const void *data, size_t len)
     }
 }
 
+/* Copies of data cut at each of cuts[0..n), named "trunc-<cut>". */
+static void put_cuts(const char *sub, const uint8_t *data, const size_t *cuts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "trunc-%zu", cuts[i]);
+        put(sub, name, data, cuts[i]);
+    }
+}
+
+/* Copies of data[0..len) with the byte at each of at[0..n) flipped (bit 0,
+ * or odd_mask at every odd i), named "flip-<at>"; and one with a trailing
+ * zero byte. */
+static void put_flips(const char *sub, const uint8_t *data, size_t len, const size_t *at, size_t n,
+                      uint8_t odd_mask)
+{
+    uint8_t *buf = malloc(len + 1);
+    if (!buf) exit(1);
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        memcpy(buf, data, len);
+        buf[at[i]] ^= i % 2 ? odd_mask : 0x01;
+        snprintf(name, sizeof name, "flip-%zu", at[i]);
+        put(sub, name, buf, len);
+    }
+    memcpy(buf, data, len);
+    buf[len] = 0;
+    put(sub, "trailing-byte", buf, len + 1);
+    free(buf);
+}
+
 static void key(const char *label, cc_key *k)
 {
     uint8_t seed[CC_SEED_BYTES];
@@ -188,24 +219,9 @@ int main(int argc, char **argv)
     const cc_tx *t = &txs[1];
     size_t n = t->raw_len;
     size_t cuts[] = {0, 1, 2, 33, 34, 40, 80, n / 2, n - 65, n - 64, n - 1};
-    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "trunc-%zu", cuts[i]);
-        put("fuzz_tx", name, t->raw, cuts[i]);
-    }
-    uint8_t *buf = malloc(n + 1);
+    put_cuts("fuzz_tx", t->raw, cuts, sizeof cuts / sizeof cuts[0]);
     size_t flips[] = {0, 1, 33, 34, 36, 90, 110, 130, 140, n / 2, n - 70, n - 66, n - 65, n - 1};
-    for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
-        char name[64];
-        memcpy(buf, t->raw, n);
-        buf[flips[i]] ^= (uint8_t)(i % 2 ? 0x80 : 0x01);
-        snprintf(name, sizeof name, "flip-%zu", flips[i]);
-        put("fuzz_tx", name, buf, n);
-    }
-    memcpy(buf, t->raw, n);
-    buf[n] = 0;
-    put("fuzz_tx", "trailing-byte", buf, n + 1);
-    free(buf);
+    put_flips("fuzz_tx", t->raw, n, flips, sizeof flips / sizeof flips[0], 0x80);
     const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00};
     put("fuzz_tx", "garbage", garbage, sizeof garbage);
 
@@ -228,26 +244,11 @@ int main(int argc, char **argv)
     put("fuzz_block", "valid-five", enc, enc_len);
     size_t block_cuts[] = {0,           CC_HEADER_BYTES, CC_HEADER_BYTES + 4, CC_HEADER_BYTES + 8,
                            enc_len / 2, enc_len - 1};
-    for (size_t i = 0; i < sizeof block_cuts / sizeof block_cuts[0]; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "trunc-%zu", block_cuts[i]);
-        put("fuzz_block", name, enc, block_cuts[i]);
-    }
-    uint8_t *bbuf = malloc(enc_len + 1);
+    put_cuts("fuzz_block", enc, block_cuts, sizeof block_cuts / sizeof block_cuts[0]);
     /* the version, the header's tx count, the block's count, a tx length, a tx byte */
     size_t block_flips[] = {0, 1 + 32 + 8 + 32 + 8, CC_HEADER_BYTES + 3, CC_HEADER_BYTES + 7,
                             CC_HEADER_BYTES + 20};
-    for (size_t i = 0; i < sizeof block_flips / sizeof block_flips[0]; i++) {
-        char name[64];
-        memcpy(bbuf, enc, enc_len);
-        bbuf[block_flips[i]] ^= 0x01;
-        snprintf(name, sizeof name, "flip-%zu", block_flips[i]);
-        put("fuzz_block", name, bbuf, enc_len);
-    }
-    memcpy(bbuf, enc, enc_len);
-    bbuf[enc_len] = 0;
-    put("fuzz_block", "trailing-byte", bbuf, enc_len + 1);
-    free(bbuf);
+    put_flips("fuzz_block", enc, enc_len, block_flips, sizeof block_flips / sizeof block_flips[0], 0x01);
     free(enc);
 
     /* ---- fuzz_entry: the five-tx block as a raft entry, and broken forms ---- */
@@ -257,22 +258,10 @@ int main(int argc, char **argv)
     put("fuzz_entry", "valid-five", ent, ent_len);
     size_t atts = 1 + 4 + cc_get_u32(ent + 1);
     size_t entry_cuts[] = {0, 5, atts - 1, atts, atts + 4, atts + 12, ent_len - 1};
-    for (size_t i = 0; i < sizeof entry_cuts / sizeof entry_cuts[0]; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "trunc-%zu", entry_cuts[i]);
-        put("fuzz_entry", name, ent, entry_cuts[i]);
-    }
-    uint8_t *ebuf = malloc(ent_len);
+    put_cuts("fuzz_entry", ent, entry_cuts, sizeof entry_cuts / sizeof entry_cuts[0]);
     /* the version, the block length, the attachment count, index, length, a byte, the padding */
     size_t entry_flips[] = {0, 1, atts + 3, atts + 7, atts + 11, atts + 12, ent_len - 1};
-    for (size_t i = 0; i < sizeof entry_flips / sizeof entry_flips[0]; i++) {
-        char name[64];
-        memcpy(ebuf, ent, ent_len);
-        ebuf[entry_flips[i]] ^= 0x01;
-        snprintf(name, sizeof name, "flip-%zu", entry_flips[i]);
-        put("fuzz_entry", name, ebuf, ent_len);
-    }
-    free(ebuf);
+    put_flips("fuzz_entry", ent, ent_len, entry_flips, sizeof entry_flips / sizeof entry_flips[0], 0x01);
     raft_free(ent);
     blk.tx_count = blk.h.tx_count = 1;
     cc_block_tx_root(txs, 1, blk.h.tx_root);
