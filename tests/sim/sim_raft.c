@@ -65,12 +65,12 @@
  *     [election timeout, 2 x election timeout), as raft_uv draws from rand();
  *   - write order: the fixture completes each write disk-latency after it
  *     was submitted, so lowering a node's disk latency let a later write
- *     finish first. libraft 0.15 counts stored entries by adding, and once
- *     the earlier write's entries had been compacted away it never counted
- *     them: a follower stayed one entry behind forever (seed 2088), or a
- *     leader left its own entry uncommitted (seed 3549, for which the node
- *     once appended a barrier after a second without a commit: no longer,
- *     since 12,000 seeds with writes in order never needed one).
+ *     finish first. libraft 0.15 counts stored entries by adding, one
+ *     count per completed write, and a follower then counted one entry
+ *     fewer than its log held, forever (seed 2088); in seed 3549 a leader's
+ *     commit index stayed one short of an entry every log held (the node
+ *     once appended a barrier after a second without a commit for it: no
+ *     longer, since 12,000 seeds with writes in order never needed one).
  *     sim_append keeps each node's writes in order;
  *   - truncation: see sim_truncate.
  *
