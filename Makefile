@@ -107,9 +107,9 @@ $(BUILD)/carechain: $(BUILD)/obj/src/cli/main.o $(BUILD)/libcarechain.a
 	$(Q)$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(EXE_LIBS)
 
 # A test-only node binary with fault hooks (CC_TEST_FAULTS: see src/exec/chain.c and
-# src/node/consensus_raft.c).
+# src/node/raft_repair.c).
 # Only the process tests start it; build/carechain and libcarechain.a never hold them.
-FAULTS_OBJ := $(BUILD)/obj-faults/src/exec/chain.o $(BUILD)/obj-faults/src/node/consensus_raft.o
+FAULTS_OBJ := $(BUILD)/obj-faults/src/exec/chain.o $(BUILD)/obj-faults/src/node/raft_repair.o
 $(BUILD)/obj-faults/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $< (test faults)")
