@@ -22,6 +22,7 @@
 
 #include "carechain/os.h"
 #include "cli/cli.h"
+#include "support/ct_cli.h"
 #include "support/support.h"
 
 #define NODE_START_MS 20000
@@ -40,22 +41,6 @@ typedef struct fixture {
 } fixture;
 
 static fixture fx;
-
-static bool commit_payload(const cc_key *k, const char *type, json_t *payload)
-{
-    cc_errbuf eb = {{0}};
-    if (cc_cli_commit_json(fx.h, fx.net.chain_id, k, type, payload, NULL, &eb) == CC_OK) return true;
-    fprintf(stderr, "%s: %s\n", type, eb.msg);
-    return false;
-}
-
-static char *key_file(const char *name, const cc_key *k)
-{
-    char *p = ct_strf("%s/%s.key", fx.dir, name);
-    cc_errbuf eb = {{0}};
-    if (cc_key_save(p, k, NULL, &eb) != CC_OK) fail_msg("%s: %s", p, eb.msg);
-    return p;
-}
 
 /* The claim id from a CLI answer ("txid <64 hex>"). */
 static void txid_of(const char *out, char id[CC_HASH_HEX])
@@ -148,20 +133,21 @@ static int setup(void **state)
     ct_key("claims-cli/stranger", &fx.stranger);
     char hex[CC_HASH_HEX];
     ct_pk_hex(&fx.patient, fx.patient_id);
-    if (!commit_payload(&fx.net.admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient")) ||
-        !commit_payload(&fx.net.admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", ct_pk_hex(&fx.clinician, hex), "role", "clinician")) ||
-        !commit_payload(&fx.net.payer_admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", ct_pk_hex(&fx.payer, hex), "role", "payer")) ||
-        !commit_payload(&fx.net.payer_admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", ct_pk_hex(&fx.stranger, hex), "role", "clinician")))
+    if (!ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient"), NULL) ||
+        !ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", ct_pk_hex(&fx.clinician, hex), "role", "clinician"),
+                       NULL) ||
+        !ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.payer_admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", ct_pk_hex(&fx.payer, hex), "role", "payer"), NULL) ||
+        !ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.payer_admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", ct_pk_hex(&fx.stranger, hex), "role", "clinician"), NULL))
         return -1;
-    fx.pkey = key_file("patient", &fx.patient);
-    fx.ckey = key_file("clinician", &fx.clinician);
-    fx.paykey = key_file("payer", &fx.payer);
-    fx.skey = key_file("stranger", &fx.stranger);
-    return 0;
+    fx.pkey = ct_key_file(fx.dir, "patient", &fx.patient);
+    fx.ckey = ct_key_file(fx.dir, "clinician", &fx.clinician);
+    fx.paykey = ct_key_file(fx.dir, "payer", &fx.payer);
+    fx.skey = ct_key_file(fx.dir, "stranger", &fx.stranger);
+    return fx.pkey && fx.ckey && fx.paykey && fx.skey ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -25,6 +25,7 @@
 #include "carechain/chain.h"
 #include "carechain/os.h"
 #include "cli/cli.h"
+#include "support/ct_cli.h"
 #include "support/support.h"
 
 #define NODE_START_MS 20000
@@ -46,14 +47,6 @@ typedef struct fixture {
 static fixture fx;
 
 /* ---- helpers -------------------------------------------------------------------- */
-
-static bool commit_payload(const cc_key *k, const char *type, json_t *payload, char txid[CC_HASH_HEX])
-{
-    cc_errbuf eb = {{0}};
-    if (cc_cli_commit_json(fx.h, fx.net.chain_id, k, type, payload, txid, &eb) == CC_OK) return true;
-    fprintf(stderr, "%s: %s\n", type, eb.msg);
-    return false;
-}
 
 /* Put plain as a record of the patient, written by author. */
 static void put_record(const cc_key *author, const uint8_t *plain, size_t len, const char *type, char id[33])
@@ -112,14 +105,14 @@ static int setup(void **state)
     ct_pk_hex(&fx.specialist, fx.specialist_id);
     char stranger_id[CC_HASH_HEX];
     ct_pk_hex(&fx.stranger, stranger_id);
-    if (!commit_payload(&fx.net.admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient"), NULL) ||
-        !commit_payload(&fx.net.admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", fx.clinician_id, "role", "clinician"), NULL) ||
-        !commit_payload(&fx.net.payer_admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", fx.specialist_id, "role", "clinician"), NULL) ||
-        !commit_payload(&fx.net.payer_admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", stranger_id, "role", "clinician"), NULL))
+    if (!ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient"), NULL) ||
+        !ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", fx.clinician_id, "role", "clinician"), NULL) ||
+        !ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.payer_admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", fx.specialist_id, "role", "clinician"), NULL) ||
+        !ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.payer_admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", stranger_id, "role", "clinician"), NULL))
         return -1;
     /* key files for the CLI */
     const struct {
@@ -380,8 +373,8 @@ static void test_fhir_views(void **state)
     grant(json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee", "identity",
                     fx.specialist_id, "actions", "read", "purposes", "HOPERAT", "provision", "permit"),
           c_revoked);
-    assert_true(
-        commit_payload(&fx.patient, "consent.revoke", json_pack("{s:s}", "consent", c_revoked), NULL));
+    assert_true(ct_cli_commit(fx.h, fx.net.chain_id, &fx.patient, "consent.revoke",
+                              json_pack("{s:s}", "consent", c_revoked), NULL));
     grant(json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s,s:{s:I}}", "patient", fx.patient_id, "grantee", "identity",
                     fx.specialist_id, "actions", "read", "purposes", "TREAT", "provision", "permit", "period",
                     "until", (json_int_t)(now + EXPIRING_MS)),
@@ -395,10 +388,10 @@ static void test_fhir_views(void **state)
           c_org);
     uint64_t waited = cc_now_ms() - now;
     if (waited < EXPIRING_MS + 200) cc_sleep_ms((unsigned)(EXPIRING_MS + 200 - waited));
-    assert_true(commit_payload(&fx.net.admin, "note.put",
-                               json_pack("{s:s,s:s}", "kind", "tick", "sha256",
-                                         "00000000000000000000000000000000000000000000000000000000000000bb"),
-                               NULL));
+    assert_true(ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.admin, "note.put",
+                              json_pack("{s:s,s:s}", "kind", "tick", "sha256",
+                                        "00000000000000000000000000000000000000000000000000000000000000bb"),
+                              NULL));
 
     char path[256];
     json_t *b;

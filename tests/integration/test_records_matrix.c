@@ -22,6 +22,7 @@
 #include "carechain/chain.h"
 #include "carechain/os.h"
 #include "cli/cli.h"
+#include "support/ct_cli.h"
 #include "support/support.h"
 
 #define NODE_START_MS 20000
@@ -89,14 +90,6 @@ static fixture fx;
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static bool commit_payload(const cc_key *k, const char *type, json_t *payload, char txid[CC_HASH_HEX])
-{
-    cc_errbuf eb = {{0}};
-    if (cc_cli_commit_json(fx.h, fx.net.chain_id, k, type, payload, txid, &eb) == CC_OK) return true;
-    fprintf(stderr, "%s: %s\n", type, eb.msg);
-    return false;
-}
-
 /* A consent of P1, granted through the CLI's client (a read permit re-wraps
  * P1's key of each covered record: one list request and one record request
  * per record, both audited under P1). */
@@ -122,8 +115,8 @@ static json_t *clinx_consent(const char *purpose, const char *provision)
 static void revoke_all(void)
 {
     for (size_t i = 0; i < fx.consent_count; i++)
-        assert_true(commit_payload(&fx.key[W_P1], "consent.revoke",
-                                   json_pack("{s:s}", "consent", fx.consents[i]), NULL));
+        assert_true(ct_cli_commit(fx.h, fx.net.chain_id, &fx.key[W_P1], "consent.revoke",
+                                  json_pack("{s:s}", "consent", fx.consents[i]), NULL));
     fx.consent_count = 0;
 }
 
@@ -264,16 +257,16 @@ static int setup(void **state)
                {W_PAYER, "payer", true}};
     for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++) {
         const cc_key *admin = reg[i].payer_org ? &fx.net.payer_admin : &fx.net.admin;
-        if (!commit_payload(admin, "member.register",
-                            json_pack("{s:s, s:s}", "id", fx.id[reg[i].w], "role", reg[i].role), NULL))
+        if (!ct_cli_commit(fx.h, fx.net.chain_id, admin, "member.register",
+                           json_pack("{s:s, s:s}", "id", fx.id[reg[i].w], "role", reg[i].role), NULL))
             return -1;
     }
     /* clinA may write P1's records; it writes one; P2 writes their own */
-    if (!commit_payload(&fx.key[W_P1], "consent.grant",
-                        json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:s}", "patient", fx.id[W_P1], "grantee",
-                                  "identity", fx.id[W_CLIN_A], "actions", "write", "purposes", "TREAT",
-                                  "provision", "permit"),
-                        NULL))
+    if (!ct_cli_commit(fx.h, fx.net.chain_id, &fx.key[W_P1], "consent.grant",
+                       json_pack("{s:s, s:{s:s}, s:[s], s:[s], s:s}", "patient", fx.id[W_P1], "grantee",
+                                 "identity", fx.id[W_CLIN_A], "actions", "write", "purposes", "TREAT",
+                                 "provision", "permit"),
+                       NULL))
         return -1;
     for (int p = 0; p < 2; p++) {
         cc_cli_record_in in = {fx.id[p == 0 ? W_P1 : W_P2],
@@ -335,10 +328,10 @@ static void test_authorization_matrix(void **state)
             cc_sleep_ms(2000);
             /* a block after the end of the period */
             assert_true(
-                commit_payload(&fx.net.admin, "note.put",
-                               json_pack("{s:s, s:s}", "kind", "tick", "sha256",
-                                         "00000000000000000000000000000000000000000000000000000000000000aa"),
-                               NULL));
+                ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.admin, "note.put",
+                              json_pack("{s:s, s:s}", "kind", "tick", "sha256",
+                                        "00000000000000000000000000000000000000000000000000000000000000aa"),
+                              NULL));
             break;
         }
         case S_NOT_YET_VALID: {
@@ -350,8 +343,8 @@ static void test_authorization_matrix(void **state)
         }
         case S_REVOKED:
             grant(clinx_consent("TREAT", "permit"), true);
-            assert_true(commit_payload(&fx.key[W_P1], "consent.revoke",
-                                       json_pack("{s:s}", "consent", fx.consents[0]), NULL));
+            assert_true(ct_cli_commit(fx.h, fx.net.chain_id, &fx.key[W_P1], "consent.revoke",
+                                      json_pack("{s:s}", "consent", fx.consents[0]), NULL));
             break;
         case S_WRONG_PURPOSE:
             grant(clinx_consent("HPAYMT", "permit"), true);

@@ -24,6 +24,7 @@
 
 #include "carechain/chain.h"
 #include "cli/cli.h"
+#include "support/ct_cli.h"
 #include "support/support.h"
 
 #define NODES          3
@@ -43,14 +44,6 @@ typedef struct fixture {
 
 static fixture fx;
 
-static bool commit_payload(int node, const cc_key *k, const char *type, json_t *payload)
-{
-    cc_errbuf eb = {{0}};
-    if (cc_cli_commit_json(fx.h[node], fx.cl.net.chain_id, k, type, payload, NULL, &eb) == CC_OK) return true;
-    fprintf(stderr, "%s via node%d: %s\n", type, node + 1, eb.msg);
-    return false;
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -68,12 +61,12 @@ static int setup(void **state)
     ct_pk_hex(&fx.clinician, fx.clinician_id);
     ct_pk_hex(&fx.specialist, fx.specialist_id);
     const cc_key *admin = &fx.cl.net.admin;
-    if (!commit_payload(0, admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient")) ||
-        !commit_payload(1, admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", fx.clinician_id, "role", "clinician")) ||
-        !commit_payload(2, &fx.cl.net.payer_admin, "member.register",
-                        json_pack("{s:s,s:s}", "id", fx.specialist_id, "role", "clinician")))
+    if (!ct_cli_commit(fx.h[0], fx.cl.net.chain_id, admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", fx.patient_id, "role", "patient"), NULL) ||
+        !ct_cli_commit(fx.h[1], fx.cl.net.chain_id, admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", fx.clinician_id, "role", "clinician"), NULL) ||
+        !ct_cli_commit(fx.h[2], fx.cl.net.chain_id, &fx.cl.net.payer_admin, "member.register",
+                       json_pack("{s:s,s:s}", "id", fx.specialist_id, "role", "clinician"), NULL))
         return -1;
     return 0;
 }
@@ -110,10 +103,11 @@ static void test_records_on_every_node(void **state)
     cc_errbuf eb = {{0}};
 
     /* write consent through node3, the record through node2 */
-    assert_true(commit_payload(2, &fx.patient, "consent.grant",
-                               json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee",
-                                         "identity", fx.clinician_id, "actions", "write", "purposes", "TREAT",
-                                         "provision", "permit")));
+    assert_true(ct_cli_commit(fx.h[2], fx.cl.net.chain_id, &fx.patient, "consent.grant",
+                              json_pack("{s:s,s:{s:s},s:[s],s:[s],s:s}", "patient", fx.patient_id, "grantee",
+                                        "identity", fx.clinician_id, "actions", "write", "purposes", "TREAT",
+                                        "provision", "permit"),
+                              NULL));
     /* a client that moves between nodes waits until the next node has the
      * block it just committed (each node answers from its own height) */
     assert_true(ct_cluster_wait_converged(&fx.cl, 0, NULL, CONVERGE_MS));
@@ -154,8 +148,8 @@ static void test_records_on_every_node(void **state)
     }
 
     /* erase through node2 (a follower or the leader: either must work) */
-    assert_true(commit_payload(1, &fx.patient, "record.erase",
-                               json_pack("{s:s,s:s}", "record", id, "reason", "patient request")));
+    assert_true(ct_cli_commit(fx.h[1], fx.cl.net.chain_id, &fx.patient, "record.erase",
+                              json_pack("{s:s,s:s}", "record", id, "reason", "patient request"), NULL));
     assert_true(ct_cluster_wait_converged(&fx.cl, 0, NULL, CONVERGE_MS));
     snprintf(path, sizeof path, "/v1/records/%s?purpose=TREAT", id);
     for (int i = 0; i < NODES; i++) {

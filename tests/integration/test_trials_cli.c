@@ -22,6 +22,7 @@
 
 #include "carechain/os.h"
 #include "cli/cli.h"
+#include "support/ct_cli.h"
 #include "support/support.h"
 
 #define NODE_START_MS 20000
@@ -41,27 +42,11 @@ typedef struct fixture {
 
 static fixture fx;
 
-static bool commit_payload(const cc_key *k, const char *type, json_t *payload)
-{
-    cc_errbuf eb = {{0}};
-    if (cc_cli_commit_json(fx.h, fx.net.chain_id, k, type, payload, NULL, &eb) == CC_OK) return true;
-    fprintf(stderr, "%s: %s\n", type, eb.msg);
-    return false;
-}
-
-static char *key_file(const char *name, const cc_key *k)
-{
-    char *p = ct_strf("%s/%s.key", fx.dir, name);
-    cc_errbuf eb = {{0}};
-    if (cc_key_save(p, k, NULL, &eb) != CC_OK) fail_msg("%s: %s", p, eb.msg);
-    return p;
-}
-
 static bool member(const cc_key *k, const char *role)
 {
     char hex[CC_HASH_HEX];
-    return commit_payload(&fx.net.admin, "member.register",
-                          json_pack("{s:s,s:s}", "id", ct_pk_hex(k, hex), "role", role));
+    return ct_cli_commit(fx.h, fx.net.chain_id, &fx.net.admin, "member.register",
+                         json_pack("{s:s,s:s}", "id", ct_pk_hex(k, hex), "role", role), NULL);
 }
 
 static int setup(void **state)
@@ -86,13 +71,13 @@ static int setup(void **state)
         ct_key(label, &fx.patient[i]);
         ct_pk_hex(&fx.patient[i], fx.patient_id[i]);
         if (!member(&fx.patient[i], "patient")) return -1;
-        fx.patient_key[i] = key_file(name, &fx.patient[i]);
+        if (!(fx.patient_key[i] = ct_key_file(fx.dir, name, &fx.patient[i]))) return -1;
     }
-    fx.sponsor_key = key_file("sponsor", &fx.sponsor);
-    fx.researcher_key = key_file("researcher", &fx.researcher);
-    fx.outsider_key = key_file("outsider", &fx.outsider);
-    fx.clinician_key = key_file("clinician", &fx.clinician);
-    return 0;
+    fx.sponsor_key = ct_key_file(fx.dir, "sponsor", &fx.sponsor);
+    fx.researcher_key = ct_key_file(fx.dir, "researcher", &fx.researcher);
+    fx.outsider_key = ct_key_file(fx.dir, "outsider", &fx.outsider);
+    fx.clinician_key = ct_key_file(fx.dir, "clinician", &fx.clinician);
+    return fx.sponsor_key && fx.researcher_key && fx.outsider_key && fx.clinician_key ? 0 : -1;
 }
 
 static int teardown(void **state)
