@@ -91,29 +91,44 @@ size_t cc_raft_peer_apis(cc_raft_node *r, char (*out)[MEMBER_ADDR_MAX], size_t c
     return count;
 }
 
+/* GET url into *out (caller frees), at most max bytes; hdrs (may be NULL)
+ * are extra request headers. CC_ERR_UNREACHABLE when no whole answer came
+ * (too_large names what was over max) or the status was not 200 (*status
+ * says which; 404 is CC_ERR_NOT_FOUND), CC_ERR_MALFORMED for an empty body.
+ * A node that is stopping abandons the request (cc_raft_stop_asked). */
+static cc_err peer_get(cc_raft_node *r, CURL *c, const char *url, size_t max, struct curl_slist *hdrs,
+                       const char *too_large, long *status, uint8_t **out, size_t *len, cc_errbuf *eb)
+{
+    cc_peer_answer a = {.max = max, .cancelled = cc_raft_stop_asked, .cancel_ctx = r};
+    *status = 0;
+    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, status);
+    if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    cc_err rc = CC_OK;
+    if (cr != CURLE_OK)
+        rc = cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url, a.too_long ? too_large : curl_easy_strerror(cr));
+    else if (*status != 200)
+        rc = cc_errf(eb, *status == 404 ? CC_ERR_NOT_FOUND : CC_ERR_UNREACHABLE, "%s answered HTTP %ld", url,
+                     *status);
+    else if (!a.buf)
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s answered an empty body", url);
+    if (rc != CC_OK) {
+        free(a.buf);
+        return rc;
+    }
+    *out = (uint8_t *)a.buf;
+    *len = a.len;
+    return CC_OK;
+}
+
 /* GET api/v1/blocks/{height}/raw into *out (caller frees). */
 static cc_err fetch_block(cc_raft_node *r, CURL *c, const char *api, uint64_t height, uint8_t **out,
                           size_t *len, cc_errbuf *eb)
 {
     char url[CATCHUP_URL_MAX];
-    cc_peer_answer a = {.max = CC_BLOCK_MAX_BYTES, .cancelled = cc_raft_stop_asked, .cancel_ctx = r};
-    long status = 0;
+    long status;
     cc_peer_url(url, sizeof url, api, "/v1/blocks/%llu/raw", (unsigned long long)height);
-    CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
-    cc_err rc = CC_OK;
-    if (cr != CURLE_OK)
-        rc = cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url,
-                     a.too_long ? "block too large" : curl_easy_strerror(cr));
-    else if (status != 200)
-        rc = cc_errf(eb, status == 404 ? CC_ERR_NOT_FOUND : CC_ERR_UNREACHABLE, "%s answered HTTP %ld", url,
-                     status);
-    if (rc != CC_OK || !a.buf) {
-        free(a.buf);
-        return rc != CC_OK ? rc : cc_errf(eb, CC_ERR_MALFORMED, "%s answered an empty body", url);
-    }
-    *out = (uint8_t *)a.buf;
-    *len = a.len;
-    return CC_OK;
+    return peer_get(r, c, url, CC_BLOCK_MAX_BYTES, NULL, "block too large", &status, out, len, eb);
 }
 
 /* The record whose ciphertext tx's attachment is (record.put is the one
@@ -150,39 +165,26 @@ static cc_err fetch_attachment(cc_raft_node *r, CURL *c, const char *api, const 
 {
     char hex[CC_HASH_HEX], path[32 + CC_HASH_HEX], url[CATCHUP_URL_MAX], line[320];
     cc_reqsig_headers sig;
-    cc_peer_answer a = {.max = want, .cancelled = cc_raft_stop_asked, .cancel_ctx = r};
-    long status = 0;
+    long status;
     struct curl_slist *hdrs = NULL;
     snprintf(path, sizeof path, "/v1/attachments/%s", cc_hex(hash, CC_HASH_BYTES, hex));
     cc_err rc = cc_reqsig_sign(r->key, "GET", path, "", NULL, 0, (int64_t)(cc_now_ms() / 1000), &sig, eb);
     if (rc != CC_OK) return rc;
-    snprintf(line, sizeof line, "Content-Digest: %s", sig.content_digest);
-    hdrs = curl_slist_append(hdrs, line);
-    snprintf(line, sizeof line, "Signature-Input: %s", sig.signature_input);
-    if (hdrs) hdrs = curl_slist_append(hdrs, line);
-    snprintf(line, sizeof line, "Signature: %s", sig.signature);
-    if (hdrs) hdrs = curl_slist_append(hdrs, line);
-    if (!hdrs) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
-    cc_peer_url(url, sizeof url, api, "%s", path);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs);
-    if (cr != CURLE_OK)
-        rc =
-            cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url, a.too_long ? "too large" : curl_easy_strerror(cr));
-    else if (status != 200)
-        rc = cc_errf(eb, status == 404 ? CC_ERR_NOT_FOUND : CC_ERR_UNREACHABLE, "%s answered HTTP %ld", url,
-                     status);
-    else if (!a.buf)
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s answered an empty body", url);
-    if (rc != CC_OK) {
-        free(a.buf);
-        return rc;
+    const char *const names[] = {"Content-Digest", "Signature-Input", "Signature"};
+    const char *const values[] = {sig.content_digest, sig.signature_input, sig.signature};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(line, sizeof line, "%s: %s", names[i], values[i]);
+        struct curl_slist *more = curl_slist_append(hdrs, line);
+        if (!more) {
+            curl_slist_free_all(hdrs);
+            return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+        }
+        hdrs = more;
     }
-    *out = (uint8_t *)a.buf;
-    *len = a.len;
-    return CC_OK;
+    cc_peer_url(url, sizeof url, api, "%s", path);
+    rc = peer_get(r, c, url, want, hdrs, "too large", &status, out, len, eb);
+    curl_slist_free_all(hdrs);
+    return rc;
 }
 
 typedef struct att_wanted {
@@ -304,31 +306,11 @@ static cc_err fetch_range(cc_raft_node *r, CURL *c, const char *api, uint64_t fr
                           uint8_t **out, size_t *len, cc_errbuf *eb)
 {
     char url[CATCHUP_URL_MAX];
-    cc_peer_answer a = {.max = CC_BLOCK_RANGE_BYTES + CC_BLOCK_MAX_BYTES + 4u * CC_BLOCK_RANGE_MAX,
-                        .cancelled = cc_raft_stop_asked,
-                        .cancel_ctx = r};
-    long status = 0;
+    long status;
     cc_peer_url(url, sizeof url, api, "/v1/blocks/raw?from=%llu&count=%u", (unsigned long long)from, count);
-    CURLcode cr = cc_peer_perform(c, url, CATCHUP_TIMEOUT_MS, CATCHUP_CONNECT_MS, &a, &status);
-    cc_err rc = CC_OK;
-    if (cr != CURLE_OK)
-        rc = cc_errf(eb, CC_ERR_UNREACHABLE, "%s: %s", url,
-                     a.too_long ? "answer too large" : curl_easy_strerror(cr));
-    else if (status != 200)
-        rc = cc_errf(eb,
-                     status == 404   ? CC_ERR_NOT_FOUND
-                     : status == 400 ? CC_ERR_USAGE
-                                     : CC_ERR_UNREACHABLE,
-                     "%s answered HTTP %ld", url, status);
-    else if (!a.buf)
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s answered an empty body", url);
-    if (rc != CC_OK) {
-        free(a.buf);
-        return rc;
-    }
-    *out = (uint8_t *)a.buf;
-    *len = a.len;
-    return CC_OK;
+    cc_err rc = peer_get(r, c, url, CC_BLOCK_RANGE_BYTES + CC_BLOCK_MAX_BYTES + 4u * CC_BLOCK_RANGE_MAX, NULL,
+                         "answer too large", &status, out, len, eb);
+    return rc == CC_ERR_UNREACHABLE && status == 400 ? CC_ERR_USAGE : rc;
 }
 
 /* Decode and commit one fetched block, which must be at height; then its
