@@ -6,7 +6,8 @@
  *
  * Phases, in order:
  *   1. raw Ed25519 verify rate: one core for ~2 s, then every core at once,
- *      each as the fastest of several short rounds (see measure_raw)
+ *      each as the fastest of several short rounds (see measure_raw); and
+ *      again at the end, with the nodes stopped (phase 7)
  *   2. a fresh network in a temp dir, its N nodes started as child processes
  *      on free ports (API and raft), a raft leader waited for, the keyring
  *      registered and seen on every node (not timed)
@@ -22,8 +23,10 @@
  *      answer
  *   6. latency, closed loop: one client, one tx at a time with ?wait=commit
  *      (with N > 1: against a follower, then against the leader)
- *   7. with --etcd: the nodes stopped, bench/etcd-compare.sh measures a
- *      3-member etcd cluster with the same payload size (see bench/README.md)
+ *   7. the nodes stopped, the raw rate measured again; each figure the
+ *      report uses is the faster of the two measurements
+ *   8. with --etcd: bench/etcd-compare.sh measures a 3-member etcd cluster
+ *      with the same payload size (see bench/README.md)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -137,7 +140,9 @@ typedef struct bench {
     /* raw crypto */
     unsigned cores;
     size_t msg_len;
-    double raw_one, raw_all;
+    double raw_one, raw_all;             /* the faster of the two measurements below */
+    double raw_one_first, raw_all_first; /* before the nodes started */
+    double raw_one_again, raw_all_again; /* after they stopped; 0 when not measured */
     /* throughput */
     batch *batches;
     size_t batch_count;
@@ -219,7 +224,9 @@ static void *raw_verify(void *arg)
     return NULL;
 }
 
-static void measure_raw(bench *b)
+/* The verify rate on one core into *one, and on every core at once into
+ * *all (0 when not every core could run). */
+static void measure_raw(const bench *b, double *one_per_s, double *all_per_s)
 {
     uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], sig[crypto_sign_BYTES];
     uint8_t *msg = malloc(b->msg_len);
@@ -231,7 +238,8 @@ static void measure_raw(bench *b)
 
     raw_job one = {msg, sig, pk, b->msg_len, 0};
     raw_verify(&one);
-    b->raw_one = one.per_s;
+    *one_per_s = one.per_s;
+    *all_per_s = 0;
 
     raw_job *jobs = calloc(b->cores, sizeof *jobs);
     pthread_t *th = calloc(b->cores, sizeof *th);
@@ -243,10 +251,10 @@ static void measure_raw(bench *b)
         }
         for (unsigned i = 0; i < started; i++) {
             pthread_join(th[i], NULL);
-            b->raw_all += jobs[i].per_s;
+            *all_per_s += jobs[i].per_s;
         }
     }
-    if (started < b->cores) b->raw_all = 0; /* not measured on every core */
+    if (started < b->cores) *all_per_s = 0; /* not measured on every core */
     free(jobs);
     free(th);
     free(msg);
@@ -1333,9 +1341,11 @@ static void report(const bench *b)
                       "clients", (json_int_t)b->clients, "cores", (int)b->cores);
         if (b->node_count > 1) json_object_set_new(j, "nodes", json_integer((json_int_t)b->node_count));
         json_object_set_new(j, "ed25519",
-                            json_pack("{s:f,s:f,s:f,s:I}", "verify_per_s_one_core", b->raw_one,
-                                      "verify_per_s_x_cores", raw_x, "verify_per_s_all_cores", b->raw_all,
-                                      "message_bytes", (json_int_t)b->msg_len));
+                            json_pack("{s:f,s:f,s:f,s:I,s:[f,f],s:[f,f]}", "verify_per_s_one_core",
+                                      b->raw_one, "verify_per_s_x_cores", raw_x, "verify_per_s_all_cores",
+                                      b->raw_all, "message_bytes", (json_int_t)b->msg_len,
+                                      "one_core_measured", b->raw_one_first, b->raw_one_again,
+                                      "all_cores_measured", b->raw_all_first, b->raw_all_again));
         json_object_set_new(j, "throughput",
                             json_pack("{s:I,s:I,s:f,s:f}", "committed", (json_int_t)b->committed, "rejected",
                                       (json_int_t)atomic_load(&b->rejected), "seconds", b->seconds,
@@ -1372,8 +1382,11 @@ static void report(const bench *b)
     else
         printf("\nResults\n");
     printf("  Ed25519 verify (libsodium, %zu-byte messages): %.0f/s on one core; x %u cores = %.0f/s;\n"
-           "  measured on all %u cores at once: %.0f/s.\n",
-           b->msg_len, b->raw_one, b->cores, raw_x, b->cores, b->raw_all);
+           "  measured on all %u cores at once: %.0f/s.\n"
+           "  (Each the faster of two measurements, before the run and after it: one core %.0f and %.0f/s,\n"
+           "  all cores %.0f and %.0f/s.)\n",
+           b->msg_len, b->raw_one, b->cores, raw_x, b->cores, b->raw_all, b->raw_one_first, b->raw_one_again,
+           b->raw_all_first, b->raw_all_again);
     if (b->node_count > 1) {
         report_raft_text(b, raw_x);
     } else {
@@ -1540,7 +1553,9 @@ int cc_cmd_bench(int argc, char **argv)
     cc_tx_free(&probe);
     progress(b, "Measuring raw Ed25519 verify: one core, then %u cores at once (~%.0f s)...\n", b->cores,
              2 * RAW_SECONDS);
-    measure_raw(b);
+    measure_raw(b, &b->raw_one_first, &b->raw_all_first);
+    b->raw_one = b->raw_one_first;
+    b->raw_all = b->raw_all_first;
 
     b->batch_count = (size_t)((b->txs + b->batch_size - 1) / b->batch_size);
     b->batches = calloc(b->batch_count, sizeof *b->batches);
@@ -1620,8 +1635,16 @@ int cc_cmd_bench(int argc, char **argv)
                 progress(b, "  %llu failed; first: %s\n", (unsigned long long)cl->failed, b->first_error);
         }
     }
+    /* A burst of other work during the first measurement (a neighbour on
+     * the host, the kernel) makes the raw rate look lower and the ratio
+     * better than it is; measuring again and keeping the faster figure
+     * leaves the ratio only the error that makes it look worse. */
+    stop_nodes(b); /* etcd, and this measurement, get the machine to themselves, as the nodes had */
+    progress(b, "Measuring raw Ed25519 verify again, the nodes stopped (~%.0f s)...\n", 2 * RAW_SECONDS);
+    measure_raw(b, &b->raw_one_again, &b->raw_all_again);
+    if (b->raw_one_again > b->raw_one) b->raw_one = b->raw_one_again;
+    if (b->raw_all_again > b->raw_all) b->raw_all = b->raw_all_again;
     if (b->etcd) {
-        stop_nodes(b); /* etcd gets the machine to itself, as the nodes had */
         progress(b,
                  "etcd comparison: bench/etcd-compare.sh --value-bytes %zu (a carechain note.put tx is %zu "
                  "bytes)...\n",
