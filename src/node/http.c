@@ -15,6 +15,7 @@
  *   3. end of body (*upload_data_size == 0): run the handler.
  * on_completed frees the request context in every case.
  */
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 #define HTTP_TIMEOUT_WAIT_MARGIN_S 30            /* beyond ?wait=commit's limit */
 #define HTTP_DRAIN_TICK_MS         10
 #define HTTP_DISCARD_MAX           (256u * 1024 * 1024) /* hang up on a chunked upload this far over */
+#define CONN_REFUSED_LOG_MS        10000 /* a refused connection is logged at most this often */
 
 /* The API (docs/API.md). Longer patterns are not shadowed: each pattern
  * matches whole segments only. */
@@ -301,25 +303,71 @@ static enum MHD_Result route_error(cc_http_req *req, const char *url, unsigned s
     return cc_http_send_error_status(req, status, e, message);
 }
 
-/* A connection's verdict on its client certificate (its socket context,
- * when the node has a tls_client_ca): checked at its first request only,
- * since the certificate cannot change within a connection, and again
- * when the revocation list changed since. */
+/* A connection's verdict on its client certificate (when the node has a
+ * tls_client_ca): checked at its first request only, since the
+ * certificate cannot change within a connection, and again when the
+ * revocation list changed since. */
 enum { CERT_UNCHECKED, CERT_GOOD, CERT_REFUSED, CERT_REVOKED };
 typedef struct cert_verdict {
     int verdict;             /* CERT_* */
     unsigned crl_generation; /* of the list it was taken under (cc_client_crl_generation) */
 } cert_verdict;
 
+/* What the node keeps of a connection (its socket context). */
+typedef struct conn_ctx {
+    cert_verdict cert;
+    bool counted; /* client's connection counted in node->conn_limit */
+    uint8_t client[CC_CONN_KEY_BYTES];
+} conn_ctx;
+
+/* MHD's accept policy: refuse a client that already holds its share of the
+ * connections (conn_limit.h). The refusal closes the socket at once. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    cc_node *node = cls;
+    uint8_t key[CC_CONN_KEY_BYTES];
+    if (!cc_conn_limit_key(addr, addrlen, key) || cc_conn_limit_admit(&node->conn_limit, key)) return MHD_YES;
+    atomic_fetch_add_explicit(&node->metrics.http_conns_refused, 1, memory_order_relaxed);
+    uint_fast64_t now = cc_now_ms(), last = atomic_load(&node->conn_refused_logged_ms);
+    if (now - last >= CONN_REFUSED_LOG_MS &&
+        atomic_compare_exchange_strong(&node->conn_refused_logged_ms, &last, now)) {
+        char host[INET6_ADDRSTRLEN] = "?";
+        if (addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, host,
+                      sizeof host);
+        else
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, host,
+                      sizeof host);
+        cc_node_log(CC_LOG_WARN, "http",
+                    "refused a connection from %s: it holds %u open, its share (api_connections_per_client; "
+                    "logged at most every %u s)",
+                    host, node->api_connections_per_client, CONN_REFUSED_LOG_MS / 1000);
+    }
+    return MHD_NO;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    const cc_node *node = cls;
-    (void)conn;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
-        *socket_context = node->tls_client_ca_pem ? calloc(1, sizeof(cert_verdict)) : NULL;
-    else
-        free(*socket_context);
+    cc_node *node = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_ctx *c = calloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        /* MHD gives no length; the family says which struct it is */
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        socklen_t len = !sa                         ? 0
+                        : sa->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                                    : (socklen_t)sizeof(struct sockaddr_in);
+        if (c && cc_conn_limit_key(sa, len, c->client))
+            c->counted = cc_conn_limit_opened(&node->conn_limit, c->client);
+        *socket_context = c;
+    } else {
+        conn_ctx *c = *socket_context;
+        if (c && c->counted) cc_conn_limit_closed(&node->conn_limit, c->client);
+        free(c);
+        *socket_context = NULL;
+    }
 }
 
 /* The verdict on the certificate the client of conn presented: GOOD when
@@ -330,7 +378,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 static int client_cert_verdict(const cc_node *node, struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    cert_verdict *verdict = sc ? sc->socket_context : NULL;
+    conn_ctx *ctx = sc ? sc->socket_context : NULL;
+    cert_verdict *verdict = ctx ? &ctx->cert : NULL;
     unsigned generation = node->client_crl ? cc_client_crl_generation(node->client_crl) : 0;
     if (verdict && verdict->verdict != CERT_UNCHECKED && verdict->crl_generation == generation)
         return verdict->verdict;
@@ -589,8 +638,13 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
      * A connection blocked in ?wait=commit must not be timed out first. */
     unsigned timeout_s = node->wait_timeout_ms / 1000 + HTTP_TIMEOUT_WAIT_MARGIN_S;
     if (timeout_s < HTTP_IDLE_TIMEOUT_MIN_S) timeout_s = HTTP_IDLE_TIMEOUT_MIN_S;
+    if (cc_conn_limit_init(&node->conn_limit, node->api_connections_per_client, node->max_connections) !=
+        CC_OK) {
+        cc_reqauth_stop();
+        return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
+    }
 
-    node->httpd = MHD_start_daemon(flags, port, NULL, NULL, on_request, node, MHD_OPTION_EXTERNAL_LOGGER,
+    node->httpd = MHD_start_daemon(flags, port, on_accept, node, on_request, node, MHD_OPTION_EXTERNAL_LOGGER,
                                    on_mhd_log, node, /* first, to catch all */
                                    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
                                    (unsigned)node->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
@@ -599,6 +653,7 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
                                    on_completed, node, MHD_OPTION_NOTIFY_CONNECTION, on_connection, node,
                                    MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!node->httpd) {
+        cc_conn_limit_destroy(&node->conn_limit);
         cc_reqauth_stop();
         return cc_errf(eb, CC_ERR_IO, "cannot serve %s on %s (address in use%s?)",
                        node->tls_cert_pem ? "HTTPS" : "HTTP", node->api,
@@ -608,9 +663,10 @@ cc_err cc_http_start(cc_node *node, cc_errbuf *eb)
     }
 
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(node->httpd, MHD_DAEMON_INFO_BIND_PORT);
-    cc_node_log(CC_LOG_INFO, "http", "API listening on %s://%s (port %u), at most %u connections%s",
+    cc_node_log(CC_LOG_INFO, "http",
+                "API listening on %s://%s (port %u), at most %u connections (%u per client address)%s",
                 cc_http_scheme(node), node->api, info ? (unsigned)info->port : (unsigned)port,
-                node->max_connections,
+                node->max_connections, node->api_connections_per_client,
                 node->tls_client_ca_pem ? ", clients with a certificate of tls_client_ca only" : "");
     return CC_OK;
 }
@@ -635,5 +691,6 @@ void cc_http_stop(cc_node *node)
     if (!node->httpd) return;
     MHD_stop_daemon(node->httpd);
     node->httpd = NULL;
+    cc_conn_limit_destroy(&node->conn_limit);
     cc_reqauth_stop();
 }

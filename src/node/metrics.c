@@ -272,5 +272,11 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             cc_strbuf_printf(&sb, "carechain_http_requests_total{status=\"%u\"} %llu\n", s,
                              (unsigned long long)v);
     }
+    cc_strbuf_printf(&sb,
+                     "# HELP carechain_http_connections_refused_total Connections refused because their "
+                     "client address held its share (api_connections_per_client).\n"
+                     "# TYPE carechain_http_connections_refused_total counter\n"
+                     "carechain_http_connections_refused_total %llu\n",
+                     (unsigned long long)atomic_load_explicit(&m->http_conns_refused, memory_order_relaxed));
     return cc_strbuf_take(&sb, len);
 }

@@ -10,6 +10,7 @@
  *   carechain_block_seconds{phase}           histogram (build, execute, store_commit: per block)
  *   carechain_signature_verifications_total  counter (admission pool)
  *   carechain_http_requests_total{status}    counter
+ *   carechain_http_connections_refused_total counter (a client over api_connections_per_client)
  *   carechain_store_full                     gauge (0 | 1)
  *   carechain_txid_index_height              gauge (height)
  *   carechain_evidence                       gauge (evidence records kept)
@@ -67,6 +68,7 @@ typedef struct cc_metrics {
     atomic_uint_fast64_t sig_verifications;
     atomic_uint_fast64_t txs_forwarded;
     atomic_uint_fast64_t http_status[CC_METRICS_STATUS_MAX];
+    atomic_uint_fast64_t http_conns_refused; /* a client over its share of connections */
 } cc_metrics;
 
 /* The gauges the node reads at render time. */

@@ -98,6 +98,17 @@ static cc_err read_config(cc_node *node, cc_errbuf *eb)
         }
         if (v) node_path(node, json_string_value(v), tls_dst[i]);
     }
+    const json_t *per_client = json_object_get(doc, "api_connections_per_client");
+    if (per_client) {
+        json_int_t n = json_is_integer(per_client) ? json_integer_value(per_client) : 0;
+        if (n < 1 || n > CC_NODE_DEFAULT_CONNECTIONS) {
+            rc = cc_errf(eb, CC_ERR_MALFORMED,
+                         "%s: \"api_connections_per_client\" must be a whole number 1..%u", path,
+                         CC_NODE_DEFAULT_CONNECTIONS);
+            goto out_after_doc;
+        }
+        node->api_connections_per_client = (unsigned)n;
+    }
 out_after_doc:
     json_decref(doc);
 out_after_buf:
@@ -192,6 +203,10 @@ static cc_err configure(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
     node->verify_threads = cfg->verify_threads ? cfg->verify_threads : (unsigned)(cores > 0 ? cores : 1);
     node->mempool_max = cfg->mempool_max ? cfg->mempool_max : CC_NODE_DEFAULT_MEMPOOL_MAX;
     node->max_connections = cfg->max_connections ? cfg->max_connections : CC_NODE_DEFAULT_CONNECTIONS;
+    if (!node->api_connections_per_client) node->api_connections_per_client = node->max_connections / 2;
+    if (node->api_connections_per_client > node->max_connections)
+        node->api_connections_per_client = node->max_connections;
+    if (!node->api_connections_per_client) node->api_connections_per_client = 1;
     node->wait_timeout_ms = cfg->wait_timeout_ms ? cfg->wait_timeout_ms : CC_NODE_DEFAULT_WAIT_MS;
     return CC_OK;
 }

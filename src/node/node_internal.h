@@ -31,6 +31,7 @@
 #include "carechain.h"
 #include "carechain/chain.h"
 #include "carechain/node.h"
+#include "node/conn_limit.h"
 #include "node/client_crl.h"
 #include "node/consensus.h"
 #include "node/events.h"
@@ -62,6 +63,7 @@ typedef struct cc_node {
     unsigned verify_threads;
     size_t mempool_max;
     unsigned max_connections;
+    unsigned api_connections_per_client; /* config.json; 0 = half of max_connections */
     unsigned wait_timeout_ms;
     char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX], tls_client_ca[PATH_MAX]; /* "" = none */
     char tls_client_crl[PATH_MAX];    /* the client CA's revocation list ("" = none) */
@@ -86,6 +88,8 @@ typedef struct cc_node {
     pthread_t producer;
     struct cc_checkpoints *checkpoints; /* raft: the checkpoint signature senders */
     struct MHD_Daemon *httpd;
+    cc_conn_limit conn_limit;                    /* API connections per client address (http.c) */
+    atomic_uint_fast64_t conn_refused_logged_ms; /* cc_now_ms of the last "refused a connection" line */
 
     atomic_size_t upload_bytes;  /* request body bytes buffered, all connections */
     atomic_uint active_handlers; /* HTTP handlers running now */

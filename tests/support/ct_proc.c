@@ -108,11 +108,12 @@ int ct_node_start(ct_node *n, const char *dir, int port, size_t map_size, size_t
         n->dir = strdup(dir);
     }
     n->port = port;
-    snprintf(n->url, sizeof n->url, "%s://127.0.0.1:%d", n->https ? "https" : "http", port);
+    const char *host = n->host ? n->host : "127.0.0.1";
+    snprintf(n->url, sizeof n->url, "%s://%s:%d", n->https ? "https" : "http", host, port);
     if (!n->log_path) n->log_path = ct_strf("%s.log", dir);
 
-    char api[32], ms[32], msm[32];
-    snprintf(api, sizeof api, "127.0.0.1:%d", port);
+    char api[64], ms[32], msm[32];
+    snprintf(api, sizeof api, "%s:%d", host, port);
     snprintf(ms, sizeof ms, "%zu", map_size);
     snprintf(msm, sizeof msm, "%zu", map_size_max ? map_size_max : map_size);
     const char *argv[CT_ARGS_MAX] = {

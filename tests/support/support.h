@@ -126,14 +126,15 @@ typedef struct ct_node {
     pid_t pid; /* 0 when not running */
     int port;
     char url[CT_URL_MAX];
-    char *dir;       /* copied */
-    char *log_path;  /* the node's stdout+stderr, in dir/../<name>.log */
-    int exit_status; /* last exit: code, or 128 + signal */
-    const char *bin; /* the binary to run; NULL: ct_carechain_bin() (not copied) */
-    bool https;      /* its config.json has tls_cert/tls_key: url is https:// */
+    char *dir;        /* copied */
+    char *log_path;   /* the node's stdout+stderr, in dir/../<name>.log */
+    int exit_status;  /* last exit: code, or 128 + signal */
+    const char *bin;  /* the binary to run; NULL: ct_carechain_bin() (not copied) */
+    bool https;       /* its config.json has tls_cert/tls_key: url is https:// */
+    const char *host; /* the IPv4 address it listens on and is reached at; NULL: 127.0.0.1 (not copied) */
 } ct_node;
 
-/* Spawn `carechain node --dir DIR --api 127.0.0.1:PORT --quiet` (adding
+/* Spawn `carechain node --dir DIR --api HOST:PORT --quiet` (HOST n->host or 127.0.0.1; adding
  * --map-size and --map-size-max when map_size is not 0) and wait up to
  * timeout_ms for GET /v1/status to answer 200. 0 on success; on failure
  * the process is killed and its log printed on stderr. */
