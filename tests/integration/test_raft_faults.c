@@ -46,7 +46,6 @@
 #define STEP_DOWN_MS      5000
 #define LOAD_AFTER_MS     1000 /* load after SIGCONT / after healing */
 #define LOAD_PAUSE_MS     10
-#define LOAD_TXS_MAX      4096
 #define LOAD_ATTEMPTS     20
 #define SETTLE_MS         1500 /* let a cut-off node finish what it had in hand */
 #define MINORITY_WAIT_MS  3000 /* how long a client waits on the isolated node */
@@ -96,17 +95,6 @@ static void restore_all(void)
 static void commit_note_via(int i)
 {
     assert_true(ct_cluster_commit_note(&fx.cl, i, &fx.nonce, COMMIT_HTTP_MS, NULL) > 0);
-}
-
-/* Is txid committed on node i (GET /v1/tx/{txid} answers "committed")? */
-static bool committed_on(int i, const char *txid)
-{
-    char *path = ct_strf("/v1/tx/%s", txid);
-    json_t *v = get_json(i, path, STATUS_HTTP_MS);
-    bool ok = v && strcmp(ct_json_str(v, "status"), "committed") == 0;
-    json_decref(v);
-    free(path);
-    return ok;
 }
 
 typedef struct seen {
@@ -303,63 +291,13 @@ static void test_same_txs_to_all_nodes_commit_once(void **state)
     }
     char hex[CC_HASH_HEX];
     for (int k = 0; k < SAME_TX_COUNT; k++)
-        for (int i = 0; i < NODES; i++) assert_true(committed_on(i, ct_txid_hex(&txs[k], hex)));
+        for (int i = 0; i < NODES; i++)
+            assert_true(ct_cluster_committed(&fx.cl, i, ct_txid_hex(&txs[k], hex), STATUS_HTTP_MS));
     assert_int_equal(count_double_commits(0, height_after), 0);
     for (int k = 0; k < SAME_TX_COUNT; k++) cc_tx_free(&txs[k]);
 }
 
 /* ---- SIGSTOP the leader under load ------------------------------------------- */
-
-typedef struct load_tx {
-    char txid[CC_HASH_HEX];
-    bool acked; /* answered 200 "committed" */
-} load_tx;
-
-typedef struct load {
-    int first_node;
-    atomic_bool stop; /* the test tells the load thread */
-    load_tx txs[LOAD_TXS_MAX];
-    size_t count;        /* these are read once the thread is joined, */
-    atomic_size_t acked; /* except acked: also while it runs */
-    size_t retries, gave_up;
-} load;
-
-/* Send one tx at a time with ?wait=commit to first_node; on any error send
- * the same tx again to the next node (and the next...). */
-static void *load_main(void *arg)
-{
-    load *l = arg;
-    uint64_t n = 5000000;
-    while (!l->stop && l->count < LOAD_TXS_MAX) {
-        cc_tx tx;
-        if (ct_tx_note(&fx.cl.net, &fx.cl.net.admin, n++, &tx) != 0) break;
-        load_tx *lt = &l->txs[l->count++];
-        ct_txid_hex(&tx, lt->txid);
-        int node = l->first_node;
-        for (int attempt = 0; attempt < LOAD_ATTEMPTS && !lt->acked; attempt++) {
-            ct_http *h = ct_http_new();
-            char *url = ct_strf("%s/v1/tx?wait=commit", fx.cl.node[node].url);
-            ct_resp r;
-            ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, SUBMIT_HTTP_MS, &r);
-            if (r.status == 200 && strcmp(ct_json_str(r.json, "status"), "committed") == 0) {
-                lt->acked = true;
-                l->acked++;
-            }
-            bool dup = r.status == 409 && strcmp(ct_resp_error_code(&r), "duplicate") == 0;
-            ct_resp_free(&r);
-            free(url);
-            ct_http_free(h);
-            if (lt->acked || (dup && attempt > 0)) break; /* an earlier attempt got it in */
-            l->retries++;
-            node = (node + 1) % NODES;
-            if (l->stop) break;
-        }
-        if (!lt->acked) l->gave_up++;
-        cc_tx_free(&tx);
-        cc_sleep_ms(LOAD_PAUSE_MS);
-    }
-    return NULL;
-}
 
 static void test_sigstop_leader_steps_down(void **state)
 {
@@ -371,11 +309,15 @@ static void test_sigstop_leader_steps_down(void **state)
     int64_t old_term = ct_json_int(st, "term");
     json_decref(st);
 
-    load *l = calloc(1, sizeof *l);
+    ct_load *l = calloc(1, sizeof *l);
     assert_non_null(l);
-    l->first_node = ct_cluster_follower(&fx.cl, old);
-    pthread_t loader;
-    assert_int_equal(pthread_create(&loader, NULL, load_main, l), 0);
+    *l = (ct_load){.cl = &fx.cl,
+                   .first_node = ct_cluster_follower(&fx.cl, old),
+                   .first_nonce = 5000000,
+                   .attempts = LOAD_ATTEMPTS,
+                   .http_ms = SUBMIT_HTTP_MS,
+                   .pause_ms = LOAD_PAUSE_MS};
+    assert_int_equal(ct_load_start(l), 0);
     cc_sleep_ms(LOAD_AFTER_MS); /* the load is flowing */
     size_t acked_before_stop = l->acked;
 
@@ -405,8 +347,7 @@ static void test_sigstop_leader_steps_down(void **state)
                 STEP_DOWN_MS, old + 1, (long long)old_term);
 
     cc_sleep_ms(LOAD_AFTER_MS); /* load through the new leader, the old one back */
-    l->stop = true;
-    pthread_join(loader, NULL);
+    ct_load_stop(l);
     fprintf(stderr, "load: %zu txs, %zu committed (%zu before SIGSTOP), %zu retries, %zu not acknowledged\n",
             l->count, l->acked, acked_before_stop, l->retries, l->gave_up);
     if (leader < 0 || !stepped_down) {
@@ -424,15 +365,7 @@ static void test_sigstop_leader_steps_down(void **state)
     assert_non_null(head);
     int64_t height = ct_json_int(head, "height");
     json_decref(head);
-    for (size_t k = 0; k < l->count; k++) {
-        if (!l->txs[k].acked) continue;
-        for (int i = 0; i < NODES; i++) {
-            bool found = committed_on(i, l->txs[k].txid);
-            if (!found)
-                fprintf(stderr, "acknowledged tx %s is not committed on node%d\n", l->txs[k].txid, i + 1);
-            assert_true(found);
-        }
-    }
+    for (int i = 0; i < NODES; i++) assert_int_equal(ct_load_missing(l, i, STATUS_HTTP_MS), 0);
     assert_int_equal(count_double_commits(old, height), 0);
     free(l);
 }

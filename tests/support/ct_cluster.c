@@ -242,3 +242,75 @@ int64_t ct_cluster_commit_note(ct_cluster *c, int i, uint64_t *nonce, unsigned t
     ct_http_free(h);
     return height;
 }
+
+bool ct_cluster_committed(const ct_cluster *c, int i, const char *txid, unsigned timeout_ms)
+{
+    ct_http *h = ct_http_new();
+    char *url = ct_strf("%s/v1/tx/%s", c->node[i].url, txid);
+    ct_resp r;
+    bool ok = h && ct_http_do(h, "GET", url, NULL, NULL, 0, timeout_ms, &r) == 0 && r.status == 200 &&
+              strcmp(ct_json_str(r.json, "status"), "committed") == 0;
+    if (h) ct_resp_free(&r);
+    free(url);
+    ct_http_free(h);
+    return ok;
+}
+
+/* ---- a client load that retries -------------------------------------------- */
+
+static void *load_main(void *arg)
+{
+    ct_load *l = arg;
+    uint64_t n = l->first_nonce;
+    while (!l->stop && l->count < CT_LOAD_TXS_MAX) {
+        cc_tx tx;
+        if (ct_tx_note(&l->cl->net, &l->cl->net.admin, n++, &tx) != 0) break;
+        ct_load_tx *lt = &l->txs[l->count++];
+        ct_txid_hex(&tx, lt->txid);
+        int node = l->first_node;
+        for (unsigned attempt = 0; attempt < l->attempts && !lt->acked; attempt++) {
+            ct_http *h = ct_http_new();
+            char *url = ct_strf("%s/v1/tx?wait=commit", l->cl->node[node].url);
+            ct_resp r;
+            ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, l->http_ms, &r);
+            if (r.status == 200 && strcmp(ct_json_str(r.json, "status"), "committed") == 0) {
+                lt->acked = true;
+                l->acked++;
+            }
+            bool dup = r.status == 409 && strcmp(ct_resp_error_code(&r), "duplicate") == 0;
+            ct_resp_free(&r);
+            free(url);
+            ct_http_free(h);
+            if (lt->acked || (dup && attempt > 0)) break; /* an earlier attempt got it in */
+            l->retries++;
+            node = (node + 1) % (int)l->cl->net.node_count;
+            if (l->stop) break;
+        }
+        if (!lt->acked) l->gave_up++;
+        cc_tx_free(&tx);
+        cc_sleep_ms(l->pause_ms);
+    }
+    return NULL;
+}
+
+int ct_load_start(ct_load *l)
+{
+    return pthread_create(&l->thread, NULL, load_main, l) == 0 ? 0 : -1;
+}
+
+void ct_load_stop(ct_load *l)
+{
+    l->stop = true;
+    pthread_join(l->thread, NULL);
+}
+
+size_t ct_load_missing(const ct_load *l, int i, unsigned timeout_ms)
+{
+    size_t missing = 0;
+    for (size_t k = 0; k < l->count; k++) {
+        if (!l->txs[k].acked || ct_cluster_committed(l->cl, i, l->txs[k].txid, timeout_ms)) continue;
+        fprintf(stderr, "acknowledged tx %s is not committed on node%d\n", l->txs[k].txid, i + 1);
+        missing++;
+    }
+    return missing;
+}

@@ -13,6 +13,8 @@
 #ifndef CARECHAIN_TEST_SUPPORT_H
 #define CARECHAIN_TEST_SUPPORT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -359,5 +361,45 @@ int64_t ct_cluster_commit_note(ct_cluster *c, int i, uint64_t *nonce, unsigned t
 /* `carechain verify-chain --dir` on every network node's directory (the
  * nodes should be stopped). The number that failed (each output printed). */
 int ct_cluster_verify_chains(const ct_cluster *c, unsigned timeout_ms);
+/* Is txid committed on node i (GET /v1/tx/{txid} within timeout_ms)? */
+bool ct_cluster_committed(const ct_cluster *c, int i, const char *txid, unsigned timeout_ms);
+
+/* A client load that retries: a thread signs new notes (net's admin, nonces
+ * from first_nonce) and sends each with ?wait=commit to first_node; on any
+ * answer but "committed" it sends the same tx to the next node, and the
+ * next, up to attempts times (a "duplicate" after an earlier attempt means
+ * that attempt got it in: not acknowledged, not retried). What a client of
+ * the issue does when a node dies under it. */
+#define CT_LOAD_TXS_MAX 4096
+
+typedef struct ct_load_tx {
+    char txid[CC_HASH_HEX];
+    bool acked; /* answered 200 "committed" */
+} ct_load_tx;
+
+typedef struct ct_load {
+    /* set before ct_load_start */
+    ct_cluster *cl;
+    int first_node;
+    uint64_t first_nonce;
+    unsigned attempts; /* per tx */
+    unsigned http_ms;  /* per attempt */
+    unsigned pause_ms; /* between two txs */
+    /* the thread's */
+    atomic_bool stop;
+    ct_load_tx txs[CT_LOAD_TXS_MAX];
+    size_t count;        /* read once the thread is joined, */
+    atomic_size_t acked; /* except acked: also while it runs */
+    size_t retries, gave_up;
+    pthread_t thread;
+} ct_load;
+
+/* Start l's thread. 0 on success. */
+int ct_load_start(ct_load *l);
+/* Tell it to stop after the tx in hand, and join it. */
+void ct_load_stop(ct_load *l);
+/* The acknowledged txs of l that node i does not hold committed (each named
+ * on stderr); a node that does not answer holds none. */
+size_t ct_load_missing(const ct_load *l, int i, unsigned timeout_ms);
 
 #endif
