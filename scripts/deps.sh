@@ -17,7 +17,7 @@ web=0 browser=0
 pkgs=(build-essential pkg-config clang clang-format cppcheck
       libsodium-dev liblmdb-dev lmdb-utils libjansson-dev libmicrohttpd-dev libgnutls28-dev
       libssl-dev libcurl4-openssl-dev libcmocka-dev liblua5.4-dev libraft-dev libuv1-dev libjemalloc-dev
-      libclang-rt-14-dev curl openssl)
+      libclang-rt-14-dev curl openssl iproute2)
 for arg in "$@"; do
     case "$arg" in
     --web) web=1 ;;

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "raft_partition.h"
 #include "support/support.h"
 
 #define NODES             3
@@ -47,10 +48,6 @@
 #define LOAD_AFTER_MS     1000 /* load after SIGCONT / after healing */
 #define LOAD_PAUSE_MS     10
 #define LOAD_ATTEMPTS     20
-#define SETTLE_MS         1500 /* let a cut-off node finish what it had in hand */
-#define MINORITY_WAIT_MS  3000 /* how long a client waits on the isolated node */
-#define MAJORITY_NOTES    3
-#define ISOLATED_MS       4000 /* how long the partition test keeps its node cut off, at least */
 #define BLOCKS_PAGE_MS    5000
 #define FROZEN_FORWARD_MS 500  /* a forward waits on the stopped leader this long before SIGTERM */
 #define PROMPT_STOP_MS    3500 /* well under the forward's 5 s timeout */
@@ -64,21 +61,6 @@ typedef struct fixture {
 static fixture fx;
 
 /* ---- helpers -------------------------------------------------------------- */
-
-/* GET base+path with a short timeout; the JSON body on 200, else NULL. */
-static json_t *get_json(int i, const char *path, unsigned timeout_ms)
-{
-    ct_http *h = ct_http_new();
-    char *url = ct_strf("%s%s", fx.cl.node[i].url, path);
-    ct_resp r;
-    json_t *v = NULL;
-    if (h && ct_http_do(h, "GET", url, NULL, NULL, 0, timeout_ms, &r) == 0 && r.status == 200 && r.json)
-        v = json_incref(r.json);
-    if (h) ct_resp_free(&r);
-    free(url);
-    ct_http_free(h);
-    return v;
-}
 
 /* Undo what an earlier test may have left behind when it failed half-way:
  * continue stopped nodes, heal every link. */
@@ -97,20 +79,6 @@ static void commit_note_via(int i)
     assert_true(ct_cluster_commit_note(&fx.cl, i, &fx.nonce, COMMIT_HTTP_MS, NULL) > 0);
 }
 
-typedef struct seen {
-    char txid[CC_HASH_HEX];
-    bool ok;
-    int64_t height;
-} seen;
-
-static int seen_cmp(const void *a, const void *b)
-{
-    return strcmp(((const seen *)a)->txid, ((const seen *)b)->txid);
-}
-
-/* Read blocks 1..height from node i and count, per txid, the blocks whose
- * result for it is "ok". Returns the number of txids committed ok more than
- * once (printing each), or -1 when a block could not be read. */
 /* How many txs in blocks from..to on node i were refused by exec as
  * already committed: a proposer that lost its term can place a tx again
  * while the block that holds it is still being committed (exactly once
@@ -121,7 +89,7 @@ static int count_refused_duplicates(int i, int64_t from, int64_t to)
     int dups = 0;
     for (int64_t h = from; h <= to; h++) {
         char *path = ct_strf("/v1/blocks/%lld", (long long)h);
-        json_t *b = get_json(i, path, BLOCKS_PAGE_MS);
+        json_t *b = ct_cluster_get_json(&fx.cl, i, path, BLOCKS_PAGE_MS);
         free(path);
         if (!b) return -1;
         size_t k;
@@ -133,55 +101,6 @@ static int count_refused_duplicates(int i, int64_t from, int64_t to)
         json_decref(b);
     }
     return dups;
-}
-
-static int count_double_commits(int i, int64_t height)
-{
-    size_t cap = 1024, n = 0;
-    seen *all = malloc(cap * sizeof *all);
-    assert_non_null(all);
-    for (int64_t h = 1; h <= height; h++) {
-        char *path = ct_strf("/v1/blocks/%lld", (long long)h);
-        json_t *b = get_json(i, path, BLOCKS_PAGE_MS);
-        free(path);
-        if (!b) {
-            fprintf(stderr, "node%d did not serve block %lld\n", i + 1, (long long)h);
-            free(all);
-            return -1;
-        }
-        size_t k;
-        json_t *t;
-        json_array_foreach(json_object_get(b, "txs"), k, t)
-        {
-            if (n == cap) {
-                cap *= 2;
-                all = realloc(all, cap * sizeof *all);
-                assert_non_null(all);
-            }
-            snprintf(all[n].txid, sizeof all[n].txid, "%s", ct_json_str(t, "txid"));
-            all[n].ok = strcmp(ct_json_str(json_object_get(t, "result"), "code"), "ok") == 0;
-            all[n].height = h;
-            n++;
-        }
-        json_decref(b);
-    }
-    qsort(all, n, sizeof *all, seen_cmp);
-    int doubles = 0;
-    for (size_t a = 0; a < n;) {
-        size_t b = a, oks = 0;
-        while (b < n && strcmp(all[b].txid, all[a].txid) == 0) oks += all[b++].ok;
-        if (oks > 1) {
-            fprintf(stderr, "tx %s committed ok %zu times (heights", all[a].txid, oks);
-            for (size_t k = a; k < b; k++) fprintf(stderr, " %lld", (long long)all[k].height);
-            fprintf(stderr, ")\n");
-            doubles++;
-        }
-        if (b - a > 1 && oks <= 1)
-            fprintf(stderr, "note: tx %.16s... is in %zu blocks, ok once\n", all[a].txid, b - a);
-        a = b;
-    }
-    free(all);
-    return doubles;
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -293,7 +212,7 @@ static void test_same_txs_to_all_nodes_commit_once(void **state)
     for (int k = 0; k < SAME_TX_COUNT; k++)
         for (int i = 0; i < NODES; i++)
             assert_true(ct_cluster_committed(&fx.cl, i, ct_txid_hex(&txs[k], hex), STATUS_HTTP_MS));
-    assert_int_equal(count_double_commits(0, height_after), 0);
+    assert_int_equal(ct_cluster_double_commits(&fx.cl, 0, height_after), 0);
     for (int k = 0; k < SAME_TX_COUNT; k++) cc_tx_free(&txs[k]);
 }
 
@@ -366,100 +285,24 @@ static void test_sigstop_leader_steps_down(void **state)
     int64_t height = ct_json_int(head, "height");
     json_decref(head);
     for (int i = 0; i < NODES; i++) assert_int_equal(ct_load_missing(l, i, STATUS_HTTP_MS), 0);
-    assert_int_equal(count_double_commits(old, height), 0);
+    assert_int_equal(ct_cluster_double_commits(&fx.cl, old, height), 0);
     free(l);
 }
 
 /* ---- partition ------------------------------------------------------------- */
 
+/* Isolate node (rp_net.isolate): cut its links in the proxy, both ways. */
+static void mesh_isolate(void *ctx, int node, bool cut)
+{
+    ct_raft_mesh_isolate(ctx, (unsigned)node, cut);
+}
+
 static void test_partition_minority_commits_nothing(void **state)
 {
     (void)state;
     restore_all();
-    int cut = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS); /* isolate the leader: the hardest minority */
-    assert_true(cut >= 0);
-    ct_raft_mesh_isolate(&fx.mesh, (unsigned)cut, true);
-    fx.cl.out[cut] = true;
-    fprintf(stderr, "node%d (the leader) cut off\n", cut + 1);
-
-    int leader = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
-    if (leader < 0) ct_cluster_dump_logs(&fx.cl);
-    assert_true(leader >= 0 && leader != cut);
-    cc_sleep_ms(SETTLE_MS); /* what the cut node had committed before the cut is applied by now */
-    json_t *st = ct_cluster_status(&fx.cl, cut);
-    assert_non_null(st);
-    int64_t cut_height = ct_json_int(st, "height");
-    char cut_head[CC_HASH_HEX];
-    snprintf(cut_head, sizeof cut_head, "%s", ct_json_str(st, "head_hash"));
-    json_decref(st);
-
-    /* the majority keeps committing */
-    for (int k = 0; k < MAJORITY_NOTES; k++)
-        commit_note_via(k % 2 ? leader : ct_cluster_follower(&fx.cl, leader));
-
-    /* the minority takes a tx but cannot commit it */
-    cc_tx tx;
-    assert_int_equal(ct_tx_note(&fx.cl.net, &fx.cl.net.admin, ++fx.nonce, &tx), 0);
-    ct_http *h = ct_http_new();
-    char *url = ct_strf("%s/v1/tx?wait=commit", fx.cl.node[cut].url);
-    ct_resp r;
-    ct_http_do(h, "POST", url, "application/octet-stream", tx.raw, tx.raw_len, MINORITY_WAIT_MS, &r);
-    fprintf(stderr, "isolated node%d answered %ld %s%s\n", cut + 1, r.status, r.body, r.curl_error);
-    assert_false(r.status == 200 && strcmp(ct_json_str(r.json, "status"), "committed") == 0);
-    ct_resp_free(&r);
-    free(url);
-    ct_http_free(h);
-
-    st = ct_cluster_status(&fx.cl, cut);
-    assert_non_null(st);
-    if (ct_json_int(st, "height") != cut_height || strcmp(ct_json_str(st, "head_hash"), cut_head) != 0) {
-        fprintf(stderr, "isolated node%d moved from height %lld to %lld\n", cut + 1, (long long)cut_height,
-                (long long)ct_json_int(st, "height"));
-        ct_cluster_dump_logs(&fx.cl);
-    }
-    assert_int_equal(ct_json_int(st, "height"), cut_height);
-    assert_string_equal(ct_json_str(st, "head_hash"), cut_head);
-    assert_string_not_equal(ct_json_str(st, "raft_state"), "leader");
-    json_decref(st);
-    json_t *major = NULL;
-    assert_true(ct_cluster_wait_converged(&fx.cl, cut_height + 1, &major,
-                                          CONVERGE_MS)); /* the two others, ahead of it */
-    json_decref(major);
-    st = ct_cluster_status(&fx.cl, leader);
-    assert_non_null(st);
-    int64_t major_term = ct_json_int(st, "term");
-    json_decref(st);
-    /* long enough for the cut node to have timed out several elections
-     * (600-1200 ms each): without pre-vote each would raise its term */
-    cc_sleep_ms(ISOLATED_MS);
-
-    /* heal: it converges on the majority's chain */
-    ct_raft_mesh_isolate(&fx.mesh, (unsigned)cut, false);
-    fx.cl.out[cut] = false;
-    fprintf(stderr, "node%d reconnected\n", cut + 1);
-    assert_true(ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS) >= 0);
-    commit_note_via(cut);
-    json_t *head = NULL;
-    if (!ct_cluster_wait_converged(&fx.cl, cut_height + MAJORITY_NOTES + 1, &head, CONVERGE_MS))
-        ct_cluster_dump_logs(&fx.cl);
-    assert_non_null(head);
-    assert_int_equal(count_double_commits(cut, ct_json_int(head, "height")), 0);
-    json_decref(head);
-
-    /* its return disturbed nobody: the majority's leader still leads, in
-     * the term it was elected in (the cut node only asked for pre-votes,
-     * which raise no term, and were refused) */
-    int after = ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS);
-    assert_true(after >= 0);
-    st = ct_cluster_status(&fx.cl, after);
-    assert_non_null(st);
-    int64_t after_term = ct_json_int(st, "term");
-    json_decref(st);
-    fprintf(stderr, "before the heal node%d led in term %lld; after it node%d leads in term %lld\n",
-            leader + 1, (long long)major_term, after + 1, (long long)after_term);
-    assert_int_equal(after, leader);
-    assert_int_equal(after_term, major_term);
-    cc_tx_free(&tx);
+    const rp_net n = {&fx.cl, &fx.nonce, mesh_isolate, &fx.mesh};
+    rp_partition_minority_commits_nothing(&n);
 }
 
 /* ---- a follower's data wiped ------------------------------------------------- */
@@ -539,7 +382,7 @@ static void test_raft_links_carry_nothing_in_the_clear(void **state)
     assert_true(ct_cluster_wait_converged(&fx.cl, height, NULL, CONVERGE_MS));
     char *path = ct_strf("/v1/tx/%s", txid);
     for (int i = 0; i < NODES; i++) { /* the marker is in every node's copy of the block */
-        json_t *v = get_json(i, path, STATUS_HTTP_MS);
+        json_t *v = ct_cluster_get_json(&fx.cl, i, path, STATUS_HTTP_MS);
         assert_non_null(v);
         assert_string_equal(json_string_value(json_object_get(json_object_get(v, "payload"), "kind")),
                             marker);
@@ -609,7 +452,7 @@ static void test_verify_chain_on_every_node(void **state)
     restore_all();
     json_t *head = NULL;
     assert_true(ct_cluster_wait_converged(&fx.cl, 1, &head, CONVERGE_MS));
-    assert_int_equal(count_double_commits(0, ct_json_int(head, "height")), 0);
+    assert_int_equal(ct_cluster_double_commits(&fx.cl, 0, ct_json_int(head, "height")), 0);
     json_decref(head);
     for (int i = 0; i < NODES; i++) assert_int_equal(ct_node_stop(&fx.cl.node[i], SIGTERM, STOP_MS), 0);
     assert_int_equal(ct_cluster_verify_chains(&fx.cl, VERIFY_MS), 0);

@@ -243,16 +243,94 @@ int64_t ct_cluster_commit_note(ct_cluster *c, int i, uint64_t *nonce, unsigned t
     return height;
 }
 
-bool ct_cluster_committed(const ct_cluster *c, int i, const char *txid, unsigned timeout_ms)
+json_t *ct_cluster_get_json(const ct_cluster *c, int i, const char *path, unsigned timeout_ms)
 {
     ct_http *h = ct_http_new();
-    char *url = ct_strf("%s/v1/tx/%s", c->node[i].url, txid);
+    char *url = ct_strf("%s%s", c->node[i].url, path);
     ct_resp r;
-    bool ok = h && ct_http_do(h, "GET", url, NULL, NULL, 0, timeout_ms, &r) == 0 && r.status == 200 &&
-              strcmp(ct_json_str(r.json, "status"), "committed") == 0;
+    json_t *v = NULL;
+    if (h && ct_http_do(h, "GET", url, NULL, NULL, 0, timeout_ms, &r) == 0 && r.status == 200 && r.json)
+        v = json_incref(r.json);
     if (h) ct_resp_free(&r);
     free(url);
     ct_http_free(h);
+    return v;
+}
+
+#define BLOCK_GET_MS 5000
+
+typedef struct seen {
+    char txid[CC_HASH_HEX];
+    bool ok;
+    int64_t height;
+} seen;
+
+static int seen_cmp(const void *a, const void *b)
+{
+    return strcmp(((const seen *)a)->txid, ((const seen *)b)->txid);
+}
+
+int ct_cluster_double_commits(const ct_cluster *c, int i, int64_t height)
+{
+    size_t cap = 1024, n = 0;
+    seen *all = malloc(cap * sizeof *all);
+    if (!all) return -1;
+    for (int64_t h = 1; h <= height; h++) {
+        char *path = ct_strf("/v1/blocks/%lld", (long long)h);
+        json_t *b = ct_cluster_get_json(c, i, path, BLOCK_GET_MS);
+        free(path);
+        if (!b) {
+            fprintf(stderr, "node%d did not serve block %lld\n", i + 1, (long long)h);
+            free(all);
+            return -1;
+        }
+        size_t k;
+        json_t *t;
+        json_array_foreach(json_object_get(b, "txs"), k, t)
+        {
+            if (n == cap) {
+                seen *more = realloc(all, 2 * cap * sizeof *all);
+                if (!more) {
+                    json_decref(b);
+                    free(all);
+                    return -1;
+                }
+                all = more;
+                cap *= 2;
+            }
+            snprintf(all[n].txid, sizeof all[n].txid, "%s", ct_json_str(t, "txid"));
+            all[n].ok = strcmp(ct_json_str(json_object_get(t, "result"), "code"), "ok") == 0;
+            all[n].height = h;
+            n++;
+        }
+        json_decref(b);
+    }
+    qsort(all, n, sizeof *all, seen_cmp);
+    int doubles = 0;
+    for (size_t a = 0; a < n;) {
+        size_t b = a, oks = 0;
+        while (b < n && strcmp(all[b].txid, all[a].txid) == 0) oks += all[b++].ok;
+        if (oks > 1) {
+            fprintf(stderr, "tx %s committed ok %zu times (heights", all[a].txid, oks);
+            for (size_t k = a; k < b; k++) fprintf(stderr, " %lld", (long long)all[k].height);
+            fprintf(stderr, ")\n");
+            doubles++;
+        }
+        if (b - a > 1 && oks <= 1)
+            fprintf(stderr, "note: tx %.16s... is in %zu blocks, ok once\n", all[a].txid, b - a);
+        a = b;
+    }
+    free(all);
+    return doubles;
+}
+
+bool ct_cluster_committed(const ct_cluster *c, int i, const char *txid, unsigned timeout_ms)
+{
+    char *path = ct_strf("/v1/tx/%s", txid);
+    json_t *v = ct_cluster_get_json(c, i, path, timeout_ms);
+    bool ok = v && strcmp(ct_json_str(v, "status"), "committed") == 0;
+    json_decref(v);
+    free(path);
     return ok;
 }
 

@@ -106,6 +106,51 @@ int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char 
     return 0;
 }
 
+/* s with its one occurrence of from replaced by to (caller frees), or NULL
+ * when from is not in s exactly once. */
+static char *replace_once(const char *s, const char *from, const char *to)
+{
+    const char *hit = strstr(s, from);
+    if (!hit || strstr(hit + 1, from)) return NULL;
+    return ct_strf("%.*s%s%s", (int)(hit - s), s, to, hit + strlen(from));
+}
+
+int ct_net_use_hosts(ct_net *net, const char (*hosts)[16])
+{
+    char *g = ct_strf("%.*s", (int)net->genesis_len, (const char *)net->genesis);
+    for (unsigned i = 0; i < net->node_count && g; i++) {
+        char *from = ct_strf("\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"", net->api_ports[i],
+                             net->raft_ports[i]);
+        char *to = ct_strf("\"api\":\"%s:%d\",\"raft\":\"%s:%d\"", hosts[i], net->api_ports[i], hosts[i],
+                           net->raft_ports[i]);
+        char *next = replace_once(g, from, to);
+        free(g);
+        free(from);
+        free(to);
+        g = next;
+    }
+    if (!g) return -1;
+    free(net->genesis);
+    net->genesis = (uint8_t *)g;
+    net->genesis_len = strlen(g);
+    cc_sha256(net->genesis, net->genesis_len, net->chain_id);
+    snprintf(net->url, sizeof net->url, "http://%s:%d", hosts[0], net->api_port);
+    if (ct_write_file(net->genesis_path, net->genesis, net->genesis_len) != 0) return -1;
+    for (unsigned i = 0; i < net->node_count; i++) {
+        char *gpath = ct_strf("%s/genesis.json", net->node_dirs[i]),
+             *cpath = ct_strf("%s/config.json", net->node_dirs[i]),
+             *config = ct_strf("{\"name\":\"node%u\",\"api\":\"%s:%d\",\"raft\":\"%s:%d\"}\n", i + 1,
+                               hosts[i], net->api_ports[i], hosts[i], net->raft_ports[i]);
+        int rc = ct_write_file(gpath, net->genesis, net->genesis_len) |
+                 ct_write_file(cpath, config, strlen(config));
+        free(gpath);
+        free(cpath);
+        free(config);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes)
 {
     memset(net, 0, sizeof *net);

@@ -292,6 +292,34 @@ int ct_key_save(const char *path, const cc_key *k);
  * propose-*` prints; false when there is none. */
 bool ct_proposal_of(const char *out, char txid[CC_HASH_HEX]);
 
+/* ---- test hosts in network namespaces (ct_netns.c) ------------------------------ */
+
+/* One network namespace per node, joined by veth pairs to a bridge in the
+ * test's namespace: node i listens at host[i], and the test reaches it
+ * there. Root only. */
+typedef struct ct_netns {
+    unsigned count;
+    char prefix[16];                 /* "cc<pid>": the bridge <prefix>b, namespaces <prefix>n<i> */
+    unsigned subnet;                 /* 10.213.<subnet>.0/24 */
+    char host[CT_NET_NODES_MAX][16]; /* node i's address */
+    char *wrapper[CT_NET_NODES_MAX]; /* a script that runs carechain in namespace i (ct_node.bin) */
+    bool made;                       /* the bridge exists: destroy removes it */
+} ct_netns;
+
+/* Make count namespaces, their links and their wrapper scripts (in dir). 0
+ * on success; otherwise why says what is missing (not root, no bridges) and
+ * ct_netns_destroy removes what was made. */
+int ct_netns_create(ct_netns *m, unsigned count, const char *dir, char *why, size_t why_len);
+/* Drop every packet between node and the other nodes, silently, both ways
+ * (the test still reaches every node); cut false delivers them again. 0 on
+ * success. */
+int ct_netns_isolate(ct_netns *m, unsigned node, bool cut);
+void ct_netns_destroy(ct_netns *m);
+/* Make net's nodes listen and be reached at hosts[i] (API and raft, in the
+ * genesis, which gets a new chain id, and in each config.json). Before any
+ * node starts. 0 on success. */
+int ct_net_use_hosts(ct_net *net, const char (*hosts)[16]);
+
 /* ---- a network of node processes polled as one (ct_cluster.c) ------------------- */
 
 #define CT_CLUSTER_POLL_MS 20 /* default pause between two polls */
@@ -361,6 +389,13 @@ int64_t ct_cluster_commit_note(ct_cluster *c, int i, uint64_t *nonce, unsigned t
 /* `carechain verify-chain --dir` on every network node's directory (the
  * nodes should be stopped). The number that failed (each output printed). */
 int ct_cluster_verify_chains(const ct_cluster *c, unsigned timeout_ms);
+/* GET path of node i within timeout_ms: the JSON body on 200, else NULL
+ * (caller decrefs). */
+json_t *ct_cluster_get_json(const ct_cluster *c, int i, const char *path, unsigned timeout_ms);
+/* Read blocks 1..height from node i and count, per txid, the blocks whose
+ * result for it is "ok". The number of txids committed ok more than once
+ * (each printed on stderr), or -1 when a block could not be read. */
+int ct_cluster_double_commits(const ct_cluster *c, int i, int64_t height);
 /* Is txid committed on node i (GET /v1/tx/{txid} within timeout_ms)? */
 bool ct_cluster_committed(const ct_cluster *c, int i, const char *txid, unsigned timeout_ms);
 
