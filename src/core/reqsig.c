@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "carechain/records.h"
+#include "core/date.h"
 
 #define REQSIG_COMPONENTS     "(\"@method\" \"@path\" \"@query\" \"content-digest\")"
 #define REQSIG_ALG            "ed25519"
@@ -227,13 +228,12 @@ static cc_err parse_params(const char *p, const char *end, sig_params *out, cc_e
             if (have_created)
                 return cc_errf(eb, CC_ERR_UNAUTHENTICATED, "Signature-Input: created is given twice");
             const char *digits = p;
-            int64_t v = 0;
-            while (p < end && *p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+            while (p < end && *p >= '0' && *p <= '9') p++;
             size_t n = (size_t)(p - digits);
             if (n == 0 || n > REQSIG_CREATED_DIGITS || (p < end && *p != ';'))
                 return cc_errf(eb, CC_ERR_UNAUTHENTICATED,
                                "Signature-Input: created must be a non-negative integer of seconds");
-            out->created_s = v;
+            out->created_s = cc_digits_value(digits, n); /* at most 15 digits: no overflow */
             have_created = true;
         } else if (name_len == 5 && memcmp(name, "keyid", 5) == 0) {
             const char *val;

@@ -521,6 +521,15 @@ static void test_reqsig_signature_input_strict(void **state)
     s = ut_strf("cc=" COMPONENTS ";created=1764090000.5;keyid=\"%s\";alg=\"ed25519\"", hex);
     expect_input_refused(&r, s, "created must be");
     free(s);
+    /* 16 and 20 digits: over an RFC 8941 integer, and over int64 (the
+     * reader once multiplied before it counted: signed overflow, which the
+     * fuzzer found) */
+    s = ut_strf("cc=" COMPONENTS ";created=1764090000000000;keyid=\"%s\";alg=\"ed25519\"", hex);
+    expect_input_refused(&r, s, "created must be");
+    free(s);
+    s = ut_strf("cc=" COMPONENTS ";created=99999999999999999999;keyid=\"%s\";alg=\"ed25519\"", hex);
+    expect_input_refused(&r, s, "created must be");
+    free(s);
     s = ut_strf("cc=" COMPONENTS ";created=1764090000;keyid=\"%.62s\";alg=\"ed25519\"", hex);
     expect_input_refused(&r, s, "64 hex digits");
     free(s);
