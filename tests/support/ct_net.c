@@ -42,25 +42,30 @@ int ct_net_create(ct_net *net, const char *tag)
 
 /* Write nodeI's directory: genesis.json (the network's bytes), node.key,
  * config.json. */
+/* Node i's copy of the genesis, and config as its config.json. 0 on success. */
+static int write_node_config(const ct_net *net, unsigned i, const char *config)
+{
+    char *gpath = ct_strf("%s/genesis.json", net->node_dirs[i]),
+         *cpath = ct_strf("%s/config.json", net->node_dirs[i]);
+    int rc =
+        ct_write_file(gpath, net->genesis, net->genesis_len) | ct_write_file(cpath, config, strlen(config));
+    free(gpath);
+    free(cpath);
+    return rc != 0 ? -1 : 0;
+}
+
 static int write_node_dir(const ct_net *net, unsigned i)
 {
     cc_errbuf eb = {{0}};
-    char *node_genesis = ct_strf("%s/genesis.json", net->node_dirs[i]);
     char *key_path = ct_strf("%s/node.key", net->node_dirs[i]);
-    char *config_path = ct_strf("%s/config.json", net->node_dirs[i]);
     char *config = ct_strf("{\"name\":\"node%u\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"}\n",
                            i + 1, net->api_ports[i], net->raft_ports[i]);
-    int rc = 0;
-    if (ct_write_file(node_genesis, net->genesis, net->genesis_len) != 0 ||
-        ct_write_file(config_path, config, strlen(config)) != 0)
-        rc = -1;
+    int rc = write_node_config(net, i, config);
     if (rc == 0 && cc_key_save(key_path, &net->node_keys[i], NULL, &eb) != CC_OK) {
         fprintf(stderr, "cc_key_save %s: %s\n", key_path, eb.msg);
         rc = -1;
     }
-    free(node_genesis);
     free(key_path);
-    free(config_path);
     free(config);
     return rc;
 }
@@ -90,16 +95,11 @@ int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char 
     if (ct_write_file(net->genesis_path, net->genesis, net->genesis_len) != 0) return -1;
     for (unsigned i = 0; i < net->node_count; i++) {
         char *client = client_ca ? ct_strf(",\"tls_client_ca\":\"%s\"", client_ca) : ct_strf("%s", "");
-        char *gpath = ct_strf("%s/genesis.json", net->node_dirs[i]),
-             *cpath = ct_strf("%s/config.json", net->node_dirs[i]),
-             *config = ct_strf("{\"name\":\"node%u\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
+        char *config = ct_strf("{\"name\":\"node%u\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\","
                                "\"tls_cert\":\"%s\",\"tls_key\":\"%s\",\"tls_ca\":\"%s\"%s}\n",
                                i + 1, net->api_ports[i], net->raft_ports[i], cert, key, ca, client);
         free(client);
-        int rc = ct_write_file(gpath, net->genesis, net->genesis_len) |
-                 ct_write_file(cpath, config, strlen(config));
-        free(gpath);
-        free(cpath);
+        int rc = write_node_config(net, i, config);
         free(config);
         if (rc != 0) return -1;
     }
@@ -137,14 +137,9 @@ int ct_net_use_hosts(ct_net *net, const char (*hosts)[16])
     snprintf(net->url, sizeof net->url, "http://%s:%d", hosts[0], net->api_port);
     if (ct_write_file(net->genesis_path, net->genesis, net->genesis_len) != 0) return -1;
     for (unsigned i = 0; i < net->node_count; i++) {
-        char *gpath = ct_strf("%s/genesis.json", net->node_dirs[i]),
-             *cpath = ct_strf("%s/config.json", net->node_dirs[i]),
-             *config = ct_strf("{\"name\":\"node%u\",\"api\":\"%s:%d\",\"raft\":\"%s:%d\"}\n", i + 1,
+        char *config = ct_strf("{\"name\":\"node%u\",\"api\":\"%s:%d\",\"raft\":\"%s:%d\"}\n", i + 1,
                                hosts[i], net->api_ports[i], hosts[i], net->raft_ports[i]);
-        int rc = ct_write_file(gpath, net->genesis, net->genesis_len) |
-                 ct_write_file(cpath, config, strlen(config));
-        free(gpath);
-        free(cpath);
+        int rc = write_node_config(net, i, config);
         free(config);
         if (rc != 0) return -1;
     }
