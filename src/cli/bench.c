@@ -1635,8 +1635,9 @@ int cc_cmd_bench(int argc, char **argv)
                 progress(b, "  %llu failed; first: %s\n", (unsigned long long)cl->failed, b->first_error);
         }
     }
-    /* A burst of other work during the first measurement (a neighbour on
-     * the host, the kernel) makes the raw rate look lower and the ratio
+    /* Anything that slows the first measurement (a neighbour on the host,
+     * the kernel, cores that run slow for their first seconds of work after
+     * idling, as this VM's did) makes the raw rate look lower and the ratio
      * better than it is; measuring again and keeping the faster figure
      * leaves the ratio only the error that makes it look worse. */
     stop_nodes(b); /* etcd, and this measurement, get the machine to themselves, as the nodes had */
