@@ -18,9 +18,7 @@ bool ct_cli_commit(cc_cli_http *h, const uint8_t chain_id[CC_HASH_BYTES], const 
 char *ct_key_file(const char *dir, const char *name, const cc_key *k)
 {
     char *path = ct_strf("%s/%s.key", dir, name);
-    cc_errbuf eb = {{0}};
-    if (cc_key_save(path, k, NULL, &eb) == CC_OK) return path;
-    fprintf(stderr, "%s: %s\n", path, eb.msg);
+    if (ct_key_save(path, k) == 0) return path;
     free(path);
     return NULL;
 }

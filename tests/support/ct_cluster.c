@@ -79,16 +79,7 @@ void ct_cluster_destroy(ct_cluster *c)
 json_t *ct_cluster_status(const ct_cluster *c, int i)
 {
     assert(i >= 0 && (unsigned)i < c->count);
-    ct_http *h = ct_http_new();
-    char *url = ct_strf("%s/v1/status", c->node[i].url);
-    ct_resp r;
-    json_t *v = NULL;
-    if (ct_http_do(h, "GET", url, NULL, NULL, 0, c->status_timeout_ms, &r) == 0 && r.status == 200 && r.json)
-        v = json_incref(r.json);
-    ct_resp_free(&r);
-    free(url);
-    ct_http_free(h);
-    return v;
+    return ct_cluster_get_json(c, i, "/v1/status", c->status_timeout_ms);
 }
 
 void ct_cluster_print_status(const ct_cluster *c)

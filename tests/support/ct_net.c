@@ -56,15 +56,11 @@ static int write_node_config(const ct_net *net, unsigned i, const char *config)
 
 static int write_node_dir(const ct_net *net, unsigned i)
 {
-    cc_errbuf eb = {{0}};
     char *key_path = ct_strf("%s/node.key", net->node_dirs[i]);
     char *config = ct_strf("{\"name\":\"node%u\",\"api\":\"127.0.0.1:%d\",\"raft\":\"127.0.0.1:%d\"}\n",
                            i + 1, net->api_ports[i], net->raft_ports[i]);
     int rc = write_node_config(net, i, config);
-    if (rc == 0 && cc_key_save(key_path, &net->node_keys[i], NULL, &eb) != CC_OK) {
-        fprintf(stderr, "cc_key_save %s: %s\n", key_path, eb.msg);
-        rc = -1;
-    }
+    if (rc == 0) rc = ct_key_save(key_path, &net->node_keys[i]);
     free(key_path);
     free(config);
     return rc;
