@@ -21,12 +21,14 @@
 
 #define FILE_MAX (1024u * 1024)
 
-/* Read a JSON file with exact decimals. */
+/* Read a JSON file with exact decimals: -1 when *out holds it, else the
+ * exit code (and *out is NULL). */
 static int load_json_file(const cc_cli_ctx *ctx, const char *path, json_t **out)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
     cc_errbuf eb = {{0}};
+    *out = NULL;
     cc_err e = cc_file_read(path, FILE_MAX, &buf, &len, &eb);
     if (e == CC_OK) e = cc_claims_json_load((const char *)buf, len, out, &eb);
     free(buf);

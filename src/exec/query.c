@@ -543,7 +543,7 @@ static cc_err membership_steps(cc_chain *c, MDB_txn *txn, const checkpoint *cp, 
 cc_err cc_chain_membership_gap(cc_chain *c, uint64_t *from, uint64_t *to)
 {
     MDB_txn *txn;
-    uint64_t gap[2];
+    uint64_t gap[2] = {0, 0}; /* set only when the steps stop at a gap (its heights start at 1) */
     checkpoint *cp = malloc(sizeof *cp);
     cc_err rc = cp ? cc_store_begin(c->s, false, &txn, NULL) : CC_ERR_NOMEM;
     if (rc != CC_OK) {
@@ -553,7 +553,7 @@ cc_err cc_chain_membership_gap(cc_chain *c, uint64_t *from, uint64_t *to)
     rc = find_checkpoint(c, txn, cp);
     if (rc == CC_OK) {
         rc = membership_steps(c, txn, cp, NULL, gap, NULL);
-        if (rc == CC_ERR_NOT_FOUND) {
+        if (rc == CC_ERR_NOT_FOUND && gap[0] > 0) {
             *from = gap[0];
             *to = gap[1];
             rc = CC_OK;
