@@ -51,6 +51,7 @@ struct cc_proposal {
 };
 
 #define CC_RESTORE_WAITING_MAX 16
+#define CC_HALT_REASON_BYTES   384
 /* What a replicating implementation reports (GET /v1/status, metrics). */
 typedef struct cc_consensus_status {
     const char *raft_state; /* "leader" | "follower" | "candidate" | "unavailable" */
@@ -62,7 +63,7 @@ typedef struct cc_consensus_status {
     bool halted;          /* applying stopped (see halt_reason) */
     bool removed;         /* governance removed this node (at removed_at): it takes no txs, serves reads */
     uint64_t removed_at;
-    char halt_reason[256];
+    char halt_reason[CC_HALT_REASON_BYTES];
     uint64_t blocks_refused;         /* committed entries refused here (time rule, stale) */
     uint64_t blocks_fetched;         /* blocks fetched from peers to catch up (snapshots, restores) */
     uint64_t attachments_fetched;    /* their attachment bytes fetched from peers */

@@ -142,7 +142,7 @@ static void finish(cc_proposal *p, cc_err err, const char *why)
 /* Stop applying for good; the node keeps serving reads. */
 void cc_raft_halt(cc_raft_node *r, const char *fmt, ...)
 {
-    char why[256];
+    char why[sizeof r->halt_reason];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
@@ -157,6 +157,18 @@ void cc_raft_halt(cc_raft_node *r, const char *fmt, ...)
     cc_node_log(CC_LOG_ERROR, "raft",
                 "applying stopped: %s; the node serves reads but applies no more blocks", why);
 }
+
+/* A block this node could not commit for a fault of its own (its disk
+ * failed or is full, the store's map cannot grow, no memory), not of the
+ * block: the other nodes apply it. */
+static bool own_fault(cc_err rc)
+{
+    return rc == CC_ERR_IO || rc == CC_ERR_STORE_FULL || rc == CC_ERR_NOMEM;
+}
+
+#define OWN_FAULT_HELP                                                                                       \
+    "it is a fault of this node, not of the block: repair or free its disk (or raise --map-size-max), then " \
+    "restart the node; it catches up from its peers"
 
 static void count_refused(cc_raft_node *r)
 {
@@ -428,7 +440,12 @@ void cc_raft_apply_entry(cc_raft_node *r, const uint8_t *e, size_t len, cc_block
         p->eb.msg[0] = '\0';
         rc = cc_chain_keeps(r->chain, hash) ? cc_chain_commit_kept(r->chain, &p->eb) : CC_ERR_NOT_FOUND;
         if (rc != CC_OK) rc = cc_chain_apply(r->chain, &b, r->key, p->results, &p->eb);
-        if (rc != CC_OK)
+        if (rc != CC_OK && own_fault(rc))
+            cc_raft_halt(
+                r,
+                "this node cannot write its own block %llu (%.16s...) to its store: %s (%s); " OWN_FAULT_HELP,
+                (unsigned long long)h.height, hex, p->eb.msg, cc_err_name(rc));
+        else if (rc != CC_OK)
             cc_raft_halt(r, "own block %llu (%.16s...) did not commit: %s (%s)", (unsigned long long)h.height,
                          hex, p->eb.msg, cc_err_name(rc));
         else if (cc_raft_touches_network(p->txs, p->tx_count, p->results))
@@ -459,6 +476,9 @@ void cc_raft_apply_entry(cc_raft_node *r, const uint8_t *e, size_t len, cc_block
     if (rc == CC_OK) {
         if (cc_raft_touches_network(b.txs, b.tx_count, results)) cc_raft_members_refresh(r);
         if (r->hooks.committed) r->hooks.committed(r->hooks.ctx, &b.h, b.txs, b.tx_count, results);
+    } else if (own_fault(rc)) {
+        cc_raft_halt(r, "this node cannot write block %llu (%.16s...) to its store: %s (%s); " OWN_FAULT_HELP,
+                     (unsigned long long)h.height, hex, eb.msg, cc_err_name(rc));
     } else {
         cc_raft_halt(r, "block %llu (%.16s..., proposer %.16s...) does not apply: %s (%s)",
                      (unsigned long long)h.height, hex, proposer, eb.msg, cc_err_name(rc));

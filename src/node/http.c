@@ -141,6 +141,8 @@ unsigned cc_http_status_of(cc_err e)
         return MHD_HTTP_TOO_MANY_REQUESTS;
     case CC_ERR_STORE_FULL:
     case CC_ERR_UNREACHABLE:
+    case CC_ERR_IO:    /* the node's disk failed or is full: it may do it later, or another node now */
+    case CC_ERR_NOMEM: /* likewise */
         return MHD_HTTP_SERVICE_UNAVAILABLE;
     case CC_ERR_TIMEOUT:
         return MHD_HTTP_GATEWAY_TIMEOUT;

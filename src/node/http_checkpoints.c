@@ -253,7 +253,7 @@ enum MHD_Result cc_http_get_checkpoint_sigs(cc_http_req *req)
 enum MHD_Result cc_http_get_evidence(cc_http_req *req)
 {
     cc_node *node = req->node;
-    char reason[256] = "";
+    char reason[CC_HALT_REASON_BYTES] = "";
     bool halted;
     json_t *list = NULL;
     if (node->consensus.status) {

@@ -67,6 +67,11 @@ static const char *waiter_message(cc_err e)
     switch (e) {
     case CC_ERR_STORE_FULL:
         return "the node's storage is full; the tx was not committed";
+    case CC_ERR_IO:
+        return "the node could not write the tx's block to its store (its log says why: a full or failing "
+               "disk?); the tx was not committed: send it again";
+    case CC_ERR_NOMEM:
+        return "the node ran out of memory for the tx's block; the tx was not committed: send it again";
     case CC_ERR_UNREACHABLE:
         return "the node stopped before the tx committed";
     case CC_ERR_TIMEOUT: /* raft */

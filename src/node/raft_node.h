@@ -203,7 +203,7 @@ typedef struct cc_raft_node {
     uint64_t unproven_logged_ms; /* repair thread: when an unproven removal was last logged */
     /* outcome */
     bool halted;
-    char halt_reason[256];
+    char halt_reason[CC_HALT_REASON_BYTES];
     uint64_t blocks_refused;
     /* membership (the apply thread writes members, the loop conf) */
     member members[RAFT_MEMBERS_MAX]; /* network/config at the applied head */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "carechain/os.h"
 #include "core/codec.h"
@@ -189,6 +190,15 @@ cc_err cc_store_commit(cc_store *s, MDB_txn *txn, cc_errbuf *eb)
 {
     int mrc = mdb_txn_commit(txn);
     pthread_rwlock_unlock(&s->resize_lock);
+    /* A full disk fails a commit with ENOSPC, or with EIO when LMDB's
+     * write came up short: how much room the disk has tells the reader of
+     * the log which it was. */
+    const char *path = NULL;
+    struct statvfs fs;
+    if ((mrc == EIO || mrc == ENOSPC || mrc == EDQUOT) && mdb_env_get_path(s->env, &path) == 0 &&
+        statvfs(path, &fs) == 0)
+        return cc_errf(eb, CC_ERR_IO, "committing to the store: %s (its disk has %.1f MiB free)",
+                       mdb_strerror(mrc), (double)fs.f_bavail * (double)fs.f_frsize / (1024.0 * 1024.0));
     return cc_store_err(mrc, "committing to the store", eb);
 }
 

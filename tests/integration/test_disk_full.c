@@ -1,0 +1,303 @@
+/*
+ * test_disk_full.c — a node whose disk fills up. The store's directory
+ * (node/data) is a small tmpfs, so writes fail for real, as they do when a
+ * hospital's disk fills: LMDB's commit gets ENOSPC, or EIO for a short
+ * write.
+ *
+ * One node: a block that cannot be written fails its txs with 503 `io`
+ * (the client may send them again), the node stays up and serves what it
+ * committed, its log says how much room the disk has, and once the disk
+ * has room again it commits by itself; verify-chain passes.
+ *
+ * Three nodes, the third on the small disk: it stops applying and says
+ * that the fault is its own store's, not the block's (and records no
+ * evidence against anyone); the other two go on committing. With room
+ * again and a restart it catches up, and every chain verifies.
+ *
+ * Mounting needs root (CI runs as root); otherwise the tests say so and
+ * skip.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "support/support.h"
+
+#define SMALL_DISK    "size=4m"
+#define ROOMY_DISK    "size=256m"
+#define BATCH_TXS     500
+#define MAX_BATCHES   100 /* 50,000 notes: far more than 4 MiB holds */
+#define MAX_SINGLES   2000
+#define NODE_START_MS 20000
+#define LEADER_MS     20000
+#define HALT_MS       60000 /* the third node halts this soon after the others have filled its disk */
+#define CONVERGE_MS   60000
+#define VERIFY_MS     60000
+#define REQUEST_MS    60000
+
+static char g_mounted[2][512]; /* unmounted at teardown, whatever the test did */
+
+/* Mount a small tmpfs on dir/data (made here). false, with the reason in
+ * why, when this process may not mount. */
+static bool mount_small_disk(int slot, const char *dir, char *why, size_t cap)
+{
+    char *data = ct_strf("%s/data", dir);
+    bool ok = false;
+    if (geteuid() != 0) {
+        snprintf(why, cap, "mounting a small tmpfs needs root");
+    } else if (mkdir(data, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, cap, "mkdir %s: %s", data, strerror(errno));
+    } else if (mount("tmpfs", data, "tmpfs", MS_NOSUID | MS_NODEV, SMALL_DISK) != 0) {
+        snprintf(why, cap, "mount tmpfs on %s: %s", data, strerror(errno));
+    } else {
+        snprintf(g_mounted[slot], sizeof g_mounted[slot], "%s", data);
+        ok = true;
+    }
+    free(data);
+    return ok;
+}
+
+/* The disk gets room again (its files stay). */
+static void grow_disk(int slot)
+{
+    if (mount("tmpfs", g_mounted[slot], "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, ROOMY_DISK) != 0)
+        fail_msg("remount %s with %s: %s", g_mounted[slot], ROOMY_DISK, strerror(errno));
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        if (g_mounted[i][0]) {
+            (void)umount2(g_mounted[i], MNT_DETACH);
+            g_mounted[i][0] = '\0';
+        }
+    return 0;
+}
+
+/* Does the file at path contain needle? */
+static bool file_has(const char *path, const char *needle)
+{
+    size_t len;
+    char *text = (char *)ct_read_file(path, &len);
+    bool has = text && strstr(text, needle);
+    free(text);
+    return has;
+}
+
+/* POST BATCH_TXS new notes to url with ?wait=commit. The answer's status
+ * (0 when none came); *committed and *io count the entries committed and
+ * those that failed with `io`; any other failure is put in other (the
+ * first one) and counted there. */
+typedef struct batch_outcome {
+    long status;
+    int committed, io, other;
+    char first_other[256];
+} batch_outcome;
+
+static batch_outcome send_batch(ct_http *h, const ct_net *net, const char *url, uint64_t *nonce)
+{
+    batch_outcome o = {0};
+    cc_tx txs[BATCH_TXS];
+    for (int i = 0; i < BATCH_TXS; i++)
+        assert_int_equal(ct_tx_note(net, &net->admin, (*nonce)++, &txs[i]), 0);
+    size_t len;
+    uint8_t *body = ct_batch_body(txs, BATCH_TXS, &len);
+    char *batch_url = ct_strf("%s/v1/txs?wait=commit", url);
+    ct_resp r;
+    if (ct_http_do(h, "POST", batch_url, "application/octet-stream", body, len, REQUEST_MS, &r) == 0) {
+        o.status = r.status;
+        json_t *results = json_object_get(r.json, "results");
+        for (size_t i = 0; i < json_array_size(results); i++) {
+            json_t *e = json_array_get(results, i);
+            const char *st = json_string_value(json_object_get(e, "status"));
+            const char *code = json_string_value(json_object_get(json_object_get(e, "error"), "code"));
+            if (st && strcmp(st, "committed") == 0) {
+                o.committed++;
+            } else if (code && strcmp(code, "io") == 0) {
+                o.io++;
+            } else if (o.other++ == 0) {
+                char *s = json_dumps(e, JSON_COMPACT);
+                snprintf(o.first_other, sizeof o.first_other, "%s", s ? s : "?");
+                free(s);
+            }
+        }
+        ct_resp_free(&r);
+    }
+    free(batch_url);
+    free(body);
+    for (int i = 0; i < BATCH_TXS; i++) cc_tx_free(&txs[i]);
+    return o;
+}
+
+static void test_one_node_fails_the_block_and_goes_on_once_there_is_room(void **state)
+{
+    (void)state;
+    ct_net net;
+    ct_node node;
+    char why[256];
+    memset(&node, 0, sizeof node);
+    assert_int_equal(ct_net_create(&net, "dfull"), 0);
+    if (!mount_small_disk(0, net.node_dir, why, sizeof why)) {
+        ct_net_destroy(&net);
+        print_message("skipped: %s\n", why);
+        skip();
+    }
+    assert_int_equal(ct_node_start(&node, net.node_dir, net.api_port, 0, 0, NODE_START_MS), 0);
+    ct_http *h = ct_http_new();
+    uint64_t nonce = 0;
+    int committed = 0, batches = 0;
+    batch_outcome o = {0};
+    while (o.io == 0 && batches++ < MAX_BATCHES) {
+        o = send_batch(h, &net, node.url, &nonce);
+        if (o.status != 200) fail_msg("batch %d: HTTP %ld", batches, o.status);
+        if (o.other)
+            fail_msg("batch %d: %d txs failed otherwise than io, the first: %s", batches, o.other,
+                     o.first_other);
+        committed += o.committed;
+        if (!ct_node_alive(&node)) {
+            ct_node_dump_log(&node);
+            fail_msg("the node died when its disk filled");
+        }
+    }
+    if (o.io == 0) fail_msg("no tx failed with io after %d batches on a %s disk", batches, SMALL_DISK);
+    assert_true(committed > 0);
+
+    /* then single txs, until even a one-tx block has no room: 503 io, with
+     * a message that names the store, and nothing half-written */
+    cc_tx one;
+    ct_resp r = {0};
+    int64_t height = 0;
+    for (int tries = 0; tries < MAX_SINGLES; tries++) {
+        height = ct_status_height(node.url);
+        assert_int_equal(ct_tx_note(&net, &net.admin, nonce++, &one), 0);
+        assert_int_equal(ct_submit(h, node.url, &one, true, &r), 0);
+        if (r.status != 200) break;
+        ct_resp_free(&r);
+        cc_tx_free(&one);
+    }
+    if (r.status != 503 || strcmp(ct_resp_error_code(&r), "io") != 0)
+        fail_msg("a tx onto a full disk: %ld %s", r.status, r.body);
+    assert_non_null(strstr(ct_resp_error_message(&r), "store"));
+    ct_resp_free(&r);
+    assert_true(height >= 1);
+    assert_int_equal(ct_status_height(node.url), height);
+    if (!file_has(node.log_path, "MiB free)")) {
+        ct_node_dump_log(&node);
+        fail_msg("the log does not say how much room the store's disk has");
+    }
+
+    /* room again: the same tx commits, without a restart */
+    grow_disk(0);
+    assert_int_equal(ct_submit(h, node.url, &one, true, &r), 0);
+    if (r.status != 200) fail_msg("after the disk got room: %ld %s", r.status, r.body);
+    ct_resp_free(&r);
+    assert_int_equal(ct_status_height(node.url), height + 1);
+
+    assert_int_equal(ct_node_stop(&node, SIGTERM, 20000), 0);
+    char *out = NULL;
+    int code = ct_cli(&out, VERIFY_MS, "verify-chain", "--dir", net.node_dir, (char *)NULL);
+    if (code != 0) fail_msg("verify-chain exited %d: %s", code, out ? out : "");
+    free(out);
+
+    cc_tx_free(&one);
+    ct_http_free(h);
+    ct_node_free(&node);
+    teardown(NULL);
+    ct_net_destroy(&net);
+}
+
+/* Is node i halted, with a reason containing needle? */
+static bool halted_with(const ct_cluster *cl, int i, const char *needle)
+{
+    json_t *st = ct_cluster_status(cl, i);
+    const char *reason = json_string_value(json_object_get(st, "halt_reason"));
+    bool yes = st && json_is_true(json_object_get(st, "halted")) && reason && strstr(reason, needle);
+    json_decref(st);
+    return yes;
+}
+
+static void test_raft_node_on_a_full_disk_stops_then_catches_up(void **state)
+{
+    (void)state;
+    ct_cluster cl;
+    char why[256];
+    const int small = 2; /* node3 */
+    assert_int_equal(ct_cluster_create(&cl, "dfullr", 3, 3), 0);
+    if (!mount_small_disk(1, cl.net.node_dirs[small], why, sizeof why)) {
+        ct_cluster_destroy(&cl);
+        print_message("skipped: %s\n", why);
+        skip();
+    }
+    assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
+
+    /* fill node3's disk through the other nodes until it stops applying */
+    ct_http *h = ct_http_new();
+    uint64_t nonce = 0, deadline = 0;
+    int batches = 0;
+    bool halted = false;
+    while (!halted && batches++ < MAX_BATCHES) {
+        int to = batches % 2; /* node1 and node2 in turn; whoever leads, followers forward */
+        batch_outcome o = send_batch(h, &cl.net, cl.node[to].url, &nonce);
+        (void)o; /* a batch may fail while leadership moves off node3: the next one is checked below */
+        halted = halted_with(&cl, small, "");
+        if (!ct_node_alive(&cl.node[small])) {
+            ct_cluster_dump_logs(&cl);
+            fail_msg("node3 died when its disk filled");
+        }
+    }
+    if (!halted) fail_msg("node3 did not stop applying after %d batches on a %s disk", batches, SMALL_DISK);
+    /* it says the fault is its own, and accuses nobody */
+    deadline = ct_now_ms() + HALT_MS;
+    while (!halted_with(&cl, small, "this node cannot write") && ct_now_ms() < deadline) cc_sleep_ms(200);
+    if (!halted_with(&cl, small, "to its store")) {
+        json_t *st = ct_cluster_status(&cl, small);
+        char *s = json_dumps(st, JSON_COMPACT);
+        fail_msg("node3 halted, but not for its store: %s", s ? s : "?");
+    }
+    json_t *ev = ct_cluster_get_json(&cl, small, "/v1/evidence", REQUEST_MS);
+    assert_non_null(ev);
+    assert_int_equal(json_array_size(json_object_get(ev, "evidence")), 0);
+    json_decref(ev);
+
+    /* the other two go on: a note commits through node1 */
+    int64_t after = ct_cluster_commit_note(&cl, 0, &nonce, REQUEST_MS, NULL);
+    assert_true(after > 0);
+
+    /* room again, and a restart: node3 catches up */
+    grow_disk(1);
+    assert_int_equal(ct_cluster_stop_node(&cl, small, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_start_node(&cl, small, NODE_START_MS), 0);
+    if (!ct_cluster_wait_converged(&cl, after, NULL, CONVERGE_MS)) {
+        ct_cluster_print_status(&cl);
+        ct_cluster_dump_logs(&cl);
+        fail_msg("node3 did not catch up after its disk got room");
+    }
+    assert_false(halted_with(&cl, small, ""));
+
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_verify_chains(&cl, VERIFY_MS), 0);
+    ct_http_free(h);
+    teardown(NULL);
+    ct_cluster_destroy(&cl);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_one_node_fails_the_block_and_goes_on_once_there_is_room, teardown),
+        cmocka_unit_test_teardown(test_raft_node_on_a_full_disk_stops_then_catches_up, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
