@@ -107,6 +107,9 @@ typedef struct cc_raft_node {
     int (*io_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
     int (*io_send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *msg,
                    raft_io_send_cb cb);
+    /* and its append, wrapped to halt on a failed write of the raft log */
+    int (*io_append)(struct raft_io *io, struct raft_io_append *req, const struct raft_entry entries[],
+                     unsigned n, raft_io_append_cb cb);
     raft_io_recv_cb raft_recv; /* libraft's receive callback */
     cc_raft_match match;
     struct raft_fsm fsm;

@@ -2,12 +2,14 @@
  * node/raft_transport.c — raft_uv's TCP transport, wrapped: Nagle off, every
  * connection authenticated (raft_auth.h) and then encrypted (raft_link.h);
  * and raft_uv's io, wrapped to correct libraft's answers to AppendEntries
- * (raft_match.h). Loop thread only.
+ * (raft_match.h) and to halt the node when it cannot write its raft log.
+ * Loop thread only.
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include <sodium.h>
 
@@ -496,10 +498,73 @@ void cc_raft_transport_wrap(cc_raft_node *r)
     r->transport.close = auth_close;
 }
 
+/* ---- writes of the raft log, watched ----
+ * After a failed write (a full disk, say) raft_uv fails every later one,
+ * even once the disk has room again. libraft does not stop for it: a
+ * follower rejects every AppendEntries from then on and falls behind
+ * without a word, and a leader commits nothing more. So the first failed
+ * write halts the node, saying why: its status and log name the cause, and
+ * a leader hands leadership on. A restart, once the disk has room,
+ * brings it back (it catches up from its peers). */
+
+typedef struct log_write {
+    struct raft_io_append req; /* first: raft_uv calls back with &req */
+    struct raft_io_append *outer;
+    raft_io_append_cb cb;
+    cc_raft_node *r;
+} log_write;
+
+static void log_write_failed(cc_raft_node *r, int status)
+{
+    if (r->closing || status == RAFT_CANCELED) return;
+    char room[64] = "";
+    struct statvfs fs;
+    if (statvfs(r->raft_dir, &fs) == 0)
+        snprintf(room, sizeof room, " (its disk has %.1f MiB free)",
+                 (double)fs.f_bavail * (double)fs.f_frsize / (1024.0 * 1024.0));
+    /* raft_uv's message says what failed; its code alone is often "unknown error" */
+    cc_raft_halt(
+        r,
+        "this node cannot write its raft log in %s: %s%s; it is a fault of this node: repair or free "
+        "its disk, then restart the node; it catches up from its peers",
+        r->raft_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(status), room);
+}
+
+static void log_written(struct raft_io_append *req, int status)
+{
+    log_write *w = (log_write *)(void *)req;
+    struct raft_io_append *outer = w->outer;
+    raft_io_append_cb cb = w->cb;
+    cc_raft_node *r = w->r;
+    free(w);
+    if (status != 0) log_write_failed(r, status);
+    cb(outer, status);
+}
+
+static int log_append(struct raft_io *io, struct raft_io_append *req, const struct raft_entry entries[],
+                      unsigned n, raft_io_append_cb cb)
+{
+    cc_raft_node *r = rr_of_io(io);
+    log_write *w = malloc(sizeof *w);
+    if (!w) return RAFT_NOMEM;
+    w->req.data = req->data;
+    w->outer = req;
+    w->cb = cb;
+    w->r = r;
+    int rv = r->io_append(io, &w->req, entries, n, log_written);
+    if (rv != 0) {
+        free(w);
+        if (rv != RAFT_NOMEM) log_write_failed(r, rv);
+    }
+    return rv;
+}
+
 void cc_raft_io_wrap(cc_raft_node *r)
 {
     r->io_start = r->io.start;
     r->io_send = r->io.send;
+    r->io_append = r->io.append;
     r->io.start = match_start;
     r->io.send = match_send;
+    r->io.append = log_append;
 }

@@ -14,6 +14,11 @@
  * evidence against anyone); the other two go on committing. With room
  * again and a restart it catches up, and every chain verifies.
  *
+ * Three nodes, the third with its raft log (node/raft) on the small disk:
+ * raft_uv fails every write after the first failed one, and the node would
+ * fall behind without a word; instead it halts saying it cannot write its
+ * raft log, the others go on, and a restart with room brings it back.
+ *
  * Mounting needs root (CI runs as root); otherwise the tests say so and
  * skip.
  */
@@ -35,6 +40,7 @@
 #include "support/support.h"
 
 #define SMALL_DISK    "size=4m"
+#define SMALL_LOG     "size=12m" /* raft_uv's first segment (8 MiB) fits, the next does not */
 #define ROOMY_DISK    "size=256m"
 #define BATCH_TXS     500
 #define MAX_BATCHES   100 /* 50,000 notes: far more than 4 MiB holds */
@@ -46,25 +52,27 @@
 #define VERIFY_MS     60000
 #define REQUEST_MS    60000
 
-static char g_mounted[2][512]; /* unmounted at teardown, whatever the test did */
+#define MOUNTS 3
+static char g_mounted[MOUNTS][512]; /* unmounted at teardown, whatever the test did */
 
-/* Mount a small tmpfs on dir/data (made here). false, with the reason in
- * why, when this process may not mount. */
-static bool mount_small_disk(int slot, const char *dir, char *why, size_t cap)
+/* Mount a tmpfs of size (tmpfs's option) on dir/sub (made here). false,
+ * with the reason in why, when this process may not mount. */
+static bool mount_small_disk(int slot, const char *dir, const char *sub, const char *size, char *why,
+                             size_t cap)
 {
-    char *data = ct_strf("%s/data", dir);
+    char *path = ct_strf("%s/%s", dir, sub);
     bool ok = false;
     if (geteuid() != 0) {
         snprintf(why, cap, "mounting a small tmpfs needs root");
-    } else if (mkdir(data, 0700) != 0 && errno != EEXIST) {
-        snprintf(why, cap, "mkdir %s: %s", data, strerror(errno));
-    } else if (mount("tmpfs", data, "tmpfs", MS_NOSUID | MS_NODEV, SMALL_DISK) != 0) {
-        snprintf(why, cap, "mount tmpfs on %s: %s", data, strerror(errno));
+    } else if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(why, cap, "mkdir %s: %s", path, strerror(errno));
+    } else if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, size) != 0) {
+        snprintf(why, cap, "mount tmpfs on %s: %s", path, strerror(errno));
     } else {
-        snprintf(g_mounted[slot], sizeof g_mounted[slot], "%s", data);
+        snprintf(g_mounted[slot], sizeof g_mounted[slot], "%s", path);
         ok = true;
     }
-    free(data);
+    free(path);
     return ok;
 }
 
@@ -78,7 +86,7 @@ static void grow_disk(int slot)
 static int teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < MOUNTS; i++)
         if (g_mounted[i][0]) {
             (void)umount2(g_mounted[i], MNT_DETACH);
             g_mounted[i][0] = '\0';
@@ -149,7 +157,7 @@ static void test_one_node_fails_the_block_and_goes_on_once_there_is_room(void **
     char why[256];
     memset(&node, 0, sizeof node);
     assert_int_equal(ct_net_create(&net, "dfull"), 0);
-    if (!mount_small_disk(0, net.node_dir, why, sizeof why)) {
+    if (!mount_small_disk(0, net.node_dir, "data", SMALL_DISK, why, sizeof why)) {
         ct_net_destroy(&net);
         print_message("skipped: %s\n", why);
         skip();
@@ -235,7 +243,7 @@ static void test_raft_node_on_a_full_disk_stops_then_catches_up(void **state)
     char why[256];
     const int small = 2; /* node3 */
     assert_int_equal(ct_cluster_create(&cl, "dfullr", 3, 3), 0);
-    if (!mount_small_disk(1, cl.net.node_dirs[small], why, sizeof why)) {
+    if (!mount_small_disk(1, cl.net.node_dirs[small], "data", SMALL_DISK, why, sizeof why)) {
         ct_cluster_destroy(&cl);
         print_message("skipped: %s\n", why);
         skip();
@@ -293,11 +301,63 @@ static void test_raft_node_on_a_full_disk_stops_then_catches_up(void **state)
     ct_cluster_destroy(&cl);
 }
 
+static void test_raft_node_that_cannot_write_its_raft_log_halts_then_catches_up(void **state)
+{
+    (void)state;
+    ct_cluster cl;
+    char why[256];
+    const int small = 2; /* node3 */
+    assert_int_equal(ct_cluster_create(&cl, "dfulll", 3, 3), 0);
+    if (!mount_small_disk(2, cl.net.node_dirs[small], "raft", SMALL_LOG, why, sizeof why)) {
+        ct_cluster_destroy(&cl);
+        print_message("skipped: %s\n", why);
+        skip();
+    }
+    assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
+
+    ct_http *h = ct_http_new();
+    uint64_t nonce = 0;
+    int batches = 0;
+    while (!halted_with(&cl, small, "") && batches++ < MAX_BATCHES) {
+        (void)send_batch(h, &cl.net, cl.node[batches % 2].url, &nonce);
+        if (!ct_node_alive(&cl.node[small])) {
+            ct_cluster_dump_logs(&cl);
+            fail_msg("node3 died when its raft log's disk filled");
+        }
+    }
+    if (!halted_with(&cl, small, "cannot write its raft log")) {
+        json_t *st = ct_cluster_status(&cl, small);
+        char *s = json_dumps(st, JSON_COMPACT);
+        fail_msg("node3 did not halt for its raft log after %d batches: %s", batches, s ? s : "?");
+    }
+
+    int64_t after = ct_cluster_commit_note(&cl, 0, &nonce, REQUEST_MS, NULL);
+    assert_true(after > 0);
+
+    grow_disk(2);
+    assert_int_equal(ct_cluster_stop_node(&cl, small, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_start_node(&cl, small, NODE_START_MS), 0);
+    if (!ct_cluster_wait_converged(&cl, after, NULL, CONVERGE_MS)) {
+        ct_cluster_print_status(&cl);
+        ct_cluster_dump_logs(&cl);
+        fail_msg("node3 did not catch up after its raft log's disk got room");
+    }
+    assert_false(halted_with(&cl, small, ""));
+
+    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_verify_chains(&cl, VERIFY_MS), 0);
+    ct_http_free(h);
+    teardown(NULL);
+    ct_cluster_destroy(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_one_node_fails_the_block_and_goes_on_once_there_is_room, teardown),
         cmocka_unit_test_teardown(test_raft_node_on_a_full_disk_stops_then_catches_up, teardown),
+        cmocka_unit_test_teardown(test_raft_node_that_cannot_write_its_raft_log_halts_then_catches_up,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
