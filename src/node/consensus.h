@@ -114,6 +114,11 @@ typedef struct cc_consensus {
      * while it is a member (status's removed_at, without the rest, for the
      * check on every tx submission). NULL for solo. */
     uint64_t (*removed_at)(struct cc_consensus *cs);
+    /* Whether this node stopped applying blocks (status's halted, without
+     * the rest, for the same check; the chain's own halt on evidence is
+     * cc_chain_halted), with the reason into reason (cap bytes). NULL for
+     * solo. */
+    bool (*halted)(struct cc_consensus *cs, char *reason, size_t cap);
     /* Stop replicating (NULL for solo): the proposal in flight finishes or
      * fails (done() runs), blocks already committed are applied, and no
      * hook runs afterwards. Called once, before close. */

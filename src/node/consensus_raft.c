@@ -1376,6 +1376,16 @@ static uint64_t raft_removed_at(cc_consensus *cs)
     return at;
 }
 
+static bool raft_halted(cc_consensus *cs, char *reason, size_t cap)
+{
+    cc_raft_node *r = cs->impl;
+    pthread_mutex_lock(&r->mu);
+    bool halted = r->halted;
+    if (halted && cap) snprintf(reason, cap, "%s", r->halt_reason);
+    pthread_mutex_unlock(&r->mu);
+    return halted;
+}
+
 static void raft_status(cc_consensus *cs, cc_consensus_status *out)
 {
     cc_raft_node *r = cs->impl;
@@ -1619,6 +1629,7 @@ cc_err cc_consensus_raft_init_join(cc_consensus *cs, cc_chain *chain, const cc_k
     cs->leader = raft_leader_name;
     cs->status = raft_status;
     cs->removed_at = raft_removed_at;
+    cs->halted = raft_halted;
     cs->stop = raft_stop;
     cs->close = raft_close_impl;
     cs->raft_role = raft_role_of;

@@ -459,6 +459,12 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
             "this node was removed from the network by governance (block %llu); send txs "
             "to a member node",
             (unsigned long long)removed_at);
+    char why[CC_HALT_REASON_BYTES];
+    if (submits_txs &&
+        ((node->consensus.halted && node->consensus.halted(&node->consensus, why, sizeof why)) ||
+         cc_chain_halted(node->chain, why, sizeof why)))
+        return cc_http_send_error(req, CC_ERR_UNREACHABLE, NULL,
+                                  "this node stopped applying blocks (%s); send txs to another node", why);
     const char *cl = cc_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end = NULL;
