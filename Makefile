@@ -168,13 +168,13 @@ asan:
 	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 scripts/run-tests.sh unit integration
 
 # ThreadSanitizer over the unit tests and the tests of the raft node's
-# threads (apply, pre-verifier, repair, checkpoints, forwarding, restores); the other
+# threads (apply, pre-verifier, repair, checkpoints, forwarding, restores, a halt from the raft loop); the other
 # process tests are timing-bound HTTP checks that ASan covers. A data race
 # or lock-order inversion in a node process makes it exit 66, which fails
 # the test that stops it. tests/tsan.supp lists the reports that are not
 # carechain's races.
 TSAN_INTEG := test_raft test_raft_checkpoints test_raft_divergence test_raft_faults test_raft_snapshots \
-              test_membership test_records_raft test_crash test_backup
+              test_membership test_records_raft test_crash test_backup test_disk_full
 tsan:
 	rm -rf build-tsan/tests/integration
 	$(MAKE) BUILD=build-tsan CC=clang SAN="-fsanitize=thread -fno-omit-frame-pointer" CFLAGS="-O1 -g" all \
