@@ -53,7 +53,8 @@
 #define REQUEST_MS    60000
 #define REFUSED_MS    5000 /* a halted node refuses a tx this soon (it waited out the commit limit, 30 s) */
 
-#define MOUNTS 3
+#define MOUNTS     3
+#define SMALL_NODE 2                /* node3: the node of a network whose disk is small */
 static char g_mounted[MOUNTS][512]; /* unmounted at teardown, whatever the test did */
 
 /* Mount a tmpfs of size (tmpfs's option) on dir/sub (made here). false,
@@ -237,19 +238,47 @@ static bool halted_with(const ct_cluster *cl, int i, const char *needle)
     return yes;
 }
 
+/* A 3-node network whose node3 has its directory's sub on a tmpfs of size
+ * (mount slot slot), started. Skips the test, saying why, where this
+ * process may not mount. */
+static void start_with_small_disk(ct_cluster *cl, const char *tag, int slot, const char *sub,
+                                  const char *size)
+{
+    char why[256];
+    assert_int_equal(ct_cluster_create(cl, tag, 3, 3), 0);
+    if (!mount_small_disk(slot, cl->net.node_dirs[SMALL_NODE], sub, size, why, sizeof why)) {
+        ct_cluster_destroy(cl);
+        print_message("skipped: %s\n", why);
+        skip();
+    }
+    assert_int_equal(ct_cluster_start(cl, NODE_START_MS, LEADER_MS), 0);
+}
+
+/* node3's disk gets room and node3 starts again (stopped first, unless it
+ * died): it must catch up with the others, which reached height `after`,
+ * and no longer be halted; then every chain verifies. */
+static void restart_with_room(ct_cluster *cl, int slot, int64_t after, bool died)
+{
+    grow_disk(slot);
+    int stopped = ct_cluster_stop_node(cl, SMALL_NODE, SIGTERM, 20000);
+    if (!died) assert_int_equal(stopped, 0);
+    assert_int_equal(ct_cluster_start_node(cl, SMALL_NODE, NODE_START_MS), 0);
+    if (!ct_cluster_wait_converged(cl, after, NULL, CONVERGE_MS)) {
+        ct_cluster_print_status(cl);
+        ct_cluster_dump_logs(cl);
+        fail_msg("node3 did not catch up after its disk got room");
+    }
+    assert_false(halted_with(cl, SMALL_NODE, ""));
+    assert_int_equal(ct_cluster_stop_all(cl, SIGTERM, 20000), 0);
+    assert_int_equal(ct_cluster_verify_chains(cl, VERIFY_MS), 0);
+}
+
 static void test_raft_node_on_a_full_disk_stops_then_catches_up(void **state)
 {
     (void)state;
     ct_cluster cl;
-    char why[256];
-    const int small = 2; /* node3 */
-    assert_int_equal(ct_cluster_create(&cl, "dfullr", 3, 3), 0);
-    if (!mount_small_disk(1, cl.net.node_dirs[small], "data", SMALL_DISK, why, sizeof why)) {
-        ct_cluster_destroy(&cl);
-        print_message("skipped: %s\n", why);
-        skip();
-    }
-    assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
+    const int small = SMALL_NODE;
+    start_with_small_disk(&cl, "dfullr", 1, "data", SMALL_DISK);
 
     /* fill node3's disk through the other nodes until it stops applying */
     ct_http *h = ct_http_new();
@@ -297,18 +326,7 @@ static void test_raft_node_on_a_full_disk_stops_then_catches_up(void **state)
     assert_true(after > 0);
 
     /* room again, and a restart: node3 catches up */
-    grow_disk(1);
-    assert_int_equal(ct_cluster_stop_node(&cl, small, SIGTERM, 20000), 0);
-    assert_int_equal(ct_cluster_start_node(&cl, small, NODE_START_MS), 0);
-    if (!ct_cluster_wait_converged(&cl, after, NULL, CONVERGE_MS)) {
-        ct_cluster_print_status(&cl);
-        ct_cluster_dump_logs(&cl);
-        fail_msg("node3 did not catch up after its disk got room");
-    }
-    assert_false(halted_with(&cl, small, ""));
-
-    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
-    assert_int_equal(ct_cluster_verify_chains(&cl, VERIFY_MS), 0);
+    restart_with_room(&cl, 1, after, false);
     ct_http_free(h);
     teardown(NULL);
     ct_cluster_destroy(&cl);
@@ -318,15 +336,8 @@ static void test_raft_node_that_cannot_write_its_raft_log_halts_then_catches_up(
 {
     (void)state;
     ct_cluster cl;
-    char why[256];
-    const int small = 2; /* node3 */
-    assert_int_equal(ct_cluster_create(&cl, "dfulll", 3, 3), 0);
-    if (!mount_small_disk(2, cl.net.node_dirs[small], "raft", SMALL_LOG, why, sizeof why)) {
-        ct_cluster_destroy(&cl);
-        print_message("skipped: %s\n", why);
-        skip();
-    }
-    assert_int_equal(ct_cluster_start(&cl, NODE_START_MS, LEADER_MS), 0);
+    const int small = SMALL_NODE;
+    start_with_small_disk(&cl, "dfulll", 2, "raft", SMALL_LOG);
 
     ct_http *h = ct_http_new();
     uint64_t nonce = 0;
@@ -357,19 +368,7 @@ static void test_raft_node_that_cannot_write_its_raft_log_halts_then_catches_up(
     int64_t after = ct_cluster_commit_note(&cl, 0, &nonce, REQUEST_MS, NULL);
     assert_true(after > 0);
 
-    grow_disk(2);
-    int stopped = ct_cluster_stop_node(&cl, small, SIGTERM, 20000);
-    if (!died) assert_int_equal(stopped, 0);
-    assert_int_equal(ct_cluster_start_node(&cl, small, NODE_START_MS), 0);
-    if (!ct_cluster_wait_converged(&cl, after, NULL, CONVERGE_MS)) {
-        ct_cluster_print_status(&cl);
-        ct_cluster_dump_logs(&cl);
-        fail_msg("node3 did not catch up after its raft log's disk got room");
-    }
-    assert_false(halted_with(&cl, small, ""));
-
-    assert_int_equal(ct_cluster_stop_all(&cl, SIGTERM, 20000), 0);
-    assert_int_equal(ct_cluster_verify_chains(&cl, VERIFY_MS), 0);
+    restart_with_room(&cl, 2, after, died);
     ct_http_free(h);
     teardown(NULL);
     ct_cluster_destroy(&cl);
