@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -295,6 +296,33 @@ static void refuse_body(cc_http_req *req, cc_err why)
     budget_release(req);
 }
 
+/* Refuse a write before its body is read: the node takes no txs now, or
+ * the body is declared too large. A client that waits for "100 Continue"
+ * sends no body and is answered at once. One that sends its body anyway
+ * would have the connection closed under its upload (libmicrohttpd closes
+ * it after answering mid-request), and its side may then read a reset
+ * instead of the answer: a 10 MB upload in CI once got no 413 that way. So
+ * its body is read and dropped, and the answer given at its end, unless it
+ * declares more than HTTP_DISCARD_MAX. */
+__attribute__((format(printf, 3, 4))) static enum MHD_Result refuse_early(cc_http_req *req, cc_err e,
+                                                                          const char *fmt, ...)
+{
+    char msg[sizeof req->refusal_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *expect = cc_http_header(req, MHD_HTTP_HEADER_EXPECT);
+    const char *length = cc_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long declared = length ? strtoull(length, NULL, 10) : 0;
+    bool body_comes = (declared > 0 || cc_http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING)) &&
+                      !(expect && strcasecmp(expect, "100-continue") == 0);
+    if (!body_comes || declared > HTTP_DISCARD_MAX) return cc_http_send_error(req, e, NULL, "%s", msg);
+    refuse_body(req, e);
+    snprintf(req->refusal_msg, sizeof req->refusal_msg, "%s", msg);
+    return MHD_YES;
+}
+
 /* An answer of the router itself, in the shape of the API asked: FHIR
  * clients get an OperationOutcome. */
 static enum MHD_Result route_error(cc_http_req *req, const char *url, unsigned status, cc_err e,
@@ -444,27 +472,24 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
     /* A write: refuse early when the node takes no txs, or when the body is
      * declared too large (the client is not even asked to send it). */
     cc_node *node = req->node;
-    if (atomic_load(&node->stopping))
-        return cc_http_send_error(req, CC_ERR_UNREACHABLE, NULL, "the node is stopping");
+    if (atomic_load(&node->stopping)) return refuse_early(req, CC_ERR_UNREACHABLE, "the node is stopping");
     if (atomic_load(&node->store_full))
-        return cc_http_send_error(req, CC_ERR_STORE_FULL, NULL,
-                                  "the node's storage is full; it accepts no new txs");
+        return refuse_early(req, CC_ERR_STORE_FULL, "the node's storage is full; it accepts no new txs");
     bool submits_txs = req->route->handler == cc_http_post_tx || req->route->handler == cc_http_post_txs ||
                        req->route->handler == cc_http_post_epcis_capture;
     uint64_t removed_at =
         submits_txs && node->consensus.removed_at ? node->consensus.removed_at(&node->consensus) : 0;
     if (removed_at)
-        return cc_http_send_error(
-            req, CC_ERR_UNREACHABLE, NULL,
-            "this node was removed from the network by governance (block %llu); send txs "
-            "to a member node",
-            (unsigned long long)removed_at);
+        return refuse_early(req, CC_ERR_UNREACHABLE,
+                            "this node was removed from the network by governance (block %llu); send txs "
+                            "to a member node",
+                            (unsigned long long)removed_at);
     char why[CC_HALT_REASON_BYTES];
     if (submits_txs &&
         ((node->consensus.halted && node->consensus.halted(&node->consensus, why, sizeof why)) ||
          cc_chain_halted(node->chain, why, sizeof why)))
-        return cc_http_send_error(req, CC_ERR_UNREACHABLE, NULL,
-                                  "this node stopped applying blocks (%s); send txs to another node", why);
+        return refuse_early(req, CC_ERR_UNREACHABLE,
+                            "this node stopped applying blocks (%s); send txs to another node", why);
     const char *cl = cc_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end = NULL;
@@ -472,12 +497,10 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
         if (end == cl || *end != '\0')
             return cc_http_send_error(req, CC_ERR_USAGE, NULL, "Content-Length is not a number");
         if (declared > req->body_limit)
-            return cc_http_send_error(req, CC_ERR_TOO_LARGE, NULL,
-                                      "the body is %llu bytes; the limit here is %zu", declared,
-                                      req->body_limit);
+            return refuse_early(req, CC_ERR_TOO_LARGE, "the body is %llu bytes; the limit here is %zu",
+                                declared, req->body_limit);
         if (!budget_reserve(req, (size_t)declared))
-            return cc_http_send_error(req, CC_ERR_BUSY, NULL,
-                                      "too many large uploads in flight; retry later");
+            return refuse_early(req, CC_ERR_BUSY, "too many large uploads in flight; retry later");
         req->body_cap = (size_t)declared; /* allocated with the first chunk */
     }
     return MHD_YES;
@@ -544,6 +567,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return take_upload(req, upload_data, n);
     }
+    if (req->body_refusal != CC_OK && req->refusal_msg[0])
+        return cc_http_send_error(req, req->body_refusal, NULL, "%s", req->refusal_msg);
     if (req->body_refusal == CC_ERR_TOO_LARGE)
         return cc_http_send_error(req, CC_ERR_TOO_LARGE, NULL, "the body is over the limit of %zu bytes here",
                                   req->body_limit);

@@ -39,8 +39,10 @@ typedef struct cc_http_req {
     size_t body_len, body_cap, body_limit;
     size_t budget;       /* bytes reserved from node->upload_bytes (== body_cap) */
     cc_err body_refusal; /* CC_ERR_TOO_LARGE (over body_limit) or CC_ERR_BUSY (over
-                          * the node's upload budget): the rest is discarded */
+                          * the node's upload budget), or a refusal decided before
+                          * the body came (refusal_msg): the rest is discarded */
     size_t discarded;
+    char refusal_msg[512]; /* the message of a refusal answered at the body's end; "" when none */
 } cc_http_req;
 
 typedef enum MHD_Result (*cc_http_handler)(cc_http_req *req);
