@@ -469,8 +469,9 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
     req->body_limit = req->route->body_limit;
     if (req->body_limit == 0) return MHD_YES;
 
-    /* A write: refuse early when the node takes no txs, or when the body is
-     * declared too large (the client is not even asked to send it). */
+    /* A write: refuse it before its body is read when the node takes no
+     * txs, or when the body is declared too large (refuse_early says when
+     * the answer goes out). */
     cc_node *node = req->node;
     if (atomic_load(&node->stopping)) return refuse_early(req, CC_ERR_UNREACHABLE, "the node is stopping");
     if (atomic_load(&node->store_full))
