@@ -1,6 +1,7 @@
 /*
  * carechain/os.h — the few operating-system services the node and the CLI
- * share: whole-file reads and atomic writes, key files, clock, randomness.
+ * share: whole-file reads and atomic writes, key files, a disk's free room,
+ * clock, randomness.
  * The core never calls these; it gets time and seeds as arguments.
  */
 #ifndef CARECHAIN_OS_H
@@ -21,6 +22,10 @@ cc_err cc_file_read(const char *path, size_t max, uint8_t **out, size_t *len, cc
 cc_err cc_file_write(const char *path, const void *data, size_t len, unsigned mode, cc_errbuf *eb) CC_WUR;
 /* mkdir -p with mode 0700 for new directories. */
 cc_err cc_mkdirs(const char *path, cc_errbuf *eb) CC_WUR;
+/* " (its disk has N MiB free)" for the file system holding path, into out
+ * (cap bytes), or "" when that cannot be told: for the message of a write
+ * that failed, where a full disk and a failing one look alike. Returns out. */
+const char *cc_disk_room(const char *path, char *out, size_t cap);
 
 /* Load a key file; *extra (may be NULL) gets the file's JSON object. */
 cc_err cc_key_load(const char *path, cc_key *k, json_t **extra, cc_errbuf *eb) CC_WUR;

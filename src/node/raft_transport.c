@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include <sodium.h>
 
@@ -517,17 +516,14 @@ typedef struct log_write {
 static void log_write_failed(cc_raft_node *r, int status)
 {
     if (r->closing || status == RAFT_CANCELED) return;
-    char room[64] = "";
-    struct statvfs fs;
-    if (statvfs(r->raft_dir, &fs) == 0)
-        snprintf(room, sizeof room, " (its disk has %.1f MiB free)",
-                 (double)fs.f_bavail * (double)fs.f_frsize / (1024.0 * 1024.0));
+    char room[64];
     /* raft_uv's message says what failed; its code alone is often "unknown error" */
     cc_raft_halt(
         r,
         "this node cannot write its raft log in %s: %s%s; it is a fault of this node: repair or free "
         "its disk, then restart the node; it catches up from its peers",
-        r->raft_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(status), room);
+        r->raft_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(status),
+        cc_disk_room(r->raft_dir, room, sizeof room));
 }
 
 static void log_written(struct raft_io_append *req, int status)

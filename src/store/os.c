@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +101,17 @@ cc_err cc_mkdirs(const char *path, cc_errbuf *eb)
         }
     }
     return CC_OK;
+}
+
+const char *cc_disk_room(const char *path, char *out, size_t cap)
+{
+    struct statvfs fs;
+    if (cap == 0) return out;
+    out[0] = '\0';
+    if (statvfs(path, &fs) == 0)
+        snprintf(out, cap, " (its disk has %.1f MiB free)",
+                 (double)fs.f_bavail * (double)fs.f_frsize / (1024.0 * 1024.0));
+    return out;
 }
 
 cc_err cc_key_load(const char *path, cc_key *k, json_t **extra, cc_errbuf *eb)

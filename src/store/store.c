@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include "carechain/os.h"
 #include "core/codec.h"
@@ -194,11 +193,10 @@ cc_err cc_store_commit(cc_store *s, MDB_txn *txn, cc_errbuf *eb)
      * write came up short: how much room the disk has tells the reader of
      * the log which it was. */
     const char *path = NULL;
-    struct statvfs fs;
-    if ((mrc == EIO || mrc == ENOSPC || mrc == EDQUOT) && mdb_env_get_path(s->env, &path) == 0 &&
-        statvfs(path, &fs) == 0)
-        return cc_errf(eb, CC_ERR_IO, "committing to the store: %s (its disk has %.1f MiB free)",
-                       mdb_strerror(mrc), (double)fs.f_bavail * (double)fs.f_frsize / (1024.0 * 1024.0));
+    char room[64];
+    if ((mrc == EIO || mrc == ENOSPC || mrc == EDQUOT) && mdb_env_get_path(s->env, &path) == 0)
+        return cc_errf(eb, CC_ERR_IO, "committing to the store: %s%s", mdb_strerror(mrc),
+                       cc_disk_room(path, room, sizeof room));
     return cc_store_err(mrc, "committing to the store", eb);
 }
 
