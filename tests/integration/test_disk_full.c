@@ -96,16 +96,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Does the file at path contain needle? */
-static bool file_has(const char *path, const char *needle)
-{
-    size_t len;
-    char *text = (char *)ct_read_file(path, &len);
-    bool has = text && strstr(text, needle);
-    free(text);
-    return has;
-}
-
 /* Under a sanitizer, a crash inside libraft is reported too: is every
  * report in the log at path (none is fine) a SEGV in libraft? Any other
  * report is ours to fix. */
@@ -220,7 +210,7 @@ static void test_one_node_fails_the_block_and_goes_on_once_there_is_room(void **
     ct_resp_free(&r);
     assert_true(height >= 1);
     assert_int_equal(ct_status_height(node.url), height);
-    if (!file_has(node.log_path, "MiB free)")) {
+    if (!ct_tree_contains(node.log_path, "MiB free)")) {
         ct_node_dump_log(&node);
         fail_msg("the log does not say how much room the store's disk has");
     }
@@ -370,7 +360,7 @@ static void test_raft_node_that_cannot_write_its_raft_log_halts_then_catches_up(
          * callback; seen with and without the halt, CONSENSUS.md): then
          * the node must have named the cause before it died, and nothing
          * but that crash may be reported */
-        if (!file_has(cl.node[small].log_path, "cannot write its raft log") ||
+        if (!ct_tree_contains(cl.node[small].log_path, "cannot write its raft log") ||
             !sanitizer_blames_libraft_only(cl.node[small].log_path)) {
             ct_cluster_dump_logs(&cl);
             fail_msg("node3 died (exit %d) without saying it cannot write its raft log",
