@@ -892,7 +892,8 @@ static void on_applied(struct raft_apply *req, int status, void *result)
         cc_proposal *p = take_inflight(r, NULL);
         if (p) {
             char why[128];
-            snprintf(why, sizeof why, "raft did not commit the block: %s", raft_strerror(status));
+            snprintf(why, sizeof why, "raft did not commit the block: %s",
+                     r->log_failed ? "this node cannot write its raft log" : raft_strerror(status));
             finish(p, CC_ERR_UNREACHABLE, why);
         }
     }

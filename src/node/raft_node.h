@@ -110,6 +110,16 @@ typedef struct cc_raft_node {
     /* and its append, wrapped to halt on a failed write of the raft log */
     int (*io_append)(struct raft_io *io, struct raft_io_append *req, const struct raft_entry entries[],
                      unsigned n, raft_io_append_cb cb);
+    /* and its snapshot load, store and read, wrapped so that libraft never
+     * reads a snapshot raft_uv did not fill (raft_transport.c) */
+    int (*io_load)(struct raft_io *io, raft_term *term, raft_id *voted_for, struct raft_snapshot **snapshot,
+                   raft_index *start_index, struct raft_entry *entries[], size_t *n_entries);
+    int (*io_snapshot_put)(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
+                           const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
+    int (*io_snapshot_get)(struct raft_io *io, struct raft_io_snapshot_get *req, raft_io_snapshot_get_cb cb);
+    bool log_failed;           /* a write of the raft log failed: the node halted and left raft */
+    bool snapshot_stored;      /* raft_uv holds a snapshot on disk: loaded at start or stored since */
+    bool snapshot_refused;     /* a read of a snapshot it has not was refused (logged once) */
     raft_io_recv_cb raft_recv; /* libraft's receive callback */
     cc_raft_match match;
     struct raft_fsm fsm;
@@ -301,8 +311,9 @@ void cc_raft_restore_gate(cc_raft_node *r, uint64_t term, cc_result *results);
 /* ---- raft_transport.c (loop thread) ---- */
 
 /* Wrap r->transport (TCP_NODELAY, authentication, encryption) and r->io
- * (answers to AppendEntries corrected, raft_match.h). Call each once, after
- * raft_uv_tcp_init and raft_uv_init respectively. */
+ * (answers to AppendEntries corrected, raft_match.h; a failed write of the
+ * log halts the node; no read of a snapshot raft_uv does not have). Call
+ * each once, after raft_uv_tcp_init and raft_uv_init respectively. */
 void cc_raft_transport_wrap(cc_raft_node *r);
 void cc_raft_io_wrap(cc_raft_node *r);
 

@@ -79,9 +79,34 @@ static cc_raft_node *rr_of_io(struct raft_io *io)
     return (cc_raft_node *)(void *)((char *)io - offsetof(cc_raft_node, io));
 }
 
+/* Free what a received message owns, as libraft does with one it drops:
+ * an AppendEntries' entries array and the batches their bytes were
+ * decoded into (several entries share one), an InstallSnapshot's
+ * configuration and data. */
+static void message_free(struct raft_message *msg)
+{
+    if (msg->type == RAFT_IO_APPEND_ENTRIES) {
+        struct raft_entry *e = msg->append_entries.entries;
+        unsigned n = msg->append_entries.n_entries;
+        for (unsigned i = 0; i < n; i++) {
+            bool freed = e[i].batch == NULL;
+            for (unsigned k = 0; k < i && !freed; k++) freed = e[k].batch == e[i].batch;
+            if (!freed) raft_free(e[i].batch);
+        }
+        raft_free(e);
+    } else if (msg->type == RAFT_IO_INSTALL_SNAPSHOT) {
+        raft_configuration_close(&msg->install_snapshot.conf);
+        raft_free(msg->install_snapshot.data.base);
+    }
+}
+
 static void match_recv(struct raft_io *io, struct raft_message *msg)
 {
     cc_raft_node *r = rr_of_io(io);
+    if (r->log_failed) { /* out of raft: see "writes of the raft log" below */
+        message_free(msg);
+        return;
+    }
     cc_raft_match_received(&r->match, msg);
     r->raft_recv(io, msg);
     cc_raft_match_handled(&r->match);
@@ -99,6 +124,7 @@ static int match_send(struct raft_io *io, struct raft_io_send *req, const struct
 {
     cc_raft_node *r = rr_of_io(io);
     struct raft_message fixed;
+    if (r->log_failed) return RAFT_NOCONNECTION; /* out of raft: see "writes of the raft log" below */
     return cc_raft_match_answer(&r->match, msg, &fixed) ? r->io_send(io, req, &fixed, cb)
                                                         : r->io_send(io, req, msg, cb);
 }
@@ -502,9 +528,20 @@ void cc_raft_transport_wrap(cc_raft_node *r)
  * even once the disk has room again. libraft does not stop for it: a
  * follower rejects every AppendEntries from then on and falls behind
  * without a word, and a leader commits nothing more. So the first failed
- * write halts the node, saying why: its status and log name the cause, and
- * a leader hands leadership on. A restart, once the disk has room,
- * brings it back (it catches up from its peers). */
+ * write halts the node, saying why in its status and log.
+ *
+ * The node also leaves raft: from then on it sends no message (match_send),
+ * hands libraft none it receives (match_recv) and writes nothing more
+ * (log_append). Handing leadership on did not work here: libraft 0.15
+ * drops the entries it failed to write from its log in memory, a transfer
+ * waits for a follower whose log matches the leader's, and none did in
+ * test_disk_full, while the halted leader's heartbeats kept the others
+ * from electing another leader. And what libraft did next with a log it
+ * could not write was not safe: a halted leader that only stopped sending
+ * freed the same memory twice while handling a message it received
+ * (AddressSanitizer, inside libraft's receive path). Out of raft, it is a node that is down: the others elect
+ * a leader among themselves, and it casts no vote it cannot store. It keeps serving reads; a restart, once
+ * the disk has room, brings it back (it catches up from its peers). */
 
 typedef struct log_write {
     struct raft_io_append req; /* first: raft_uv calls back with &req */
@@ -515,7 +552,8 @@ typedef struct log_write {
 
 static void log_write_failed(cc_raft_node *r, int status)
 {
-    if (r->closing || status == RAFT_CANCELED) return;
+    if (r->closing || status == RAFT_CANCELED || r->log_failed) return;
+    r->log_failed = true;
     char room[64];
     /* raft_uv's message says what failed; its code alone is often "unknown error" */
     cc_raft_halt(
@@ -541,6 +579,7 @@ static int log_append(struct raft_io *io, struct raft_io_append *req, const stru
                       unsigned n, raft_io_append_cb cb)
 {
     cc_raft_node *r = rr_of_io(io);
+    if (r->log_failed) return RAFT_IOERR;
     log_write *w = malloc(sizeof *w);
     if (!w) return RAFT_NOMEM;
     w->req.data = req->data;
@@ -555,12 +594,89 @@ static int log_append(struct raft_io *io, struct raft_io_append *req, const stru
     return rv;
 }
 
+/* ---- snapshots, read only when there is one ----
+ * raft_uv 0.15 answers a snapshot_get with status 0 and a snapshot it
+ * never filled when it finds none on disk. libraft asks for one when a
+ * follower needs an entry its log no longer holds, which without a
+ * snapshot should not happen; but when a leader's write of its log fails,
+ * libraft drops the unwritten entries from its log in memory, and a
+ * follower that already has them is then "missing" entries the leader
+ * lacks. A leader whose disk filled before its first snapshot then read
+ * that unfilled snapshot's configuration and data pointers and crashed
+ * (cores of test_disk_full: a SIGSEGV in libraft's send of the snapshot,
+ * the snapshot's fields left over from freed memory). So a read is handed
+ * to raft_uv only once a snapshot is on disk, loaded at start or stored
+ * since (raft_uv keeps the last two, so one stays); otherwise it fails at
+ * once, and libraft goes back to probing that follower. */
+
+typedef struct snapshot_store {
+    struct raft_io_snapshot_put req; /* first: raft_uv calls back with &req */
+    struct raft_io_snapshot_put *outer;
+    raft_io_snapshot_put_cb cb;
+    cc_raft_node *r;
+} snapshot_store;
+
+static int snapshot_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
+                         struct raft_snapshot **snapshot, raft_index *start_index,
+                         struct raft_entry *entries[], size_t *n_entries)
+{
+    cc_raft_node *r = rr_of_io(io);
+    int rv = r->io_load(io, term, voted_for, snapshot, start_index, entries, n_entries);
+    if (rv == 0 && *snapshot) r->snapshot_stored = true;
+    return rv;
+}
+
+static void snapshot_stored(struct raft_io_snapshot_put *req, int status)
+{
+    snapshot_store *w = (snapshot_store *)(void *)req;
+    struct raft_io_snapshot_put *outer = w->outer;
+    raft_io_snapshot_put_cb cb = w->cb;
+    if (status == 0) w->r->snapshot_stored = true;
+    free(w);
+    cb(outer, status);
+}
+
+static int snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
+                        const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb)
+{
+    cc_raft_node *r = rr_of_io(io);
+    snapshot_store *w = malloc(sizeof *w);
+    if (!w) return RAFT_NOMEM;
+    w->req.data = req->data;
+    w->outer = req;
+    w->cb = cb;
+    w->r = r;
+    int rv = r->io_snapshot_put(io, trailing, &w->req, snapshot, snapshot_stored);
+    if (rv != 0) free(w);
+    return rv;
+}
+
+static int snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req, raft_io_snapshot_get_cb cb)
+{
+    cc_raft_node *r = rr_of_io(io);
+    if (r->log_failed) return RAFT_NOTFOUND; /* out of raft: it would not send it */
+    if (r->snapshot_stored) return r->io_snapshot_get(io, req, cb);
+    if (!r->snapshot_refused) {
+        r->snapshot_refused = true;
+        cc_node_log(CC_LOG_WARN, "raft",
+                    "raft asked for a snapshot to send a follower, and this node has none on disk; "
+                    "it sends none");
+    }
+    return RAFT_NOTFOUND;
+}
+
 void cc_raft_io_wrap(cc_raft_node *r)
 {
     r->io_start = r->io.start;
     r->io_send = r->io.send;
     r->io_append = r->io.append;
+    r->io_load = r->io.load;
+    r->io_snapshot_put = r->io.snapshot_put;
+    r->io_snapshot_get = r->io.snapshot_get;
     r->io.start = match_start;
     r->io.send = match_send;
     r->io.append = log_append;
+    r->io.load = snapshot_load;
+    r->io.snapshot_put = snapshot_put;
+    r->io.snapshot_get = snapshot_get;
 }
