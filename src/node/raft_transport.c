@@ -539,8 +539,9 @@ void cc_raft_transport_wrap(cc_raft_node *r)
  * from electing another leader. And what libraft did next with a log it
  * could not write was not safe: a halted leader that only stopped sending
  * freed the same memory twice while handling a message it received
- * (AddressSanitizer, inside libraft's receive path). Out of raft, it is a node that is down: the others elect
- * a leader among themselves, and it casts no vote it cannot store. It keeps serving reads; a restart, once
+ * (AddressSanitizer, inside libraft's receive path). Out of raft, it is a
+ * node that is down: the others elect a leader among themselves, and it
+ * casts no vote it cannot store. It keeps serving reads; a restart, once
  * the disk has room, brings it back (it catches up from its peers). */
 
 typedef struct log_write {
