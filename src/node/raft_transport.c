@@ -2,7 +2,8 @@
  * node/raft_transport.c — raft_uv's TCP transport, wrapped: Nagle off, every
  * connection authenticated (raft_auth.h) and then encrypted (raft_link.h);
  * and raft_uv's io, wrapped to correct libraft's answers to AppendEntries
- * (raft_match.h) and to halt the node when it cannot write its raft log.
+ * (raft_match.h), to halt the node and take it out of raft when it cannot
+ * write its raft log, and to read no snapshot before one is on disk.
  * Loop thread only.
  */
 #include <stddef.h>
