@@ -998,7 +998,7 @@ static void transfer_leadership(cc_raft_node *r, uint64_t term, const char *why)
     r->transfer_pending = true;
     if (r->transfer_term != term) {
         char name[MEMBER_NAME_MAX];
-        cc_node_log(CC_LOG_INFO, "raft", "handing leadership to %s: %s", cc_raft_member_name(r, target, name),
+        cc_node_log(CC_LOG_WARN, "raft", "handing leadership to %s: %s", cc_raft_member_name(r, target, name),
                     why);
     }
     r->transfer_term = term;
@@ -1013,6 +1013,10 @@ static void transfer_leadership(cc_raft_node *r, uint64_t term, const char *why)
  * term climbed ~70 a second with three halted nodes). */
 static void halted_leader_step(cc_raft_node *r, uint64_t term)
 {
+    /* A node that left raft (its raft log could not be written) sends
+     * nothing, so a handover could not reach anyone; libraft steps it down
+     * once no majority has answered it for an election timeout. */
+    if (r->log_failed) return;
     uint64_t now = uv_now(&r->loop);
     if (r->halt_hold_term != term) { /* a new term led: decide how long to hold it */
         bool bounced = r->halt_handed_at && now - r->halt_handed_at < HALT_BOUNCE_MS;

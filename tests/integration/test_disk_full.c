@@ -345,6 +345,23 @@ static void arrange_leader(ct_cluster *cl, bool lead)
  * follows when it fills. It halts saying it cannot write its raft log, and
  * stays up; the other two elect a leader among themselves (node3 has left
  * raft) and go on committing; room and a restart bring node3 back. */
+/* Out of raft, a halted leader sends nothing, so it must not try to hand
+ * leadership on: its log says nothing of a handover after the halt. */
+static void tried_no_handover_after_leaving_raft(const ct_node *n)
+{
+    size_t len;
+    char *log = (char *)ct_read_file(n->log_path, &len);
+    assert_non_null(log);
+    const char *halt = strstr(log, "cannot write its raft log");
+    assert_non_null(halt);
+    if (strstr(halt, "handing leadership to") || strstr(halt, "cannot hand leadership on")) {
+        ct_node_dump_log(n);
+        free(log);
+        fail_msg("node3 tried to hand leadership on after it left raft");
+    }
+    free(log);
+}
+
 static void raft_log_fills(const char *tag, bool small_node_leads)
 {
     ct_cluster cl;
@@ -382,6 +399,7 @@ static void raft_log_fills(const char *tag, bool small_node_leads)
     assert_true(after > 0);
     assert_true(ct_node_alive(&cl.node[small]));
     assert_true(halted_with(&cl, small, "cannot write its raft log")); /* and it still serves reads */
+    tried_no_handover_after_leaving_raft(&cl.node[small]);
 
     restart_with_room(&cl, 2, after);
     ct_http_free(h);
