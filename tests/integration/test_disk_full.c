@@ -341,10 +341,6 @@ static void arrange_leader(ct_cluster *cl, bool lead)
     fail_msg("node3 did not %s after %d elections", lead ? "lead" : "follow", LEAD_ROUNDS);
 }
 
-/* node3's raft log (node3/raft) is on a small disk, and node3 leads or
- * follows when it fills. It halts saying it cannot write its raft log, and
- * stays up; the other two elect a leader among themselves (node3 has left
- * raft) and go on committing; room and a restart bring node3 back. */
 /* Out of raft, a halted leader sends nothing, so it must not try to hand
  * leadership on: its log says nothing of a handover after the halt. */
 static void tried_no_handover_after_leaving_raft(const ct_node *n)
@@ -362,6 +358,10 @@ static void tried_no_handover_after_leaving_raft(const ct_node *n)
     free(log);
 }
 
+/* node3's raft log (node3/raft) is on a small disk, and node3 leads or
+ * follows when it fills. It halts saying it cannot write its raft log, and
+ * stays up; the other two elect a leader among themselves (node3 has left
+ * raft) and go on committing; room and a restart bring node3 back. */
 static void raft_log_fills(const char *tag, bool small_node_leads)
 {
     ct_cluster cl;
