@@ -893,7 +893,7 @@ static void on_applied(struct raft_apply *req, int status, void *result)
         if (p) {
             char why[128];
             snprintf(why, sizeof why, "raft did not commit the block: %s",
-                     r->log_failed ? "this node cannot write its raft log" : raft_strerror(status));
+                     r->out_of_raft ? "this node cannot write its raft state" : raft_strerror(status));
             finish(p, CC_ERR_UNREACHABLE, why);
         }
     }
@@ -1016,7 +1016,7 @@ static void halted_leader_step(cc_raft_node *r, uint64_t term)
     /* A node that left raft (its raft log could not be written) sends
      * nothing, so a handover could not reach anyone; libraft steps it down
      * once no majority has answered it for an election timeout. */
-    if (r->log_failed) return;
+    if (r->out_of_raft) return;
     uint64_t now = uv_now(&r->loop);
     if (r->halt_hold_term != term) { /* a new term led: decide how long to hold it */
         bool bounced = r->halt_handed_at && now - r->halt_handed_at < HALT_BOUNCE_MS;

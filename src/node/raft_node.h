@@ -117,9 +117,12 @@ typedef struct cc_raft_node {
     int (*io_snapshot_put)(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *req,
                            const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
     int (*io_snapshot_get)(struct raft_io *io, struct raft_io_snapshot_get *req, raft_io_snapshot_get_cb cb);
-    bool log_failed;           /* a write of the raft log failed: the node halted and left raft */
-    bool snapshot_stored;      /* raft_uv holds a snapshot on disk: loaded at start or stored since */
-    bool snapshot_refused;     /* a read of a snapshot it has not was refused (logged once) */
+    /* and its writes of the term and the vote, watched as the log's are */
+    int (*io_set_term)(struct raft_io *io, raft_term term);
+    int (*io_set_vote)(struct raft_io *io, raft_id server_id);
+    bool out_of_raft;      /* a write of the raft log, term or vote failed: the node halted and left raft */
+    bool snapshot_stored;  /* raft_uv holds a snapshot on disk: loaded at start or stored since */
+    bool snapshot_refused; /* a read of a snapshot it has not was refused (logged once) */
     raft_io_recv_cb raft_recv; /* libraft's receive callback */
     cc_raft_match match;
     struct raft_fsm fsm;

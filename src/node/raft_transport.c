@@ -3,7 +3,8 @@
  * connection authenticated (raft_auth.h) and then encrypted (raft_link.h);
  * and raft_uv's io, wrapped to correct libraft's answers to AppendEntries
  * (raft_match.h), to halt the node and take it out of raft when it cannot
- * write its raft log, and to read no snapshot before one is on disk.
+ * write its raft log, term or vote, and to read no snapshot before one is
+ * on disk.
  * Loop thread only.
  */
 #include <stddef.h>
@@ -104,7 +105,7 @@ static void message_free(struct raft_message *msg)
 static void match_recv(struct raft_io *io, struct raft_message *msg)
 {
     cc_raft_node *r = rr_of_io(io);
-    if (r->log_failed) { /* out of raft: see "writes of the raft log" below */
+    if (r->out_of_raft) { /* out of raft: see "writes of the raft log" below */
         message_free(msg);
         return;
     }
@@ -125,7 +126,7 @@ static int match_send(struct raft_io *io, struct raft_io_send *req, const struct
 {
     cc_raft_node *r = rr_of_io(io);
     struct raft_message fixed;
-    if (r->log_failed) return RAFT_NOCONNECTION; /* out of raft: see "writes of the raft log" below */
+    if (r->out_of_raft) return RAFT_NOCONNECTION; /* out of raft: see "writes of the raft log" below */
     return cc_raft_match_answer(&r->match, msg, &fixed) ? r->io_send(io, req, &fixed, cb)
                                                         : r->io_send(io, req, msg, cb);
 }
@@ -552,18 +553,23 @@ typedef struct log_write {
     cc_raft_node *r;
 } log_write;
 
-static void log_write_failed(cc_raft_node *r, int status)
+/* what: "log", "term" or "vote", the raft state a write of failed */
+static void raft_write_failed(cc_raft_node *r, const char *what, int status)
 {
-    if (r->closing || status == RAFT_CANCELED || r->log_failed) return;
-    r->log_failed = true;
+    if (r->closing || status == RAFT_CANCELED || r->out_of_raft) return;
+    r->out_of_raft = true;
     char room[64];
     /* raft_uv's message says what failed; its code alone is often "unknown error" */
-    cc_raft_halt(
-        r,
-        "this node cannot write its raft log in %s: %s%s; it is a fault of this node: repair or free "
-        "its disk, then restart the node; it catches up from its peers",
-        r->raft_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(status),
-        cc_disk_room(r->raft_dir, room, sizeof room));
+    cc_raft_halt(r,
+                 "this node cannot write its raft %s in %s: %s%s; it is a fault of this node: repair or free "
+                 "its disk, then restart the node; it catches up from its peers",
+                 what, r->raft_dir, r->io.errmsg[0] ? r->io.errmsg : raft_strerror(status),
+                 cc_disk_room(r->raft_dir, room, sizeof room));
+}
+
+static void log_write_failed(cc_raft_node *r, int status)
+{
+    raft_write_failed(r, "log", status);
 }
 
 static void log_written(struct raft_io_append *req, int status)
@@ -581,7 +587,7 @@ static int log_append(struct raft_io *io, struct raft_io_append *req, const stru
                       unsigned n, raft_io_append_cb cb)
 {
     cc_raft_node *r = rr_of_io(io);
-    if (r->log_failed) return RAFT_IOERR;
+    if (r->out_of_raft) return RAFT_IOERR;
     log_write *w = malloc(sizeof *w);
     if (!w) return RAFT_NOMEM;
     w->req.data = req->data;
@@ -593,6 +599,30 @@ static int log_append(struct raft_io *io, struct raft_io_append *req, const stru
         free(w);
         if (rv != RAFT_NOMEM) log_write_failed(r, rv);
     }
+    return rv;
+}
+
+/* The current term and the vote, which raft_uv writes at once (its
+ * metadata files) before libraft goes on: a failure halts the node and
+ * takes it out of raft as a failed log write does (libraft would only
+ * turn unavailable, saying nothing). Out of raft, neither is written: a
+ * vote it casts could not reach anyone, and a term it takes alone would
+ * disturb the others when it comes back. */
+static int term_set(struct raft_io *io, raft_term term)
+{
+    cc_raft_node *r = rr_of_io(io);
+    if (r->out_of_raft) return RAFT_IOERR;
+    int rv = r->io_set_term(io, term);
+    if (rv != 0 && rv != RAFT_NOMEM) raft_write_failed(r, "term", rv);
+    return rv;
+}
+
+static int vote_set(struct raft_io *io, raft_id server_id)
+{
+    cc_raft_node *r = rr_of_io(io);
+    if (r->out_of_raft) return RAFT_IOERR;
+    int rv = r->io_set_vote(io, server_id);
+    if (rv != 0 && rv != RAFT_NOMEM) raft_write_failed(r, "vote", rv);
     return rv;
 }
 
@@ -656,7 +686,7 @@ static int snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io_sn
 static int snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req, raft_io_snapshot_get_cb cb)
 {
     cc_raft_node *r = rr_of_io(io);
-    if (r->log_failed) return RAFT_NOTFOUND; /* out of raft: it would not send it */
+    if (r->out_of_raft) return RAFT_NOTFOUND; /* out of raft: it would not send it */
     if (r->snapshot_stored) return r->io_snapshot_get(io, req, cb);
     if (!r->snapshot_refused) {
         r->snapshot_refused = true;
@@ -675,10 +705,14 @@ void cc_raft_io_wrap(cc_raft_node *r)
     r->io_load = r->io.load;
     r->io_snapshot_put = r->io.snapshot_put;
     r->io_snapshot_get = r->io.snapshot_get;
+    r->io_set_term = r->io.set_term;
+    r->io_set_vote = r->io.set_vote;
     r->io.start = match_start;
     r->io.send = match_send;
     r->io.append = log_append;
     r->io.load = snapshot_load;
     r->io.snapshot_put = snapshot_put;
     r->io.snapshot_get = snapshot_get;
+    r->io.set_term = term_set;
+    r->io.set_vote = vote_set;
 }

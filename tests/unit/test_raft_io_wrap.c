@@ -6,19 +6,20 @@
  * - a snapshot is read only once one is on disk (loaded at start, or
  *   stored since): raft_uv 0.15 answers a read with status 0 and an
  *   unfilled snapshot when it has none, and libraft crashed on it;
- * - after a failed write of the raft log the node is out of raft: it
- *   halts, sends nothing, hands libraft nothing it receives (and frees
- *   what the message owned), writes and reads nothing more.
+ * - after a failed write of the raft log, term or vote the node is out of
+ *   raft: it halts, sends nothing, hands libraft nothing it receives (and
+ *   frees what the message owned), writes and reads nothing more.
  */
 #include "unit_support.h"
 
 #include "node/raft_node.h"
 
 typedef struct fake {
-    int loads, puts, gets, sends, appends, recvs;
+    int loads, puts, gets, sends, appends, recvs, terms, votes;
     bool load_snapshot;         /* load finds a snapshot on disk */
     int put_status;             /* what a put's callback reports */
     int append_status;          /* what an append's callback reports */
+    int meta_status;            /* what a write of the term or vote returns */
     struct raft_snapshot *snap; /* the snapshot load hands over */
     raft_io_recv_cb recv;       /* what start was given: the wrapper's receive */
 } fake;
@@ -73,6 +74,20 @@ static int fake_append(struct raft_io *io, struct raft_io_append *req, const str
     return 0;
 }
 
+static int fake_set_term(struct raft_io *io, raft_term term)
+{
+    (void)io, (void)term;
+    g_fake.terms++;
+    return g_fake.meta_status;
+}
+
+static int fake_set_vote(struct raft_io *io, raft_id server_id)
+{
+    (void)io, (void)server_id;
+    g_fake.votes++;
+    return g_fake.meta_status;
+}
+
 static void fake_recv(struct raft_io *io, struct raft_message *msg)
 {
     (void)io, (void)msg;
@@ -115,6 +130,8 @@ static cc_raft_node *wrapped_node(void)
     r->io.send = fake_send;
     r->io.append = fake_append;
     r->io.start = fake_start;
+    r->io.set_term = fake_set_term;
+    r->io.set_vote = fake_set_vote;
     cc_raft_io_wrap(r);
     assert_int_equal(r->io.start(&r->io, 100, NULL, fake_recv), 0); /* fake_recv: libraft's */
     assert_non_null(g_fake.recv);
@@ -237,6 +254,10 @@ static void test_a_node_whose_raft_log_fails_leaves_raft(void **state)
     assert_int_equal(g_fake.recvs, 1);
     assert_int_equal(get(r), 0);
     assert_int_equal(g_fake.gets, 1);
+    assert_int_equal(r->io.set_term(&r->io, 3), 0);
+    assert_int_equal(r->io.set_vote(&r->io, 2), 0);
+    assert_int_equal(g_fake.terms, 1);
+    assert_int_equal(g_fake.votes, 1);
     assert_false(r->halted);
 
     /* a write fails: libraft hears of it, and the node halts saying why */
@@ -249,6 +270,10 @@ static void test_a_node_whose_raft_log_fails_leaves_raft(void **state)
     /* and it is out of raft: nothing more is written, sent, read or received */
     assert_int_equal(r->io.append(&r->io, &req, &entry, 1, append_done), RAFT_IOERR);
     assert_int_equal(g_fake.appends, 2);
+    assert_int_equal(r->io.set_term(&r->io, 4), RAFT_IOERR);
+    assert_int_equal(r->io.set_vote(&r->io, 1), RAFT_IOERR);
+    assert_int_equal(g_fake.terms, 1);
+    assert_int_equal(g_fake.votes, 1);
     assert_int_equal(r->io.send(&r->io, &send, &msg, NULL), RAFT_NOCONNECTION);
     assert_int_equal(g_fake.sends, 1);
     assert_int_equal(get(r), RAFT_NOTFOUND);
@@ -266,12 +291,58 @@ static void test_a_node_whose_raft_log_fails_leaves_raft(void **state)
     node_free(r);
 }
 
+/* raft_uv writes the term and the vote at once, before libraft goes on
+ * (an election): a failure there halts the node and takes it out of raft
+ * too, rather than leaving libraft unavailable without a word. */
+static void failed_write_of(const char *what)
+{
+    cc_raft_node *r = wrapped_node();
+    struct raft_entry entry = {0};
+    struct raft_io_append req = {0};
+    struct raft_io_send send = {0};
+    assert_int_equal(load(r), 0);
+    g_fake.meta_status = RAFT_IOERR;
+    bool term = strcmp(what, "term") == 0;
+    assert_int_equal(term ? r->io.set_term(&r->io, 5) : r->io.set_vote(&r->io, 2), RAFT_IOERR);
+    assert_true(r->halted);
+    char want[64];
+    snprintf(want, sizeof want, "cannot write its raft %s in /tmp", what);
+    assert_non_null(strstr(r->halt_reason, want));
+
+    /* out of raft: no second attempt of either, no log write, no send */
+    assert_int_equal(r->io.set_term(&r->io, 6), RAFT_IOERR);
+    assert_int_equal(r->io.set_vote(&r->io, 3), RAFT_IOERR);
+    assert_int_equal(g_fake.terms + g_fake.votes, 1);
+    assert_int_equal(r->io.append(&r->io, &req, &entry, 1, append_done), RAFT_IOERR);
+    assert_int_equal(g_fake.appends, 0);
+    struct raft_message heartbeat;
+    memset(&heartbeat, 0, sizeof heartbeat);
+    heartbeat.type = RAFT_IO_APPEND_ENTRIES;
+    assert_int_equal(r->io.send(&r->io, &send, &heartbeat, NULL), RAFT_NOCONNECTION);
+    assert_int_equal(g_fake.sends, 0);
+    node_free(r);
+}
+
+static void test_a_node_that_cannot_write_its_term_leaves_raft(void **state)
+{
+    (void)state;
+    failed_write_of("term");
+}
+
+static void test_a_node_that_cannot_write_its_vote_leaves_raft(void **state)
+{
+    (void)state;
+    failed_write_of("vote");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_snapshot_is_read_before_one_is_on_disk),
         cmocka_unit_test(test_a_snapshot_loaded_at_start_can_be_read),
         cmocka_unit_test(test_a_node_whose_raft_log_fails_leaves_raft),
+        cmocka_unit_test(test_a_node_that_cannot_write_its_term_leaves_raft),
+        cmocka_unit_test(test_a_node_that_cannot_write_its_vote_leaves_raft),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
