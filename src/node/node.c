@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,18 @@ static cc_err configure(cc_node *node, const cc_node_config *cfg, cc_errbuf *eb)
 static cc_err lock_dir(cc_node *node, cc_errbuf *eb)
 {
     char path[PATH_MAX + 32];
+    struct stat st;
+    /* a mistyped --dir says so, and leaves no node.lock behind in a
+     * directory that is not a node's */
+    if (stat(node->dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cc_errf(eb, CC_ERR_USAGE,
+                       "%s is not a directory (carechain init --dir NET writes NET/node1, ...)", node->dir);
+    snprintf(path, sizeof path, "%s/node.key", node->dir);
+    if (access(path, F_OK) != 0)
+        return cc_errf(eb, CC_ERR_USAGE,
+                       "%s is not a node's directory: it has no node.key (carechain init --dir NET writes "
+                       "NET/node1, ...)",
+                       node->dir);
     snprintf(path, sizeof path, "%s/node.lock", node->dir);
     node->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (node->lock_fd < 0) return cc_errf(eb, CC_ERR_IO, "cannot open %s: %s", path, strerror(errno));

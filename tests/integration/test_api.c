@@ -14,11 +14,13 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -965,6 +967,39 @@ static void test_sigterm_then_restart(void **state)
     free(out);
 }
 
+/* A node does not start on a directory that is not a node's, nor on one a
+ * node already runs on: each says so in one line, exits 1, and leaves
+ * nothing behind. */
+static void test_node_start_refuses_a_wrong_directory(void **state)
+{
+    (void)state;
+    char api[32], *out = NULL;
+    snprintf(api, sizeof api, "127.0.0.1:%d", ct_free_port());
+    char *empty = ct_tmpdir("notanode");
+    char missing[PATH_MAX];
+    snprintf(missing, sizeof missing, "%s/missing", empty);
+
+    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", missing, "--api", api, NULL), 1);
+    if (!strstr(out, "is not a directory")) fail_msg("a missing --dir: %s", out);
+    free(out);
+    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", empty, "--api", api, NULL), 1);
+    if (!strstr(out, "is not a node's directory: it has no node.key")) fail_msg("an empty --dir: %s", out);
+    free(out);
+    char lock[PATH_MAX + 16];
+    snprintf(lock, sizeof lock, "%s/node.lock", empty);
+    assert_int_equal(access(lock, F_OK), -1); /* no litter in someone else's directory */
+    assert_int_equal(access(missing, F_OK), -1);
+
+    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", fx.net.node_dir, "--api", api, NULL), 1);
+    if (!strstr(out, "another node is already running on"))
+        fail_msg("a second node on one directory: %s", out);
+    free(out);
+    assert_true(ct_node_alive(&fx.node));
+    assert_true(ct_status_height(fx.node.url) > 0);
+    ct_rmtree(empty);
+    free(empty);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -979,6 +1014,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_events_stream_blocks),
         cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_node_start_refuses_a_wrong_directory),
         cmocka_unit_test(test_sigterm_then_restart),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
