@@ -553,7 +553,7 @@ typedef struct log_write {
     cc_raft_node *r;
 } log_write;
 
-/* what: "log", "term" or "vote", the raft state a write of failed */
+/* A write of the raft log, term or vote (what) failed: halt, and leave raft. */
 static void raft_write_failed(cc_raft_node *r, const char *what, int status)
 {
     if (r->closing || status == RAFT_CANCELED || r->out_of_raft) return;
