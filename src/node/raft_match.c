@@ -18,9 +18,11 @@ void cc_raft_match_received(cc_raft_match *m, const struct raft_message *msg)
     m->handling = false;
     if (msg->type == RAFT_IO_APPEND_ENTRIES) {
         m->request_term = msg->append_entries.term;
+        m->request_prev = msg->append_entries.prev_log_index;
         m->request_end = msg->append_entries.prev_log_index + msg->append_entries.n_entries;
     } else if (msg->type == RAFT_IO_INSTALL_SNAPSHOT) {
         m->request_term = msg->install_snapshot.term;
+        m->request_prev = 0;
         m->request_end = msg->install_snapshot.last_index;
     } else {
         return;
@@ -37,12 +39,26 @@ void cc_raft_match_handled(cc_raft_match *m)
     m->handling = false;
 }
 
-bool cc_raft_match_answer(cc_raft_match *m, const struct raft_message *msg, struct raft_message *fixed)
+bool cc_raft_match_answer(cc_raft_match *m, const struct raft_message *msg, raft_index snapshot_index,
+                          struct raft_message *fixed)
 {
     if (msg->type != RAFT_IO_APPEND_ENTRIES_RESULT) return false;
     const struct raft_append_entries_result *a = &msg->append_entries_result;
     if (m->handling && !m->answered) { /* the answer to the request being handled */
         m->answered = true;
+        /* A refusal, in the leader's own term (not one that tells it of a
+         * newer term), of an AppendEntries whose prev_log_index this node's
+         * snapshot replaced: its entries through the snapshot are committed,
+         * so they are the leader's too. */
+        if (a->rejected != 0 && a->term == m->request_term && m->request_prev != 0 &&
+            m->request_prev < snapshot_index) {
+            reach(m, m->request_term, snapshot_index);
+            *fixed = *msg;
+            fixed->append_entries_result.rejected = 0;
+            fixed->append_entries_result.last_log_index = snapshot_index;
+            m->clamped++;
+            return true;
+        }
         if (a->rejected == 0)
             reach(m, m->request_term, m->request_end);
         else if (m->request_term > m->term)

@@ -23,6 +23,20 @@
  * answer was given then. An accepting answer that claims more than the
  * accepted requests reach is sent claiming exactly that.
  *
+ * The second correction is of a refusal. libraft 0.15 refuses an
+ * AppendEntries whose prev_log_index its log no longer holds because a
+ * snapshot of this node replaced it, although every entry a snapshot
+ * replaces was committed, so the leader's entry there is the same. The
+ * leader then steps back one entry per answer, reaches the start of its own
+ * log and sends its snapshot, which this node ignores as older than its
+ * own, answering that it holds up to the leader's snapshot; the next
+ * AppendEntries starts after that and is refused again, and so on for
+ * good: this node never caught up again (the simulation's seed 52977: a
+ * follower whose answers were lost while it kept receiving entries
+ * snapshotted past what the leader knew of it). Such a refusal is sent as
+ * an acceptance up to this node's snapshot, which is true of any leader's
+ * log; the leader goes on from there.
+ *
  * Only libraft's messages are read (raft.h), nothing of its internals. One
  * thread: the one that runs raft.
  */
@@ -37,10 +51,11 @@
 typedef struct cc_raft_match {
     raft_term term;             /* the newest term of a request libraft accepted or refused */
     raft_index matched;         /* in that term: how far the requests it accepted reach */
-    unsigned long long clamped; /* answers corrected so far */
+    unsigned long long clamped; /* answers corrected so far (both corrections) */
     /* the request libraft is handling now (between received and handled) */
     bool handling, answered;
     raft_term request_term;
+    raft_index request_prev; /* an AppendEntries' prev_log_index (0 for a snapshot) */
     raft_index request_end;
 } cc_raft_match;
 
@@ -50,9 +65,12 @@ void cc_raft_match_received(cc_raft_match *m, const struct raft_message *msg);
 /* libraft has handled the message passed to cc_raft_match_received. */
 void cc_raft_match_handled(cc_raft_match *m);
 
-/* libraft is about to send msg. true when msg is an accepting
- * AppendEntries answer that claims more than the accepted requests reach:
- * *fixed is then the copy to send. */
-bool cc_raft_match_answer(cc_raft_match *m, const struct raft_message *msg, struct raft_message *fixed);
+/* libraft is about to send msg; snapshot_index is the last index this
+ * node's newest snapshot replaces (struct raft's log.snapshot.last_index,
+ * 0 for none). true when msg is an accepting AppendEntries answer that
+ * claims more than the accepted requests reach, or a refusal of an entry
+ * that snapshot replaced: *fixed is then the copy to send. */
+bool cc_raft_match_answer(cc_raft_match *m, const struct raft_message *msg, raft_index snapshot_index,
+                          struct raft_message *fixed);
 
 #endif

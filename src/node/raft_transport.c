@@ -127,8 +127,9 @@ static int match_send(struct raft_io *io, struct raft_io_send *req, const struct
     cc_raft_node *r = rr_of_io(io);
     struct raft_message fixed;
     if (r->out_of_raft) return RAFT_NOCONNECTION; /* out of raft: see "writes of the raft log" below */
-    return cc_raft_match_answer(&r->match, msg, &fixed) ? r->io_send(io, req, &fixed, cb)
-                                                        : r->io_send(io, req, msg, cb);
+    return cc_raft_match_answer(&r->match, msg, r->raft.log.snapshot.last_index, &fixed)
+               ? r->io_send(io, req, &fixed, cb)
+               : r->io_send(io, req, msg, cb);
 }
 
 static void stream_nodelay(struct uv_stream_s *s)

@@ -4,7 +4,8 @@
  * receives and sends: the case the simulation found (a stale tail of an
  * older term past what the leader sent), requests accepted now and after
  * a write, refusals (whatever the reason), snapshots, a new leader's term,
- * and messages it ignores.
+ * messages it ignores, and the refusal of an entry this node's snapshot
+ * replaced (the simulation's seed 52977).
  */
 #include "unit_support.h"
 
@@ -51,8 +52,8 @@ static raft_index handle(cc_raft_match *m, struct raft_message in, const struct 
     raft_index sent = 0;
     cc_raft_match_received(m, &in);
     if (out)
-        sent = cc_raft_match_answer(m, out, &fixed) ? fixed.append_entries_result.last_log_index
-                                                    : out->append_entries_result.last_log_index;
+        sent = cc_raft_match_answer(m, out, 0, &fixed) ? fixed.append_entries_result.last_log_index
+                                                       : out->append_entries_result.last_log_index;
     cc_raft_match_handled(m);
     return sent;
 }
@@ -61,8 +62,8 @@ static raft_index handle(cc_raft_match *m, struct raft_message in, const struct 
 static raft_index later(cc_raft_match *m, struct raft_message out)
 {
     struct raft_message fixed;
-    return cc_raft_match_answer(m, &out, &fixed) ? fixed.append_entries_result.last_log_index
-                                                 : out.append_entries_result.last_log_index;
+    return cc_raft_match_answer(m, &out, 0, &fixed) ? fixed.append_entries_result.last_log_index
+                                                    : out.append_entries_result.last_log_index;
 }
 
 /* The simulation's case: the follower holds 1..5, 4..5 of an older term; a
@@ -158,6 +159,50 @@ static void test_a_new_term_starts_over(void **state)
     assert_int_equal(later(&m, answer(3, 0, 6)), 2);
 }
 
+/* libraft refuses in, answering out, on a node whose snapshot replaces
+ * entries through snapshot_index: what goes out. */
+static struct raft_message refused(cc_raft_match *m, struct raft_message in, struct raft_message out,
+                                   raft_index snapshot_index)
+{
+    struct raft_message fixed;
+    cc_raft_match_received(m, &in);
+    bool changed = cc_raft_match_answer(m, &out, snapshot_index, &fixed);
+    cc_raft_match_handled(m);
+    return changed ? fixed : out;
+}
+
+/* The simulation's seed 52977: the leader knows this node only up to 53
+ * (its answers were lost) while this node went on to 64 and a snapshot
+ * there. libraft refuses prev 54, an entry the snapshot replaced, and the
+ * leader never got past it. The refusal goes out as an acceptance up to
+ * the snapshot; a refusal that tells of a newer term, of an entry past the
+ * snapshot, or on a node with none, goes out as it is. */
+static void test_a_refused_entry_the_snapshot_holds_is_accepted(void **state)
+{
+    (void)state;
+    cc_raft_match m = {0};
+    struct raft_message out = refused(&m, append(5, 54, 12), answer(5, 54, 64), 64);
+    assert_int_equal(out.append_entries_result.rejected, 0);
+    assert_int_equal(out.append_entries_result.last_log_index, 64);
+    assert_int_equal(out.append_entries_result.term, 5);
+    assert_int_equal(m.clamped, 1);
+    /* the leader goes on after 64: accepted, and claimed in full */
+    struct raft_message next = answer(5, 0, 66);
+    assert_int_equal(handle(&m, append(5, 64, 2), &next), 66);
+    assert_int_equal(m.clamped, 1);
+
+    cc_raft_match n = {0};
+    out = refused(&n, append(5, 54, 12), answer(6, 54, 64), 64); /* a newer term: the leader steps down */
+    assert_int_equal(out.append_entries_result.rejected, 54);
+    out = refused(&n, append(6, 70, 1), answer(6, 70, 64), 64); /* past the snapshot: a real gap */
+    assert_int_equal(out.append_entries_result.rejected, 70);
+    out = refused(&n, append(6, 64, 1), answer(6, 64, 64), 64); /* at it: libraft knows its term */
+    assert_int_equal(out.append_entries_result.rejected, 64);
+    out = refused(&n, append(6, 54, 1), answer(6, 54, 64), 0); /* no snapshot */
+    assert_int_equal(out.append_entries_result.rejected, 54);
+    assert_int_equal(n.clamped, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_a_refused_request_claims_nothing),
         cmocka_unit_test(test_snapshots),
         cmocka_unit_test(test_a_new_term_starts_over),
+        cmocka_unit_test(test_a_refused_entry_the_snapshot_holds_is_accepted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
