@@ -8,7 +8,9 @@
  *   unfilled snapshot when it has none, and libraft crashed on it;
  * - after a failed write of the raft log, term or vote the node is out of
  *   raft: it halts, sends nothing, hands libraft nothing it receives (and
- *   frees what the message owned), writes and reads nothing more.
+ *   frees what the message owned), writes and reads nothing more;
+ * - libraft's answers pass raft_match (raft_match.h) with this node's
+ *   snapshot index.
  */
 #include "unit_support.h"
 
@@ -16,12 +18,15 @@
 
 typedef struct fake {
     int loads, puts, gets, sends, appends, recvs, terms, votes;
-    bool load_snapshot;         /* load finds a snapshot on disk */
-    int put_status;             /* what a put's callback reports */
-    int append_status;          /* what an append's callback reports */
-    int meta_status;            /* what a write of the term or vote returns */
-    struct raft_snapshot *snap; /* the snapshot load hands over */
-    raft_io_recv_cb recv;       /* what start was given: the wrapper's receive */
+    bool load_snapshot;                /* load finds a snapshot on disk */
+    int put_status;                    /* what a put's callback reports */
+    int append_status;                 /* what an append's callback reports */
+    int meta_status;                   /* what a write of the term or vote returns */
+    struct raft_snapshot *snap;        /* the snapshot load hands over */
+    struct raft_message sent;          /* the last message sent */
+    const struct raft_message *answer; /* what libraft answers to what it receives (NULL: nothing) */
+    struct raft_io *io;                /* the wrapped io, for that answer */
+    raft_io_recv_cb recv;              /* what start was given: the wrapper's receive */
 } fake;
 
 static fake g_fake;
@@ -59,8 +64,9 @@ static int fake_get(struct raft_io *io, struct raft_io_snapshot_get *req, raft_i
 static int fake_send(struct raft_io *io, struct raft_io_send *req, const struct raft_message *msg,
                      raft_io_send_cb cb)
 {
-    (void)io, (void)req, (void)msg, (void)cb;
+    (void)io, (void)req, (void)cb;
     g_fake.sends++;
+    g_fake.sent = *msg;
     return 0;
 }
 
@@ -92,6 +98,10 @@ static void fake_recv(struct raft_io *io, struct raft_message *msg)
 {
     (void)io, (void)msg;
     g_fake.recvs++;
+    if (g_fake.answer) { /* libraft answers while it handles the message */
+        struct raft_io_send req = {0};
+        g_fake.io->send(g_fake.io, &req, g_fake.answer, NULL);
+    }
 }
 
 static int fake_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
@@ -335,6 +345,43 @@ static void test_a_node_that_cannot_write_its_vote_leaves_raft(void **state)
     failed_write_of("vote");
 }
 
+/* The node hands raft_match its raft's snapshot index: libraft's refusal
+ * of an entry the snapshot replaced (simulation seed 52977) goes out as an
+ * acceptance up to the snapshot. */
+static void test_a_refusal_below_the_snapshot_goes_out_accepted(void **state)
+{
+    (void)state;
+    cc_raft_node *r = wrapped_node();
+    g_fake.io = &r->io;
+    r->raft.log.snapshot.last_index = 64;
+    struct raft_message in;
+    memset(&in, 0, sizeof in);
+    in.type = RAFT_IO_APPEND_ENTRIES; /* a heartbeat after 54, which the snapshot replaced */
+    in.append_entries.term = 5;
+    in.append_entries.prev_log_index = 54;
+    struct raft_message refusal;
+    memset(&refusal, 0, sizeof refusal);
+    refusal.type = RAFT_IO_APPEND_ENTRIES_RESULT;
+    refusal.append_entries_result.term = 5;
+    refusal.append_entries_result.rejected = 54;
+    refusal.append_entries_result.last_log_index = 64;
+    g_fake.answer = &refusal;
+    g_fake.recv(&r->io, &in);
+    assert_int_equal(g_fake.sends, 1);
+    assert_int_equal(g_fake.sent.type, RAFT_IO_APPEND_ENTRIES_RESULT);
+    assert_int_equal(g_fake.sent.append_entries_result.rejected, 0);
+    assert_int_equal(g_fake.sent.append_entries_result.last_log_index, 64);
+    assert_int_equal(r->match.clamped, 1);
+
+    r->raft.log.snapshot.last_index = 0; /* no snapshot: the refusal goes out as it is */
+    in.append_entries.term = 6;
+    refusal.append_entries_result.term = 6;
+    g_fake.recv(&r->io, &in);
+    assert_int_equal(g_fake.sends, 2);
+    assert_int_equal(g_fake.sent.append_entries_result.rejected, 54);
+    node_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_a_node_whose_raft_log_fails_leaves_raft),
         cmocka_unit_test(test_a_node_that_cannot_write_its_term_leaves_raft),
         cmocka_unit_test(test_a_node_that_cannot_write_its_vote_leaves_raft),
+        cmocka_unit_test(test_a_refusal_below_the_snapshot_goes_out_accepted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
