@@ -82,24 +82,25 @@
 #include "node/log.h"
 #include "node/raft_node.h"
 
-#define RAFT_TICK_MS            20  /* how often the loop publishes its state */
-#define RAFT_ELECTION_MS        600 /* libraft randomises it to [1x, 2x) */
-#define RAFT_HEARTBEAT_MS       20
-#define RAFT_STOP_INFLIGHT_MS   5000 /* at stop, how long the block in flight may take */
-#define BLOCK_AHEAD_MAX_MS      2000 /* refuse a block this far ahead of the local clock */
-#define RAFT_SNAPSHOT_THRESHOLD 512  /* raft entries between two snapshots once the log holds ... */
-#define RAFT_SNAPSHOT_BYTES     (64u * 1024 * 1024) /* ... this many bytes of entries; */
-#define RAFT_SNAPSHOT_MAX       8192 /* otherwise after this many (config.json may set a fixed number) */
-#define RAFT_SNAPSHOT_TRAILING  128  /* entries kept in the log behind a snapshot */
-#define RAFT_CONFIG_MAX         (64u * 1024) /* config.json */
-#define SNAP_WAIT_MS            20           /* how long the loop may wait for the apply thread to snapshot */
-#define SNAP_WAIT_EVERY_MS      1000         /* and how often it may wait */
-#define RAFT_ID_DERIVED_BIT     (1ULL << 62) /* raft ids of nodes added at runtime */
-#define RAFT_CHANGE_RETRY_MS    500          /* pause after a refused or failed configuration change */
-#define REPAIR_FIRST_MS         3000         /* after a start, before the first attachment repair pass */
-#define HALT_BOUNCE_MS          2000         /* leadership back this soon after a halted node handed it on: */
-#define HALT_HOLD_MIN_MS        1000         /* ... every voter may be halted; hold it this long first, */
-#define HALT_HOLD_MAX_MS        30000 /* ... doubling up to this, instead of passing it round and round */
+#define RAFT_TICK_MS             20  /* how often the loop publishes its state */
+#define RAFT_ELECTION_MS         600 /* libraft randomises it to [1x, 2x) */
+#define RAFT_HEARTBEAT_MS        20
+#define RAFT_INSTALL_SNAPSHOT_MS 2000 /* an InstallSnapshot unanswered this long is sent again */
+#define RAFT_STOP_INFLIGHT_MS    5000 /* at stop, how long the block in flight may take */
+#define BLOCK_AHEAD_MAX_MS       2000 /* refuse a block this far ahead of the local clock */
+#define RAFT_SNAPSHOT_THRESHOLD  512  /* raft entries between two snapshots once the log holds ... */
+#define RAFT_SNAPSHOT_BYTES      (64u * 1024 * 1024) /* ... this many bytes of entries; */
+#define RAFT_SNAPSHOT_MAX        8192 /* otherwise after this many (config.json may set a fixed number) */
+#define RAFT_SNAPSHOT_TRAILING   128  /* entries kept in the log behind a snapshot */
+#define RAFT_CONFIG_MAX          (64u * 1024) /* config.json */
+#define SNAP_WAIT_MS             20   /* how long the loop may wait for the apply thread to snapshot */
+#define SNAP_WAIT_EVERY_MS       1000 /* and how often it may wait */
+#define RAFT_ID_DERIVED_BIT      (1ULL << 62) /* raft ids of nodes added at runtime */
+#define RAFT_CHANGE_RETRY_MS     500          /* pause after a refused or failed configuration change */
+#define REPAIR_FIRST_MS          3000         /* after a start, before the first attachment repair pass */
+#define HALT_BOUNCE_MS           2000  /* leadership back this soon after a halted node handed it on: */
+#define HALT_HOLD_MIN_MS         1000  /* ... every voter may be halted; hold it this long first, */
+#define HALT_HOLD_MAX_MS         30000 /* ... doubling up to this, instead of passing it round and round */
 
 /* ---- small helpers -------------------------------------------------------------- */
 
@@ -1249,6 +1250,15 @@ static cc_err loop_setup(cc_raft_node *r, cc_errbuf *eb)
      * term that forces a healthy leader to step down (docs/CONSENSUS.md,
      * "A node cut off"). */
     raft_set_pre_vote(&r->raft, true);
+    /* A follower that is taking a snapshot of its own when the leader's
+     * InstallSnapshot arrives refuses it without an answer (libraft 0.15:
+     * "already taking or installing snapshot"), and the leader waits this
+     * long before it sends another, sending the follower nothing else
+     * meanwhile. carechain's snapshots are a few hundred bytes (height,
+     * block hash, state root; "Snapshots and catch-up" in CONSENSUS.md), so
+     * a short wait costs nothing; libraft's default kept a follower behind
+     * for the rest of a 15 s test. */
+    raft_set_install_snapshot_timeout(&r->raft, RAFT_INSTALL_SNAPSHOT_MS);
     raft_set_snapshot_threshold(&r->raft, r->snapshot_threshold);
     raft_set_snapshot_trailing(&r->raft, r->snapshot_trailing);
 

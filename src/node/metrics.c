@@ -216,8 +216,9 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "the peer did not seal (changed or injected on the way).\n"
             "# TYPE carechain_raft_frames_refused_total counter\n"
             "carechain_raft_frames_refused_total %llu\n"
-            "# HELP carechain_raft_answers_corrected_total AppendEntries answers this node sent claiming "
-            "only the log the leader's request matched, where libraft 0.15 claimed its whole log.\n"
+            "# HELP carechain_raft_answers_corrected_total AppendEntries answers this node corrected: "
+            "claiming only the log the leader's request matched, where libraft 0.15 claimed its whole log, "
+            "or accepting up to its snapshot an entry that snapshot replaced, which libraft 0.15 refused.\n"
             "# TYPE carechain_raft_answers_corrected_total counter\n"
             "carechain_raft_answers_corrected_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
