@@ -53,19 +53,6 @@ typedef struct fixture {
 
 static fixture fx;
 
-static int set_snapshot_threshold(unsigned i, int threshold, int trailing)
-{
-    char *path = ct_strf("%s/config.json", fx.cl.net.node_dirs[i]);
-    json_t *cfg = json_load_file(path, 0, NULL);
-    int rc = -1;
-    if (cfg && json_object_set_new(cfg, "raft_snapshot_threshold", json_integer(threshold)) == 0 &&
-        json_object_set_new(cfg, "raft_snapshot_trailing", json_integer(trailing)) == 0)
-        rc = json_dump_file(cfg, path, JSON_COMPACT);
-    json_decref(cfg);
-    free(path);
-    return rc;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -73,7 +60,7 @@ static int group_setup(void **state)
     if (ct_cluster_create(&fx.cl, "raft-lost", NODES, NODES) != 0) return -1;
     fx.cl.status_timeout_ms = STATUS_HTTP_MS;
     for (unsigned i = 0; i < NODES; i++)
-        if (set_snapshot_threshold(i, SNAP_THRESHOLD, SNAP_TRAILING) != 0) return -1;
+        if (ct_node_config_snapshots(fx.cl.net.node_dirs[i], SNAP_THRESHOLD, SNAP_TRAILING) != 0) return -1;
     if (ct_raft_mesh_create(&fx.mesh, &fx.cl.net) != 0) {
         fprintf(stderr, "could not route raft through the loopback proxy\n");
         return -1;
@@ -141,7 +128,8 @@ static void test_a_follower_whose_answers_were_lost_catches_up(void **state)
     /* the follower snapshots far more often than the leader, so that its
      * snapshot passes the leader's */
     assert_int_equal(ct_cluster_stop_node(&fx.cl, follower, SIGTERM, NODE_START_MS), 0);
-    assert_int_equal(set_snapshot_threshold((unsigned)follower, FOLLOWER_THRESHOLD, FOLLOWER_TRAILING), 0);
+    assert_int_equal(
+        ct_node_config_snapshots(fx.cl.net.node_dirs[follower], FOLLOWER_THRESHOLD, FOLLOWER_TRAILING), 0);
     assert_int_equal(ct_cluster_start_node(&fx.cl, follower, NODE_START_MS), 0);
     assert_true(ct_cluster_wait_leader(&fx.cl, LEADER_WAIT_MS) == leader);
     assert_true(ct_cluster_commit_note(&fx.cl, leader, &fx.nonce, COMMIT_HTTP_MS, NULL) > 0);

@@ -93,20 +93,6 @@ static int64_t height_of(int i)
     return h;
 }
 
-/* config.json gets the test's snapshot threshold and trailing. */
-static int lower_snapshot_threshold(unsigned i)
-{
-    char *path = ct_strf("%s/config.json", fx.cl.net.node_dirs[i]);
-    json_t *cfg = json_load_file(path, 0, NULL);
-    int rc = -1;
-    if (cfg && json_object_set_new(cfg, "raft_snapshot_threshold", json_integer(SNAP_THRESHOLD)) == 0 &&
-        json_object_set_new(cfg, "raft_snapshot_trailing", json_integer(SNAP_TRAILING)) == 0)
-        rc = json_dump_file(cfg, path, JSON_COMPACT);
-    json_decref(cfg);
-    free(path);
-    return rc;
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -116,7 +102,7 @@ static int group_setup(void **state)
     ct_key("raft-snap/patient", &fx.patient);
     ct_pk_hex(&fx.patient, fx.patient_id);
     for (unsigned i = 0; i < NODES; i++)
-        if (lower_snapshot_threshold(i) != 0) return -1;
+        if (ct_node_config_snapshots(fx.cl.net.node_dirs[i], SNAP_THRESHOLD, SNAP_TRAILING) != 0) return -1;
     return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 

@@ -215,6 +215,27 @@ int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes)
     return 0;
 }
 
+int ct_node_config_set(const char *node_dir, const char *key, json_t *value)
+{
+    char *path = ct_strf("%s/config.json", node_dir);
+    json_t *cfg = json_load_file(path, 0, NULL);
+    int rc = -1;
+    if (cfg && json_object_set_new(cfg, key, value) == 0) {
+        value = NULL; /* the object has it */
+        rc = json_dump_file(cfg, path, JSON_COMPACT);
+    }
+    json_decref(value);
+    json_decref(cfg);
+    free(path);
+    return rc;
+}
+
+int ct_node_config_snapshots(const char *node_dir, int threshold, int trailing)
+{
+    if (ct_node_config_set(node_dir, "raft_snapshot_threshold", json_integer(threshold)) != 0) return -1;
+    return ct_node_config_set(node_dir, "raft_snapshot_trailing", json_integer(trailing));
+}
+
 void ct_net_destroy(ct_net *net)
 {
     if (net->dir && !getenv("CT_KEEP")) ct_rmtree(net->dir); /* else the exit hook says where it is */

@@ -97,6 +97,11 @@ int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes);
  * tls_key and tls_ca (PEM paths), and tls_client_ca unless client_ca is
  * NULL. Before any node starts. 0 on success. */
 int ct_net_use_https(ct_net *net, const char *cert, const char *key, const char *ca, const char *client_ca);
+/* Set key to value (a reference this takes) in node_dir/config.json. 0 on
+ * success. */
+int ct_node_config_set(const char *node_dir, const char *key, json_t *value);
+/* Set "raft_snapshot_threshold" and "raft_snapshot_trailing" there. */
+int ct_node_config_snapshots(const char *node_dir, int threshold, int trailing);
 /* Free what net holds and remove its directory. */
 void ct_net_destroy(ct_net *net);
 
