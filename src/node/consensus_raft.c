@@ -1014,9 +1014,10 @@ static void transfer_leadership(cc_raft_node *r, uint64_t term, const char *why)
  * term climbed ~70 a second with three halted nodes). */
 static void halted_leader_step(cc_raft_node *r, uint64_t term)
 {
-    /* A node that left raft (its raft log could not be written) sends
-     * nothing, so a handover could not reach anyone; libraft steps it down
-     * once no majority has answered it for an election timeout. */
+    /* A node that left raft (its raft log, term or vote could not be
+     * written) sends nothing, so a handover could not reach anyone; libraft
+     * steps it down once no majority has answered it for an election
+     * timeout. */
     if (r->out_of_raft) return;
     uint64_t now = uv_now(&r->loop);
     if (r->halt_hold_term != term) { /* a new term led: decide how long to hold it */

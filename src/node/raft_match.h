@@ -37,8 +37,9 @@
  * an acceptance up to this node's snapshot, which is true of any leader's
  * log; the leader goes on from there.
  *
- * Only libraft's messages are read (raft.h), nothing of its internals. One
- * thread: the one that runs raft.
+ * Only libraft's messages are read (raft.h), nothing of its internals,
+ * besides the snapshot index its caller passes in (a field of struct raft
+ * that raft.h declares). One thread: the one that runs raft.
  */
 #ifndef CC_NODE_RAFT_MATCH_H
 #define CC_NODE_RAFT_MATCH_H
