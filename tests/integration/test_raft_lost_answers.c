@@ -11,7 +11,7 @@
  * AppendEntries whose previous entry the follower's snapshot replaced, and
  * the follower sends that refusal as an acceptance up to its snapshot. The
  * test repeats the round until the follower's corrected answers show it
- * happened (within 4 rounds in 11 of 12 runs; a CI run got through 4
+ * happened (within 4 rounds in 19 of 20 runs; a CI run got through 4
  * without it, so it now tries 8) and skips, saying so, if it never does.
  * Here libraft also got past the refusal without the correction (8 runs,
  * 32 rounds, of a build without it), unlike in the simulation, so the
