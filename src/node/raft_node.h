@@ -315,8 +315,9 @@ void cc_raft_restore_gate(cc_raft_node *r, uint64_t term, cc_result *results);
 
 /* Wrap r->transport (TCP_NODELAY, authentication, encryption) and r->io
  * (answers to AppendEntries corrected, raft_match.h; a failed write of the
- * log halts the node; no read of a snapshot raft_uv does not have). Call
- * each once, after raft_uv_tcp_init and raft_uv_init respectively. */
+ * log, term or vote halts the node and takes it out of raft; no read of a
+ * snapshot raft_uv does not have). Call each once, after raft_uv_tcp_init
+ * and raft_uv_init respectively. */
 void cc_raft_transport_wrap(cc_raft_node *r);
 void cc_raft_io_wrap(cc_raft_node *r);
 

@@ -568,9 +568,13 @@ static void raft_write_failed(cc_raft_node *r, const char *what, int status)
                  cc_disk_room(r->raft_dir, room, sizeof room));
 }
 
-static void log_write_failed(cc_raft_node *r, int status)
+/* rv is what raft_uv returned for a write of what, started or done at
+ * once: any failure but no memory (libraft retries that) halts the node
+ * and takes it out of raft. */
+static int write_watched(cc_raft_node *r, const char *what, int rv)
 {
-    raft_write_failed(r, "log", status);
+    if (rv != 0 && rv != RAFT_NOMEM) raft_write_failed(r, what, rv);
+    return rv;
 }
 
 static void log_written(struct raft_io_append *req, int status)
@@ -580,7 +584,7 @@ static void log_written(struct raft_io_append *req, int status)
     raft_io_append_cb cb = w->cb;
     cc_raft_node *r = w->r;
     free(w);
-    if (status != 0) log_write_failed(r, status);
+    if (status != 0) raft_write_failed(r, "log", status);
     cb(outer, status);
 }
 
@@ -596,11 +600,8 @@ static int log_append(struct raft_io *io, struct raft_io_append *req, const stru
     w->cb = cb;
     w->r = r;
     int rv = r->io_append(io, &w->req, entries, n, log_written);
-    if (rv != 0) {
-        free(w);
-        if (rv != RAFT_NOMEM) log_write_failed(r, rv);
-    }
-    return rv;
+    if (rv != 0) free(w);
+    return write_watched(r, "log", rv);
 }
 
 /* The current term and the vote, which raft_uv writes at once (its
@@ -612,19 +613,13 @@ static int log_append(struct raft_io *io, struct raft_io_append *req, const stru
 static int term_set(struct raft_io *io, raft_term term)
 {
     cc_raft_node *r = rr_of_io(io);
-    if (r->out_of_raft) return RAFT_IOERR;
-    int rv = r->io_set_term(io, term);
-    if (rv != 0 && rv != RAFT_NOMEM) raft_write_failed(r, "term", rv);
-    return rv;
+    return r->out_of_raft ? RAFT_IOERR : write_watched(r, "term", r->io_set_term(io, term));
 }
 
 static int vote_set(struct raft_io *io, raft_id server_id)
 {
     cc_raft_node *r = rr_of_io(io);
-    if (r->out_of_raft) return RAFT_IOERR;
-    int rv = r->io_set_vote(io, server_id);
-    if (rv != 0 && rv != RAFT_NOMEM) raft_write_failed(r, "vote", rv);
-    return rv;
+    return r->out_of_raft ? RAFT_IOERR : write_watched(r, "vote", r->io_set_vote(io, server_id));
 }
 
 /* ---- snapshots, read only when there is one ----

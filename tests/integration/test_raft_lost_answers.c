@@ -76,14 +76,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static int64_t height_of(int i)
-{
-    json_t *st = ct_cluster_status(&fx.cl, i);
-    int64_t h = st ? ct_json_int(st, "height") : -1;
-    json_decref(st);
-    return h;
-}
-
 /* One round: the follower's answers are lost while the leader's messages
  * still arrive, and it commits and snapshots on past what the leader knows
  * of it; then the leader's sends to it fail for a while, so that the leader
@@ -115,7 +107,7 @@ static void lose_answers(int leader, int follower)
         ct_cluster_print_status(&fx.cl);
         ct_cluster_dump_logs(&fx.cl);
         fail_msg("node%d stayed at height %lld after the links healed; the leader is at %lld", follower + 1,
-                 (long long)height_of(follower), (long long)top);
+                 (long long)ct_status_height(fx.cl.node[follower].url), (long long)top);
     }
 }
 
