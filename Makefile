@@ -173,7 +173,7 @@ asan:
 # or lock-order inversion in a node process makes it exit 66, which fails
 # the test that stops it. tests/tsan.supp lists the reports that are not
 # carechain's races.
-TSAN_INTEG := test_raft test_raft_checkpoints test_raft_divergence test_raft_faults test_raft_snapshots \
+TSAN_INTEG := test_raft test_raft_checkpoints test_raft_divergence test_raft_faults test_raft_rejoin test_raft_snapshots \
               test_membership test_records_raft test_crash test_backup test_disk_full
 tsan:
 	rm -rf build-tsan/tests/integration

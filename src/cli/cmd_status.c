@@ -19,6 +19,10 @@ static void print_raft(const json_t *j)
     if (json_is_true(json_object_get(j, "halted")))
         printf("This node STOPPED applying blocks: %s. It still serves reads (GET /v1/evidence says more).\n",
                cc_cli_jstr(j, "halt_reason", "no reason given"));
+    if (json_is_true(json_object_get(j, "raft_rejoining")))
+        printf(
+            "This node is rejoining: its raft log started empty, and until it holds everything the network "
+            "committed it votes for no candidate that has a history.\n");
     const json_t *waiting = json_object_get(j, "restore_waiting");
     if (json_is_array(waiting)) {
         printf(

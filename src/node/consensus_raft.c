@@ -857,6 +857,7 @@ static void on_barrier(struct raft_barrier *req, int status)
 {
     barrier_req *br = (barrier_req *)req;
     cc_raft_node *r = br->r;
+    if (status == 0 && cc_raft_rejoin_led(&r->rejoin)) cc_raft_rejoined(r); /* its term's first entry */
     if (status == 0) {
         apply_item *it = calloc(1, sizeof *it);
         if (it) {
@@ -1095,6 +1096,8 @@ static void on_tick(uv_timer_t *t)
     for (unsigned k = 0; k < r->conf_count; k++)
         r->conf[k] = (conf_server){c->servers[k].id, c->servers[k].role};
     r->answers_corrected = r->match.clamped;
+    r->votes_refused = r->rejoin.refused;
+    r->rejoining = r->rejoin.rejoining;
     pthread_mutex_unlock(&r->mu);
 
     if (leader != 0 && leader != r->last_leader_id) {
@@ -1289,6 +1292,18 @@ static cc_err loop_setup(cc_raft_node *r, cc_errbuf *eb)
                 raft_errmsg(&r->raft));
         goto err_raft;
     }
+    /* a node whose raft log holds nothing past the bootstrap entry (a
+     * new network, or this node's data lost) votes for no candidate with
+     * a history until it holds everything committed before
+     * (raft_rejoin.h); the mark keeps that across a restart until then.
+     * Nothing is received before the loop runs. */
+    if (raft_last_index(&r->raft) <= 1 && !cc_raft_dir_has(r, CC_RAFT_REJOIN_MARK))
+        cc_raft_mark(
+            r, CC_RAFT_REJOIN_MARK,
+            "raft started with an empty log; this node votes for no candidate with a history until it "
+            "holds everything committed before (docs/CONSENSUS.md \"A node that lost its data\")\n",
+            true);
+    r->rejoin = (cc_raft_rejoin){.rejoining = cc_raft_dir_has(r, CC_RAFT_REJOIN_MARK)};
     uv_timer_init(&r->loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, on_tick, RAFT_TICK_MS, RAFT_TICK_MS);
@@ -1430,6 +1445,8 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->block_requests = r->block_requests;
     out->raft_handshakes_failed = r->auth_failed;
     out->raft_answers_corrected = r->answers_corrected;
+    out->raft_votes_refused = r->votes_refused;
+    out->raft_rejoining = r->rejoining;
     out->restore_waiting_count = r->restore_waiting_count;
     memcpy(out->restore_waiting_names, r->restore_waiting_names, sizeof out->restore_waiting_names);
     pthread_mutex_unlock(&r->mu);

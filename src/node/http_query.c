@@ -73,6 +73,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "raft_voters", json_integer((json_int_t)cs.voters));
         json_object_set_new(v, "raft_servers", json_integer((json_int_t)cs.servers));
         json_object_set_new(v, "halted", json_boolean(cs.halted));
+        json_object_set_new(v, "raft_rejoining", json_boolean(cs.raft_rejoining));
         json_object_set_new(v, "removed", json_boolean(cs.removed));
         if (cs.removed) json_object_set_new(v, "removed_at", json_integer((json_int_t)cs.removed_at));
         if (cs.halted) json_object_set_new(v, "halt_reason", json_string(cs.halt_reason));
@@ -223,6 +224,7 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.raft_handshakes_failed = cs.raft_handshakes_failed;
         g.raft_frames_refused = cs.raft_frames_refused;
         g.raft_answers_corrected = cs.raft_answers_corrected;
+        g.raft_votes_refused = cs.raft_votes_refused;
     }
     json_t *evidence = NULL;
     if (cc_chain_evidence_json(node->chain, &evidence) == CC_OK) g.evidence = json_array_size(evidence);

@@ -220,13 +220,19 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "claiming only the log the leader's request matched, where libraft 0.15 claimed its whole log, "
             "or accepting up to its snapshot an entry that snapshot replaced, which libraft 0.15 refused.\n"
             "# TYPE carechain_raft_answers_corrected_total counter\n"
-            "carechain_raft_answers_corrected_total %llu\n",
+            "carechain_raft_answers_corrected_total %llu\n"
+            "# HELP carechain_raft_votes_refused_total Vote and pre-vote requests this node dropped while "
+            "catching up: its raft state started empty, and it votes for no candidate with a history until "
+            "it "
+            "holds everything committed before.\n"
+            "# TYPE carechain_raft_votes_refused_total counter\n"
+            "carechain_raft_votes_refused_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
             (unsigned long long)g->blocks_fetched, (unsigned long long)g->attachments_fetched,
             (unsigned long long)g->repair_passes, (unsigned long long)g->attachments_missing,
             g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded),
             (unsigned long long)g->raft_handshakes_failed, (unsigned long long)g->raft_frames_refused,
-            (unsigned long long)g->raft_answers_corrected);
+            (unsigned long long)g->raft_answers_corrected, (unsigned long long)g->raft_votes_refused);
     }
 
     pthread_mutex_lock(&m->mu);

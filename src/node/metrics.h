@@ -29,6 +29,7 @@
  *   carechain_raft_handshakes_failed_total   counter (raft connections refused before raft)
  *   carechain_raft_frames_refused_total      counter (links closed for bytes not the peer's)
  *   carechain_raft_answers_corrected_total   counter (libraft answers that claimed too much)
+ *   carechain_raft_votes_refused_total       counter (vote requests dropped while catching up)
  *
  * Counters that change per request are atomics; the per-block ones are
  * updated once per block under a lock.
@@ -91,6 +92,7 @@ typedef struct cc_metrics_gauges {
     uint64_t raft_handshakes_failed;
     uint64_t raft_frames_refused;
     uint64_t raft_answers_corrected;
+    uint64_t raft_votes_refused;
     cc_chain_stats chain; /* its timings: carechain_block_seconds */
 } cc_metrics_gauges;
 

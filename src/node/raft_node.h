@@ -30,6 +30,7 @@
 #include "node/raft_entry.h"
 #include "node/raft_link.h"
 #include "node/raft_match.h"
+#include "node/raft_rejoin.h"
 
 #define RAFT_STOP_POLL_MS   10
 #define SNAP_VERSION        1
@@ -125,6 +126,7 @@ typedef struct cc_raft_node {
     bool snapshot_refused; /* a read of a snapshot it has not was refused (logged once) */
     raft_io_recv_cb raft_recv; /* libraft's receive callback */
     cc_raft_match match;
+    cc_raft_rejoin rejoin; /* raft state started empty: no vote for a history yet (raft_rejoin.h) */
     struct raft_fsm fsm;
     struct raft raft;
     uint64_t barrier_term;   /* the term whose barrier was issued */
@@ -170,6 +172,8 @@ typedef struct cc_raft_node {
     uint64_t leader_id; /* 0 = unknown */
     uint64_t ready_term;
     uint64_t answers_corrected; /* match.clamped (for /metrics) */
+    uint64_t votes_refused;     /* rejoin.refused (for /metrics) */
+    bool rejoining;             /* rejoin.catching_up (for /v1/status) */
     /* hand-over to the loop */
     uint8_t *pending_buf; /* raft_malloc'd entry to raft_apply */
     size_t pending_len;
@@ -305,6 +309,14 @@ void *cc_raft_repair_main(void *arg);
 /* ---- raft_restore.c (apply thread) ---- */
 
 /* Is raft/RESTORE_MARK there? Write it (on) or remove it (!on). */
+/* Is there a file raft/<name>? cc_raft_mark writes raft/<name> (text: one
+ * line saying what it means), a state that survives a restart, or removes
+ * it when on is false; a failure is logged. */
+/* The node left the rejoining state (raft_rejoin.h): remove the mark, say
+ * so. Loop thread (raft_transport.c). */
+void cc_raft_rejoined(cc_raft_node *r);
+bool cc_raft_dir_has(const cc_raft_node *r, const char *name);
+void cc_raft_mark(cc_raft_node *r, const char *name, const char *text, bool on);
 bool cc_raft_restore_marked(const cc_raft_node *r);
 void cc_raft_restore_mark(cc_raft_node *r, bool on);
 /* The leader of term, before it proposes: take the blocks of the furthest

@@ -34,27 +34,37 @@
  * and proposes; the nodes behind take what they lack from their peers when
  * its first block arrives (cc_raft_apply_entry). */
 
+bool cc_raft_dir_has(const cc_raft_node *r, const char *name)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", r->raft_dir, name);
+    return access(path, F_OK) == 0;
+}
+
+void cc_raft_mark(cc_raft_node *r, const char *name, const char *text, bool on)
+{
+    char path[PATH_MAX + 32];
+    cc_errbuf eb = {{0}};
+    snprintf(path, sizeof path, "%s/%s", r->raft_dir, name);
+    if (on ? cc_file_write(path, text, strlen(text), 0600, &eb) != CC_OK
+           : unlink(path) != 0 && errno != ENOENT)
+        cc_node_log(CC_LOG_WARN, "raft", "%s %s: %s", on ? "cannot write" : "cannot remove", path,
+                    on ? eb.msg : strerror(errno));
+}
+
 /* Is raft/RESTORE_MARK there? */
 bool cc_raft_restore_marked(const cc_raft_node *r)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s", r->raft_dir, RESTORE_MARK);
-    return access(path, F_OK) == 0;
+    return cc_raft_dir_has(r, RESTORE_MARK);
 }
 
 /* Write (or, when on is false, remove) raft/RESTORE_MARK. */
 void cc_raft_restore_mark(cc_raft_node *r, bool on)
 {
-    char path[PATH_MAX + 32];
-    cc_errbuf eb = {{0}};
-    snprintf(path, sizeof path, "%s/%s", r->raft_dir, RESTORE_MARK);
-    static const char text[] =
-        "raft started afresh on a restored chain; no block has come through raft since "
-        "(docs/CONSENSUS.md \"Restoring a whole network\")\n";
-    if (on ? cc_file_write(path, text, sizeof text - 1, 0600, &eb) != CC_OK
-           : unlink(path) != 0 && errno != ENOENT)
-        cc_node_log(CC_LOG_WARN, "raft", "%s %s: %s", on ? "cannot write" : "cannot remove", path,
-                    on ? eb.msg : strerror(errno));
+    cc_raft_mark(r, RESTORE_MARK,
+                 "raft started afresh on a restored chain; no block has come through raft since "
+                 "(docs/CONSENSUS.md \"Restoring a whole network\")\n",
+                 on);
 }
 
 /* GET api/v1/status: the node's head height and hash. */

@@ -2,7 +2,8 @@
  * node/raft_transport.c — raft_uv's TCP transport, wrapped: Nagle off, every
  * connection authenticated (raft_auth.h) and then encrypted (raft_link.h);
  * and raft_uv's io, wrapped to correct libraft's answers to AppendEntries
- * (raft_match.h), to halt the node and take it out of raft when it cannot
+ * (raft_match.h) and to drop vote requests while this node catches up
+ * (raft_rejoin.h), to halt the node and take it out of raft when it cannot
  * write its raft log, term or vote, and to read no snapshot before one is
  * on disk.
  * Loop thread only.
@@ -109,9 +110,23 @@ static void match_recv(struct raft_io *io, struct raft_message *msg)
         message_free(msg);
         return;
     }
+    if (cc_raft_rejoin_refuse(&r->rejoin, msg)) { /* catching up: see raft_rejoin.h */
+        message_free(msg);
+        return;
+    }
+    cc_raft_rejoin_heard(&r->rejoin, msg);
     cc_raft_match_received(&r->match, msg);
     r->raft_recv(io, msg);
     cc_raft_match_handled(&r->match);
+    if (cc_raft_rejoin_caught_up(&r->rejoin, raft_last_applied(&r->raft))) cc_raft_rejoined(r);
+}
+
+void cc_raft_rejoined(cc_raft_node *r)
+{
+    cc_raft_mark(r, CC_RAFT_REJOIN_MARK, NULL, false);
+    cc_node_log(CC_LOG_INFO, "raft",
+                "holds everything committed (raft index %llu, term %llu): votes as raft says",
+                (unsigned long long)raft_last_applied(&r->raft), (unsigned long long)r->raft.current_term);
 }
 
 static int match_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
