@@ -22,7 +22,7 @@ static void print_raft(const json_t *j)
     if (json_is_true(json_object_get(j, "raft_rejoining")))
         printf(
             "This node is rejoining: its raft log started empty, and until it holds everything the network "
-            "committed it votes for no candidate that has a history.\n");
+            "committed it votes only for candidates whose log does.\n");
     const json_t *waiting = json_object_get(j, "restore_waiting");
     if (json_is_array(waiting)) {
         printf(

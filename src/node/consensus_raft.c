@@ -1300,8 +1300,8 @@ static cc_err loop_setup(cc_raft_node *r, cc_errbuf *eb)
     if (raft_last_index(&r->raft) <= 1 && !cc_raft_dir_has(r, CC_RAFT_REJOIN_MARK))
         cc_raft_mark(
             r, CC_RAFT_REJOIN_MARK,
-            "raft started with an empty log; this node votes for no candidate with a history until it "
-            "holds everything committed before (docs/CONSENSUS.md \"A node that lost its data\")\n",
+            "raft started with an empty log; until this node holds everything committed before, it votes "
+            "only for candidates whose log does (docs/CONSENSUS.md \"A node that lost its data\")\n",
             true);
     r->rejoin = (cc_raft_rejoin){.rejoining = cc_raft_dir_has(r, CC_RAFT_REJOIN_MARK)};
     uv_timer_init(&r->loop, &r->tick);

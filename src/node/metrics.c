@@ -222,9 +222,8 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "# TYPE carechain_raft_answers_corrected_total counter\n"
             "carechain_raft_answers_corrected_total %llu\n"
             "# HELP carechain_raft_votes_refused_total Vote and pre-vote requests this node dropped while "
-            "catching up: its raft state started empty, and it votes for no candidate with a history until "
-            "it "
-            "holds everything committed before.\n"
+            "rejoining: its raft state started empty, and until it holds everything committed before, it "
+            "votes only for candidates whose log does.\n"
             "# TYPE carechain_raft_votes_refused_total counter\n"
             "carechain_raft_votes_refused_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,

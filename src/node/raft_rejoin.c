@@ -1,7 +1,7 @@
 /*
- * node/raft_rejoin.c — no vote for a candidate with a history until this
- * node, started with an empty raft directory, holds everything committed
- * before (raft_rejoin.h).
+ * node/raft_rejoin.c — a node whose raft state started empty votes only
+ * for candidates whose log reaches what was committed before it started
+ * (raft_rejoin.h).
  */
 #include "node/raft_rejoin.h"
 
@@ -10,7 +10,11 @@
 bool cc_raft_rejoin_refuse(cc_raft_rejoin *j, const struct raft_message *msg)
 {
     if (!j->rejoining || msg->type != RAFT_IO_REQUEST_VOTE) return false;
-    if (msg->request_vote.last_log_index <= BOOTSTRAP_INDEX) return false; /* as new as this node */
+    const struct raft_request_vote *rv = &msg->request_vote;
+    if (rv->last_log_index <= BOOTSTRAP_INDEX) return false; /* as new as this node */
+    if (j->bound_index && (rv->last_log_term > j->bound_term ||
+                           (rv->last_log_term == j->bound_term && rv->last_log_index >= j->bound_index)))
+        return false; /* it reaches the bound */
     j->refused++;
     return true;
 }
@@ -31,7 +35,7 @@ static bool heard_term(cc_raft_rejoin *j, raft_term t)
 
 void cc_raft_rejoin_heard(cc_raft_rejoin *j, const struct raft_message *msg)
 {
-    if (!j->rejoining) return;
+    if (!j->rejoining || j->bound_index) return;
     if (msg->type == RAFT_IO_APPEND_ENTRIES) {
         const struct raft_append_entries *ae = &msg->append_entries;
         if (!heard_term(j, ae->term)) return;
@@ -47,13 +51,15 @@ void cc_raft_rejoin_heard(cc_raft_rejoin *j, const struct raft_message *msg)
         /* a snapshot that ends in the leader's term holds its first entry of it */
         if (!j->own_entry && is->last_term == is->term) j->own_entry = is->last_index;
     }
+    if (j->heard && j->own_entry) {
+        j->bound_term = j->term;
+        j->bound_index = j->leader_commit > j->own_entry ? j->leader_commit : j->own_entry;
+    }
 }
 
 bool cc_raft_rejoin_caught_up(cc_raft_rejoin *j, raft_index last_applied)
 {
-    if (!j->rejoining || !j->heard || !j->own_entry) return false;
-    raft_index need = j->leader_commit > j->own_entry ? j->leader_commit : j->own_entry;
-    if (last_applied < need) return false;
+    if (!j->rejoining || !j->bound_index || last_applied < j->bound_index) return false;
     j->rejoining = false;
     return true;
 }

@@ -38,28 +38,29 @@
 
 #include "support/support.h"
 
-#define NODES              3
-#define ROUNDS_DEFAULT     6
-#define NODE_START_MS      20000
-#define LEADER_WAIT_MS     15000
-#define CONVERGE_MS        30000
-#define STATUS_HTTP_MS     1500 /* a stopped node must not stall a poll */
-#define SUBMIT_HTTP_MS     4000 /* the clients' wait=commit requests */
-#define COMMIT_HTTP_MS     20000
-#define STOP_MS            20000
-#define VERIFY_MS          120000
-#define BLOCKS_PAGE_MS     5000
-#define SNAPSHOT_THRESHOLD 32 /* raft entries between two snapshots of a node */
-#define SNAPSHOT_TRAILING  8
-#define LOAD_ATTEMPTS      20
-#define LOAD_PAUSE_MS      5
-#define LOAD_BEFORE_MS     800  /* the clients run before the fault, */
-#define LOAD_AFTER_MS      1000 /* and after it healed */
-#define FAULT_MIN_MS       300
-#define FAULT_MAX_MS       5000
-#define FLOOD_BATCH        64
-#define FLOOD_PAUSE_MS     40
-#define FLOOD_HTTP_MS      1000
+#define NODES               3
+#define ROUNDS_DEFAULT      6
+#define NODE_START_MS       20000
+#define LEADER_WAIT_MS      15000
+#define CONVERGE_MS         30000
+#define RESYNC_MS_PER_BLOCK 5    /* and a wiped node fetches the chain again: ~400 blocks/s seen here */
+#define STATUS_HTTP_MS      1500 /* a stopped node must not stall a poll */
+#define SUBMIT_HTTP_MS      4000 /* the clients' wait=commit requests */
+#define COMMIT_HTTP_MS      20000
+#define STOP_MS             20000
+#define VERIFY_MS           120000
+#define BLOCKS_PAGE_MS      5000
+#define SNAPSHOT_THRESHOLD  32 /* raft entries between two snapshots of a node */
+#define SNAPSHOT_TRAILING   8
+#define LOAD_ATTEMPTS       20
+#define LOAD_PAUSE_MS       5
+#define LOAD_BEFORE_MS      800  /* the clients run before the fault, */
+#define LOAD_AFTER_MS       1000 /* and after it healed */
+#define FAULT_MIN_MS        300
+#define FAULT_MAX_MS        5000
+#define FLOOD_BATCH         64
+#define FLOOD_PAUSE_MS      40
+#define FLOOD_HTTP_MS       1000
 
 typedef enum fault_kind {
     FAULT_KILL,    /* kill -9, down a while, restarted */
@@ -266,23 +267,17 @@ static int group_setup(void **state)
     fx.rng = fx.seed;
     fprintf(stderr, "chaos seed %llu, %u rounds (CARECHAIN_CHAOS_SEED=%llu repeats the schedule)\n", fx.seed,
             fx.rounds, fx.seed);
-    if (ct_cluster_create(&fx.cl, "raft-chaos", NODES, NODES) != 0) return -1;
-    fx.cl.status_timeout_ms = STATUS_HTTP_MS;
+    if (ct_cluster_create_meshed(&fx.cl, &fx.mesh, "raft-chaos", NODES, STATUS_HTTP_MS) != 0) return -1;
     for (int i = 0; i < NODES; i++)
         if (ct_node_config_snapshots(fx.cl.net.node_dirs[i], SNAPSHOT_THRESHOLD, SNAPSHOT_TRAILING) != 0)
             return -1;
-    if (ct_raft_mesh_create(&fx.mesh, &fx.cl.net) != 0) {
-        fprintf(stderr, "could not route raft through the loopback proxy\n");
-        return -1;
-    }
     return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    ct_cluster_destroy(&fx.cl);
-    ct_raft_mesh_destroy(&fx.mesh);
+    ct_cluster_destroy_meshed(&fx.cl, &fx.mesh);
     return 0;
 }
 
@@ -363,13 +358,15 @@ static void chaos_round(unsigned round)
     fx.acked_total += acked;
     uint64_t t0 = ct_now_ms();
     json_t *head = NULL;
-    bool converged = new_leader >= 0 && ct_cluster_wait_converged(&fx.cl, 1, &head, CONVERGE_MS);
+    int64_t height = new_leader >= 0 ? ct_status_height(fx.cl.node[new_leader].url) : 0;
+    unsigned converge_ms = CONVERGE_MS + (unsigned)(height > 0 ? height : 0) * RESYNC_MS_PER_BLOCK;
+    bool converged = new_leader >= 0 && ct_cluster_wait_converged(&fx.cl, 1, &head, converge_ms);
     fprintf(stderr,
-            "round %u/%u: %s, up to %u ms; leader after: node%d; %zu acknowledged (%zu retries, %zu not), "
-            "%zu flood txs taken in %zu batches; %s at height %lld after %llu ms\n",
-            round + 1, fx.rounds, what, longest, new_leader + 1, acked, loads[0].retries + loads[1].retries,
-            loads[0].gave_up + loads[1].gave_up, fl->accepted, fl->batches,
-            converged ? "converged" : "NOT converged", (long long)ct_json_int(head, "height"),
+            "round %u/%u of seed %llu: %s, up to %u ms; leader after: node%d; %zu acknowledged (%zu retries, "
+            "%zu not), %zu flood txs taken in %zu batches; %s at height %lld after %llu ms\n",
+            round + 1, fx.rounds, fx.seed, what, longest, new_leader + 1, acked,
+            loads[0].retries + loads[1].retries, loads[0].gave_up + loads[1].gave_up, fl->accepted,
+            fl->batches, converged ? "converged" : "NOT converged", (long long)ct_json_int(head, "height"),
             (unsigned long long)(ct_now_ms() - t0));
     json_decref(head);
     if (!converged || began != (int)count || healed != (int)count) ct_cluster_dump_logs(&fx.cl);

@@ -109,20 +109,14 @@ static int group_setup(void **state)
 {
     (void)state;
     memset(&fx, 0, sizeof fx);
-    if (ct_cluster_create(&fx.cl, "raft-faults", NODES, NODES) != 0) return -1;
-    fx.cl.status_timeout_ms = STATUS_HTTP_MS;
-    if (ct_raft_mesh_create(&fx.mesh, &fx.cl.net) != 0) {
-        fprintf(stderr, "could not route raft through the loopback proxy\n");
-        return -1;
-    }
+    if (ct_cluster_create_meshed(&fx.cl, &fx.mesh, "raft-faults", NODES, STATUS_HTTP_MS) != 0) return -1;
     return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    ct_cluster_destroy(&fx.cl);
-    ct_raft_mesh_destroy(&fx.mesh);
+    ct_cluster_destroy_meshed(&fx.cl, &fx.mesh);
     return 0;
 }
 

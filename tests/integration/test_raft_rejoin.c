@@ -10,13 +10,18 @@
  * wiped and restarted and B cut off. Granting C's vote request would make
  * C leader on a chain without the blocks B and A committed, and the notes
  * acknowledged there would be gone. The rejoined node keeps
- * raft/rejoining until it holds everything committed, and votes only for
- * candidates whose log is as new as its own until then
+ * raft/rejoining until it holds everything committed, and until then
+ * votes only for candidates whose log reaches what a leader told it was
+ * committed, and, before any leader told it, for none with a history
  * (src/node/raft_rejoin.h): no leader arises among A and C, and once B is
  * back every node holds every acknowledged note. Then A, caught up, votes
  * again: with the leader stopped the other two elect one between them.
  * Raft traffic goes through the loopback proxy (one link per ordered pair
- * of nodes).
+ * of nodes). Last, the rule's other side: in new networks (every node
+ * rejoining, its log started empty) whose first leader is killed the
+ * moment the nodes agree on it, the two others elect one of themselves;
+ * the first version of the rule, which gave no vote to any candidate with
+ * a history, left them refusing each other for good.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,6 +49,7 @@
 #define NOTES          12   /* committed by B and A while C lags */
 #define NO_LEADER_MS   6000 /* ten election timeouts: A and C elect nobody */
 #define CATCH_UP_MS    15000
+#define NEW_NETWORKS   6 /* new networks whose first leader is killed at once */
 
 typedef struct fixture {
     ct_cluster cl;
@@ -57,20 +63,14 @@ static int group_setup(void **state)
 {
     (void)state;
     memset(&fx, 0, sizeof fx);
-    if (ct_cluster_create(&fx.cl, "raft-rejoin", NODES, NODES) != 0) return -1;
-    fx.cl.status_timeout_ms = STATUS_HTTP_MS;
-    if (ct_raft_mesh_create(&fx.mesh, &fx.cl.net) != 0) {
-        fprintf(stderr, "could not route raft through the loopback proxy\n");
-        return -1;
-    }
+    if (ct_cluster_create_meshed(&fx.cl, &fx.mesh, "raft-rejoin", NODES, STATUS_HTTP_MS) != 0) return -1;
     return ct_cluster_start(&fx.cl, NODE_START_MS, LEADER_WAIT_MS);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    ct_cluster_destroy(&fx.cl);
-    ct_raft_mesh_destroy(&fx.mesh);
+    ct_cluster_destroy_meshed(&fx.cl, &fx.mesh);
     return 0;
 }
 
@@ -190,11 +190,46 @@ static void test_the_rejoined_node_votes_once_caught_up(void **state)
     assert_int_equal(ct_cluster_verify_chains(&fx.cl, VERIFY_MS), 0);
 }
 
+/* A new network whose first leader stops the moment the nodes agree on
+ * it: its followers, rejoining (their logs started empty) and perhaps not
+ * yet holding its first entry, elect one of themselves. Each of several
+ * new networks is killed that way; a follower still rejoining when the
+ * leader went is counted. */
+static void test_a_new_network_whose_first_leader_stops_at_once_elects_another(void **state)
+{
+    (void)state;
+    unsigned still_rejoining = 0;
+    for (int round = 0; round < NEW_NETWORKS; round++) {
+        ct_cluster cl;
+        assert_int_equal(ct_cluster_create(&cl, "raft-rejoin-new", NODES, NODES), 0);
+        cl.status_timeout_ms = STATUS_HTTP_MS;
+        for (int i = 0; i < NODES; i++) assert_int_equal(ct_cluster_start_node(&cl, i, NODE_START_MS), 0);
+        int first = ct_cluster_wait_leader(&cl, LEADER_WAIT_MS);
+        assert_true(first >= 0);
+        assert_int_equal(ct_cluster_stop_node(&cl, first, SIGKILL, STOP_MS), 128 + SIGKILL);
+        for (int i = 0; i < NODES; i++) {
+            if (i == first) continue;
+            json_t *st = ct_cluster_status(&cl, i);
+            still_rejoining += json_is_true(json_object_get(st, "raft_rejoining"));
+            json_decref(st);
+        }
+        int next = ct_cluster_wait_leader(&cl, LEADER_WAIT_MS);
+        if (next < 0) ct_cluster_dump_logs(&cl);
+        assert_true(next >= 0 && next != first);
+        assert_true(ct_cluster_commit_note(&cl, next, &fx.nonce, COMMIT_HTTP_MS, NULL) > 0);
+        ct_cluster_destroy(&cl);
+    }
+    fprintf(stderr,
+            "%d new networks lost their first leader at once; %u followers were still rejoining then\n",
+            NEW_NETWORKS, still_rejoining);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_wiped_node_elects_no_leader_without_the_committed_blocks),
         cmocka_unit_test(test_the_rejoined_node_votes_once_caught_up),
+        cmocka_unit_test(test_a_new_network_whose_first_leader_stops_at_once_elects_another),
     };
     return cmocka_run_group_tests_name("raft_rejoin", tests, group_setup, group_teardown);
 }

@@ -33,6 +33,24 @@ int ct_cluster_start(ct_cluster *c, unsigned start_ms, unsigned leader_ms)
         ct_cluster_dump_logs(c);
         return -1;
     }
+    /* and every node has the first leader's entries: none is rejoining,
+     * so a test may stop any node at once (docs/CONSENSUS.md "A node that
+     * lost its data") */
+    uint64_t deadline = ct_now_ms() + leader_ms;
+    for (unsigned i = 0; i < c->net.node_count; i++) {
+        for (;;) {
+            json_t *st = ct_cluster_status(c, (int)i);
+            bool rejoining = !st || json_is_true(json_object_get(st, "raft_rejoining"));
+            json_decref(st);
+            if (!rejoining) break;
+            if (ct_now_ms() >= deadline) {
+                fprintf(stderr, "node%u still rejoining %u ms after it started\n", i + 1, leader_ms);
+                ct_cluster_dump_logs(c);
+                return -1;
+            }
+            cc_sleep_ms(c->poll_ms);
+        }
+    }
     return 0;
 }
 
@@ -74,6 +92,24 @@ void ct_cluster_destroy(ct_cluster *c)
     }
     ct_net_destroy(&c->net);
     memset(c, 0, sizeof *c);
+}
+
+int ct_cluster_create_meshed(ct_cluster *c, ct_raft_mesh *m, const char *tag, unsigned nodes,
+                             unsigned status_ms)
+{
+    if (ct_cluster_create(c, tag, nodes, nodes) != 0) return -1;
+    c->status_timeout_ms = status_ms;
+    if (ct_raft_mesh_create(m, &c->net) != 0) {
+        fprintf(stderr, "could not route raft through the loopback proxy\n");
+        return -1;
+    }
+    return 0;
+}
+
+void ct_cluster_destroy_meshed(ct_cluster *c, ct_raft_mesh *m)
+{
+    ct_cluster_destroy(c);
+    ct_raft_mesh_destroy(m);
 }
 
 json_t *ct_cluster_status(const ct_cluster *c, int i)

@@ -349,8 +349,16 @@ typedef struct ct_cluster {
  * are for nodes the test makes and starts itself, and stay left out until
  * it clears out[i]. Nothing runs yet. 0 on success. */
 int ct_cluster_create(ct_cluster *c, const char *tag, unsigned nodes, unsigned slots);
+/* ct_cluster_create (nodes nodes, as many slots) with status_ms as the
+ * cluster's status_timeout_ms, and every node's raft traffic through m
+ * (ct_raft_mesh_create). A test may still change the nodes' config.json
+ * before ct_cluster_start. 0 on success; on failure says why on stderr. */
+int ct_cluster_create_meshed(ct_cluster *c, ct_raft_mesh *m, const char *tag, unsigned nodes,
+                             unsigned status_ms);
 /* Start every node of the network (each must answer within start_ms) and
- * wait up to leader_ms for them to agree on a leader (ct_cluster_wait_leader).
+ * wait up to leader_ms for them to agree on a leader (ct_cluster_wait_leader)
+ * and, as long again, for none to be rejoining (GET /v1/status
+ * "raft_rejoining").
  * 0 on success; on failure says why on stderr, with the nodes' logs. */
 int ct_cluster_start(ct_cluster *c, unsigned start_ms, unsigned leader_ms);
 /* Start (or restart) network node i in its directory; it is no longer left
@@ -364,6 +372,8 @@ int ct_cluster_stop_all(ct_cluster *c, int sig, unsigned timeout_ms);
 /* Kill what still runs (continuing SIGSTOPped nodes first), free the nodes
  * and destroy the network. */
 void ct_cluster_destroy(ct_cluster *c);
+/* ct_cluster_destroy, then ct_raft_mesh_destroy. */
+void ct_cluster_destroy_meshed(ct_cluster *c, ct_raft_mesh *m);
 
 /* GET /v1/status of node i: the JSON body on 200, NULL otherwise. Caller
  * decrefs. */
