@@ -73,8 +73,8 @@ typedef struct cc_consensus_status {
     uint64_t raft_handshakes_failed; /* raft connections refused or dropped before raft saw a byte */
     uint64_t raft_frames_refused;    /* raft links closed for bytes that were not the peer's frames */
     uint64_t raft_answers_corrected; /* AppendEntries answers that claimed more than matched (raft_match.h) */
-    uint64_t raft_votes_refused;     /* vote requests dropped while catching up (raft_rejoin.h) */
-    bool raft_rejoining;             /* raft state started empty: no vote for a history yet (raft_rejoin.h) */
+    uint64_t raft_votes_refused;     /* vote requests dropped while rejoining (raft_rejoin.h) */
+    bool raft_rejoining;             /* raft state started empty, not caught up yet (raft_rejoin.h) */
     unsigned voters;                 /* voters in this node's raft configuration */
     unsigned servers;                /* servers in it (voters, standbys, spares) */
     /* after a whole-network restore, the leader's wait for the other nodes'

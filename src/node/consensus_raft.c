@@ -1293,17 +1293,19 @@ static cc_err loop_setup(cc_raft_node *r, cc_errbuf *eb)
         goto err_raft;
     }
     /* a node whose raft log holds nothing past the bootstrap entry (a
-     * new network, or this node's data lost) votes for no candidate with
-     * a history until it holds everything committed before
-     * (raft_rejoin.h); the mark keeps that across a restart until then.
-     * Nothing is received before the loop runs. */
-    if (raft_last_index(&r->raft) <= 1 && !cc_raft_dir_has(r, CC_RAFT_REJOIN_MARK))
+     * new network, this node's data lost, a node added at runtime) is
+     * rejoining: until it holds everything committed before, it votes only
+     * for candidates whose log does (raft_rejoin.h); the mark keeps that
+     * across a restart until then. Nothing is received before the loop
+     * runs. */
+    bool empty = raft_last_index(&r->raft) <= 1;
+    if (empty && !cc_raft_dir_has(r, CC_RAFT_REJOIN_MARK))
         cc_raft_mark(
             r, CC_RAFT_REJOIN_MARK,
             "raft started with an empty log; until this node holds everything committed before, it votes "
             "only for candidates whose log does (docs/CONSENSUS.md \"A node that lost its data\")\n",
             true);
-    r->rejoin = (cc_raft_rejoin){.rejoining = cc_raft_dir_has(r, CC_RAFT_REJOIN_MARK)};
+    r->rejoin = (cc_raft_rejoin){.rejoining = empty || cc_raft_dir_has(r, CC_RAFT_REJOIN_MARK)};
     uv_timer_init(&r->loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, on_tick, RAFT_TICK_MS, RAFT_TICK_MS);

@@ -126,7 +126,8 @@ typedef struct cc_raft_node {
     bool snapshot_refused; /* a read of a snapshot it has not was refused (logged once) */
     raft_io_recv_cb raft_recv; /* libraft's receive callback */
     cc_raft_match match;
-    cc_raft_rejoin rejoin; /* raft state started empty: no vote for a history yet (raft_rejoin.h) */
+    cc_raft_rejoin
+        rejoin; /* raft state started empty: votes only for a log that reaches the bound (raft_rejoin.h) */
     struct raft_fsm fsm;
     struct raft raft;
     uint64_t barrier_term;   /* the term whose barrier was issued */
@@ -173,7 +174,7 @@ typedef struct cc_raft_node {
     uint64_t ready_term;
     uint64_t answers_corrected; /* match.clamped (for /metrics) */
     uint64_t votes_refused;     /* rejoin.refused (for /metrics) */
-    bool rejoining;             /* rejoin.catching_up (for /v1/status) */
+    bool rejoining;             /* rejoin.rejoining (for /v1/status) */
     /* hand-over to the loop */
     uint8_t *pending_buf; /* raft_malloc'd entry to raft_apply */
     size_t pending_len;

@@ -2,8 +2,8 @@
  * node/raft_transport.c — raft_uv's TCP transport, wrapped: Nagle off, every
  * connection authenticated (raft_auth.h) and then encrypted (raft_link.h);
  * and raft_uv's io, wrapped to correct libraft's answers to AppendEntries
- * (raft_match.h) and to drop vote requests while this node catches up
- * (raft_rejoin.h), to halt the node and take it out of raft when it cannot
+ * (raft_match.h) and to drop the vote requests a rejoining node must not
+ * grant (raft_rejoin.h), to halt the node and take it out of raft when it cannot
  * write its raft log, term or vote, and to read no snapshot before one is
  * on disk.
  * Loop thread only.
@@ -110,7 +110,7 @@ static void match_recv(struct raft_io *io, struct raft_message *msg)
         message_free(msg);
         return;
     }
-    if (cc_raft_rejoin_refuse(&r->rejoin, msg)) { /* catching up: see raft_rejoin.h */
+    if (cc_raft_rejoin_refuse(&r->rejoin, msg)) { /* rejoining: see raft_rejoin.h */
         message_free(msg);
         return;
     }
