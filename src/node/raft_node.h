@@ -126,8 +126,7 @@ typedef struct cc_raft_node {
     bool snapshot_refused; /* a read of a snapshot it has not was refused (logged once) */
     raft_io_recv_cb raft_recv; /* libraft's receive callback */
     cc_raft_match match;
-    cc_raft_rejoin
-        rejoin; /* raft state started empty: votes only for a log that reaches the bound (raft_rejoin.h) */
+    cc_raft_rejoin rejoin; /* a raft log that started empty: which votes to drop (raft_rejoin.h) */
     struct raft_fsm fsm;
     struct raft raft;
     uint64_t barrier_term;   /* the term whose barrier was issued */
@@ -307,17 +306,14 @@ void cc_raft_repair_soon_locked(cc_raft_node *r, uint64_t delay_ms);
 /* The repair thread (arg: the node). */
 void *cc_raft_repair_main(void *arg);
 
-/* ---- raft_restore.c (apply thread) ---- */
+/* ---- raft_restore.c (apply thread, but for the marks) ---- */
 
-/* Is raft/RESTORE_MARK there? Write it (on) or remove it (!on). */
 /* Is there a file raft/<name>? cc_raft_mark writes raft/<name> (text: one
  * line saying what it means), a state that survives a restart, or removes
- * it when on is false; a failure is logged. */
-/* The node left the rejoining state (raft_rejoin.h): remove the mark, say
- * so. Loop thread (raft_transport.c). */
-void cc_raft_rejoined(cc_raft_node *r);
+ * it when on is false; a failure is logged. Any thread. */
 bool cc_raft_dir_has(const cc_raft_node *r, const char *name);
 void cc_raft_mark(cc_raft_node *r, const char *name, const char *text, bool on);
+/* Is raft/RESTORE_MARK there? Write it (on) or remove it (!on). */
 bool cc_raft_restore_marked(const cc_raft_node *r);
 void cc_raft_restore_mark(cc_raft_node *r, bool on);
 /* The leader of term, before it proposes: take the blocks of the furthest
@@ -333,5 +329,8 @@ void cc_raft_restore_gate(cc_raft_node *r, uint64_t term, cc_result *results);
  * and raft_uv_init respectively. */
 void cc_raft_transport_wrap(cc_raft_node *r);
 void cc_raft_io_wrap(cc_raft_node *r);
+/* The node left the rejoining state (raft_rejoin.h): remove the mark, say
+ * so. */
+void cc_raft_rejoined(cc_raft_node *r);
 
 #endif

@@ -80,10 +80,7 @@ static bool rejoining(int i)
     char *path = ct_strf("%s/raft/rejoining", fx.cl.net.node_dirs[i]);
     bool there = access(path, F_OK) == 0;
     free(path);
-    json_t *st = ct_cluster_status(&fx.cl, i);
-    there = there || !st || json_is_true(json_object_get(st, "raft_rejoining"));
-    json_decref(st);
-    return there;
+    return there || ct_cluster_rejoining(&fx.cl, i);
 }
 
 /* Wait until node i is no longer rejoining, by both signs. */

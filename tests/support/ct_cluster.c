@@ -38,11 +38,7 @@ int ct_cluster_start(ct_cluster *c, unsigned start_ms, unsigned leader_ms)
      * lost its data") */
     uint64_t deadline = ct_now_ms() + leader_ms;
     for (unsigned i = 0; i < c->net.node_count; i++) {
-        for (;;) {
-            json_t *st = ct_cluster_status(c, (int)i);
-            bool rejoining = !st || json_is_true(json_object_get(st, "raft_rejoining"));
-            json_decref(st);
-            if (!rejoining) break;
+        while (ct_cluster_rejoining(c, (int)i)) {
             if (ct_now_ms() >= deadline) {
                 fprintf(stderr, "node%u still rejoining %u ms after it started\n", i + 1, leader_ms);
                 ct_cluster_dump_logs(c);
@@ -161,6 +157,14 @@ int ct_cluster_wait_leader(const ct_cluster *c, unsigned timeout_ms)
     fprintf(stderr, "waited %u ms for the nodes not left out to agree on a leader that leads:\n", timeout_ms);
     ct_cluster_print_status(c);
     return -1;
+}
+
+bool ct_cluster_rejoining(const ct_cluster *c, int i)
+{
+    json_t *st = ct_cluster_status(c, i);
+    bool rejoining = !st || json_is_true(json_object_get(st, "raft_rejoining"));
+    json_decref(st);
+    return rejoining;
 }
 
 int ct_cluster_wait_any_leader(const ct_cluster *c, unsigned among, unsigned timeout_ms)

@@ -381,6 +381,9 @@ json_t *ct_cluster_status(const ct_cluster *c, int i);
 /* The index of the node that every node not left out names as leader, once
  * they agree and that node says it leads; -1 after timeout_ms. */
 int ct_cluster_wait_leader(const ct_cluster *c, unsigned timeout_ms);
+/* Does node i say it is rejoining (GET /v1/status "raft_rejoining"), or
+ * not answer? */
+bool ct_cluster_rejoining(const ct_cluster *c, int i);
 /* The first of nodes 0..among-1 not left out that says it leads (the others
  * are not asked to agree); -1 after timeout_ms. */
 int ct_cluster_wait_any_leader(const ct_cluster *c, unsigned among, unsigned timeout_ms);
