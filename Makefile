@@ -106,10 +106,11 @@ $(BUILD)/carechain: $(BUILD)/obj/src/cli/main.o $(BUILD)/libcarechain.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(EXE_LIBS)
 
-# A test-only node binary with fault hooks (CC_TEST_FAULTS: see src/exec/chain.c and
-# src/node/raft_repair.c).
+# A test-only node binary with fault hooks (CC_TEST_FAULTS: see src/exec/chain.c,
+# src/node/raft_repair.c and src/store/os.c).
 # Only the process tests start it; build/carechain and libcarechain.a never hold them.
-FAULTS_OBJ := $(BUILD)/obj-faults/src/exec/chain.o $(BUILD)/obj-faults/src/node/raft_repair.o
+FAULTS_OBJ := $(BUILD)/obj-faults/src/exec/chain.o $(BUILD)/obj-faults/src/node/raft_repair.o \
+              $(BUILD)/obj-faults/src/store/os.o
 $(BUILD)/obj-faults/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $< (test faults)")
@@ -168,13 +169,15 @@ asan:
 	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 scripts/run-tests.sh unit integration
 
 # ThreadSanitizer over the unit tests and the tests of the raft node's
-# threads (apply, pre-verifier, repair, checkpoints, forwarding, restores, a halt from the raft loop); the other
+# threads (apply, pre-verifier, repair, checkpoints and clock readings,
+# forwarding, restores, a halt from the raft loop); the other
 # process tests are timing-bound HTTP checks that ASan covers. A data race
 # or lock-order inversion in a node process makes it exit 66, which fails
 # the test that stops it. tests/tsan.supp lists the reports that are not
 # carechain's races.
-TSAN_INTEG := test_raft test_raft_checkpoints test_raft_divergence test_raft_faults test_raft_rejoin test_raft_snapshots \
-              test_membership test_records_raft test_crash test_backup test_disk_full
+TSAN_INTEG := test_raft test_raft_checkpoints test_raft_clock test_raft_divergence test_raft_faults \
+              test_raft_rejoin test_raft_snapshots test_membership test_records_raft test_crash test_backup \
+              test_disk_full
 tsan:
 	rm -rf build-tsan/tests/integration
 	$(MAKE) BUILD=build-tsan CC=clang SAN="-fsanitize=thread -fno-omit-frame-pointer" CFLAGS="-O1 -g" all \

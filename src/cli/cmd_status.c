@@ -23,6 +23,13 @@ static void print_raft(const json_t *j)
         printf(
             "This node is rejoining: its raft log started empty, and until it holds everything the network "
             "committed it votes only for candidates whose log does.\n");
+    const json_t *clock = json_object_get(j, "clock");
+    if (json_is_true(json_object_get(clock, "off"))) {
+        int64_t skew = json_integer_value(json_object_get(clock, "skew_ms"));
+        printf("This node's clock is %.1f s %s the other nodes': it will not lead (so that no block is dated "
+               "wrong) until its time source is fixed.\n",
+               (double)(skew < 0 ? -skew : skew) / 1000.0, skew < 0 ? "behind" : "ahead of");
+    }
     const json_t *waiting = json_object_get(j, "restore_waiting");
     if (json_is_array(waiting)) {
         printf(

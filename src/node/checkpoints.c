@@ -3,7 +3,9 @@
  * thread per peer (every other genesis node, and each node governance adds,
  * started by the auditor once it appears in network/config) pushes this
  * node's checkpoint signatures to the peer's POST /v1/checkpoint/signatures
- * (see checkpoints.h; the receiving side is http_checkpoints.c).
+ * (see checkpoints.h; the receiving side is http_checkpoints.c). Once a
+ * second each sender also reads its peer's clock (GET /v1/time) for the
+ * clock check (clock_check.h).
  *
  * A sender's state is `taken`: the highest height the peer has stored
  * this node's signature for, with every lower height of the window. Each
@@ -51,6 +53,8 @@
 #define CKPT_PEERS_MAX          128  /* API addresses the auditor asks */
 #define CKPT_ADDR_MAX           128
 #define CKPT_KEY_MAX            96
+#define CLOCK_TIMEOUT_MS        1000L /* a reading slower than CC_CLOCK_RTT_MAX_MS counts for nothing anyway */
+#define CLOCK_ANSWER_MAX        256
 
 typedef struct peer {
     cc_checkpoints *cp;
@@ -60,7 +64,8 @@ typedef struct peer {
     pthread_t thread;
     bool started;
     uint64_t taken;
-    unsigned failures; /* consecutive rounds without a usable answer */
+    unsigned failures;     /* consecutive rounds without a usable answer */
+    uint64_t clock_due_ms; /* monotonic: when to read the peer's clock next */
     CURL *curl;
     struct curl_slist *headers;
 } peer;
@@ -233,12 +238,35 @@ static bool peer_removed(peer *p)
     return cc_unhex(p->id, pk, sizeof pk) == CC_OK && cc_chain_node_removed(p->cp->node->chain, pk);
 }
 
+/* Read the peer's clock into the node's table (clock_check.h): what it
+ * says, between this node's clock before and after asking. */
+static void read_clock(peer *p)
+{
+    cc_node *node = p->cp->node;
+    cc_peer_answer a = {.max = CLOCK_ANSWER_MAX, .cancelled = stop_asked, .cancel_ctx = p->cp};
+    char url[192];
+    cc_peer_url(url, sizeof url, p->api, "/v1/time");
+    uint64_t sent = cc_now_ms();
+    json_t *doc = cc_peer_get_json(p->curl, url, CLOCK_TIMEOUT_MS, CKPT_CONNECT_TIMEOUT_MS, &a);
+    uint64_t got = cc_now_ms();
+    const json_t *t = json_object_get(doc, "time_ms");
+    if (json_is_integer(t) && json_integer_value(t) > 0)
+        cc_clocks_record(&node->clocks, p->id, (uint64_t)json_integer_value(t), sent, got,
+                         cc_mono_ns() / 1000000u);
+    json_decref(doc);
+}
+
 static void *sender_main(void *arg)
 {
     peer *p = arg;
     unsigned pause = 0;
     while (!pause_ms(p->cp, pause)) {
         pause = send_round(p);
+        uint64_t now = cc_mono_ns() / 1000000u;
+        if (now >= p->clock_due_ms && p->failures == 0) {
+            read_clock(p);
+            p->clock_due_ms = now + CC_CLOCK_PROBE_MS;
+        }
         if (p->failures > 0 && peer_removed(p)) { /* checked when it does not answer */
             cc_node_log(CC_LOG_INFO, "checkpoint",
                         "no more checkpoint signatures for %s: governance removed it", p->name);

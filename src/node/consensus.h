@@ -33,6 +33,7 @@
 
 #include "carechain.h"
 #include "carechain/chain.h"
+#include "node/clock_check.h"
 
 typedef struct cc_proposal cc_proposal;
 
@@ -75,6 +76,7 @@ typedef struct cc_consensus_status {
     uint64_t raft_answers_corrected; /* AppendEntries answers that claimed more than matched (raft_match.h) */
     uint64_t raft_votes_refused;     /* vote requests dropped while rejoining (raft_rejoin.h) */
     bool raft_rejoining;             /* raft state started empty, not caught up yet (raft_rejoin.h) */
+    uint64_t clock_handoffs;         /* leaderships handed on because this node's clock was off */
     unsigned voters;                 /* voters in this node's raft configuration */
     unsigned servers;                /* servers in it (voters, standbys, spares) */
     /* after a whole-network restore, the leader's wait for the other nodes'
@@ -99,6 +101,11 @@ typedef struct cc_consensus_hooks {
      * it is committed and calls it again when it applies it). Those left
      * unchecked are verified by cc_chain_apply as usual. */
     void (*verify)(void *ctx, cc_tx *txs, size_t n);
+    /* Optional: the check of this node's clock against its peers' in a
+     * network of `voters` voters (clock_check.h). Raft asks it on every
+     * tick of its loop; a leader whose clock is off proposes nothing and
+     * hands leadership on. */
+    cc_clock_verdict (*clock)(void *ctx, size_t voters);
 } cc_consensus_hooks;
 
 typedef struct cc_consensus {

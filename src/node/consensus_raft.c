@@ -971,15 +971,18 @@ static void on_transferred(struct raft_transfer *req)
     free(req);
 }
 
-/* Hand leadership to another voter, trying them in turn: one may be down,
- * and raft_transfer gives up on it after an election timeout. The voters
- * are the nodes network/config lists (a removed one until the leader's
- * configuration change drops it; elected, it hands on again). */
-static void transfer_leadership(cc_raft_node *r, uint64_t term, const char *why)
+/* Hand leadership to another voter: to prefer when it is one, else trying
+ * them in turn: one may be down, and raft_transfer gives up on it after an
+ * election timeout. The voters are the nodes network/config lists (a
+ * removed one until the leader's configuration change drops it; elected,
+ * it hands on again). */
+static void transfer_leadership(cc_raft_node *r, uint64_t term, raft_id prefer, const char *why)
 {
     const struct raft_configuration *c = &r->raft.configuration;
     raft_id target = 0;
     if (r->transfer_pending || c->n == 0) return;
+    for (unsigned k = 0; k < c->n && prefer != r->self_id && !target; k++)
+        if (c->servers[k].id == prefer && c->servers[k].role == RAFT_VOTER) target = prefer;
     for (unsigned k = 0; k < c->n && !target; k++) {
         const struct raft_server *s = &c->servers[(r->transfer_next + k) % c->n];
         if (s->id != r->self_id && s->role == RAFT_VOTER) target = s->id;
@@ -1037,8 +1040,45 @@ static void halted_leader_step(cc_raft_node *r, uint64_t term)
     }
     if (now < r->halt_hold_until) return;
     bool was_pending = r->transfer_pending;
-    transfer_leadership(r, term, "this node halted");
+    transfer_leadership(r, term, 0, "this node halted");
     if (!was_pending && r->transfer_pending) r->halt_handed_at = now;
+}
+
+/* Check this node's clock against its peers' (clock_check.h), as any
+ * node, so that one elected finds the answer waiting; a leader whose
+ * clock is off proposes nothing (ready_locked) and hands leadership to
+ * the peer the check prefers. */
+static void clock_step(cc_raft_node *r, int state, uint64_t term)
+{
+    const struct raft_configuration *c = &r->raft.configuration;
+    size_t voters = 0;
+    if (!r->hooks.clock) return;
+    for (unsigned k = 0; k < c->n; k++) voters += c->servers[k].role == RAFT_VOTER;
+    cc_clock_verdict v = r->hooks.clock(r->hooks.ctx, voters);
+    pthread_mutex_lock(&r->mu);
+    bool was_off = r->clock_off;
+    r->clock_off = v.off;
+    pthread_mutex_unlock(&r->mu);
+    if (was_off != v.off)
+        cc_node_log(
+            v.off ? CC_LOG_ERROR : CC_LOG_INFO, "clock",
+            v.off ? "this node's clock is %+lld ms off the middle of the network's clocks (at most %d): "
+                    "it will not lead until its time source is fixed"
+                  : "this node's clock is %+lld ms off the middle of the network's clocks (at most %d) "
+                    "again: it may lead",
+            (long long)v.skew_ms, CC_CLOCK_SKEW_MAX_MS);
+    if (!v.off || state != RAFT_LEADER) return;
+
+    uint8_t pk[CC_PUBKEY_BYTES];
+    raft_id prefer = 0;
+    if (v.prefer[0] && cc_unhex(v.prefer, pk, sizeof pk) == CC_OK) prefer = cc_raft_id_of(r->g, pk);
+    bool was_pending = r->transfer_pending;
+    transfer_leadership(r, term, prefer, "this node's clock is off the others'");
+    if (!was_pending && r->transfer_pending) {
+        pthread_mutex_lock(&r->mu);
+        r->clock_handoffs++;
+        pthread_mutex_unlock(&r->mu);
+    }
 }
 
 /* The ready leader moves the raft configuration one step towards the node
@@ -1068,7 +1108,7 @@ static void membership_step(cc_raft_node *r, uint64_t term)
         for (size_t i = 0; i < n && !wanted; i++) wanted = c->servers[k].id == r->want[i].id;
         if (wanted) continue;
         if (c->servers[k].id == r->self_id)
-            transfer_leadership(r, term, "this node was removed from network/config");
+            transfer_leadership(r, term, 0, "this node was removed from network/config");
         else
             change_start(r, CHANGE_REMOVE, NULL, c->servers[k].id);
         return;
@@ -1108,6 +1148,7 @@ static void on_tick(uv_timer_t *t)
     r->last_leader_id = leader;
 
     if (state == RAFT_LEADER) membership_step(r, term);
+    clock_step(r, state, term);
 
     /* a halted node proposes nothing: leading, it would stop the network */
     if (state == RAFT_LEADER) {
@@ -1345,7 +1386,7 @@ static void *loop_main(void *arg)
 static bool ready_locked(const cc_raft_node *r)
 {
     return r->state == RAFT_LEADER && r->ready_term == r->term && r->term != 0 && !r->halted &&
-           !r->stop_requested;
+           !r->clock_off && !r->stop_requested;
 }
 
 static cc_err raft_propose(cc_consensus *cs, cc_proposal *p)
@@ -1449,6 +1490,7 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
     out->raft_answers_corrected = r->answers_corrected;
     out->raft_votes_refused = r->votes_refused;
     out->raft_rejoining = r->rejoining;
+    out->clock_handoffs = r->clock_handoffs;
     out->restore_waiting_count = r->restore_waiting_count;
     memcpy(out->restore_waiting_names, r->restore_waiting_names, sizeof out->restore_waiting_names);
     pthread_mutex_unlock(&r->mu);

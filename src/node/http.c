@@ -47,6 +47,7 @@
  * matches whole segments only. */
 static const cc_http_route routes[] = {
     {"GET", "/v1/status", cc_http_get_status, 0},
+    {"GET", "/v1/time", cc_http_get_time, 0},
     {"POST", "/v1/tx", cc_http_post_tx, CC_HTTP_TX_BODY_MAX},
     {"POST", "/v1/txs", cc_http_post_txs, CC_HTTP_BATCH_BODY_MAX},
     {"GET", "/v1/tx/*", cc_http_get_tx, 0},

@@ -90,6 +90,7 @@ enum MHD_Result cc_http_post_tx(cc_http_req *req);
 enum MHD_Result cc_http_post_txs(cc_http_req *req);
 /* http_query.c */
 enum MHD_Result cc_http_get_status(cc_http_req *req);
+enum MHD_Result cc_http_get_time(cc_http_req *req);
 enum MHD_Result cc_http_get_tx(cc_http_req *req);
 enum MHD_Result cc_http_get_proof(cc_http_req *req);
 enum MHD_Result cc_http_get_block(cc_http_req *req);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carechain/os.h"
 #include "node/http.h"
 
 #define BLOCKS_DEFAULT_LIMIT 20
@@ -39,6 +40,21 @@ static enum MHD_Result send_query_error(cc_http_req *req, cc_err e, const char *
     return cc_http_send_error(req, e, NULL, "cannot read the %s: %s", what, cc_strerror(e));
 }
 
+/* This node's clock against its peers' (clock_check.h). */
+static json_t *clock_json(cc_node *node, const cc_consensus_status *cs)
+{
+    cc_clock_verdict c = cc_clocks_verdict(&node->clocks, cs->voters, cc_mono_ns() / 1000000u);
+    return json_pack("{s:b, s:I, s:b, s:I, s:I, s:I}", "known", c.known, "skew_ms", (json_int_t)c.skew_ms,
+                     "off", c.off, "peers_read", (json_int_t)c.fresh, "skew_max_ms",
+                     (json_int_t)CC_CLOCK_SKEW_MAX_MS, "handoffs", (json_int_t)cs->clock_handoffs);
+}
+
+/* The node's clock, for its peers' clock check (clock_check.h). */
+enum MHD_Result cc_http_get_time(cc_http_req *req)
+{
+    return cc_http_send_json(req, MHD_HTTP_OK, json_pack("{s:I}", "time_ms", (json_int_t)cc_now_ms()));
+}
+
 enum MHD_Result cc_http_get_status(cc_http_req *req)
 {
     cc_node *node = req->node;
@@ -59,6 +75,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         atomic_load(&node->store_full) ? 1 : 0, "version", CC_VERSION, "api", node->api, "mempool_max",
         (json_int_t)node->mempool_max, "verify_threads", (json_int_t)cc_verify_pool_threads(node->pool),
         "wait_timeout_ms", (json_int_t)node->wait_timeout_ms);
+    if (v) json_object_set_new(v, "time_ms", json_integer((json_int_t)cc_now_ms()));
     if (v && node->consensus.status) {
         cc_consensus_status cs;
         node->consensus.status(&node->consensus, &cs);
@@ -77,6 +94,7 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         json_object_set_new(v, "removed", json_boolean(cs.removed));
         if (cs.removed) json_object_set_new(v, "removed_at", json_integer((json_int_t)cs.removed_at));
         if (cs.halted) json_object_set_new(v, "halt_reason", json_string(cs.halt_reason));
+        json_object_set_new(v, "clock", clock_json(node, &cs));
         if (cs.restore_waiting_count) {
             json_t *names = json_array();
             for (unsigned i = 0; i < cs.restore_waiting_count; i++)
@@ -225,6 +243,10 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.raft_frames_refused = cs.raft_frames_refused;
         g.raft_answers_corrected = cs.raft_answers_corrected;
         g.raft_votes_refused = cs.raft_votes_refused;
+        cc_clock_verdict c = cc_clocks_verdict(&node->clocks, cs.voters, cc_mono_ns() / 1000000u);
+        g.clock_skew_ms = c.skew_ms;
+        g.clock_off = c.off;
+        g.clock_handoffs = cs.clock_handoffs;
     }
     json_t *evidence = NULL;
     if (cc_chain_evidence_json(node->chain, &evidence) == CC_OK) g.evidence = json_array_size(evidence);

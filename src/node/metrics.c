@@ -225,13 +225,26 @@ char *cc_metrics_render(cc_metrics *m, const cc_metrics_gauges *g, size_t *len)
             "rejoining: its raft state started empty, and until it holds everything committed before, it "
             "votes only for candidates whose log does.\n"
             "# TYPE carechain_raft_votes_refused_total counter\n"
-            "carechain_raft_votes_refused_total %llu\n",
+            "carechain_raft_votes_refused_total %llu\n"
+            "# HELP carechain_clock_skew_ms This node's clock minus the middle of the clocks it read "
+            "(its own and its peers').\n"
+            "# TYPE carechain_clock_skew_ms gauge\n"
+            "carechain_clock_skew_ms %lld\n"
+            "# HELP carechain_clock_off 1 while a majority of the nodes read this node's clock more than "
+            "1 s away, one side: it does not lead.\n"
+            "# TYPE carechain_clock_off gauge\n"
+            "carechain_clock_off %d\n"
+            "# HELP carechain_clock_handoffs_total Leaderships this node handed on because its clock was "
+            "off.\n"
+            "# TYPE carechain_clock_handoffs_total counter\n"
+            "carechain_clock_handoffs_total %llu\n",
             (unsigned long long)g->raft_term, g->raft_leader ? 1 : 0, (unsigned long long)g->blocks_refused,
             (unsigned long long)g->blocks_fetched, (unsigned long long)g->attachments_fetched,
             (unsigned long long)g->repair_passes, (unsigned long long)g->attachments_missing,
             g->apply_halted ? 1 : 0, (unsigned long long)atomic_load(&m->txs_forwarded),
             (unsigned long long)g->raft_handshakes_failed, (unsigned long long)g->raft_frames_refused,
-            (unsigned long long)g->raft_answers_corrected, (unsigned long long)g->raft_votes_refused);
+            (unsigned long long)g->raft_answers_corrected, (unsigned long long)g->raft_votes_refused,
+            (long long)g->clock_skew_ms, g->clock_off ? 1 : 0, (unsigned long long)g->clock_handoffs);
     }
 
     pthread_mutex_lock(&m->mu);

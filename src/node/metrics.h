@@ -30,6 +30,9 @@
  *   carechain_raft_frames_refused_total      counter (links closed for bytes not the peer's)
  *   carechain_raft_answers_corrected_total   counter (libraft answers that claimed too much)
  *   carechain_raft_votes_refused_total       counter (vote requests dropped while catching up)
+ *   carechain_clock_skew_ms                  gauge (this node's clock minus the network's middle one)
+ *   carechain_clock_off                      gauge (0 | 1: it will not lead)
+ *   carechain_clock_handoffs_total           counter (leaderships handed on for it)
  *
  * Counters that change per request are atomics; the per-block ones are
  * updated once per block under a lock.
@@ -93,6 +96,9 @@ typedef struct cc_metrics_gauges {
     uint64_t raft_frames_refused;
     uint64_t raft_answers_corrected;
     uint64_t raft_votes_refused;
+    int64_t clock_skew_ms; /* clock_check.h */
+    bool clock_off;
+    uint64_t clock_handoffs;
     cc_chain_stats chain; /* its timings: carechain_block_seconds */
 } cc_metrics_gauges;
 

@@ -296,6 +296,13 @@ static bool runs_raft(const cc_node *node)
     return g->node_count > 1 || cc_genesis_node_index(g, node->key.pk) < 0;
 }
 
+/* The consensus hook for the check of this node's clock (clock_check.h). */
+static cc_clock_verdict node_clock(void *ctx, size_t voters)
+{
+    cc_node *node = ctx;
+    return cc_clocks_verdict(&node->clocks, voters, cc_mono_ns() / 1000000u);
+}
+
 /* Solo for a one-node genesis; raft for more, or for a node added at
  * runtime (not in genesis), which first learns its place (join.c). */
 static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
@@ -305,6 +312,7 @@ static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
         .ctx = node,
         .committed = cc_producer_committed,
         .verify = cc_admit_verify_block,
+        .clock = node_clock,
     };
     if (cc_genesis_node_index(g, node->key.pk) < 0) {
         json_t *nodes = NULL;
@@ -347,6 +355,7 @@ int cc_node_run(const cc_node_config *cfg)
     sigaction(SIGPIPE, &ignore, &old_pipe);
 
     node->lock_fd = -1;
+    cc_clocks_init(&node->clocks);
     rc = configure(node, cfg, &eb);
     if (rc != CC_OK) goto err;
     rc = lock_dir(node, &eb);
@@ -433,6 +442,7 @@ err:
         cc_node_log(CC_LOG_INFO, "node", "stopped cleanly");
     cc_key_wipe(&node->key);
     free_tls(node);
+    cc_clocks_destroy(&node->clocks);
     free(node);
     sigaction(SIGPIPE, &old_pipe, NULL);
     /* A second SIGTERM/SIGINT sent while we stopped is already answered:

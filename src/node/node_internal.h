@@ -33,6 +33,7 @@
 #include "carechain/node.h"
 #include "node/conn_limit.h"
 #include "node/client_crl.h"
+#include "node/clock_check.h"
 #include "node/consensus.h"
 #include "node/events.h"
 #include "node/mempool.h"
@@ -84,6 +85,7 @@ typedef struct cc_node {
     cc_metrics metrics;
     cc_verify_pool *pool;
     cc_sigcache sigcache; /* txids whose signature admission verified (raft only; solo: empty) */
+    cc_clocks clocks;     /* raft: the last reading of each peer's clock (clock_check.h) */
 
     pthread_t producer;
     struct cc_checkpoints *checkpoints; /* raft: the checkpoint signature senders */

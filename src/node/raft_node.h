@@ -174,6 +174,8 @@ typedef struct cc_raft_node {
     uint64_t answers_corrected; /* match.clamped (for /metrics) */
     uint64_t votes_refused;     /* rejoin.refused (for /metrics) */
     bool rejoining;             /* rejoin.rejoining (for /v1/status) */
+    bool clock_off;             /* this node's clock is off the others' (clock_check.h): it does not lead */
+    uint64_t clock_handoffs;    /* leaderships handed on for it (for /metrics) */
     /* hand-over to the loop */
     uint8_t *pending_buf; /* raft_malloc'd entry to raft_apply */
     size_t pending_len;

@@ -3,6 +3,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,11 +163,34 @@ struct timespec cc_time_after_ms(clockid_t clock, uint64_t ms)
     return t;
 }
 
+#ifdef CC_TEST_FAULTS
+/* Test-only (compiled into build/carechain-faults alone): with
+ * CARECHAIN_TEST_CLOCK_OFFSET_MS=N in the environment, this process's wall
+ * clock reads N ms later (earlier when N < 0) than the machine's, like a
+ * node whose time source is wrong. tests/integration/test_raft_clock.c
+ * uses it. */
+static int64_t test_clock_offset_ms(void)
+{
+    static _Atomic int64_t offset = INT64_MIN; /* not read yet */
+    int64_t o = atomic_load(&offset);
+    if (o == INT64_MIN) {
+        const char *v = getenv("CARECHAIN_TEST_CLOCK_OFFSET_MS");
+        o = v ? strtoll(v, NULL, 10) : 0;
+        atomic_store(&offset, o);
+    }
+    return o;
+}
+#endif
+
 uint64_t cc_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+#ifdef CC_TEST_FAULTS
+    ms += (uint64_t)test_clock_offset_ms(); /* wraps back for a negative offset */
+#endif
+    return ms;
 }
 
 uint64_t cc_mono_ns(void)
