@@ -21,7 +21,10 @@
  *     leadership handed from an off node ends at one that is not;
  *   - a leader whose clock is off proposes nothing and hands leadership on
  *     (consensus_raft.c), to the peer read last among those that answered
- *     lately with a clock near the middle of the network's.
+ *     lately with a clock near the middle of the network's;
+ *   - the follower's time rule reads this node's clock corrected by the
+ *     skew once a majority's clocks were read, so a node whose own clock
+ *     is behind follows instead of halting on every block.
  *
  * What it cannot do: in a network of two, or with too few readings (peers
  * down longer than CC_CLOCK_FRESH_MS), nobody can tell which clock is

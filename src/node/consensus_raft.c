@@ -44,7 +44,8 @@
  *      alike: an entry that does not extend the head (a stale proposal of a
  *      deposed leader, or one already applied before a restart — raft
  *      replays its log from its last snapshot) is skipped. The one local
- *      rule, a block time over 2 s ahead of this node's clock, halts this
+ *      rule, a block time over 2 s ahead of this node's clock (corrected by
+ *      the clock check once it has read a majority's clocks), halts this
  *      node instead of skipping, so it never diverges silently. (A block
  *      past the head + 1 exists only after a restore: invariant 9.)
  *   5. A proposal completes exactly once: whoever takes it out of
@@ -88,7 +89,9 @@
 #define RAFT_INSTALL_SNAPSHOT_MS 2000 /* an InstallSnapshot unanswered this long is sent again */
 #define RAFT_STOP_INFLIGHT_MS    5000 /* at stop, how long the block in flight may take */
 #define BLOCK_AHEAD_MAX_MS       2000 /* refuse a block this far ahead of the local clock */
-#define RAFT_SNAPSHOT_THRESHOLD  512  /* raft entries between two snapshots once the log holds ... */
+#define CLOCK_WAIT_MS            5000 /* a block that looks ahead waits this long for the peers' clocks */
+#define CLOCK_WAIT_POLL_MS       100
+#define RAFT_SNAPSHOT_THRESHOLD  512 /* raft entries between two snapshots once the log holds ... */
 #define RAFT_SNAPSHOT_BYTES      (64u * 1024 * 1024) /* ... this many bytes of entries; */
 #define RAFT_SNAPSHOT_MAX        8192 /* otherwise after this many (config.json may set a fixed number) */
 #define RAFT_SNAPSHOT_TRAILING   128  /* entries kept in the log behind a snapshot */
@@ -359,6 +362,35 @@ static void item_free(apply_item *it)
     free(it);
 }
 
+/* The clock the time rule reads (rule 6 of docs/CONSENSUS.md "The apply
+ * path"): this node's, corrected by the clock check's skew once it has
+ * read a majority of the voters' clocks (clock_check.h), so that a node
+ * whose own clock is wrong judges blocks by the network's time (*correction
+ * gets what was added). A block dated ahead before any clock was read
+ * (just after a start) waits for the readings, CLOCK_WAIT_MS at most. */
+static uint64_t time_rule_now(cc_raft_node *r, uint64_t block_ms, int64_t *correction)
+{
+    uint64_t give_up = cc_mono_ns() / 1000000u + CLOCK_WAIT_MS;
+    *correction = 0;
+    for (;;) {
+        uint64_t now = cc_now_ms();
+        if (!r->hooks.clock) return now;
+        pthread_mutex_lock(&r->mu);
+        size_t voters = 0;
+        for (unsigned k = 0; k < r->conf_count; k++) voters += r->conf[k].role == RAFT_VOTER;
+        bool stopping = r->stop_requested || r->apply_stop;
+        pthread_mutex_unlock(&r->mu);
+        cc_clock_verdict v = r->hooks.clock(r->hooks.ctx, voters);
+        if (v.known) {
+            *correction = -v.skew_ms;
+            return now - (uint64_t)v.skew_ms; /* wraps forward for a clock behind */
+        }
+        if (block_ms <= now + BLOCK_AHEAD_MAX_MS || stopping || cc_mono_ns() / 1000000u >= give_up)
+            return now;
+        cc_sleep_ms(CLOCK_WAIT_POLL_MS);
+    }
+}
+
 /* Commit one entry (invariant 4 says which are skipped). pre, when not
  * NULL, is the entry's block as the pre-verifier decoded it (signatures
  * checked): it is used instead of decoding the entry again, and left
@@ -416,15 +448,16 @@ void cc_raft_apply_entry(cc_raft_node *r, const uint8_t *e, size_t len, cc_block
         if (p) finish(p, CC_ERR_CONFLICT, "the block was stale; every node skipped it");
         return;
     }
-    uint64_t now = cc_now_ms();
+    int64_t correction = 0;
+    uint64_t now = time_rule_now(r, h.time_ms, &correction);
     if (h.time_ms > now + BLOCK_AHEAD_MAX_MS) {
         count_refused(r);
         cc_raft_halt(
             r,
-            "block %llu (%.16s..., proposer %.16s...) is dated %llu ms ahead of this node's clock (at most "
-            "%d)",
+            "block %llu (%.16s..., proposer %.16s...) is dated %llu ms ahead of this node's clock%s (at "
+            "most %d)",
             (unsigned long long)h.height, hex, proposer, (unsigned long long)(h.time_ms - now),
-            BLOCK_AHEAD_MAX_MS);
+            correction ? " as corrected by the peers' clocks" : "", BLOCK_AHEAD_MAX_MS);
         cc_proposal *p = take_inflight(r, hash);
         if (p) finish(p, CC_ERR_VERIFY, "this node refused its own block's time");
         return;

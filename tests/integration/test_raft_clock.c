@@ -14,8 +14,11 @@
  * elected in some of them (it is, in about half): it must hand leadership
  * on at once. Through every round notes sent to node3 commit; at the end
  * no block was proposed by node3, none is dated after the test's own
- * clock, no node halted or refused a block, and all agree. Started again
- * with a right clock, node3 is no longer off.
+ * clock, no node halted or refused a block, and all agree. The same with
+ * node3's clock 5 s behind, where it used to halt on every block a right
+ * clock dated (more than 2 s ahead of its own): it judges them by the
+ * network's time, from the block it applies right after its start on.
+ * Started again with a right clock, node3 is no longer off.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -139,39 +142,6 @@ static int halted_nodes(void)
     return halted;
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    memset(&fx, 0, sizeof fx);
-    if (ct_cluster_create(&fx.cl, "clock", NODES, NODES) != 0) return -1;
-    fx.cl.status_timeout_ms = STATUS_MS; /* a paused node's status is not waited for long */
-    char offset[32];
-    snprintf(offset, sizeof offset, "%d", OFFSET_MS);
-    for (int i = 0; i < NODES; i++) {
-        if (i == SKEWED) {
-            fx.cl.node[i].bin = ct_carechain_faults_bin();
-            setenv("CARECHAIN_TEST_CLOCK_OFFSET_MS", offset, 1);
-        }
-        int rc = ct_cluster_start_node(&fx.cl, i, NODE_START_MS);
-        unsetenv("CARECHAIN_TEST_CLOCK_OFFSET_MS");
-        if (rc != 0) return -1;
-    }
-    json_t *st = ct_cluster_status(&fx.cl, SKEWED);
-    snprintf(fx.skewed_id, sizeof fx.skewed_id, "%s", ct_json_str(json_object_get(st, "node"), "id"));
-    json_decref(st);
-    return strlen(fx.skewed_id) == 2 * CC_PUBKEY_BYTES &&
-                   ct_cluster_wait_any_leader(&fx.cl, NODES, LEADER_MS) >= 0
-               ? 0
-               : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    ct_cluster_destroy(&fx.cl);
-    return 0;
-}
-
 /* Every block of node i: none proposed by node3, none dated after now_ms.
  * The number of blocks read, or -1. */
 static int64_t check_blocks(int i, uint64_t now_ms)
@@ -199,18 +169,35 @@ static int64_t check_blocks(int i, uint64_t now_ms)
     return bad ? -1 : height;
 }
 
-static void test_a_node_with_a_wrong_clock_never_dates_a_block(void **state)
+/* (Re)start node3 with its clock offset_ms off the machine's (the test
+ * binary), or right (the normal binary) when offset_ms is 0. */
+static int start_skewed(int offset_ms)
 {
-    (void)state;
-    assert_true(wait_clock(SKEWED, true, OFFSET_MS));
-    assert_true(wait_clock(0, false, 0));
-    assert_true(wait_clock(1, false, 0));
+    char offset[32];
+    if (fx.cl.node[SKEWED].pid > 0 && ct_cluster_stop_node(&fx.cl, SKEWED, SIGTERM, STOP_MS) != 0) return -1;
+    snprintf(offset, sizeof offset, "%d", offset_ms);
+    fx.cl.node[SKEWED].bin = offset_ms ? ct_carechain_faults_bin() : NULL;
+    if (offset_ms) setenv("CARECHAIN_TEST_CLOCK_OFFSET_MS", offset, 1);
+    int rc = ct_cluster_start_node(&fx.cl, SKEWED, NODE_START_MS);
+    unsetenv("CARECHAIN_TEST_CLOCK_OFFSET_MS");
+    return rc;
+}
+
+/* `carechain status` of node3 says its clock is off by `says`. */
+static void assert_status_says(const char *says)
+{
     char *out = NULL;
     assert_int_equal(ct_cli(&out, REQUEST_MS, "status", "--node", fx.cl.node[SKEWED].url, NULL), 0);
-    if (!strstr(out, "clock is 5.0 s ahead of the other nodes'")) fprintf(stderr, "%s", out);
-    assert_non_null(strstr(out, "clock is 5.0 s ahead of the other nodes'"));
+    if (!strstr(out, says)) fprintf(stderr, "%s", out);
+    assert_non_null(strstr(out, says));
     free(out);
+}
 
+/* Pause the leader round after round (at least MIN_ROUNDS) until node3
+ * has been elected and handed leadership on; notes sent to node3 commit
+ * in every round, and no node halts. */
+static void elect_node3(void)
+{
     int rounds = 0;
     for (; rounds < MAX_ROUNDS; rounds++) {
         if (rounds >= MIN_ROUNDS && ct_metric(fx.cl.node[SKEWED].url, "carechain_clock_handoffs_total") > 0)
@@ -234,7 +221,12 @@ static void test_a_node_with_a_wrong_clock_never_dates_a_block(void **state)
     long handoffs = ct_metric(fx.cl.node[SKEWED].url, "carechain_clock_handoffs_total");
     fprintf(stderr, "node3 handed leadership on %ld times in %d rounds\n", handoffs, rounds);
     assert_true(handoffs > 0);
+}
 
+/* Every node agrees, none halted or refused a block, and no block was
+ * proposed by node3 or dated after the test's clock. */
+static void assert_all_well(void)
+{
     assert_true(ct_cluster_commit_note(&fx.cl, SKEWED, &fx.nonce, REQUEST_MS, NULL) > 0);
     assert_true(ct_cluster_wait_converged(&fx.cl, 1, NULL, SYNC_MS));
     uint64_t now = ct_now_ms();
@@ -247,12 +239,37 @@ static void test_a_node_with_a_wrong_clock_never_dates_a_block(void **state)
     }
 }
 
+static void test_a_clock_ahead_never_dates_a_block(void **state)
+{
+    (void)state;
+    assert_true(wait_clock(SKEWED, true, OFFSET_MS));
+    assert_true(wait_clock(0, false, 0));
+    assert_true(wait_clock(1, false, 0));
+    assert_status_says("clock is 5.0 s ahead of the other nodes'");
+    elect_node3();
+    assert_all_well();
+}
+
+/* Behind, node3 would halt on every block dated by a right clock (over
+ * 2 s ahead of its own); it judges them by the network's time instead,
+ * from the first block after its start on. */
+static void test_a_clock_behind_follows_without_halting(void **state)
+{
+    (void)state;
+    assert_int_equal(start_skewed(-OFFSET_MS), 0);
+    assert_true(ct_cluster_commit_note(&fx.cl, 0, &fx.nonce, REQUEST_MS, NULL) > 0);
+    assert_true(ct_cluster_wait_converged(&fx.cl, 1, NULL, SYNC_MS));
+    assert_int_equal(halted_nodes(), 0);
+    assert_true(wait_clock(SKEWED, true, -OFFSET_MS));
+    assert_status_says("clock is 5.0 s behind the other nodes'");
+    elect_node3();
+    assert_all_well();
+}
+
 static void test_a_clock_set_right_is_no_longer_off(void **state)
 {
     (void)state;
-    assert_int_equal(ct_cluster_stop_node(&fx.cl, SKEWED, SIGTERM, STOP_MS), 0);
-    fx.cl.node[SKEWED].bin = NULL; /* the normal binary: the machine's clock */
-    assert_int_equal(ct_cluster_start_node(&fx.cl, SKEWED, NODE_START_MS), 0);
+    assert_int_equal(start_skewed(0), 0);
     assert_true(wait_clock(SKEWED, false, 0));
     assert_true(ct_cluster_commit_note(&fx.cl, SKEWED, &fx.nonce, REQUEST_MS, NULL) > 0);
     assert_true(ct_cluster_wait_converged(&fx.cl, 1, NULL, SYNC_MS));
@@ -260,10 +277,36 @@ static void test_a_clock_set_right_is_no_longer_off(void **state)
     assert_int_equal(ct_cluster_verify_chains(&fx.cl, VERIFY_MS), 0);
 }
 
+static int group_setup(void **state)
+{
+    (void)state;
+    memset(&fx, 0, sizeof fx);
+    if (ct_cluster_create(&fx.cl, "clock", NODES, NODES) != 0) return -1;
+    fx.cl.status_timeout_ms = STATUS_MS; /* a paused node's status is not waited for long */
+    for (int i = 0; i < NODES; i++)
+        if ((i == SKEWED ? start_skewed(OFFSET_MS) : ct_cluster_start_node(&fx.cl, i, NODE_START_MS)) != 0)
+            return -1;
+    json_t *st = ct_cluster_status(&fx.cl, SKEWED);
+    snprintf(fx.skewed_id, sizeof fx.skewed_id, "%s", ct_json_str(json_object_get(st, "node"), "id"));
+    json_decref(st);
+    return strlen(fx.skewed_id) == 2 * CC_PUBKEY_BYTES &&
+                   ct_cluster_wait_any_leader(&fx.cl, NODES, LEADER_MS) >= 0
+               ? 0
+               : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    ct_cluster_destroy(&fx.cl);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_node_with_a_wrong_clock_never_dates_a_block),
+        cmocka_unit_test(test_a_clock_ahead_never_dates_a_block),
+        cmocka_unit_test(test_a_clock_behind_follows_without_halting),
         cmocka_unit_test(test_a_clock_set_right_is_no_longer_off),
     };
     return cmocka_run_group_tests_name("raft_clock", tests, group_setup, group_teardown);
