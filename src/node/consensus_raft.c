@@ -1100,7 +1100,7 @@ static void clock_step(cc_raft_node *r, int state, uint64_t term)
                   : "this node's clock is %+lld ms off the middle of the network's clocks (at most %d) "
                     "again: it may lead",
             (long long)v.skew_ms, CC_CLOCK_SKEW_MAX_MS);
-    if (!v.off || state != RAFT_LEADER) return;
+    if (!v.off || state != RAFT_LEADER || r->out_of_raft) return; /* out of raft: libraft steps it down */
 
     uint8_t pk[CC_PUBKEY_BYTES];
     raft_id prefer = 0;
