@@ -122,6 +122,12 @@ export async function render(main) {
   const rate = new Rate();
   let stopped = false;
 
+  // The other nodes read this node's clock too far off (docs/CONSENSUS.md "Clocks").
+  function clockOff(skewMs) {
+    const side = skewMs < 0 ? "behind" : "ahead of";
+    return `${(Math.abs(skewMs) / 1000).toFixed(1)} s ${side} the other nodes': this node does not lead until its time source is fixed`;
+  }
+
   async function refreshStatus() {
     try {
       const s = await get("/v1/status");
@@ -137,6 +143,7 @@ export async function render(main) {
         s.raft_state ? ["Raft", `${s.raft_state}, term ${s.term}, ${s.raft_voters} voters`] : null,
         s.store_full ? ["Store", el("strong", {}, "full: txs are refused")] : null,
         s.halted ? ["Halted", el("strong", {}, s.halt_reason || "yes")] : null,
+        s.clock && s.clock.off ? ["Clock", el("strong", {}, clockOff(s.clock.skew_ms))] : null,
         s.restore_waiting ? ["Restored", el("strong", {}, `commits nothing until ${s.restore_waiting.join(", ")} said their heads`)] : null,
       ]));
       return s;
