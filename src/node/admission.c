@@ -147,7 +147,7 @@ static const char *refusal_message(cc_err e)
 
 size_t cc_admit_run(cc_node *node, cc_admit_item *items, size_t n, bool wait)
 {
-    admit_batch b = {node, items, cc_now_ms()};
+    admit_batch b = {node, items, cc_clocks_now_ms(&node->clocks)};
     uint64_t admitted_ns = cc_mono_ns();
     cc_waiter **waiting = NULL;
     size_t waiting_count = 0, accepted = 0;

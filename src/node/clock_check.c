@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carechain/os.h"
 #include "node/clock_check.h"
 
 static int cmp_i64(const void *a, const void *b)
@@ -94,10 +95,25 @@ void cc_clocks_record(cc_clocks *c, const char *peer, uint64_t peer_ms, uint64_t
     pthread_mutex_unlock(&c->mu);
 }
 
+int64_t cc_clock_correction(const cc_clock_verdict *v)
+{
+    return v->off ? -v->skew_ms : 0;
+}
+
 cc_clock_verdict cc_clocks_verdict(cc_clocks *c, size_t voters, uint64_t now_ms)
 {
     pthread_mutex_lock(&c->mu);
+    c->voters = voters;
     cc_clock_verdict v = cc_clock_judge(c->r, c->count, voters, now_ms);
     pthread_mutex_unlock(&c->mu);
     return v;
+}
+
+uint64_t cc_clocks_now_ms(cc_clocks *c)
+{
+    uint64_t now = cc_now_ms();
+    pthread_mutex_lock(&c->mu);
+    cc_clock_verdict v = cc_clock_judge(c->r, c->count, c->voters, cc_mono_ns() / 1000000u);
+    pthread_mutex_unlock(&c->mu);
+    return now + (uint64_t)cc_clock_correction(&v); /* wraps back for a negative correction */
 }

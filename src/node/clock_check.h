@@ -22,9 +22,11 @@
  *   - a leader whose clock is off proposes nothing and hands leadership on
  *     (consensus_raft.c), to the peer read last among those that answered
  *     lately with a clock near the middle of the network's;
- *   - the follower's time rule reads this node's clock corrected by the
- *     skew once a majority's clocks were read, so a node whose own clock
- *     is behind follows instead of halting on every block.
+ *   - while its clock is off, the node reads the network's time instead of
+ *     its own (its clock minus the skew): in the time rule for the blocks
+ *     it applies, so that one whose clock is behind follows instead of
+ *     halting on every block, and wherever it judges or stamps a client's
+ *     request (cc_clocks_now_ms).
  *
  * What it cannot do: in a network of two, or with too few readings (peers
  * down longer than CC_CLOCK_FRESH_MS), nobody can tell which clock is
@@ -73,9 +75,14 @@ typedef struct cc_clock_verdict {
  * `voters` voters (this node among them), at monotonic time now_ms. */
 cc_clock_verdict cc_clock_judge(const cc_clock_reading *r, size_t n, size_t voters, uint64_t now_ms);
 
+/* What to add to this node's clock to read the network's time: minus the
+ * skew while the clock is off, else 0. */
+int64_t cc_clock_correction(const cc_clock_verdict *v);
+
 /* The readings of this node, one per peer. */
 typedef struct cc_clocks {
     pthread_mutex_t mu;
+    size_t voters; /* in the network, as raft last said (0: not known yet) */
     size_t count;
     cc_clock_reading r[CC_CLOCK_PEERS_MAX];
 } cc_clocks;
@@ -90,7 +97,15 @@ void cc_clocks_destroy(cc_clocks *c);
 void cc_clocks_record(cc_clocks *c, const char *peer, uint64_t peer_ms, uint64_t sent_ms, uint64_t got_ms,
                       uint64_t now_ms);
 
-/* cc_clock_judge over the table. */
+/* cc_clock_judge over the table in a network of `voters` voters, which the
+ * table remembers for cc_clocks_now_ms. */
 cc_clock_verdict cc_clocks_verdict(cc_clocks *c, size_t voters, uint64_t now_ms);
+
+/* The network's time as this node reads it: cc_now_ms() plus
+ * cc_clock_correction, judged with the voters last given to
+ * cc_clocks_verdict (none yet: cc_now_ms()). For what a node judges or
+ * stamps by the clock (request signatures, drug expiry, audit times);
+ * GET /v1/time answers the node's own clock, which is what its peers read. */
+uint64_t cc_clocks_now_ms(cc_clocks *c);
 
 #endif

@@ -45,7 +45,7 @@
  *      deposed leader, or one already applied before a restart — raft
  *      replays its log from its last snapshot) is skipped. The one local
  *      rule, a block time over 2 s ahead of this node's clock (corrected by
- *      the clock check once it has read a majority's clocks), halts this
+ *      the clock check while that says it is off), halts this
  *      node instead of skipping, so it never diverges silently. (A block
  *      past the head + 1 exists only after a restore: invariant 9.)
  *   5. A proposal completes exactly once: whoever takes it out of
@@ -363,11 +363,11 @@ static void item_free(apply_item *it)
 }
 
 /* The clock the time rule reads (rule 6 of docs/CONSENSUS.md "The apply
- * path"): this node's, corrected by the clock check's skew once it has
- * read a majority of the voters' clocks (clock_check.h), so that a node
- * whose own clock is wrong judges blocks by the network's time (*correction
- * gets what was added). A block dated ahead before any clock was read
- * (just after a start) waits for the readings, CLOCK_WAIT_MS at most. */
+ * path"): this node's, corrected by the clock check while that says it is
+ * off (clock_check.h), so that a node whose own clock is wrong judges
+ * blocks by the network's time (*correction gets what was added). A block
+ * dated ahead before a majority's clocks were read (just after a start)
+ * waits for the readings, CLOCK_WAIT_MS at most. */
 static uint64_t time_rule_now(cc_raft_node *r, uint64_t block_ms, int64_t *correction)
 {
     uint64_t give_up = cc_mono_ns() / 1000000u + CLOCK_WAIT_MS;
@@ -382,8 +382,8 @@ static uint64_t time_rule_now(cc_raft_node *r, uint64_t block_ms, int64_t *corre
         pthread_mutex_unlock(&r->mu);
         cc_clock_verdict v = r->hooks.clock(r->hooks.ctx, voters);
         if (v.known) {
-            *correction = -v.skew_ms;
-            return now - (uint64_t)v.skew_ms; /* wraps forward for a clock behind */
+            *correction = cc_clock_correction(&v);
+            return now + (uint64_t)*correction; /* wraps back for a clock ahead */
         }
         if (block_ms <= now + BLOCK_AHEAD_MAX_MS || stopping || cc_mono_ns() / 1000000u >= give_up)
             return now;

@@ -167,7 +167,7 @@ enum MHD_Result cc_http_get_drug_verify(cc_http_req *req)
                          .exp = id.exp,
                          .presenter_org = sig ? who.org : NULL,
                          .presenter_role = sig ? who.role : 0};
-    rc = cc_supply_verify(cc_chain_view_get_json, view, &q, cc_now_ms(), &ans);
+    rc = cc_supply_verify(cc_chain_view_get_json, view, &q, cc_clocks_now_ms(&req->node->clocks), &ans);
     uint64_t height = cc_chain_view_height(view);
     cc_chain_view_close(view);
     if (rc != CC_OK) return cc_http_send_error(req, rc, NULL, "cannot read the state");
@@ -260,7 +260,7 @@ enum MHD_Result cc_http_get_drug_alerts(cc_http_req *req)
         json_decref(list);
         return cc_http_send_error(req, rc, NULL, "%s", eb.msg);
     }
-    uint64_t now_ms = cc_now_ms();
+    uint64_t now_ms = cc_clocks_now_ms(&req->node->clocks);
     if (now_ms < cc_chain_view_time(view)) now_ms = cc_chain_view_time(view);
     overdue_alerts(view, &who, now_ms, list, (size_t)limit);
     json_int_t n =

@@ -200,7 +200,7 @@ static enum MHD_Result answer_epcs(cc_http_req *req, const char *list)
         ret = cc_http_send_error(req, rc, NULL, "%s", eb.msg);
         goto out;
     }
-    uint64_t now_ms = cc_now_ms();
+    uint64_t now_ms = cc_clocks_now_ms(&req->node->clocks);
     ret = cc_http_send_json(req, MHD_HTTP_OK, cc_epcis_query_document(q.events, now_ms));
     q.events = NULL;
 out:

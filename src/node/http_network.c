@@ -41,11 +41,11 @@ static json_t *state_json(cc_chain *c, const char *key, cc_err *err)
 }
 
 /* A proposal record as readers see it: "expired" for an open one past
- * its expiry. */
-static void proposal_view(json_t *p)
+ * its expiry at now_ms (the network's time, cc_clocks_now_ms). */
+static void proposal_view(json_t *p, uint64_t now_ms)
 {
     const char *status = json_string_value(json_object_get(p, "status"));
-    if (status && strcmp(status, "open") == 0 && cc_network_proposal_expired(p, cc_now_ms()))
+    if (status && strcmp(status, "open") == 0 && cc_network_proposal_expired(p, now_ms))
         json_object_set_new(p, "status", json_string("expired"));
 }
 
@@ -146,7 +146,7 @@ enum MHD_Result cc_http_get_network_proposal(cc_http_req *req)
     snprintf(key, sizeof key, "netprop/%s", cc_hex(txid, CC_HASH_BYTES, hex));
     json_t *prop = state_json(req->node->chain, key, &err);
     if (prop) {
-        proposal_view(prop);
+        proposal_view(prop, cc_clocks_now_ms(&req->node->clocks));
         json_object_set_new(prop, "txid", json_string(hex));
         return cc_http_send_json(req, MHD_HTTP_OK, prop);
     }
@@ -159,6 +159,7 @@ enum MHD_Result cc_http_get_network_proposal(cc_http_req *req)
 typedef struct proposal_list {
     json_t *items;
     const char *status; /* only these; NULL: all */
+    uint64_t now_ms;    /* for the expiry */
 } proposal_list;
 
 static cc_err add_proposal(void *ctx, const char *key, size_t key_len, const uint8_t *val, size_t val_len)
@@ -170,7 +171,7 @@ static cc_err add_proposal(void *ctx, const char *key, size_t key_len, const uin
         json_decref(p);
         return CC_ERR_CORRUPT;
     }
-    proposal_view(p);
+    proposal_view(p, pl->now_ms);
     const char *status = json_string_value(json_object_get(p, "status"));
     if (pl->status && (!status || strcmp(status, pl->status) != 0)) {
         json_decref(p);
@@ -191,7 +192,7 @@ static int newest_first(const void *a, const void *b)
 enum MHD_Result cc_http_get_network_proposals(cc_http_req *req)
 {
     cc_err err;
-    proposal_list pl = {json_array(), cc_http_query(req, "status")};
+    proposal_list pl = {json_array(), cc_http_query(req, "status"), cc_clocks_now_ms(&req->node->clocks)};
     static const char *const statuses[] = {"open", "approved", "withdrawn", "expired", NULL};
     bool known = !pl.status;
     for (size_t i = 0; statuses[i] && !known; i++) known = strcmp(pl.status, statuses[i]) == 0;

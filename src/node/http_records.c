@@ -98,7 +98,7 @@ bool cc_signed_read_begin(cc_http_req *req, const char *pattern, bool fhir, cons
     /* Consents are judged at the later of the head block's time and this
      * node's clock: with no block for an hour, a consent that ended half an
      * hour ago has still ended. (The ledger's own checks use block time.) */
-    uint64_t clock_ms = cc_now_ms();
+    uint64_t clock_ms = cc_clocks_now_ms(&req->node->clocks);
     sr->now_ms = cc_chain_view_time(sr->view);
     if (clock_ms > sr->now_ms) sr->now_ms = clock_ms;
     rc = cc_reqauth_check(req, sr->view, &sr->who, &eb);

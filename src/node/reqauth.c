@@ -178,7 +178,8 @@ cc_err cc_reqauth_check(cc_http_req *req, cc_chain_view *view, cc_reqauth *out, 
     if (!target) return cc_errf(eb, CC_ERR_NOMEM, "no memory for the request target");
     rc = cc_reqsig_verify(req->method, path, query, req->body, req->body_len,
                           cc_http_header(req, "Content-Digest"), cc_http_header(req, "Signature-Input"),
-                          cc_http_header(req, "Signature"), (int64_t)(cc_now_ms() / 1000), &v, eb);
+                          cc_http_header(req, "Signature"),
+                          (int64_t)(cc_clocks_now_ms(&req->node->clocks) / 1000), &v, eb);
     free(target);
     if (rc != CC_OK) return rc;
 
@@ -240,7 +241,7 @@ static char *audit_payload(const cc_reqauth *who, const cc_reqauth_event *ev, ui
 cc_err cc_reqauth_submit(cc_node *node, const char *type, const char *payload, uint8_t txid[CC_HASH_BYTES],
                          cc_result *result, cc_errbuf *eb)
 {
-    uint64_t now_ms = cc_now_ms();
+    uint64_t now_ms = cc_clocks_now_ms(&node->clocks);
     cc_admit_item item;
     cc_tx tx;
     cc_tx_params p = {.chain_id = cc_chain_genesis(node->chain)->chain_id,
@@ -276,7 +277,7 @@ cc_err cc_reqauth_audit(cc_node *node, const cc_reqauth *who, const cc_reqauth_e
                         uint8_t txid[CC_HASH_BYTES], cc_errbuf *eb)
 {
     cc_result result;
-    char *payload = audit_payload(who, ev, cc_now_ms());
+    char *payload = audit_payload(who, ev, cc_clocks_now_ms(&node->clocks));
     if (!payload) return cc_errf(eb, CC_ERR_NOMEM, "no memory for the audit event");
     cc_err rc = cc_reqauth_submit(node, "audit.access", payload, txid, &result, eb);
     free(payload);

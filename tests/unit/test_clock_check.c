@@ -4,10 +4,12 @@
  * node apart, read beyond the limit on one side (ahead or behind, the
  * reading's error allowed for); stale readings and networks of two decide
  * nothing; the skew is against the middle clock; the peer a leader hands on
- * to; and how a reading is recorded.
+ * to; how a reading is recorded; and the network's time a node whose clock
+ * is off reads instead of its own.
  */
 #include "unit_support.h"
 
+#include "carechain/os.h"
 #include "node/clock_check.h"
 
 #define NOW 1000000u /* monotonic ms of the checks */
@@ -168,6 +170,36 @@ static void test_recording_a_reading(void **state)
     cc_clocks_destroy(&c);
 }
 
+static void test_the_network_time(void **state)
+{
+    (void)state;
+    cc_clocks c;
+    cc_clocks_init(&c);
+    uint64_t mono = cc_mono_ns() / 1000000u;
+    /* nothing read, nor the voters known: this node's own clock */
+    uint64_t before = cc_now_ms(), t = cc_clocks_now_ms(&c), after = cc_now_ms();
+    assert_true(t >= before && t <= after);
+
+    /* both peers read 5 s ahead of this node: the network's time is 5 s on */
+    uint64_t now = cc_now_ms();
+    cc_clocks_record(&c, "a", now + 5000, now, now, mono);
+    cc_clocks_record(&c, "b", now + 5000, now, now, mono);
+    cc_clock_verdict v = cc_clocks_verdict(&c, 3, mono);
+    assert_true(v.off);
+    assert_int_equal(cc_clock_correction(&v), 5000);
+    before = cc_now_ms(), t = cc_clocks_now_ms(&c), after = cc_now_ms();
+    assert_true(t >= before + 5000 && t <= after + 5000);
+
+    /* one peer within the limit: not off, no correction */
+    cc_clocks_record(&c, "b", now + 300, now, now, mono);
+    v = cc_clocks_verdict(&c, 3, mono);
+    assert_false(v.off);
+    assert_int_equal(cc_clock_correction(&v), 0);
+    before = cc_now_ms(), t = cc_clocks_now_ms(&c), after = cc_now_ms();
+    assert_true(t >= before && t <= after);
+    cc_clocks_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_too_few_readings_decide_nothing),
         cmocka_unit_test(test_the_peer_to_hand_leadership_to),
         cmocka_unit_test(test_recording_a_reading),
+        cmocka_unit_test(test_the_network_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
