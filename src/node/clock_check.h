@@ -21,7 +21,8 @@
  *     leadership handed from an off node ends at one that is not;
  *   - a leader whose clock is off proposes nothing and hands leadership on
  *     (consensus_raft.c), to the peer read last among those that answered
- *     lately with a clock near the middle of the network's;
+ *     lately with a clock near the middle of the network's; nor does one
+ *     in its first seconds after a start, before it could read them;
  *   - while its clock is off, the node reads the network's time instead of
  *     its own (its clock minus the skew): in the time rule for the blocks
  *     it applies, so that one whose clock is behind follows instead of

@@ -1080,7 +1080,10 @@ static void halted_leader_step(cc_raft_node *r, uint64_t term)
 /* Check this node's clock against its peers' (clock_check.h), as any
  * node, so that one elected finds the answer waiting; a leader whose
  * clock is off proposes nothing (ready_locked) and hands leadership to
- * the peer the check prefers. */
+ * the peer the check prefers. In its first CLOCK_WAIT_MS a node whose
+ * check does not know yet proposes nothing either: elected at once after
+ * a start, it would date blocks before it could tell its clock is off;
+ * after that it goes on without (the peers' APIs may be unreachable). */
 static void clock_step(cc_raft_node *r, int state, uint64_t term)
 {
     const struct raft_configuration *c = &r->raft.configuration;
@@ -1091,6 +1094,7 @@ static void clock_step(cc_raft_node *r, int state, uint64_t term)
     pthread_mutex_lock(&r->mu);
     bool was_off = r->clock_off;
     r->clock_off = v.off;
+    r->clock_unread = !v.known && voters > 1 && uv_now(&r->loop) < r->clock_wait_until;
     pthread_mutex_unlock(&r->mu);
     if (was_off != v.off)
         cc_node_log(
@@ -1383,6 +1387,7 @@ static cc_err loop_setup(cc_raft_node *r, cc_errbuf *eb)
     uv_timer_init(&r->loop, &r->tick);
     r->tick.data = r;
     uv_timer_start(&r->tick, on_tick, RAFT_TICK_MS, RAFT_TICK_MS);
+    r->clock_wait_until = uv_now(&r->loop) + CLOCK_WAIT_MS;
     uv_async_init(&r->loop, &r->wake, on_wake);
     r->wake.data = r;
     return CC_OK;
@@ -1419,7 +1424,7 @@ static void *loop_main(void *arg)
 static bool ready_locked(const cc_raft_node *r)
 {
     return r->state == RAFT_LEADER && r->ready_term == r->term && r->term != 0 && !r->halted &&
-           !r->clock_off && !r->stop_requested;
+           !r->clock_off && !r->clock_unread && !r->stop_requested;
 }
 
 static cc_err raft_propose(cc_consensus *cs, cc_proposal *p)

@@ -142,6 +142,7 @@ typedef struct cc_raft_node {
     uint64_t halt_hold_term;
     bool transfer_pending;         /* a raft_transfer is in flight */
     unsigned transfer_next;        /* round robin over the candidate voters */
+    uint64_t clock_wait_until;     /* uv_now until which a leader waits for the peers' clocks */
     member want[RAFT_MEMBERS_MAX]; /* scratch: the node set to reach */
     bool notice_wanted;            /* a block of ours committed: tell the followers now */
     bool notice_inflight;          /* the commit-notice barrier not yet applied */
@@ -175,6 +176,7 @@ typedef struct cc_raft_node {
     uint64_t votes_refused;     /* rejoin.refused (for /metrics) */
     bool rejoining;             /* rejoin.rejoining (for /v1/status) */
     bool clock_off;             /* this node's clock is off the others' (clock_check.h): it does not lead */
+    bool clock_unread;          /* just started, the others' clocks not read yet: it does not propose */
     uint64_t clock_handoffs;    /* leaderships handed on for it (for /metrics) */
     /* hand-over to the loop */
     uint8_t *pending_buf; /* raft_malloc'd entry to raft_apply */
