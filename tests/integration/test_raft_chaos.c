@@ -5,15 +5,14 @@
  * Each round draws one fault (or two at once, which leaves no majority for
  * a while) on the leader or on a random node: kill -9 and restart, SIGTERM
  * and restart, SIGSTOP then SIGCONT, cut off both ways, one direction of a
- * raft link cut, or the data and raft directories wiped and the node
- * rejoined. Two clients that retry on any node commit notes with
- * ?wait=commit while a third floods batches without waiting, so blocks are
- * large and nodes that fall behind need snapshots (every node snapshots
- * every 32 entries). After the fault heals, every node must agree on height,
- * head hash and state root, none may have halted, every acknowledged tx must
- * be committed on every node, and a new note must commit. At the end no tx
- * is committed ok twice anywhere in the chain, every node stops cleanly on
- * SIGTERM, and verify-chain passes on every directory.
+ * raft link cut, the data and raft directories wiped and the node
+ * rejoined, or the node restarted with its clock 3-8 s ahead or behind
+ * (the test binary), for a while (never with a second fault). Two clients that retry on any node commit notes
+ * with ?wait=commit while a third floods batches without waiting, so blocks are large and nodes that fall
+ * behind need snapshots (every node snapshots every 32 entries). After the fault heals, every node must agree
+ * on height, head hash and state root, none may have halted, every acknowledged tx must be committed on every
+ * node, and a new note must commit. At the end no tx is committed ok twice anywhere in the chain, every node
+ * stops cleanly on SIGTERM, and verify-chain passes on every directory.
  *
  * The fixed scenarios of test_raft and test_raft_faults each check one fault
  * in one state; this one checks the faults in the states the others leave
@@ -38,29 +37,32 @@
 
 #include "support/support.h"
 
-#define NODES               3
-#define ROUNDS_DEFAULT      6
-#define NODE_START_MS       20000
-#define LEADER_WAIT_MS      15000
-#define CONVERGE_MS         30000
-#define RESYNC_MS_PER_BLOCK 5    /* and a wiped node fetches the chain again: ~400 blocks/s seen here */
-#define STATUS_HTTP_MS      1500 /* a stopped node must not stall a poll */
-#define SUBMIT_HTTP_MS      4000 /* the clients' wait=commit requests */
-#define COMMIT_HTTP_MS      20000
-#define STOP_MS             20000
-#define VERIFY_MS           120000
-#define BLOCKS_PAGE_MS      5000
-#define SNAPSHOT_THRESHOLD  32 /* raft entries between two snapshots of a node */
-#define SNAPSHOT_TRAILING   8
-#define LOAD_ATTEMPTS       20
-#define LOAD_PAUSE_MS       5
-#define LOAD_BEFORE_MS      800  /* the clients run before the fault, */
-#define LOAD_AFTER_MS       1000 /* and after it healed */
-#define FAULT_MIN_MS        300
-#define FAULT_MAX_MS        5000
-#define FLOOD_BATCH         64
-#define FLOOD_PAUSE_MS      40
-#define FLOOD_HTTP_MS       1000
+#define NODES                3
+#define ROUNDS_DEFAULT       6
+#define NODE_START_MS        20000
+#define LEADER_WAIT_MS       15000
+#define CONVERGE_MS          30000
+#define RESYNC_MS_PER_BLOCK  5    /* and a wiped node fetches the chain again: ~400 blocks/s seen here */
+#define STATUS_HTTP_MS       1500 /* a stopped node must not stall a poll */
+#define SUBMIT_HTTP_MS       4000 /* the clients' wait=commit requests */
+#define COMMIT_HTTP_MS       20000
+#define STOP_MS              20000
+#define VERIFY_MS            120000
+#define BLOCKS_PAGE_MS       5000
+#define SNAPSHOT_THRESHOLD   32 /* raft entries between two snapshots of a node */
+#define SNAPSHOT_TRAILING    8
+#define LOAD_ATTEMPTS        20
+#define LOAD_PAUSE_MS        5
+#define LOAD_BEFORE_MS       800  /* the clients run before the fault, */
+#define LOAD_AFTER_MS        1000 /* and after it healed */
+#define FAULT_MIN_MS         300
+#define FAULT_MAX_MS         5000
+#define CLOCK_OFF_MIN_MS     3000 /* FAULT_CLOCK: more than a follower's 2 s limit, */
+#define CLOCK_OFF_MAX_MS     8000
+#define CLOCK_FAULT_EXTRA_MS 2000 /* and longer than other faults */
+#define FLOOD_BATCH          64
+#define FLOOD_PAUSE_MS       40
+#define FLOOD_HTTP_MS        1000
 
 typedef enum fault_kind {
     FAULT_KILL,    /* kill -9, down a while, restarted */
@@ -70,17 +72,19 @@ typedef enum fault_kind {
     FAULT_DEAF,    /* the links to it cut: it hears nobody, they hear it */
     FAULT_MUTE,    /* the links from it cut: it hears everybody, nobody hears it */
     FAULT_WIPE,    /* kill -9, data and raft directories removed, rejoined */
+    FAULT_CLOCK,   /* restarted with its clock 3-8 s ahead or behind, later restarted right */
     FAULT_KIND_COUNT,
 } fault_kind;
 
 static const char *const fault_names[FAULT_KIND_COUNT] = {
-    "kill -9", "SIGTERM", "SIGSTOP", "cut off", "links to it cut", "links from it cut", "wiped",
+    "kill -9", "SIGTERM", "SIGSTOP", "cut off", "links to it cut", "links from it cut", "wiped", "clock off",
 };
 
 typedef struct fault {
     fault_kind kind;
     int node;
-    unsigned ms; /* how long it lasts */
+    unsigned ms;      /* how long it lasts */
+    int clock_off_ms; /* FAULT_CLOCK: the node's clock this far off the machine's */
 } fault;
 
 typedef struct fixture {
@@ -131,6 +135,12 @@ static fault draw_fault(int leader)
     f.kind = (fault_kind)rng_below(FAULT_KIND_COUNT);
     f.node = leader >= 0 && rng_below(2) == 0 ? leader : (int)rng_below(NODES);
     f.ms = FAULT_MIN_MS + rng_below(FAULT_MAX_MS - FAULT_MIN_MS + 1);
+    f.clock_off_ms = 0;
+    if (f.kind == FAULT_CLOCK) { /* long enough for its peers' clocks to be read */
+        f.clock_off_ms = (CLOCK_OFF_MIN_MS + (int)rng_below(CLOCK_OFF_MAX_MS - CLOCK_OFF_MIN_MS + 1)) *
+                         (rng_below(2) ? 1 : -1);
+        f.ms += CLOCK_FAULT_EXTRA_MS;
+    }
     return f;
 }
 
@@ -157,6 +167,25 @@ static int wipe(int node)
                  : -1;
     free(data);
     free(raft);
+    return rc;
+}
+
+/* Stop node i and start it again with its clock clock_off_ms off the
+ * machine's (the test binary's CARECHAIN_TEST_CLOCK_OFFSET_MS), or right
+ * (the normal binary) for 0. */
+static int restart_with_clock(int i, int clock_off_ms)
+{
+    char off[32];
+    int code = ct_cluster_stop_node(&fx.cl, i, SIGTERM, STOP_MS);
+    if (code != 0) {
+        fprintf(stderr, "node%d exited %d on SIGTERM\n", i + 1, code);
+        return -1;
+    }
+    snprintf(off, sizeof off, "%d", clock_off_ms);
+    fx.cl.node[i].bin = clock_off_ms ? ct_carechain_faults_bin() : NULL;
+    if (clock_off_ms) setenv("CARECHAIN_TEST_CLOCK_OFFSET_MS", off, 1);
+    int rc = ct_cluster_start_node(&fx.cl, i, NODE_START_MS);
+    unsetenv("CARECHAIN_TEST_CLOCK_OFFSET_MS");
     return rc;
 }
 
@@ -187,6 +216,8 @@ static int fault_begin(const fault *f)
     case FAULT_WIPE:
         if (ct_cluster_stop_node(&fx.cl, i, SIGKILL, STOP_MS) != 128 + SIGKILL) return -1;
         return wipe(i);
+    case FAULT_CLOCK:
+        return restart_with_clock(i, f->clock_off_ms);
     case FAULT_KIND_COUNT:
         break;
     }
@@ -214,6 +245,8 @@ static int fault_end(const fault *f)
     case FAULT_MUTE:
         cut_links(i, false, true, false);
         return 0;
+    case FAULT_CLOCK:
+        return restart_with_clock(i, 0);
     case FAULT_KIND_COUNT:
         break;
     }
@@ -306,11 +339,15 @@ static void chaos_round(unsigned round)
     fault faults[2];
     faults[0] = draw_fault(leader);
     unsigned count = 1;
-    if (rng_below(5) == 0) { /* now and then a second fault on another node: no majority for a while */
+    /* now and then a second fault on another node: no majority for a while.
+     * Not with a clock off: with one other node down, nobody can tell
+     * which of the two clocks left is wrong (CONSENSUS.md "Clocks"). */
+    if (rng_below(5) == 0 && faults[0].kind != FAULT_CLOCK) {
         faults[1] = draw_fault(-1);
         faults[1].node = (faults[0].node + 1 + (int)rng_below(NODES - 1)) % NODES;
         /* two nodes of three wiped is a majority that lost its state: no raft survives that */
-        if (faults[0].kind == FAULT_WIPE && faults[1].kind == FAULT_WIPE) faults[1].kind = FAULT_KILL;
+        if ((faults[0].kind == FAULT_WIPE && faults[1].kind == FAULT_WIPE) || faults[1].kind == FAULT_CLOCK)
+            faults[1].kind = FAULT_KILL;
         count = 2;
     }
 
@@ -351,6 +388,8 @@ static void chaos_round(unsigned round)
     char what[160];
     int w = snprintf(what, sizeof what, "%s node%d%s", fault_names[faults[0].kind], faults[0].node + 1,
                      faults[0].node == leader ? " (leader)" : "");
+    if (faults[0].kind == FAULT_CLOCK && w > 0 && (size_t)w < sizeof what)
+        w += snprintf(what + w, sizeof what - (size_t)w, " by %+d ms", faults[0].clock_off_ms);
     if (count > 1 && w > 0 && (size_t)w < sizeof what)
         snprintf(what + w, sizeof what - (size_t)w, " and %s node%d", fault_names[faults[1].kind],
                  faults[1].node + 1);
