@@ -170,25 +170,6 @@ static int wipe(int node)
     return rc;
 }
 
-/* Stop node i and start it again with its clock clock_off_ms off the
- * machine's (the test binary's CARECHAIN_TEST_CLOCK_OFFSET_MS), or right
- * (the normal binary) for 0. */
-static int restart_with_clock(int i, int clock_off_ms)
-{
-    char off[32];
-    int code = ct_cluster_stop_node(&fx.cl, i, SIGTERM, STOP_MS);
-    if (code != 0) {
-        fprintf(stderr, "node%d exited %d on SIGTERM\n", i + 1, code);
-        return -1;
-    }
-    snprintf(off, sizeof off, "%d", clock_off_ms);
-    fx.cl.node[i].bin = clock_off_ms ? ct_carechain_faults_bin() : NULL;
-    if (clock_off_ms) setenv("CARECHAIN_TEST_CLOCK_OFFSET_MS", off, 1);
-    int rc = ct_cluster_start_node(&fx.cl, i, NODE_START_MS);
-    unsetenv("CARECHAIN_TEST_CLOCK_OFFSET_MS");
-    return rc;
-}
-
 /* Start f. Returns 0, or -1 after saying why on stderr. */
 static int fault_begin(const fault *f)
 {
@@ -217,7 +198,7 @@ static int fault_begin(const fault *f)
         if (ct_cluster_stop_node(&fx.cl, i, SIGKILL, STOP_MS) != 128 + SIGKILL) return -1;
         return wipe(i);
     case FAULT_CLOCK:
-        return restart_with_clock(i, f->clock_off_ms);
+        return ct_cluster_restart_clocked(&fx.cl, i, f->clock_off_ms, STOP_MS, NODE_START_MS);
     case FAULT_KIND_COUNT:
         break;
     }
@@ -246,7 +227,7 @@ static int fault_end(const fault *f)
         cut_links(i, false, true, false);
         return 0;
     case FAULT_CLOCK:
-        return restart_with_clock(i, 0);
+        return ct_cluster_restart_clocked(&fx.cl, i, 0, STOP_MS, NODE_START_MS);
     case FAULT_KIND_COUNT:
         break;
     }

@@ -169,18 +169,11 @@ static int64_t check_blocks(int i, uint64_t now_ms)
     return bad ? -1 : height;
 }
 
-/* (Re)start node3 with its clock offset_ms off the machine's (the test
- * binary), or right (the normal binary) when offset_ms is 0. */
+/* (Re)start node3 with its clock offset_ms off the machine's, or right
+ * for 0. */
 static int start_skewed(int offset_ms)
 {
-    char offset[32];
-    if (fx.cl.node[SKEWED].pid > 0 && ct_cluster_stop_node(&fx.cl, SKEWED, SIGTERM, STOP_MS) != 0) return -1;
-    snprintf(offset, sizeof offset, "%d", offset_ms);
-    fx.cl.node[SKEWED].bin = offset_ms ? ct_carechain_faults_bin() : NULL;
-    if (offset_ms) setenv("CARECHAIN_TEST_CLOCK_OFFSET_MS", offset, 1);
-    int rc = ct_cluster_start_node(&fx.cl, SKEWED, NODE_START_MS);
-    unsetenv("CARECHAIN_TEST_CLOCK_OFFSET_MS");
-    return rc;
+    return ct_cluster_restart_clocked(&fx.cl, SKEWED, offset_ms, STOP_MS, NODE_START_MS);
 }
 
 /* `carechain status` of node3 says its clock is off by `says`. */

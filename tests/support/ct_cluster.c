@@ -58,6 +58,24 @@ int ct_cluster_start_node(ct_cluster *c, int i, unsigned timeout_ms)
     return rc;
 }
 
+int ct_cluster_restart_clocked(ct_cluster *c, int i, int clock_off_ms, unsigned stop_ms, unsigned start_ms)
+{
+    char off[32];
+    if (c->node[i].pid > 0) {
+        int code = ct_cluster_stop_node(c, i, SIGTERM, stop_ms);
+        if (code != 0) {
+            fprintf(stderr, "node%d exited %d on SIGTERM\n", i + 1, code);
+            return -1;
+        }
+    }
+    snprintf(off, sizeof off, "%d", clock_off_ms);
+    c->node[i].bin = clock_off_ms ? ct_carechain_faults_bin() : NULL;
+    if (clock_off_ms) setenv("CARECHAIN_TEST_CLOCK_OFFSET_MS", off, 1);
+    int rc = ct_cluster_start_node(c, i, start_ms);
+    unsetenv("CARECHAIN_TEST_CLOCK_OFFSET_MS");
+    return rc;
+}
+
 int ct_cluster_stop_node(ct_cluster *c, int i, int sig, unsigned timeout_ms)
 {
     assert(i >= 0 && (unsigned)i < c->count);

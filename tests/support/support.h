@@ -366,6 +366,12 @@ int ct_cluster_start(ct_cluster *c, unsigned start_ms, unsigned leader_ms);
 int ct_cluster_start_node(ct_cluster *c, int i, unsigned timeout_ms);
 /* ct_node_stop node i and leave it out. Its exit code (128 + signal). */
 int ct_cluster_stop_node(ct_cluster *c, int i, int sig, unsigned timeout_ms);
+/* Stop node i with SIGTERM when it runs (it must exit 0 within stop_ms),
+ * and start it again (within start_ms) with its wall clock clock_off_ms
+ * off the machine's: the test-only binary with
+ * CARECHAIN_TEST_CLOCK_OFFSET_MS (src/store/os.c), or for 0 the normal
+ * binary. 0 on success; on failure says why on stderr. */
+int ct_cluster_restart_clocked(ct_cluster *c, int i, int clock_off_ms, unsigned stop_ms, unsigned start_ms);
 /* Stop every node not left out with sig. The number that did not exit 0
  * (each named on stderr). */
 int ct_cluster_stop_all(ct_cluster *c, int sig, unsigned timeout_ms);
