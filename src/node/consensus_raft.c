@@ -89,9 +89,9 @@
 #define RAFT_INSTALL_SNAPSHOT_MS 2000 /* an InstallSnapshot unanswered this long is sent again */
 #define RAFT_STOP_INFLIGHT_MS    5000 /* at stop, how long the block in flight may take */
 #define BLOCK_AHEAD_MAX_MS       2000 /* refuse a block this far ahead of the local clock */
-#define CLOCK_WAIT_MS            5000 /* a block that looks ahead waits this long for the peers' clocks */
-#define CLOCK_WAIT_POLL_MS       100
-#define RAFT_SNAPSHOT_THRESHOLD  512 /* raft entries between two snapshots once the log holds ... */
+#define CLOCK_WAIT_MS            5000 /* after a start: how long proposing, and a block that looks ahead, */
+#define CLOCK_WAIT_POLL_MS       100  /* wait for the peers' clocks (polled this often) */
+#define RAFT_SNAPSHOT_THRESHOLD  512  /* raft entries between two snapshots once the log holds ... */
 #define RAFT_SNAPSHOT_BYTES      (64u * 1024 * 1024) /* ... this many bytes of entries; */
 #define RAFT_SNAPSHOT_MAX        8192 /* otherwise after this many (config.json may set a fixed number) */
 #define RAFT_SNAPSHOT_TRAILING   128  /* entries kept in the log behind a snapshot */
@@ -362,6 +362,14 @@ static void item_free(apply_item *it)
     free(it);
 }
 
+/* The voters of the configuration the loop last published (under r->mu). */
+static size_t voters_locked(const cc_raft_node *r)
+{
+    size_t voters = 0;
+    for (unsigned k = 0; k < r->conf_count; k++) voters += r->conf[k].role == RAFT_VOTER;
+    return voters;
+}
+
 /* The clock the time rule reads (rule 6 of docs/CONSENSUS.md "The apply
  * path"): this node's, corrected by the clock check while that says it is
  * off (clock_check.h), so that a node whose own clock is wrong judges
@@ -376,8 +384,7 @@ static uint64_t time_rule_now(cc_raft_node *r, uint64_t block_ms, int64_t *corre
         uint64_t now = cc_now_ms();
         if (!r->hooks.clock) return now;
         pthread_mutex_lock(&r->mu);
-        size_t voters = 0;
-        for (unsigned k = 0; k < r->conf_count; k++) voters += r->conf[k].role == RAFT_VOTER;
+        size_t voters = voters_locked(r);
         bool stopping = r->stop_requested || r->apply_stop;
         pthread_mutex_unlock(&r->mu);
         cc_clock_verdict v = r->hooks.clock(r->hooks.ctx, voters);
@@ -1511,7 +1518,7 @@ static void raft_status(cc_consensus *cs, cc_consensus_status *out)
         snprintf(out->leader_api, sizeof out->leader_api, "%s", m->api);
     }
     out->leader_self = r->leader_id == r->self_id;
-    for (unsigned k = 0; k < r->conf_count; k++) out->voters += r->conf[k].role == RAFT_VOTER;
+    out->voters = (unsigned)voters_locked(r);
     out->servers = r->conf_count;
     out->ready = ready_locked(r);
     out->halted = r->halted;
