@@ -95,30 +95,13 @@ static bool wait_clock(int i, bool off, int64_t skew_ms)
     return false;
 }
 
-/* The node that leads and that every node not left out names, or -1. */
-static int agreed_leader(void)
-{
-    int leader = -1;
-    for (int i = 0; i < NODES; i++) {
-        if (fx.cl.out[i]) continue;
-        json_t *st = ct_cluster_status(&fx.cl, i);
-        const char *name = ct_json_str(st, "leader");
-        int named = strncmp(name, "node", 4) == 0 ? atoi(name + 4) - 1 : -1;
-        if (st && strcmp(ct_json_str(st, "raft_state"), "leader") == 0 && named != i) named = -1;
-        json_decref(st);
-        if (named < 0 || (leader >= 0 && named != leader)) return -1;
-        leader = named;
-    }
-    return leader >= 0 && !fx.cl.out[leader] ? leader : -1;
-}
-
 /* A leader other than node3 agreed by every node not left out, within
  * timeout_ms; -1 otherwise. node3 may lead for a moment between. */
 static int wait_other_leader(unsigned timeout_ms)
 {
     uint64_t deadline = ct_now_ms() + timeout_ms;
     do {
-        int l = agreed_leader();
+        int l = ct_cluster_leader_now(&fx.cl);
         if (l >= 0 && l != SKEWED) return l;
         usleep(POLL_MS * 1000);
     } while (ct_now_ms() < deadline);

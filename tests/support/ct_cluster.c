@@ -149,27 +149,31 @@ void ct_cluster_dump_logs(const ct_cluster *c)
     for (unsigned i = 0; i < c->count; i++) ct_node_dump_log(&c->node[i]); /* skips nodes never started */
 }
 
+int ct_cluster_leader_now(const ct_cluster *c)
+{
+    char agreed[64] = "";
+    bool same = true;
+    int leader = -1;
+    for (unsigned i = 0; i < c->count && same; i++) {
+        if (c->out[i]) continue;
+        json_t *st = ct_cluster_status(c, (int)i);
+        const char *name = st ? ct_json_str(st, "leader") : "";
+        if (!*name || (agreed[0] && strcmp(agreed, name) != 0)) same = false;
+        snprintf(agreed, sizeof agreed, "%s", name);
+        if (st && strcmp(ct_json_str(st, "raft_state"), "leader") == 0) leader = (int)i;
+        json_decref(st);
+    }
+    char want[NODE_NAME_MAX];
+    snprintf(want, sizeof want, "node%d", leader + 1);
+    return same && leader >= 0 && strcmp(agreed, want) == 0 ? leader : -1;
+}
+
 int ct_cluster_wait_leader(const ct_cluster *c, unsigned timeout_ms)
 {
     uint64_t deadline = ct_now_ms() + timeout_ms;
     do {
-        char agreed[64] = "";
-        bool same = true;
-        int leader = -1;
-        for (unsigned i = 0; i < c->count && same; i++) {
-            if (c->out[i]) continue;
-            json_t *st = ct_cluster_status(c, (int)i);
-            const char *name = st ? ct_json_str(st, "leader") : "";
-            if (!*name || (agreed[0] && strcmp(agreed, name) != 0)) same = false;
-            snprintf(agreed, sizeof agreed, "%s", name);
-            if (st && strcmp(ct_json_str(st, "raft_state"), "leader") == 0) leader = (int)i;
-            json_decref(st);
-        }
-        if (same && leader >= 0) {
-            char want[NODE_NAME_MAX];
-            snprintf(want, sizeof want, "node%d", leader + 1);
-            if (strcmp(agreed, want) == 0) return leader;
-        }
+        int leader = ct_cluster_leader_now(c);
+        if (leader >= 0) return leader;
         cc_sleep_ms(c->poll_ms);
     } while (ct_now_ms() < deadline);
     fprintf(stderr, "waited %u ms for the nodes not left out to agree on a leader that leads:\n", timeout_ms);

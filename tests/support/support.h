@@ -384,8 +384,12 @@ void ct_cluster_destroy_meshed(ct_cluster *c, ct_raft_mesh *m);
 /* GET /v1/status of node i: the JSON body on 200, NULL otherwise. Caller
  * decrefs. */
 json_t *ct_cluster_status(const ct_cluster *c, int i);
-/* The index of the node that every node not left out names as leader, once
- * they agree and that node says it leads; -1 after timeout_ms. */
+/* The index of the node that every node not left out names as leader,
+ * when they agree and that node says it leads; -1 otherwise (one poll,
+ * nothing printed). */
+int ct_cluster_leader_now(const ct_cluster *c);
+/* ct_cluster_leader_now, polled until it names one; -1 after timeout_ms
+ * (saying on stderr what each node answered). */
 int ct_cluster_wait_leader(const ct_cluster *c, unsigned timeout_ms);
 /* Does node i say it is rejoining (GET /v1/status "raft_rejoining"), or
  * not answer? */
