@@ -935,6 +935,47 @@ static void test_memory_cap_deterministic(void **state)
     free(first);
 }
 
+/* Lua's library buffers keep a string that outgrows LUAL_BUFFERSIZE in a
+ * box (a userdata) whose metatable lauxlib makes in the registry the first
+ * time any buffer needs one. Made inside a call, that table was counted in
+ * that call's created bytes only: the first such call on a fresh state (a
+ * node just started) measured 56 bytes more than the same call on a state
+ * that had run one (found by fuzz_rules), so a cap between the two was a
+ * per-node verdict. Each library that builds strings in a buffer, first
+ * call against later calls and against a fresh state, with the cap at the
+ * later calls' measure. */
+static void test_buffer_box_same_on_first_call(void **state)
+{
+    (void)state;
+    static const char *const srcs[] = {
+        "function adjudicate(c) return #string.rep('x', c.n) end",
+        "function adjudicate(c) return #(string.rep('x', 2):gsub('', string.rep('y', c.n // 3))) end",
+        "function adjudicate(c) local t = {} for i = 1, c.n // 8 do t[i] = '1234567' end\n"
+        "  return #table.concat(t, ',') end",
+        "function adjudicate(c) return #string.format('%s%s', string.rep('x', c.n // 2), "
+        "string.rep('y', c.n // 2)) end",
+    };
+    cc_errbuf eb = {""};
+    for (size_t i = 0; i < sizeof srcs / sizeof *srcs; i++) {
+        cc_rules *used = compile_ok(srcs[i]);
+        assert_int_equal(call_text(used, "{\"n\":60000}", NULL, NULL, NULL, NULL, &eb), CC_OK);
+        uint64_t first = cc_rules_measured_bytes(used);
+        assert_int_equal(call_text(used, "{\"n\":60000}", NULL, NULL, NULL, NULL, &eb), CC_OK);
+        uint64_t later = cc_rules_measured_bytes(used);
+        assert_true(later > 60000);
+        assert_true(first == later);
+        /* a fresh state, capped at what the used one measured: the same verdict */
+        cc_rules *fresh = compile_ok(srcs[i]);
+        cc_rules_limits lim = {.memory = (size_t)later};
+        assert_int_equal(call_text(fresh, "{\"n\":60000}", NULL, NULL, &lim, NULL, &eb), CC_OK);
+        assert_true(cc_rules_measured_bytes(fresh) == later);
+        lim.memory = (size_t)later - 1;
+        assert_int_equal(call_text(used, "{\"n\":60000}", NULL, NULL, &lim, NULL, &eb), CC_ERR_TOO_LARGE);
+        cc_rules_free(fresh);
+        cc_rules_free(used);
+    }
+}
+
 /* Nil as a positional constructor item reserves array slots the measure
  * cannot see; it is refused at compile time. Keys and nil values are fine. */
 static void test_constructor_nils_refused(void **state)
@@ -1130,6 +1171,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_memory_bounded_under_abuse),
         cmocka_unit_test(test_memory_cap_deterministic),
+        cmocka_unit_test(test_buffer_box_same_on_first_call),
         cmocka_unit_test(test_constructor_nils_refused),
         cmocka_unit_test(test_library_output_bounded),
         cmocka_unit_test(test_plans_example),
