@@ -7,8 +7,10 @@
  *
  * Each input is compiled twice, into two Lua states (each with its own
  * hash seed, so a table's internal order differs between them), and when
- * it compiles, adjudicate is called twice on the first state and once on
- * the second with the same claim, member and plan. The target checks:
+ * it compiles, adjudicate is called twice on the first state with the
+ * same claim, member and plan, and on the second state with another claim
+ * first (whatever that call leaves in the state must not show), then with
+ * the same ones. The target checks:
  *   - nothing crashes, and a refusal always says why;
  *   - every outcome is the same: the error code, the message, the
  *     canonical JSON of the result, and the memory measure the cap is
@@ -42,6 +44,13 @@ static const char claim_text[] =
     "\"extra\":{\"none\":null,\"nested\":[[1,-2],[true,false]],\"empty\":{}}}";
 static const char member_text[] =
     "{\"deductibleMetCents\":0,\"outOfPocketMetCents\":0,\"planYear\":\"2026\"}";
+/* Another claim, run first on the second state: fewer lines, other codes
+ * and no extra object, so the rule takes other paths. */
+static const char other_claim_text[] =
+    "{\"id\":\"c0\",\"use\":\"preauthorization\",\"patient\":\"q\",\"provider\":\"lab\","
+    "\"diagnoses\":[\"Z00.00\",\"I10\"],\"lines\":[{\"line\":1,\"code\":\"36415\",\"category\":\"lab\","
+    "\"date\":\"2026-01-15\",\"units\":9,\"billedCents\":2500,\"allowedCents\":1000,\"diagnoses\":[\"I10\"],"
+    "\"decision\":\"approve\"}]}";
 static const char plan_text[] = "{\"id\":\"acme-gold\",\"version\":1,\"currency\":\"USD\","
                                 "\"unitsPerDay\":{\"97110\":4,\"36415\":1},\"deductibleCents\":50000}";
 
@@ -94,9 +103,10 @@ static void same(const outcome *a, const outcome *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static json_t *claim, *member, *plan;
+    static json_t *claim, *other_claim, *member, *plan;
     if (!claim) {
         claim = parse(claim_text);
+        other_claim = parse(other_claim_text);
         member = parse(member_text);
         plan = parse(plan_text);
     }
@@ -119,12 +129,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(r1 != NULL && r2 != NULL);
     CHECK(cc_rules_measured_bytes(r1) == cc_rules_measured_bytes(r2));
 
-    outcome first, again, other;
+    outcome first, again, warm, other;
     call(r1, claim, member, plan, &lim, &first);
     call(r1, claim, member, plan, &lim, &again);
+    call(r2, other_claim, member, plan, &lim, &warm);
     call(r2, claim, member, plan, &lim, &other);
-    same(&first, &again); /* no call sees what an earlier one left */
-    same(&first, &other); /* no state's hash seed shows */
+    same(&first, &again); /* no call sees what an earlier one left, */
+    same(&first, &other); /* nor one with other inputs, and no state's hash seed shows */
 
     /* The safety net: CC_RULES_HARD_FACTOR caps above what a fresh state
      * holds (a fresh state is well under one cap). */
@@ -133,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     free(first.result);
     free(again.result);
+    free(warm.result);
     free(other.result);
     cc_rules_free(r1);
     cc_rules_free(r2);
