@@ -71,6 +71,11 @@
  *             because they are interned (whether making one allocates
  *             depends on what the state holds). Nothing is collected inside
  *             a call, so this is everything of those kinds a call makes.
+ *             What a library makes once per state on first use would be
+ *             counted by the first call only: lauxlib's buffer-box
+ *             metatable, the only such object found in the libraries the
+ *             sandbox opens, is made with the sandbox
+ *             (make_buffer_box_metatable).
  *   reachable at every measuring tick (a count hook every HOOK_STEP
  *             instructions: the same instruction counts on every node), a
  *             walk over what the run can still reach (measure): its stack
