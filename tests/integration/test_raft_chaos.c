@@ -2,17 +2,20 @@
  * test_raft_chaos.c — three real node processes under a seeded schedule of
  * faults, round after round, with clients committing throughout.
  *
- * Each round draws one fault (or two at once, which leaves no majority for
- * a while) on the leader or on a random node: kill -9 and restart, SIGTERM
- * and restart, SIGSTOP then SIGCONT, cut off both ways, one direction of a
- * raft link cut, the data and raft directories wiped and the node
- * rejoined, or the node restarted with its clock 3-8 s ahead or behind
- * (the test binary), for a while (never with a second fault). Two clients that retry on any node commit notes
- * with ?wait=commit while a third floods batches without waiting, so blocks are large and nodes that fall
- * behind need snapshots (every node snapshots every 32 entries). After the fault heals, every node must agree
- * on height, head hash and state root, none may have halted, every acknowledged tx must be committed on every
- * node, and a new note must commit. At the end no tx is committed ok twice anywhere in the chain, every node
- * stops cleanly on SIGTERM, and verify-chain passes on every directory.
+ * Each round draws one fault (or two at once, which leaves no majority for a
+ * while) on the leader or on a random node: kill -9 and restart, SIGTERM and
+ * restart, SIGSTOP then SIGCONT, cut off both ways, one direction of a raft
+ * link cut, the data and raft directories wiped and the node rejoined, or
+ * the node restarted with its clock 3-8 s ahead or behind (the test binary),
+ * for a while (never with a second fault). Two clients that retry on any
+ * node commit notes with ?wait=commit while a third floods batches without
+ * waiting, so blocks are large and nodes that fall behind need snapshots
+ * (every node snapshots every 32 entries). After the fault heals, every node
+ * must agree on height, head hash and state root, none may have halted,
+ * every acknowledged tx must be committed on every node, and a new note must
+ * commit. At the end no tx is committed ok twice anywhere in the chain,
+ * every node stops cleanly on SIGTERM, and verify-chain passes on every
+ * directory.
  *
  * The fixed scenarios of test_raft and test_raft_faults each check one fault
  * in one state; this one checks the faults in the states the others leave
