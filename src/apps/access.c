@@ -277,9 +277,11 @@ cc_err cc_access_is_patient_or_delegate(cc_state_reader get, void *ctx, const ch
 /* ---- the decision --------------------------------------------------------------- */
 
 /* Why a consent that names the requester, the action and the record did
- * not permit, from least to most specific (the decision names the most
- * specific one it found). */
-typedef enum near_miss { MISS_NONE, MISS_PERIOD, MISS_REVOKED, MISS_NOT_ENROLLED, MISS_PURPOSE } near_miss;
+ * not permit: the first of these checks it failed, in this order, so a
+ * later one means it came closer (the decision names the closest miss it
+ * found: a consent for the purpose asked that was revoked says more than
+ * one for another purpose). */
+typedef enum near_miss { MISS_NONE, MISS_PURPOSE, MISS_REVOKED, MISS_PERIOD, MISS_NOT_ENROLLED } near_miss;
 
 static void decide(cc_access_decision *out, bool permit, const char *via, const char *consent)
 {
@@ -376,11 +378,11 @@ cc_err cc_access_decide(cc_state_reader get, void *ctx, const cc_access_request 
             json_decref(c);
             continue;
         }
-        near_miss m = !consent_active(c)                                       ? MISS_REVOKED
-                      : consent_period(c, rq->now_ms, &edge) != PERIOD_ACTIVE  ? MISS_PERIOD
-                      : trial && !enrolled                                     ? MISS_NOT_ENROLLED
-                      : !list_has(json_object_get(c, "purposes"), rq->purpose) ? MISS_PURPOSE
-                                                                               : MISS_NONE;
+        near_miss m = !list_has(json_object_get(c, "purposes"), rq->purpose)  ? MISS_PURPOSE
+                      : !consent_active(c)                                    ? MISS_REVOKED
+                      : consent_period(c, rq->now_ms, &edge) != PERIOD_ACTIVE ? MISS_PERIOD
+                      : trial && !enrolled                                    ? MISS_NOT_ENROLLED
+                                                                              : MISS_NONE;
         if (m == MISS_NONE && consent_is(c, "deny")) {
             decide(out, false, NULL, id);
             snprintf(out->reason, sizeof out->reason, "consent %.12s… of the patient denies this %s", id,

@@ -205,12 +205,12 @@ enum MHD_Result cc_http_get_patient_claims(cc_http_req *req)
         return answered;
     if ((rc = cc_signed_read_patient(&sr, req->arg, &eb)) != CC_OK)
         return cc_signed_read_fail(&sr, rc, "%s", eb.msg);
-    json_t *claims = json_array(), *ids = NULL, *pre = view_json(sr.view, "ppreauth/%s", req->arg);
+    /* the index holds every claim, preauthorizations too (ppreauth/<patient>
+     * lists those again, for adjudication) */
+    json_t *claims = json_array(), *ids = NULL;
     rc = cc_claims_patient_claims(cc_chain_view_get_json, sr.view, req->arg, &ids);
     if (rc == CC_OK) rc = claims ? collect(&sr, ids, claims, &total) : CC_ERR_NOMEM;
-    if (rc == CC_OK) rc = collect(&sr, pre, claims, &total);
     json_decref(ids);
-    json_decref(pre);
     if (rc != CC_OK) {
         json_decref(claims);
         return cc_signed_read_fail(&sr, rc, "cannot read the claims");

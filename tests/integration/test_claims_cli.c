@@ -307,6 +307,26 @@ static void test_claim_lifecycle(void **state)
     code = ct_cli(&out, CLI_MS, "claim", "list", "--node", fx.node.url, "--key", fx.pkey, NULL);
     if (code != 0 || !strstr(out, fx.claim1)) fail_msg("claim list exited %d:\n%s", code, out);
     free(out);
+    /* the patient's list names each claim once, the decided preauthorization too */
+    char path[200];
+    cc_cli_resp r;
+    cc_errbuf eb = {{0}};
+    snprintf(path, sizeof path, "/v1/patients/%s/claims", fx.patient_id);
+    if (cc_cli_http_signed_get(fx.h, &fx.patient, path, &r, &eb) != CC_OK)
+        fail_msg("GET %s: %s", path, eb.msg);
+    assert_int_equal(r.status, 200);
+    const json_t *list = json_object_get(r.json, "claims");
+    assert_int_equal(ct_json_int(r.json, "total"), (json_int_t)json_array_size(list));
+    size_t pa_seen = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *id = ct_json_str(json_array_get(list, i), "id");
+        pa_seen += strcmp(id, pa) == 0;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(id, ct_json_str(json_array_get(list, j), "id")) == 0)
+                fail_msg("claim %s listed twice", id);
+    }
+    assert_int_equal(pa_seen, 1);
+    cc_cli_resp_free(&r);
     code = ct_cli(&out, CLI_MS, "claim", "eob", "--node", fx.node.url, "--key", fx.pkey, "--json", NULL);
     if (code != 0 || !strstr(out, "ExplanationOfBenefit")) fail_msg("claim eob exited %d:\n%s", code, out);
     free(out);

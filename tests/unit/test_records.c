@@ -952,6 +952,20 @@ static void test_access_matrix(void **state)
     assert_true(d.permit);
     assert_string_equal(d.key_holder, f->hex[RESEARCHER]);
 
+    /* a denial names the consent that came closest: the one for the purpose asked */
+    uint8_t c_oper[CC_HASH_BYTES];
+    snprintf(extra, sizeof extra, ",\"period\":{\"until\":%llu}", (unsigned long long)until);
+    EXPECT(CC_OK, grant(f, PAT, PAT, RESEARCHER, NULL, "\"read\"", "\"HOPERAT\"", "permit", extra,
+                        (int[]){1, 0}, RESEARCHER, c_oper));
+    d = decide(f, RESEARCHER, PAT, CC_ACCESS_READ, "HOPERAT", 1, until + 1);
+    assert_false(d.permit);
+    assert_non_null(strstr(d.reason, "expired"));
+    assert_string_equal(d.consent, cc_hex(c_oper, CC_HASH_BYTES, hex));
+    d = decide(f, RESEARCHER, PAT, CC_ACCESS_READ, "HRESCH", 1, until + 1);
+    assert_false(d.permit);
+    assert_non_null(strstr(d.reason, "not valid until"));
+    assert_string_not_equal(d.consent, hex);
+
     /* deny wins */
     EXPECT(CC_OK,
            grant(f, PAT, PAT, CLIN2, NULL, "\"read\"", "\"TREAT\",\"ETREAT\"", "deny", "", NULL, 0, c_deny));
