@@ -139,6 +139,55 @@ static bool config_has(const json_t *cfg, const char *id)
     return false;
 }
 
+/* Whether cfg's set may take one more node. A network whose genesis
+ * lists one node runs solo, without raft (docs/CONSENSUS.md): a node
+ * added to it would never be asked to sign, so no checkpoint after the
+ * change could gather a majority, and no later tx could be proven. */
+static cc_err add_allowed(cc_exec_ctx *ctx, const json_t *cfg)
+{
+    if (ctx->genesis->node_count == 1)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                       "this network began with one node and runs solo, without raft: it cannot grow (start "
+                       "a network whose genesis lists every node)");
+    if (json_array_size(json_object_get(cfg, "nodes")) >= CC_MEMBERS_MAX)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT, "the network already has %d nodes, the most it can have",
+                       CC_MEMBERS_MAX);
+    return CC_OK;
+}
+
+/* Whether the node n of an add proposal would share its name, API address
+ * or raft address with a node of cfg's set (two nodes that answer at one
+ * address, or that no operator can tell apart). */
+static cc_err add_distinct(cc_exec_ctx *ctx, const json_t *cfg, const json_t *n)
+{
+    static const char *const fields[] = {"name", "api", "raft"};
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(cfg, "nodes"), i, v)
+    {
+        char key[80];
+        json_t *rec = NULL;
+        snprintf(key, sizeof key, "node/%s", json_string_value(v));
+        if (cc_state_get_json(ctx, key, &rec) != CC_OK) continue;
+        for (size_t f = 0; f < 3; f++) {
+            const char *mine = json_string_value(json_object_get(n, fields[f]));
+            const char *theirs = json_string_value(json_object_get(rec, fields[f]));
+            if (mine && theirs && strcmp(mine, theirs) == 0) {
+                cc_err rc = cc_errf(ctx->eb, CC_ERR_CONFLICT, "node %s of this network already has %s %s",
+                                    json_string_value(json_object_get(rec, "name")),
+                                    f == 0   ? "the name"
+                                    : f == 1 ? "the API address"
+                                             : "the raft address",
+                                    mine);
+                json_decref(rec);
+                return rc;
+            }
+        }
+        json_decref(rec);
+    }
+    return CC_OK;
+}
+
 /* Whether the set in cfg may change now. Checkpoints are signed by the
  * nodes of the set at their height, and a verifier who knows only the
  * genesis follows each change through a checkpoint that a majority of the
@@ -154,9 +203,7 @@ static cc_err change_allowed(cc_exec_ctx *ctx, const json_t *cfg, bool add)
         return cc_errf(ctx->eb, CC_ERR_CONFLICT,
                        "the set of nodes already changed in this block; one change per block, so approve "
                        "again in a later one");
-    if (add && count >= CC_MEMBERS_MAX)
-        return cc_errf(ctx->eb, CC_ERR_CONFLICT, "the network already has %d nodes, the most it can have",
-                       CC_MEMBERS_MAX);
+    if (add) return add_allowed(ctx, cfg);
     if (!add && count <= 2)
         return cc_errf(ctx->eb, CC_ERR_CONFLICT,
                        "a network of %zu nodes cannot lose one: the nodes that stay must be a majority of "
@@ -173,7 +220,10 @@ static cc_err change_still_open(cc_exec_ctx *ctx, const json_t *cfg, const json_
     char key[80];
     json_t *existing = NULL;
     if (add) {
-        const char *id = json_string_value(json_object_get(json_object_get(prop, "node"), "id"));
+        const json_t *n = json_object_get(prop, "node");
+        const char *id = json_string_value(json_object_get(n, "id"));
+        cc_err rc = add_distinct(ctx, cfg, n);
+        if (rc != CC_OK) return rc;
         snprintf(key, sizeof key, "id/%s", id);
         if (cc_state_get_json(ctx, key, &existing) == CC_OK) {
             json_decref(existing);
@@ -292,6 +342,10 @@ static cc_err propose_apply(cc_exec_ctx *ctx)
         if (cc_state_get_json(ctx, key, &existing) != CC_OK)
             return cc_errf(ctx->eb, CC_ERR_NOT_FOUND, "no organisation \"%s\"", org);
         json_decref(existing);
+        if ((rc = config_read(ctx, &cfg)) != CC_OK) return rc;
+        if ((rc = add_allowed(ctx, cfg)) == CC_OK) rc = add_distinct(ctx, cfg, n);
+        json_decref(cfg);
+        if (rc != CC_OK) return rc;
     } else {
         const char *id = json_string_value(json_object_get(p, "id"));
         if ((rc = config_read(ctx, &cfg)) != CC_OK) return rc;

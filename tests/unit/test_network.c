@@ -63,17 +63,31 @@ static cc_err send(fixture *f, const cc_key *k, const char *type, const char *pa
     return (cc_err)r.code;
 }
 
-/* network.propose by `by` of adding the node with key node_pk to org (the
- * proposal's txid into prop, which may be NULL); the tx's result. */
-static cc_err propose_add(fixture *f, const cc_key *by, const uint8_t node_pk[32], const char *org,
-                          uint8_t prop[32])
+/* network.propose by `by` of adding the node with key node_pk to org,
+ * named name, at the addresses api and raft (the proposal's txid into
+ * prop, which may be NULL); the tx's result. */
+static cc_err propose_add_at(fixture *f, const cc_key *by, const uint8_t node_pk[32], const char *org,
+                             const char *name, const char *api, const char *raft, uint8_t prop[32])
 {
     char hex[CC_HASH_HEX], payload[400];
     snprintf(payload, sizeof payload,
-             "{\"action\":\"add\",\"node\":{\"name\":\"added\",\"id\":\"%s\",\"org\":\"%s\","
-             "\"api\":\"127.0.0.1:7801\",\"raft\":\"127.0.0.1:7901\"}}",
-             cc_hex(node_pk, 32, hex), org);
+             "{\"action\":\"add\",\"node\":{\"name\":\"%s\",\"id\":\"%s\",\"org\":\"%s\","
+             "\"api\":\"%s\",\"raft\":\"%s\"}}",
+             name, cc_hex(node_pk, 32, hex), org, api, raft);
     return send(f, by, "network.propose", payload, prop);
+}
+
+/* The same, with a name and addresses of the key's own (no two test keys
+ * share them, nor do they meet the genesis nodes' ports 7800-7902). */
+static cc_err propose_add(fixture *f, const cc_key *by, const uint8_t node_pk[32], const char *org,
+                          uint8_t prop[32])
+{
+    char name[32], api[32], raft[32];
+    unsigned port = 20000 + ((unsigned)node_pk[0] << 8 | node_pk[1]) % 20000;
+    snprintf(name, sizeof name, "added-%02x%02x%02x", node_pk[0], node_pk[1], node_pk[2]);
+    snprintf(api, sizeof api, "127.0.0.1:%u", port);
+    snprintf(raft, sizeof raft, "127.0.0.1:%u", port + 20000);
+    return propose_add_at(f, by, node_pk, org, name, api, raft, prop);
 }
 
 /* network.propose by `by` of removing the node with key node_pk. */
@@ -217,6 +231,12 @@ static void test_refusals(void **state)
     assert_int_equal(send(f, &f->hospital, "member.register", payload, NULL), CC_OK);
     assert_int_equal(propose_remove(f, &clin, f->node.pk, NULL), CC_ERR_FORBIDDEN);
     assert_int_equal(node_count(f), 1);
+    /* a network that began with one node runs solo: it cannot grow */
+    cc_key fresh;
+    ut_key(42, &fresh);
+    assert_int_equal(propose_add(f, &f->hospital, fresh.pk, "payer", NULL), CC_ERR_CONFLICT);
+    assert_non_null(strstr(f->last_message, "solo"));
+    assert_int_equal(node_count(f), 1);
 }
 
 /* ---- a three-node genesis: changes of the set, and proofs across them ------------ */
@@ -261,6 +281,42 @@ static cc_err remove_seed(fixture *f, int i, uint8_t prop[32])
     cc_key k;
     ut_key(i, &k);
     return propose_remove(f, &f->hospital, k.pk, prop);
+}
+
+/* A node to add may not share its name, API address or raft address with
+ * a node of the set: refused when proposed, and again when an approval
+ * would enact it after another proposal took the name. */
+static void test_add_refuses_a_clash(void **state)
+{
+    fixture *f = *state;
+    cc_key k, other;
+    uint8_t first[32], second[32];
+    ut_key(60, &k);
+    ut_key(61, &other);
+    assert_int_equal(
+        propose_add_at(f, &f->hospital, k.pk, "payer", "node2", "127.0.0.1:9001", "127.0.0.1:9002", NULL),
+        CC_ERR_CONFLICT);
+    assert_non_null(strstr(f->last_message, "the name node2"));
+    assert_int_equal(
+        propose_add_at(f, &f->hospital, k.pk, "payer", "node4", "127.0.0.1:7801", "127.0.0.1:9002", NULL),
+        CC_ERR_CONFLICT);
+    assert_non_null(strstr(f->last_message, "the API address 127.0.0.1:7801"));
+    assert_int_equal(
+        propose_add_at(f, &f->hospital, k.pk, "payer", "node4", "127.0.0.1:9001", "127.0.0.1:7902", NULL),
+        CC_ERR_CONFLICT);
+    assert_non_null(strstr(f->last_message, "node3"));
+    /* two proposals of one name, both open: the second is refused when approved */
+    assert_int_equal(
+        propose_add_at(f, &f->hospital, k.pk, "payer", "node4", "127.0.0.1:9001", "127.0.0.1:9002", first),
+        CC_OK);
+    assert_int_equal(propose_add_at(f, &f->hospital, other.pk, "payer", "node4", "127.0.0.1:9011",
+                                    "127.0.0.1:9012", second),
+                     CC_OK);
+    assert_int_equal(approve(f, &f->payer, first), CC_OK);
+    assert_int_equal(node_count(f), 4);
+    assert_int_equal(approve(f, &f->payer, second), CC_ERR_CONFLICT);
+    assert_non_null(strstr(f->last_message, "the name node4"));
+    assert_int_equal(node_count(f), 4);
 }
 
 /* A change must leave a majority of the set before it in the set after it
@@ -644,6 +700,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_then_remove_by_majority, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_refuses_a_clash, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_proposers_follow_membership, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_changes_keep_a_majority, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_proofs_follow_membership_changes, setup3, teardown),
