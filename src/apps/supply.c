@@ -835,6 +835,47 @@ static cc_err open_shipments_edit(op *o, const char *add, const char *remove)
     return put(o, "dshipopen", open);
 }
 
+/* Name org among the consignees of every lot that units of s belong to:
+ * dlot/<gtin>/<lot> "consignees" lists each organisation units of the lot
+ * were shipped to, in the order they first were, so that a recall of the
+ * lot reaches every organisation that held or was sent any of it. A
+ * shipment of 10,000 units may span as many lots: their keys are sorted
+ * and each lot is read once. */
+static cc_err lots_consign(op *o, const items *s, const char *org)
+{
+    char(*keys)[UNIT_KEY_MAX + 16] = malloc((s->n + 1) * sizeof *keys);
+    const char **sorted = malloc((s->n + 1) * sizeof *sorted);
+    size_t n = 0;
+    cc_err rc = keys && sorted ? CC_OK : CC_ERR_NOMEM;
+    for (size_t i = 0; rc == CC_OK && i < s->n; i++) {
+        const char *lot = s->v[i].v ? str(s->v[i].v, "lot") : NULL;
+        if (s->v[i].is_case || !lot) continue;
+        snprintf(keys[n], sizeof keys[n], "dlot/%.14s/%s", s->v[i].id, lot);
+        sorted[n] = keys[n];
+        n++;
+    }
+    if (rc == CC_OK) qsort(sorted, n, sizeof *sorted, cmp_str);
+    for (size_t i = 0; rc == CC_OK && i < n; i++) {
+        json_t *lotv = NULL;
+        if (i > 0 && strcmp(sorted[i], sorted[i - 1]) == 0) continue;
+        if ((rc = get(o, sorted[i], &lotv)) != CC_OK) {
+            if (rc == CC_ERR_NOT_FOUND) rc = cc_errf(o->ctx->eb, CC_ERR_CORRUPT, "%s is missing", sorted[i]);
+            break;
+        }
+        json_t *list = json_object_get(lotv, "consignees");
+        if (!json_is_array(list)) json_object_set_new(lotv, "consignees", list = json_array());
+        if (in_list(list, org)) {
+            json_decref(lotv);
+            continue;
+        }
+        json_array_append_new(list, json_string(org));
+        rc = put(o, sorted[i], lotv);
+    }
+    free(keys);
+    free(sorted);
+    return rc;
+}
+
 static cc_err ship_common(op *o, bool is_return)
 {
     const char *to = str(o->p, "to");
@@ -860,6 +901,7 @@ static cc_err ship_common(op *o, bool is_return)
         ev_add(it->v, o->ev);
         json_array_append_new(it->is_case ? cases : units, json_string(it->id));
     }
+    if (rc == CC_OK) rc = lots_consign(o, &s, to);
     if (rc == CC_OK) rc = items_flush(o, &s);
     char key[16 + EVENT_ID_MAX];
     snprintf(key, sizeof key, "dship/%s", o->ev);
@@ -1192,11 +1234,18 @@ static cc_err recall_op(op *o)
                        ? cc_errf(o->ctx->eb, rc, "lot %s of GTIN %s was never commissioned", lot, gtin)
                        : rc;
         }
+        /* the alert concerns the maker and every organisation the lot went to */
+        json_t *orgs = org_set(o->org, NULL, NULL);
+        json_array_foreach(json_object_get(v, "consignees"), i, x)
+        {
+            if (!in_list(orgs, json_string_value(x))) json_array_append(orgs, x);
+        }
         json_decref(v);
         snprintf(key, sizeof key, "drecall/%s/%s", gtin, lot);
         if (get(o, key, &v) == CC_OK) {
             json_decref(v);
             json_decref(detail);
+            json_decref(orgs);
             return cc_errf(o->ctx->eb, CC_ERR_CONFLICT, "lot %s is already recalled", lot);
         }
         rc = put(o, key,
@@ -1204,11 +1253,14 @@ static cc_err recall_op(op *o)
                            str(o->p, "reason"), "time", (json_int_t)o->ctx->time_ms));
         char subject[CC_GS1_GTIN_DIGITS + 2 + CC_GS1_LOT_MAX];
         snprintf(subject, sizeof subject, "%s/%s", gtin, lot);
-        if (rc == CC_OK) return alert_add(o, "recalled", "lot", subject, org_set(o->org, NULL, NULL), detail);
+        if (rc == CC_OK) return alert_add(o, "recalled", "lot", subject, orgs, detail);
+        json_decref(orgs);
         json_decref(detail);
         return rc;
     }
-    json_t *units = json_array();
+    /* a recall by serials concerns the maker and each unit's holder, and
+     * the organisation it is on its way to */
+    json_t *units = json_array(), *orgs = org_set(o->org, NULL, NULL);
     json_array_foreach(json_object_get(o->p, "serials"), i, x)
     {
         snprintf(key, sizeof key, "dunit/%s/%s", gtin, json_string_value(x));
@@ -1218,6 +1270,10 @@ static cc_err recall_op(op *o)
                              json_string_value(x), gtin);
             break;
         }
+        const char *parties[] = {str(v, "own"), str(v, "to")};
+        for (size_t k = 0; k < 2; k++)
+            if (parties[k] && !in_list(orgs, parties[k]))
+                json_array_append_new(orgs, json_string(parties[k]));
         json_object_set_new(v, "recall", json_string(o->ev));
         ev_add(v, o->ev);
         if ((rc = put(o, key, v)) != CC_OK) break;
@@ -1226,8 +1282,10 @@ static cc_err recall_op(op *o)
     if (rc == CC_OK) {
         json_t *d = unit_sample(units);
         json_object_update(d, detail);
-        rc = alert_add(o, "recalled", "gtin", gtin, org_set(o->org, NULL, NULL), d);
+        rc = alert_add(o, "recalled", "gtin", gtin, orgs, d);
+        orgs = NULL;
     }
+    json_decref(orgs);
     json_decref(detail);
     json_decref(units);
     return rc;

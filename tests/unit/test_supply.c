@@ -953,6 +953,13 @@ static void test_recall(void **st)
     make_units(f, LIST("S1", "S2", "S3"));
     EXPECT(CC_OK, send(f, MFR, "drug.commission", commission(GT, "L2", EXP, LIST("S4", "S5"))));
     hand_over(f, MFR, DIST, "distributor", LIST(U("S2")));
+    /* a unit of L1 on its way to the drugstore, and one of L2 to the pharmacy */
+    EXPECT(CC_OK, send(f, MFR, "drug.commission", commission(GT, "L1", EXP, LIST("S6"))));
+    EXPECT(CC_OK, send(f, MFR, "drug.ship", ship("drugstore", LIST(U("S6")), NULL)));
+    EXPECT(CC_OK, send(f, MFR, "drug.ship", ship("pharmacy", LIST(U("S5")), NULL)));
+    json_t *lot1 = state(f, "dlot/" GT "/L1");
+    list_is(json_object_get(lot1, "consignees"), "distributor,drugstore", "L1's consignees");
+    json_decref(lot1);
 
     json_t *by_lot =
         json_pack("{s:s, s:s, s:s, s:s}", "gtin", GT, "lot", "L1", "class", "I", "reason", "glass");
@@ -975,6 +982,8 @@ static void test_recall(void **st)
     r = alert_newest(f, "recalled");
     assert_non_null(r);
     assert_string_equal(jstr(r, "lot"), GT "/L1");
+    /* the maker's, and every organisation the lot went to sees it */
+    list_is(json_object_get(r, "orgs"), "pharma,distributor,drugstore", "lot recall alert orgs");
     json_decref(r);
     EXPECT(CC_ERR_CONFLICT, send(f, MFR, "drug.recall", by_lot));
     SAYS("already recalled");
@@ -999,13 +1008,20 @@ static void test_recall(void **st)
     assert_string_equal(jstr(u, "recall"), f->txid);
     json_decref(u);
     verify_is(f, "S4", 0, "active", "Recalled", false, "recalled");
-    verify_is(f, "S5", 0, "active", "", true, "");
+    verify_is(f, "S5", 0, "transit", "", true, "");
     EXPECT(CC_ERR_NOT_FOUND, send(f, MFR, "drug.recall",
                                   json_pack("{s:s, s:o, s:s, s:s}", "gtin", GT, "serials", LIST("S5", "S99"),
                                             "class", "II", "reason", "label")));
     u = unit_rec(f, "S5");
     assert_null(json_object_get(u, "recall")); /* the failed recall left S5 alone */
     json_decref(u);
+    /* a recall by serials concerns each unit's holder and where it is going */
+    EXPECT(CC_OK, send(f, MFR, "drug.recall",
+                       json_pack("{s:s, s:o, s:s, s:s}", "gtin", GT, "serials", LIST("S5"), "class", "II",
+                                 "reason", "label")));
+    r = alert_newest(f, "recalled");
+    list_is(json_object_get(r, "orgs"), "pharma,pharmacy", "serial recall alert orgs");
+    json_decref(r);
     /* recalled units are neither packed nor shipped */
     EXPECT(CC_ERR_CONFLICT, send(f, MFR, "drug.aggregate", aggregate(CASE1, LIST(U("S4")), NULL)));
     SAYS("is recalled");
