@@ -138,7 +138,7 @@ cc_err cc_payload_str_list(const json_t *p, const char *field, bool required, bo
     size_t i;
     if (!v) return required ? cc_errf(eb, CC_ERR_INVALID, "payload needs \"%s\"", field) : CC_OK;
     if (!json_is_array(v) || (!allow_empty && json_array_size(v) == 0) || json_array_size(v) > max_count)
-        return cc_errf(eb, CC_ERR_INVALID, "\"%s\" must be an array of %d..%zu %s", field,
+        return cc_errf(eb, CC_ERR_INVALID, "\"%s\" must be an array of %d..%zu entries, each %s", field,
                        allow_empty ? 0 : 1, max_count, what);
     json_array_foreach(v, i, x)
     {

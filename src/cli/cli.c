@@ -30,7 +30,9 @@ static void print_help(const cc_cli_spec *spec)
            spec->usage ? spec->usage : "", spec->summary);
     printf("\noptions:\n");
     for (const cc_cli_opt *o = spec->opts; o && o->name; o++) print_opt(stdout, o->name, o->metavar, o->help);
-    if (spec->node) print_opt(stdout, "node", "URL", "the node's API (default " CC_CLI_DEFAULT_NODE ")");
+    if (spec->node)
+        print_opt(stdout, "node", "URL",
+                  "the node's API (default $CARECHAIN_NODE, else " CC_CLI_DEFAULT_NODE ")");
     if (spec->json) print_opt(stdout, "json", NULL, "print machine-readable JSON");
     print_opt(stdout, "help", NULL, "show this help");
     if (spec->more) printf("\n%s", spec->more);

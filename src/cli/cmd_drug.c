@@ -855,6 +855,17 @@ static const char *value_text(const char *key, const json_t *v, char *buf, size_
     return buf;
 }
 
+/* The label of field k: without the "_ms" of a time value_text shows as a date. */
+static const char *label(const char *k, const json_t *v, char buf[64])
+{
+    size_t n = strlen(k);
+    if (n > 3 && n - 3 < 64 && strcmp(k + n - 3, "_ms") == 0 && json_is_integer(v)) {
+        snprintf(buf, 64, "%.*s", (int)(n - 3), k);
+        return buf;
+    }
+    return k;
+}
+
 /* One line for an object: "k v, k v". */
 static void print_fields(const char *indent, const json_t *o)
 {
@@ -864,8 +875,8 @@ static void print_fields(const char *indent, const json_t *o)
     bool first = true;
     json_object_foreach((json_t *)o, k, v)
     {
-        char buf[512];
-        printf("%s%s %s", first ? "" : ", ", k, value_text(k, v, buf, sizeof buf));
+        char buf[512], name[64];
+        printf("%s%s %s", first ? "" : ", ", label(k, v, name), value_text(k, v, buf, sizeof buf));
         first = false;
     }
     printf("\n");
@@ -894,7 +905,8 @@ static void print_history(const json_t *hist)
             printf("  %s: ", k);
             print_fields("", v);
         } else {
-            printf("  %s: %s\n", k,
+            char name[64];
+            printf("  %s: %s\n", label(k, v, name),
                    json_is_array(v) && !json_array_size(v) ? "(none)" : value_text(k, v, buf, sizeof buf));
         }
     }

@@ -350,6 +350,36 @@ static void print_outcomes(const json_t *doc, const char *field, const char *rol
     }
 }
 
+/* A count of the stats answer: a number, or "suppressed" for a small one. */
+static const char *stat_cell(const json_t *v, char buf[32])
+{
+    if (json_is_integer(v)) {
+        snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    return json_is_string(v) ? json_string_value(v) : "?";
+}
+
+static void print_stats(const json_t *r)
+{
+    char a[32], b[32], c[32], d[32];
+    const json_t *planned = json_object_get(r, "planned");
+    printf("Trial %s (version %lld): planned %s, enrolled %s, active %s, withdrawn %s.\n",
+           cc_cli_jstr(r, "trial", "?"), (long long)json_integer_value(json_object_get(r, "version")),
+           planned ? stat_cell(planned, b) : "none", stat_cell(json_object_get(r, "enrolled"), a),
+           stat_cell(json_object_get(r, "active"), c), stat_cell(json_object_get(r, "withdrawn"), d));
+    size_t i;
+    json_t *site;
+    json_array_foreach(json_object_get(r, "bySite"), i, site)
+    {
+        printf("  site %s: %s enrolled\n", cc_cli_jstr(site, "site", "?"),
+               stat_cell(json_object_get(site, "enrolled"), a));
+    }
+    printf("Results %s. Counts from 1 to %lld are suppressed, and so is any count that would reveal one.\n",
+           json_is_true(json_object_get(r, "resultsPosted")) ? "posted" : "not posted yet",
+           (long long)json_integer_value(json_object_get(r, "minimumCell")) - 1);
+}
+
 static int trial_show(int argc, char **argv)
 {
     const char *version = NULL, *key = NULL;
@@ -401,8 +431,13 @@ static int trial_show(int argc, char **argv)
                          : "/v1/trials/%s",
                  id);
     if ((rc = cc_cli_get_json(&ctx, path, &r, NULL)) >= 0) return rc;
-    if (ctx.json || fhir || stats) {
+    if (ctx.json || fhir) {
         cc_cli_print_json(r);
+        json_decref(r);
+        return CC_EXIT_OK;
+    }
+    if (stats) {
+        print_stats(r);
         json_decref(r);
         return CC_EXIT_OK;
     }

@@ -44,7 +44,7 @@ static const command commands[] = {
     {"epcis", cc_cmd_epcis, "EPCIS 2.0 events (epcis capture FILE, epcis events EPC)"},
     {"trial", cc_cmd_trial, "clinical trials (trial register|amend|enroll|withdraw|results|integrity|show)"},
     {"network", cc_cmd_network,
-     "govern the consensus nodes (network propose-add|propose-remove|approve|members)"},
+     "govern the consensus nodes (network propose-add|propose-remove|approve|withdraw|proposals|members)"},
     {"devnet", cc_cmd_devnet, "run a network of N nodes on this machine until Ctrl-C"},
     {"demo", cc_cmd_demo, "walk through a fresh single-node network"},
     {"bench", cc_cmd_bench, "measure committed tx/s against this machine's Ed25519 rate"},

@@ -102,8 +102,9 @@ cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_
         goto done;
     }
     if (any_real(v) && has_real(v, path, 0, sizeof path)) {
-        rc = cc_errf(eb, CC_ERR_MALFORMED,
-                     "payload holds a real number at %s; use integers (cents) or strings", path);
+        rc =
+            cc_errf(eb, CC_ERR_MALFORMED,
+                    "payload holds a real number at %s; use an integer (cents, for money) or a string", path);
         goto done;
     }
     char *s = json_dumps(v, CANONICAL_FLAGS);
@@ -217,8 +218,9 @@ cc_err cc_json_canonical_check(const uint8_t *buf, size_t len, json_t **parsed, 
         goto done;
     }
     if (any_real(v) && has_real(v, path, 0, sizeof path)) {
-        rc = cc_errf(eb, CC_ERR_MALFORMED,
-                     "payload holds a real number at %s; use integers (cents) or strings", path);
+        rc =
+            cc_errf(eb, CC_ERR_MALFORMED,
+                    "payload holds a real number at %s; use an integer (cents, for money) or a string", path);
         goto done;
     }
     if (plainly_canonical(buf, len)) goto ok;

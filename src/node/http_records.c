@@ -589,9 +589,10 @@ enum MHD_Result cc_http_get_patient_readers(cc_http_req *req)
     const char *type = cc_http_query(req, "resourceType"), *category = cc_http_query(req, "category");
     const char *record = cc_http_query(req, "record"), *purpose = cc_http_query(req, "purpose");
     if (!token_valid(type, RESOURCE_TYPE_MAX, true))
-        return cc_signed_read_fail(&sr, CC_ERR_USAGE, "resourceType is required: a FHIR resource type name");
+        return cc_signed_read_fail(&sr, CC_ERR_USAGE,
+                                   "resourceType is required, and is a FHIR resource type name");
     if (!token_valid(category, CATEGORY_MAX, false))
-        return cc_signed_read_fail(&sr, CC_ERR_USAGE, "category is required: 1..32 of a-z 0-9 -");
+        return cc_signed_read_fail(&sr, CC_ERR_USAGE, "category is required, and is 1..32 of a-z 0-9 -");
     if (record && !lower_hex(record, RECORD_ID_HEX))
         return cc_signed_read_fail(&sr, CC_ERR_USAGE, "record is 32 lowercase hex digits");
     if (purpose && !cc_purpose_valid(purpose))

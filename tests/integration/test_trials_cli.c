@@ -229,9 +229,13 @@ static void test_trial_end_to_end(void **state)
     free(out);
     free(RUN(1, "trial", "show", TRIAL, "--node", node, "--subjects", "--key", fx.outsider_key));
 
-    /* stats: 6 enrolled shown; 1 withdrawn is suppressed, and so is 5 active */
-    out = RUN(0, "trial", "show", TRIAL, "--node", node, "--stats");
+    /* stats: the 6 enrolled, all active */
+    out = RUN(0, "trial", "show", TRIAL, "--node", node, "--stats", "--json");
     assert_non_null(strstr(out, "\"enrolled\": 6"));
+    free(out);
+    out = RUN(0, "trial", "show", TRIAL, "--node", node, "--stats");
+    if (!strstr(out, "planned 300, enrolled 6, active 6, withdrawn 0") || strstr(out, "{"))
+        fail_msg("stats:\n%s", out);
     free(out);
 
     /* the patient withdraws: the researcher's next read is denied, and audited */
@@ -254,9 +258,12 @@ static void test_trial_end_to_end(void **state)
     if (denied < 1 || granted < 1)
         fail_msg("audit: %zu granted, %zu denied HRESCH reads by the researcher", granted, denied);
     free(out);
-    out = RUN(0, "trial", "show", TRIAL, "--node", node, "--stats");
+    out = RUN(0, "trial", "show", TRIAL, "--node", node, "--stats", "--json");
     if (!strstr(out, "\"withdrawn\": \"suppressed\"") || !strstr(out, "\"active\": \"suppressed\""))
         fail_msg("stats:\n%s", out);
+    free(out);
+    out = RUN(0, "trial", "show", TRIAL, "--node", node, "--stats");
+    if (!strstr(out, "active suppressed, withdrawn suppressed")) fail_msg("stats:\n%s", out);
     free(out);
     free(RUN(1, "trial", "withdraw", "--node", node, "--key", fx.patient_key[0], "--trial", TRIAL,
              "--patient", fx.patient_id[0]));
