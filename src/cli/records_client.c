@@ -206,10 +206,11 @@ static cc_err open_key(const json_t *ans, const cc_key *reader, const cc_key *or
                            : org_key && memcmp(pk, org_key->pk, sizeof pk) == 0 ? org_key
                                                                                 : NULL;
     if (!opener)
-        return cc_errf(eb, CC_ERR_FORBIDDEN,
-                       "the record's key is wrapped for %.12s… (your organisation's records key): "
-                       "pass that key with --org-key",
-                       holder);
+        return cc_errf(
+            eb, CC_ERR_FORBIDDEN,
+            "the node granted the read (it is in the patient's access log), but the record's key "
+            "is wrapped for %.12s… (your organisation's records key): pass that key with --org-key",
+            holder);
     if (cc_unbase64(wrapped_b64, &wrapped, &n) != CC_OK || n != CC_WRAPPED_KEY_BYTES) {
         free(wrapped);
         return cc_errf(eb, CC_ERR_MALFORMED, "the wrapped key is not %d bytes of base64",
