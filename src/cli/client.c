@@ -244,6 +244,14 @@ const char *cc_cli_resp_code(const cc_cli_resp *r)
 {
     const char *c = json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
     if (c) return c;
+    /* a FHIR endpoint's OperationOutcome: the node's own code is its
+     * issue's details (urn:carechain:error), else the issue's FHIR type */
+    const json_t *issue = json_array_get(json_object_get(r->json, "issue"), 0);
+    const json_t *coding = json_array_get(json_object_get(json_object_get(issue, "details"), "coding"), 0);
+    c = json_string_value(json_object_get(coding, "code"));
+    if (c) return c;
+    c = json_string_value(json_object_get(issue, "code"));
+    if (c) return c;
     return r->status ? "http_error" : "unreachable";
 }
 
