@@ -38,10 +38,13 @@ typedef struct cc_node_config {
 } cc_node_config;
 
 /* Run until SIGTERM or SIGINT, then stop gracefully (the block in flight
- * finishes, the store closes cleanly). Returns a process exit code:
- * 0 after a clean stop, 1 when the node could not start (the reason is
- * logged on stderr). */
-int cc_node_run(const cc_node_config *cfg);
+ * finishes, the store closes cleanly). Returns CC_OK after a clean stop,
+ * else why the node could not start (the reason is logged on stderr):
+ * CC_ERR_USAGE when it was started wrongly (cfg->dir is not a node's
+ * directory, another node runs on it, an option or config.json value that
+ * does not fit, a node not (or no longer) in the network), CC_ERR_IO,
+ * CC_ERR_CORRUPT, CC_ERR_UNREACHABLE (no peer to join through), ... */
+cc_err cc_node_run(const cc_node_config *cfg);
 
 #ifdef __cplusplus
 }

@@ -112,6 +112,9 @@ int cc_cli_parse(const cc_cli_spec *spec, int argc, char **argv, cc_cli_ctx *ctx
     if (ctx->pos_count < spec->pos_min)
         return cc_cli_usage(spec->cmd, "missing argument (usage: carechain %s %s)", spec->cmd,
                             spec->usage ? spec->usage : "");
+    char why[128];
+    if (spec->node && !cc_cli_node_url_ok(ctx->node, why, sizeof why))
+        return cc_cli_usage(spec->cmd, "the node URL '%s' is not usable: %s", ctx->node, why);
     return -1;
 }
 

@@ -108,6 +108,11 @@ typedef struct cc_cli_resp {
 #define CC_CLI_CERT_ENV "CARECHAIN_CLIENT_CERT"
 #define CC_CLI_KEY_ENV  "CARECHAIN_CLIENT_KEY"
 
+/* Can url be a node's base URL: http or https (none: http), a host and a
+ * port that fits, as libcurl parses it? false with why (a phrase, in why_cap
+ * bytes) when not. cc_cli_parse checks --node with it. */
+bool cc_cli_node_url_ok(const char *url, char *why, size_t why_cap);
+
 /* A client for one node; keeps its connection alive between requests. Not
  * thread safe: one per thread. base is copied. NULL on OOM. */
 cc_cli_http *cc_cli_http_new(const char *base);

@@ -58,6 +58,27 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+bool cc_cli_node_url_ok(const char *url, char *why, size_t why_cap)
+{
+    char *scheme = NULL;
+    CURLU *u = curl_url();
+    if (!u) {
+        snprintf(why, why_cap, "out of memory");
+        return false;
+    }
+    /* a URL without a scheme is http, as libcurl takes it for a request */
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME);
+    if (uc == CURLUE_OK) uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    bool ok = uc == CURLUE_OK && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+    if (uc != CURLUE_OK)
+        snprintf(why, why_cap, "%s", curl_url_strerror(uc));
+    else if (!ok)
+        snprintf(why, why_cap, "a node answers http or https, not %s", scheme);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return ok;
+}
+
 cc_cli_http *cc_cli_http_new(const char *base)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -222,6 +243,14 @@ void cc_cli_resp_free(cc_cli_resp *r)
 const char *cc_cli_resp_code(const cc_cli_resp *r)
 {
     const char *c = json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+    if (c) return c;
+    /* a FHIR endpoint's OperationOutcome: the node's own code is its
+     * issue's details (urn:carechain:error), else the issue's FHIR type */
+    const json_t *issue = json_array_get(json_object_get(r->json, "issue"), 0);
+    const json_t *coding = json_array_get(json_object_get(json_object_get(issue, "details"), "coding"), 0);
+    c = json_string_value(json_object_get(coding, "code"));
+    if (c) return c;
+    c = json_string_value(json_object_get(issue, "code"));
     if (c) return c;
     return r->status ? "http_error" : "unreachable";
 }

@@ -82,7 +82,10 @@ int cc_cmd_node(int argc, char **argv)
     cfg.tls_ca = tls_ca;
     cfg.tls_client_ca = tls_client_ca;
     cfg.tls_client_crl = tls_client_crl;
-    return cc_node_run(&cfg) == 0 ? CC_EXIT_OK : CC_EXIT_FAIL;
+    /* how it was started (no node directory, another node on it, a bad
+     * option or config.json value) is a usage error, as the log line says */
+    cc_err e = cc_node_run(&cfg);
+    return e == CC_OK ? CC_EXIT_OK : e == CC_ERR_USAGE ? CC_EXIT_USAGE : CC_EXIT_FAIL;
 }
 
 cc_err cc_cli_node_spawn(const char *dir, const char *api, const char *log_path, pid_t *pid, cc_errbuf *eb)

@@ -16,6 +16,7 @@
  * on_completed frees the request context in every case.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,9 +172,8 @@ enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *cont
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (req->audit_txid[0]) MHD_add_response_header(resp, "X-Audit-Txid", req->audit_txid);
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->route)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                strcmp(req->route->method, "GET") == 0 ? "GET, HEAD" : "POST");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
     rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     cc_metrics_http_status(&req->node->metrics, status);
@@ -241,6 +241,17 @@ const char *cc_http_query(cc_http_req *req, const char *key)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+bool cc_http_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    if (!s || *s < '0' || *s > '9') return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
 const char *cc_http_header(cc_http_req *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, key);
@@ -264,6 +275,23 @@ static bool path_match(const char *pattern, const char *path, char *arg, size_t 
         }
     }
     return *path == '\0';
+}
+
+/* The methods of every route whose pattern matches path, for a 405's Allow
+ * header: "GET, HEAD" for a GET route (HEAD works wherever GET does), each
+ * method once, in the table's order. */
+static void allowed_methods(const char *path, char *out, size_t cap)
+{
+    char arg[CC_HTTP_ARG_MAX];
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!path_match(routes[i].pattern, path, arg, sizeof arg) || strstr(out, routes[i].method)) continue;
+        const char *more = strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "";
+        int w = snprintf(out + n, cap - n, "%s%s%s", n ? ", " : "", routes[i].method, more);
+        if (w < 0 || (size_t)w >= cap - n) break; /* cannot happen: CC_HTTP_ALLOW_MAX holds them all */
+        n += (size_t)w;
+    }
 }
 
 /* Reserve cap bytes (in all) of the node-wide upload budget for req. */
@@ -332,6 +360,19 @@ static enum MHD_Result route_error(cc_http_req *req, const char *url, unsigned s
     if (strncmp(url, "/fhir/", 6) == 0 || strcmp(url, "/fhir") == 0)
         return cc_http_send_fhir_error(req, e, status, message);
     return cc_http_send_error_status(req, status, e, message);
+}
+
+/* Does the request target as sent (path or query) encode a NUL? libmicrohttpd
+ * decodes every "%XX" of two hex digits in the path and in query keys and
+ * values (MHD_http_unescape) and hands both on as C strings, which end at
+ * the NUL: "/v1/blocks/2%00junk" would read block 2. The decoded length is
+ * not passed on (MHD_lookup_connection_value_n has it for query values, not
+ * the path), so the target as sent tells, where "%00" is the only way to
+ * write a NUL. (A raw NUL byte, which no HTTP client sends, cuts the target
+ * as libmicrohttpd 0.9.75 hands it to on_uri already: nothing here sees it.) */
+static bool target_has_nul(const char *target)
+{
+    return strstr(target, "%00") != NULL;
 }
 
 /* A connection's verdict on its client certificate (when the node has a
@@ -445,6 +486,11 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
         return route_error(req, url, MHD_HTTP_UNAUTHORIZED, CC_ERR_UNAUTHENTICATED,
                            "this client certificate was revoked by the consortium's CA (its tls_client_crl)");
 
+    if (!req->uri) return route_error(req, url, MHD_HTTP_SERVICE_UNAVAILABLE, CC_ERR_NOMEM, "out of memory");
+    if (target_has_nul(req->uri))
+        return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_MALFORMED,
+                           "the path or query has a NUL (%00), which no id or value may hold");
+
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         req->arg[0] = '\0'; /* a failed match may have captured a segment */
         if (!path_match(routes[i].pattern, url, req->arg, sizeof req->arg)) continue;
@@ -456,9 +502,10 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
     }
     if (!req->route) {
         if (!path_hit) return route_error(req, url, MHD_HTTP_NOT_FOUND, CC_ERR_NOT_FOUND, "no such endpoint");
-        req->route = path_hit; /* for the Allow header */
+        req->route = path_hit;
+        allowed_methods(url, req->allow, sizeof req->allow);
         char message[96];
-        snprintf(message, sizeof message, "use %s for this endpoint", path_hit->method);
+        snprintf(message, sizeof message, "use %s for this endpoint", req->allow);
         return route_error(req, url, MHD_HTTP_METHOD_NOT_ALLOWED, CC_ERR_USAGE, message);
     }
     /* an id no handler could have stored; refused here so that none has to

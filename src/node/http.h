@@ -23,6 +23,7 @@
 #define CC_HTTP_BATCH_MAX_TXS  10000
 #define CC_HTTP_ARG_MAX        128 /* bytes of the {param} path segment */
 #define CC_HTTP_METHOD_MAX     16  /* bytes of a method we keep (longer ones get 405) */
+#define CC_HTTP_ALLOW_MAX      32  /* bytes of a 405's Allow header: "GET, HEAD, POST" */
 
 typedef struct cc_http_req {
     cc_node *node;
@@ -33,6 +34,7 @@ typedef struct cc_http_req {
     char *uri;                       /* owned: the request target exactly as sent, query included
                                       * (signed requests cover it); NULL when it could not be kept */
     bool started;                    /* begin_request ran */
+    char allow[CC_HTTP_ALLOW_MAX];   /* a 405's Allow header: the path's methods */
     char audit_txid[CC_HASH_HEX];    /* set: every answer carries X-Audit-Txid */
 
     uint8_t *body; /* owned; the upload so far */
@@ -80,6 +82,11 @@ enum MHD_Result cc_http_send_error_audited(cc_http_req *req, unsigned status, cc
 unsigned cc_http_status_of(cc_err e);
 /* Query parameter or NULL. */
 const char *cc_http_query(cc_http_req *req, const char *key);
+/* s (a query value or path segment) as a decimal integer in min..max into
+ * *out: digits only, no sign, space or suffix. false, *out unchanged, when
+ * s is NULL, not such a number, or out of range (past 2^64 - 1 included:
+ * never capped). Every integer an endpoint reads goes through it. */
+bool cc_http_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) CC_WUR;
 /* Request header or NULL. */
 const char *cc_http_header(cc_http_req *req, const char *key);
 

@@ -23,7 +23,6 @@
  * height as soon as it commits, so a follower still applying it used to
  * verify two signatures per height per retry (every 100 ms) for nothing.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,15 +227,11 @@ out:
 enum MHD_Result cc_http_get_checkpoint_sigs(cc_http_req *req)
 {
     const char *s = cc_http_query(req, "height");
-    char *end = NULL;
     uint64_t height;
     json_t *v = NULL;
     if (s) {
-        errno = 0;
-        unsigned long long h = (*s >= '0' && *s <= '9') ? strtoull(s, &end, 10) : 0;
-        if (errno != 0 || !end || *end != '\0' || h < 1)
+        if (!cc_http_parse_u64(s, 1, UINT64_MAX, &height))
             return cc_http_send_error(req, CC_ERR_USAGE, NULL, "height must be a positive integer");
-        height = h;
     } else {
         cc_head head;
         cc_chain_head(req->node->chain, &head);

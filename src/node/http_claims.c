@@ -92,21 +92,15 @@ enum MHD_Result cc_http_get_plan(cc_http_req *req)
     char key[STATE_KEY_MAX], *val = NULL;
     size_t len = 0;
     const char *version = cc_http_query(req, "version");
+    uint64_t asked = 0; /* 0: the latest */
+    if (version && !cc_http_parse_u64(version, 1, INT64_MAX, &asked))
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "version must be a positive integer");
     snprintf(key, sizeof key, "plan/%s", req->arg);
     if (cc_chain_state_get(req->node->chain, key, &val, &len) != CC_OK)
         return cc_http_send_error(req, CC_ERR_NOT_FOUND, NULL, "no plan \"%s\"", req->arg);
     json_t *head = json_loadb(val, len, 0, NULL);
     free(val);
-    json_int_t n = json_integer_value(json_object_get(head, "latest"));
-    if (version) {
-        char *end = NULL;
-        long long v = strtoll(version, &end, 10);
-        if (!end || *end || v < 1) {
-            json_decref(head);
-            return cc_http_send_error(req, CC_ERR_USAGE, NULL, "version must be a positive integer");
-        }
-        n = v;
-    }
+    json_int_t n = asked ? (json_int_t)asked : json_integer_value(json_object_get(head, "latest"));
     snprintf(key, sizeof key, "plan/%s/%lld", req->arg, (long long)n);
     if (cc_chain_state_get(req->node->chain, key, &val, &len) != CC_OK) {
         json_decref(head);

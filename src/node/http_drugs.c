@@ -235,20 +235,16 @@ enum MHD_Result cc_http_get_drug_alerts(cc_http_req *req)
     cc_reqauth who;
     json_t *count = NULL, *list = json_array();
     char bad[48];
-    long limit = ALERTS_DEFAULT;
+    uint64_t limit = ALERTS_DEFAULT;
     const char *l = cc_http_query(req, "limit");
 
     if (!params_ok(req, params, bad, sizeof bad)) {
         json_decref(list);
         return cc_http_send_error(req, CC_ERR_USAGE, NULL, "unknown parameter \"%s\"", bad);
     }
-    if (l) {
-        char *end;
-        limit = strtol(l, &end, 10);
-        if (*end || limit < 1 || limit > ALERTS_MAX) {
-            json_decref(list);
-            return cc_http_send_error(req, CC_ERR_USAGE, NULL, "limit must be 1..%d", ALERTS_MAX);
-        }
+    if (l && !cc_http_parse_u64(l, 1, ALERTS_MAX, &limit)) {
+        json_decref(list);
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "limit must be 1..%d", ALERTS_MAX);
     }
     cc_err rc = cc_chain_view_open(req->node->chain, &view);
     if (rc != CC_OK) {

@@ -4,7 +4,6 @@
  * query functions of carechain/chain.h (each in its own LMDB read
  * transaction) and keep working when the store is full.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,18 +12,6 @@
 
 #define BLOCKS_DEFAULT_LIMIT 20
 #define BLOCKS_MAX_LIMIT     100
-
-/* Strict unsigned decimal (no sign, no spaces, no overflow). */
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    char *end = NULL;
-    if (!s || *s < '0' || *s > '9') return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0') return false;
-    *out = v;
-    return true;
-}
 
 /* 64 hex digits -> 32 bytes. */
 static bool parse_hash(const char *hex, uint8_t out[CC_HASH_BYTES])
@@ -142,7 +129,7 @@ enum MHD_Result cc_http_get_block(cc_http_req *req)
 {
     uint64_t height;
     json_t *v = NULL;
-    if (!parse_u64(req->arg, &height))
+    if (!cc_http_parse_u64(req->arg, 0, UINT64_MAX, &height))
         return cc_http_send_error(req, CC_ERR_USAGE, NULL, "height must be a non-negative integer");
     cc_err e = cc_chain_block_json(req->node->chain, height, &v);
     if (e == CC_OK) return cc_http_send_json(req, MHD_HTTP_OK, v);
@@ -156,7 +143,7 @@ enum MHD_Result cc_http_get_block_raw(cc_http_req *req)
     uint64_t height;
     uint8_t *raw = NULL;
     size_t len = 0;
-    if (!parse_u64(req->arg, &height))
+    if (!cc_http_parse_u64(req->arg, 0, UINT64_MAX, &height))
         return cc_http_send_error(req, CC_ERR_USAGE, NULL, "height must be a non-negative integer");
     cc_err e = cc_chain_block_raw(req->node->chain, height, &raw, &len);
     if (e == CC_OK) return cc_http_send(req, MHD_HTTP_OK, "application/octet-stream", (char *)raw, len);
@@ -172,9 +159,9 @@ enum MHD_Result cc_http_get_blocks(cc_http_req *req)
 
     cc_chain_head(req->node->chain, &head);
     from = head.height;
-    if (from_s && !parse_u64(from_s, &from))
+    if (from_s && !cc_http_parse_u64(from_s, 0, UINT64_MAX, &from))
         return cc_http_send_error(req, CC_ERR_USAGE, NULL, "from must be a non-negative integer");
-    if (limit_s && (!parse_u64(limit_s, &limit) || limit < 1 || limit > BLOCKS_MAX_LIMIT))
+    if (limit_s && !cc_http_parse_u64(limit_s, 1, BLOCKS_MAX_LIMIT, &limit))
         return cc_http_send_error(req, CC_ERR_USAGE, NULL, "limit must be 1..%d", BLOCKS_MAX_LIMIT);
     if (from > head.height) from = head.height;
 

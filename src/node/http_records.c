@@ -13,7 +13,6 @@
  * so what was served is what was audited; the view is closed before the
  * wait for the commit, so no LMDB read transaction is held across it.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,12 +269,10 @@ static json_t *wrapped_key_of_tx(cc_chain *chain, const char *txid_hex, const ch
 static bool version_param(cc_signed_read *sr, json_int_t *version, enum MHD_Result *answered)
 {
     const char *s = cc_http_query(sr->req, "version");
-    char *end = NULL;
+    uint64_t v;
     *version = 0;
     if (!s) return true;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*s >= '1' && *s <= '9' && errno == 0 && *end == '\0' && v <= UINT32_MAX) {
+    if (cc_http_parse_u64(s, 1, UINT32_MAX, &v)) {
         *version = (json_int_t)v;
         return true;
     }

@@ -10,7 +10,6 @@
  * the way raft entries carry the same bytes between nodes; it leaves no
  * audit event (no person reads anything).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +24,7 @@
 static bool query_u64(cc_http_req *req, const char *name, uint64_t *out)
 {
     const char *s = cc_http_query(req, name);
-    char *end = NULL;
-    if (!s) return true;
-    errno = 0;
-    unsigned long long v = (*s >= '1' && *s <= '9') ? strtoull(s, &end, 10) : 0;
-    if (errno != 0 || !end || *end != '\0' || v == 0) return false;
-    *out = v;
-    return true;
+    return !s || cc_http_parse_u64(s, 1, UINT64_MAX, out);
 }
 
 enum MHD_Result cc_http_get_blocks_raw(cc_http_req *req)

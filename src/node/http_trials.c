@@ -72,11 +72,11 @@ enum MHD_Result cc_http_get_fhir_research_study(cc_http_req *req)
     long long n = 0;
     char message[160];
     if (version) {
-        char *end = NULL;
-        n = strtoll(version, &end, 10);
-        if (!*version || !end || *end || n < 1)
+        uint64_t v;
+        if (!cc_http_parse_u64(version, 1, INT64_MAX, &v))
             return cc_http_send_fhir_error(req, CC_ERR_USAGE, MHD_HTTP_BAD_REQUEST,
                                            "version must be a positive integer");
+        n = (long long)v;
     }
     cc_chain_view *v = NULL;
     json_t *study = NULL;

@@ -330,20 +330,21 @@ static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
     return cc_consensus_solo_init(&node->consensus, node->chain, &node->key, node->name, eb);
 }
 
-int cc_node_run(const cc_node_config *cfg)
+cc_err cc_node_run(const cc_node_config *cfg)
 {
     cc_node *node = calloc(1, sizeof *node);
     cc_errbuf eb = {{0}};
     sigset_t stop_signals, old_mask;
     struct sigaction ignore = {.sa_handler = SIG_IGN}, old_pipe;
     cc_tx *drained = NULL;
-    int exit_code = 1, sig = 0;
+    int sig = 0;
+    bool clean_stop = false; /* started, then stopped by a signal */
     cc_err rc;
 
     cc_node_log_quiet(cfg->quiet);
     if (!node) {
         cc_node_log(CC_LOG_ERROR, "node", "out of memory");
-        return 1;
+        return CC_ERR_NOMEM;
     }
 
     /* Every thread started from here on inherits the blocked signals, so
@@ -396,7 +397,7 @@ int cc_node_run(const cc_node_config *cfg)
 
     while (sigwait(&stop_signals, &sig) != 0) continue;
     cc_node_log(CC_LOG_INFO, "node", "%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    exit_code = 0;
+    clean_stop = true;
 
     /* Stop, steps 1-4 (see the top of this file). */
     atomic_store(&node->stopping, true);
@@ -435,7 +436,7 @@ err_after_chain:
 err_after_lock:
     unlock_dir(node);
 err:
-    if (exit_code != 0)
+    if (!clean_stop)
         cc_node_log(CC_LOG_ERROR, "node", "cannot start: %s (%s)", eb.msg[0] ? eb.msg : cc_strerror(rc),
                     cc_err_name(rc));
     else
@@ -451,5 +452,5 @@ err:
     struct timespec no_wait = {0, 0};
     while (sigtimedwait(&stop_signals, NULL, &no_wait) > 0) continue;
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-    return exit_code;
+    return clean_stop ? CC_OK : rc;
 }

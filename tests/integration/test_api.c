@@ -968,8 +968,9 @@ static void test_sigterm_then_restart(void **state)
 }
 
 /* A node does not start on a directory that is not a node's, nor on one a
- * node already runs on: each says so in one line, exits 1, and leaves
- * nothing behind. */
+ * node already runs on: each says so in one line, exits 2 (usage, as the
+ * line says; it was 1), and leaves nothing behind. A client's --node that
+ * is not a URL is a usage error too, not an unreachable node (it was 3). */
 static void test_node_start_refuses_a_wrong_directory(void **state)
 {
     (void)state;
@@ -979,10 +980,10 @@ static void test_node_start_refuses_a_wrong_directory(void **state)
     char missing[PATH_MAX];
     snprintf(missing, sizeof missing, "%s/missing", empty);
 
-    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", missing, "--api", api, NULL), 1);
+    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", missing, "--api", api, NULL), 2);
     if (!strstr(out, "is not a directory")) fail_msg("a missing --dir: %s", out);
     free(out);
-    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", empty, "--api", api, NULL), 1);
+    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", empty, "--api", api, NULL), 2);
     if (!strstr(out, "is not a node's directory: it has no node.key")) fail_msg("an empty --dir: %s", out);
     free(out);
     char lock[PATH_MAX + 16];
@@ -990,7 +991,7 @@ static void test_node_start_refuses_a_wrong_directory(void **state)
     assert_int_equal(access(lock, F_OK), -1); /* no litter in someone else's directory */
     assert_int_equal(access(missing, F_OK), -1);
 
-    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", fx.net.node_dir, "--api", api, NULL), 1);
+    assert_int_equal(ct_cli(&out, NODE_START_MS, "node", "--dir", fx.net.node_dir, "--api", api, NULL), 2);
     if (!strstr(out, "another node is already running on"))
         fail_msg("a second node on one directory: %s", out);
     free(out);
@@ -998,6 +999,14 @@ static void test_node_start_refuses_a_wrong_directory(void **state)
     assert_true(ct_status_height(fx.node.url) > 0);
     ct_rmtree(empty);
     free(empty);
+
+    static const char *const bad_urls[] = {"http://127.0.0.1:99999", "htp://127.0.0.1:7800", "http://[::1"};
+    for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+        int code = ct_cli(&out, NODE_START_MS, "status", "--node", bad_urls[i], NULL);
+        if (code != 2 || !strstr(out, "is not usable") || strchr(out, '\n') != out + strlen(out) - 1)
+            fail_msg("status --node %s exited %d: %s", bad_urls[i], code, out);
+        free(out);
+    }
 }
 
 int main(void)

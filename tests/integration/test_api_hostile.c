@@ -22,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
 
 #include "carechain/os.h"
 #include "node/http.h"
@@ -305,6 +308,144 @@ static void test_once_500s_are_4xx(void **state)
     free(path);
 }
 
+/* GET url; the status, the body's error code (an OperationOutcome's
+ * carechain code under /fhir/) and the message. */
+static long get_error(const char *url, char *code, size_t code_cap, char *message, size_t message_cap)
+{
+    ct_resp r;
+    assert_int_equal(ct_http_do(fx.http, "GET", url, NULL, NULL, 0, 0, &r), 0);
+    const json_t *issue = json_array_get(json_object_get(r.json, "issue"), 0);
+    const json_t *coding = json_array_get(json_object_get(json_object_get(issue, "details"), "coding"), 0);
+    snprintf(code, code_cap, "%s", issue ? ct_json_str(coding, "code") : ct_resp_error_code(&r));
+    snprintf(message, message_cap, "%s",
+             issue ? ct_json_str(issue, "diagnostics") : ct_resp_error_message(&r));
+    long status = r.status;
+    ct_resp_free(&r);
+    return status;
+}
+
+/* A NUL (%00) in the path or a query value is refused, not cut off: the
+ * node saw C strings that ended at it, and "/v1/blocks/1%00junk" was block
+ * 1, a signed ".../records%00junk" the patient's records. */
+static void test_nul_in_target_is_malformed(void **state)
+{
+    (void)state;
+    char code[32], message[200];
+    static const char *const targets[] = {
+        "/v1/blocks/1%00junk",
+        "/v1/blocks/1%00",
+        "/v1/status%00",
+        "/v1/blocks?limit=1%00junk",
+        "/v1/blocks?from=1&limit%00x=1",
+        "/fhir/ResearchStudy/x%00y",
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        char *u = ct_strf("%s%s", fx.node.url, targets[i]);
+        long status = get_error(u, code, sizeof code, message, sizeof message);
+        if (status != 400 || strcmp(code, "malformed") != 0)
+            fail_msg("%s: %ld %s %s, not 400 malformed", targets[i], status, code, message);
+        free(u);
+    }
+
+    /* signed: the same request without the NUL is served */
+    char *path = ct_strf("/v1/patients/%s/records", fx.patient_hex);
+    char *cut = ct_strf("%s%%00junk", path);
+    struct {
+        const char *path, *query;
+        long status;
+    } const reads[] = {
+        {path, "purpose=TREAT", 200}, {cut, "purpose=TREAT", 400}, {path, "purpose=TREAT%00x", 400}};
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        ct_signed_resp s;
+        assert_int_equal(ct_signed_get(fx.node.url, &fx.patient, reads[i].path, reads[i].query, 0, NULL, &s),
+                         0);
+        if (s.r.status != reads[i].status)
+            fail_msg("%s?%s: %ld %s, not %ld", reads[i].path, reads[i].query, s.r.status, s.r.body,
+                     reads[i].status);
+        if (reads[i].status == 400) assert_string_equal(ct_resp_error_code(&s.r), "malformed");
+        ct_signed_resp_free(&s);
+    }
+    free(cut);
+    free(path);
+}
+
+/* A number past 64 bits is a 400, like any other bad number; strtoll
+ * capped it, and the answer was a 404 for version 9223372036854775807. */
+static void test_huge_numbers_are_usage(void **state)
+{
+    (void)state;
+    char code[32], message[200];
+    static const char *const targets[] = {
+        "/v1/plans/no-such-plan?version=99999999999999999999",
+        "/fhir/ResearchStudy/no-such-trial?version=99999999999999999999999",
+        "/v1/checkpoint/signatures?height=99999999999999999999",
+        "/v1/blocks?limit=99999999999999999999",
+        "/v1/blocks/raw?from=1&count=99999999999999999999",
+        "/v1/blocks/99999999999999999999",
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        char *u = ct_strf("%s%s", fx.node.url, targets[i]);
+        long status = get_error(u, code, sizeof code, message, sizeof message);
+        if (status != 400 || strcmp(code, "usage") != 0)
+            fail_msg("%s: %ld %s %s, not 400 usage", targets[i], status, code, message);
+        free(u);
+    }
+}
+
+static size_t on_header(char *line, size_t size, size_t count, void *user)
+{
+    size_t n = size * count;
+    char *allow = user;
+    if (n > 6 && strncasecmp(line, "Allow:", 6) == 0) {
+        size_t len = n - 6;
+        while (len && (line[6 + len - 1] == '\r' || line[6 + len - 1] == '\n')) len--;
+        snprintf(allow, 64, "%.*s", (int)len, line + 6);
+    }
+    return n;
+}
+
+static size_t discard(char *data, size_t size, size_t count, void *user)
+{
+    (void)data, (void)user;
+    return size * count;
+}
+
+/* A 405 names every method of the path: /v1/checkpoint/signatures takes
+ * GET and POST, and its Allow header said POST only. */
+static void test_allow_names_every_method(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *path, *allow;
+    } cases[] = {
+        {"DELETE", "/v1/checkpoint/signatures", " GET, HEAD, POST"},
+        {"PUT", "/v1/checkpoint/signatures", " GET, HEAD, POST"},
+        {"DELETE", "/v1/status", " GET, HEAD"},
+        {"GET", "/v1/tx", " POST"},
+        {"DELETE", "/v1/claims/simulate", " GET, HEAD, POST"}, /* also /v1/claims/{id} */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char allow[64] = "";
+        long status = 0;
+        char *u = ct_strf("%s%s", fx.node.url, cases[i].path);
+        CURL *c = curl_easy_init();
+        assert_non_null(c);
+        curl_easy_setopt(c, CURLOPT_URL, u);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, cases[i].method);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, allow);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(c);
+        if (status != 405 || strcmp(allow, cases[i].allow) != 0)
+            fail_msg("%s %s: %ld, Allow:%s, not 405 with Allow:%s", cases[i].method, cases[i].path, status,
+                     allow, cases[i].allow);
+        free(u);
+    }
+}
+
 /* A FHIR searchset under a Host header that is not text, or so long that
  * the base URL cuts it mid-character: every entry is there, under the
  * node's own address. Each entry's fullUrl quotes the base, and before the
@@ -404,6 +545,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_once_500s_are_4xx),
+        cmocka_unit_test(test_nul_in_target_is_malformed),
+        cmocka_unit_test(test_huge_numbers_are_usage),
+        cmocka_unit_test(test_allow_names_every_method),
         cmocka_unit_test(test_every_route_unsigned),
         cmocka_unit_test(test_every_signed_route_signed),
         cmocka_unit_test(test_fhir_bundle_under_a_bad_host),

@@ -242,10 +242,17 @@ static void test_cli_flow(void **state)
                   NULL);
     if (code != 0 || !strstr(out, "0 emergency")) fail_msg("alerts exited %d:\n%s", code, out);
     free(out);
-    /* someone else's audit trail: exit 1 */
+    /* someone else's audit trail and consents: exit 1, with the code of
+     * the node's OperationOutcome (it was "http_error") */
     code =
         ct_cli(&out, CLI_MS, "audit", "--node", fx.node.url, "--key", skey, "--patient", fx.patient_id, NULL);
-    if (code != 1) fail_msg("audit by a stranger exited %d:\n%s", code, out);
+    if (code != 1 || !strstr(out, "HTTP 403, forbidden"))
+        fail_msg("audit by a stranger exited %d:\n%s", code, out);
+    free(out);
+    code = ct_cli(&out, CLI_MS, "consent", "list", "--node", fx.node.url, "--key", skey, "--patient",
+                  fx.patient_id, NULL);
+    if (code != 1 || !strstr(out, "HTTP 403, forbidden"))
+        fail_msg("consent list by a stranger exited %d:\n%s", code, out);
     free(out);
     /* usage errors: exit 2 */
     code = ct_cli(&out, CLI_MS, "record", "get", "nothex", "--key", pkey, NULL);
