@@ -763,15 +763,13 @@ static bool render_body(renderer *r, const char *type, const json_t *payload, co
         const char *gtin = json_string_value(json_object_get(payload, "gtin"));
         const char *lot = json_string_value(json_object_get(payload, "lot"));
         const char *exp = json_string_value(json_object_get(payload, "exp"));
-        const json_t *s;
-        size_t i;
-        char unit[CC_SUPPLY_UNIT_ID_MAX], iso[11];
+        char unit[CC_SUPPLY_UNIT_ID_MAX], serial[CC_GS1_SERIAL_MAX + 1], iso[11];
         action = "ADD", step = "commissioning", disposition = "active";
         ok = ok && gtin && lot && exp && cc_gs1_exp_valid(exp);
-        json_array_foreach(json_object_get(payload, "serials"), i, s)
-        {
-            if (!ok) break;
-            snprintf(unit, sizeof unit, "%s.%s", gtin, json_string_value(s) ? json_string_value(s) : "");
+        /* a list of serials, or a range of them (as many as 10,000) */
+        for (size_t k = 0, n = cc_supply_serial_count(payload); ok && k < n; k++) {
+            const char *s = cc_supply_serial_at(payload, k, serial);
+            snprintf(unit, sizeof unit, "%s.%s", gtin, s ? s : "");
             json_t *epc = epc_of(r, unit);
             ok = epc && json_array_append_new(epcs, epc) == 0;
         }

@@ -598,14 +598,13 @@ static cc_err range_check(const json_t *p, cc_errbuf *eb)
     return CC_OK;
 }
 
-/* How many serials a commission names, and the k-th of them. */
-static size_t serial_count(const json_t *p)
+size_t cc_supply_serial_count(const json_t *p)
 {
     json_t *r = json_object_get(p, "range");
     return r ? (size_t)json_integer_value(json_object_get(r, "count")) : list_len(p, "serials");
 }
 
-static const char *serial_at(const json_t *p, size_t k, char buf[CC_GS1_SERIAL_MAX + 1])
+const char *cc_supply_serial_at(const json_t *p, size_t k, char buf[CC_GS1_SERIAL_MAX + 1])
 {
     json_t *r = json_object_get(p, "range");
     if (!r) return json_string_value(json_array_get(json_object_get(p, "serials"), k));
@@ -635,7 +634,7 @@ static cc_err commission_validate(const json_t *p, cc_errbuf *eb)
     if (!cc_gs1_exp_valid(exp)) return cc_errf(eb, CC_ERR_INVALID, "\"exp\" must be a date YYMMDD");
     if (has_range == (json_object_get(p, "serials") != NULL))
         return cc_errf(eb, CC_ERR_INVALID, "a commission names either \"serials\" or a \"range\"");
-    if (serial_count(p) == 0) return cc_errf(eb, CC_ERR_INVALID, "\"serials\" is empty");
+    if (cc_supply_serial_count(p) == 0) return cc_errf(eb, CC_ERR_INVALID, "\"serials\" is empty");
     return CC_OK;
 }
 
@@ -666,7 +665,7 @@ static cc_err commission_op(op *o)
     else if (rc != CC_OK)
         return rc;
     if (!lotv) return CC_ERR_NOMEM;
-    size_t count = serial_count(o->p);
+    size_t count = cc_supply_serial_count(o->p);
     json_object_set_new(lotv, "count",
                         json_integer(json_integer_value(json_object_get(lotv, "count")) + (json_int_t)count));
     if ((rc = put(o, key, lotv)) != CC_OK) return rc;
@@ -676,7 +675,7 @@ static cc_err commission_op(op *o)
     char rec[512], buf[CC_GS1_SERIAL_MAX + 1];
     const char *plain_lot = cc_json_str_plain(lot) ? lot : NULL;
     for (size_t k = 0; k < count; k++) {
-        const char *serial = serial_at(o->p, k, buf);
+        const char *serial = cc_supply_serial_at(o->p, k, buf);
         const uint8_t *old;
         size_t old_len;
         snprintf(key, sizeof key, "dunit/%s/%s", gtin, serial);

@@ -53,6 +53,10 @@
 /* Split "<gtin14>.<serial>" (both validated) into its parts. */
 bool cc_supply_unit_split(const char *unit, char gtin[CC_GS1_GTIN_DIGITS + 1],
                           char serial[CC_GS1_SERIAL_MAX + 1]);
+/* How many serials a drug.commission payload p names (its "serials", or
+ * its "range"), and the k-th of them (in buf when made from the range). */
+size_t cc_supply_serial_count(const json_t *p);
+const char *cc_supply_serial_at(const json_t *p, size_t k, char buf[CC_GS1_SERIAL_MAX + 1]);
 /* Is s a valid "<gtin14>.<serial>"? Is s a valid SSCC? (for cc_payload_str_list) */
 bool cc_supply_unit_valid(const char *s);
 bool cc_supply_sscc_valid(const char *s);

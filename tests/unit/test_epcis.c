@@ -663,6 +663,19 @@ static void test_render_details(void **st)
     json_decref(set);
     json_decref(ev);
     json_decref(p);
+
+    /* a commission by range lists every EPC of the range */
+    p = json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i}}", "gtin", "10614141073464", "lot", "LOT42", "exp",
+                  "280200", "range", "prefix", "SN", "start", 7, "count", 3, "width", 4);
+    ev = cc_epcis_render("drug.commission", p, TXID, 0, fake_get, state);
+    assert_non_null(ev);
+    set = epc_set(ev, "epcList");
+    assert_int_equal(json_array_size(set), 3);
+    assert_string_equal(json_string_value(json_array_get(set, 0)), "10614141073464.SN0007");
+    assert_string_equal(json_string_value(json_array_get(set, 2)), "10614141073464.SN0009");
+    json_decref(set);
+    json_decref(ev);
+    json_decref(p);
 }
 
 static void test_recorded_and_query_document(void **st)
