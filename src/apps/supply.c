@@ -1714,11 +1714,13 @@ cc_err cc_supply_verify(cc_state_reader get_fn, void *ctx, const cc_supply_query
     if (streq(st, "dispensed")) {
         add_once(info, "Dispensed");
         /* Presented again after dispensing, by anyone but the dispenser. */
-        if (!q->presenter_org || !streq(q->presenter_org, str(unit, "own"))) add_once(signals, "clone");
+        if (!q->inquiry && (!q->presenter_org || !streq(q->presenter_org, str(unit, "own"))))
+            add_once(signals, "clone");
     }
     if (streq(st, "decommissioned") || streq(st, "destroyed")) add_once(info, "Not_for_re-distribution");
-    if (q->presenter_org && !streq(st, "dispensed") && !(q->presenter_role & CC_ROLE_REGULATOR) &&
-        !streq(q->presenter_org, str(unit, "own")) && !streq(q->presenter_org, str(unit, "mfr")) &&
+    if (q->presenter_org && !q->inquiry && !streq(st, "dispensed") &&
+        !(q->presenter_role & CC_ROLE_REGULATOR) && !streq(q->presenter_org, str(unit, "own")) &&
+        !streq(q->presenter_org, str(unit, "mfr")) &&
         !(streq(st, "transit") && streq(q->presenter_org, str(unit, "to"))))
         add_once(signals, "not_owner");
 

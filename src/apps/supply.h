@@ -89,6 +89,8 @@ typedef struct cc_supply_query {
     const char *lot, *exp;     /* NULL or "" when not given */
     const char *presenter_org; /* the signed requester's organisation, or NULL */
     unsigned presenter_role;
+    bool inquiry; /* asks after the unit (its custody history) without presenting the
+                   * package: no clone or not_owner signal judges the requester */
 } cc_supply_query;
 
 /* The answer of GET /v1/drugs/verify from the state get reads, judged at

@@ -732,10 +732,11 @@ static int drug_recall(int argc, char **argv)
 /* ---- verify, history, alerts -------------------------------------------------------- */
 
 /* The query of a verification: ID in any form (or --gtin/--serial), with
- * --lot/--exp overriding what ID carries. Returns -1 with path filled, or
- * the usage exit code. */
+ * --lot/--exp overriding what ID carries; for history, marked an inquiry
+ * (history=1: the requester holds no package, so is not judged). Returns
+ * -1 with path filled, or the usage exit code. */
 static int verify_query(const cc_cli_ctx *ctx, const char *id_text, const char *gtin_s, const char *serial,
-                        const char *lot, const char *exp, char *path, size_t cap)
+                        const char *lot, const char *exp, bool history, char *path, size_t cap)
 {
     cc_gs1_id id;
     memset(&id, 0, sizeof id);
@@ -781,7 +782,8 @@ static int verify_query(const cc_cli_ctx *ctx, const char *id_text, const char *
     cc_cli_url_encode(id.lot, l_enc, sizeof l_enc);
     int n = snprintf(path, cap, "/v1/drugs/verify?gtin=%s&serial=%s", id.gtin, s_enc);
     if (id.lot[0]) n += snprintf(path + n, cap - (size_t)n, "&lot=%s", l_enc);
-    if (id.exp[0]) snprintf(path + n, cap - (size_t)n, "&exp=%s", id.exp);
+    if (id.exp[0]) n += snprintf(path + n, cap - (size_t)n, "&exp=%s", id.exp);
+    if (history) snprintf(path + n, cap - (size_t)n, "&history=1"); /* an inquiry, not a presentation */
     return -1;
 }
 
@@ -949,7 +951,8 @@ static int verify_or_history(int argc, char **argv, bool history)
     if (rc >= 0) return rc;
     if (history && !keyfile) return cc_cli_usage(ctx.cmd, "missing --key");
     char path[QUERY_MAX];
-    rc = verify_query(&ctx, ctx.pos_count ? ctx.pos[0] : NULL, gtin, serial, lot, exp, path, sizeof path);
+    rc = verify_query(&ctx, ctx.pos_count ? ctx.pos[0] : NULL, gtin, serial, lot, exp, history, path,
+                      sizeof path);
     if (rc >= 0) return rc;
     json_t *ans;
     if ((rc = cc_cli_get_json_as(&ctx, keyfile, path, &ans)) >= 0) return rc;

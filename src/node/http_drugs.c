@@ -143,7 +143,7 @@ static cc_err record_alert(cc_node *node, const cc_reqauth *who, const cc_gs1_id
 
 enum MHD_Result cc_http_get_drug_verify(cc_http_req *req)
 {
-    static const char *const params[] = {"id", "gtin", "serial", "lot", "exp", NULL};
+    static const char *const params[] = {"id", "gtin", "serial", "lot", "exp", "history", NULL};
     cc_errbuf eb = {0};
     cc_gs1_id id;
     cc_chain_view *view = NULL;
@@ -155,6 +155,15 @@ enum MHD_Result cc_http_get_drug_verify(cc_http_req *req)
     if (!params_ok(req, params, bad, sizeof bad))
         return cc_http_send_error(req, CC_ERR_USAGE, NULL, "unknown parameter \"%s\"", bad);
     if (read_query(req, &id, &eb) != CC_OK) return cc_http_send_error(req, CC_ERR_USAGE, NULL, "%s", eb.msg);
+    /* history=1: a member asks after the unit's custody, holding no package;
+     * it is not a presentation, so it is not judged and records nothing */
+    const char *history = cc_http_query(req, "history");
+    if (history && strcmp(history, "1") != 0)
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "history must be 1");
+    if (history && !sig)
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL,
+                                  "history=1 is for a signed request: custody history is shown to the unit's "
+                                  "owners, its manufacturer and regulators");
     cc_err rc = cc_chain_view_open(req->node->chain, &view);
     if (rc != CC_OK) return cc_http_send_error(req, rc, NULL, "cannot read the state");
     if (sig && (rc = cc_reqauth_check(req, view, &who, &eb)) != CC_OK) {
@@ -166,7 +175,8 @@ enum MHD_Result cc_http_get_drug_verify(cc_http_req *req)
                          .lot = id.lot,
                          .exp = id.exp,
                          .presenter_org = sig ? who.org : NULL,
-                         .presenter_role = sig ? who.role : 0};
+                         .presenter_role = sig ? who.role : 0,
+                         .inquiry = history != NULL};
     rc = cc_supply_verify(cc_chain_view_get_json, view, &q, cc_clocks_now_ms(&req->node->clocks), &ans);
     uint64_t height = cc_chain_view_height(view);
     cc_chain_view_close(view);
@@ -175,7 +185,7 @@ enum MHD_Result cc_http_get_drug_verify(cc_http_req *req)
     json_t *h = json_object_get(ans, "history");
     if (h) json_object_set_new(h, "events", history_events(req->node, json_object_get(h, "events")));
 
-    const char *kind = sig ? presentation_signal(json_object_get(ans, "signals")) : NULL;
+    const char *kind = sig && !history ? presentation_signal(json_object_get(ans, "signals")) : NULL;
     if (kind) {
         char txid[CC_HASH_HEX];
         if (record_alert(req->node, &who, &id, kind, txid, &eb) == CC_OK)

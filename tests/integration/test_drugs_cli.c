@@ -241,6 +241,15 @@ static void test_lifecycle(void **state)
     assert_non_null(strstr(out, "Custody history"));
     if (strstr(out, "_ms")) fail_msg("a formatted time is labelled as milliseconds:\n%s", out);
     free(out);
+    /* a past owner asks after it: an inquiry, not a presentation, so no not_owner alert */
+    code = DRUG(&out, "history", CT_GTIN ".A2", "--key", k_whs, "--json");
+    expect_code(0, code, "history by a past owner", out);
+    if (!strstr(out, "\"history\"") || strstr(out, "\"alert\"") || strstr(out, "not_owner"))
+        fail_msg("history by a past owner:\n%s", out);
+    free(out);
+    code = DRUG(&out, "verify", CT_GTIN ".A2", "--key", k_whs, "--json");
+    if (!strstr(out, "not_owner") || !strstr(out, "\"alert\"")) fail_msg("verify by a past owner:\n%s", out);
+    free(out);
     code = DRUG(&out, "history", CT_GTIN ".A2", "--key", k_clin);
     expect_code(1, code, "history by an unrelated organisation", out);
     assert_non_null(strstr(out, "No custody history"));

@@ -284,13 +284,14 @@ static void hand_over(fixture *f, int from, int to, const char *to_org, json_t *
 /* ---- verification ------------------------------------------------------------------------------ */
 
 /* cc_supply_verify at the head through a chain view, presented by key
- * number presenter (0: an unsigned request). Caller decrefs. */
+ * number presenter (0: an unsigned request), or asked after (inquiry: a
+ * custody history). Caller decrefs. */
 static json_t *verify_full(fixture *f, const char *gtin, const char *serial, const char *lot, const char *exp,
-                           int presenter)
+                           int presenter, bool inquiry)
 {
     cc_chain_view *v = NULL;
     json_t *out = NULL;
-    cc_supply_query q = {.gtin = gtin, .serial = serial, .lot = lot, .exp = exp};
+    cc_supply_query q = {.gtin = gtin, .serial = serial, .lot = lot, .exp = exp, .inquiry = inquiry};
     for (size_t i = 0; presenter && i < PEOPLE_COUNT; i++)
         if (PEOPLE[i].key == presenter) {
             q.presenter_org = PEOPLE[i].org;
@@ -306,7 +307,7 @@ static json_t *verify_full(fixture *f, const char *gtin, const char *serial, con
 
 static json_t *verify(fixture *f, const char *serial, int presenter)
 {
-    return verify_full(f, GT, serial, NULL, NULL, presenter);
+    return verify_full(f, GT, serial, NULL, NULL, presenter, false);
 }
 
 /* The answer for serial of GT, as presenter sees it: verified, status,
@@ -797,6 +798,15 @@ static void test_lifecycle(void **st)
     verify_is(f, "S1", PHARM, "dispensed", "Dispensed", false, "");
     verify_is(f, "S1", STORE, "dispensed", "Dispensed", false, "clone");
     verify_is(f, "S1", DIST, "dispensed", "Dispensed", false, "clone");
+    /* asking after a unit's custody is no presentation: nobody is judged */
+    json_t *a = verify_full(f, GT, "S1", NULL, NULL, DIST, true);
+    list_is(json_object_get(a, "signals"), "", "an inquiry's signals");
+    assert_non_null(json_object_get(a, "history")); /* a past owner */
+    json_decref(a);
+    verify_is(f, "S2", DIST, "active", "", true, "not_owner");
+    a = verify_full(f, GT, "S2", NULL, NULL, DIST, true);
+    list_is(json_object_get(a, "signals"), "", "an inquiry's signals");
+    json_decref(a);
     EXPECT(CC_ERR_CONFLICT, send(f, PHARM, "drug.dispense", json_pack("{s:o}", "units", LIST(U("S1")))));
     SAYS("already dispensed");
     /* a dispensed unit goes nowhere */
@@ -1142,7 +1152,7 @@ static void test_expiry(void **st)
 static void no_match(fixture *f, const char *gtin, const char *serial, const char *lot, const char *exp,
                      const char *reason)
 {
-    json_t *v = verify_full(f, gtin, serial, lot, exp, 0);
+    json_t *v = verify_full(f, gtin, serial, lot, exp, 0, false);
     assert_false(json_is_true(json_object_get(v, "verified")));
     if (!jstr(v, "reason") || strcmp(jstr(v, "reason"), reason) != 0)
         fail_msg("%s.%s lot %s exp %s: reason %s, expected %s", gtin, serial, lot ? lot : "-",
@@ -1162,19 +1172,19 @@ static void test_verify(void **st)
     no_match(f, GT, "S1", "L2", NULL, "No_match_GTIN_Serial_Lot");
     no_match(f, GT, "S1", NULL, "281230", "No_match_GTIN_Serial_Expiry");
     no_match(f, GT, "S1", "L2", "281230", "No_match_GTIN_Serial_Lot_Expiry");
-    json_t *v = verify_full(f, GT, "S9", NULL, NULL, 0);
+    json_t *v = verify_full(f, GT, "S9", NULL, NULL, 0, false);
     list_is(json_object_get(v, "signals"), "unknown", "signals");
     json_decref(v);
-    v = verify_full(f, GT, "S1", "L2", NULL, 0);
+    v = verify_full(f, GT, "S1", "L2", NULL, 0, false);
     list_is(json_object_get(v, "signals"), "mismatch", "signals");
     json_decref(v);
-    v = verify_full(f, GT, "S1", "L1", EXP, 0);
+    v = verify_full(f, GT, "S1", "L1", EXP, 0, false);
     assert_true(json_is_true(json_object_get(v, "verified")));
     assert_null(json_object_get(v, "reason"));
     assert_string_equal(jstr(v, "gtin"), GT);
     assert_string_equal(jstr(v, "serial"), "S1");
     json_decref(v);
-    v = verify_full(f, GT, "S1", "", "", 0); /* empty lot and expiry: not given */
+    v = verify_full(f, GT, "S1", "", "", 0, false); /* empty lot and expiry: not given */
     assert_true(json_is_true(json_object_get(v, "verified")));
     json_decref(v);
 
