@@ -407,6 +407,10 @@ static int drug_commission(int argc, char **argv)
     return rc;
 }
 
+#define TEXT_OF_(x)  #x
+#define TEXT_OF(x)   TEXT_OF_(x)
+#define POS_MAX_TEXT TEXT_OF(CC_CLI_POS_MAX) /* "32" */
+
 static const char transfer_help[] =
     "--statement attests, as DSCSA asks of the seller at every change of ownership, that\n"
     "you are authorized, received the product from an authorized trading partner with its\n"
@@ -414,13 +418,13 @@ static const char transfer_help[] =
     "product, and keep the systems and processes verification requires.\n\n"
     "An ITEM is a unit or a case in any form: a GS1 element string ((01)...(21)... or with\n"
     "GS separators), a GS1 Digital Link, an EPC URI (urn:epc:id:sgtin:... / sscc:...),\n"
-    "<gtin14>.<serial>, or an 18-digit SSCC. Up to 4 on the command line; more with\n"
+    "<gtin14>.<serial>, or an 18-digit SSCC. Up to " POS_MAX_TEXT " on the command line; more with\n"
     "--items or --items-file. A case stands for everything packed in it.\n";
 
 static const char items_help[] =
     "An ITEM is a unit or a case in any form: a GS1 element string ((01)...(21)... or with\n"
     "GS separators), a GS1 Digital Link, an EPC URI (urn:epc:id:sgtin:... / sscc:...),\n"
-    "<gtin14>.<serial>, or an 18-digit SSCC. Up to 4 on the command line; more with\n"
+    "<gtin14>.<serial>, or an 18-digit SSCC. Up to " POS_MAX_TEXT " on the command line; more with\n"
     "--items or --items-file. A case stands for everything packed in it.\n";
 
 static int drug_aggregate(int argc, char **argv)
