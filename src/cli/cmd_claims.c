@@ -370,7 +370,7 @@ static int claim_submit_or_simulate(int argc, char **argv, bool simulate)
 {
     claim_args a = {0};
     cc_cli_write w = {0};
-    const cc_cli_opt opts[] = {
+    cc_cli_opt opts[] = {
         {"key", "FILE", "key file of a clinician (or admin) of the provider organisation", &w.key},
         {"file", "CLAIM", "a FHIR R4 Claim (JSON)", &a.file},
         {"patient", "ID", "the patient's id (hex)", &a.patient},
@@ -382,6 +382,8 @@ static int claim_submit_or_simulate(int argc, char **argv, bool simulate)
         CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
     };
+    if (simulate) /* a what-if sends no tx: no --no-wait or --genesis (the entries after the first six) */
+        opts[6] = (cc_cli_opt){NULL, NULL, NULL, NULL};
     const cc_cli_spec spec = {
         simulate ? "claim simulate" : "claim submit",
         "--key K --file CLAIM.json --patient ID --coverage ID [--preauth IDS] [--preauthorization]",
