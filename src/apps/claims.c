@@ -995,6 +995,24 @@ static json_t *clean_concept(const json_t *c, const char *path, json_t *dropped)
     return json_pack("{s:o}", "coding", codings);
 }
 
+/* List in dropped each field of o (at path) that is not among keep. */
+static void dropped_fields(const json_t *o, const char *const *keep, size_t n, const char *path,
+                           json_t *dropped)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        bool kept = false;
+        for (size_t i = 0; i < n && !kept; i++) kept = strcmp(k, keep[i]) == 0;
+        if (!kept) {
+            char p[160];
+            snprintf(p, sizeof p, "%s.%s", path, k);
+            dropped_add(dropped, p);
+        }
+    }
+}
+
 static json_t *clean_money(const json_t *m)
 {
     json_t *o = json_object();
@@ -1027,13 +1045,21 @@ static json_t *clean_item(const json_t *item, json_t *kept_diags, json_t *droppe
         if (strcmp(k, "sequence") == 0 || strcmp(k, "servicedDate") == 0 ||
             strcmp(k, "careTeamSequence") == 0)
             json_object_set(o, k, v);
-        else if (strcmp(k, "servicedPeriod") == 0)
+        else if (strcmp(k, "servicedPeriod") == 0) {
+            static const char *const keep[] = {"start", "end"};
+            dropped_fields(v, keep, 2, "item[].servicedPeriod", dropped);
             json_object_set_new(o, k, clean_period(v));
-        else if (strcmp(k, "unitPrice") == 0 || strcmp(k, "net") == 0)
+        } else if (strcmp(k, "unitPrice") == 0 || strcmp(k, "net") == 0) {
+            static const char *const keep[] = {"value", "currency"};
+            char p[32];
+            snprintf(p, sizeof p, "item[].%s", k);
+            dropped_fields(v, keep, 2, p, dropped);
             json_object_set_new(o, k, clean_money(v));
-        else if (strcmp(k, "quantity") == 0)
+        } else if (strcmp(k, "quantity") == 0) {
+            static const char *const keep[] = {"value"};
+            dropped_fields(v, keep, 1, "item[].quantity", dropped);
             json_object_set_new(o, k, json_pack("{s:O}", "value", json_object_get(v, "value")));
-        else if (strcmp(k, "modifier") == 0) {
+        } else if (strcmp(k, "modifier") == 0) {
             json_t *mods = json_array(), *m;
             json_array_foreach(v, i, m)
             {

@@ -2016,6 +2016,38 @@ static void test_simulate(void **state)
     json_decref(payload);
 }
 
+/* The reduction of a provider's FHIR Claim names every field it leaves out,
+ * inside an item's quantity, money and period too. */
+static void test_from_fhir_names_what_it_drops(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"resourceType\": \"Claim\", \"status\": \"active\", \"use\": \"claim\","
+        " \"type\": {\"coding\": [{\"code\": \"professional\"}]}, \"created\": \"2026-11-20\","
+        " \"item\": [{\"sequence\": 1, \"productOrService\": {\"coding\": [{\"code\": \"99213\"}]},"
+        "   \"servicedPeriod\": {\"start\": \"2026-11-20\", \"end\": \"2026-11-20\", \"id\": \"p1\"},"
+        "   \"quantity\": {\"value\": 2, \"unit\": \"visit\", \"system\": \"http://unitsofmeasure.org\"},"
+        "   \"net\": {\"value\": 75.0, \"currency\": \"USD\", \"extension\": []}}]}";
+    json_t *fhir = NULL, *claim = NULL, *dropped = NULL;
+    cc_errbuf eb = {""};
+    assert_int_equal(cc_claims_json_load(text, strlen(text), &fhir, &eb), CC_OK);
+    cc_claim_refs refs = {.patient = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                          .provider = "hospital",
+                          .coverage = "cov-1"};
+    if (cc_claim_from_fhir(fhir, &refs, &claim, &dropped, &eb) != CC_OK) fail_msg("%s", eb.msg);
+    char *d = cc_json_dump(dropped);
+    const char *want[] = {"item[].quantity.unit", "item[].quantity.system", "item[].net.extension",
+                          "item[].servicedPeriod.id"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(d, want[i])) fail_msg("%s is not among the dropped fields %s", want[i], d);
+    const json_t *item = json_array_get(json_object_get(claim, "item"), 0);
+    assert_int_equal(json_object_size(json_object_get(item, "quantity")), 1);
+    free(d);
+    json_decref(fhir);
+    json_decref(claim);
+    json_decref(dropped);
+}
+
 /* The official HL7 examples, reduced to the minimum necessary on the client. */
 static void test_hl7_examples(void **state)
 {
@@ -2408,6 +2440,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plan_versions_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accumulators_roll_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_simulate, setup, teardown),
+        cmocka_unit_test(test_from_fhir_names_what_it_drops),
         cmocka_unit_test_setup_teardown(test_hl7_examples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runaway_rule_on_the_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_determinism_three_chains, setup, teardown),
