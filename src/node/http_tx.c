@@ -108,6 +108,8 @@ static void put_accepted(cc_strbuf *sb, const cc_admit_item *it, bool wait)
         cc_strbuf_u64(sb, w->loc.index);
         cc_strbuf_puts(sb, ",\"result\":{\"code\":");
         cc_strbuf_json_str(sb, cc_err_name((cc_err)w->loc.result.code));
+        cc_strbuf_puts(sb, ",\"code_num\":");
+        cc_strbuf_u64(sb, w->loc.result.code);
         cc_strbuf_puts(sb, ",\"message\":");
         cc_strbuf_json_str(sb, w->loc.result.message);
         cc_strbuf_puts(sb, "}}");

@@ -95,6 +95,8 @@ static uint64_t commit_ok(const cc_tx *tx)
     json_t *res = json_object_get(r.json, "result");
     assert_non_null(res);
     if (strcmp(jstr(res, "code"), "ok") != 0) fail_msg("tx failed in exec: %s", r.body);
+    assert_true(json_is_integer(json_object_get(res, "code_num")));
+    assert_int_equal(jint(res, "code_num"), 0);
     char hex[CC_HASH_HEX];
     assert_string_equal(jstr(r.json, "txid"), ct_txid_hex(tx, hex));
     json_int_t h = jint(r.json, "height");
