@@ -76,12 +76,13 @@ static const cc_genesis_node *raft_undialable(const cc_genesis *g)
 }
 
 static void say(const cc_genesis *g, const char *file, const char *key_file, const char *key_node,
-                const char *key_id)
+                const char *key_id, bool can_start)
 {
     char hex[CC_HASH_HEX], tm[40];
     cc_hex(g->chain_id, CC_HASH_BYTES, hex);
-    printf("%s is a valid carechain genesis for chain %s, made %s.\n", file, g->chain_name,
-           cc_cli_time(g->time_ms, tm));
+    printf("%s is a %s carechain genesis for chain %s, made %s%s.\n", file,
+           can_start ? "valid" : "well-formed", g->chain_name, cc_cli_time(g->time_ms, tm),
+           can_start ? "" : ", but its network could never start (below)");
     printf("%zu organisation%s govern it (a change of nodes needs %zu of them):\n", g->org_count,
            g->org_count == 1 ? "" : "s", g->org_count / 2 + 1);
     for (size_t i = 0; i < g->org_count; i++)
@@ -190,7 +191,7 @@ static int check(int argc, char **argv)
         cc_cli_print_json(j);
         json_decref(j);
     } else {
-        say(&g, file, key_file, key_node, key_id);
+        say(&g, file, key_file, key_node, key_id, !undialable);
         if (lacking)
             printf("Note: organisation %s has no founding admin. Only an organisation's admins register\n"
                    "its people, so it can never act or vote, and a change of nodes still needs %zu of the\n"
@@ -549,7 +550,7 @@ static int new_genesis(int argc, char **argv)
         cc_cli_print_json(j);
         json_decref(j);
     } else {
-        say(&g, out, NULL, NULL, NULL);
+        say(&g, out, NULL, NULL, NULL, true); /* new refuses a raft address libraft cannot dial */
         if (g.node_count == 2)
             printf(
                 "Note: with 2 nodes both must be up to commit anything, and neither can ever be removed.\n");

@@ -274,6 +274,7 @@ static void test_genesis_check(void **state)
     check_hand_written(NO_ADMIN, 0, "organisation clinic has no founding admin", "clinic");
     /* a raft address libraft cannot dial: the nodes could never connect */
     check_hand_written(RAFT_HOSTNAME, 1, "could never start", "localhost:");
+    check_hand_written(RAFT_HOSTNAME, 1, "is a well-formed carechain genesis", "could never start (below)");
     assert_int_equal(ct_cli(&out, CLI_MS, "genesis", "check", (char *)NULL), 2);
     free(out);
 }
