@@ -114,6 +114,7 @@ static int record_put(int argc, char **argv)
         if (e != CC_OK) {
             rc = cc_cli_fail(&ctx, e, eb.msg);
         } else {
+            if (ctx.json && sent.json) json_object_set_new(sent.json, "record", json_string(id));
             rc = cc_cli_sent_report(&ctx, &sent, "record.put");
             if (rc == CC_EXIT_OK && !ctx.json) printf("record %s (%s, %s)\n", id, rt, cat);
             cc_cli_sent_free(&sent);

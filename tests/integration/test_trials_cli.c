@@ -162,10 +162,12 @@ static void test_trial_end_to_end(void **state)
         write_doc("obs.json", "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{"
                               "\"coding\":[{\"code\":\"laboratory\"}]}],\"valueQuantity\":{\"value\":7.1}}");
     out = RUN(0, "record", "put", "--node", node, "--key", fx.patient_key[0], "--patient", fx.patient_id[0],
-              "--file", obs);
-    const char *rec = strstr(out, "record ");
-    assert_non_null(rec);
-    assert_int_equal(sscanf(rec, "record %32s", fx.record), 1);
+              "--file", obs, "--json");
+    json_t *put = json_loads(out, 0, NULL); /* the answer, with the new record's id */
+    if (!put || !json_string_value(json_object_get(put, "record"))) fail_msg("record put --json:\n%s", out);
+    assert_int_equal(strlen(json_string_value(json_object_get(put, "record"))), 32);
+    snprintf(fx.record, sizeof fx.record, "%s", json_string_value(json_object_get(put, "record")));
+    json_decref(put);
     free(out);
 
     /* enrolment without research consent is refused */
