@@ -231,7 +231,7 @@ int cc_cli_send_and_report(const cc_cli_ctx *ctx, const cc_cli_write *w, const c
     cc_cli_sent sent;
     int rc = cc_cli_send(ctx, w, type, payload, attachment, attachment_len, &sent);
     if (rc >= 0) return rc;
-    rc = cc_cli_sent_report(ctx, &sent, NULL);
+    rc = cc_cli_sent_report(ctx, &sent, type);
     cc_cli_sent_free(&sent);
     return rc;
 }
