@@ -215,6 +215,7 @@ static void test_lifecycle(void **state)
     code = DRUG(&out, "ship", CT_GTIN ".A1", CT_GTIN ".A2", CT_GTIN ".A3", "--to", "pharmacy", "--statement",
                 "--key", k_whs);
     expect_code(0, code, "ship units to the pharmacy", out);
+    if (!strstr(out, "Committed drug.ship ")) fail_msg("ship does not say what it committed:\n%s", out);
     txid_of(out, ship);
     free(out);
     expect_verify("A1", true, "transit", NULL);
