@@ -182,16 +182,16 @@ static void test_solo_node_serves_https_only(void **state)
     ct_cluster_destroy(&cl);
 }
 
-/* `carechain node --dir d` with extra arguments exits 1 at once and says
- * expect. */
-static void refused(const char *d, const char *expect, const char *a1, const char *v1, const char *a2,
-                    const char *v2)
+/* `carechain node --dir d` with extra arguments exits at once with code
+ * (2: a usage error, 1: a file that will not do) and says expect. */
+static void refused(int code, const char *d, const char *expect, const char *a1, const char *v1,
+                    const char *a2, const char *v2)
 {
     char *out = NULL, api[32];
     snprintf(api, sizeof api, "127.0.0.1:%d", ct_free_port());
     int rc = ct_cli(&out, CLI_MS, "node", "--dir", d, "--api", api, a1, v1, a2, v2, (char *)NULL);
-    if (rc != 1 || !strstr(out ? out : "", expect))
-        fail_msg("expected exit 1 saying \"%s\"; exit %d: %s", expect, rc, out ? out : "");
+    if (rc != code || !strstr(out ? out : "", expect))
+        fail_msg("expected exit %d saying \"%s\"; exit %d: %s", code, expect, rc, out ? out : "");
     free(out);
 }
 
@@ -201,11 +201,11 @@ static void test_bad_tls_settings_stop_the_node(void **state)
     need_openssl();
     ct_net net;
     assert_int_equal(ct_net_create(&net, "tls-bad"), 0);
-    refused(net.node_dir, "needs both a certificate", "--tls-cert", cert, NULL, NULL);
-    refused(net.node_dir, "do not fit", "--tls-cert", cert, "--tls-key", ca_key);
-    refused(net.node_dir, "is not a PEM file", "--tls-cert", net.genesis_path, "--tls-key", key);
-    refused(net.node_dir, "cannot read the CA bundle", "--tls-ca", "/nonexistent/ca.pem", NULL, NULL);
-    refused(net.node_dir, "need the API on HTTPS", "--tls-client-ca", ca, NULL, NULL);
+    refused(2, net.node_dir, "needs both a certificate", "--tls-cert", cert, NULL, NULL);
+    refused(1, net.node_dir, "do not fit", "--tls-cert", cert, "--tls-key", ca_key);
+    refused(1, net.node_dir, "is not a PEM file", "--tls-cert", net.genesis_path, "--tls-key", key);
+    refused(1, net.node_dir, "cannot read the CA bundle", "--tls-ca", "/nonexistent/ca.pem", NULL, NULL);
+    refused(2, net.node_dir, "need the API on HTTPS", "--tls-client-ca", ca, NULL, NULL);
     ct_net_destroy(&net);
 }
 
@@ -493,7 +493,7 @@ static void test_revoked_client_certificates_are_refused(void **state)
     free(out);
     ct_net net;
     assert_int_equal(ct_net_create(&net, "tls-crl-alone"), 0);
-    refused(net.node_dir, "needs the CA it comes from", "--tls-client-crl", crl, NULL, NULL);
+    refused(2, net.node_dir, "needs the CA it comes from", "--tls-client-crl", crl, NULL, NULL);
     free(laptop1);
     free(cfg_path);
     free(crl);
