@@ -30,7 +30,7 @@ typedef struct cc_rules_limits {
 #define CC_RULES_MEMORY       (8u * 1024 * 1024)
 #define CC_RULES_HARD_FACTOR  16 /* the allocator's safety net, in memory caps (a node fault) */
 #define CC_RULES_SOURCE_MAX   (64u * 1024)
-#define CC_RULES_STRING_MAX   (64u * 1024) /* bytes in one Lua string (inputs included) */
+#define CC_RULES_STRING_MAX   (4u * 1024)  /* bytes in one Lua string (inputs included) */
 #define CC_RULES_DEPTH_MAX    32           /* nesting of a result converted to JSON */
 #define CC_RULES_RESULT_MAX   (64u * 1024) /* approximate bytes of the JSON a call returns */
 

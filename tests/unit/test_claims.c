@@ -2129,7 +2129,7 @@ static void test_runaway_rule_on_the_ledger(void **state)
     fixture *f = *state;
     static const char lua[] = "function adjudicate(claim, member, plan)\n"
                               "  if claim.lines[1].code == '99396' then while true do end end\n"
-                              "  if claim.lines[1].code == '80061' then local s = string.rep('x', 4096)\n"
+                              "  if claim.lines[1].code == '80061' then local s = string.rep('x', 2048)\n"
                               "    local t = {} for i = 1, 100000 do t[i] = s .. i end end\n"
                               "  return {}\n"
                               "end\n";

@@ -411,7 +411,7 @@ static const char mode_src[] =
     "  if claim.mode == 'rep' then return string.rep('x', 1000000000) end\n"
     "  if claim.mode == 'rep2' then return ('x'):rep(1000):rep(1000) end\n"
     "  if claim.mode == 'concat' then local s = 'x' while true do s = s .. s end end\n"
-    "  if claim.mode == 'tconcat' then local s, t = string.rep('x', 60000), {} for i = 1, 1000 do t[i] = s "
+    "  if claim.mode == 'tconcat' then local s, t = string.rep('x', 4000), {} for i = 1, 1000 do t[i] = s "
     "end return table.concat(t) end\n"
     "  if claim.mode == 'recurse' then local function f(n) return f(n + 1) + 1 end return f(1) end\n"
     "  if claim.mode == 'error' then error('asked to fail') end\n"
@@ -572,10 +572,10 @@ static void test_c_functions_are_charged(void **state)
                  "string.rep('a', 40) .. 'b')\n"
                  "end",
                  "{}", CC_ERR_TIMEOUT, "budget");
-    expect_error("function adjudicate() local s = string.rep('a', 50000) return #s:gsub('a*a*a*b', '') end",
+    expect_error("function adjudicate() local s = string.rep('a', 4000) return #s:gsub('a*a*a*b', '') end",
                  "{}", CC_ERR_TIMEOUT, "budget");
     expect_error(
-        "function adjudicate() local s = string.rep('a', 60000) local p = string.rep('a', 30000) .. 'b'\n"
+        "function adjudicate() local s = string.rep('a', 4000) local p = string.rep('a', 2000) .. 'b'\n"
         "  return s:find(p, 1, true) end",
         "{}", CC_ERR_TIMEOUT, "budget");
     expect_error("function adjudicate() local t = {} for i = 1, 100000 do table.insert(t, 1, i) end end",
@@ -947,30 +947,39 @@ static void test_memory_cap_deterministic(void **state)
 static void test_buffer_box_same_on_first_call(void **state)
 {
     (void)state;
+    /* each builds 32 strings near the string cap, so that what a call
+     * measures is well above what the loaded rules hold */
     static const char *const srcs[] = {
-        "function adjudicate(c) return #string.rep('x', c.n) end",
-        "function adjudicate(c) return #(string.rep('x', 2):gsub('', string.rep('y', c.n // 3))) end",
-        "function adjudicate(c) local t = {} for i = 1, c.n // 8 do t[i] = '1234567' end\n"
-        "  return #table.concat(t, ',') end",
-        "function adjudicate(c) return #string.format('%s%s', string.rep('x', c.n // 2), "
-        "string.rep('y', c.n // 2)) end",
+        "function adjudicate(c) local t = {} for i = 1, 32 do t[i] = string.rep('x', c.n - i) end\n"
+        "  return #t[1] end",
+        "function adjudicate(c) local t = {}\n"
+        "  for i = 1, 32 do t[i] = string.rep('x', 2):gsub('', string.rep('y', c.n // 3 - i)) end\n"
+        "  return #t[1] end",
+        "function adjudicate(c) local t, u = {}, {} for i = 1, c.n // 8 do t[i] = '1234567' end\n"
+        "  for i = 1, 32 do u[i] = table.concat(t, ',', i) end return #u[1] end",
+        "function adjudicate(c) local t, n = {}, c.n // 2 - 200\n"
+        "  for i = 1, 32 do t[i] = string.format('%s%s', string.rep('x', n), string.rep('y', n - i)) end\n"
+        "  return #t[1] end",
     };
     cc_errbuf eb = {""};
     for (size_t i = 0; i < sizeof srcs / sizeof *srcs; i++) {
         cc_rules *used = compile_ok(srcs[i]);
-        assert_int_equal(call_text(used, "{\"n\":60000}", NULL, NULL, NULL, NULL, &eb), CC_OK);
+        if (call_text(used, "{\"n\":4000}", NULL, NULL, NULL, NULL, &eb) != CC_OK)
+            fail_msg("%s: %s", srcs[i], eb.msg);
         uint64_t first = cc_rules_measured_bytes(used);
-        assert_int_equal(call_text(used, "{\"n\":60000}", NULL, NULL, NULL, NULL, &eb), CC_OK);
+        assert_int_equal(call_text(used, "{\"n\":4000}", NULL, NULL, NULL, NULL, &eb), CC_OK);
         uint64_t later = cc_rules_measured_bytes(used);
-        assert_true(later > 60000);
+        assert_true(later > 32 * 3000);
         assert_true(first == later);
         /* a fresh state, capped at what the used one measured: the same verdict */
         cc_rules *fresh = compile_ok(srcs[i]);
         cc_rules_limits lim = {.memory = (size_t)later};
-        assert_int_equal(call_text(fresh, "{\"n\":60000}", NULL, NULL, &lim, NULL, &eb), CC_OK);
+        if (call_text(fresh, "{\"n\":4000}", NULL, NULL, &lim, NULL, &eb) != CC_OK)
+            fail_msg("%s: a fresh state capped at %llu: %s (measured %llu)", srcs[i],
+                     (unsigned long long)later, eb.msg, (unsigned long long)cc_rules_measured_bytes(fresh));
         assert_true(cc_rules_measured_bytes(fresh) == later);
         lim.memory = (size_t)later - 1;
-        assert_int_equal(call_text(used, "{\"n\":60000}", NULL, NULL, &lim, NULL, &eb), CC_ERR_TOO_LARGE);
+        assert_int_equal(call_text(used, "{\"n\":4000}", NULL, NULL, &lim, NULL, &eb), CC_ERR_TOO_LARGE);
         cc_rules_free(fresh);
         cc_rules_free(used);
     }
@@ -1004,20 +1013,20 @@ static void test_constructor_nils_refused(void **state)
 static void test_library_output_bounded(void **state)
 {
     (void)state;
-    expect_error("function adjudicate() local s, t = string.rep('x', 60000), {}\n"
+    expect_error("function adjudicate() local s, t = string.rep('x', 4000), {}\n"
                  "  for i = 1, 1000 do t[i] = s end return #table.concat(t) end",
                  "{}", CC_ERR_TOO_LARGE, "string longer");
-    expect_error("function adjudicate() local s = string.rep('x', 40000)\n"
+    expect_error("function adjudicate() local s = string.rep('x', 3000)\n"
                  "  return #string.format('%s%s', s, s) end",
                  "{}", CC_ERR_TOO_LARGE, "string longer");
-    expect_error("function adjudicate() local s = string.rep('x', 60000)\n"
+    expect_error("function adjudicate() local s = string.rep('x', 4000)\n"
                  "  return #s:gsub('x', function() return s end) end",
                  "{}", CC_ERR_TOO_LARGE, "string longer");
-    expect_error("function adjudicate() local s = string.rep('x', 60000)\n"
+    expect_error("function adjudicate() local s = string.rep('x', 4000)\n"
                  "  return #s:gsub('x', {x = s}) end",
                  "{}", CC_ERR_TOO_LARGE, "string longer");
-    expect_error("function adjudicate() local s = string.rep('x', 30000) return #s:gsub('x', 'yyy') end",
-                 "{}", CC_ERR_TOO_LARGE, "string longer");
+    expect_error("function adjudicate() local s = string.rep('x', 2000) return #s:gsub('x', 'yyy') end", "{}",
+                 CC_ERR_TOO_LARGE, "string longer");
     /* ordinary use is unchanged */
     expect_result(
         "function adjudicate() return {table.concat({'a', 1, 'b'}, ','), ('E11.9'):gsub('%.', ''),\n"
