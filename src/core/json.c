@@ -17,10 +17,20 @@
 json_t *cc_json_parse(const uint8_t *buf, size_t len, cc_errbuf *eb)
 {
     json_error_t jerr;
+    if (!buf || len == 0) {
+        cc_errf(eb, CC_ERR_MALFORMED, "invalid JSON: the text is empty");
+        return NULL;
+    }
     json_t *v = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!v)
+    if (!v) {
+        /* jansson quotes the text where it stopped ("near 'xyz'"): a
+         * payload's bytes, which may be health data, never go into a
+         * message (they reach answers and logs); the position says where */
+        char *near = strstr(jerr.text, " near ");
+        if (near) *near = '\0';
         cc_errf(eb, CC_ERR_MALFORMED, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
                 jerr.text);
+    }
     return v;
 }
 

@@ -179,6 +179,14 @@ static void test_rejects_bad_payloads(void **state)
     assert_int_equal(decode_with_payload("{\"a\":1} ", 8, &eb), CC_ERR_MALFORMED);  /* trailing space */
     assert_int_equal(decode_with_payload("{\"a\":1}{}", 9, &eb), CC_ERR_MALFORMED); /* two values */
     assert_int_equal(decode_with_payload("", 0, &eb), CC_ERR_MALFORMED);
+    /* a refusal never quotes the payload (it may be health data): where, not what */
+    static const char *const secret[] = {"{\"k\":HIVPOSITIVE}", "{\"HIVPOSITIVE\":1,\"HIVPOSITIVE\":2}",
+                                         "{\"k\":\"HIVPOSITIVE\\u0000\"}"};
+    for (size_t i = 0; i < sizeof secret / sizeof *secret; i++) {
+        assert_int_equal(decode_with_payload(secret[i], strlen(secret[i]), &eb), CC_ERR_MALFORMED);
+        if (strstr(eb.msg, "HIVPOSITIVE")) fail_msg("the refusal quotes the payload: %s", eb.msg);
+        assert_non_null(strstr(eb.msg, "column"));
+    }
 }
 
 /* cc_json_canonical_check answers what comparing with jansson's canonical
