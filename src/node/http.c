@@ -174,6 +174,7 @@ enum MHD_Result cc_http_send(cc_http_req *req, unsigned status, const char *cont
     if (req->audit_txid[0]) MHD_add_response_header(resp, "X-Audit-Txid", req->audit_txid);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && req->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+    if (req->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     cc_metrics_http_status(&req->node->metrics, status);
@@ -375,6 +376,28 @@ static bool target_has_nul(const char *target)
     return strstr(target, "%00") != NULL;
 }
 
+/* Counts the request's Content-Length headers (an MHD_KeyValueIterator). */
+static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) ++*(unsigned *)cls;
+    return MHD_YES;
+}
+
+/* Is the body framed one way only? Two Content-Length headers, or one
+ * beside Transfer-Encoding, frame it two ways (RFC 9112 6.3 says refuse):
+ * libmicrohttpd 0.9.75 goes by the first, and a proxy in front of the
+ * node that goes by another would see a different next request on the
+ * same connection (request smuggling). */
+static bool framing_ok(struct MHD_Connection *conn)
+{
+    unsigned lengths = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_lengths, &lengths);
+    return lengths <= 1 && !(lengths == 1 && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                         MHD_HTTP_HEADER_TRANSFER_ENCODING));
+}
+
 /* A connection's verdict on its client certificate (when the node has a
  * tls_client_ca): checked at its first request only, since the
  * certificate cannot change within a connection, and again when the
@@ -486,6 +509,12 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
         return route_error(req, url, MHD_HTTP_UNAUTHORIZED, CC_ERR_UNAUTHENTICATED,
                            "this client certificate was revoked by the consortium's CA (its tls_client_crl)");
 
+    if (!framing_ok(req->conn)) {
+        req->close = true; /* what follows on this connection cannot be told apart */
+        return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_MALFORMED,
+                           "the body is framed twice (two Content-Length headers, or one beside "
+                           "Transfer-Encoding)");
+    }
     if (!req->uri) return route_error(req, url, MHD_HTTP_SERVICE_UNAVAILABLE, CC_ERR_NOMEM, "out of memory");
     if (target_has_nul(req->uri))
         return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_MALFORMED,

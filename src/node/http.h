@@ -34,6 +34,7 @@ typedef struct cc_http_req {
     char *uri;                       /* owned: the request target exactly as sent, query included
                                       * (signed requests cover it); NULL when it could not be kept */
     bool started;                    /* begin_request ran */
+    bool close;                      /* the answer closes the connection (its framing is not to be trusted) */
     char allow[CC_HTTP_ALLOW_MAX];   /* a 405's Allow header: the path's methods */
     char audit_txid[CC_HASH_HEX];    /* set: every answer carries X-Audit-Txid */
 

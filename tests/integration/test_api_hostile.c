@@ -24,7 +24,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "carechain/os.h"
 #include "node/http.h"
@@ -410,6 +415,58 @@ static size_t discard(char *data, size_t size, size_t count, void *user)
     return size * count;
 }
 
+/* What the node sends back on one connection for the bytes raw, until it
+ * closes the connection or 5 s pass ("<timeout>" then ends it). */
+static char *raw_exchange(const char *raw)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.net.api_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {.tv_sec = 5};
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(send(fd, raw, strlen(raw), 0), (ssize_t)strlen(raw));
+    size_t cap = 1 << 16, n = 0;
+    char *out = calloc(1, cap + 16);
+    for (ssize_t got; n < cap && (got = recv(fd, out + n, cap - n, 0)) != 0; n += (size_t)got)
+        if (got < 0) {
+            strcpy(out + n, "<timeout>");
+            break;
+        }
+    close(fd);
+    return out;
+}
+
+/* A body framed two ways (two Content-Length headers, or one beside
+ * Transfer-Encoding) is refused and the connection closed: libmicrohttpd
+ * went by the first length and served what followed as a second request,
+ * which a proxy going by the other would not have seen (smuggling). */
+static void test_body_framed_twice_is_refused(void **state)
+{
+    (void)state;
+    static const char *const raw[] = {
+        "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\n"
+        "abcGET /v1/time HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nContent-Length: 3\r\n\r\n"
+        "abcGET /v1/time HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\nGET /v1/time HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof raw / sizeof *raw; i++) {
+        char *out = raw_exchange(raw[i]);
+        if (strncmp(out, "HTTP/1.1 400", 12) != 0 || !strstr(out, "framed twice") ||
+            strstr(out + 12, "HTTP/1.1 ") || strstr(out, "<timeout>"))
+            fail_msg("framing %zu: %s", i, out);
+        free(out);
+    }
+    /* one Content-Length, then a second request on the same connection: both served */
+    char *out = raw_exchange("GET /v1/time HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET /v1/time HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_non_null(strstr(strstr(out, "HTTP/1.1 200") + 1, "HTTP/1.1 200"));
+    free(out);
+}
+
 /* A 405 names every method of the path: /v1/checkpoint/signatures takes
  * GET and POST, and its Allow header said POST only. */
 static void test_allow_names_every_method(void **state)
@@ -548,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_nul_in_target_is_malformed),
         cmocka_unit_test(test_huge_numbers_are_usage),
         cmocka_unit_test(test_allow_names_every_method),
+        cmocka_unit_test(test_body_framed_twice_is_refused),
         cmocka_unit_test(test_every_route_unsigned),
         cmocka_unit_test(test_every_signed_route_signed),
         cmocka_unit_test(test_fhir_bundle_under_a_bad_host),
