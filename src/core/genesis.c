@@ -158,6 +158,20 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
             (rc = get_str(o, "raft", n->raft, sizeof n->raft, where, eb)) != CC_OK)
             goto done;
         if ((rc = org_and_key_ok(g, n->org, n->pk, where, eb)) != CC_OK) goto done;
+        /* two nodes of one name cannot be told apart, and two at one
+         * address could never both start */
+        for (size_t k = 0; k < i; k++) {
+            const cc_genesis_node *m = &g->nodes[k];
+            const char *what = strcmp(m->name, n->name) == 0   ? "name"
+                               : strcmp(m->api, n->api) == 0   ? "API address"
+                               : strcmp(m->raft, n->raft) == 0 ? "raft address"
+                                                               : NULL;
+            if (what) {
+                rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis %s: node %s has the %s of node %s", where,
+                             n->name, what, m->name);
+                goto done;
+            }
+        }
         g->node_count = i + 1;
     }
     json_array_foreach(ids, i, o)

@@ -435,6 +435,37 @@ static void test_genesis_rejects(void **state)
     assert_int_equal(cc_genesis_parse((uint8_t *)s, strlen(s), &g, &eb), CC_ERR_MALFORMED);
     if (!strstr(eb.msg, "role \"adnim\" is not one of")) fail_msg("%s", eb.msg);
     free(s);
+    /* a second node with the first one's name, API address or raft address */
+    static const char *const second[][4] = {
+        {"node1", "127.0.0.1:7801", "127.0.0.1:7901", "has the name of node node1"},
+        {"node2", "127.0.0.1:7800", "127.0.0.1:7901", "has the API address of node node1"},
+        {"node2", "127.0.0.1:7801", "127.0.0.1:7900", "has the raft address of node node1"},
+        {"node2", "127.0.0.1:7801", "127.0.0.1:7901", NULL},
+    };
+    for (size_t i = 0; i < sizeof second / sizeof second[0]; i++) {
+        cc_key k;
+        char hex[CC_HASH_HEX], node[400];
+        ut_key(9, &k);
+        snprintf(
+            node, sizeof node,
+            "\"raft\":\"127.0.0.1:7900\"},{\"name\":\"%s\",\"id\":\"%s\",\"org\":\"payer\",\"api\":\"%s\","
+            "\"raft\":\"%s\"}]",
+            second[i][0], cc_hex(k.pk, CC_PUBKEY_BYTES, hex), second[i][1], second[i][2]);
+        const char *at = strstr(ok, "\"raft\":\"127.0.0.1:7900\"}]");
+        assert_non_null(at);
+        char *two = NULL;
+        assert_true(asprintf(&two, "%.*s%s%s", (int)(at - ok), ok, node,
+                             at + strlen("\"raft\":\"127.0.0.1:7900\"}]")) > 0);
+        cc_err rc = cc_genesis_parse((uint8_t *)two, strlen(two), &g, &eb);
+        if (!second[i][3]) {
+            assert_int_equal(rc, CC_OK);
+            assert_int_equal(g.node_count, 2);
+            cc_genesis_free(&g);
+        } else if (rc != CC_ERR_MALFORMED || !strstr(eb.msg, second[i][3])) {
+            fail_msg("%s: %s", second[i][3], eb.msg);
+        }
+        free(two);
+    }
     free(ok);
 }
 
