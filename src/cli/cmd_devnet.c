@@ -4,7 +4,8 @@
  * `carechain init`), starts every node of its genesis as a child process,
  * says where each listens, and stops them all on Ctrl-C or SIGTERM.
  *
- * Layout: D/genesis.json, D/nodeI/ (as init), D/nodeI.log (each node's log).
+ * Layout: D/genesis.json, D/nodeI/ (as init), D/nodeI.log (each node's
+ * warnings and errors: the nodes run with --quiet).
  */
 #include <errno.h>
 #include <signal.h>
@@ -126,7 +127,8 @@ int cc_cmd_devnet(int argc, char **argv)
         false,
         false,
         "A directory that already holds a network is run as it is (its genesis fixes the nodes and\n"
-        "ports). Each node logs to D/<node>.log. With more than one node the nodes agree through raft;\n"
+        "ports). Each node's warnings and errors go to D/<node>.log (its routine lines are left out:\n"
+        "the node runs with --quiet). With more than one node the nodes agree through raft;\n"
         "any node accepts txs (followers forward them to the leader).\n"};
     cc_cli_ctx ctx;
     devnet_node nodes[DEVNET_NODES_MAX];
