@@ -76,9 +76,25 @@ static cc_err read_config(cc_node *node, cc_errbuf *eb)
     rc = cc_file_read(path, CONFIG_MAX_BYTES, &buf, &len, eb);
     if (rc != CC_OK) goto out;
     doc = cc_json_parse(buf, len, eb);
-    if (!doc || !json_is_object(doc)) {
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s is not a JSON object", path);
+    if (!doc) {
+        char why[sizeof eb->msg];
+        snprintf(why, sizeof why, "%s", eb ? eb->msg : "invalid JSON");
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: %s", path, why);
         goto out_after_buf;
+    }
+    if (!json_is_object(doc)) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s is not a JSON object", path);
+        goto out_after_doc;
+    }
+    /* read by the join path only, but a wrong one is refused whichever
+     * path this start takes, not when it is first needed */
+    const json_t *peers = json_object_get(doc, "peers"), *peer;
+    size_t k;
+    bool peers_ok = !peers || json_is_array(peers);
+    json_array_foreach(peers, k, peer) peers_ok = peers_ok && json_is_string(peer);
+    if (!peers_ok) {
+        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"peers\" must be a list of URLs", path);
+        goto out_after_doc;
     }
     const json_t *name = json_object_get(doc, "name"), *api = json_object_get(doc, "api");
     if ((name && !json_is_string(name)) || (api && !json_is_string(api))) {

@@ -1002,6 +1002,36 @@ static void test_node_start_refuses_a_wrong_directory(void **state)
     ct_rmtree(empty);
     free(empty);
 
+    /* a config.json that will not do says why, before anything is opened */
+    char *bad = ct_tmpdir("badconfig");
+    static const char *const files[] = {"node.key", "genesis.json"};
+    for (size_t i = 0; i < 2; i++) {
+        char *from = ct_strf("%s/%s", fx.net.node_dir, files[i]), *to = ct_strf("%s/%s", bad, files[i]);
+        size_t len = 0;
+        uint8_t *bytes = ct_read_file(from, &len);
+        assert_non_null(bytes);
+        assert_int_equal(ct_write_file(to, bytes, len), 0);
+        free(bytes);
+        free(from);
+        free(to);
+    }
+    static const char *const configs[][2] = {
+        {"{\"name\":\"node1\",\"peers\":\"http://127.0.0.1:1\"}", "\"peers\" must be a list of URLs"},
+        {"{\"name\":\"node1\",\"name\":\"node2\"}", "duplicate object key"},
+        {"[1]", "is not a JSON object"},
+    };
+    char *cfg = ct_strf("%s/config.json", bad);
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        assert_int_equal(ct_write_file(cfg, configs[i][0], strlen(configs[i][0])), 0);
+        int code = ct_cli(&out, NODE_START_MS, "node", "--dir", bad, "--api", api, NULL);
+        if (code != 1 || !strstr(out, configs[i][1]))
+            fail_msg("config %s: exit %d: %s", configs[i][0], code, out);
+        free(out);
+    }
+    free(cfg);
+    ct_rmtree(bad);
+    free(bad);
+
     static const char *const bad_urls[] = {"http://127.0.0.1:99999", "htp://127.0.0.1:7800", "http://[::1"};
     for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
         int code = ct_cli(&out, NODE_START_MS, "status", "--node", bad_urls[i], NULL);
