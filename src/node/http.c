@@ -43,6 +43,8 @@
 #define HTTP_DRAIN_TICK_MS         10
 #define HTTP_DISCARD_MAX           (256u * 1024 * 1024) /* hang up on a chunked upload this far over */
 #define CONN_REFUSED_LOG_MS        10000 /* a refused connection is logged at most this often */
+#define HTTPD_LOG_WINDOW_MS        10000 /* libmicrohttpd's own lines: at most HTTPD_LOG_LINES ... */
+#define HTTPD_LOG_LINES            20    /* ... per window, the rest counted */
 
 /* The API (docs/API.md). Longer patterns are not shadowed: each pattern
  * matches whole segments only. */
@@ -671,10 +673,28 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's own lines (a client that hung up mid-request, a send that
+ * failed, ...): each client can cause one at will, so a window of
+ * HTTPD_LOG_WINDOW_MS logs at most HTTPD_LOG_LINES of them, and the next
+ * window opens by saying how many were left out: the log cannot be made to
+ * fill the disk. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    cc_node *node = cls;
+    uint_fast64_t now = cc_now_ms(), start = atomic_load(&node->httpd_log_window_ms);
+    if (now - start >= HTTPD_LOG_WINDOW_MS &&
+        atomic_compare_exchange_strong(&node->httpd_log_window_ms, &start, now)) {
+        unsigned dropped = atomic_exchange(&node->httpd_log_dropped, 0);
+        atomic_store(&node->httpd_log_lines, 0);
+        if (dropped)
+            cc_node_log(CC_LOG_WARN, "httpd", "%u more of its lines were left out in the %u s before",
+                        dropped, HTTPD_LOG_WINDOW_MS / 1000);
+    }
+    if (atomic_fetch_add(&node->httpd_log_lines, 1) >= HTTPD_LOG_LINES) {
+        atomic_fetch_add(&node->httpd_log_dropped, 1);
+        return;
+    }
     char message[256];
-    (void)cls;
     vsnprintf(message, sizeof message, fmt, ap);
     cc_node_log(CC_LOG_WARN, "httpd", "%s", message);
 }

@@ -92,6 +92,9 @@ typedef struct cc_node {
     struct MHD_Daemon *httpd;
     cc_conn_limit conn_limit;                    /* API connections per client address (http.c) */
     atomic_uint_fast64_t conn_refused_logged_ms; /* cc_now_ms of the last "refused a connection" line */
+    atomic_uint_fast64_t httpd_log_window_ms; /* start of the window libmicrohttpd's lines are counted in */
+    atomic_uint httpd_log_lines;              /* its lines logged in that window */
+    atomic_uint httpd_log_dropped;            /* and left out, told when the next window opens */
 
     atomic_size_t upload_bytes;  /* request body bytes buffered, all connections */
     atomic_uint active_handlers; /* HTTP handlers running now */
