@@ -63,8 +63,9 @@ int cc_cmd_status(int argc, char **argv)
     char sc[CC_CLI_SHORT_BYTES], sh[CC_CLI_SHORT_BYTES], tm[40];
     json_t *node = json_object_get(j, "node");
     uint64_t height = cc_cli_juint(j, "height");
-    printf("Node %s at %s is in %s mode (leader %s) on chain %s (id %s).\n", cc_cli_jstr(node, "name", "?"),
-           ctx.node, cc_cli_jstr(j, "mode", "?"), cc_cli_jstr(j, "leader", "?"),
+    const char *leader = cc_cli_jstr(j, "leader", "");
+    printf("Node %s at %s is in %s mode (%s%s) on chain %s (id %s).\n", cc_cli_jstr(node, "name", "?"),
+           ctx.node, cc_cli_jstr(j, "mode", "?"), leader[0] ? "leader " : "no leader known", leader,
            cc_cli_jstr(j, "chain_name", "?"), cc_cli_short(cc_cli_jstr(j, "chain_id", "?"), sc));
     if (height == 0)
         printf("No blocks yet: the chain holds only its genesis state.\n");
