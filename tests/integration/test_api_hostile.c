@@ -329,13 +329,25 @@ static long get_error(const char *url, char *code, size_t code_cap, char *messag
     return status;
 }
 
+/* Each of targets answers 400 with code. */
+static void expect_400_each(const char *const *targets, size_t n, const char *code_want)
+{
+    char code[32], message[200];
+    for (size_t i = 0; i < n; i++) {
+        char *u = ct_strf("%s%s", fx.node.url, targets[i]);
+        long status = get_error(u, code, sizeof code, message, sizeof message);
+        if (status != 400 || strcmp(code, code_want) != 0)
+            fail_msg("%s: %ld %s %s, not 400 %s", targets[i], status, code, message, code_want);
+        free(u);
+    }
+}
+
 /* A NUL (%00) in the path or a query value is refused, not cut off: the
  * node saw C strings that ended at it, and "/v1/blocks/1%00junk" was block
  * 1, a signed ".../records%00junk" the patient's records. */
 static void test_nul_in_target_is_malformed(void **state)
 {
     (void)state;
-    char code[32], message[200];
     static const char *const targets[] = {
         "/v1/blocks/1%00junk",
         "/v1/blocks/1%00",
@@ -344,13 +356,7 @@ static void test_nul_in_target_is_malformed(void **state)
         "/v1/blocks?from=1&limit%00x=1",
         "/fhir/ResearchStudy/x%00y",
     };
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
-        char *u = ct_strf("%s%s", fx.node.url, targets[i]);
-        long status = get_error(u, code, sizeof code, message, sizeof message);
-        if (status != 400 || strcmp(code, "malformed") != 0)
-            fail_msg("%s: %ld %s %s, not 400 malformed", targets[i], status, code, message);
-        free(u);
-    }
+    expect_400_each(targets, sizeof targets / sizeof targets[0], "malformed");
 
     /* signed: the same request without the NUL is served */
     char *path = ct_strf("/v1/patients/%s/records", fx.patient_hex);
@@ -379,7 +385,6 @@ static void test_nul_in_target_is_malformed(void **state)
 static void test_huge_numbers_are_usage(void **state)
 {
     (void)state;
-    char code[32], message[200];
     static const char *const targets[] = {
         "/v1/plans/no-such-plan?version=99999999999999999999",
         "/fhir/ResearchStudy/no-such-trial?version=99999999999999999999999",
@@ -388,13 +393,7 @@ static void test_huge_numbers_are_usage(void **state)
         "/v1/blocks/raw?from=1&count=99999999999999999999",
         "/v1/blocks/99999999999999999999",
     };
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
-        char *u = ct_strf("%s%s", fx.node.url, targets[i]);
-        long status = get_error(u, code, sizeof code, message, sizeof message);
-        if (status != 400 || strcmp(code, "usage") != 0)
-            fail_msg("%s: %ld %s %s, not 400 usage", targets[i], status, code, message);
-        free(u);
-    }
+    expect_400_each(targets, sizeof targets / sizeof targets[0], "usage");
 }
 
 static size_t on_header(char *line, size_t size, size_t count, void *user)
