@@ -1013,8 +1013,12 @@ static void dropped_fields(const json_t *o, const char *const *keep, size_t n, c
     }
 }
 
-static json_t *clean_money(const json_t *m)
+/* Money with its value and currency; anything else in m (at path) is
+ * listed in dropped (NULL: not listed). */
+static json_t *clean_money(const json_t *m, const char *path, json_t *dropped)
 {
+    static const char *const keep[] = {"value", "currency"};
+    dropped_fields(m, keep, 2, path, dropped);
     json_t *o = json_object();
     if (o && json_object_get(m, "value")) json_object_set(o, "value", json_object_get(m, "value"));
     if (o && json_is_string(json_object_get(m, "currency")))
@@ -1022,8 +1026,11 @@ static json_t *clean_money(const json_t *m)
     return o;
 }
 
-static json_t *clean_period(const json_t *p)
+/* A period's start and end, as clean_money. */
+static json_t *clean_period(const json_t *p, const char *path, json_t *dropped)
 {
+    static const char *const keep[] = {"start", "end"};
+    dropped_fields(p, keep, 2, path, dropped);
     json_t *o = json_object();
     if (o && json_is_string(json_object_get(p, "start")))
         json_object_set(o, "start", json_object_get(p, "start"));
@@ -1046,15 +1053,11 @@ static json_t *clean_item(const json_t *item, json_t *kept_diags, json_t *droppe
             strcmp(k, "careTeamSequence") == 0)
             json_object_set(o, k, v);
         else if (strcmp(k, "servicedPeriod") == 0) {
-            static const char *const keep[] = {"start", "end"};
-            dropped_fields(v, keep, 2, "item[].servicedPeriod", dropped);
-            json_object_set_new(o, k, clean_period(v));
+            json_object_set_new(o, k, clean_period(v, "item[].servicedPeriod", dropped));
         } else if (strcmp(k, "unitPrice") == 0 || strcmp(k, "net") == 0) {
-            static const char *const keep[] = {"value", "currency"};
             char p[32];
             snprintf(p, sizeof p, "item[].%s", k);
-            dropped_fields(v, keep, 2, p, dropped);
-            json_object_set_new(o, k, clean_money(v));
+            json_object_set_new(o, k, clean_money(v, p, dropped));
         } else if (strcmp(k, "quantity") == 0) {
             static const char *const keep[] = {"value"};
             dropped_fields(v, keep, 1, "item[].quantity", dropped);
@@ -1135,8 +1138,8 @@ cc_err cc_claim_from_fhir(const json_t *fhir, const cc_claim_refs *refs, json_t 
         if ((v = json_object_get(fhir, concepts[i])))
             json_object_set_new(c, concepts[i], clean_concept(v, concepts[i], dropped));
     if ((v = json_object_get(fhir, "billablePeriod")))
-        json_object_set_new(c, "billablePeriod", clean_period(v));
-    if ((v = json_object_get(fhir, "total"))) json_object_set_new(c, "total", clean_money(v));
+        json_object_set_new(c, "billablePeriod", clean_period(v, "billablePeriod", NULL));
+    if ((v = json_object_get(fhir, "total"))) json_object_set_new(c, "total", clean_money(v, "total", NULL));
     snprintf(ref[0], sizeof ref[0], "Patient/%s", refs->patient);
     snprintf(ref[1], sizeof ref[1], "Organization/%s", refs->provider);
     snprintf(ref[2], sizeof ref[2], "Coverage/%s", refs->coverage);
