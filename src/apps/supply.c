@@ -819,6 +819,12 @@ static bool in_list(const json_t *a, const char *s)
     return false;
 }
 
+/* Add organisation org (ignored when NULL) to the list orgs, once. */
+static void org_add(json_t *orgs, const char *org)
+{
+    if (org && !in_list(orgs, org)) json_array_append_new(orgs, json_string(org));
+}
+
 static cc_err open_shipments_edit(op *o, const char *add, const char *remove)
 {
     json_t *open = NULL;
@@ -1237,7 +1243,7 @@ static cc_err recall_op(op *o)
         json_t *orgs = org_set(o->org, NULL, NULL);
         json_array_foreach(json_object_get(v, "consignees"), i, x)
         {
-            if (!in_list(orgs, json_string_value(x))) json_array_append(orgs, x);
+            org_add(orgs, json_string_value(x));
         }
         json_decref(v);
         snprintf(key, sizeof key, "drecall/%s/%s", gtin, lot);
@@ -1269,10 +1275,8 @@ static cc_err recall_op(op *o)
                              json_string_value(x), gtin);
             break;
         }
-        const char *parties[] = {str(v, "own"), str(v, "to")};
-        for (size_t k = 0; k < 2; k++)
-            if (parties[k] && !in_list(orgs, parties[k]))
-                json_array_append_new(orgs, json_string(parties[k]));
+        org_add(orgs, str(v, "own"));
+        org_add(orgs, str(v, "to"));
         json_object_set_new(v, "recall", json_string(o->ev));
         ev_add(v, o->ev);
         if ((rc = put(o, key, v)) != CC_OK) break;
@@ -1338,14 +1342,12 @@ static cc_err suspect_op(op *o)
         }
         json_object_set_new(it->v, kind, json_string(o->ev));
         ev_add(it->v, o->ev);
-        const char *parties[] = {str(it->v, "own"), str(it->v, "mfr")};
-        for (size_t j = 0; j < 2; j++)
-            if (parties[j] && !in_list(orgs, parties[j]))
-                json_array_append_new(orgs, json_string(parties[j]));
+        org_add(orgs, str(it->v, "own"));
+        org_add(orgs, str(it->v, "mfr"));
     }
     if (rc == CC_OK) rc = items_flush(o, &s);
     if (rc == CC_OK) {
-        if (!in_list(orgs, o->org)) json_array_append_new(orgs, json_string(o->org));
+        org_add(orgs, o->org);
         json_t *d = unit_sample(json_object_get(o->p, "units"));
         json_object_set_new(d, "reason", json_string(str(o->p, "reason")));
         json_object_set_new(d, "by", json_string(o->org));
@@ -1506,9 +1508,9 @@ static cc_err alert_apply(cc_exec_ctx *ctx)
     json_t *orgs = org_set(str(by, "org"), NULL, NULL);
     unit_key(unit, ukey);
     if (get(&o, ukey, &v) == CC_OK) {
-        const char *more[] = {str(v, "mfr"), str(v, "own"), str(v, "to")};
-        for (size_t i = 0; i < 3; i++)
-            if (more[i] && !in_list(orgs, more[i])) json_array_append_new(orgs, json_string(more[i]));
+        org_add(orgs, str(v, "mfr"));
+        org_add(orgs, str(v, "own"));
+        org_add(orgs, str(v, "to"));
     }
     json_decref(v);
     json_t *d = json_pack("{s:s, s:s}", "presenter", str(o.p, "by"), "presenter_org", str(by, "org"));
