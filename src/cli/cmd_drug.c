@@ -839,12 +839,17 @@ static bool print_verdict(const json_t *ans)
     return good;
 }
 
-/* One line for an object: its scalar fields "k v", arrays joined. */
+/* Does field key hold milliseconds ("..._ms")? */
+static bool ms_field(const char *key)
+{
+    size_t n = strlen(key);
+    return n > 3 && strcmp(key + n - 3, "_ms") == 0;
+}
+
 /* A value for people: strings bare, ids (64 hex) short, times as times. */
 static const char *value_text(const char *key, const json_t *v, char *buf, size_t cap)
 {
-    size_t n = strlen(key);
-    bool is_time = strcmp(key, "time") == 0 || (n > 3 && strcmp(key + n - 3, "_ms") == 0);
+    bool is_time = strcmp(key, "time") == 0 || ms_field(key);
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char sh[CC_CLI_SHORT_BYTES];
@@ -864,9 +869,8 @@ static const char *value_text(const char *key, const json_t *v, char *buf, size_
 /* The label of field k: without the "_ms" of a time value_text shows as a date. */
 static const char *label(const char *k, const json_t *v, char buf[64])
 {
-    size_t n = strlen(k);
-    if (n > 3 && n - 3 < 64 && strcmp(k + n - 3, "_ms") == 0 && json_is_integer(v)) {
-        snprintf(buf, 64, "%.*s", (int)(n - 3), k);
+    if (ms_field(k) && json_is_integer(v)) {
+        snprintf(buf, 64, "%.*s", (int)(strlen(k) - 3), k);
         return buf;
     }
     return k;
