@@ -104,7 +104,10 @@ int cc_cli_parse(const cc_cli_spec *spec, int argc, char **argv, cc_cli_ctx *ctx
                 *(const char **)o->dest = value;
             continue;
         }
-        if (!only_pos && a[0] == '-' && a[1] != '\0') return cc_cli_usage(spec->cmd, "unknown option %s", a);
+        /* "-1" is a (bad) number for the command to judge, not an option. */
+        bool number = a[0] == '-' && a[1] >= '0' && a[1] <= '9';
+        if (!only_pos && a[0] == '-' && a[1] != '\0' && !number)
+            return cc_cli_usage(spec->cmd, "unknown option %s", a);
         if (ctx->pos_count >= spec->pos_max || ctx->pos_count >= CC_CLI_POS_MAX)
             return cc_cli_usage(spec->cmd, "unexpected argument '%s'", a);
         ctx->pos[ctx->pos_count++] = a;

@@ -1039,6 +1039,15 @@ static void test_node_start_refuses_a_wrong_directory(void **state)
             fail_msg("status --node %s exited %d: %s", bad_urls[i], code, out);
         free(out);
     }
+
+    /* A negative height is a bad number, not an unknown option "-1". */
+    int code = ct_cli(&out, NODE_START_MS, "block", "get", "-1", "--node", fx.node.url, NULL);
+    if (code != 2 || !strstr(out, "HEIGHT must be a number, not '-1'"))
+        fail_msg("block get -1 exited %d: %s", code, out);
+    free(out);
+    code = ct_cli(&out, NODE_START_MS, "block", "get", "-x", "--node", fx.node.url, NULL);
+    if (code != 2 || !strstr(out, "unknown option -x")) fail_msg("block get -x exited %d: %s", code, out);
+    free(out);
 }
 
 int main(void)
