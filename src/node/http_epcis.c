@@ -42,13 +42,15 @@ enum MHD_Result cc_http_post_epcis_capture(cc_http_req *req)
     json_t *doc = NULL, *ops = NULL;
     cc_err rc;
 
-    if (!req->body_len)
-        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "the body must be an EPCIS 2.0 document");
     if ((rc = cc_chain_view_open(req->node->chain, &view)) != CC_OK)
         return cc_http_send_error(req, rc, NULL, "cannot read the state");
     if ((rc = cc_reqauth_check(req, view, &who, &eb)) != CC_OK) {
         cc_chain_view_close(view);
         return cc_http_send_error(req, rc, NULL, "%s", eb.msg);
+    }
+    if (!req->body_len) { /* after the signature: an unsigned caller learns first that it must sign */
+        cc_chain_view_close(view);
+        return cc_http_send_error(req, CC_ERR_USAGE, NULL, "the body must be an EPCIS 2.0 document");
     }
     doc = cc_json_parse(req->body, req->body_len, &eb);
     if (!doc) {

@@ -298,6 +298,15 @@ static void test_invalid_documents(void **state)
     const char *const n1[] = {"$", NULL};
     expect_refused("{\"type\":\"EPCISDocument\",\"schemaVersion\":\"2.0\"}", 400, 400, n1, "no epcisBody");
     expect_refused("[1,2,3]", 400, 400, n1, "an array");
+    const char *const n0[] = {"EPCIS 2.0 document", NULL};
+    expect_refused("", 400, 400, n0, "an empty body");
+    /* unsigned, an empty body is first of all unsigned */
+    ct_resp u;
+    char *url = ct_strf("%s/epcis/capture", dn.node.url);
+    assert_int_equal(ct_post(url, "application/ld+json", "", 0, &u), 0);
+    if (u.status != 401) fail_msg("an unsigned empty capture: HTTP %ld: %s", u.status, u.body ? u.body : "");
+    ct_resp_free(&u);
+    free(url);
     /* an event without eventTime: the path of the event */
     char *doc = document("{\"type\":\"ObjectEvent\",\"action\":\"ADD\",\"bizStep\":\"commissioning\","
                          "\"epcList\":[\"" SGTIN "V1\"]}");
