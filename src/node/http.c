@@ -46,59 +46,64 @@
 #define HTTPD_LOG_WINDOW_MS        10000 /* libmicrohttpd's own lines: at most HTTPD_LOG_LINES ... */
 #define HTTPD_LOG_LINES            20    /* ... per window, the rest counted */
 
+/* A route's query parameters: Q("a", "b") takes those, NONE takes none. */
+#define Q(...) ((const char *const[]){__VA_ARGS__, NULL})
+static const char *const NONE[] = {NULL};
+
 /* The API (docs/API.md). Longer patterns are not shadowed: each pattern
  * matches whole segments only. */
 static const cc_http_route routes[] = {
-    {"GET", "/v1/status", cc_http_get_status, 0},
-    {"GET", "/v1/time", cc_http_get_time, 0},
-    {"POST", "/v1/tx", cc_http_post_tx, CC_HTTP_TX_BODY_MAX},
-    {"POST", "/v1/txs", cc_http_post_txs, CC_HTTP_BATCH_BODY_MAX},
-    {"GET", "/v1/tx/*", cc_http_get_tx, 0},
-    {"GET", "/v1/tx/*/proof", cc_http_get_proof, 0},
-    {"GET", "/v1/blocks", cc_http_get_blocks, 0},
-    {"GET", "/v1/blocks/raw", cc_http_get_blocks_raw, 0}, /* before /v1/blocks/{height} */
-    {"GET", "/v1/blocks/*", cc_http_get_block, 0},
-    {"GET", "/v1/blocks/*/raw", cc_http_get_block_raw, 0},
-    {"GET", "/v1/checkpoint", cc_http_get_checkpoint, 0},
-    {"GET", "/v1/checkpoint/signatures", cc_http_get_checkpoint_sigs, 0},
-    {"POST", "/v1/checkpoint/signatures", cc_http_post_checkpoint_sigs, CC_CHECKPOINT_BODY_MAX},
-    {"GET", "/v1/evidence", cc_http_get_evidence, 0},
-    {"GET", "/v1/attachments/*", cc_http_get_attachment, 0},
-    {"GET", "/v1/identities/*", cc_http_get_identity, 0},
-    {"GET", "/v1/orgs", cc_http_get_orgs, 0},
-    {"GET", "/v1/orgs/*", cc_http_get_org, 0},
-    {"GET", "/v1/network", cc_http_get_network, 0},
-    {"GET", "/v1/network/nodes/*", cc_http_get_network_node, 0},
-    {"GET", "/v1/network/proposals", cc_http_get_network_proposals, 0},
-    {"GET", "/v1/network/proposals/*", cc_http_get_network_proposal, 0},
-    {"GET", "/v1/events", cc_http_get_events, 0},
-    {"GET", "/v1/records/*", cc_http_get_record, 0},
-    {"GET", "/v1/patients/*/records", cc_http_get_patient_records, 0},
-    {"GET", "/v1/patients/*/readers", cc_http_get_patient_readers, 0},
-    {"GET", "/v1/patients/*/alerts", cc_http_get_patient_alerts, 0},
-    {"GET", "/fhir/Consent", cc_http_get_fhir_consents, 0},
-    {"GET", "/fhir/Consent/*", cc_http_get_fhir_consent, 0},
-    {"GET", "/fhir/AuditEvent", cc_http_get_fhir_audit_events, 0},
-    {"GET", "/v1/plans/*", cc_http_get_plan, 0},
-    {"GET", "/v1/claims/*", cc_http_get_claim, 0},
-    {"POST", "/v1/claims/simulate", cc_http_post_claim_simulate, CC_PAYLOAD_MAX * 2},
-    {"GET", "/v1/patients/*/claims", cc_http_get_patient_claims, 0},
-    {"GET", "/fhir/ExplanationOfBenefit", cc_http_get_fhir_eob, 0},
-    {"GET", "/v1/drugs/verify", cc_http_get_drug_verify, 0},
-    {"GET", "/v1/drugs/alerts", cc_http_get_drug_alerts, 0},
-    {"POST", "/epcis/capture", cc_http_post_epcis_capture, CC_SUPPLY_EPCIS_MAX},
-    {"GET", "/epcis/events", cc_http_get_epcis_events, 0},
-    {"GET", "/epcis/epcs/*/events", cc_http_get_epcis_epc_events, 0},
-    {"GET", "/v1/trials/*", cc_http_get_trial, 0},
-    {"GET", "/v1/trials/*/integrity", cc_http_get_trial_integrity, 0},
-    {"GET", "/v1/trials/*/stats", cc_http_get_trial_stats, 0},
-    {"GET", "/fhir/ResearchStudy/*", cc_http_get_fhir_research_study, 0},
-    {"GET", "/fhir/ResearchSubject", cc_http_get_fhir_research_subjects, 0},
-    {"GET", "/metrics", cc_http_get_metrics, 0},
-    {"GET", "/v1/genesis", cc_http_get_genesis, 0},
-    {"GET", "/ui", cc_http_get_ui_redirect, 0},
-    {"GET", "/ui/", cc_http_get_ui, 0},
-    {"GET", "/ui/*", cc_http_get_ui, 0},
+    {"GET", "/v1/status", cc_http_get_status, 0, NONE},
+    {"GET", "/v1/time", cc_http_get_time, 0, NONE},
+    {"POST", "/v1/tx", cc_http_post_tx, CC_HTTP_TX_BODY_MAX, Q("wait")},
+    {"POST", "/v1/txs", cc_http_post_txs, CC_HTTP_BATCH_BODY_MAX, Q("wait")},
+    {"GET", "/v1/tx/*", cc_http_get_tx, 0, NONE},
+    {"GET", "/v1/tx/*/proof", cc_http_get_proof, 0, NONE},
+    {"GET", "/v1/blocks", cc_http_get_blocks, 0, Q("from", "limit")},
+    {"GET", "/v1/blocks/raw", cc_http_get_blocks_raw, 0, Q("from", "count")}, /* before /v1/blocks/{height} */
+    {"GET", "/v1/blocks/*", cc_http_get_block, 0, NONE},
+    {"GET", "/v1/blocks/*/raw", cc_http_get_block_raw, 0, NONE},
+    {"GET", "/v1/checkpoint", cc_http_get_checkpoint, 0, NONE},
+    {"GET", "/v1/checkpoint/signatures", cc_http_get_checkpoint_sigs, 0, Q("height")},
+    {"POST", "/v1/checkpoint/signatures", cc_http_post_checkpoint_sigs, CC_CHECKPOINT_BODY_MAX, NONE},
+    {"GET", "/v1/evidence", cc_http_get_evidence, 0, NONE},
+    {"GET", "/v1/attachments/*", cc_http_get_attachment, 0, NONE},
+    {"GET", "/v1/identities/*", cc_http_get_identity, 0, NONE},
+    {"GET", "/v1/orgs", cc_http_get_orgs, 0, NONE},
+    {"GET", "/v1/orgs/*", cc_http_get_org, 0, NONE},
+    {"GET", "/v1/network", cc_http_get_network, 0, NONE},
+    {"GET", "/v1/network/nodes/*", cc_http_get_network_node, 0, NONE},
+    {"GET", "/v1/network/proposals", cc_http_get_network_proposals, 0, Q("status")},
+    {"GET", "/v1/network/proposals/*", cc_http_get_network_proposal, 0, NONE},
+    {"GET", "/v1/events", cc_http_get_events, 0, NONE},
+    {"GET", "/v1/records/*", cc_http_get_record, 0, NULL},
+    {"GET", "/v1/patients/*/records", cc_http_get_patient_records, 0, NULL},
+    {"GET", "/v1/patients/*/readers", cc_http_get_patient_readers, 0, NULL},
+    {"GET", "/v1/patients/*/alerts", cc_http_get_patient_alerts, 0, NULL},
+    {"GET", "/fhir/Consent", cc_http_get_fhir_consents, 0, NULL},
+    {"GET", "/fhir/Consent/*", cc_http_get_fhir_consent, 0, NULL},
+    {"GET", "/fhir/AuditEvent", cc_http_get_fhir_audit_events, 0, NULL},
+    {"GET", "/v1/plans/*", cc_http_get_plan, 0, Q("version")},
+    {"GET", "/v1/claims/*", cc_http_get_claim, 0, NULL},
+    {"POST", "/v1/claims/simulate", cc_http_post_claim_simulate, CC_PAYLOAD_MAX * 2, NULL},
+    {"GET", "/v1/patients/*/claims", cc_http_get_patient_claims, 0, NULL},
+    {"GET", "/fhir/ExplanationOfBenefit", cc_http_get_fhir_eob, 0, NULL},
+    {"GET", "/v1/drugs/verify", cc_http_get_drug_verify, 0,
+     Q("id", "gtin", "serial", "lot", "exp", "history")},
+    {"GET", "/v1/drugs/alerts", cc_http_get_drug_alerts, 0, Q("limit")},
+    {"POST", "/epcis/capture", cc_http_post_epcis_capture, CC_SUPPLY_EPCIS_MAX, NONE},
+    {"GET", "/epcis/events", cc_http_get_epcis_events, 0, Q("MATCH_epc")},
+    {"GET", "/epcis/epcs/*/events", cc_http_get_epcis_epc_events, 0, NONE},
+    {"GET", "/v1/trials/*", cc_http_get_trial, 0, NONE},
+    {"GET", "/v1/trials/*/integrity", cc_http_get_trial_integrity, 0, NONE},
+    {"GET", "/v1/trials/*/stats", cc_http_get_trial_stats, 0, NONE},
+    {"GET", "/fhir/ResearchStudy/*", cc_http_get_fhir_research_study, 0, Q("version")},
+    {"GET", "/fhir/ResearchSubject", cc_http_get_fhir_research_subjects, 0, NULL},
+    {"GET", "/metrics", cc_http_get_metrics, 0, NONE},
+    {"GET", "/v1/genesis", cc_http_get_genesis, 0, NONE},
+    {"GET", "/ui", cc_http_get_ui_redirect, 0, NULL},
+    {"GET", "/ui/", cc_http_get_ui, 0, NULL},
+    {"GET", "/ui/*", cc_http_get_ui, 0, NULL},
 };
 
 const cc_http_route *cc_http_routes(size_t *n)
@@ -242,6 +247,58 @@ enum MHD_Result cc_http_send_error_audited(cc_http_req *req, unsigned status, cc
 const char *cc_http_query(cc_http_req *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+typedef struct query_check {
+    const char *const *allowed;
+    char bad[64];   /* the first parameter not allowed, quotable ("" when none) */
+    bool any_bad;   /* (bad may stay "" for a name that is not short text) */
+    char twice[64]; /* the first parameter given twice */
+    const char *seen[8];
+    size_t seen_count;
+} query_check;
+
+static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    query_check *q = cls;
+    bool known = false;
+    (void)kind, (void)value;
+    for (size_t i = 0; q->allowed[i]; i++) known = known || strcmp(q->allowed[i], key) == 0;
+    if (!known) {
+        /* quoted in the answer only when it is text that fits whole */
+        if (!q->any_bad && strlen(key) < sizeof q->bad && cc_utf8_text(key))
+            snprintf(q->bad, sizeof q->bad, "%s", key);
+        q->any_bad = true;
+        return MHD_YES;
+    }
+    for (size_t i = 0; i < q->seen_count; i++)
+        if (strcmp(q->seen[i], key) == 0 && !q->twice[0]) snprintf(q->twice, sizeof q->twice, "%s", key);
+    if (q->seen_count < sizeof q->seen / sizeof q->seen[0]) q->seen[q->seen_count++] = key;
+    return MHD_YES;
+}
+
+bool cc_http_query_check(cc_http_req *req, const char *const *allowed, char *msg, size_t cap)
+{
+    static const char *const none[] = {NULL};
+    if (!allowed) allowed = none;
+    query_check q = {.allowed = allowed};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &q);
+    if (!q.any_bad && !q.twice[0]) return true;
+    if (!q.any_bad) {
+        snprintf(msg, cap, "query parameter \"%s\" is given twice", q.twice);
+        return false;
+    }
+    char list[128];
+    size_t len = 0;
+    list[0] = '\0';
+    for (size_t i = 0; allowed[i] && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", allowed[i]);
+    if (q.bad[0])
+        snprintf(msg, cap, "unknown query parameter \"%s\" (this endpoint takes %s)", q.bad,
+                 allowed[0] ? list : "none");
+    else
+        snprintf(msg, cap, "an unknown query parameter (this endpoint takes %s)", allowed[0] ? list : "none");
+    return false;
 }
 
 bool cc_http_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -545,6 +602,10 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
         return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_MALFORMED,
                            "a path segment is not valid UTF-8 text");
 
+    char why[160];
+    if (req->route->query && !cc_http_query_check(req, req->route->query, why, sizeof why))
+        return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_USAGE, why);
+
     req->body_limit = req->route->body_limit;
     if (req->body_limit == 0) return MHD_YES;
 
@@ -564,12 +625,12 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
                             "this node was removed from the network by governance (block %llu); send txs "
                             "to a member node",
                             (unsigned long long)removed_at);
-    char why[CC_HALT_REASON_BYTES];
+    char halt[CC_HALT_REASON_BYTES];
     if (submits_txs &&
-        ((node->consensus.halted && node->consensus.halted(&node->consensus, why, sizeof why)) ||
-         cc_chain_halted(node->chain, why, sizeof why)))
+        ((node->consensus.halted && node->consensus.halted(&node->consensus, halt, sizeof halt)) ||
+         cc_chain_halted(node->chain, halt, sizeof halt)))
         return refuse_early(req, CC_ERR_UNREACHABLE,
-                            "this node stopped applying blocks (%s); send txs to another node", why);
+                            "this node stopped applying blocks (%s); send txs to another node", halt);
     const char *cl = cc_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end = NULL;

@@ -55,7 +55,17 @@ typedef struct cc_http_route {
     const char *pattern; /* '*' matches one non-empty path segment */
     cc_http_handler handler;
     size_t body_limit; /* bytes; 0 = no body expected */
+    /* The query parameters it takes (NULL-terminated), refused otherwise
+     * with 400 before the handler runs. NULL: the router leaves them to the
+     * handler (a signed read checks its own after the signature, so that an
+     * unsigned caller learns first that it must sign; the explorer's files
+     * take any). */
+    const char *const *query;
 } cc_http_route;
+
+/* Whether every query parameter of req is one of allowed (NULL-terminated)
+ * and none is given twice; if not, why, in one line, into msg. */
+bool cc_http_query_check(cc_http_req *req, const char *const *allowed, char *msg, size_t cap);
 
 /* The node's routing table (n receives its length): what the API serves,
  * for tests that must cover every route. */

@@ -33,40 +33,6 @@
 
 /* ---- the signed-read frame --------------------------------------------------------- */
 
-typedef struct query_check {
-    const char *const *allowed;
-    char bad[64];   /* the first parameter not allowed */
-    char twice[64]; /* the first parameter given twice */
-    const char *seen[8];
-    size_t seen_count;
-} query_check;
-
-static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    query_check *q = cls;
-    bool known = false;
-    (void)kind, (void)value;
-    for (size_t i = 0; q->allowed && q->allowed[i]; i++) known = known || strcmp(q->allowed[i], key) == 0;
-    if (!known) {
-        if (!q->bad[0]) snprintf(q->bad, sizeof q->bad, "%s", key);
-        return MHD_YES;
-    }
-    for (size_t i = 0; i < q->seen_count; i++)
-        if (strcmp(q->seen[i], key) == 0 && !q->twice[0]) snprintf(q->twice, sizeof q->twice, "%s", key);
-    if (q->seen_count < sizeof q->seen / sizeof q->seen[0]) q->seen[q->seen_count++] = key;
-    return MHD_YES;
-}
-
-/* "a, b or c" of the allowed parameters. */
-static void list_params(const char *const *params, char *out, size_t cap)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; params && params[i] && len < cap; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? ", " : "", params[i]);
-    if (!params || !params[0]) snprintf(out, cap, "none");
-}
-
 static enum MHD_Result send_problem(cc_signed_read *sr, unsigned status, cc_err e, const char *message,
                                     const char *audit)
 {
@@ -105,16 +71,9 @@ bool cc_signed_read_begin(cc_http_req *req, const char *pattern, bool fhir, cons
         *answered = cc_signed_read_fail(sr, rc, "%s", eb.msg);
         return false;
     }
-    query_check q = {.allowed = params};
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &q);
-    if (q.bad[0] || q.twice[0]) {
-        char allowed[160];
-        list_params(params, allowed, sizeof allowed);
-        *answered =
-            q.bad[0]
-                ? cc_signed_read_fail(sr, CC_ERR_USAGE, "unknown query parameter \"%s\" (allowed: %s)", q.bad,
-                                      allowed)
-                : cc_signed_read_fail(sr, CC_ERR_USAGE, "query parameter \"%s\" is given twice", q.twice);
+    char why[256];
+    if (!cc_http_query_check(req, params, why, sizeof why)) {
+        *answered = cc_signed_read_fail(sr, CC_ERR_USAGE, "%s", why);
         return false;
     }
     return true;

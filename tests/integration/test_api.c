@@ -932,6 +932,56 @@ static void test_not_found(void **state)
     ct_resp_free(&r);
 }
 
+/* A query parameter the endpoint does not take, or one given twice, is a
+ * 400 naming what it takes: "?wiat=commit" must not quietly become a 202
+ * that never waits. */
+static void test_unknown_query_parameters(void **state)
+{
+    (void)state;
+    static const char *const refused[][2] = {
+        {"/v1/status?verbose=1", "unknown query parameter \"verbose\" (this endpoint takes none)"},
+        {"/v1/blocks?lmit=5", "unknown query parameter \"lmit\" (this endpoint takes from, limit)"},
+        {"/v1/blocks?limit=1&limit=2", "query parameter \"limit\" is given twice"},
+        {"/v1/blocks?%ff=1", "an unknown query parameter (this endpoint takes from, limit)"},
+        {"/fhir/ResearchStudy/NCT1?v=2", "unknown query parameter \"v\" (this endpoint takes version)"},
+    };
+    ct_resp r;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        get(&r, "%s", refused[i][0]);
+        const char *msg =
+            strncmp(refused[i][0], "/fhir/", 6) == 0
+                ? ct_json_str(json_array_get(json_object_get(r.json, "issue"), 0), "diagnostics")
+                : ct_resp_error_message(&r);
+        if (r.status != 400 || !strstr(msg, refused[i][1]))
+            fail_msg("GET %s: %ld %s", refused[i][0], r.status, r.body);
+        ct_resp_free(&r);
+    }
+    get(&r, "/v1/blocks?from=1&limit=1");
+    assert_int_equal(r.status, 200);
+    ct_resp_free(&r);
+    get(&r, "/ui/?utm_source=mail"); /* a page's address may carry anything */
+    assert_int_equal(r.status, 200);
+    ct_resp_free(&r);
+    /* a signed read still asks for the signature first */
+    get(&r, "/v1/patients/%064d/records?nonsense=1", 0);
+    assert_int_equal(r.status, 401);
+    ct_resp_free(&r);
+
+    /* the typo refuses the tx before its body is read: nothing is admitted */
+    cc_tx tx;
+    char txid[CC_HASH_HEX], *u = ct_strf("%s/v1/tx?wiat=commit", fx.node.url);
+    assert_int_equal(ct_tx_note(&fx.net, &fx.clinician, 60, &tx), 0);
+    assert_int_equal(ct_post(u, "application/octet-stream", tx.raw, tx.raw_len, &r), 0);
+    if (r.status != 400 || !strstr(ct_resp_error_message(&r), "\"wiat\" (this endpoint takes wait)"))
+        fail_msg("POST /v1/tx?wiat=commit: %ld %s", r.status, r.body);
+    ct_resp_free(&r);
+    get(&r, "/v1/tx/%s", ct_txid_hex(&tx, txid));
+    assert_int_equal(r.status, 404);
+    ct_resp_free(&r);
+    free(u);
+    cc_tx_free(&tx);
+}
+
 /* Last: SIGTERM stops cleanly and a restart keeps everything. */
 static void test_sigterm_then_restart(void **state)
 {
@@ -1064,6 +1114,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_events_stream_blocks),
         cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_unknown_query_parameters),
         cmocka_unit_test(test_node_start_refuses_a_wrong_directory),
         cmocka_unit_test(test_sigterm_then_restart),
     };
