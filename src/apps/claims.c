@@ -1138,8 +1138,9 @@ cc_err cc_claim_from_fhir(const json_t *fhir, const cc_claim_refs *refs, json_t 
         if ((v = json_object_get(fhir, concepts[i])))
             json_object_set_new(c, concepts[i], clean_concept(v, concepts[i], dropped));
     if ((v = json_object_get(fhir, "billablePeriod")))
-        json_object_set_new(c, "billablePeriod", clean_period(v, "billablePeriod", NULL));
-    if ((v = json_object_get(fhir, "total"))) json_object_set_new(c, "total", clean_money(v, "total", NULL));
+        json_object_set_new(c, "billablePeriod", clean_period(v, "billablePeriod", dropped));
+    if ((v = json_object_get(fhir, "total")))
+        json_object_set_new(c, "total", clean_money(v, "total", dropped));
     snprintf(ref[0], sizeof ref[0], "Patient/%s", refs->patient);
     snprintf(ref[1], sizeof ref[1], "Organization/%s", refs->provider);
     snprintf(ref[2], sizeof ref[2], "Coverage/%s", refs->coverage);

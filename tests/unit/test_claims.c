@@ -1365,7 +1365,53 @@ static void test_claim_minimum_necessary(void **state)
     assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_ERR_INVALID);
     assert_non_null(strstr(eb.msg, "claim.diagnosis[0].diagnosisCodeableConcept.coding[0].display"));
     json_object_del(coding, "display");
+    /* no sentence fits where a code or a URI goes (the audit put names and
+     * diagnoses into a coding's system and version, a second coding's code,
+     * a quantity's unit and a care team reference) */
+    static const struct {
+        const char *field, *value;
+    } free_text[] = {
+        {"system", "urn:x patient Jane Roe has HIV"},
+        {"version", "seen for HIV"},
+        {"code", "E11.9 Jane Roe"},
+        {"system", "urn:caf\u00e9"}, /* not ASCII */
+    };
+    for (size_t i = 0; i < sizeof free_text / sizeof free_text[0]; i++) {
+        json_t *second = json_pack("{s:s, s:s}", "system", "http://hospital.example/dx", "code", "L1");
+        json_object_set_new(second, free_text[i].field, json_string(free_text[i].value));
+        json_array_append_new(
+            json_object_get(json_object_get(json_array_get(json_object_get(c, "diagnosis"), 0),
+                                            "diagnosisCodeableConcept"),
+                            "coding"),
+            second);
+        assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_ERR_INVALID);
+        char want[128];
+        snprintf(want, sizeof want, "claim.diagnosis[0].diagnosisCodeableConcept.coding[1].%s must be",
+                 free_text[i].field);
+        if (!strstr(eb.msg, want)) fail_msg("%s: %s", free_text[i].value, eb.msg);
+        json_array_remove(json_object_get(json_object_get(json_array_get(json_object_get(c, "diagnosis"), 0),
+                                                          "diagnosisCodeableConcept"),
+                                          "coding"),
+                          1);
+    }
+    assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_OK);
     json_t *it = json_array_get(json_object_get(c, "item"), 0);
+    json_object_set_new(it, "quantity", json_pack("{s:i, s:s}", "value", 1, "unit", "visit for Jane Roe"));
+    assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_ERR_INVALID);
+    assert_non_null(strstr(eb.msg, "claim.item[0].quantity.unit must be a code"));
+    json_object_set_new(it, "quantity", json_pack("{s:i, s:s}", "value", 1, "unit", "mg/dL"));
+    assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_OK);
+    json_object_del(it, "quantity");
+    json_object_set_new(
+        c, "careTeam",
+        json_pack("[{s:i, s:{s:s}}]", "sequence", 1, "provider", "reference", "Practitioner/Dr Who"));
+    assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_ERR_INVALID);
+    assert_non_null(strstr(eb.msg, "claim.careTeam[0].provider.reference"));
+    json_object_set_new(
+        c, "careTeam",
+        json_pack("[{s:i, s:{s:s}}]", "sequence", 1, "provider", "reference", "Practitioner/example"));
+    assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_OK);
+    json_object_del(c, "careTeam");
     json_object_set_new(json_object_get(it, "net"), "value", json_string("95.001"));
     assert_int_equal(cc_claim_validate(c, false, "claim", &eb), CC_ERR_INVALID);
     assert_non_null(strstr(eb.msg, "claim.item[0].net.value"));
@@ -2024,6 +2070,8 @@ static void test_from_fhir_names_what_it_drops(void **state)
     const char *text =
         "{\"resourceType\": \"Claim\", \"status\": \"active\", \"use\": \"claim\","
         " \"type\": {\"coding\": [{\"code\": \"professional\"}]}, \"created\": \"2026-11-20\","
+        " \"billablePeriod\": {\"start\": \"2026-11-20\", \"extension\": []},"
+        " \"total\": {\"value\": 150.0, \"currency\": \"USD\", \"id\": \"t1\"},"
         " \"item\": [{\"sequence\": 1, \"productOrService\": {\"coding\": [{\"code\": \"99213\"}]},"
         "   \"servicedPeriod\": {\"start\": \"2026-11-20\", \"end\": \"2026-11-20\", \"id\": \"p1\"},"
         "   \"quantity\": {\"value\": 2, \"unit\": \"visit\", \"system\": \"http://unitsofmeasure.org\"},"
@@ -2036,12 +2084,14 @@ static void test_from_fhir_names_what_it_drops(void **state)
                           .coverage = "cov-1"};
     if (cc_claim_from_fhir(fhir, &refs, &claim, &dropped, &eb) != CC_OK) fail_msg("%s", eb.msg);
     char *d = cc_json_dump(dropped);
-    const char *want[] = {"item[].quantity.unit", "item[].quantity.system", "item[].net.extension",
-                          "item[].servicedPeriod.id"};
+    const char *want[] = {"item[].quantity.unit",     "item[].quantity.system",   "item[].net.extension",
+                          "item[].servicedPeriod.id", "billablePeriod.extension", "total.id"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(d, want[i])) fail_msg("%s is not among the dropped fields %s", want[i], d);
     const json_t *item = json_array_get(json_object_get(claim, "item"), 0);
     assert_int_equal(json_object_size(json_object_get(item, "quantity")), 1);
+    assert_int_equal(json_object_size(json_object_get(claim, "total")), 2);
+    assert_int_equal(json_object_size(json_object_get(claim, "billablePeriod")), 1);
     free(d);
     json_decref(fhir);
     json_decref(claim);
