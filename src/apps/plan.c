@@ -82,6 +82,21 @@ static bool text_ok(const json_t *v, size_t max)
     return true;
 }
 
+/* A coded field's value (a coding's code and version, a unit) or a code
+ * system's URI: 1..max printable ASCII characters of a code or of a URI
+ * (RFC 3986), never a space. A claim carries codes, not sentences
+ * (docs/RECORDS.md "What is on the ledger"). */
+static bool coded_ok(const json_t *v, size_t max, bool uri)
+{
+    static const char code_chars[] = "._:/-+*%^{}[]";
+    static const char uri_chars[] = "._:/-+*%~?#[]@!$&'(),;=";
+    const char *s = json_string_value(v), *extra = uri ? uri_chars : code_chars;
+    if (!s || !*s || json_string_length(v) > max) return false;
+    for (; *s; s++)
+        if (!alnum(*s) && !strchr(extra, *s)) return false;
+    return true;
+}
+
 static const char *str(const json_t *o, const char *field)
 {
     return json_string_value(json_object_get(o, field));
@@ -212,6 +227,18 @@ static cc_err text_field(const json_t *o, const char *path, const char *field, b
     return CC_OK;
 }
 
+static cc_err coded_field(const json_t *o, const char *path, const char *field, bool required, bool uri,
+                          cc_errbuf *eb)
+{
+    const json_t *v = json_object_get(o, field);
+    size_t max = uri ? SYSTEM_MAX : TOKEN_MAX;
+    if (!v) return required ? bad(eb, "%s needs \"%s\"", path, field) : CC_OK;
+    if (!coded_ok(v, max, uri))
+        return bad(eb, "%s.%s must be %s of 1..%zu characters without spaces", path, field,
+                   uri ? "a URI" : "a code", max);
+    return CC_OK;
+}
+
 static cc_err code_value(const json_t *v, const char *path, cc_errbuf *eb)
 {
     return cc_claims_code_valid(json_string_value(v))
@@ -261,9 +288,9 @@ static cc_err concept(const json_t *v, const char *path, bool code_token, cc_err
     {
         sub(p, "%s.coding[%zu]", path, i);
         if ((rc = only(c, p, coding_fields, eb)) != CC_OK ||
-            (rc = text_field(c, p, "system", false, SYSTEM_MAX, eb)) ||
-            (rc = text_field(c, p, "code", true, TOKEN_MAX, eb)) ||
-            (rc = text_field(c, p, "version", false, TOKEN_MAX, eb)))
+            (rc = coded_field(c, p, "system", false, true, eb)) ||
+            (rc = coded_field(c, p, "code", true, false, eb)) ||
+            (rc = coded_field(c, p, "version", false, false, eb)))
             return rc;
         if (i == 0 && code_token) {
             sub(p, "%s.coding[0].code", path);
@@ -312,10 +339,14 @@ static bool hex_id(const char *s)
     return cc_hex_id_valid(s, CC_PUBKEY_BYTES);
 }
 
-static bool any_ref(const char *s)
+/* "Type/id": a FHIR resource type and a FHIR id, as in "Practitioner/example". */
+static bool resource_ref(const char *s)
 {
-    size_t n = strlen(s);
-    return n > 0 && n <= 128 && strchr(s, '/') != NULL;
+    const char *slash = strchr(s, '/');
+    if (!slash || slash == s || slash - s > 64 || s[0] < 'A' || s[0] > 'Z') return false;
+    for (const char *c = s; c < slash; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z'))) return false;
+    return cc_claims_id_valid(slash + 1);
 }
 
 static cc_err period(const json_t *v, const char *path, cc_errbuf *eb)
@@ -412,9 +443,9 @@ static cc_err claim_item(const json_t *item, const char *path, const json_t *dia
     if ((v = json_object_get(item, "quantity"))) {
         sub(p, "%s.quantity", path);
         if ((rc = only(v, p, qty_fields, eb)) != CC_OK || (rc = need(v, p, "value", eb)) != CC_OK ||
-            (rc = text_field(v, p, "unit", false, TOKEN_MAX, eb)) != CC_OK ||
-            (rc = text_field(v, p, "system", false, SYSTEM_MAX, eb)) != CC_OK ||
-            (rc = text_field(v, p, "code", false, TOKEN_MAX, eb)) != CC_OK)
+            (rc = coded_field(v, p, "unit", false, false, eb)) != CC_OK ||
+            (rc = coded_field(v, p, "system", false, true, eb)) != CC_OK ||
+            (rc = coded_field(v, p, "code", false, false, eb)) != CC_OK)
             return rc;
         if (cc_claims_cents(json_object_get(v, "value"), &q) != CC_OK || q <= 0 || q % 100 != 0 ||
             q / 100 > CC_CLAIMS_UNITS_MAX)
@@ -553,7 +584,7 @@ cc_err cc_claim_validate(const json_t *claim, bool test_case, const char *prefix
             if ((rc = only(e, p, team_fields, eb)) != CC_OK ||
                 (rc = int_field(e, p, "sequence", true, 1, 100, eb)) != CC_OK ||
                 (rc = need(e, p, "provider", eb)) != CC_OK ||
-                (rc = reference(json_object_get(e, "provider"), q, "", any_ref, "Type/id", eb)) != CC_OK)
+                (rc = reference(json_object_get(e, "provider"), q, "", resource_ref, "Type/id", eb)) != CC_OK)
                 return rc;
             for (j = 0; j < 2; j++) {
                 const char *f = j ? "qualification" : "role";
