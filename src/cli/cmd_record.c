@@ -3,7 +3,6 @@
  * records. Encryption and key wrapping happen here, on the client
  * (records_client.c); the node only ever sees ciphertext and sealed keys.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,25 +25,49 @@ static bool purpose_ok(const char *p)
     return false;
 }
 
-/* A category token from FHIR's category coding (Observation.category[0].
- * coding[0].code and the like): lowercase letters, digits and '-'. */
-static void category_of(const json_t *res, char out[CATEGORY_MAX + 1])
+/* The category codes a record takes from its resource by default: FHIR R4's
+ * own coarse vocabularies (observation-category, condition-category,
+ * allergy-intolerance-category, US Core's clinical-note). A category is on
+ * the ledger in the clear, so a resource's own code ("hiv-viral-load") is
+ * never copied there: anything else is filed as "general" unless --category
+ * says otherwise. */
+static const char *const standard_categories[] = {
+    "social-history",
+    "vital-signs",
+    "imaging",
+    "laboratory",
+    "procedure",
+    "survey",
+    "exam",
+    "therapy",
+    "activity",
+    "food",
+    "medication",
+    "environment",
+    "biologic",
+    "clinical-note",
+    "problem-list-item",
+    "encounter-diagnosis",
+    NULL,
+};
+
+/* The category of res (Observation.category[0].coding[0].code and the
+ * like) when it is a standard one, else "general"; *other: the resource
+ * named a category that is not standard. */
+static void category_of(const json_t *res, char out[CATEGORY_MAX + 1], bool *other)
 {
     const json_t *cat = json_object_get(res, "category");
     if (json_is_array(cat)) cat = json_array_get(cat, 0);
     const char *code =
         json_string_value(json_object_get(json_array_get(json_object_get(cat, "coding"), 0), "code"));
-    size_t n = 0;
-    for (; code && *code && n < CATEGORY_MAX; code++) {
-        unsigned char c = (unsigned char)*code;
-        if (isalnum(c))
-            out[n++] = (char)tolower(c);
-        else if ((c == '-' || c == '_' || c == ' ') && n > 0 && out[n - 1] != '-')
-            out[n++] = '-';
-    }
-    while (n > 0 && out[n - 1] == '-') n--;
-    out[n] = '\0';
-    if (n == 0) strcpy(out, "general");
+    *other = code != NULL;
+    for (const char *const *c = standard_categories; code && *c; c++)
+        if (strcmp(code, *c) == 0) {
+            snprintf(out, CATEGORY_MAX + 1, "%s", code);
+            *other = false;
+            return;
+        }
+    strcpy(out, "general");
 }
 
 static int record_put(int argc, char **argv)
@@ -55,7 +78,8 @@ static int record_put(int argc, char **argv)
         {"key", "FILE", "the author's key file (a clinician, or the patient)", &w.key},
         {"patient", "ID", "the patient's id (hex)", &patient},
         {"file", "FILE", "the FHIR R4 resource (JSON); encrypted here, byte for byte", &file},
-        {"category", "CAT", "category token (default: from the resource's category coding)", &category},
+        {"category", "CAT",
+         "category token, in the clear on the ledger (default: the resource's, if standard)", &category},
         {"purpose", "P", "purpose of use of the write (default TREAT)", &purpose},
         {"record", "ID", "update this record (a new version); default: a new record", &record},
         CC_CLI_OPT_NO_WAIT(&w),
@@ -99,10 +123,15 @@ static int record_put(int argc, char **argv)
         free(buf);
         return cc_cli_usage(ctx.cmd, "%s is not a FHIR resource (a JSON object with \"resourceType\")", file);
     }
+    bool other = false;
     if (category)
         snprintf(cat, sizeof cat, "%s", category);
     else
-        category_of(res, cat);
+        category_of(res, cat, &other);
+    if (other)
+        fprintf(stderr,
+                "carechain record put: the resource's category is not a standard FHIR one, and a category "
+                "is on the ledger in the clear: filed as \"general\" (--category chooses another)\n");
 
     cc_cli_session s;
     rc = cc_cli_session_open(&ctx, w.key, w.genesis, &s);

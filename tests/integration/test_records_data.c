@@ -195,6 +195,18 @@ static void test_cli_flow(void **state)
     assert_int_equal(sscanf(rec, "record %32s", fx.canary_record), 1);
     assert_non_null(strstr(out, "vital-signs")); /* the category came from the resource */
     free(out);
+    /* ... a standard one only: a resource's own category code would be on
+     * the ledger in the clear */
+    char *own = ct_strf("%s/own.json", fx.dir);
+    const char *own_doc = "{\"resourceType\":\"Observation\",\"status\":\"final\",\"category\":[{\"coding\":"
+                          "[{\"code\":\"hiv-viral-load\"}]}],\"valueQuantity\":{\"value\":40}}";
+    assert_int_equal(ct_write_file(own, own_doc, strlen(own_doc)), 0);
+    code = ct_cli(&out, CLI_MS, "record", "put", "--node", fx.node.url, "--key", ckey, "--patient",
+                  fx.patient_id, "--file", own, NULL);
+    if (code != 0 || !strstr(out, "(Observation, general)") || !strstr(out, "not a standard FHIR one"))
+        fail_msg("record put of a resource with its own category exited %d:\n%s", code, out);
+    free(out);
+    free(own);
 
     /* the patient reads it back, byte for byte */
     code = ct_cli(&out, CLI_MS, "record", "get", fx.canary_record, "--node", fx.node.url, "--key", pkey,
