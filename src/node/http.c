@@ -435,6 +435,19 @@ static bool target_has_nul(const char *target)
     return strstr(target, "%00") != NULL;
 }
 
+/* Does the path as sent encode a '/' inside a segment ("%2F")? libmicrohttpd
+ * decodes it before routing, so "/v1/trials/a%2Fb" would be a path of one
+ * more segment, and its answer a puzzling "no such endpoint". No id holds a
+ * '/'. */
+static bool path_has_slash(const char *target)
+{
+    size_t path_len = strcspn(target, "?");
+    for (size_t i = 0; i + 2 < path_len; i++)
+        if (target[i] == '%' && target[i + 1] == '2' && (target[i + 2] == 'F' || target[i + 2] == 'f'))
+            return true;
+    return false;
+}
+
 /* Counts the request's Content-Length headers (an MHD_KeyValueIterator). */
 static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -578,6 +591,9 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
     if (target_has_nul(req->uri))
         return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_MALFORMED,
                            "the path or query has a NUL (%00), which no id or value may hold");
+    if (path_has_slash(req->uri))
+        return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_MALFORMED,
+                           "a path segment holds a '/' (%2F), which no id may hold");
 
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         req->arg[0] = '\0'; /* a failed match may have captured a segment */
