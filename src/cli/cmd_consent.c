@@ -234,11 +234,18 @@ static int consent_list(int argc, char **argv)
         {
             const json_t *c = json_object_get(e, "resource"), *prov = json_object_get(c, "provision");
             const json_t *actor = json_array_get(json_object_get(prov, "actor"), 0);
-            const json_t *purpose = json_array_get(json_object_get(prov, "purpose"), 0);
-            const json_t *period = json_object_get(prov, "period");
+            const json_t *period = json_object_get(prov, "period"), *purpose;
+            char purposes[64] = "";
+            size_t j, len = 0;
+            json_array_foreach(json_object_get(prov, "purpose"), j, purpose)
+            {
+                if (len < sizeof purposes)
+                    len += (size_t)snprintf(purposes + len, sizeof purposes - len, "%s%s", j ? "," : "",
+                                            cc_cli_jstr(purpose, "code", "?"));
+            }
             printf("  %s  %-8s %-6s to %-16.16s for %-7s until %s\n", cc_cli_jstr(c, "id", "?"),
                    cc_cli_jstr(c, "status", "?"), cc_cli_jstr(prov, "type", "?"),
-                   ref_id(json_object_get(actor, "reference")), cc_cli_jstr(purpose, "code", "?"),
+                   ref_id(json_object_get(actor, "reference")), purposes[0] ? purposes : "?",
                    cc_cli_jstr(period, "end", "(open)"));
         }
     }

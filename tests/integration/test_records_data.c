@@ -227,8 +227,9 @@ static void test_cli_flow(void **state)
     assert_non_null(strstr(out, "consent"));
     free(out);
     /* share for 30 days, then the specialist reads it */
-    code = ct_cli(&out, CLI_MS, "consent", "grant", "--node", fx.node.url, "--key", pkey, "--patient",
-                  fx.patient_id, "--to", fx.specialist_id, "--purpose", "TREAT", "--days", "30", NULL);
+    code =
+        ct_cli(&out, CLI_MS, "consent", "grant", "--node", fx.node.url, "--key", pkey, "--patient",
+               fx.patient_id, "--to", fx.specialist_id, "--purpose", "TREAT,HOPERAT", "--days", "30", NULL);
     if (code != 0) fail_msg("consent grant (read) exited %d:\n%s", code, out);
     free(out);
     code =
@@ -243,7 +244,8 @@ static void test_cli_flow(void **state)
     free(out);
     code = ct_cli(&out, CLI_MS, "consent", "list", "--node", fx.node.url, "--key", pkey, "--patient",
                   fx.patient_id, NULL);
-    if (code != 0 || !strstr(out, "2 consent(s)")) fail_msg("consent list exited %d:\n%s", code, out);
+    if (code != 0 || !strstr(out, "2 consent(s)") || !strstr(out, "for TREAT,HOPERAT"))
+        fail_msg("consent list exited %d:\n%s", code, out);
     free(out);
     code =
         ct_cli(&out, CLI_MS, "audit", "--node", fx.node.url, "--key", pkey, "--patient", fx.patient_id, NULL);
