@@ -175,9 +175,9 @@ static int step_init(demo *d)
 {
     cc_errbuf eb = {{0}};
     char path[PATH_BYTES];
-    cc_err e = d->nodes == 1
-                   ? cc_cli_net_init(d->dir, 1, NULL, &eb)
-                   : cc_cli_net_init_ports(d->dir, d->nodes, NULL, d->api_base, d->api_base + 100, &eb);
+    /* the ports the nodes will use, so that genesis, config and the
+     * explorer's network page name them (with --port too) */
+    cc_err e = cc_cli_net_init_ports(d->dir, d->nodes, NULL, d->api_base, d->api_base + 100, &eb);
     if (e != CC_OK) return fail("%s", eb.msg);
     snprintf(path, sizeof path, "%s/genesis.json", d->dir);
     if (cc_file_read(path, CC_GENESIS_MAX_BYTES, &d->genesis, &d->genesis_len, &eb) != CC_OK)

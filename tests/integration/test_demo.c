@@ -55,6 +55,16 @@ static void run_demo(const char *nodes, int port)
         if (!strstr(out, expect[i])) fail_msg("demo output lacks \"%s\":\n%s", expect[i], out);
     }
     free(out);
+    /* the genesis names the port the node listened on (a solo demo wrote
+     * 7800 whatever --port said) */
+    char *genesis_path = ct_strf("%s/genesis.json", net), *api = ct_strf("\"127.0.0.1:%d\"", port);
+    size_t glen = 0;
+    char *genesis = (char *)ct_read_file(genesis_path, &glen);
+    assert_non_null(genesis);
+    if (!strstr(genesis, api)) fail_msg("genesis lacks %s:\n%s", api, genesis);
+    free(genesis);
+    free(genesis_path);
+    free(api);
     /* a second run wipes and re-creates its own network */
     code = ct_cli(&out, DEMO_TIMEOUT_MS, "demo", "--dir", net, "--nodes", nodes, "--port", port_s, NULL);
     assert_int_equal(code, 0);
