@@ -1107,7 +1107,10 @@ static json_t *clean_item(const json_t *item, json_t *kept_diags, json_t *droppe
 cc_err cc_claim_from_fhir(const json_t *fhir, const cc_claim_refs *refs, json_t **out, json_t **dropped_out,
                           cc_errbuf *eb)
 {
-    static const char *const copy[] = {"id", "status", "use", "created"};
+    /* not "id": the provider's id of the resource is often its claim
+     * number (the audit's HL7 example had "MED-00050", the value of its
+     * identifier); on the ledger a claim is known by its txid */
+    static const char *const copy[] = {"status", "use", "created"};
     static const char *const concepts[] = {"type", "subType", "priority"};
     char ref[3][32 + CC_CLAIMS_ID_MAX + CC_HASH_HEX];
     json_t *c = NULL, *dropped = json_array(), *v, *diags = NULL, *items = NULL;
@@ -1181,9 +1184,10 @@ cc_err cc_claim_from_fhir(const json_t *fhir, const cc_claim_refs *refs, json_t 
     json_object_set(c, "item", items);
     json_object_foreach((json_t *)fhir, k, v)
     {
-        static const char *const handled[] = {
-            "resourceType",   "id",    "status",  "use",      "created",   "type",      "subType", "priority",
-            "billablePeriod", "total", "patient", "provider", "insurance", "diagnosis", "item",    NULL};
+        static const char *const handled[] = {"resourceType", "status",  "use",      "created",
+                                              "type",         "subType", "priority", "billablePeriod",
+                                              "total",        "patient", "provider", "insurance",
+                                              "diagnosis",    "item",    NULL};
         size_t h = 0;
         while (handled[h] && strcmp(handled[h], k) != 0) h++;
         if (!handled[h]) dropped_add(dropped, k);

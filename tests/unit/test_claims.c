@@ -2068,7 +2068,7 @@ static void test_from_fhir_names_what_it_drops(void **state)
 {
     (void)state;
     const char *text =
-        "{\"resourceType\": \"Claim\", \"status\": \"active\", \"use\": \"claim\","
+        "{\"resourceType\": \"Claim\", \"id\": \"MED-00050\", \"status\": \"active\", \"use\": \"claim\","
         " \"type\": {\"coding\": [{\"code\": \"professional\"}]}, \"created\": \"2026-11-20\","
         " \"billablePeriod\": {\"start\": \"2026-11-20\", \"extension\": []},"
         " \"total\": {\"value\": 150.0, \"currency\": \"USD\", \"id\": \"t1\"},"
@@ -2084,13 +2084,19 @@ static void test_from_fhir_names_what_it_drops(void **state)
                           .coverage = "cov-1"};
     if (cc_claim_from_fhir(fhir, &refs, &claim, &dropped, &eb) != CC_OK) fail_msg("%s", eb.msg);
     char *d = cc_json_dump(dropped);
-    const char *want[] = {"item[].quantity.unit",     "item[].quantity.system",   "item[].net.extension",
-                          "item[].servicedPeriod.id", "billablePeriod.extension", "total.id"};
+    const char *want[] = {"item[].quantity.unit",
+                          "item[].quantity.system",
+                          "item[].net.extension",
+                          "item[].servicedPeriod.id",
+                          "billablePeriod.extension",
+                          "total.id",
+                          "\"id\""};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(d, want[i])) fail_msg("%s is not among the dropped fields %s", want[i], d);
     const json_t *item = json_array_get(json_object_get(claim, "item"), 0);
     assert_int_equal(json_object_size(json_object_get(item, "quantity")), 1);
     assert_int_equal(json_object_size(json_object_get(claim, "total")), 2);
+    assert_null(json_object_get(claim, "id")); /* the provider's claim number stays home */
     assert_int_equal(json_object_size(json_object_get(claim, "billablePeriod")), 1);
     free(d);
     json_decref(fhir);
