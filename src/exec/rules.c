@@ -808,8 +808,9 @@ static int sb_rep(lua_State *L)
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_optlstring(L, 3, "", &sep_len);
     if (n > 0) {
+        /* the result is n * len + (n - 1) * sep_len = n * unit - sep_len bytes */
         uint64_t unit = (uint64_t)len + sep_len;
-        if (unit && (uint64_t)n > CC_RULES_STRING_MAX / unit + 1) return raise_string_max(L);
+        if (unit && (uint64_t)n > (CC_RULES_STRING_MAX + sep_len) / unit) return raise_string_max(L);
         charge(L, (uint64_t)n / 8 + 1); /* one loop turn per copy, even of "" */
     }
     return call_stock(L, 1);

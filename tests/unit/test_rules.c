@@ -556,6 +556,14 @@ static void test_string_rep_bombs(void **state)
     expect_error("function adjudicate() return ('ab'):rep(100000, ',') end", "{}", CC_ERR_TOO_LARGE,
                  "string longer");
     expect_result("function adjudicate() return #('ab'):rep(1000, ',') end", "{}", "2999");
+    /* exactly at the cap, and one byte over it (the check let up to one
+     * copy more through) */
+    expect_result("function adjudicate() return #string.rep('x', 4096) end", "{}", "4096");
+    expect_result("function adjudicate() return #('abc'):rep(1024, ',') end", "{}", "4095");
+    expect_error("function adjudicate() return string.rep('x', 4097) end", "{}", CC_ERR_TOO_LARGE,
+                 "string longer");
+    expect_error("function adjudicate() return ('abc'):rep(1025, ',') end", "{}", CC_ERR_TOO_LARGE,
+                 "string longer");
 }
 
 static void test_c_functions_are_charged(void **state)
