@@ -134,7 +134,7 @@ cc_err cc_block_decode(const uint8_t *buf, size_t len, cc_block *b, cc_errbuf *e
         return cc_errf(eb, CC_ERR_MALFORMED, "block holds %u txs but its header says %u (1..%d allowed)",
                        count, b->h.tx_count, CC_BLOCK_MAX_TXS);
     b->txs = calloc(count, sizeof *b->txs);
-    if (!b->txs) return CC_ERR_NOMEM;
+    if (!b->txs) return cc_errf(eb, CC_ERR_NOMEM, "out of memory for the block's %u txs", count);
     for (uint32_t i = 0; i < count; i++) {
         uint32_t n = 0;
         const uint8_t *p;
@@ -142,7 +142,7 @@ cc_err cc_block_decode(const uint8_t *buf, size_t len, cc_block *b, cc_errbuf *e
             rc = cc_errf(eb, CC_ERR_MALFORMED, "block is truncated in tx %u", i);
             goto err;
         }
-        cc_errbuf txe;
+        cc_errbuf txe = {{0}};
         rc = cc_tx_decode(p, n, &b->txs[i], &txe);
         if (rc != CC_OK) {
             cc_errf(eb, rc, "tx %u of the block: %s", i, txe.msg);

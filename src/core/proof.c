@@ -161,7 +161,7 @@ static cc_err verify_proof(const json_t *proof, const cc_genesis *g, cc_proof_re
         rc = cc_errf(eb, CC_ERR_MALFORMED, "proof tx is not base64");
         goto done;
     }
-    cc_errbuf txe;
+    cc_errbuf txe = {{0}};
     if ((rc = cc_tx_decode(raw, raw_len, &tx, &txe)) != CC_OK) {
         rc = cc_errf(eb, rc, "proof tx does not decode: %s", txe.msg);
         goto done;

@@ -183,7 +183,7 @@ cc_err cc_tx_decode(const uint8_t *buf, size_t len, cc_tx *out, cc_errbuf *eb)
     if (!(out->payload = malloc((size_t)out->payload_len + 1))) {
         json_decref(out->json);
         out->json = NULL;
-        return CC_ERR_NOMEM;
+        return cc_errf(eb, CC_ERR_NOMEM, "out of memory for the tx's payload");
     }
     memcpy(out->payload, payload, out->payload_len);
     out->payload[out->payload_len] = '\0';
@@ -191,7 +191,7 @@ cc_err cc_tx_decode(const uint8_t *buf, size_t len, cc_tx *out, cc_errbuf *eb)
     out->raw = malloc(len);
     if (!out->raw) {
         cc_tx_free(out);
-        return CC_ERR_NOMEM;
+        return cc_errf(eb, CC_ERR_NOMEM, "out of memory for the tx");
     }
     memcpy(out->raw, buf, len);
     out->raw_len = (uint32_t)len;

@@ -199,7 +199,7 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
         uint8_t key[8];
         MDB_val v, res;
         cc_block b;
-        cc_errbuf why;
+        cc_errbuf why = {{0}};
         cc_put_u64(key, h);
         if (cc_store_get(ts, src->s->blocks, key, sizeof key, &v) != CC_OK) {
             rc = bad(rep, h, "%s", "the block is missing");
