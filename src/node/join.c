@@ -93,6 +93,7 @@ static cc_err read_peers(const char *dir, json_t **peers, cc_errbuf *eb)
     if (rc != CC_OK) return rc;
     json_t *doc = cc_json_parse(buf, len, eb);
     free(buf);
+    if (!doc) return CC_ERR_MALFORMED; /* eb says why */
     const json_t *p = json_object_get(doc, "peers");
     size_t i;
     const json_t *v;

@@ -79,8 +79,11 @@ cc_err cc_file_write(const char *path, const void *data, size_t len, unsigned mo
         p += n;
         left -= (size_t)n;
     }
-    if (fchmod(fd, mode) != 0 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
+    int e = 0;
+    if (fchmod(fd, mode) != 0 || fsync(fd) != 0) e = errno;
+    if (close(fd) != 0 && !e) e = errno; /* closed whatever failed before */
+    if (!e && rename(tmp, path) != 0) e = errno;
+    if (e) {
         unlink(tmp);
         return cc_errf(eb, CC_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
