@@ -51,7 +51,8 @@ function auditRows(bundle) {
     const who = agent && agent.who ? String(agent.who.reference || "") : "";
     const endpoint = ((a.entity && a.entity[0] && a.entity[0].detail) || []).find((d) => d.type === "endpoint");
     const btg = a.meta && a.meta.security ? " (break-glass)" : "";
-    return [a.recorded ? a.recorded.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "", idSpan(who.replace(/^(Practitioner|Patient)\//, "")),
+    const at = a.recorded ? Date.parse(a.recorded) : NaN;
+    return [isNaN(at) ? a.recorded || "" : time(at), idSpan(who.replace(/^(Practitioner|Patient)\//, "")),
       endpoint ? endpoint.valueString : "", (a.purposeOfEvent || []).map(code).join(", "),
       el("span", { class: "badge " + (a.outcome === "0" ? "good" : "bad") }, (a.outcome === "0" ? "granted" : "denied") + btg),
       a.outcomeDesc || ""];

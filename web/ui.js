@@ -39,10 +39,11 @@ export function errorNote(err, what) {
   return note("error", what ? `${what}: ${msg}` : msg);
 }
 
+// A time as the CLI prints it (cc_cli_time): UTC, to the millisecond.
 export function time(ms) {
   if (ms === undefined || ms === null) return "";
   const d = new Date(Number(ms));
-  return isNaN(d) ? String(ms) : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return isNaN(d) ? String(ms) : d.toISOString().replace("T", " ").replace(/Z$/, " UTC");
 }
 
 export function short(id, n = 12) {

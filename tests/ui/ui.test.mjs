@@ -870,6 +870,17 @@ test("tx_verify_membership_step", async ({ browser }) => {
   await finish(page, null);
 });
 
+// ---- the audit's findings (each fails on the explorer before its fix) -------
+
+// 17. Times to the millisecond, as the CLI prints them.
+test("times_to_the_millisecond", async ({ browser }) => {
+  const t = await api(`/v1/tx/${ctx.realTx}`);
+  const page = await openPage(browser, `#/block/${t.height}`);
+  const when = await page.locator("dt:text-is('Time') + dd").textContent({ timeout: 10000 });
+  assert(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} UTC$/.test(when), "a block time is not shown to the millisecond, as the CLI does: " + when);
+  await finish(page, null);
+});
+
 // ---- main ------------------------------------------------------------------
 
 async function main() {
