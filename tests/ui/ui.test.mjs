@@ -872,6 +872,27 @@ test("tx_verify_membership_step", async ({ browser }) => {
 
 // ---- the audit's findings (each fails on the explorer before its fix) -------
 
+// The network page, then the node stops answering (every API call refused).
+async function networkPageNodeDown(browser) {
+  const page = await openPage(browser, "#/network");
+  await page.locator("#height").waitFor();
+  await page.locator("section[aria-labelledby=h-blocks] table").waitFor();
+  await page.locator("section[aria-labelledby=h-nodes] table").waitFor();
+  page.expectedLoadErrors = 1000;
+  await page.route("**/v1/**", (route) => route.abort("connectionrefused"));
+  const status = page.locator("section[aria-labelledby=h-status]");
+  await status.locator(".note.error").waitFor({ timeout: 10000 });
+  return { page, status };
+}
+
+// 22. Not the browser's "Failed to fetch": which node could not be reached.
+test("node_unreachable_in_words", async ({ browser }) => {
+  const { page, status } = await networkPageNodeDown(browser);
+  const said = await status.textContent();
+  assert(said.includes("could not reach the node at " + ctx.url) && !/Failed to fetch/.test(said), "the node being down reads: " + said);
+  await finish(page, null);
+});
+
 // 17. Times to the millisecond, as the CLI prints them.
 test("times_to_the_millisecond", async ({ browser }) => {
   const t = await api(`/v1/tx/${ctx.realTx}`);
