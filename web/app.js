@@ -4,7 +4,7 @@
 
 import { get } from "./api.js";
 import { loadKeyFile } from "./crypto.js";
-import { clear, errorNote, currentKey, setKey, short } from "./ui.js";
+import { clear, errorNote, currentKey, reason, setKey, short } from "./ui.js";
 import * as network from "./page_network.js";
 import * as chainPages from "./page_chain.js";
 import * as patient from "./page_patient.js";
@@ -56,24 +56,37 @@ async function route() {
 function showKey(k) {
   const status = document.getElementById("key-status");
   document.getElementById("key-forget").hidden = !k;
+  status.setAttribute("role", "status");
   status.textContent = k
     ? `Key: ${k.name || "unnamed"}${k.role ? " (" + k.role + (k.org ? ", " + k.org : "") + ")" : ""} ${short(k.id)}`
     : "No key loaded.";
   status.title = k ? k.id : "";
 }
 
+// A key file chosen: on success the pages sign with it. On failure no key
+// stays loaded, not even the one loaded before (the panel and every page
+// must agree on whose key signs; a user who picked another file did not
+// mean to go on as the old key), and the panel says so.
 async function onKeyFile(ev) {
   const file = ev.target.files && ev.target.files[0];
   ev.target.value = "";
   if (!file) return;
   const status = document.getElementById("key-status");
+  const before = currentKey();
   try {
     const k = await loadKeyFile(await file.text());
     setKey(k);
     showKey(k);
     route();
   } catch (e) {
-    status.textContent = "Key not loaded: " + e.message;
+    if (before) {
+      setKey(null);
+      showKey(null);
+      route();
+    }
+    status.setAttribute("role", "alert");
+    status.textContent = `Key not loaded: ${reason(e).replace(/\.$/, "")}.` +
+      (before ? ` The key loaded before (${before.name || short(before.id)}) was forgotten: no key is loaded.` : " No key is loaded.");
   }
 }
 

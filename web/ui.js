@@ -34,8 +34,16 @@ export function note(kind, ...children) {
   return el("div", { class: "note " + kind, role: kind === "error" ? "alert" : "status" }, ...children);
 }
 
+// An error's reason in words, never empty (Chromium's WebCrypto throws
+// DOMExceptions whose message is "").
+export function reason(err) {
+  if (err && err.message) return err.message;
+  if (err && err.name) return `${err.name} (the browser gave no reason)`;
+  return String(err || "an unknown error");
+}
+
 export function errorNote(err, what) {
-  const msg = err && err.message ? err.message : String(err);
+  const msg = reason(err);
   return note("error", what ? `${what}: ${msg}` : msg);
 }
 

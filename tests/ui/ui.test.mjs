@@ -872,6 +872,54 @@ test("tx_verify_membership_step", async ({ browser }) => {
 
 // ---- the audit's findings (each fails on the explorer before its fix) -------
 
+// A key file whose secret is another identity's.
+function mixedKeyFile() {
+  const mixed = JSON.parse(fs.readFileSync(path.join(ctx.dir, "keys", "patient.key"), "utf8"));
+  mixed.secret = JSON.parse(fs.readFileSync(path.join(ctx.dir, "keys", "clinician.key"), "utf8")).secret;
+  const file = path.join(ctx.dir, "mixed.key");
+  fs.writeFileSync(file, JSON.stringify(mixed));
+  return file;
+}
+
+async function refusedKey(page, file) {
+  await page.setInputFiles("#key-file", file);
+  await page.waitForFunction(() => /^Key not loaded/.test(document.getElementById("key-status").textContent), null, { timeout: 10000 });
+  return page.locator("#key-status").textContent();
+}
+
+// 2. The refusal says why, never "Key not loaded:" and nothing.
+test("key_file_with_another_secret", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  const said = await refusedKey(page, mixedKeyFile());
+  assert(/does not belong to its id/.test(said), "the refusal does not say the secret is another key's: " + JSON.stringify(said));
+  await finish(page, null);
+});
+
+// 3. A failed load leaves no key loaded, and the panel and the page agree.
+test("key_failed_load_forgets_the_old_key", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  await loadKey(page, "patient");
+  await page.getByRole("heading", { name: "Consents" }).waitFor();
+  const bad = path.join(ctx.dir, "not-a-key.json");
+  fs.writeFileSync(bad, '{"hello": "world"}');
+  const said = await refusedKey(page, bad);
+  assert(/no key is loaded/.test(said), "the panel does not say that no key is loaded: " + said);
+  assert(await page.locator("#key-forget").isHidden(), "Forget key is still offered after a failed load");
+  await page.getByText("Load your key file").waitFor({ timeout: 10000 });
+  await finish(page, null);
+});
+
+// 11. The key panel's results are announced: status, errors as alerts.
+test("key_status_announced", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  await loadKey(page, "patient");
+  const status = page.locator("#key-status");
+  assert((await status.getAttribute("role")) === "status", "a loaded key is not announced (role=status): " + (await status.getAttribute("role")));
+  await refusedKey(page, mixedKeyFile());
+  assert((await status.getAttribute("role")) === "alert", "a refused key file is not announced as an alert");
+  await finish(page, null);
+});
+
 // The network page, then the node stops answering (every API call refused).
 async function networkPageNodeDown(browser) {
   const page = await openPage(browser, "#/network");
