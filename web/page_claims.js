@@ -5,7 +5,7 @@
 // signed here and audited by the node with purpose HPAYMT.
 
 import { signed } from "./api.js";
-import { clear, currentKey, dl, el, errorNote, idSpan, note, table, time } from "./ui.js";
+import { HEX64, clear, currentKey, dl, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
 
 export function money(cents) {
   if (typeof cents !== "number") return cents === undefined ? "" : String(cents);
@@ -27,12 +27,40 @@ function statusBadge(s, outcome) {
   return el("span", { class: "badge " + cls }, s + (outcome ? ` · ${outcome}` : ""));
 }
 
+// The line table's columns (PLANS.md "claim.submit", State: lines): the
+// same for every line, whatever fields each has (an approved line has
+// amounts and no CARC, a denied one a CARC and reason and no amounts); a
+// field this page does not know is added after them.
+const LINE_COLUMNS = [
+  ["line", "Line"], ["code", "Code"], ["date", "Date"], ["units", "Units"], ["billedCents", "Billed"],
+  ["decision", "Decision"], ["carc", "CARC"], ["reason", "Reason"], ["allowedCents", "Allowed"],
+  ["deductibleCents", "Deductible"], ["copayCents", "Copay"], ["coinsuranceCents", "Coinsurance"],
+  ["patientCents", "Patient pays"], ["benefitCents", "Plan pays"], ["authorization", "Authorization"],
+  ["consumedBy", "Consumed by"], ["consumedLine", "Consumed line"],
+];
+
+function lineTable(lines) {
+  const known = new Set(LINE_COLUMNS.map(([k]) => k));
+  const present = new Set(lines.flatMap((l) => Object.keys(l || {})));
+  const extra = [...present].filter((k) => !known.has(k)).map((k) => [k, k.replace(/Cents$/, "").replace(/([A-Z])/g, " $1").toLowerCase()]);
+  // columns no line has are left out, but decision, CARC and reason always show
+  const cols = [...LINE_COLUMNS.filter(([k]) => present.has(k) || k === "decision" || k === "carc" || k === "reason"), ...extra];
+  return table(cols.map(([, h]) => h), lines.map((l) => cols.map(([k]) => cell(k, (l || {})[k]))),
+    "Adjudication, line by line (amounts in currency units; reasons are X12 CARC codes)");
+}
+
+// A payment in words, as `carechain claim get` says it, with its tx.
+function payment(p) {
+  if (!p || typeof p !== "object") return String(p);
+  return el("span", { id: "claim-payment" }, `paid ${money(p.amountCents)}${p.date ? " on " + p.date : ""}${p.trace ? " in remittance " + p.trace : ""}`,
+    p.txid && HEX64.test(p.txid) ? [" (", link(`#/tx/${p.txid}`, `tx ${p.txid.slice(0, 12)}…`, { title: p.txid }), ")"] : "");
+}
+
 async function claimDetail(key, id, box) {
   clear(box, note("info", `Loading claim ${id.slice(0, 12)}…`));
   try {
     const c = await signed(key, "GET", `/v1/claims/${encodeURIComponent(id)}`);
     const lines = Array.isArray(c.lines) ? c.lines : [];
-    const cols = lines.length ? Object.keys(lines[0]) : [];
     const notes = ((c.response && c.response.processNote) || []).map((n) => n.text).filter(Boolean);
     clear(box,
       el("h2", { id: "h-claim" }, `Claim ${c.id}`),
@@ -45,10 +73,10 @@ async function claimDetail(key, id, box) {
         ["Plan", `${c.plan} v${c.planVersion}`],
         ["Plan pays", money(c.benefitCents)],
         ["Patient pays", money(c.patientCents)],
-        c.payment ? ["Payment", cell("payment", c.payment)] : null,
+        c.payment ? ["Payment", payment(c.payment)] : null,
         notes.length ? ["Notes", notes.join(" ")] : null,
       ]),
-      lines.length ? table(cols.map((k) => k.replace(/Cents$/, "").replace(/([A-Z])/g, " $1").toLowerCase()), lines.map((l) => cols.map((k) => cell(k, l[k]))), "Adjudication, line by line (amounts in currency units; reasons are X12 CARC codes)") : null,
+      lines.length ? lineTable(lines) : null,
       Array.isArray(c.history) && c.history.length ? table(["Status", "Time", "Height"], c.history.map((h) => [h.status, time(h.time), String(h.height ?? "")]), "History") : null);
   } catch (e) {
     clear(box, errorNote(e, `Claim ${id}`));
@@ -71,7 +99,11 @@ export async function render(main) {
   async function submit(ev) {
     ev.preventDefault();
     clear(detail);
-    if (claimId.value.trim()) return claimDetail(key, claimId.value.trim(), detail);
+    const cid = claimId.value.trim();
+    if (cid) {
+      if (!HEX64.test(cid)) return clear(detail, note("error", "A claim id is 64 hex digits: the txid of its claim.submit."));
+      return claimDetail(key, cid.toLowerCase(), detail);
+    }
     const p = patient.value.trim().toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(p)) return clear(list, note("error", "Type the patient's id (64 hex digits), or a claim id."));
     button.disabled = true;

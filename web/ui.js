@@ -63,6 +63,10 @@ export function idSpan(id, n) {
   return el("code", { class: "id", title: id }, short(id, n));
 }
 
+// Ids as docs/ and src/apps/*.h define them, checked before they go into a
+// URL path (a "/" or ".." would reach another endpoint, or none).
+export const HEX64 = /^[0-9a-fA-F]{64}$/;
+
 export function link(href, text, attrs) {
   return el("a", Object.assign({ href }, attrs || {}), text);
 }

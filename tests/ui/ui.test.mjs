@@ -365,6 +365,17 @@ async function setUpClaims() {
     "--plan", "ui-gold", "--start", `${year}-01-01`, "--subscriber", "W1");
   const out = await cli("claim", "submit", "--key", "keys/clinician.key", "--file", "claim.json", "--patient", ctx.patient, "--coverage", "cov-ui-1");
   ctx.claim = (out.match(/Claim ([0-9a-f]+)/) || [])[1];
+  // A claim of two lines, the second of a code the plan does not cover: an
+  // approved line (amounts, no CARC) beside a denied one (CARC and reason,
+  // no amounts), then paid in one remittance.
+  const two = claim("99213", 130);
+  two.item.push({ sequence: 2, productOrService: { coding: [{ code: "99499" }] }, servicedDate: today,
+    unitPrice: { value: 40, currency: "USD" }, net: { value: 40, currency: "USD" } });
+  fs.writeFileSync(path.join(ctx.dir, "claim2.json"), JSON.stringify(two));
+  const out2 = await cli("claim", "submit", "--key", "keys/clinician.key", "--file", "claim2.json", "--patient", ctx.patient, "--coverage", "cov-ui-1");
+  ctx.claim2 = (out2.match(/Claim ([0-9a-f]+)/) || [])[1];
+  ctx.trace = "EFT-UI-0001";
+  await cli("payment", "settle", "--key", "keys/payer.key", "--trace", ctx.trace, "--claims", ctx.claim2);
 }
 
 async function tearDown() {
@@ -917,6 +928,62 @@ test("key_status_announced", async ({ browser }) => {
   assert((await status.getAttribute("role")) === "status", "a loaded key is not announced (role=status): " + (await status.getAttribute("role")));
   await refusedKey(page, mixedKeyFile());
   assert((await status.getAttribute("role")) === "alert", "a refused key file is not announced as an alert");
+  await finish(page, null);
+});
+
+// The two-line claim's detail, as the payer's page shows it, and the claim
+// as `carechain claim get --json` reads it.
+async function claim2Detail(browser) {
+  assert(ctx.claim2, "the two-line claim was not submitted in set-up");
+  const want = JSON.parse(await cli("claim", "get", ctx.claim2, "--key", "keys/payer.key", "--json"));
+  const page = await openPage(browser, "#/claims");
+  await loadKey(page, "payer");
+  await page.fill("#claims-id", ctx.claim2);
+  await page.getByRole("button", { name: "Show claims" }).click();
+  await page.locator("#h-claim").waitFor({ timeout: 20000 });
+  return { page, want };
+}
+
+// 4. Every line's decision, CARC and reason, whatever the first line has.
+test("claim_lines_all_columns", async ({ browser }) => {
+  const { page, want } = await claim2Detail(browser);
+  const denied = want.lines.filter((l) => l.carc);
+  assert(denied.length >= 1 && want.lines[0].carc === undefined, "set-up did not make an approved first line and a denied later one: " + JSON.stringify(want.lines));
+  const table = page.locator("#claim-detail table").first();
+  const heads = await table.locator("th").allTextContents();
+  const rows = await table.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const col = (name) => heads.findIndex((h) => h.toLowerCase() === name);
+  assert(col("decision") >= 0 && col("carc") >= 0 && col("reason") >= 0, "the line table has no decision, CARC or reason column: " + heads.join(" | "));
+  assert(rows.length === want.lines.length, `${rows.length} rows for ${want.lines.length} lines`);
+  want.lines.forEach((l, i) => {
+    assert(rows[i][col("decision")] === l.decision, `line ${i + 1}'s decision shows as ${rows[i][col("decision")]}, not ${l.decision}`);
+    assert(rows[i][col("carc")] === (l.carc || ""), `line ${i + 1}'s CARC shows as "${rows[i][col("carc")]}", not "${l.carc || ""}"`);
+    assert(rows[i][col("reason")] === (l.reason || ""), `line ${i + 1}'s reason shows as "${rows[i][col("reason")]}", not "${l.reason || ""}"`);
+  });
+  await finish(page, "claim-lines");
+});
+
+// 5. The payment in words, as the CLI says it, with a link to its tx.
+test("claim_payment_in_words", async ({ browser }) => {
+  const { page, want } = await claim2Detail(browser);
+  assert(want.payment && want.payment.txid, "set-up did not pay the claim: " + JSON.stringify(want.payment));
+  const paid = await page.locator("dt:text-is('Payment') + dd").textContent();
+  const amount = (want.payment.amountCents / 100).toFixed(2);
+  assert(paid.startsWith(`paid ${amount} on ${want.payment.date} in remittance ${ctx.trace}`), "the payment reads: " + paid);
+  assert(await page.locator(`dt:text-is('Payment') + dd a[href="#/tx/${want.payment.txid}"]`).count() === 1, "the payment does not link to its tx");
+  await finish(page, null);
+});
+
+test("claim_id_checked_before_sending", async ({ browser }) => {
+  const page = await openPage(browser, "#/claims");
+  await loadKey(page, "payer");
+  let asked = 0;
+  page.on("request", (r) => /\/v1\/claims\//.test(r.url()) && asked++);
+  page.expectedLoadErrors = 1; // the old page sent it, and the node refused it
+  await page.fill("#claims-id", "../../v1/status");
+  await page.getByRole("button", { name: "Show claims" }).click();
+  await page.locator("#claim-detail").getByText("64 hex digits").waitFor({ timeout: 5000 });
+  assert(asked === 0, "a malformed claim id was sent to the node");
   await finish(page, null);
 });
 
