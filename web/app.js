@@ -4,7 +4,7 @@
 
 import { get } from "./api.js";
 import { loadKeyFile } from "./crypto.js";
-import { clear, errorNote, currentKey, reason, setKey, short } from "./ui.js";
+import { clear, currentKey, el, errorNote, focusOn, reason, setKey, short } from "./ui.js";
 import * as network from "./page_network.js";
 import * as chainPages from "./page_chain.js";
 import * as patient from "./page_patient.js";
@@ -23,8 +23,15 @@ const routes = [
 ];
 
 let stop = null;
+let generation = 0; // which route() is current: a page that finishes loading after the next one started is stopped
+const SITE = "carechain explorer";
 
-async function route() {
+// Show the page of location.hash. With focus (a page change the user asked
+// for: a link, the search box, a key loaded or forgotten), keyboard focus
+// moves to the new page's heading; on the first load it stays at the top,
+// so the first Tab still reaches the skip link.
+async function route({ focus = false } = {}) {
+  const gen = ++generation;
   const main = document.getElementById("main");
   if (stop) {
     try {
@@ -35,22 +42,40 @@ async function route() {
     stop = null;
   }
   const hash = location.hash || "#/network";
-  for (const [re, nav, page] of routes) {
-    const m = hash.match(re);
-    if (!m) continue;
-    for (const a of document.querySelectorAll("nav a")) {
-      if (a.dataset.page === nav) a.setAttribute("aria-current", "page");
-      else a.removeAttribute("aria-current");
-    }
-    clear(main);
-    try {
-      stop = (await page()(main, m.slice(1).map((x) => (x === undefined ? undefined : decodeURIComponent(x))))) || null;
-    } catch (e) {
-      main.append(errorNote(e, "This page could not be shown"));
-    }
-    return;
+  // Each page renders into a view of its own: one that is still loading
+  // when the next page starts writes into a view no longer shown.
+  const view = el("div", { class: "view" });
+  clear(main, view);
+  const match = routes.find(([re]) => re.test(hash));
+  for (const a of document.querySelectorAll("nav a")) {
+    if (match && a.dataset.page === match[1]) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   }
-  clear(main, errorNote(new Error(`there is no page at ${hash}; use the links above`)));
+  let pending = null;
+  if (match) {
+    const m = hash.match(match[0]);
+    // runs synchronously up to the page's first await: its heading is there after this line
+    try {
+      pending = match[2]()(view, m.slice(1).map((x) => (x === undefined ? undefined : decodeURIComponent(x))));
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+  } else {
+    view.append(el("h1", {}, "No such page"), errorNote(new Error(`there is no page at ${hash}; use the links above`)));
+  }
+  const h1 = view.querySelector("h1");
+  document.title = h1 ? `${h1.textContent} — ${SITE}` : SITE;
+  if (h1) h1.setAttribute("tabindex", "-1");
+  if (focus) focusOn(h1 || main);
+  if (!pending) return;
+  let stopPage = null;
+  try {
+    stopPage = (await pending) || null;
+  } catch (e) {
+    if (gen === generation) view.append(errorNote(e, "This page could not be shown"));
+  }
+  if (gen === generation) stop = stopPage;
+  else if (stopPage) stopPage(); // the user moved on while it loaded
 }
 
 function showKey(k) {
@@ -77,12 +102,12 @@ async function onKeyFile(ev) {
     const k = await loadKeyFile(await file.text());
     setKey(k);
     showKey(k);
-    route();
+    route({ focus: true });
   } catch (e) {
     if (before) {
       setKey(null);
       showKey(null);
-      route();
+      route({ focus: true });
     }
     status.setAttribute("role", "alert");
     status.textContent = `Key not loaded: ${reason(e).replace(/\.$/, "")}.` +
@@ -95,9 +120,17 @@ async function start() {
   document.getElementById("key-forget").addEventListener("click", () => {
     setKey(null);
     showKey(null);
-    route();
+    route({ focus: true });
   });
-  window.addEventListener("hashchange", route);
+  // The skip link moves focus to the page's heading; it must not set
+  // location.hash, which the router reads as a page.
+  document.querySelector("a.skip").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    const main = document.getElementById("main");
+    const h1 = main.querySelector("h1");
+    focusOn(h1 || main);
+  });
+  window.addEventListener("hashchange", () => route({ focus: true }));
   showKey(currentKey());
   get("/v1/status")
     .then((s) => (document.getElementById("chain-name").textContent = s.chain_name))

@@ -5,7 +5,7 @@
 // signed here and audited by the node with purpose HPAYMT.
 
 import { signed } from "./api.js";
-import { HEX64, clear, currentKey, dl, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
+import { HEX64, clear, currentKey, dl, el, errorNote, focusOn, idSpan, link, note, table, time } from "./ui.js";
 
 export function money(cents) {
   if (typeof cents !== "number") return cents === undefined ? "" : String(cents);
@@ -62,8 +62,9 @@ async function claimDetail(key, id, box) {
     const c = await signed(key, "GET", `/v1/claims/${encodeURIComponent(id)}`);
     const lines = Array.isArray(c.lines) ? c.lines : [];
     const notes = ((c.response && c.response.processNote) || []).map((n) => n.text).filter(Boolean);
+    const heading = el("h2", { id: "h-claim", tabindex: "-1" }, `Claim ${c.id}`);
     clear(box,
-      el("h2", { id: "h-claim" }, `Claim ${c.id}`),
+      heading,
       dl([
         ["Status", statusBadge(c.status, c.response && c.response.outcome)],
         ["Use", c.use],
@@ -78,6 +79,7 @@ async function claimDetail(key, id, box) {
       ]),
       lines.length ? lineTable(lines) : null,
       Array.isArray(c.history) && c.history.length ? table(["Status", "Time", "Height"], c.history.map((h) => [h.status, time(h.time), String(h.height ?? "")]), "History") : null);
+    focusOn(heading);
   } catch (e) {
     clear(box, errorNote(e, `Claim ${id}`));
   }
@@ -93,7 +95,7 @@ export async function render(main) {
   const patient = el("input", { id: "claims-patient", name: "patient", size: "66", spellcheck: "false", autocomplete: "off", placeholder: "64 hex digits", value: key.role === "patient" ? key.id : undefined });
   const claimId = el("input", { id: "claims-id", name: "claim", spellcheck: "false", autocomplete: "off" });
   const list = el("div", { id: "claims-list", "aria-live": "polite" });
-  const detail = el("div", { id: "claim-detail" });
+  const detail = el("div", { id: "claim-detail", "aria-live": "polite" });
   const button = el("button", { type: "submit", class: "primary" }, "Show claims");
 
   async function submit(ev) {
@@ -113,7 +115,7 @@ export async function render(main) {
       clear(list, r.claims.length
         ? table(["Claim", "Use", "Status", "Plan", "Plan pays", "Patient pays", "Paid", ""],
           r.claims.map((c) => [idSpan(c.id, 16), c.use, statusBadge(c.status, c.outcome), `${c.plan} v${c.planVersion}`, money(c.benefitCents), money(c.patientCents), c.payment ? "yes" : "no",
-            el("button", { type: "button", class: "small", onclick: () => claimDetail(key, c.id, detail) }, "Details")]),
+            el("button", { type: "button", class: "small", "aria-label": `Details of claim ${String(c.id).slice(0, 12)}`, onclick: () => claimDetail(key, c.id, detail) }, "Details")]),
           `${r.total} claims your organisation may read, newest first`)
         : note("info", "No claims of this patient that your organisation may read."));
     } catch (e) {

@@ -6,7 +6,7 @@
 
 import { get, sendTx, signed } from "./api.js";
 import { b64, sealTo, sodium, unb64, unhex } from "./crypto.js";
-import { clear, currentKey, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
+import { clear, currentKey, el, errorNote, focusOn, idSpan, link, note, table, time } from "./ui.js";
 
 const PURPOSES = [
   ["TREAT", "treatment"],
@@ -71,6 +71,7 @@ export async function render(main) {
   const consents = el("section", { "aria-labelledby": "h-consents" });
   const access = el("section", { "aria-labelledby": "h-access" });
   const alerts = el("section", { "aria-labelledby": "h-alerts" });
+  const consentsHeading = el("h2", { id: "h-consents", tabindex: "-1" }, "Consents");
   const grantOut = el("div", { id: "grant-result", "aria-live": "polite" });
   const sealer = el("div", { id: "sealer-status" });
   let activeRecords = [];
@@ -134,6 +135,8 @@ export async function render(main) {
       const r = await sendTx(key, "consent.revoke", { consent: consentId, reason: "revoked in the explorer" });
       clear(grantOut, note("ok", `Revoked consent ${consentId.slice(0, 12)}… in block ${r.height}.`));
       await loadConsents();
+      // the button is gone with the old table: focus goes to the consents' heading
+      focusOn(consentsHeading);
     } catch (e) {
       clear(grantOut, errorNote(e, "Not revoked"));
       button.disabled = false;
@@ -244,7 +247,7 @@ export async function render(main) {
     el("p", { class: "form-grid" }, el("label", { for: "patient-id" }, "Patient id"), el("span", {}, pid, " ", reload)),
     el("p", { class: "muted" }, "Every request below is signed in this browser with your key and audited on the ledger, so your own reads show in the access list."),
     el("h2", { id: "h-records" }, "My records"), records,
-    el("h2", { id: "h-consents" }, "Consents"), consents,
+    consentsHeading, consents,
     el("h3", {}, "Grant a consent"),
     el("form", { id: "grant-form", class: "form-grid", onsubmit: grant },
       el("label", { for: "grant-kind" }, "To"), kind,

@@ -63,6 +63,14 @@ export function idSpan(id, n) {
   return el("code", { class: "id", title: id }, short(id, n));
 }
 
+// Move keyboard focus to e (a heading, a message): tabindex=-1 lets script
+// focus it without adding a Tab stop.
+export function focusOn(e) {
+  if (!e) return;
+  if (!e.hasAttribute("tabindex")) e.setAttribute("tabindex", "-1");
+  e.focus();
+}
+
 // Ids as docs/ and src/apps/*.h define them, checked before they go into a
 // URL path (a "/" or ".." would reach another endpoint, or none).
 export const HEX64 = /^[0-9a-fA-F]{64}$/;

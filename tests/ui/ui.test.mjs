@@ -635,6 +635,11 @@ test("patient_page_grant_and_revoke", async ({ browser }) => {
   await loadKey(again, "patient");
   await again.getByRole("button", { name: `Revoke consent ${consent.slice(0, 12)}` }).click({ timeout: 20000 });
   await again.getByText(`Revoked consent ${consent.slice(0, 12)}`).waitFor({ timeout: 20000 });
+  // the Revoke button went with the old table: focus is on the consents' heading
+  await again.waitForFunction(() => document.activeElement && document.activeElement.id === "h-consents", null, { timeout: 10000 })
+    .catch(async () => {
+      throw new Error("after Revoke, focus is on " + (await focused(again)));
+    });
   let after = "";
   await until(`the revocation visible through ${apiA}`, 30000, async () =>
     /"inactive"|"revoked"/.test(after = await cliAt(apiA, "consent", "list", "--key", "keys/patient.key", "--json")), 500)
@@ -882,6 +887,71 @@ test("tx_verify_membership_step", async ({ browser }) => {
 });
 
 // ---- the audit's findings (each fails on the explorer before its fix) -------
+
+// What has keyboard focus, in words a failure message can carry.
+const focused = (page) => page.evaluate(() => {
+  const a = document.activeElement;
+  return a ? `${a.tagName.toLowerCase()}${a.id ? "#" + a.id : ""} "${(a.textContent || "").trim().slice(0, 40)}"` : "nothing";
+});
+
+// 1. The skip link moves focus to the content without routing: no "#main" page.
+test("skip_link_focuses_content", async ({ browser }) => {
+  const page = await openPage(browser, "#/drug");
+  await page.locator("#drug-id").waitFor();
+  await page.keyboard.press("Tab");
+  assert((await page.evaluate(() => document.activeElement.textContent)) === "Skip to content", "the first Tab stop is not the skip link");
+  await page.keyboard.press("Enter");
+  const hash = await page.evaluate(() => location.hash);
+  assert(hash === "#/drug", "the skip link changed the page to " + hash);
+  assert(!(await page.getByText("there is no page").count()), "the skip link led to 'there is no page'");
+  const inMain = await page.evaluate(() => document.getElementById("main").contains(document.activeElement));
+  assert(inMain, "the skip link did not move focus into the content: " + (await focused(page)));
+  await finish(page, null);
+});
+
+// 10. A page change moves focus to the new page's heading and names the page
+// in the title; the claims' Details buttons are named per claim.
+test("page_changes_move_focus_and_title", async ({ browser }) => {
+  const page = await openPage(browser, "#/drug");
+  await page.locator("#drug-id").waitFor();
+  assert((await page.title()) === "Drug verification — carechain explorer", "the drug page's title is " + (await page.title()));
+  await page.locator("nav a", { hasText: "Claims" }).focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => location.hash === "#/claims");
+  await page.waitForFunction(() => document.activeElement && document.activeElement.tagName === "H1", null, { timeout: 5000 }).catch(() => null);
+  assert((await focused(page)) === 'h1 "Claims"', "after following the Claims link, focus is on " + (await focused(page)));
+  assert((await page.title()) === "Claims — carechain explorer", "the claims page's title is " + (await page.title()));
+  // the search box's Go
+  await page.goto(ctx.url + "/ui/#/network");
+  await page.fill("#search", "1");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Block 1" }).waitFor();
+  assert((await focused(page)) === 'h1 "Block 1"', "after Go, focus is on " + (await focused(page)));
+  assert((await page.title()) === "Block 1 — carechain explorer", "the block page's title is " + (await page.title()));
+  // a key loaded, then forgotten
+  await page.goto(ctx.url + "/ui/#/patient");
+  await loadKey(page, "patient");
+  await page.waitForFunction(() => document.activeElement && document.activeElement.tagName === "H1", null, { timeout: 5000 }).catch(() => null);
+  assert((await focused(page)) === 'h1 "Patient"', "after a key is loaded, focus is on " + (await focused(page)));
+  await page.click("#key-forget");
+  await page.getByText("Load your key file").waitFor();
+  assert((await focused(page)) === 'h1 "Patient"', "after Forget key, focus is on " + (await focused(page)));
+  assert((await page.title()) === "Patient — carechain explorer", "the patient page's title is " + (await page.title()));
+  // the claims: a Details button per claim by name, the detail announced and focused
+  await page.goto(ctx.url + "/ui/#/claims");
+  await loadKey(page, "payer");
+  assert((await page.locator("#claim-detail").getAttribute("aria-live")) === "polite", "#claim-detail is not announced (aria-live=polite)");
+  await page.fill("#claims-patient", ctx.patient);
+  await page.getByRole("button", { name: "Show claims" }).click();
+  await page.locator("#claims-list table").waitFor({ timeout: 20000 });
+  const details = page.getByRole("button", { name: `Details of claim ${ctx.claim.slice(0, 12)}` });
+  assert((await details.count()) === 1, "the Details button of a claim has no name of its own");
+  await details.click();
+  await page.locator("#h-claim").waitFor({ timeout: 20000 });
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "h-claim", null, { timeout: 5000 }).catch(() => null);
+  assert((await focused(page)).startsWith("h2#h-claim"), "after Details, focus is on " + (await focused(page)));
+  await finish(page, null);
+});
 
 // A key file whose secret is another identity's.
 function mixedKeyFile() {
