@@ -71,6 +71,34 @@ export function focusOn(e) {
   e.focus();
 }
 
+const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
+
+// Replace box's content with children, leaving the box alone when nothing
+// changed, and keeping keyboard focus: when it was on an element inside box,
+// it moves to the new element with the same tag, href and text, else the one
+// with the same tag and href, else the one at the same place (the "Head
+// block" link of a newer head). Boxes that refresh on a timer use this, so a
+// keyboard user's place is not lost every refresh.
+export function refill(box, ...children) {
+  const fresh = document.createElement("div");
+  append(fresh, children);
+  if (fresh.innerHTML === box.innerHTML) return box;
+  const a = document.activeElement;
+  let was = null;
+  if (a && a !== box && box.contains(a)) {
+    was = { tag: a.tagName, href: a.getAttribute("href"), text: a.textContent, at: [...box.querySelectorAll(FOCUSABLE)].indexOf(a) };
+  }
+  box.replaceChildren(...Array.from(fresh.childNodes));
+  if (was) {
+    const now = [...box.querySelectorAll(FOCUSABLE)];
+    const same = now.find((e) => e.tagName === was.tag && e.getAttribute("href") === was.href && e.textContent === was.text) ||
+      now.find((e) => e.tagName === was.tag && was.href !== null && e.getAttribute("href") === was.href) ||
+      now.filter((e) => e.tagName === was.tag)[Math.max(0, was.at)] || now[now.length - 1];
+    if (same) same.focus({ preventScroll: true });
+  }
+  return box;
+}
+
 // Ids as docs/ and src/apps/*.h define them, checked before they go into a
 // URL path (a "/" or ".." would reach another endpoint, or none).
 export const HEX64 = /^[0-9a-fA-F]{64}$/;

@@ -15,6 +15,7 @@
 //        UI_SHOTS=build/ui-shots, CHROMIUM=/usr/bin/chromium)
 
 import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -1057,6 +1058,37 @@ test("claim_id_checked_before_sending", async ({ browser }) => {
   await finish(page, null);
 });
 
+// A new block, committed through the CLI, shown on the network page.
+async function commitNote(page) {
+  const before = Number(await page.locator("#height").textContent());
+  await cliJSON("note", "put", "--key", "keys/clinician.key", "--kind", "ui-focus", "--sha256", crypto.randomBytes(32).toString("hex"));
+  await page.waitForFunction((h) => Number(document.getElementById("height").textContent) > h, before, { timeout: 20000 });
+}
+
+// 9. The network page's refreshes keep keyboard focus where it was.
+test("network_page_keeps_focus", async ({ browser }) => {
+  const page = await openPage(browser, "#/network");
+  await page.locator("#height").waitFor();
+  await page.locator("section[aria-labelledby=h-blocks] table").waitFor();
+  // on the head block link, while the status box refreshes with a new head
+  await page.locator("dt:text-is('Head block') + dd a").focus();
+  await commitNote(page);
+  const onHead = await page.evaluate(() => {
+    const a = document.activeElement;
+    return a.tagName === "A" && a.closest("dd") && a.closest("dd").previousElementSibling.textContent === "Head block";
+  });
+  assert(onHead, "after a refresh, focus left the Head block link for " + (await focused(page)));
+  // on a block's link, when a new block is added above it
+  const first = page.locator("section[aria-labelledby=h-blocks] tbody a").first();
+  const href = await first.getAttribute("href");
+  await first.focus();
+  await commitNote(page);
+  await page.waitForFunction((h) => document.querySelector("section[aria-labelledby=h-blocks] tbody a").getAttribute("href") !== h, href, { timeout: 20000 });
+  const kept = await page.evaluate(() => document.activeElement.getAttribute("href"));
+  assert(kept === href, `after a new block, focus is on ${await focused(page)}, not the link to ${href}`);
+  await finish(page, null);
+});
+
 // The network page, then the node stops answering (every API call refused).
 async function networkPageNodeDown(browser) {
   const page = await openPage(browser, "#/network");
@@ -1075,6 +1107,22 @@ test("node_unreachable_in_words", async ({ browser }) => {
   const { page, status } = await networkPageNodeDown(browser);
   const said = await status.textContent();
   assert(said.includes("could not reach the node at " + ctx.url) && !/Failed to fetch/.test(said), "the node being down reads: " + said);
+  await finish(page, null);
+});
+
+// 14. What the page shows from before is marked out of date, then no longer.
+test("network_page_marks_stale", async ({ browser }) => {
+  const { page } = await networkPageNodeDown(browser);
+  for (const box of ["h-nodes", "h-blocks"]) {
+    const sec = page.locator(`section[aria-labelledby=${box}]`);
+    await sec.locator(".stale-note").waitFor({ timeout: 10000 });
+    assert(/cannot be reached/.test(await sec.locator(".stale-note").textContent()), `the ${box} box is not marked out of date`);
+    assert(await sec.evaluate((e) => e.classList.contains("stale")), `the ${box} box is not dimmed`);
+  }
+  await page.screenshot({ path: path.join(SHOTS, "network-node-down.png"), fullPage: true });
+  await page.unroute("**/v1/**");
+  for (const box of ["h-nodes", "h-blocks"])
+    await page.locator(`section[aria-labelledby=${box}] .stale-note`).waitFor({ state: "detached", timeout: 10000 });
   await finish(page, null);
 });
 
