@@ -1045,6 +1045,25 @@ test("claim_payment_in_words", async ({ browser }) => {
   await finish(page, null);
 });
 
+// 6. The verdict follows the node's "saleable"; signals are notes.
+test("drug_saleable_with_signal", async ({ browser }) => {
+  // SN1002 is with its manufacturer; a pharmacy presenting it is not its
+  // owner (signal not_owner), yet the node says the unit is saleable.
+  const page = await openPage(browser, "#/drug");
+  await loadKey(page, "pharmacy");
+  await page.fill("#drug-gtin", ctx.gtin);
+  await page.fill("#drug-serial", "SN1002");
+  await page.getByRole("button", { name: "Verify package" }).click();
+  const verdict = await page.locator("#drug-verdict").textContent({ timeout: 15000 });
+  const all = await page.locator("#drug-result").textContent();
+  assert(/not_owner/.test(all), "the answer had no not_owner signal (the test's premise): " + all.slice(0, 300));
+  assert(verdict === "Verified: genuine and saleable", "a saleable unit with a signal is shown as: " + verdict);
+  assert((await page.locator(".verdict-box.good").count()) === 1, "a saleable unit is not shown in the good colour");
+  const noted = await page.locator("#drug-signals").textContent();
+  assert(/not_owner: your organisation neither owns this unit/.test(noted), "the signal is not explained in a note: " + noted);
+  await finish(page, "drug-not-owner");
+});
+
 test("claim_id_checked_before_sending", async ({ browser }) => {
   const page = await openPage(browser, "#/claims");
   await loadKey(page, "payer");
