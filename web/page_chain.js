@@ -12,6 +12,19 @@ import { clear, dl, el, errorNote, idSpan, link, note, resultBadge, table, time 
 
 let trustedGenesis = null; // {bytes, name}: a file the user loaded
 
+// Tx types whose payload carries health codes or says who read, or may
+// read, whose records (RECORDS.md "What the ledger holds, and what it never
+// holds"; PLANS.md and TRIALS.md "Transactions"): record metadata and
+// erasure reasons, consents and delegations, audit events, coverages,
+// claims, prior-authorization decisions and payments, trial enrolments and
+// withdrawals. The API serves every payload unsigned to whoever reaches it
+// (OPERATIONS.md "Client certificates"), so this hides nothing from the
+// network; it keeps them off the screen unless asked for.
+export const HEALTH_TX_TYPES = new Set([
+  "record.put", "record.erase", "consent.grant", "consent.revoke", "patient.delegate", "audit.access",
+  "coverage.enroll", "claim.submit", "priorauth.decide", "payment.settle", "trial.enroll", "trial.withdraw",
+]);
+
 export async function renderBlock(main, [heightText]) {
   const height = Number(heightText);
   main.append(el("h1", {}, `Block ${height}`));
@@ -74,11 +87,12 @@ export async function renderTx(main, [txidText]) {
     main.append(note("info", "This tx is waiting in the mempool; reload once it has committed."));
     return;
   }
+  const health = HEALTH_TX_TYPES.has(t.type);
   main.append(
     dl([
       ["Type", t.type],
       ["Result", [resultBadge(t.result), t.result && t.result.message ? " " + t.result.message : ""]],
-      ["Block", link(`#/block/${t.height}`, `${t.height}`), ` (tx ${t.index})`],
+      ["Block", [link(`#/block/${t.height}`, `${t.height}`), ` (tx ${t.index})`]],
       ["Block time", time(t.block_time_ms)],
       ["Signer", el("code", { class: "id" }, t.signer)],
       ["Created", time(t.created_ms)],
@@ -87,7 +101,7 @@ export async function renderTx(main, [txidText]) {
       ["Attachment", t.attachment ? JSON.stringify(t.attachment) : "none"],
     ]),
     el("h2", {}, "Payload"),
-    el("pre", { class: "payload", tabindex: "0" }, JSON.stringify(t.payload, null, 2)),
+    health ? hiddenPayload(t) : el("pre", { class: "payload", tabindex: "0" }, JSON.stringify(t.payload, null, 2)),
   );
 
   const out = el("div", { id: "verify-result", "aria-live": "polite" });
@@ -111,6 +125,23 @@ export async function renderTx(main, [txidText]) {
     button,
     out,
   );
+}
+
+// A payload with health codes, or who read whose data, behind a button.
+function hiddenPayload(t) {
+  const pre = el("pre", { class: "payload", id: "payload", tabindex: "0", hidden: true });
+  const button = el("button", { type: "button", id: "show-payload", "aria-expanded": "false", "aria-controls": "payload" }, "Show payload");
+  button.addEventListener("click", () => {
+    const show = pre.hidden;
+    if (show && !pre.firstChild) pre.textContent = JSON.stringify(t.payload, null, 2);
+    pre.hidden = !show;
+    button.textContent = show ? "Hide payload" : "Show payload";
+    button.setAttribute("aria-expanded", String(show));
+  });
+  return el("div", { id: "payload-box" },
+    el("p", { id: "payload-why" }, `This ${t.type} payload (health codes, or who read or may read whose records) ` +
+      "is readable by every member node, and is shown here unsigned and unaudited."),
+    button, pre);
 }
 
 async function verifyHere(txid) {

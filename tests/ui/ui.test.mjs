@@ -1077,6 +1077,26 @@ test("claim_id_checked_before_sending", async ({ browser }) => {
   await finish(page, null);
 });
 
+// 8. Payloads with health codes stay off the screen until asked for.
+test("tx_health_payload_hidden", async ({ browser }) => {
+  // the claim's id is the txid of its claim.submit, whose payload holds E11.9
+  const page = await openPage(browser, `#/tx/${ctx.claim}`);
+  await page.locator("#verify").waitFor();
+  const text = await page.locator("main").textContent();
+  assert(/claim\.submit/.test(text), "the tx page does not show the type");
+  assert(!/E11\.9/.test(text), "the claim's diagnosis code is on screen without asking");
+  const why = await page.locator("#payload-why").textContent();
+  assert(/readable by every member node/.test(why) && /unsigned and unaudited/.test(why), "the hidden payload is not explained: " + why);
+  await page.getByRole("button", { name: "Show payload" }).click();
+  assert(/E11\.9/.test(await page.locator("#payload").textContent()), "Show payload does not show the payload");
+  await finish(page, "tx-health-hidden");
+  // a tx without health data shows its payload at once
+  const other = await openPage(browser, `#/tx/${ctx.realTx}`); // member.register
+  await other.locator("#verify").waitFor();
+  assert(/"role": "clinician"/.test(await other.locator("pre.payload").textContent()), "a member.register payload is not shown");
+  await finish(other, null);
+});
+
 // A new block, committed through the CLI, shown on the network page.
 async function commitNote(page) {
   const before = Number(await page.locator("#height").textContent());
