@@ -60,17 +60,41 @@ export async function renderBlock(main, [heightText]) {
   );
 }
 
+// The genesis the proof is checked against: the node's, or a file the user
+// holds (which must at least be JSON), and the way back to the node's.
 function genesisPicker(onChange) {
-  const status = el("span", { id: "genesis-status" }, trustedGenesis ? `Using your genesis file ${trustedGenesis.name}.` : "Using the genesis file this node serves.");
+  const using = () => (trustedGenesis ? `Using your genesis file ${trustedGenesis.name}.` : "Using the genesis file this node serves.");
+  const status = el("span", { id: "genesis-status" }, using());
+  const problem = el("div", { id: "genesis-problem" });
   const input = el("input", { id: "genesis-file", type: "file", accept: ".json,application/json", class: "visually-hidden" });
+  const back = el("button", { id: "genesis-node", type: "button", class: "small", hidden: !trustedGenesis }, "Use the node's genesis file");
+  const changed = () => {
+    status.textContent = using();
+    back.hidden = !trustedGenesis;
+    onChange();
+  };
   input.addEventListener("change", async () => {
     const f = input.files && input.files[0];
+    input.value = "";
     if (!f) return;
-    trustedGenesis = { bytes: new Uint8Array(await f.arrayBuffer()), name: f.name };
-    status.textContent = `Using your genesis file ${f.name}.`;
-    onChange();
+    clear(problem);
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    try {
+      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch (e) {
+      clear(problem, note("error", `${f.name} is not JSON, so it is not a carechain genesis file. ${using()}`));
+      return;
+    }
+    trustedGenesis = { bytes, name: f.name };
+    changed();
   });
-  return el("p", { class: "genesis" }, status, " ", el("label", { class: "button small", for: "genesis-file" }, "Use my genesis file"), input);
+  back.addEventListener("click", () => {
+    trustedGenesis = null;
+    clear(problem);
+    changed();
+    input.focus();
+  });
+  return [el("p", { class: "genesis" }, status, " ", input, el("label", { class: "button small", for: "genesis-file" }, "Use my genesis file"), " ", back), problem];
 }
 
 export async function renderTx(main, [txidText]) {
@@ -121,7 +145,7 @@ export async function renderTx(main, [txidText]) {
   main.append(
     el("h2", {}, "Verify inclusion"),
     el("p", {}, "Checks, here in the browser with WebCrypto (SHA-256 and Ed25519), that this tx and its result are in its block and that the block is in the history of a checkpoint signed by a majority of the genesis nodes."),
-    genesisPicker(() => clear(out)),
+    ...genesisPicker(() => clear(out)),
     button,
     out,
   );

@@ -1165,6 +1165,32 @@ test("network_page_marks_stale", async ({ browser }) => {
   await finish(page, null);
 });
 
+// 16. A genesis file that is not JSON is refused in words; the node's
+// genesis can be had back.
+test("tx_genesis_file_checks", async ({ browser }) => {
+  const page = await openPage(browser, `#/tx/${ctx.pathTx}`);
+  await page.locator("#verify").waitFor();
+  const bad = path.join(ctx.dir, "not-a-genesis.json");
+  fs.writeFileSync(bad, "hello, not json");
+  await page.setInputFiles("#genesis-file", bad);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.locator("#verify-result .verdict").waitFor({ timeout: 15000 });
+  await page.locator("#genesis-problem .note").waitFor({ timeout: 5000 }).catch(() => null);
+  const said = await page.locator("main").textContent();
+  assert(/not-a-genesis\.json is not JSON/.test(said) && !/Unexpected token/.test(said), "a non-JSON genesis file is reported as: " +
+    (await page.locator("#verify-result").textContent()));
+  assert((await page.locator("#genesis-status").textContent()) === "Using the genesis file this node serves.", "a file that is not JSON was taken as the genesis");
+  // the right genesis file, then back to the node's
+  await page.setInputFiles("#genesis-file", path.join(ctx.dir, "genesis.json"));
+  await page.locator("#genesis-status").getByText("Using your genesis file genesis.json.").waitFor({ timeout: 5000 });
+  await page.getByRole("button", { name: "Verify" }).click();
+  assert((await page.locator("#verify-result .verdict").textContent({ timeout: 15000 })) === "Verified.", "the proof does not verify against the genesis file");
+  await page.getByRole("button", { name: "Use the node's genesis file" }).click({ timeout: 5000 });
+  assert((await page.locator("#genesis-status").textContent()) === "Using the genesis file this node serves.", "no way back to the node's genesis");
+  assert(await page.locator("#genesis-node").isHidden(), "the way back is still offered when the node's genesis is in use");
+  await finish(page, null);
+});
+
 // 17. Times to the millisecond, as the CLI prints them.
 test("times_to_the_millisecond", async ({ browser }) => {
   const t = await api(`/v1/tx/${ctx.realTx}`);
