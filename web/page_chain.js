@@ -26,22 +26,26 @@ export const HEALTH_TX_TYPES = new Set([
 ]);
 
 export async function renderBlock(main, [heightText]) {
-  const height = Number(heightText);
+  // a height as typed: BigInt, so a long one is not shown as 1e+23
+  const height = BigInt(heightText);
   main.append(el("h1", {}, `Block ${height}`));
-  let b;
+  let b, head;
   try {
-    b = await get(`/v1/blocks/${height}`);
+    [b, head] = await Promise.all([
+      get(`/v1/blocks/${height}`),
+      get("/v1/status").then((s) => BigInt(s.height), () => null),
+    ]);
   } catch (e) {
     main.append(errorNote(e, `Block ${height}`));
     return;
   }
   main.append(
     el("nav", { class: "pager", "aria-label": "Neighbouring blocks" },
-      height > 1 ? link(`#/block/${height - 1}`, `← Block ${height - 1}`) : null,
-      link(`#/block/${height + 1}`, `Block ${height + 1} →`)),
+      height > 1n ? link(`#/block/${height - 1n}`, `← Block ${height - 1n}`) : el("span"),
+      head !== null && height < head ? link(`#/block/${height + 1n}`, `Block ${height + 1n} →`) : el("span", { class: "muted" }, "the newest block")),
     dl([
       ["Hash", el("code", { class: "id" }, b.hash)],
-      ["Previous", height > 1 ? link(`#/block/${height - 1}`, b.prev_hash) : el("code", { class: "id" }, b.prev_hash + " (the chain id)")],
+      ["Previous", height > 1n ? link(`#/block/${height - 1n}`, b.prev_hash) : el("code", { class: "id" }, b.prev_hash + " (the chain id)")],
       ["Time", time(b.time_ms)],
       ["Txs", String(b.tx_count)],
       ["Tx root", el("code", { class: "id" }, b.tx_root)],

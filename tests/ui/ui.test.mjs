@@ -1200,6 +1200,29 @@ test("times_to_the_millisecond", async ({ browser }) => {
   await finish(page, null);
 });
 
+// 18. A height beyond a JS number is shown as typed; the newest block
+// offers no link to a block that does not exist.
+test("block_height_as_typed", async ({ browser }) => {
+  const page = await openPage(browser, "#/block/99999999999999999999999");
+  page.expectedLoadErrors = 1;
+  await page.locator("main .note.error").waitFor({ timeout: 10000 });
+  const h = await page.locator("main h1").textContent();
+  assert(h === "Block 99999999999999999999999", "a long height is headed " + h);
+  await finish(page, null);
+});
+
+test("head_block_has_no_next_link", async ({ browser }) => {
+  const { height } = await api("/v1/status");
+  const page = await openPage(browser, `#/block/${height}`);
+  await page.locator("dt:text-is('Hash')").waitFor({ timeout: 10000 });
+  const next = page.locator("nav.pager a", { hasText: "→" });
+  if (await next.count()) {
+    const exists = await fetch(`${ctx.url}/v1/blocks/${height + 1}`).then((r) => r.ok);
+    assert(exists, `the newest block ${height} links to block ${height + 1}, which does not exist`);
+  }
+  await finish(page, null);
+});
+
 // ---- main ------------------------------------------------------------------
 
 async function main() {
