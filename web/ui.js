@@ -102,6 +102,14 @@ export function refill(box, ...children) {
 // Ids as docs/ and src/apps/*.h define them, checked before they go into a
 // URL path (a "/" or ".." would reach another endpoint, or none).
 export const HEX64 = /^[0-9a-fA-F]{64}$/;
+// A trial id: NCT and 8 digits, or a sponsor's own id of 3..40 letters,
+// digits, '.', '_', '-', starting with a letter or digit and not with NCT
+// (cc_trials_id_valid, docs/TRIALS.md "Model").
+export function trialIdValid(s) {
+  if (s.startsWith("NCT")) return /^NCT[0-9]{8}$/.test(s);
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{2,39}$/.test(s);
+}
+export const TRIAL_ID_RULE = "a trial id is NCT followed by 8 digits (NCT01234567), or a sponsor's own id: 3 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit";
 
 export function link(href, text, attrs) {
   return el("a", Object.assign({ href }, attrs || {}), text);

@@ -1064,6 +1064,29 @@ test("drug_saleable_with_signal", async ({ browser }) => {
   await finish(page, "drug-not-owner");
 });
 
+// 7. Ids are checked before they go into a URL path.
+test("trial_id_checked_before_sending", async ({ browser }) => {
+  const page = await openPage(browser, "#/trial");
+  let asked = 0;
+  page.on("request", (r) => /\/v1\/trials\//.test(r.url()) && asked++);
+  await page.fill("#trial-id", "a/b");
+  await page.keyboard.press("Enter");
+  await page.locator("#trial-result").getByText("is not a trial id").waitFor({ timeout: 5000 });
+  await page.goto(ctx.url + "/ui/#/trial/..");
+  await page.locator("#trial-result").getByText("is not a trial id").waitFor({ timeout: 5000 });
+  assert(asked === 0, "a malformed trial id was sent to the node");
+  assert(!(await page.getByText("has not landed").count()), "a bad id was taken for a missing module");
+  if (ctx.trial) {
+    // a 404 for a trial the node does not know is not a missing module
+    await page.fill("#trial-id", "NCT09999999");
+    page.expectedLoadErrors = 1;
+    await page.keyboard.press("Enter");
+    await page.locator("#trial-result .note.error").waitFor({ timeout: 15000 });
+    assert(!(await page.getByText("has not landed").count()), "a 404 for an unknown trial was taken for a missing module");
+  }
+  await finish(page, null);
+});
+
 test("claim_id_checked_before_sending", async ({ browser }) => {
   const page = await openPage(browser, "#/claims");
   await loadKey(page, "payer");
@@ -1163,6 +1186,31 @@ test("network_page_marks_stale", async ({ browser }) => {
   for (const box of ["h-nodes", "h-blocks"])
     await page.locator(`section[aria-labelledby=${box}] .stale-note`).waitFor({ state: "detached", timeout: 10000 });
   await finish(page, null);
+});
+
+// 15. The report's facts in words, with the first enrolment's date and tx.
+test("trial_report_facts_in_words", async ({ browser }) => {
+  if (!ctx.trial) return "skip: this build has no trial registry (carechain trial, GET /v1/trials/{id}/integrity)";
+  const page = await openPage(browser, "#/trial");
+  // the node's answer, given a first enrolment (set-up enrols nobody)
+  await page.route("**/v1/trials/*/integrity", async (route) => {
+    const res = await route.fetch();
+    const r = await res.json();
+    r.firstEnrolment = { time: Date.UTC(2026, 0, 5, 9, 30, 0, 250), txid: ctx.realTx };
+    await route.fulfill({ response: res, json: r });
+  });
+  await page.fill("#trial-id", ctx.trial);
+  await page.keyboard.press("Enter");
+  await page.locator("#trial-verdict").waitFor({ timeout: 15000 });
+  const facts = await page.locator("#trial-result dl").textContent();
+  assert(!/baselineVersion|resultsPosted|firstEnrolment|true|false|null/.test(facts), "the report's facts are raw JSON: " + facts);
+  assert(/Baseline/.test(facts) && /version 1/.test(facts) && /posted, 1 posting/.test(facts), "the facts do not say the baseline and the results: " + facts);
+  assert(/2026-01-05 09:30:00\.250 UTC/.test(facts), "the first enrolment's date is not shown: " + facts);
+  assert(await page.locator(`#trial-result dl a[href="#/tx/${ctx.realTx}"]`).count() === 1, "the first enrolment does not link to its tx");
+  // (10) Show report moves focus on to the report's heading
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "h-report", null, { timeout: 5000 }).catch(() => null);
+  assert((await focused(page)).startsWith("h2#h-report"), "after Show report, focus is on " + (await focused(page)));
+  await finish(page, "trial-facts");
 });
 
 // 16. A genesis file that is not JSON is refused in words; the node's
