@@ -6,7 +6,7 @@
 
 import { get, sendTx, signed } from "./api.js";
 import { b64, sealTo, sodium, unb64, unhex } from "./crypto.js";
-import { clear, currentKey, el, errorNote, focusOn, idSpan, link, note, table, time } from "./ui.js";
+import { HEX64, ORG_ID_RULE, clear, clearOnInvalid, currentKey, el, errorNote, focusOn, idSpan, link, note, orgIdValid, table, time } from "./ui.js";
 
 const PURPOSES = [
   ["TREAT", "treatment"],
@@ -162,6 +162,7 @@ export async function render(main) {
     const who = to.value.trim();
     if (!who) return clear(grantOut, note("error", "Say whom the consent is for."));
     if (kind.value === "identity" && !/^[0-9a-fA-F]{64}$/.test(who)) return clear(grantOut, note("error", "A person is named by their identity id: 64 hex digits."));
+    if (kind.value === "org" && !orgIdValid(who)) return clear(grantOut, note("error", `"${who}" is not an organisation id: ${ORG_ID_RULE}.`));
     if (!actions.length) return clear(grantOut, note("error", "Choose read, write or both."));
     if (!purposes.length) return clear(grantOut, note("error", "Choose at least one purpose."));
     const payload = {
@@ -237,6 +238,10 @@ export async function render(main) {
   }
 
   const reload = el("button", { type: "button", onclick: async () => {
+    if (!HEX64.test(patient())) {
+      for (const box of [records, consents, access, alerts]) clear(box);
+      return clear(records, note("error", "A patient id is 64 hex digits."));
+    }
     await loadRecords();
     await loadConsents();
     await loadAccess();
@@ -249,7 +254,7 @@ export async function render(main) {
     el("h2", { id: "h-records" }, "My records"), records,
     consentsHeading, consents,
     el("h3", {}, "Grant a consent"),
-    el("form", { id: "grant-form", class: "form-grid", onsubmit: grant },
+    clearOnInvalid(el("form", { id: "grant-form", class: "form-grid", onsubmit: grant },
       el("label", { for: "grant-kind" }, "To"), kind,
       el("label", { for: "grant-to" }, "Who"), el("span", {}, to, orgList),
       el("span", { id: "l-actions" }, "Actions"), el("span", { role: "group", "aria-labelledby": "l-actions" },
@@ -258,7 +263,7 @@ export async function render(main) {
         PURPOSES.map(([c, words], i) => [purposeBoxes[i], el("label", { for: "grant-p-" + c }, ` ${words} (${c}) `)])),
       el("label", { for: "grant-provision" }, "Provision"), provision,
       el("label", { for: "grant-days" }, "Valid for days"), days,
-      el("div", { class: "full" }, grantButton)),
+      el("div", { class: "full" }, grantButton)), grantOut),
     sealer,
     grantOut,
     el("h2", { id: "h-access" }, "Who accessed my data"), access,

@@ -99,9 +99,23 @@ export function refill(box, ...children) {
   return box;
 }
 
+// A form whose inputs the browser's own validation refuses never fires
+// "submit": clear the message of an earlier attempt when that happens, so an
+// old "Granted" or error does not stand beside the browser's complaint.
+export function clearOnInvalid(form, out) {
+  form.addEventListener("invalid", () => clear(out), true);
+  return form;
+}
+
 // Ids as docs/ and src/apps/*.h define them, checked before they go into a
 // URL path (a "/" or ".." would reach another endpoint, or none).
 export const HEX64 = /^[0-9a-fA-F]{64}$/;
+// An organisation id: 1..63 of letters, digits, '.', '_', '-' (cmd_genesis.c
+// token_ok, CC_RECORDS_ORG_MAX), and not a path step.
+export function orgIdValid(s) {
+  return /^[A-Za-z0-9._-]{1,63}$/.test(s) && s !== "." && s !== "..";
+}
+export const ORG_ID_RULE = "an organisation id is 1 to 63 letters, digits, '.', '_' or '-' (such as clinic)";
 // A trial id: NCT and 8 digits, or a sponsor's own id of 3..40 letters,
 // digits, '.', '_', '-', starting with a letter or digit and not with NCT
 // (cc_trials_id_valid, docs/TRIALS.md "Model").

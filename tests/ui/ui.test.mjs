@@ -1100,6 +1100,21 @@ test("claim_id_checked_before_sending", async ({ browser }) => {
   await finish(page, null);
 });
 
+test("grant_org_id_checked_before_sending", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  await loadKey(page, "patient");
+  await page.locator("#grant-form").waitFor();
+  let sent = 0;
+  page.on("request", (r) => (/\/v1\/tx/.test(r.url()) || /\/v1\/orgs\//.test(r.url())) && sent++);
+  page.expectedLoadErrors = 2;
+  await page.selectOption("#grant-kind", "org");
+  await page.fill("#grant-to", "clinic/../x");
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  await page.locator("#grant-result").getByText("is not an organisation id").waitFor({ timeout: 5000 });
+  assert(sent === 0, "a malformed organisation id was sent");
+  await finish(page, null);
+});
+
 // 8. Payloads with health codes stay off the screen until asked for.
 test("tx_health_payload_hidden", async ({ browser }) => {
   // the claim's id is the txid of its claim.submit, whose payload holds E11.9
@@ -1268,6 +1283,24 @@ test("head_block_has_no_next_link", async ({ browser }) => {
     const exists = await fetch(`${ctx.url}/v1/blocks/${height + 1}`).then((r) => r.ok);
     assert(exists, `the newest block ${height} links to block ${height + 1}, which does not exist`);
   }
+  await finish(page, null);
+});
+
+// 19. The browser's own validation blocking the form clears an old message.
+test("form_message_cleared_when_browser_refuses", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  await loadKey(page, "patient");
+  await page.locator("#grant-form").waitFor();
+  await page.selectOption("#grant-kind", "identity");
+  await page.fill("#grant-to", "not-an-id");
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  await page.locator("#grant-result").getByText("64 hex digits").waitFor({ timeout: 5000 });
+  await page.fill("#grant-to", keyId("clinician"));
+  await page.fill("#grant-days", "0"); // below min="1": the browser refuses the form
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  await page.waitForFunction(() => document.getElementById("grant-result").textContent === "", null, { timeout: 5000 }).catch(() => null);
+  const left = await page.locator("#grant-result").textContent();
+  assert(left === "", "a message of an earlier attempt stays while the browser refuses the form: " + left);
   await finish(page, null);
 });
 
