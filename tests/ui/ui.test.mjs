@@ -1002,6 +1002,22 @@ test("key_status_announced", async ({ browser }) => {
   await finish(page, null);
 });
 
+// 12. The visually hidden file inputs show focus on their labels.
+test("hidden_file_inputs_show_focus", async ({ browser }) => {
+  const ring = (page, id) => page.evaluate((i) => getComputedStyle(document.querySelector(`label[for="${i}"]`)).outlineStyle, id);
+  const page = await openPage(browser, `#/tx/${ctx.realTx}`);
+  await page.locator("#verify").waitFor();
+  assert((await ring(page, "key-file")) === "none", "the key file label has a ring before anything has focus");
+  for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement.id)) !== "key-file"; i++) await page.keyboard.press("Tab");
+  assert((await page.evaluate(() => document.activeElement.id)) === "key-file", "Tab does not reach the key file input");
+  assert((await ring(page, "key-file")) !== "none", "Load key file shows no focus ring when its input has focus");
+  await page.keyboard.press("Tab");
+  for (let i = 0; i < 40 && (await page.evaluate(() => document.activeElement.id)) !== "genesis-file"; i++) await page.keyboard.press("Tab");
+  assert((await page.evaluate(() => document.activeElement.id)) === "genesis-file", "Tab does not reach the genesis file input");
+  assert((await ring(page, "genesis-file")) !== "none", "Use my genesis file shows no focus ring when its input has focus");
+  await finish(page, null);
+});
+
 // The two-line claim's detail, as the payer's page shows it, and the claim
 // as `carechain claim get --json` reads it.
 async function claim2Detail(browser) {
