@@ -249,7 +249,7 @@ export async function render(main) {
   } }, "Reload");
 
   main.append(
-    el("p", { class: "form-grid" }, el("label", { for: "patient-id" }, "Patient id"), el("span", {}, pid, " ", reload)),
+    el("p", { class: "form-grid" }, el("label", { for: "patient-id" }, "Patient id"), el("span", { class: "inline-field" }, pid, reload)),
     el("p", { class: "muted" }, "Every request below is signed in this browser with your key and audited on the ledger, so your own reads show in the access list."),
     el("h2", { id: "h-records" }, "My records"), records,
     consentsHeading, consents,

@@ -1151,6 +1151,34 @@ test("tx_health_payload_hidden", async ({ browser }) => {
   await finish(other, null);
 });
 
+// 13. Pages with a key, a claim's detail and a verified proof fit a phone.
+test("phone_width_after_actions", async ({ browser }) => {
+  const phone = { viewport: { width: 375, height: 800 } };
+  const wide = [];
+  const fits = async (page, what) => {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    if (overflow > 1) wide.push(`${what} is ${overflow} px wider than a phone screen`);
+  };
+  let page = await openPage(browser, "#/patient", phone);
+  await loadKey(page, "patient");
+  await page.locator("section[aria-labelledby=h-records] table").waitFor({ timeout: 20000 });
+  await fits(page, "the patient page with a key");
+  await finish(page, "patient-phone");
+  page = await openPage(browser, "#/claims", phone);
+  await loadKey(page, "payer");
+  await page.fill("#claims-id", ctx.claim2);
+  await page.getByRole("button", { name: "Show claims" }).click();
+  await page.locator("#h-claim").waitFor({ timeout: 20000 });
+  await fits(page, "a claim's detail");
+  await finish(page, "claim-phone");
+  page = await openPage(browser, `#/tx/${ctx.pathTx}`, phone);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.locator("#verify-result .verdict").waitFor({ timeout: 15000 });
+  await fits(page, "a tx page after Verify");
+  await finish(page, "tx-verified-phone");
+  assert(wide.length === 0, wide.join("; "));
+});
+
 // A new block, committed through the CLI, shown on the network page.
 async function commitNote(page) {
   const before = Number(await page.locator("#height").textContent());
