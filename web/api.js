@@ -34,12 +34,18 @@ async function answer(res) {
   return body;
 }
 
+// fetch() rejects in the browser's own words ("Failed to fetch"): say
+// which node could not be reached instead.
+function unreachable() {
+  return new ApiError(0, "unreachable", `could not reach the node at ${location.origin}`);
+}
+
 async function send(url, init) {
   let res;
   try {
     res = await fetch(url, init);
   } catch (e) {
-    throw new ApiError(0, "unreachable", "could not reach the node: " + e.message);
+    throw unreachable();
   }
   return answer(res);
 }
@@ -53,7 +59,7 @@ export async function getBytes(path) {
   try {
     res = await fetch(path);
   } catch (e) {
-    throw new ApiError(0, "unreachable", "could not reach the node: " + e.message);
+    throw unreachable();
   }
   if (!res.ok) await answer(res);
   return new Uint8Array(await res.arrayBuffer());

@@ -36,10 +36,6 @@ export function unb64(s) {
   return out;
 }
 
-function b64url(bytes) {
-  return b64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 export function concat(...parts) {
   const n = parts.reduce((a, p) => a + p.length, 0);
   const out = new Uint8Array(n);
@@ -198,6 +194,9 @@ export async function ed25519Verify(pk, sig, msg) {
   return crypto.subtle.verify({ name: "Ed25519" }, key, sig, msg);
 }
 
+// DER of an Ed25519 PrivateKeyInfo up to the 32-byte seed (RFC 8410 section 7).
+const PKCS8_ED25519_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+
 // A carechain key file (PROTOCOL.md "Identities and keys") -> a signer
 // {id, name, role, org, sign(bytes)}. The seed is imported non-extractable
 // and the copy read from the file is wiped.
@@ -214,31 +213,33 @@ export async function loadKeyFile(text) {
   const seed = unhex(j.secret.toLowerCase(), 32);
   if (!(await ed25519Supported()))
     throw new Error("this browser's WebCrypto has no Ed25519, so it cannot sign with the key");
+  // The seed alone (PKCS #8, RFC 8410), not a JWK with the id beside it:
+  // Chromium refuses a JWK whose "x" is not the seed's public key with a
+  // DataError whose message is empty. The pair is checked below by signing
+  // a probe, which says in words what is wrong.
+  const der = concat(PKCS8_ED25519_PREFIX, seed);
   let priv;
   let x = null; // the X25519 form, to open sealed boxes (record keys)
   let xWhy = ""; // why there is none, in words
+  const sign = async (msg) => new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, priv, msg));
   try {
-    priv = await crypto.subtle.importKey(
-      "jwk",
-      { kty: "OKP", crv: "Ed25519", d: b64url(seed), x: b64url(pk) },
-      { name: "Ed25519" },
-      false,
-      ["sign"],
-    );
+    try {
+      priv = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
+    } catch (e) {
+      throw new Error(`this browser's WebCrypto refused the key file's secret (${e.message || e.name || "no reason given"})`);
+    }
+    const probe = utf8.encode("carechain key check");
+    if (!(await ed25519Verify(pk, await sign(probe), probe)))
+      throw new Error(`the secret in the key file does not belong to its id ${j.id.slice(0, 12)}…: the file is damaged or two keys were mixed up`);
     try {
       x = boxOpener((await sodium()).so, seed, pk);
     } catch (e) {
       xWhy = e.message; // the pages say what they cannot do, and why
     }
   } finally {
+    der.fill(0);
     seed.fill(0);
     j.secret = "";
-  }
-  const sign = async (msg) => new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, priv, msg));
-  const probe = utf8.encode("carechain key check");
-  if (!(await ed25519Verify(pk, await sign(probe), probe))) {
-    if (x) x.forget();
-    throw new Error("the secret in the key file does not belong to its id");
   }
   return { id: hex(pk), pk, name: j.name || "", role: j.role || "", org: j.org || "", sign, x, xWhy };
 }

@@ -12,23 +12,40 @@ import { clear, dl, el, errorNote, idSpan, link, note, resultBadge, table, time 
 
 let trustedGenesis = null; // {bytes, name}: a file the user loaded
 
+// Tx types whose payload carries health codes or says who read, or may
+// read, whose records (RECORDS.md "What the ledger holds, and what it never
+// holds"; PLANS.md and TRIALS.md "Transactions"): record metadata and
+// erasure reasons, consents and delegations, audit events, coverages,
+// claims, prior-authorization decisions and payments, trial enrolments and
+// withdrawals. The API serves every payload unsigned to whoever reaches it
+// (OPERATIONS.md "Client certificates"), so this hides nothing from the
+// network; it keeps them off the screen unless asked for.
+export const HEALTH_TX_TYPES = new Set([
+  "record.put", "record.erase", "consent.grant", "consent.revoke", "patient.delegate", "audit.access",
+  "coverage.enroll", "claim.submit", "priorauth.decide", "payment.settle", "trial.enroll", "trial.withdraw",
+]);
+
 export async function renderBlock(main, [heightText]) {
-  const height = Number(heightText);
+  // a height as typed: BigInt, so a long one is not shown as 1e+23
+  const height = BigInt(heightText);
   main.append(el("h1", {}, `Block ${height}`));
-  let b;
+  let b, head;
   try {
-    b = await get(`/v1/blocks/${height}`);
+    [b, head] = await Promise.all([
+      get(`/v1/blocks/${height}`),
+      get("/v1/status").then((s) => BigInt(s.height), () => null),
+    ]);
   } catch (e) {
     main.append(errorNote(e, `Block ${height}`));
     return;
   }
   main.append(
     el("nav", { class: "pager", "aria-label": "Neighbouring blocks" },
-      height > 1 ? link(`#/block/${height - 1}`, `← Block ${height - 1}`) : null,
-      link(`#/block/${height + 1}`, `Block ${height + 1} →`)),
+      height > 1n ? link(`#/block/${height - 1n}`, `← Block ${height - 1n}`) : el("span"),
+      head !== null && height < head ? link(`#/block/${height + 1n}`, `Block ${height + 1n} →`) : el("span", { class: "muted" }, "the newest block")),
     dl([
       ["Hash", el("code", { class: "id" }, b.hash)],
-      ["Previous", height > 1 ? link(`#/block/${height - 1}`, b.prev_hash) : el("code", { class: "id" }, b.prev_hash + " (the chain id)")],
+      ["Previous", height > 1n ? link(`#/block/${height - 1n}`, b.prev_hash) : el("code", { class: "id" }, b.prev_hash + " (the chain id)")],
       ["Time", time(b.time_ms)],
       ["Txs", String(b.tx_count)],
       ["Tx root", el("code", { class: "id" }, b.tx_root)],
@@ -47,17 +64,41 @@ export async function renderBlock(main, [heightText]) {
   );
 }
 
+// The genesis the proof is checked against: the node's, or a file the user
+// holds (which must at least be JSON), and the way back to the node's.
 function genesisPicker(onChange) {
-  const status = el("span", { id: "genesis-status" }, trustedGenesis ? `Using your genesis file ${trustedGenesis.name}.` : "Using the genesis file this node serves.");
+  const using = () => (trustedGenesis ? `Using your genesis file ${trustedGenesis.name}.` : "Using the genesis file this node serves.");
+  const status = el("span", { id: "genesis-status" }, using());
+  const problem = el("div", { id: "genesis-problem" });
   const input = el("input", { id: "genesis-file", type: "file", accept: ".json,application/json", class: "visually-hidden" });
+  const back = el("button", { id: "genesis-node", type: "button", class: "small", hidden: !trustedGenesis }, "Use the node's genesis file");
+  const changed = () => {
+    status.textContent = using();
+    back.hidden = !trustedGenesis;
+    onChange();
+  };
   input.addEventListener("change", async () => {
     const f = input.files && input.files[0];
+    input.value = "";
     if (!f) return;
-    trustedGenesis = { bytes: new Uint8Array(await f.arrayBuffer()), name: f.name };
-    status.textContent = `Using your genesis file ${f.name}.`;
-    onChange();
+    clear(problem);
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    try {
+      JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch (e) {
+      clear(problem, note("error", `${f.name} is not JSON, so it is not a carechain genesis file. ${using()}`));
+      return;
+    }
+    trustedGenesis = { bytes, name: f.name };
+    changed();
   });
-  return el("p", { class: "genesis" }, status, " ", el("label", { class: "button small", for: "genesis-file" }, "Use my genesis file"), input);
+  back.addEventListener("click", () => {
+    trustedGenesis = null;
+    clear(problem);
+    changed();
+    input.focus();
+  });
+  return [el("p", { class: "genesis" }, status, " ", input, el("label", { class: "button small", for: "genesis-file" }, "Use my genesis file"), " ", back), problem];
 }
 
 export async function renderTx(main, [txidText]) {
@@ -74,11 +115,12 @@ export async function renderTx(main, [txidText]) {
     main.append(note("info", "This tx is waiting in the mempool; reload once it has committed."));
     return;
   }
+  const health = HEALTH_TX_TYPES.has(t.type);
   main.append(
     dl([
       ["Type", t.type],
       ["Result", [resultBadge(t.result), t.result && t.result.message ? " " + t.result.message : ""]],
-      ["Block", link(`#/block/${t.height}`, `${t.height}`), ` (tx ${t.index})`],
+      ["Block", [link(`#/block/${t.height}`, `${t.height}`), ` (tx ${t.index})`]],
       ["Block time", time(t.block_time_ms)],
       ["Signer", el("code", { class: "id" }, t.signer)],
       ["Created", time(t.created_ms)],
@@ -87,7 +129,7 @@ export async function renderTx(main, [txidText]) {
       ["Attachment", t.attachment ? JSON.stringify(t.attachment) : "none"],
     ]),
     el("h2", {}, "Payload"),
-    el("pre", { class: "payload", tabindex: "0" }, JSON.stringify(t.payload, null, 2)),
+    health ? hiddenPayload(t) : el("pre", { class: "payload", tabindex: "0" }, JSON.stringify(t.payload, null, 2)),
   );
 
   const out = el("div", { id: "verify-result", "aria-live": "polite" });
@@ -107,10 +149,27 @@ export async function renderTx(main, [txidText]) {
   main.append(
     el("h2", {}, "Verify inclusion"),
     el("p", {}, "Checks, here in the browser with WebCrypto (SHA-256 and Ed25519), that this tx and its result are in its block and that the block is in the history of a checkpoint signed by a majority of the genesis nodes."),
-    genesisPicker(() => clear(out)),
+    ...genesisPicker(() => clear(out)),
     button,
     out,
   );
+}
+
+// A payload with health codes, or who read whose data, behind a button.
+function hiddenPayload(t) {
+  const pre = el("pre", { class: "payload", id: "payload", tabindex: "0", hidden: true });
+  const button = el("button", { type: "button", id: "show-payload", "aria-expanded": "false", "aria-controls": "payload" }, "Show payload");
+  button.addEventListener("click", () => {
+    const show = pre.hidden;
+    if (show && !pre.firstChild) pre.textContent = JSON.stringify(t.payload, null, 2);
+    pre.hidden = !show;
+    button.textContent = show ? "Hide payload" : "Show payload";
+    button.setAttribute("aria-expanded", String(show));
+  });
+  return el("div", { id: "payload-box" },
+    el("p", { id: "payload-why" }, `This ${t.type} payload (health codes, or who read or may read whose records) ` +
+      "is readable by every member node, and is shown here unsigned and unaudited."),
+    button, pre);
 }
 
 async function verifyHere(txid) {

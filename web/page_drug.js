@@ -16,15 +16,18 @@ const REASONS = {
   No_match_GTIN_Serial_Lot_Expiry: "The serial exists, but it was commissioned with another lot and expiry date.",
 };
 
+// What each signal means (docs/SUPPLY.md "Verification" and "Alerts").
+// Signals are notes beside the verdict: the verdict itself follows the
+// node's "saleable" (and "verified"), as `carechain drug verify` does.
 const SIGNALS = {
-  clone: "This serial was already dispensed to a patient: a package presenting it again is a clone.",
-  not_owner: "Your organisation neither owns this unit nor is receiving it.",
-  recalled: "The unit is recalled.",
-  expired: "The unit is past its expiry date.",
-  suspect: "A trading partner reported the unit as suspect.",
-  illegitimate: "The unit was reported illegitimate.",
-  unknown: "The serial was never commissioned.",
-  mismatch: "The lot or expiry does not match what was commissioned.",
+  clone: "this serial was already dispensed to a patient: a package presenting it again is a clone.",
+  not_owner: "your organisation neither owns this unit nor is receiving it in an open shipment, so it should not be in your hands; the unit itself may still be sold by its owner.",
+  recalled: "the unit is recalled (its recall raised the alert).",
+  expired: "the unit is past its expiry date.",
+  suspect: "a trading partner or a regulator reported the unit as suspect.",
+  illegitimate: "the unit was reported illegitimate.",
+  unknown: "the serial was never commissioned.",
+  mismatch: "the lot or expiry does not match what was commissioned.",
 };
 
 const INFO = {
@@ -43,12 +46,22 @@ function verdict(r) {
     return { kind: "bad", title: "Not verified", text: REASONS[r.reason] || `The ledger does not know this unit (${r.reason || "no reason given"}).` };
   const signals = r.signals || [];
   const info = (r.info || []).map((i) => INFO[i] || i);
-  const why = signals.map((s) => SIGNALS[s] || s);
+  if (r.saleable === true)
+    return { kind: "good", title: "Verified: genuine and saleable", text: `GTIN ${r.gtin} serial ${r.serial} was commissioned on the ledger and nothing stops its sale (status ${r.status}).` };
+  const what = info.length ? `The unit is ${info.join(", ")}.` : "The node says it is not saleable.";
   if (signals.some((s) => DANGER.has(s)))
-    return { kind: "bad", title: signals.includes("clone") ? "Warning: cloned serial" : "Warning: do not dispense", text: why.join(" ") + (info.length ? ` (${info.join(", ")})` : "") };
-  if (!r.saleable || signals.length)
-    return { kind: "warn", title: "Genuine, but not saleable", text: [...why, info.length ? `The unit is ${info.join(", ")}.` : ""].join(" ").trim() };
-  return { kind: "good", title: "Verified: genuine and saleable", text: `GTIN ${r.gtin} serial ${r.serial} was commissioned on the ledger and has no flags (status ${r.status}).` };
+    return { kind: "bad", title: signals.includes("clone") ? "Warning: cloned serial" : "Warning: do not dispense", text: what };
+  return { kind: "warn", title: "Genuine, but not saleable", text: what };
+}
+
+// The signals as notes, each with what it means.
+function signalNotes(r) {
+  const signals = r.signals || [];
+  if (!signals.length) return null;
+  return el("section", { "aria-labelledby": "h-signals" },
+    el("h2", { id: "h-signals" }, "Signals"),
+    el("ul", { id: "drug-signals" }, signals.map((s) => el("li", {}, el("code", {}, s), ": ", SIGNALS[s] || "a signal this page does not know (docs/SUPPLY.md lists them)."))),
+    r.alert ? el("p", {}, "Recorded on the ledger as an alert: ", link(`#/tx/${r.alert}`, `drug.alert tx ${r.alert.slice(0, 12)}…`, { title: r.alert }), ".") : null);
 }
 
 // history.events: [{event: "<txid>:<i>", type, time_ms, height, signer}]
@@ -107,13 +120,13 @@ export async function render(main) {
       clear(out,
         el("div", { class: "verdict-box " + v.kind, role: v.kind === "good" ? "status" : "alert" },
           el("span", { class: "big", id: "drug-verdict" }, v.title), el("span", { id: "drug-reason" }, v.text)),
+        signalNotes(r),
         dl([
           ["GTIN", r.gtin],
           ["Serial", r.serial],
           r.status ? ["Status", r.status] : null,
-          ["Signals", (r.signals || []).join(", ") || "none"],
+          (r.signals || []).length ? null : ["Signals", "none"],
           ["Checked at height", String(r.height)],
-          r.alert ? ["Alert recorded", link(`#/tx/${r.alert}`, r.alert.slice(0, 16) + "…")] : null,
           ["Presented as", sign.checked && k ? `${k.org || "your organisation"} (signed request)` : "anonymous (unsigned)"],
         ]),
         r.history ? historyView(r.history) : sign.checked && k ? note("info", "No custody history: your organisation is not an owner, past owner or the manufacturer of this unit, nor a regulator.") : null);

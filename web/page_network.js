@@ -5,7 +5,7 @@
 // or a txid.
 
 import { get } from "./api.js";
-import { clear, dl, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
+import { clear, dl, el, errorNote, idSpan, link, note, refill, table, time } from "./ui.js";
 
 const WINDOW_S = 300; // the chart's span
 const STATUS_EVERY_MS = 2000;
@@ -105,6 +105,7 @@ export async function render(main) {
   const nodesBox = el("section", { "aria-labelledby": "h-nodes" });
   const proposalsBox = el("section", { "aria-labelledby": "h-proposals" });
   const chartBox = el("div", { class: "chart-box" });
+  const streamBox = el("div"); // beside the chart, which is redrawn every second
   const blocksBox = el("section", { "aria-labelledby": "h-blocks" });
   main.append(
     el("h1", {}, "Network"),
@@ -114,7 +115,7 @@ export async function render(main) {
       el("div", {}, el("h2", { id: "h-nodes" }, "Consensus nodes"), nodesBox)),
     el("h2", { id: "h-proposals" }, "Open governance proposals"),
     proposalsBox,
-    el("section", { "aria-labelledby": "h-rate" }, el("h2", { id: "h-rate" }, "Committed tx/s (live)"), chartBox),
+    el("section", { "aria-labelledby": "h-rate" }, el("h2", { id: "h-rate" }, "Committed tx/s (live)"), chartBox, streamBox),
     el("h2", { id: "h-blocks" }, "Latest blocks"),
     blocksBox,
   );
@@ -128,10 +129,31 @@ export async function render(main) {
     return `${(Math.abs(skewMs) / 1000).toFixed(1)} s ${side} the other nodes': this node does not lead until its time source is fixed`;
   }
 
+  // The boxes refresh in place (refill): unchanged content is left alone
+  // and keyboard focus on a link inside stays on the equivalent link.
+  // While the node cannot be reached, what they show from before is marked
+  // as of when it was last read, and dimmed.
+  let lastOk = Date.now();
+  const stale = new Set();
+  function show(box, ...children) {
+    stale.delete(box);
+    box.classList.remove("stale");
+    refill(box, ...children);
+  }
+  function markStale(box) {
+    if (stale.has(box) || !box.firstChild) return;
+    stale.add(box);
+    box.classList.add("stale");
+    const n = note("warn", `As of ${time(lastOk)}: the node cannot be reached, so this may be out of date.`);
+    n.classList.add("stale-note");
+    box.prepend(n);
+  }
+
   async function refreshStatus() {
     try {
       const s = await get("/v1/status");
-      clear(statusBox, dl([
+      lastOk = Date.now();
+      show(statusBox, dl([
         ["Node", `${s.node.name} (${s.mode})`],
         ["Leader", s.leader || "none known"],
         ["Height", el("span", { id: "height" }, String(s.height))],
@@ -148,37 +170,41 @@ export async function render(main) {
       ]));
       return s;
     } catch (e) {
-      clear(statusBox, errorNote(e, "Status"));
+      show(statusBox, errorNote(e, "Status"));
+      if (e.code === "unreachable") [nodesBox, proposalsBox, blocksBox].forEach(markStale);
     }
   }
 
   async function refreshNodes(leader) {
     try {
       const n = await get("/v1/network");
-      clear(nodesBox, table(
+      show(nodesBox, table(
         ["Name", "Organisation", "API", "Status", "Role"],
         n.nodes.map((x) => [x.name + (x.name === leader ? " ★ leader" : ""), x.org, x.api, x.status, x.raft_role || (n.nodes.length === 1 ? "solo" : "")]),
         `${n.active} active nodes, ${n.organisations} organisations govern`,
       ));
     } catch (e) {
-      clear(nodesBox, errorNote(e, "Nodes"));
+      if (e.code === "unreachable") markStale(nodesBox);
+      else show(nodesBox, errorNote(e, "Nodes"));
     }
     try {
       const p = await get("/v1/network/proposals?status=open");
-      clear(proposalsBox, p.proposals.length ? proposalsTable(p)
+      show(proposalsBox, p.proposals.length ? proposalsTable(p)
         : note("info", `No open proposals. Adding or removing a node needs ${p.needed} of the ${p.organisations} organisations (carechain network propose-add, approve).`));
     } catch (e) {
-      clear(proposalsBox, errorNote(e, "Proposals"));
+      if (e.code === "unreachable") markStale(proposalsBox);
+      else show(proposalsBox, errorNote(e, "Proposals"));
     }
   }
 
   async function refreshBlocks() {
     try {
       const b = await get("/v1/blocks?limit=10");
-      clear(blocksBox, b.blocks.length ? blocksTable(b.blocks) : note("info", "No blocks yet."));
+      show(blocksBox, b.blocks.length ? blocksTable(b.blocks) : note("info", "No blocks yet."));
       return b.blocks;
     } catch (e) {
-      clear(blocksBox, errorNote(e, "Blocks"));
+      if (e.code === "unreachable") markStale(blocksBox);
+      else show(blocksBox, errorNote(e, "Blocks"));
       return [];
     }
   }
@@ -189,9 +215,9 @@ export async function render(main) {
   try {
     const b = await get("/v1/blocks?limit=100");
     for (const x of b.blocks) rate.add(x.time_ms, x.tx_count);
-    clear(blocksBox, b.blocks.length ? blocksTable(b.blocks.slice(0, 10)) : note("info", "No blocks yet."));
+    show(blocksBox, b.blocks.length ? blocksTable(b.blocks.slice(0, 10)) : note("info", "No blocks yet."));
   } catch (e) {
-    clear(blocksBox, errorNote(e, "Blocks"));
+    show(blocksBox, errorNote(e, "Blocks"));
   }
   const tick = () => drawChart(chartBox, rate.series(Math.floor(Date.now() / 1000)));
   tick();
@@ -209,11 +235,13 @@ export async function render(main) {
     }
   });
   events.addEventListener("error", () => {
-    if (!stopped && events.readyState === EventSource.CLOSED) chartBox.append(note("warn", "The live event stream closed; reload the page to reconnect."));
+    if (!stopped && events.readyState === EventSource.CLOSED) clear(streamBox, note("warn", "The live event stream closed; reload the page to reconnect."));
   });
   const timers = [setInterval(tick, 1000), setInterval(async () => {
+    const blocksWereStale = stale.has(blocksBox);
     const st = await refreshStatus();
     if (st) refreshNodes(st.leader);
+    if (st && blocksWereStale) refreshBlocks(); // back: the blocks committed meanwhile sent no event here
   }, STATUS_EVERY_MS)];
 
   return () => {

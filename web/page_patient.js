@@ -6,7 +6,7 @@
 
 import { get, sendTx, signed } from "./api.js";
 import { b64, sealTo, sodium, unb64, unhex } from "./crypto.js";
-import { clear, currentKey, el, errorNote, idSpan, link, note, table, time } from "./ui.js";
+import { HEX64, ORG_ID_RULE, clear, clearOnInvalid, currentKey, el, errorNote, focusOn, idSpan, link, note, orgIdValid, table, time } from "./ui.js";
 
 const PURPOSES = [
   ["TREAT", "treatment"],
@@ -51,7 +51,8 @@ function auditRows(bundle) {
     const who = agent && agent.who ? String(agent.who.reference || "") : "";
     const endpoint = ((a.entity && a.entity[0] && a.entity[0].detail) || []).find((d) => d.type === "endpoint");
     const btg = a.meta && a.meta.security ? " (break-glass)" : "";
-    return [a.recorded ? a.recorded.replace("T", " ").replace(/\.\d+Z$/, " UTC") : "", idSpan(who.replace(/^(Practitioner|Patient)\//, "")),
+    const at = a.recorded ? Date.parse(a.recorded) : NaN;
+    return [isNaN(at) ? a.recorded || "" : time(at), idSpan(who.replace(/^(Practitioner|Patient)\//, "")),
       endpoint ? endpoint.valueString : "", (a.purposeOfEvent || []).map(code).join(", "),
       el("span", { class: "badge " + (a.outcome === "0" ? "good" : "bad") }, (a.outcome === "0" ? "granted" : "denied") + btg),
       a.outcomeDesc || ""];
@@ -70,6 +71,7 @@ export async function render(main) {
   const consents = el("section", { "aria-labelledby": "h-consents" });
   const access = el("section", { "aria-labelledby": "h-access" });
   const alerts = el("section", { "aria-labelledby": "h-alerts" });
+  const consentsHeading = el("h2", { id: "h-consents", tabindex: "-1" }, "Consents");
   const grantOut = el("div", { id: "grant-result", "aria-live": "polite" });
   const sealer = el("div", { id: "sealer-status" });
   let activeRecords = [];
@@ -133,6 +135,8 @@ export async function render(main) {
       const r = await sendTx(key, "consent.revoke", { consent: consentId, reason: "revoked in the explorer" });
       clear(grantOut, note("ok", `Revoked consent ${consentId.slice(0, 12)}… in block ${r.height}.`));
       await loadConsents();
+      // the button is gone with the old table: focus goes to the consents' heading
+      focusOn(consentsHeading);
     } catch (e) {
       clear(grantOut, errorNote(e, "Not revoked"));
       button.disabled = false;
@@ -158,6 +162,7 @@ export async function render(main) {
     const who = to.value.trim();
     if (!who) return clear(grantOut, note("error", "Say whom the consent is for."));
     if (kind.value === "identity" && !/^[0-9a-fA-F]{64}$/.test(who)) return clear(grantOut, note("error", "A person is named by their identity id: 64 hex digits."));
+    if (kind.value === "org" && !orgIdValid(who)) return clear(grantOut, note("error", `"${who}" is not an organisation id: ${ORG_ID_RULE}.`));
     if (!actions.length) return clear(grantOut, note("error", "Choose read, write or both."));
     if (!purposes.length) return clear(grantOut, note("error", "Choose at least one purpose."));
     const payload = {
@@ -233,6 +238,10 @@ export async function render(main) {
   }
 
   const reload = el("button", { type: "button", onclick: async () => {
+    if (!HEX64.test(patient())) {
+      for (const box of [records, consents, access, alerts]) clear(box);
+      return clear(records, note("error", "A patient id is 64 hex digits."));
+    }
     await loadRecords();
     await loadConsents();
     await loadAccess();
@@ -240,12 +249,12 @@ export async function render(main) {
   } }, "Reload");
 
   main.append(
-    el("p", { class: "form-grid" }, el("label", { for: "patient-id" }, "Patient id"), el("span", {}, pid, " ", reload)),
+    el("p", { class: "form-grid" }, el("label", { for: "patient-id" }, "Patient id"), el("span", { class: "inline-field" }, pid, reload)),
     el("p", { class: "muted" }, "Every request below is signed in this browser with your key and audited on the ledger, so your own reads show in the access list."),
     el("h2", { id: "h-records" }, "My records"), records,
-    el("h2", { id: "h-consents" }, "Consents"), consents,
+    consentsHeading, consents,
     el("h3", {}, "Grant a consent"),
-    el("form", { id: "grant-form", class: "form-grid", onsubmit: grant },
+    clearOnInvalid(el("form", { id: "grant-form", class: "form-grid", onsubmit: grant },
       el("label", { for: "grant-kind" }, "To"), kind,
       el("label", { for: "grant-to" }, "Who"), el("span", {}, to, orgList),
       el("span", { id: "l-actions" }, "Actions"), el("span", { role: "group", "aria-labelledby": "l-actions" },
@@ -254,7 +263,7 @@ export async function render(main) {
         PURPOSES.map(([c, words], i) => [purposeBoxes[i], el("label", { for: "grant-p-" + c }, ` ${words} (${c}) `)])),
       el("label", { for: "grant-provision" }, "Provision"), provision,
       el("label", { for: "grant-days" }, "Valid for days"), days,
-      el("div", { class: "full" }, grantButton)),
+      el("div", { class: "full" }, grantButton)), grantOut),
     sealer,
     grantOut,
     el("h2", { id: "h-access" }, "Who accessed my data"), access,

@@ -5,7 +5,7 @@
 // the txids that prove it. Public: a trial registry holds no health data.
 
 import { ApiError, get } from "./api.js";
-import { clear, dl, el, errorNote, link, note, table } from "./ui.js";
+import { TRIAL_ID_RULE, clear, dl, el, errorNote, focusOn, link, note, table, time, trialIdValid } from "./ui.js";
 
 const TXID = /^[0-9a-f]{64}$/;
 
@@ -27,11 +27,28 @@ function describe(f) {
     Object.entries(f).filter(([k, v]) => typeof v !== "object" && !TXID.test(String(v)) && k !== "rule" && k !== "kind" && k !== "type").map(([k, v]) => `${k}: ${v}`).join("; ");
 }
 
+const txLink = (t) => (typeof t === "string" && TXID.test(t) ? link(`#/tx/${t}`, `tx ${t.slice(0, 12)}…`, { title: t }) : "");
+
+// The report's facts in words (docs/TRIALS.md "Integrity rules"), as
+// `carechain trial integrity` and `trial show` say them.
+function facts(r) {
+  const first = r.firstEnrolment;
+  const n = Number(r.resultsPostings) || 0;
+  return dl([
+    r.version !== undefined ? ["Registration", `version ${r.version} is the current one`] : null,
+    r.baselineVersion !== undefined ? ["Baseline", `version ${r.baselineVersion}, ` +
+      (first ? "the one in force at the first enrolment" : "the current one, since nobody is enrolled yet")] : null,
+    ["First enrolment", first && typeof first === "object"
+      ? el("span", { id: "trial-first" }, time(first.time), first.txid ? [" (", txLink(first.txid), ")"] : "")
+      : "nobody is enrolled yet"],
+    ["Results", r.resultsPosted ? `posted, ${n || "some"} posting${n === 1 ? "" : "s"}` : "not posted yet"],
+    r.resultsDue ? ["Results due", `by ${r.resultsDue} (12 months after the primary completion date)`] : null,
+  ]);
+}
+
 function report(r, id) {
   const findings = Array.isArray(r.findings) ? r.findings : Array.isArray(r.issues) ? r.issues : null;
-  const parts = [el("h2", {}, `Integrity report for ${r.trial || r.id || id}`)];
-  const facts = Object.entries(r).filter(([k, v]) => k !== "findings" && k !== "issues" && (typeof v !== "object" || v === null));
-  if (facts.length) parts.push(dl(facts.map(([k, v]) => [k, String(v)])));
+  const parts = [el("h2", { id: "h-report", tabindex: "-1" }, `Integrity report for ${r.trial || r.id || id}`), facts(r)];
   if (!findings) {
     parts.push(note("warn", "This node's report has no findings list this page knows; here it is as the node sent it."), el("pre", { class: "payload", tabindex: "0" }, JSON.stringify(r, null, 2)));
   } else if (!findings.length) {
@@ -48,25 +65,44 @@ function report(r, id) {
 export async function render(main, [trialId]) {
   const input = el("input", { id: "trial-id", name: "trial", autocomplete: "off", spellcheck: "false", placeholder: "NCT01234567", value: trialId || undefined });
   const out = el("div", { id: "trial-result", "aria-live": "polite" });
+  const heading = el("h1", {}, "Trial integrity");
+  const badId = () => note("error", `"${input.value.trim()}" is not a trial id: ${TRIAL_ID_RULE}.`);
   main.append(
-    el("h1", {}, "Trial integrity"),
+    heading,
     el("p", {}, "Pre-registration is provable on the ledger: the report shows outcome switching, dropped or added outcomes, late results and late registration, by block time."),
     el("form", { class: "search", onsubmit: (ev) => {
       ev.preventDefault();
       const v = input.value.trim();
       if (!v) return clear(out, note("error", "Type a trial id, such as NCT01234567."));
-      location.hash = `#/trial/${encodeURIComponent(v)}`;
+      if (!trialIdValid(v)) return clear(out, badId());
+      const to = `#/trial/${encodeURIComponent(v)}`;
+      if (location.hash === to) window.dispatchEvent(new HashChangeEvent("hashchange")); // the same report again
+      else location.hash = to;
     } }, el("label", { for: "trial-id" }, "Trial id"), input, el("button", { type: "submit" }, "Show report")),
     out,
   );
   if (!trialId) return;
+  // checked before it goes into the path: a "/" or ".." would reach
+  // another endpoint, or none
+  if (!trialIdValid(trialId)) return void clear(out, badId());
   clear(out, note("info", "Loading…"));
+  // the router put focus on the page's heading; once the report is here,
+  // it goes on to the report's, unless the user has moved on meanwhile
+  const follow = (e) => {
+    if (document.activeElement === heading) focusOn(e);
+  };
   try {
     const r = await get(`/v1/trials/${encodeURIComponent(trialId)}/integrity`);
     clear(out, report(r, trialId));
+    follow(out.querySelector("h2"));
   } catch (e) {
-    if (e instanceof ApiError && e.status === 404 && /no such endpoint/.test(e.message))
+    // A node without the trial registry has no such route: the router's
+    // own 404, whose message is exactly "no such endpoint". A 404 that
+    // says anything else (no such trial) is the registry's answer.
+    const body = e instanceof ApiError ? e.body : null;
+    if (e instanceof ApiError && e.status === 404 && body && body.error && body.error.message === "no such endpoint")
       clear(out, note("warn", "This node has no trial registry yet (GET /v1/trials/{id}/integrity is not served): the clinical research module has not landed in its build."));
     else clear(out, errorNote(e, `Trial ${trialId}`));
+    follow(out.firstChild);
   }
 }

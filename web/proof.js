@@ -165,7 +165,14 @@ export async function verifyProof(proof, genesisBytes) {
   };
   const out = { verified: false, steps };
   try {
-    const genesis = JSON.parse(new TextDecoder().decode(genesisBytes));
+    let genesis;
+    try {
+      genesis = JSON.parse(new TextDecoder().decode(genesisBytes));
+    } catch (e) {
+      step("genesis", false, "the genesis file is not JSON, so it is not a carechain genesis file");
+    }
+    if (!genesis || typeof genesis !== "object" || !Array.isArray(genesis.nodes))
+      step("genesis", false, "the genesis file has no \"nodes\" list, so it is not a carechain genesis file");
     const chainId = await sha256(genesisBytes);
     out.chainId = hex(chainId);
     const nodes = (genesis.nodes || []).map((n) => ({ name: n.name, id: String(n.id).toLowerCase() }));

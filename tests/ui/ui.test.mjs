@@ -15,6 +15,7 @@
 //        UI_SHOTS=build/ui-shots, CHROMIUM=/usr/bin/chromium)
 
 import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -365,6 +366,17 @@ async function setUpClaims() {
     "--plan", "ui-gold", "--start", `${year}-01-01`, "--subscriber", "W1");
   const out = await cli("claim", "submit", "--key", "keys/clinician.key", "--file", "claim.json", "--patient", ctx.patient, "--coverage", "cov-ui-1");
   ctx.claim = (out.match(/Claim ([0-9a-f]+)/) || [])[1];
+  // A claim of two lines, the second of a code the plan does not cover: an
+  // approved line (amounts, no CARC) beside a denied one (CARC and reason,
+  // no amounts), then paid in one remittance.
+  const two = claim("99213", 130);
+  two.item.push({ sequence: 2, productOrService: { coding: [{ code: "99499" }] }, servicedDate: today,
+    unitPrice: { value: 40, currency: "USD" }, net: { value: 40, currency: "USD" } });
+  fs.writeFileSync(path.join(ctx.dir, "claim2.json"), JSON.stringify(two));
+  const out2 = await cli("claim", "submit", "--key", "keys/clinician.key", "--file", "claim2.json", "--patient", ctx.patient, "--coverage", "cov-ui-1");
+  ctx.claim2 = (out2.match(/Claim ([0-9a-f]+)/) || [])[1];
+  ctx.trace = "EFT-UI-0001";
+  await cli("payment", "settle", "--key", "keys/payer.key", "--trace", ctx.trace, "--claims", ctx.claim2);
 }
 
 async function tearDown() {
@@ -624,6 +636,11 @@ test("patient_page_grant_and_revoke", async ({ browser }) => {
   await loadKey(again, "patient");
   await again.getByRole("button", { name: `Revoke consent ${consent.slice(0, 12)}` }).click({ timeout: 20000 });
   await again.getByText(`Revoked consent ${consent.slice(0, 12)}`).waitFor({ timeout: 20000 });
+  // the Revoke button went with the old table: focus is on the consents' heading
+  await again.waitForFunction(() => document.activeElement && document.activeElement.id === "h-consents", null, { timeout: 10000 })
+    .catch(async () => {
+      throw new Error("after Revoke, focus is on " + (await focused(again)));
+    });
   let after = "";
   await until(`the revocation visible through ${apiA}`, 30000, async () =>
     /"inactive"|"revoked"/.test(after = await cliAt(apiA, "consent", "list", "--key", "keys/patient.key", "--json")), 500)
@@ -867,6 +884,467 @@ test("tx_verify_membership_step", async ({ browser }) => {
   text = await page.locator("#verify-result").textContent();
   assert(/Not verified\./.test(text) && /membership step 1/.test(text) && /a majority is needed/.test(text),
     "a membership step naming other nodes than were signed is not refused: " + text);
+  await finish(page, null);
+});
+
+// ---- the audit's findings (each fails on the explorer before its fix) -------
+
+// What has keyboard focus, in words a failure message can carry.
+const focused = (page) => page.evaluate(() => {
+  const a = document.activeElement;
+  return a ? `${a.tagName.toLowerCase()}${a.id ? "#" + a.id : ""} "${(a.textContent || "").trim().slice(0, 40)}"` : "nothing";
+});
+
+// 1. The skip link moves focus to the content without routing: no "#main" page.
+test("skip_link_focuses_content", async ({ browser }) => {
+  const page = await openPage(browser, "#/drug");
+  await page.locator("#drug-id").waitFor();
+  await page.keyboard.press("Tab");
+  assert((await page.evaluate(() => document.activeElement.textContent)) === "Skip to content", "the first Tab stop is not the skip link");
+  await page.keyboard.press("Enter");
+  const hash = await page.evaluate(() => location.hash);
+  assert(hash === "#/drug", "the skip link changed the page to " + hash);
+  assert(!(await page.getByText("there is no page").count()), "the skip link led to 'there is no page'");
+  const inMain = await page.evaluate(() => document.getElementById("main").contains(document.activeElement));
+  assert(inMain, "the skip link did not move focus into the content: " + (await focused(page)));
+  await finish(page, null);
+});
+
+// 10. A page change moves focus to the new page's heading and names the page
+// in the title; the claims' Details buttons are named per claim.
+test("page_changes_move_focus_and_title", async ({ browser }) => {
+  const page = await openPage(browser, "#/drug");
+  await page.locator("#drug-id").waitFor();
+  assert((await page.title()) === "Drug verification — carechain explorer", "the drug page's title is " + (await page.title()));
+  await page.locator("nav a", { hasText: "Claims" }).focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => location.hash === "#/claims");
+  await page.waitForFunction(() => document.activeElement && document.activeElement.tagName === "H1", null, { timeout: 5000 }).catch(() => null);
+  assert((await focused(page)) === 'h1 "Claims"', "after following the Claims link, focus is on " + (await focused(page)));
+  assert((await page.title()) === "Claims — carechain explorer", "the claims page's title is " + (await page.title()));
+  // the search box's Go
+  await page.goto(ctx.url + "/ui/#/network");
+  await page.fill("#search", "1");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Block 1" }).waitFor();
+  assert((await focused(page)) === 'h1 "Block 1"', "after Go, focus is on " + (await focused(page)));
+  assert((await page.title()) === "Block 1 — carechain explorer", "the block page's title is " + (await page.title()));
+  // a key loaded, then forgotten
+  await page.goto(ctx.url + "/ui/#/patient");
+  await loadKey(page, "patient");
+  await page.waitForFunction(() => document.activeElement && document.activeElement.tagName === "H1", null, { timeout: 5000 }).catch(() => null);
+  assert((await focused(page)) === 'h1 "Patient"', "after a key is loaded, focus is on " + (await focused(page)));
+  await page.click("#key-forget");
+  await page.getByText("Load your key file").waitFor();
+  assert((await focused(page)) === 'h1 "Patient"', "after Forget key, focus is on " + (await focused(page)));
+  assert((await page.title()) === "Patient — carechain explorer", "the patient page's title is " + (await page.title()));
+  // the claims: a Details button per claim by name, the detail announced and focused
+  await page.goto(ctx.url + "/ui/#/claims");
+  await loadKey(page, "payer");
+  assert((await page.locator("#claim-detail").getAttribute("aria-live")) === "polite", "#claim-detail is not announced (aria-live=polite)");
+  await page.fill("#claims-patient", ctx.patient);
+  await page.getByRole("button", { name: "Show claims" }).click();
+  await page.locator("#claims-list table").waitFor({ timeout: 20000 });
+  const details = page.getByRole("button", { name: `Details of claim ${ctx.claim.slice(0, 12)}` });
+  assert((await details.count()) === 1, "the Details button of a claim has no name of its own");
+  await details.click();
+  await page.locator("#h-claim").waitFor({ timeout: 20000 });
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "h-claim", null, { timeout: 5000 }).catch(() => null);
+  assert((await focused(page)).startsWith("h2#h-claim"), "after Details, focus is on " + (await focused(page)));
+  await finish(page, null);
+});
+
+// A key file whose secret is another identity's.
+function mixedKeyFile() {
+  const mixed = JSON.parse(fs.readFileSync(path.join(ctx.dir, "keys", "patient.key"), "utf8"));
+  mixed.secret = JSON.parse(fs.readFileSync(path.join(ctx.dir, "keys", "clinician.key"), "utf8")).secret;
+  const file = path.join(ctx.dir, "mixed.key");
+  fs.writeFileSync(file, JSON.stringify(mixed));
+  return file;
+}
+
+async function refusedKey(page, file) {
+  await page.setInputFiles("#key-file", file);
+  await page.waitForFunction(() => /^Key not loaded/.test(document.getElementById("key-status").textContent), null, { timeout: 10000 });
+  return page.locator("#key-status").textContent();
+}
+
+// 2. The refusal says why, never "Key not loaded:" and nothing.
+test("key_file_with_another_secret", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  const said = await refusedKey(page, mixedKeyFile());
+  assert(/does not belong to its id/.test(said), "the refusal does not say the secret is another key's: " + JSON.stringify(said));
+  await finish(page, null);
+});
+
+// 3. A failed load leaves no key loaded, and the panel and the page agree.
+test("key_failed_load_forgets_the_old_key", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  await loadKey(page, "patient");
+  await page.getByRole("heading", { name: "Consents" }).waitFor();
+  const bad = path.join(ctx.dir, "not-a-key.json");
+  fs.writeFileSync(bad, '{"hello": "world"}');
+  const said = await refusedKey(page, bad);
+  assert(/no key is loaded/.test(said), "the panel does not say that no key is loaded: " + said);
+  assert(await page.locator("#key-forget").isHidden(), "Forget key is still offered after a failed load");
+  await page.getByText("Load your key file").waitFor({ timeout: 10000 });
+  await finish(page, null);
+});
+
+// 11. The key panel's results are announced: status, errors as alerts.
+test("key_status_announced", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  await loadKey(page, "patient");
+  const status = page.locator("#key-status");
+  assert((await status.getAttribute("role")) === "status", "a loaded key is not announced (role=status): " + (await status.getAttribute("role")));
+  await refusedKey(page, mixedKeyFile());
+  assert((await status.getAttribute("role")) === "alert", "a refused key file is not announced as an alert");
+  await finish(page, null);
+});
+
+// 12. The visually hidden file inputs show focus on their labels.
+test("hidden_file_inputs_show_focus", async ({ browser }) => {
+  const ring = (page, id) => page.evaluate((i) => getComputedStyle(document.querySelector(`label[for="${i}"]`)).outlineStyle, id);
+  const page = await openPage(browser, `#/tx/${ctx.realTx}`);
+  await page.locator("#verify").waitFor();
+  assert((await ring(page, "key-file")) === "none", "the key file label has a ring before anything has focus");
+  for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement.id)) !== "key-file"; i++) await page.keyboard.press("Tab");
+  assert((await page.evaluate(() => document.activeElement.id)) === "key-file", "Tab does not reach the key file input");
+  assert((await ring(page, "key-file")) !== "none", "Load key file shows no focus ring when its input has focus");
+  await page.keyboard.press("Tab");
+  for (let i = 0; i < 40 && (await page.evaluate(() => document.activeElement.id)) !== "genesis-file"; i++) await page.keyboard.press("Tab");
+  assert((await page.evaluate(() => document.activeElement.id)) === "genesis-file", "Tab does not reach the genesis file input");
+  assert((await ring(page, "genesis-file")) !== "none", "Use my genesis file shows no focus ring when its input has focus");
+  await finish(page, null);
+});
+
+// The two-line claim's detail, as the payer's page shows it, and the claim
+// as `carechain claim get --json` reads it.
+async function claim2Detail(browser) {
+  assert(ctx.claim2, "the two-line claim was not submitted in set-up");
+  const want = JSON.parse(await cli("claim", "get", ctx.claim2, "--key", "keys/payer.key", "--json"));
+  const page = await openPage(browser, "#/claims");
+  await loadKey(page, "payer");
+  await page.fill("#claims-id", ctx.claim2);
+  await page.getByRole("button", { name: "Show claims" }).click();
+  await page.locator("#h-claim").waitFor({ timeout: 20000 });
+  return { page, want };
+}
+
+// 4. Every line's decision, CARC and reason, whatever the first line has.
+test("claim_lines_all_columns", async ({ browser }) => {
+  const { page, want } = await claim2Detail(browser);
+  const denied = want.lines.filter((l) => l.carc);
+  assert(denied.length >= 1 && want.lines[0].carc === undefined, "set-up did not make an approved first line and a denied later one: " + JSON.stringify(want.lines));
+  const table = page.locator("#claim-detail table").first();
+  const heads = await table.locator("th").allTextContents();
+  const rows = await table.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const col = (name) => heads.findIndex((h) => h.toLowerCase() === name);
+  assert(col("decision") >= 0 && col("carc") >= 0 && col("reason") >= 0, "the line table has no decision, CARC or reason column: " + heads.join(" | "));
+  assert(rows.length === want.lines.length, `${rows.length} rows for ${want.lines.length} lines`);
+  want.lines.forEach((l, i) => {
+    assert(rows[i][col("decision")] === l.decision, `line ${i + 1}'s decision shows as ${rows[i][col("decision")]}, not ${l.decision}`);
+    assert(rows[i][col("carc")] === (l.carc || ""), `line ${i + 1}'s CARC shows as "${rows[i][col("carc")]}", not "${l.carc || ""}"`);
+    assert(rows[i][col("reason")] === (l.reason || ""), `line ${i + 1}'s reason shows as "${rows[i][col("reason")]}", not "${l.reason || ""}"`);
+  });
+  await finish(page, "claim-lines");
+});
+
+// 5. The payment in words, as the CLI says it, with a link to its tx.
+test("claim_payment_in_words", async ({ browser }) => {
+  const { page, want } = await claim2Detail(browser);
+  assert(want.payment && want.payment.txid, "set-up did not pay the claim: " + JSON.stringify(want.payment));
+  const paid = await page.locator("dt:text-is('Payment') + dd").textContent();
+  const amount = (want.payment.amountCents / 100).toFixed(2);
+  assert(paid.startsWith(`paid ${amount} on ${want.payment.date} in remittance ${ctx.trace}`), "the payment reads: " + paid);
+  assert(await page.locator(`dt:text-is('Payment') + dd a[href="#/tx/${want.payment.txid}"]`).count() === 1, "the payment does not link to its tx");
+  await finish(page, null);
+});
+
+// 6. The verdict follows the node's "saleable"; signals are notes.
+test("drug_saleable_with_signal", async ({ browser }) => {
+  // SN1002 is with its manufacturer; a pharmacy presenting it is not its
+  // owner (signal not_owner), yet the node says the unit is saleable.
+  const page = await openPage(browser, "#/drug");
+  await loadKey(page, "pharmacy");
+  await page.fill("#drug-gtin", ctx.gtin);
+  await page.fill("#drug-serial", "SN1002");
+  await page.getByRole("button", { name: "Verify package" }).click();
+  const verdict = await page.locator("#drug-verdict").textContent({ timeout: 15000 });
+  const all = await page.locator("#drug-result").textContent();
+  assert(/not_owner/.test(all), "the answer had no not_owner signal (the test's premise): " + all.slice(0, 300));
+  assert(verdict === "Verified: genuine and saleable", "a saleable unit with a signal is shown as: " + verdict);
+  assert((await page.locator(".verdict-box.good").count()) === 1, "a saleable unit is not shown in the good colour");
+  const noted = await page.locator("#drug-signals").textContent();
+  assert(/not_owner: your organisation neither owns this unit/.test(noted), "the signal is not explained in a note: " + noted);
+  await finish(page, "drug-not-owner");
+});
+
+// 7. Ids are checked before they go into a URL path.
+test("trial_id_checked_before_sending", async ({ browser }) => {
+  const page = await openPage(browser, "#/trial");
+  let asked = 0;
+  page.on("request", (r) => /\/v1\/trials\//.test(r.url()) && asked++);
+  await page.fill("#trial-id", "a/b");
+  await page.keyboard.press("Enter");
+  await page.locator("#trial-result").getByText("is not a trial id").waitFor({ timeout: 5000 });
+  await page.goto(ctx.url + "/ui/#/trial/..");
+  await page.locator("#trial-result").getByText("is not a trial id").waitFor({ timeout: 5000 });
+  assert(asked === 0, "a malformed trial id was sent to the node");
+  assert(!(await page.getByText("has not landed").count()), "a bad id was taken for a missing module");
+  if (ctx.trial) {
+    // a 404 for a trial the node does not know is not a missing module
+    await page.fill("#trial-id", "NCT09999999");
+    page.expectedLoadErrors = 1;
+    await page.keyboard.press("Enter");
+    await page.locator("#trial-result .note.error").waitFor({ timeout: 15000 });
+    assert(!(await page.getByText("has not landed").count()), "a 404 for an unknown trial was taken for a missing module");
+  }
+  await finish(page, null);
+});
+
+test("claim_id_checked_before_sending", async ({ browser }) => {
+  const page = await openPage(browser, "#/claims");
+  await loadKey(page, "payer");
+  let asked = 0;
+  page.on("request", (r) => /\/v1\/claims\//.test(r.url()) && asked++);
+  page.expectedLoadErrors = 1; // the old page sent it, and the node refused it
+  await page.fill("#claims-id", "../../v1/status");
+  await page.getByRole("button", { name: "Show claims" }).click();
+  await page.locator("#claim-detail").getByText("64 hex digits").waitFor({ timeout: 5000 });
+  assert(asked === 0, "a malformed claim id was sent to the node");
+  await finish(page, null);
+});
+
+test("grant_org_id_checked_before_sending", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  await loadKey(page, "patient");
+  await page.locator("#grant-form").waitFor();
+  let sent = 0;
+  page.on("request", (r) => (/\/v1\/tx/.test(r.url()) || /\/v1\/orgs\//.test(r.url())) && sent++);
+  page.expectedLoadErrors = 2;
+  await page.selectOption("#grant-kind", "org");
+  await page.fill("#grant-to", "clinic/../x");
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  await page.locator("#grant-result").getByText("is not an organisation id").waitFor({ timeout: 5000 });
+  assert(sent === 0, "a malformed organisation id was sent");
+  await finish(page, null);
+});
+
+// 8. Payloads with health codes stay off the screen until asked for.
+test("tx_health_payload_hidden", async ({ browser }) => {
+  // the claim's id is the txid of its claim.submit, whose payload holds E11.9
+  const page = await openPage(browser, `#/tx/${ctx.claim}`);
+  await page.locator("#verify").waitFor();
+  const text = await page.locator("main").textContent();
+  assert(/claim\.submit/.test(text), "the tx page does not show the type");
+  assert(!/E11\.9/.test(text), "the claim's diagnosis code is on screen without asking");
+  const why = await page.locator("#payload-why").textContent();
+  assert(/readable by every member node/.test(why) && /unsigned and unaudited/.test(why), "the hidden payload is not explained: " + why);
+  await page.getByRole("button", { name: "Show payload" }).click();
+  assert(/E11\.9/.test(await page.locator("#payload").textContent()), "Show payload does not show the payload");
+  await finish(page, "tx-health-hidden");
+  // a tx without health data shows its payload at once
+  const other = await openPage(browser, `#/tx/${ctx.realTx}`); // member.register
+  await other.locator("#verify").waitFor();
+  assert(/"role": "clinician"/.test(await other.locator("pre.payload").textContent()), "a member.register payload is not shown");
+  await finish(other, null);
+});
+
+// 13. Pages with a key, a claim's detail and a verified proof fit a phone.
+test("phone_width_after_actions", async ({ browser }) => {
+  const phone = { viewport: { width: 375, height: 800 } };
+  const wide = [];
+  const fits = async (page, what) => {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    if (overflow > 1) wide.push(`${what} is ${overflow} px wider than a phone screen`);
+  };
+  let page = await openPage(browser, "#/patient", phone);
+  await loadKey(page, "patient");
+  await page.locator("section[aria-labelledby=h-records] table").waitFor({ timeout: 20000 });
+  await fits(page, "the patient page with a key");
+  await finish(page, "patient-phone");
+  page = await openPage(browser, "#/claims", phone);
+  await loadKey(page, "payer");
+  await page.fill("#claims-id", ctx.claim2);
+  await page.getByRole("button", { name: "Show claims" }).click();
+  await page.locator("#h-claim").waitFor({ timeout: 20000 });
+  await fits(page, "a claim's detail");
+  await finish(page, "claim-phone");
+  page = await openPage(browser, `#/tx/${ctx.pathTx}`, phone);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.locator("#verify-result .verdict").waitFor({ timeout: 15000 });
+  await fits(page, "a tx page after Verify");
+  await finish(page, "tx-verified-phone");
+  assert(wide.length === 0, wide.join("; "));
+});
+
+// A new block, committed through the CLI, shown on the network page.
+async function commitNote(page) {
+  const before = Number(await page.locator("#height").textContent());
+  await cliJSON("note", "put", "--key", "keys/clinician.key", "--kind", "ui-focus", "--sha256", crypto.randomBytes(32).toString("hex"));
+  await page.waitForFunction((h) => Number(document.getElementById("height").textContent) > h, before, { timeout: 20000 });
+}
+
+// 9. The network page's refreshes keep keyboard focus where it was.
+test("network_page_keeps_focus", async ({ browser }) => {
+  const page = await openPage(browser, "#/network");
+  await page.locator("#height").waitFor();
+  await page.locator("section[aria-labelledby=h-blocks] table").waitFor();
+  // on the head block link, while the status box refreshes with a new head
+  await page.locator("dt:text-is('Head block') + dd a").focus();
+  await commitNote(page);
+  const onHead = await page.evaluate(() => {
+    const a = document.activeElement;
+    return a.tagName === "A" && a.closest("dd") && a.closest("dd").previousElementSibling.textContent === "Head block";
+  });
+  assert(onHead, "after a refresh, focus left the Head block link for " + (await focused(page)));
+  // on a block's link, when a new block is added above it
+  const first = page.locator("section[aria-labelledby=h-blocks] tbody a").first();
+  const href = await first.getAttribute("href");
+  await first.focus();
+  await commitNote(page);
+  await page.waitForFunction((h) => document.querySelector("section[aria-labelledby=h-blocks] tbody a").getAttribute("href") !== h, href, { timeout: 20000 });
+  const kept = await page.evaluate(() => document.activeElement.getAttribute("href"));
+  assert(kept === href, `after a new block, focus is on ${await focused(page)}, not the link to ${href}`);
+  await finish(page, null);
+});
+
+// The network page, then the node stops answering (every API call refused).
+async function networkPageNodeDown(browser) {
+  const page = await openPage(browser, "#/network");
+  await page.locator("#height").waitFor();
+  await page.locator("section[aria-labelledby=h-blocks] table").waitFor();
+  await page.locator("section[aria-labelledby=h-nodes] table").waitFor();
+  page.expectedLoadErrors = 1000;
+  await page.route("**/v1/**", (route) => route.abort("connectionrefused"));
+  const status = page.locator("section[aria-labelledby=h-status]");
+  await status.locator(".note.error").waitFor({ timeout: 10000 });
+  return { page, status };
+}
+
+// 22. Not the browser's "Failed to fetch": which node could not be reached.
+test("node_unreachable_in_words", async ({ browser }) => {
+  const { page, status } = await networkPageNodeDown(browser);
+  const said = await status.textContent();
+  assert(said.includes("could not reach the node at " + ctx.url) && !/Failed to fetch/.test(said), "the node being down reads: " + said);
+  await finish(page, null);
+});
+
+// 14. What the page shows from before is marked out of date, then no longer.
+test("network_page_marks_stale", async ({ browser }) => {
+  const { page } = await networkPageNodeDown(browser);
+  for (const box of ["h-nodes", "h-blocks"]) {
+    const sec = page.locator(`section[aria-labelledby=${box}]`);
+    await sec.locator(".stale-note").waitFor({ timeout: 10000 });
+    assert(/cannot be reached/.test(await sec.locator(".stale-note").textContent()), `the ${box} box is not marked out of date`);
+    assert(await sec.evaluate((e) => e.classList.contains("stale")), `the ${box} box is not dimmed`);
+  }
+  await page.screenshot({ path: path.join(SHOTS, "network-node-down.png"), fullPage: true });
+  await page.unroute("**/v1/**");
+  for (const box of ["h-nodes", "h-blocks"])
+    await page.locator(`section[aria-labelledby=${box}] .stale-note`).waitFor({ state: "detached", timeout: 10000 });
+  await finish(page, null);
+});
+
+// 15. The report's facts in words, with the first enrolment's date and tx.
+test("trial_report_facts_in_words", async ({ browser }) => {
+  if (!ctx.trial) return "skip: this build has no trial registry (carechain trial, GET /v1/trials/{id}/integrity)";
+  const page = await openPage(browser, "#/trial");
+  // the node's answer, given a first enrolment (set-up enrols nobody)
+  await page.route("**/v1/trials/*/integrity", async (route) => {
+    const res = await route.fetch();
+    const r = await res.json();
+    r.firstEnrolment = { time: Date.UTC(2026, 0, 5, 9, 30, 0, 250), txid: ctx.realTx };
+    await route.fulfill({ response: res, json: r });
+  });
+  await page.fill("#trial-id", ctx.trial);
+  await page.keyboard.press("Enter");
+  await page.locator("#trial-verdict").waitFor({ timeout: 15000 });
+  const facts = await page.locator("#trial-result dl").textContent();
+  assert(!/baselineVersion|resultsPosted|firstEnrolment|true|false|null/.test(facts), "the report's facts are raw JSON: " + facts);
+  assert(/Baseline/.test(facts) && /version 1/.test(facts) && /posted, 1 posting/.test(facts), "the facts do not say the baseline and the results: " + facts);
+  assert(/2026-01-05 09:30:00\.250 UTC/.test(facts), "the first enrolment's date is not shown: " + facts);
+  assert(await page.locator(`#trial-result dl a[href="#/tx/${ctx.realTx}"]`).count() === 1, "the first enrolment does not link to its tx");
+  // (10) Show report moves focus on to the report's heading
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "h-report", null, { timeout: 5000 }).catch(() => null);
+  assert((await focused(page)).startsWith("h2#h-report"), "after Show report, focus is on " + (await focused(page)));
+  await finish(page, "trial-facts");
+});
+
+// 16. A genesis file that is not JSON is refused in words; the node's
+// genesis can be had back.
+test("tx_genesis_file_checks", async ({ browser }) => {
+  const page = await openPage(browser, `#/tx/${ctx.pathTx}`);
+  await page.locator("#verify").waitFor();
+  const bad = path.join(ctx.dir, "not-a-genesis.json");
+  fs.writeFileSync(bad, "hello, not json");
+  await page.setInputFiles("#genesis-file", bad);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.locator("#verify-result .verdict").waitFor({ timeout: 15000 });
+  await page.locator("#genesis-problem .note").waitFor({ timeout: 5000 }).catch(() => null);
+  const said = await page.locator("main").textContent();
+  assert(/not-a-genesis\.json is not JSON/.test(said) && !/Unexpected token/.test(said), "a non-JSON genesis file is reported as: " +
+    (await page.locator("#verify-result").textContent()));
+  assert((await page.locator("#genesis-status").textContent()) === "Using the genesis file this node serves.", "a file that is not JSON was taken as the genesis");
+  // the right genesis file, then back to the node's
+  await page.setInputFiles("#genesis-file", path.join(ctx.dir, "genesis.json"));
+  await page.locator("#genesis-status").getByText("Using your genesis file genesis.json.").waitFor({ timeout: 5000 });
+  await page.getByRole("button", { name: "Verify" }).click();
+  assert((await page.locator("#verify-result .verdict").textContent({ timeout: 15000 })) === "Verified.", "the proof does not verify against the genesis file");
+  await page.getByRole("button", { name: "Use the node's genesis file" }).click({ timeout: 5000 });
+  assert((await page.locator("#genesis-status").textContent()) === "Using the genesis file this node serves.", "no way back to the node's genesis");
+  assert(await page.locator("#genesis-node").isHidden(), "the way back is still offered when the node's genesis is in use");
+  await finish(page, null);
+});
+
+// 17. Times to the millisecond, as the CLI prints them.
+test("times_to_the_millisecond", async ({ browser }) => {
+  const t = await api(`/v1/tx/${ctx.realTx}`);
+  const page = await openPage(browser, `#/block/${t.height}`);
+  const when = await page.locator("dt:text-is('Time') + dd").textContent({ timeout: 10000 });
+  assert(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} UTC$/.test(when), "a block time is not shown to the millisecond, as the CLI does: " + when);
+  await finish(page, null);
+});
+
+// 18. A height beyond a JS number is shown as typed; the newest block
+// offers no link to a block that does not exist.
+test("block_height_as_typed", async ({ browser }) => {
+  const page = await openPage(browser, "#/block/99999999999999999999999");
+  page.expectedLoadErrors = 1;
+  await page.locator("main .note.error").waitFor({ timeout: 10000 });
+  const h = await page.locator("main h1").textContent();
+  assert(h === "Block 99999999999999999999999", "a long height is headed " + h);
+  await finish(page, null);
+});
+
+test("head_block_has_no_next_link", async ({ browser }) => {
+  const { height } = await api("/v1/status");
+  const page = await openPage(browser, `#/block/${height}`);
+  await page.locator("dt:text-is('Hash')").waitFor({ timeout: 10000 });
+  const next = page.locator("nav.pager a", { hasText: "→" });
+  if (await next.count()) {
+    const exists = await fetch(`${ctx.url}/v1/blocks/${height + 1}`).then((r) => r.ok);
+    assert(exists, `the newest block ${height} links to block ${height + 1}, which does not exist`);
+  }
+  await finish(page, null);
+});
+
+// 19. The browser's own validation blocking the form clears an old message.
+test("form_message_cleared_when_browser_refuses", async ({ browser }) => {
+  const page = await openPage(browser, "#/patient");
+  await loadKey(page, "patient");
+  await page.locator("#grant-form").waitFor();
+  await page.selectOption("#grant-kind", "identity");
+  await page.fill("#grant-to", "not-an-id");
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  await page.locator("#grant-result").getByText("64 hex digits").waitFor({ timeout: 5000 });
+  await page.fill("#grant-to", keyId("clinician"));
+  await page.fill("#grant-days", "0"); // below min="1": the browser refuses the form
+  await page.getByRole("button", { name: "Grant consent" }).click();
+  await page.waitForFunction(() => document.getElementById("grant-result").textContent === "", null, { timeout: 5000 }).catch(() => null);
+  const left = await page.locator("#grant-result").textContent();
+  assert(left === "", "a message of an earlier attempt stays while the browser refuses the form: " + left);
   await finish(page, null);
 });
 
