@@ -72,7 +72,7 @@ function proposalsTable(p) {
     ["Proposal", "Change", "Approvals", "Proposed", "Approvals until"],
     p.proposals.map((x) => [
       link(`#/tx/${x.txid}`, x.txid.slice(0, 12) + "…"),
-      x.action === "add" ? `add ${x.node.name} (${x.node.org}, ${x.node.api})` : el("span", {}, "remove ", idSpan(x.id, 12)),
+      x.action === "add" ? `add ${x.node.name} (${x.node.org}, ${x.node.api})` : el("span", {}, "remove ", x.name ? `${x.name} (` : "", idSpan(x.id, 12), x.name ? ")" : ""),
       `${x.approvals.length} of ${p.needed} (${x.approvals.join(", ")})`,
       link(`#/block/${x.height}`, `block ${x.height}`),
       x.expires_ms ? time(x.expires_ms) : "no limit",

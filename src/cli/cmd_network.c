@@ -258,6 +258,8 @@ static void print_proposal(const json_t *p, json_int_t needed)
         printf("add %s (%s) of %s, API %s, raft %s", cc_cli_jstr(node, "name", "?"),
                cc_cli_short(cc_cli_jstr(node, "id", "?"), id_sh), cc_cli_jstr(node, "org", "?"),
                cc_cli_jstr(node, "api", "?"), cc_cli_jstr(node, "raft", "?"));
+    else if (json_is_string(json_object_get(p, "name")))
+        printf("remove %s (%s)", cc_cli_jstr(p, "name", "?"), cc_cli_short(cc_cli_jstr(p, "id", "?"), sh));
     else
         printf("remove node %s", cc_cli_short(cc_cli_jstr(p, "id", "?"), sh));
     printf("; proposed at height %llu, %s", (unsigned long long)cc_cli_juint(p, "height"), status);

@@ -49,6 +49,22 @@ static void proposal_view(json_t *p, uint64_t now_ms)
         json_object_set_new(p, "status", json_string("expired"));
 }
 
+/* A remove proposal names its node by id; readers also get its "name"
+ * (from node/<id>, which stays after the removal). */
+static void proposal_name_node(cc_chain *c, json_t *p)
+{
+    const char *action = json_string_value(json_object_get(p, "action"));
+    const char *id = json_string_value(json_object_get(p, "id"));
+    char key[96];
+    cc_err err;
+    if (!action || strcmp(action, "remove") != 0 || !id || strlen(id) != 2 * CC_PUBKEY_BYTES) return;
+    snprintf(key, sizeof key, "node/%s", id);
+    json_t *rec = state_json(c, key, &err);
+    const json_t *name = json_object_get(rec, "name");
+    if (json_is_string(name)) json_object_set(p, "name", (json_t *)name);
+    json_decref(rec);
+}
+
 static bool parse_hex32(const char *hex, uint8_t out[CC_HASH_BYTES])
 {
     return strlen(hex) == 2 * CC_HASH_BYTES && cc_unhex(hex, out, CC_HASH_BYTES) == CC_OK;
@@ -147,6 +163,7 @@ enum MHD_Result cc_http_get_network_proposal(cc_http_req *req)
     json_t *prop = state_json(req->node->chain, key, &err);
     if (prop) {
         proposal_view(prop, cc_clocks_now_ms(&req->node->clocks));
+        proposal_name_node(req->node->chain, prop);
         json_object_set_new(prop, "txid", json_string(hex));
         return cc_http_send_json(req, MHD_HTTP_OK, prop);
     }
@@ -221,7 +238,10 @@ enum MHD_Result cc_http_get_network_proposals(cc_http_req *req)
         json_decref(pl.items);
         return cc_http_send_error(req, CC_ERR_NOMEM, NULL, "no memory for the proposals");
     }
-    for (size_t i = 0; i < n; i++) sorted[i] = json_array_get(pl.items, i);
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = json_array_get(pl.items, i);
+        proposal_name_node(req->node->chain, sorted[i]); /* after the scan, which holds a read txn */
+    }
     qsort(sorted, n, sizeof *sorted, newest_first);
     for (size_t i = 0; i < n; i++) json_array_append(list, sorted[i]);
     free(sorted);

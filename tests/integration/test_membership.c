@@ -531,6 +531,25 @@ static void remove_by_governance(const char *id)
     int rc = ct_cli(&out, CLI_MS, "network", "propose-remove", "--key", fx.payer_key, "--id", id, "--node",
                     fx.cl.node[0].url, (char *)NULL);
     proposed("propose-remove", rc, out, txid);
+    /* the proposal names the node as well as its id, to the API and the CLI */
+    char *path = ct_strf("/v1/network/nodes/%s", id);
+    json_t *node = get_json(0, path, NULL);
+    free(path);
+    path = ct_strf("/v1/network/proposals/%s", txid);
+    json_t *prop = get_json(0, path, NULL);
+    free(path);
+    const char *name = ct_json_str(node, "name");
+    if (!*name || strcmp(ct_json_str(prop, "name"), name) != 0)
+        fail_msg("proposal to remove %s names \"%s\", the node is \"%s\"", id, ct_json_str(prop, "name"),
+                 name);
+    char *want = ct_strf("remove %s (", name);
+    rc = ct_cli(&out, CLI_MS, "network", "proposals", "--node", fx.cl.node[0].url, (char *)NULL);
+    if (rc != 0 || !strstr(out, want))
+        fail_msg("network proposals exited %d, not naming %s:\n%s", rc, name, out);
+    free(out);
+    free(want);
+    json_decref(node);
+    json_decref(prop);
     approve_with(fx.admin_key, txid, 1);
 }
 
