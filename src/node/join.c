@@ -6,16 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 
-#include "carechain/os.h"
 #include "node/join.h"
 #include "node/log.h"
 #include "node/peer_answer.h"
 
-#define JOIN_CONFIG_MAX     (64u * 1024)
 #define JOIN_ANSWER_MAX     (4u * 1024 * 1024)
 #define JOIN_TIMEOUT_MS     5000L
 #define JOIN_CONNECT_MS     1000L
@@ -80,32 +77,6 @@ static cc_err take_record(const json_t *rec, const char *where, char *raft, size
     return CC_OK;
 }
 
-/* dir/config.json "peers" (NULL when absent; caller decrefs). */
-static cc_err read_peers(const char *dir, json_t **peers, cc_errbuf *eb)
-{
-    char path[PATH_MAX + 32];
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    *peers = NULL;
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (access(path, F_OK) != 0) return CC_OK;
-    cc_err rc = cc_file_read(path, JOIN_CONFIG_MAX, &buf, &len, eb);
-    if (rc != CC_OK) return rc;
-    json_t *doc = cc_json_parse(buf, len, eb);
-    free(buf);
-    if (!doc) return CC_ERR_MALFORMED; /* eb says why */
-    const json_t *p = json_object_get(doc, "peers");
-    size_t i;
-    const json_t *v;
-    if (p && !json_is_array(p))
-        rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"peers\" must be a list of URLs", path);
-    json_array_foreach(p, i, v) if (!json_is_string(v)) rc =
-        cc_errf(eb, CC_ERR_MALFORMED, "%s: \"peers\" must be a list of URLs", path);
-    if (rc == CC_OK && p) *peers = json_incref((json_t *)p);
-    json_decref(doc);
-    return rc;
-}
-
 /* This node's record in its own applied state (a restart): true with *rc
  * set when there is one. The state may lag the network (a node removed
  * from raft never receives the block that removed it), so peers are asked
@@ -125,22 +96,16 @@ static bool from_state(cc_chain *chain, const char *self_hex, char *raft, size_t
     return true;
 }
 
-cc_err cc_join_resolve(cc_chain *chain, const cc_key *key, const char *dir, json_t **nodes, char *raft,
-                       size_t cap, cc_errbuf *eb)
+cc_err cc_join_resolve(cc_chain *chain, const cc_key *key, const char *dir, const json_t *peers,
+                       json_t **nodes, char *raft, size_t cap, cc_errbuf *eb)
 {
     char self_hex[CC_HASH_HEX];
-    json_t *peers = NULL;
     cc_err rc;
 
     *nodes = NULL;
     cc_hex(key->pk, CC_PUBKEY_BYTES, self_hex);
-    if ((rc = read_peers(dir, &peers, eb)) != CC_OK) return rc;
-    if (json_array_size(peers) == 0 && from_state(chain, self_hex, raft, cap, eb, &rc)) {
-        json_decref(peers);
-        return rc;
-    }
+    if (json_array_size(peers) == 0 && from_state(chain, self_hex, raft, cap, eb, &rc)) return rc;
     if (json_array_size(peers) == 0) {
-        json_decref(peers);
         return cc_errf(eb, CC_ERR_USAGE,
                        "node.key (%.16s...) is not a node of this genesis; a node added to the network "
                        "later needs \"peers\" (API URLs of running nodes) in %s/config.json",
@@ -182,6 +147,5 @@ cc_err cc_join_resolve(cc_chain *chain, const cc_key *key, const char *dir, json
     }
     if (rc == CC_ERR_UNREACHABLE && !from_state(chain, self_hex, raft, cap, eb, &rc))
         cc_errf(eb, rc, "no peer in %s/config.json answered (%s)", dir, why.msg);
-    json_decref(peers);
     return rc;
 }

@@ -10,8 +10,9 @@
 #include "carechain.h"
 #include "carechain/chain.h"
 
-/* Resolve this node's membership. dir/config.json "peers" (API URLs,
- * "http://" optional) are asked in turn for GET /v1/network: the first
+/* Resolve this node's membership. peers, dir/config.json "peers" as the
+ * node read and checked them (an array of API URLs, "http://" optional;
+ * NULL: none; dir is named in messages), are asked in turn for GET /v1/network: the first
  * that lists this node gives its approved raft address (or, when it says
  * removed, an error) and *nodes that answer's "nodes" array (caller
  * decrefs); peers that answer without listing it make an error. Only when there are no peers or none answers,
@@ -21,7 +22,7 @@
  * raft receives the address (cap bytes).
  * Errors: CC_ERR_USAGE (not a member, removed, or no peers to ask; eb says
  * what to do), CC_ERR_UNREACHABLE (no peer answered). */
-cc_err cc_join_resolve(cc_chain *chain, const cc_key *key, const char *dir, json_t **nodes, char *raft,
-                       size_t cap, cc_errbuf *eb) CC_WUR;
+cc_err cc_join_resolve(cc_chain *chain, const cc_key *key, const char *dir, const json_t *peers,
+                       json_t **nodes, char *raft, size_t cap, cc_errbuf *eb) CC_WUR;
 
 #endif

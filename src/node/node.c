@@ -96,6 +96,7 @@ static cc_err read_config(cc_node *node, cc_errbuf *eb)
         rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"peers\" must be a list of URLs", path);
         goto out_after_doc;
     }
+    node->peers = json_incref((json_t *)peers);
     const json_t *name = json_object_get(doc, "name"), *api = json_object_get(doc, "api");
     if ((name && !json_is_string(name)) || (api && !json_is_string(api))) {
         rc = cc_errf(eb, CC_ERR_MALFORMED, "%s: \"name\" and \"api\" must be strings", path);
@@ -333,7 +334,8 @@ static cc_err start_consensus(cc_node *node, cc_errbuf *eb)
     if (cc_genesis_node_index(g, node->key.pk) < 0) {
         json_t *nodes = NULL;
         char raft[CC_NODE_ADDR_MAX];
-        cc_err rc = cc_join_resolve(node->chain, &node->key, node->dir, &nodes, raft, sizeof raft, eb);
+        cc_err rc =
+            cc_join_resolve(node->chain, &node->key, node->dir, node->peers, &nodes, raft, sizeof raft, eb);
         if (rc != CC_OK) return rc;
         const cc_raft_join join = {raft, nodes};
         rc = cc_consensus_raft_init_join(&node->consensus, node->chain, &node->key, node->dir, &hooks, &join,
@@ -458,6 +460,7 @@ err:
     else
         cc_node_log(CC_LOG_INFO, "node", "stopped cleanly");
     cc_key_wipe(&node->key);
+    json_decref(node->peers);
     free_tls(node);
     cc_clocks_destroy(&node->clocks);
     free(node);

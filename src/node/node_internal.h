@@ -68,6 +68,7 @@ typedef struct cc_node {
     unsigned wait_timeout_ms;
     char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX], tls_client_ca[PATH_MAX]; /* "" = none */
     char tls_client_crl[PATH_MAX];    /* the client CA's revocation list ("" = none) */
+    json_t *peers;                    /* config.json "peers", a list of strings (NULL: none); owned */
     char *tls_cert_pem, *tls_key_pem; /* their contents, NUL-terminated, when the API serves HTTPS */
     char *tls_client_ca_pem;          /* clients must present a certificate of this CA (NULL: none asked) */
     cc_client_crl *client_crl;        /* ... not revoked by it (NULL: no list given) */
