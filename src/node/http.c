@@ -279,8 +279,6 @@ static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind, const cha
 
 bool cc_http_query_check(cc_http_req *req, const char *const *allowed, char *msg, size_t cap)
 {
-    static const char *const none[] = {NULL};
-    if (!allowed) allowed = none;
     query_check q = {.allowed = allowed};
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &q);
     if (!q.any_bad && !q.twice[0]) return true;
