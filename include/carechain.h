@@ -402,10 +402,22 @@ typedef struct cc_genesis_identity {
     char name[64];
 } cc_genesis_identity;
 
+/* Rulesets: the rules by which blocks execute. A chain starts on its
+ * genesis's "ruleset" (1 when the genesis names none) and moves to a later
+ * one by governance, from a height the organisations agree on
+ * (network.propose "upgrade"; docs/OPERATIONS.md "Rulesets"). This build
+ * executes every ruleset from 1 to CC_RULESET_CURRENT:
+ *   1  the rules of carechain 0.2.0 up to 2026-11-27
+ *   2  claims' codings, units and care team references take the shape of a
+ *      code, a URI or Type/id; string.rep in plan rules stays within 4 KB */
+#define CC_RULESET_CURRENT 2
+#define CC_RULESET_MAX     1000000 /* the largest ruleset number a chain may name */
+
 typedef struct cc_genesis {
     uint8_t chain_id[CC_HASH_BYTES]; /* SHA-256 of the file's bytes */
     char chain_name[64];
     uint64_t time_ms;
+    uint32_t ruleset; /* the ruleset of block 1: "ruleset", or 1 when absent */
     cc_genesis_org *orgs;
     size_t org_count;
     cc_genesis_node *nodes;

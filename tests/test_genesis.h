@@ -2,6 +2,7 @@
  * test_genesis.h — the genesis document the unit tests and the proof fuzz
  * target share: one node (key seed 1), organisations "hospital" (admin key
  * seed 2) and "payer" (admin key seed 3). Key seed i is 32 bytes of i.
+ * Ruleset 2, as `carechain init` writes today.
  */
 #ifndef CC_TEST_GENESIS_H
 #define CC_TEST_GENESIS_H
@@ -30,7 +31,7 @@ static inline char *tg_genesis(void)
     char *out = NULL;
     if (asprintf(
             &out,
-            "{\"carechain_genesis\":1,\"chain_name\":\"unit\",\"time_ms\":1764000000000,"
+            "{\"carechain_genesis\":1,\"chain_name\":\"unit\",\"time_ms\":1764000000000,\"ruleset\":2,"
             "\"organisations\":[{\"id\":\"hospital\",\"name\":\"St Example\",\"kind\":\"hospital\"},"
             "{\"id\":\"payer\",\"name\":\"Example Plan\",\"kind\":\"payer\"}],"
             "\"nodes\":[{\"name\":\"node1\",\"id\":\"%s\",\"org\":\"hospital\",\"api\":\"127.0.0.1:7800\","

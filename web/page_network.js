@@ -65,14 +65,34 @@ function blocksTable(blocks) {
   );
 }
 
-// The open proposals to add or remove a node: what, who approved so far
-// out of how many needed, and until when approvals are taken.
+// The ruleset blocks execute under, the next one when governance moved
+// the network to it, and a warning when this node's build does not know it.
+function rulesetText(r) {
+  const parts = [`${r.active}`];
+  if (r.next) parts.push(`; ruleset ${r.next} from block ${r.from}`);
+  const lacking = Math.max(r.active, r.next || 0);
+  if (lacking > r.supported) {
+    return el("span", {}, ...parts, " ", el("strong", {}, `(this node's build knows rulesets up to ${r.supported}: it stops there)`));
+  }
+  return parts.join("");
+}
+
+// What a proposal changes: a node to add or remove, or the ruleset blocks
+// execute under from a height on.
+function proposalChange(x) {
+  if (x.action === "add") return `add ${x.node.name} (${x.node.org}, ${x.node.api})`;
+  if (x.action === "upgrade") return `ruleset ${x.ruleset} from block ${x.from}`;
+  return el("span", {}, "remove ", x.name ? `${x.name} (` : "", idSpan(x.id, 12), x.name ? ")" : "");
+}
+
+// The open proposals: what, who approved so far out of how many needed,
+// and until when approvals are taken.
 function proposalsTable(p) {
   return table(
     ["Proposal", "Change", "Approvals", "Proposed", "Approvals until"],
     p.proposals.map((x) => [
       link(`#/tx/${x.txid}`, x.txid.slice(0, 12) + "…"),
-      x.action === "add" ? `add ${x.node.name} (${x.node.org}, ${x.node.api})` : el("span", {}, "remove ", x.name ? `${x.name} (` : "", idSpan(x.id, 12), x.name ? ")" : ""),
+      proposalChange(x),
       `${x.approvals.length} of ${p.needed} (${x.approvals.join(", ")})`,
       link(`#/block/${x.height}`, `block ${x.height}`),
       x.expires_ms ? time(x.expires_ms) : "no limit",
@@ -162,6 +182,7 @@ export async function render(main) {
         ["Txs committed", String(s.tx_total)],
         ["Mempool", `${s.mempool} waiting (of ${s.mempool_max})`],
         ["Chain", `${s.chain_name} · ${s.chain_id.slice(0, 16)}…`],
+        s.ruleset ? ["Ruleset", rulesetText(s.ruleset)] : null,
         s.raft_state ? ["Raft", `${s.raft_state}, term ${s.term}, ${s.raft_voters} voters`] : null,
         s.store_full ? ["Store", el("strong", {}, "full: txs are refused")] : null,
         s.halted ? ["Halted", el("strong", {}, s.halt_reason || "yes")] : null,

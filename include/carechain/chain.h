@@ -184,6 +184,11 @@ bool cc_chain_node_removed(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES]);
 
 /* The state value under key (without its height prefix); caller frees. */
 cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len) CC_WUR;
+/* Whether this build can execute the next block (the head's height + 1):
+ * CC_OK, or CC_ERR_VERSION saying in eb which ruleset the network moved
+ * to (carechain.h "Rulesets"); other errors when the state cannot be read.
+ * Call on the thread that commits blocks, or before any is committed. */
+cc_err cc_chain_next_ruleset_known(cc_chain *c, cc_errbuf *eb) CC_WUR;
 /* The state entries whose key starts with prefix, in key order, one
  * snapshot: visit gets each key and value (without its height prefix),
  * valid during the call only. With after (NULL: from the start) only the

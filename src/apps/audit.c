@@ -120,6 +120,6 @@ static cc_err access_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_audit_tx_types[] = {
-    {"audit.access", CC_ROLE_NODE, access_validate, access_apply},
-    {NULL, 0, NULL, NULL},
+    {"audit.access", CC_ROLE_NODE, access_validate, access_apply, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };

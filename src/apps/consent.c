@@ -444,8 +444,8 @@ static cc_err delegate_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_consent_tx_types[] = {
-    {"consent.grant", CC_ROLES_PEOPLE, grant_validate, grant_apply},
-    {"consent.revoke", CC_ROLES_PEOPLE, revoke_validate, revoke_apply},
-    {"patient.delegate", CC_ROLE_PATIENT, delegate_validate, delegate_apply},
-    {NULL, 0, NULL, NULL},
+    {"consent.grant", CC_ROLES_PEOPLE, grant_validate, grant_apply, NULL},
+    {"consent.revoke", CC_ROLES_PEOPLE, revoke_validate, revoke_apply, NULL},
+    {"patient.delegate", CC_ROLE_PATIENT, delegate_validate, delegate_apply, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };

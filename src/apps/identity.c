@@ -103,7 +103,7 @@ static cc_err revoke_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_identity_tx_types[] = {
-    {"member.register", CC_ROLE_ADMIN, register_validate, register_apply},
-    {"member.revoke", CC_ROLE_ADMIN, revoke_validate, revoke_apply},
-    {NULL, 0, NULL, NULL},
+    {"member.register", CC_ROLE_ADMIN, register_validate, register_apply, NULL},
+    {"member.revoke", CC_ROLE_ADMIN, revoke_validate, revoke_apply, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };

@@ -1,19 +1,27 @@
 /*
- * network.c — network governance: adding and removing consensus nodes.
+ * network.c — network governance: adding and removing consensus nodes, and
+ * moving the network to a later ruleset.
  *
- * A change of membership is a proposal (network.propose) that an admin of
- * any organisation makes, then approvals (network.approve) by admins of
- * other organisations. Each organisation counts once; when more than half
- * of the organisations have approved, the change takes effect in the same
- * tx: the node's record and identity are written (add) or marked removed
- * (remove), and "network/config" lists the new set, which the consensus
- * layer turns into a raft configuration change.
+ * A change is a proposal (network.propose) that an admin of any
+ * organisation makes, then approvals (network.approve) by admins of other
+ * organisations. Each organisation counts once; when more than half of the
+ * organisations have approved, the change takes effect in the same tx:
+ *   add, remove  the node's record and identity are written (add) or
+ *                marked removed (remove), and "network/config" lists the
+ *                new set, which the consensus layer turns into a raft
+ *                configuration change;
+ *   upgrade      "network/ruleset" names the ruleset blocks execute under
+ *                from the proposal's height "from" on (exec.c reads it
+ *                before each block; a node whose build does not know that
+ *                ruleset stops there: docs/OPERATIONS.md "Rulesets").
  *
  * State:
  *   network/config       {"nodes": [hex ids, sorted], "organisations": n[, "changed_at": height]}
+ *   network/ruleset      {"ruleset": n, "from": height, "before": n, "proposal": txid hex}
+ *                        (absent until the first upgrade: the genesis's ruleset)
  *   node/<hex>           {"name","org","api","raft","status","since"[,"removed_at"]}
- *   netprop/<txid hex>   {"action","node"|"id","approvals":[org ids],"status","height",
- *                         "expires_ms"[,"approved_at"|"withdrawn_at"]}
+ *   netprop/<txid hex>   {"action","node"|"id"|"ruleset"+"from","approvals":[org ids],"status",
+ *                         "height","expires_ms"[,"approved_at"|"withdrawn_at"]}
  *
  * Proposal:   open --approvals > organisations/2--> approved (effect applied)
  *             open --network.withdraw by the proposing organisation--> withdrawn
@@ -24,7 +32,9 @@
  * An approval that would enact a change checks the change again: the node
  * to add must still be no identity, the node to remove still a node (two
  * proposals of one change: the second is refused, so a stale one cannot
- * bring back a removed node's key).
+ * bring back a removed node's key); an upgrade's height must still be
+ * ahead, its ruleset still later than the network's, and no other upgrade
+ * may be waiting for its height.
  *
  * network/config also records "changed_at", the height of the last change:
  * at most one change takes effect per block, and a removal needs a set of
@@ -39,6 +49,7 @@
 #define NAME_MAX_BYTES       63
 #define ADDR_MAX_BYTES       63
 #define PROPOSAL_LIFETIME_MS (30ULL * 24 * 3600 * 1000) /* approvals after this are refused */
+#define UPGRADE_HEIGHT_MAX   (1LL << 53)                /* a height any JSON reader holds exactly */
 
 /* ---- the membership record ------------------------------------------------ */
 
@@ -95,6 +106,24 @@ cc_err cc_network_genesis(cc_exec_ctx *ctx)
 
 /* ---- network.propose ---------------------------------------------------------- */
 
+/* {"action": "upgrade", "ruleset": n, "from": height} */
+static cc_err upgrade_validate(const json_t *p, cc_errbuf *eb)
+{
+    static const char *const fields[] = {"action", "ruleset", "from", NULL};
+    const json_t *ruleset = json_object_get(p, "ruleset"), *from = json_object_get(p, "from");
+    cc_err rc = cc_payload_only(p, fields, eb);
+    if (rc != CC_OK) return rc;
+    if (!json_is_integer(ruleset) || json_integer_value(ruleset) < 2 ||
+        json_integer_value(ruleset) > CC_RULESET_MAX)
+        return cc_errf(eb, CC_ERR_INVALID, "an upgrade's \"ruleset\" is a whole number from 2 to %d",
+                       CC_RULESET_MAX);
+    if (!json_is_integer(from) || json_integer_value(from) < 2 ||
+        json_integer_value(from) > UPGRADE_HEIGHT_MAX)
+        return cc_errf(eb, CC_ERR_INVALID,
+                       "an upgrade's \"from\" is the height of the first block under the new ruleset");
+    return CC_OK;
+}
+
 static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
 {
     static const char *const fields[] = {"action", "node", "id", NULL};
@@ -102,9 +131,9 @@ static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
     const char *action, *s;
     uint8_t pk[CC_PUBKEY_BYTES];
     cc_err rc;
-    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK ||
-        (rc = cc_payload_str(p, "action", true, 8, &action, eb)) != CC_OK)
-        return rc;
+    if ((rc = cc_payload_str(p, "action", true, 8, &action, eb)) != CC_OK) return rc;
+    if (strcmp(action, "upgrade") == 0) return upgrade_validate(p, eb);
+    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK) return rc;
     if (strcmp(action, "add") == 0) {
         const json_t *n = json_object_get(p, "node");
         if (!json_is_object(n) || json_object_get(p, "id"))
@@ -124,7 +153,7 @@ static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
             return cc_errf(eb, CC_ERR_INVALID, "a remove proposal carries only \"id\"");
         return cc_payload_hex(p, "id", pk, sizeof pk, eb);
     }
-    return cc_errf(eb, CC_ERR_INVALID, "\"action\" must be \"add\" or \"remove\"");
+    return cc_errf(eb, CC_ERR_INVALID, "\"action\" must be \"add\", \"remove\" or \"upgrade\"");
 }
 
 /* Whether cfg's node list holds the hex id. */
@@ -241,10 +270,61 @@ static cc_err change_still_open(cc_exec_ctx *ctx, const json_t *cfg, const json_
     return CC_OK;
 }
 
+/* ---- upgrades ------------------------------------------------------------------ */
+
+/* Whether the upgrade up ({"ruleset", "from"}) may be proposed or take
+ * effect in this block. *rec gets network/ruleset (NULL when absent);
+ * caller decrefs. */
+static cc_err upgrade_allowed(cc_exec_ctx *ctx, const json_t *up, json_t **rec)
+{
+    json_int_t ruleset = json_integer_value(json_object_get(up, "ruleset"));
+    json_int_t from = json_integer_value(json_object_get(up, "from"));
+    *rec = NULL;
+    cc_err rc = cc_state_get_json(ctx, "network/ruleset", rec);
+    if (rc != CC_OK && rc != CC_ERR_NOT_FOUND) return rc;
+    const json_t *waiting = json_object_get(*rec, "from");
+    uint32_t now = cc_ruleset_at(*rec, ctx->genesis, ctx->height);
+    if (json_is_integer(waiting) && (uint64_t)json_integer_value(waiting) > ctx->height)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                       "the network already moves to ruleset %lld at height %lld; one upgrade at a time",
+                       (long long)json_integer_value(json_object_get(*rec, "ruleset")),
+                       (long long)json_integer_value(waiting));
+    if (ruleset <= (json_int_t)now)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                       "the network runs ruleset %u; an upgrade names a later one, not %lld", now,
+                       (long long)ruleset);
+    if ((uint64_t)from <= ctx->height)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                       "height %lld is not ahead: this block is %llu (propose the upgrade again with a later "
+                       "height)",
+                       (long long)from, (unsigned long long)ctx->height);
+    return CC_OK;
+}
+
+/* An approved upgrade: blocks from its height on execute its ruleset. */
+static cc_err enact_upgrade(cc_exec_ctx *ctx, const char *prop_key, const json_t *prop)
+{
+    json_t *rec = NULL;
+    cc_err rc = upgrade_allowed(ctx, prop, &rec);
+    if (rc == CC_OK) {
+        json_t *next = json_pack("{s:O, s:O, s:I, s:s}", "ruleset", json_object_get(prop, "ruleset"), "from",
+                                 json_object_get(prop, "from"), "before",
+                                 (json_int_t)cc_ruleset_at(rec, ctx->genesis, ctx->height), "proposal",
+                                 prop_key + strlen("netprop/"));
+        rc = next ? cc_state_put_json(ctx, "network/ruleset", next) : CC_ERR_NOMEM;
+        json_decref(next);
+    }
+    json_decref(rec);
+    return rc;
+}
+
+/* ---- enacting ------------------------------------------------------------------ */
+
 /* Apply an approved proposal's effect. */
-static cc_err enact(cc_exec_ctx *ctx, const json_t *prop)
+static cc_err enact(cc_exec_ctx *ctx, const char *prop_key, const json_t *prop)
 {
     const char *action = json_string_value(json_object_get(prop, "action"));
+    if (strcmp(action, "upgrade") == 0) return enact_upgrade(ctx, prop_key, prop);
     bool add = strcmp(action, "add") == 0;
     json_t *cfg = NULL;
     char key[80];
@@ -317,7 +397,7 @@ static cc_err approve(cc_exec_ctx *ctx, const char *prop_key, json_t *prop)
     if ((json_int_t)json_array_size(approvals) * 2 > orgs) {
         json_object_set_new(prop, "status", json_string("approved"));
         json_object_set_new(prop, "approved_at", json_integer((json_int_t)ctx->height));
-        if ((rc = enact(ctx, prop)) != CC_OK) return rc;
+        if ((rc = enact(ctx, prop_key, prop)) != CC_OK) return rc;
     }
     return cc_state_put_json(ctx, prop_key, prop);
 }
@@ -329,7 +409,11 @@ static cc_err propose_apply(cc_exec_ctx *ctx)
     char key[96], txid[CC_HASH_HEX];
     json_t *cfg = NULL, *existing = NULL;
     cc_err rc;
-    if (strcmp(action, "add") == 0) {
+    if (strcmp(action, "upgrade") == 0) {
+        rc = upgrade_allowed(ctx, p, &existing);
+        json_decref(existing);
+        if (rc != CC_OK) return rc;
+    } else if (strcmp(action, "add") == 0) {
         const json_t *n = json_object_get(p, "node");
         const char *id = json_string_value(json_object_get(n, "id"));
         const char *org = json_string_value(json_object_get(n, "org"));
@@ -448,8 +532,8 @@ static cc_err withdraw_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_network_tx_types[] = {
-    {"network.propose", CC_ROLE_ADMIN, propose_validate, propose_apply},
-    {"network.approve", CC_ROLE_ADMIN, proposal_ref_validate, approve_apply},
-    {"network.withdraw", CC_ROLE_ADMIN, proposal_ref_validate, withdraw_apply},
-    {NULL, 0, NULL, NULL},
+    {"network.propose", CC_ROLE_ADMIN, propose_validate, propose_apply, NULL},
+    {"network.approve", CC_ROLE_ADMIN, proposal_ref_validate, approve_apply, NULL},
+    {"network.withdraw", CC_ROLE_ADMIN, proposal_ref_validate, withdraw_apply, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };

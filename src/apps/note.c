@@ -71,6 +71,6 @@ static cc_err note_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_note_tx_types[] = {
-    {"note.put", CC_ROLES_PEOPLE, note_validate, note_apply},
-    {NULL, 0, NULL, NULL},
+    {"note.put", CC_ROLES_PEOPLE, note_validate, note_apply, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };

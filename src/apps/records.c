@@ -377,8 +377,8 @@ static cc_err erase_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_records_tx_types[] = {
-    {"record.put", CC_ROLE_CLINICIAN | CC_ROLE_PATIENT, put_validate, put_apply},
-    {"record.erase", CC_ROLES_PEOPLE, erase_validate, erase_apply},
-    {"org.key", CC_ROLE_ADMIN, orgkey_validate, orgkey_apply},
-    {NULL, 0, NULL, NULL},
+    {"record.put", CC_ROLE_CLINICIAN | CC_ROLE_PATIENT, put_validate, put_apply, NULL},
+    {"record.erase", CC_ROLES_PEOPLE, erase_validate, erase_apply, NULL},
+    {"org.key", CC_ROLE_ADMIN, orgkey_validate, orgkey_apply, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };

@@ -1621,22 +1621,22 @@ out:
 }
 
 const cc_tx_type cc_supply_tx_types[] = {
-    {"drug.prefix", CC_ROLE_REGULATOR, prefix_validate, prefix_apply},
-    {"drug.product", CC_ROLE_ADMIN | CC_ROLE_MANUFACTURER, product_validate, product_apply},
-    {"drug.commission", CC_ROLE_ADMIN | CC_ROLE_MANUFACTURER, commission_validate, direct_apply},
-    {"drug.aggregate", TRADERS, aggregate_validate, direct_apply},
-    {"drug.disaggregate", TRADERS, disaggregate_validate, direct_apply},
-    {"drug.ship", TRADERS, ship_validate, direct_apply},
-    {"drug.receive", TRADERS, receive_validate, direct_apply},
-    {"drug.dispense", CC_ROLE_PHARMACY, dispense_validate, direct_apply},
-    {"drug.decommission", TRADERS, decommission_validate, direct_apply},
-    {"drug.return", TRADERS, ship_validate, direct_apply},
-    {"drug.recall", CC_ROLE_ADMIN | CC_ROLE_MANUFACTURER, recall_validate, direct_apply},
-    {"drug.suspect", TRADERS | CC_ROLE_REGULATOR, suspect_validate, direct_apply},
-    {"drug.clear", TRADERS | CC_ROLE_REGULATOR, clear_validate, direct_apply},
-    {"drug.alert", CC_ROLE_NODE, alert_validate, alert_apply},
-    {"epcis.capture", CC_ROLE_NODE, capture_validate, capture_apply},
-    {NULL, 0, NULL, NULL},
+    {"drug.prefix", CC_ROLE_REGULATOR, prefix_validate, prefix_apply, NULL},
+    {"drug.product", CC_ROLE_ADMIN | CC_ROLE_MANUFACTURER, product_validate, product_apply, NULL},
+    {"drug.commission", CC_ROLE_ADMIN | CC_ROLE_MANUFACTURER, commission_validate, direct_apply, NULL},
+    {"drug.aggregate", TRADERS, aggregate_validate, direct_apply, NULL},
+    {"drug.disaggregate", TRADERS, disaggregate_validate, direct_apply, NULL},
+    {"drug.ship", TRADERS, ship_validate, direct_apply, NULL},
+    {"drug.receive", TRADERS, receive_validate, direct_apply, NULL},
+    {"drug.dispense", CC_ROLE_PHARMACY, dispense_validate, direct_apply, NULL},
+    {"drug.decommission", TRADERS, decommission_validate, direct_apply, NULL},
+    {"drug.return", TRADERS, ship_validate, direct_apply, NULL},
+    {"drug.recall", CC_ROLE_ADMIN | CC_ROLE_MANUFACTURER, recall_validate, direct_apply, NULL},
+    {"drug.suspect", TRADERS | CC_ROLE_REGULATOR, suspect_validate, direct_apply, NULL},
+    {"drug.clear", TRADERS | CC_ROLE_REGULATOR, clear_validate, direct_apply, NULL},
+    {"drug.alert", CC_ROLE_NODE, alert_validate, alert_apply, NULL},
+    {"epcis.capture", CC_ROLE_NODE, capture_validate, capture_apply, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 /* ---- verification (the node's GET /v1/drugs/verify) ---------------------------------------------------- */

@@ -668,10 +668,10 @@ static cc_err results_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_trials_tx_types[] = {
-    {"trial.register", CC_ROLE_SPONSOR, register_validate, register_apply},
-    {"trial.amend", CC_ROLE_SPONSOR, amend_validate, amend_apply},
-    {"trial.enroll", CC_ROLE_CLINICIAN | CC_ROLE_ADMIN, enroll_validate, enroll_apply},
-    {"trial.withdraw", CC_ROLES_PEOPLE, withdraw_validate, withdraw_apply},
-    {"trial.results", CC_ROLE_SPONSOR, results_validate, results_apply},
-    {NULL, 0, NULL, NULL},
+    {"trial.register", CC_ROLE_SPONSOR, register_validate, register_apply, NULL},
+    {"trial.amend", CC_ROLE_SPONSOR, amend_validate, amend_apply, NULL},
+    {"trial.enroll", CC_ROLE_CLINICIAN | CC_ROLE_ADMIN, enroll_validate, enroll_apply, NULL},
+    {"trial.withdraw", CC_ROLES_PEOPLE, withdraw_validate, withdraw_apply, NULL},
+    {"trial.results", CC_ROLE_SPONSOR, results_validate, results_apply, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };

@@ -423,6 +423,10 @@ int cc_cmd_priorauth(int argc, char **argv);
 int cc_cmd_payment(int argc, char **argv);
 int cc_cmd_trial(int argc, char **argv);
 int cc_cmd_network(int argc, char **argv);
+/* The "ruleset" object of GET /v1/status or /v1/network in sentences, with a
+ * warning when the network moves to a ruleset this build does not know
+ * (cmd_network.c). Prints nothing for NULL. */
+void cc_cli_print_ruleset(const json_t *ruleset);
 int cc_cmd_demo(int argc, char **argv);
 int cc_cmd_devnet(int argc, char **argv);
 int cc_cmd_bench(int argc, char **argv);

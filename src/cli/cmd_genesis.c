@@ -516,9 +516,9 @@ static int new_genesis(int argc, char **argv)
         fprintf(stderr, "carechain %s: no card names a node; a network needs at least one\n", ctx.cmd);
         goto done;
     }
-    doc = json_pack("{s:i, s:s, s:I, s:O, s:O, s:O}", "carechain_genesis", 1, "chain_name", chain_name,
-                    "time_ms", (json_int_t)cc_now_ms(), "organisations", orgs, "nodes", nodes, "identities",
-                    ids);
+    doc = json_pack("{s:i, s:s, s:I, s:i, s:O, s:O, s:O}", "carechain_genesis", 1, "chain_name", chain_name,
+                    "time_ms", (json_int_t)cc_now_ms(), "ruleset", CC_RULESET_CURRENT, "organisations", orgs,
+                    "nodes", nodes, "identities", ids);
     text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     if (!text) {
         fprintf(stderr, "carechain %s: out of memory\n", ctx.cmd);

@@ -202,9 +202,9 @@ cc_err cc_cli_net_init_ports(const char *dir, unsigned nodes, const char *chain_
                                                 "api", addr, "raft", raft));
     }
 
-    g = json_pack("{s:i,s:s,s:I,s:o,s:O,s:O}", "carechain_genesis", 1, "chain_name",
-                  chain_name ? chain_name : "carechain-demo", "time_ms", (json_int_t)cc_now_ms(),
-                  "organisations", org_array(), "nodes", jnodes, "identities", ids);
+    g = json_pack("{s:i,s:s,s:I,s:i,s:o,s:O,s:O}", "carechain_genesis", 1, "chain_name",
+                  chain_name ? chain_name : "carechain-demo", "time_ms", (json_int_t)cc_now_ms(), "ruleset",
+                  CC_RULESET_CURRENT, "organisations", org_array(), "nodes", jnodes, "identities", ids);
     if (!g) goto err_nomem;
     gtext = json_dumps(g, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!gtext) goto err_nomem;

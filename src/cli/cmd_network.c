@@ -1,13 +1,15 @@
 /*
  * cli/cmd_network.c — `carechain network propose-add|propose-remove|
- * approve|withdraw|members|proposals`: network governance. An
- * organisation admin proposes to add or remove a consensus node
+ * propose-upgrade|approve|withdraw|members|proposals`: network governance.
+ * An organisation admin proposes to add or remove a consensus node, or to
+ * move the network to a later ruleset from a given height
  * (network.propose); admins of other organisations approve
  * (network.approve); once more than half of the organisations approved,
- * the node set changes and the raft leader turns it into a raft
- * configuration change (docs/CONSENSUS.md "Membership"). The proposing
- * organisation can withdraw an open proposal (network.withdraw); one not
- * approved within 30 days expires.
+ * the change takes effect: the node set changes and the raft leader turns
+ * it into a raft configuration change (docs/CONSENSUS.md "Membership"), or
+ * blocks from the height on execute the new ruleset (docs/OPERATIONS.md
+ * "Rulesets"). The proposing organisation can withdraw an open proposal
+ * (network.withdraw); one not approved within 30 days expires.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,30 +20,74 @@
 
 #define PATH_BYTES 160
 
+/* What a proposal proposes, as words after "to": "add node4", "remove
+ * node4", "move the network to ruleset 3 from height 1200". */
+static const char *proposal_what(const json_t *p, char *buf, size_t cap)
+{
+    char sh[CC_CLI_SHORT_BYTES];
+    const char *action = cc_cli_jstr(p, "action", "?");
+    const json_t *node = json_object_get(p, "node");
+    if (strcmp(action, "upgrade") == 0)
+        snprintf(buf, cap, "move the network to ruleset %llu from height %llu",
+                 (unsigned long long)cc_cli_juint(p, "ruleset"), (unsigned long long)cc_cli_juint(p, "from"));
+    else if (node)
+        snprintf(buf, cap, "%s %s", action, cc_cli_jstr(node, "name", "?"));
+    else if (json_is_string(json_object_get(p, "name")))
+        snprintf(buf, cap, "%s %s (%s)", action, cc_cli_jstr(p, "name", "?"),
+                 cc_cli_short(cc_cli_jstr(p, "id", "?"), sh));
+    else
+        snprintf(buf, cap, "%s node %s", action, cc_cli_short(cc_cli_jstr(p, "id", "?"), sh));
+    return buf;
+}
+
 /* One sentence about a proposal record (GET /v1/network/proposals/{txid}). */
 static void say_proposal(const json_t *p, const char *txid)
 {
-    char sh[CC_CLI_SHORT_BYTES];
-    const json_t *node = json_object_get(p, "node");
+    char what[160];
     const char *status = cc_cli_jstr(p, "status", "?");
     size_t approvals = json_array_size(json_object_get(p, "approvals"));
-    const char *who = node ? cc_cli_jstr(node, "name", "?") : cc_cli_short(cc_cli_jstr(p, "id", "?"), sh);
-    if (strcmp(status, "approved") == 0)
-        printf("The proposal to %s %s is approved (%zu organisations) and took effect at height %llu.\n",
-               cc_cli_jstr(p, "action", "?"), who, approvals,
-               (unsigned long long)cc_cli_juint(p, "approved_at"));
+    proposal_what(p, what, sizeof what);
+    if (strcmp(status, "approved") == 0 && strcmp(cc_cli_jstr(p, "action", ""), "upgrade") == 0)
+        printf(
+            "The proposal to %s is approved (%zu organisations, at height %llu): blocks from height %llu on "
+            "execute ruleset %llu.\n",
+            what, approvals, (unsigned long long)cc_cli_juint(p, "approved_at"),
+            (unsigned long long)cc_cli_juint(p, "from"), (unsigned long long)cc_cli_juint(p, "ruleset"));
+    else if (strcmp(status, "approved") == 0)
+        printf("The proposal to %s is approved (%zu organisations) and took effect at height %llu.\n", what,
+               approvals, (unsigned long long)cc_cli_juint(p, "approved_at"));
     else if (strcmp(status, "withdrawn") == 0)
-        printf("The proposal to %s %s was withdrawn at height %llu; it takes no more approvals.\n",
-               cc_cli_jstr(p, "action", "?"), who, (unsigned long long)cc_cli_juint(p, "withdrawn_at"));
+        printf("The proposal to %s was withdrawn at height %llu; it takes no more approvals.\n", what,
+               (unsigned long long)cc_cli_juint(p, "withdrawn_at"));
     else if (strcmp(status, "expired") == 0)
-        printf("The proposal to %s %s expired with %zu organisation approval%s (30 days passed); propose it "
+        printf("The proposal to %s expired with %zu organisation approval%s (30 days passed); propose it "
                "again.\n",
-               cc_cli_jstr(p, "action", "?"), who, approvals, approvals == 1 ? "" : "s");
+               what, approvals, approvals == 1 ? "" : "s");
     else
-        printf("The proposal to %s %s is %s with %zu organisation approval%s so far; more than half of the "
+        printf("The proposal to %s is %s with %zu organisation approval%s so far; more than half of the "
                "organisations must approve.\n",
-               cc_cli_jstr(p, "action", "?"), who, status, approvals, approvals == 1 ? "" : "s");
+               what, status, approvals, approvals == 1 ? "" : "s");
     printf("proposal %s\n", txid);
+}
+
+void cc_cli_print_ruleset(const json_t *rs)
+{
+    if (!rs) return;
+    uint64_t active = cc_cli_juint(rs, "active"), supported = cc_cli_juint(rs, "supported");
+    uint64_t next = cc_cli_juint(rs, "next"), from = cc_cli_juint(rs, "from");
+    printf("Blocks execute under ruleset %llu; this node's build knows rulesets 1 to %llu.\n",
+           (unsigned long long)active, (unsigned long long)supported);
+    if (active > supported)
+        printf("This node's build does NOT know ruleset %llu: it applies no more blocks and takes no txs. "
+               "Install a build that knows it and restart the node; it goes on from where it stopped.\n",
+               (unsigned long long)active);
+    if (!next) return;
+    printf("The network moves to ruleset %llu at height %llu (approved by governance).",
+           (unsigned long long)next, (unsigned long long)from);
+    if (next > supported)
+        printf(" This node's build does NOT know it: install a newer build before then, or the node stops at "
+               "that height.");
+    printf("\n");
 }
 
 /* Sign and send one governance tx (payload taken); when it committed, show
@@ -130,6 +176,50 @@ static int propose_add(int argc, char **argv)
     return send_governance(&ctx, &w, "network.propose", p, NULL);
 }
 
+static int propose_upgrade(int argc, char **argv)
+{
+    const char *ruleset_s = NULL, *from_s = NULL;
+    uint64_t ruleset, from;
+    cc_cli_write w = {0};
+    const cc_cli_opt opts[] = {
+        {"key", "ADMINKEY", "key file of an organisation admin", &w.key},
+        {"ruleset", "N", "the ruleset to move to (later than the network's)", &ruleset_s},
+        {"from", "HEIGHT", "the first block to execute under it (ahead of the chain's height)", &from_s},
+        CC_CLI_OPT_NO_WAIT(&w),
+        CC_CLI_OPT_GENESIS(&w),
+        {NULL, NULL, NULL, NULL},
+    };
+    const cc_cli_spec spec = {
+        "network propose-upgrade",
+        "--key ADMINKEY --ruleset N --from HEIGHT",
+        "Propose that blocks from HEIGHT on execute ruleset N (a network.propose tx).",
+        opts,
+        0,
+        0,
+        true,
+        true,
+        "Install a build that knows ruleset N on every node first: `carechain status` names the\n"
+        "rulesets a node knows. Once more than half of the organisations approved, blocks from\n"
+        "HEIGHT on execute ruleset N; a node whose build does not know it stops applying blocks\n"
+        "there (docs/OPERATIONS.md \"Rulesets\").\n"};
+    cc_cli_ctx ctx;
+    int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
+    if (rc >= 0) return rc;
+    if (!ruleset_s || !from_s) return cc_cli_usage(ctx.cmd, "--ruleset and --from are needed");
+    if (!cc_cli_parse_u64(ruleset_s, false, &ruleset) || ruleset < 2 || ruleset > CC_RULESET_MAX)
+        return cc_cli_usage(ctx.cmd, "--ruleset is a whole number from 2 to %d", CC_RULESET_MAX);
+    if (!cc_cli_parse_u64(from_s, false, &from) || from < 2 || from > (1ULL << 53))
+        return cc_cli_usage(ctx.cmd, "--from is a block height (2 or more)");
+    if (ruleset > CC_RULESET_CURRENT)
+        fprintf(stderr,
+                "carechain %s: note: this build knows rulesets 1 to %d; every node must run a build that "
+                "knows ruleset %llu before height %llu\n",
+                ctx.cmd, CC_RULESET_CURRENT, (unsigned long long)ruleset, (unsigned long long)from);
+    json_t *p = json_pack("{s:s, s:I, s:I}", "action", "upgrade", "ruleset", (json_int_t)ruleset, "from",
+                          (json_int_t)from);
+    return send_governance(&ctx, &w, "network.propose", p, NULL);
+}
+
 static int propose_remove(int argc, char **argv)
 {
     const char *id = NULL;
@@ -189,14 +279,14 @@ static int approve(int argc, char **argv)
 {
     return about_proposal(argc, argv, "network approve", "network.approve",
                           "key file of an admin of an organisation that has not approved yet",
-                          "Approve a membership proposal for your organisation (a network.approve tx).");
+                          "Approve a governance proposal for your organisation (a network.approve tx).");
 }
 
 static int withdraw(int argc, char **argv)
 {
     return about_proposal(argc, argv, "network withdraw", "network.withdraw",
                           "key file of an admin of the organisation that made the proposal",
-                          "Withdraw your organisation's open membership proposal (a network.withdraw tx).");
+                          "Withdraw your organisation's open governance proposal (a network.withdraw tx).");
 }
 
 static int members(int argc, char **argv)
@@ -243,6 +333,7 @@ static int members(int argc, char **argv)
             printf("; %s", role ? role : "not in this node's raft configuration");
         printf(".\n");
     }
+    cc_cli_print_ruleset(json_object_get(j, "ruleset"));
     json_decref(j);
     return CC_EXIT_OK;
 }
@@ -250,7 +341,7 @@ static int members(int argc, char **argv)
 /* One proposal in a sentence: what, and how far it got. */
 static void print_proposal(const json_t *p, json_int_t needed)
 {
-    char sh[CC_CLI_SHORT_BYTES], id_sh[CC_CLI_SHORT_BYTES];
+    char id_sh[CC_CLI_SHORT_BYTES], what[160];
     const char *action = cc_cli_jstr(p, "action", "?"), *status = cc_cli_jstr(p, "status", "?");
     const json_t *node = json_object_get(p, "node"), *approvals = json_object_get(p, "approvals"), *org;
     printf("%s: ", cc_cli_jstr(p, "txid", "?"));
@@ -258,10 +349,8 @@ static void print_proposal(const json_t *p, json_int_t needed)
         printf("add %s (%s) of %s, API %s, raft %s", cc_cli_jstr(node, "name", "?"),
                cc_cli_short(cc_cli_jstr(node, "id", "?"), id_sh), cc_cli_jstr(node, "org", "?"),
                cc_cli_jstr(node, "api", "?"), cc_cli_jstr(node, "raft", "?"));
-    else if (json_is_string(json_object_get(p, "name")))
-        printf("remove %s (%s)", cc_cli_jstr(p, "name", "?"), cc_cli_short(cc_cli_jstr(p, "id", "?"), sh));
     else
-        printf("remove node %s", cc_cli_short(cc_cli_jstr(p, "id", "?"), sh));
+        printf("%s", proposal_what(p, what, sizeof what));
     printf("; proposed at height %llu, %s", (unsigned long long)cc_cli_juint(p, "height"), status);
     if (strcmp(status, "approved") == 0)
         printf(" at height %llu", (unsigned long long)cc_cli_juint(p, "approved_at"));
@@ -292,7 +381,7 @@ static int proposals(int argc, char **argv)
     };
     const cc_cli_spec spec = {"network proposals",
                               "[--all]",
-                              "List the open membership proposals, newest first (GET /v1/network/proposals).",
+                              "List the open governance proposals, newest first (GET /v1/network/proposals).",
                               opts,
                               0,
                               0,
@@ -335,10 +424,11 @@ int cc_cmd_network(int argc, char **argv)
     static const cc_cli_sub subs[] = {
         {"propose-add", propose_add, "propose a new consensus node"},
         {"propose-remove", propose_remove, "propose to remove a consensus node"},
+        {"propose-upgrade", propose_upgrade, "propose a later ruleset from a given height"},
         {"approve", approve, "approve a proposal for your organisation"},
         {"withdraw", withdraw, "withdraw your organisation's open proposal"},
         {"members", members, "list the consensus nodes"},
-        {"proposals", proposals, "list the open membership proposals"},
+        {"proposals", proposals, "list the open governance proposals"},
         {NULL, NULL, NULL},
     };
     return cc_cli_dispatch("network", subs, argc, argv);

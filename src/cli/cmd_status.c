@@ -77,6 +77,7 @@ int cc_cmd_status(int argc, char **argv)
     printf("%llu txs wait in the mempool.%s\n", (unsigned long long)cc_cli_juint(j, "mempool"),
            json_is_true(json_object_get(j, "store_full")) ? " The node's store is FULL: it refuses new txs."
                                                           : "");
+    cc_cli_print_ruleset(json_object_get(j, "ruleset"));
     if (strcmp(cc_cli_jstr(j, "mode", ""), "raft") == 0) print_raft(j);
     json_decref(j);
     return CC_EXIT_OK;

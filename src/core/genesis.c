@@ -122,6 +122,23 @@ cc_err cc_genesis_parse(const uint8_t *buf, size_t len, cc_genesis *g, cc_errbuf
         goto done;
     g->time_ms = (uint64_t)json_integer_value(t);
     cc_sha256(buf, len, g->chain_id);
+    g->ruleset = 1; /* the rules of every chain made before genesis named one */
+    if ((t = json_object_get(doc, "ruleset"))) {
+        json_int_t r = json_is_integer(t) ? json_integer_value(t) : 0;
+        if (r < 1 || r > CC_RULESET_MAX) {
+            rc = cc_errf(eb, CC_ERR_MALFORMED, "genesis \"ruleset\" must be a whole number from 1 to %d",
+                         CC_RULESET_MAX);
+            goto done;
+        }
+        if (r > CC_RULESET_CURRENT) {
+            rc = cc_errf(eb, CC_ERR_VERSION,
+                         "the genesis asks for ruleset %lld; this build of carechain knows rulesets 1 to %d: "
+                         "install a newer build",
+                         (long long)r, CC_RULESET_CURRENT);
+            goto done;
+        }
+        g->ruleset = (uint32_t)r;
+    }
 
     g->orgs = calloc(json_array_size(orgs) + 1, sizeof *g->orgs);
     g->nodes = calloc(json_array_size(nodes) + 1, sizeof *g->nodes);

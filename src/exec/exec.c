@@ -8,6 +8,10 @@
  *   signer registered, not revoked, role allowed -> payload rules ->
  *   handler apply on a per-tx overlay -> merge overlay into the block
  *
+ * Every tx of a block runs under the block's ruleset (cc_ruleset_at). A
+ * block whose ruleset this build does not know is not executed at all:
+ * the node stops there rather than compute a state the network does not.
+ *
  * The first failing step becomes the tx's result (code + message) and the
  * overlay is dropped, so a failed tx changes no state. The txid is indexed
  * whatever the outcome: a txid is in at most one block, ever.
@@ -558,12 +562,57 @@ static cc_err check_tx(cc_state *st, const cc_genesis *g, const cc_tx *tx, uint6
     return CC_OK;
 }
 
+uint32_t cc_ruleset_at(const json_t *rec, const cc_genesis *g, uint64_t height)
+{
+    const json_t *from = json_object_get(rec, "from");
+    if (!json_is_integer(from)) return g->ruleset;
+    const char *which = height >= (uint64_t)json_integer_value(from) ? "ruleset" : "before";
+    return (uint32_t)json_integer_value(json_object_get(rec, which));
+}
+
+cc_err cc_ruleset_known(uint32_t ruleset, uint64_t height, cc_errbuf *eb)
+{
+    if (ruleset <= CC_RULESET_CURRENT) return CC_OK;
+    return cc_errf(eb, CC_ERR_VERSION,
+                   "from block %llu on, the network executes ruleset %u; this build of carechain knows "
+                   "rulesets 1 to %d: install a newer build (docs/OPERATIONS.md \"Rulesets\")",
+                   (unsigned long long)height, ruleset, CC_RULESET_CURRENT);
+}
+
+/* The ruleset of block `height`, from the state before it; CC_ERR_VERSION
+ * when this build does not know it. */
+static cc_err block_ruleset(cc_state *st, const cc_genesis *g, uint64_t height, uint32_t *ruleset,
+                            cc_errbuf *eb)
+{
+    cc_exec_ctx ctx = {.st = st};
+    json_t *rec = NULL;
+    cc_err rc = cc_state_get_json(&ctx, "network/ruleset", &rec);
+    if (rc != CC_OK && rc != CC_ERR_NOT_FOUND) return cc_errf(eb, rc, "reading network/ruleset");
+    *ruleset = cc_ruleset_at(rec, g, height);
+    json_decref(rec);
+    return cc_ruleset_known(*ruleset, height, eb);
+}
+
+/* A tx's stateless payload rules under the block's ruleset. They need not
+ * run again for a tx that passed them at admission in this process, which
+ * checks the newest ruleset, unless the block runs an older one. */
+static cc_err payload_rules(const cc_tx_type *type, const cc_tx *tx, const json_t *payload, uint32_t ruleset,
+                            cc_errbuf *eb)
+{
+    if (type->validate_as)
+        return tx->payload_checked && ruleset == CC_RULESET_CURRENT ? CC_OK
+                                                                    : type->validate_as(payload, ruleset, eb);
+    return tx->payload_checked ? CC_OK : type->validate(payload, eb);
+}
+
 cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs, size_t n, uint64_t height,
                      uint64_t time_ms, cc_lthash *acc, cc_identity_cache *ids, bool *ids_written,
                      cc_result *results, cc_errbuf *eb)
 {
     cc_state st = {.s = s, .txn = txn, .acc = acc, .height = height, .shared = ids};
-    cc_err rc = CC_OK;
+    uint32_t ruleset = 0;
+    cc_err rc = block_ruleset(&st, g, height, &ruleset, eb);
+    if (rc != CC_OK) return rc;
     if (n >= HASHER_MIN_TXS) st.hasher = hasher_start();
     for (size_t i = 0; i < n && rc == CC_OK; i++) {
         const cc_tx *tx = &txs[i];
@@ -578,9 +627,7 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
         if (code == CC_OK) {
             payload = tx->json ? json_incref(tx->json)
                                : cc_json_parse((const uint8_t *)tx->payload, tx->payload_len, &why);
-            /* the payload rules are stateless: a tx that passed them at
-             * admission in this process need not run them again */
-            code = !payload ? CC_ERR_MALFORMED : tx->payload_checked ? CC_OK : type->validate(payload, &why);
+            code = !payload ? CC_ERR_MALFORMED : payload_rules(type, tx, payload, ruleset, &why);
         }
         if (code == CC_OK) {
             cc_exec_ctx ctx = {.st = &st,
@@ -591,6 +638,7 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
                                .height = height,
                                .time_ms = time_ms,
                                .index = (uint32_t)i,
+                               .ruleset = ruleset,
                                .eb = &why};
             code = type->apply(&ctx);
         }

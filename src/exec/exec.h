@@ -34,17 +34,33 @@ typedef struct cc_exec_ctx {
     uint64_t height;
     uint64_t time_ms; /* the block time: the only clock exec may read */
     uint32_t index;   /* position of the tx in its block */
+    uint32_t ruleset; /* the ruleset the block executes under (cc_ruleset_at) */
     cc_errbuf *eb;    /* the reason a handler fails, for the tx result */
 } cc_exec_ctx;
 
 /* One entry of the tx type table. validate is stateless (also run at
- * admission and by the payload fuzzer); apply reads and writes state. */
+ * admission and by the payload fuzzer); apply reads and writes state.
+ *
+ * A type whose stateless rules changed from one ruleset to the next also
+ * has validate_as: its rules as the given ruleset makes them. validate is
+ * then validate_as at CC_RULESET_CURRENT (what a node admits), and exec
+ * runs validate_as at the block's ruleset. NULL for every other type. */
 typedef struct cc_tx_type {
     const char *name;
     unsigned roles; /* cc_role bits allowed to send it */
     cc_err (*validate)(const json_t *payload, cc_errbuf *eb);
     cc_err (*apply)(cc_exec_ctx *ctx);
+    cc_err (*validate_as)(const json_t *payload, uint32_t ruleset, cc_errbuf *eb);
 } cc_tx_type;
+
+/* The ruleset of block `height`. rec is the state's "network/ruleset" as
+ * the state before that block holds it (NULL when absent):
+ *   {"ruleset": N, "from": H, "before": M, "proposal": txid hex}
+ * N from height H on, M below it; with no record, the genesis's ruleset. */
+uint32_t cc_ruleset_at(const json_t *rec, const cc_genesis *g, uint64_t height);
+/* CC_OK when this build executes ruleset, the ruleset of block height;
+ * else CC_ERR_VERSION saying so. */
+cc_err cc_ruleset_known(uint32_t ruleset, uint64_t height, cc_errbuf *eb);
 
 /* The type registered under name, or NULL. */
 const cc_tx_type *cc_tx_type_find(const char *name);

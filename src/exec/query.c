@@ -673,6 +673,24 @@ cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len)
     return rc;
 }
 
+cc_err cc_chain_next_ruleset_known(cc_chain *c, cc_errbuf *eb)
+{
+    cc_head head;
+    char *val = NULL;
+    size_t len = 0;
+    json_t *rec = NULL;
+    cc_chain_head(c, &head);
+    cc_err rc = cc_chain_state_get(c, "network/ruleset", &val, &len);
+    if (rc == CC_OK && !(rec = cc_json_parse((const uint8_t *)val, len, NULL))) rc = CC_ERR_CORRUPT;
+    free(val);
+    if (rc == CC_OK || rc == CC_ERR_NOT_FOUND)
+        rc = cc_ruleset_known(cc_ruleset_at(rec, &c->g, head.height + 1), head.height + 1, eb);
+    else
+        rc = cc_errf(eb, rc, "reading network/ruleset");
+    json_decref(rec);
+    return rc;
+}
+
 /* memcmp order of two byte strings, as LMDB orders keys. */
 static int key_order(const char *a, size_t alen, const char *b, size_t blen)
 {

@@ -125,8 +125,8 @@ typedef struct cc_consensus {
     uint64_t (*removed_at)(struct cc_consensus *cs);
     /* Whether this node stopped applying blocks (status's halted, without
      * the rest, for the same check; the chain's own halt on evidence is
-     * cc_chain_halted), with the reason into reason (cap bytes). NULL for
-     * solo. */
+     * cc_chain_halted), with the reason into reason (cap bytes). Solo
+     * stops only at a block of a ruleset its build does not know. */
     bool (*halted)(struct cc_consensus *cs, char *reason, size_t cap);
     /* Stop replicating (NULL for solo): the proposal in flight finishes or
      * fails (done() runs), blocks already committed are applied, and no

@@ -128,6 +128,9 @@ enum MHD_Result cc_http_get_attachment(cc_http_req *req);
 enum MHD_Result cc_http_get_blocks_raw(cc_http_req *req);
 /* http_network.c */
 enum MHD_Result cc_http_get_network(cc_http_req *req);
+/* The rulesets as GET /v1/status and GET /v1/network show them (http_network.c):
+ * {"active": the next block's, "supported": this build's newest[, "next", "from"]}. */
+json_t *cc_http_ruleset_json(cc_node *node);
 enum MHD_Result cc_http_get_network_node(cc_http_req *req);
 enum MHD_Result cc_http_get_network_proposal(cc_http_req *req);
 enum MHD_Result cc_http_get_network_proposals(cc_http_req *req);

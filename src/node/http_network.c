@@ -3,7 +3,7 @@
  * records it (network/config, node/<id>, netprop/<txid>; see
  * src/apps/network.c), with this node's view of the raft configuration.
  *
- *   GET /v1/network                   the nodes and the organisation count
+ *   GET /v1/network                   the nodes, the organisation count and the ruleset
  *   GET /v1/network/nodes/{id}        one node's record (also once removed)
  *   GET /v1/network/proposals         the governance proposals, newest first
  *                                     (?status=open, approved, withdrawn or expired)
@@ -89,6 +89,24 @@ static json_t *node_record(cc_node *node, const char *hex, cc_err *err)
     return rec;
 }
 
+json_t *cc_http_ruleset_json(cc_node *node)
+{
+    cc_head head;
+    cc_err err;
+    cc_chain_head(node->chain, &head);
+    json_t *rec = state_json(node->chain, "network/ruleset", &err);
+    const json_t *from = json_object_get(rec, "from");
+    json_t *out = json_pack("{s:I, s:I}", "active",
+                            (json_int_t)cc_ruleset_at(rec, cc_chain_genesis(node->chain), head.height + 1),
+                            "supported", (json_int_t)CC_RULESET_CURRENT);
+    if (out && json_is_integer(from) && (uint64_t)json_integer_value(from) > head.height + 1) {
+        json_object_set(out, "next", json_object_get(rec, "ruleset"));
+        json_object_set(out, "from", (json_t *)from);
+    }
+    json_decref(rec);
+    return out;
+}
+
 static bool listed(const json_t *ids, const char *hex)
 {
     size_t i;
@@ -124,9 +142,9 @@ enum MHD_Result cc_http_get_network(cc_http_req *req)
         json_t *rec = node_record(node, hex, &err);
         if (rec) json_array_append_new(nodes, rec);
     }
-    json_t *out =
-        json_pack("{s:o, s:O, s:I}", "nodes", nodes, "organisations", json_object_get(cfg, "organisations"),
-                  "active", (json_int_t)json_array_size(ids));
+    json_t *out = json_pack("{s:o, s:O, s:I, s:o}", "nodes", nodes, "organisations",
+                            json_object_get(cfg, "organisations"), "active", (json_int_t)json_array_size(ids),
+                            "ruleset", cc_http_ruleset_json(node));
     if (out && node->consensus.status) {
         cc_consensus_status cs;
         node->consensus.status(&node->consensus, &cs);

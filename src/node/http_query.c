@@ -63,6 +63,12 @@ enum MHD_Result cc_http_get_status(cc_http_req *req)
         (json_int_t)node->mempool_max, "verify_threads", (json_int_t)cc_verify_pool_threads(node->pool),
         "wait_timeout_ms", (json_int_t)node->wait_timeout_ms);
     if (v) json_object_set_new(v, "time_ms", json_integer((json_int_t)cc_now_ms()));
+    if (v) json_object_set_new(v, "ruleset", cc_http_ruleset_json(node));
+    char halt[CC_HALT_REASON_BYTES];
+    if (v && !node->consensus.status && node->consensus.halted(&node->consensus, halt, sizeof halt)) {
+        json_object_set_new(v, "halted", json_true()); /* solo: raft's status says it below */
+        json_object_set_new(v, "halt_reason", json_string(halt));
+    }
     if (v && node->consensus.status) {
         cc_consensus_status cs;
         node->consensus.status(&node->consensus, &cs);

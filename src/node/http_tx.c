@@ -74,6 +74,9 @@ static const char *waiter_message(cc_err e)
         return "the node ran out of memory for the tx's block; the tx was not committed: send it again";
     case CC_ERR_UNREACHABLE:
         return "the node stopped before the tx committed";
+    case CC_ERR_VERSION:
+        return "the network moved to a ruleset this node's build does not know (GET /v1/status says which); "
+               "the tx was not committed: send it to a node that runs a newer build";
     case CC_ERR_TIMEOUT: /* raft */
         return "no leader took the tx in time; it was dropped (send it again)";
     default:

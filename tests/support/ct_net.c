@@ -181,7 +181,7 @@ int ct_net_create_nodes(ct_net *net, const char *tag, unsigned nodes)
     ct_pk_hex(&net->admin, admin_hex);
     ct_pk_hex(&net->payer_admin, payer_hex);
     char *genesis =
-        ct_strf("{\"carechain_genesis\":1,\"chain_name\":\"test\",\"time_ms\":%llu,"
+        ct_strf("{\"carechain_genesis\":1,\"chain_name\":\"test\",\"time_ms\":%llu,\"ruleset\":2,"
                 "\"organisations\":["
                 "{\"id\":\"hospital\",\"name\":\"St Example Hospital\",\"kind\":\"hospital\"},"
                 "{\"id\":\"payer\",\"name\":\"Example Health Plan\",\"kind\":\"payer\"}],"

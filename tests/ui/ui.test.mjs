@@ -521,6 +521,20 @@ test("network_page_proposals", async ({ browser }) => {
   await page.screenshot({ path: path.join(SHOTS, "network-proposal-open.png"), fullPage: true });
   await cli("network", "withdraw", "--key", "keys/admin-hospital.key", "--proposal", txid);
   await box.getByText("No open proposals.").waitFor({ timeout: 20000 });
+  // an upgrade proposal says which ruleset from which block; the status
+  // panel names the ruleset blocks execute under now
+  const status = await api("/v1/status");
+  assert(await page.locator("dt:text-is('Ruleset') + dd").textContent() === String(status.ruleset.active),
+    "the status panel does not show the ruleset " + status.ruleset.active);
+  const up = await cli("network", "propose-upgrade", "--key", "keys/admin-hospital.key", "--ruleset",
+    String(status.ruleset.supported + 1), "--from", "1000000");
+  const upTxid = (up.match(/^proposal ([0-9a-f]{64})$/m) || [])[1];
+  assert(upTxid, "propose-upgrade printed no proposal txid: " + up);
+  await row.first().waitFor({ timeout: 20000 });
+  const upText = await row.first().textContent();
+  assert(upText.includes(`ruleset ${status.ruleset.supported + 1} from block 1000000`), "the upgrade row says " + upText);
+  await cli("network", "withdraw", "--key", "keys/admin-hospital.key", "--proposal", upTxid);
+  await box.getByText("No open proposals.").waitFor({ timeout: 20000 });
   await finish(page, "network-proposals");
 });
 

@@ -4,12 +4,15 @@
  * within 30 days, unless the proposing organisation withdrew the proposal;
  * checkpoints are signed by the nodes of the set at their height, and a
  * proof stays checkable from the genesis alone across changes of the set.
+ * The same governance moves the network to a later ruleset from an agreed
+ * height, and a build that does not know that ruleset stops there.
  */
 #include "unit_support.h"
 
 #include <lmdb.h>
 
 #include "carechain/chain.h"
+#include "exec/exec.h"
 
 #define T0     1764000100000ULL
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -237,6 +240,116 @@ static void test_refusals(void **state)
     assert_int_equal(propose_add(f, &f->hospital, fresh.pk, "payer", NULL), CC_ERR_CONFLICT);
     assert_non_null(strstr(f->last_message, "solo"));
     assert_int_equal(node_count(f), 1);
+}
+
+/* ---- rulesets ------------------------------------------------------------------- */
+
+/* network.propose of an upgrade to ruleset from height from, by `by`. */
+static cc_err propose_upgrade(fixture *f, const cc_key *by, long long ruleset, long long from,
+                              uint8_t prop[32])
+{
+    char payload[160];
+    snprintf(payload, sizeof payload, "{\"action\":\"upgrade\",\"ruleset\":%lld,\"from\":%lld}", ruleset,
+             from);
+    return send(f, by, "network.propose", payload, prop);
+}
+
+static void test_upgrade_to_an_unknown_ruleset(void **state)
+{
+    fixture *f = *state;
+    cc_head head;
+    uint8_t prop[32], second[32];
+    cc_chain_head(f->c, &head);
+    long long h = (long long)head.height;
+    /* refused: not later than the genesis's ruleset 2, a height not ahead,
+     * malformed payloads */
+    assert_int_equal(propose_upgrade(f, &f->hospital, 2, h + 10, NULL), CC_ERR_CONFLICT);
+    assert_non_null(strstr(f->last_message, "runs ruleset 2"));
+    assert_int_equal(propose_upgrade(f, &f->hospital, 1, h + 10, NULL), CC_ERR_INVALID);
+    assert_int_equal(propose_upgrade(f, &f->hospital, 3, h + 3, NULL),
+                     CC_ERR_CONFLICT); /* this block is h + 3 */
+    assert_non_null(strstr(f->last_message, "not ahead"));
+    assert_int_equal(send(f, &f->hospital, "network.propose",
+                          "{\"action\":\"upgrade\",\"ruleset\":3,\"from\":\"soon\"}", NULL),
+                     CC_ERR_INVALID);
+    assert_int_equal(send(f, &f->hospital, "network.propose",
+                          "{\"action\":\"upgrade\",\"ruleset\":3,\"from\":99,\"id\":\"x\"}", NULL),
+                     CC_ERR_INVALID);
+    /* two open proposals; the payer's approval enacts the first (2 of 2 organisations) */
+    cc_chain_head(f->c, &head);
+    h = (long long)head.height;
+    assert_int_equal(propose_upgrade(f, &f->hospital, 3, h + 5, prop), CC_OK);    /* block h + 1 */
+    assert_int_equal(propose_upgrade(f, &f->hospital, 4, h + 50, second), CC_OK); /* h + 2 */
+    assert_null(state_json(f, "network/ruleset"));
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK); /* h + 3 */
+    json_t *rec = state_json(f, "network/ruleset");
+    assert_int_equal(json_integer_value(json_object_get(rec, "ruleset")), 3);
+    assert_int_equal(json_integer_value(json_object_get(rec, "before")), 2);
+    assert_int_equal(cc_ruleset_at(rec, cc_chain_genesis(f->c), (uint64_t)h + 4), 2);
+    assert_int_equal(cc_ruleset_at(rec, cc_chain_genesis(f->c), (uint64_t)h + 5), 3);
+    json_decref(rec);
+    /* the second waits for no one: one upgrade at a time */
+    assert_int_equal(approve(f, &f->payer, second), CC_ERR_CONFLICT); /* h + 4 */
+    assert_non_null(strstr(f->last_message, "one upgrade at a time"));
+
+    /* block h + 5 is of ruleset 3, which this build does not know: it is
+     * not made, and the chain stays whole at h + 4 */
+    cc_tx tx;
+    cc_result r;
+    cc_header hd;
+    cc_errbuf eb = {""};
+    f->t += 10;
+    ut_tx(&tx, cc_chain_genesis(f->c)->chain_id, &f->hospital, "note.put",
+          "{\"kind\":\"doc\",\"sha256\":\"" HASH_A "\"}", f->t, f->t);
+    assert_int_equal(cc_chain_produce(f->c, &tx, 1, f->t + 1, &f->node, &hd, &r, &eb), CC_ERR_VERSION);
+    assert_non_null(strstr(eb.msg, "ruleset 3"));
+    assert_non_null(strstr(eb.msg, "install a newer build"));
+    cc_tx_free(&tx);
+    cc_chain_head(f->c, &head);
+    assert_int_equal(head.height, (uint64_t)h + 4);
+    char *scratch = ut_tmpdir();
+    cc_verify_report vr;
+    cc_chain_close(f->c);
+    f->c = NULL;
+    if (cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb) != CC_OK)
+        fail_msg("verify-chain: %s", eb.msg);
+    ut_rmdir(scratch);
+    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
+                     CC_OK);
+}
+
+/* A genesis names a ruleset of 1..CC_RULESET_CURRENT, or none (1). */
+static void test_genesis_ruleset(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *field;
+        cc_err want;
+        uint32_t ruleset;
+    } v[] = {
+        {"", CC_OK, 1},
+        {"\"ruleset\":1,", CC_OK, 1},
+        {"\"ruleset\":2,", CC_OK, 2},
+        {"\"ruleset\":3,", CC_ERR_VERSION, 0},
+        {"\"ruleset\":0,", CC_ERR_MALFORMED, 0},
+        {"\"ruleset\":\"2\",", CC_ERR_MALFORMED, 0},
+    };
+    char *base = ut_genesis(), *at = strstr(base, "\"ruleset\":2,");
+    assert_non_null(at);
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char *text = NULL;
+        cc_genesis g;
+        cc_errbuf eb = {""};
+        assert_true(asprintf(&text, "%.*s%s%s", (int)(at - base), base, v[i].field,
+                             at + strlen("\"ruleset\":2,")) > 0);
+        cc_err rc = cc_genesis_parse((uint8_t *)text, strlen(text), &g, &eb);
+        if (rc != v[i].want) fail_msg("%s: %s (%s)", v[i].field, cc_err_name(rc), eb.msg);
+        if (rc == CC_OK) assert_int_equal(g.ruleset, v[i].ruleset);
+        if (v[i].want == CC_ERR_VERSION) assert_non_null(strstr(eb.msg, "install a newer build"));
+        cc_genesis_free(&g);
+        free(text);
+    }
+    free(base);
 }
 
 /* ---- a three-node genesis: changes of the set, and proofs across them ------------ */
@@ -699,6 +812,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_then_remove_by_majority, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_to_an_unknown_ruleset, setup, teardown),
+        cmocka_unit_test(test_genesis_ruleset),
         cmocka_unit_test_setup_teardown(test_add_refuses_a_clash, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_proposers_follow_membership, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_changes_keep_a_majority, setup3, teardown),
