@@ -405,7 +405,7 @@ typedef struct cc_genesis_identity {
 /* Rulesets: the rules by which blocks execute. A chain starts on its
  * genesis's "ruleset" (1 when the genesis names none) and moves to a later
  * one by governance, from a height the organisations agree on
- * (network.propose "upgrade"; docs/OPERATIONS.md "Rulesets"). This build
+ * (network.propose "upgrade"; docs/OPERATIONS.md "Upgrading carechain"). This build
  * executes every ruleset from 1 to CC_RULESET_CURRENT:
  *   1  the rules of carechain 0.2.0 up to 2026-11-27
  *   2  claims' codings, units and care team references take the shape of a

@@ -13,7 +13,7 @@
  *   upgrade      "network/ruleset" names the ruleset blocks execute under
  *                from the proposal's height "from" on (exec.c reads it
  *                before each block; a node whose build does not know that
- *                ruleset stops there: docs/OPERATIONS.md "Rulesets").
+ *                ruleset stops there: docs/OPERATIONS.md "Upgrading carechain").
  *
  * State:
  *   network/config       {"nodes": [hex ids, sorted], "organisations": n[, "changed_at": height]}

@@ -83,6 +83,8 @@ static void say(const cc_genesis *g, const char *file, const char *key_file, con
     printf("%s is a %s carechain genesis for chain %s, made %s%s.\n", file,
            can_start ? "valid" : "well-formed", g->chain_name, cc_cli_time(g->time_ms, tm),
            can_start ? "" : ", but its network could never start (below)");
+    printf("Its blocks execute under ruleset %u until governance moves the network to a later one.\n",
+           g->ruleset);
     printf("%zu organisation%s govern it (a change of nodes needs %zu of them):\n", g->org_count,
            g->org_count == 1 ? "" : "s", g->org_count / 2 + 1);
     for (size_t i = 0; i < g->org_count; i++)

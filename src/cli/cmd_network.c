@@ -201,7 +201,7 @@ static int propose_upgrade(int argc, char **argv)
         "Install a build that knows ruleset N on every node first: `carechain status` names the\n"
         "rulesets a node knows. Once more than half of the organisations approved, blocks from\n"
         "HEIGHT on execute ruleset N; a node whose build does not know it stops applying blocks\n"
-        "there (docs/OPERATIONS.md \"Rulesets\").\n"};
+        "there (docs/OPERATIONS.md \"Upgrading carechain\").\n"};
     cc_cli_ctx ctx;
     int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;

@@ -575,7 +575,7 @@ cc_err cc_ruleset_known(uint32_t ruleset, uint64_t height, cc_errbuf *eb)
     if (ruleset <= CC_RULESET_CURRENT) return CC_OK;
     return cc_errf(eb, CC_ERR_VERSION,
                    "from block %llu on, the network executes ruleset %u; this build of carechain knows "
-                   "rulesets 1 to %d: install a newer build (docs/OPERATIONS.md \"Rulesets\")",
+                   "rulesets 1 to %d: install a newer build (docs/OPERATIONS.md \"Upgrading carechain\")",
                    (unsigned long long)height, ruleset, CC_RULESET_CURRENT);
 }
 

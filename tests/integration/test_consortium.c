@@ -204,6 +204,7 @@ static void test_genesis_from_member_cards(void **state)
     if (rc != 0) fprintf(stderr, "genesis new: %s\n", out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "3 nodes, agreeing through raft"));
+    assert_non_null(strstr(out, "Its blocks execute under ruleset 2 until governance"));
     size_t len = 0;
     uint8_t *bytes = ct_read_file(fx.genesis_path, &len), id[CC_HASH_BYTES];
     char hex[CC_HASH_HEX];
