@@ -46,9 +46,15 @@
 #define HTTPD_LOG_WINDOW_MS        10000 /* libmicrohttpd's own lines: at most HTTPD_LOG_LINES ... */
 #define HTTPD_LOG_LINES            20    /* ... per window, the rest counted */
 
-/* A route's query parameters: Q("a", "b") takes those, NONE takes none. */
-#define Q(...) ((const char *const[]){__VA_ARGS__, NULL})
-static const char *const NONE[] = {NULL};
+/* A route's query parameters: Q("a", "b") takes those, NONE takes none;
+ * SIGNED_READ("a", "b") and SIGNED_READ_NONE likewise for a signed read,
+ * which checks them after the signature (cc_signed_read_begin). */
+#define PARAMS(signed_read, ...)                                                                             \
+    (&(const cc_http_params){(const char *const[]){__VA_ARGS__, NULL}, signed_read})
+#define Q(...)           PARAMS(false, __VA_ARGS__)
+#define NONE             PARAMS(false, NULL)
+#define SIGNED_READ(...) PARAMS(true, __VA_ARGS__)
+#define SIGNED_READ_NONE PARAMS(true, NULL)
 
 /* The API (docs/API.md). Longer patterns are not shadowed: each pattern
  * matches whole segments only. */
@@ -76,18 +82,19 @@ static const cc_http_route routes[] = {
     {"GET", "/v1/network/proposals", cc_http_get_network_proposals, 0, Q("status")},
     {"GET", "/v1/network/proposals/*", cc_http_get_network_proposal, 0, NONE},
     {"GET", "/v1/events", cc_http_get_events, 0, NONE},
-    {"GET", "/v1/records/*", cc_http_get_record, 0, NULL},
-    {"GET", "/v1/patients/*/records", cc_http_get_patient_records, 0, NULL},
-    {"GET", "/v1/patients/*/readers", cc_http_get_patient_readers, 0, NULL},
-    {"GET", "/v1/patients/*/alerts", cc_http_get_patient_alerts, 0, NULL},
-    {"GET", "/fhir/Consent", cc_http_get_fhir_consents, 0, NULL},
-    {"GET", "/fhir/Consent/*", cc_http_get_fhir_consent, 0, NULL},
-    {"GET", "/fhir/AuditEvent", cc_http_get_fhir_audit_events, 0, NULL},
+    {"GET", "/v1/records/*", cc_http_get_record, 0, SIGNED_READ("purpose", "version")},
+    {"GET", "/v1/patients/*/records", cc_http_get_patient_records, 0, SIGNED_READ("purpose")},
+    {"GET", "/v1/patients/*/readers", cc_http_get_patient_readers, 0,
+     SIGNED_READ("resourceType", "category", "record", "purpose")},
+    {"GET", "/v1/patients/*/alerts", cc_http_get_patient_alerts, 0, SIGNED_READ_NONE},
+    {"GET", "/fhir/Consent", cc_http_get_fhir_consents, 0, SIGNED_READ("patient")},
+    {"GET", "/fhir/Consent/*", cc_http_get_fhir_consent, 0, SIGNED_READ_NONE},
+    {"GET", "/fhir/AuditEvent", cc_http_get_fhir_audit_events, 0, SIGNED_READ("patient")},
     {"GET", "/v1/plans/*", cc_http_get_plan, 0, Q("version")},
-    {"GET", "/v1/claims/*", cc_http_get_claim, 0, NULL},
-    {"POST", "/v1/claims/simulate", cc_http_post_claim_simulate, CC_PAYLOAD_MAX * 2, NULL},
-    {"GET", "/v1/patients/*/claims", cc_http_get_patient_claims, 0, NULL},
-    {"GET", "/fhir/ExplanationOfBenefit", cc_http_get_fhir_eob, 0, NULL},
+    {"GET", "/v1/claims/*", cc_http_get_claim, 0, SIGNED_READ_NONE},
+    {"POST", "/v1/claims/simulate", cc_http_post_claim_simulate, CC_PAYLOAD_MAX * 2, SIGNED_READ_NONE},
+    {"GET", "/v1/patients/*/claims", cc_http_get_patient_claims, 0, SIGNED_READ_NONE},
+    {"GET", "/fhir/ExplanationOfBenefit", cc_http_get_fhir_eob, 0, SIGNED_READ("patient")},
     {"GET", "/v1/drugs/verify", cc_http_get_drug_verify, 0,
      Q("id", "gtin", "serial", "lot", "exp", "history")},
     {"GET", "/v1/drugs/alerts", cc_http_get_drug_alerts, 0, Q("limit")},
@@ -98,7 +105,7 @@ static const cc_http_route routes[] = {
     {"GET", "/v1/trials/*/integrity", cc_http_get_trial_integrity, 0, NONE},
     {"GET", "/v1/trials/*/stats", cc_http_get_trial_stats, 0, NONE},
     {"GET", "/fhir/ResearchStudy/*", cc_http_get_fhir_research_study, 0, Q("version")},
-    {"GET", "/fhir/ResearchSubject", cc_http_get_fhir_research_subjects, 0, NULL},
+    {"GET", "/fhir/ResearchSubject", cc_http_get_fhir_research_subjects, 0, SIGNED_READ("study")},
     {"GET", "/metrics", cc_http_get_metrics, 0, NONE},
     {"GET", "/v1/genesis", cc_http_get_genesis, 0, NONE},
     {"GET", "/ui", cc_http_get_ui_redirect, 0, NULL},
@@ -617,7 +624,8 @@ static enum MHD_Result begin_request(cc_http_req *req, const char *url, const ch
                            "a path segment is not valid UTF-8 text");
 
     char why[160];
-    if (req->route->query && !cc_http_query_check(req, req->route->query, why, sizeof why))
+    const cc_http_params *query = req->route->query;
+    if (query && !query->signed_read && !cc_http_query_check(req, query->names, why, sizeof why))
         return route_error(req, url, MHD_HTTP_BAD_REQUEST, CC_ERR_USAGE, why);
 
     req->body_limit = req->route->body_limit;

@@ -28,6 +28,8 @@
 typedef struct cc_http_req {
     cc_node *node;
     struct MHD_Connection *conn;
+    /* the route matched (a 405's: one of the path's); signed reads take
+     * their query parameters and audited endpoint from it */
     const struct cc_http_route *route;
     char arg[CC_HTTP_ARG_MAX];       /* the path segment matched by '*' */
     char method[CC_HTTP_METHOD_MAX]; /* as sent ("HEAD" too) */
@@ -50,17 +52,23 @@ typedef struct cc_http_req {
 
 typedef enum MHD_Result (*cc_http_handler)(cc_http_req *req);
 
+/* The query parameters a route takes: names (NULL-terminated), each at
+ * most once; any other, or one given twice, is a 400 usage error. */
+typedef struct cc_http_params {
+    const char *const *names;
+    /* The route is a signed read: its handler opens with
+     * cc_signed_read_begin, which checks names after the signature, so
+     * that an unsigned caller learns first that it must sign. For any
+     * other route the router checks them before the handler runs. */
+    bool signed_read;
+} cc_http_params;
+
 typedef struct cc_http_route {
     const char *method;  /* "GET" (also serves HEAD) or "POST" */
     const char *pattern; /* '*' matches one non-empty path segment */
     cc_http_handler handler;
-    size_t body_limit; /* bytes; 0 = no body expected */
-    /* The query parameters it takes (NULL-terminated), refused otherwise
-     * with 400 before the handler runs. NULL: the router leaves them to the
-     * handler (a signed read checks its own after the signature, so that an
-     * unsigned caller learns first that it must sign; the explorer's files
-     * take any). */
-    const char *const *query;
+    size_t body_limit;           /* bytes; 0 = no body expected */
+    const cc_http_params *query; /* NULL: any (the explorer's files) */
 } cc_http_route;
 
 /* Whether every query parameter of req is one of allowed (NULL-terminated)
@@ -160,10 +168,11 @@ typedef struct cc_signed_read {
 } cc_signed_read;
 
 /* Open a view, authenticate the request (401 on failure, not audited) and
- * check its query has only the parameters in params (NULL-terminated),
- * each at most once (400). false when it answered already (*answered). */
-bool cc_signed_read_begin(cc_http_req *req, const char *pattern, bool fhir, const char *const *params,
-                          cc_signed_read *sr, enum MHD_Result *answered);
+ * check its query against its route's (400). For the handlers of signed
+ * reads (query->signed_read); the audited endpoint is the method and the
+ * route's pattern, its '*' written {id}. false when it answered already
+ * (*answered). */
+bool cc_signed_read_begin(cc_http_req *req, bool fhir, cc_signed_read *sr, enum MHD_Result *answered);
 /* Answer without an audit event (400 bad query, 404 unknown object, 5xx)
  * and close the view. */
 enum MHD_Result cc_signed_read_fail(cc_signed_read *sr, cc_err e, const char *fmt, ...)

@@ -125,13 +125,12 @@ enum MHD_Result cc_http_get_plan(cc_http_req *req)
 
 enum MHD_Result cc_http_get_claim(cc_http_req *req)
 {
-    static const char *const params[] = {NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     bool ok = false;
     const char *how = NULL;
 
-    if (!cc_signed_read_begin(req, "/v1/claims/{id}", false, params, &sr, &answered)) return answered;
+    if (!cc_signed_read_begin(req, false, &sr, &answered)) return answered;
     json_t *claim = claim_view(sr.view, req->arg);
     if (!claim) return cc_signed_read_fail(&sr, CC_ERR_NOT_FOUND, "no claim %.64s", req->arg);
     cc_err rc = claim_access(&sr, claim, &ok, &how);
@@ -188,15 +187,13 @@ static cc_err collect(cc_signed_read *sr, const json_t *ids, json_t *out, size_t
 
 enum MHD_Result cc_http_get_patient_claims(cc_http_req *req)
 {
-    static const char *const params[] = {NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     cc_errbuf eb = {{0}};
     size_t total = 0;
     cc_err rc;
 
-    if (!cc_signed_read_begin(req, "/v1/patients/{id}/claims", false, params, &sr, &answered))
-        return answered;
+    if (!cc_signed_read_begin(req, false, &sr, &answered)) return answered;
     if ((rc = cc_signed_read_patient(&sr, req->arg, &eb)) != CC_OK)
         return cc_signed_read_fail(&sr, rc, "%s", eb.msg);
     /* the index holds every claim, preauthorizations too (ppreauth/<patient>
@@ -234,12 +231,11 @@ enum MHD_Result cc_http_get_patient_claims(cc_http_req *req)
 
 enum MHD_Result cc_http_post_claim_simulate(cc_http_req *req)
 {
-    static const char *const params[] = {NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     cc_errbuf eb = {{0}};
 
-    if (!cc_signed_read_begin(req, "/v1/claims/simulate", false, params, &sr, &answered)) return answered;
+    if (!cc_signed_read_begin(req, false, &sr, &answered)) return answered;
     json_error_t jerr;
     json_t *payload = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     const char *pref = jstr(json_object_get(json_object_get(payload, "claim"), "patient"), "reference");
@@ -290,15 +286,13 @@ enum MHD_Result cc_http_post_claim_simulate(cc_http_req *req)
 
 enum MHD_Result cc_http_get_fhir_eob(cc_http_req *req)
 {
-    static const char *const params[] = {"patient", NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     cc_errbuf eb = {{0}};
     bool ok = false;
     cc_err rc;
 
-    if (!cc_signed_read_begin(req, "/fhir/ExplanationOfBenefit", true, params, &sr, &answered))
-        return answered;
+    if (!cc_signed_read_begin(req, true, &sr, &answered)) return answered;
     sr.fhir_dump = cc_claims_fhir_dump;
     const char *patient = cc_http_query(req, "patient");
     if (!patient) return cc_signed_read_fail(&sr, CC_ERR_USAGE, "the search needs patient=<id>");

@@ -126,7 +126,6 @@ static const char *acts_for_reason(cc_signed_read *sr, const char *patient)
 
 enum MHD_Result cc_http_get_fhir_consents(cc_http_req *req)
 {
-    static const char *const params[] = {"patient", NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     const char *patient;
@@ -135,7 +134,7 @@ enum MHD_Result cc_http_get_fhir_consents(cc_http_req *req)
     size_t i;
     cc_err rc;
 
-    if (!cc_signed_read_begin(req, "/fhir/Consent", true, params, &sr, &answered)) return answered;
+    if (!cc_signed_read_begin(req, true, &sr, &answered)) return answered;
     if (!patient_param(&sr, &patient, &answered)) return answered;
     bool ok = acts_for(&sr, patient, &rc);
     if (rc != CC_OK) return cc_signed_read_fail(&sr, rc, "cannot decide: %s", cc_strerror(rc));
@@ -185,14 +184,13 @@ static bool is_grantee(const cc_signed_read *sr, const json_t *consent)
 
 enum MHD_Result cc_http_get_fhir_consent(cc_http_req *req)
 {
-    static const char *const params[] = {NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     char key[16 + CC_HASH_HEX];
     json_t *c = NULL;
     cc_err rc;
 
-    if (!cc_signed_read_begin(req, "/fhir/Consent/{id}", true, params, &sr, &answered)) return answered;
+    if (!cc_signed_read_begin(req, true, &sr, &answered)) return answered;
     size_t n = strlen(req->arg);
     if (n != 2 * CC_HASH_BYTES || strspn(req->arg, "0123456789abcdef") != n)
         return cc_signed_read_fail(&sr, CC_ERR_USAGE, "a consent id is its txid: 64 lowercase hex digits");
@@ -229,7 +227,6 @@ enum MHD_Result cc_http_get_fhir_consent(cc_http_req *req)
 
 enum MHD_Result cc_http_get_fhir_audit_events(cc_http_req *req)
 {
-    static const char *const params[] = {"patient", NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     const char *patient;
@@ -237,7 +234,7 @@ enum MHD_Result cc_http_get_fhir_audit_events(cc_http_req *req)
     json_t *count = NULL, *entries;
     cc_err rc;
 
-    if (!cc_signed_read_begin(req, "/fhir/AuditEvent", true, params, &sr, &answered)) return answered;
+    if (!cc_signed_read_begin(req, true, &sr, &answered)) return answered;
     if (!patient_param(&sr, &patient, &answered)) return answered;
     bool ok = acts_for(&sr, patient, &rc);
     if (rc != CC_OK) return cc_signed_read_fail(&sr, rc, "cannot decide: %s", cc_strerror(rc));

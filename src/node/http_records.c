@@ -3,7 +3,8 @@
  * (docs/RECORDS.md "Endpoints") and the frame every signed read shares with
  * http_fhir.c:
  *
- *   open a view -> authenticate (401, not audited) -> check the query (400)
+ *   open a view -> authenticate (401, not audited) -> check the query
+ *   against the route's (400; the router leaves it to the frame)
  *   -> find the object (404 for an unknown record or patient, not audited)
  *   -> decide with cc_access_decide & co. against the view -> build the
  *   whole answer -> close the view -> commit the audit.access event (503
@@ -13,6 +14,7 @@
  * so what was served is what was audited; the view is closed before the
  * wait for the commit, so no LMDB read transaction is held across it.
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,14 +48,27 @@ static void frame_close(cc_signed_read *sr)
     sr->view = NULL;
 }
 
-bool cc_signed_read_begin(cc_http_req *req, const char *pattern, bool fhir, const char *const *params,
-                          cc_signed_read *sr, enum MHD_Result *answered)
+/* The audited endpoint: the method as sent and the route's pattern, its
+ * '*' written {id} ("GET /v1/patients/{id}/records"). */
+static void endpoint_name(const cc_http_req *req, char *out, size_t cap)
+{
+    size_t len = (size_t)snprintf(out, cap, "%s ", req->method);
+    for (const char *p = req->route->pattern; *p && len < cap; p++) {
+        if (*p == '*')
+            len += (size_t)snprintf(out + len, cap - len, "{id}");
+        else
+            len += (size_t)snprintf(out + len, cap - len, "%c", *p);
+    }
+}
+
+bool cc_signed_read_begin(cc_http_req *req, bool fhir, cc_signed_read *sr, enum MHD_Result *answered)
 {
     cc_errbuf eb = {{0}};
+    assert(req->route->query && req->route->query->signed_read);
     memset(sr, 0, sizeof *sr);
     sr->req = req;
     sr->fhir = fhir;
-    snprintf(sr->endpoint, sizeof sr->endpoint, "%s %s", req->method, pattern);
+    endpoint_name(req, sr->endpoint, sizeof sr->endpoint);
 
     cc_err rc = cc_chain_view_open(req->node->chain, &sr->view);
     if (rc != CC_OK) {
@@ -72,7 +87,7 @@ bool cc_signed_read_begin(cc_http_req *req, const char *pattern, bool fhir, cons
         return false;
     }
     char why[256];
-    if (!cc_http_query_check(req, params, why, sizeof why)) {
+    if (!cc_http_query_check(req, req->route->query->names, why, sizeof why)) {
         *answered = cc_signed_read_fail(sr, CC_ERR_USAGE, "%s", why);
         return false;
     }
@@ -313,7 +328,6 @@ static void record_serve(cc_signed_read *sr, const json_t *rec, const cc_access_
 
 enum MHD_Result cc_http_get_record(cc_http_req *req)
 {
-    static const char *const params[] = {"purpose", "version", NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     const char *purpose;
@@ -321,7 +335,7 @@ enum MHD_Result cc_http_get_record(cc_http_req *req)
     json_t *rec = NULL;
     cc_access_decision d;
 
-    if (!cc_signed_read_begin(req, "/v1/records/{id}", false, params, &sr, &answered)) return answered;
+    if (!cc_signed_read_begin(req, false, &sr, &answered)) return answered;
     if (!lower_hex(req->arg, RECORD_ID_HEX))
         return cc_signed_read_fail(&sr, CC_ERR_USAGE, "a record id is 32 lowercase hex digits");
     if (!purpose_param(&sr, &purpose, &answered) || !version_param(&sr, &version, &answered)) return answered;
@@ -378,7 +392,6 @@ static cc_err patient_records(cc_signed_read *sr, const char *patient, json_t **
 
 enum MHD_Result cc_http_get_patient_records(cc_http_req *req)
 {
-    static const char *const params[] = {"purpose", NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     cc_errbuf eb = {{0}};
@@ -389,8 +402,7 @@ enum MHD_Result cc_http_get_patient_records(cc_http_req *req)
     size_t i, total = 0;
     cc_err rc;
 
-    if (!cc_signed_read_begin(req, "/v1/patients/{id}/records", false, params, &sr, &answered))
-        goto out_answered;
+    if (!cc_signed_read_begin(req, false, &sr, &answered)) goto out_answered;
     if ((rc = cc_signed_read_patient(&sr, req->arg, &eb)) != CC_OK) {
         answered = cc_signed_read_fail(&sr, rc, "%s", eb.msg);
         goto out_answered;
@@ -528,7 +540,6 @@ static cc_err may_write(cc_signed_read *sr, const char *patient, const json_t *r
 
 enum MHD_Result cc_http_get_patient_readers(cc_http_req *req)
 {
-    static const char *const params[] = {"resourceType", "category", "record", "purpose", NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     cc_errbuf eb = {{0}};
@@ -538,8 +549,7 @@ enum MHD_Result cc_http_get_patient_readers(cc_http_req *req)
     const char *used = NULL;
     cc_err rc;
 
-    if (!cc_signed_read_begin(req, "/v1/patients/{id}/readers", false, params, &sr, &answered))
-        return answered;
+    if (!cc_signed_read_begin(req, false, &sr, &answered)) return answered;
     if ((rc = cc_signed_read_patient(&sr, req->arg, &eb)) != CC_OK)
         return cc_signed_read_fail(&sr, rc, "%s", eb.msg);
     const char *type = cc_http_query(req, "resourceType"), *category = cc_http_query(req, "category");
@@ -630,7 +640,6 @@ out_fail:
 
 enum MHD_Result cc_http_get_patient_alerts(cc_http_req *req)
 {
-    static const char *const params[] = {NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     cc_errbuf eb = {{0}};
@@ -638,8 +647,7 @@ enum MHD_Result cc_http_get_patient_alerts(cc_http_req *req)
     bool ok = false;
     cc_err rc;
 
-    if (!cc_signed_read_begin(req, "/v1/patients/{id}/alerts", false, params, &sr, &answered))
-        return answered;
+    if (!cc_signed_read_begin(req, false, &sr, &answered)) return answered;
     if ((rc = cc_signed_read_patient(&sr, req->arg, &eb)) != CC_OK)
         return cc_signed_read_fail(&sr, rc, "%s", eb.msg);
     if ((rc = cc_access_is_patient_or_delegate(cc_chain_view_get_json, sr.view, req->arg, sr.who.requester,

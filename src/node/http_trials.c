@@ -98,7 +98,6 @@ enum MHD_Result cc_http_get_fhir_research_study(cc_http_req *req)
 
 enum MHD_Result cc_http_get_fhir_research_subjects(cc_http_req *req)
 {
-    static const char *const params[] = {"study", NULL};
     cc_signed_read sr;
     enum MHD_Result answered;
     char base[FHIR_BASE_MAX], url[FHIR_BASE_MAX + 64], now[32];
@@ -106,7 +105,7 @@ enum MHD_Result cc_http_get_fhir_research_subjects(cc_http_req *req)
     bool ok = false;
     size_t i;
 
-    if (!cc_signed_read_begin(req, "/fhir/ResearchSubject", true, params, &sr, &answered)) return answered;
+    if (!cc_signed_read_begin(req, true, &sr, &answered)) return answered;
     const char *study = cc_http_query(req, "study");
     if (!study || !cc_trials_id_valid(study))
         return cc_signed_read_fail(&sr, CC_ERR_USAGE, "the search needs study=<trial id>");

@@ -24,6 +24,7 @@
 
 #include <curl/curl.h>
 
+#include "support/ct_records.h"
 #include "support/support.h"
 
 #define NODE_START_MS 20000
@@ -932,6 +933,66 @@ static void test_not_found(void **state)
     ct_resp_free(&r);
 }
 
+/* The error code and message of a JSON error body, or of an
+ * OperationOutcome's first issue (/fhir/). Valid while r is. */
+static void error_of(const ct_resp *r, const char **code, const char **message)
+{
+    json_t *issue = json_array_get(json_object_get(r->json, "issue"), 0);
+    if (!issue) {
+        *code = ct_resp_error_code(r);
+        *message = ct_resp_error_message(r);
+        return;
+    }
+    json_t *coding = json_array_get(json_object_get(json_object_get(issue, "details"), "coding"), 0);
+    *code = ct_json_str(coding, "code");
+    *message = ct_json_str(issue, "diagnostics");
+}
+
+/* A signed read takes the parameters its route declares, checked after the
+ * signature: unsigned with an unknown one is 401, signed it is 400 usage
+ * naming the route's, and the route's own are served. */
+static void signed_reads_check_their_query(void)
+{
+    char me[CC_HASH_HEX];
+    ct_pk_hex(&fx.patient, me);
+    char *records = ct_strf("/v1/patients/%s/records", me), *alerts = ct_strf("/v1/patients/%s/alerts", me);
+    char *about_me = ct_strf("patient=%s", me);
+    struct {
+        const char *path, *bogus, *refusal, *valid;
+    } const reads[] = {
+        {records, "nonsense=1", "unknown query parameter \"nonsense\" (this endpoint takes purpose)",
+         "purpose=TREAT"},
+        {"/fhir/AuditEvent", "patinet=1", "unknown query parameter \"patinet\" (this endpoint takes patient)",
+         about_me},
+        {alerts, "limit=5", "unknown query parameter \"limit\" (this endpoint takes none)", ""},
+    };
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        ct_resp r;
+        ct_signed_resp s;
+        const char *code, *message;
+        get(&r, "%s?%s", reads[i].path, reads[i].bogus);
+        if (r.status != 401)
+            fail_msg("unsigned %s?%s: %ld %s", reads[i].path, reads[i].bogus, r.status, r.body);
+        ct_resp_free(&r);
+
+        assert_int_equal(ct_signed_get(fx.node.url, &fx.patient, reads[i].path, reads[i].bogus, 0, NULL, &s),
+                         0);
+        error_of(&s.r, &code, &message);
+        if (s.r.status != 400 || strcmp(code, "usage") != 0 || strcmp(message, reads[i].refusal) != 0)
+            fail_msg("signed %s?%s: %ld %s", reads[i].path, reads[i].bogus, s.r.status, s.r.body);
+        ct_signed_resp_free(&s);
+
+        assert_int_equal(ct_signed_get(fx.node.url, &fx.patient, reads[i].path, reads[i].valid, 0, NULL, &s),
+                         0);
+        if (s.r.status != 200 || !s.audit[0])
+            fail_msg("signed %s?%s: %ld %s", reads[i].path, reads[i].valid, s.r.status, s.r.body);
+        ct_signed_resp_free(&s);
+    }
+    free(about_me);
+    free(alerts);
+    free(records);
+}
+
 /* A query parameter the endpoint does not take, or one given twice, is a
  * 400 naming what it takes: "?wiat=commit" must not quietly become a 202
  * that never waits. */
@@ -966,6 +1027,7 @@ static void test_unknown_query_parameters(void **state)
     get(&r, "/v1/patients/%064d/records?nonsense=1", 0);
     assert_int_equal(r.status, 401);
     ct_resp_free(&r);
+    signed_reads_check_their_query();
 
     /* the typo refuses the tx before its body is read: nothing is admitted */
     cc_tx tx;
