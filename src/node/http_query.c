@@ -251,7 +251,9 @@ enum MHD_Result cc_http_get_metrics(cc_http_req *req)
         g.evidence_minority += kind && strcmp(kind, "minority") == 0;
     }
     json_decref(evidence);
-    g.halted = g.apply_halted || cc_chain_halted(node->chain, NULL, 0);
+    char halt[CC_HALT_REASON_BYTES];
+    bool solo_halted = !node->consensus.status && node->consensus.halted(&node->consensus, halt, sizeof halt);
+    g.halted = g.apply_halted || solo_halted || cc_chain_halted(node->chain, NULL, 0);
     cc_chain_stats_get(node->chain, &g.chain);
     char *body = cc_metrics_render(&node->metrics, &g, &len);
     return cc_http_send(req, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);

@@ -132,6 +132,7 @@ static void test_upgrade_to_a_ruleset_this_build_lacks(void **state)
         fail_msg("halt_reason: %s", ct_json_str(st, "halt_reason"));
     assert_int_equal(ct_json_int(json_object_get(st, "ruleset"), "active"), UNKNOWN);
     json_decref(st);
+    assert_int_equal(ct_metric(node.url, "carechain_halted"), 1);
     assert_int_equal(ct_tx_note(&net, &net.admin, n++, &tx), 0);
     assert_int_equal(ct_submit(http, node.url, &tx, false, &r), 0);
     assert_int_equal(r.status, 503);
