@@ -132,7 +132,8 @@ json_t *cc_json_parse(const uint8_t *buf, size_t len, cc_errbuf *eb);
  * NUL-terminated; caller frees with free(). */
 cc_err cc_json_canonical(const uint8_t *buf, size_t len, char **out, size_t *out_len, cc_errbuf *eb) CC_WUR;
 /* The same, also handing back the parsed object (*parsed, caller decrefs)
- * so that callers need not parse the payload again. */
+ * so that callers need not parse the payload again. It is parsed from the
+ * canonical text: its keys iterate in the order they have there. */
 cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_t *out_len, json_t **parsed,
                                cc_errbuf *eb) CC_WUR;
 /* Check that buf is exactly the canonical form of a payload (as
@@ -407,9 +408,12 @@ typedef struct cc_genesis_identity {
  * one by governance, from a height the organisations agree on
  * (network.propose "upgrade"; docs/OPERATIONS.md "Upgrading carechain"). This build
  * executes every ruleset from 1 to CC_RULESET_CURRENT:
- *   1  the rules of carechain 0.2.0 up to 2026-11-27
- *   2  claims' codings, units and care team references take the shape of a
- *      code, a URI or Type/id; string.rep in plan rules stays within 4 KB */
+ *   1  the rules of the last build before rulesets (a89fe3f, 2026-11-28),
+ *      result messages included, which also takes upgrade proposals
+ *   2  network.propose checks the action first and names all three
+ * Every change to what a block computes (a check, a state write, a result
+ * message: the results root commits to the messages) goes into a new
+ * ruleset, with the old behaviour kept for the old ones. */
 #define CC_RULESET_CURRENT 2
 #define CC_RULESET_MAX     1000000 /* the largest ruleset number a chain may name */
 

@@ -719,7 +719,6 @@ static cc_err price(adj *a)
  * answer; it only spares a compile per claim. */
 typedef struct rules_slot {
     uint8_t hash[CC_HASH_BYTES];
-    uint32_t ruleset; /* compiled for (string.rep's cap differs) */
     cc_rules *r;
     uint64_t used;
 } rules_slot;
@@ -753,9 +752,8 @@ void cc_claims_rules_release(void)
     cache_free(c);
 }
 
-cc_err cc_claims_rules_get(const char *source, uint32_t ruleset, cc_rules **out, cc_errbuf *eb)
+cc_err cc_claims_rules_get(const char *source, cc_rules **out, cc_errbuf *eb)
 {
-    if (ruleset == 0) ruleset = CC_RULESET_CURRENT;
     uint8_t h[CC_HASH_BYTES];
     size_t len = strlen(source), lru = 0;
     pthread_once(&cache_once, cache_init);
@@ -770,7 +768,7 @@ cc_err cc_claims_rules_get(const char *source, uint32_t ruleset, cc_rules **out,
     cc_sha256((const uint8_t *)source, len, h);
     for (size_t i = 0; i < RULES_CACHE; i++) {
         rules_slot *s = &c->slot[i];
-        if (s->r && memcmp(s->hash, h, sizeof h) == 0 && s->ruleset == ruleset) {
+        if (s->r && memcmp(s->hash, h, sizeof h) == 0) {
             s->used = ++c->tick;
             *out = s->r;
             return CC_OK;
@@ -778,13 +776,11 @@ cc_err cc_claims_rules_get(const char *source, uint32_t ruleset, cc_rules **out,
         if (c->slot[lru].r && (!s->r || s->used < c->slot[lru].used)) lru = i; /* empty, else least recent */
     }
     cc_rules *r = NULL;
-    cc_rules_limits lim = {.ruleset = ruleset};
-    cc_err rc = cc_rules_compile(source, len, &lim, &r, eb);
+    cc_err rc = cc_rules_compile(source, len, NULL, &r, eb);
     if (rc != CC_OK) return rc;
     rules_slot *s = &c->slot[lru];
     cc_rules_free(s->r);
     memcpy(s->hash, h, sizeof h);
-    s->ruleset = ruleset;
     s->r = r;
     s->used = ++c->tick;
     *out = r;
@@ -918,7 +914,7 @@ static cc_err run_rules(adj *a)
     acc *m = NULL;
     json_t *claim = NULL, *member = NULL, *plan = NULL, *decisions = NULL;
     size_t first = 0;
-    cc_err rc = cc_claims_rules_get(a->p.rules, a->in->ruleset, &r, &why);
+    cc_err rc = cc_claims_rules_get(a->p.rules, &r, &why);
     if (rc == CC_ERR_NOMEM) return rc;
     if (rc != CC_OK) {
         char text[CC_CLAIMS_REASON_MAX + 1];
@@ -939,8 +935,7 @@ static cc_err run_rules(adj *a)
         rc = CC_ERR_NOMEM;
         goto done;
     }
-    cc_rules_limits lim = {.ruleset = a->in->ruleset};
-    rc = cc_rules_call(r, claim, member, plan, &lim, &decisions, &why);
+    rc = cc_rules_call(r, claim, member, plan, NULL, &decisions, &why);
     if (rc == CC_ERR_NOMEM) goto done;
     char text[CC_CLAIMS_REASON_MAX + 1], bad[120];
     if (rc != CC_OK) {

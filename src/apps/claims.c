@@ -241,8 +241,8 @@ static cc_err plan_pick(cc_state_reader get, void *ctx, const char *id, json_int
 }
 
 cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, const char *signer_org,
-                          const char *claim_id, uint64_t now_ms, uint32_t ruleset, bool text_only,
-                          cc_claims_output *out, json_t **coverage_out, json_t **plan_out, cc_errbuf *eb)
+                          const char *claim_id, uint64_t now_ms, bool text_only, cc_claims_output *out,
+                          json_t **coverage_out, json_t **plan_out, cc_errbuf *eb)
 {
     const char *patient = ref_id(json_object_get(claim, "patient"), "Patient/");
     const char *provider = ref_id(json_object_get(claim, "provider"), "Organization/");
@@ -288,7 +288,6 @@ cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, c
                           .provider = provider,
                           .insurer = str(cov, "org") ? str(cov, "org") : "",
                           .now_ms = now_ms,
-                          .ruleset = ruleset,
                           .get = get,
                           .get_ctx = ctx,
                           .text_only = text_only,
@@ -314,7 +313,7 @@ cc_err cc_claim_simulate(cc_state_reader get, void *ctx, const json_t *payload, 
         (rc = cc_claim_validate(json_object_get(payload, "claim"), false, "claim", eb)) != CC_OK)
         return rc;
     if ((rc = cc_claims_evaluate(get, ctx, json_object_get(payload, "claim"), provider_org, SIMULATION,
-                                 now_ms, CC_RULESET_CURRENT, false, &out, NULL, NULL, eb)) != CC_OK)
+                                 now_ms, false, &out, NULL, NULL, eb)) != CC_OK)
         return rc;
     *response = json_incref(out.response);
     cc_claims_output_free(&out);
@@ -417,18 +416,13 @@ static void hex_of(const uint8_t *b, size_t n, char *out)
 
 /* ---- plan.deploy ------------------------------------------------------------------------- */
 
-static cc_err deploy_validate_as(const json_t *p, uint32_t ruleset, cc_errbuf *eb)
+static cc_err deploy_validate(const json_t *p, cc_errbuf *eb)
 {
     static const char *const fields[] = {"plan", NULL};
     cc_err rc = cc_payload_only(p, fields, eb);
     if (rc != CC_OK) return rc;
     if (!json_object_get(p, "plan")) return cc_errf(eb, CC_ERR_INVALID, "payload needs \"plan\"");
-    return cc_plan_validate_as(json_object_get(p, "plan"), ruleset, eb);
-}
-
-static cc_err deploy_validate(const json_t *p, cc_errbuf *eb)
-{
-    return deploy_validate_as(p, CC_RULESET_CURRENT, eb);
+    return cc_plan_validate(json_object_get(p, "plan"), eb);
 }
 
 static cc_err deploy_apply(cc_exec_ctx *ctx)
@@ -452,7 +446,7 @@ static cc_err deploy_apply(cc_exec_ctx *ctx)
     } else if (!(head = json_pack("{s:s, s:s, s:[]}", "id", id, "org", ctx->signer->org, "versions"))) {
         return CC_ERR_NOMEM;
     }
-    if ((rc = cc_plan_test_as(plan, ctx->ruleset, NULL, ctx->eb)) != CC_OK) goto done;
+    if ((rc = cc_plan_test(plan, NULL, ctx->eb)) != CC_OK) goto done;
     hex_of(ctx->tx->txid, CC_HASH_BYTES, txid);
     hex_of(ctx->signer->pk, CC_PUBKEY_BYTES, signer);
     rec = json_pack("{s:O, s:s, s:s, s:I, s:s}", "plan", plan, "org", ctx->signer->org, "txid", txid,
@@ -547,18 +541,13 @@ static cc_err enroll_apply(cc_exec_ctx *ctx)
 
 /* ---- claim.submit --------------------------------------------------------------------------- */
 
-static cc_err submit_validate_as(const json_t *p, uint32_t ruleset, cc_errbuf *eb)
+static cc_err submit_validate(const json_t *p, cc_errbuf *eb)
 {
     static const char *const fields[] = {"claim", NULL};
     cc_err rc = cc_payload_only(p, fields, eb);
     if (rc != CC_OK) return rc;
     if (!json_object_get(p, "claim")) return cc_errf(eb, CC_ERR_INVALID, "payload needs \"claim\"");
-    return cc_claim_validate_as(json_object_get(p, "claim"), false, "claim", ruleset, eb);
-}
-
-static cc_err submit_validate(const json_t *p, cc_errbuf *eb)
-{
-    return submit_validate_as(p, CC_RULESET_CURRENT, eb);
+    return cc_claim_validate(json_object_get(p, "claim"), false, "claim", eb);
 }
 
 /* Append id to the JSON array of strings under key, splicing its canonical
@@ -660,8 +649,8 @@ static cc_err submit_apply(cc_exec_ctx *ctx)
     json_t *cov = NULL, *plan = NULL;
     hex_of(ctx->tx->txid, CC_HASH_BYTES, txid);
     hex_of(ctx->signer->pk, CC_PUBKEY_BYTES, signer);
-    cc_err rc = cc_claims_evaluate(cc_apps_reader, ctx, claim, ctx->signer->org, txid, ctx->time_ms,
-                                   ctx->ruleset, true, &out, &cov, &plan, ctx->eb);
+    cc_err rc = cc_claims_evaluate(cc_apps_reader, ctx, claim, ctx->signer->org, txid, ctx->time_ms, true,
+                                   &out, &cov, &plan, ctx->eb);
     if (rc != CC_OK) return rc;
     const char *patient = str(cov, "patient"), *use = str(claim, "use");
     const char *status = out.pended ? "pended" : "adjudicated";
@@ -767,7 +756,6 @@ static cc_err decide_apply(cc_exec_ctx *ctx)
                                                                      : CC_CLAIMS_REVIEW_DENY,
                           .review_reason = str(p, "reason"),
                           .review_carc = str(p, "carc"),
-                          .ruleset = ctx->ruleset,
                           .lines_only = true};
     if (!in.patient || !in.provider) {
         rc = cc_errf(ctx->eb, CC_ERR_CORRUPT, "claim %.12s… lacks its patient or provider", id);
@@ -907,9 +895,9 @@ static cc_err settle_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_claims_tx_types[] = {
-    {"plan.deploy", CC_ROLE_PAYER, deploy_validate, deploy_apply, deploy_validate_as},
+    {"plan.deploy", CC_ROLE_PAYER, deploy_validate, deploy_apply, NULL},
     {"coverage.enroll", CC_ROLE_PAYER, enroll_validate, enroll_apply, NULL},
-    {"claim.submit", CC_ROLE_CLINICIAN | CC_ROLE_ADMIN, submit_validate, submit_apply, submit_validate_as},
+    {"claim.submit", CC_ROLE_CLINICIAN | CC_ROLE_ADMIN, submit_validate, submit_apply, NULL},
     {"priorauth.decide", CC_ROLE_PAYER, decide_validate, decide_apply, NULL},
     {"payment.settle", CC_ROLE_PAYER, settle_validate, settle_apply, NULL},
     {NULL, 0, NULL, NULL, NULL},

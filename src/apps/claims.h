@@ -90,11 +90,6 @@ cc_err cc_claim_validate(const json_t *claim, bool test_case, const char *prefix
  * case's shape; the test cases are not run)? Messages name the JSON path
  * ("plan.categories.lab.coinsuranceBp ..."). */
 cc_err cc_plan_validate(const json_t *plan, cc_errbuf *eb) CC_WUR;
-/* The same checks as a block of the given ruleset makes them (the two
- * above check CC_RULESET_CURRENT; carechain.h lists what changed). */
-cc_err cc_claim_validate_as(const json_t *claim, bool test_case, const char *prefix, uint32_t ruleset,
-                            cc_errbuf *eb) CC_WUR;
-cc_err cc_plan_validate_as(const json_t *plan, uint32_t ruleset, cc_errbuf *eb) CC_WUR;
 
 /* ---- adjudication ----------------------------------------------------------- */
 
@@ -116,7 +111,6 @@ typedef struct cc_claims_input {
     const char *insurer;    /* the plan's organisation */
     uint64_t now_ms;        /* the block time (created, and the reviewer's decision) */
     uint64_t filed_ms;      /* when the claim was submitted (timely filing); 0 = now_ms */
-    uint32_t ruleset;       /* the block's ruleset (custom rules' limits); 0 = CC_RULESET_CURRENT */
     /* Reads of accumulators, duplicates, daily units and authorizations. */
     cc_state_reader get;
     void *get_ctx;
@@ -160,8 +154,6 @@ void cc_claims_output_free(cc_claims_output *out);
  * CC_OK when all pass; CC_ERR_INVALID naming the first failing case and
  * its first difference. */
 cc_err cc_plan_test(const json_t *plan, json_t **report, cc_errbuf *eb) CC_WUR;
-/* The same, adjudicating as a block of the given ruleset (plan.deploy). */
-cc_err cc_plan_test_as(const json_t *plan, uint32_t ruleset, json_t **report, cc_errbuf *eb) CC_WUR;
 
 /* Everything claim.submit's apply does before it writes: find the coverage
  * and the plan in state, check the patient and the provider, adjudicate.
@@ -172,18 +164,16 @@ cc_err cc_plan_test_as(const json_t *plan, uint32_t ruleset, json_t **report, cc
  * text_only: as cc_claims_input.text_only, and lines_only too (claim.submit
  * stores the lines; the response is rendered on read). In exec (get is cc_apps_reader)
  * plan documents are parsed once per thread and kept (keyed by their
- * stored bytes, which never change for a plan version). ruleset: as
- * cc_claims_input's. */
+ * stored bytes, which never change for a plan version). */
 cc_err cc_claims_evaluate(cc_state_reader get, void *ctx, const json_t *claim, const char *signer_org,
-                          const char *claim_id, uint64_t now_ms, uint32_t ruleset, bool text_only,
-                          cc_claims_output *out, json_t **coverage_out, json_t **plan_out,
-                          cc_errbuf *eb) CC_WUR;
+                          const char *claim_id, uint64_t now_ms, bool text_only, cc_claims_output *out,
+                          json_t **coverage_out, json_t **plan_out, cc_errbuf *eb) CC_WUR;
 
 /* carechain claim simulate: adjudicate a claim.submit payload ({"claim":
  * {...}}) against committed state (get/ctx: cc_chain_view_get_json and a
  * view) at now_ms, as provider_org would submit it, without writing
- * anything, by the newest ruleset (as the node admits a claim). *response gets the ClaimResponse (id
- * "simulation"); caller decrefs. Same errors as claim.submit would give. */
+ * anything. *response gets the ClaimResponse (id "simulation"); caller
+ * decrefs. Same errors as claim.submit would give. */
 cc_err cc_claim_simulate(cc_state_reader get, void *ctx, const json_t *payload, const char *provider_org,
                          uint64_t now_ms, json_t **response, cc_errbuf *eb) CC_WUR;
 
@@ -244,10 +234,9 @@ void cc_claims_patient_claim_key(char *out, const char *patient, uint64_t seq);
  * get's error. */
 cc_err cc_claims_patient_claims(cc_state_reader get, void *ctx, const char *patient, json_t **out);
 /* The compiled form of a plan's rules source, from the calling thread's
- * cache (compiled on a miss) for a block of the given ruleset (0: the
- * newest). *out belongs to the cache: valid until this thread's next
- * call. Errors as cc_rules_compile. */
-cc_err cc_claims_rules_get(const char *source, uint32_t ruleset, cc_rules **out, cc_errbuf *eb) CC_WUR;
+ * cache (compiled on a miss). *out belongs to the cache: valid until this
+ * thread's next call. Errors as cc_rules_compile. */
+cc_err cc_claims_rules_get(const char *source, cc_rules **out, cc_errbuf *eb) CC_WUR;
 /* Free the calling thread's compiled rules (part of cc_claims_release_thread). */
 void cc_claims_rules_release(void);
 /* Free the calling thread's compiled rules (they are compiled again when

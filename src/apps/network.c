@@ -33,8 +33,9 @@
  * to add must still be no identity, the node to remove still a node (two
  * proposals of one change: the second is refused, so a stale one cannot
  * bring back a removed node's key); an upgrade's height must still be
- * ahead, its ruleset still later than the network's, and no other upgrade
- * may be waiting for its height.
+ * ahead (every approval checks it) and its ruleset still later than the
+ * network's (or equal, calling off an upgrade that waits). An approved
+ * upgrade replaces one that still waits for its height.
  *
  * network/config also records "changed_at", the height of the last change:
  * at most one change takes effect per block, and a removal needs a set of
@@ -113,27 +114,38 @@ static cc_err upgrade_validate(const json_t *p, cc_errbuf *eb)
     const json_t *ruleset = json_object_get(p, "ruleset"), *from = json_object_get(p, "from");
     cc_err rc = cc_payload_only(p, fields, eb);
     if (rc != CC_OK) return rc;
-    if (!json_is_integer(ruleset) || json_integer_value(ruleset) < 2 ||
+    if (!json_is_integer(ruleset) || json_integer_value(ruleset) < 1 ||
         json_integer_value(ruleset) > CC_RULESET_MAX)
-        return cc_errf(eb, CC_ERR_INVALID, "an upgrade's \"ruleset\" is a whole number from 2 to %d",
+        return cc_errf(eb, CC_ERR_INVALID, "an upgrade's \"ruleset\" is a whole number from 1 to %d",
                        CC_RULESET_MAX);
     if (!json_is_integer(from) || json_integer_value(from) < 2 ||
         json_integer_value(from) > UPGRADE_HEIGHT_MAX)
-        return cc_errf(eb, CC_ERR_INVALID,
-                       "an upgrade's \"from\" is the height of the first block under the new ruleset");
+        return cc_errf(
+            eb, CC_ERR_INVALID,
+            "an upgrade's \"from\" is the height of the first block under the new ruleset, a whole "
+            "number from 2 to 2^53");
     return CC_OK;
 }
 
-static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
+/* The proposal's payload as a block of the given ruleset checks it.
+ * Ruleset 1 is what the builds before rulesets checked (they knew no
+ * upgrade, which it takes all the same): the fields before the action,
+ * and an unknown action is told "add" or "remove". Ruleset 2 checks the
+ * action first, so that a mistyped one is named as such, and lists all
+ * three. */
+static cc_err propose_validate_as(const json_t *p, uint32_t ruleset, cc_errbuf *eb)
 {
     static const char *const fields[] = {"action", "node", "id", NULL};
     static const char *const node_fields[] = {"name", "id", "org", "api", "raft", NULL};
-    const char *action, *s;
+    const char *action = json_string_value(json_object_get(p, "action")), *s;
     uint8_t pk[CC_PUBKEY_BYTES];
     cc_err rc;
+    if (action && strcmp(action, "upgrade") == 0) return upgrade_validate(p, eb);
+    if (ruleset < 2 && (rc = cc_payload_only(p, fields, eb)) != CC_OK) return rc;
     if ((rc = cc_payload_str(p, "action", true, 8, &action, eb)) != CC_OK) return rc;
-    if (strcmp(action, "upgrade") == 0) return upgrade_validate(p, eb);
-    if ((rc = cc_payload_only(p, fields, eb)) != CC_OK) return rc;
+    if (ruleset >= 2 && strcmp(action, "add") != 0 && strcmp(action, "remove") != 0)
+        return cc_errf(eb, CC_ERR_INVALID, "\"action\" must be \"add\", \"remove\" or \"upgrade\"");
+    if (ruleset >= 2 && (rc = cc_payload_only(p, fields, eb)) != CC_OK) return rc;
     if (strcmp(action, "add") == 0) {
         const json_t *n = json_object_get(p, "node");
         if (!json_is_object(n) || json_object_get(p, "id"))
@@ -153,7 +165,12 @@ static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
             return cc_errf(eb, CC_ERR_INVALID, "a remove proposal carries only \"id\"");
         return cc_payload_hex(p, "id", pk, sizeof pk, eb);
     }
-    return cc_errf(eb, CC_ERR_INVALID, "\"action\" must be \"add\", \"remove\" or \"upgrade\"");
+    return cc_errf(eb, CC_ERR_INVALID, "\"action\" must be \"add\" or \"remove\""); /* ruleset 1 */
+}
+
+static cc_err propose_validate(const json_t *p, cc_errbuf *eb)
+{
+    return propose_validate_as(p, CC_RULESET_CURRENT, eb);
 }
 
 /* Whether cfg's node list holds the hex id. */
@@ -273,8 +290,11 @@ static cc_err change_still_open(cc_exec_ctx *ctx, const json_t *cfg, const json_
 /* ---- upgrades ------------------------------------------------------------------ */
 
 /* Whether the upgrade up ({"ruleset", "from"}) may be proposed or take
- * effect in this block. *rec gets network/ruleset (NULL when absent);
- * caller decrefs. */
+ * effect in this block: its height is ahead, and its ruleset is later than
+ * the one blocks execute now, or that same one when another upgrade waits
+ * for its height (then it calls that one off). An approved upgrade
+ * replaces one still waiting, so a mistaken one can be undone. *rec gets
+ * network/ruleset (NULL when absent); caller decrefs. */
 static cc_err upgrade_allowed(cc_exec_ctx *ctx, const json_t *up, json_t **rec)
 {
     json_int_t ruleset = json_integer_value(json_object_get(up, "ruleset"));
@@ -283,16 +303,15 @@ static cc_err upgrade_allowed(cc_exec_ctx *ctx, const json_t *up, json_t **rec)
     cc_err rc = cc_state_get_json(ctx, "network/ruleset", rec);
     if (rc != CC_OK && rc != CC_ERR_NOT_FOUND) return rc;
     const json_t *waiting = json_object_get(*rec, "from");
+    bool one_waits = json_is_integer(waiting) && (uint64_t)json_integer_value(waiting) > ctx->height &&
+                     cc_ruleset_at(*rec, ctx->genesis, (uint64_t)json_integer_value(waiting)) !=
+                         cc_ruleset_at(*rec, ctx->genesis, ctx->height);
     uint32_t now = cc_ruleset_at(*rec, ctx->genesis, ctx->height);
-    if (json_is_integer(waiting) && (uint64_t)json_integer_value(waiting) > ctx->height)
+    if (ruleset < (json_int_t)now || (ruleset == (json_int_t)now && !one_waits))
         return cc_errf(ctx->eb, CC_ERR_CONFLICT,
-                       "the network already moves to ruleset %lld at height %lld; one upgrade at a time",
-                       (long long)json_integer_value(json_object_get(*rec, "ruleset")),
-                       (long long)json_integer_value(waiting));
-    if (ruleset <= (json_int_t)now)
-        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
-                       "the network runs ruleset %u; an upgrade names a later one, not %lld", now,
-                       (long long)ruleset);
+                       "the network runs ruleset %u; an upgrade names a later one, not %lld (or, to call off "
+                       "an upgrade still waiting for its height, ruleset %u)",
+                       now, (long long)ruleset, now);
     if ((uint64_t)from <= ctx->height)
         return cc_errf(ctx->eb, CC_ERR_CONFLICT,
                        "height %lld is not ahead: this block is %llu (propose the upgrade again with a later "
@@ -381,8 +400,15 @@ static cc_err enact(cc_exec_ctx *ctx, const char *prop_key, const json_t *prop)
 static cc_err approve(cc_exec_ctx *ctx, const char *prop_key, json_t *prop)
 {
     json_t *approvals = json_object_get(prop, "approvals"), *cfg = NULL;
+    const char *action = json_string_value(json_object_get(prop, "action"));
+    json_int_t from = json_integer_value(json_object_get(prop, "from"));
     size_t i;
     json_t *v;
+    if (strcmp(action, "upgrade") == 0 && (uint64_t)from <= ctx->height)
+        return cc_errf(ctx->eb, CC_ERR_CONFLICT,
+                       "height %lld passed before more than half of the organisations approved the upgrade; "
+                       "propose it again with a later height",
+                       (long long)from);
     json_array_foreach(approvals, i, v)
     {
         if (strcmp(json_string_value(v), ctx->signer->org) == 0)
@@ -532,7 +558,7 @@ static cc_err withdraw_apply(cc_exec_ctx *ctx)
 }
 
 const cc_tx_type cc_network_tx_types[] = {
-    {"network.propose", CC_ROLE_ADMIN, propose_validate, propose_apply, NULL},
+    {"network.propose", CC_ROLE_ADMIN, propose_validate, propose_apply, propose_validate_as},
     {"network.approve", CC_ROLE_ADMIN, proposal_ref_validate, approve_apply, NULL},
     {"network.withdraw", CC_ROLE_ADMIN, proposal_ref_validate, withdraw_apply, NULL},
     {NULL, 0, NULL, NULL, NULL},

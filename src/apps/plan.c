@@ -227,13 +227,11 @@ static cc_err text_field(const json_t *o, const char *path, const char *field, b
     return CC_OK;
 }
 
-/* Ruleset 1 took any text of up to max bytes there. */
 static cc_err coded_field(const json_t *o, const char *path, const char *field, bool required, bool uri,
-                          uint32_t ruleset, cc_errbuf *eb)
+                          cc_errbuf *eb)
 {
     const json_t *v = json_object_get(o, field);
     size_t max = uri ? SYSTEM_MAX : TOKEN_MAX;
-    if (ruleset < 2) return text_field(o, path, field, required, max, eb);
     if (!v) return required ? bad(eb, "%s needs \"%s\"", path, field) : CC_OK;
     if (!coded_ok(v, max, uri))
         return bad(eb, "%s.%s must be %s of 1..%zu characters without spaces", path, field,
@@ -275,7 +273,7 @@ static cc_err date_time_value(const json_t *v, const char *path, cc_errbuf *eb)
 
 /* A CodeableConcept of codings {system, code, version}; code_token: the
  * first code must be a procedure/diagnosis code. */
-static cc_err concept(const json_t *v, const char *path, bool code_token, uint32_t ruleset, cc_errbuf *eb)
+static cc_err concept(const json_t *v, const char *path, bool code_token, cc_errbuf *eb)
 {
     static const char *const fields[] = {"coding", NULL};
     static const char *const coding_fields[] = {"system", "code", "version", NULL};
@@ -290,9 +288,9 @@ static cc_err concept(const json_t *v, const char *path, bool code_token, uint32
     {
         sub(p, "%s.coding[%zu]", path, i);
         if ((rc = only(c, p, coding_fields, eb)) != CC_OK ||
-            (rc = coded_field(c, p, "system", false, true, ruleset, eb)) ||
-            (rc = coded_field(c, p, "code", true, false, ruleset, eb)) ||
-            (rc = coded_field(c, p, "version", false, false, ruleset, eb)))
+            (rc = coded_field(c, p, "system", false, true, eb)) ||
+            (rc = coded_field(c, p, "code", true, false, eb)) ||
+            (rc = coded_field(c, p, "version", false, false, eb)))
             return rc;
         if (i == 0 && code_token) {
             sub(p, "%s.coding[0].code", path);
@@ -339,13 +337,6 @@ static cc_err reference(const json_t *v, const char *path, const char *prefix, b
 static bool hex_id(const char *s)
 {
     return cc_hex_id_valid(s, CC_PUBKEY_BYTES);
-}
-
-/* Ruleset 1's care team reference: 1..128 bytes with a '/'. */
-static bool any_ref(const char *s)
-{
-    size_t n = strlen(s);
-    return n > 0 && n <= 128 && strchr(s, '/') != NULL;
 }
 
 /* "Type/id": a FHIR resource type and a FHIR id, as in "Practitioner/example". */
@@ -397,7 +388,7 @@ static cc_err sequence_list(const json_t *v, const char *path, size_t max, bool 
 /* ---- the Claim --------------------------------------------------------------------- */
 
 static cc_err claim_item(const json_t *item, const char *path, const json_t *diagnoses, json_int_t *last_seq,
-                         uint32_t ruleset, cc_errbuf *eb)
+                         cc_errbuf *eb)
 {
     static const char *const fields[] = {"sequence",
                                          "careTeamSequence",
@@ -428,7 +419,7 @@ static cc_err claim_item(const json_t *item, const char *path, const json_t *dia
     *last_seq = seq;
     sub(p, "%s.productOrService", path);
     if ((rc = need(item, path, "productOrService", eb)) != CC_OK ||
-        (rc = concept(json_object_get(item, "productOrService"), p, true, ruleset, eb)) != CC_OK)
+        (rc = concept(json_object_get(item, "productOrService"), p, true, eb)) != CC_OK)
         return rc;
     if ((v = json_object_get(item, "modifier"))) {
         if (!json_is_array(v) || json_array_size(v) > MODIFIERS_MAX)
@@ -436,13 +427,12 @@ static cc_err claim_item(const json_t *item, const char *path, const json_t *dia
         json_array_foreach(v, i, v)
         {
             sub(p, "%s.modifier[%zu]", path, i);
-            if ((rc = concept(v, p, true, ruleset, eb)) != CC_OK) return rc;
+            if ((rc = concept(v, p, true, eb)) != CC_OK) return rc;
         }
     }
     for (i = 0; i < sizeof concepts / sizeof concepts[0]; i++) {
         sub(p, "%s.%s", path, concepts[i]);
-        if ((v = json_object_get(item, concepts[i])) && (rc = concept(v, p, false, ruleset, eb)) != CC_OK)
-            return rc;
+        if ((v = json_object_get(item, concepts[i])) && (rc = concept(v, p, false, eb)) != CC_OK) return rc;
     }
     const json_t *date = json_object_get(item, "servicedDate"),
                  *per = json_object_get(item, "servicedPeriod");
@@ -453,9 +443,9 @@ static cc_err claim_item(const json_t *item, const char *path, const json_t *dia
     if ((v = json_object_get(item, "quantity"))) {
         sub(p, "%s.quantity", path);
         if ((rc = only(v, p, qty_fields, eb)) != CC_OK || (rc = need(v, p, "value", eb)) != CC_OK ||
-            (rc = coded_field(v, p, "unit", false, false, ruleset, eb)) != CC_OK ||
-            (rc = coded_field(v, p, "system", false, true, ruleset, eb)) != CC_OK ||
-            (rc = coded_field(v, p, "code", false, false, ruleset, eb)) != CC_OK)
+            (rc = coded_field(v, p, "unit", false, false, eb)) != CC_OK ||
+            (rc = coded_field(v, p, "system", false, true, eb)) != CC_OK ||
+            (rc = coded_field(v, p, "code", false, false, eb)) != CC_OK)
             return rc;
         if (cc_claims_cents(json_object_get(v, "value"), &q) != CC_OK || q <= 0 || q % 100 != 0 ||
             q / 100 > CC_CLAIMS_UNITS_MAX)
@@ -520,12 +510,6 @@ static cc_err claim_insurance(const json_t *list, const char *path, cc_errbuf *e
 
 cc_err cc_claim_validate(const json_t *claim, bool test_case, const char *prefix, cc_errbuf *eb)
 {
-    return cc_claim_validate_as(claim, test_case, prefix, CC_RULESET_CURRENT, eb);
-}
-
-cc_err cc_claim_validate_as(const json_t *claim, bool test_case, const char *prefix, uint32_t ruleset,
-                            cc_errbuf *eb)
-{
     static const char *const fields[] = {
         "resourceType",   "id",        "status",  "type",     "subType",  "use",   "patient",
         "billablePeriod", "created",   "insurer", "provider", "priority", "payee", "careTeam",
@@ -550,14 +534,12 @@ cc_err cc_claim_validate_as(const json_t *claim, bool test_case, const char *pre
         return bad(eb, "%s.use must be \"claim\" or \"preauthorization\"", path);
     sub(p, "%s.type", path);
     if ((rc = need(claim, path, "type", eb)) != CC_OK ||
-        (rc = concept(json_object_get(claim, "type"), p, false, ruleset, eb)))
+        (rc = concept(json_object_get(claim, "type"), p, false, eb)))
         return rc;
     sub(p, "%s.subType", path);
-    if ((v = json_object_get(claim, "subType")) && (rc = concept(v, p, false, ruleset, eb)) != CC_OK)
-        return rc;
+    if ((v = json_object_get(claim, "subType")) && (rc = concept(v, p, false, eb)) != CC_OK) return rc;
     sub(p, "%s.priority", path);
-    if ((v = json_object_get(claim, "priority")) && (rc = concept(v, p, false, ruleset, eb)) != CC_OK)
-        return rc;
+    if ((v = json_object_get(claim, "priority")) && (rc = concept(v, p, false, eb)) != CC_OK) return rc;
     sub(p, "%s.created", path);
     if ((rc = need(claim, path, "created", eb)) != CC_OK ||
         (rc = date_time_value(json_object_get(claim, "created"), p, eb)) != CC_OK)
@@ -589,8 +571,7 @@ cc_err cc_claim_validate_as(const json_t *claim, bool test_case, const char *pre
         sub(p, "%s.payee", path);
         sub(q, "%s.payee.type", path);
         if ((rc = only(v, p, payee_fields, eb)) != CC_OK ||
-            (json_object_get(v, "type") &&
-             (rc = concept(json_object_get(v, "type"), q, false, ruleset, eb)) != CC_OK))
+            (json_object_get(v, "type") && (rc = concept(json_object_get(v, "type"), q, false, eb)) != CC_OK))
             return rc;
     }
     if ((v = json_object_get(claim, "careTeam"))) {
@@ -603,14 +584,12 @@ cc_err cc_claim_validate_as(const json_t *claim, bool test_case, const char *pre
             if ((rc = only(e, p, team_fields, eb)) != CC_OK ||
                 (rc = int_field(e, p, "sequence", true, 1, 100, eb)) != CC_OK ||
                 (rc = need(e, p, "provider", eb)) != CC_OK ||
-                (rc = reference(json_object_get(e, "provider"), q, "", ruleset < 2 ? any_ref : resource_ref,
-                                "Type/id", eb)) != CC_OK)
+                (rc = reference(json_object_get(e, "provider"), q, "", resource_ref, "Type/id", eb)) != CC_OK)
                 return rc;
             for (j = 0; j < 2; j++) {
                 const char *f = j ? "qualification" : "role";
                 sub(q, "%s.careTeam[%zu].%s", path, i, f);
-                if (json_object_get(e, f) &&
-                    (rc = concept(json_object_get(e, f), q, false, ruleset, eb)) != CC_OK)
+                if (json_object_get(e, f) && (rc = concept(json_object_get(e, f), q, false, eb)) != CC_OK)
                     return rc;
             }
         }
@@ -627,7 +606,7 @@ cc_err cc_claim_validate_as(const json_t *claim, bool test_case, const char *pre
             if ((rc = only(e, p, diag_fields, eb)) != CC_OK ||
                 (rc = int_field(e, p, "sequence", true, 1, 100, eb)) != CC_OK ||
                 (rc = need(e, p, "diagnosisCodeableConcept", eb)) != CC_OK ||
-                (rc = concept(json_object_get(e, "diagnosisCodeableConcept"), q, true, ruleset, eb)) != CC_OK)
+                (rc = concept(json_object_get(e, "diagnosisCodeableConcept"), q, true, eb)) != CC_OK)
                 return rc;
             for (j = 0; j < i; j++)
                 if (json_integer_value(json_object_get(json_array_get(diagnoses, j), "sequence")) ==
@@ -640,7 +619,7 @@ cc_err cc_claim_validate_as(const json_t *claim, bool test_case, const char *pre
             json_array_foreach(types, k, t)
             {
                 sub(q, "%s.diagnosis[%zu].type[%zu]", path, i, k);
-                if ((rc = concept(t, q, false, ruleset, eb)) != CC_OK) return rc;
+                if ((rc = concept(t, q, false, eb)) != CC_OK) return rc;
             }
         }
     }
@@ -651,7 +630,7 @@ cc_err cc_claim_validate_as(const json_t *claim, bool test_case, const char *pre
     json_array_foreach(items, i, e)
     {
         sub(p, "%s.item[%zu]", path, i);
-        if ((rc = claim_item(e, p, diagnoses, &last, ruleset, eb)) != CC_OK) return rc;
+        if ((rc = claim_item(e, p, diagnoses, &last, eb)) != CC_OK) return rc;
     }
     sub(p, "%s.total", path);
     if ((v = json_object_get(claim, "total")) && (rc = money(v, p, eb)) != CC_OK) return rc;
@@ -831,7 +810,7 @@ static cc_err plan_edits(const json_t *plan, cc_errbuf *eb)
     return CC_OK;
 }
 
-static cc_err plan_test_shape(const json_t *t, const char *p, uint32_t ruleset, cc_errbuf *eb)
+static cc_err plan_test_shape(const json_t *t, const char *p, cc_errbuf *eb)
 {
     static const char *const fields[] = {"name", "claim", "member", "authorized", "date", "expect", NULL};
     static const char *const member_fields[] = {"deductibleMetCents", "outOfPocketMetCents", NULL};
@@ -846,8 +825,7 @@ static cc_err plan_test_shape(const json_t *t, const char *p, uint32_t ruleset, 
     if ((rc = only(t, p, fields, eb)) != CC_OK ||
         (rc = text_field(t, p, "name", true, TEST_NAME_MAX, eb)) != CC_OK ||
         (rc = need(t, p, "claim", eb)) != CC_OK || (rc = need(t, p, "expect", eb)) != CC_OK ||
-        (rc = cc_claim_validate_as(json_object_get(t, "claim"), true, sub(q, "%s.claim", p), ruleset, eb)) !=
-            CC_OK)
+        (rc = cc_claim_validate(json_object_get(t, "claim"), true, sub(q, "%s.claim", p), eb)) != CC_OK)
         return rc;
     if ((v = json_object_get(t, "member")) &&
         ((rc = only(v, sub(q, "%s.member", p), member_fields, eb)) != CC_OK ||
@@ -897,11 +875,6 @@ static cc_err plan_test_shape(const json_t *t, const char *p, uint32_t ruleset, 
 }
 
 cc_err cc_plan_validate(const json_t *plan, cc_errbuf *eb)
-{
-    return cc_plan_validate_as(plan, CC_RULESET_CURRENT, eb);
-}
-
-cc_err cc_plan_validate_as(const json_t *plan, uint32_t ruleset, cc_errbuf *eb)
 {
     static const char *const fields[] = {"id",
                                          "version",
@@ -968,7 +941,7 @@ cc_err cc_plan_validate_as(const json_t *plan, uint32_t ruleset, cc_errbuf *eb)
     if (str(plan, "rules")) {
         cc_rules *r = NULL;
         cc_errbuf why = {""};
-        if ((rc = cc_claims_rules_get(str(plan, "rules"), ruleset, &r, &why)) == CC_ERR_NOMEM) return rc;
+        if ((rc = cc_claims_rules_get(str(plan, "rules"), &r, &why)) == CC_ERR_NOMEM) return rc;
         if (rc != CC_OK) return bad(eb, "plan.rules: %s", why.msg);
     }
     v = json_object_get(plan, "tests");
@@ -977,7 +950,7 @@ cc_err cc_plan_validate_as(const json_t *plan, uint32_t ruleset, cc_errbuf *eb)
                    CC_CLAIMS_TESTS_MAX);
     json_array_foreach(v, i, t)
     {
-        if ((rc = plan_test_shape(t, sub(p, "plan.tests[%zu]", i), ruleset, eb)) != CC_OK) return rc;
+        if ((rc = plan_test_shape(t, sub(p, "plan.tests[%zu]", i), eb)) != CC_OK) return rc;
         for (j = 0; j < i; j++)
             if (strcmp(str(json_array_get(v, j), "name"), str(t, "name")) == 0)
                 return bad(eb, "plan.tests[%zu].name repeats plan.tests[%zu]'s: names must be unique", i, j);
@@ -1140,11 +1113,6 @@ static void test_compare(const json_t *expect, const cc_claims_output *o, char *
 
 cc_err cc_plan_test(const json_t *plan, json_t **report, cc_errbuf *eb)
 {
-    return cc_plan_test_as(plan, CC_RULESET_CURRENT, report, eb);
-}
-
-cc_err cc_plan_test_as(const json_t *plan, uint32_t ruleset, json_t **report, cc_errbuf *eb)
-{
     const json_t *tests = json_object_get(plan, "tests"), *t;
     json_t *rep = json_array();
     cc_err result = CC_OK;
@@ -1178,7 +1146,6 @@ cc_err cc_plan_test_as(const json_t *plan, uint32_t ruleset, json_t **report, cc
                               .provider = TEST_PROVIDER,
                               .insurer = "test-payer",
                               .now_ms = (uint64_t)(today * MS_PER_DAY + MS_PER_DAY / 2),
-                              .ruleset = ruleset,
                               .get = memory_get,
                               .get_ctx = st};
         cc_claims_output out;

@@ -85,8 +85,8 @@ static void say(const cc_genesis *g, const char *file, const char *key_file, con
            can_start ? "" : ", but its network could never start (below)");
     printf("Its blocks execute under ruleset %u until governance moves the network to a later one.\n",
            g->ruleset);
-    printf("%zu organisation%s govern it (a change of nodes needs %zu of them):\n", g->org_count,
-           g->org_count == 1 ? "" : "s", g->org_count / 2 + 1);
+    printf("%zu organisation%s govern it (a change of the nodes or the ruleset needs %zu of them):\n",
+           g->org_count, g->org_count == 1 ? "" : "s", g->org_count / 2 + 1);
     for (size_t i = 0; i < g->org_count; i++)
         printf("  %s: %s (%s)\n", g->orgs[i].id, g->orgs[i].name, g->orgs[i].kind);
     if (g->node_count == 1)

@@ -8,7 +8,7 @@
  * the change takes effect: the node set changes and the raft leader turns
  * it into a raft configuration change (docs/CONSENSUS.md "Membership"), or
  * blocks from the height on execute the new ruleset (docs/OPERATIONS.md
- * "Rulesets"). The proposing organisation can withdraw an open proposal
+ * "Upgrading carechain"). The proposing organisation can withdraw an open proposal
  * (network.withdraw); one not approved within 30 days expires.
  */
 #include <stdlib.h>
@@ -60,9 +60,10 @@ static void say_proposal(const json_t *p, const char *txid)
         printf("The proposal to %s was withdrawn at height %llu; it takes no more approvals.\n", what,
                (unsigned long long)cc_cli_juint(p, "withdrawn_at"));
     else if (strcmp(status, "expired") == 0)
-        printf("The proposal to %s expired with %zu organisation approval%s (30 days passed); propose it "
-               "again.\n",
-               what, approvals, approvals == 1 ? "" : "s");
+        printf("The proposal to %s expired with %zu organisation approval%s (%s); propose it again.\n", what,
+               approvals, approvals == 1 ? "" : "s",
+               strcmp(cc_cli_jstr(p, "action", ""), "upgrade") == 0 ? "30 days passed, or its height came"
+                                                                    : "30 days passed");
     else
         printf("The proposal to %s is %s with %zu organisation approval%s so far; more than half of the "
                "organisations must approve.\n",
@@ -75,12 +76,15 @@ void cc_cli_print_ruleset(const json_t *rs)
     if (!rs) return;
     uint64_t active = cc_cli_juint(rs, "active"), supported = cc_cli_juint(rs, "supported");
     uint64_t next = cc_cli_juint(rs, "next"), from = cc_cli_juint(rs, "from");
-    printf("Blocks execute under ruleset %llu; this node's build knows rulesets 1 to %llu.\n",
-           (unsigned long long)active, (unsigned long long)supported);
     if (active > supported)
-        printf("This node's build does NOT know ruleset %llu: it applies no more blocks and takes no txs. "
-               "Install a build that knows it and restart the node; it goes on from where it stopped.\n",
-               (unsigned long long)active);
+        printf(
+            "The next block executes under ruleset %llu, which this node's build does NOT know (it knows 1 "
+            "to %llu): the node applies no more blocks and takes no txs. Install a build that knows it and "
+            "restart the node; it goes on from where it stopped.\n",
+            (unsigned long long)active, (unsigned long long)supported);
+    else
+        printf("Blocks execute under ruleset %llu; this node's build knows rulesets 1 to %llu.\n",
+               (unsigned long long)active, (unsigned long long)supported);
     if (!next) return;
     printf("The network moves to ruleset %llu at height %llu (approved by governance).",
            (unsigned long long)next, (unsigned long long)from);
@@ -180,11 +184,16 @@ static int propose_upgrade(int argc, char **argv)
 {
     const char *ruleset_s = NULL, *from_s = NULL;
     uint64_t ruleset, from;
+    bool force = false;
     cc_cli_write w = {0};
     const cc_cli_opt opts[] = {
         {"key", "ADMINKEY", "key file of an organisation admin", &w.key},
-        {"ruleset", "N", "the ruleset to move to (later than the network's)", &ruleset_s},
+        {"ruleset", "N",
+         "the ruleset to move to (later than the network's; the network's own calls off an "
+         "upgrade still waiting)",
+         &ruleset_s},
         {"from", "HEIGHT", "the first block to execute under it (ahead of the chain's height)", &from_s},
+        {"force", NULL, "propose a ruleset this build does not know", &force},
         CC_CLI_OPT_NO_WAIT(&w),
         CC_CLI_OPT_GENESIS(&w),
         {NULL, NULL, NULL, NULL},
@@ -199,17 +208,24 @@ static int propose_upgrade(int argc, char **argv)
         true,
         true,
         "Install a build that knows ruleset N on every node first: `carechain status` names the\n"
-        "rulesets a node knows. Once more than half of the organisations approved, blocks from\n"
-        "HEIGHT on execute ruleset N; a node whose build does not know it stops applying blocks\n"
-        "there (docs/OPERATIONS.md \"Upgrading carechain\").\n"};
+        "rulesets a node knows, and this command refuses one its own build does not know unless\n"
+        "given --force. Once more than half of the organisations approved, blocks from HEIGHT on\n"
+        "execute ruleset N; a node whose build does not know it stops applying blocks there. An\n"
+        "approved upgrade replaces one still waiting for its height; the network's own ruleset\n"
+        "calls that one off (docs/OPERATIONS.md \"Upgrading carechain\").\n"};
     cc_cli_ctx ctx;
     int rc = cc_cli_parse_write(&spec, argc, argv, &ctx, &w);
     if (rc >= 0) return rc;
     if (!ruleset_s || !from_s) return cc_cli_usage(ctx.cmd, "--ruleset and --from are needed");
-    if (!cc_cli_parse_u64(ruleset_s, false, &ruleset) || ruleset < 2 || ruleset > CC_RULESET_MAX)
-        return cc_cli_usage(ctx.cmd, "--ruleset is a whole number from 2 to %d", CC_RULESET_MAX);
+    if (!cc_cli_parse_u64(ruleset_s, false, &ruleset) || ruleset < 1 || ruleset > CC_RULESET_MAX)
+        return cc_cli_usage(ctx.cmd, "--ruleset is a whole number from 1 to %d", CC_RULESET_MAX);
     if (!cc_cli_parse_u64(from_s, false, &from) || from < 2 || from > (1ULL << 53))
         return cc_cli_usage(ctx.cmd, "--from is a block height (2 or more)");
+    if (ruleset > CC_RULESET_CURRENT && !force)
+        return cc_cli_usage(ctx.cmd,
+                            "this build knows rulesets 1 to %d, not %llu: every node that does not know it "
+                            "stops at height %llu (install a build that knows it, or give --force)",
+                            CC_RULESET_CURRENT, (unsigned long long)ruleset, (unsigned long long)from);
     if (ruleset > CC_RULESET_CURRENT)
         fprintf(stderr,
                 "carechain %s: note: this build knows rulesets 1 to %d; every node must run a build that "

@@ -178,7 +178,6 @@ struct cc_rules {
     enum fatal fatal; /* the first limit the current run hit */
     bool refusing;    /* the cap was hit: refuse all growth until the run ends */
     bool top_level;   /* the chunk's top level is running: globals writable */
-    uint32_t ruleset; /* of the current compile or call (cc_rules_limits) */
 };
 
 /* Registry keys (addresses only). */
@@ -809,14 +808,9 @@ static int sb_rep(lua_State *L)
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_optlstring(L, 3, "", &sep_len);
     if (n > 0) {
-        /* the result is n * len + (n - 1) * sep_len = n * unit - sep_len
-         * bytes; ruleset 1 let up to one more copy through */
+        /* the result is n * len + (n - 1) * sep_len = n * unit - sep_len bytes */
         uint64_t unit = (uint64_t)len + sep_len;
-        if (unit) {
-            uint64_t most = owner(L)->ruleset < 2 ? CC_RULES_STRING_MAX / unit + 1
-                                                  : (CC_RULES_STRING_MAX + sep_len) / unit;
-            if ((uint64_t)n > most) return raise_string_max(L);
-        }
+        if (unit && (uint64_t)n > (CC_RULES_STRING_MAX + sep_len) / unit) return raise_string_max(L);
         charge(L, (uint64_t)n / 8 + 1); /* one loop turn per copy, even of "" */
     }
     return call_stock(L, 1);
@@ -1957,11 +1951,10 @@ static int compile_body(lua_State *L)
     return 0;
 }
 
-static void limits_of(const cc_rules_limits *lim, uint64_t *instructions, cc_rules *r)
+static void limits_of(const cc_rules_limits *lim, uint64_t *instructions, size_t *memory)
 {
     *instructions = lim && lim->instructions ? lim->instructions : CC_RULES_INSTRUCTIONS;
-    r->cap = lim && lim->memory ? lim->memory : CC_RULES_MEMORY;
-    r->ruleset = lim && lim->ruleset ? lim->ruleset : CC_RULESET_CURRENT;
+    *memory = lim && lim->memory ? lim->memory : CC_RULES_MEMORY;
 }
 
 cc_err cc_rules_compile(const char *source, size_t len, const cc_rules_limits *lim, cc_rules **out,
@@ -1978,7 +1971,7 @@ cc_err cc_rules_compile(const char *source, size_t len, const cc_rules_limits *l
     cc_rules *r = calloc(1, sizeof *r);
     if (!r) return cc_errf(eb, CC_ERR_NOMEM, "out of memory");
     struct compile_ctx c = {.source = source, .len = len, .rc = CC_OK, .eb = eb};
-    limits_of(lim, &c.budget, r);
+    limits_of(lim, &c.budget, &r->cap);
     r->limit = r->cap > SIZE_MAX / CC_RULES_HARD_FACTOR ? SIZE_MAX : r->cap * CC_RULES_HARD_FACTOR;
     r->budget = UINT64_MAX;
     cc_err rc;
@@ -2064,7 +2057,7 @@ cc_err cc_rules_call(cc_rules *r, const json_t *claim, const json_t *member, con
     assert(r && out);
     *out = NULL;
     struct call_ctx c = {.in = {claim, member, plan}, .eb = eb};
-    limits_of(lim, &c.budget, r);
+    limits_of(lim, &c.budget, &r->cap);
     if (r->cap <= r->base)
         return cc_errf(eb, CC_ERR_TOO_LARGE, "the memory cap of %zu bytes is smaller than the loaded rules",
                        r->cap);

@@ -24,9 +24,6 @@ typedef struct cc_rules_limits {
     uint64_t instructions;
     /* bytes the state may hold; 0 = CC_RULES_MEMORY */
     size_t memory;
-    /* the chain's ruleset (carechain.h): ruleset 1 let string.rep make a
-     * string up to one copy over CC_RULES_STRING_MAX; 0 = CC_RULESET_CURRENT */
-    uint32_t ruleset;
 } cc_rules_limits;
 
 #define CC_RULES_INSTRUCTIONS 1000000

@@ -12,6 +12,7 @@
  * An open proposal past its "expires_ms" takes no approval any more; it is
  * shown as "expired" (by this node's clock: the block time of an approval
  * sent now will be about that), though the record itself stays "open".
+ * So is an open upgrade whose height the next block reaches.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +42,25 @@ static json_t *state_json(cc_chain *c, const char *key, cc_err *err)
 }
 
 /* A proposal record as readers see it: "expired" for an open one past
- * its expiry at now_ms (the network's time, cc_clocks_now_ms). */
-static void proposal_view(json_t *p, uint64_t now_ms)
+ * its expiry at now_ms (the network's time, cc_clocks_now_ms), or an open
+ * upgrade whose height the next block reaches (no approval is taken then). */
+static void proposal_view(json_t *p, uint64_t now_ms, uint64_t next_height)
 {
     const char *status = json_string_value(json_object_get(p, "status"));
-    if (status && strcmp(status, "open") == 0 && cc_network_proposal_expired(p, now_ms))
+    const char *action = json_string_value(json_object_get(p, "action"));
+    const json_t *from = json_object_get(p, "from");
+    bool passed = action && strcmp(action, "upgrade") == 0 && json_is_integer(from) &&
+                  (uint64_t)json_integer_value(from) <= next_height;
+    if (status && strcmp(status, "open") == 0 && (cc_network_proposal_expired(p, now_ms) || passed))
         json_object_set_new(p, "status", json_string("expired"));
+}
+
+/* The height the next block will have. */
+static uint64_t next_height(cc_chain *c)
+{
+    cc_head head;
+    cc_chain_head(c, &head);
+    return head.height + 1;
 }
 
 /* A remove proposal names its node by id; readers also get its "name"
@@ -180,7 +194,7 @@ enum MHD_Result cc_http_get_network_proposal(cc_http_req *req)
     snprintf(key, sizeof key, "netprop/%s", cc_hex(txid, CC_HASH_BYTES, hex));
     json_t *prop = state_json(req->node->chain, key, &err);
     if (prop) {
-        proposal_view(prop, cc_clocks_now_ms(&req->node->clocks));
+        proposal_view(prop, cc_clocks_now_ms(&req->node->clocks), next_height(req->node->chain));
         proposal_name_node(req->node->chain, prop);
         json_object_set_new(prop, "txid", json_string(hex));
         return cc_http_send_json(req, MHD_HTTP_OK, prop);
@@ -193,8 +207,9 @@ enum MHD_Result cc_http_get_network_proposal(cc_http_req *req)
 
 typedef struct proposal_list {
     json_t *items;
-    const char *status; /* only these; NULL: all */
-    uint64_t now_ms;    /* for the expiry */
+    const char *status;   /* only these; NULL: all */
+    uint64_t now_ms;      /* for the expiry */
+    uint64_t next_height; /* for an upgrade's */
 } proposal_list;
 
 static cc_err add_proposal(void *ctx, const char *key, size_t key_len, const uint8_t *val, size_t val_len)
@@ -206,7 +221,7 @@ static cc_err add_proposal(void *ctx, const char *key, size_t key_len, const uin
         json_decref(p);
         return CC_ERR_CORRUPT;
     }
-    proposal_view(p, pl->now_ms);
+    proposal_view(p, pl->now_ms, pl->next_height);
     const char *status = json_string_value(json_object_get(p, "status"));
     if (pl->status && (!status || strcmp(status, pl->status) != 0)) {
         json_decref(p);
@@ -227,7 +242,8 @@ static int newest_first(const void *a, const void *b)
 enum MHD_Result cc_http_get_network_proposals(cc_http_req *req)
 {
     cc_err err;
-    proposal_list pl = {json_array(), cc_http_query(req, "status"), cc_clocks_now_ms(&req->node->clocks)};
+    proposal_list pl = {json_array(), cc_http_query(req, "status"), cc_clocks_now_ms(&req->node->clocks),
+                        next_height(req->node->chain)};
     static const char *const statuses[] = {"open", "approved", "withdrawn", "expired", NULL};
     bool known = !pl.status;
     for (size_t i = 0; statuses[i] && !known; i++) known = strcmp(pl.status, statuses[i]) == 0;

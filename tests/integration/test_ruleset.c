@@ -62,10 +62,15 @@ static void test_upgrade_to_a_ruleset_this_build_lacks(void **state)
     assert_non_null(hosp);
     assert_non_null(payer);
 
-    /* usage: a ruleset later than 1, and a height */
-    assert_int_equal(ct_cli(NULL, CLI_MS, "network", "propose-upgrade", "--key", hosp, "--ruleset", "1",
+    /* usage: a ruleset, a height, and --force for a ruleset this build does not know */
+    assert_int_equal(ct_cli(NULL, CLI_MS, "network", "propose-upgrade", "--key", hosp, "--ruleset", "0",
                             "--from", "10", "--node", node.url, (char *)NULL),
                      2);
+    assert_int_equal(ct_cli(&out, CLI_MS, "network", "propose-upgrade", "--key", hosp, "--ruleset", "3",
+                            "--from", "10", "--node", node.url, (char *)NULL),
+                     2);
+    if (!strstr(out, "give --force")) fail_msg("propose-upgrade of an unknown ruleset said: %s", out);
+    free(out);
     assert_int_equal(ct_cli(NULL, CLI_MS, "network", "propose-upgrade", "--key", hosp, "--ruleset", "3",
                             "--node", node.url, (char *)NULL),
                      2);
@@ -77,7 +82,7 @@ static void test_upgrade_to_a_ruleset_this_build_lacks(void **state)
     snprintf(from_s, sizeof from_s, "%llu", (unsigned long long)from);
     snprintf(ruleset_s, sizeof ruleset_s, "%d", UNKNOWN);
     assert_int_equal(ct_cli(&out, CLI_MS, "network", "propose-upgrade", "--key", hosp, "--ruleset", ruleset_s,
-                            "--from", from_s, "--node", node.url, (char *)NULL),
+                            "--from", from_s, "--force", "--node", node.url, (char *)NULL),
                      0);
     if (!strstr(out, "is open with 1 organisation approval") ||
         !strstr(out, "this build knows rulesets 1 to"))
@@ -181,7 +186,7 @@ static void test_raft_network_stops_together(void **state)
     snprintf(from_s, sizeof from_s, "%llu", (unsigned long long)from);
     snprintf(ruleset_s, sizeof ruleset_s, "%d", UNKNOWN);
     assert_int_equal(ct_cli(&out, CLI_MS, "network", "propose-upgrade", "--key", hosp, "--ruleset", ruleset_s,
-                            "--from", from_s, "--node", url, (char *)NULL),
+                            "--from", from_s, "--force", "--node", url, (char *)NULL),
                      0);
     proposal_of(out, prop);
     free(out);

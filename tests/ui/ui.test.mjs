@@ -527,7 +527,7 @@ test("network_page_proposals", async ({ browser }) => {
   assert(await page.locator("dt:text-is('Ruleset') + dd").textContent() === String(status.ruleset.active),
     "the status panel does not show the ruleset " + status.ruleset.active);
   const up = await cli("network", "propose-upgrade", "--key", "keys/admin-hospital.key", "--ruleset",
-    String(status.ruleset.supported + 1), "--from", "1000000");
+    String(status.ruleset.supported + 1), "--from", "1000000", "--force");
   const upTxid = (up.match(/^proposal ([0-9a-f]{64})$/m) || [])[1];
   assert(upTxid, "propose-upgrade printed no proposal txid: " + up);
   await row.first().waitFor({ timeout: 20000 });

@@ -1604,18 +1604,11 @@ static cc_err submit(fixture *f, int signer, json_t *claim, char txid[CC_HASH_HE
     return send(f, signer, "claim.submit", json_pack("{s:o}", "claim", claim), txid);
 }
 
-/* The fixture on a chain of the given genesis ruleset (ut_genesis names 2;
- * without the field a chain runs ruleset 1). */
-static int setup_on(void **state, int ruleset)
+static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     f->dir = ut_tmpdir();
     f->genesis = ut_genesis();
-    if (ruleset == 1) { /* drop "ruleset":2, from the text */
-        char *at = strstr(f->genesis, "\"ruleset\":2,");
-        assert_non_null(at);
-        memmove(at, at + strlen("\"ruleset\":2,"), strlen(at + strlen("\"ruleset\":2,")) + 1);
-    }
     char data[600];
     snprintf(data, sizeof data, "%s/data", f->dir);
     assert_int_equal(cc_chain_open(data, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
@@ -1637,16 +1630,6 @@ static int setup_on(void **state, int ruleset)
     return 0;
 }
 
-static int setup(void **state)
-{
-    return setup_on(state, 2);
-}
-
-static int setup_ruleset1(void **state)
-{
-    return setup_on(state, 1);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
@@ -1655,98 +1638,6 @@ static int teardown(void **state)
     free(f->genesis);
     free(f);
     return 0;
-}
-
-/* A claim whose second diagnosis coding has a sentence for its system:
- * ruleset 1 took it, ruleset 2 does not. */
-static json_t *claim_with_free_text(fixture *f)
-{
-    json_t *c = ledger_claim(f, PAT, "cov-1", NULL, "E11.9", "99213 2025-11-20 1 95.00");
-    json_t *codings = json_object_get(
-        json_object_get(json_array_get(json_object_get(c, "diagnosis"), 0), "diagnosisCodeableConcept"),
-        "coding");
-    json_array_append_new(codings, json_pack("{s:s, s:s}", "system", "urn:x patient has HIV", "code", "L1"));
-    return c;
-}
-
-/* A chain that began on ruleset 1 executes it until governance moves it
- * to ruleset 2 from an agreed height; the blocks before keep their
- * results, and verify-chain replays each block under its own ruleset. */
-static void test_ruleset_upgrade_by_height(void **state)
-{
-    fixture *f = *state;
-    char prop[CC_HASH_HEX], payload[160];
-    cc_head head;
-    cc_errbuf eb = {""};
-    json_t *c = claim_with_free_text(f);
-    /* the stateless rules as each ruleset makes them */
-    assert_int_equal(cc_claim_validate_as(c, false, "claim", 1, &eb), CC_OK);
-    assert_int_equal(cc_claim_validate_as(c, false, "claim", 2, &eb), CC_ERR_INVALID);
-    assert_non_null(strstr(eb.msg, "coding[1].system must be a URI"));
-    /* ruleset 1 commits it (as the builds before 2026-11-28 did) */
-    EXPECT(CC_OK, submit(f, CLIN, json_incref(c), NULL));
-    /* the upgrade: proposed by the hospital, in effect two blocks after the payer approves */
-    cc_chain_head(f->c, &head);
-    snprintf(payload, sizeof payload, "{\"action\":\"upgrade\",\"ruleset\":2,\"from\":%llu}",
-             (unsigned long long)head.height + 4);
-    EXPECT(CC_OK, send(f, HADMIN, "network.propose", load(payload), prop));
-    EXPECT(CC_OK, send(f, PADMIN, "network.approve", json_pack("{s:s}", "proposal", prop), NULL));
-    json_t *rec = state_json(f->c, "network/ruleset");
-    assert_int_equal(jint(rec, "ruleset"), 2);
-    assert_int_equal(jint(rec, "before"), 1);
-    assert_int_equal(jint(rec, "from"), (json_int_t)head.height + 4);
-    assert_string_equal(jstr(rec, "proposal"), prop);
-    json_decref(rec);
-    /* height + 3: still ruleset 1 */
-    EXPECT(CC_OK, submit(f, CLIN, json_incref(c), NULL));
-    /* height + 4 on: ruleset 2 refuses it, and still takes a claim of codes */
-    EXPECT(CC_ERR_INVALID, submit(f, CLIN, json_incref(c), NULL));
-    assert_non_null(strstr(f->msg, "coding[1].system must be a URI"));
-    EXPECT(CC_OK,
-           submit(f, CLIN, ledger_claim(f, PAT, "cov-1", NULL, "E11.9", "99214 2025-11-21 1 95.00"), NULL));
-    /* no going back, and one upgrade at a time */
-    snprintf(payload, sizeof payload, "{\"action\":\"upgrade\",\"ruleset\":2,\"from\":%llu}",
-             (unsigned long long)head.height + 100);
-    EXPECT(CC_ERR_CONFLICT, send(f, HADMIN, "network.propose", load(payload), NULL));
-    assert_non_null(strstr(f->msg, "runs ruleset 2"));
-    json_decref(c);
-
-    /* verify-chain replays all of it: each block under its own ruleset */
-    char *scratch = ut_tmpdir(), data[600];
-    cc_verify_report vr;
-    snprintf(data, sizeof data, "%s/data", f->dir);
-    cc_chain_close(f->c);
-    f->c = NULL;
-    if (cc_chain_verify(data, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb) != CC_OK)
-        fail_msg("verify-chain: %s (height %llu: %s)", eb.msg, (unsigned long long)vr.bad_height, vr.what);
-    ut_rmdir(scratch);
-    assert_int_equal(cc_chain_open(data, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
-                     CC_OK);
-}
-
-/* string.rep in a plan's rules: ruleset 1 let one copy over the 4 KB cap
- * through; ruleset 2 does not. */
-static void test_string_rep_by_ruleset(void **state)
-{
-    (void)state;
-    static const char lua[] = "function adjudicate(claim, member, plan)\n"
-                              "  local s = string.rep('ab', 2049)\n"
-                              "  return {}\n"
-                              "end\n";
-    cc_rules *r = NULL;
-    json_t *out = NULL, *claim = json_object(), *member = json_object(), *plan = json_object();
-    cc_errbuf eb = {""};
-    assert_int_equal(cc_rules_compile(lua, strlen(lua), NULL, &r, &eb), CC_OK);
-    cc_rules_limits one = {.ruleset = 1}, two = {.ruleset = 2};
-    assert_int_equal(cc_rules_call(r, claim, member, plan, &one, &out, &eb), CC_OK);
-    json_decref(out);
-    out = NULL;
-    assert_int_not_equal(cc_rules_call(r, claim, member, plan, &two, &out, &eb), CC_OK);
-    assert_non_null(strstr(eb.msg, "4096"));
-    cc_rules_free(r);
-    json_decref(claim);
-    json_decref(member);
-    json_decref(plan);
 }
 
 static void test_deploy_versions(void **state)
@@ -2329,7 +2220,7 @@ static void test_runaway_rule_on_the_ledger(void **state)
         json_decref(rec);
     }
     cc_rules *r = NULL;
-    assert_int_equal(cc_claims_rules_get(lua, CC_RULESET_CURRENT, &r, NULL), CC_OK);
+    assert_int_equal(cc_claims_rules_get(lua, &r, NULL), CC_OK);
     /* the cap is on the deterministic measure; the allocator stays under its safety net */
     assert_true(cc_rules_peak_bytes(r) <= (size_t)CC_RULES_HARD_FACTOR * CC_RULES_MEMORY);
     /* a reviewer approves the first: adjudicated and payable */
@@ -2609,8 +2500,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hl7_examples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runaway_rule_on_the_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_determinism_three_chains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ruleset_upgrade_by_height, setup_ruleset1, teardown),
-        cmocka_unit_test(test_string_rep_by_ruleset),
     };
     int failed = cmocka_run_group_tests_name("claims engine", engine, group_setup, group_teardown);
     failed += cmocka_run_group_tests_name("claims ledger", ledger, group_setup, group_teardown);

@@ -41,6 +41,24 @@ static int setup(void **state)
     return 0;
 }
 
+/* The same on a ruleset 1 chain: a genesis without "ruleset", as the
+ * builds before rulesets wrote. */
+static int setup_ruleset1(void **state)
+{
+    int rc = setup(state);
+    fixture *f = *state;
+    char *at = strstr(f->genesis, "\"ruleset\":2,");
+    assert_non_null(at);
+    memmove(at, at + strlen("\"ruleset\":2,"), strlen(at + strlen("\"ruleset\":2,")) + 1);
+    cc_chain_close(f->c);
+    ut_rmdir(f->dir);
+    f->dir = ut_tmpdir();
+    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
+                     CC_OK);
+    assert_int_equal(cc_chain_genesis(f->c)->ruleset, 1);
+    return rc;
+}
+
 static int teardown(void **state)
 {
     fixture *f = *state;
@@ -258,14 +276,14 @@ static void test_upgrade_to_an_unknown_ruleset(void **state)
 {
     fixture *f = *state;
     cc_head head;
-    uint8_t prop[32], second[32];
+    uint8_t prop[32], typo[32], cancel[32], late[32];
     cc_chain_head(f->c, &head);
     long long h = (long long)head.height;
-    /* refused: not later than the genesis's ruleset 2, a height not ahead,
-     * malformed payloads */
+    /* refused: not later than the genesis's ruleset 2 (none waits to be
+     * called off), a height not ahead, malformed payloads */
     assert_int_equal(propose_upgrade(f, &f->hospital, 2, h + 10, NULL), CC_ERR_CONFLICT);
     assert_non_null(strstr(f->last_message, "runs ruleset 2"));
-    assert_int_equal(propose_upgrade(f, &f->hospital, 1, h + 10, NULL), CC_ERR_INVALID);
+    assert_int_equal(propose_upgrade(f, &f->hospital, 0, h + 10, NULL), CC_ERR_INVALID);
     assert_int_equal(propose_upgrade(f, &f->hospital, 3, h + 3, NULL),
                      CC_ERR_CONFLICT); /* this block is h + 3 */
     assert_non_null(strstr(f->last_message, "not ahead"));
@@ -275,25 +293,45 @@ static void test_upgrade_to_an_unknown_ruleset(void **state)
     assert_int_equal(send(f, &f->hospital, "network.propose",
                           "{\"action\":\"upgrade\",\"ruleset\":3,\"from\":99,\"id\":\"x\"}", NULL),
                      CC_ERR_INVALID);
-    /* two open proposals; the payer's approval enacts the first (2 of 2 organisations) */
+    assert_null(state_json(f, "network/ruleset"));
+
+    /* a mistaken upgrade is undone: the network's own ruleset, approved,
+     * replaces it while it waits for its height */
     cc_chain_head(f->c, &head);
     h = (long long)head.height;
-    assert_int_equal(propose_upgrade(f, &f->hospital, 3, h + 5, prop), CC_OK);    /* block h + 1 */
-    assert_int_equal(propose_upgrade(f, &f->hospital, 4, h + 50, second), CC_OK); /* h + 2 */
-    assert_null(state_json(f, "network/ruleset"));
-    assert_int_equal(approve(f, &f->payer, prop), CC_OK); /* h + 3 */
+    assert_int_equal(propose_upgrade(f, &f->hospital, 9, h + 40, typo), CC_OK); /* block h + 1 */
+    assert_int_equal(approve(f, &f->payer, typo), CC_OK);                       /* h + 2 (2 of 2) */
     json_t *rec = state_json(f, "network/ruleset");
+    assert_int_equal(cc_ruleset_at(rec, cc_chain_genesis(f->c), (uint64_t)h + 40), 9);
+    json_decref(rec);
+    assert_int_equal(propose_upgrade(f, &f->hospital, 2, h + 30, cancel), CC_OK); /* h + 3 */
+    assert_int_equal(approve(f, &f->payer, cancel), CC_OK);                       /* h + 4 */
+    rec = state_json(f, "network/ruleset");
+    assert_int_equal(cc_ruleset_at(rec, cc_chain_genesis(f->c), (uint64_t)h + 40), 2);
+    json_decref(rec);
+    assert_int_equal(propose_upgrade(f, &f->hospital, 2, h + 30, NULL), CC_ERR_CONFLICT); /* none waits now */
+
+    /* an approval once the height came is refused */
+    assert_int_equal(propose_upgrade(f, &f->hospital, 3, h + 8, late), CC_OK); /* h + 6 */
+    assert_int_equal(send(f, &f->hospital, "note.put", "{\"kind\":\"doc\",\"sha256\":\"" HASH_B "\"}", NULL),
+                     CC_OK);                                        /* h + 7 */
+    assert_int_equal(approve(f, &f->payer, late), CC_ERR_CONFLICT); /* h + 8 */
+    assert_non_null(strstr(f->last_message, "passed before more than half"));
+
+    /* the upgrade that takes effect: ruleset 3 from h + 12 */
+    assert_int_equal(propose_upgrade(f, &f->hospital, 3, h + 12, prop), CC_OK); /* h + 9 */
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);                       /* h + 10 */
+    rec = state_json(f, "network/ruleset");
     assert_int_equal(json_integer_value(json_object_get(rec, "ruleset")), 3);
     assert_int_equal(json_integer_value(json_object_get(rec, "before")), 2);
-    assert_int_equal(cc_ruleset_at(rec, cc_chain_genesis(f->c), (uint64_t)h + 4), 2);
-    assert_int_equal(cc_ruleset_at(rec, cc_chain_genesis(f->c), (uint64_t)h + 5), 3);
+    assert_int_equal(cc_ruleset_at(rec, cc_chain_genesis(f->c), (uint64_t)h + 11), 2);
+    assert_int_equal(cc_ruleset_at(rec, cc_chain_genesis(f->c), (uint64_t)h + 12), 3);
     json_decref(rec);
-    /* the second waits for no one: one upgrade at a time */
-    assert_int_equal(approve(f, &f->payer, second), CC_ERR_CONFLICT); /* h + 4 */
-    assert_non_null(strstr(f->last_message, "one upgrade at a time"));
+    assert_int_equal(send(f, &f->hospital, "note.put", "{\"kind\":\"doc\",\"sha256\":\"" HASH_A "\"}", NULL),
+                     CC_OK); /* h + 11 */
 
-    /* block h + 5 is of ruleset 3, which this build does not know: it is
-     * not made, and the chain stays whole at h + 4 */
+    /* block h + 12 is of ruleset 3, which this build does not know: it is
+     * not made, and the chain stays whole at h + 11 */
     cc_tx tx;
     cc_result r;
     cc_header hd;
@@ -306,13 +344,54 @@ static void test_upgrade_to_an_unknown_ruleset(void **state)
     assert_non_null(strstr(eb.msg, "install a newer build"));
     cc_tx_free(&tx);
     cc_chain_head(f->c, &head);
-    assert_int_equal(head.height, (uint64_t)h + 4);
+    assert_int_equal(head.height, (uint64_t)h + 11);
     char *scratch = ut_tmpdir();
     cc_verify_report vr;
     cc_chain_close(f->c);
     f->c = NULL;
     if (cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb) != CC_OK)
         fail_msg("verify-chain: %s", eb.msg);
+    ut_rmdir(scratch);
+    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
+                     CC_OK);
+}
+
+/* A chain of the builds before rulesets (ruleset 1) keeps their rules,
+ * result messages included (the results root commits to them), until
+ * governance moves it to ruleset 2 from an agreed height; verify-chain
+ * replays each block under its own ruleset. network.propose is the type
+ * whose checks ruleset 2 changed: it names a mistyped action as such. */
+static void test_ruleset_1_then_2(void **state)
+{
+    fixture *f = *state;
+    cc_head head;
+    cc_errbuf eb = {""};
+    uint8_t prop[32];
+    static const char typo[] = "{\"action\":\"Upgrade\",\"ruleset\":2,\"from\":99}";
+    static const char rename[] = "{\"action\":\"rename\"}";
+    /* ruleset 1, as the builds before rulesets: the fields first, and "add" or "remove" */
+    assert_int_equal(send(f, &f->hospital, "network.propose", typo, NULL), CC_ERR_INVALID);
+    assert_string_equal(f->last_message, "unknown payload field \"from\""); /* the first in canonical order */
+    assert_int_equal(send(f, &f->hospital, "network.propose", rename, NULL), CC_ERR_INVALID);
+    assert_string_equal(f->last_message, "\"action\" must be \"add\" or \"remove\"");
+    /* the upgrade, from two blocks after the payer's approval */
+    cc_chain_head(f->c, &head);
+    assert_int_equal(propose_upgrade(f, &f->hospital, 2, (long long)head.height + 4, prop), CC_OK);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
+    assert_int_equal(send(f, &f->hospital, "network.propose", rename, NULL), CC_ERR_INVALID); /* still 1 */
+    assert_string_equal(f->last_message, "\"action\" must be \"add\" or \"remove\"");
+    /* ruleset 2 */
+    assert_int_equal(send(f, &f->hospital, "network.propose", rename, NULL), CC_ERR_INVALID);
+    assert_string_equal(f->last_message, "\"action\" must be \"add\", \"remove\" or \"upgrade\"");
+    assert_int_equal(send(f, &f->hospital, "network.propose", typo, NULL), CC_ERR_INVALID);
+    assert_string_equal(f->last_message, "\"action\" must be \"add\", \"remove\" or \"upgrade\"");
+    /* verify-chain replays both */
+    char *scratch = ut_tmpdir();
+    cc_verify_report vr;
+    cc_chain_close(f->c);
+    f->c = NULL;
+    if (cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb) != CC_OK)
+        fail_msg("verify-chain: %s (%s)", eb.msg, vr.what);
     ut_rmdir(scratch);
     assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
                      CC_OK);
@@ -814,6 +893,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_to_an_unknown_ruleset, setup, teardown),
         cmocka_unit_test(test_genesis_ruleset),
+        cmocka_unit_test_setup_teardown(test_ruleset_1_then_2, setup_ruleset1, teardown),
         cmocka_unit_test_setup_teardown(test_add_refuses_a_clash, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_proposers_follow_membership, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_changes_keep_a_majority, setup3, teardown),
