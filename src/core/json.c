@@ -124,7 +124,15 @@ cc_err cc_json_canonical_parse(const uint8_t *buf, size_t len, char **out, size_
     }
     *out = s;
     *out_len = strlen(s);
-    if (parsed) *parsed = json_incref(v);
+    /* parsed from the canonical text, not the caller's: its keys then go
+     * in the order every node that decodes the tx sees them, and exec's
+     * answers cannot depend on how the payload was first written (the
+     * first unknown field a check names, for one) */
+    if (parsed && !(*parsed = cc_json_parse((const uint8_t *)s, *out_len, eb))) {
+        free(s);
+        *out = NULL;
+        rc = CC_ERR_NOMEM;
+    }
 done:
     json_decref(v);
     return rc;

@@ -286,6 +286,14 @@ static void test_create_canonicalises_and_limits(void **state)
     cc_tx copy;
     assert_int_equal(cc_tx_decode(tx.raw, tx.raw_len, &copy, NULL), CC_OK);
     assert_memory_equal(copy.txid, tx.txid, 32);
+    /* the parsed payload iterates its keys in canonical order, as a node
+     * that decodes the tx sees them (exec's answers may name the first
+     * unknown field) */
+    const char *key;
+    json_t *value;
+    char order[8] = "";
+    json_object_foreach(tx.json, key, value) strncat(order, key, sizeof order - strlen(order) - 1);
+    assert_string_equal(order, "az");
     cc_tx_free(&copy);
     cc_tx_free(&tx);
 
