@@ -110,7 +110,9 @@ void cc_chain_drop_kept(cc_chain *c);
 /* Apply a block made elsewhere: checks linkage, time, proposer, signature,
  * tx root, re-executes every tx (verifying signatures not yet checked here)
  * and compares results and state roots with the header before committing
- * atomically. CC_ERR_VERIFY names the mismatch. node_key (may be NULL) adds
+ * atomically. CC_ERR_VERIFY names the mismatch; CC_ERR_VERSION says the
+ * block executes under a ruleset this build does not know (carechain.h
+ * "Rulesets"): no copy of it applies here. node_key (may be NULL) adds
  * this node's checkpoint signature. */
 cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc_result *results,
                       cc_errbuf *eb) CC_WUR;

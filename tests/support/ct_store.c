@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ct_store.h"
 #include "support.h"
@@ -36,4 +37,28 @@ int ct_store_commit(ct_store *s)
     s->env = NULL;
     s->txn = NULL;
     return rc == 0 ? 0 : -1;
+}
+
+int ct_block_beyond(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *proposer,
+                    uint8_t **raw, size_t *len)
+{
+    cc_head head;
+    cc_block b;
+    memset(&b, 0, sizeof b);
+    cc_chain_head(c, &head);
+    b.h.version = CC_BLOCK_VERSION;
+    memcpy(b.h.chain_id, cc_chain_genesis(c)->chain_id, CC_HASH_BYTES);
+    b.h.height = head.height + 1;
+    memcpy(b.h.prev_hash, head.hash, CC_HASH_BYTES);
+    b.h.time_ms = time_ms;
+    b.h.tx_count = (uint32_t)n;
+    cc_block_tx_root(txs, n, b.h.tx_root);
+    cc_header_sign(&b.h, proposer);
+    b.txs = txs;
+    b.tx_count = n;
+    if (cc_block_encode(&b, raw, len) != CC_OK) {
+        fprintf(stderr, "cc_block_encode of block %llu failed\n", (unsigned long long)b.h.height);
+        return -1;
+    }
+    return 0;
 }
