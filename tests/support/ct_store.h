@@ -1,7 +1,7 @@
 /*
  * ct_store.h — open a stopped node's LMDB store from a test, to damage it
  * on purpose (a flipped byte, a deleted attachment) and see the node cope;
- * and make a block only a newer build could have made.
+ * and give a store a block only a newer build could have made.
  */
 #ifndef CT_STORE_H
 #define CT_STORE_H
@@ -34,5 +34,10 @@ int ct_store_commit(ct_store *s);
  * (free). 0, or -1 (said on stderr). */
 int ct_block_beyond(cc_chain *c, cc_tx *txs, size_t n, uint64_t time_ms, const cc_key *proposer,
                     uint8_t **raw, size_t *len);
+/* Write block raw, which extends the head, into the closed store in
+ * data_dir (the directory of data.mdb) and make it the head record, as
+ * the build that made it would have committed it; nothing else is
+ * written (this build cannot know the state it leads to). 0, or -1. */
+int ct_store_put_head_block(const char *data_dir, const uint8_t *raw, size_t len);
 
 #endif
