@@ -110,7 +110,9 @@ void cc_chain_drop_kept(cc_chain *c);
 /* Apply a block made elsewhere: checks linkage, time, proposer, signature,
  * tx root, re-executes every tx (verifying signatures not yet checked here)
  * and compares results and state roots with the header before committing
- * atomically. CC_ERR_VERIFY names the mismatch. node_key (may be NULL) adds
+ * atomically. CC_ERR_VERIFY names the mismatch; CC_ERR_VERSION says the
+ * block executes under a ruleset this build does not know (carechain.h
+ * "Rulesets"): no copy of it applies here. node_key (may be NULL) adds
  * this node's checkpoint signature. */
 cc_err cc_chain_apply(cc_chain *c, const cc_block *b, const cc_key *node_key, cc_result *results,
                       cc_errbuf *eb) CC_WUR;
@@ -290,17 +292,21 @@ cc_err cc_chain_evidence_json(cc_chain *c, json_t **out) CC_WUR;
 /* ---- verification ---------------------------------------------------------- */
 
 typedef struct cc_verify_report {
-    uint64_t blocks;     /* blocks checked */
-    uint64_t txs;        /* txs re-executed */
-    uint64_t bad_height; /* first bad height, 0 when sound */
-    char what[256];      /* what is wrong there */
+    uint64_t blocks;         /* blocks checked */
+    uint64_t txs;            /* txs re-executed */
+    uint64_t bad_height;     /* first bad height, 0 when sound */
+    uint64_t unchecked_from; /* first block of a ruleset this build does not know, 0 when none */
+    char what[256];          /* what is wrong there, or why it cannot be checked */
 } cc_verify_report;
 
 /* verify-chain: re-read every block in data_dir, recompute every hash,
  * Merkle root and signature, replay all txs into a scratch store under
  * scratch_dir, compare every root, then compare the stored state with the
  * replayed one. CC_OK on a sound chain; CC_ERR_VERIFY with report filled on
- * tampering; other errors when the directory cannot be read. */
+ * tampering; CC_ERR_VERSION when the chain moved (by governance) to a
+ * ruleset this build does not know: blocks 1 .. unchecked_from - 1 are
+ * sound (report->blocks of them), the rest is left for a newer build, and
+ * what says which ruleset; other errors when the directory cannot be read. */
 cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t genesis_len,
                        const char *scratch_dir, cc_verify_report *report, cc_errbuf *eb) CC_WUR;
 

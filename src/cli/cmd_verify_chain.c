@@ -1,7 +1,8 @@
 /*
  * cli/cmd_verify_chain.c — `carechain verify-chain --dir D`: recompute every
  * hash, root and signature of a node's chain and replay its state in a
- * scratch store; name the first bad height on tampering.
+ * scratch store; name the first bad height on tampering, or the first
+ * block this build cannot check (a ruleset it does not know).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,9 @@ int cc_cmd_verify_chain(int argc, char **argv)
         false,
         true,
         "Run it on a stopped node (or a copy of its directory).\n"
-        "Exit status: 0 sound, 1 tampered or unreadable, 2 usage.\n"};
+        "A chain that moved to a ruleset this build does not know is checked up to the block\n"
+        "before it; a newer build checks the rest.\n"
+        "Exit status: 0 sound, 1 tampered, unreadable or not checked to its end, 2 usage.\n"};
     cc_cli_ctx ctx;
     int rc = cc_cli_parse(&spec, argc, argv, &ctx);
     if (rc >= 0) return rc;
@@ -74,6 +77,8 @@ int cc_cmd_verify_chain(int argc, char **argv)
             json_object_set_new(j, "error", json_string(cc_err_name(e)));
             if (rep.bad_height)
                 json_object_set_new(j, "bad_height", json_integer((json_int_t)rep.bad_height));
+            if (rep.unchecked_from)
+                json_object_set_new(j, "unchecked_from", json_integer((json_int_t)rep.unchecked_from));
             json_object_set_new(j, "what", json_string(rep.what[0] ? rep.what : eb.msg));
         }
         cc_cli_print_json(j);
@@ -84,6 +89,12 @@ int cc_cmd_verify_chain(int argc, char **argv)
                "state root matches (%.2f s).\n",
                dir, (unsigned long long)rep.blocks, rep.blocks == 1 ? "" : "s", (unsigned long long)rep.txs,
                rep.txs == 1 ? "" : "s", secs);
+    } else if (e == CC_ERR_VERSION && rep.unchecked_from) {
+        printf(
+            "The chain in %s is sound up to block %llu: %llu block%s and %llu tx%s re-checked; every hash, "
+            "root, signature and state root matches. This build cannot check the blocks after it: %s.\n",
+            dir, (unsigned long long)rep.blocks, (unsigned long long)rep.blocks, rep.blocks == 1 ? "" : "s",
+            (unsigned long long)rep.txs, rep.txs == 1 ? "" : "s", rep.what);
     } else if (e == CC_ERR_VERIFY && rep.bad_height) {
         printf("The chain in %s is NOT sound: block %llu is bad: %s.\n", dir,
                (unsigned long long)rep.bad_height, rep.what[0] ? rep.what : eb.msg);

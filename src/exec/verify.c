@@ -11,6 +11,11 @@
  * key by key, and check every checkpoint signature and the hash of every attachment still
  * stored. The first difference names the height at fault.
  *
+ * A block of a ruleset this build does not know (the blocks before it
+ * moved the chain there by governance) ends the replay without a verdict
+ * on it: the blocks before it are sound, and the rest, the stored state
+ * included, is for a build that knows the ruleset (CC_ERR_VERSION).
+ *
  * Attachments: blocks commit to an attachment's SHA-256, never to its
  * bytes, and the bytes are not part of the state, so erased attachments
  * (record.erase) leave nothing to compare. The replay runs on blocks read
@@ -218,6 +223,11 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
         rc = cc_chain_apply(re, &b, NULL, results, &why);
         size_t n = b.tx_count;
         cc_block_free(&b);
+        if (rc == CC_ERR_VERSION) { /* the verified blocks moved the chain to a ruleset this build lacks */
+            rep->unchecked_from = h;
+            snprintf(rep->what, sizeof rep->what, "%s", why.msg);
+            goto done;
+        }
         if (rc != CC_OK) {
             rc = bad(rep, h, "%s", why.msg);
             goto done;
@@ -276,6 +286,9 @@ cc_err cc_chain_verify(const char *data_dir, const uint8_t *genesis, size_t gene
 done:
     if (rc == CC_ERR_VERIFY)
         cc_errf(eb, rc, "height %llu: %s", (unsigned long long)rep->bad_height, rep->what);
+    else if (rc == CC_ERR_VERSION && rep->unchecked_from)
+        cc_errf(eb, rc, "blocks 1 to %llu are sound; block %llu on cannot be checked: %s",
+                (unsigned long long)rep->blocks, (unsigned long long)rep->unchecked_from, rep->what);
     if (tr) cc_store_abort(re->s, tr);
     if (ts) cc_store_abort(src->s, ts);
     free(results);

@@ -51,8 +51,9 @@
  *   5. A proposal completes exactly once: whoever takes it out of
  *      `inflight` under the lock calls done().
  *   6. A halted node applies nothing more and keeps serving reads. A node
- *      halts, after a block and at start, when the next block's ruleset
- *      is one its build does not know (ruleset_check).
+ *      halts, after a block (a fetched one too) and at start, when the
+ *      next block's ruleset is one its build does not know
+ *      (cc_raft_ruleset_check).
  *   7. Membership: the apply thread re-reads network/config after each
  *      block with a successful network.* tx; only the ready leader changes
  *      the raft configuration, one change at a time, towards that set
@@ -377,7 +378,7 @@ static size_t voters_locked(const cc_raft_node *r)
  * that every node of the build stops at the same height, followers too
  * (a leader of the build would never make that block, so a follower would
  * wait for it forever). */
-static void ruleset_check(cc_raft_node *r)
+void cc_raft_ruleset_check(cc_raft_node *r)
 {
     cc_errbuf eb = {""};
     if (cc_chain_next_ruleset_known(r->chain, &eb) == CC_ERR_VERSION) cc_raft_halt(r, "%s", eb.msg);
@@ -504,7 +505,7 @@ void cc_raft_apply_entry(cc_raft_node *r, const uint8_t *e, size_t len, cc_block
                          hex, p->eb.msg, cc_err_name(rc));
         else if (cc_raft_touches_network(p->txs, p->tx_count, p->results))
             cc_raft_members_refresh(r);
-        if (rc == CC_OK) ruleset_check(r);
+        if (rc == CC_OK) cc_raft_ruleset_check(r);
         p->header = h;
         p->err = rc;
         p->done(p);
@@ -531,7 +532,7 @@ void cc_raft_apply_entry(cc_raft_node *r, const uint8_t *e, size_t len, cc_block
     if (rc == CC_OK) {
         if (cc_raft_touches_network(b.txs, b.tx_count, results)) cc_raft_members_refresh(r);
         if (r->hooks.committed) r->hooks.committed(r->hooks.ctx, &b.h, b.txs, b.tx_count, results);
-        ruleset_check(r);
+        cc_raft_ruleset_check(r);
     } else if (own_fault(rc)) {
         cc_raft_halt(r, "this node cannot write block %llu (%.16s...) to its store: %s (%s); " OWN_FAULT_HELP,
                      (unsigned long long)h.height, hex, eb.msg, cc_err_name(rc));
@@ -610,7 +611,7 @@ static void build_locked(cc_raft_node *r)
 static void *apply_main(void *arg)
 {
     cc_raft_node *r = arg;
-    ruleset_check(r);
+    cc_raft_ruleset_check(r);
     cc_result *results = calloc(CC_BLOCK_MAX_TXS, sizeof *results);
     if (!results) {
         cc_raft_halt(r, "no memory for the apply thread");

@@ -313,8 +313,20 @@ static cc_err fetch_range(cc_raft_node *r, CURL *c, const char *api, uint64_t fr
     return rc == CC_ERR_UNREACHABLE && status == 400 ? CC_ERR_USAGE : rc;
 }
 
+/* Has this node halted (cc_raft_halt)? A catch-up then stops at once. */
+static bool node_halted(cc_raft_node *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool halted = r->halted;
+    pthread_mutex_unlock(&r->mu);
+    return halted;
+}
+
 /* Decode and commit one fetched block, which must be at height; then its
- * attachments (apis[from_peer] first). */
+ * attachments (apis[from_peer] first). A block of a ruleset this build
+ * does not know halts the node (no peer has one it could execute), and
+ * so does a block after which the next one is of such a ruleset
+ * (cc_raft_ruleset_check, as after a block from the raft log). */
 static cc_err apply_fetched(cc_raft_node *r, CURL *c, const uint8_t *raw, size_t len, uint64_t height,
                             char (*apis)[MEMBER_ADDR_MAX], size_t n, size_t from_peer, cc_result *results,
                             cc_errbuf *eb)
@@ -325,7 +337,10 @@ static cc_err apply_fetched(cc_raft_node *r, CURL *c, const uint8_t *raw, size_t
     if (rc == CC_OK && b.h.height != height)
         rc = cc_errf(eb, CC_ERR_VERIFY, "the peer sent block %llu for %llu", (unsigned long long)b.h.height,
                      (unsigned long long)height);
-    if (rc == CC_OK) rc = cc_chain_apply(r->chain, &b, r->key, results, eb);
+    if (rc == CC_OK) {
+        rc = cc_chain_apply(r->chain, &b, r->key, results, eb);
+        if (rc == CC_ERR_VERSION) cc_raft_halt(r, "%s", eb->msg);
+    }
     if (rc == CC_OK) {
         fetch_attachments(r, c, &b, results, apis, n, from_peer);
         if (cc_raft_touches_network(b.txs, b.tx_count, results)) cc_raft_members_refresh(r);
@@ -333,6 +348,7 @@ static cc_err apply_fetched(cc_raft_node *r, CURL *c, const uint8_t *raw, size_t
         pthread_mutex_lock(&r->mu);
         r->blocks_fetched++;
         pthread_mutex_unlock(&r->mu);
+        cc_raft_ruleset_check(r);
     }
     cc_block_free(&b);
     return rc;
@@ -342,8 +358,9 @@ static cc_err apply_fetched(cc_raft_node *r, CURL *c, const uint8_t *raw, size_t
  * CATCHUP_RANGE_BLOCKS), asking first the peer that answered last
  * (r->catchup_api), then the others. Every block is committed with
  * cc_chain_apply, in order; the first that does not apply ends the range
- * and the next peer is asked for the rest. CC_OK once at least one block
- * committed; otherwise the last peer's failure in eb. */
+ * and the next peer is asked for the rest, unless the node halted
+ * (apply_fetched). CC_OK once at least one block committed; otherwise
+ * the last peer's failure in eb. */
 static cc_err fetch_and_apply(cc_raft_node *r, CURL *c, uint64_t from, uint64_t to, cc_result *results,
                               cc_errbuf *eb)
 {
@@ -366,7 +383,7 @@ static cc_err fetch_and_apply(cc_raft_node *r, CURL *c, uint64_t from, uint64_t 
             rc = fetch_block(r, c, apis[i], from, &buf, &len, &e2);
         }
         cc_reader rd = {buf, len};
-        while (rc == CC_OK && rd.left > 0 && !cc_raft_stopping(r)) {
+        while (rc == CC_OK && rd.left > 0 && !cc_raft_stopping(r) && !node_halted(r)) {
             const uint8_t *nb = framed ? cc_take(&rd, 4) : NULL, *raw = buf;
             size_t raw_len = len;
             if (framed) {
@@ -393,6 +410,7 @@ static cc_err fetch_and_apply(cc_raft_node *r, CURL *c, uint64_t from, uint64_t 
         }
         if (rc == CC_OK) rc = cc_errf(&e2, CC_ERR_NOT_FOUND, "%s gave no block", apis[i]);
         cc_errf(eb, rc, "%s", e2.msg);
+        if (node_halted(r)) break; /* a ruleset this build lacks (apply_fetched): no peer can help */
         if (rc != CC_ERR_NOT_FOUND && rc != CC_ERR_UNREACHABLE)
             cc_node_log(CC_LOG_WARN, "raft", "block %llu from %s refused (%s): %s; trying the next peer",
                         (unsigned long long)(from + applied), apis[i], cc_err_name(rc), e2.msg);
@@ -406,7 +424,9 @@ static cc_err fetch_and_apply(cc_raft_node *r, CURL *c, uint64_t from, uint64_t 
  * unless check_root is false): fetch the blocks this node lacks from its
  * peers and commit each with cc_chain_apply, then compare. what names the
  * target in the log ("the raft snapshot"). Returns true when the head is
- * there; otherwise this node halted, or is stopping (catchup_abandoned). */
+ * there; otherwise this node halted (no peer gave a block that applies
+ * for CATCHUP_GIVE_UP_MS, or at once at a ruleset this build does not
+ * know), or is stopping (catchup_abandoned). */
 bool cc_raft_catch_up_to(cc_raft_node *r, const snap_record *s, bool check_root, const char *what,
                          cc_result *results)
 {
@@ -435,21 +455,17 @@ bool cc_raft_catch_up_to(cc_raft_node *r, const snap_record *s, bool check_root,
         uint64_t give_up = cc_now_ms() + CATCHUP_GIVE_UP_MS;
         while (head.height < s->height) {
             cc_err rc = fetch_and_apply(r, c, head.height + 1, s->height, results, &eb);
+            cc_chain_head(r->chain, &head);
+            if (node_halted(r) || cc_raft_stopping(r)) break;
             if (rc == CC_OK) {
-                cc_chain_head(r->chain, &head);
                 give_up = cc_now_ms() + CATCHUP_GIVE_UP_MS;
                 continue;
             }
-            if (cc_raft_stopping(r)) break;
             if (cc_chain_halted(r->chain, NULL, 0) || cc_now_ms() > give_up) {
-                curl_easy_cleanup(c);
-                pthread_mutex_lock(&r->mu);
-                r->catching_up = false;
-                pthread_mutex_unlock(&r->mu);
                 cc_raft_halt(
                     r, "cannot catch up to %s at height %llu: no peer gave block %llu that applies (%s)",
                     what, (unsigned long long)s->height, (unsigned long long)head.height + 1, eb.msg);
-                return false;
+                break;
             }
             for (unsigned waited = 0; waited < CATCHUP_RETRY_MS && !cc_raft_stopping(r);
                  waited += RAFT_STOP_POLL_MS) {
@@ -467,7 +483,8 @@ bool cc_raft_catch_up_to(cc_raft_node *r, const snap_record *s, bool check_root,
         pthread_mutex_lock(&r->mu);
         r->catching_up = false;
         pthread_mutex_unlock(&r->mu);
-        if (head.height < s->height) { /* stopping: a restart goes on */
+        if (node_halted(r)) return false; /* said why when it halted */
+        if (head.height < s->height) {    /* stopping: a restart goes on */
             pthread_mutex_lock(&r->mu);
             r->catchup_abandoned = true;
             pthread_mutex_unlock(&r->mu);

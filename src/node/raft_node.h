@@ -256,6 +256,9 @@ typedef struct snap_record {
 
 /* Stop applying for good (invariant 6); the node keeps serving reads. */
 void cc_raft_halt(cc_raft_node *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Halt, saying why, when this build does not know the ruleset of the
+ * block after the head (invariant 6; apply thread). */
+void cc_raft_ruleset_check(cc_raft_node *r);
 /* Fill m from a node record {"id"?, "name", "api", "raft"}; false when a field is missing. */
 bool cc_raft_member_fill(member *m, const json_t *rec);
 /* The state value at key, at this node's head, as JSON; NULL when absent or

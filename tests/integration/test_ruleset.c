@@ -4,8 +4,11 @@
  * `status` and GET /v1/status say what is coming and whether this build
  * knows it; at the agreed height a build that does not know the ruleset
  * stops applying (it serves reads, refuses txs with 503 and the reason),
- * stays stopped across a restart, and its chain passes verify-chain. On
- * a raft network every node stops at the same block, the leader too.
+ * stays stopped across a restart, and its chain passes verify-chain; once
+ * a newer build has gone on from there, verify-chain on this build says
+ * how far the chain is sound and that it cannot check the rest (not that
+ * it is tampered). On a raft network every node stops at the same block,
+ * the leader too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "carechain/chain.h"
 #include "support/ct_cli.h"
+#include "support/ct_store.h"
 #include "support/support.h"
 
 #define NODE_START_MS 20000
@@ -160,6 +165,44 @@ static void test_upgrade_to_a_ruleset_this_build_lacks(void **state)
     /* the chain it kept is sound */
     assert_int_equal(ct_node_stop(&node, SIGTERM, 20000), 0);
     assert_int_equal(ct_cli(&out, 120000, "verify-chain", "--dir", net.node_dir, (char *)NULL), 0);
+    free(out);
+
+    /* a newer build went on from there (block `from`, as it would make it,
+     * ct_block_beyond): this build checks the blocks before and says it
+     * cannot check the rest, with the exit status of an unfinished check */
+    char *data = ct_strf("%s/data", net.node_dir);
+    cc_chain_options ro = {.readonly = true};
+    cc_chain *c = NULL;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    assert_int_equal(cc_chain_open(data, net.genesis, net.genesis_len, &ro, &c, NULL), CC_OK);
+    assert_int_equal(ct_tx_note(&net, &net.admin, n++, &tx), 0);
+    assert_int_equal(ct_block_beyond(c, &tx, 1, ct_now_ms(), &net.node_key, &raw, &raw_len), 0);
+    cc_tx_free(&tx);
+    cc_chain_close(c);
+    assert_int_equal(ct_store_put_head_block(data, raw, raw_len), 0);
+    free(raw);
+    free(data);
+    assert_int_equal(ct_cli(&out, 120000, "verify-chain", "--dir", net.node_dir, (char *)NULL), 1);
+    want = ct_strf("is sound up to block %llu: %llu blocks", (unsigned long long)from - 1,
+                   (unsigned long long)from - 1);
+    char *cannot =
+        ct_strf("cannot check the blocks after it: from block %s on, the network executes ruleset %d", from_s,
+                UNKNOWN);
+    if (!strstr(out, want) || !strstr(out, cannot) || strstr(out, "NOT sound"))
+        fail_msg("verify-chain said: %s", out);
+    free(cannot);
+    free(want);
+    free(out);
+    assert_int_equal(ct_cli(&out, 120000, "verify-chain", "--dir", net.node_dir, "--json", (char *)NULL), 1);
+    json_t *verdict = json_loads(out, 0, NULL);
+    if (!verdict) fail_msg("verify-chain --json said: %s", out);
+    assert_false(json_is_true(json_object_get(verdict, "sound")));
+    assert_string_equal(ct_json_str(verdict, "error"), "version");
+    assert_int_equal(ct_json_int(verdict, "unchecked_from"), (int64_t)from);
+    assert_int_equal(ct_json_int(verdict, "blocks"), (int64_t)from - 1);
+    assert_null(json_object_get(verdict, "bad_height"));
+    json_decref(verdict);
     free(out);
     ct_node_free(&node);
     free(hosp);

@@ -13,6 +13,7 @@
 
 #include "carechain/chain.h"
 #include "exec/exec.h"
+#include "support/ct_store.h"
 
 #define T0     1764000100000ULL
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -395,6 +396,59 @@ static void test_ruleset_1_then_2(void **state)
     ut_rmdir(scratch);
     assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
                      CC_OK);
+}
+
+/* verify-chain over a chain that moved to a ruleset this build does not
+ * know and went on, its block at the agreed height made by a newer build:
+ * the blocks before it are sound, the rest is left for a build that knows
+ * the ruleset, and nothing is called tampered. This build cannot make
+ * that block, so the test writes one as a newer build would
+ * (ct_block_beyond: its roots are zero, and verify-chain stops at its
+ * ruleset before it compares them). */
+static void test_verify_stops_at_an_unknown_ruleset(void **state)
+{
+    fixture *f = *state;
+    cc_head head;
+    uint8_t prop[32];
+    cc_chain_head(f->c, &head);
+    uint64_t from = head.height + 4;
+    assert_int_equal(propose_upgrade(f, &f->hospital, 3, (long long)from, prop), CC_OK);
+    assert_int_equal(approve(f, &f->payer, prop), CC_OK);
+    assert_int_equal(send(f, &f->hospital, "note.put", "{\"kind\":\"doc\",\"sha256\":\"" HASH_B "\"}", NULL),
+                     CC_OK);
+    cc_chain_head(f->c, &head);
+    assert_int_equal(head.height, from - 1);
+    uint64_t txs = head.tx_total;
+
+    cc_tx tx;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    f->t += 10;
+    ut_tx(&tx, cc_chain_genesis(f->c)->chain_id, &f->hospital, "note.put",
+          "{\"kind\":\"doc\",\"sha256\":\"" HASH_A "\"}", f->t, f->t);
+    assert_int_equal(ct_block_beyond(f->c, &tx, 1, f->t + 1, &f->node, &raw, &len), 0);
+    cc_tx_free(&tx);
+    cc_chain_close(f->c);
+    f->c = NULL;
+    assert_int_equal(ct_store_put_head_block(f->dir, raw, len), 0);
+    free(raw);
+
+    char *scratch = ut_tmpdir();
+    cc_verify_report vr;
+    cc_errbuf eb = {""};
+    cc_err rc = cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb);
+    ut_rmdir(scratch);
+    if (rc != CC_ERR_VERSION) fail_msg("verify-chain: %s: %s", cc_err_name(rc), eb.msg);
+    assert_int_equal(vr.bad_height, 0);
+    assert_int_equal(vr.unchecked_from, from);
+    assert_int_equal(vr.blocks, from - 1);
+    assert_int_equal(vr.txs, txs);
+    if (!strstr(vr.what, "ruleset 3") || !strstr(vr.what, "install a newer build"))
+        fail_msg("what: %s", vr.what);
+    char *want = NULL;
+    assert_true(asprintf(&want, "blocks 1 to %llu are sound", (unsigned long long)from - 1) > 0);
+    if (!strstr(eb.msg, want)) fail_msg("eb: %s", eb.msg);
+    free(want);
 }
 
 /* A genesis names a ruleset of 1..CC_RULESET_CURRENT, or none (1). */
@@ -892,6 +946,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_then_remove_by_majority, setup3, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_to_an_unknown_ruleset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_stops_at_an_unknown_ruleset, setup, teardown),
         cmocka_unit_test(test_genesis_ruleset),
         cmocka_unit_test_setup_teardown(test_ruleset_1_then_2, setup_ruleset1, teardown),
         cmocka_unit_test_setup_teardown(test_add_refuses_a_clash, setup3, teardown),
