@@ -263,6 +263,22 @@ static void test_refusals(void **state)
 
 /* ---- rulesets ------------------------------------------------------------------- */
 
+/* verify-chain over the fixture's store (closed for it, then opened
+ * again); the test fails with its report unless the chain is sound. */
+static void verify_and_reopen(fixture *f)
+{
+    char *scratch = ut_tmpdir();
+    cc_verify_report vr;
+    cc_errbuf eb = {""};
+    cc_chain_close(f->c);
+    f->c = NULL;
+    if (cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb) != CC_OK)
+        fail_msg("verify-chain: %s (%s)", eb.msg, vr.what);
+    ut_rmdir(scratch);
+    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
+                     CC_OK);
+}
+
 /* network.propose of an upgrade to ruleset from height from, by `by`. */
 static cc_err propose_upgrade(fixture *f, const cc_key *by, long long ruleset, long long from,
                               uint8_t prop[32])
@@ -346,15 +362,7 @@ static void test_upgrade_to_an_unknown_ruleset(void **state)
     cc_tx_free(&tx);
     cc_chain_head(f->c, &head);
     assert_int_equal(head.height, (uint64_t)h + 11);
-    char *scratch = ut_tmpdir();
-    cc_verify_report vr;
-    cc_chain_close(f->c);
-    f->c = NULL;
-    if (cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb) != CC_OK)
-        fail_msg("verify-chain: %s", eb.msg);
-    ut_rmdir(scratch);
-    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
-                     CC_OK);
+    verify_and_reopen(f);
 }
 
 /* A chain of the builds before rulesets (ruleset 1) keeps their rules,
@@ -366,7 +374,6 @@ static void test_ruleset_1_then_2(void **state)
 {
     fixture *f = *state;
     cc_head head;
-    cc_errbuf eb = {""};
     uint8_t prop[32];
     static const char typo[] = "{\"action\":\"Upgrade\",\"ruleset\":2,\"from\":99}";
     static const char rename[] = "{\"action\":\"rename\"}";
@@ -386,16 +393,7 @@ static void test_ruleset_1_then_2(void **state)
     assert_string_equal(f->last_message, "\"action\" must be \"add\", \"remove\" or \"upgrade\"");
     assert_int_equal(send(f, &f->hospital, "network.propose", typo, NULL), CC_ERR_INVALID);
     assert_string_equal(f->last_message, "\"action\" must be \"add\", \"remove\" or \"upgrade\"");
-    /* verify-chain replays both */
-    char *scratch = ut_tmpdir();
-    cc_verify_report vr;
-    cc_chain_close(f->c);
-    f->c = NULL;
-    if (cc_chain_verify(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), scratch, &vr, &eb) != CC_OK)
-        fail_msg("verify-chain: %s (%s)", eb.msg, vr.what);
-    ut_rmdir(scratch);
-    assert_int_equal(cc_chain_open(f->dir, (uint8_t *)f->genesis, strlen(f->genesis), NULL, &f->c, NULL),
-                     CC_OK);
+    verify_and_reopen(f); /* each block replayed under its own ruleset */
 }
 
 /* verify-chain over a chain that moved to a ruleset this build does not
