@@ -421,7 +421,7 @@ typedef struct cc_genesis {
     uint8_t chain_id[CC_HASH_BYTES]; /* SHA-256 of the file's bytes */
     char chain_name[64];
     uint64_t time_ms;
-    uint32_t ruleset; /* the ruleset of block 1: "ruleset", or 1 when absent */
+    uint32_t ruleset; /* the ruleset of block 1: "ruleset", or 1 when absent (any, known or not) */
     cc_genesis_org *orgs;
     size_t org_count;
     cc_genesis_node *nodes;
