@@ -186,6 +186,16 @@ bool cc_chain_node_removed(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES]);
 
 /* The state value under key (without its height prefix); caller frees. */
 cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len) CC_WUR;
+/* The rulesets as of the head: the next block's (active), and the one an
+ * approved upgrade moves the network to from a later height (next and
+ * from; 0 when none waits). */
+typedef struct cc_chain_rulesets {
+    uint64_t height; /* of the next block */
+    uint32_t active;
+    uint32_t next;
+    uint64_t from;
+} cc_chain_rulesets;
+cc_err cc_chain_rulesets_get(cc_chain *c, cc_chain_rulesets *out) CC_WUR;
 /* Whether this build can execute the next block (the head's height + 1):
  * CC_OK, or CC_ERR_VERSION saying in eb which ruleset the network moved
  * to (carechain.h "Rulesets"); other errors when the state cannot be read.

@@ -73,7 +73,7 @@ static void say_proposal(const json_t *p, const char *txid)
 
 void cc_cli_print_ruleset(const json_t *rs)
 {
-    if (!rs) return;
+    if (!json_is_object(rs)) return; /* an older node, or one whose state cannot be read */
     uint64_t active = cc_cli_juint(rs, "active"), supported = cc_cli_juint(rs, "supported");
     uint64_t next = cc_cli_juint(rs, "next"), from = cc_cli_juint(rs, "from");
     if (active > supported)

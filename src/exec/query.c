@@ -673,22 +673,36 @@ cc_err cc_chain_state_get(cc_chain *c, const char *key, char **val, size_t *len)
     return rc;
 }
 
-cc_err cc_chain_next_ruleset_known(cc_chain *c, cc_errbuf *eb)
+cc_err cc_chain_rulesets_get(cc_chain *c, cc_chain_rulesets *out)
 {
     cc_head head;
     char *val = NULL;
     size_t len = 0;
     json_t *rec = NULL;
+    memset(out, 0, sizeof *out);
     cc_chain_head(c, &head);
     cc_err rc = cc_chain_state_get(c, "network/ruleset", &val, &len);
     if (rc == CC_OK && !(rec = cc_json_parse((const uint8_t *)val, len, NULL))) rc = CC_ERR_CORRUPT;
     free(val);
-    if (rc == CC_OK || rc == CC_ERR_NOT_FOUND)
-        rc = cc_ruleset_known(cc_ruleset_at(rec, &c->g, head.height + 1), head.height + 1, eb);
-    else
-        rc = cc_errf(eb, rc, "reading network/ruleset");
+    if (rc != CC_OK && rc != CC_ERR_NOT_FOUND) return rc;
+    out->height = head.height + 1;
+    out->active = cc_ruleset_at(rec, &c->g, out->height);
+    const json_t *from = json_object_get(rec, "from");
+    if (json_is_integer(from) && (uint64_t)json_integer_value(from) > out->height &&
+        cc_ruleset_at(rec, &c->g, (uint64_t)json_integer_value(from)) != out->active) {
+        out->from = (uint64_t)json_integer_value(from);
+        out->next = cc_ruleset_at(rec, &c->g, out->from);
+    }
     json_decref(rec);
-    return rc;
+    return CC_OK;
+}
+
+cc_err cc_chain_next_ruleset_known(cc_chain *c, cc_errbuf *eb)
+{
+    cc_chain_rulesets rs;
+    cc_err rc = cc_chain_rulesets_get(c, &rs);
+    if (rc != CC_OK) return cc_errf(eb, rc, "reading network/ruleset");
+    return cc_ruleset_known(rs.active, rs.height, eb);
 }
 
 /* memcmp order of two byte strings, as LMDB orders keys. */

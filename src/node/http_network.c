@@ -105,19 +105,14 @@ static json_t *node_record(cc_node *node, const char *hex, cc_err *err)
 
 json_t *cc_http_ruleset_json(cc_node *node)
 {
-    cc_head head;
-    cc_err err;
-    cc_chain_head(node->chain, &head);
-    json_t *rec = state_json(node->chain, "network/ruleset", &err);
-    const json_t *from = json_object_get(rec, "from");
-    json_t *out = json_pack("{s:I, s:I}", "active",
-                            (json_int_t)cc_ruleset_at(rec, cc_chain_genesis(node->chain), head.height + 1),
-                            "supported", (json_int_t)CC_RULESET_CURRENT);
-    if (out && json_is_integer(from) && (uint64_t)json_integer_value(from) > head.height + 1) {
-        json_object_set(out, "next", json_object_get(rec, "ruleset"));
-        json_object_set(out, "from", (json_t *)from);
+    cc_chain_rulesets rs;
+    if (cc_chain_rulesets_get(node->chain, &rs) != CC_OK) return json_null();
+    json_t *out =
+        json_pack("{s:I, s:I}", "active", (json_int_t)rs.active, "supported", (json_int_t)CC_RULESET_CURRENT);
+    if (out && rs.next) {
+        json_object_set_new(out, "next", json_integer((json_int_t)rs.next));
+        json_object_set_new(out, "from", json_integer((json_int_t)rs.from));
     }
-    json_decref(rec);
     return out;
 }
 
