@@ -7,12 +7,14 @@
  * The store is copied with LMDB's own compacting copy, inside one read
  * snapshot, so the node may keep running and committing meanwhile: the
  * backup is the chain as of one committed block. DIR gets data/data.mdb
- * (mode 0600, in a 0700 directory), and the node's genesis.json and
+ * and the attachments in data/attachments/ (files of mode 0600, in 0700
+ * directories), and the node's genesis.json and
  * config.json; never node.key, which stays with the node or its own safe.
  * The copy is then opened the way a node opens it, and its head printed.
  * A restore is the same copy the other way, into a node directory that
  * holds no chain.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +78,7 @@ static bool same_file(const char *path, const uint8_t *bytes, size_t len)
  * restore into to, which may already hold the node's own files (its
  * genesis must be the same bytes) but no data/ or raft/. The copy is then
  * opened as a node opens it: *head, and *bytes (may be NULL) the size of
- * its data file. *m says what was made. */
+ * its data file and attachments. *m says what was made. */
 static cc_err copy_chain(const char *from, const char *to, cc_head *head, off_t *bytes, made *m,
                          cc_errbuf *eb)
 {
@@ -120,6 +122,14 @@ static cc_err copy_chain(const char *from, const char *to, cc_head *head, off_t 
         goto out;
     snprintf(path, sizeof path, "%s/data/data.mdb", to);
     if (bytes) *bytes = stat(path, &st) == 0 ? st.st_size : 0;
+    snprintf(path, sizeof path, "%s/data/attachments", to);
+    DIR *d = bytes ? opendir(path) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char seg[PATH_BYTES + 256];
+        snprintf(seg, sizeof seg, "%s/%s", path, e->d_name);
+        if (e->d_name[0] != '.' && stat(seg, &st) == 0) *bytes += st.st_size;
+    }
+    if (d) closedir(d);
 out:
     cc_chain_close(c);
     free(genesis);

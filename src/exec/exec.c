@@ -19,8 +19,8 @@
  * Attachment erasures (cc_exec_erase_attachment) follow the overlay's
  * rule: a failed tx's are dropped; a successful tx's are carried out after
  * the last tx, so that they also reach bytes a later tx of the block
- * stored. They touch only the attachments database, never the state, so
- * the state root does not depend on which bytes a node holds.
+ * stored. They touch only the attachments (store/attach.c), never the
+ * state, so the state root does not depend on which bytes a node holds.
  *
  * State-root hashing runs beside execution. For a block of at least
  * HASHER_MIN_TXS txs, the successful txs' writes (key, old bytes, new
@@ -279,11 +279,8 @@ cc_err cc_exec_erase_attachment(cc_exec_ctx *ctx, const uint8_t hash[CC_HASH_BYT
 static cc_err erase_flush(cc_state *st, cc_errbuf *eb)
 {
     for (size_t i = 0; i < st->erase_kept; i++) {
-        MDB_val k = {CC_HASH_BYTES, st->erase[i]};
-        cc_err rc = cc_store_write_check(st->s, eb);
+        cc_err rc = cc_store_attach_erase(st->s, st->txn, st->erase[i], eb);
         if (rc != CC_OK) return rc;
-        int mrc = mdb_del(st->txn, st->s->attachments, &k, NULL);
-        if (mrc != 0 && mrc != MDB_NOTFOUND) return cc_store_err(mrc, "erasing an attachment", eb);
     }
     return CC_OK;
 }
@@ -657,8 +654,7 @@ cc_err cc_exec_block(cc_store *s, MDB_txn *txn, const cc_genesis *g, cc_tx *txs,
         }
         result_set(&results[i], code, why.msg);
         if (rc == CC_OK && code == CC_OK && tx->attachment) { /* a failed tx stores nothing */
-            rc = cc_store_put(s, txn, s->attachments, tx->attachment_hash, CC_HASH_BYTES, tx->attachment,
-                              tx->attachment_len, eb);
+            rc = cc_store_attach_put(s, txn, tx->attachment_hash, tx->attachment, tx->attachment_len, eb);
         }
         if (rc == CC_OK && fresh) {
             uint8_t loc[CC_TX_LOC_BYTES], seen[CC_SEEN_KEY_BYTES];

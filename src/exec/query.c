@@ -768,7 +768,12 @@ cc_err cc_chain_identity_json(cc_chain *c, const uint8_t pk[CC_PUBKEY_BYTES], js
 
 cc_err cc_chain_attachment(cc_chain *c, const uint8_t hash[CC_HASH_BYTES], uint8_t **out, size_t *len)
 {
-    return copy_value(c, c->s->attachments, hash, CC_HASH_BYTES, out, len);
+    MDB_txn *txn;
+    cc_err rc = cc_store_begin(c->s, false, &txn, NULL);
+    if (rc != CC_OK) return rc;
+    rc = cc_store_attach_get(c->s, txn, hash, out, len);
+    cc_store_abort(c->s, txn);
+    return rc;
 }
 
 /* Store the bytes unless held already; the caller holds c->writer. */
@@ -776,14 +781,9 @@ static cc_err attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES],
                                  size_t len, cc_errbuf *eb)
 {
     MDB_txn *txn;
-    MDB_val old;
     cc_err rc = cc_store_begin(c->s, true, &txn, eb);
     if (rc != CC_OK) return rc;
-    if (cc_store_get(txn, c->s->attachments, hash, CC_HASH_BYTES, &old) == CC_OK) {
-        cc_store_abort(c->s, txn);
-        return CC_OK;
-    }
-    if ((rc = cc_store_put(c->s, txn, c->s->attachments, hash, CC_HASH_BYTES, bytes, len, eb)) != CC_OK) {
+    if ((rc = cc_store_attach_put(c->s, txn, hash, bytes, len, eb)) != CC_OK) {
         cc_store_abort(c->s, txn);
         return rc;
     }
@@ -793,9 +793,8 @@ static cc_err attachment_restore(cc_chain *c, const uint8_t hash[CC_HASH_BYTES],
 bool cc_chain_attachment_has(cc_chain *c, const uint8_t hash[CC_HASH_BYTES])
 {
     MDB_txn *txn;
-    MDB_val v;
     if (cc_store_begin(c->s, false, &txn, NULL) != CC_OK) return false;
-    bool has = cc_store_get(txn, c->s->attachments, hash, CC_HASH_BYTES, &v) == CC_OK;
+    bool has = cc_store_attach_has(c->s, txn, hash);
     cc_store_abort(c->s, txn);
     return has;
 }

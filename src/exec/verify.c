@@ -123,18 +123,13 @@ static cc_err check_checkpoints(cc_store *s, MDB_txn *txn, const cc_genesis *g, 
 /* Every attachment still stored matches its key (erased ones are gone). */
 static cc_err check_attachments(cc_store *s, MDB_txn *txn, cc_verify_report *rep)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
-    cc_err rc = CC_OK;
-    if (mdb_cursor_open(txn, s->attachments, &cur) != 0) return CC_ERR_IO;
-    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && rc == CC_OK;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint8_t h[CC_HASH_BYTES];
-        cc_sha256(v.mv_data, v.mv_size, h);
-        if (k.mv_size != CC_HASH_BYTES || memcmp(h, k.mv_data, CC_HASH_BYTES) != 0)
-            rc = bad(rep, 0, "%s", "a stored attachment does not match its SHA-256");
-    }
-    mdb_cursor_close(cur);
+    uint64_t n;
+    uint8_t h[CC_HASH_BYTES];
+    char hex[CC_HASH_HEX];
+    cc_err rc = cc_store_attach_check(s, txn, &n, h);
+    if (rc == CC_ERR_CORRUPT)
+        return bad(rep, 0, "the stored attachment %s does not match its SHA-256, or its bytes are gone",
+                   cc_hex(h, CC_HASH_BYTES, hex));
     return rc;
 }
 

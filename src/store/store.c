@@ -46,6 +46,7 @@ static cc_store *store_new(size_t map_size, size_t map_max, bool readonly)
     if (s->map_size > s->map_max) s->map_size = s->map_max;
     s->readonly = readonly;
     pthread_rwlock_init(&s->resize_lock, NULL);
+    pthread_mutex_init(&s->write_lock, NULL);
     return s;
 }
 
@@ -97,25 +98,21 @@ err_env:
     mdb_env_close(s->env);
 err_free:
     pthread_rwlock_destroy(&s->resize_lock);
+    pthread_mutex_destroy(&s->write_lock);
     free(s);
     return rc;
 }
 
-cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out,
-                     cc_errbuf *eb)
+/* cc_store_open, and the open of a fresh copy of copy_of (cc_store_copy). */
+static cc_err open_main(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store *copy_of,
+                        cc_store **out, cc_errbuf *eb)
 {
     cc_store *s = store_new(map_size, map_max, readonly);
     if (!s) return CC_ERR_NOMEM;
-    const named_db dbs[] = {{"blocks", &s->blocks},
-                            {"results", &s->results},
-                            {"seen", &s->seen},
-                            {"state", &s->state},
-                            {"attachments", &s->attachments},
-                            {"history", &s->history},
-                            {"checkpoints", &s->checkpoints},
-                            {"evidence", &s->evidence},
-                            {"members", &s->members},
-                            {"meta", &s->meta}};
+    const named_db dbs[] = {
+        {"blocks", &s->blocks},     {"results", &s->results}, {"seen", &s->seen},
+        {"state", &s->state},       {"history", &s->history}, {"checkpoints", &s->checkpoints},
+        {"evidence", &s->evidence}, {"members", &s->members}, {"meta", &s->meta}};
     cc_err rc = open_env(s, dir, dbs, sizeof dbs / sizeof dbs[0],
                          "this directory holds no carechain store of this version (a store made by an "
                          "earlier carechain is upgraded when its node starts)",
@@ -126,8 +123,18 @@ cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool read
         s->has_old_txindex = mdb_dbi_open(txn, "txindex", 0, &s->old_txindex) == 0;
         mdb_txn_commit(txn); /* a committed txn keeps the handle it opened */
     }
+    if ((rc = cc_attach_open(s, dir, copy_of, eb)) != CC_OK) {
+        cc_store_close(s);
+        return rc;
+    }
     *out = s;
     return CC_OK;
+}
+
+cc_err cc_store_open(const char *dir, size_t map_size, size_t map_max, bool readonly, cc_store **out,
+                     cc_errbuf *eb)
+{
+    return open_main(dir, map_size, map_max, readonly, NULL, out, eb);
 }
 
 cc_err cc_store_open_index(const char *dir, size_t map_max, bool readonly, cc_store **out, cc_errbuf *eb)
@@ -145,8 +152,10 @@ void cc_store_close(cc_store *s)
 {
     if (!s) return;
     if (!s->readonly) mdb_env_sync(s->env, 1);
+    cc_attach_close(s);
     mdb_env_close(s->env);
     pthread_rwlock_destroy(&s->resize_lock);
+    pthread_mutex_destroy(&s->write_lock);
     free(s);
 }
 
@@ -167,11 +176,16 @@ cc_err cc_store_copy(cc_store *s, const char *dir, cc_errbuf *eb)
     pthread_rwlock_unlock(&s->resize_lock);
     if (mrc != 0) return cc_store_err(mrc, "copying the store", eb);
     if (chmod(file, 0600) != 0) return cc_errf(eb, CC_ERR_IO, "chmod %s: %s", file, strerror(errno));
+    cc_store *copy; /* opening the copy copies the attachments its entries name */
+    rc = open_main(dir, 0, s->map_max, false, s, &copy, eb);
+    if (rc != CC_OK) return rc;
+    cc_store_close(copy);
     return CC_OK;
 }
 
 cc_err cc_store_begin(cc_store *s, bool write, MDB_txn **txn, cc_errbuf *eb)
 {
+    if (write) pthread_mutex_lock(&s->write_lock);
     pthread_rwlock_rdlock(&s->resize_lock);
     int mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
     if (mrc == MDB_MAP_RESIZED) { /* another process grew the map */
@@ -180,15 +194,40 @@ cc_err cc_store_begin(cc_store *s, bool write, MDB_txn **txn, cc_errbuf *eb)
     }
     if (mrc != 0) {
         pthread_rwlock_unlock(&s->resize_lock);
+        if (write) pthread_mutex_unlock(&s->write_lock);
         return cc_store_err(mrc, "beginning a store transaction", eb);
     }
+    if (write) atomic_store(&s->write_txn, *txn);
     return CC_OK;
+}
+
+/* The end of txn when it is the write txn: the attachments' part, then
+ * write_lock released. */
+static void write_ended(cc_store *s, bool committed)
+{
+    atomic_store(&s->write_txn, NULL);
+    if (committed)
+        cc_attach_committed(s);
+    else
+        cc_attach_aborted(s);
+    pthread_mutex_unlock(&s->write_lock);
 }
 
 cc_err cc_store_commit(cc_store *s, MDB_txn *txn, cc_errbuf *eb)
 {
+    bool writing = atomic_load(&s->write_txn) == txn;
+    if (writing) {
+        cc_err rc = cc_attach_precommit(s, txn, eb);
+        if (rc != CC_OK) {
+            mdb_txn_abort(txn);
+            pthread_rwlock_unlock(&s->resize_lock);
+            write_ended(s, false);
+            return rc;
+        }
+    }
     int mrc = mdb_txn_commit(txn);
     pthread_rwlock_unlock(&s->resize_lock);
+    if (writing) write_ended(s, mrc == 0);
     /* A full disk fails a commit with ENOSPC, or with EIO when LMDB's
      * write came up short: how much room the disk has tells the reader of
      * the log which it was. */
@@ -202,8 +241,10 @@ cc_err cc_store_commit(cc_store *s, MDB_txn *txn, cc_errbuf *eb)
 
 void cc_store_abort(cc_store *s, MDB_txn *txn)
 {
+    bool writing = atomic_load(&s->write_txn) == txn;
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&s->resize_lock);
+    if (writing) write_ended(s, false);
 }
 
 cc_err cc_store_grow(cc_store *s, cc_errbuf *eb)

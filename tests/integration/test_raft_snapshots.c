@@ -303,7 +303,7 @@ static void delete_attachment(const char *node_dir, const char *hex)
     uint8_t hash[CC_HASH_BYTES];
     ct_store st = {0};
     assert_int_equal(cc_unhex(hex, hash, sizeof hash), CC_OK);
-    assert_int_equal(ct_store_open(&st, node_dir, "attachments"), 0);
+    assert_int_equal(ct_store_open(&st, node_dir, "attachment_at"), 0);
     MDB_val k = {sizeof hash, hash};
     assert_int_equal(mdb_del(st.txn, st.dbi, &k, NULL), 0);
     assert_int_equal(ct_store_commit(&st), 0);

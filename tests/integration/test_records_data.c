@@ -477,7 +477,9 @@ static void test_fhir_views(void **state)
 }
 
 /* Erasure: the ciphertext and keys go, reads answer 410, only the patient
- * (or the authoring organisation) may erase, and the chain still verifies. */
+ * (or the authoring organisation) may erase, the ciphertext's bytes are
+ * nowhere in the node's directory any more (LMDB's free pages included),
+ * and the chain still verifies. */
 static void test_erasure(void **state)
 {
     (void)state;
@@ -490,6 +492,18 @@ static void test_erasure(void **state)
     char hash[CC_HASH_HEX];
     snprintf(hash, sizeof hash, "%s", ct_json_str(json_object_get(b, "record"), "ciphertext"));
     json_decref(b);
+    /* the ciphertext's bytes, read from the running node's store */
+    cc_chain *c;
+    cc_chain_options opt = {.readonly = true};
+    cc_errbuf eb = {{0}};
+    char *data = ct_strf("%s/data", fx.net.node_dir);
+    uint8_t h[CC_HASH_BYTES], *ciphertext = NULL, *bytes = NULL;
+    size_t ct_len = 0, len = 0;
+    assert_int_equal(cc_unhex(hash, h, sizeof h), CC_OK);
+    assert_int_equal(cc_chain_open(data, fx.net.genesis, fx.net.genesis_len, &opt, &c, &eb), CC_OK);
+    assert_int_equal(cc_chain_attachment(c, h, &ciphertext, &ct_len), CC_OK);
+    cc_chain_close(c);
+    assert_true(ct_tree_holds(fx.net.dir, ciphertext, ct_len, 64)); /* the scan finds them where they are */
 
     char *skey = ct_strf("%s/stranger.key", fx.dir), *pkey = ct_strf("%s/patient.key", fx.dir);
     int code = ct_cli(&out, CLI_MS, "record", "erase", id, "--node", fx.node.url, "--key", skey, "--reason",
@@ -507,19 +521,15 @@ static void test_erasure(void **state)
     assert_int_equal(code, 1);
     free(out);
 
-    /* stop; the bytes are gone from the store; verify-chain passes */
+    /* stop; the bytes are gone from the store and from the disk (not one
+     * 64-byte slice of them left anywhere); verify-chain passes */
     assert_int_equal(ct_node_stop(&fx.node, SIGTERM, 15000), 0);
-    cc_chain *c;
-    cc_chain_options opt = {.readonly = true};
-    cc_errbuf eb = {{0}};
-    char *data = ct_strf("%s/data", fx.net.node_dir);
     assert_int_equal(cc_chain_open(data, fx.net.genesis, fx.net.genesis_len, &opt, &c, &eb), CC_OK);
-    uint8_t h[CC_HASH_BYTES], *bytes = NULL;
-    size_t len = 0;
-    assert_int_equal(cc_unhex(hash, h, sizeof h), CC_OK);
     assert_int_equal(cc_chain_attachment(c, h, &bytes, &len), CC_ERR_NOT_FOUND);
     cc_chain_close(c);
     free(data);
+    assert_false(ct_tree_holds(fx.net.dir, ciphertext, ct_len, 64));
+    free(ciphertext);
     code = ct_cli(&out, CLI_MS, "verify-chain", "--dir", fx.net.node_dir, NULL);
     if (code != 0) fail_msg("verify-chain after erasure exited %d:\n%s", code, out);
     free(out);

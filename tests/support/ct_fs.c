@@ -193,7 +193,17 @@ uint64_t ct_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-bool ct_tree_contains(const char *path, const char *needle)
+/* Does buf hold any of the part-byte slices that needle is cut into? */
+static bool holds_part(const uint8_t *buf, size_t len, const uint8_t *needle, size_t nlen, size_t part)
+{
+    for (size_t at = 0; at < nlen; at += part) {
+        size_t n = nlen - at < part ? nlen - at : part;
+        if (memmem(buf, len, needle + at, n)) return true;
+    }
+    return false;
+}
+
+bool ct_tree_holds(const char *path, const void *needle, size_t nlen, size_t part)
 {
     struct stat st;
     if (lstat(path, &st) != 0) return false;
@@ -204,7 +214,7 @@ bool ct_tree_contains(const char *path, const char *needle)
         while (d && !found && (e = readdir(d))) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
             char *sub = ct_strf("%s/%s", path, e->d_name);
-            found = ct_tree_contains(sub, needle);
+            found = ct_tree_holds(sub, needle, nlen, part);
             free(sub);
         }
         if (d) closedir(d);
@@ -213,8 +223,13 @@ bool ct_tree_contains(const char *path, const char *needle)
     if (!S_ISREG(st.st_mode)) return false;
     size_t len = 0;
     uint8_t *buf = ct_read_file(path, &len);
-    bool found = buf && memmem(buf, len, needle, strlen(needle)) != NULL;
-    if (found) fprintf(stderr, "%s holds \"%s\"\n", path, needle);
+    bool found = buf && holds_part(buf, len, needle, nlen, part ? part : nlen);
+    if (found) fprintf(stderr, "%s holds the bytes looked for (or a part of them)\n", path);
     free(buf);
     return found;
+}
+
+bool ct_tree_contains(const char *path, const char *needle)
+{
+    return ct_tree_holds(path, needle, strlen(needle), 0);
 }

@@ -46,6 +46,9 @@ uint8_t *ct_read_file(const char *path, size_t *len);
  * symbolic links are not followed) contain needle? Names the file holding it
  * on stderr. The canary tests use it to look for health data on disk. */
 bool ct_tree_contains(const char *path, const char *needle);
+/* The same for bytes: does any file hold needle, or with part > 0 any of
+ * the part-byte slices it is cut into (a copy partly overwritten counts)? */
+bool ct_tree_holds(const char *path, const void *needle, size_t len, size_t part);
 /* A TCP port on 127.0.0.1 that was free a moment ago. -1 on error. */
 int ct_free_port(void);
 /* Wall clock in ms. */
