@@ -64,6 +64,7 @@
 #define LOC_BYTES  16 /* u32 segment, u64 offset, u32 length */
 #define SHRED_KEY  12 /* u32 segment, u64 offset */
 #define END_KEY    "attachments_end"
+#define OLD_DB     "attachments" /* where a build before attach.c kept the bytes */
 #define PATH_BYTES 4096
 #define ZERO_CHUNK 65536
 
@@ -180,6 +181,29 @@ static int write_zeros(int fd, uint64_t off, uint64_t len)
     return 0;
 }
 
+/* Write zeros over the parts of [from, to) that hold data, skipping holes
+ * (*wrote: whether there were any). A range punched already (overwritten
+ * before a crash, and again by the open after it) is left alone: writing
+ * into its holes would take disk blocks, and on a full disk keep the node
+ * from starting. */
+static int zero_data(int fd, uint64_t from, uint64_t to, bool *wrote)
+{
+    *wrote = false;
+    while (from < to) {
+        off_t data = lseek(fd, (off_t)from, SEEK_DATA);
+        if (data < 0 && errno == ENXIO) return 0; /* holes up to the end of the file */
+        if (data < 0) data = (off_t)from;         /* no SEEK_DATA here: all of it */
+        if ((uint64_t)data >= to) return 0;
+        off_t hole = lseek(fd, data, SEEK_HOLE);
+        uint64_t stop = hole < 0 || (uint64_t)hole > to ? to : (uint64_t)hole;
+        int e = write_zeros(fd, (uint64_t)data, stop - (uint64_t)data);
+        if (e) return e;
+        *wrote = true;
+        from = stop;
+    }
+    return 0;
+}
+
 /* Make a new directory entry (a segment created) durable. */
 static int sync_dir(const char *dir)
 {
@@ -202,24 +226,26 @@ static cc_err shred_segment(cc_attach_files *a, uint32_t seg, const range *r, si
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? CC_OK : io_err(eb, "cannot open", path, errno);
     struct stat st;
-    int e = fstat(fd, &st) == 0 ? 0 : errno;
+    bool *wrote = calloc(n, sizeof *wrote), any = false;
+    int e = !wrote ? ENOMEM : fstat(fd, &st) == 0 ? 0 : errno;
     for (size_t i = 0; i < n && !e; i++) {
         if (r[i].seg != seg || r[i].off >= (uint64_t)st.st_size) continue;
-        uint64_t len =
-            r[i].off + r[i].len > (uint64_t)st.st_size ? (uint64_t)st.st_size - r[i].off : r[i].len;
-        e = write_zeros(fd, r[i].off, len);
+        uint64_t to = r[i].off + r[i].len > (uint64_t)st.st_size ? (uint64_t)st.st_size : r[i].off + r[i].len;
+        e = zero_data(fd, r[i].off, to, &wrote[i]);
+        any |= wrote[i];
     }
     /* the zeros reach the disk before the punch: punching drops the range's
      * cached pages, written or not */
-    if (!e && fdatasync(fd) != 0) e = errno;
+    if (!e && any && fdatasync(fd) != 0) e = errno;
     for (size_t i = 0; i < n && !e; i++)
-        if (r[i].seg == seg &&
+        if (wrote[i] &&
             fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r[i].off, (off_t)r[i].len) !=
                 0 &&
             errno != EOPNOTSUPP)
             e = errno;
-    if (!e && fdatasync(fd) != 0) e = errno;
+    if (!e && any && fdatasync(fd) != 0) e = errno;
     close(fd);
+    free(wrote);
     return e ? io_err(eb, "cannot overwrite erased bytes in", path, e) : CC_OK;
 }
 
@@ -272,7 +298,7 @@ static void roll_back(cc_attach_files *a)
     if (a->wseg != a->seg || a->wend != a->end) {
         close_fd(a);
         for (uint32_t seg = a->wseg; seg > a->seg; seg--) (void)cut_tail(a, seg, 0, &eb);
-        (void)cut_tail(a, a->seg, a->end, &eb); /* a failure here is redone at the next open */
+        (void)cut_tail(a, a->seg, a->end, &eb); /* on failure: again at the next append, or open */
     }
     a->wseg = a->seg;
     a->wend = a->end;
@@ -338,8 +364,15 @@ void cc_attach_aborted(cc_store *s)
 static cc_err open_segment(cc_attach_files *a, cc_errbuf *eb)
 {
     char path[PATH_BYTES];
+    bool made = access(a->dir, F_OK) != 0;
     cc_err rc = cc_mkdirs(a->dir, eb);
     if (rc != CC_OK) return rc;
+    if (made) { /* its entry in data/, durable before a segment in it is */
+        snprintf(path, sizeof path, "%s", a->dir);
+        *strrchr(path, '/') = '\0';
+        int e = sync_dir(path);
+        if (e) return io_err(eb, "cannot sync", path, e);
+    }
     seg_path(a, a->wseg, path);
     bool fresh = access(path, F_OK) != 0;
     a->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -390,8 +423,12 @@ cc_err cc_store_attach_put(cc_store *s, MDB_txn *txn, const uint8_t hash[CC_HASH
     if (cc_store_attach_has(s, txn, hash)) return CC_OK; /* the same bytes: stored once */
     cc_err rc = cc_store_write_check(s, eb);
     if (rc != CC_OK) return rc;
-    if (a->wseg == a->seg && a->wend == a->end) adopt_end(s, txn); /* the txn's first append */
-    if (a->wend > 0 && a->wend + len > a->segment_bytes) {         /* the next segment */
+    if (a->wseg == a->seg && a->wend == a->end) { /* the txn's first append */
+        adopt_end(s, txn);
+        /* bytes past the committed end that an abort could not cut off */
+        if ((rc = cut_tail(a, a->wseg, a->wend, eb)) != CC_OK) return rc;
+    }
+    if (a->wend > 0 && a->wend + len > a->segment_bytes) { /* the next segment */
         if (a->appended && fdatasync(a->fd) != 0) return io_err(eb, "cannot sync", a->dir, errno);
         close_fd(a);
         a->appended = false;
@@ -477,6 +514,19 @@ cc_err cc_store_attach_erase(cc_store *s, MDB_txn *txn, const uint8_t hash[CC_HA
     return CC_OK;
 }
 
+/* Whether the entry hash -> r that a snapshot holds is gone from the
+ * store now (erased, and its bytes overwritten, after the snapshot began:
+ * verify-chain on a running node reads one long snapshot). */
+static bool erased_since(cc_store *s, const uint8_t hash[CC_HASH_BYTES], const range *r)
+{
+    MDB_txn *txn;
+    range now;
+    if (cc_store_begin(s, false, &txn, NULL) != CC_OK) return false;
+    cc_err rc = lookup(s, txn, hash, &now);
+    cc_store_abort(s, txn);
+    return rc == CC_ERR_NOT_FOUND || (rc == CC_OK && (now.seg != r->seg || now.off != r->off));
+}
+
 cc_err cc_store_attach_check(cc_store *s, MDB_txn *txn, uint64_t *count, uint8_t bad[CC_HASH_BYTES])
 {
     MDB_cursor *cur;
@@ -503,14 +553,17 @@ cc_err cc_store_attach_check(cc_store *s, MDB_txn *txn, uint64_t *count, uint8_t
             if (located[d]) {
                 rc = loc_decode(&v, &r) ? read_range(s->att, &r, h, &bytes) : CC_ERR_CORRUPT;
                 free(bytes);
-                if (rc == CC_ERR_NOT_FOUND) rc = CC_ERR_CORRUPT; /* named, but its bytes are not there */
+                if (rc == CC_ERR_NOT_FOUND) /* named, but its bytes are not there */
+                    rc = erased_since(s, h, &r) ? CC_OK : CC_ERR_CORRUPT;
+                else if (rc == CC_OK)
+                    (*count)++;
             } else {
                 uint8_t sum[CC_HASH_BYTES];
                 cc_sha256(v.mv_data, v.mv_size, sum);
                 if (memcmp(sum, h, CC_HASH_BYTES) != 0) rc = CC_ERR_CORRUPT;
+                if (rc == CC_OK) (*count)++;
             }
             if (rc == CC_ERR_CORRUPT) memcpy(bad, h, CC_HASH_BYTES);
-            if (rc == CC_OK) (*count)++;
         }
         mdb_cursor_close(cur);
     }
@@ -647,12 +700,88 @@ void cc_attach_close(cc_store *s)
 {
     cc_attach_files *a = s->att;
     if (!a) return;
+    MDB_txn *txn; /* the shred entries of ranges overwritten: not to be done again at the next open */
+    if (!a->readonly && a->shredded.n && mdb_txn_begin(s->env, NULL, 0, &txn) == 0) {
+        cc_errbuf eb;
+        if (cc_attach_precommit(s, txn, &eb) == CC_OK)
+            mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
     close_fd(a);
     free(a->erased.r);
     free(a->pending.r);
     free(a->shredded.r);
     free(a);
     s->att = NULL;
+}
+
+/* Mark the store as one whose attachments are in segment files: a plain
+ * record "attachments" in LMDB's main database, where a build before them
+ * keeps its named database of that name. Such a build then refuses to open
+ * the store (MDB_INCOMPATIBLE) instead of running on it blind to
+ * attachment_at: its erasures would leave the bytes in the segments. */
+static cc_err mark(MDB_txn *txn, cc_errbuf *eb)
+{
+    static const char what[] = "attachments are in data/attachments/ (attach.c)";
+    MDB_dbi main_db;
+    MDB_val k = {strlen(OLD_DB), (void *)OLD_DB}, v;
+    int mrc = mdb_dbi_open(txn, NULL, 0, &main_db);
+    if (mrc == 0 && (mrc = mdb_get(txn, main_db, &k, &v)) == MDB_NOTFOUND) {
+        v = (MDB_val){sizeof what - 1, (void *)what};
+        mrc = mdb_put(txn, main_db, &k, &v, 0);
+    }
+    return cc_store_err(mrc, "marking the store", eb);
+}
+
+/* Open the databases in txn; a read-only open of a store made before
+ * attachment_at finds none. */
+static cc_err open_dbs(cc_store *s, MDB_txn *txn, cc_errbuf *eb)
+{
+    unsigned create = s->readonly ? 0 : MDB_CREATE;
+    int mrc = mdb_dbi_open(txn, "attachment_at", create, &s->attachment_at);
+    s->has_attachment_at = mrc == 0;
+    if (mrc == 0 || (s->readonly && mrc == MDB_NOTFOUND)) mrc = mdb_dbi_open(txn, "shred", create, &s->shred);
+    if (s->readonly && mrc == MDB_NOTFOUND) mrc = 0;
+    /* the marker (mark) is a record, not a database: MDB_INCOMPATIBLE */
+    s->has_old_attachments = mdb_dbi_open(txn, OLD_DB, 0, &s->old_attachments) == 0;
+    if (mrc != 0) return cc_store_err(mrc, "opening the attachments' databases", eb);
+    MDB_val v;
+    cc_attach_files *a = s->att;
+    a->seg = 0;
+    a->end = 0;
+    if (cc_store_get(txn, s->meta, END_KEY, strlen(END_KEY), &v) == CC_OK && v.mv_size == 12) {
+        a->seg = cc_get_u32(v.mv_data);
+        a->end = cc_get_u64((uint8_t *)v.mv_data + 4);
+    }
+    a->wseg = a->seg;
+    a->wend = a->end;
+    return CC_OK;
+}
+
+/* One try at a writable open's work, in one write txn. */
+static cc_err prepare(cc_store *s, cc_store *copy_of, cc_errbuf *eb)
+{
+    cc_attach_files *a = s->att;
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc != 0) return cc_store_err(mrc, "opening the attachments", eb);
+    cc_err rc = open_dbs(s, txn, eb);
+    if (rc == CC_OK) rc = copy_of ? copy_from(s, txn, copy_of, eb) : recover(s, txn, eb);
+    if (rc == CC_OK && s->has_old_attachments) rc = migrate(s, txn, eb);
+    if (rc == CC_OK) rc = mark(txn, eb);
+    if (rc == CC_OK) rc = cc_attach_precommit(s, txn, eb);
+    if (rc != CC_OK) {
+        mdb_txn_abort(txn);
+        roll_back(a);
+        return rc;
+    }
+    if ((mrc = mdb_txn_commit(txn)) != 0) {
+        roll_back(a);
+        return cc_store_err(mrc, "opening the attachments", eb);
+    }
+    cc_attach_committed(s);
+    return CC_OK;
 }
 
 cc_err cc_attach_open(cc_store *s, const char *dir, cc_store *copy_of, cc_errbuf *eb)
@@ -667,40 +796,19 @@ cc_err cc_attach_open(cc_store *s, const char *dir, cc_store *copy_of, cc_errbuf
     a->segment_bytes = CC_ATTACH_SEGMENT_BYTES;
     a->fd = -1;
     s->att = a;
-
-    MDB_txn *txn;
-    int mrc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
-    if (mrc != 0) return cc_store_err(mrc, "opening the attachments", eb);
-    unsigned create = s->readonly ? 0 : MDB_CREATE;
-    s->has_attachment_at = mdb_dbi_open(txn, "attachment_at", create, &s->attachment_at) == 0;
-    bool shred = mdb_dbi_open(txn, "shred", create, &s->shred) == 0;
-    s->has_old_attachments = mdb_dbi_open(txn, "attachments", 0, &s->old_attachments) == 0;
-    cc_err rc = CC_OK;
-    if (!s->readonly && (!s->has_attachment_at || !shred))
-        rc = cc_errf(eb, CC_ERR_IO, "cannot create the attachments' databases");
-    MDB_val v;
-    if (rc == CC_OK && cc_store_get(txn, s->meta, END_KEY, strlen(END_KEY), &v) == CC_OK && v.mv_size == 12) {
-        a->seg = cc_get_u32(v.mv_data);
-        a->end = cc_get_u64((uint8_t *)v.mv_data + 4);
-    }
-    a->wseg = a->seg;
-    a->wend = a->end;
     if (s->readonly) {
+        MDB_txn *txn;
+        int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        if (mrc != 0) return cc_store_err(mrc, "opening the attachments", eb);
+        cc_err rc = open_dbs(s, txn, eb);
         mdb_txn_commit(txn); /* a committed txn keeps the handles it opened */
         return rc;
     }
-    if (rc == CC_OK) rc = copy_of ? copy_from(s, txn, copy_of, eb) : recover(s, txn, eb);
-    if (rc == CC_OK && s->has_old_attachments) rc = migrate(s, txn, eb);
-    if (rc == CC_OK) rc = cc_attach_precommit(s, txn, eb);
-    if (rc != CC_OK) {
-        mdb_txn_abort(txn);
-        roll_back(a);
-        return rc;
+    /* An existing store opens with a map just the size of its data:
+     * moving or copying attachments may need it grown, as a block does. */
+    for (;;) {
+        cc_err rc = prepare(s, copy_of, eb);
+        if (rc != CC_ERR_STORE_FULL) return rc;
+        if ((rc = cc_store_grow(s, eb)) != CC_OK) return rc;
     }
-    if ((mrc = mdb_txn_commit(txn)) != 0) {
-        roll_back(a);
-        return cc_store_err(mrc, "opening the attachments", eb);
-    }
-    cc_attach_committed(s);
-    return CC_OK;
 }

@@ -98,6 +98,25 @@ static uint64_t check(cc_store *s)
     return n;
 }
 
+/* The child process pid ended with exit status 0. */
+static void wait_ok(pid_t pid)
+{
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Erased ranges the store still has to overwrite. */
+static size_t shred_entries(cc_store *s)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    assert_int_equal(cc_store_begin(s, false, &txn, NULL), CC_OK);
+    assert_int_equal(mdb_stat(txn, s->shred, &st), 0);
+    cc_store_abort(s, txn);
+    return st.ms_entries;
+}
+
 static bool on_disk(const char *dir, const att *a)
 {
     return ct_tree_holds(dir, a->bytes, a->len, SLICE);
@@ -277,9 +296,7 @@ static void test_crash_windows(void **state)
             _exit(1);
         _exit(0);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    wait_ok(pid);
     assert_true(on_disk(f->dir, &uncommitted)); /* the window is real */
 
     pid = fork();
@@ -292,8 +309,7 @@ static void test_crash_windows(void **state)
             _exit(1);
         _exit(0);
     }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    wait_ok(pid);
     assert_false(on_disk(f->dir, &uncommitted)); /* that open already cut the tail */
     assert_true(on_disk(f->dir, &erased));
 
@@ -306,12 +322,7 @@ static void test_crash_windows(void **state)
     f->s = open_store(f->dir, false);
     assert_false(on_disk(f->dir, &erased));
     assert_int_equal(get(f->s, &kept), CC_OK);
-    MDB_txn *txn;
-    MDB_stat st;
-    assert_int_equal(cc_store_begin(f->s, false, &txn, NULL), CC_OK);
-    assert_int_equal(mdb_stat(txn, f->s->shred, &st), 0);
-    assert_int_equal(st.ms_entries, 0); /* nothing left to overwrite */
-    cc_store_abort(f->s, txn);
+    assert_int_equal(shred_entries(f->s), 0); /* nothing left to overwrite */
     assert_int_equal(check(f->s), 1);
 }
 
@@ -337,9 +348,7 @@ static void test_another_writer(void **state)
         cc_store_close(s);
         _exit(0);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    wait_ok(pid);
     put(f->s, (att *[]){&ours}, 1);
     assert_int_equal(get(f->s, &first), CC_OK);
     assert_int_equal(get(f->s, &theirs), CC_OK);
@@ -387,6 +396,102 @@ static void test_segments(void **state)
     assert_int_equal(check(f->s), N - 1);
 }
 
+/* Bytes past the committed end that an abort could not cut off (a
+ * failed write, say) are cut off by the next txn's first append, even
+ * when that txn goes on to a new segment and the next open would look
+ * only at that one. */
+static void test_a_left_tail_is_cut_by_the_next_append(void **state)
+{
+    fixture *f = *state;
+    att a, left, c;
+    att_new(&a, 1500);
+    att_new(&left, 2000);
+    att_new(&c, 3000);
+    cc_store_attach_segment_limit(f->s, 4096);
+    put(f->s, (att *[]){&a}, 1);
+    char *seg = ct_strf("%s/attachments/00000000", f->dir);
+    FILE *fp = fopen(seg, "ab");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(left.bytes, 1, left.len, fp), left.len);
+    assert_int_equal(fclose(fp), 0);
+    assert_true(on_disk(f->dir, &left));
+    put(f->s, (att *[]){&c}, 1); /* 1500 + 3000 > 4096: into segment 1 */
+    assert_false(on_disk(f->dir, &left));
+    int files;
+    assert_int_equal(segment_bytes(f->dir, &files), 1500 + 3000);
+    assert_int_equal(files, 2);
+    assert_int_equal(get(f->s, &a), CC_OK);
+    assert_int_equal(get(f->s, &c), CC_OK);
+    free(seg);
+}
+
+/* verify-chain reads one long snapshot of a running node: an attachment
+ * erased and overwritten after it began is not reported as damaged. */
+static void test_check_while_erasing(void **state)
+{
+    fixture *f = *state;
+    att a, b;
+    att_new(&a, ATT_BYTES);
+    att_new(&b, ATT_BYTES);
+    put(f->s, (att *[]){&a, &b}, 2);
+    MDB_txn *snap;
+    assert_int_equal(cc_store_begin(f->s, false, &snap, NULL), CC_OK);
+    erase(f->s, &a);
+    assert_false(on_disk(f->dir, &a));
+    uint64_t n = 0;
+    uint8_t bad[CC_HASH_BYTES];
+    assert_int_equal(cc_store_attach_check(f->s, snap, &n, bad), CC_OK);
+    assert_int_equal(n, 1);
+    cc_store_abort(f->s, snap);
+}
+
+/* A range overwritten and punched already is left alone when an open
+ * after a crash comes to overwrite it again: writing zeros into its holes
+ * would take disk blocks, and a full disk would keep the node from
+ * starting. (The segment's mtime shows whether anything was written.) */
+static void test_overwritten_ranges_take_no_room_again(void **state)
+{
+    fixture *f = *state;
+    enum { N = 8, BIG = 64 * 1024 };
+    uint8_t *bytes = malloc(BIG);
+    uint8_t hashes[N][CC_HASH_BYTES];
+    MDB_txn *txn;
+    cc_errbuf eb = {""};
+    assert_int_equal(cc_store_begin(f->s, true, &txn, &eb), CC_OK);
+    for (int i = 0; i < N; i++) {
+        randombytes_buf(bytes, BIG);
+        cc_sha256(bytes, BIG, hashes[i]);
+        assert_int_equal(cc_store_attach_put(f->s, txn, hashes[i], bytes, BIG, &eb), CC_OK);
+    }
+    assert_int_equal(cc_store_commit(f->s, txn, &eb), CC_OK);
+    free(bytes);
+    cc_store_close(f->s);
+    f->s = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* erases all, overwrites, and dies before the shred entries are deleted */
+        cc_store *s = open_store(f->dir, false);
+        MDB_txn *t;
+        if (cc_store_begin(s, true, &t, NULL) != CC_OK) _exit(1);
+        for (int i = 0; i < N; i++)
+            if (cc_store_attach_erase(s, t, hashes[i], NULL) != CC_OK) _exit(1);
+        _exit(cc_store_commit(s, t, NULL) == CC_OK ? 0 : 1);
+    }
+    wait_ok(pid);
+    char *seg = ct_strf("%s/attachments/00000000", f->dir);
+    struct stat before, after;
+    assert_int_equal(stat(seg, &before), 0);
+    assert_true(before.st_blocks * 512 < (off_t)N * BIG / 2); /* punched */
+    usleep(50 * 1000);                                        /* past the clock's tick */
+    f->s = open_store(f->dir, false);
+    assert_int_equal(stat(seg, &after), 0);
+    assert_int_equal(after.st_blocks, before.st_blocks);
+    assert_true(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+    assert_int_equal(shred_entries(f->s), 0);
+    free(seg);
+}
+
 /* A backup copies the bytes the snapshot's entries name, compacted, and
  * nothing erased. */
 static void test_copy(void **state)
@@ -419,25 +524,63 @@ static void test_copy(void **state)
     free(to);
 }
 
+/* What a build before the segment files does first, opening its
+ * "attachments" database: 0 when that build would run on the store. */
+static int open_as_an_earlier_build(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    int rc = mdb_dbi_open(txn, "attachments", MDB_CREATE, &dbi);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return rc;
+}
+
+/* Turn the (closed) store in dir into one an earlier build made: the
+ * marker record gone, and the n attachments bytes[i] (lens[i] bytes) in
+ * its "attachments" database. */
+static void make_earlier_build_store(const char *dir, size_t n, const uint8_t *const *bytes,
+                                     const size_t *lens)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi main_db, dbi;
+    MDB_val k = {strlen("attachments"), "attachments"};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, (size_t)128 << 20), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main_db), 0);
+    assert_int_equal(mdb_del(txn, main_db, &k, NULL), 0);
+    assert_int_equal(mdb_dbi_open(txn, "attachments", MDB_CREATE, &dbi), 0);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t h[CC_HASH_BYTES];
+        cc_sha256(bytes[i], lens[i], h);
+        MDB_val hk = {CC_HASH_BYTES, h}, v = {lens[i], (void *)bytes[i]};
+        assert_int_equal(mdb_put(txn, dbi, &hk, &v, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
 /* A store made before the segment files kept the bytes in LMDB's
  * "attachments": a read-only open reads them there, a writable open moves
- * them out and drops that database. */
+ * them out, drops that database and leaves the marker in its place. */
 static void test_store_of_an_earlier_build(void **state)
 {
     fixture *f = *state;
     att old, fresh;
     att_new(&old, ATT_BYTES);
     att_new(&fresh, ATT_BYTES);
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    cc_errbuf eb = {""};
-    assert_int_equal(cc_store_begin(f->s, true, &txn, &eb), CC_OK);
-    assert_int_equal(mdb_dbi_open(txn, "attachments", MDB_CREATE, &dbi), 0);
-    MDB_val k = {CC_HASH_BYTES, old.hash}, v = {old.len, old.bytes};
-    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-    assert_int_equal(cc_store_commit(f->s, txn, &eb), CC_OK);
     cc_store_close(f->s);
     f->s = NULL;
+    make_earlier_build_store(f->dir, 1, (const uint8_t *[]){old.bytes}, (size_t[]){old.len});
 
     cc_store *ro = open_store(f->dir, true);
     assert_true(ro->has_old_attachments);
@@ -450,13 +593,59 @@ static void test_store_of_an_earlier_build(void **state)
     assert_int_equal(get(f->s, &old), CC_OK);
     int files;
     assert_int_equal(segment_bytes(f->dir, &files), ATT_BYTES); /* in a segment now */
-    assert_int_equal(cc_store_begin(f->s, false, &txn, &eb), CC_OK);
-    assert_int_equal(mdb_dbi_open(txn, "attachments", 0, &dbi), MDB_NOTFOUND);
-    cc_store_abort(f->s, txn);
+    cc_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(open_as_an_earlier_build(f->dir), MDB_INCOMPATIBLE);
+    f->s = open_store(f->dir, false);
     put(f->s, (att *[]){&fresh}, 1);
     erase(f->s, &old);
     assert_int_equal(get(f->s, &old), CC_ERR_NOT_FOUND);
     assert_int_equal(check(f->s), 1);
+}
+
+/* A build before the segment files would erase in its own "attachments"
+ * database and leave the bytes in the segments: it cannot open a store
+ * this one wrote, nor a backup of it. */
+static void test_earlier_builds_refuse_the_store(void **state)
+{
+    fixture *f = *state;
+    att a;
+    att_new(&a, ATT_BYTES);
+    put(f->s, (att *[]){&a}, 1);
+    char *to = ct_strf("%s/copy", f->dir);
+    cc_errbuf eb = {""};
+    assert_int_equal(cc_store_copy(f->s, to, &eb), CC_OK);
+    cc_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(open_as_an_earlier_build(f->dir), MDB_INCOMPATIBLE);
+    assert_int_equal(open_as_an_earlier_build(to), MDB_INCOMPATIBLE);
+    f->s = open_store(f->dir, false);
+    assert_int_equal(get(f->s, &a), CC_OK);
+    free(to);
+}
+
+/* A store opens with a map just the size of its data: moving an earlier
+ * build's attachments out of LMDB (or copying them) grows it as needed. */
+static void test_open_grows_the_map(void **state)
+{
+    fixture *f = *state;
+    enum { N = 40, BIG = 100000 }; /* 4 MB of bytes in LMDB, as an earlier build kept them */
+    uint8_t *bytes[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        bytes[i] = malloc(BIG);
+        randombytes_buf(bytes[i], BIG);
+        lens[i] = BIG;
+    }
+    cc_store_close(f->s);
+    f->s = NULL;
+    make_earlier_build_store(f->dir, N, (const uint8_t *const *)bytes, lens);
+    cc_errbuf eb = {""};
+    if (cc_store_open(f->dir, 1 << 20, 0, false, &f->s, &eb) != CC_OK) /* a map the data's size */
+        fail_msg("opening: %s", eb.msg);
+    assert_false(f->s->has_old_attachments);
+    assert_int_equal(check(f->s), N);
+    for (int i = 0; i < N; i++) free(bytes[i]);
 }
 
 int main(void)
@@ -470,8 +659,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_another_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_left_tail_is_cut_by_the_next_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_while_erasing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overwritten_ranges_take_no_room_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_of_an_earlier_build, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_earlier_builds_refuse_the_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_grows_the_map, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
