@@ -337,8 +337,10 @@ void cc_attach_committed(cc_store *s)
     a->seg = a->wseg;
     a->end = a->wend;
     size_t gone = a->deleting; /* their entries went with this commit */
-    memmove(a->shredded.r, a->shredded.r + gone, (a->shredded.n - gone) * sizeof *a->shredded.r);
-    a->shredded.n -= gone;
+    if (gone) {
+        memmove(a->shredded.r, a->shredded.r + gone, (a->shredded.n - gone) * sizeof *a->shredded.r);
+        a->shredded.n -= gone;
+    }
     a->deleting = 0;
     for (size_t i = 0; i < a->erased.n; i++)
         if (list_add(&a->pending, a->erased.r[i]) != CC_OK)
