@@ -185,16 +185,16 @@ cc_err cc_store_copy(cc_store *s, const char *dir, cc_errbuf *eb)
 
 cc_err cc_store_begin(cc_store *s, bool write, MDB_txn **txn, cc_errbuf *eb)
 {
+    pthread_rwlock_rdlock(&s->resize_lock); /* first: a thread may hold a read txn when it begins to write */
     if (write) pthread_mutex_lock(&s->write_lock);
-    pthread_rwlock_rdlock(&s->resize_lock);
     int mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
     if (mrc == MDB_MAP_RESIZED) { /* another process grew the map */
         mdb_env_set_mapsize(s->env, 0);
         mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
     }
     if (mrc != 0) {
-        pthread_rwlock_unlock(&s->resize_lock);
         if (write) pthread_mutex_unlock(&s->write_lock);
+        pthread_rwlock_unlock(&s->resize_lock);
         return cc_store_err(mrc, "beginning a store transaction", eb);
     }
     if (write) atomic_store(&s->write_txn, *txn);

@@ -90,7 +90,8 @@ void cc_store_close(cc_store *s);
 cc_err cc_store_copy(cc_store *s, const char *dir, cc_errbuf *eb) CC_WUR;
 
 /* Begin a transaction (holding the resize lock shared until end/abort;
- * a write txn also holds write_lock). */
+ * a write txn also holds write_lock, taken after it, until after the
+ * attachments' work that follows its commit or abort). */
 cc_err cc_store_begin(cc_store *s, bool write, MDB_txn **txn, cc_errbuf *eb) CC_WUR;
 /* Commit; CC_ERR_STORE_FULL when the map is full (the txn is gone either way). */
 cc_err cc_store_commit(cc_store *s, MDB_txn *txn, cc_errbuf *eb) CC_WUR;
