@@ -25,16 +25,19 @@
  *          a committed entry always names durable bytes. A txn that aborts
  *          (or a crash before its commit) leaves bytes past the committed
  *          end: they are overwritten with zeros and cut off, at once on
- *          abort, at the next writable open after a crash. They may be the
+ *          abort (should that fail, by the txn's next first append), at
+ *          the next writable open after a crash. They may be the
  *          ciphertext of a tx that commits later in another block and is
  *          erased after that; a forgotten copy would survive the erasure.
  *   erase  the entry goes and a shred entry comes, in the block's txn.
  *          Once the txn committed, zeros are written over the range and
  *          fdatasync'd, then its blocks are handed back to the file system
  *          (a punched hole); the shred entry is deleted in the next write
- *          txn. After a crash in between, the next writable open
- *          overwrites every range still in shred (zeros twice do no harm:
- *          a range is never reused).
+ *          txn, or when the store closes. After a disk error the range is
+ *          tried again after every later commit; after a crash, the next
+ *          writable open overwrites every range still in shred (zeros
+ *          twice do no harm: a range is never reused; what is a hole
+ *          already is left alone).
  *
  * Readers pread the range and check its SHA-256: a reader whose snapshot
  * still had an entry that the writer has zeroed since finds nothing.
@@ -46,7 +49,10 @@
  *
  * A store made before attachment_at keeps the bytes in the LMDB database
  * "attachments" (sha256 -> bytes). A writable open moves them into
- * segments and drops that database; a read-only open reads them there.
+ * segments, drops that database and marks the store so that those builds
+ * refuse it (mark); a read-only open reads them there. An existing store
+ * opens with a map the size of its data, so a writable open grows the map
+ * when its work needs room (cc_attach_open).
  */
 #include <dirent.h>
 #include <errno.h>
