@@ -524,6 +524,17 @@ static void test_copy(void **state)
     free(to);
 }
 
+/* The store in dir opened with LMDB alone, as another program would, and
+ * a write txn on it (a map with room for the tests' 4 MB). */
+static void raw_write_txn(const char *dir, MDB_env **env, MDB_txn **txn)
+{
+    assert_int_equal(mdb_env_create(env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(*env, 16), 0);
+    assert_int_equal(mdb_env_set_mapsize(*env, (size_t)128 << 20), 0);
+    assert_int_equal(mdb_env_open(*env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, 0, txn), 0);
+}
+
 /* What a build before the segment files does first, opening its
  * "attachments" database: 0 when that build would run on the store. */
 static int open_as_an_earlier_build(const char *dir)
@@ -531,10 +542,7 @@ static int open_as_an_earlier_build(const char *dir)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_write_txn(dir, &env, &txn);
     int rc = mdb_dbi_open(txn, "attachments", MDB_CREATE, &dbi);
     mdb_txn_abort(txn);
     mdb_env_close(env);
@@ -551,11 +559,7 @@ static void make_earlier_build_store(const char *dir, size_t n, const uint8_t *c
     MDB_txn *txn;
     MDB_dbi main_db, dbi;
     MDB_val k = {strlen("attachments"), "attachments"};
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_set_mapsize(env, (size_t)128 << 20), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    raw_write_txn(dir, &env, &txn);
     assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main_db), 0);
     assert_int_equal(mdb_del(txn, main_db, &k, NULL), 0);
     assert_int_equal(mdb_dbi_open(txn, "attachments", MDB_CREATE, &dbi), 0);

@@ -254,6 +254,18 @@ static void assert_halted_for_the_ruleset(fixture *f)
     assert_non_null(strstr(f->r->halt_reason, "install a newer build"));
 }
 
+/* Catch up towards *target: the catch-up gives up within STOP_MS, halted
+ * for the ruleset, with the node at FROM - 1. */
+static void catch_up_and_expect_the_halt(fixture *f, const snap_record *target)
+{
+    uint64_t started = now_ms();
+    assert_false(cc_raft_catch_up_to(f->r, target, true, "the raft snapshot", f->results));
+    uint64_t took = now_ms() - started;
+    if (took > STOP_MS) fail_msg("the catch-up took %llu ms to stop", (unsigned long long)took);
+    assert_halted_for_the_ruleset(f);
+    assert_int_equal(height_of(f), FROM - 1);
+}
+
 /* The peers are of this build too: they stopped at FROM - 1, and so did
  * the raft snapshot. The node reaches it and stops there, rather than
  * wait for an entry no leader of this build makes. */
@@ -263,12 +275,7 @@ static void test_stops_after_the_last_block_it_can_execute(void **state)
     pthread_mutex_lock(&g_peer.mu);
     g_peer.top = FROM - 1;
     pthread_mutex_unlock(&g_peer.mu);
-    uint64_t started = now_ms();
-    assert_false(cc_raft_catch_up_to(f->r, &g_stop, true, "the raft snapshot", f->results));
-    uint64_t took = now_ms() - started;
-    if (took > STOP_MS) fail_msg("the catch-up took %llu ms to stop", (unsigned long long)took);
-    assert_halted_for_the_ruleset(f);
-    assert_int_equal(height_of(f), FROM - 1);
+    catch_up_and_expect_the_halt(f, &g_stop);
     assert_int_equal(f->r->blocks_fetched, FROM - 1);
 }
 
@@ -277,12 +284,7 @@ static void test_stops_after_the_last_block_it_can_execute(void **state)
 static void test_stops_before_a_newer_builds_block(void **state)
 {
     fixture *f = *state;
-    uint64_t started = now_ms();
-    assert_false(cc_raft_catch_up_to(f->r, &beyond, true, "the raft snapshot", f->results));
-    uint64_t took = now_ms() - started;
-    if (took > STOP_MS) fail_msg("the catch-up took %llu ms to stop", (unsigned long long)took);
-    assert_halted_for_the_ruleset(f);
-    assert_int_equal(height_of(f), FROM - 1);
+    catch_up_and_expect_the_halt(f, &beyond);
     assert_int_equal(f->r->blocks_fetched, FROM - 1);
     assert_int_equal(asked(FROM), 0); /* block FROM is not asked for on its own */
 }
@@ -300,12 +302,7 @@ static void test_a_block_of_an_unknown_ruleset_is_final(void **state)
         assert_int_equal(cc_chain_apply(f->c, &b, &f->key, f->results, &eb), CC_OK);
         cc_block_free(&b);
     }
-    uint64_t started = now_ms();
-    assert_false(cc_raft_catch_up_to(f->r, &beyond, true, "the raft snapshot", f->results));
-    uint64_t took = now_ms() - started;
-    if (took > STOP_MS) fail_msg("the catch-up took %llu ms to stop", (unsigned long long)took);
-    assert_halted_for_the_ruleset(f);
-    assert_int_equal(height_of(f), FROM - 1);
+    catch_up_and_expect_the_halt(f, &beyond);
     assert_int_equal(asked(FROM), 1);
 }
 
